@@ -1,0 +1,347 @@
+"""Application services: every command of the link lifecycle, idempotent and retried."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, OperationalError, RecordConflictError
+from eventsourcing.utils import EnvType
+
+from paylink_es.aggregate import PaylinkAggregate, stable_id
+from paylink_es.clock import Clock, system_clock, using_clock
+from paylink_es.details import IssuedKey, KeyOwner, LinkDetails, PaymentDetails, PaymentOutcome
+from paylink_es.errors import ApiKeyInvalidError, ConcurrencyConflictError, NotFoundError
+from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
+from paylink_es.merchant import ApiKeyIndex, Merchant, hash_secret, key_mode, random_base62
+from paylink_es.methods import check_method
+from paylink_es.money import Money
+from paylink_es.payment import INITIATED, ChannelPaymentIndex, Payment
+from paylink_es.terms import Mode, link_terms
+from paylink_es.validation import check_text, require_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+A = TypeVar("A", bound=PaylinkAggregate)
+LINK_CODE_LENGTH = 12
+
+
+class PaylinkApp(Application[UUID]):
+    """The event-sourced ledger of merchants, links and payments."""
+
+    name = "Paylink"
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        clock: Clock = system_clock,
+        new_id: Callable[[], UUID] = uuid4,
+        retries: int = 20,
+    ) -> None:
+        self.clock = clock
+        self.new_id = new_id
+        self.retries = retries
+        super().__init__(env)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Add the domain's value types to the library's defaults."""
+        from paylink_es.transcodings import register_domain_transcodings
+
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _run(self, command: Callable[[], T]) -> T:
+        """Run a command under the app's clock, retrying optimistic-concurrency conflicts."""
+        last: Exception | None = None
+        for attempt in range(self.retries):
+            try:
+                with using_clock(self.clock):
+                    return command()
+            except (RecordConflictError, OperationalError) as error:
+                last = error
+                log.debug("retrying after %s (attempt %d)", type(error).__name__, attempt + 1)
+                time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.05)))  # noqa: S311
+        if isinstance(last, OperationalError):
+            raise last
+        msg = f"gave up after {self.retries} conflicting attempts"
+        raise ConcurrencyConflictError(msg) from last
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"no {what} {aggregate_id}", field=f"{what}_id") from None
+        if not isinstance(aggregate, cls):
+            raise NotFoundError(f"no {what} {aggregate_id}", field=f"{what}_id")
+        return aggregate
+
+    def now(self) -> datetime:
+        """The application's current instant."""
+        return self.clock()
+
+    # -- merchants and keys ----------------------------------------------------------
+
+    def register_merchant(self, name: str, email: str | None = None) -> UUID:
+        """Register a merchant; returns its id."""
+        from paylink_es.validation import check_email
+
+        merchant_name = require_text(name, "name", max_length=200)
+        merchant_email = check_email(email, "email")
+
+        def command() -> UUID:
+            merchant = Merchant(
+                id=self.new_id(),
+                name=merchant_name,  # type: ignore[call-arg]
+                email=merchant_email,
+            )
+            self.save(merchant)
+            return merchant.id
+
+        return self._run(command)
+
+    def issue_api_key(self, merchant_id: UUID, mode: Mode = "test") -> IssuedKey:
+        """Issue a secret key for the merchant; the secret is returned only here."""
+
+        def command() -> IssuedKey:
+            merchant = self._get(Merchant, merchant_id, "merchant")
+            key_id = self.new_id()
+            secret = merchant.issue_key(key_id, mode)
+            index = ApiKeyIndex(
+                id=ApiKeyIndex.id_for(hash_secret(secret)),  # type: ignore[call-arg]
+                merchant_id=merchant_id,
+                key_id=key_id,
+            )
+            self.save(merchant, index)
+            return IssuedKey(key_id=key_id, secret=secret, mode=mode)
+
+        return self._run(command)
+
+    def revoke_api_key(self, merchant_id: UUID, key_id: UUID) -> None:
+        """Revoke one of the merchant's keys; it stops authenticating at once."""
+
+        def command() -> None:
+            merchant = self._get(Merchant, merchant_id, "merchant")
+            merchant.revoke_key(key_id)
+            self.save(merchant)
+
+        self._run(command)
+
+    def authenticate(self, secret: str) -> KeyOwner:
+        """The merchant and mode a secret key belongs to; raises if unknown or revoked."""
+        mode = key_mode(secret)
+        index_id = ApiKeyIndex.id_for(hash_secret(secret))
+        try:
+            index: object = self.repository.get(index_id)
+        except AggregateNotFoundError:
+            raise ApiKeyInvalidError("the API key is not known") from None
+        if not isinstance(index, ApiKeyIndex):
+            raise ApiKeyInvalidError("the API key is not known")
+        merchant = self._get(Merchant, index.merchant_id, "merchant")
+        key = merchant.keys.get(index.key_id)
+        if key is None or key.revoked:
+            raise ApiKeyInvalidError("the API key has been revoked")
+        return KeyOwner(merchant_id=merchant.id, key_id=key.key_id, mode=mode)
+
+    def merchant_name(self, merchant_id: UUID) -> str:
+        """The merchant's display name."""
+        return self._get(Merchant, merchant_id, "merchant").name
+
+    # -- links -----------------------------------------------------------------------
+
+    def create_link(self, merchant_id: UUID, **fields: Any) -> UUID:
+        """Create a payment link; the same merchant reference returns the first link."""
+        terms = link_terms(self.now(), **fields)
+
+        def command() -> UUID:
+            self._get(Merchant, merchant_id, "merchant")
+            if terms.reference_id is not None:
+                link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
+                if link_id in self.repository:
+                    return link_id
+            else:
+                link_id = self.new_id()
+            code = random_base62(LINK_CODE_LENGTH)
+            link = PaymentLink.create(link_id, merchant_id, code, terms)
+            index = LinkCodeIndex(
+                id=LinkCodeIndex.id_for(code),  # type: ignore[call-arg]
+                link_id=link_id,
+            )
+            self.save(link, index)
+            return link_id
+
+        return self._run(command)
+
+    def link(self, link_id: UUID) -> LinkDetails:
+        """The link as it stands now."""
+        return LinkDetails.of(self._get(PaymentLink, link_id, "link"), self.now())
+
+    def link_id_for_code(self, code: str) -> UUID:
+        """The link a short code points to."""
+        index = self._get(LinkCodeIndex, LinkCodeIndex.id_for(code), "link")
+        return index.link_id
+
+    def send_link(self, link_id: UUID, channel: str, recipient: str) -> None:
+        """Record that the link went out by ``channel`` to ``recipient`` (stored masked)."""
+        channel_name = require_text(channel, "channel", max_length=32)
+        to = require_text(recipient, "recipient", max_length=254)
+        self._update(PaymentLink, link_id, "link", lambda link: link.send(channel_name, to))
+
+    def open_link(self, link_id: UUID, visitor: str) -> None:
+        """Record a customer opening the link's page."""
+        who = require_text(visitor, "visitor", max_length=128)
+        self._update(PaymentLink, link_id, "link", lambda link: link.open(who))
+
+    def expire_link(self, link_id: UUID) -> bool:
+        """Record the link's expiry if it has passed; returns whether it expired now."""
+        expired: list[bool] = []
+
+        def command(link: PaymentLink) -> None:
+            expired.append(link.expire(self.now()))
+
+        self._update(PaymentLink, link_id, "link", command)
+        return expired[-1]
+
+    def cancel_link(self, link_id: UUID, reason: str | None = None) -> None:
+        """Close the link to new payments."""
+        why = check_text(reason, "reason", max_length=500, required=False)
+        self._update(PaymentLink, link_id, "link", lambda link: link.cancel(why))
+
+    def _update(
+        self, cls: type[A], aggregate_id: UUID, what: str, change: Callable[[A], None]
+    ) -> None:
+        def command() -> None:
+            aggregate = self._get(cls, aggregate_id, what)
+            change(aggregate)
+            self.save(aggregate)
+
+        self._run(command)
+
+    # -- payments --------------------------------------------------------------------
+
+    def start_payment(
+        self,
+        link_id: UUID,
+        method: str,
+        *,
+        channel: str = "sandbox",
+        amount: object | None = None,
+        instructions: dict[str, str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> UUID:
+        """Begin a payment attempt on a link by one method; returns the payment id."""
+        code = check_method(method)
+
+        def command() -> UUID:
+            link = self._get(PaymentLink, link_id, "link")
+            link.check_payable(code, self.now())
+            due = link.amount_due(amount)
+            payment = Payment(  # type: ignore[call-arg]
+                id=self.new_id(),
+                merchant_id=link.merchant_id,
+                link_id=link.id,
+                method=code,
+                channel=channel,
+                amount=due,
+                instructions=dict(instructions or {}),
+                expires_at=expires_at or link.expires_at,
+            )
+            self.save(payment)
+            return payment.id
+
+        return self._run(command)
+
+    def record_payment(
+        self, payment_id: UUID, channel_ref: str, amount: Money, paid_at: datetime
+    ) -> PaymentOutcome:
+        """Record money the channel reports; the same channel reference twice changes nothing.
+
+        Money is never dropped: a payment the link cannot count (expired, cancelled,
+        already completed, wrong amount) is recorded and flagged for review or refund.
+        """
+        ref = require_text(channel_ref, "channel_ref", max_length=128)
+        if paid_at.tzinfo is None:
+            from paylink_es.errors import InvalidFieldError
+
+            raise InvalidFieldError("paid_at", "must carry a time zone offset")
+
+        def command() -> PaymentOutcome:
+            payment = self._get(Payment, payment_id, "payment")
+            index_id = ChannelPaymentIndex.id_for(payment.channel, ref)
+            if index_id in self.repository:
+                index = self._get(ChannelPaymentIndex, index_id, "payment")
+                return PaymentOutcome(index.payment_id, duplicate=True, anomaly=None)
+            if payment.status != INITIATED:
+                # More money to instructions already paid once: a payment of its own.
+                payment = Payment(  # type: ignore[call-arg]
+                    id=stable_id(f"/payments/{payment.channel}/{ref}"),
+                    merchant_id=payment.merchant_id,
+                    link_id=payment.link_id,
+                    method=payment.method,
+                    channel=payment.channel,
+                    amount=payment.amount,
+                    instructions=payment.instructions,
+                    expires_at=payment.expires_at,
+                )
+            link = self._get(PaymentLink, payment.link_id, "link")
+            payment.receive(ref, amount, paid_at, received_at=self.now())
+            anomaly = link.assess_payment(amount, payment.amount, paid_at)
+            if anomaly is None:
+                link.accept_payment(payment.id, amount)
+            else:
+                payment.flag(anomaly)
+                link.flag_payment(payment.id, amount, anomaly)
+            index = ChannelPaymentIndex(
+                id=index_id,  # type: ignore[call-arg]
+                payment_id=payment.id,
+            )
+            self.save(payment, link, index)
+            return PaymentOutcome(payment.id, duplicate=False, anomaly=anomaly)
+
+        return self._run(command)
+
+    def verify_payment(
+        self, payment_id: UUID, fee: Money | None = None, evidence: dict[str, str] | None = None
+    ) -> None:
+        """Confirm a received payment; credits the merchant's pending balance."""
+
+        def change(payment: Payment) -> None:
+            currency = payment.received.currency if payment.received else payment.amount.currency
+            payment.verify(fee or Money.zero(currency), dict(evidence or {}))
+
+        self._update(Payment, payment_id, "payment", change)
+
+    def reject_payment(self, payment_id: UUID, reason: str) -> None:
+        """The channel did not confirm the payment; nothing is credited."""
+        why = require_text(reason, "reason", max_length=500)
+        self._update(Payment, payment_id, "payment", lambda payment: payment.reject(why))
+
+    def settle_payment(self, payment_id: UUID, batch_id: UUID, settlement_date: date) -> None:
+        """Settle a verified payment in a batch."""
+        self._update(
+            Payment,
+            payment_id,
+            "payment",
+            lambda payment: payment.settle(batch_id, settlement_date),
+        )
+
+    def refund_payment(self, payment_id: UUID, amount: Money, reason: str) -> UUID:
+        """Refund some or all of a payment; returns the refund id."""
+        why = require_text(reason, "reason", max_length=500)
+        refund_id = self.new_id()
+        self._update(
+            Payment, payment_id, "payment", lambda payment: payment.refund(refund_id, amount, why)
+        )
+        return refund_id
+
+    def payment(self, payment_id: UUID) -> PaymentDetails:
+        """The payment as it stands now."""
+        return PaymentDetails.of(self._get(Payment, payment_id, "payment"))

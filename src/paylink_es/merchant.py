@@ -1,0 +1,110 @@
+"""The Merchant aggregate and the index that finds a merchant by API key."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from paylink_es.aggregate import PaylinkAggregate, stable_id
+from paylink_es.errors import ApiKeyInvalidError, InvalidFieldError
+from paylink_es.terms import Mode
+
+_BASE62 = string.digits + string.ascii_letters
+
+
+def random_base62(length: int) -> str:
+    """An unguessable string of ``length`` base62 characters."""
+    return "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy secret; only this is ever stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def key_mode(secret: str) -> Mode:
+    """The mode a secret key belongs to, from its prefix; raises on a malformed key."""
+    if secret.startswith("sk_test_"):
+        return "test"
+    if secret.startswith("sk_live_"):
+        return "live"
+    raise ApiKeyInvalidError("an API key starts with sk_test_ or sk_live_")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """What is kept of an issued key: never the secret itself."""
+
+    key_id: UUID
+    mode: Mode
+    prefix: str
+    secret_hash: str
+    revoked: bool = False
+
+
+class Merchant(PaylinkAggregate):
+    """A business that creates payment links and receives their money."""
+
+    id: UUID  # given by the application: ids are how idempotency is built
+
+    @event("Registered")
+    def __init__(self, name: str, email: str | None) -> None:
+        self.name = name
+        self.email = email
+        self.keys: dict[UUID, ApiKey] = {}
+        self.bank_account: dict[str, str] | None = None
+
+    def issue_key(self, key_id: UUID, mode: Mode) -> str:
+        """Issue a secret key and return it; only its hash is recorded."""
+        secret = f"sk_{mode}_{random_base62(32)}"
+        self._key_issued(
+            key_id=key_id, mode=mode, prefix=secret[:12], secret_hash=hash_secret(secret)
+        )
+        return secret
+
+    @event("ApiKeyIssued")
+    def _key_issued(self, key_id: UUID, mode: Mode, prefix: str, secret_hash: str) -> None:
+        self.keys[key_id] = ApiKey(key_id, mode, prefix, secret_hash)
+
+    def revoke_key(self, key_id: UUID) -> None:
+        """Revoke a key; revoking an already revoked key changes nothing."""
+        key = self.keys.get(key_id)
+        if key is None:
+            raise InvalidFieldError("key_id", f"{key_id} is not a key of this merchant")
+        if not key.revoked:
+            self._key_revoked(key_id=key_id)
+
+    @event("ApiKeyRevoked")
+    def _key_revoked(self, key_id: UUID) -> None:
+        key = self.keys[key_id]
+        self.keys[key_id] = ApiKey(key.key_id, key.mode, key.prefix, key.secret_hash, True)
+
+    @event("SettlementAccountSet")
+    def set_bank_account(self, bank: str, account_number: str, account_name: str) -> None:
+        """Record where payouts go."""
+        self.bank_account = {
+            "bank": bank,
+            "account_number": account_number,
+            "account_name": account_name,
+        }
+
+
+class ApiKeyIndex(PaylinkAggregate):
+    """Finds the merchant and key for a secret's hash; saved with the key it indexes."""
+
+    id: UUID  # given by the application: ids are how idempotency is built
+
+    @staticmethod
+    def id_for(secret_hash: str) -> UUID:
+        """The index id for a secret hash."""
+        return stable_id(f"/api-keys/{secret_hash}")
+
+    @event("Indexed")
+    def __init__(self, merchant_id: UUID, key_id: UUID) -> None:
+        self.merchant_id = merchant_id
+        self.key_id = key_id

@@ -1,0 +1,158 @@
+"""The Payment aggregate: one attempt, from instructions to money settled or refunded."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from paylink_es.aggregate import PaylinkAggregate, stable_id
+from paylink_es.errors import PaymentStateError, RefundExceedsPaymentError
+from paylink_es.link import DISPOSITIONS
+from paylink_es.money import Money
+
+INITIATED, PAID, VERIFIED, REJECTED, SETTLED = (
+    "initiated",
+    "paid",
+    "verified",
+    "rejected",
+    "settled",
+)
+
+
+class Payment(PaylinkAggregate):
+    """One payment attempt on a link, through one method and channel."""
+
+    id: UUID  # given by the application: ids are how idempotency is built
+
+    @event("Initiated")
+    def __init__(
+        self,
+        merchant_id: UUID,
+        link_id: UUID,
+        method: str,
+        channel: str,
+        amount: Money,
+        instructions: dict[str, str],
+        expires_at: datetime | None,
+    ) -> None:
+        self.merchant_id = merchant_id
+        self.link_id = link_id
+        self.method = method
+        self.channel = channel
+        self.amount = amount
+        self.instructions = instructions
+        self.expires_at = expires_at
+        self.status = INITIATED
+        self.channel_ref: str | None = None
+        self.received: Money | None = None
+        self.paid_at: datetime | None = None
+        self.anomaly: str | None = None
+        self.disposition: str | None = None
+        self.fee: Money | None = None
+        self.net: Money | None = None
+        self.rejection: str | None = None
+        self.settlement_batch: UUID | None = None
+        self.refunded = Money.zero(amount.currency)
+
+    # -- commands ------------------------------------------------------------------
+
+    def receive(
+        self, channel_ref: str, amount: Money, paid_at: datetime, received_at: datetime
+    ) -> None:
+        """Record the channel's report that money arrived for this attempt."""
+        if self.status != INITIATED:
+            raise PaymentStateError(f"payment is already {self.status}", field="payment")
+        self._received(
+            channel_ref=channel_ref, amount=amount, paid_at=paid_at, received_at=received_at
+        )
+
+    @event("Received")
+    def _received(
+        self, channel_ref: str, amount: Money, paid_at: datetime, received_at: datetime
+    ) -> None:
+        self.status = PAID
+        self.channel_ref = channel_ref
+        self.received = amount
+        self.paid_at = paid_at
+
+    def flag(self, anomaly: str) -> None:
+        """Mark money that arrived but cannot simply count: needs review or refund due."""
+        self._flagged(anomaly=anomaly, disposition=DISPOSITIONS[anomaly])
+
+    @event("Flagged")
+    def _flagged(self, anomaly: str, disposition: str) -> None:
+        self.anomaly = anomaly
+        self.disposition = disposition
+
+    def verify(self, fee: Money, evidence: dict[str, str]) -> None:
+        """Confirm with the channel that the money is real; credits the merchant's pending."""
+        received = self._require(PAID, "verified")
+        if fee.amount < 0 or fee > received:
+            raise PaymentStateError(f"fee {fee} does not fit the payment {received}", field="fee")
+        self._verified(gross=received, fee=fee, net=received - fee, evidence=evidence)
+
+    @event("Verified")
+    def _verified(self, gross: Money, fee: Money, net: Money, evidence: dict[str, str]) -> None:
+        self.status = VERIFIED
+        self.fee = fee
+        self.net = net
+
+    def reject(self, reason: str) -> None:
+        """The channel could not confirm the money: nothing is credited."""
+        self._require(PAID, "rejected")
+        self._rejected(reason=reason)
+
+    @event("Rejected")
+    def _rejected(self, reason: str) -> None:
+        self.status = REJECTED
+        self.rejection = reason
+
+    def settle(self, batch_id: UUID, settlement_date: date) -> None:
+        """Move a verified payment into a settlement batch (pending -> available)."""
+        self._require(VERIFIED, "settled")
+        if self.disposition is not None:
+            raise PaymentStateError(f"payment is flagged {self.disposition}", field="payment")
+        self._settled(batch_id=batch_id, settlement_date=settlement_date.isoformat())
+
+    @event("Settled")
+    def _settled(self, batch_id: UUID, settlement_date: str) -> None:
+        self.status = SETTLED
+        self.settlement_batch = batch_id
+
+    def refund(self, refund_id: UUID, amount: Money, reason: str) -> None:
+        """Return some or all of the money received."""
+        if self.status not in (PAID, VERIFIED, SETTLED) or self.received is None:
+            raise PaymentStateError(f"payment is {self.status}; nothing to refund", field="payment")
+        if amount.amount <= 0 or self.refunded + amount > self.received:
+            raise RefundExceedsPaymentError(
+                f"refund of {amount} exceeds what is left of {self.received}", field="amount"
+            )
+        self._refunded(refund_id=refund_id, amount=amount, reason=reason)
+
+    @event("Refunded")
+    def _refunded(self, refund_id: UUID, amount: Money, reason: str) -> None:
+        self.refunded = self.refunded + amount
+
+    def _require(self, status: str, goal: str) -> Money:
+        if self.status != status or self.received is None:
+            raise PaymentStateError(
+                f"a {self.status} payment cannot be {goal}; it must be {status}", field="payment"
+            )
+        return self.received
+
+
+class ChannelPaymentIndex(PaylinkAggregate):
+    """One per channel reference: a duplicate callback finds it and changes nothing."""
+
+    id: UUID  # given by the application: ids are how idempotency is built
+
+    @staticmethod
+    def id_for(channel: str, channel_ref: str) -> UUID:
+        """The index id for a channel's payment reference."""
+        return stable_id(f"/channel-payments/{channel}/{channel_ref}")
+
+    @event("Indexed")
+    def __init__(self, payment_id: UUID) -> None:
+        self.payment_id = payment_id

@@ -1,0 +1,80 @@
+"""Settings: one object, built from PAYLINK_* variables when a process starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a Paylink process can be told from outside."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYLINK_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:port/db; unset means SQLite files in data_dir",
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema for the tables (created if missing)"
+    )
+    data_dir: Path = Field(default=Path("var"), description="Where SQLite files live")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = Field(default=None, description="Public URL; default http://host:port")
+    environment: Literal["development", "production"] = "development"
+    postgres_lock_timeout_s: int = Field(default=5, ge=1)
+    postgres_pool_size: int = Field(default=5, ge=1)
+    command_retries: int = Field(default=20, ge=1, description="Tries on write conflicts")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if urlsplit(value).scheme not in ("postgresql", "postgres"):
+            msg = "PAYLINK_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgres"]:
+        """Which database the event store and views use."""
+        return "postgres" if self.database_url else "sqlite"
+
+    @property
+    def public_url(self) -> str:
+        """Where customers and merchants reach this server."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def sqlite_path(self, name: str) -> Path:
+        """The SQLite file for one store (one file per application, see ARCHITECTURE)."""
+        return self.data_dir / f"{name}.sqlite3"
+
+    def eventsourcing_env(self, store: str = "paylink") -> dict[str, str]:
+        """The eventsourcing library's environment for one application store."""
+        if self.database_url is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path(store)),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        url = urlsplit(self.database_url)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_s),
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
+            "POSTGRES_SCHEMA": self.database_schema or "",
+        }
+        return env

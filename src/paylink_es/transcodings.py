@@ -1,0 +1,56 @@
+"""How the domain's own value types are written into stored events, and read back exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from paylink_es.money import Money
+from paylink_es.terms import Customer, LineItem
+
+
+class MoneyAsList(Transcoding):
+    """Money as ``[amount, currency]``: integers stay integers."""
+
+    type = Money
+    name = "money"
+
+    def encode(self, obj: Money) -> list[Any]:
+        return [obj.amount, obj.currency]
+
+    def decode(self, data: list[Any]) -> Money:
+        amount, currency = data
+        return Money(amount, currency)
+
+
+class LineItemAsDict(Transcoding):
+    """A line item as a plain object."""
+
+    type = LineItem
+    name = "line_item"
+
+    def encode(self, obj: LineItem) -> dict[str, Any]:
+        return {"name": obj.name, "quantity": obj.quantity, "unit_amount": obj.unit_amount}
+
+    def decode(self, data: dict[str, Any]) -> LineItem:
+        return LineItem(**data)
+
+
+class CustomerAsDict(Transcoding):
+    """A customer as a plain object."""
+
+    type = Customer
+    name = "customer"
+
+    def encode(self, obj: Customer) -> dict[str, Any]:
+        return {"name": obj.name, "email": obj.email, "phone": obj.phone}
+
+    def decode(self, data: dict[str, Any]) -> Customer:
+        return Customer(**data)
+
+
+def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
+    """Teach ``transcoder`` every value type the domain puts in events."""
+    for transcoding in (MoneyAsList(), LineItemAsDict(), CustomerAsDict()):
+        transcoder.register(transcoding)
