@@ -90,8 +90,10 @@ class PaylinkApp(Application[UUID]):
 
     # -- merchants and keys ----------------------------------------------------------
 
-    def register_merchant(self, name: str, email: str | None = None) -> UUID:
-        """Register a merchant; returns its id."""
+    def register_merchant(
+        self, name: str, email: str | None = None, *, merchant_id: UUID | None = None
+    ) -> UUID:
+        """Register a merchant; returns its id (``merchant_id`` fixes it, e.g. for the demo)."""
         from paylink_es.validation import check_email
 
         merchant_name = require_text(name, "name", max_length=200)
@@ -99,7 +101,7 @@ class PaylinkApp(Application[UUID]):
 
         def command() -> UUID:
             merchant = Merchant(
-                id=self.new_id(),
+                id=merchant_id or self.new_id(),
                 name=merchant_name,  # type: ignore[call-arg]
                 email=merchant_email,
             )

@@ -1,0 +1,1 @@
+"""The HTTP face of Paylink ES: merchant API, callbacks, hosted page, dashboard."""

@@ -1,0 +1,125 @@
+"""The ``paylink`` command as a new user runs it, in a fresh folder, on SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KEY = re.compile(r"sk_test_[0-9A-Za-z]{32}")
+
+
+def paylink(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script's code in a child process, in ``cwd``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    environment.update(env or {})
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "paylink_es.cli", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_seeds_a_merchant_and_prints_a_test_key_and_link_urls(tmp_path: Path) -> None:
+    result = paylink(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert KEY.search(result.stdout)
+    urls = re.findall(r"http://127\.0\.0\.1:8000/l/([0-9A-Za-z]{12})", result.stdout)
+    assert len(urls) == 3
+    assert (tmp_path / "var" / "paylink.sqlite3").exists()
+
+
+def test_demo_run_twice_keeps_the_same_links_and_issues_a_new_key(tmp_path: Path) -> None:
+    first = paylink(tmp_path, "demo")
+    second = paylink(tmp_path, "demo")
+    assert first.returncode == second.returncode == 0
+    codes = re.findall(r"/l/([0-9A-Za-z]{12})", first.stdout)
+    assert codes == re.findall(r"/l/([0-9A-Za-z]{12})", second.stdout)
+    first_key, second_key = KEY.search(first.stdout), KEY.search(second.stdout)
+    assert first_key
+    assert second_key
+    assert first_key.group() != second_key.group()
+
+
+def test_merchant_keys_can_be_issued_and_revoked(tmp_path: Path) -> None:
+    created = paylink(tmp_path, "merchants", "create", "--name", "Toko Sinar")
+    assert created.returncode == 0, created.stderr
+    merchant = re.search(r"Merchant: ([0-9a-f-]{36})", created.stdout)
+    assert merchant
+    issued = paylink(tmp_path, "keys", "issue", "--merchant", merchant.group(1), "--mode", "live")
+    assert issued.returncode == 0, issued.stderr
+    assert re.search(r"sk_live_[0-9A-Za-z]{32}", issued.stdout)
+    key_id = re.search(r"Key id: ([0-9a-f-]{36})", issued.stdout)
+    assert key_id
+    revoked = paylink(
+        tmp_path, "keys", "revoke", "--merchant", merchant.group(1), "--key", key_id.group(1)
+    )
+    assert revoked.returncode == 0, revoked.stderr
+
+
+def test_bad_input_is_refused_with_a_message_naming_the_field(tmp_path: Path) -> None:
+    result = paylink(tmp_path, "merchants", "create", "--name", "bad\x1bname")
+    assert result.returncode == 1
+    assert "name" in result.stderr
+    assert "control character" in result.stderr
+    unknown = paylink(
+        tmp_path, "keys", "issue", "--merchant", "00000000-0000-0000-0000-000000000000"
+    )
+    assert unknown.returncode == 1
+    assert "no merchant" in unknown.stderr
+
+
+def test_a_non_postgres_database_url_is_refused_clearly(tmp_path: Path) -> None:
+    result = paylink(tmp_path, "demo", env={"PAYLINK_DATABASE_URL": "mysql://x@y/z"})
+    assert result.returncode == 2
+    assert "postgresql://" in result.stderr
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        ["serve"],
+        ["demo"],
+        ["merchants", "create"],
+        ["keys", "issue"],
+        ["keys", "revoke"],
+        ["bench"],
+    ):
+        result = paylink(tmp_path, *command, "--help")
+        assert result.returncode == 0
+        assert "usage: paylink" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_bench_prints_every_figure_beside_its_baselines(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    env = {}
+    if backend == "postgres":
+        env["PAYLINK_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    result = paylink(tmp_path, "bench", "--quick", "--json", "--commands", "200", env=env)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["backend"] == backend
+    for key in (
+        "commands_per_s",
+        "baseline_commands_per_s",
+        "raw_commits_per_s",
+        "replay_events_per_s",
+    ):
+        assert figures[key] > 0, key
+    # 200 links (2 events each: link + code index) plus the merchant's registration.
+    assert figures["events"] == 401
+    assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"

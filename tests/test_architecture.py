@@ -1,0 +1,56 @@
+"""The dependency rule: api -> projections -> paylink_es, and no SQL or HTTP in the domain."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# The composition roots may reach outward (lazily); everything else in the core may not.
+COMPOSITION_ROOTS = {"cli.py", "bench.py", "bootstrap.py"}
+FORBIDDEN_IN_CORE = {
+    "api",
+    "projections",
+    "fastapi",
+    "starlette",
+    "jinja2",
+    "psycopg",
+    "sqlite3",
+    "uvicorn",
+}
+
+
+def imported_roots(path: Path) -> set[str]:
+    """Top-level package names a module imports, anywhere in its body."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+CORE_MODULES = sorted(
+    p for p in (ROOT / "src" / "paylink_es").rglob("*.py") if p.name not in COMPOSITION_ROOTS
+)
+
+
+@pytest.mark.parametrize("module", CORE_MODULES, ids=lambda p: p.name)
+def test_domain_modules_import_no_web_framework_sql_driver_or_outer_layer(module: Path) -> None:
+    assert not imported_roots(module) & FORBIDDEN_IN_CORE
+
+
+@pytest.mark.parametrize(
+    "module", sorted((ROOT / "projections").rglob("*.py")), ids=lambda p: p.name
+)
+def test_projections_never_import_the_api(module: Path) -> None:
+    assert "api" not in imported_roots(module)
+
+
+def test_the_rule_checker_notices_a_forbidden_import(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text("def f() -> None:\n    from api.app import create_app\n")
+    assert "api" in imported_roots(module)
