@@ -176,7 +176,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
     with scratch_settings(settings) as scratch:
         _progress(f"{scratch.backend}: link-create commands through the application...")
         with open_app(scratch) as app:
-            commands = bench_commands(app, count, budget)
+            command_rate = bench_commands(app, count, budget)
             _progress("library-default baseline (one save per command)...")
             baseline = bench_baseline(scratch, count, budget)
             _progress("raw database commits...")
@@ -186,7 +186,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
     return {
         "backend": settings.backend,
         "quick": quick,
-        "commands_per_s": round(commands, 1),
+        "commands_per_s": round(command_rate, 1),
         "baseline_commands_per_s": round(baseline, 1),
         "raw_commits_per_s": round(raw, 1),
         "replay_events_per_s": round(replay, 1),

@@ -9,7 +9,7 @@ from eventsourcing.domain import event
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.errors import PaymentStateError, RefundExceedsPaymentError
-from paylink_es.link import DISPOSITIONS
+from paylink_es.link import DISPOSITIONS, NEEDS_REVIEW, REFUND_DUE
 from paylink_es.money import Money
 
 INITIATED, PAID, VERIFIED, REJECTED, SETTLED = (
@@ -55,6 +55,8 @@ class Payment(PaylinkAggregate):
         self.rejection: str | None = None
         self.settlement_batch: UUID | None = None
         self.refunded = Money.zero(amount.currency)
+        self.refunded_after_settlement = Money.zero(amount.currency)
+        self.settled_net = Money.zero(amount.currency)
 
     # -- commands ------------------------------------------------------------------
 
@@ -87,14 +89,35 @@ class Payment(PaylinkAggregate):
         self.disposition = disposition
 
     def verify(self, fee: Money, evidence: dict[str, str]) -> None:
-        """Confirm with the channel that the money is real; credits the merchant's pending."""
+        """Confirm with the channel that the money is real; credits the merchant's pending.
+
+        A flagged payment is credited to ``held`` (needs review) or ``refund_due``
+        instead, so it cannot be settled or paid out by accident.
+        """
         received = self._require(PAID, "verified")
         if fee.amount < 0 or fee > received:
             raise PaymentStateError(f"fee {fee} does not fit the payment {received}", field="fee")
-        self._verified(gross=received, fee=fee, net=received - fee, evidence=evidence)
+        self._verified(
+            merchant_id=self.merchant_id,
+            channel=self.channel,
+            gross=received,
+            fee=fee,
+            net=received - fee,
+            disposition=self.disposition,
+            evidence=evidence,
+        )
 
     @event("Verified")
-    def _verified(self, gross: Money, fee: Money, net: Money, evidence: dict[str, str]) -> None:
+    def _verified(
+        self,
+        merchant_id: UUID,
+        channel: str,
+        gross: Money,
+        fee: Money,
+        net: Money,
+        disposition: str | None,
+        evidence: dict[str, str],
+    ) -> None:
         self.status = VERIFIED
         self.fee = fee
         self.net = net
@@ -110,30 +133,89 @@ class Payment(PaylinkAggregate):
         self.rejection = reason
 
     def settle(self, batch_id: UUID, settlement_date: date) -> None:
-        """Move a verified payment into a settlement batch (pending -> available)."""
-        self._require(VERIFIED, "settled")
+        """Move a verified payment into a settlement batch: pending -> available minus fee.
+
+        What was refunded before settlement is no longer pending, so only the rest
+        settles; the fee is capped at that rest.
+        """
+        received = self._require(VERIFIED, "settled")
         if self.disposition is not None:
             raise PaymentStateError(f"payment is flagged {self.disposition}", field="payment")
-        self._settled(batch_id=batch_id, settlement_date=settlement_date.isoformat())
+        gross = received - self.refunded
+        fee = self.fee if self.fee is not None and self.fee <= gross else gross
+        self._settled(
+            merchant_id=self.merchant_id,
+            channel=self.channel,
+            batch_id=batch_id,
+            settlement_date=settlement_date.isoformat(),
+            gross=gross,
+            fee=fee,
+            net=gross - fee,
+        )
 
     @event("Settled")
-    def _settled(self, batch_id: UUID, settlement_date: str) -> None:
+    def _settled(
+        self,
+        merchant_id: UUID,
+        channel: str,
+        batch_id: UUID,
+        settlement_date: str,
+        gross: Money,
+        fee: Money,
+        net: Money,
+    ) -> None:
         self.status = SETTLED
         self.settlement_batch = batch_id
+        self.settled_net = net
+
+    def refundable(self) -> Money:
+        """How much can still be refunded: after settlement, only the merchant's net."""
+        if self.received is None or self.status not in (PAID, VERIFIED, SETTLED):
+            return Money.zero(self.amount.currency)
+        if self.status == SETTLED:
+            return self.settled_net - self.refunded_after_settlement
+        return self.received - self.refunded
 
     def refund(self, refund_id: UUID, amount: Money, reason: str) -> None:
-        """Return some or all of the money received."""
+        """Return some or all of the money, from wherever the ledger holds it now."""
         if self.status not in (PAID, VERIFIED, SETTLED) or self.received is None:
             raise PaymentStateError(f"payment is {self.status}; nothing to refund", field="payment")
-        if amount.amount <= 0 or self.refunded + amount > self.received:
+        left = self.refundable()
+        if amount.amount <= 0 or amount > left:
             raise RefundExceedsPaymentError(
-                f"refund of {amount} exceeds what is left of {self.received}", field="amount"
+                f"refund of {amount} exceeds the {left} that can still be refunded",
+                field="amount",
             )
-        self._refunded(refund_id=refund_id, amount=amount, reason=reason)
+        self._refunded(
+            merchant_id=self.merchant_id,
+            channel=self.channel,
+            refund_id=refund_id,
+            amount=amount,
+            source=self.ledger_account(),
+            reason=reason,
+        )
+
+    def ledger_account(self) -> str | None:
+        """Which of the merchant's accounts holds this payment's money now (None: not yet)."""
+        if self.status == SETTLED:
+            return "available"
+        if self.status != VERIFIED:
+            return None
+        return {None: "pending", NEEDS_REVIEW: "held", REFUND_DUE: "refund_due"}[self.disposition]
 
     @event("Refunded")
-    def _refunded(self, refund_id: UUID, amount: Money, reason: str) -> None:
+    def _refunded(
+        self,
+        merchant_id: UUID,
+        channel: str,
+        refund_id: UUID,
+        amount: Money,
+        source: str | None,
+        reason: str,
+    ) -> None:
         self.refunded = self.refunded + amount
+        if self.status == SETTLED:
+            self.refunded_after_settlement = self.refunded_after_settlement + amount
 
     def _require(self, status: str, goal: str) -> Money:
         if self.status != status or self.received is None:
