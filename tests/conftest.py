@@ -1,0 +1,172 @@
+"""Shared fixtures: a fake clock, the in-memory app, and the app on SQLite and PostgreSQL.
+
+The backend fixtures are a contract other test modules rely on: ``clock``,
+``memory_app``, ``pg_url``, ``backend_settings`` (ids ``sqlite`` and ``postgres``)
+and ``backend_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from paylink_es.application import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.clock import FakeClock
+from paylink_es.settings import Settings
+
+PG_URL_VAR = "PAYLINK_TEST_DATABASE_URL"
+REQUIRE_PG_VAR = "PAYLINK_REQUIRE_POSTGRES"
+PG_SKIP_PREFIX = "POSTGRESQL NOT AVAILABLE"
+
+# Variables that would steer Settings() or the eventsourcing library away from what a
+# test asked for. eventsourcing looks up "PAYLINK_<KEY>" before "<KEY>" (the app is
+# named Paylink), so both spellings go.
+_SETTINGS_VARS = {f"PAYLINK_{name.upper()}" for name in Settings.model_fields}
+_EVENTSOURCING_PREFIXES = (
+    "PERSISTENCE_MODULE",
+    "INFRASTRUCTURE_FACTORY",
+    "SQLITE_",
+    "POSTGRES_",
+    "CIPHER_",
+    "COMPRESSOR_TOPIC",
+    "TRANSCODER_TOPIC",
+    "MAPPER_TOPIC",
+    "IS_SNAPSHOTTING_ENABLED",
+    "AGGREGATE_CACHE_",
+    "DEEPCOPY_FROM_AGGREGATE_CACHE",
+    "CREATE_TABLE",
+    "ORIGINATOR_ID_TYPE",
+    "APPLICATION_RECORDER_TOPIC",
+    "TRACKING_RECORDER_TOPIC",
+    "PROCESS_RECORDER_TOPIC",
+)
+
+
+def _steers_the_app(name: str) -> bool:
+    if name in _SETTINGS_VARS:
+        return True
+    bare = name.removeprefix("PAYLINK_")
+    return bare.startswith(_EVENTSOURCING_PREFIXES)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's real PAYLINK_* / eventsourcing variables out of every test."""
+    for name in list(os.environ):
+        if _steers_the_app(name):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that stands still until the test moves it."""
+    return FakeClock()
+
+
+@pytest.fixture
+def memory_app(clock: FakeClock) -> Iterator[PaylinkApp]:
+    """The application on the in-memory (POPO) event store."""
+    app = PaylinkApp({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    yield app
+    app.close()
+
+
+def _postgres_unavailable(reason: str) -> NoReturn:
+    message = f"{PG_SKIP_PREFIX}: {reason}"
+    if os.environ.get(REQUIRE_PG_VAR) == "1":
+        pytest.fail(f"{message} (and {REQUIRE_PG_VAR}=1 requires it)", pytrace=False)
+    pytest.skip(f"{message} -- set {PG_URL_VAR} to run the PostgreSQL tests")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The URL of a PostgreSQL server that answers, or a loud skip (a failure if required)."""
+    url = os.environ.get(PG_URL_VAR, "").strip()
+    if not url:
+        _postgres_unavailable(f"{PG_URL_VAR} is not set")
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as error:
+        _postgres_unavailable(f"{PG_URL_VAR}={url!r} does not answer ({error})")
+    return url
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
+    data_dir = tmp_path / "var"
+    if request.param == "sqlite":
+        settings = Settings(data_dir=data_dir)
+        assert settings.database_url is None
+        yield settings
+        return
+    url: str = request.getfixturevalue("pg_url")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    settings = Settings(database_url=url, database_schema=schema, data_dir=data_dir)
+    try:
+        yield settings
+    finally:
+        _drop_schema(url, schema)
+
+
+@pytest.fixture
+def backend_app(backend_settings: Settings, clock: FakeClock) -> Iterator[PaylinkApp]:
+    """The application opened through the composition root on a real database."""
+    app = open_app(backend_settings, clock=clock)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Shout when PostgreSQL tests were skipped: a green run without them proves less."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if PG_SKIP_PREFIX in str(getattr(report, "longrepr", ""))
+    ]
+    if not skipped:
+        return
+    reasons = sorted({_skip_reason(report) for report in skipped})
+    bar = "!" * 78
+    terminalreporter.write_line("")
+    terminalreporter.write_line(bar, red=True, bold=True)
+    terminalreporter.write_line(
+        f"!!! {len(skipped)} PostgreSQL test(s) were SKIPPED -- only SQLite was exercised.",
+        red=True,
+        bold=True,
+    )
+    for reason in reasons:
+        terminalreporter.write_line(f"!!! {reason}", red=True, bold=True)
+    terminalreporter.write_line(
+        f"!!! Set {PG_URL_VAR}=postgresql://... (and {REQUIRE_PG_VAR}=1 in CI).",
+        red=True,
+        bold=True,
+    )
+    terminalreporter.write_line(bar, red=True, bold=True)
+
+
+def _skip_reason(report: object) -> str:
+    longrepr = getattr(report, "longrepr", None)
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)

@@ -1,0 +1,56 @@
+"""Fixtures for the unit tests: a merchant on the in-memory store and a valid link request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from paylink_es.application import PaylinkApp
+from paylink_es.clock import FakeClock
+
+LINK_AMOUNT = 150_000
+
+
+@pytest.fixture
+def merchant_id(memory_app: PaylinkApp) -> UUID:
+    """A registered merchant."""
+    return memory_app.register_merchant("Toko Budi", "budi@example.com")
+
+
+@pytest.fixture
+def link_request(clock: FakeClock) -> dict[str, Any]:
+    """The fields of a valid single-use link for IDR 150,000 that expires in a day."""
+    return {
+        "amount": LINK_AMOUNT,
+        "currency": "IDR",
+        "description": "Kaos polos hitam",
+        "methods": ["va_bca", "qris"],
+        "expires_at": clock() + timedelta(days=1),
+        "usage_limit": 1,
+    }
+
+
+@pytest.fixture
+def new_link(
+    memory_app: PaylinkApp, merchant_id: UUID, link_request: dict[str, Any]
+) -> Callable[..., UUID]:
+    """Create a link from the valid request with some fields replaced."""
+
+    def create(**overrides: Any) -> UUID:
+        return memory_app.create_link(merchant_id, **{**link_request, **overrides})
+
+    return create
+
+
+@pytest.fixture
+def stored_count(memory_app: PaylinkApp) -> Callable[[], int]:
+    """How many events the store holds right now."""
+
+    def count() -> int:
+        return memory_app.recorder.max_notification_id() or 0
+
+    return count

@@ -1,0 +1,302 @@
+"""Money that arrives is recorded once, counted when it is clean, and flagged when it is not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from paylink_es.application import PaylinkApp
+from paylink_es.clock import FakeClock
+from paylink_es.errors import AmountInvalidError, InvalidFieldError, TextInvalidError
+from paylink_es.money import Money
+
+IDR_150K = Money(150_000, "IDR")
+
+
+def topics(app: PaylinkApp) -> list[str]:
+    """The topic of every stored event, in order."""
+    return [n.topic for n in app.recorder.select_notifications(start=1, limit=10_000)]
+
+
+# -- usage limits -------------------------------------------------------------------------
+
+
+def test_one_clean_payment_completes_a_single_use_link(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=1)
+    payment_id = memory_app.start_payment(link_id, "va_bca", channel="bca")
+    outcome = memory_app.record_payment(payment_id, "BCA-0001", IDR_150K, memory_app.now())
+    assert (outcome.payment_id, outcome.duplicate, outcome.anomaly) == (payment_id, False, None)
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
+    payment = memory_app.payment(payment_id)
+    assert (payment.status, payment.received, payment.channel_ref) == ("paid", IDR_150K, "BCA-0001")
+    assert (payment.anomaly, payment.disposition) == (None, None)
+
+
+def test_a_link_for_three_uses_takes_three_payments_then_completes(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=3)
+    for use in range(1, 4):
+        payment_id = memory_app.start_payment(link_id, "qris")
+        memory_app.record_payment(payment_id, f"QR-{use}", IDR_150K, memory_app.now())
+        link = memory_app.link(link_id)
+        assert link.uses == use
+        assert link.status == ("completed" if use == 3 else "active")
+    assert memory_app.link(link_id).collected == 450_000
+
+
+def test_an_unlimited_link_stays_active_and_counts_every_payment(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=None, amount=None, amount_min=1_000)
+    amounts = [1_000, 25_000, 7_500, 1_000_000, 3]
+    for index, amount in enumerate(amounts):
+        payment_id = memory_app.start_payment(link_id, "qris", amount=max(amount, 1_000))
+        memory_app.record_payment(
+            payment_id, f"QR-{index}", Money(max(amount, 1_000), "IDR"), memory_app.now()
+        )
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses) == ("active", 5)
+    assert link.collected == sum(max(amount, 1_000) for amount in amounts)
+
+
+# -- idempotency --------------------------------------------------------------------------
+
+
+def test_creating_a_link_twice_with_one_reference_gives_the_same_link_once(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+) -> None:
+    first = new_link(reference_id="INV-2026-0042")
+    after_first = stored_count()
+    again = new_link(reference_id="INV-2026-0042", description="Kaos polos putih")
+    assert again == first
+    assert stored_count() == after_first
+    assert topics(memory_app).count("paylink_es.link:PaymentLink.Created") == 1
+    assert memory_app.link(first).description == "Kaos polos hitam"
+
+
+def test_a_different_reference_makes_a_different_link(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    first = new_link(reference_id="INV-2026-0042")
+    second = new_link(reference_id="INV-2026-0043")
+    unreferenced = [new_link(), new_link()]
+    assert len({first, second, *unreferenced}) == 4
+    assert topics(memory_app).count("paylink_es.link:PaymentLink.Created") == 4
+
+
+def test_one_reference_means_different_links_for_different_merchants_and_modes(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], link_request: dict[str, object]
+) -> None:
+    other_merchant = memory_app.register_merchant("Toko Siti")
+    ids = {
+        new_link(reference_id="INV-1"),
+        new_link(reference_id="INV-1", mode="live"),
+        memory_app.create_link(other_merchant, **{**link_request, "reference_id": "INV-1"}),
+    }
+    assert len(ids) == 3
+
+
+def test_the_same_channel_report_twice_is_recorded_once(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+) -> None:
+    link_id = new_link(usage_limit=None)
+    payment_id = memory_app.start_payment(link_id, "qris")
+    first = memory_app.record_payment(payment_id, "QR-777", IDR_150K, memory_app.now())
+    after_first = stored_count()
+    again = memory_app.record_payment(payment_id, "QR-777", IDR_150K, memory_app.now())
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.payment_id == first.payment_id == payment_id
+    assert stored_count() == after_first
+    link = memory_app.link(link_id)
+    assert (link.uses, link.collected) == (1, 150_000)
+
+
+def test_a_repeated_channel_report_on_another_attempt_points_at_the_first_payment(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+) -> None:
+    link_id = new_link(usage_limit=None)
+    first = memory_app.start_payment(link_id, "qris")
+    second = memory_app.start_payment(link_id, "qris")
+    memory_app.record_payment(first, "QR-777", IDR_150K, memory_app.now())
+    before = stored_count()
+    outcome = memory_app.record_payment(second, "QR-777", IDR_150K, memory_app.now())
+    assert (outcome.payment_id, outcome.duplicate) == (first, True)
+    assert memory_app.payment(second).status == "initiated"
+    assert stored_count() == before
+
+
+def test_a_second_report_on_paid_instructions_is_a_payment_of_its_own(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=None)
+    payment_id = memory_app.start_payment(link_id, "va_bca")
+    memory_app.record_payment(payment_id, "VA-1", IDR_150K, memory_app.now())
+    outcome = memory_app.record_payment(payment_id, "VA-2", IDR_150K, memory_app.now())
+    assert not outcome.duplicate
+    assert outcome.payment_id != payment_id
+    extra = memory_app.payment(outcome.payment_id)
+    assert (extra.link_id, extra.method, extra.channel_ref) == (link_id, "va_bca", "VA-2")
+    assert memory_app.payment(payment_id).channel_ref == "VA-1"
+    assert memory_app.link(link_id).uses == 2
+
+
+# -- anomalies are recorded and flagged, never dropped -------------------------------------
+
+
+def test_money_paid_after_the_expiry_is_kept_and_needs_review(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
+) -> None:
+    expires_at = clock() + timedelta(hours=1)
+    link_id = new_link(expires_at=expires_at)
+    payment_id = memory_app.start_payment(link_id, "qris")
+    clock.advance(timedelta(hours=2))
+    paid_at = expires_at + timedelta(minutes=30)
+    outcome = memory_app.record_payment(payment_id, "QR-LATE", IDR_150K, paid_at)
+    assert (outcome.duplicate, outcome.anomaly) == (False, "paid_after_expiry")
+    payment = memory_app.payment(payment_id)
+    assert (payment.status, payment.received, payment.paid_at) == ("paid", IDR_150K, paid_at)
+    assert (payment.anomaly, payment.disposition) == ("paid_after_expiry", "needs_review")
+    link = memory_app.link(link_id)
+    assert (link.uses, link.collected, link.status) == (0, 0, "expired")
+
+
+def test_money_paid_in_time_but_reported_late_counts(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
+) -> None:
+    expires_at = clock() + timedelta(hours=1)
+    link_id = new_link(expires_at=expires_at)
+    payment_id = memory_app.start_payment(link_id, "qris")
+    clock.advance(timedelta(hours=2))
+    outcome = memory_app.record_payment(
+        payment_id, "QR-SLOW", IDR_150K, expires_at - timedelta(seconds=1)
+    )
+    assert outcome.anomaly is None
+    assert memory_app.link(link_id).uses == 1
+
+
+@pytest.mark.parametrize(
+    ("received", "anomaly"),
+    [
+        (Money(150_001, "IDR"), "overpaid"),
+        (Money(300_000, "IDR"), "overpaid"),
+        (Money(149_999, "IDR"), "underpaid"),
+        (Money(1, "IDR"), "underpaid"),
+        (Money(150_000, "USD"), "currency_mismatch"),
+    ],
+)
+def test_a_wrong_amount_is_kept_and_needs_review(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], received: Money, anomaly: str
+) -> None:
+    link_id = new_link()
+    payment_id = memory_app.start_payment(link_id, "qris")
+    outcome = memory_app.record_payment(payment_id, "QR-1", received, memory_app.now())
+    assert outcome.anomaly == anomaly
+    payment = memory_app.payment(payment_id)
+    assert (payment.received, payment.anomaly, payment.disposition) == (
+        received,
+        anomaly,
+        "needs_review",
+    )
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("active", 0, 0)
+
+
+def test_a_second_payment_on_a_single_use_link_is_due_back(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=1)
+    first = memory_app.start_payment(link_id, "qris")
+    second = memory_app.start_payment(link_id, "va_bca")
+    memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
+    outcome = memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
+    assert (outcome.payment_id, outcome.anomaly) == (second, "link_already_completed")
+    payment = memory_app.payment(second)
+    assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
+    memory_app.refund_payment(second, IDR_150K, "link already paid")
+    assert memory_app.payment(second).refunded == IDR_150K
+
+
+def test_money_for_a_link_cancelled_after_the_payment_started_is_due_back(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link()
+    payment_id = memory_app.start_payment(link_id, "qris")
+    memory_app.cancel_link(link_id, "out of stock")
+    outcome = memory_app.record_payment(payment_id, "QR-1", IDR_150K, memory_app.now())
+    assert outcome.anomaly == "link_cancelled"
+    payment = memory_app.payment(payment_id)
+    assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("cancelled", 0, 0)
+
+
+def test_a_flagged_payment_is_noted_on_the_link_timeline(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link()
+    payment_id = memory_app.start_payment(link_id, "qris")
+    memory_app.record_payment(payment_id, "QR-1", Money(1, "IDR"), memory_app.now())
+    assert topics(memory_app)[-4:] == [
+        "paylink_es.payment:Payment.Received",
+        "paylink_es.payment:Payment.Flagged",
+        "paylink_es.link:PaymentLink.PaymentFlagged",
+        "paylink_es.payment:ChannelPaymentIndex.Indexed",
+    ]
+
+
+# -- bad reports ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["", "   ", "QR\x00-1", "x" * 129])
+def test_refuses_a_report_without_a_usable_channel_reference(
+    memory_app: PaylinkApp,
+    new_link: Callable[..., UUID],
+    stored_count: Callable[[], int],
+    ref: str,
+) -> None:
+    payment_id = memory_app.start_payment(new_link(), "qris")
+    before = stored_count()
+    with pytest.raises(TextInvalidError) as raised:
+        memory_app.record_payment(payment_id, ref, IDR_150K, memory_app.now())
+    assert raised.value.field == "channel_ref"
+    assert stored_count() == before
+
+
+def test_refuses_a_report_whose_paid_at_has_no_time_zone(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+) -> None:
+    payment_id = memory_app.start_payment(new_link(), "qris")
+    before = stored_count()
+    with pytest.raises(InvalidFieldError) as raised:
+        memory_app.record_payment(payment_id, "QR-1", IDR_150K, datetime(2026, 1, 5, 10, 0))  # noqa: DTZ001
+    assert raised.value.field == "paid_at"
+    assert stored_count() == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: PaylinkApp.record_payment never checks that the reported amount is positive; "
+    "Money(0) or Money(-150000) is stored as money received (flagged underpaid)",
+)
+@pytest.mark.parametrize("amount", [0, -150_000])
+def test_refuses_a_report_of_no_money_or_negative_money(
+    memory_app: PaylinkApp,
+    new_link: Callable[..., UUID],
+    stored_count: Callable[[], int],
+    amount: int,
+) -> None:
+    payment_id = memory_app.start_payment(new_link(), "qris")
+    before = stored_count()
+    with pytest.raises(AmountInvalidError) as raised:
+        memory_app.record_payment(payment_id, "QR-1", Money(amount, "IDR"), memory_app.now())
+    assert raised.value.field == "amount"
+    assert stored_count() == before
