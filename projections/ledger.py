@@ -1,0 +1,102 @@
+"""Journal and balances: the postings of every event, and each merchant's buckets.
+
+Postings come from :func:`paylink_es.ledger.postings_for`, the same function the
+audit replay uses. Every write is checked: no merchant bucket below zero, and every
+verified rupiah in exactly one bucket. A violation stops the projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from paylink_es.ledger import balance_effects, postings_for
+from projections.readmodel import Event, ReadModel, event_name, iso
+from projections.sqlview import Check, Statement
+
+BALANCE_COLUMNS = (
+    "pending",
+    "available",
+    "held",
+    "refund_due",
+    "fees",
+    "refunded",
+    "paid_out",
+    "verified",
+)
+BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "paid_out")
+
+_UPSERT = {
+    column: (
+        f"INSERT INTO {{s}}balances AS b (merchant_id, currency, {column}) VALUES (?, ?, ?)"
+        f" ON CONFLICT (merchant_id, currency) DO UPDATE SET {column} = b.{column} + ?"
+    )
+    for column in BALANCE_COLUMNS
+}
+
+CHECKS: tuple[Check, ...] = (
+    (
+        "SELECT merchant_id, currency FROM {s}balances WHERE "
+        + " OR ".join(f"{c} < 0" for c in BUCKETS),
+        (),
+        "a merchant balance would go below zero",
+    ),
+    (
+        "SELECT merchant_id, currency FROM {s}balances WHERE verified != " + " + ".join(BUCKETS),
+        (),
+        "verified money is not in exactly one of pending, available, held, refund_due,"
+        " fees, refunded, paid out",
+    ),
+)
+
+
+class LedgerView(ReadModel):
+    """The double-entry journal and per-merchant, per-currency balances."""
+
+    name = "ledger"
+    tables = ("journal", "balances")
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {s}journal ("
+        " position BIGINT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,"
+        " event TEXT NOT NULL, originator_id TEXT NOT NULL, account TEXT NOT NULL,"
+        " merchant_id TEXT, currency TEXT NOT NULL, debit BIGINT NOT NULL,"
+        " credit BIGINT NOT NULL, PRIMARY KEY (position, seq))",
+        "CREATE INDEX IF NOT EXISTS journal_by_merchant ON {s}journal (merchant_id, at)",
+        "CREATE INDEX IF NOT EXISTS journal_by_time ON {s}journal (at)",
+        "CREATE TABLE IF NOT EXISTS {s}balances ("
+        " merchant_id TEXT NOT NULL, currency TEXT NOT NULL, "
+        + ", ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in BALANCE_COLUMNS)
+        + ", PRIMARY KEY (merchant_id, currency))",
+    )
+
+    def statements(self, event: Event, position: int) -> list[Statement]:
+        postings = postings_for(event)
+        if not postings:
+            return []
+        at = iso(vars(event)["timestamp"])
+        name, originator = event_name(event), str(event.originator_id)
+        statements: list[Statement] = [
+            (
+                "INSERT INTO {s}journal (position, seq, at, event, originator_id, account,"
+                " merchant_id, currency, debit, credit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    position,
+                    seq,
+                    at,
+                    name,
+                    originator,
+                    p.account,
+                    str(p.merchant_id) if p.merchant_id else None,
+                    p.currency,
+                    p.debit,
+                    p.credit,
+                ),
+            )
+            for seq, p in enumerate(postings)
+        ]
+        for (merchant, currency, column), delta in balance_effects(postings).items():
+            if delta:
+                statements.append((_UPSERT[column], (str(merchant), currency, delta, delta)))
+        return statements
+
+    def checks(self) -> Sequence[Check]:
+        return CHECKS

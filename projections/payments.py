@@ -1,0 +1,84 @@
+"""Payments: every attempt with method, channel, status, amounts, fee and net."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.readmodel import Event, ReadModel, event_name, iso
+from projections.sqlview import Statement
+
+
+def _update(e: dict[str, Any], name: str) -> tuple[str, tuple[Any, ...]] | None:
+    if name == "Payment.Received":
+        return (
+            "status = 'paid', received = ?, channel_ref = ?, paid_at = ?",
+            (e["amount"].amount, e["channel_ref"], iso(e["paid_at"])),
+        )
+    if name == "Payment.Flagged":
+        return ("anomaly = ?, disposition = ?", (e["anomaly"], e["disposition"]))
+    if name == "Payment.Verified":
+        return ("status = 'verified', fee = ?, net = ?", (e["fee"].amount, e["net"].amount))
+    if name == "Payment.Rejected":
+        return ("status = 'rejected', rejection = ?", (e["reason"],))
+    if name == "Payment.Settled":
+        return (
+            "status = 'settled', fee = ?, net = ?, settlement_batch = ?, settlement_date = ?",
+            (e["fee"].amount, e["net"].amount, str(e["batch_id"]), e["settlement_date"]),
+        )
+    if name == "Payment.Refunded":
+        return ("refunded = refunded + ?", (e["amount"].amount,))
+    return None
+
+
+class PaymentsView(ReadModel):
+    """One row per payment attempt."""
+
+    name = "payments"
+    tables = ("payments",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {s}payments ("
+        " payment_id TEXT PRIMARY KEY, link_id TEXT NOT NULL, merchant_id TEXT NOT NULL,"
+        " method TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,"
+        " currency TEXT NOT NULL, amount BIGINT NOT NULL, received BIGINT,"
+        " fee BIGINT, net BIGINT, refunded BIGINT NOT NULL DEFAULT 0, channel_ref TEXT,"
+        " anomaly TEXT, disposition TEXT, rejection TEXT, settlement_batch TEXT,"
+        " settlement_date TEXT, paid_at TEXT, created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS payments_by_merchant"
+        " ON {s}payments (merchant_id, created_at, payment_id)",
+        "CREATE INDEX IF NOT EXISTS payments_by_link ON {s}payments (link_id)",
+    )
+
+    def statements(self, event: Event, position: int) -> list[Statement]:
+        name = event_name(event)
+        if not name.startswith("Payment."):
+            return []
+        e = vars(event)
+        at = iso(e["timestamp"])
+        payment_id = str(e["originator_id"])
+        if name == "Payment.Initiated":
+            amount = e["amount"]
+            return [
+                (
+                    "INSERT INTO {s}payments (payment_id, link_id, merchant_id, method, channel,"
+                    " status, currency, amount, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'initiated', ?, ?, ?, ?)",
+                    (
+                        payment_id,
+                        str(e["link_id"]),
+                        str(e["merchant_id"]),
+                        e["method"],
+                        e["channel"],
+                        amount.currency,
+                        amount.amount,
+                        at,
+                        at,
+                    ),
+                )
+            ]
+        update = _update(e, name)
+        if update is None:
+            return []
+        change, params = update
+        sql = f"UPDATE {{s}}payments SET {change}, updated_at = ? WHERE payment_id = ?"
+        return [(sql, (*params, at, payment_id))]

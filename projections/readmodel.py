@@ -1,0 +1,74 @@
+"""The base of every read model: an eventsourcing Projection writing through a RowsView."""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from projections.sqlview import Check, RowsView, Statement
+
+JAKARTA = timezone(timedelta(hours=7), "WIB")  # Indonesia keeps no daylight saving time
+Event = DomainEventProtocol[Any]
+
+
+def iso(instant: datetime) -> str:
+    """A UTC instant as fixed-width text that sorts the same way the instants do."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str) -> datetime:
+    """Read back what :func:`iso` wrote."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def jakarta_day(instant: datetime) -> str:
+    """The calendar day in Asia/Jakarta (WIB) of an instant, as YYYY-MM-DD."""
+    return instant.astimezone(JAKARTA).date().isoformat()
+
+
+def event_name(event: object) -> str:
+    """``PaymentLink.Created`` and the like."""
+    return type(event).__qualname__
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """Compact JSON for timeline details (values already plain)."""
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, default=str)
+
+
+class ReadModel(Projection[RowsView]):
+    """A read model: turns each event into SQL statements applied with its tracking."""
+
+    name: str
+    ddl: ClassVar[Sequence[str]]
+    tables: ClassVar[Sequence[str]]
+
+    @abstractmethod
+    def statements(self, event: Event, position: int) -> list[Statement]:
+        """The writes one event makes (often none: tracking still advances)."""
+
+    def checks(self) -> Sequence[Check]:
+        """Queries that must return nothing after a write (invariants)."""
+        return ()
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Apply one event and its tracking in one transaction (the live path)."""
+        self.view.apply(
+            self.statements(domain_event, tracking.notification_id), tracking, self.checks()
+        )
+
+    def process_batch(self, batch: Sequence[tuple[Event, Tracking]]) -> None:
+        """Apply a page of events and the last one's tracking in one transaction."""
+        if not batch:
+            return
+        statements: list[Statement] = []
+        for event, tracking in batch:
+            statements.extend(self.statements(event, tracking.notification_id))
+        self.view.apply(statements, batch[-1][1], self.checks())

@@ -1,0 +1,287 @@
+"""Feeding the read models: batched catch-up, LISTEN/NOTIFY on PostgreSQL, supervision.
+
+- SQLite has no subscriptions in eventsourcing 9.5.6, so a catch-up loop follows the
+  notification log (``select_notifications`` after the view's tracking position).
+- PostgreSQL: after a batched catch-up, each read model runs in the library's
+  ``ProjectionRunner`` (LISTEN/NOTIFY) under a supervisor that restarts it when its
+  connection drops (9.5.6 raises ``OperationalError`` out of the runner then).
+- The audit chain hashes stored bytes, so it always follows the log directly.
+- Events a read model ignores still advance its tracking: a whole page is tracked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory, Notification, Tracking
+from eventsourcing.projection import ProjectionRunner
+from eventsourcing.utils import Environment
+
+from paylink_es.application import PaylinkApp
+from paylink_es.settings import Settings
+from projections.audit import AuditChain
+from projections.ledger import LedgerView
+from projections.links import LinkTracking
+from projections.payments import PaymentsView
+from projections.readmodel import ReadModel
+from projections.sqlview import InvariantViolationError, view_class
+from projections.stats import MerchantStats
+
+log = logging.getLogger(__name__)
+READ_MODELS: tuple[type[ReadModel], ...] = (
+    LinkTracking,
+    PaymentsView,
+    LedgerView,
+    MerchantStats,
+    AuditChain,
+)
+PAGE = 1000
+Progress = Callable[[int, int], None]
+
+
+def view_env(settings: Settings, name: str) -> dict[str, str]:
+    """The eventsourcing environment of one read model's view."""
+    if settings.database_url is None:
+        env = settings.eventsourcing_env()
+        env["SQLITE_DBNAME"] = str(settings.sqlite_path(f"view_{name}"))
+        return env
+    env = settings.eventsourcing_env()
+    env["POSTGRES_POOL_SIZE"] = "2"
+    return env
+
+
+def open_model(
+    settings: Settings, cls: type[ReadModel]
+) -> tuple[ReadModel, InfrastructureFactory[Any]]:
+    """Construct one read model on its view (tables created if missing)."""
+    factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
+        Environment(cls.name, view_env(settings, cls.name))
+    )
+    view = factory.tracking_recorder(view_class(settings.backend, cls.name, cls.ddl, cls.tables))
+    return cls(view=view), factory
+
+
+class ReadModels:
+    """Every read model of one store, opened together and closed together."""
+
+    def __init__(self, settings: Settings, names: Sequence[str] | None = None) -> None:
+        wanted = [cls for cls in READ_MODELS if names is None or cls.name in names]
+        unknown = set(names or ()) - {cls.name for cls in READ_MODELS}
+        if unknown:
+            known = ", ".join(cls.name for cls in READ_MODELS)
+            msg = f"unknown projection {sorted(unknown)[0]!r} (known: {known})"
+            raise ValueError(msg)
+        self.settings = settings
+        self._factories: list[InfrastructureFactory[Any]] = []
+        self.models: dict[str, ReadModel] = {}
+        for cls in wanted:
+            model, factory = open_model(settings, cls)
+            self.models[cls.name] = model
+            self._factories.append(factory)
+
+    def __getitem__(self, name: str) -> ReadModel:
+        return self.models[name]
+
+    def close(self) -> None:
+        """Close every view's connections."""
+        for factory in self._factories:
+            factory.close()
+
+
+class CatchUp:
+    """Follow the notification log in pages and feed every read model that is behind."""
+
+    def __init__(self, app: PaylinkApp, models: Sequence[ReadModel], page: int = PAGE) -> None:
+        self.app = app
+        self.models = list(models)
+        self.page = page
+
+    def positions(self) -> dict[str, int]:
+        """Each read model's tracking position (0 before its first event)."""
+        return {m.name: m.view.max_tracking_id(self.app.name) or 0 for m in self.models}
+
+    def run_once(self, progress: Progress | None = None, stop: int | None = None) -> int:
+        """Process everything recorded so far (up to ``stop``); returns events processed."""
+        positions = self.positions()
+        if not positions:
+            return 0
+        last = min(positions.values())
+        head = self.app.recorder.max_notification_id() or 0
+        processed = 0
+        while True:
+            page = self.app.recorder.select_notifications(
+                last, self.page, stop=stop, inclusive_of_start=False
+            )
+            if not page:
+                break
+            self._feed(page, positions)
+            processed += len(page)
+            last = page[-1].id
+            if progress is not None:
+                progress(last, max(head, last))
+            if len(page) < self.page:
+                break
+        return processed
+
+    def _feed(self, page: Sequence[Notification], positions: dict[str, int]) -> None:
+        decoded: list[tuple[Any, Tracking]] | None = None
+        for model in self.models:
+            behind = [n for n in page if n.id > positions[model.name]]
+            if not behind:
+                continue
+            if isinstance(model, AuditChain):
+                model.process_notifications(self.app.name, behind)
+            else:
+                if decoded is None:
+                    decoded = [
+                        (self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id))
+                        for n in page
+                    ]
+                first = len(page) - len(behind)
+                model.process_batch(decoded[first:])
+            positions[model.name] = page[-1].id
+
+    def run_forever(self, stopping: threading.Event, interval: float = 0.005) -> None:
+        """Keep following the log until ``stopping`` is set."""
+        while not stopping.is_set():
+            if not self.run_once():
+                stopping.wait(interval)
+
+
+class Supervisor(threading.Thread):
+    """Runs one read model in eventsourcing's ProjectionRunner and restarts it on failure.
+
+    An invariant violation is not retried: the read model stops with that error, so
+    that it never writes wrong numbers.
+    """
+
+    def __init__(self, settings: Settings, cls: type[ReadModel], stopping: threading.Event) -> None:
+        super().__init__(name=f"projection-{cls.name}", daemon=True)
+        self.settings = settings
+        self.cls = cls
+        self.stopping = stopping
+        self.restarts = 0
+        self.error: BaseException | None = None
+        self.started_once = threading.Event()
+
+    def run(self) -> None:
+        # The store's and the view's tables exist already (ReadModels made them); creating
+        # them again from several runners at once makes PostgreSQL report concurrent updates.
+        env = {**view_env(self.settings, self.cls.name), "CREATE_TABLE": "n"}
+        backoff = 0.1
+        while not self.stopping.is_set():
+            try:
+                with ProjectionRunner(
+                    application_class=PaylinkApp,
+                    projection_class=self.cls,
+                    view_class=view_class("postgres", self.cls.name, self.cls.ddl, self.cls.tables),
+                    env=env,
+                ) as runner:
+                    self.started_once.set()
+                    backoff = 0.1
+                    while not self.stopping.is_set():
+                        runner.run_forever(timeout=0.2)
+                return
+            except InvariantViolationError as error:
+                self.error = error
+                log.error("projection %s stopped: %s", self.cls.name, error)
+                return
+            except Exception as error:
+                self.restarts += 1
+                log.warning("projection %s failed (%s); restarting", self.cls.name, error)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+class ProjectionService:
+    """All read models kept up to date in background threads (``serve``, ``projections run``)."""
+
+    def __init__(self, settings: Settings, app: PaylinkApp) -> None:
+        self.settings = settings
+        self.app = app
+        self.stopping = threading.Event()
+        self.models = ReadModels(settings)
+        self.threads: list[threading.Thread] = []
+        self.supervisors: list[Supervisor] = []
+        self.catch_up = CatchUp(app, list(self.models.models.values()))
+
+    def start(self) -> None:
+        """Catch up in pages, then follow new events."""
+        self.catch_up.run_once()
+        if self.settings.backend == "postgres":
+            for model in self.models.models.values():
+                if isinstance(model, AuditChain):
+                    continue
+                supervisor = Supervisor(self.settings, type(model), self.stopping)
+                supervisor.start()
+                self.supervisors.append(supervisor)
+            follower = CatchUp(self.app, [self.models["audit"]])
+        else:
+            follower = self.catch_up
+        thread = threading.Thread(
+            target=self._follow, args=(follower,), name="projection-catch-up", daemon=True
+        )
+        thread.start()
+        self.threads.append(thread)
+
+    def _follow(self, follower: CatchUp) -> None:
+        backoff = 0.1
+        while not self.stopping.is_set():
+            try:
+                follower.run_forever(self.stopping)
+            except InvariantViolationError:
+                log.exception("projections stopped")
+                return
+            except Exception:
+                log.warning("catch-up failed; retrying", exc_info=True)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def wait_until(self, position: int, timeout: float = 10.0) -> None:
+        """Block until every read model has processed ``position``."""
+        deadline = time.monotonic() + timeout
+        for model in self.models.models.values():
+            remaining = max(deadline - time.monotonic(), 0.001)
+            model.view.wait(self.app.name, position, timeout=remaining)
+
+    def stop(self) -> None:
+        """Stop following and close the views."""
+        self.stopping.set()
+        for thread in [*self.threads, *self.supervisors]:
+            thread.join(timeout=10)
+        self.models.close()
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """Where one read model stands."""
+
+    name: str
+    position: int
+    head: int
+    events_behind: int
+    seconds_behind: float
+
+
+def status(app: PaylinkApp, models: ReadModels) -> list[ProjectionStatus]:
+    """Position, events behind and seconds behind (age of the oldest unprocessed event)."""
+    head = app.recorder.max_notification_id() or 0
+    now = app.now()
+    result = []
+    for name, model in models.models.items():
+        position = model.view.max_tracking_id(app.name) or 0
+        seconds = 0.0
+        if position < head:
+            nxt = app.recorder.select_notifications(position, 1, inclusive_of_start=False)
+            if nxt:
+                stamp = vars(app.mapper.to_domain_event(nxt[0]))["timestamp"]
+                seconds = max((now - stamp).total_seconds(), 0.0)
+        # Positions behind: on PostgreSQL a rolled-back insert leaves a gap in the
+        # sequence, so this can overstate by the number of such gaps.
+        result.append(ProjectionStatus(name, position, head, head - position, round(seconds, 3)))
+    return result

@@ -1,0 +1,165 @@
+"""Materialised views on SQLite or PostgreSQL: rows and tracking in one transaction.
+
+A view is an eventsourcing ``TrackingRecorder`` with the read model's own tables. Read
+models write portable SQL: ``?`` placeholders and ``{s}`` before every table name
+(empty on SQLite; the quoted schema on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg import sql as pgsql
+
+Row = dict[str, Any]
+Statement = tuple[str, Sequence[Any]]
+# A check is a query that returns no rows when all is well; any row it returns is a violation.
+Check = tuple[str, Sequence[Any], str]
+
+
+class InvariantViolationError(Exception):
+    """A view write would have broken a ledger invariant; nothing was written."""
+
+
+class RowsView(TrackingRecorder, ABC):
+    """What read models need from a view, whichever database holds it.
+
+    Concrete views are made per read model by :func:`view_class`, so that the
+    library's factories (and ``ProjectionRunner``) can construct them.
+    """
+
+    name: str = ""
+    ddl: Sequence[str] = ()
+    tables: Sequence[str] = ()
+
+    @abstractmethod
+    def apply(
+        self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
+    ) -> None:
+        """Run ``statements``, then ``checks``, then record ``tracking``: all or nothing."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of a read-only query."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Delete every row and the tracking position, for a rebuild from zero."""
+
+
+def _violations(rows: list[Row], message: str) -> InvariantViolationError:
+    sample = ", ".join(str(dict(row)) for row in rows[:3])
+    return InvariantViolationError(f"{message}: {sample}")
+
+
+class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
+    """A view in its own SQLite file (9.5.6 names the tracking table ``tracking``)."""
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        self._ddl = [statement.format(s="") for statement in self.ddl]
+        self._tables = list(self.tables)
+        self._sql: dict[str, str] = {}
+        super().__init__(datastore, **kwargs)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self._ddl]
+
+    def _text(self, sql: str) -> str:
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = sql.format(s="")
+        return text
+
+    def apply(
+        self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for sql, params in statements:
+                c.execute(self._text(sql), params)
+            for sql, params, message in checks:
+                c.execute(self._text(sql), params)
+                rows = [dict(row) for row in c.fetchall()]
+                if rows:
+                    raise _violations(rows, message)
+            self._insert_tracking(c, tracking)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._text(sql), params)
+            return [dict(row) for row in c.fetchall()]
+
+    def reset(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for table in self._tables:
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DELETE FROM tracking WHERE application_name != '__migration__'")
+
+
+class PostgresRowsView(PostgresTrackingRecorder, RowsView):
+    """A view in the event store's database and schema, tables named after the view."""
+
+    def __init__(self, datastore: PostgresDatastore, **_: Any) -> None:
+        super().__init__(datastore, tracking_table_name=f"{self.name}_tracking")
+        self._prefix = pgsql.Identifier(datastore.schema).as_string() + "."
+        self._tables = [self._prefix + table for table in self.tables]
+        for statement in self.ddl:
+            self.sql_create_statements.append(
+                pgsql.SQL(statement.format(s=self._prefix))  # type: ignore[arg-type]
+            )
+        self._sql: dict[str, str] = {}
+
+    def _text(self, sql: str) -> str:
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = sql.format(s=self._prefix).replace("?", "%s")
+        return text
+
+    def apply(
+        self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
+    ) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for sql, params in statements:
+                curs.execute(self._text(sql), params)
+            for sql, params, message in checks:
+                curs.execute(self._text(sql), params)
+                rows = [dict(row) for row in curs.fetchall()]
+                if rows:
+                    raise _violations(rows, message)
+            self._insert_tracking(curs, tracking)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._text(sql), params)
+            return [dict(row) for row in curs.fetchall()]
+
+    def reset(self) -> None:
+        tracking = pgsql.Identifier(self.datastore.schema, self.tracking_table_name)
+        with self.datastore.transaction(commit=True) as curs:
+            for table in self._tables:
+                curs.execute(f"DELETE FROM {table}")
+            curs.execute(
+                pgsql.SQL("DELETE FROM {} WHERE application_name != '__migration__'").format(
+                    tracking
+                )
+            )
+
+
+_VIEW_CLASSES: dict[tuple[str, str], type[RowsView]] = {}
+
+
+def view_class(
+    backend: str, name: str, ddl: Sequence[str], tables: Sequence[str]
+) -> type[RowsView]:
+    """The view class of one read model on one backend (``sqlite`` or ``postgres``)."""
+    key = (backend, name)
+    cls = _VIEW_CLASSES.get(key)
+    if cls is None:
+        base: type[RowsView] = SQLiteRowsView if backend == "sqlite" else PostgresRowsView
+        attrs = {"name": name, "ddl": tuple(ddl), "tables": tuple(tables)}
+        cls = _VIEW_CLASSES[key] = type(f"{name.title()}{base.__name__}", (base,), attrs)
+    return cls

@@ -1,0 +1,80 @@
+"""Merchant stats: the funnel created → sent → opened → paid, and volume by method and day."""
+
+from __future__ import annotations
+
+from projections.readmodel import Event, ReadModel, event_name, jakarta_day
+from projections.sqlview import Statement
+
+FUNNEL_FLAGS = {
+    "PaymentLink.Sent": "sent",
+    "PaymentLink.Opened": "opened",
+    "PaymentLink.PaymentAccepted": "paid",
+}
+
+
+class MerchantStats(ReadModel):
+    """Per-link funnel flags and daily volume by method (days in Asia/Jakarta)."""
+
+    name = "stats"
+    tables = ("stats_links", "stats_payments", "stats_daily")
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {s}stats_links ("
+        " link_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL,"
+        " created_day TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0,"
+        " opened INTEGER NOT NULL DEFAULT 0, paid INTEGER NOT NULL DEFAULT 0)",
+        "CREATE INDEX IF NOT EXISTS stats_links_by_merchant"
+        " ON {s}stats_links (merchant_id, created_day)",
+        "CREATE TABLE IF NOT EXISTS {s}stats_payments ("
+        " payment_id TEXT PRIMARY KEY, method TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS {s}stats_daily ("
+        " merchant_id TEXT NOT NULL, day TEXT NOT NULL, method TEXT NOT NULL,"
+        " currency TEXT NOT NULL, count BIGINT NOT NULL, volume BIGINT NOT NULL,"
+        " PRIMARY KEY (merchant_id, day, method, currency))",
+    )
+
+    def statements(self, event: Event, position: int) -> list[Statement]:
+        name = event_name(event)
+        e = vars(event)
+        if name == "PaymentLink.Created":
+            return [
+                (
+                    "INSERT INTO {s}stats_links (link_id, merchant_id, mode, created_day)"
+                    " VALUES (?, ?, ?, ?)",
+                    (
+                        str(e["originator_id"]),
+                        str(e["merchant_id"]),
+                        e["mode"],
+                        jakarta_day(e["timestamp"]),
+                    ),
+                )
+            ]
+        flag = FUNNEL_FLAGS.get(name)
+        if flag is not None:
+            sql = f"UPDATE {{s}}stats_links SET {flag} = 1 WHERE link_id = ?"
+            return [(sql, (str(e["originator_id"]),))]
+        if name == "Payment.Initiated":
+            return [
+                (
+                    "INSERT INTO {s}stats_payments (payment_id, method) VALUES (?, ?)",
+                    (str(e["originator_id"]), e["method"]),
+                )
+            ]
+        if name == "Payment.Verified":
+            gross = e["gross"]
+            return [
+                (
+                    "INSERT INTO {s}stats_daily AS d (merchant_id, day, method, currency, count, volume)"
+                    " SELECT ?, ?, method, ?, 1, ? FROM {s}stats_payments WHERE payment_id = ?"
+                    " ON CONFLICT (merchant_id, day, method, currency)"
+                    " DO UPDATE SET count = d.count + 1, volume = d.volume + ?",
+                    (
+                        str(e["merchant_id"]),
+                        jakarta_day(e["timestamp"]),
+                        gross.currency,
+                        gross.amount,
+                        str(e["originator_id"]),
+                        gross.amount,
+                    ),
+                )
+            ]
+        return []
