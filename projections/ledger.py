@@ -27,21 +27,23 @@ BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "pa
 
 _UPSERT = {
     column: (
-        f"INSERT INTO {{s}}balances AS b (merchant_id, currency, {column}) VALUES (?, ?, ?)"
-        f" ON CONFLICT (merchant_id, currency) DO UPDATE SET {column} = b.{column} + ?"
+        f"INSERT INTO {{s}}balances AS b (merchant_id, mode, currency, {column})"
+        " VALUES (?, ?, ?, ?)"
+        f" ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET {column} = b.{column} + ?"
     )
     for column in BALANCE_COLUMNS
 }
 
 CHECKS: tuple[Check, ...] = (
     (
-        "SELECT merchant_id, currency FROM {s}balances WHERE "
+        "SELECT merchant_id, mode, currency FROM {s}balances WHERE "
         + " OR ".join(f"{c} < 0" for c in BUCKETS),
         (),
         "a merchant balance would go below zero",
     ),
     (
-        "SELECT merchant_id, currency FROM {s}balances WHERE verified != " + " + ".join(BUCKETS),
+        "SELECT merchant_id, mode, currency FROM {s}balances WHERE verified != "
+        + " + ".join(BUCKETS),
         (),
         "verified money is not in exactly one of pending, available, held, refund_due,"
         " fees, refunded, paid out",
@@ -58,14 +60,14 @@ class LedgerView(ReadModel):
         "CREATE TABLE IF NOT EXISTS {s}journal ("
         " position BIGINT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,"
         " event TEXT NOT NULL, originator_id TEXT NOT NULL, account TEXT NOT NULL,"
-        " merchant_id TEXT, currency TEXT NOT NULL, debit BIGINT NOT NULL,"
+        " merchant_id TEXT, mode TEXT NOT NULL, currency TEXT NOT NULL, debit BIGINT NOT NULL,"
         " credit BIGINT NOT NULL, PRIMARY KEY (position, seq))",
         "CREATE INDEX IF NOT EXISTS journal_by_merchant ON {s}journal (merchant_id, at)",
         "CREATE INDEX IF NOT EXISTS journal_by_time ON {s}journal (at)",
         "CREATE TABLE IF NOT EXISTS {s}balances ("
-        " merchant_id TEXT NOT NULL, currency TEXT NOT NULL, "
+        " merchant_id TEXT NOT NULL, mode TEXT NOT NULL, currency TEXT NOT NULL, "
         + ", ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in BALANCE_COLUMNS)
-        + ", PRIMARY KEY (merchant_id, currency))",
+        + ", PRIMARY KEY (merchant_id, mode, currency))",
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
@@ -77,7 +79,8 @@ class LedgerView(ReadModel):
         statements: list[Statement] = [
             (
                 "INSERT INTO {s}journal (position, seq, at, event, originator_id, account,"
-                " merchant_id, currency, debit, credit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " merchant_id, mode, currency, debit, credit)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     position,
                     seq,
@@ -86,6 +89,7 @@ class LedgerView(ReadModel):
                     originator,
                     p.account,
                     str(p.merchant_id) if p.merchant_id else None,
+                    p.mode,
                     p.currency,
                     p.debit,
                     p.credit,
@@ -93,9 +97,9 @@ class LedgerView(ReadModel):
             )
             for seq, p in enumerate(postings)
         ]
-        for (merchant, currency, column), delta in balance_effects(postings).items():
+        for (merchant, mode, currency, column), delta in balance_effects(postings).items():
             if delta:
-                statements.append((_UPSERT[column], (str(merchant), currency, delta, delta)))
+                statements.append((_UPSERT[column], (str(merchant), mode, currency, delta, delta)))
         return statements
 
     def checks(self) -> Sequence[Check]:

@@ -27,9 +27,9 @@ class MerchantStats(ReadModel):
         "CREATE TABLE IF NOT EXISTS {s}stats_payments ("
         " payment_id TEXT PRIMARY KEY, method TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS {s}stats_daily ("
-        " merchant_id TEXT NOT NULL, day TEXT NOT NULL, method TEXT NOT NULL,"
+        " merchant_id TEXT NOT NULL, mode TEXT NOT NULL, day TEXT NOT NULL, method TEXT NOT NULL,"
         " currency TEXT NOT NULL, count BIGINT NOT NULL, volume BIGINT NOT NULL,"
-        " PRIMARY KEY (merchant_id, day, method, currency))",
+        " PRIMARY KEY (merchant_id, mode, day, method, currency))",
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
@@ -63,12 +63,14 @@ class MerchantStats(ReadModel):
             gross = e["gross"]
             return [
                 (
-                    "INSERT INTO {s}stats_daily AS d (merchant_id, day, method, currency, count, volume)"
-                    " SELECT ?, ?, method, ?, 1, ? FROM {s}stats_payments WHERE payment_id = ?"
-                    " ON CONFLICT (merchant_id, day, method, currency)"
+                    "INSERT INTO {s}stats_daily AS d"
+                    " (merchant_id, mode, day, method, currency, count, volume)"
+                    " SELECT ?, ?, ?, method, ?, 1, ? FROM {s}stats_payments WHERE payment_id = ?"
+                    " ON CONFLICT (merchant_id, mode, day, method, currency)"
                     " DO UPDATE SET count = d.count + 1, volume = d.volume + ?",
                     (
                         str(e["merchant_id"]),
+                        e["mode"],
                         jakarta_day(e["timestamp"]),
                         gross.currency,
                         gross.amount,

@@ -249,6 +249,7 @@ class PaylinkApp(Application[UUID]):
             payment = Payment(  # type: ignore[call-arg]
                 id=self.new_id(),
                 merchant_id=link.merchant_id,
+                mode=link.mode,
                 link_id=link.id,
                 method=code,
                 channel=channel,
@@ -286,6 +287,7 @@ class PaylinkApp(Application[UUID]):
                 payment = Payment(  # type: ignore[call-arg]
                     id=stable_id(f"/payments/{payment.channel}/{ref}"),
                     merchant_id=payment.merchant_id,
+                    mode=payment.mode,
                     link_id=payment.link_id,
                     method=payment.method,
                     channel=payment.channel,

@@ -29,6 +29,7 @@ class Posting:
 
     account: str
     merchant_id: UUID | None
+    mode: str  # "test" or "live": the two books never mix
     currency: str
     debit: int
     credit: int
@@ -38,31 +39,33 @@ class UnbalancedPostingsError(Exception):
     """An event's postings do not balance in some currency: the ledger refuses them."""
 
 
-def _pair(debit: str, credit: str, merchant: UUID, amount: Money) -> list[Posting]:
+def _pair(debit: str, credit: str, e: dict[str, Any], amount: Money) -> list[Posting]:
     if amount.amount == 0:
         return []
+    m, mode = e["merchant_id"], e["mode"]
     return [
-        Posting(debit, merchant, amount.currency, amount.amount, 0),
-        Posting(credit, merchant, amount.currency, 0, amount.amount),
+        Posting(debit, m, mode, amount.currency, amount.amount, 0),
+        Posting(credit, m, mode, amount.currency, 0, amount.amount),
     ]
 
 
 def _verified(e: dict[str, Any]) -> list[Posting]:
     m: UUID = e["merchant_id"]
     bucket = DISPOSITION_BUCKET[e["disposition"]]
-    return _pair(f"channel:{e['channel']}:receivable", f"merchant:{m}:{bucket}", m, e["gross"])
+    return _pair(f"channel:{e['channel']}:receivable", f"merchant:{m}:{bucket}", e, e["gross"])
 
 
 def _settled(e: dict[str, Any]) -> list[Posting]:
     m: UUID = e["merchant_id"]
+    mode: str = e["mode"]
     gross: Money = e["gross"]
     net: Money = e["net"]
     fee: Money = e["fee"]
-    postings = [Posting(f"merchant:{m}:pending", m, gross.currency, gross.amount, 0)]
+    postings = [Posting(f"merchant:{m}:pending", m, mode, gross.currency, gross.amount, 0)]
     if net.amount:
-        postings.append(Posting(f"merchant:{m}:available", m, net.currency, 0, net.amount))
+        postings.append(Posting(f"merchant:{m}:available", m, mode, net.currency, 0, net.amount))
     if fee.amount:
-        postings.append(Posting("platform:fees", m, fee.currency, 0, fee.amount))
+        postings.append(Posting("platform:fees", m, mode, fee.currency, 0, fee.amount))
     return postings if gross.amount else []
 
 
@@ -71,7 +74,7 @@ def _refunded(e: dict[str, Any]) -> list[Posting]:
     if source is None:  # never credited to the merchant: nothing to take back
         return []
     m: UUID = e["merchant_id"]
-    return _pair(f"merchant:{m}:{source}", f"channel:{e['channel']}:refunds", m, e["amount"])
+    return _pair(f"merchant:{m}:{source}", f"channel:{e['channel']}:refunds", e, e["amount"])
 
 
 _RULES = {
@@ -92,13 +95,13 @@ def postings_for(event: object) -> list[Posting]:
 
 
 def check_balanced(postings: list[Posting]) -> None:
-    """Raise :class:`UnbalancedPostingsError` unless Σdebit = Σcredit in every currency."""
-    totals: dict[str, int] = defaultdict(int)
+    """Raise :class:`UnbalancedPostingsError` unless Σdebit = Σcredit per book and currency."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
     for posting in postings:
         if posting.debit < 0 or posting.credit < 0 or (posting.debit and posting.credit):
             msg = f"malformed posting {posting}"
             raise UnbalancedPostingsError(msg)
-        totals[posting.currency] += posting.debit - posting.credit
+        totals[(posting.mode, posting.currency)] += posting.debit - posting.credit
     unbalanced = {currency: total for currency, total in totals.items() if total}
     if unbalanced:
         msg = f"postings do not balance: {unbalanced} ({postings})"
@@ -113,14 +116,17 @@ def merchant_bucket(account: str) -> str | None:
     return None
 
 
-def balance_effects(postings: list[Posting]) -> dict[tuple[UUID, str, str], int]:
-    """How each merchant's balance columns move: (merchant, currency, column) -> delta.
+BalanceKey = tuple[UUID, str, str, str]  # merchant, mode, currency, column
+
+
+def balance_effects(postings: list[Posting]) -> dict[BalanceKey, int]:
+    """How each merchant's balance columns move: (merchant, mode, currency, column) -> delta.
 
     Columns are the merchant buckets plus ``fees`` (platform fees charged to the
     merchant) and ``refunded`` (money returned to payers), so that every verified
     rupiah sits in exactly one of them; ``verified`` is the total that came in.
     """
-    effects: dict[tuple[UUID, str, str], int] = defaultdict(int)
+    effects: dict[BalanceKey, int] = defaultdict(int)
     for p in postings:
         if p.merchant_id is None:
             continue
@@ -132,9 +138,9 @@ def balance_effects(postings: list[Posting]) -> dict[tuple[UUID, str, str], int]
         elif p.account.endswith(":refunds"):
             column = "refunded"
         elif p.account.endswith(":receivable"):
-            effects[(p.merchant_id, p.currency, "verified")] += p.debit - p.credit
+            effects[(p.merchant_id, p.mode, p.currency, "verified")] += p.debit - p.credit
             continue
         else:
             continue
-        effects[(p.merchant_id, p.currency, column)] += p.credit - p.debit
+        effects[(p.merchant_id, p.mode, p.currency, column)] += p.credit - p.debit
     return dict(effects)

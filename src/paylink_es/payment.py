@@ -30,6 +30,7 @@ class Payment(PaylinkAggregate):
     def __init__(
         self,
         merchant_id: UUID,
+        mode: str,
         link_id: UUID,
         method: str,
         channel: str,
@@ -38,6 +39,7 @@ class Payment(PaylinkAggregate):
         expires_at: datetime | None,
     ) -> None:
         self.merchant_id = merchant_id
+        self.mode = mode
         self.link_id = link_id
         self.method = method
         self.channel = channel
@@ -99,6 +101,7 @@ class Payment(PaylinkAggregate):
             raise PaymentStateError(f"fee {fee} does not fit the payment {received}", field="fee")
         self._verified(
             merchant_id=self.merchant_id,
+            mode=self.mode,
             channel=self.channel,
             gross=received,
             fee=fee,
@@ -111,6 +114,7 @@ class Payment(PaylinkAggregate):
     def _verified(
         self,
         merchant_id: UUID,
+        mode: str,
         channel: str,
         gross: Money,
         fee: Money,
@@ -145,6 +149,7 @@ class Payment(PaylinkAggregate):
         fee = self.fee if self.fee is not None and self.fee <= gross else gross
         self._settled(
             merchant_id=self.merchant_id,
+            mode=self.mode,
             channel=self.channel,
             batch_id=batch_id,
             settlement_date=settlement_date.isoformat(),
@@ -157,6 +162,7 @@ class Payment(PaylinkAggregate):
     def _settled(
         self,
         merchant_id: UUID,
+        mode: str,
         channel: str,
         batch_id: UUID,
         settlement_date: str,
@@ -188,6 +194,7 @@ class Payment(PaylinkAggregate):
             )
         self._refunded(
             merchant_id=self.merchant_id,
+            mode=self.mode,
             channel=self.channel,
             refund_id=refund_id,
             amount=amount,
@@ -207,6 +214,7 @@ class Payment(PaylinkAggregate):
     def _refunded(
         self,
         merchant_id: UUID,
+        mode: str,
         channel: str,
         refund_id: UUID,
         amount: Money,
