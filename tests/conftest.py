@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -95,8 +96,18 @@ def pg_url() -> str:
     try:
         psycopg.connect(url, connect_timeout=3).close()
     except psycopg.Error as error:
-        _postgres_unavailable(f"{PG_URL_VAR}={url!r} does not answer ({error})")
+        why = " ".join(str(error).split())
+        _postgres_unavailable(f"{PG_URL_VAR}={_redacted(url)} does not answer ({why})")
     return url
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, fit for a test report."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _drop_schema(url: str, schema: str) -> None:
