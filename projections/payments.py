@@ -38,6 +38,7 @@ class PaymentsView(ReadModel):
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}payments ("
         " payment_id TEXT PRIMARY KEY, link_id TEXT NOT NULL, merchant_id TEXT NOT NULL,"
+        " mode TEXT NOT NULL,"
         " method TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,"
         " currency TEXT NOT NULL, amount BIGINT NOT NULL, received BIGINT,"
         " fee BIGINT, net BIGINT, refunded BIGINT NOT NULL DEFAULT 0, channel_ref TEXT,"
@@ -45,7 +46,7 @@ class PaymentsView(ReadModel):
         " settlement_date TEXT, paid_at TEXT, created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS payments_by_merchant"
-        " ON {s}payments (merchant_id, created_at, payment_id)",
+        " ON {s}payments (merchant_id, mode, created_at, payment_id)",
         "CREATE INDEX IF NOT EXISTS payments_by_link ON {s}payments (link_id)",
     )
 
@@ -60,13 +61,14 @@ class PaymentsView(ReadModel):
             amount = e["amount"]
             return [
                 (
-                    "INSERT INTO {s}payments (payment_id, link_id, merchant_id, method, channel,"
-                    " status, currency, amount, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'initiated', ?, ?, ?, ?)",
+                    "INSERT INTO {s}payments (payment_id, link_id, merchant_id, mode, method,"
+                    " channel, status, currency, amount, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?, ?, ?, ?)",
                     (
                         payment_id,
                         str(e["link_id"]),
                         str(e["merchant_id"]),
+                        e["mode"],
                         e["method"],
                         e["channel"],
                         amount.currency,

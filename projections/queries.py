@@ -1,0 +1,304 @@
+"""Queries the API and dashboard use: always scoped to one merchant and one mode."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from paylink_es.ledger import Posting, balance_effects
+from projections.ledger import BALANCE_COLUMNS
+from projections.readmodel import iso
+from projections.runner import ReadModels
+from projections.sqlview import Row
+
+MAX_PAGE = 100
+LINK_STATUSES = ("active", "completed", "expired", "cancelled")
+
+
+class QueryError(ValueError):
+    """A query parameter is malformed (bad cursor, unknown status, limit out of range)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and the cursor of the next (None at the end)."""
+
+    items: list[Row]
+    next_cursor: str | None
+
+
+def _encode_cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise QueryError("cursor", "is not a cursor this server gave out") from None
+    if not isinstance(parts, list) or len(parts) != size:
+        raise QueryError("cursor", "is not a cursor this server gave out")
+    return parts
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise QueryError("limit", f"must be between 1 and {MAX_PAGE}")
+    return limit
+
+
+def _effective_status(row: Row, now: datetime) -> str:
+    if row["status"] == "active" and row["expires_at"] and row["expires_at"] <= iso(now):
+        return "expired"
+    return str(row["status"])
+
+
+def list_links(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    now: datetime,
+    *,
+    status: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    reference: str | None = None,
+    text: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """The merchant's links, newest first, filtered, one cursor page at a time."""
+    where = ["merchant_id = ?", "mode = ?"]
+    params: list[Any] = [str(merchant_id), mode]
+    if status is not None:
+        if status not in LINK_STATUSES:
+            raise QueryError("status", f"must be one of {', '.join(LINK_STATUSES)}")
+        expired = "(expires_at IS NOT NULL AND expires_at <= ?)"
+        if status == "active":
+            where.append(f"status = 'active' AND NOT {expired}")
+            params.append(iso(now))
+        elif status == "expired":
+            where.append(f"(status = 'expired' OR (status = 'active' AND {expired}))")
+            params.append(iso(now))
+        else:
+            where.append("status = ?")
+            params.append(status)
+    if created_from is not None:
+        where.append("created_at >= ?")
+        params.append(iso(created_from))
+    if created_to is not None:
+        where.append("created_at < ?")
+        params.append(iso(created_to))
+    if reference is not None:
+        where.append("reference_id = ?")
+        params.append(reference)
+    if text:
+        where.append("(LOWER(description) LIKE ? OR LOWER(COALESCE(reference_id, '')) LIKE ?)")
+        pattern = "%" + text.lower().replace("%", "").replace("_", "") + "%"
+        params += [pattern, pattern]
+    if cursor is not None:
+        created_at, link_id = _decode_cursor(cursor, 2)
+        where.append("(created_at < ? OR (created_at = ? AND link_id < ?))")
+        params += [created_at, created_at, link_id]
+    size = _limit(limit)
+    rows = models["links"].view.query(
+        "SELECT * FROM {s}links WHERE "
+        + " AND ".join(where)
+        + " ORDER BY created_at DESC, link_id DESC LIMIT ?",
+        [*params, size + 1],
+    )
+    items = [{**row, "status": _effective_status(row, now)} for row in rows[:size]]
+    following = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        following = _encode_cursor(last["created_at"], last["link_id"])
+    return Page(items, following)
+
+
+def link_detail(
+    models: ReadModels, merchant_id: UUID, mode: str, link_id: UUID, now: datetime
+) -> Row | None:
+    """One link with its full timeline; None for an unknown link or another merchant's."""
+    rows = models["links"].view.query(
+        "SELECT * FROM {s}links WHERE link_id = ? AND merchant_id = ? AND mode = ?",
+        (str(link_id), str(merchant_id), mode),
+    )
+    if not rows:
+        return None
+    link = {**rows[0], "status": _effective_status(rows[0], now)}
+    link["timeline"] = [
+        {**row, "detail": json.loads(row["detail"])}
+        for row in models["links"].view.query(
+            "SELECT position, at, event, detail FROM {s}link_timeline WHERE link_id = ?"
+            " ORDER BY position",
+            (str(link_id),),
+        )
+    ]
+    return link
+
+
+STATUS_AFTER = {
+    "Created": "active",
+    "Expired": "expired",
+    "Cancelled": "cancelled",
+    "Completed": "completed",
+}
+
+
+def link_as_of(
+    models: ReadModels, merchant_id: UUID, mode: str, link_id: UUID, as_of: datetime
+) -> Row | None:
+    """The link as the views showed it at ``as_of``, rebuilt from its timeline."""
+    link = link_detail(models, merchant_id, mode, link_id, as_of)
+    if link is None or link["created_at"] > iso(as_of):
+        return None
+    timeline = [entry for entry in link["timeline"] if entry["at"] <= iso(as_of)]
+    status, collected = "active", 0
+    counts: defaultdict[str, int] = defaultdict(int)
+    for entry in timeline:
+        status = STATUS_AFTER.get(entry["event"], status)
+        counts[entry["event"]] += 1
+        if entry["event"] == "PaymentAccepted":
+            collected += int(entry["detail"]["amount"])
+    expires = link["expires_at"]
+    if status == "active" and expires and expires <= iso(as_of):
+        status = "expired"
+    return {
+        **link,
+        "status": status,
+        "sent_count": counts["Sent"],
+        "opened_count": counts["Opened"],
+        "payment_count": counts["PaymentAccepted"],
+        "flagged_count": counts["PaymentFlagged"],
+        "collected": collected,
+        "timeline": timeline,
+        "as_of": iso(as_of),
+    }
+
+
+def list_payments(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    link_id: UUID | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """The merchant's payments, newest first, one cursor page at a time."""
+    where = ["merchant_id = ?", "mode = ?"]
+    params: list[Any] = [str(merchant_id), mode]
+    if link_id is not None:
+        where.append("link_id = ?")
+        params.append(str(link_id))
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if cursor is not None:
+        created_at, payment_id = _decode_cursor(cursor, 2)
+        where.append("(created_at < ? OR (created_at = ? AND payment_id < ?))")
+        params += [created_at, created_at, payment_id]
+    size = _limit(limit)
+    rows = models["payments"].view.query(
+        "SELECT * FROM {s}payments WHERE "
+        + " AND ".join(where)
+        + " ORDER BY created_at DESC, payment_id DESC LIMIT ?",
+        [*params, size + 1],
+    )
+    following = None
+    if len(rows) > size:
+        following = _encode_cursor(rows[size - 1]["created_at"], rows[size - 1]["payment_id"])
+    return Page(rows[:size], following)
+
+
+def payment_detail(
+    models: ReadModels, merchant_id: UUID, mode: str, payment_id: UUID
+) -> Row | None:
+    """One payment; None for an unknown payment or another merchant's."""
+    rows = models["payments"].view.query(
+        "SELECT * FROM {s}payments WHERE payment_id = ? AND merchant_id = ? AND mode = ?",
+        (str(payment_id), str(merchant_id), mode),
+    )
+    return rows[0] if rows else None
+
+
+def balances(
+    models: ReadModels, merchant_id: UUID, mode: str, as_of: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Balances by currency: now from the balances table, or ``as_of`` from the journal."""
+    if as_of is None:
+        rows = models["ledger"].view.query(
+            "SELECT * FROM {s}balances WHERE merchant_id = ? AND mode = ? ORDER BY currency",
+            (str(merchant_id), mode),
+        )
+        return {row["currency"]: {c: int(row[c]) for c in BALANCE_COLUMNS} for row in rows}
+    journal = models["ledger"].view.query(
+        "SELECT account, merchant_id, mode, currency, debit, credit FROM {s}journal"
+        " WHERE merchant_id = ? AND mode = ? AND at <= ? ORDER BY position, seq",
+        (str(merchant_id), mode, iso(as_of)),
+    )
+    return balances_from_postings([posting_of(row) for row in journal])
+
+
+def posting_of(row: Row) -> Posting:
+    """A journal row back as a posting."""
+    merchant = row["merchant_id"]
+    return Posting(
+        row["account"],
+        UUID(merchant) if merchant else None,
+        row["mode"],
+        row["currency"],
+        int(row["debit"]),
+        int(row["credit"]),
+    )
+
+
+def balances_from_postings(postings: list[Posting]) -> dict[str, dict[str, int]]:
+    """Sum postings into balance columns by currency (one merchant and mode)."""
+    result: dict[str, dict[str, int]] = {}
+    for (_, _, currency, column), delta in balance_effects(postings).items():
+        columns = result.setdefault(currency, dict.fromkeys(BALANCE_COLUMNS, 0))
+        columns[column] += delta
+    return dict(sorted(result.items()))
+
+
+def stats(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> Row:
+    """The funnel created → sent → opened → paid and volume by day and method (WIB days)."""
+    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
+    if day_from:
+        where.append("created_day >= ?")
+        params.append(day_from)
+    if day_to:
+        where.append("created_day <= ?")
+        params.append(day_to)
+    funnel = models["stats"].view.query(
+        "SELECT COUNT(*) AS created, COALESCE(SUM(sent), 0) AS sent,"
+        " COALESCE(SUM(opened), 0) AS opened, COALESCE(SUM(paid), 0) AS paid"
+        " FROM {s}stats_links WHERE " + " AND ".join(where),
+        params,
+    )[0]
+    day_where = [w.replace("created_day", "day") for w in where]
+    daily = models["stats"].view.query(
+        "SELECT day, method, currency, count, volume FROM {s}stats_daily WHERE "
+        + " AND ".join(day_where)
+        + " ORDER BY day, method, currency",
+        params,
+    )
+    return {"funnel": {k: int(v) for k, v in funnel.items()}, "daily": daily}
