@@ -87,6 +87,14 @@ class ReadModels:
     def __getitem__(self, name: str) -> ReadModel:
         return self.models[name]
 
+    def chain(self) -> AuditChain:
+        """The audit chain read model."""
+        chain = self.models["audit"]
+        if not isinstance(chain, AuditChain):
+            msg = "the audit read model is not open"
+            raise TypeError(msg)
+        return chain
+
     def close(self) -> None:
         """Close every view's connections."""
         for factory in self._factories:

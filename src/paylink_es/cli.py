@@ -1,7 +1,7 @@
-"""The ``paylink`` command: serve, demo, merchants, keys, bench.
+"""The ``paylink`` command: serve, demo, merchants, keys, projections, audit, bench.
 
 This module is the composition root for processes: it is the one place in
-``paylink_es`` allowed to reach up into ``api`` (for ``serve``), and only lazily.
+``paylink_es`` allowed to reach up into ``api`` and ``projections``, and only lazily.
 """
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from paylink_es.errors import DomainError
@@ -78,6 +81,68 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     return bench_main(settings, quick=args.quick, as_json=args.json, commands=args.commands)
 
 
+def _instant(text: str) -> datetime:
+    """An ISO-8601 instant with a time zone (a bare date means its start in WIB)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"{text!r} is not an ISO-8601 instant, e.g. 2026-12-01T23:59:00+07:00"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value.tzinfo is None:
+        if len(text) == 10:  # a date: the day starts at midnight in Jakarta
+            return value.replace(tzinfo=timezone(timedelta(hours=7)))
+        msg = f"{text!r} has no time zone; add one, e.g. +07:00 or Z"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _projections(args: argparse.Namespace, settings: Settings) -> int:
+    from projections import commands
+
+    if args.action == "run":
+        return commands.run(settings)
+    if args.action == "rebuild":
+        return commands.rebuild(settings, args.name)
+    return commands.show_status(settings, args.json)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from projections import commands
+
+    if args.action == "replay":
+        return commands.audit_replay(settings, args.as_of, args.merchant, args.format)
+    if args.action == "verify":
+        return commands.audit_verify(settings)
+    if args.action == "digest":
+        return commands.audit_digest(settings)
+    return commands.audit_export(settings, args.start, args.end, args.output)
+
+
+def _add_projection_commands(commands: Any) -> None:
+    projections = commands.add_parser("projections", help="run, rebuild or inspect read models")
+    actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("run", help="keep every read model up to date (until Ctrl-C)")
+    rebuild = actions.add_parser("rebuild", help="rebuild read models from zero")
+    rebuild.add_argument("name", nargs="?", help="links, payments, ledger, stats or audit")
+    state = actions.add_parser("status", help="position, events and seconds behind")
+    state.add_argument("--json", action="store_true")
+    projections.set_defaults(handler=_projections)
+
+    audit = commands.add_parser("audit", help="replay, verify, digest and export the books")
+    audits = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    replay = audits.add_parser("replay", help="rebuild balances from the store up to an instant")
+    replay.add_argument("--as-of", type=_instant, required=True, help="ISO-8601 instant")
+    replay.add_argument("--merchant", type=UUID, help="only this merchant")
+    replay.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    audits.add_parser("verify", help="check the store against the hash chain")
+    audits.add_parser("digest", help="print the hash chain's head")
+    export = audits.add_parser("export", help="the journal as CSV for accountants")
+    export.add_argument("--from", dest="start", type=_instant, help="first instant (inclusive)")
+    export.add_argument("--to", dest="end", type=_instant, help="last instant (exclusive)")
+    export.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    audit.set_defaults(handler=_audit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``paylink`` command."""
     parser = argparse.ArgumentParser(
@@ -112,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--merchant", type=UUID, required=True, help="merchant id")
     revoke.add_argument("--key", type=UUID, required=True, help="key id")
     revoke.set_defaults(handler=_keys_revoke)
+
+    _add_projection_commands(commands)
 
     bench = commands.add_parser("bench", help="measure throughput beside baselines")
     bench.add_argument("--quick", action="store_true", help="finish within about 60 s")
