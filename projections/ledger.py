@@ -34,6 +34,11 @@ _UPSERT = {
     for column in BALANCE_COLUMNS
 }
 
+JOURNAL_SQL = (
+    "INSERT INTO {s}journal (position, seq, at, event, originator_id, account,"
+    " merchant_id, mode, currency, debit, credit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 CHECKS: tuple[Check, ...] = (
     (
         "SELECT merchant_id, mode, currency FROM {s}balances WHERE "
@@ -55,6 +60,8 @@ class LedgerView(ReadModel):
     """The double-entry journal and per-merchant, per-currency balances."""
 
     name = "ledger"
+    # Journal lines are appended; balance upserts add up in any order.
+    deferred = frozenset({JOURNAL_SQL, *_UPSERT.values()})
     tables = ("journal", "balances")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}journal ("
@@ -78,9 +85,7 @@ class LedgerView(ReadModel):
         name, originator = event_name(event), str(event.originator_id)
         statements: list[Statement] = [
             (
-                "INSERT INTO {s}journal (position, seq, at, event, originator_id, account,"
-                " merchant_id, mode, currency, debit, credit)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                JOURNAL_SQL,
                 (
                     position,
                     seq,

@@ -19,6 +19,15 @@ COUNTERS = {
 }
 
 
+TIMELINE_SQL = (
+    "INSERT INTO {s}link_timeline (position, link_id, at, event, detail) VALUES (?, ?, ?, ?, ?)"
+)
+PAYMENT_TIMELINE_SQL = (
+    "INSERT INTO {s}link_timeline (position, link_id, at, event, detail)"
+    " SELECT ?, link_id, ?, ?, ? FROM {s}link_payments WHERE payment_id = ?"
+)
+
+
 def _link_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
     if name == "PaymentLink.Sent":
         return {"channel": e["channel"], "recipient": e["recipient"]}
@@ -61,6 +70,7 @@ class LinkTracking(ReadModel):
     """Status, counts and timeline of every link."""
 
     name = "links"
+    deferred = frozenset({TIMELINE_SQL, PAYMENT_TIMELINE_SQL})
     tables = ("links", "link_timeline", "link_payments")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}links ("
@@ -92,8 +102,7 @@ class LinkTracking(ReadModel):
             return []
         link_id = str(e["originator_id"])
         timeline: Statement = (
-            "INSERT INTO {s}link_timeline (position, link_id, at, event, detail)"
-            " VALUES (?, ?, ?, ?, ?)",
+            TIMELINE_SQL,
             (position, link_id, at, name.split(".", 1)[1], to_json(_link_detail(name, e))),
         )
         if name == "PaymentLink.Created":
@@ -149,8 +158,7 @@ class LinkTracking(ReadModel):
             )
         statements.append(
             (
-                "INSERT INTO {s}link_timeline (position, link_id, at, event, detail)"
-                " SELECT ?, link_id, ?, ?, ? FROM {s}link_payments WHERE payment_id = ?",
+                PAYMENT_TIMELINE_SQL,
                 (
                     position,
                     at,

@@ -6,6 +6,7 @@ import json
 from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from eventsourcing.domain import DomainEventProtocol
@@ -18,8 +19,12 @@ JAKARTA = timezone(timedelta(hours=7), "WIB")  # Indonesia keeps no daylight sav
 Event = DomainEventProtocol[Any]
 
 
+@lru_cache(maxsize=8192)
 def iso(instant: datetime) -> str:
-    """A UTC instant as fixed-width text that sorts the same way the instants do."""
+    """A UTC instant as fixed-width text that sorts the same way the instants do.
+
+    Cached: every read model formats the same event's timestamp during a batch.
+    """
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -49,6 +54,9 @@ class ReadModel(Projection[RowsView]):
     name: str
     ddl: ClassVar[Sequence[str]]
     tables: ClassVar[Sequence[str]]
+    # Append-only inserts that no other statement of the batch reads: a batch moves
+    # them to its end, where runs of them go to the database in one executemany.
+    deferred: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def statements(self, event: Event, position: int) -> list[Statement]:
@@ -68,7 +76,10 @@ class ReadModel(Projection[RowsView]):
         """Apply a page of events and the last one's tracking in one transaction."""
         if not batch:
             return
-        statements: list[Statement] = []
+        ordered: list[Statement] = []
+        deferred: list[Statement] = []
         for event, tracking in batch:
-            statements.extend(self.statements(event, tracking.notification_id))
-        self.view.apply(statements, batch[-1][1], self.checks())
+            for statement in self.statements(event, tracking.notification_id):
+                (deferred if statement[0] in self.deferred else ordered).append(statement)
+        deferred.sort(key=lambda statement: statement[0])
+        self.view.apply(ordered + deferred, batch[-1][1], self.checks())

@@ -41,6 +41,7 @@ READ_MODELS: tuple[type[ReadModel], ...] = (
     AuditChain,
 )
 PAGE = 1000
+REBUILD_PAGE = 5000  # rebuilds and long catch-ups: fewer, larger transactions
 Progress = Callable[[int, int], None]
 
 
@@ -104,7 +105,9 @@ class ReadModels:
 class CatchUp:
     """Follow the notification log in pages and feed every read model that is behind."""
 
-    def __init__(self, app: PaylinkApp, models: Sequence[ReadModel], page: int = PAGE) -> None:
+    def __init__(
+        self, app: PaylinkApp, models: Sequence[ReadModel], page: int = REBUILD_PAGE
+    ) -> None:
         self.app = app
         self.models = list(models)
         self.page = page

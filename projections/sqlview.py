@@ -52,6 +52,17 @@ class RowsView(TrackingRecorder, ABC):
         """Delete every row and the tracking position, for a rebuild from zero."""
 
 
+def runs(statements: Sequence[Statement]) -> list[tuple[str, list[Sequence[Any]]]]:
+    """Consecutive statements with the same SQL, grouped for ``executemany``."""
+    grouped: list[tuple[str, list[Sequence[Any]]]] = []
+    for sql, params in statements:
+        if grouped and grouped[-1][0] == sql:
+            grouped[-1][1].append(params)
+        else:
+            grouped.append((sql, [params]))
+    return grouped
+
+
 def _violations(rows: list[Row], message: str) -> InvariantViolationError:
     sample = ", ".join(str(dict(row)) for row in rows[:3])
     return InvariantViolationError(f"{message}: {sample}")
@@ -79,8 +90,11 @@ class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
-            for sql, params in statements:
-                c.execute(self._text(sql), params)
+            for sql, many in runs(statements):
+                if len(many) == 1:
+                    c.execute(self._text(sql), many[0])
+                else:
+                    c.executemany(self._text(sql), many)
             for sql, params, message in checks:
                 c.execute(self._text(sql), params)
                 rows = [dict(row) for row in c.fetchall()]
@@ -123,8 +137,13 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
-            for sql, params in statements:
-                curs.execute(self._text(sql), params)
+            # Pipeline mode: send the whole batch without waiting a round trip each.
+            with curs.connection.pipeline():
+                for sql, many in runs(statements):
+                    if len(many) == 1:
+                        curs.execute(self._text(sql), many[0])
+                    else:
+                        curs.executemany(self._text(sql), many)
             for sql, params, message in checks:
                 curs.execute(self._text(sql), params)
                 rows = [dict(row) for row in curs.fetchall()]

@@ -11,11 +11,24 @@ FUNNEL_FLAGS = {
     "PaymentLink.PaymentAccepted": "paid",
 }
 
+FLAG_SQL = {
+    flag: f"UPDATE {{s}}stats_links SET {flag} = 1 WHERE link_id = ?"
+    for flag in FUNNEL_FLAGS.values()
+}
+DAILY_SQL = (
+    "INSERT INTO {s}stats_daily AS d (merchant_id, mode, day, method, currency, count, volume)"
+    " SELECT ?, ?, ?, method, ?, 1, ? FROM {s}stats_payments WHERE payment_id = ?"
+    " ON CONFLICT (merchant_id, mode, day, method, currency)"
+    " DO UPDATE SET count = d.count + 1, volume = d.volume + ?"
+)
+
 
 class MerchantStats(ReadModel):
     """Per-link funnel flags and daily volume by method (days in Asia/Jakarta)."""
 
     name = "stats"
+    # Flags only ever go from 0 to 1 and daily sums add up: both commute.
+    deferred = frozenset({*FLAG_SQL.values(), DAILY_SQL})
     tables = ("stats_links", "stats_payments", "stats_daily")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}stats_links ("
@@ -50,8 +63,7 @@ class MerchantStats(ReadModel):
             ]
         flag = FUNNEL_FLAGS.get(name)
         if flag is not None:
-            sql = f"UPDATE {{s}}stats_links SET {flag} = 1 WHERE link_id = ?"
-            return [(sql, (str(e["originator_id"]),))]
+            return [(FLAG_SQL[flag], (str(e["originator_id"]),))]
         if name == "Payment.Initiated":
             return [
                 (
@@ -63,11 +75,7 @@ class MerchantStats(ReadModel):
             gross = e["gross"]
             return [
                 (
-                    "INSERT INTO {s}stats_daily AS d"
-                    " (merchant_id, mode, day, method, currency, count, volume)"
-                    " SELECT ?, ?, ?, method, ?, 1, ? FROM {s}stats_payments WHERE payment_id = ?"
-                    " ON CONFLICT (merchant_id, mode, day, method, currency)"
-                    " DO UPDATE SET count = d.count + 1, volume = d.volume + ?",
+                    DAILY_SQL,
                     (
                         str(e["merchant_id"]),
                         e["mode"],

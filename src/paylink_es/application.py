@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, OperationalError, RecordConflictError
-from eventsourcing.utils import EnvType
+from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.clock import Clock, system_clock, using_clock
@@ -49,6 +49,14 @@ class PaylinkApp(Application[UUID]):
         self.new_id = new_id
         self.retries = retries
         super().__init__(env)
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the environment given (built from Settings), never the process's.
+
+        The library would merge ``os.environ`` and look up ``PAYLINK_<KEY>`` before
+        ``<KEY>`` (the app is named Paylink): a stray variable must not steer the store.
+        """
+        return Environment(name, dict(env or {}))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Add the domain's value types to the library's defaults."""

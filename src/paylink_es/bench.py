@@ -28,6 +28,7 @@ from eventsourcing.domain import Aggregate, event
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.money import Money
 from paylink_es.settings import Settings
 
 PAGE = 1000
@@ -169,6 +170,109 @@ def bench_replay(app: PaylinkApp) -> tuple[int, float]:
     return events, events / (time.perf_counter() - started)
 
 
+def seed_lifecycles(app: PaylinkApp, count: int) -> None:
+    """Whole payment lifecycles (link, payment, receipt, verification, settlement)."""
+    merchant = app.register_merchant("Bench Lifecycles")
+    today = app.now().date()
+    batch = app.new_id()
+    for i in range(count):
+        link = app.create_link(
+            merchant, amount=50_000 + i, description="Paket data", methods=["qris", "va_bri"]
+        )
+        payment = app.start_payment(link, "qris")
+        app.record_payment(payment, f"bench-{i}", Money(50_000 + i, "IDR"), app.now())
+        app.verify_payment(payment, fee=Money(350, "IDR"))
+        app.settle_payment(payment, batch, today)
+
+
+def bench_raw_read(app: PaylinkApp) -> float:
+    """``select_notifications`` over the whole log without decoding: the read limit."""
+    started = time.perf_counter()
+    events, last = 0, 0
+    while True:
+        page = app.recorder.select_notifications(last, PAGE, inclusive_of_start=False)
+        events += len(page)
+        if len(page) < PAGE:
+            break
+        last = page[-1].id
+    return events / (time.perf_counter() - started)
+
+
+def bench_projections(app: PaylinkApp, settings: Settings, events: int) -> dict[str, float]:
+    """Rebuild, audit replay and hash-chain verify rates over the whole log."""
+    from datetime import UTC, datetime
+
+    from projections.audit import verify_chain
+    from projections.replay import replay
+    from projections.runner import CatchUp, ReadModels
+
+    models = ReadModels(settings)
+    try:
+        for model in models.models.values():
+            model.view.reset()
+        started = time.perf_counter()
+        CatchUp(app, list(models.models.values())).run_once()
+        rebuild = events / (time.perf_counter() - started)
+        started = time.perf_counter()
+        result = replay(app, models, datetime.now(tz=UTC))
+        audit = result.events / (time.perf_counter() - started)
+        if result.differences:
+            msg = f"audit replay differs from the live views: {result.differences[:3]}"
+            raise RuntimeError(msg)
+        started = time.perf_counter()
+        verified = verify_chain(app.recorder, models.chain())
+        verify = verified.checked / (time.perf_counter() - started)
+        if not verified.ok:
+            raise RuntimeError(verified.problem)
+    finally:
+        models.close()
+    return {
+        "rebuild_events_per_s": rebuild,
+        "audit_replay_events_per_s": audit,
+        "verify_events_per_s": verify,
+    }
+
+
+def bench_paid_to_balance(app: PaylinkApp, settings: Settings, count: int) -> list[float]:
+    """Milliseconds from a payment's receipt to its verified money in the balances view."""
+    from projections.queries import balances
+    from projections.runner import ProjectionService
+
+    merchant = app.register_merchant("Bench Latency")
+    ready = []
+    for i in range(count):
+        link = app.create_link(merchant, amount=25_000, description=f"Latency {i}")
+        ready.append(app.start_payment(link, "va_bca"))
+    service = ProjectionService(settings, app)
+    service.start()
+    latencies = []
+    try:
+        service.wait_until(app.recorder.max_notification_id() or 0, timeout=120)
+        for i, payment in enumerate(ready):
+            expected = 25_000 * (i + 1)
+            started = time.perf_counter()
+            app.record_payment(payment, f"latency-{i}", Money(25_000, "IDR"), app.now())
+            app.verify_payment(payment)
+            deadline = started + 10
+            while True:
+                pending = balances(service.models, merchant, "test").get("IDR", {})
+                if pending.get("pending") == expected:
+                    break
+                if time.perf_counter() > deadline:
+                    msg = "a verified payment did not reach the balances view within 10 s"
+                    raise RuntimeError(msg)
+                time.sleep(0.0005)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        service.stop()
+    return latencies
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict[str, Any]:
     """Every measurement, in one run, as a flat dict of figures."""
     count, budget = (3_000, 8.0) if quick else (20_000, 30.0)
@@ -181,8 +285,16 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
             baseline = bench_baseline(scratch, count, budget)
             _progress("raw database commits...")
             raw = bench_raw_commits(scratch, count, budget)
+            _progress(f"seeding {count // 3:,} whole payment lifecycles...")
+            seed_lifecycles(app, count // 3)
             _progress("replaying the whole log...")
             events, replay = bench_replay(app)
+            raw_read = bench_raw_read(app)
+            _progress("rebuilding every projection, audit replay, hash-chain verify...")
+            projection_rates = bench_projections(app, scratch, events)
+            samples = 200 if quick else 1000
+            _progress(f"paid -> balance latency over {samples} payments...")
+            latencies = bench_paid_to_balance(app, scratch, min(samples, count))
     return {
         "backend": settings.backend,
         "quick": quick,
@@ -190,6 +302,10 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
         "baseline_commands_per_s": round(baseline, 1),
         "raw_commits_per_s": round(raw, 1),
         "replay_events_per_s": round(replay, 1),
+        "raw_read_events_per_s": round(raw_read, 1),
+        **{key: round(value, 1) for key, value in projection_rates.items()},
+        "paid_to_balance_p50_ms": round(_percentile(latencies, 0.5), 2),
+        "paid_to_balance_p99_ms": round(_percentile(latencies, 0.99), 2),
         "events": events,
     }
 
