@@ -24,7 +24,7 @@ FORBIDDEN_IN_CORE = {
 
 def imported_roots(path: Path) -> set[str]:
     """Top-level package names a module imports, anywhere in its body."""
-    roots = set()
+    roots: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)
