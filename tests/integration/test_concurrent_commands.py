@@ -12,9 +12,11 @@ import pytest
 from eventsourcing.persistence import Recording
 
 from paylink_es.application import PaylinkApp
+from paylink_es.bootstrap import open_app
 from paylink_es.clock import FakeClock
 from paylink_es.details import PaymentOutcome
 from paylink_es.money import Money
+from paylink_es.settings import Settings
 
 T = TypeVar("T")
 IDR_150K = Money(150_000, "IDR")
@@ -145,6 +147,12 @@ def test_concurrent_creates_with_one_reference_make_one_link(
         if n.topic == "paylink_es.link:PaymentLink.Created"
     ]
     assert len(created) == 1
+    code_indexes = [
+        n
+        for n in backend_app.recorder.select_notifications(start=1, limit=1000)
+        if n.topic == "paylink_es.link:LinkCodeIndex.Indexed"
+    ]
+    assert len(code_indexes) == 1  # the losers left no orphan short code behind
     assert backend_app.link(ids[0]).amount in range(150_000, 150_008)
     if saves is not None:
         assert saves[0] == 8  # the losers found the link on their retry and saved nothing
@@ -200,3 +208,26 @@ def test_concurrent_reports_on_one_payment_with_different_references_keep_all_th
     received = [backend_app.payment(outcome.payment_id).received for outcome in outcomes]
     assert received == [IDR_150K] * 4
     assert backend_app.link(link_id).collected == 150_000
+
+
+def test_two_app_instances_racing_on_one_link_still_complete_it_once(
+    backend_app: PaylinkApp, backend_settings: Settings, clock: FakeClock
+) -> None:
+    """Two API workers on one database: each has its own pool, the database arbitrates."""
+    _, link_id = single_use_link(backend_app, clock)
+    payments = [backend_app.start_payment(link_id, "qris") for _ in range(8)]
+    other = open_app(backend_settings, clock=clock)
+    try:
+        workers = [backend_app, other]
+        outcomes = all_at_once(
+            8,
+            lambda i: workers[i % 2].record_payment(payments[i], f"QR-{i}", IDR_150K, clock()),
+        )
+    finally:
+        other.close()
+    assert (
+        sorted(str(outcome.anomaly) for outcome in outcomes)
+        == ["None"] + ["link_already_completed"] * 7
+    )
+    link = backend_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
