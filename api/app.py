@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 
+from api import problems
+from api.auth import RateLimiter
+from api.deps import LedgerDep
+from api.middleware import RequestContext
+from api.routes import links, payments
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
-from projections.runner import ProjectionService
+from projections.runner import ProjectionService, ReadModels
 
-
-def get_ledger(request: Request) -> PaylinkApp:
-    """The ledger application this server was built with."""
-    ledger: PaylinkApp = request.app.state.ledger
-    return ledger
-
-
-LedgerDep = Annotated[PaylinkApp, Depends(get_ledger)]
+DESCRIPTION = """
+Payment links on an event-sourced ledger. Authenticate with
+`Authorization: Bearer sk_test_…` (test mode) or `sk_live_…`. Send an `Idempotency-Key`
+header on every POST: the first response is kept and replayed. Errors are
+`application/problem+json` with a stable `type`. Amounts are integers in the currency's
+minor unit (IDR: whole rupiah).
+"""
 
 
 def create_app(
@@ -34,11 +38,13 @@ def create_app(
     """
     owned = ledger is None
     ledger_app = ledger if ledger is not None else open_app(settings)
+    read_models = ReadModels(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = ProjectionService(settings, ledger_app) if run_projections else None
-        if service is not None:
+        service = None
+        if run_projections:
+            service = ProjectionService(settings, ledger_app, read_models)
             service.start()
             app.state.projections = service
         try:
@@ -46,24 +52,32 @@ def create_app(
         finally:
             if service is not None:
                 service.stop()
+            read_models.close()
             if owned:
                 ledger_app.close()
 
-    app = FastAPI(title="Paylink ES", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Paylink ES", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.ledger = ledger_app
+    app.state.read_models = read_models
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    problems.install(app)
+    app.include_router(links.router)
+    app.include_router(payments.router)
 
     @app.get("/healthz", tags=["operations"])
-    def health(ledger: LedgerDep) -> dict[str, Any]:
-        """Liveness and the event store's position."""
-        service: ProjectionService | None = getattr(app.state, "projections", None)
+    def health(request: Request, ledger: LedgerDep) -> dict[str, Any]:
+        """Liveness and how far each read model has got."""
         return {
             "status": "ok",
             "backend": settings.backend,
             "events": ledger.recorder.max_notification_id() or 0,
             "projections": {
                 name: model.view.max_tracking_id(ledger.name) or 0
-                for name, model in (service.models.models.items() if service else ())
+                for name, model in read_models.models.items()
             },
             "version": __version__,
         }

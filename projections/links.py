@@ -28,6 +28,19 @@ PAYMENT_TIMELINE_SQL = (
 )
 
 
+def _terms(e: dict[str, Any]) -> dict[str, Any]:
+    """What a link's page and API show beyond the columns: methods, items, customer…"""
+    customer = e["customer"]
+    return {
+        "methods": e["methods"],
+        "line_items": [vars(item) for item in e["line_items"]],
+        "customer": vars(customer) if customer is not None else None,
+        "success_url": e["success_url"],
+        "failure_url": e["failure_url"],
+        "metadata": e["metadata"],
+    }
+
+
 def _link_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
     if name == "PaymentLink.Sent":
         return {"channel": e["channel"], "recipient": e["recipient"]}
@@ -81,7 +94,7 @@ class LinkTracking(ReadModel):
         " sent_count BIGINT NOT NULL DEFAULT 0, opened_count BIGINT NOT NULL DEFAULT 0,"
         " payment_count BIGINT NOT NULL DEFAULT 0, flagged_count BIGINT NOT NULL DEFAULT 0,"
         " collected BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
-        " updated_at TEXT NOT NULL, position BIGINT NOT NULL)",
+        " updated_at TEXT NOT NULL, position BIGINT NOT NULL, terms TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS links_by_merchant"
         " ON {s}links (merchant_id, mode, created_at, link_id)",
         "CREATE TABLE IF NOT EXISTS {s}link_timeline ("
@@ -111,8 +124,8 @@ class LinkTracking(ReadModel):
                 (
                     "INSERT INTO {s}links (link_id, merchant_id, mode, code, reference_id,"
                     " description, currency, amount, amount_min, amount_max, usage_limit,"
-                    " expires_at, status, created_at, updated_at, position)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                    " expires_at, status, created_at, updated_at, position, terms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
                     (
                         link_id,
                         str(e["merchant_id"]),
@@ -129,6 +142,7 @@ class LinkTracking(ReadModel):
                         at,
                         at,
                         position,
+                        to_json(_terms(e)),
                     ),
                 ),
                 timeline,

@@ -212,11 +212,14 @@ class Supervisor(threading.Thread):
 class ProjectionService:
     """All read models kept up to date in background threads (``serve``, ``projections run``)."""
 
-    def __init__(self, settings: Settings, app: PaylinkApp) -> None:
+    def __init__(
+        self, settings: Settings, app: PaylinkApp, models: ReadModels | None = None
+    ) -> None:
         self.settings = settings
         self.app = app
         self.stopping = threading.Event()
-        self.models = ReadModels(settings)
+        self._owns_models = models is None
+        self.models = models if models is not None else ReadModels(settings)
         self.threads: list[threading.Thread] = []
         self.supervisors: list[Supervisor] = []
         self.catch_up = CatchUp(app, list(self.models.models.values()))
@@ -265,7 +268,8 @@ class ProjectionService:
         self.stopping.set()
         for thread in [*self.threads, *self.supervisors]:
             thread.join(timeout=10)
-        self.models.close()
+        if self._owns_models:
+            self.models.close()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.clock import Clock, system_clock, using_clock
 from paylink_es.details import IssuedKey, KeyOwner, LinkDetails, PaymentDetails, PaymentOutcome
 from paylink_es.errors import ApiKeyInvalidError, ConcurrencyConflictError, NotFoundError
+from paylink_es.idempotency import IdempotentRequest
 from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
 from paylink_es.merchant import ApiKeyIndex, Merchant, hash_secret, key_mode, random_base62
 from paylink_es.methods import check_method
@@ -194,6 +195,21 @@ class PaylinkApp(Application[UUID]):
         """The link as it stands now."""
         return LinkDetails.of(self._get(PaymentLink, link_id, "link"), self.now())
 
+    def find_link(self, merchant_id: UUID, mode: str, reference_id: str) -> UUID | None:
+        """The link a merchant created with this reference, if any."""
+        link_id = link_id_for_reference(merchant_id, mode, reference_id)
+        return link_id if link_id in self.repository else None
+
+    def owned_link(self, merchant_id: UUID, mode: str, link_id: UUID) -> LinkDetails | None:
+        """The link if it exists and belongs to this merchant and mode, else None."""
+        try:
+            link = self._get(PaymentLink, link_id, "link")
+        except NotFoundError:
+            return None
+        if link.merchant_id != merchant_id or link.mode != mode:
+            return None
+        return LinkDetails.of(link, self.now())
+
     def link_id_for_code(self, code: str) -> UUID:
         """The link a short code points to."""
         index = self._get(LinkCodeIndex, LinkCodeIndex.id_for(code), "link")
@@ -353,6 +369,55 @@ class PaylinkApp(Application[UUID]):
             Payment, payment_id, "payment", lambda payment: payment.refund(refund_id, amount, why)
         )
         return refund_id
+
+    # -- idempotency keys ------------------------------------------------------------
+
+    def begin_request(
+        self, merchant_id: UUID, mode: str, key: str, fingerprint: str
+    ) -> IdempotentRequest | None:
+        """Claim an Idempotency-Key; None if this call claimed it, else the earlier request.
+
+        Two concurrent claims of one key conflict on the same aggregate id: exactly one
+        wins, the other gets the winner's record (answered or still running).
+        """
+        checked = require_text(key, "Idempotency-Key", max_length=255)
+        request_id = IdempotentRequest.id_for(merchant_id, mode, checked)
+
+        def command() -> IdempotentRequest | None:
+            try:
+                self.save(
+                    IdempotentRequest(  # type: ignore[call-arg]
+                        id=request_id,
+                        merchant_id=merchant_id,
+                        mode=mode,
+                        key=checked,
+                        fingerprint=fingerprint,
+                    )
+                )
+            except RecordConflictError:
+                return self._get(IdempotentRequest, request_id, "request")
+            return None
+
+        return self._run(command)
+
+    def earlier_request(self, merchant_id: UUID, mode: str, key: str) -> IdempotentRequest:
+        """The record of an Idempotency-Key already claimed."""
+        return self._get(
+            IdempotentRequest, IdempotentRequest.id_for(merchant_id, mode, key), "request"
+        )
+
+    def answer_request(
+        self, merchant_id: UUID, mode: str, key: str, status_code: int, body: str
+    ) -> None:
+        """Keep the response to a claimed Idempotency-Key (the first answer stays)."""
+
+        def change(request: IdempotentRequest) -> None:
+            if not request.answered:
+                request.answer(status_code, body)
+
+        self._update(
+            IdempotentRequest, IdempotentRequest.id_for(merchant_id, mode, key), "request", change
+        )
 
     def payment(self, payment_id: UUID) -> PaymentDetails:
         """The payment as it stands now."""

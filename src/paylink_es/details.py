@@ -38,6 +38,7 @@ class LinkDetails:
     sent_count: int
     opened_count: int
     uses: int
+    flagged_count: int
     collected: int
     created_at: datetime
     version: int
@@ -68,6 +69,7 @@ class LinkDetails:
             sent_count=link.sent_count,
             opened_count=link.opened_count,
             uses=link.uses,
+            flagged_count=len(link.flagged_payments),
             collected=link.collected,
             created_at=link.created_on,
             version=link.version,

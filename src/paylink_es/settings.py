@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     postgres_lock_timeout_s: int = Field(default=5, ge=1)
     postgres_pool_size: int = Field(default=5, ge=1)
     command_retries: int = Field(default=20, ge=1, description="Tries on write conflicts")
+    rate_limit_per_s: float = Field(
+        default=100.0, ge=0, description="Sustained requests per second per API key; 0 = off"
+    )
+    rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may burst")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body")
+    allow_private_webhooks: bool = Field(
+        default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,79 @@
+"""Bearer secret keys, and a per-key rate limit."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.problems import ProblemError
+from paylink_es.application import PaylinkApp
+from paylink_es.details import KeyOwner
+from paylink_es.errors import ApiKeyInvalidError
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="paylink"'}
+
+
+class RateLimiter:
+    """A token bucket per API key: ``rate`` per second sustained, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[object, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_needed(self, key: object) -> float:
+        """0 if the request may go now (and take a token), else seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, then = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def authenticate(request: Request) -> KeyOwner:
+    """The merchant behind ``Authorization: Bearer sk_…``, within its rate limit."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if not header:
+        raise ProblemError(
+            401,
+            "authentication-required",
+            "send your secret key as 'Authorization: Bearer sk_test_…'",
+            headers=CHALLENGE,
+        )
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ProblemError(
+            401,
+            "authentication-required",
+            "the Authorization header must be 'Bearer <secret key>'",
+            headers=CHALLENGE,
+        )
+    ledger: PaylinkApp = request.app.state.ledger
+    try:
+        owner = ledger.authenticate(secret.strip())
+    except ApiKeyInvalidError as error:
+        raise ProblemError(401, "api-key-invalid", error.message, headers=CHALLENGE) from None
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.wait_needed(owner.key_id)
+    if wait > 0:
+        raise ProblemError(
+            429,
+            "rate-limited",
+            "too many requests for this API key; slow down and retry",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    return owner
+
+
+Owner = Annotated[KeyOwner, Depends(authenticate)]

@@ -1,0 +1,175 @@
+"""Errors as RFC 9457 problem documents, with a stable ``type`` per error."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paylink_es.errors import (
+    ApiKeyInvalidError,
+    ConcurrencyConflictError,
+    DomainError,
+    InvalidFieldError,
+    NotFoundError,
+    TransitionInvalidError,
+)
+from projections.queries import QueryError
+
+log = logging.getLogger("paylink.api")
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.field = field
+        self.headers = headers or {}
+
+
+def problem_body(
+    status: int,
+    slug: str,
+    detail: str,
+    request_id: str | None,
+    field: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The problem document for an error."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    if request_id is not None:
+        body["request_id"] = request_id
+    body.update(extra)
+    return body
+
+
+def problem(
+    request: Request,
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response carrying the request id."""
+    request_id = getattr(request.state, "request_id", None)
+    return JSONResponse(
+        problem_body(status, slug, detail, request_id, field, **extra),
+        status_code=status,
+        media_type=PROBLEM,
+        headers=headers,
+    )
+
+
+def status_for(error: DomainError) -> int:
+    """The HTTP status of a domain error."""
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, ApiKeyInvalidError):
+        return 401
+    if isinstance(error, TransitionInvalidError | ConcurrencyConflictError):
+        return 409
+    return 422
+
+
+def _field_of(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error as problem+json; never a stack trace."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, error: ProblemError) -> JSONResponse:
+        return problem(
+            request,
+            error.status,
+            error.slug,
+            error.detail,
+            field=error.field,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, error: DomainError) -> JSONResponse:
+        field = error.field if isinstance(error, InvalidFieldError) or error.field else None
+        return problem(request, status_for(error), error.type, error.message, field=field)
+
+    @app.exception_handler(QueryError)
+    async def _query(request: Request, error: QueryError) -> JSONResponse:
+        return problem(request, 422, "invalid-query", str(error), field=error.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_of(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+            for e in error.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return problem(
+            request,
+            422,
+            "validation-error",
+            f"{first['field']}: {first['message']}",
+            field=first["field"],
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        return problem(
+            request, error.status_code, slug, str(error.detail), headers=dict(error.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, error: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        log.error("request %s failed", request_id, exc_info=error)
+        return problem(
+            request,
+            500,
+            "internal-error",
+            "something went wrong on our side; quote the request id to support",
+            headers={"X-Request-Id": request_id or ""},
+        )

@@ -1,0 +1,189 @@
+"""``/v1/links``: create, list, read and cancel payment links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from api.auth import Owner
+from api.deps import LedgerDep, ModelsDep, public_url
+from api.idempotency import run_idempotent
+from api.problems import ProblemError
+from api.schemas import CancelRequest, Counts, LinkCreate, LinkList, LinkOut
+from paylink_es.details import LinkDetails
+from projections import queries
+
+router = APIRouter(prefix="/v1/links", tags=["links"])
+NOT_FOUND = "no such payment link"
+
+
+def details_row(details: LinkDetails) -> dict[str, Any]:
+    """A link read from the ledger, shaped like a row of the links view."""
+    return {
+        "link_id": str(details.id),
+        "mode": details.mode,
+        "code": details.code,
+        "status": details.status,
+        "currency": details.currency,
+        "amount": details.amount,
+        "amount_min": details.amount_min,
+        "amount_max": details.amount_max,
+        "description": details.description,
+        "reference_id": details.reference_id,
+        "expires_at": details.expires_at,
+        "usage_limit": details.usage_limit,
+        "sent_count": details.sent_count,
+        "opened_count": details.opened_count,
+        "payment_count": details.uses,
+        "flagged_count": details.flagged_count,
+        "collected": details.collected,
+        "created_at": details.created_at,
+        "methods": details.methods,
+        "line_items": [vars(item) for item in details.line_items],
+        "customer": vars(details.customer) if details.customer else None,
+        "success_url": details.success_url,
+        "failure_url": details.failure_url,
+        "metadata": details.metadata,
+    }
+
+
+def link_out(row: dict[str, Any], base: str) -> LinkOut:
+    """The API's view of a link row (from the links view or :func:`details_row`)."""
+    code = row["code"]
+    return LinkOut(
+        id=row["link_id"],
+        mode=row["mode"],
+        code=code,
+        url=f"{base}/l/{code}",
+        qr_url=f"{base}/l/{code}/qr.svg",
+        status=row["status"],
+        currency=row["currency"],
+        amount=row["amount"],
+        amount_min=row["amount_min"],
+        amount_max=row["amount_max"],
+        description=row["description"],
+        reference_id=row["reference_id"],
+        methods=row["methods"],
+        expires_at=row["expires_at"],
+        usage_limit=row["usage_limit"],
+        line_items=row["line_items"],
+        customer=row["customer"],
+        success_url=row["success_url"],
+        failure_url=row["failure_url"],
+        metadata=row["metadata"],
+        counts=Counts(
+            sent=row["sent_count"],
+            opened=row["opened_count"],
+            payments=row["payment_count"],
+            flagged=row["flagged_count"],
+        ),
+        collected=row["collected"],
+        created_at=row["created_at"],
+        timeline=row.get("timeline"),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=LinkOut,
+    responses={201: {"model": LinkOut}},
+    summary="Create a payment link",
+)
+def create_link(body: LinkCreate, request: Request, owner: Owner, ledger: LedgerDep) -> Response:
+    """Create a link; the same ``reference_id`` returns the first link (200 instead of 201)."""
+
+    def execute() -> tuple[int, LinkOut]:
+        fields = body.model_dump(exclude_unset=True)
+        if "expires_at" in fields and fields["expires_at"] is not None:
+            fields["expires_at"] = body.expires_at
+        before = None
+        if body.reference_id is not None:
+            before = ledger.find_link(owner.merchant_id, owner.mode, body.reference_id)
+        link_id = ledger.create_link(owner.merchant_id, mode=owner.mode, **fields)
+        details = ledger.link(link_id)
+        return (200 if before else 201), link_out(details_row(details), public_url(request))
+
+    return run_idempotent(request, owner, body, execute)
+
+
+@router.get("", response_model=LinkList, summary="List payment links")
+def list_links(
+    request: Request,
+    owner: Owner,
+    models: ModelsDep,
+    ledger: LedgerDep,
+    status: Annotated[
+        str | None, Query(description="active, completed, expired, cancelled")
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="created at or after")] = None,
+    created_to: Annotated[datetime | None, Query(description="created before")] = None,
+    reference_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in description")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> LinkList:
+    """The merchant's links, newest first; pass ``next_cursor`` back as ``cursor``."""
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise ProblemError(422, "validation-error", f"{name}: needs a time zone", field=name)
+    page = queries.list_links(
+        models,
+        owner.merchant_id,
+        owner.mode,
+        ledger.now(),
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
+        reference=reference_id,
+        text=q,
+        limit=limit,
+        cursor=cursor,
+    )
+    base = public_url(request)
+    return LinkList(
+        data=[link_out(_row_terms(row), base) for row in page.items], next_cursor=page.next_cursor
+    )
+
+
+def _row_terms(row: dict[str, Any]) -> dict[str, Any]:
+    terms = row.get("terms")
+    return {**row, **orjson.loads(terms)} if isinstance(terms, str) else row
+
+
+@router.get("/{link_id}", response_model=LinkOut, summary="Read a payment link")
+def get_link(
+    link_id: UUID, request: Request, owner: Owner, models: ModelsDep, ledger: LedgerDep
+) -> LinkOut:
+    """One link with its timeline; another merchant's link is 404, like an unknown one."""
+    row = queries.link_detail(models, owner.merchant_id, owner.mode, link_id, ledger.now())
+    if row is not None:
+        return link_out(_row_terms(row), public_url(request))
+    # Not in the views: unknown, somebody else's, or created a moment ago.
+    details = ledger.owned_link(owner.merchant_id, owner.mode, link_id)
+    if details is None:
+        raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
+    return link_out({**details_row(details), "timeline": []}, public_url(request))
+
+
+@router.post("/{link_id}/cancel", response_model=LinkOut, summary="Cancel a payment link")
+def cancel_link(
+    link_id: UUID,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    body: CancelRequest | None = None,
+) -> Response:
+    """Close the link to new payments."""
+
+    def execute() -> tuple[int, LinkOut]:
+        if ledger.owned_link(owner.merchant_id, owner.mode, link_id) is None:
+            raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
+        ledger.cancel_link(link_id, body.reason if body else None)
+        return 200, link_out(details_row(ledger.link(link_id)), public_url(request))
+
+    return run_idempotent(request, owner, body, execute)

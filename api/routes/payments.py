@@ -1,0 +1,99 @@
+"""``/v1/payments`` and ``/v1/balances``: money in, and where it sits (now or then)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.auth import Owner
+from api.deps import ModelsDep
+from api.problems import ProblemError
+from api.schemas import BalanceOut, Balances, PaymentList, PaymentOut
+from projections import queries
+
+router = APIRouter(tags=["payments"])
+PAYMENT_STATUSES = ("initiated", "paid", "verified", "rejected", "settled")
+
+
+def payment_out(row: dict[str, Any]) -> PaymentOut:
+    """The API's view of a row of the payments view."""
+    return PaymentOut(
+        id=row["payment_id"],
+        link_id=row["link_id"],
+        mode=row["mode"],
+        method=row["method"],
+        channel=row["channel"],
+        status=row["status"],
+        currency=row["currency"],
+        amount=row["amount"],
+        received=row["received"],
+        fee=row["fee"],
+        net=row["net"],
+        refunded=row["refunded"],
+        channel_ref=row["channel_ref"],
+        anomaly=row["anomaly"],
+        disposition=row["disposition"],
+        rejection=row["rejection"],
+        paid_at=row["paid_at"],
+        created_at=row["created_at"],
+    )
+
+
+@router.get("/v1/payments", response_model=PaymentList, summary="List payments")
+def list_payments(
+    owner: Owner,
+    models: ModelsDep,
+    link_id: UUID | None = None,
+    status: Annotated[str | None, Query(description=", ".join(PAYMENT_STATUSES))] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PaymentList:
+    """The merchant's payments, newest first; pass ``next_cursor`` back as ``cursor``."""
+    if status is not None and status not in PAYMENT_STATUSES:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"status: must be one of {', '.join(PAYMENT_STATUSES)}",
+            field="status",
+        )
+    page = queries.list_payments(
+        models,
+        owner.merchant_id,
+        owner.mode,
+        link_id=link_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return PaymentList(data=[payment_out(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/v1/payments/{payment_id}", response_model=PaymentOut, summary="Read a payment")
+def get_payment(payment_id: UUID, owner: Owner, models: ModelsDep) -> PaymentOut:
+    """One payment; another merchant's payment is 404, like an unknown one."""
+    row = queries.payment_detail(models, owner.merchant_id, owner.mode, payment_id)
+    if row is None:
+        raise ProblemError(404, "not-found", "no such payment", field="payment_id")
+    return payment_out(row)
+
+
+@router.get("/v1/balances", response_model=Balances, summary="Balances, now or as of an instant")
+def get_balances(
+    owner: Owner,
+    models: ModelsDep,
+    as_of: Annotated[datetime | None, Query(description="ISO-8601 instant with offset")] = None,
+) -> Balances:
+    """Pending, available, held, refund due, fees, refunded and paid out, per currency."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise ProblemError(
+            422, "validation-error", "as_of: needs a time zone offset", field="as_of"
+        )
+    books = queries.balances(models, owner.merchant_id, owner.mode, as_of)
+    return Balances(
+        mode=owner.mode,
+        as_of=as_of,
+        data=[BalanceOut(currency=currency, **columns) for currency, columns in books.items()],
+    )

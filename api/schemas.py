@@ -1,0 +1,204 @@
+"""Request and response bodies of the merchant API (field names are part of the contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 150000,
+    "currency": "IDR",
+    "description": "Kaos polos hitam",
+    "reference_id": "INV-2026-0042",
+    "methods": ["va_bca", "va_bri", "qris", "ewallet_ovo"],
+    "expires_at": "2026-12-31T23:59:00+07:00",
+    "usage_limit": 1,
+    "customer": {"name": "Budi", "email": "budi@example.com", "phone": "+628123456789"},
+}
+OPEN_LINK_EXAMPLE: dict[str, Any] = {
+    "amount_min": 10000,
+    "amount_max": 5000000,
+    "currency": "IDR",
+    "description": "Donasi bebas",
+    "methods": ["qris", "va_bsi"],
+    "usage_limit": None,
+    "metadata": {"campaign": "ramadan"},
+}
+
+
+class LineItemIn(BaseModel):
+    """One line of what is being paid for."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=200)
+    quantity: StrictInt = 1
+    unit_amount: StrictInt
+
+
+class CustomerIn(BaseModel):
+    """Who the merchant expects to pay."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class LinkCreate(BaseModel):
+    """A new payment link: a fixed ``amount``, or ``amount_min``/``amount_max`` (open)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE]}
+    )
+    amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
+    amount_min: StrictInt | None = None
+    amount_max: StrictInt | None = None
+    currency: str = Field(default="IDR", max_length=3)
+    description: str = Field(max_length=1000)
+    reference_id: str | None = Field(default=None, max_length=64)
+    methods: list[str] | None = Field(default=None, max_length=32)
+    expires_at: datetime | None = None
+    usage_limit: StrictInt | None = Field(default=1, description="null means unlimited")
+    line_items: list[LineItemIn] | None = Field(default=None, max_length=100)
+    customer: CustomerIn | None = None
+    success_url: str | None = Field(default=None, max_length=2048)
+    failure_url: str | None = Field(default=None, max_length=2048)
+    metadata: dict[str, str] | None = None
+
+
+class CancelRequest(BaseModel):
+    """Why a link is being cancelled (optional)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "customer changed the order"}]}
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class LineItemOut(BaseModel):
+    """A line item as stored."""
+
+    name: str
+    quantity: int
+    unit_amount: int
+
+
+class CustomerOut(BaseModel):
+    """A customer as stored."""
+
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class TimelineEntry(BaseModel):
+    """One event in a link's life."""
+
+    position: int
+    at: datetime
+    event: str
+    detail: dict[str, Any]
+
+
+class Counts(BaseModel):
+    """How far the link has travelled."""
+
+    sent: int
+    opened: int
+    payments: int
+    flagged: int
+
+
+class LinkOut(BaseModel):
+    """A payment link."""
+
+    object: Literal["payment_link"] = "payment_link"
+    id: str
+    mode: str
+    code: str
+    url: str
+    qr_url: str
+    status: str
+    currency: str
+    amount: int | None
+    amount_min: int | None
+    amount_max: int | None
+    description: str
+    reference_id: str | None
+    methods: list[str]
+    expires_at: datetime | None
+    usage_limit: int | None
+    line_items: list[LineItemOut]
+    customer: CustomerOut | None
+    success_url: str | None
+    failure_url: str | None
+    metadata: dict[str, str]
+    counts: Counts
+    collected: int
+    created_at: datetime
+    timeline: list[TimelineEntry] | None = None
+
+
+class LinkList(BaseModel):
+    """A page of links, newest first."""
+
+    object: Literal["list"] = "list"
+    data: list[LinkOut]
+    next_cursor: str | None
+
+
+class PaymentOut(BaseModel):
+    """A payment attempt."""
+
+    object: Literal["payment"] = "payment"
+    id: str
+    link_id: str
+    mode: str
+    method: str
+    channel: str
+    status: str
+    currency: str
+    amount: int
+    received: int | None
+    fee: int | None
+    net: int | None
+    refunded: int
+    channel_ref: str | None
+    anomaly: str | None
+    disposition: str | None
+    rejection: str | None
+    paid_at: datetime | None
+    created_at: datetime
+
+
+class PaymentList(BaseModel):
+    """A page of payments, newest first."""
+
+    object: Literal["list"] = "list"
+    data: list[PaymentOut]
+    next_cursor: str | None
+
+
+class BalanceOut(BaseModel):
+    """Money in one currency, by where it sits."""
+
+    currency: str
+    pending: int
+    available: int
+    held: int
+    refund_due: int
+    fees: int
+    refunded: int
+    paid_out: int
+    verified: int
+
+
+class Balances(BaseModel):
+    """The merchant's balances now, or as they were at ``as_of``."""
+
+    object: Literal["balance"] = "balance"
+    mode: str
+    as_of: datetime | None
+    data: list[BalanceOut]
