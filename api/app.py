@@ -13,6 +13,7 @@ from api.auth import RateLimiter
 from api.deps import LedgerDep
 from api.middleware import RequestContext
 from api.routes import links, payments
+from api.schemas import Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
@@ -82,4 +83,21 @@ def create_app(
             "version": __version__,
         }
 
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the problem document's schema in the OpenAPI components the routes refer to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -202,3 +202,31 @@ class Balances(BaseModel):
     mode: str
     as_of: datetime | None
     data: list[BalanceOut]
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem document); ``type`` is stable per kind of error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem documents with these statuses."""
+    return {
+        status: {
+            "description": "problem document",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for status in statuses
+    }
+
+
+COMMON_PROBLEMS = problem_responses(401, 413, 422, 429, 500)

@@ -13,11 +13,19 @@ from api.auth import Owner
 from api.deps import LedgerDep, ModelsDep, public_url
 from api.idempotency import run_idempotent
 from api.problems import ProblemError
-from api.schemas import CancelRequest, Counts, LinkCreate, LinkList, LinkOut
+from api.schemas import (
+    COMMON_PROBLEMS,
+    CancelRequest,
+    Counts,
+    LinkCreate,
+    LinkList,
+    LinkOut,
+    problem_responses,
+)
 from paylink_es.details import LinkDetails
 from projections import queries
 
-router = APIRouter(prefix="/v1/links", tags=["links"])
+router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
 NOT_FOUND = "no such payment link"
 
 
@@ -155,7 +163,12 @@ def _row_terms(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, **orjson.loads(terms)} if isinstance(terms, str) else row
 
 
-@router.get("/{link_id}", response_model=LinkOut, summary="Read a payment link")
+@router.get(
+    "/{link_id}",
+    response_model=LinkOut,
+    summary="Read a payment link",
+    responses=problem_responses(404),
+)
 def get_link(
     link_id: UUID, request: Request, owner: Owner, models: ModelsDep, ledger: LedgerDep
 ) -> LinkOut:
@@ -170,7 +183,12 @@ def get_link(
     return link_out({**details_row(details), "timeline": []}, public_url(request))
 
 
-@router.post("/{link_id}/cancel", response_model=LinkOut, summary="Cancel a payment link")
+@router.post(
+    "/{link_id}/cancel",
+    response_model=LinkOut,
+    summary="Cancel a payment link",
+    responses=problem_responses(404, 409),
+)
 def cancel_link(
     link_id: UUID,
     request: Request,

@@ -11,10 +11,17 @@ from fastapi import APIRouter, Query
 from api.auth import Owner
 from api.deps import ModelsDep
 from api.problems import ProblemError
-from api.schemas import BalanceOut, Balances, PaymentList, PaymentOut
+from api.schemas import (
+    COMMON_PROBLEMS,
+    BalanceOut,
+    Balances,
+    PaymentList,
+    PaymentOut,
+    problem_responses,
+)
 from projections import queries
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], responses=COMMON_PROBLEMS)
 PAYMENT_STATUSES = ("initiated", "paid", "verified", "rejected", "settled")
 
 
@@ -71,7 +78,12 @@ def list_payments(
     return PaymentList(data=[payment_out(row) for row in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/v1/payments/{payment_id}", response_model=PaymentOut, summary="Read a payment")
+@router.get(
+    "/v1/payments/{payment_id}",
+    response_model=PaymentOut,
+    summary="Read a payment",
+    responses=problem_responses(404),
+)
 def get_payment(payment_id: UUID, owner: Owner, models: ModelsDep) -> PaymentOut:
     """One payment; another merchant's payment is 404, like an unknown one."""
     row = queries.payment_detail(models, owner.merchant_id, owner.mode, payment_id)
