@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,12 +13,13 @@ from api import problems
 from api.auth import RateLimiter
 from api.deps import LedgerDep
 from api.middleware import RequestContext
-from api.routes import links, payments
+from api.routes import links, payments, webhooks
 from api.schemas import Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
+from projections.delivery import DeliveryWorker
 from projections.runner import ProjectionService, ReadModels
 
 DESCRIPTION = """
@@ -44,13 +46,27 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = None
+        worker = None
+        sender: threading.Thread | None = None
+        stopping = threading.Event()
         if run_projections:
             service = ProjectionService(settings, ledger_app, read_models)
             service.start()
             app.state.projections = service
+            worker = DeliveryWorker(
+                ledger_app, read_models.outbox(), allow_private=settings.allow_private_webhooks
+            )
+            threading.Thread(
+                target=worker.run_forever, args=(stopping,), name="webhook-delivery", daemon=True
+            ).start()
         try:
             yield
         finally:
+            stopping.set()
+            if sender is not None:
+                sender.join(timeout=15)
+            if worker is not None:
+                worker.close()
             if service is not None:
                 service.stop()
             read_models.close()
@@ -68,6 +84,7 @@ def create_app(
     problems.install(app)
     app.include_router(links.router)
     app.include_router(payments.router)
+    app.include_router(webhooks.router)
 
     @app.get("/healthz", tags=["operations"])
     def health(request: Request, ledger: LedgerDep) -> dict[str, Any]:

@@ -230,3 +230,82 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 COMMON_PROBLEMS = problem_responses(401, 413, 422, 429, 500)
+
+
+class EndpointCreate(BaseModel):
+    """Where to post events, and which (default: all)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://toko.example/paylink/webhooks",
+                    "event_types": ["payment.paid", "payment.verified", "link.expired"],
+                },
+            ]
+        },
+    )
+    url: str = Field(max_length=2048)
+    event_types: list[str] | None = Field(default=None, max_length=32)
+
+
+class EndpointOut(BaseModel):
+    """A webhook endpoint; ``secret`` appears only when created or rotated."""
+
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    id: str
+    mode: str
+    url: str
+    event_types: list[str]
+    created_at: datetime | None = None
+    secret: str | None = None
+
+
+class EndpointList(BaseModel):
+    """The merchant's endpoints."""
+
+    object: Literal["list"] = "list"
+    data: list[EndpointOut]
+
+
+class AttemptOut(BaseModel):
+    """One try at a delivery."""
+
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    """One event owed to one endpoint."""
+
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    id: str
+    endpoint_id: str
+    event_type: str
+    event: dict[str, Any]
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    attempt_log: list[AttemptOut] | None = None
+
+
+class DeliveryList(BaseModel):
+    """A page of deliveries, newest first."""
+
+    object: Literal["list"] = "list"
+    data: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class EventList(BaseModel):
+    """Events in store order; resume with ``after=next_cursor``."""
+
+    object: Literal["list"] = "list"
+    data: list[dict[str, Any]]
+    next_cursor: str | None

@@ -41,7 +41,7 @@ def _terms(e: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _link_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
+def link_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
     if name == "PaymentLink.Sent":
         return {"channel": e["channel"], "recipient": e["recipient"]}
     if name in ("PaymentLink.PaymentAccepted", "PaymentLink.PaymentFlagged"):
@@ -58,7 +58,7 @@ def _link_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _payment_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
+def payment_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
     detail: dict[str, Any] = {"payment_id": str(e["originator_id"])}
     if name == "Payment.Initiated":
         detail.update(method=e["method"], channel=e["channel"], amount=e["amount"].amount)
@@ -116,7 +116,7 @@ class LinkTracking(ReadModel):
         link_id = str(e["originator_id"])
         timeline: Statement = (
             TIMELINE_SQL,
-            (position, link_id, at, name.split(".", 1)[1], to_json(_link_detail(name, e))),
+            (position, link_id, at, name.split(".", 1)[1], to_json(link_event_detail(name, e))),
         )
         if name == "PaymentLink.Created":
             expires = e["expires_at"]
@@ -177,7 +177,7 @@ class LinkTracking(ReadModel):
                     position,
                     at,
                     name.replace(".", ""),
-                    to_json(_payment_detail(name, e)),
+                    to_json(payment_event_detail(name, e)),
                     payment_id,
                 ),
             )

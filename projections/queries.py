@@ -302,3 +302,104 @@ def stats(
         params,
     )
     return {"funnel": {k: int(v) for k, v in funnel.items()}, "daily": daily}
+
+
+def events(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    after: str | None = None,
+    limit: int = 50,
+    event_type: str | None = None,
+) -> Page:
+    """The merchant's public events after a cursor, in store order."""
+    position = 0
+    if after is not None:
+        if not after.isdigit():
+            raise QueryError("after", "is not a cursor this server gave out")
+        position = int(after)
+    size = _limit(limit)
+    where, params = (
+        ["merchant_id = ?", "mode = ?", "position > ?"],
+        [str(merchant_id), mode, position],
+    )
+    if event_type is not None:
+        where.append("type = ?")
+        params.append(event_type)
+    rows = models["feed"].view.query(
+        "SELECT position, payload FROM {s}feed WHERE "
+        + " AND ".join(where)
+        + " ORDER BY position LIMIT ?",
+        [*params, size],
+    )
+    # The cursor moves past what was read; an empty page keeps the caller's cursor.
+    following = str(rows[-1]["position"]) if rows else (after or "0")
+    return Page(rows, following)
+
+
+def webhook_endpoints(models: ReadModels, merchant_id: UUID, mode: str) -> list[Row]:
+    """The merchant's live webhook endpoints."""
+    return models["outbox"].view.query(
+        "SELECT * FROM {s}webhook_endpoints WHERE merchant_id = ? AND mode = ? AND deleted = 0"
+        " ORDER BY created_at",
+        (str(merchant_id), mode),
+    )
+
+
+def webhook_deliveries(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    endpoint_id: UUID | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """Deliveries, newest event first, one cursor page at a time."""
+    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
+    if endpoint_id is not None:
+        where.append("endpoint_id = ?")
+        params.append(str(endpoint_id))
+    if status is not None:
+        if status not in ("pending", "delivered", "failed"):
+            raise QueryError("status", "must be one of pending, delivered, failed")
+        where.append("status = ?")
+        params.append(status)
+    if cursor is not None:
+        position, delivery_id = _decode_cursor(cursor, 2)
+        where.append("(position < ? OR (position = ? AND delivery_id < ?))")
+        params += [position, position, delivery_id]
+    size = _limit(limit)
+    rows = models["outbox"].view.query(
+        "SELECT * FROM {s}webhook_deliveries WHERE "
+        + " AND ".join(where)
+        + " ORDER BY position DESC, delivery_id DESC LIMIT ?",
+        [*params, size + 1],
+    )
+    following = None
+    if len(rows) > size:
+        following = _encode_cursor(rows[size - 1]["position"], rows[size - 1]["delivery_id"])
+    return Page(rows[:size], following)
+
+
+def webhook_delivery(
+    models: ReadModels, merchant_id: UUID, mode: str, delivery_id: str
+) -> Row | None:
+    """One delivery; None if unknown or another merchant's."""
+    rows = models["outbox"].view.query(
+        "SELECT * FROM {s}webhook_deliveries WHERE delivery_id = ? AND merchant_id = ?"
+        " AND mode = ?",
+        (delivery_id, str(merchant_id), mode),
+    )
+    return rows[0] if rows else None
+
+
+def webhook_attempts(models: ReadModels, delivery_id: str) -> list[Row]:
+    """Every attempt at a delivery, oldest first."""
+    return models["outbox"].view.query(
+        "SELECT attempt, at, status_code, error FROM {s}webhook_attempts WHERE delivery_id = ?"
+        " ORDER BY attempt",
+        (delivery_id,),
+    )

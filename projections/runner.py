@@ -25,6 +25,7 @@ from eventsourcing.utils import Environment
 from paylink_es.application import PaylinkApp
 from paylink_es.settings import Settings
 from projections.audit import AuditChain
+from projections.feed import EventFeed, WebhookOutbox
 from projections.ledger import LedgerView
 from projections.links import LinkTracking
 from projections.payments import PaymentsView
@@ -38,6 +39,8 @@ READ_MODELS: tuple[type[ReadModel], ...] = (
     PaymentsView,
     LedgerView,
     MerchantStats,
+    EventFeed,
+    WebhookOutbox,
     AuditChain,
 )
 PAGE = 1000
@@ -87,6 +90,14 @@ class ReadModels:
 
     def __getitem__(self, name: str) -> ReadModel:
         return self.models[name]
+
+    def outbox(self) -> WebhookOutbox:
+        """The webhook outbox read model."""
+        outbox = self.models["outbox"]
+        if not isinstance(outbox, WebhookOutbox):
+            msg = "the outbox read model is not open"
+            raise TypeError(msg)
+        return outbox
 
     def chain(self) -> AuditChain:
         """The audit chain read model."""

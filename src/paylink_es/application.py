@@ -26,6 +26,7 @@ from paylink_es.money import Money
 from paylink_es.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.terms import Mode, link_terms
 from paylink_es.validation import check_text, require_text
+from paylink_es.webhook_services import WebhookServices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +34,7 @@ A = TypeVar("A", bound=PaylinkAggregate)
 LINK_CODE_LENGTH = 12
 
 
-class PaylinkApp(Application[UUID]):
+class PaylinkApp(Application[UUID], WebhookServices):
     """The event-sourced ledger of merchants, links and payments."""
 
     name = "Paylink"

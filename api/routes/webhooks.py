@@ -1,0 +1,241 @@
+"""``/v1/webhook-endpoints``, ``/v1/webhook-deliveries`` and the ``/v1/events`` feed."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api.auth import Owner
+from api.deps import LedgerDep, ModelsDep
+from api.idempotency import run_idempotent
+from api.problems import ProblemError
+from api.schemas import (
+    COMMON_PROBLEMS,
+    AttemptOut,
+    DeliveryList,
+    DeliveryOut,
+    EndpointCreate,
+    EndpointList,
+    EndpointOut,
+    EventList,
+    problem_responses,
+)
+from paylink_es.settings import Settings
+from projections import queries
+
+router = APIRouter(tags=["webhooks"], responses=COMMON_PROBLEMS)
+
+
+def _endpoint_out(row: dict[str, Any]) -> EndpointOut:
+    return EndpointOut(
+        id=row["endpoint_id"],
+        mode=row["mode"],
+        url=row["url"],
+        event_types=json.loads(row["event_types"]),
+        created_at=row["created_at"],
+    )
+
+
+def _delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = None) -> DeliveryOut:
+    return DeliveryOut(
+        id=row["delivery_id"],
+        endpoint_id=row["endpoint_id"],
+        event_type=row["event_type"],
+        event=json.loads(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        attempt_log=[AttemptOut(**a) for a in attempts] if attempts is not None else None,
+    )
+
+
+@router.post(
+    "/v1/webhook-endpoints",
+    status_code=201,
+    response_model=EndpointOut,
+    summary="Add a webhook endpoint (the secret is shown once)",
+)
+def create_endpoint(
+    body: EndpointCreate, request: Request, owner: Owner, ledger: LedgerDep
+) -> Response:
+    """Events of the chosen types are posted to ``url``, signed with the secret."""
+    settings: Settings = request.app.state.settings
+
+    def execute() -> tuple[int, EndpointOut]:
+        created = ledger.create_webhook_endpoint(
+            owner.merchant_id,
+            owner.mode,
+            body.url,
+            body.event_types,
+            allow_private=settings.allow_private_webhooks,
+        )
+        endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, created.endpoint_id)
+        return 201, EndpointOut(
+            id=str(endpoint.id),
+            mode=endpoint.mode,
+            url=endpoint.url,
+            event_types=endpoint.event_types,
+            created_at=endpoint.created_on,
+            secret=created.secret,
+        )
+
+    return run_idempotent(request, owner, body, execute)
+
+
+@router.get("/v1/webhook-endpoints", response_model=EndpointList, summary="List endpoints")
+def list_endpoints(owner: Owner, models: ModelsDep) -> EndpointList:
+    """The merchant's endpoints (deleted ones are gone)."""
+    rows = queries.webhook_endpoints(models, owner.merchant_id, owner.mode)
+    return EndpointList(data=[_endpoint_out(row) for row in rows])
+
+
+@router.get(
+    "/v1/webhook-endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    summary="Read an endpoint",
+    responses=problem_responses(404),
+)
+def get_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> EndpointOut:
+    """One endpoint (never its secret)."""
+    endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+    return EndpointOut(
+        id=str(endpoint.id),
+        mode=endpoint.mode,
+        url=endpoint.url,
+        event_types=endpoint.event_types,
+        created_at=endpoint.created_on,
+    )
+
+
+@router.delete(
+    "/v1/webhook-endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    summary="Delete an endpoint",
+    responses=problem_responses(404),
+)
+def delete_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> EndpointOut:
+    """Stop posting to the endpoint; pending deliveries to it are dropped."""
+    endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+    ledger.delete_webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+    return EndpointOut(
+        id=str(endpoint.id),
+        mode=endpoint.mode,
+        url=endpoint.url,
+        event_types=endpoint.event_types,
+        created_at=endpoint.created_on,
+    )
+
+
+@router.post(
+    "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+    response_model=EndpointOut,
+    summary="Rotate the signing secret",
+    responses=problem_responses(404, 409),
+)
+def rotate_secret(endpoint_id: UUID, request: Request, owner: Owner, ledger: LedgerDep) -> Response:
+    """A new secret (shown once); the old one also signs for 24 hours."""
+
+    def execute() -> tuple[int, EndpointOut]:
+        secret = ledger.rotate_webhook_secret(owner.merchant_id, owner.mode, endpoint_id)
+        endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+        return 200, EndpointOut(
+            id=str(endpoint.id),
+            mode=endpoint.mode,
+            url=endpoint.url,
+            event_types=endpoint.event_types,
+            created_at=endpoint.created_on,
+            secret=secret,
+        )
+
+    return run_idempotent(request, owner, None, execute)
+
+
+@router.get("/v1/webhook-deliveries", response_model=DeliveryList, summary="Delivery log")
+def list_deliveries(
+    owner: Owner,
+    models: ModelsDep,
+    endpoint_id: UUID | None = None,
+    status: Annotated[str | None, Query(description="pending, delivered, failed")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> DeliveryList:
+    """Deliveries, newest event first, with their status and attempt count."""
+    page = queries.webhook_deliveries(
+        models,
+        owner.merchant_id,
+        owner.mode,
+        endpoint_id=endpoint_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return DeliveryList(
+        data=[_delivery_out(row) for row in page.items], next_cursor=page.next_cursor
+    )
+
+
+def _delivery(models: Any, owner: Any, delivery_id: str) -> dict[str, Any]:
+    row = queries.webhook_delivery(models, owner.merchant_id, owner.mode, delivery_id)
+    if row is None:
+        raise ProblemError(404, "not-found", "no such webhook delivery", field="delivery_id")
+    return row
+
+
+@router.get(
+    "/v1/webhook-deliveries/{delivery_id}",
+    response_model=DeliveryOut,
+    summary="A delivery with every attempt",
+    responses=problem_responses(404),
+)
+def get_delivery(
+    delivery_id: Annotated[str, Path(max_length=80)], owner: Owner, models: ModelsDep
+) -> DeliveryOut:
+    """One delivery and its attempt log."""
+    row = _delivery(models, owner, delivery_id)
+    return _delivery_out(row, queries.webhook_attempts(models, delivery_id))
+
+
+@router.post(
+    "/v1/webhook-deliveries/{delivery_id}/resend",
+    response_model=DeliveryOut,
+    summary="Send a delivery again now",
+    responses=problem_responses(404),
+)
+def resend(
+    delivery_id: Annotated[str, Path(max_length=80)],
+    request: Request,
+    owner: Owner,
+    models: ModelsDep,
+    ledger: LedgerDep,
+) -> Response:
+    """Queue the delivery to be posted again at once (also after it succeeded or gave up)."""
+
+    def execute() -> tuple[int, DeliveryOut]:
+        row = _delivery(models, owner, delivery_id)
+        ledger.resend_delivery(owner.merchant_id, UUID(row["endpoint_id"]), int(row["position"]))
+        return 202, _delivery_out({**row, "status": "pending"})
+
+    return run_idempotent(request, owner, None, execute)
+
+
+@router.get("/v1/events", response_model=EventList, summary="The event feed")
+def events(
+    owner: Owner,
+    models: ModelsDep,
+    after: Annotated[str | None, Query(max_length=40, description="next_cursor of a page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    type: Annotated[str | None, Query(max_length=40)] = None,
+) -> EventList:
+    """The merchant's events in a stable order; resume from any cursor to resync."""
+    page = queries.events(
+        models, owner.merchant_id, owner.mode, after=after, limit=limit, event_type=type
+    )
+    return EventList(
+        data=[json.loads(row["payload"]) for row in page.items], next_cursor=page.next_cursor
+    )

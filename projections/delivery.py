@@ -1,0 +1,126 @@
+"""The webhook delivery worker: posts what the outbox owes, signed, and records each try.
+
+At least once: a delivery is sent when the outbox says it is due and the ledger's
+count of attempts agrees with the outbox's (so a try the outbox has not seen yet is
+not repeated). Every try — status code or error, and when to try next — is an event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from uuid import UUID
+
+import httpx
+
+from paylink_es.application import PaylinkApp
+from paylink_es.errors import DomainError
+from paylink_es.webhooks import (
+    WebhookDelivery,
+    check_webhook_url,
+    next_attempt,
+    signature_header,
+)
+from projections.feed import WebhookOutbox
+from projections.readmodel import iso
+
+log = logging.getLogger("paylink.webhooks")
+DUE = (
+    "SELECT d.* FROM {s}webhook_deliveries d JOIN {s}webhook_endpoints e"
+    " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.deleted = 0"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.position LIMIT ?"
+)
+USER_AGENT = "Paylink-Webhooks/0.1"
+
+
+class DeliveryWorker:
+    """Sends due webhook deliveries; one instance per process is enough."""
+
+    def __init__(
+        self,
+        ledger: PaylinkApp,
+        outbox: WebhookOutbox,
+        *,
+        allow_private: bool,
+        client: httpx.Client | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.ledger = ledger
+        self.outbox = outbox
+        self.allow_private = allow_private
+        self.client = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._owns_client = client is None
+
+    def run_once(self, limit: int = 50) -> int:
+        """Send everything due now (up to ``limit``); returns how many were tried."""
+        now = self.ledger.now()
+        tried = 0
+        for row in self.outbox.view.query(DUE, (iso(now), limit)):
+            endpoint_id, position = UUID(row["endpoint_id"]), int(row["position"])
+            delivery = WebhookDelivery.id_for(endpoint_id, position)
+            if self.ledger.delivery_attempts(delivery) != row["attempts"]:
+                continue  # the outbox has not seen the last try yet
+            self._send(row, endpoint_id, position)
+            tried += 1
+        return tried
+
+    def _send(self, row: dict[str, object], endpoint_id: UUID, position: int) -> None:
+        merchant = UUID(str(row["merchant_id"]))
+        now = self.ledger.now()
+        body = str(row["payload"]).encode()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            endpoint = self.ledger.webhook_endpoint(merchant, str(row["mode"]), endpoint_id)
+            check_webhook_url(endpoint.url, allow_private=self.allow_private)
+            stamp = int(now.timestamp())
+            response = self.client.post(
+                endpoint.url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": USER_AGENT,
+                    "Paylink-Event-Id": str(json.loads(body)["id"]),
+                    "Paylink-Delivery-Id": str(row["delivery_id"]),
+                    "Paylink-Event-Type": str(row["event_type"]),
+                    "Paylink-Signature": signature_header(
+                        endpoint.signing_secrets(now), stamp, body
+                    ),
+                },
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except DomainError as problem:
+            error = problem.message
+        except httpx.HTTPError as problem:
+            error = f"{type(problem).__name__}: {problem}"[:500]
+        attempts = int(str(row["attempts"])) + 1
+        delivered = status_code is not None and error is None
+        retry = None if delivered else next_attempt(attempts, now)
+        if not delivered and retry is None:
+            log.warning(
+                "webhook %s to endpoint %s failed %d times; giving up",
+                row["delivery_id"],
+                endpoint_id,
+                attempts,
+            )
+        self.ledger.record_delivery_attempt(
+            endpoint_id, merchant, position, status_code, error, retry
+        )
+
+    def run_forever(self, stopping: threading.Event, interval: float = 0.2) -> None:
+        """Keep sending until ``stopping`` is set."""
+        while not stopping.is_set():
+            try:
+                if self.run_once():
+                    continue
+            except Exception:
+                log.exception("webhook delivery round failed")
+            stopping.wait(interval)
+
+    def close(self) -> None:
+        """Close the HTTP client if this worker made it."""
+        if self._owns_client:
+            self.client.close()

@@ -1,0 +1,242 @@
+"""The merchant's event feed, and the webhook outbox that fans events out to endpoints.
+
+Both turn domain events into the same public payload, so what a webhook delivers is
+exactly what ``GET /v1/events`` lists. A small objects table maps each link and payment
+to its merchant and mode, since later events of an aggregate do not repeat them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from paylink_es.webhooks import PUBLIC_EVENTS
+from projections.links import link_event_detail, payment_event_detail
+from projections.readmodel import Event, ReadModel, event_name, iso
+from projections.sqlview import Statement
+
+CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment"}
+
+
+def event_id(event: Event) -> str:
+    """A stable public id for a stored event."""
+    return str(uuid5(NAMESPACE_URL, f"/events/{event.originator_id}/{event.originator_version}"))
+
+
+def public_payload(event: Event, name: str, at: str, mode: str | None = None) -> dict[str, Any]:
+    """The public representation of an event (feed item and webhook body)."""
+    e = vars(event)
+    if name.startswith("PaymentLink."):
+        data: dict[str, Any] = {
+            "object": "payment_link",
+            "id": str(event.originator_id),
+            **link_event_detail(name, e),
+        }
+        if name == "PaymentLink.Created":
+            data.update(
+                code=e["code"],
+                amount=e["amount"],
+                amount_min=e["amount_min"],
+                amount_max=e["amount_max"],
+                currency=e["currency"],
+                description=e["description"],
+                reference_id=e["reference_id"],
+            )
+    else:
+        detail = payment_event_detail(name, e)
+        detail.pop("payment_id", None)
+        data = {"object": "payment", "id": str(event.originator_id), **detail}
+        if name == "Payment.Initiated":
+            data["link_id"] = str(e["link_id"])
+    payload: dict[str, Any] = {
+        "id": event_id(event),
+        "type": PUBLIC_EVENTS[name],
+        "created_at": at,
+        "data": data,
+    }
+    if mode is not None:
+        payload["livemode"] = mode == "live"
+    return payload
+
+
+def _object_statements(table: str, event: Event, name: str) -> list[Statement]:
+    if name not in CREATORS:
+        return []
+    e = vars(event)
+    sql = f"INSERT INTO {{s}}{table} (object_id, merchant_id, mode) VALUES (?, ?, ?)"
+    return [(sql, (str(event.originator_id), str(e["merchant_id"]), e["mode"]))]
+
+
+class EventFeed(ReadModel):
+    """Every public event of every merchant, in store order (the cursor is the position)."""
+
+    name = "feed"
+    tables = ("feed_objects", "feed")
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {s}feed_objects ("
+        " object_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS {s}feed ("
+        " position BIGINT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL,"
+        " type TEXT NOT NULL, payload TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS feed_by_merchant ON {s}feed (merchant_id, mode, position)",
+    )
+
+    def statements(self, event: Event, position: int) -> list[Statement]:
+        name = event_name(event)
+        if name not in PUBLIC_EVENTS:
+            return []
+        at = iso(vars(event)["timestamp"])
+        payload = json.dumps(public_payload(event, name, at), separators=(",", ":"))
+        return [
+            *_object_statements("feed_objects", event, name),
+            (
+                "INSERT INTO {s}feed (position, merchant_id, mode, type, payload)"
+                " SELECT ?, merchant_id, mode, ?, ? FROM {s}feed_objects WHERE object_id = ?",
+                (position, PUBLIC_EVENTS[name], payload, str(event.originator_id)),
+            ),
+        ]
+
+
+DELIVERY_FANOUT = (
+    "INSERT INTO {s}webhook_deliveries (delivery_id, endpoint_id, merchant_id, mode, position,"
+    " event_type, payload, status, attempts, next_attempt_at, created_at, updated_at)"
+    " SELECT 'whd_' || ? || '_' || REPLACE(e.endpoint_id, '-', ''), e.endpoint_id,"
+    " e.merchant_id, e.mode, ?, ?, ?, 'pending', 0, NULL, ?, ?"
+    " FROM {s}webhook_endpoints e JOIN {s}outbox_objects o"
+    " ON o.merchant_id = e.merchant_id AND o.mode = e.mode"
+    " WHERE o.object_id = ? AND e.deleted = 0 AND EXISTS (SELECT 1 FROM"
+    " {s}webhook_subscriptions t WHERE t.endpoint_id = e.endpoint_id"
+    " AND t.event_type IN (?, '*'))"
+)
+
+
+class WebhookOutbox(ReadModel):
+    """Deliveries owed to each endpoint, and every attempt at them."""
+
+    name = "outbox"
+    tables = (
+        "outbox_objects",
+        "webhook_endpoints",
+        "webhook_subscriptions",
+        "webhook_deliveries",
+        "webhook_attempts",
+    )
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {s}outbox_objects ("
+        " object_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS {s}webhook_endpoints ("
+        " endpoint_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL,"
+        " url TEXT NOT NULL, event_types TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+        " created_at TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS {s}webhook_subscriptions ("
+        " endpoint_id TEXT NOT NULL, event_type TEXT NOT NULL,"
+        " PRIMARY KEY (endpoint_id, event_type))",
+        "CREATE TABLE IF NOT EXISTS {s}webhook_deliveries ("
+        " delivery_id TEXT PRIMARY KEY, endpoint_id TEXT NOT NULL, merchant_id TEXT NOT NULL,"
+        " mode TEXT NOT NULL, position BIGINT NOT NULL, event_type TEXT NOT NULL,"
+        " payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,"
+        " last_status_code INTEGER, last_error TEXT, next_attempt_at TEXT,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_due"
+        " ON {s}webhook_deliveries (status, next_attempt_at)",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_merchant"
+        " ON {s}webhook_deliveries (merchant_id, mode, position)",
+        "CREATE TABLE IF NOT EXISTS {s}webhook_attempts ("
+        " delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL,"
+        " status_code INTEGER, error TEXT, PRIMARY KEY (delivery_id, attempt))",
+    )
+
+    def statements(self, event: Event, position: int) -> list[Statement]:
+        name = event_name(event)
+        e = vars(event)
+        at = iso(e["timestamp"])
+        if name.startswith("WebhookEndpoint."):
+            return self._endpoint(name, e, at)
+        if name.startswith("WebhookDelivery."):
+            return self._attempt(name, e, at)
+        if name not in PUBLIC_EVENTS:
+            return []
+        payload = json.dumps(public_payload(event, name, at), separators=(",", ":"))
+        return [
+            *_object_statements("outbox_objects", event, name),
+            (
+                DELIVERY_FANOUT,
+                (
+                    position,
+                    position,
+                    PUBLIC_EVENTS[name],
+                    payload,
+                    at,
+                    at,
+                    str(event.originator_id),
+                    PUBLIC_EVENTS[name],
+                ),
+            ),
+        ]
+
+    def _endpoint(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
+        endpoint = str(e["originator_id"])
+        if name == "WebhookEndpoint.Created":
+            return [
+                (
+                    "INSERT INTO {s}webhook_endpoints (endpoint_id, merchant_id, mode, url,"
+                    " event_types, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        endpoint,
+                        str(e["merchant_id"]),
+                        e["mode"],
+                        e["url"],
+                        json.dumps(e["event_types"]),
+                        at,
+                    ),
+                ),
+                *(
+                    (
+                        "INSERT INTO {s}webhook_subscriptions (endpoint_id, event_type)"
+                        " VALUES (?, ?)",
+                        (endpoint, kind),
+                    )
+                    for kind in e["event_types"]
+                ),
+            ]
+        if name == "WebhookEndpoint.Deleted":
+            return [
+                ("UPDATE {s}webhook_endpoints SET deleted = 1 WHERE endpoint_id = ?", (endpoint,))
+            ]
+        return []
+
+    def _attempt(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
+        if name == "WebhookDelivery.ResendRequested":
+            return [
+                (
+                    "UPDATE {s}webhook_deliveries SET status = 'pending', next_attempt_at = ?,"
+                    " updated_at = ? WHERE endpoint_id = ? AND position = ?",
+                    (at, at, str(e["endpoint_id"]), e["position"]),
+                )
+            ]
+        if name not in ("WebhookDelivery.Attempted", "WebhookDelivery.Retried"):
+            return []
+        code, retry = e["status_code"], e["next_attempt_at"]
+        status = (
+            "delivered"
+            if code is not None and 200 <= code < 300
+            else "pending"
+            if retry is not None
+            else "failed"
+        )
+        endpoint, position = str(e["endpoint_id"]), e["position"]
+        return [
+            (
+                "INSERT INTO {s}webhook_attempts (delivery_id, attempt, at, status_code, error)"
+                " SELECT delivery_id, attempts + 1, ?, ?, ? FROM {s}webhook_deliveries"
+                " WHERE endpoint_id = ? AND position = ?",
+                (at, code, e["error"], endpoint, position),
+            ),
+            (
+                "UPDATE {s}webhook_deliveries SET attempts = attempts + 1, last_status_code = ?,"
+                " last_error = ?, status = ?, next_attempt_at = ?, updated_at = ?"
+                " WHERE endpoint_id = ? AND position = ?",
+                (code, e["error"], status, iso(retry) if retry else None, at, endpoint, position),
+            ),
+        ]
