@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,11 +15,12 @@ from api.auth import RateLimiter
 from api.deps import LedgerDep
 from api.middleware import RequestContext
 from api.routes import links, payments, webhooks
-from api.schemas import Problem
+from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
+from paylink_es.terms import link_terms
 from projections.delivery import DeliveryWorker
 from projections.runner import ProjectionService, ReadModels
 
@@ -100,8 +102,19 @@ def create_app(
             "version": __version__,
         }
 
+    if settings.bench_endpoints:
+        _add_bench_endpoint(app)
     _document_problems(app)
     return app
+
+
+def _add_bench_endpoint(app: FastAPI) -> None:
+    """The baseline of ``paylink bench --http``: the same body, validated, with no I/O."""
+
+    @app.post("/_bench/validate", status_code=201, include_in_schema=False)
+    def validate(body: LinkCreate) -> dict[str, Any]:
+        terms = link_terms(datetime.now(tz=UTC), **body.model_dump(exclude_unset=True))
+        return {"object": "payment_link", "amount": terms.amount, "currency": terms.currency}
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -107,14 +107,10 @@ def create_link(body: LinkCreate, request: Request, owner: Owner, ledger: Ledger
 
     def execute() -> tuple[int, LinkOut]:
         fields = body.model_dump(exclude_unset=True)
-        if "expires_at" in fields and fields["expires_at"] is not None:
+        if fields.get("expires_at") is not None:
             fields["expires_at"] = body.expires_at
-        before = None
-        if body.reference_id is not None:
-            before = ledger.find_link(owner.merchant_id, owner.mode, body.reference_id)
-        link_id = ledger.create_link(owner.merchant_id, mode=owner.mode, **fields)
-        details = ledger.link(link_id)
-        return (200 if before else 201), link_out(details_row(details), public_url(request))
+        details, created = ledger.open_link_request(owner.merchant_id, mode=owner.mode, **fields)
+        return (201 if created else 200), link_out(details_row(details), public_url(request))
 
     return run_idempotent(request, owner, body, execute)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.clock import Clock, system_clock, using_clock
 from paylink_es.details import IssuedKey, KeyOwner, LinkDetails, PaymentDetails, PaymentOutcome
 from paylink_es.errors import ApiKeyInvalidError, ConcurrencyConflictError, NotFoundError
+from paylink_es.groupcommit import GroupCommitter
 from paylink_es.idempotency import IdempotentRequest
 from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
 from paylink_es.merchant import ApiKeyIndex, Merchant, hash_secret, key_mode, random_base62
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 A = TypeVar("A", bound=PaylinkAggregate)
 LINK_CODE_LENGTH = 12
+AUTH_CACHE_S = 1.0
 
 
 class PaylinkApp(Application[UUID], WebhookServices):
@@ -46,11 +49,35 @@ class PaylinkApp(Application[UUID], WebhookServices):
         clock: Clock = system_clock,
         new_id: Callable[[], UUID] = uuid4,
         retries: int = 20,
+        group_commit: bool = False,
     ) -> None:
         self.clock = clock
         self.new_id = new_id
         self.retries = retries
+        self._collecting = threading.local()
+        self._known_merchants: set[UUID] = set()
+        self._auth_cache: dict[str, tuple[KeyOwner, float]] = {}
         super().__init__(env)
+        self.committer: GroupCommitter | None = None
+        if group_commit:
+            self.committer = GroupCommitter(
+                self._run_alone, self._run_collecting, self._write_collected
+            )
+
+    def close(self) -> None:
+        """Let queued commands finish, then close the store."""
+        if getattr(self, "committer", None) is not None and self.committer is not None:
+            self.committer.close()
+            self.committer = None
+        super().close()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        """Save aggregates; inside a group-commit batch, collect them for one write."""
+        collected: list[Any] | None = getattr(self._collecting, "objs", None)
+        if collected is not None:
+            collected.extend(obj for obj in objs if obj is not None)
+            return []
+        return super().save(*objs, **kwargs)
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the environment given (built from Settings), never the process's.
@@ -70,6 +97,27 @@ class PaylinkApp(Application[UUID], WebhookServices):
     # -- plumbing ------------------------------------------------------------------
 
     def _run(self, command: Callable[[], T]) -> T:
+        """Run a command: through the group committer when there is one, else alone."""
+        committer = self.committer
+        if committer is None or committer.in_writer:
+            return self._run_alone(command)
+        return committer.submit(command)
+
+    def _run_collecting(self, command: Callable[[], T]) -> tuple[T, list[Any]]:
+        """Run a command once with ``save`` collecting; return its result and aggregates."""
+        collected: list[Any] = []
+        self._collecting.objs = collected
+        try:
+            with using_clock(self.clock):
+                return command(), collected
+        finally:
+            self._collecting.objs = None
+
+    def _write_collected(self, objs: list[Any]) -> None:
+        with using_clock(self.clock):
+            super().save(*objs)
+
+    def _run_alone(self, command: Callable[[], T]) -> T:
         """Run a command under the app's clock, retrying optimistic-concurrency conflicts."""
         last: Exception | None = None
         for attempt in range(self.retries):
@@ -146,11 +194,20 @@ class PaylinkApp(Application[UUID], WebhookServices):
             self.save(merchant)
 
         self._run(command)
+        self._auth_cache.clear()
 
     def authenticate(self, secret: str) -> KeyOwner:
-        """The merchant and mode a secret key belongs to; raises if unknown or revoked."""
+        """The merchant and mode a secret key belongs to; raises if unknown or revoked.
+
+        Answers are remembered for a second: a revocation made in this process applies
+        at once, one made in another process within a second.
+        """
         mode = key_mode(secret)
-        index_id = ApiKeyIndex.id_for(hash_secret(secret))
+        secret_hash = hash_secret(secret)
+        cached = self._auth_cache.get(secret_hash)
+        if cached is not None and time.monotonic() - cached[1] < AUTH_CACHE_S:
+            return cached[0]
+        index_id = ApiKeyIndex.id_for(secret_hash)
         try:
             index: object = self.repository.get(index_id)
         except AggregateNotFoundError:
@@ -161,7 +218,9 @@ class PaylinkApp(Application[UUID], WebhookServices):
         key = merchant.keys.get(index.key_id)
         if key is None or key.revoked:
             raise ApiKeyInvalidError("the API key has been revoked")
-        return KeyOwner(merchant_id=merchant.id, key_id=key.key_id, mode=mode)
+        owner = KeyOwner(merchant_id=merchant.id, key_id=key.key_id, mode=mode)
+        self._auth_cache[secret_hash] = (owner, time.monotonic())
+        return owner
 
     def merchant_name(self, merchant_id: UUID) -> str:
         """The merchant's display name."""
@@ -171,14 +230,16 @@ class PaylinkApp(Application[UUID], WebhookServices):
 
     def create_link(self, merchant_id: UUID, **fields: Any) -> UUID:
         """Create a payment link; the same merchant reference returns the first link."""
+        return self.open_link_request(merchant_id, **fields)[0].id
+
+    def open_link_request(self, merchant_id: UUID, **fields: Any) -> tuple[LinkDetails, bool]:
+        """Create a link; returns it and whether it is new (False: the reference existed)."""
         terms = link_terms(self.now(), **fields)
 
-        def command() -> UUID:
-            self._get(Merchant, merchant_id, "merchant")
+        def command() -> tuple[LinkDetails, bool]:
+            self._require_merchant(merchant_id)
             if terms.reference_id is not None:
                 link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
-                if link_id in self.repository:
-                    return link_id
             else:
                 link_id = self.new_id()
             code = random_base62(LINK_CODE_LENGTH)
@@ -187,10 +248,24 @@ class PaylinkApp(Application[UUID], WebhookServices):
                 id=LinkCodeIndex.id_for(code),  # type: ignore[call-arg]
                 link_id=link_id,
             )
-            self.save(link, index)
-            return link_id
+            try:
+                self.save(link, index)
+            except RecordConflictError:
+                # The reference's id is taken: that is the first link, unless it was the
+                # code that collided (then the retry draws a new code).
+                if terms.reference_id is not None and link_id in self.repository:
+                    return self.link(link_id), False
+                raise
+            return LinkDetails.of(link, self.now()), True
 
         return self._run(command)
+
+    def _require_merchant(self, merchant_id: UUID) -> None:
+        """Raise unless the merchant exists (merchants are never removed: remembered)."""
+        if merchant_id in self._known_merchants:
+            return
+        self._get(Merchant, merchant_id, "merchant")
+        self._known_merchants.add(merchant_id)
 
     def link(self, link_id: UUID) -> LinkDetails:
         """The link as it stands now."""

@@ -310,9 +310,121 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
     }
 
 
-def main(settings: Settings, *, quick: bool, as_json: bool, commands: int | None = None) -> int:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _load(url: str, path: str, key: str, count: int, concurrency: int) -> dict[str, float]:
+    import subprocess
+
+    output = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "paylink_es.loadgen", url, path, key, str(count), str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    result: dict[str, float] = json.loads(output)
+    return result
+
+
+def run_http(settings: Settings, *, quick: bool, commands: int | None = None) -> dict[str, Any]:
+    """Link creation over HTTP from a separate process, beside a no-I/O baseline endpoint."""
+    import os
+    import subprocess
+
+    import httpx
+
+    count = commands or (3_000 if quick else 20_000)
+    concurrency = 200
+    with scratch_settings(settings) as scratch:
+        with open_app(scratch) as app:
+            merchant = app.register_merchant("Bench HTTP")
+            key = app.issue_api_key(merchant, "test").secret
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+        env.update(
+            PAYLINK_DATA_DIR=str(scratch.data_dir),
+            PAYLINK_RATE_LIMIT_PER_S="0",
+            PAYLINK_BENCH_ENDPOINTS="true",
+        )
+        if scratch.database_url:
+            env.update(
+                PAYLINK_DATABASE_URL=scratch.database_url,
+                PAYLINK_DATABASE_SCHEMA=scratch.database_schema or "",
+            )
+        log = scratch.data_dir / "server.log"
+        with log.open("w") as output:
+            server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [
+                    sys.executable,
+                    "-m",
+                    "paylink_es.cli",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{url}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        msg = f"the server did not start:\n{log.read_text()}"
+                        raise RuntimeError(msg) from None
+                    time.sleep(0.1)
+            _progress(f"{scratch.backend}: warming up...")
+            _load(url, "/_bench/validate", key, 500, 50)
+            _progress(f"POST /v1/links x {count:,}, {concurrency} concurrent...")
+            create = _load(url, "/v1/links", key, count, concurrency)
+            _progress("no-I/O baseline endpoint, same body...")
+            baseline = _load(url, "/_bench/validate", key, count, concurrency)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    if create["failures"] or baseline["failures"]:
+        msg = f"requests failed: {create['failures']} creates, {baseline['failures']} baseline"
+        raise RuntimeError(msg)
+    return {
+        "backend": settings.backend,
+        "quick": quick,
+        "http_requests": count,
+        "http_concurrency": concurrency,
+        "http_create_per_s": round(create["per_s"], 1),
+        "http_create_p50_ms": round(create["p50_ms"], 2),
+        "http_create_p99_ms": round(create["p99_ms"], 2),
+        "http_baseline_per_s": round(baseline["per_s"], 1),
+        "http_baseline_p99_ms": round(baseline["p99_ms"], 2),
+    }
+
+
+def main(
+    settings: Settings,
+    *,
+    quick: bool,
+    as_json: bool,
+    commands: int | None = None,
+    http: bool = False,
+) -> int:
     """Run the benchmark and print its figures."""
-    figures = run(settings, quick=quick, commands=commands)
+    if http:
+        figures = run_http(settings, quick=quick, commands=commands)
+    else:
+        figures = run(settings, quick=quick, commands=commands)
     if as_json:
         print(json.dumps(figures))
     else:

@@ -34,5 +34,9 @@ def open_app(
     """The ledger application on the configured backend."""
     ensure_postgres_schema(settings)
     return PaylinkApp(
-        settings.eventsourcing_env(), clock=clock, new_id=new_id, retries=settings.command_retries
+        settings.eventsourcing_env(),
+        clock=clock,
+        new_id=new_id,
+        retries=settings.command_retries,
+        group_commit=settings.group_commit,
     )

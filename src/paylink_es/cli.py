@@ -28,7 +28,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
     where = (settings.database_url and "PostgreSQL") or f"SQLite files in {settings.data_dir}/"
     print(f"Paylink ES on {settings.public_url} ({where})", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, run_projections=settings.run_projections),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+    )
     return 0
 
 
@@ -78,7 +83,9 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.bench import main as bench_main
 
-    return bench_main(settings, quick=args.quick, as_json=args.json, commands=args.commands)
+    return bench_main(
+        settings, quick=args.quick, as_json=args.json, commands=args.commands, http=args.http
+    )
 
 
 def _instant(text: str) -> datetime:
@@ -155,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", help="seed a demo merchant and links; print key and URLs")
@@ -183,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure throughput beside baselines")
     bench.add_argument("--quick", action="store_true", help="finish within about 60 s")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--http", action="store_true", help="link creation over HTTP instead")
     bench.add_argument("--commands", type=int, help="commands per phase (default 3,000 quick)")
     bench.set_defaults(handler=_bench)
     return parser

@@ -30,11 +30,23 @@ class Settings(BaseSettings):
     postgres_lock_timeout_s: int = Field(default=5, ge=1)
     postgres_pool_size: int = Field(default=5, ge=1)
     command_retries: int = Field(default=20, ge=1, description="Tries on write conflicts")
+    run_projections: bool = Field(
+        default=True,
+        description="serve keeps the read models up to date in-process; turn off when "
+        "'paylink projections run' does it in a process of its own",
+    )
+    workers: int = Field(default=1, ge=1, le=32, description="HTTP worker processes for serve")
+    group_commit: bool = Field(
+        default=True, description="Coalesce concurrent commands into one write (one commit)"
+    )
     rate_limit_per_s: float = Field(
         default=100.0, ge=0, description="Sustained requests per second per API key; 0 = off"
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may burst")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body")
+    bench_endpoints: bool = Field(
+        default=False, description="Expose the no-I/O baseline endpoint for paylink bench --http"
+    )
     allow_private_webhooks: bool = Field(
         default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"
     )

@@ -1,0 +1,92 @@
+"""Load generator for ``paylink bench --http``: run as its own process, prints JSON.
+
+``python -m paylink_es.loadgen URL PATH KEY COUNT CONCURRENCY`` posts COUNT link
+requests over CONCURRENCY keep-alive connections and reports throughput and latency
+percentiles. It speaks plain HTTP/1.1 on asyncio streams: a general-purpose client
+costs more CPU per request than the server under test, and would measure itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from urllib.parse import urlsplit
+
+
+def _request(host: str, path: str, key: str, i: int) -> bytes:
+    body = json.dumps(
+        {
+            "amount": 150000 + i,
+            "currency": "IDR",
+            "description": "Kaos polos",
+            "reference_id": f"LOAD-{i}",
+            "methods": ["va_bca", "qris"],
+        }
+    ).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def _drive(url: str, path: str, key: str, count: int, concurrency: int) -> dict[str, float]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    latencies: list[float] = []
+    failures = 0
+    next_index = 0
+
+    async def connection() -> None:
+        nonlocal failures, next_index
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while next_index < count:
+                i = next_index
+                next_index += 1
+                started = time.perf_counter()
+                writer.write(_request(f"{host}:{port}", path, key, i))
+                status = await _read_response(reader)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status not in (200, 201):
+                    failures += 1
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": count,
+        "failures": failures,
+        "per_s": count / seconds,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+def main() -> None:
+    """Entry point: arguments URL PATH KEY COUNT CONCURRENCY."""
+    url, path, key, count, concurrency = sys.argv[1:6]
+    print(json.dumps(asyncio.run(_drive(url, path, key, int(count), int(concurrency)))))
+
+
+if __name__ == "__main__":
+    main()
