@@ -1,9 +1,16 @@
-"""Commands racing on real databases: conflicts are retried, money counted once, nothing escapes."""
+"""Commands racing on real databases: conflicts are retried, money counted once, nothing escapes.
+
+Each race runs three ways: through the app as ``open_app`` builds it (group commit: one
+writer thread coalesces commands, a conflicting batch reruns command by command); with
+group commit off, threads writing for themselves; and with group commit off in lockstep,
+every thread held at its first save until all have read, so that the losers' retries
+happen on every run rather than by luck.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -71,6 +78,35 @@ def lockstep_saves(app: PaylinkApp, monkeypatch: pytest.MonkeyPatch, count: int)
     return attempts
 
 
+WRITERS = ["group-commit", "threads", "lockstep"]
+
+
+@pytest.fixture(params=WRITERS)
+def writer(request: pytest.FixtureRequest) -> str:
+    """How concurrent commands reach the database (see the module docstring)."""
+    mode: str = request.param
+    return mode
+
+
+@pytest.fixture
+def app(backend_settings: Settings, clock: FakeClock, writer: str) -> Iterator[PaylinkApp]:
+    """The app on the test's database, with group commit on or off as ``writer`` says."""
+    settings = backend_settings.model_copy(update={"group_commit": writer == "group-commit"})
+    app = open_app(settings, clock=clock)
+    assert (app.committer is not None) == (writer == "group-commit")
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def hold_saves_if_lockstep(
+    app: PaylinkApp, monkeypatch: pytest.MonkeyPatch, writer: str, count: int
+) -> list[int] | None:
+    """Put ``app`` in lockstep for ``count`` threads when the writer mode asks for it."""
+    return lockstep_saves(app, monkeypatch, count) if writer == "lockstep" else None
+
+
 def single_use_link(app: PaylinkApp, clock: FakeClock, **extra: object) -> tuple[UUID, UUID]:
     """A merchant and one of its single-use IDR 150,000 links."""
     merchant_id = app.register_merchant("Toko Budi")
@@ -85,25 +121,21 @@ def single_use_link(app: PaylinkApp, clock: FakeClock, **extra: object) -> tuple
     return merchant_id, link_id
 
 
-LOCKSTEP = pytest.mark.parametrize("lockstep", [False, True], ids=["free", "lockstep"])
-
-
-@LOCKSTEP
 @pytest.mark.parametrize("payers", [2, 8])
 def test_concurrent_payments_complete_a_single_use_link_exactly_once(
-    backend_app: PaylinkApp,
+    app: PaylinkApp,
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
+    writer: str,
     payers: int,
-    lockstep: bool,
 ) -> None:
-    _, link_id = single_use_link(backend_app, clock)
-    payments = [backend_app.start_payment(link_id, "qris") for _ in range(payers)]
-    saves = lockstep_saves(backend_app, monkeypatch, payers) if lockstep else None
+    _, link_id = single_use_link(app, clock)
+    payments = [app.start_payment(link_id, "qris") for _ in range(payers)]
+    saves = hold_saves_if_lockstep(app, monkeypatch, writer, payers)
 
     outcomes = all_at_once(
         payers,
-        lambda i: backend_app.record_payment(payments[i], f"QR-{i}", IDR_150K, clock()),
+        lambda i: app.record_payment(payments[i], f"QR-{i}", IDR_150K, clock()),
     )
 
     assert [outcome.duplicate for outcome in outcomes] == [False] * payers
@@ -111,27 +143,26 @@ def test_concurrent_payments_complete_a_single_use_link_exactly_once(
     refused = [outcome for outcome in outcomes if outcome.anomaly is not None]
     assert len(accepted) == 1
     assert {outcome.anomaly for outcome in refused} == {"link_already_completed"}
-    link = backend_app.link(link_id)
+    link = app.link(link_id)
     assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
     for outcome in refused:
-        payment = backend_app.payment(outcome.payment_id)
+        payment = app.payment(outcome.payment_id)
         assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
-    assert backend_app.payment(accepted[0].payment_id).disposition is None
-    received = [backend_app.payment(p).received for p in payments]
+    assert app.payment(accepted[0].payment_id).disposition is None
+    received = [app.payment(p).received for p in payments]
     assert received == [IDR_150K] * payers
     if saves is not None:  # every loser of the race really was retried
         assert saves[0] >= 2 * payers - 1
 
 
-@LOCKSTEP
 def test_concurrent_creates_with_one_reference_make_one_link(
-    backend_app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, lockstep: bool
+    app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, writer: str
 ) -> None:
-    merchant_id = backend_app.register_merchant("Toko Budi")
-    saves = lockstep_saves(backend_app, monkeypatch, 8) if lockstep else None
+    merchant_id = app.register_merchant("Toko Budi")
+    saves = hold_saves_if_lockstep(app, monkeypatch, writer, 8)
 
     def create(index: int) -> UUID:
-        return backend_app.create_link(
+        return app.create_link(
             merchant_id,
             amount=150_000 + index,  # a retried request may differ; the first one wins
             description="Kaos polos hitam",
@@ -143,41 +174,40 @@ def test_concurrent_creates_with_one_reference_make_one_link(
     assert len(set(ids)) == 1
     created = [
         n
-        for n in backend_app.recorder.select_notifications(start=1, limit=1000)
+        for n in app.recorder.select_notifications(start=1, limit=1000)
         if n.topic == "paylink_es.link:PaymentLink.Created"
     ]
     assert len(created) == 1
     code_indexes = [
         n
-        for n in backend_app.recorder.select_notifications(start=1, limit=1000)
+        for n in app.recorder.select_notifications(start=1, limit=1000)
         if n.topic == "paylink_es.link:LinkCodeIndex.Indexed"
     ]
     assert len(code_indexes) == 1  # the losers left no orphan short code behind
-    assert backend_app.link(ids[0]).amount in range(150_000, 150_008)
+    assert app.link(ids[0]).amount in range(150_000, 150_008)
     if saves is not None:
         assert saves[0] == 8  # the losers found the link on their retry and saved nothing
 
 
-@LOCKSTEP
 def test_concurrent_reports_of_one_channel_reference_count_the_money_once(
-    backend_app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, lockstep: bool
+    app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, writer: str
 ) -> None:
-    _, link_id = single_use_link(backend_app, clock)
-    payment_id = backend_app.start_payment(link_id, "va_bca", channel="bca")
-    saves = lockstep_saves(backend_app, monkeypatch, 8) if lockstep else None
+    _, link_id = single_use_link(app, clock)
+    payment_id = app.start_payment(link_id, "va_bca", channel="bca")
+    saves = hold_saves_if_lockstep(app, monkeypatch, writer, 8)
 
     outcomes: list[PaymentOutcome] = all_at_once(
-        8, lambda _: backend_app.record_payment(payment_id, "BCA-0001", IDR_150K, clock())
+        8, lambda _: app.record_payment(payment_id, "BCA-0001", IDR_150K, clock())
     )
 
     assert sorted(outcome.duplicate for outcome in outcomes) == [False] + [True] * 7
     assert {outcome.payment_id for outcome in outcomes} == {payment_id}
     assert [o.anomaly for o in outcomes if not o.duplicate] == [None]
-    link = backend_app.link(link_id)
+    link = app.link(link_id)
     assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
     received = [
         n
-        for n in backend_app.recorder.select_notifications(start=1, limit=1000)
+        for n in app.recorder.select_notifications(start=1, limit=1000)
         if n.topic == "paylink_es.payment:Payment.Received"
     ]
     assert len(received) == 1
@@ -185,17 +215,15 @@ def test_concurrent_reports_of_one_channel_reference_count_the_money_once(
         assert saves[0] == 8
 
 
-@LOCKSTEP
 def test_concurrent_reports_on_one_payment_with_different_references_keep_all_the_money(
-    backend_app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, lockstep: bool
+    app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, writer: str
 ) -> None:
-    _, link_id = single_use_link(backend_app, clock)
-    payment_id = backend_app.start_payment(link_id, "va_bca", channel="bca")
-    if lockstep:
-        lockstep_saves(backend_app, monkeypatch, 4)
+    _, link_id = single_use_link(app, clock)
+    payment_id = app.start_payment(link_id, "va_bca", channel="bca")
+    hold_saves_if_lockstep(app, monkeypatch, writer, 4)
 
     outcomes = all_at_once(
-        4, lambda i: backend_app.record_payment(payment_id, f"BCA-{i}", IDR_150K, clock())
+        4, lambda i: app.record_payment(payment_id, f"BCA-{i}", IDR_150K, clock())
     )
 
     assert len({outcome.payment_id for outcome in outcomes}) == 4
@@ -205,9 +233,9 @@ def test_concurrent_reports_on_one_payment_with_different_references_keep_all_th
         "link_already_completed",
         "link_already_completed",
     ]
-    received = [backend_app.payment(outcome.payment_id).received for outcome in outcomes]
+    received = [app.payment(outcome.payment_id).received for outcome in outcomes]
     assert received == [IDR_150K] * 4
-    assert backend_app.link(link_id).collected == 150_000
+    assert app.link(link_id).collected == 150_000
 
 
 def test_two_app_instances_racing_on_one_link_still_complete_it_once(

@@ -161,14 +161,14 @@ def test_every_stored_event_round_trips_exactly(
     backend_app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     produced: list[Any] = []
-    save = backend_app.save
+    put = backend_app.events.put  # every write goes through here, group commit or not
 
-    def recording_save(*objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        recordings = save(*objs, **kwargs)
+    def recording_put(*args: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = put(*args, **kwargs)
         produced.extend(recording.domain_event for recording in recordings)
         return recordings
 
-    monkeypatch.setattr(backend_app, "save", recording_save)
+    monkeypatch.setattr(backend_app.events, "put", recording_put)
     run_lifecycle(backend_app, clock)
 
     stored = backend_app.recorder.select_notifications(start=1, limit=1000)
