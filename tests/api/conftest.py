@@ -87,17 +87,30 @@ def sqlite_api(make_sqlite_api: MakeApi) -> Api:
     return make_sqlite_api()
 
 
-@pytest.fixture
-def make_server(backend_settings: Settings, clock: FakeClock) -> Iterator[MakeServer]:
-    """Serve apps on the test's store with a real uvicorn on 127.0.0.1 (stopped afterwards)."""
+@contextmanager
+def _server_builder(base: Settings, clock: FakeClock) -> Iterator[MakeServer]:
     with ExitStack() as stack:
 
         def build(**overrides: Any) -> Server:
-            settings = backend_settings.model_copy(update=overrides)
+            settings = base.model_copy(update=overrides)
             ledger = open_app(settings, clock=clock)
             stack.callback(ledger.close)
             app = create_app(settings, ledger=ledger)
             url = stack.enter_context(live_server(app))
             return Server(app=app, ledger=ledger, clock=clock, url=url)
 
+        yield build
+
+
+@pytest.fixture
+def make_server(backend_settings: Settings, clock: FakeClock) -> Iterator[MakeServer]:
+    """Serve apps on the test's store with a real uvicorn on 127.0.0.1 (stopped afterwards)."""
+    with _server_builder(backend_settings, clock) as build:
+        yield build
+
+
+@pytest.fixture
+def make_sqlite_server(tmp_path: Path, clock: FakeClock) -> Iterator[MakeServer]:
+    """Like ``make_server`` on SQLite only."""
+    with _server_builder(Settings(data_dir=tmp_path / "sqlite-var"), clock) as build:
         yield build

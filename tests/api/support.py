@@ -182,6 +182,27 @@ class Server(Store):
     url: str
 
 
+SECRET_FAILURE = "connection to db-primary:5432 refused, password=hunter2"
+
+
+class ExplodingLedger:
+    """Stands in for the ledger: keys and idempotency work, any other use raises.
+
+    Whatever a route asks of the ledger to do its work fails with an exception whose
+    text (``SECRET_FAILURE``) must never reach the client.
+    """
+
+    KEPT = frozenset({"authenticate", "begin_request", "earlier_request", "answer_request"})
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.KEPT:
+            return getattr(self._real, name)
+        raise RuntimeError(SECRET_FAILURE)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

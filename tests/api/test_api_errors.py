@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import MakeApi
-from tests.api.support import UNKNOWN_ID, Api, assert_problem
+from tests.api.support import UNKNOWN_ID, Api, ExplodingLedger, assert_problem
 
 GOOD = {"amount": 150000, "description": "Kaos polos hitam"}
 ABSENT = object()
@@ -416,27 +416,6 @@ def test_an_unsafe_incoming_request_id_is_replaced(sqlite_api: Api, given: str) 
     assert request_id != given
     assert re.fullmatch(r"[A-Za-z0-9._-]{8,64}", request_id)
     assert response.json()["request_id"] == request_id
-
-
-SECRET_FAILURE = "connection to db-primary:5432 refused, password=hunter2"
-
-
-class ExplodingLedger:
-    """Stands in for the ledger: keys and idempotency work, any other use raises.
-
-    Whatever the route asks of the ledger to do its work fails with an exception whose
-    text must never reach the client.
-    """
-
-    KEPT = frozenset({"authenticate", "begin_request", "earlier_request", "answer_request"})
-
-    def __init__(self, real: object) -> None:
-        self._real = real
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self.KEPT:
-            return getattr(self._real, name)
-        raise RuntimeError(SECRET_FAILURE)
 
 
 def _assert_hidden_500(response: Any, caplog: pytest.LogCaptureFixture, given: str) -> None:
