@@ -55,7 +55,9 @@ def view_env(settings: Settings, name: str) -> dict[str, str]:
         env["SQLITE_DBNAME"] = str(settings.sqlite_path(f"view_{name}"))
         return env
     env = settings.eventsourcing_env()
-    env["POSTGRES_POOL_SIZE"] = "2"
+    # Views and the runners' readers need few connections: keep PostgreSQL's slots free.
+    env["POSTGRES_POOL_SIZE"] = "1"
+    env["POSTGRES_MAX_OVERFLOW"] = "3"
     return env
 
 

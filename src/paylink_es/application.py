@@ -18,7 +18,13 @@ from eventsourcing.utils import Environment, EnvType
 from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.clock import Clock, system_clock, using_clock
 from paylink_es.details import IssuedKey, KeyOwner, LinkDetails, PaymentDetails, PaymentOutcome
-from paylink_es.errors import ApiKeyInvalidError, ConcurrencyConflictError, NotFoundError
+from paylink_es.errors import (
+    AmountInvalidError,
+    ApiKeyInvalidError,
+    ConcurrencyConflictError,
+    InvalidFieldError,
+    NotFoundError,
+)
 from paylink_es.groupcommit import GroupCommitter
 from paylink_es.idempotency import IdempotentRequest
 from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
@@ -27,7 +33,7 @@ from paylink_es.methods import check_method
 from paylink_es.money import Money
 from paylink_es.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.terms import Mode, link_terms
-from paylink_es.validation import check_text, require_text
+from paylink_es.validation import check_expiry, check_text, require_text
 from paylink_es.webhook_services import WebhookServices
 
 log = logging.getLogger(__name__)
@@ -295,7 +301,9 @@ class PaylinkApp(Application[UUID], WebhookServices):
         """Record that the link went out by ``channel`` to ``recipient`` (stored masked)."""
         channel_name = require_text(channel, "channel", max_length=32)
         to = require_text(recipient, "recipient", max_length=254)
-        self._update(PaymentLink, link_id, "link", lambda link: link.send(channel_name, to))
+        self._update(
+            PaymentLink, link_id, "link", lambda link: link.send(channel_name, to, self.now())
+        )
 
     def open_link(self, link_id: UUID, visitor: str) -> None:
         """Record a customer opening the link's page."""
@@ -341,6 +349,8 @@ class PaylinkApp(Application[UUID], WebhookServices):
     ) -> UUID:
         """Begin a payment attempt on a link by one method; returns the payment id."""
         code = check_method(method)
+        if expires_at is not None:
+            check_expiry(expires_at, self.now())
 
         def command() -> UUID:
             link = self._get(PaymentLink, link_id, "link")
@@ -371,10 +381,10 @@ class PaylinkApp(Application[UUID], WebhookServices):
         already completed, wrong amount) is recorded and flagged for review or refund.
         """
         ref = require_text(channel_ref, "channel_ref", max_length=128)
-        if paid_at.tzinfo is None:
-            from paylink_es.errors import InvalidFieldError
-
-            raise InvalidFieldError("paid_at", "must carry a time zone offset")
+        if not isinstance(amount, Money) or amount.amount <= 0:
+            raise AmountInvalidError("amount", f"a payment must bring money, got {amount}")
+        if not isinstance(paid_at, datetime) or paid_at.tzinfo is None:
+            raise InvalidFieldError("paid_at", "must be an instant with a time zone offset")
 
         def command() -> PaymentOutcome:
             payment = self._get(Payment, payment_id, "payment")

@@ -164,10 +164,11 @@ class PaymentLink(PaylinkAggregate):
 
     # -- commands ------------------------------------------------------------------
 
-    def send(self, channel: str, recipient: str) -> None:
-        """Record that the link was sent; a closed link is not sent."""
-        if self.status != ACTIVE:
-            raise LinkClosedError(f"link is {self.status}; it cannot be sent", field="link")
+    def send(self, channel: str, recipient: str, now: datetime) -> None:
+        """Record that the link was sent; a closed or expired link is not sent."""
+        status = self.status_at(now)
+        if status != ACTIVE:
+            raise LinkClosedError(f"link is {status}; it cannot be sent", field="link")
         self._sent(channel=channel, recipient=mask_recipient(recipient))
 
     @event("Sent")

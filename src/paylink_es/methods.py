@@ -50,8 +50,8 @@ def check_methods(methods: Iterable[object] | None, field: str = "methods") -> l
     """Validate a list of method codes: known, non-empty, duplicates removed, order kept."""
     if methods is None:
         return list(DEFAULT_METHODS)
-    if isinstance(methods, str):
-        raise PaymentMethodUnknownError(field, "must be a list of method codes, not a string")
+    if isinstance(methods, str) or not isinstance(methods, list | tuple):
+        raise PaymentMethodUnknownError(field, "must be a list of method codes")
     checked: list[str] = []
     for index, method in enumerate(methods):
         code = check_method(method, f"{field}[{index}]")

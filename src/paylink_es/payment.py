@@ -80,6 +80,10 @@ class Payment(PaylinkAggregate):
         self.channel_ref = channel_ref
         self.received = amount
         self.paid_at = paid_at
+        # Refunds go back in the currency that arrived, even when it was the wrong one.
+        self.refunded = Money.zero(amount.currency)
+        self.refunded_after_settlement = Money.zero(amount.currency)
+        self.settled_net = Money.zero(amount.currency)
 
     def flag(self, anomaly: str) -> None:
         """Mark money that arrived but cannot simply count: needs review or refund due."""

@@ -91,6 +91,9 @@ def _line_items(value: object) -> list[LineItem]:
         where = f"line_items[{index}]"
         if isinstance(raw, LineItem):
             raw = {"name": raw.name, "quantity": raw.quantity, "unit_amount": raw.unit_amount}
+        if isinstance(raw, dict) and set(raw) - {"name", "quantity", "unit_amount"}:
+            unknown = ", ".join(sorted(set(raw) - {"name", "quantity", "unit_amount"}))
+            raise InvalidFieldError(where, f"unknown fields: {unknown}")
         if not isinstance(raw, dict):
             raise InvalidFieldError(where, "must be an object with name, quantity, unit_amount")
         quantity = raw.get("quantity", 1)

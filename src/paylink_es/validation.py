@@ -10,7 +10,10 @@ from urllib.parse import urlsplit
 
 from paylink_es.errors import ExpiryInvalidError, InvalidFieldError, TextInvalidError
 
-_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,63}")
+# Domain labels: letters, digits and inner hyphens; no empty label, none ending in "-".
+_EMAIL = re.compile(
+    r"[^@\s]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
 MAX_EXPIRY_AHEAD = timedelta(days=366)
 
@@ -31,6 +34,8 @@ def check_text(
     if not isinstance(value, str):
         raise TextInvalidError(field, f"must be text, got {type(value).__name__}")
     text = value.strip()
+    if multiline:  # browsers submit textarea line breaks as CRLF
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         if required:
             raise TextInvalidError(field, "must not be empty")

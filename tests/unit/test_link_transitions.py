@@ -209,11 +209,6 @@ def test_refuses_to_send_a_cancelled_link(
     assert stored_count() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PaymentLink.send checks the stored status only, so a link whose expiry "
-    "has passed (status_at == 'expired') is still sent to customers",
-)
 def test_refuses_to_send_a_link_whose_expiry_has_passed(
     memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:

@@ -205,17 +205,12 @@ def test_a_wrong_amount_is_kept_and_needs_review(
     assert (link.status, link.uses, link.collected) == ("active", 0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Payment starts refunded at zero in the link's currency, so refundable() "
-    "computes received(USD) - refunded(IDR) and every refund raises CurrencyMismatchError",
-)
 def test_money_in_the_wrong_currency_can_be_sent_back_in_that_currency(
     memory_app: PaylinkApp, new_link: Callable[..., UUID]
 ) -> None:
-    payment_id = memory_app.start_payment(new_link(), "card")
+    payment_id = memory_app.start_payment(new_link(), "qris")
     wrong = Money(1_000, "USD")
-    outcome = memory_app.record_payment(payment_id, "CARD-1", wrong, memory_app.now())
+    outcome = memory_app.record_payment(payment_id, "QR-USD-1", wrong, memory_app.now())
     assert outcome.anomaly == "currency_mismatch"
     memory_app.refund_payment(payment_id, wrong, "paid in the wrong currency")
     assert memory_app.payment(payment_id).refunded == wrong
@@ -295,11 +290,6 @@ def test_refuses_a_report_whose_paid_at_has_no_time_zone(
     assert stored_count() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PaylinkApp.record_payment never checks that the reported amount is positive; "
-    "Money(0) or Money(-150000) is stored as money received (flagged underpaid)",
-)
 @pytest.mark.parametrize("amount", [0, -150_000])
 def test_refuses_a_report_of_no_money_or_negative_money(
     memory_app: PaylinkApp,
