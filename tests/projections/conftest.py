@@ -1,0 +1,48 @@
+"""Fixtures for the read-model tests: views on the test's store, stores of their own, the CLI.
+
+The helpers live in ``tests/projections/support.py`` and ``histories.py`` and are
+imported as ``tests.projections.…`` (the name mypy gives them), so the repository root
+must be importable. It also makes ``import projections`` find the real package rather
+than a namespace package that would include this folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from paylink_es.settings import Settings  # noqa: E402
+from projections.runner import ReadModels  # noqa: E402
+from tests.projections.support import another_store  # noqa: E402
+
+
+@pytest.fixture
+def views(backend_settings: Settings) -> Iterator[ReadModels]:
+    """Every read model's view on the test's store (closed after the test)."""
+    models = ReadModels(backend_settings)
+    try:
+        yield models
+    finally:
+        models.close()
+
+
+@pytest.fixture
+def new_store(backend_settings: Settings, tmp_path: Path) -> Iterator[Callable[[], Settings]]:
+    """Make settings for further empty stores on the test's backend (dropped after the test)."""
+    with ExitStack() as stack:
+        counter = iter(range(1, 1_000_000))
+
+        def make() -> Settings:
+            return stack.enter_context(
+                another_store(backend_settings, tmp_path / f"store{next(counter)}")
+            )
+
+        yield make

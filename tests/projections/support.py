@@ -1,0 +1,379 @@
+"""Helpers for the read-model tests: whole-table snapshots, raw store access, the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from paylink_es.application import PaylinkApp
+from paylink_es.clock import FakeClock, using_clock
+from paylink_es.link import LinkCodeIndex, PaymentLink
+from paylink_es.money import Money
+from paylink_es.payment import Payment
+from paylink_es.settings import Settings
+from paylink_es.terms import link_terms
+from projections.runner import READ_MODELS, CatchUp, ReadModels
+from projections.sqlview import Row
+
+APP_NAME = PaylinkApp.name
+MODEL_NAMES = tuple(cls.name for cls in READ_MODELS)
+# The tables these tests look into, and the columns that order them; tables of other
+# read models are dumped too, ordered by all their columns.
+TABLE_ORDER: dict[str, tuple[str, ...]] = {
+    "links": ("link_id",),
+    "link_timeline": ("position",),
+    "link_payments": ("payment_id",),
+    "payments": ("payment_id",),
+    "journal": ("position", "seq"),
+    "balances": ("merchant_id", "mode", "currency"),
+    "stats_links": ("link_id",),
+    "stats_payments": ("payment_id",),
+    "stats_daily": ("merchant_id", "mode", "day", "method", "currency"),
+    "audit_chain": ("position",),
+}
+Snapshot = dict[str, list[Row]]
+
+
+def _order(table: str) -> Callable[[Row], tuple[tuple[bool, Any], ...]]:
+    def key(row: Row) -> tuple[tuple[bool, Any], ...]:
+        columns = [*TABLE_ORDER.get(table, ()), *sorted(row)]
+        return tuple((row[c] is None, 0 if row[c] is None else row[c]) for c in columns)
+
+    return key
+
+
+def snapshot(models: ReadModels) -> Snapshot:
+    """Every row of every table of the open views, in a fixed order."""
+    tables: Snapshot = {}
+    for model in models.models.values():
+        for table in type(model).tables:
+            rows = model.view.query(f"SELECT * FROM {{s}}{table}")  # noqa: S608
+            tables[table] = sorted(rows, key=_order(table))
+    return tables
+
+
+def positions(models: ReadModels) -> dict[str, int]:
+    """Each open view's tracking position (0 before its first event)."""
+    return {
+        name: model.view.max_tracking_id(APP_NAME) or 0 for name, model in models.models.items()
+    }
+
+
+def head(app: PaylinkApp) -> int:
+    """The position of the last stored event."""
+    return app.recorder.max_notification_id() or 0
+
+
+def catch_up(app: PaylinkApp, models: ReadModels) -> int:
+    """Feed every open view everything stored so far."""
+    return CatchUp(app, list(models.models.values())).run_once()
+
+
+@contextlib.contextmanager
+def another_store(base: Settings, folder: Path) -> Iterator[Settings]:
+    """Settings for a further empty store on ``base``'s backend; a PG schema is dropped after."""
+    data_dir = folder / "var"
+    if base.database_url is None:
+        yield base.model_copy(update={"data_dir": data_dir})
+        return
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield base.model_copy(update={"data_dir": data_dir, "database_schema": schema})
+    finally:
+        with psycopg.connect(base.database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextlib.contextmanager
+def opened_views(settings: Settings, names: Sequence[str] | None = None) -> Iterator[ReadModels]:
+    """Read models opened on ``settings`` and closed afterwards."""
+    models = ReadModels(settings, names)
+    try:
+        yield models
+    finally:
+        models.close()
+
+
+def rebuilt_elsewhere(app: PaylinkApp, settings: Settings, folder: Path) -> Snapshot:
+    """Views built from zero from ``app``'s store into another database; their rows."""
+    with another_store(settings, folder) as elsewhere, opened_views(elsewhere) as models:
+        catch_up(app, models)
+        assert positions(models) == dict.fromkeys(MODEL_NAMES, head(app))
+        return snapshot(models)
+
+
+# -- the stored events, reached around the application (tampering, crash checks) ----------
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One row of the events table."""
+
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+class StoredEvents:
+    """The events table itself, as an attacker with database access would see it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @contextlib.contextmanager
+    def _sqlite(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.settings.sqlite_path("paylink"), timeout=10)
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+    def _pg(self) -> psycopg.Connection[Any]:
+        assert self.settings.database_url is not None
+        return psycopg.connect(self.settings.database_url, autocommit=True)
+
+    def _table(self) -> sql.Composed:
+        assert self.settings.database_schema
+        return sql.SQL("{}").format(sql.Identifier(self.settings.database_schema, "paylink_events"))
+
+    def rows(self) -> list[StoredRow]:
+        """Every stored event in position order."""
+        if self.settings.database_url is None:
+            with self._sqlite() as conn:
+                found = conn.execute(
+                    "SELECT rowid, originator_id, originator_version, topic, state"
+                    " FROM stored_events ORDER BY rowid"
+                ).fetchall()
+        else:
+            with self._pg() as conn:
+                found = conn.execute(
+                    sql.SQL(
+                        "SELECT notification_id, originator_id::text, originator_version,"
+                        " topic, state FROM {} ORDER BY notification_id"
+                    ).format(self._table())
+                ).fetchall()
+        return [StoredRow(int(p), str(o), int(v), str(t), bytes(s)) for p, o, v, t, s in found]
+
+    def row(self, position: int) -> StoredRow:
+        """The stored event at ``position``."""
+        return next(row for row in self.rows() if row.position == position)
+
+    def rewrite(self, position: int, topic: str, state: bytes) -> None:
+        """Replace the topic and state of the event at ``position``."""
+        if self.settings.database_url is None:
+            with self._sqlite() as conn:
+                conn.execute(
+                    "UPDATE stored_events SET topic = ?, state = ? WHERE rowid = ?",
+                    (topic, state, position),
+                )
+            return
+        with self._pg() as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET topic = %s, state = %s WHERE notification_id = %s").format(
+                    self._table()
+                ),
+                (topic, state, position),
+            )
+
+    def delete(self, position: int) -> None:
+        """Remove the event at ``position``."""
+        if self.settings.database_url is None:
+            with self._sqlite() as conn:
+                conn.execute("DELETE FROM stored_events WHERE rowid = ?", (position,))
+            return
+        with self._pg() as conn:
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE notification_id = %s").format(self._table()),
+                (position,),
+            )
+
+    def restore(self, row: StoredRow) -> None:
+        """Put a deleted event back at its position."""
+        if self.settings.database_url is None:
+            with self._sqlite() as conn:
+                conn.execute(
+                    "INSERT INTO stored_events (rowid, originator_id, originator_version, topic,"
+                    " state) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        row.position,
+                        row.originator_id,
+                        row.originator_version,
+                        row.topic,
+                        row.state,
+                    ),
+                )
+            return
+        with self._pg() as conn:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (originator_id, originator_version, topic, state,"
+                    " notification_id) VALUES (%s, %s, %s, %s, %s)"
+                ).format(self._table()),
+                (
+                    row.originator_id,
+                    row.originator_version,
+                    row.topic,
+                    row.state,
+                    row.position,
+                ),
+            )
+
+
+def tracking_from_outside(settings: Settings) -> dict[str, int]:
+    """Each view's tracking position read straight from its table (0 if not there yet).
+
+    For watching another process: opening ``ReadModels`` here would create tables.
+    """
+    found: dict[str, int] = {}
+    for name in MODEL_NAMES:
+        found[name] = 0
+        if settings.database_url is None:
+            path = settings.sqlite_path(f"view_{name}")
+            if not path.exists():
+                continue
+            conn = sqlite3.connect(path, timeout=10)
+            try:
+                row = conn.execute(
+                    "SELECT notification_id FROM tracking WHERE application_name = ?",
+                    (APP_NAME,),
+                ).fetchone()
+            except sqlite3.OperationalError:
+                row = None
+            finally:
+                conn.close()
+        else:
+            assert settings.database_schema
+            table = sql.Identifier(settings.database_schema, f"{name}_tracking")
+            with psycopg.connect(settings.database_url, autocommit=True) as pg:
+                try:
+                    row = pg.execute(
+                        sql.SQL(
+                            "SELECT notification_id FROM {} WHERE application_name = %s"
+                        ).format(table),
+                        (APP_NAME,),
+                    ).fetchone()
+                except psycopg.errors.UndefinedTable:
+                    row = None
+        found[name] = int(row[0]) if row else 0
+    return found
+
+
+# -- the CLI in a child process ----------------------------------------------------------
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``paylink`` child: no PAYLINK_* but the store's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    if settings.database_url is not None:
+        env["PAYLINK_DATABASE_URL"] = settings.database_url
+        env["PAYLINK_DATABASE_SCHEMA"] = settings.database_schema or ""
+    return env
+
+
+def paylink_argv(*args: str) -> list[str]:
+    """The command line that runs the console script's code with this interpreter."""
+    return [sys.executable, "-m", "paylink_es.cli", *args]
+
+
+def paylink(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``paylink ARGS`` against ``settings``' store; SQLite files in ``<cwd>/var``."""
+    assert settings.data_dir.name == "var"
+    settings.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        paylink_argv(*args),
+        cwd=settings.data_dir.parent,
+        env=child_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# -- a large backlog, fast ----------------------------------------------------------------
+
+
+def bulk_backlog(app: PaylinkApp, clock: FakeClock, merchant_id: UUID, links: int) -> None:
+    """Links that were sent, opened, paid, verified, some settled and refunded.
+
+    Built with the aggregates and saved a few hundred at a time: thousands of events in
+    a second, each one what the application's commands would have recorded.
+    """
+    pending: list[Any] = []
+    with using_clock(clock):
+        for number in range(links):
+            terms = link_terms(
+                clock(), amount=10_000 + number, description=f"Backlog {number}", usage_limit=None
+            )
+            link_id, code = uuid.uuid4(), f"bk{number:010d}"
+            link = PaymentLink.create(link_id, merchant_id, code, terms)
+            index = LinkCodeIndex(id=LinkCodeIndex.id_for(code), link_id=link_id)  # type: ignore[call-arg]
+            link.send("email", f"buyer{number}@example.com", clock())
+            link.open(f"visitor-{number}")
+            price = Money(10_000 + number, "IDR")
+            payment = Payment(  # type: ignore[call-arg]
+                id=uuid.uuid4(),
+                merchant_id=merchant_id,
+                mode="test",
+                link_id=link_id,
+                method="qris",
+                channel="sandbox",
+                amount=price,
+                instructions={},
+                expires_at=None,
+            )
+            payment.receive(f"bk-{number}", price, clock(), clock())
+            link.accept_payment(payment.id, price)
+            payment.verify(Money(number % 50, "IDR"), {})
+            if number % 3 == 0:
+                payment.settle(uuid.uuid4(), date(2026, 1, 6))
+            if number % 5 == 0:
+                payment.refund(uuid.uuid4(), Money(100, "IDR"), "backlog refund")
+            pending += [link, index, payment]
+            if len(pending) >= 300:
+                app.save(*pending)
+                pending = []
+                clock.advance(timedelta(seconds=1))
+        if pending:
+            app.save(*pending)
+
+
+# -- which PostgreSQL backends are ours ------------------------------------------------------
+
+
+def own_tcp_ports() -> set[int]:
+    """Local TCP ports of this process's sockets (to tell our connections from others')."""
+    inodes = set()
+    fds = Path("/proc/self/fd")
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
