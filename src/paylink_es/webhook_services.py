@@ -63,8 +63,8 @@ class WebhookServices:
         allow_private: bool,
     ) -> NewEndpoint:
         """Register where to post events; refuses private networks unless allowed."""
+        types = check_event_types(event_types)  # cheap checks first; the URL may need DNS
         checked_url = check_webhook_url(url, allow_private=allow_private)
-        types = check_event_types(event_types)
 
         def command() -> NewEndpoint:
             secret = WebhookEndpoint.new_secret()

@@ -1,0 +1,297 @@
+"""Signed webhooks to a real receiver on loopback, with the clock moved by hand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from paylink_es.application import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.clock import FakeClock
+from paylink_es.money import Money
+from paylink_es.settings import Settings
+from paylink_es.webhooks import RETRY_DELAYS, verify_signature
+from projections.delivery import DeliveryWorker
+from projections.runner import CatchUp
+
+
+@dataclass
+class Receiver:
+    """A merchant's webhook endpoint: records what arrives, answers what it is told."""
+
+    url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append({"headers": dict(self.headers), "body": body})
+            status = state.answers.pop(0) if state.answers else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/paylink/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@dataclass
+class World:
+    """The app without background threads: the test drives projections and sending."""
+
+    client: TestClient
+    ledger: PaylinkApp
+    clock: FakeClock
+    worker: DeliveryWorker
+    headers: dict[str, str]
+    merchant: UUID
+
+    def settle(self) -> None:
+        """Bring every read model up to date, then send what is due."""
+        models = self.client.app.state.read_models  # type: ignore[attr-defined]
+        CatchUp(self.ledger, list(models.models.values())).run_once()
+        self.worker.run_once()
+        CatchUp(self.ledger, list(models.models.values())).run_once()
+
+
+@pytest.fixture
+def world(backend_settings: Settings, clock: FakeClock) -> Iterator[World]:
+    settings = backend_settings.model_copy(update={"allow_private_webhooks": True})
+    ledger = open_app(settings, clock=clock)
+    app = create_app(settings, ledger, run_projections=False)
+    merchant = ledger.register_merchant("Toko Webhook")
+    key = ledger.issue_api_key(merchant, "test").secret
+    worker = DeliveryWorker(ledger, app.state.read_models.outbox(), allow_private=True)
+    with TestClient(app) as client:
+        yield World(client, ledger, clock, worker, {"Authorization": f"Bearer {key}"}, merchant)
+    worker.close()
+    ledger.close()
+
+
+def add_endpoint(world: World, url: str, types: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": url}
+    if types is not None:
+        body["event_types"] = types
+    response = world.client.post("/v1/webhook-endpoints", json=body, headers=world.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def paid_link(world: World) -> UUID:
+    response = world.client.post(
+        "/v1/links", json={"amount": 50_000, "description": "Kopi"}, headers=world.headers
+    )
+    link_id = UUID(response.json()["id"])
+    payment = world.ledger.start_payment(link_id, "qris")
+    world.ledger.record_payment(payment, "QR-1", Money(50_000, "IDR"), world.clock())
+    return link_id
+
+
+def test_events_arrive_signed_with_the_endpoint_secret(world: World, receiver: Receiver) -> None:
+    endpoint = add_endpoint(world, receiver.url, ["link.created", "payment.paid"])
+    paid_link(world)
+    world.settle()
+    assert [json.loads(r["body"])["type"] for r in receiver.received] == [
+        "link.created",
+        "payment.paid",
+    ]
+    now = int(world.clock().timestamp())
+    for request in receiver.received:
+        signature = request["headers"]["Paylink-Signature"]
+        assert verify_signature(endpoint["secret"], signature, request["body"], now)
+        assert not verify_signature("whsec_wrong", signature, request["body"], now)
+        assert not verify_signature(endpoint["secret"], signature, request["body"] + b" ", now)
+        assert not verify_signature(endpoint["secret"], signature, request["body"], now + 301)
+        assert request["headers"]["Paylink-Event-Id"] == json.loads(request["body"])["id"]
+
+
+def test_a_failed_delivery_is_retried_on_the_backoff_schedule(
+    world: World, receiver: Receiver
+) -> None:
+    add_endpoint(world, receiver.url, ["link.created"])
+    receiver.answers = [500]
+    world.client.post(
+        "/v1/links", json={"amount": 1_000, "description": "x"}, headers=world.headers
+    )
+    world.settle()
+    assert len(receiver.received) == 1
+    world.clock.advance(RETRY_DELAYS[0] - timedelta(seconds=1))
+    world.settle()
+    assert len(receiver.received) == 1, "retried before its time"
+    world.clock.advance(timedelta(seconds=2))
+    world.settle()
+    assert len(receiver.received) == 2
+    deliveries = world.client.get("/v1/webhook-deliveries", headers=world.headers).json()["data"]
+    assert [(d["status"], d["attempts"]) for d in deliveries] == [("delivered", 2)]
+    detail = world.client.get(
+        f"/v1/webhook-deliveries/{deliveries[0]['id']}", headers=world.headers
+    ).json()
+    assert [a["status_code"] for a in detail["attempt_log"]] == [500, 200]
+    first, second = (json.loads(r["body"]) for r in receiver.received)
+    assert first == second, "a retry sends the same event, same id"
+
+
+def test_deliveries_keep_trying_for_more_than_a_day_then_give_up(
+    world: World, receiver: Receiver
+) -> None:
+    add_endpoint(world, receiver.url, ["link.created"])
+    receiver.answers = [503] * 50
+    world.client.post(
+        "/v1/links", json={"amount": 1_000, "description": "x"}, headers=world.headers
+    )
+    world.settle()
+    started = world.clock()
+    for delay in RETRY_DELAYS:
+        world.clock.advance(delay)
+        world.settle()
+    assert world.clock() - started >= timedelta(hours=24)
+    assert len(receiver.received) == len(RETRY_DELAYS) + 1
+    world.clock.advance(timedelta(days=7))
+    world.settle()
+    assert len(receiver.received) == len(RETRY_DELAYS) + 1, "kept trying after giving up"
+    delivery = world.client.get("/v1/webhook-deliveries", headers=world.headers).json()["data"][0]
+    assert (delivery["status"], delivery["attempts"]) == ("failed", len(RETRY_DELAYS) + 1)
+
+
+def test_a_resend_delivers_the_same_event_again(world: World, receiver: Receiver) -> None:
+    add_endpoint(world, receiver.url, ["link.created"])
+    world.client.post(
+        "/v1/links", json={"amount": 1_000, "description": "x"}, headers=world.headers
+    )
+    world.settle()
+    delivery = world.client.get("/v1/webhook-deliveries", headers=world.headers).json()["data"][0]
+    response = world.client.post(
+        f"/v1/webhook-deliveries/{delivery['id']}/resend", headers=world.headers
+    )
+    assert response.status_code == 202
+    world.settle()
+    assert len(receiver.received) == 2
+    ids = {json.loads(r["body"])["id"] for r in receiver.received}
+    assert len(ids) == 1, "a receiver sees the duplicate by its event id"
+
+
+def test_after_rotation_the_old_secret_still_verifies_for_a_day(
+    world: World, receiver: Receiver
+) -> None:
+    endpoint = add_endpoint(world, receiver.url, ["link.created"])
+    rotated = world.client.post(
+        f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=world.headers
+    ).json()
+    assert rotated["secret"] != endpoint["secret"]
+    world.client.post(
+        "/v1/links", json={"amount": 1_000, "description": "a"}, headers=world.headers
+    )
+    world.settle()
+    world.clock.advance(timedelta(hours=25))
+    world.client.post(
+        "/v1/links", json={"amount": 1_000, "description": "b"}, headers=world.headers
+    )
+    world.settle()
+    early, late = receiver.received
+    for request, old_ok in ((early, True), (late, False)):
+        now = (
+            int(world.clock().timestamp())
+            if request is late
+            else int(world.clock().timestamp() - 25 * 3600)
+        )
+        signature = request["headers"]["Paylink-Signature"]
+        assert verify_signature(rotated["secret"], signature, request["body"], now)
+        assert verify_signature(endpoint["secret"], signature, request["body"], now) is old_ok
+
+
+def test_only_subscribed_types_are_sent_and_deleted_endpoints_get_nothing(
+    world: World, receiver: Receiver
+) -> None:
+    endpoint = add_endpoint(world, receiver.url, ["payment.paid"])
+    paid_link(world)
+    world.settle()
+    assert [json.loads(r["body"])["type"] for r in receiver.received] == ["payment.paid"]
+    deleted = world.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=world.headers)
+    assert deleted.status_code == 200
+    paid_link(world)
+    world.settle()
+    assert len(receiver.received) == 1
+    listed = world.client.get("/v1/webhook-endpoints", headers=world.headers).json()["data"]
+    assert listed == []
+
+
+def test_private_addresses_are_refused_unless_allowed(world: World) -> None:
+    world.client.app.state.settings = world.client.app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"allow_private_webhooks": False}
+    )
+    for url in (
+        "https://127.0.0.1/x",
+        "https://10.0.0.8/x",
+        "https://169.254.169.254/x",
+        "https://[::1]/x",
+        "http://example.com/x",
+        "ftp://example.com/x",
+    ):
+        response = world.client.post(
+            "/v1/webhook-endpoints", json={"url": url}, headers=world.headers
+        )
+        assert response.status_code == 422, url
+        assert response.json()["field"] == "url"
+    unknown = world.client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://example.com/x", "event_types": ["nope"]},
+        headers=world.headers,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["field"] == "event_types[0]"
+
+
+def test_the_event_feed_resumes_from_any_cursor_and_shows_only_the_merchants_events(
+    world: World,
+) -> None:
+    for i in range(5):
+        world.client.post(
+            "/v1/links", json={"amount": 1_000 + i, "description": f"L{i}"}, headers=world.headers
+        )
+    other = world.ledger.register_merchant("Other")
+    other_key = world.ledger.issue_api_key(other, "test").secret
+    world.ledger.create_link(other, amount=9_999, description="theirs")
+    world.settle()
+    everything = world.client.get("/v1/events?limit=100", headers=world.headers).json()
+    assert [e["type"] for e in everything["data"]] == ["link.created"] * 5
+    assert all(e["data"]["amount"] != 9_999 for e in everything["data"])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "/v1/events?limit=2" + (f"&after={cursor}" if cursor else "")
+        page = world.client.get(query, headers=world.headers).json()
+        if not page["data"]:
+            break
+        seen += [e["id"] for e in page["data"]]
+        cursor = page["next_cursor"]
+    assert seen == [e["id"] for e in everything["data"]]
+    theirs = world.client.get("/v1/events", headers={"Authorization": f"Bearer {other_key}"})
+    assert [e["data"]["amount"] for e in theirs.json()["data"]] == [9_999]
+    bad = world.client.get("/v1/events?after=abc", headers=world.headers)
+    assert (bad.status_code, bad.json()["field"]) == (422, "after")
