@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -73,6 +74,12 @@ class HttpResponse(Protocol):
     def content(self) -> bytes: ...
 
     def json(self, **kwargs: Any) -> Any: ...
+
+
+def require(condition: object, message: str) -> None:
+    """A precondition of an xfail test: failing it is a real failure, never the xfail."""
+    if not condition:
+        pytest.fail(f"precondition failed: {message}")
 
 
 def instant(text: str) -> datetime:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import MakeServer
-from tests.api.support import Api, assert_problem
+from tests.api.support import Api, assert_problem, require
 
 BODY = {"amount": 150000, "description": "Kaos polos hitam", "reference_id": "INV-7"}
 REPLAYED = "idempotent-replayed"
@@ -131,6 +131,7 @@ def test_a_refused_request_is_replayed_as_the_same_problem(api: Api) -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="gap: a 422 raised by request-body validation (api/schemas.py LinkCreate, before "
     "api/idempotency.py run_idempotent runs) is not stored under the Idempotency-Key: the "
     "retry is re-validated, carries a new request_id and no Idempotent-Replayed header, "
@@ -143,7 +144,7 @@ def test_a_request_refused_by_body_validation_is_replayed_as_the_same_problem(
     headers = merchant.headers(**{"Idempotency-Key": "bad-amount"})
     bad = {**BODY, "amount": 1.5}
     first = sqlite_api.client.post("/v1/links", json=bad, headers=headers)
-    assert_problem(first, 422, field="amount")
+    require(first.status_code == 422, first.text)
 
     second = sqlite_api.client.post("/v1/links", json=bad, headers=headers)
 

@@ -1,0 +1,133 @@
+"""The OpenAPI document and docs: served, with working examples, declaring what is answered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import ConnectionPoolClosedError
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from paylink_es.settings import Settings
+from tests.api.support import Api
+
+UNDER_CONSTRUCTION = ("/v1/events", "/v1/webhook", "/v1/deliveries")
+
+
+def _operations(api: Api) -> dict[tuple[str, str], dict[str, Any]]:
+    document = api.client.get("/openapi.json").json()
+    return {
+        (method.upper(), path): operation
+        for path, operations in document["paths"].items()
+        if path.startswith("/v1/") and not path.startswith(UNDER_CONSTRUCTION)
+        for method, operation in operations.items()
+    }
+
+
+def _body_examples(document: dict[str, Any], operation: dict[str, Any]) -> list[Any]:
+    media = operation["requestBody"]["content"]["application/json"]
+    examples = list(media.get("examples", {}).values()) + (
+        [media["example"]] if "example" in media else []
+    )
+    schema = media["schema"]
+    for candidate in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in candidate:
+            name = candidate["$ref"].rsplit("/", 1)[1]
+            examples += document["components"]["schemas"][name].get("examples", [])
+        examples += candidate.get("examples", [])
+    return examples
+
+
+def test_the_openapi_document_and_the_docs_are_served(sqlite_api: Api) -> None:
+    document = sqlite_api.client.get("/openapi.json")
+    docs = sqlite_api.client.get("/docs")
+
+    assert document.status_code == 200
+    assert document.json()["openapi"].startswith("3.")
+    assert {"/v1/links", "/v1/links/{link_id}", "/v1/balances"} <= set(document.json()["paths"])
+    assert docs.status_code == 200
+    assert docs.headers["content-type"].startswith("text/html")
+
+
+def test_every_request_body_has_an_example_and_each_example_is_accepted(
+    sqlite_api: Api,
+) -> None:
+    merchant = sqlite_api.merchant()
+    document = sqlite_api.client.get("/openapi.json").json()
+    bodies = {key: op for key, op in _operations(sqlite_api).items() if "requestBody" in op}
+    assert ("POST", "/v1/links") in bodies
+
+    for (method, path), operation in bodies.items():
+        examples = _body_examples(document, operation)
+        assert examples, f"{method} {path} has no request example"
+        for example in examples:
+            url = path
+            if "{link_id}" in path:
+                url = path.replace("{link_id}", sqlite_api.create_link(merchant)["id"])
+            response = sqlite_api.client.request(
+                method, url, json=example, headers=merchant.headers()
+            )
+            assert response.status_code in (200, 201), f"{method} {path} {example}: {response.text}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="gap: POST /v1/links answers 200 (a repeated reference_id returns the first link) "
+    "and 409 (Idempotency-Key reused with another body, or still running), but its OpenAPI "
+    "responses declare only 201, 401, 413, 422, 429, 500 (api/routes/links.py create_link)",
+)
+def test_every_status_post_links_answers_is_declared(sqlite_api: Api) -> None:
+    merchant = sqlite_api.merchant()
+    body = {"amount": 1000, "description": "x", "reference_id": "INV-9"}
+    headers = merchant.headers(**{"Idempotency-Key": "k-1"})
+    answered = {
+        sqlite_api.client.post("/v1/links", json=body, headers=headers).status_code,
+        sqlite_api.client.post("/v1/links", json=body, headers=merchant.headers()).status_code,
+        sqlite_api.client.post(
+            "/v1/links", json={**body, "amount": 2}, headers=headers
+        ).status_code,
+    }
+    assert answered == {200, 201, 409}
+
+    declared = set(_operations(sqlite_api)[("POST", "/v1/links")]["responses"])
+
+    assert {str(status) for status in answered} <= declared
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="gap: the OpenAPI document declares no security scheme (Authorization: Bearer "
+    "sk_test_…/sk_live_…) and no Idempotency-Key header on the POST operations, so clients "
+    "and tools generated from it (schemathesis included) cannot authenticate or send keys",
+)
+def test_the_document_declares_bearer_keys_and_idempotency_keys(sqlite_api: Api) -> None:
+    document = sqlite_api.client.get("/openapi.json").json()
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    assert any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes.values())
+
+    for (method, path), operation in _operations(sqlite_api).items():
+        assert operation.get("security") or document.get("security"), f"{method} {path}"
+        if method == "POST":
+            headers = {p["name"].lower() for p in operation.get("parameters", [])}
+            assert "idempotency-key" in headers, f"{method} {path}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ConnectionPoolClosedError,
+    reason="bug: an app from create_app() cannot be started a second time: the lifespan "
+    "(api/app.py create_app) closes the read models and the ledger it built at "
+    "create_app time, so a second startup fails with ConnectionPoolClosedError; e.g. "
+    "schemathesis.openapi.from_asgi(app) (runs the lifespan once) followed by a TestClient",
+)
+def test_an_app_can_be_started_stopped_and_started_again(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path / "var"))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
