@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from paylink_es.bootstrap import ensure_postgres_schema  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from projections.runner import ReadModels  # noqa: E402
 from tests.projections.support import another_store  # noqa: E402
@@ -27,6 +28,7 @@ from tests.projections.support import another_store  # noqa: E402
 @pytest.fixture
 def views(backend_settings: Settings) -> Iterator[ReadModels]:
     """Every read model's view on the test's store (closed after the test)."""
+    ensure_postgres_schema(backend_settings)  # open_app would, but it may come later
     models = ReadModels(backend_settings)
     try:
         yield models
