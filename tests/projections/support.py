@@ -377,3 +377,19 @@ def own_tcp_ports() -> set[int]:
                 if fields[9] in inodes:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def change_view(settings: Settings, model: str, statement: str, params: Sequence[Any]) -> int:
+    """Run a write on one view's tables behind its back (``{s}`` before table names)."""
+    if settings.database_url is None:
+        conn = sqlite3.connect(settings.sqlite_path(f"view_{model}"), timeout=10)
+        try:
+            with conn:
+                return conn.execute(statement.format(s=""), params).rowcount
+        finally:
+            conn.close()
+    assert settings.database_schema
+    prefix = sql.Identifier(settings.database_schema).as_string() + "."
+    with psycopg.connect(settings.database_url, autocommit=True) as pg:
+        text = statement.format(s=prefix).replace("?", "%s")
+        return pg.execute(text.encode(), params).rowcount
