@@ -11,7 +11,7 @@ import pytest
 from tests.api.conftest import MakeServer
 from tests.api.support import Api, assert_problem, require
 
-BODY = {"amount": 150000, "description": "Kaos polos hitam", "reference_id": "INV-7"}
+BODY = {"amount": 150000, "description": "Kaos polos hitam"}
 REPLAYED = "idempotent-replayed"
 
 
