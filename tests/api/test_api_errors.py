@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from paylink_es.bootstrap import open_app
+from paylink_es.settings import Settings
 from tests.api.conftest import MakeApi
 from tests.api.support import UNKNOWN_ID, Api, ExplodingLedger, assert_problem, require
 
@@ -224,6 +226,23 @@ def test_revoking_one_key_leaves_the_merchants_other_keys_working(sqlite_api: Ap
 
     assert_problem(sqlite_api.client.get("/v1/links", headers=merchant.headers()), 401)
     assert sqlite_api.client.get("/v1/links", headers=merchant.headers("live")).status_code == 200
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_about_a_second(
+    api: Api, backend_settings: Settings
+) -> None:
+    merchant = api.merchant()
+    assert api.client.get("/v1/links", headers=merchant.headers()).status_code == 200
+    elsewhere = open_app(backend_settings)  # e.g. ``paylink keys revoke`` in another process
+    try:
+        elsewhere.revoke_api_key(merchant.id, merchant.test_key.key_id)
+    finally:
+        elsewhere.close()
+
+    time.sleep(1.2)
+
+    assert_problem(api.client.get("/v1/links", headers=merchant.headers()), 401, "api-key-invalid")
+    assert api.client.get("/v1/links", headers=merchant.headers("live")).status_code == 200
 
 
 def test_the_bearer_scheme_is_case_insensitive(sqlite_api: Api) -> None:

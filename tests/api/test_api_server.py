@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -61,6 +62,32 @@ def test_a_link_travels_create_read_list_cancel_over_http(make_server: MakeServe
         assert instant(detail["timeline"][1]["at"]) == server.clock()
         again = client.post(f"/v1/links/{link['id']}/cancel", headers=merchant.headers())
         assert_problem(again, 409)
+
+
+def test_concurrent_requests_with_one_reference_id_create_one_link(
+    make_server: MakeServer,
+) -> None:
+    server = make_server()
+    merchant = server.merchant()
+    body = {"amount": 50000, "description": "Kaos", "reference_id": "INV-RACE-1"}
+    barrier = threading.Barrier(4)
+    answers: list[httpx.Response] = []
+
+    def post() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            barrier.wait(timeout=10)
+            answers.append(client.post("/v1/links", json=body, headers=merchant.headers()))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(answers) == 4
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 201], [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert server.count("PaymentLink.Created") == 1
 
 
 def test_errors_over_http_are_problem_documents_with_request_ids(
