@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,48 +39,41 @@ def create_app(
     """Build the HTTP app on ``settings``; ``ledger`` lets tests pass one they built.
 
     With ``run_projections`` the read models are kept up to date in-process while the
-    app runs (``paylink projections run`` does the same as a process of its own).
+    app runs (``paylink projections run`` does the same as a process of its own), and
+    the webhook sender runs beside them. The app can be started again after a shutdown:
+    what the shutdown closed is opened anew.
     """
     owned = ledger is None
-    ledger_app = ledger if ledger is not None else open_app(settings)
-    read_models = ReadModels(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = None
-        worker = None
-        sender: threading.Thread | None = None
-        stopping = threading.Event()
-        if run_projections:
-            service = ProjectionService(settings, ledger_app, read_models)
-            service.start()
-            app.state.projections = service
-            worker = DeliveryWorker(
-                ledger_app, read_models.outbox(), allow_private=settings.allow_private_webhooks
-            )
-            threading.Thread(
-                target=worker.run_forever, args=(stopping,), name="webhook-delivery", daemon=True
-            ).start()
+        if app.state.closed:
+            if owned:
+                app.state.ledger = open_app(settings)
+            app.state.read_models = ReadModels(settings)
+            app.state.closed = False
+        ledger_app: PaylinkApp = app.state.ledger
+        read_models: ReadModels = app.state.read_models
+        background = _Background(settings, ledger_app, read_models) if run_projections else None
+        if background is not None:
+            app.state.projections = background.service
         try:
             yield
         finally:
-            stopping.set()
-            if sender is not None:
-                sender.join(timeout=15)
-            if worker is not None:
-                worker.close()
-            if service is not None:
-                service.stop()
+            if background is not None:
+                background.stop()
             read_models.close()
             if owned:
                 ledger_app.close()
+            app.state.closed = True
 
     app = FastAPI(
         title="Paylink ES", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = settings
-    app.state.ledger = ledger_app
-    app.state.read_models = read_models
+    app.state.ledger = ledger if ledger is not None else open_app(settings)
+    app.state.read_models = ReadModels(settings)
+    app.state.closed = False
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     problems.install(app)
@@ -91,6 +84,7 @@ def create_app(
     @app.get("/healthz", tags=["operations"])
     def health(request: Request, ledger: LedgerDep) -> dict[str, Any]:
         """Liveness and how far each read model has got."""
+        read_models: ReadModels = request.app.state.read_models
         return {
             "status": "ok",
             "backend": settings.backend,
@@ -106,6 +100,32 @@ def create_app(
         _add_bench_endpoint(app)
     _document_problems(app)
     return app
+
+
+class _Background:
+    """The read models' runner and the webhook sender, for as long as the app runs."""
+
+    def __init__(self, settings: Settings, ledger: PaylinkApp, models: ReadModels) -> None:
+        self.service = ProjectionService(settings, ledger, models)
+        self.service.start()
+        self.stopping = threading.Event()
+        self.worker = DeliveryWorker(
+            ledger, models.outbox(), allow_private=settings.allow_private_webhooks
+        )
+        self.sender = threading.Thread(
+            target=self.worker.run_forever,
+            args=(self.stopping,),
+            name="webhook-delivery",
+            daemon=True,
+        )
+        self.sender.start()
+
+    def stop(self) -> None:
+        """Stop sending, then stop the projections."""
+        self.stopping.set()
+        self.sender.join(timeout=15)
+        self.worker.close()
+        self.service.stop()
 
 
 def _add_bench_endpoint(app: FastAPI) -> None:
@@ -124,9 +144,15 @@ def _document_problems(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-                Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
             )
+            # Examples must stay valid: an expiry a month from when the document is built.
+            expiry = (datetime.now(tz=UTC) + timedelta(days=30)).replace(microsecond=0)
+            for example in schemas.get("LinkCreate", {}).get("examples", []):
+                if "expires_at" in example:
+                    example["expires_at"] = expiry.isoformat()
             app.openapi_schema = schema
         return app.openapi_schema
 

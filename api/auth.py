@@ -7,7 +7,8 @@ import threading
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
 from paylink_es.application import PaylinkApp
@@ -41,8 +42,17 @@ class RateLimiter:
             return (1 - tokens) / self.rate
 
 
-def authenticate(request: Request) -> KeyOwner:
+BEARER = HTTPBearer(
+    auto_error=False, bearerFormat="sk_test_… / sk_live_…", description="Your secret API key"
+)
+
+
+def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> KeyOwner:
     """The merchant behind ``Authorization: Bearer sk_…``, within its rate limit."""
+    del credentials  # only declares the scheme in OpenAPI; the header is read below
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if not header:
@@ -77,3 +87,11 @@ def authenticate(request: Request) -> KeyOwner:
 
 
 Owner = Annotated[KeyOwner, Depends(authenticate)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send the same key to retry safely: the first response is replayed",
+    ),
+]

@@ -14,8 +14,16 @@ from api.problems import PROBLEM, problem_body
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-class BodyTooLargeError(Exception):
-    """A streamed body grew past the limit."""
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands out ``messages`` first, then defers to the real one."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 class RequestContext:
@@ -37,33 +45,37 @@ class RequestContext:
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await self._too_large(send, request_id)
             return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        # Read the body here (it is small by definition), so that a chunked body that
+        # grows past the limit gets 413 before any route starts parsing it.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLargeError
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), self._with_id(send, request_id))
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(send, request_id)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), self._with_id(send, request_id))
 
+    @staticmethod
+    def _with_id(send: Send, request_id: str) -> Send:
         async def send_with_id(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLargeError:
-            if not started:
-                await self._too_large(send, request_id)
+        return send_with_id
 
     async def _too_large(self, send: Send, request_id: str) -> None:
         body = orjson.dumps(

@@ -142,7 +142,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_of(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+            {
+                "field": "body"
+                if e.get("type") == "json_invalid"
+                else _field_of(tuple(e.get("loc", ()))),
+                "message": str(e.get("msg", "")),
+            }
             for e in error.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}

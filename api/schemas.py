@@ -229,7 +229,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-COMMON_PROBLEMS = problem_responses(401, 413, 422, 429, 500)
+COMMON_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 500)
 
 
 class EndpointCreate(BaseModel):

@@ -45,7 +45,11 @@ def _decode_cursor(cursor: str, size: int) -> list[Any]:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         raise QueryError("cursor", "is not a cursor this server gave out") from None
-    if not isinstance(parts, list) or len(parts) != size:
+    if (
+        not isinstance(parts, list)
+        or len(parts) != size
+        or not all(isinstance(part, str | int) and not isinstance(part, bool) for part in parts)
+    ):
         raise QueryError("cursor", "is not a cursor this server gave out")
     return parts
 

@@ -23,9 +23,14 @@ Event = DomainEventProtocol[Any]
 def iso(instant: datetime) -> str:
     """A UTC instant as fixed-width text that sorts the same way the instants do.
 
-    Cached: every read model formats the same event's timestamp during a batch.
+    Cached: every read model formats the same event's timestamp during a batch. An
+    instant too close to the ends of the calendar to shift to UTC is clamped to them.
     """
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        instant = instant.astimezone(UTC)
+    except OverflowError:
+        return "0001-01-01T00:00:00.000000Z" if instant.year < 5000 else "9999-12-31T23:59:59.999999Z"
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def from_iso(text: str) -> datetime:

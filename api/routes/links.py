@@ -9,7 +9,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from api.auth import Owner
+from api.auth import IdempotencyKey, Owner
 from api.deps import LedgerDep, ModelsDep, public_url
 from api.idempotency import run_idempotent
 from api.problems import ProblemError
@@ -99,10 +99,19 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
     "",
     status_code=201,
     response_model=LinkOut,
-    responses={201: {"model": LinkOut}},
+    responses={
+        200: {"model": LinkOut, "description": "a link with that reference_id existed: it"},
+        **problem_responses(409),
+    },
     summary="Create a payment link",
 )
-def create_link(body: LinkCreate, request: Request, owner: Owner, ledger: LedgerDep) -> Response:
+def create_link(
+    body: LinkCreate,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Create a link; the same ``reference_id`` returns the first link (200 instead of 201)."""
 
     def execute() -> tuple[int, LinkOut]:
@@ -168,15 +177,17 @@ def _row_terms(row: dict[str, Any]) -> dict[str, Any]:
 def get_link(
     link_id: UUID, request: Request, owner: Owner, models: ModelsDep, ledger: LedgerDep
 ) -> LinkOut:
-    """One link with its timeline; another merchant's link is 404, like an unknown one."""
-    row = queries.link_detail(models, owner.merchant_id, owner.mode, link_id, ledger.now())
-    if row is not None:
-        return link_out(_row_terms(row), public_url(request))
-    # Not in the views: unknown, somebody else's, or created a moment ago.
+    """One link with its timeline; another merchant's link is 404, like an unknown one.
+
+    Status, counts and money come from the ledger (a client reads its own writes);
+    the timeline comes from the views and may trail by a few milliseconds.
+    """
     details = ledger.owned_link(owner.merchant_id, owner.mode, link_id)
     if details is None:
         raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
-    return link_out({**details_row(details), "timeline": []}, public_url(request))
+    row = queries.link_detail(models, owner.merchant_id, owner.mode, link_id, ledger.now())
+    timeline = row["timeline"] if row is not None else []
+    return link_out({**details_row(details), "timeline": timeline}, public_url(request))
 
 
 @router.post(
@@ -191,6 +202,7 @@ def cancel_link(
     owner: Owner,
     ledger: LedgerDep,
     body: CancelRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Close the link to new payments."""
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.auth import Owner
+from api.auth import IdempotencyKey, Owner
 from api.deps import LedgerDep, ModelsDep
 from api.idempotency import run_idempotent
 from api.problems import ProblemError
@@ -60,9 +60,14 @@ def _delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = N
     status_code=201,
     response_model=EndpointOut,
     summary="Add a webhook endpoint (the secret is shown once)",
+    responses=problem_responses(409),
 )
 def create_endpoint(
-    body: EndpointCreate, request: Request, owner: Owner, ledger: LedgerDep
+    body: EndpointCreate,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Events of the chosen types are posted to ``url``, signed with the secret."""
     settings: Settings = request.app.state.settings
@@ -138,7 +143,13 @@ def delete_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> Endpo
     summary="Rotate the signing secret",
     responses=problem_responses(404, 409),
 )
-def rotate_secret(endpoint_id: UUID, request: Request, owner: Owner, ledger: LedgerDep) -> Response:
+def rotate_secret(
+    endpoint_id: UUID,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """A new secret (shown once); the old one also signs for 24 hours."""
 
     def execute() -> tuple[int, EndpointOut]:
@@ -203,9 +214,10 @@ def get_delivery(
 
 @router.post(
     "/v1/webhook-deliveries/{delivery_id}/resend",
+    status_code=202,
     response_model=DeliveryOut,
     summary="Send a delivery again now",
-    responses=problem_responses(404),
+    responses=problem_responses(404, 409),
 )
 def resend(
     delivery_id: Annotated[str, Path(max_length=80)],
@@ -213,6 +225,7 @@ def resend(
     owner: Owner,
     models: ModelsDep,
     ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Queue the delivery to be posted again at once (also after it succeeded or gave up)."""
 

@@ -140,12 +140,6 @@ def test_a_body_that_is_not_an_object_is_a_422_problem(
     assert_problem(response, 422, field=field)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: malformed JSON answers 422 with field '1' (the character offset): "
-    "api/problems.py _field_of keeps the int from RequestValidationError loc ('body', 1)",
-)
 def test_malformed_json_is_a_422_problem_naming_the_body(sqlite_api: Api) -> None:
     merchant = sqlite_api.merchant()
 
@@ -340,15 +334,6 @@ def test_a_body_over_the_limit_with_content_length_is_a_413_problem(
     assert ok.status_code == 201, ok.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a chunked body (no Content-Length) over max_body_bytes answers 400 "
-    "/problems/http-error, not 413: api/middleware.py RequestContext raises "
-    "BodyTooLargeError from receive(), and FastAPI's body parsing turns any exception "
-    "into HTTPException(400, 'There was an error parsing the body') before the "
-    "middleware can answer 413",
-)
 def test_a_chunked_body_over_the_limit_is_a_413_problem(make_sqlite_api: MakeApi) -> None:
     api = make_sqlite_api(max_body_bytes=2048)
     merchant = api.merchant()
@@ -502,14 +487,6 @@ def _cursor(parts: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: GET /v1/links?cursor=<base64 of [{}, []]> answers 500: "
-    "projections/queries.py _decode_cursor checks only that the cursor is a 2-item JSON "
-    "list and binds a dict as an SQL parameter (ProgrammingError), instead of a 422 "
-    "invalid-query naming 'cursor'",
-)
 def test_a_forged_links_cursor_is_a_422_problem(make_sqlite_api: MakeApi) -> None:
     api = make_sqlite_api(raise_server_exceptions=False)
     merchant = api.merchant()
@@ -521,13 +498,6 @@ def test_a_forged_links_cursor_is_a_422_problem(make_sqlite_api: MakeApi) -> Non
     assert_problem(response, 422, field="cursor")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: GET /v1/payments?cursor=<base64 of [{}, []]> answers 500: "
-    "projections/queries.py _decode_cursor accepts any 2-item JSON list (dict bound as "
-    "an SQL parameter), instead of a 422 invalid-query naming 'cursor'",
-)
 def test_a_forged_payments_cursor_is_a_422_problem(make_sqlite_api: MakeApi) -> None:
     api = make_sqlite_api(raise_server_exceptions=False)
     merchant = api.merchant()
@@ -539,13 +509,6 @@ def test_a_forged_payments_cursor_is_a_422_problem(make_sqlite_api: MakeApi) -> 
     assert_problem(response, 422, field="cursor")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: GET /v1/balances?as_of=0001-01-01T00:00:00+01:00 (or 9999-12-31T23:59:59"
-    "-01:00) answers 500: projections/readmodel.py iso() converts to UTC and overflows "
-    "(OverflowError: date value out of range) in projections/queries.py balances",
-)
 @pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_an_as_of_at_the_edge_of_the_calendar_is_not_a_500(
     make_sqlite_api: MakeApi, as_of: str
@@ -558,13 +521,6 @@ def test_an_as_of_at_the_edge_of_the_calendar_is_not_a_500(
     assert response.status_code in (200, 422), response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: GET /v1/links?created_from=0001-01-01T00:00:00+01:00 (same for created_to, "
-    "or 9999-12-31T23:59:59-01:00) answers 500: projections/readmodel.py iso() overflows "
-    "converting to UTC in projections/queries.py list_links",
-)
 @pytest.mark.parametrize("name", ["created_from", "created_to"])
 def test_a_creation_window_at_the_edge_of_the_calendar_is_not_a_500(
     make_sqlite_api: MakeApi, name: str

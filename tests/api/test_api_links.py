@@ -192,14 +192,6 @@ def test_once_projections_caught_up_a_link_carries_its_timeline(api: Api) -> Non
     assert link["metadata"] == created["metadata"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="gap: GET /v1/links/{id} reads the links view first and falls back to the ledger "
-    "only when the view has no row (api/routes/links.py get_link), so right after POST "
-    "/v1/links/{id}/cancel answered status 'cancelled', a GET still answers 'active' until "
-    "the projections catch up (no read-your-writes for changes, only for creation)",
-)
 def test_a_link_reads_as_cancelled_right_after_it_was_cancelled(sqlite_api: Api) -> None:
     merchant = sqlite_api.merchant()
     link = sqlite_api.create_link(merchant)

@@ -126,13 +126,6 @@ def test_a_body_over_the_limit_is_refused_with_413_over_http(
     assert server.count("PaymentLink.Created") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: over uvicorn too, a chunked body over max_body_bytes answers 400 "
-    "/problems/http-error instead of 413 (api/middleware.py BodyTooLargeError is turned "
-    "into HTTPException(400) by FastAPI's body parsing)",
-)
 def test_a_chunked_body_over_the_limit_is_refused_with_413_over_http(
     make_sqlite_server: MakeServer,
 ) -> None:
