@@ -98,18 +98,20 @@ class Payment(PaylinkAggregate):
         """Confirm with the channel that the money is real; credits the merchant's pending.
 
         A flagged payment is credited to ``held`` (needs review) or ``refund_due``
-        instead, so it cannot be settled or paid out by accident.
+        instead, so it cannot be settled or paid out by accident. What was refunded
+        before verification never reaches the merchant: only the rest is credited.
         """
         received = self._require(PAID, "verified")
-        if fee.amount < 0 or fee > received:
-            raise PaymentStateError(f"fee {fee} does not fit the payment {received}", field="fee")
+        credited = received - self.refunded
+        if fee.amount < 0 or fee > credited:
+            raise PaymentStateError(f"fee {fee} does not fit the payment {credited}", field="fee")
         self._verified(
             merchant_id=self.merchant_id,
             mode=self.mode,
             channel=self.channel,
-            gross=received,
+            gross=credited,
             fee=fee,
-            net=received - fee,
+            net=credited - fee,
             disposition=self.disposition,
             evidence=evidence,
         )
