@@ -47,6 +47,28 @@ class Settings(BaseSettings):
     bench_endpoints: bool = Field(
         default=False, description="Expose the no-I/O baseline endpoint for paylink bench --http"
     )
+    # -- notifications (send a link by e-mail, SMS, WhatsApp) ------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: dev outbox")
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "Paylink <no-reply@paylink.local>"
+    sms_gateway_url: str | None = Field(default=None, description="Generic SMS gateway POST URL")
+    sms_gateway_token: str | None = None
+    whatsapp_api_url: str | None = Field(
+        default=None, description="WhatsApp Cloud API-style messages URL (…/<phone-id>/messages)"
+    )
+    whatsapp_token: str | None = None
+    notify_timeout_s: float = Field(default=10.0, gt=0)
+    notify_retries: int = Field(default=3, ge=1)
+    # -- hosted page and sandbox channel ------------------------------------------------
+    secret_key: str | None = Field(
+        default=None, description="Signs CSRF tokens and sessions; default: var/secret.key"
+    )
+    sandbox_secret: str = Field(
+        default="sandbox-callback-secret", description="Signs the sandbox channel's callbacks"
+    )
     allow_private_webhooks: bool = Field(
         default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"
     )
