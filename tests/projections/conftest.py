@@ -26,6 +26,16 @@ from tests.projections.support import another_store  # noqa: E402
 
 
 @pytest.fixture
+def backend_settings(backend_settings: Settings) -> Settings:
+    """The shared backend settings, with a one-connection pool for the test's own app.
+
+    The projection service alone holds a few dozen PostgreSQL connections; these tests
+    should not add more than they need to a server other suites use at the same time.
+    """
+    return backend_settings.model_copy(update={"postgres_pool_size": 1})
+
+
+@pytest.fixture
 def views(backend_settings: Settings) -> Iterator[ReadModels]:
     """Every read model's view on the test's store (closed after the test)."""
     ensure_postgres_schema(backend_settings)  # open_app would, but it may come later

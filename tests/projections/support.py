@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -359,11 +360,10 @@ def bulk_backlog(app: PaylinkApp, clock: FakeClock, merchant_id: UUID, links: in
 # -- which PostgreSQL backends are ours ------------------------------------------------------
 
 
-def own_tcp_ports() -> set[int]:
-    """Local TCP ports of this process's sockets (to tell our connections from others')."""
+def tcp_ports(pid: int | None = None) -> set[int]:
+    """Local TCP ports of a process's sockets (this one by default): its PG connections."""
     inodes = set()
-    fds = Path("/proc/self/fd")
-    for fd in fds.iterdir():
+    for fd in Path(f"/proc/{pid or 'self'}/fd").iterdir():
         with contextlib.suppress(OSError):
             target = os.readlink(fd)
             if target.startswith("socket:["):
@@ -377,6 +377,39 @@ def own_tcp_ports() -> set[int]:
                 if fields[9] in inodes:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+LISTENERS = (
+    "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'LISTEN%%'"
+    " AND client_port = ANY(%s) AND pid <> pg_backend_pid()"
+)
+
+
+def listeners(admin: psycopg.Connection[Any], pid: int | None = None) -> set[int]:
+    """Backend pids of the LISTEN connections a process (this one by default) holds."""
+    rows = admin.execute(LISTENERS, (sorted(tcp_ports(pid)),)).fetchall()
+    return {int(backend) for (backend,) in rows}
+
+
+def wait_for_listeners(
+    settings: Settings, count: int, pid: int | None = None, timeout: float = 20.0
+) -> None:
+    """Wait until a process's projection runners all LISTEN (PostgreSQL; no-op on SQLite).
+
+    A runner's subscription looks for events before its LISTEN is in place, and an event
+    committed in between waits for the next NOTIFY (see test_postgres_supervisor.py). The
+    tests that are not about that start writing only once everyone listens.
+    """
+    if settings.database_url is None:
+        return
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        while len(listeners(admin, pid)) < count:
+            assert time.monotonic() < deadline, "the projection runners never listened"
+            time.sleep(0.02)
+
+
+RUNNERS = len(MODEL_NAMES) - 1  # every read model but the audit chain runs in a runner
 
 
 def change_view(settings: Settings, model: str, statement: str, params: Sequence[Any]) -> int:

@@ -10,10 +10,12 @@ from paylink_es.settings import Settings
 from projections.runner import ProjectionService
 from tests.projections.support import (
     MODEL_NAMES,
+    RUNNERS,
     head,
     positions,
     rebuilt_elsewhere,
     snapshot,
+    wait_for_listeners,
 )
 
 
@@ -24,6 +26,7 @@ def test_events_no_view_cares_about_still_move_every_view_to_the_head(
         service = ProjectionService(backend_settings, app)
         service.start()
         try:
+            wait_for_listeners(backend_settings, RUNNERS)
             merchant = app.register_merchant("Toko Sepi", "sepi@example.com")
             app.issue_api_key(merchant)
             live_key = app.issue_api_key(merchant, "live")

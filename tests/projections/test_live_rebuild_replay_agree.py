@@ -32,12 +32,14 @@ from tests.projections.histories import (
 )
 from tests.projections.support import (
     MODEL_NAMES,
+    RUNNERS,
     Snapshot,
     another_store,
     head,
     positions,
     rebuilt_elsewhere,
     snapshot,
+    wait_for_listeners,
 )
 
 EXAMPLES = {"sqlite": 15, "postgres": 8}
@@ -68,11 +70,11 @@ def test_live_views_equal_a_rebuild_from_zero_and_the_audit_replay(
 
 def check_history(store: Settings, folder: Path, operations: list[Op], midpoint: float) -> None:
     clock = FakeClock()
-    # A small pool: the service alone holds dozens of PostgreSQL connections.
-    with open_app(store.model_copy(update={"postgres_pool_size": 1}), clock=clock) as app:
+    with open_app(store, clock=clock) as app:
         service = ProjectionService(store, app)
         service.start()
         try:
+            wait_for_listeners(store, RUNNERS)
             history = History(app, clock)
             cut = int(len(operations) * midpoint)
             history.play_all(operations[:cut])

@@ -20,6 +20,7 @@ from projections.readmodel import iso
 from projections.runner import ProjectionService, ReadModels
 from tests.projections.support import (
     MODEL_NAMES,
+    RUNNERS,
     bulk_backlog,
     catch_up,
     change_view,
@@ -28,6 +29,7 @@ from tests.projections.support import (
     paylink,
     positions,
     snapshot,
+    wait_for_listeners,
 )
 
 WIB = timezone(timedelta(hours=7))
@@ -55,6 +57,7 @@ def test_rebuild_shows_progress_and_leaves_the_views_equal_to_the_live_ones(
         service = ProjectionService(backend_settings, app)
         service.start()
         try:
+            wait_for_listeners(backend_settings, RUNNERS)
             for number in range(3):
                 sell(app, clock, merchant, number)
             service.wait_until(head(app), timeout=30)

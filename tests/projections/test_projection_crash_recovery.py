@@ -17,6 +17,7 @@ from paylink_es.settings import Settings
 from tests.projections.histories import check_positions
 from tests.projections.support import (
     MODEL_NAMES,
+    RUNNERS,
     bulk_backlog,
     child_env,
     head,
@@ -26,6 +27,7 @@ from tests.projections.support import (
     rebuilt_elsewhere,
     snapshot,
     tracking_from_outside,
+    wait_for_listeners,
 )
 
 # Enough events that catching up takes a good second on each backend.
@@ -75,7 +77,7 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
     backend_settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
     store = backend_settings
-    with open_app(store.model_copy(update={"postgres_pool_size": 1}), clock=clock) as app:
+    with open_app(store, clock=clock) as app:
         merchant = app.register_merchant("Toko Backlog")
         bulk_backlog(app, clock, merchant, BACKLOG_LINKS[store.backend])
         backlog = head(app)
@@ -106,6 +108,7 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
                 tmp_path / "second.log",
                 lambda seen: set(seen.values()) == {target},
             )
+            wait_for_listeners(store, RUNNERS, pid=second.pid)
             app.verify_payment(payment, fee=Money(50, "IDR"))
             app.refund_payment(payment, Money(1_000, "IDR"), "partial")
             target = head(app)
