@@ -345,9 +345,14 @@ class PaylinkApp(Application[UUID], WebhookServices):
         channel: str = "sandbox",
         amount: object | None = None,
         instructions: dict[str, str] | None = None,
+        instruct: Callable[[UUID, Money], dict[str, str]] | None = None,
         expires_at: datetime | None = None,
     ) -> UUID:
-        """Begin a payment attempt on a link by one method; returns the payment id."""
+        """Begin a payment attempt on a link by one method; returns the payment id.
+
+        ``instruct(payment_id, amount_due)`` lets a channel write the instructions (a VA
+        number, QRIS content) once the amount is known.
+        """
         code = check_method(method)
         if expires_at is not None:
             check_expiry(expires_at, self.now())
@@ -356,15 +361,20 @@ class PaylinkApp(Application[UUID], WebhookServices):
             link = self._get(PaymentLink, link_id, "link")
             link.check_payable(code, self.now())
             due = link.amount_due(amount)
+            payment_id = self.new_id()
+            if instruct is not None:
+                instructions_now = instruct(payment_id, due)
+            else:
+                instructions_now = dict(instructions or {})
             payment = Payment(  # type: ignore[call-arg]
-                id=self.new_id(),
+                id=payment_id,
                 merchant_id=link.merchant_id,
                 mode=link.mode,
                 link_id=link.id,
                 method=code,
                 channel=channel,
                 amount=due,
-                instructions=dict(instructions or {}),
+                instructions=instructions_now,
                 expires_at=expires_at or link.expires_at,
             )
             self.save(payment)

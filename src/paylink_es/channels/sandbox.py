@@ -1,0 +1,124 @@
+"""The sandbox channel: the default in test mode, and the one a new user pays with.
+
+It issues virtual-account numbers, QRIS content, e-wallet redirects, card forms and
+retail codes, and reports payments back with callbacks signed like the real rails:
+``X-Sandbox-Signature: t=<unix>,v1=<hex hmac-sha256(secret, "{t}.{body}")>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from uuid import UUID
+
+from paylink_es.channels.qris import qris_payload
+from paylink_es.methods import PAYMENT_METHODS, method_family
+from paylink_es.money import Money
+
+NAME: Final = "sandbox"
+SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
+TOLERANCE_S: Final = 300
+# Four-digit prefixes the sandbox gives each bank's virtual accounts.
+BANK_PREFIX: Final = {
+    "va_bca": "3901",
+    "va_bri": "2620",
+    "va_bni": "8808",
+    "va_mandiri": "8902",
+    "va_permata": "8856",
+    "va_bsi": "9347",
+    "va_cimb": "5919",
+    "va_muamalat": "8012",
+    "va_sinarmas": "4566",
+    "va_bnc": "9001",
+}
+SCENARIOS: Final = ("normal", "duplicate", "late", "overpay", "underpay", "out_of_order")
+
+
+def _digits(payment_id: UUID, count: int) -> str:
+    return str(payment_id.int % 10**count).zfill(count)
+
+
+@dataclass(frozen=True)
+class SandboxChannel:
+    """Instructions and signed callbacks, no money involved."""
+
+    secret: str
+    base_url: str
+
+    def instructions(
+        self, payment_id: UUID, method: str, amount: Money, merchant_name: str
+    ) -> dict[str, str]:
+        """What the customer needs to pay ``amount`` by ``method``."""
+        family = method_family(method)
+        label = PAYMENT_METHODS[method][1]
+        if family == "virtual_account":
+            return {
+                "family": family,
+                "bank": label.replace(" Virtual Account", ""),
+                "va_number": BANK_PREFIX[method] + _digits(payment_id, 12),
+            }
+        if family == "qris":
+            return {
+                "family": family,
+                "qr_content": qris_payload(
+                    acquirer="ID.CO.PAYLINK.SANDBOX",
+                    merchant_pan=_digits(payment_id, 15),
+                    merchant_name=merchant_name,
+                    city="JAKARTA",
+                    amount=amount.amount,
+                    reference=payment_id.hex[:20],
+                ),
+            }
+        if family == "ewallet":
+            return {
+                "family": family,
+                "wallet": label,
+                "redirect_url": f"{self.base_url}/sandbox/ewallet/{payment_id}",
+            }
+        if family == "card":
+            return {"family": family, "note": "sandbox card form; card numbers are never stored"}
+        return {"family": family, "outlet": label, "payment_code": "PLK" + _digits(payment_id, 10)}
+
+    def callback_body(
+        self,
+        payment_id: UUID,
+        channel_ref: str,
+        amount: Money,
+        paid_at: datetime,
+        status: str = "PAID",
+    ) -> bytes:
+        """The JSON a sandbox callback carries (amounts as integers of minor units)."""
+        import json
+
+        return json.dumps(
+            {
+                "payment_id": str(payment_id),
+                "channel_ref": channel_ref,
+                "status": status,
+                "amount": amount.amount,
+                "currency": amount.currency,
+                "paid_at": paid_at.isoformat(),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    def sign(self, body: bytes, timestamp: int) -> str:
+        """The signature header value for a callback body."""
+        digest = hmac.new(
+            self.secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        return f"t={timestamp},v1={digest}"
+
+    def verify(self, header: str | None, body: bytes, now: int) -> bool:
+        """True if the signature is ours and recent."""
+        if not header:
+            return False
+        parts = dict(part.partition("=")[::2] for part in header.split(","))
+        stamp, given = parts.get("t", ""), parts.get("v1", "")
+        if not stamp.isdigit() or abs(now - int(stamp)) > TOLERANCE_S:
+            return False
+        expected = self.sign(body, int(stamp)).split("v1=")[1]
+        return hmac.compare_digest(expected, given)
