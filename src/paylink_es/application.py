@@ -518,3 +518,15 @@ class PaylinkApp(Application[UUID], WebhookServices):
     def payment(self, payment_id: UUID) -> PaymentDetails:
         """The payment as it stands now."""
         return PaymentDetails.of(self._get(Payment, payment_id, "payment"))
+
+    def record_send_failure(self, link_id: UUID, channel: str, recipient: str, reason: str) -> None:
+        """Record that sending the link by ``channel`` failed (recipient stored masked)."""
+        channel_name = require_text(channel, "channel", max_length=32)
+        to = require_text(recipient, "recipient", max_length=254)
+        why = require_text(reason, "reason", max_length=500)
+        self._update(
+            PaymentLink,
+            link_id,
+            "link",
+            lambda link: link.record_send_failure(channel_name, to, why),
+        )

@@ -175,6 +175,14 @@ class PaymentLink(PaylinkAggregate):
     def _sent(self, channel: str, recipient: str) -> None:
         self.sent_count += 1
 
+    def record_send_failure(self, channel: str, recipient: str, reason: str) -> None:
+        """Record an attempt to send the link that failed; the recipient is stored masked."""
+        self._send_failed(channel=channel, recipient=mask_recipient(recipient), reason=reason)
+
+    @event("SendFailed")
+    def _send_failed(self, channel: str, recipient: str, reason: str) -> None:
+        """Nothing changes on the link: the attempt is on its timeline, that is all."""
+
     def open(self, visitor: str) -> None:
         """Record a customer opening the hosted page (once per visitor session upstream)."""
         self._opened(visitor=visitor)
