@@ -1,4 +1,4 @@
-"""Fixtures for the read-model tests: views on the test's store, stores of their own, the CLI.
+"""Fixtures for the read-model tests: the backend settings, and views on the test's store.
 
 The helpers live in ``tests/projections/support.py`` and ``histories.py`` and are
 imported as ``tests.projections.…`` (the name mypy gives them), so the repository root
@@ -9,8 +9,7 @@ than a namespace package that would include this folder.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ if str(ROOT) not in sys.path:
 from paylink_es.bootstrap import ensure_postgres_schema  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from projections.runner import ReadModels  # noqa: E402
-from tests.projections.support import another_store  # noqa: E402
 
 
 @pytest.fixture
@@ -44,17 +42,3 @@ def views(backend_settings: Settings) -> Iterator[ReadModels]:
         yield models
     finally:
         models.close()
-
-
-@pytest.fixture
-def new_store(backend_settings: Settings, tmp_path: Path) -> Iterator[Callable[[], Settings]]:
-    """Make settings for further empty stores on the test's backend (dropped after the test)."""
-    with ExitStack() as stack:
-        counter = iter(range(1, 1_000_000))
-
-        def make() -> Settings:
-            return stack.enter_context(
-                another_store(backend_settings, tmp_path / f"store{next(counter)}")
-            )
-
-        yield make
