@@ -14,7 +14,7 @@ from api import problems
 from api.auth import RateLimiter
 from api.deps import LedgerDep
 from api.middleware import RequestContext
-from api.routes import links, payments, webhooks
+from api.routes import channels, links, page, payments, webhooks
 from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
@@ -65,6 +65,10 @@ def create_app(
             read_models.close()
             if owned:
                 ledger_app.close()
+            if getattr(app.state, "callback_client_owned", False):
+                app.state.callback_client.close()
+                del app.state.callback_client
+                app.state.callback_client_owned = False
             app.state.closed = True
 
     app = FastAPI(
@@ -80,6 +84,9 @@ def create_app(
     app.include_router(links.router)
     app.include_router(payments.router)
     app.include_router(webhooks.router)
+    app.include_router(channels.api_router)
+    app.include_router(channels.router)
+    app.include_router(page.router)
 
     @app.get("/healthz", tags=["operations"])
     def health(request: Request, ledger: LedgerDep) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""Channel callbacks (``/channels/…``), and the sandbox's own pages and API."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import IdempotencyKey, Owner
+from api.deps import LedgerDep
+from api.idempotency import run_idempotent
+from api.problems import ProblemError
+from api.sandbox import sandbox, simulate
+from api.schemas import COMMON_PROBLEMS, problem_responses
+from paylink_es.application import PaylinkApp
+from paylink_es.channels.sandbox import SIGNATURE_HEADER
+from paylink_es.errors import DomainError, NotFoundError
+from paylink_es.money import Money
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(tags=["sandbox"], responses=COMMON_PROBLEMS)
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"status": "rejected", "reason": reason}, status_code=status)
+
+
+@router.post("/channels/sandbox/callback")
+async def sandbox_callback(request: Request) -> Response:
+    """A payment report from the sandbox: signed, then recorded and verified (or refused)."""
+    body = await request.body()
+    if not sandbox(request).verify(request.headers.get(SIGNATURE_HEADER), body, int(time.time())):
+        return _refuse(401, "bad or stale signature: nothing credited")
+    try:
+        report = orjson.loads(body)
+        payment_id = UUID(report["payment_id"])
+        amount = Money(int(report["amount"]), str(report["currency"]))
+        paid_at = datetime.fromisoformat(report["paid_at"])
+        channel_ref, status = str(report["channel_ref"]), str(report["status"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, DomainError) as error:
+        return _refuse(422, f"malformed report: {error}")
+    if status != "PAID":  # PENDING and the like: nothing to record, even out of order
+        return JSONResponse({"status": "ok", "recorded": False})
+    ledger: PaylinkApp = request.app.state.ledger
+    try:
+        outcome = ledger.record_payment(payment_id, channel_ref, amount, paid_at)
+        if not outcome.duplicate:
+            ledger.verify_payment(
+                outcome.payment_id,
+                evidence={
+                    "channel": "sandbox",
+                    "channel_ref": channel_ref,
+                    "signature": "hmac-sha256",
+                },
+            )
+    except NotFoundError:
+        return _refuse(404, "unknown payment")
+    except DomainError as error:
+        return _refuse(422, error.message)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "recorded": not outcome.duplicate,
+            "duplicate": outcome.duplicate,
+            "anomaly": outcome.anomaly,
+            "payment_id": str(outcome.payment_id),
+        }
+    )
+
+
+@router.get("/sandbox/ewallet/{payment_id}")
+def ewallet_page(payment_id: UUID, request: Request) -> Response:
+    """The sandbox e-wallet: one button that approves the payment."""
+    ledger: PaylinkApp = request.app.state.ledger
+    try:
+        payment = ledger.payment(payment_id)
+    except NotFoundError:
+        return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
+    html = (
+        "<!doctype html><html lang=en><meta name=viewport content='width=device-width'>"
+        "<title>Sandbox e-wallet</title><body style='font-family:system-ui;max-width:26rem;"
+        "margin:2rem auto;padding:1rem'><h1>Sandbox e-wallet</h1>"
+        f"<p>Approve a payment of {payment.amount}?</p>"
+        f"<form method=post action='/sandbox/ewallet/{payment_id}/approve'>"
+        "<button style='font-size:1.1rem;padding:.8rem 1.5rem'>Approve</button></form>"
+    )
+    return HTMLResponse(html)
+
+
+@router.post("/sandbox/ewallet/{payment_id}/approve")
+def ewallet_approve(
+    payment_id: UUID, request: Request, confirm: Annotated[str, Form()] = ""
+) -> Response:
+    """Approve in the sandbox wallet, then go back to the merchant's page."""
+    del confirm
+    ledger: PaylinkApp = request.app.state.ledger
+    try:
+        payment = ledger.payment(payment_id)
+        link = ledger.link(payment.link_id)
+    except NotFoundError:
+        return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
+    if link.mode != "test":
+        return HTMLResponse("<h1>Not available</h1>", status_code=404)
+    simulate(request, payment)
+    return RedirectResponse(f"/l/{link.code}/p/{payment_id}", 303)
+
+
+class SandboxPayment(BaseModel):
+    """Pay a payment in the sandbox, the way a scenario says."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"payment_id": "0b8f8f5e-3c4e-4a59-9a7e-2f6f0e6d2a11", "scenario": "duplicate"},
+            ]
+        },
+    )
+    payment_id: UUID
+    scenario: Literal["normal", "duplicate", "late", "overpay", "underpay", "out_of_order"] = (
+        "normal"
+    )
+    amount: int | None = Field(default=None, gt=0, description="pay exactly this much instead")
+
+
+class SandboxResult(BaseModel):
+    """The callbacks sent and what the platform answered to each."""
+
+    object: Literal["sandbox_payment"] = "sandbox_payment"
+    scenario: str
+    callbacks: list[dict[str, Any]]
+
+
+@api_router.post(
+    "/v1/sandbox/payments",
+    response_model=SandboxResult,
+    summary="Simulate a payment in test mode (signed callbacks over HTTP)",
+    responses=problem_responses(404, 409),
+)
+def sandbox_payment(
+    body: SandboxPayment,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Options: normal, duplicate, late (after expiry), overpay, underpay, out_of_order."""
+
+    def execute() -> tuple[int, SandboxResult]:
+        if owner.mode != "test":
+            raise ProblemError(404, "not-found", "the sandbox is for test mode only")
+        try:
+            payment = ledger.payment(body.payment_id)
+        except NotFoundError:
+            raise ProblemError(404, "not-found", "no such payment", field="payment_id") from None
+        if payment.merchant_id != owner.merchant_id:
+            raise ProblemError(404, "not-found", "no such payment", field="payment_id")
+        sent = simulate(request, payment, body.scenario, body.amount)
+        return 200, SandboxResult(
+            scenario=body.scenario,
+            callbacks=[
+                {"status": d.status, "status_code": d.status_code, "response": d.body} for d in sent
+            ],
+        )
+
+    return run_idempotent(request, owner, body, execute)

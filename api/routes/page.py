@@ -1,0 +1,334 @@
+"""The hosted payment page: ``/l/{code}`` — choose, pay, and watch it become a receipt.
+
+Server-rendered, works without JavaScript (forms and a meta refresh), Bahasa Indonesia
+by default. Nothing private to the merchant is shown: name, description, items, amount.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.i18n import TEXT
+from api.pages import (
+    csrf_ok,
+    csrf_token,
+    is_preview_fetch,
+    language,
+    qr_png,
+    qr_svg,
+    render,
+    visitor_id,
+)
+from api.sandbox import sandbox, simulate
+from paylink_es.application import PaylinkApp
+from paylink_es.details import LinkDetails, PaymentDetails
+from paylink_es.errors import DomainError, NotFoundError
+from paylink_es.methods import PAYMENT_METHODS, method_family
+
+router = APIRouter(include_in_schema=False)
+FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
+FINAL = ("verified", "settled", "rejected")
+
+
+def _ledger(request: Request) -> PaylinkApp:
+    ledger: PaylinkApp = request.app.state.ledger
+    return ledger
+
+
+def _message(
+    request: Request,
+    status: int,
+    key: str,
+    merchant: str | None = None,
+    detail_key: str | None = None,
+) -> Response:
+    t = TEXT[language(request)]
+    return render(
+        request,
+        "message.html",
+        status=status,
+        heading=t[key],
+        detail=t.get(detail_key or f"{key}_detail", ""),
+        merchant=merchant,
+        title=t[key],
+    )
+
+
+def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
+    ledger = _ledger(request)
+    try:
+        details = ledger.link(ledger.link_id_for_code(code))
+    except NotFoundError:
+        return None
+    return details, ledger.merchant_name(details.merchant_id)
+
+
+def _groups(details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:
+    return [
+        (
+            family,
+            [(m, PAYMENT_METHODS[m][1]) for m in details.methods if method_family(m) == family],
+        )
+        for family in FAMILIES
+        if any(method_family(m) == family for m in details.methods)
+    ]
+
+
+def _link_page(
+    request: Request,
+    code: str,
+    details: LinkDetails,
+    merchant: str,
+    status: int = 200,
+    error: str | None = None,
+    offered: str | None = None,
+    chosen: str | None = None,
+) -> Response:
+    now = _ledger(request).now()
+    left = ""
+    if details.expires_at is not None:
+        seconds = max(0, int((details.expires_at - now).total_seconds()))
+        left = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    groups = _groups(details)
+    return render(
+        request,
+        "link.html",
+        status=status,
+        link=details,
+        merchant=merchant,
+        code=code,
+        items=details.line_items,
+        groups=groups,
+        left=left,
+        csrf=csrf_token(request, code),
+        error=error,
+        offered=offered,
+        chosen=chosen or groups[0][1][0][0],
+        title=details.description,
+        currency=details.currency,
+        test_mode=details.mode == "test",
+    )
+
+
+def _closed(request: Request, details: LinkDetails, merchant: str) -> Response | None:
+    if details.status == "active":
+        return None
+    return _message(request, 200, details.status, merchant)
+
+
+@router.api_route("/l/{code}", methods=["GET", "HEAD"])
+def open_link(code: str, request: Request) -> Response:
+    """The link's page; the first visit of a visitor session records an Opened event."""
+    found = _link(request, code)
+    if found is None:
+        return _message(request, 404, "not_found")
+    details, merchant = found
+    closed = _closed(request, details, merchant)
+    if closed is not None:
+        return closed
+    cookie = f"pl_opened_{code}"
+    page = _link_page(request, code, details, merchant)
+    if not is_preview_fetch(request) and cookie not in request.cookies:
+        _ledger(request).open_link(details.id, visitor_id(request))
+        page.set_cookie(
+            cookie,
+            "1",
+            httponly=True,
+            samesite="lax",
+            secure=request.app.state.settings.environment == "production",
+        )
+    return page
+
+
+@router.post("/l/{code}/pay")
+def pay(
+    code: str,
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    method: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+) -> Response:
+    """Start a payment by the chosen method; tampered forms get a 4xx page, nothing stored."""
+    found = _link(request, code)
+    if found is None:
+        return _message(request, 404, "not_found")
+    details, merchant = found
+    if not csrf_ok(request, code, csrf):
+        return _message(request, 403, "bad_request", merchant, "forbidden")
+    closed = _closed(request, details, merchant)
+    if closed is not None:
+        return closed
+    if details.mode != "test":
+        return _message(request, 503, "bad_request", merchant, "unavailable")
+    channel = sandbox(request)
+    offered: str | None = amount.strip() or None
+    try:
+        payment_id = _ledger(request).start_payment(
+            details.id,
+            method,
+            channel="sandbox",
+            amount=offered,
+            instruct=lambda pid, due: channel.instructions(pid, method, due, merchant),
+        )
+    except DomainError as error:
+        status = 409 if error.type == "link-not-payable" else 400
+        return _link_page(
+            request,
+            code,
+            details,
+            merchant,
+            status=status,
+            error=error.message,
+            offered=offered,
+            chosen=method if method in details.methods else None,
+        )
+    return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+
+
+def _payment(
+    request: Request, code: str, payment_id: UUID
+) -> tuple[LinkDetails, str, PaymentDetails] | None:
+    found = _link(request, code)
+    if found is None:
+        return None
+    try:
+        payment = _ledger(request).payment(payment_id)
+    except NotFoundError:
+        return None
+    if payment.link_id != found[0].id:
+        return None
+    return found[0], found[1], payment
+
+
+def _context(
+    request: Request, code: str, details: LinkDetails, merchant: str, payment: PaymentDetails
+) -> dict[str, Any]:
+    return {
+        "link": details,
+        "merchant": merchant,
+        "payment": payment,
+        "code": code,
+        "csrf": csrf_token(request, code),
+        "currency": payment.amount.currency,
+        "test_mode": details.mode == "test",
+        "success_url": details.success_url,
+        "method_label": PAYMENT_METHODS[payment.method][1],
+        "title": details.description,
+    }
+
+
+def _settled(payment: PaymentDetails) -> bool:
+    return payment.status in FINAL or payment.disposition is not None
+
+
+@router.get("/l/{code}/p/{payment_id}")
+def payment_page(code: str, payment_id: UUID, request: Request) -> Response:
+    """Instructions while the payment is awaited; the receipt once it is verified."""
+    found = _payment(request, code, payment_id)
+    if found is None:
+        return _message(request, 404, "not_found")
+    context = _context(request, code, *found)
+    template = "receipt_page.html" if _settled(found[2]) else "payment.html"
+    return render(request, template, **context)
+
+
+@router.get("/l/{code}/p/{payment_id}/receipt")
+def receipt_fragment(code: str, payment_id: UUID, request: Request) -> Response:
+    """The receipt, once there is one (204 until then): the page polls this."""
+    found = _payment(request, code, payment_id)
+    if found is None:
+        return Response(status_code=404)
+    if not _settled(found[2]):
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    return render(request, "receipt.html", **_context(request, code, *found))
+
+
+@router.post("/l/{code}/p/{payment_id}/simulate")
+def simulate_payment(
+    code: str, payment_id: UUID, request: Request, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """Test mode: the sandbox pays, by a signed callback over HTTP to our own endpoint."""
+    found = _payment(request, code, payment_id)
+    if found is None or found[0].mode != "test":
+        return _message(request, 404, "not_found")
+    if not csrf_ok(request, code, csrf):
+        return _message(request, 403, "bad_request", found[1], "forbidden")
+    simulate(request, found[2])
+    return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+
+
+def _luhn(number: str) -> bool:
+    digits = [int(d) for d in number][::-1]
+    total = sum(digits[0::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[1::2])
+    return total % 10 == 0
+
+
+@router.post("/l/{code}/p/{payment_id}/card")
+def pay_by_card(
+    code: str,
+    payment_id: UUID,
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    card_number: Annotated[str, Form()] = "",
+    card_expiry: Annotated[str, Form()] = "",
+    card_cvc: Annotated[str, Form()] = "",
+) -> Response:
+    """Sandbox card form: checks the number's shape and pays; the number is never kept."""
+    found = _payment(request, code, payment_id)
+    if found is None or found[2].method != "card":
+        return _message(request, 404, "not_found")
+    if not csrf_ok(request, code, csrf):
+        return _message(request, 403, "bad_request", found[1], "forbidden")
+    number = card_number.replace(" ", "")
+    month, _, year = card_expiry.partition("/")
+    valid = (
+        number.isdigit()
+        and 12 <= len(number) <= 19
+        and _luhn(number)
+        and month.isdigit()
+        and year.isdigit()
+        and 1 <= int(month) <= 12
+        and card_cvc.isdigit()
+        and len(card_cvc) in (3, 4)
+    )
+    if not valid:
+        context = _context(request, code, *found)
+        return render(request, "payment.html", status=400, **context)
+    simulate(request, found[2])
+    return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+
+
+@router.get("/l/{code}/p/{payment_id}/qris.svg")
+def qris_image(code: str, payment_id: UUID, request: Request) -> Response:
+    """The QRIS code a customer scans."""
+    found = _payment(request, code, payment_id)
+    content = found[2].instructions.get("qr_content") if found else None
+    if not content:
+        return Response(status_code=404)
+    return Response(qr_svg(content), media_type="image/svg+xml")
+
+
+@router.get("/l/{code}/qr.svg")
+def link_qr_svg(code: str, request: Request) -> Response:
+    """A QR code of the short URL, to print or share."""
+    if _link(request, code) is None:
+        return Response(status_code=404)
+    url = f"{request.app.state.settings.public_url}/l/{code}"
+    return Response(
+        qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@router.get("/l/{code}/qr.png")
+def link_qr_png(code: str, request: Request) -> Response:
+    """The same QR code as PNG."""
+    if _link(request, code) is None:
+        return Response(status_code=404)
+    url = f"{request.app.state.settings.public_url}/l/{code}"
+    return Response(
+        qr_png(url), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+    )

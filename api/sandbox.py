@@ -1,0 +1,96 @@
+"""Sending the sandbox channel's signed callbacks over real HTTP to our own endpoint."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from fastapi import Request
+
+from paylink_es.application import PaylinkApp
+from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
+from paylink_es.details import PaymentDetails
+from paylink_es.errors import InvalidFieldError
+from paylink_es.money import Money
+from paylink_es.settings import Settings
+
+CALLBACK_PATH = "/channels/sandbox/callback"
+
+
+def sandbox(request: Request) -> SandboxChannel:
+    """The sandbox channel of this app."""
+    settings: Settings = request.app.state.settings
+    return SandboxChannel(secret=settings.sandbox_secret, base_url=settings.public_url)
+
+
+def callback_client(request: Request) -> httpx.Client:
+    """The HTTP client callbacks go out with (tests may put their own on app.state)."""
+    client: httpx.Client | None = getattr(request.app.state, "callback_client", None)
+    if client is None:
+        client = request.app.state.callback_client = httpx.Client(timeout=10)
+        request.app.state.callback_client_owned = True
+    return client
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One callback sent and what our endpoint answered."""
+
+    status: str
+    status_code: int
+    body: dict[str, Any]
+
+
+def simulate(
+    request: Request, payment: PaymentDetails, scenario: str = "normal", amount: int | None = None
+) -> list[Delivered]:
+    """Pay ``payment`` in the sandbox the way ``scenario`` says, by signed callbacks."""
+    ledger: PaylinkApp = request.app.state.ledger
+    channel = sandbox(request)
+    due = payment.amount
+    paid = Money(amount if amount is not None else due.amount, due.currency)
+    if scenario == "overpay":
+        paid = Money(due.amount + max(1, due.amount // 10), due.currency)
+    elif scenario == "underpay":
+        paid = Money(max(1, due.amount - max(1, due.amount // 10)), due.currency)
+    paid_at = ledger.now()
+    if scenario == "late":
+        link = ledger.link(payment.link_id)
+        if link.expires_at is None:
+            raise InvalidFieldError("scenario", "a late payment needs a link that expires")
+        paid_at = link.expires_at + timedelta(minutes=5)
+    reference = f"SBX-{uuid4().hex[:16].upper()}"
+    statuses = {"duplicate": ["PAID", "PAID"], "out_of_order": ["PAID", "PENDING"]}.get(
+        scenario, ["PAID"]
+    )
+    if scenario == "normal" or scenario in ("late", "overpay", "underpay"):
+        statuses = ["PENDING", "PAID"] if payment.method.startswith("ewallet") else ["PAID"]
+    return [
+        _send(request, channel, payment.id, reference, paid, paid_at, status) for status in statuses
+    ]
+
+
+def _send(
+    request: Request,
+    channel: SandboxChannel,
+    payment_id: UUID,
+    reference: str,
+    amount: Money,
+    paid_at: datetime,
+    status: str,
+) -> Delivered:
+    settings: Settings = request.app.state.settings
+    body = channel.callback_body(payment_id, reference, amount, paid_at, status)
+    response = callback_client(request).post(
+        f"{settings.public_url}{CALLBACK_PATH}",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: channel.sign(body, int(time.time())),
+        },
+    )
+    return Delivered(status, response.status_code, response.json())

@@ -1,0 +1,206 @@
+"""What a link's messages say: e-mail (text and HTML), SMS, WhatsApp and the share payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import quote
+
+from paylink_es.details import LinkDetails
+from paylink_es.notify.formatting import Language, format_instant, format_link_amount, one_line
+from paylink_es.notify.port import Channel, Message
+
+TEXTS: dict[Language, dict[str, str]] = {
+    "id": {
+        "subject": "Tagihan dari {merchant}: {amount}",
+        "greeting": "Halo,",
+        "intro": "{merchant} mengirimkan tautan pembayaran untuk Anda.",
+        "for": "Untuk",
+        "amount": "Jumlah",
+        "expires": "Berlaku sampai",
+        "pay": "Bayar di sini:",
+        "button": "Bayar sekarang",
+        "methods": "Anda bisa membayar dengan transfer bank (virtual account), QRIS, e-wallet"
+        " atau metode lain yang tersedia di halaman pembayaran.",
+        "ignore": "Jika Anda tidak merasa bertransaksi dengan {merchant}, abaikan pesan ini.",
+        "sms": "{merchant}: tagihan {amount} untuk {description}. Bayar di {url}",
+        "whatsapp": "Halo! {merchant} mengirimkan tagihan *{amount}* untuk {description}.\n"
+        "{expiry}Bayar di sini: {url}",
+        "whatsapp_expiry": "Berlaku sampai {expires}.\n",
+        "social": "Bayar {description} dari {merchant} ({amount}) di sini: {url}",
+    },
+    "en": {
+        "subject": "Payment request from {merchant}: {amount}",
+        "greeting": "Hello,",
+        "intro": "{merchant} has sent you a payment link.",
+        "for": "For",
+        "amount": "Amount",
+        "expires": "Valid until",
+        "pay": "Pay here:",
+        "button": "Pay now",
+        "methods": "You can pay by bank transfer (virtual account), QRIS, e-wallet or another"
+        " method offered on the payment page.",
+        "ignore": "If you have no dealings with {merchant}, please ignore this message.",
+        "sms": "{merchant}: payment request of {amount} for {description}. Pay at {url}",
+        "whatsapp": "Hello! {merchant} has sent you a payment request of *{amount}* for"
+        " {description}.\n{expiry}Pay here: {url}",
+        "whatsapp_expiry": "Valid until {expires}.\n",
+        "social": "Pay {merchant} {amount} for {description} here: {url}",
+    },
+}
+
+HTML = """<!DOCTYPE html>
+<html lang="{lang}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{subject}</title></head>
+<body style="margin:0;padding:24px;background:#f4f5f7;font-family:Arial,sans-serif;color:#1f2933">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0"
+ style="max-width:520px;margin:0 auto;background:#ffffff;border-radius:8px">
+<tr><td style="padding:24px">
+<p>{greeting}</p>
+<p>{intro}</p>
+<table role="presentation" cellpadding="4" cellspacing="0">
+<tr><td style="color:#52606d">{label_for}</td><td>{description}</td></tr>
+<tr><td style="color:#52606d">{label_amount}</td><td><strong>{amount}</strong></td></tr>
+{expiry_row}</table>
+<p style="margin:24px 0"><a href="{url}" style="display:inline-block;padding:12px 24px;\
+background:#0b7a75;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:bold">\
+{button}</a></p>
+<p style="font-size:13px;color:#52606d">{pay} <a href="{url}">{url}</a></p>
+<p style="font-size:13px;color:#52606d">{methods}</p>
+<p style="font-size:12px;color:#7b8794">{ignore}</p>
+</td></tr></table>
+</body>
+</html>
+"""
+HTML_EXPIRY_ROW = '<tr><td style="color:#52606d">{label}</td><td>{expires}</td></tr>\n'
+
+
+@dataclass(frozen=True)
+class LinkContent:
+    """What every message about one link says, in one language."""
+
+    language: Language
+    merchant: str
+    description: str
+    amount: str
+    url: str
+    qr_url: str
+    expires: str | None
+
+    @classmethod
+    def of(
+        cls, link: LinkDetails, merchant: str, base_url: str, language: Language
+    ) -> LinkContent:
+        """The content of ``link``'s messages; its short URL hangs off ``base_url``."""
+        url = f"{base_url.rstrip('/')}/l/{link.code}"
+        return cls(
+            language=language,
+            merchant=merchant,
+            description=link.description,
+            amount=format_link_amount(
+                link.amount, link.amount_min, link.amount_max, link.currency, language
+            ),
+            url=url,
+            qr_url=f"{url}/qr.svg",
+            expires=format_instant(link.expires_at, language) if link.expires_at else None,
+        )
+
+    def text(self, key: str, *, description_limit: int = 200) -> str:
+        """The template ``key`` filled in (descriptions on one line, cut at the limit)."""
+        texts = TEXTS[self.language]
+        expiry = texts["whatsapp_expiry"].format(expires=self.expires) if self.expires else ""
+        return texts[key].format(
+            merchant=one_line(self.merchant, 100),
+            amount=self.amount,
+            description=one_line(self.description, description_limit),
+            url=self.url,
+            expires=self.expires or "",
+            expiry=expiry,
+        )
+
+
+def email_text(content: LinkContent) -> str:
+    """The plain-text part of the e-mail."""
+    texts = TEXTS[content.language]
+    details = [
+        f"{texts['for']}: {content.description}",
+        f"{texts['amount']}: {content.amount}",
+    ]
+    if content.expires:
+        details.append(f"{texts['expires']}: {content.expires}")
+    parts = [
+        texts["greeting"],
+        content.text("intro"),
+        "\n".join(details),
+        f"{texts['pay']}\n{content.url}",
+        texts["methods"],
+        content.text("ignore"),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def email_html(content: LinkContent) -> str:
+    """The HTML part of the e-mail: every value escaped."""
+    texts = TEXTS[content.language]
+    expiry_row = ""
+    if content.expires:
+        expiry_row = HTML_EXPIRY_ROW.format(
+            label=escape(texts["expires"]), expires=escape(content.expires)
+        )
+    return HTML.format(
+        lang=content.language,
+        subject=escape(content.text("subject")),
+        greeting=escape(texts["greeting"]),
+        intro=escape(content.text("intro")),
+        label_for=escape(texts["for"]),
+        description=escape(content.description).replace("\n", "<br>"),
+        label_amount=escape(texts["amount"]),
+        amount=escape(content.amount),
+        expiry_row=expiry_row,
+        url=escape(content.url),
+        button=escape(texts["button"]),
+        pay=escape(texts["pay"]),
+        methods=escape(texts["methods"]),
+        ignore=escape(content.text("ignore")),
+    )
+
+
+def compose(channel: Channel, to: str, content: LinkContent) -> Message:
+    """The message that sends the link to ``to`` by ``channel``."""
+    if channel == "email":
+        return Message(
+            channel,
+            to,
+            email_text(content),
+            subject=content.text("subject"),
+            html=email_html(content),
+        )
+    if channel == "sms":  # one SMS where the description allows: keep it short
+        return Message(channel, to, content.text("sms", description_limit=60))
+    return Message(channel, to, content.text("whatsapp"))
+
+
+@dataclass(frozen=True)
+class Share:
+    """How a merchant shares a link themselves: URLs, a WhatsApp deep link, a post text."""
+
+    language: Language
+    url: str
+    qr_url: str
+    text: str
+    whatsapp_text: str
+    whatsapp_url: str
+
+
+def share_for(content: LinkContent) -> Share:
+    """The share payload; ``wa.me/?text=`` lets the merchant pick the chat in WhatsApp."""
+    whatsapp_text = content.text("whatsapp")
+    return Share(
+        language=content.language,
+        url=content.url,
+        qr_url=content.qr_url,
+        text=content.text("social", description_limit=100),
+        whatsapp_text=whatsapp_text,
+        whatsapp_url=f"https://wa.me/?text={quote(whatsapp_text, safe='')}",
+    )

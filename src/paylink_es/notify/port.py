@@ -1,0 +1,120 @@
+"""The notifier port: a message, what delivering it did, and retries with backoff."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+log = logging.getLogger("paylink.notify")
+
+Channel = Literal["email", "sms", "whatsapp"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "whatsapp")
+REASON_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one recipient (an e-mail address or an E.164 number)."""
+
+    channel: Channel
+    to: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message that went out: through what, after how many tries, the provider's id."""
+
+    delivered_to: str
+    attempts: int
+    provider_id: str | None = None
+
+
+class Notifier(Protocol):
+    """Delivers messages of one channel; raises :class:`DeliveryFailedError` when it cannot."""
+
+    @property
+    def name(self) -> str:
+        """What the message was handed to: ``smtp``, ``sms-gateway``, ``whatsapp``…"""
+        ...
+
+    def deliver(self, message: Message) -> Delivery:
+        """Deliver ``message``, retrying what may succeed on another try."""
+        ...
+
+
+class DeliveryFailedError(Exception):
+    """A message could not be delivered; ``reason`` is safe to store and show."""
+
+    def __init__(self, delivered_to: str, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.delivered_to = delivered_to
+        self.reason = reason
+        self.attempts = attempts
+
+
+class ChannelNotConfiguredError(Exception):
+    """No provider is configured for a channel where the dev outbox is not allowed."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"no {channel} provider is configured on this server")
+        self.channel = channel
+
+
+class TransientDeliveryError(Exception):
+    """An attempt failed in a way another attempt may not (timeout, 4xx SMTP, HTTP 503)."""
+
+
+class PermanentDeliveryError(Exception):
+    """An attempt failed in a way every attempt would (5xx SMTP, HTTP 400, bad TLS)."""
+
+
+def safe_reason(text: str) -> str:
+    """One line of at most REASON_LIMIT characters, no control characters."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
+
+
+def deliver_with_retries(
+    name: str,
+    attempt: Callable[[], str | None],
+    *,
+    tries: int,
+    backoff_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """Run ``attempt`` up to ``tries`` times, waiting ``backoff_s`` × 2ⁿ between tries.
+
+    ``attempt`` returns the provider's message id (or None) and raises
+    :class:`TransientDeliveryError` to be tried again or :class:`PermanentDeliveryError`
+    to stop at once. Reasons must never carry secrets: they are logged and stored.
+    """
+    last = "no attempt was made"
+    for number in range(1, tries + 1):
+        try:
+            return Delivery(name, number, attempt())
+        except PermanentDeliveryError as error:
+            reason = safe_reason(str(error))
+            log.warning("%s: attempt %d failed for good: %s", name, number, reason)
+            raise DeliveryFailedError(name, reason, number) from None
+        except TransientDeliveryError as error:
+            last = safe_reason(str(error))
+        if number < tries:
+            wait = backoff_s * 2 ** (number - 1)
+            log.warning(
+                "%s: attempt %d of %d failed: %s; retrying in %.2f s",
+                name,
+                number,
+                tries,
+                last,
+                wait,
+            )
+            sleep(wait)
+    log.warning("%s: giving up after %d attempts: %s", name, tries, last)
+    reason = safe_reason(f"{last} (after {tries} attempts)")
+    raise DeliveryFailedError(name, reason, tries)
