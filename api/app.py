@@ -14,7 +14,7 @@ from api import problems
 from api.auth import RateLimiter
 from api.deps import LedgerDep
 from api.middleware import RequestContext
-from api.routes import channels, links, page, payments, webhooks
+from api.routes import channels, links, page, payments, send, webhooks
 from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
@@ -82,6 +82,7 @@ def create_app(
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(links.router)
+    app.include_router(send.router)
     app.include_router(payments.router)
     app.include_router(webhooks.router)
     app.include_router(channels.api_router)

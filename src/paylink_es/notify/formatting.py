@@ -68,7 +68,7 @@ def format_link_amount(
         return format_amount(amount, currency, language)
     low = format_amount(amount_min or 1, currency, language)
     if amount_max is not None:
-        return f"{low} – {format_amount(amount_max, currency, language)}"
+        return f"{low} \u2013 {format_amount(amount_max, currency, language)}"
     return f"min. {low}" if language == "id" else f"from {low}"
 
 

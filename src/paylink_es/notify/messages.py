@@ -89,9 +89,7 @@ class LinkContent:
     expires: str | None
 
     @classmethod
-    def of(
-        cls, link: LinkDetails, merchant: str, base_url: str, language: Language
-    ) -> LinkContent:
+    def of(cls, link: LinkDetails, merchant: str, base_url: str, language: Language) -> LinkContent:
         """The content of ``link``'s messages; its short URL hangs off ``base_url``."""
         url = f"{base_url.rstrip('/')}/l/{link.code}"
         return cls(
@@ -124,7 +122,7 @@ def email_text(content: LinkContent) -> str:
     """The plain-text part of the e-mail."""
     texts = TEXTS[content.language]
     details = [
-        f"{texts['for']}: {content.description}",
+        f"{texts['for']}: {content.description}".replace("\n", "\n  "),
         f"{texts['amount']}: {content.amount}",
     ]
     if content.expires:

@@ -88,7 +88,7 @@ def deliver_with_retries(
     backoff_s: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
-    """Run ``attempt`` up to ``tries`` times, waiting ``backoff_s`` × 2ⁿ between tries.
+    """Run ``attempt`` up to ``tries`` times, waiting ``backoff_s * 2**n`` between.
 
     ``attempt`` returns the provider's message id (or None) and raises
     :class:`TransientDeliveryError` to be tried again or :class:`PermanentDeliveryError`

@@ -1,0 +1,51 @@
+"""Sending payment links: e-mail over SMTP, SMS and WhatsApp over HTTP, a dev outbox.
+
+The ``Notifier`` port has one adapter per provider (``EmailSender``, ``SmsSender``,
+``WhatsAppSender``) and ``DevOutbox`` for channels without one; ``LinkSender`` checks
+the recipient and the link, delivers, and records ``Sent`` or ``SendFailed``.
+"""
+
+from __future__ import annotations
+
+from paylink_es.notify.channels import Notifications, notifications_from_settings
+from paylink_es.notify.formatting import LANGUAGES, Language, format_amount
+from paylink_es.notify.messages import LinkContent, Share, compose, share_for
+from paylink_es.notify.outbox import DevOutbox
+from paylink_es.notify.port import (
+    CHANNELS,
+    Channel,
+    ChannelNotConfiguredError,
+    Delivery,
+    DeliveryFailedError,
+    Message,
+    Notifier,
+)
+from paylink_es.notify.providers import SmsSender, WhatsAppSender
+from paylink_es.notify.service import LinkSender, SendOutcome, check_recipient
+from paylink_es.notify.smtp import EmailSender
+
+__all__ = [
+    "CHANNELS",
+    "LANGUAGES",
+    "Channel",
+    "ChannelNotConfiguredError",
+    "Delivery",
+    "DeliveryFailedError",
+    "DevOutbox",
+    "EmailSender",
+    "Language",
+    "LinkContent",
+    "LinkSender",
+    "Message",
+    "Notifications",
+    "Notifier",
+    "SendOutcome",
+    "Share",
+    "SmsSender",
+    "WhatsAppSender",
+    "check_recipient",
+    "compose",
+    "format_amount",
+    "notifications_from_settings",
+    "share_for",
+]

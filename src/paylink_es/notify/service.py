@@ -1,0 +1,71 @@
+"""Sending a link: check the recipient and the link, deliver, record the attempt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paylink_es.application import PaylinkApp
+from paylink_es.details import LinkDetails
+from paylink_es.errors import InvalidFieldError, LinkClosedError
+from paylink_es.link import ACTIVE, mask_recipient
+from paylink_es.notify.channels import Notifications
+from paylink_es.notify.formatting import Language
+from paylink_es.notify.messages import LinkContent, Share, compose, share_for
+from paylink_es.notify.port import Channel, Delivery, DeliveryFailedError
+from paylink_es.validation import check_email, normalise_phone, require_text
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """A link that went out: to whom (masked), how, and the share payload beside it."""
+
+    channel: Channel
+    recipient: str
+    delivery: Delivery
+    share: Share
+
+
+def check_recipient(channel: Channel, to: object, field: str = "to") -> str:
+    """An e-mail address, or a phone number in E.164 (``08…`` → ``+628…``); raises naming field."""
+    text = require_text(to, field, max_length=254)
+    checked = check_email(text, field) if channel == "email" else normalise_phone(text, field)
+    if checked is None:  # unreachable: require_text refused empty input; for the types
+        raise InvalidFieldError(field, "is required")
+    return checked
+
+
+class LinkSender:
+    """Sends links by e-mail, SMS or WhatsApp and records every attempt on the ledger."""
+
+    def __init__(self, ledger: PaylinkApp, notifications: Notifications, base_url: str) -> None:
+        self.ledger = ledger
+        self.notifications = notifications
+        self.base_url = base_url
+
+    def content(self, link: LinkDetails, language: Language) -> LinkContent:
+        """What messages about ``link`` say in ``language``."""
+        merchant = self.ledger.merchant_name(link.merchant_id)
+        return LinkContent.of(link, merchant, self.base_url, language)
+
+    def share(self, link: LinkDetails, language: Language) -> Share:
+        """The short URL, QR URL, WhatsApp deep link and social post text of ``link``."""
+        return share_for(self.content(link, language))
+
+    def send(self, link: LinkDetails, channel: Channel, to: str, language: Language) -> SendOutcome:
+        """Deliver the link to ``to``; a ``Sent`` event on success, ``SendFailed`` if not.
+
+        A closed or expired link is refused before anything is sent or recorded. A
+        failed delivery is recorded and :class:`DeliveryFailedError` raised again.
+        """
+        recipient = check_recipient(channel, to)
+        if link.status != ACTIVE:
+            raise LinkClosedError(f"link is {link.status}; it cannot be sent", field="link")
+        notifier = self.notifications.for_channel(channel)
+        content = self.content(link, language)
+        try:
+            delivery = notifier.deliver(compose(channel, recipient, content))
+        except DeliveryFailedError as error:
+            self.ledger.record_send_failure(link.id, channel, recipient, error.reason)
+            raise
+        self.ledger.send_link(link.id, channel, recipient)
+        return SendOutcome(channel, mask_recipient(recipient), delivery, share_for(content))
