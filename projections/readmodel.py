@@ -29,7 +29,9 @@ def iso(instant: datetime) -> str:
     try:
         instant = instant.astimezone(UTC)
     except OverflowError:
-        return "0001-01-01T00:00:00.000000Z" if instant.year < 5000 else "9999-12-31T23:59:59.999999Z"
+        return (
+            "0001-01-01T00:00:00.000000Z" if instant.year < 5000 else "9999-12-31T23:59:59.999999Z"
+        )
     return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
