@@ -307,3 +307,18 @@ def test_the_openapi_document_declares_what_send_and_share_answer(api: Api) -> N
     assert schema["examples"]
     parameters = {p["name"].lower() for p in send_operation["parameters"]}
     assert "idempotency-key" in parameters
+
+
+def test_every_example_of_the_send_request_is_accepted(api: Api) -> None:
+    merchant = api.merchant()
+    document = api.client.get("/openapi.json").json()
+    examples = document["components"]["schemas"]["SendRequest"]["examples"]
+
+    for example in examples:
+        link = api.create_link(merchant, **LINK)
+        response = api.client.post(
+            f"/v1/links/{link['id']}/send", json=example, headers=merchant.headers()
+        )
+        assert response.status_code == 200, f"{example}: {response.text}"
+
+    assert {line["channel"] for line in outbox_lines(api)} == {"email", "sms", "whatsapp"}
