@@ -118,7 +118,9 @@ def send_link(
     """Deliver the link now; every attempt is recorded (``link.sent`` or a failed send).
 
     409: the link is closed or expired. 502 ``/problems/send-failed``: the provider
-    refused or did not answer after retries. 503: the channel has no provider here.
+    refused or did not answer after retries (the failure is recorded; like any answer it
+    is replayed for the same ``Idempotency-Key``, so try again with a new key). 503: the
+    channel has no provider on this server.
     """
 
     def execute() -> tuple[int, SendOut]:
