@@ -8,6 +8,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
@@ -47,7 +48,7 @@ BEARER = HTTPBearer(
 )
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
 ) -> KeyOwner:
@@ -70,10 +71,12 @@ def authenticate(
             headers=CHALLENGE,
         )
     ledger: PaylinkApp = request.app.state.ledger
-    try:
-        owner = ledger.authenticate(secret.strip())
-    except ApiKeyInvalidError as error:
-        raise ProblemError(401, "api-key-invalid", error.message, headers=CHALLENGE) from None
+    owner = ledger.cached_owner(secret.strip())
+    if owner is None:
+        try:
+            owner = await run_in_threadpool(ledger.authenticate, secret.strip())
+        except ApiKeyInvalidError as error:
+            raise ProblemError(401, "api-key-invalid", error.message, headers=CHALLENGE) from None
     limiter: RateLimiter = request.app.state.rate_limiter
     wait = limiter.wait_needed(owner.key_id)
     if wait > 0:

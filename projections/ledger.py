@@ -27,9 +27,10 @@ BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "pa
 
 _UPSERT = {
     column: (
-        f"INSERT INTO {{s}}balances AS b (merchant_id, mode, currency, {column})"
-        " VALUES (?, ?, ?, ?)"
-        f" ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET {column} = b.{column} + ?"
+        f"INSERT INTO {{s}}balances AS b (merchant_id, mode, currency, {column}, position)"
+        " VALUES (?, ?, ?, ?, ?)"
+        f" ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET {column} = b.{column} + ?,"
+        " position = CASE WHEN b.position > ? THEN b.position ELSE ? END"
     )
     for column in BALANCE_COLUMNS
 }
@@ -41,13 +42,14 @@ JOURNAL_SQL = (
 
 CHECKS: tuple[Check, ...] = (
     (
-        "SELECT merchant_id, mode, currency FROM {s}balances WHERE "
-        + " OR ".join(f"{c} < 0" for c in BUCKETS),
+        "SELECT merchant_id, mode, currency FROM {s}balances WHERE position >= ? AND ("
+        + " OR ".join(f"{c} < 0" for c in BUCKETS)
+        + ")",
         (),
         "a merchant balance would go below zero",
     ),
     (
-        "SELECT merchant_id, mode, currency FROM {s}balances WHERE verified != "
+        "SELECT merchant_id, mode, currency FROM {s}balances WHERE position >= ? AND verified != "
         + " + ".join(BUCKETS),
         (),
         "verified money is not in exactly one of pending, available, held, refund_due,"
@@ -74,7 +76,8 @@ class LedgerView(ReadModel):
         "CREATE TABLE IF NOT EXISTS {s}balances ("
         " merchant_id TEXT NOT NULL, mode TEXT NOT NULL, currency TEXT NOT NULL, "
         + ", ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in BALANCE_COLUMNS)
-        + ", PRIMARY KEY (merchant_id, mode, currency))",
+        + ", position BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (merchant_id, mode, currency))",
+        "CREATE INDEX IF NOT EXISTS balances_by_position ON {s}balances (position)",
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
@@ -104,8 +107,14 @@ class LedgerView(ReadModel):
         ]
         for (merchant, mode, currency, column), delta in balance_effects(postings).items():
             if delta:
-                statements.append((_UPSERT[column], (str(merchant), mode, currency, delta, delta)))
+                statements.append(
+                    (
+                        _UPSERT[column],
+                        (str(merchant), mode, currency, delta, position, delta, position, position),
+                    )
+                )
         return statements
 
-    def checks(self) -> Sequence[Check]:
-        return CHECKS
+    def checks(self, first_position: int) -> Sequence[Check]:
+        # Only the balances this write touched: the rest were checked when they changed.
+        return [(sql, (first_position,), message) for sql, _, message in CHECKS]

@@ -94,7 +94,8 @@ class LinkTracking(ReadModel):
         " sent_count BIGINT NOT NULL DEFAULT 0, opened_count BIGINT NOT NULL DEFAULT 0,"
         " payment_count BIGINT NOT NULL DEFAULT 0, flagged_count BIGINT NOT NULL DEFAULT 0,"
         " collected BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
-        " updated_at TEXT NOT NULL, position BIGINT NOT NULL, terms TEXT NOT NULL)",
+        " updated_at TEXT NOT NULL, position BIGINT NOT NULL, terms TEXT NOT NULL,"
+        " search TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS links_by_merchant"
         " ON {s}links (merchant_id, mode, created_at, link_id)",
         "CREATE TABLE IF NOT EXISTS {s}link_timeline ("
@@ -124,8 +125,8 @@ class LinkTracking(ReadModel):
                 (
                     "INSERT INTO {s}links (link_id, merchant_id, mode, code, reference_id,"
                     " description, currency, amount, amount_min, amount_max, usage_limit,"
-                    " expires_at, status, created_at, updated_at, position, terms)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                    " expires_at, status, created_at, updated_at, position, terms, search)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
                     (
                         link_id,
                         str(e["merchant_id"]),
@@ -143,6 +144,7 @@ class LinkTracking(ReadModel):
                         at,
                         position,
                         to_json(_terms(e)),
+                        f"{e['description']} {e['reference_id'] or ''}".casefold(),
                     ),
                 ),
                 timeline,
@@ -176,7 +178,7 @@ class LinkTracking(ReadModel):
                 (
                     position,
                     at,
-                    name.replace(".", ""),
+                    "PaymentAnomaly" if name == "Payment.Flagged" else name.replace(".", ""),
                     to_json(payment_event_detail(name, e)),
                     payment_id,
                 ),

@@ -40,18 +40,28 @@ def _encode_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, size: int) -> list[Any]:
+def _decode_cursor(cursor: str, *kinds: type) -> list[Any]:
+    """The parts of a cursor this server gave out, each of the expected type."""
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         raise QueryError("cursor", "is not a cursor this server gave out") from None
     if (
         not isinstance(parts, list)
-        or len(parts) != size
-        or not all(isinstance(part, str | int) and not isinstance(part, bool) for part in parts)
+        or len(parts) != len(kinds)
+        or not all(
+            type(part) is kind  # exact: a bool is not an int here
+            for part, kind in zip(parts, kinds, strict=True)
+        )
     ):
         raise QueryError("cursor", "is not a cursor this server gave out")
     return parts
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern that finds ``text`` anywhere, with % and _ taken literally."""
+    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _limit(limit: int) -> int:
@@ -106,11 +116,11 @@ def list_links(
         where.append("reference_id = ?")
         params.append(reference)
     if text:
-        where.append("(LOWER(description) LIKE ? OR LOWER(COALESCE(reference_id, '')) LIKE ?)")
-        pattern = "%" + text.lower().replace("%", "").replace("_", "") + "%"
-        params += [pattern, pattern]
+        # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
+        where.append("search LIKE ? ESCAPE '\\'")
+        params.append(like_pattern(text))
     if cursor is not None:
-        created_at, link_id = _decode_cursor(cursor, 2)
+        created_at, link_id = _decode_cursor(cursor, str, str)
         where.append("(created_at < ? OR (created_at = ? AND link_id < ?))")
         params += [created_at, created_at, link_id]
     size = _limit(limit)
@@ -209,7 +219,7 @@ def list_payments(
         where.append("status = ?")
         params.append(status)
     if cursor is not None:
-        created_at, payment_id = _decode_cursor(cursor, 2)
+        created_at, payment_id = _decode_cursor(cursor, str, str)
         where.append("(created_at < ? OR (created_at = ? AND payment_id < ?))")
         params += [created_at, created_at, payment_id]
     size = _limit(limit)
@@ -372,7 +382,7 @@ def webhook_deliveries(
         where.append("status = ?")
         params.append(status)
     if cursor is not None:
-        position, delivery_id = _decode_cursor(cursor, 2)
+        position, delivery_id = _decode_cursor(cursor, int, str)
         where.append("(position < ? OR (position = ? AND delivery_id < ?))")
         params += [position, position, delivery_id]
     size = _limit(limit)

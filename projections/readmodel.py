@@ -69,14 +69,17 @@ class ReadModel(Projection[RowsView]):
     def statements(self, event: Event, position: int) -> list[Statement]:
         """The writes one event makes (often none: tracking still advances)."""
 
-    def checks(self) -> Sequence[Check]:
-        """Queries that must return nothing after a write (invariants)."""
+    def checks(self, first_position: int) -> Sequence[Check]:
+        """Queries that must return nothing after a write of events from ``first_position``."""
+        del first_position
         return ()
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Apply one event and its tracking in one transaction (the live path)."""
         self.view.apply(
-            self.statements(domain_event, tracking.notification_id), tracking, self.checks()
+            self.statements(domain_event, tracking.notification_id),
+            tracking,
+            self.checks(tracking.notification_id),
         )
 
     def process_batch(self, batch: Sequence[tuple[Event, Tracking]]) -> None:
@@ -89,4 +92,4 @@ class ReadModel(Projection[RowsView]):
             for statement in self.statements(event, tracking.notification_id):
                 (deferred if statement[0] in self.deferred else ordered).append(statement)
         deferred.sort(key=lambda statement: statement[0])
-        self.view.apply(ordered + deferred, batch[-1][1], self.checks())
+        self.view.apply(ordered + deferred, batch[-1][1], self.checks(batch[0][1].notification_id))

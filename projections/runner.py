@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Notification, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
+from psycopg.sql import SQL, Identifier
 
 from paylink_es.application import PaylinkApp
 from paylink_es.settings import Settings
@@ -208,8 +210,10 @@ class Supervisor(threading.Thread):
                 ) as runner:
                     self.started_once.set()
                     backoff = 0.1
+                    stalled = _StallWatch()
                     while not self.stopping.is_set():
-                        runner.run_forever(timeout=0.2)
+                        runner.run_forever(timeout=0.5)
+                        stalled.check(runner)
                 return
             except InvariantViolationError as error:
                 self.error = error
@@ -220,6 +224,30 @@ class Supervisor(threading.Thread):
                 log.warning("projection %s failed (%s); restarting", self.cls.name, error)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+class _StallWatch:
+    """Wakes a runner that sits behind the head: 9.5.6 can miss a notification.
+
+    ``PostgresSubscription`` starts pulling before its ``LISTEN`` is in place, so an
+    event committed in between is only seen at the next notification. When a view
+    stays behind the head for two checks in a row, a ``NOTIFY`` wakes it.
+    """
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def check(self, runner: ProjectionRunner[Any, Any]) -> None:
+        app: PaylinkApp = runner.app
+        position = runner.view.max_tracking_id(app.name) or 0
+        head = app.recorder.max_notification_id() or 0
+        if position < head and position == self.last:
+            recorder = app.recorder
+            if isinstance(recorder, PostgresApplicationRecorder):
+                with recorder.datastore.transaction(commit=True) as curs:
+                    curs.execute(SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)))
+            position = -1  # give the woken runner two more checks
+        self.last = position
 
 
 class ProjectionService:

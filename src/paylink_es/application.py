@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -109,6 +110,13 @@ class PaylinkApp(Application[UUID], WebhookServices):
             return self._run_alone(command)
         return committer.submit(command)
 
+    async def _run_async(self, command: Callable[[], T]) -> T:
+        """Like :meth:`_run`, awaitable: the caller's event loop is not blocked."""
+        committer = self.committer
+        if committer is None:
+            return await asyncio.to_thread(self._run_alone, command)
+        return await asyncio.wrap_future(committer.submit_future(command))
+
     def _run_collecting(self, command: Callable[[], T]) -> tuple[T, list[Any]]:
         """Run a command once with ``save`` collecting; return its result and aggregates."""
         collected: list[Any] = []
@@ -202,6 +210,13 @@ class PaylinkApp(Application[UUID], WebhookServices):
         self._run(command)
         self._auth_cache.clear()
 
+    def cached_owner(self, secret: str) -> KeyOwner | None:
+        """The owner of a key if it was authenticated within the last second (no I/O)."""
+        cached = self._auth_cache.get(hash_secret(secret))
+        if cached is not None and time.monotonic() - cached[1] < AUTH_CACHE_S:
+            return cached[0]
+        return None
+
     def authenticate(self, secret: str) -> KeyOwner:
         """The merchant and mode a secret key belongs to; raises if unknown or revoked.
 
@@ -240,6 +255,17 @@ class PaylinkApp(Application[UUID], WebhookServices):
 
     def open_link_request(self, merchant_id: UUID, **fields: Any) -> tuple[LinkDetails, bool]:
         """Create a link; returns it and whether it is new (False: the reference existed)."""
+        return self._run(self._link_command(merchant_id, fields))
+
+    async def open_link_request_async(
+        self, merchant_id: UUID, **fields: Any
+    ) -> tuple[LinkDetails, bool]:
+        """:meth:`open_link_request` for an event loop (the HTTP hot path)."""
+        return await self._run_async(self._link_command(merchant_id, fields))
+
+    def _link_command(
+        self, merchant_id: UUID, fields: dict[str, Any]
+    ) -> Callable[[], tuple[LinkDetails, bool]]:
         terms = link_terms(self.now(), **fields)
 
         def command() -> tuple[LinkDetails, bool]:
@@ -264,7 +290,7 @@ class PaylinkApp(Application[UUID], WebhookServices):
                 raise
             return LinkDetails.of(link, self.now()), True
 
-        return self._run(command)
+        return command
 
     def _require_merchant(self, merchant_id: UUID) -> None:
         """Raise unless the merchant exists (merchants are never removed: remembered)."""

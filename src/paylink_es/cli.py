@@ -213,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as error:
         print(f"paylink: {error.message}", file=sys.stderr)
         return 1
+    except ValueError as error:  # e.g. an unknown projection name
+        print(f"paylink: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

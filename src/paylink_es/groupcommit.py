@@ -16,6 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -25,9 +26,8 @@ T = TypeVar("T")
 @dataclass
 class _Item(Generic[T]):
     command: Callable[[], T]
-    done: threading.Event = field(default_factory=threading.Event)
+    future: Future[T] = field(default_factory=Future)
     result: Any = None
-    error: BaseException | None = None
     collected: list[Any] = field(default_factory=list)
 
 
@@ -58,13 +58,13 @@ class GroupCommitter:
 
     def submit(self, command: Callable[[], T]) -> T:
         """Run ``command`` in the writer and wait for its result (or its error)."""
+        return self.submit_future(command).result()
+
+    def submit_future(self, command: Callable[[], T]) -> Future[T]:
+        """Queue ``command`` for the writer; the future holds its result or error."""
         item: _Item[T] = _Item(command)
         self._queue.put(item)
-        item.done.wait()
-        if item.error is not None:
-            raise item.error
-        result: T = item.result
-        return result
+        return item.future
 
     def close(self) -> None:
         """Finish what is queued and stop the writer."""
@@ -108,13 +108,14 @@ class GroupCommitter:
             self.batches += 1
             self.commands += len(ran)
             for item in ran:
-                item.done.set()
+                item.future.set_result(item.result)
         for item in failed:
             self._alone(item)
 
     def _alone(self, item: _Item[Any]) -> None:
         try:
-            item.result = self._run_alone(item.command)
+            result = self._run_alone(item.command)
         except BaseException as error:
-            item.error = error
-        item.done.set()
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(result)

@@ -268,12 +268,6 @@ def test_malformed_query_parameters_are_refused_naming_the_field(
     assert len(list_links(views, ours, "test", now, limit=100).items) == 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: queries._decode_cursor lets numbers through (webhook cursors hold one), so "
-    "a links cursor with numbers in it reaches SQL (PostgreSQL: ProgrammingError text < "
-    "smallint; SQLite: an empty page)",
-)
 def test_a_forged_cursor_with_numbers_in_it_is_refused_naming_the_cursor(
     shop: Catalogue, views: ReadModels
 ) -> None:
@@ -282,11 +276,6 @@ def test_a_forged_cursor_with_numbers_in_it_is_refused_naming_the_cursor(
     assert raised.value.field == "cursor"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: queries.list_links drops '_' and '%' from the search text instead of "
-    "escaping them, so 'PO_77' is never found and '50%' finds '500 gram'",
-)
 def test_text_search_finds_underscores_and_percent_signs_literally(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
@@ -304,14 +293,6 @@ def test_text_search_finds_underscores_and_percent_signs_literally(
 def test_text_search_ignores_case_beyond_ascii(
     backend_settings: Settings, clock: FakeClock, views: ReadModels, request: pytest.FixtureRequest
 ) -> None:
-    if backend_settings.backend == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: on SQLite, LOWER() in queries.list_links folds only ASCII, so "
-                "'éclair' does not find 'ÉCLAIR' (PostgreSQL does)",
-            )
-        )
     with open_app(backend_settings, clock=clock) as app:
         merchant = app.register_merchant("Toko Roti")
         eclair = app.create_link(merchant, amount=1_000, description="ÉCLAIR Cokelat")

@@ -113,12 +113,6 @@ def own_database(pg_url: str, tmp_path: Path) -> Iterator[Settings]:
             )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a runner's subscription pulls before its LISTEN is in place (eventsourcing "
-    "PostgresSubscription starts the pull thread first) and Supervisor never polls, so an "
-    "event committed in that window waits for the next NOTIFY — forever if none comes",
-)
 def test_an_event_recorded_while_a_runner_is_still_connecting_its_listener_is_not_lost(
     own_database: Settings, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import pytest
-
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.clock import FakeClock
@@ -87,11 +85,6 @@ def test_rebuild_shows_progress_and_leaves_the_views_equal_to_the_live_ones(
         assert snapshot(models) == live
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an unknown read model name ends `projections rebuild` with a ValueError "
-    "traceback (ReadModels raises ValueError; cli.main only catches DomainError)",
-)
 def test_rebuilding_an_unknown_read_model_is_refused_with_a_message_not_a_traceback(
     backend_settings: Settings,
 ) -> None:

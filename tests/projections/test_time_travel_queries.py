@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
-
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.clock import FakeClock
@@ -169,11 +167,6 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
             assert others == (set() if merchant_flag else {str(neighbour)})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: link_as_of counts a flagged payment twice — the timeline names both "
-    "PaymentLink.PaymentFlagged and Payment.Flagged 'PaymentFlagged' (projections/links.py)",
-)
 def test_a_flagged_payment_counts_once_in_a_link_as_of_an_instant(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
