@@ -1,0 +1,179 @@
+"""Browser tests: Playwright (sync API) driving Debian's Chromium, headless.
+
+No Chromium (or no Playwright) means the browser tests skip, loudly; with
+``PAYLINK_REQUIRE_BROWSER=1`` (CI sets it) they fail instead. The app runs in a real
+uvicorn on 127.0.0.1 with ``base_url`` set to itself, on a SQLite store, for the whole
+module; each test gets a fresh browser context (new cookies: a new visitor) on a
+390x844 phone viewport. Screenshots of each step go to ``test-output/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from paylink_es.clock import FakeClock  # noqa: E402
+from paylink_es.settings import Settings  # noqa: E402
+from tests.browser.support import Shoot  # noqa: E402
+from tests.page.support import Shop, shop  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, ViewportSize
+
+REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
+SKIP_PREFIX = "BROWSER NOT AVAILABLE"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+try:
+    import playwright.sync_api  # noqa: F401 - only to know whether it can be imported
+except ImportError as error:
+    PLAYWRIGHT_MISSING: str | None = str(error)
+else:
+    PLAYWRIGHT_MISSING = None
+if PLAYWRIGHT_MISSING is not None:
+    # The scenario modules import Playwright; test_browser_available.py reports why not.
+    collect_ignore = ["test_browser_pay.py", "test_browser_pages.py"]
+
+
+def _unavailable(reason: str) -> NoReturn:
+    message = f"{SKIP_PREFIX}: {reason}"
+    if os.environ.get(REQUIRE_VAR) == "1":
+        pytest.fail(f"{message} (and {REQUIRE_VAR}=1 requires it)", pytrace=False)
+    pytest.skip(f"{message} -- install Debian's chromium to run the browser tests")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, or a loud skip (a failure when the browser is required)."""
+    if PLAYWRIGHT_MISSING is not None:
+        _unavailable(f"Playwright cannot be imported ({PLAYWRIGHT_MISSING}): pip install -e .[dev]")
+    path = shutil.which("chromium")
+    if path is None:
+        _unavailable("no 'chromium' on PATH (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """Headless Chromium for the whole run."""
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as error:
+            _unavailable(f"{chromium_path} does not start: {str(error).splitlines()[0]}")
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def server_clock() -> FakeClock:
+    """The server's clock, starting at the real now (the page's countdown runs on real time)."""
+    return FakeClock(datetime.now(tz=UTC).replace(microsecond=0))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
+    """The app in a real uvicorn on 127.0.0.1 (SQLite), one merchant; for the module."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in list(os.environ):  # nothing from outside steers this store
+            if name.startswith("PAYLINK_"):
+                env.delenv(name)
+        settings = Settings(data_dir=tmp_path_factory.mktemp("browser") / "var")
+    with shop(settings, server_clock, served=True) as built:
+        yield built
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A phone-sized page in a fresh context: a new visitor with no cookies."""
+    context = browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        locale="id-ID",
+        timezone_id="Asia/Jakarta",
+    )
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def browser_no_js(browser: Browser) -> Iterator[Page]:
+    """Like ``page``, with JavaScript turned off: the page must work without it."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shoot(request: pytest.FixtureRequest) -> Shoot:
+    """Save a full-page screenshot as ``<test>-<step>.png`` under test-output/screenshots."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    test = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name.removeprefix("test_")).strip("-")
+
+    def take(page: Page, step: str) -> Path:
+        path = SCREENSHOTS / f"{test}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 1000, f"empty screenshot {path}"
+        return path
+
+    return take
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Shout when the browser tests were skipped: a green run without them proves less."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if SKIP_PREFIX in str(getattr(report, "longrepr", ""))
+    ]
+    if not skipped:
+        return
+    bar = "!" * 78
+    terminalreporter.write_line("")
+    terminalreporter.write_line(bar, red=True, bold=True)
+    terminalreporter.write_line(
+        f"!!! {len(skipped)} browser test(s) were SKIPPED: no Chromium/Playwright here.",
+        red=True,
+        bold=True,
+    )
+    terminalreporter.write_line(
+        f"!!! Install Debian's chromium; CI sets {REQUIRE_VAR}=1 to make this a failure.",
+        red=True,
+        bold=True,
+    )
+    terminalreporter.write_line(bar, red=True, bold=True)

@@ -1,0 +1,140 @@
+"""Paying on a phone: pick a method, see the instructions, pay, watch the receipt appear.
+
+The receipt arrives by the page's own polling, without a reload: the test marks the
+document (``window.__marker``) and counts navigations, then pays from outside through
+``POST /v1/sandbox/payments`` while the page stays open.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from itertools import count
+from typing import Any
+from uuid import UUID
+
+from playwright.sync_api import Frame, Page, expect
+
+from tests.browser.support import Shoot
+from tests.page.support import PAYMENT_PATH, Shop
+
+REFERENCES = count(1)
+
+
+def _link_url(served: Shop, **overrides: Any) -> tuple[str, str]:
+    """A fresh FULL_LINK expiring in two hours; (its page URL, its code)."""
+    link = served.link(
+        reference_id=f"PAY-{next(REFERENCES)}",
+        expires_at=served.clock() + timedelta(hours=2),
+        **overrides,
+    )
+    return f"{served.url}/l/{link.code}", link.code
+
+
+def _payment_id(page: Page) -> UUID:
+    match = PAYMENT_PATH.search(page.url)
+    assert match is not None, page.url
+    return UUID(match["payment"])
+
+
+def test_va_on_a_phone_turns_into_the_receipt_without_reload(
+    page: Page, served: Shop, shoot: Shoot
+) -> None:
+    url, code = _link_url(served)
+    response = page.goto(url)
+    assert response is not None
+    assert response.status == 200
+    expect(page.locator("html")).to_have_attribute("lang", "id")
+    expect(page.get_by_text("Toko Budi Jaya")).to_be_visible()
+    expect(page.get_by_test_id("amount")).to_have_text("Rp 150.000")
+    countdown = page.locator("#countdown")
+    expect(countdown).to_have_text(re.compile(r"^01:59:\d\d$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=3000)  # it ticks
+    # mobile first: nothing wider than the phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(page, "01-link-page")
+
+    expect(page.get_by_label("BCA Virtual Account")).to_be_checked()  # the first, by default
+    page.get_by_label("BRI Virtual Account").check()
+    expect(page.get_by_label("BCA Virtual Account")).not_to_be_checked()
+    shoot(page, "02-bri-chosen")
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    number = page.get_by_test_id("va-number")
+    expect(number).to_have_text(re.compile(r"^2620\d{12}$"))
+    expect(page.get_by_role("heading", name="Nomor Virtual Account — BRI")).to_be_visible()
+    expect(page.get_by_test_id("waiting")).to_have_text("Menunggu pembayaran…")
+    expect(page.locator("button[data-copy=va-number]")).to_be_visible()
+    shoot(page, "03-va-number")
+
+    page.evaluate("window.__marker = 1")
+    navigations: list[str] = []
+
+    def navigated(frame: Frame) -> None:
+        if frame == page.main_frame:
+            navigations.append(frame.url)
+
+    page.on("framenavigated", navigated)
+    paid = served.sandbox_pay(_payment_id(page))  # the bank reports, the page is open
+    assert paid.status_code == 200, paid.text
+
+    receipt = page.get_by_test_id("receipt")
+    expect(receipt).to_be_visible(timeout=10_000)
+    expect(receipt).to_contain_text("Pembayaran berhasil")
+    expect(receipt).to_contain_text("Rp 150.000")
+    expect(receipt).to_contain_text("BRI Virtual Account")
+    expect(page.get_by_test_id("va-number")).to_have_count(0)
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert navigations == [], f"the page navigated: {navigations}"
+    shoot(page, "04-receipt")
+
+
+def test_copy_button_copies_the_va_number(page: Page, served: Shop, shoot: Shoot) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.url)
+    url, _ = _link_url(served, methods=["va_mandiri"])
+    page.goto(url)
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    number = page.get_by_test_id("va-number").inner_text()
+    assert re.fullmatch(r"8902\d{12}", number)
+    copy = page.locator("button[data-copy=va-number]")  # its label: see test_page_render
+    copy.click()
+    expect(copy).to_have_text("Tersalin")
+    assert page.evaluate("navigator.clipboard.readText()") == number
+    shoot(page, "01-copied")
+
+
+def test_the_simulate_button_pays_a_qris_payment(page: Page, served: Shop, shoot: Shoot) -> None:
+    url, code = _link_url(served)
+    page.goto(url)
+    page.get_by_label("QRIS").check()
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    qr = page.get_by_test_id("qris")
+    expect(qr).to_be_visible()
+    expect(qr).to_have_attribute("alt", "QRIS Rp 150.000")
+    assert page.evaluate("document.querySelector('[data-testid=qris]').naturalWidth") > 0
+    shoot(page, "01-qris")
+
+    page.get_by_test_id("simulate").click()
+    receipt = page.get_by_test_id("receipt")
+    expect(receipt).to_be_visible()
+    expect(receipt).to_contain_text("Pembayaran berhasil")
+    expect(receipt).to_contain_text("QRIS")
+    assert served.payment(_payment_id(page)).status == "verified"
+    shoot(page, "02-receipt")
+
+
+def test_paying_works_without_javascript(browser_no_js: Page, served: Shop, shoot: Shoot) -> None:
+    page = browser_no_js
+    url, code = _link_url(served, methods=["retail_alfamart", "va_bri"])
+    page.goto(url)
+    page.get_by_label("Alfamart").check()
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    expect(page.get_by_test_id("payment-code")).to_have_text(re.compile(r"^PLK\d{10}$"))
+    assert page.locator("noscript").count() == 1  # a meta refresh stands in for polling
+    shoot(page, "01-retail-code")
+    page.get_by_test_id("simulate").click()
+    expect(page.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
+    shoot(page, "02-receipt")
