@@ -8,7 +8,7 @@ document (``window.__marker``) and counts navigations, then pays from outside th
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 from uuid import UUID
@@ -22,10 +22,14 @@ REFERENCES = count(1)
 
 
 def _link_url(served: Shop, **overrides: Any) -> tuple[str, str]:
-    """A fresh FULL_LINK expiring in two hours; (its page URL, its code)."""
+    """A fresh FULL_LINK expiring in two hours; (its page URL, its code).
+
+    Two hours by the real clock, which the page's countdown runs on (the server's
+    FakeClock stands still at when the module started).
+    """
     link = served.link(
         reference_id=f"PAY-{next(REFERENCES)}",
-        expires_at=served.clock() + timedelta(hours=2),
+        expires_at=datetime.now(tz=UTC).replace(microsecond=0) + timedelta(hours=2),
         **overrides,
     )
     return f"{served.url}/l/{link.code}", link.code

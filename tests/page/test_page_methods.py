@@ -182,7 +182,7 @@ def test_ewallet_redirect_opens_the_sandbox_wallet_and_approving_pays(served_sho
         assert "Approve" in opened.text
         approved = wallet.post(f"{redirect}/approve", follow_redirects=False)
     assert approved.status_code == 303
-    assert approved.headers["location"] == f"/l/{link.code}/p/{payment_id}"
+    assert approved.headers["location"].startswith(f"/l/{link.code}/p/{payment_id}")
     payment = shop.payment(payment_id)
     assert payment.status == "verified"
     assert payment.received is not None
