@@ -44,6 +44,21 @@ def test_an_expired_link_gets_a_clear_page(page: Page, served: Shop, shoot: Shoo
     shoot(page, "02-english")
 
 
+def test_the_countdown_turns_the_page_into_the_expired_page(
+    page: Page, served: Shop, shoot: Shoot
+) -> None:
+    url, _ = _link(served, hours=1 / 60)  # a minute left by the server's clock
+    page.clock.set_system_time(served.clock() + timedelta(seconds=57))  # 3 s left here
+    page.goto(url)
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^00:00:0[1-3]$"))
+    shoot(page, "01-seconds-left")
+    served.clock.advance(timedelta(minutes=2))  # and then the minute is over
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Tautan pembayaran ini sudah kedaluwarsa", timeout=8000)
+    expect(page.locator("form")).to_have_count(0)
+    shoot(page, "02-expired")
+
+
 def test_an_unknown_link_gets_a_404_page(page: Page, served: Shop, shoot: Shoot) -> None:
     response = page.goto(f"{served.url}/l/NoSuchCode12")
     assert response is not None

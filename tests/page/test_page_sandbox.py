@@ -318,3 +318,19 @@ def test_an_unknown_scenario_is_refused(page_shop: Shop) -> None:
     response = page_shop.sandbox_pay(payment_id, "steal")
     assert response.status_code == 422
     assert page_shop.payment(payment_id).status == "initiated"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG api/routes/channels.py sandbox_payment: it checks the key's mode is test and "
+    "the payment's merchant, not the payment's mode: a sk_test_ key pays the same "
+    "merchant's LIVE payment (POST /v1/sandbox/payments -> 200, payment verified)",
+)
+def test_a_test_key_cannot_pay_a_live_payment_in_the_sandbox(page_shop: Shop) -> None:
+    link = page_shop.link(mode="live")
+    payment_id = page_shop.ledger.start_payment(link.id, "va_bca", channel="bca_snap")
+    require(page_shop.payment(payment_id).status == "initiated", "a live payment waits")
+    response = page_shop.sandbox_pay(payment_id)
+    assert response.status_code == 404
+    assert page_shop.payment(payment_id).status == "initiated"
