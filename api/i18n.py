@@ -67,6 +67,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "review_detail": "Dana Anda diterima dan sedang diperiksa oleh penjual.",
         "language": "English",
         "processing": "Pembayaran diterima, sedang diverifikasi…",
+        "amount_error": "Jumlah harus {range}.",
+        "method_error": "Pilih salah satu metode pembayaran di bawah ini.",
     },
     "en": {
         "title": "Payment",
@@ -128,6 +130,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "review_detail": "Your money arrived and the merchant is checking it.",
         "language": "Bahasa Indonesia",
         "processing": "Payment received, verifying…",
+        "amount_error": "The amount must be {range}.",
+        "method_error": "Choose one of the payment methods below.",
     },
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM, problem_body
 
+log = logging.getLogger("paylink.api")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -63,7 +65,30 @@ class RequestContext:
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
         body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], receive), self._with_id(send, request_id))
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(
+                scope, _replay([body], receive), self._with_id(tracking_send, request_id)
+            )
+        except Exception:
+            # Answer here, inside the server's error middleware, so that the client gets
+            # the problem document and keeps its connection; then the crash is logged.
+            if started:
+                raise
+            log.exception("request %s failed", request_id)
+            await self._problem(
+                send,
+                request_id,
+                500,
+                "internal-error",
+                "something went wrong on our side; quote the request id to support",
+            )
 
     @staticmethod
     def _with_id(send: Send, request_id: str) -> Send:
@@ -78,18 +103,21 @@ class RequestContext:
         return send_with_id
 
     async def _too_large(self, send: Send, request_id: str) -> None:
-        body = orjson.dumps(
-            problem_body(
-                413,
-                "payload-too-large",
-                f"the request body is larger than {self.max_body_bytes} bytes",
-                request_id,
-            )
+        await self._problem(
+            send,
+            request_id,
+            413,
+            "payload-too-large",
+            f"the request body is larger than {self.max_body_bytes} bytes",
         )
+
+    @staticmethod
+    async def _problem(send: Send, request_id: str, status: int, slug: str, detail: str) -> None:
+        body = orjson.dumps(problem_body(status, slug, detail, request_id))
         headers: list[Any] = [
             (b"content-type", PROBLEM.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", request_id.encode()),
         ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -29,6 +29,7 @@ PREVIEW_AGENTS = re.compile(
     re.IGNORECASE,
 )
 _VISITOR = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_FORM_ACTION = re.compile(r"/(pay|simulate|card)$")
 
 
 def templates(request: Request) -> Jinja2Templates:
@@ -108,6 +109,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
             "money": lambda amount: rupiah(int(amount), currency, lang),
             "title": context.get("title", TEXT[lang]["title"]),
             "status": status,
+            # Where the language switch points: the page itself, never a form's action.
+            "here": _FORM_ACTION.sub("", request.url.path),
             **context,
         },
         headers={

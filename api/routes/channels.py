@@ -49,6 +49,13 @@ async def sandbox_callback(request: Request) -> Response:
         return JSONResponse({"status": "ok", "recorded": False})
     ledger: PaylinkApp = request.app.state.ledger
     try:
+        payment = ledger.payment(payment_id)
+    except NotFoundError:
+        return _refuse(404, "unknown payment")
+    if payment.channel != "sandbox" or payment.mode != "test":
+        # The sandbox pays only its own test payments: its secret is not a real rail's.
+        return _refuse(404, "unknown payment")
+    try:
         outcome = ledger.record_payment(payment_id, channel_ref, amount, paid_at)
         if not outcome.duplicate:
             ledger.verify_payment(
@@ -105,9 +112,10 @@ def ewallet_approve(
         link = ledger.link(payment.link_id)
     except NotFoundError:
         return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
-    if link.mode != "test":
+    if link.mode != "test" or payment.channel != "sandbox":
         return HTMLResponse("<h1>Not available</h1>", status_code=404)
-    simulate(request, payment)
+    if payment.status == "initiated":  # approving twice pays once
+        simulate(request, payment)
     return RedirectResponse(f"/l/{link.code}/p/{payment_id}", 303)
 
 
@@ -159,7 +167,11 @@ def sandbox_payment(
             payment = ledger.payment(body.payment_id)
         except NotFoundError:
             raise ProblemError(404, "not-found", "no such payment", field="payment_id") from None
-        if payment.merchant_id != owner.merchant_id:
+        if (
+            payment.merchant_id != owner.merchant_id
+            or payment.mode != "test"
+            or payment.channel != "sandbox"
+        ):
             raise ProblemError(404, "not-found", "no such payment", field="payment_id")
         sent = simulate(request, payment, body.scenario, body.amount)
         return 200, SandboxResult(

@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.i18n import TEXT
+from api.i18n import TEXT, rupiah
 from api.pages import (
     csrf_ok,
     csrf_token,
@@ -89,7 +89,7 @@ def _link_page(
     chosen: str | None = None,
 ) -> Response:
     now = _ledger(request).now()
-    left = ""
+    left, seconds = "", 0
     if details.expires_at is not None:
         seconds = max(0, int((details.expires_at - now).total_seconds()))
         left = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -102,6 +102,7 @@ def _link_page(
         merchant=merchant,
         code=code,
         items=details.line_items,
+        seconds_left=seconds,
         groups=groups,
         left=left,
         csrf=csrf_token(request, code),
@@ -112,6 +113,23 @@ def _link_page(
         currency=details.currency,
         test_mode=details.mode == "test",
     )
+
+
+def _form_error(request: Request, error: DomainError, details: LinkDetails) -> str:
+    """What went wrong with the form, in the page's language."""
+    lang = language(request)
+    t = TEXT[lang]
+    if error.type == "amount-invalid" and details.amount is None:
+        low = rupiah(details.amount_min or 1, details.currency, lang)
+        if details.amount_max:
+            high = rupiah(details.amount_max, details.currency, lang)
+            span = t["between"].format(low=low, high=high)
+        else:
+            span = t["at_least"].format(low=low)
+        return t["amount_error"].format(range=span)
+    if error.type == "payment-method-unknown":
+        return t["method_error"]
+    return t["bad_request"]
 
 
 def _closed(request: Request, details: LinkDetails, merchant: str) -> Response | None:
@@ -176,13 +194,14 @@ def pay(
         )
     except DomainError as error:
         status = 409 if error.type == "link-not-payable" else 400
+        message = _form_error(request, error, details)
         return _link_page(
             request,
             code,
             details,
             merchant,
             status=status,
-            error=error.message,
+            error=message,
             offered=offered,
             chosen=method if method in details.methods else None,
         )
@@ -253,11 +272,12 @@ def simulate_payment(
 ) -> Response:
     """Test mode: the sandbox pays, by a signed callback over HTTP to our own endpoint."""
     found = _payment(request, code, payment_id)
-    if found is None or found[0].mode != "test":
+    if found is None or found[0].mode != "test" or found[2].channel != "sandbox":
         return _message(request, 404, "not_found")
     if not csrf_ok(request, code, csrf):
         return _message(request, 403, "bad_request", found[1], "forbidden")
-    simulate(request, found[2])
+    if found[2].status == "initiated":  # a second click pays nothing more
+        simulate(request, found[2])
     return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
 
 
@@ -279,7 +299,12 @@ def pay_by_card(
 ) -> Response:
     """Sandbox card form: checks the number's shape and pays; the number is never kept."""
     found = _payment(request, code, payment_id)
-    if found is None or found[2].method != "card":
+    if (
+        found is None
+        or found[2].method != "card"
+        or found[0].mode != "test"
+        or found[2].channel != "sandbox"
+    ):
         return _message(request, 404, "not_found")
     if not csrf_ok(request, code, csrf):
         return _message(request, 403, "bad_request", found[1], "forbidden")
@@ -298,7 +323,8 @@ def pay_by_card(
     if not valid:
         context = _context(request, code, *found)
         return render(request, "payment.html", status=400, **context)
-    simulate(request, found[2])
+    if found[2].status == "initiated":
+        simulate(request, found[2])
     return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
 
 

@@ -82,6 +82,7 @@ class PaymentDetails:
 
     id: UUID
     merchant_id: UUID
+    mode: str
     link_id: UUID
     method: str
     channel: str
@@ -104,6 +105,7 @@ class PaymentDetails:
         return cls(
             id=payment.id,
             merchant_id=payment.merchant_id,
+            mode=payment.mode,
             link_id=payment.link_id,
             method=payment.method,
             channel=payment.channel,

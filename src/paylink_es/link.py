@@ -124,7 +124,7 @@ class PaymentLink(PaylinkAggregate):
     def amount_due(self, offered: object | None) -> Money:
         """The amount to pay: the fixed amount, or the customer's offer within min/max."""
         if self.amount is not None:
-            if offered is not None and offered != self.amount:
+            if offered is not None and parse_minor_units(offered, "amount") != self.amount:
                 raise AmountInvalidError("amount", f"this link is for exactly {self.amount}")
             return Money(self.amount, self.currency)
         if offered is None:

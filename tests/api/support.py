@@ -199,7 +199,9 @@ class ExplodingLedger:
     text (``SECRET_FAILURE``) must never reach the client.
     """
 
-    KEPT = frozenset({"authenticate", "begin_request", "earlier_request", "answer_request"})
+    KEPT = frozenset(
+        {"authenticate", "cached_owner", "begin_request", "earlier_request", "answer_request"}
+    )
 
     def __init__(self, real: object) -> None:
         self._real = real

@@ -306,13 +306,6 @@ def test_card_form_is_only_for_card_payments(page_shop: Shop) -> None:
     assert page_shop.payment(payment_id).status == "initiated"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG api/routes/page.py pay_by_card: unlike simulate_payment it never checks "
-    "that the link is in test mode, so the sandbox card form pays (and credits) a LIVE "
-    "card payment: POST /l/{code}/p/{id}/card -> 303 and the payment is verified",
-)
 def test_the_sandbox_card_form_does_not_pay_a_live_payment(page_shop: Shop) -> None:
     link = page_shop.link(mode="live", methods=["card"])
     payment_id = page_shop.ledger.start_payment(

@@ -113,13 +113,6 @@ def test_a_signed_but_malformed_report_is_refused(page_shop: Shop) -> None:
     assert page_shop.head() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG api/routes/channels.py sandbox_callback: it records and verifies ANY "
-    "payment, whatever its mode and channel; a sandbox-signed callback (its secret has a "
-    "public default) credits a LIVE payment of another channel: 200, verified",
-)
 def test_a_sandbox_callback_cannot_credit_a_live_payment(page_shop: Shop) -> None:
     link = page_shop.link(mode="live")
     payment_id = page_shop.ledger.start_payment(link.id, "va_bca", channel="bca_snap")
@@ -320,13 +313,6 @@ def test_an_unknown_scenario_is_refused(page_shop: Shop) -> None:
     assert page_shop.payment(payment_id).status == "initiated"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG api/routes/channels.py sandbox_payment: it checks the key's mode is test and "
-    "the payment's merchant, not the payment's mode: a sk_test_ key pays the same "
-    "merchant's LIVE payment (POST /v1/sandbox/payments -> 200, payment verified)",
-)
 def test_a_test_key_cannot_pay_a_live_payment_in_the_sandbox(page_shop: Shop) -> None:
     link = page_shop.link(mode="live")
     payment_id = page_shop.ledger.start_payment(link.id, "va_bca", channel="bca_snap")
