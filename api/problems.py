@@ -34,6 +34,8 @@ TITLES = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
 }
 
 

@@ -44,6 +44,8 @@ def _terms(e: dict[str, Any]) -> dict[str, Any]:
 def link_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
     if name == "PaymentLink.Sent":
         return {"channel": e["channel"], "recipient": e["recipient"]}
+    if name == "PaymentLink.SendFailed":
+        return {"channel": e["channel"], "recipient": e["recipient"], "reason": e["reason"]}
     if name in ("PaymentLink.PaymentAccepted", "PaymentLink.PaymentFlagged"):
         detail = {
             "payment_id": str(e["payment_id"]),
