@@ -1,0 +1,781 @@
+"""Winpay SNAP: signed requests for virtual accounts and QRIS, verified payment callbacks.
+
+Requests and callbacks are signed over ``METHOD:path:hex(sha256(body)):X-TIMESTAMP``
+with RSA (Winpay's "asymmetric without access token"), or — generic SNAP — with
+HMAC-SHA512 over ``METHOD:path:token:hex(sha256(body)):X-TIMESTAMP`` after a B2B token.
+Amounts cross the wire as ``{"value": "10000.00", "currency": "IDR"}`` and become
+:class:`Money` at this edge, exactly or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import hashlib
+import hmac
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Final, Protocol
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from paylink_es.channels import snap_codes as codes
+from paylink_es.channels.snap_codes import (
+    SnapAnswerInvalidError,
+    SnapCallbackRejectedError,
+    SnapKeyInvalidError,
+    SnapRequestRejectedError,
+    SnapUnreachableError,
+)
+from paylink_es.errors import AmountInvalidError, InvalidFieldError
+from paylink_es.money import CURRENCY_EXPONENTS, Money, check_currency
+
+WIB: Final = timezone(timedelta(hours=7), "WIB")
+PATH_CREATE_VA: Final = "/v1.0/transfer-va/create-va"
+PATH_VA_STATUS: Final = "/v1.0/transfer-va/status"
+PATH_QRIS_MPM: Final = "/v1.0/qr/qr-mpm-generate"
+PATH_VA_PAYMENT: Final = "/v1.0/transfer-va/payment"
+TIMESTAMP_TOLERANCE: Final = timedelta(minutes=5)
+# Our method codes -> Winpay's additionalInfo.channel.
+SNAP_CHANNELS: Final = {
+    "va_bri": "BRI",
+    "va_bni": "BNI",
+    "va_mandiri": "MANDIRI",
+    "va_permata": "PERMATA",
+    "va_bsi": "BSI",
+    "va_muamalat": "MUAMALAT",
+    "va_bca": "BCA",
+    "va_cimb": "CIMB",
+    "va_sinarmas": "SINARMAS",
+    "va_bnc": "BNC",
+    "retail_indomaret": "INDOMARET",
+    "retail_alfamart": "ALFAMART",
+}
+VA_TRX_TYPES: Final = ("c", "o", "r")
+
+# --- signing -----------------------------------------------------------------------------
+
+
+def minify(payload: Mapping[str, Any]) -> bytes:
+    """The JSON bytes to send and to hash: no whitespace between tokens."""
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def string_to_sign(method: str, path: str, body: bytes, timestamp: str) -> str:
+    """``METHOD:path:hex(sha256(body)):timestamp`` — what the RSA scheme signs."""
+    return f"{method.upper()}:{path}:{hashlib.sha256(body).hexdigest()}:{timestamp}"
+
+
+def hmac_string_to_sign(method: str, path: str, token: str, body: bytes, timestamp: str) -> str:
+    """``METHOD:path:token:hex(sha256(body)):timestamp`` — what generic SNAP HMAC signs."""
+    return f"{method.upper()}:{path}:{token}:{hashlib.sha256(body).hexdigest()}:{timestamp}"
+
+
+class Signer(Protocol):
+    """Signs an outgoing request; adds whatever authorization the scheme needs."""
+
+    def sign(self, method: str, path: str, body: bytes, timestamp: str) -> str: ...
+
+    def auth_headers(self) -> dict[str, str]: ...
+
+
+class Verifier(Protocol):
+    """Checks the X-SIGNATURE of an incoming request."""
+
+    def verify(
+        self, method: str, path: str, body: bytes, timestamp: str, signature: str
+    ) -> bool: ...
+
+
+def _b64decode(signature: str) -> bytes | None:
+    try:
+        return base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class RsaSigner:
+    """SHA256withRSA (PKCS#1 v1.5) with the merchant's private key; the key never prints."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        self._key = key
+
+    @classmethod
+    def from_pem(cls, pem: str, password: str | None = None) -> RsaSigner:
+        """Load an RSA private key from a PEM string."""
+        try:
+            key = serialization.load_pem_private_key(
+                pem.encode(), password.encode() if password else None
+            )
+        except (ValueError, TypeError) as error:
+            raise SnapKeyInvalidError("not a readable PEM private key") from error
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise SnapKeyInvalidError("the private key is not an RSA key")
+        return cls(key)
+
+    def public_key_pem(self) -> str:
+        """The matching public key, to register with the provider."""
+        return (
+            self._key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def sign(self, method: str, path: str, body: bytes, timestamp: str) -> str:
+        """Base64 SHA256withRSA over the string to sign."""
+        message = string_to_sign(method, path, body, timestamp).encode()
+        return base64.b64encode(
+            self._key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        ).decode()
+
+    def auth_headers(self) -> dict[str, str]:
+        """The asymmetric scheme needs no access token."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"RsaSigner(key=<hidden {self._key.key_size}-bit RSA private key>)"
+
+
+@dataclass(frozen=True)
+class RsaVerifier:
+    """Checks SHA256withRSA signatures with the provider's public key."""
+
+    key: rsa.RSAPublicKey
+
+    @classmethod
+    def from_pem(cls, pem: str) -> RsaVerifier:
+        """Load an RSA public key from a PEM string."""
+        try:
+            key = serialization.load_pem_public_key(pem.encode())
+        except (ValueError, TypeError) as error:
+            raise SnapKeyInvalidError("not a readable PEM public key") from error
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SnapKeyInvalidError("the public key is not an RSA key")
+        return cls(key)
+
+    def verify(self, method: str, path: str, body: bytes, timestamp: str, signature: str) -> bool:
+        """True if ``signature`` signs exactly these method, path, body and timestamp."""
+        raw = _b64decode(signature)
+        if raw is None:
+            return False
+        message = string_to_sign(method, path, body, timestamp).encode()
+        try:
+            self.key.verify(raw, message, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return False
+        return True
+
+
+class HmacSigner:
+    """Generic SNAP: HMAC-SHA512 with the client secret over a string holding the B2B token."""
+
+    __slots__ = ("_secret", "_token")
+
+    def __init__(self, client_secret: str, access_token: str) -> None:
+        self._secret = client_secret.encode()
+        self._token = access_token
+
+    def sign(self, method: str, path: str, body: bytes, timestamp: str) -> str:
+        """Base64 HMAC-SHA512 over the string to sign."""
+        message = hmac_string_to_sign(method, path, self._token, body, timestamp).encode()
+        return base64.b64encode(hmac.new(self._secret, message, hashlib.sha512).digest()).decode()
+
+    def verify(self, method: str, path: str, body: bytes, timestamp: str, signature: str) -> bool:
+        """True if ``signature`` is ours for these method, path, body and timestamp."""
+        expected = self.sign(method, path, body, timestamp)
+        return hmac.compare_digest(expected.encode(), signature.encode())
+
+    def auth_headers(self) -> dict[str, str]:
+        """The B2B access token as a bearer token."""
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def __repr__(self) -> str:
+        return "HmacSigner(client_secret=<hidden>, access_token=<hidden>)"
+
+
+# --- amounts and dates on the wire -------------------------------------------------------
+
+_WIRE_VALUE = re.compile(r"(0|[1-9][0-9]{0,15})\.[0-9]{2}")
+_WIRE_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}"
+)
+
+
+def money_to_snap(amount: Money, field: str = "amount") -> dict[str, str]:
+    """``Money(10000, "IDR")`` -> ``{"value": "10000.00", "currency": "IDR"}``."""
+    if amount.amount <= 0:
+        raise AmountInvalidError(field, f"must be greater than zero, got {amount}")
+    hundredths = amount.amount * 10 ** (2 - CURRENCY_EXPONENTS[amount.currency])
+    whole, cents = divmod(hundredths, 100)
+    return {"value": f"{whole}.{cents:02d}", "currency": amount.currency}
+
+
+def money_from_snap(wire: object, field: str = "amount") -> Money:
+    """A SNAP amount object as Money, refusing anything that does not convert exactly."""
+    if not isinstance(wire, dict):
+        raise AmountInvalidError(field, "must be an object with value and currency")
+    value = wire.get("value")
+    if not isinstance(value, str) or not _WIRE_VALUE.fullmatch(value):
+        raise AmountInvalidError(f"{field}.value", f"{value!r} is not an amount like '10000.00'")
+    currency = check_currency(wire.get("currency"), f"{field}.currency")
+    minor, rest = divmod(int(value.replace(".", "")), 10 ** (2 - CURRENCY_EXPONENTS[currency]))
+    if rest:
+        raise AmountInvalidError(
+            f"{field}.value", f"{value!r} is not a whole number of {currency} minor units"
+        )
+    return Money.of(minor, currency, f"{field}.value")
+
+
+def snap_timestamp(moment: datetime) -> str:
+    """``2024-01-11T08:57:55+07:00``: seconds, Jakarta time."""
+    if moment.tzinfo is None:
+        raise ValueError("a SNAP timestamp needs an aware datetime")
+    return moment.astimezone(WIB).isoformat(timespec="seconds")
+
+
+def parse_snap_datetime(value: object, field: str) -> datetime:
+    """An aware datetime from ``YYYY-MM-DDTHH:mm:ss+07:00``, or InvalidFieldError."""
+    if not isinstance(value, str) or not _WIRE_DATETIME.fullmatch(value):
+        raise InvalidFieldError(field, f"{value!r} is not like 2024-01-11T08:57:55+07:00")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidFieldError(field, f"{value!r} is not a real date and time") from error
+
+
+class ExternalIdGenerator:
+    """Numeric X-EXTERNAL-ID values that never repeat within a Jakarta day in this process."""
+
+    def __init__(self, clock: Callable[[], datetime], node: int = 0) -> None:
+        if not 0 <= node <= 99:
+            raise ValueError("node must be 0..99")
+        self._clock, self._node = clock, node
+        self._lock = threading.Lock()
+        self._day: date | None = None
+        self._last = -1
+
+    def __call__(self) -> str:
+        now = self._clock().astimezone(WIB)
+        micros = ((now.hour * 60 + now.minute) * 60 + now.second) * 10**6 + now.microsecond
+        with self._lock:
+            if now.date() != self._day:
+                self._day, self._last = now.date(), -1
+            self._last = max(self._last + 1, micros)
+            return f"{self._node:02d}{self._last:011d}"
+
+
+def request_headers(
+    *,
+    signer: Signer,
+    method: str,
+    path: str,
+    body: bytes,
+    timestamp: str,
+    partner_id: str,
+    external_id: str,
+    channel_id: str,
+) -> dict[str, str]:
+    """The SNAP headers of one signed request."""
+    return {
+        "Content-Type": "application/json",
+        "X-TIMESTAMP": timestamp,
+        "X-SIGNATURE": signer.sign(method, path, body, timestamp),
+        "X-PARTNER-ID": partner_id,
+        "X-EXTERNAL-ID": external_id,
+        "CHANNEL-ID": channel_id,
+        **signer.auth_headers(),
+    }
+
+
+# --- request bodies ----------------------------------------------------------------------
+
+
+def _check(pattern: str, value: object, field: str, what: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        raise InvalidFieldError(field, f"{value!r} is not {what}")
+    return value
+
+
+def pad_partner_service_id(partner_service_id: str) -> str:
+    """Winpay's partnerServiceId: 1-8 digits, left-padded with spaces to 8 characters."""
+    digits = _check(r" *[0-9]{1,8}", partner_service_id, "partnerServiceId", "1-8 digits")
+    return digits.strip().rjust(8)
+
+
+def _three_months_after(moment: datetime) -> datetime:
+    index = moment.month - 1 + 3
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(
+        year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def create_va_body(
+    *,
+    partner_service_id: str,
+    customer_no: str,
+    name: str,
+    trx_id: str,
+    amount: Money,
+    method: str,
+    expires_at: datetime,
+    now: datetime,
+    trx_type: str = "c",
+) -> dict[str, Any]:
+    """The body of ``POST /v1.0/transfer-va/create-va`` (service 27), checked field by field."""
+    service_id = pad_partner_service_id(partner_service_id)
+    _check(r"[0-9]{3,14}", customer_no, "customerNo", "3-14 digits")
+    _check(r"[^\x00-\x1f\x7f]{5,24}", name, "virtualAccountName", "5-24 printable characters")
+    _check(r"[^\x00-\x1f\x7f]{5,50}", trx_id, "trxId", "5-50 printable characters")
+    if trx_type not in VA_TRX_TYPES:
+        raise InvalidFieldError("virtualAccountTrxType", f"{trx_type!r} is not one of c, o, r")
+    if method not in SNAP_CHANNELS:
+        raise InvalidFieldError("method", f"{method!r} has no Winpay SNAP channel")
+    if expires_at.tzinfo is None:
+        raise InvalidFieldError("expiredDate", "needs a time zone")
+    if not now + timedelta(minutes=1) <= expires_at <= _three_months_after(now):
+        raise InvalidFieldError("expiredDate", "must be 1 minute to 3 months ahead")
+    return {
+        "customerNo": customer_no,
+        "virtualAccountName": name,
+        "trxId": trx_id,
+        "totalAmount": money_to_snap(amount, "totalAmount"),
+        "virtualAccountTrxType": trx_type,
+        "expiredDate": snap_timestamp(expires_at),
+        "additionalInfo": {"channel": SNAP_CHANNELS[method]},
+        "partnerServiceId": service_id,
+        "virtualAccountNo": service_id + customer_no,
+    }
+
+
+def va_status_body(
+    *, partner_service_id: str, customer_no: str, trx_id: str, contract_id: str | None = None
+) -> dict[str, Any]:
+    """The body of ``POST /v1.0/transfer-va/status``."""
+    service_id = pad_partner_service_id(partner_service_id)
+    _check(r"[0-9]{3,14}", customer_no, "customerNo", "3-14 digits")
+    _check(r"[^\x00-\x1f\x7f]{5,50}", trx_id, "trxId", "5-50 printable characters")
+    body: dict[str, Any] = {
+        "partnerServiceId": service_id,
+        "customerNo": customer_no,
+        "virtualAccountNo": service_id + customer_no,
+        "trxId": trx_id,
+    }
+    if contract_id is not None:
+        body["additionalInfo"] = {"contractId": contract_id}
+    return body
+
+
+def qris_mpm_body(
+    *, partner_reference_no: str, amount: Money, validity_period: datetime | None = None
+) -> dict[str, Any]:
+    """The body of ``POST /v1.0/qr/qr-mpm-generate`` (service 47)."""
+    _check(r"[^\x00-\x1f\x7f]{5,64}", partner_reference_no, "partnerReferenceNo", "5-64 chars")
+    body: dict[str, Any] = {
+        "partnerReferenceNo": partner_reference_no,
+        "amount": money_to_snap(amount, "amount"),
+    }
+    if validity_period is not None:
+        body["validityPeriod"] = snap_timestamp(validity_period)
+    return body
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VirtualAccount:
+    """A virtual account Winpay issued."""
+
+    partner_service_id: str
+    customer_no: str
+    virtual_account_no: str
+    trx_id: str
+    amount: Money
+    expires_at: datetime
+    channel: str
+    contract_id: str | None
+
+
+@dataclass(frozen=True)
+class VaStatus:
+    """Whether a virtual account has been paid (paymentFlagStatus 00) or not (01)."""
+
+    trx_id: str
+    paid: bool
+    paid_amount: Money | None
+
+
+@dataclass(frozen=True)
+class QrisCode:
+    """A dynamic QRIS string Winpay generated for one payment."""
+
+    partner_reference_no: str
+    reference_no: str | None
+    qr_content: str
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise SnapAnswerInvalidError(f"the answer has no text {key!r}")
+    return value
+
+
+class SnapClient:
+    """Signed SNAP calls to Winpay over HTTP; answers parsed, failures typed."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        partner_id: str,
+        channel_id: str,
+        signer: Signer,
+        clock: Callable[[], datetime],
+        timeout_s: float = 10.0,
+        external_ids: Callable[[], str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._partner_id, self._channel_id, self._signer = partner_id, channel_id, signer
+        self._clock = clock
+        self._external_ids = external_ids or ExternalIdGenerator(clock)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> SnapClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SnapClient(base_url={str(self._http.base_url)!r}, partner_id={self._partner_id!r})"
+
+    def post(self, path: str, payload: Mapping[str, Any], success: str) -> dict[str, Any]:
+        """Sign and send one request; the answer if its responseCode is ``success``."""
+        body = minify(payload)
+        headers = request_headers(
+            signer=self._signer,
+            method="POST",
+            path=path,
+            body=body,
+            timestamp=snap_timestamp(self._clock()),
+            partner_id=self._partner_id,
+            external_id=self._external_ids(),
+            channel_id=self._channel_id,
+        )
+        try:
+            response = self._http.post(path, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise SnapUnreachableError(f"POST {path}: {error!r}") from error
+        try:
+            answer = response.json()
+        except ValueError as error:
+            raise SnapAnswerInvalidError(
+                f"POST {path}: HTTP {response.status_code}, not JSON"
+            ) from error
+        if not isinstance(answer, dict):
+            raise SnapAnswerInvalidError(f"POST {path}: the answer is not a JSON object")
+        code, message = _text(answer, "responseCode"), str(answer.get("responseMessage", ""))
+        if code != success:
+            raise SnapRequestRejectedError(code, message, response.status_code)
+        return answer
+
+    def create_va(
+        self,
+        *,
+        partner_service_id: str,
+        customer_no: str,
+        name: str,
+        trx_id: str,
+        amount: Money,
+        method: str,
+        expires_at: datetime,
+        trx_type: str = "c",
+    ) -> VirtualAccount:
+        """Create a virtual account for ``amount`` by ``method`` (va_bri, va_bca, ...)."""
+        payload = create_va_body(
+            partner_service_id=partner_service_id,
+            customer_no=customer_no,
+            name=name,
+            trx_id=trx_id,
+            amount=amount,
+            method=method,
+            expires_at=expires_at,
+            now=self._clock(),
+            trx_type=trx_type,
+        )
+        data = self.post(PATH_CREATE_VA, payload, codes.CREATE_VA_OK).get("virtualAccountData")
+        if not isinstance(data, dict):
+            raise SnapAnswerInvalidError("the answer has no virtualAccountData")
+        info = data.get("additionalInfo")
+        info = info if isinstance(info, dict) else {}
+        contract = info.get("contractId")
+        try:
+            return VirtualAccount(
+                partner_service_id=_text(data, "partnerServiceId"),
+                customer_no=_text(data, "customerNo"),
+                virtual_account_no=_text(data, "virtualAccountNo"),
+                trx_id=_text(data, "trxId"),
+                amount=money_from_snap(data.get("totalAmount"), "totalAmount"),
+                expires_at=parse_snap_datetime(data.get("expiredDate"), "expiredDate"),
+                channel=str(info.get("channel", SNAP_CHANNELS[method])),
+                contract_id=contract if isinstance(contract, str) else None,
+            )
+        except InvalidFieldError as error:
+            raise SnapAnswerInvalidError(f"virtualAccountData: {error}") from error
+
+    def inquire_status(
+        self,
+        *,
+        partner_service_id: str,
+        customer_no: str,
+        trx_id: str,
+        contract_id: str | None = None,
+    ) -> VaStatus:
+        """Ask whether a virtual account has been paid."""
+        payload = va_status_body(
+            partner_service_id=partner_service_id,
+            customer_no=customer_no,
+            trx_id=trx_id,
+            contract_id=contract_id,
+        )
+        data = self.post(PATH_VA_STATUS, payload, codes.VA_STATUS_OK).get("virtualAccountData")
+        if not isinstance(data, dict):
+            raise SnapAnswerInvalidError("the answer has no virtualAccountData")
+        flag = data.get("paymentFlagStatus")
+        if flag not in ("00", "01"):
+            raise SnapAnswerInvalidError(f"paymentFlagStatus {flag!r} is neither 00 nor 01")
+        try:
+            paid_amount = (
+                money_from_snap(data["paidAmount"], "paidAmount") if flag == "00" else None
+            )
+        except (KeyError, InvalidFieldError) as error:
+            raise SnapAnswerInvalidError(f"paidAmount: {error}") from error
+        return VaStatus(trx_id=trx_id, paid=flag == "00", paid_amount=paid_amount)
+
+    def generate_qris(
+        self, *, partner_reference_no: str, amount: Money, validity_period: datetime | None = None
+    ) -> QrisCode:
+        """Generate a dynamic QRIS (merchant-presented) for one payment of ``amount``."""
+        payload = qris_mpm_body(
+            partner_reference_no=partner_reference_no,
+            amount=amount,
+            validity_period=validity_period,
+        )
+        answer = self.post(PATH_QRIS_MPM, payload, codes.QRIS_MPM_OK)
+        reference = answer.get("referenceNo")
+        return QrisCode(
+            partner_reference_no=partner_reference_no,
+            reference_no=reference if isinstance(reference, str) else None,
+            qr_content=_text(answer, "qrContent"),
+        )
+
+
+# --- the VA payment callback -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapPayment:
+    """A virtual-account payment Winpay reported, signature and fields checked."""
+
+    partner_service_id: str
+    customer_no: str
+    virtual_account_no: str
+    trx_id: str
+    payment_request_id: str
+    paid: Money
+    trx_date_time: datetime
+    channel: str
+    contract_id: str | None
+
+
+class SeenExternalIds(Protocol):
+    """Remembers the X-EXTERNAL-ID values accepted each day."""
+
+    def add(self, day: date, external_id: str) -> bool:
+        """Record ``external_id`` for ``day``; False if it was already there."""
+        ...
+
+
+class InMemorySeenExternalIds:
+    """Seen X-EXTERNAL-IDs of today and yesterday, in this process only."""
+
+    def __init__(self) -> None:
+        self._by_day: dict[date, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, day: date, external_id: str) -> bool:
+        """Record ``external_id`` for ``day``; False if it was already there."""
+        with self._lock:
+            for old in [d for d in self._by_day if d < day - timedelta(days=1)]:
+                del self._by_day[old]
+            seen = self._by_day.setdefault(day, set())
+            if external_id in seen:
+                return False
+            seen.add(external_id)
+            return True
+
+
+def callback_answer(
+    response_code: str = codes.PAYMENT_OK, response_message: str = "Successful"
+) -> bytes:
+    """The JSON body answering a callback: ``{"responseCode":...,"responseMessage":...}``."""
+    return minify({"responseCode": response_code, "responseMessage": response_message})
+
+
+_PAYMENT_FIELDS: Final = (
+    "partnerServiceId",
+    "customerNo",
+    "virtualAccountNo",
+    "trxId",
+    "paymentRequestId",
+    "paidAmount",
+    "trxDateTime",
+    "additionalInfo",
+)
+
+
+def _missing(field: str) -> SnapCallbackRejectedError:
+    return SnapCallbackRejectedError(
+        codes.PAYMENT_FIELD_MISSING, f"Invalid Mandatory Field {field}"
+    )
+
+
+def _invalid(field: str) -> SnapCallbackRejectedError:
+    return SnapCallbackRejectedError(codes.PAYMENT_FIELD_INVALID, f"Invalid Field Format {field}")
+
+
+class SnapCallbackVerifier:
+    """Checks Winpay's VA payment callbacks: time, signature, fields, then replay."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        seen: SeenExternalIds | None = None,
+        tolerance: timedelta = TIMESTAMP_TOLERANCE,
+    ) -> None:
+        self._verifier = verifier
+        self._seen = seen if seen is not None else InMemorySeenExternalIds()
+        self._tolerance = tolerance
+
+    def verify_callback(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        now: datetime,
+    ) -> SnapPayment:
+        """The payment a callback reports, or SnapCallbackRejectedError with the code to answer."""
+        lower = {key.lower(): value for key, value in headers.items()}
+        if method.upper() != "POST" or not path.endswith(PATH_VA_PAYMENT):
+            raise SnapCallbackRejectedError(codes.PAYMENT_UNAUTHORIZED, "Unauthorized. endpoint")
+        self._check_signature(method, path, lower, raw_body, now)
+        payment = _parse_payment(raw_body)
+        external_id = lower.get("x-external-id")
+        if not external_id:
+            raise _missing("X-EXTERNAL-ID")
+        if not external_id.isascii() or not external_id.isdigit() or len(external_id) > 36:
+            raise _invalid("X-EXTERNAL-ID")
+        if not self._seen.add(now.astimezone(WIB).date(), external_id):
+            raise SnapCallbackRejectedError(
+                codes.PAYMENT_EXTERNAL_ID_DUPLICATE, "Conflict. X-EXTERNAL-ID already used today"
+            )
+        return payment
+
+    def _check_signature(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> None:
+        timestamp = headers.get("x-timestamp", "")
+        try:
+            stamped = parse_snap_datetime(timestamp, "X-TIMESTAMP")
+        except InvalidFieldError as error:
+            raise SnapCallbackRejectedError(
+                codes.PAYMENT_UNAUTHORIZED, "Unauthorized. X-TIMESTAMP"
+            ) from error
+        if abs(now - stamped) > self._tolerance:
+            raise SnapCallbackRejectedError(
+                codes.PAYMENT_UNAUTHORIZED, "Unauthorized. stale X-TIMESTAMP"
+            )
+        signature = headers.get("x-signature", "")
+        if not self._verifier.verify(method, path, body, timestamp, signature):
+            raise SnapCallbackRejectedError(
+                codes.PAYMENT_SIGNATURE_INVALID, "Unauthorized. Signature"
+            )
+
+
+def _parse_payment(raw_body: bytes) -> SnapPayment:
+    try:
+        data = json.loads(raw_body)
+    except ValueError as error:
+        raise _invalid("body") from error
+    if not isinstance(data, dict):
+        raise _invalid("body")
+    for field in _PAYMENT_FIELDS:
+        if data.get(field) in (None, ""):
+            raise _missing(field)
+    info, paid = data["additionalInfo"], data["paidAmount"]
+    if not isinstance(info, dict):
+        raise _invalid("additionalInfo")
+    if not isinstance(paid, dict):
+        raise _invalid("paidAmount")
+    for parent, child in (
+        ("additionalInfo", "channel"),
+        ("paidAmount", "value"),
+        ("paidAmount", "currency"),
+    ):
+        if data[parent].get(child) in (None, ""):
+            raise _missing(f"{parent}.{child}")
+    service_id = data["partnerServiceId"]
+    checks = (
+        ("partnerServiceId", r" {0,7}[0-9]{1,8}", 8),
+        ("customerNo", r"[0-9]{3,14}", None),
+        ("trxId", r"[^\x00-\x1f\x7f]{5,50}", None),
+        ("paymentRequestId", r"[^\x00-\x1f\x7f]{1,128}", None),
+    )
+    for field, pattern, length in checks:
+        value = data[field]
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            raise _invalid(field)
+        if length is not None and len(value) != length:
+            raise _invalid(field)
+    if data["virtualAccountNo"] != service_id + data["customerNo"]:
+        raise _invalid("virtualAccountNo")
+    if info["channel"] not in SNAP_CHANNELS.values():
+        raise _invalid("additionalInfo.channel")
+    try:
+        amount = money_from_snap(paid, "paidAmount")
+        paid_at = parse_snap_datetime(data["trxDateTime"], "trxDateTime")
+    except InvalidFieldError as error:
+        raise _invalid(error.field or "paidAmount") from error
+    contract = info.get("contractId")
+    return SnapPayment(
+        partner_service_id=service_id,
+        customer_no=data["customerNo"],
+        virtual_account_no=data["virtualAccountNo"],
+        trx_id=data["trxId"],
+        payment_request_id=data["paymentRequestId"],
+        paid=amount,
+        trx_date_time=paid_at,
+        channel=info["channel"],
+        contract_id=contract if isinstance(contract, str) else None,
+    )
