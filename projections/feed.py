@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from paylink_es.webhooks import PUBLIC_EVENTS
 from projections.links import link_event_detail, payment_event_detail
-from projections.readmodel import Event, ReadModel, event_name, iso
+from projections.readmodel import Event, ReadModel, event_name, iso, originator
 from projections.sqlview import Statement
 
 CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment"}
@@ -30,7 +30,7 @@ def public_payload(event: Event, name: str, at: str, mode: str | None = None) ->
     if name.startswith("PaymentLink."):
         data: dict[str, Any] = {
             "object": "payment_link",
-            "id": str(event.originator_id),
+            "id": originator(event),
             **link_event_detail(name, e),
         }
         if name == "PaymentLink.Created":
@@ -46,7 +46,7 @@ def public_payload(event: Event, name: str, at: str, mode: str | None = None) ->
     else:
         detail = payment_event_detail(name, e)
         detail.pop("payment_id", None)
-        data = {"object": "payment", "id": str(event.originator_id), **detail}
+        data = {"object": "payment", "id": originator(event), **detail}
         if name == "Payment.Initiated":
             data["link_id"] = str(e["link_id"])
     payload: dict[str, Any] = {
@@ -60,18 +60,35 @@ def public_payload(event: Event, name: str, at: str, mode: str | None = None) ->
     return payload
 
 
+def public_payload_json(event: Event, name: str, at: str) -> str:
+    """The public payload as JSON text, made once per event for the feed and the outbox."""
+    cache = vars(event)
+    text: str | None = cache.get("_public_json")
+    if text is None:
+        text = json.dumps(public_payload(event, name, at), separators=(",", ":"))
+        cache["_public_json"] = text
+    return text
+
+
 def _object_statements(table: str, event: Event, name: str) -> list[Statement]:
     if name not in CREATORS:
         return []
     e = vars(event)
     sql = f"INSERT INTO {{s}}{table} (object_id, merchant_id, mode) VALUES (?, ?, ?)"
-    return [(sql, (str(event.originator_id), str(e["merchant_id"]), e["mode"]))]
+    return [(sql, (originator(event), str(e["merchant_id"]), e["mode"]))]
+
+
+FEED_SQL = (
+    "INSERT INTO {s}feed (position, merchant_id, mode, type, payload)"
+    " SELECT ?, merchant_id, mode, ?, ? FROM {s}feed_objects WHERE object_id = ?"
+)
 
 
 class EventFeed(ReadModel):
     """Every public event of every merchant, in store order (the cursor is the position)."""
 
     name = "feed"
+    deferred = frozenset({FEED_SQL})  # appends, after the batch's objects are known
     tables = ("feed_objects", "feed")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}feed_objects ("
@@ -87,13 +104,12 @@ class EventFeed(ReadModel):
         if name not in PUBLIC_EVENTS:
             return []
         at = iso(vars(event)["timestamp"])
-        payload = json.dumps(public_payload(event, name, at), separators=(",", ":"))
+        payload = public_payload_json(event, name, at)
         return [
             *_object_statements("feed_objects", event, name),
             (
-                "INSERT INTO {s}feed (position, merchant_id, mode, type, payload)"
-                " SELECT ?, merchant_id, mode, ?, ? FROM {s}feed_objects WHERE object_id = ?",
-                (position, PUBLIC_EVENTS[name], payload, str(event.originator_id)),
+                FEED_SQL,
+                (position, PUBLIC_EVENTS[name], payload, originator(event)),
             ),
         ]
 
@@ -115,6 +131,8 @@ class WebhookOutbox(ReadModel):
     """Deliveries owed to each endpoint, and every attempt at them."""
 
     name = "outbox"
+    # Not deferred: a rebuild can meet a delivery's attempts in the same batch as the
+    # event that created it, and the attempt updates must find the row.
     tables = (
         "outbox_objects",
         "webhook_endpoints",
@@ -157,7 +175,7 @@ class WebhookOutbox(ReadModel):
             return self._attempt(name, e, at)
         if name not in PUBLIC_EVENTS:
             return []
-        payload = json.dumps(public_payload(event, name, at), separators=(",", ":"))
+        payload = public_payload_json(event, name, at)
         return [
             *_object_statements("outbox_objects", event, name),
             (
@@ -169,14 +187,14 @@ class WebhookOutbox(ReadModel):
                     payload,
                     at,
                     at,
-                    str(event.originator_id),
+                    originator(event),
                     PUBLIC_EVENTS[name],
                 ),
             ),
         ]
 
     def _endpoint(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
-        endpoint = str(e["originator_id"])
+        endpoint = originator(e)
         if name == "WebhookEndpoint.Created":
             return [
                 (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from paylink_es.ledger import balance_effects, postings_for
-from projections.readmodel import Event, ReadModel, event_name, iso
+from projections.readmodel import Event, ReadModel, event_name, iso, originator
 from projections.sqlview import Check, Statement
 
 BALANCE_COLUMNS = (
@@ -85,7 +85,7 @@ class LedgerView(ReadModel):
         if not postings:
             return []
         at = iso(vars(event)["timestamp"])
-        name, originator = event_name(event), str(event.originator_id)
+        name, aggregate = event_name(event), originator(event)
         statements: list[Statement] = [
             (
                 JOURNAL_SQL,
@@ -94,7 +94,7 @@ class LedgerView(ReadModel):
                     seq,
                     at,
                     name,
-                    originator,
+                    aggregate,
                     p.account,
                     str(p.merchant_id) if p.merchant_id else None,
                     p.mode,

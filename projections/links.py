@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.readmodel import Event, ReadModel, event_name, iso, to_json
+from projections.readmodel import Event, ReadModel, event_name, iso, originator, to_json
 from projections.sqlview import Statement
 
 LINK_STATUS = {
@@ -61,7 +61,7 @@ def link_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
 
 
 def payment_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
-    detail: dict[str, Any] = {"payment_id": str(e["originator_id"])}
+    detail: dict[str, Any] = {"payment_id": originator(e)}
     if name == "Payment.Initiated":
         detail.update(method=e["method"], channel=e["channel"], amount=e["amount"].amount)
     elif name == "Payment.Received":
@@ -116,7 +116,7 @@ class LinkTracking(ReadModel):
             return self._payment(name, e, at, position)
         if not name.startswith("PaymentLink."):
             return []
-        link_id = str(e["originator_id"])
+        link_id = originator(event)
         timeline: Statement = (
             TIMELINE_SQL,
             (position, link_id, at, name.split(".", 1)[1], to_json(link_event_detail(name, e))),
@@ -165,7 +165,7 @@ class LinkTracking(ReadModel):
         return [(update, (*params, at, position, link_id)), timeline]
 
     def _payment(self, name: str, e: dict[str, Any], at: str, position: int) -> list[Statement]:
-        payment_id = str(e["originator_id"])
+        payment_id = originator(e)
         statements: list[Statement] = []
         if name == "Payment.Initiated":
             statements.append(

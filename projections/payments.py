@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.readmodel import Event, ReadModel, event_name, iso
+from projections.readmodel import Event, ReadModel, event_name, iso, originator
 from projections.sqlview import Statement
 
 
@@ -56,7 +56,7 @@ class PaymentsView(ReadModel):
             return []
         e = vars(event)
         at = iso(e["timestamp"])
-        payment_id = str(e["originator_id"])
+        payment_id = originator(event)
         if name == "Payment.Initiated":
             amount = e["amount"]
             return [

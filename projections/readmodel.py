@@ -45,6 +45,18 @@ def jakarta_day(instant: datetime) -> str:
     return instant.astimezone(JAKARTA).date().isoformat()
 
 
+def originator(event: Event | dict[str, Any]) -> str:
+    """The event's aggregate id as text, formatted once per event for every read model.
+
+    Takes the event or its ``vars()`` (the cache lives there either way).
+    """
+    cache = event if isinstance(event, dict) else vars(event)
+    text: str | None = cache.get("_originator_text")
+    if text is None:
+        text = cache["_originator_text"] = str(cache["originator_id"])
+    return text
+
+
 def event_name(event: object) -> str:
     """``PaymentLink.Created`` and the like."""
     return type(event).__qualname__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections.readmodel import Event, ReadModel, event_name, jakarta_day
+from projections.readmodel import Event, ReadModel, event_name, jakarta_day, originator
 from projections.sqlview import Statement
 
 FUNNEL_FLAGS = {
@@ -54,7 +54,7 @@ class MerchantStats(ReadModel):
                     "INSERT INTO {s}stats_links (link_id, merchant_id, mode, created_day)"
                     " VALUES (?, ?, ?, ?)",
                     (
-                        str(e["originator_id"]),
+                        originator(event),
                         str(e["merchant_id"]),
                         e["mode"],
                         jakarta_day(e["timestamp"]),
@@ -63,12 +63,12 @@ class MerchantStats(ReadModel):
             ]
         flag = FUNNEL_FLAGS.get(name)
         if flag is not None:
-            return [(FLAG_SQL[flag], (str(e["originator_id"]),))]
+            return [(FLAG_SQL[flag], (originator(event),))]
         if name == "Payment.Initiated":
             return [
                 (
                     "INSERT INTO {s}stats_payments (payment_id, method) VALUES (?, ?)",
-                    (str(e["originator_id"]), e["method"]),
+                    (originator(event), e["method"]),
                 )
             ]
         if name == "Payment.Verified":
@@ -82,7 +82,7 @@ class MerchantStats(ReadModel):
                         jakarta_day(e["timestamp"]),
                         gross.currency,
                         gross.amount,
-                        str(e["originator_id"]),
+                        originator(event),
                         gross.amount,
                     ),
                 )
