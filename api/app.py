@@ -110,6 +110,12 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """For ``serve --workers N``: each worker process builds its app from PAYLINK_*."""
+    settings = Settings()
+    return create_app(settings, run_projections=settings.run_projections)
+
+
 class _Background:
     """The read models' runner and the webhook sender, for as long as the app runs."""
 

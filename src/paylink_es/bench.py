@@ -32,6 +32,7 @@ from paylink_es.money import Money
 from paylink_es.settings import Settings
 
 PAGE = 1000
+HTTP_WORKERS = 2  # one per core here; the projections run in a process of their own
 
 
 class BaselineLink(Aggregate):
@@ -370,6 +371,8 @@ def run_http(settings: Settings, *, quick: bool, commands: int | None = None) ->
                     str(port),
                     "--log-level",
                     "warning",
+                    "--workers",
+                    str(HTTP_WORKERS),
                 ],
                 env=env,
                 stdout=output,
@@ -404,6 +407,7 @@ def run_http(settings: Settings, *, quick: bool, commands: int | None = None) ->
         "quick": quick,
         "http_requests": count,
         "http_concurrency": concurrency,
+        "http_workers": HTTP_WORKERS,
         "http_create_per_s": round(create["per_s"], 1),
         "http_create_p50_ms": round(create["p50_ms"], 2),
         "http_create_p99_ms": round(create["p99_ms"], 2),

@@ -26,14 +26,49 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
 
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
+    workers = args.workers or settings.workers
     where = (settings.database_url and "PostgreSQL") or f"SQLite files in {settings.data_dir}/"
-    print(f"Paylink ES on {settings.public_url} ({where})", file=sys.stderr)
-    uvicorn.run(
-        create_app(settings, run_projections=settings.run_projections),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
+    print(f"Paylink ES on {settings.public_url} ({where}, {workers} worker(s))", file=sys.stderr)
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, run_projections=settings.run_projections),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+        )
+        return 0
+    return _serve_workers(args, settings, workers)
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
+    """Several HTTP workers (stateless) and, beside them, one process for the projections."""
+    import os
+    import subprocess
+
+    import uvicorn
+
+    env = {**os.environ, "PAYLINK_HOST": args.host, "PAYLINK_PORT": str(args.port)}
+    projections = None
+    if settings.run_projections:
+        projections = subprocess.Popen(
+            [sys.executable, "-m", "paylink_es.cli", "projections", "run"], env=env
+        )
+    os.environ.update(
+        PAYLINK_HOST=args.host, PAYLINK_PORT=str(args.port), PAYLINK_RUN_PROJECTIONS="false"
     )
+    try:
+        uvicorn.run(
+            "api.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            log_level=args.log_level,
+        )
+    finally:
+        if projections is not None:
+            projections.terminate()
+            projections.wait(timeout=30)
     return 0
 
 
@@ -162,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, help="HTTP worker processes (default 1)")
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -136,3 +136,14 @@ def test_bench_prints_every_figure_beside_its_baselines(
     # events and their merchant: every one of them was replayed.
     assert figures["events"] == 401 + 1 + 66 * 9
     assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
+
+
+def test_bench_http_drives_link_creation_beside_a_no_io_baseline(tmp_path: Path) -> None:
+    result = paylink(tmp_path, "bench", "--http", "--quick", "--json", "--commands", "300")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["http_requests"] == 300
+    for key in ("http_create_per_s", "http_baseline_per_s"):
+        assert figures[key] > 0, key
+    assert 0 < figures["http_create_p50_ms"] <= figures["http_create_p99_ms"]
+    assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
