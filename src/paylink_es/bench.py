@@ -105,6 +105,27 @@ def bench_commands(app: PaylinkApp, count: int, budget_s: float) -> float:
     return done / seconds
 
 
+def bench_concurrent_commands(app: PaylinkApp, count: int, threads: int = 64) -> float:
+    """Link creations per second from many threads at once: what group commit is for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    merchant = app.register_merchant("Bench Concurrent")
+
+    def create(i: int) -> None:
+        app.create_link(
+            merchant,
+            amount=75_000 + i,
+            description="Tiket konser",
+            reference_id=f"CONC-{i}",
+            methods=["qris"],
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(create, range(count)))
+    return count / (time.perf_counter() - started)
+
+
 def bench_baseline(settings: Settings, count: int, budget_s: float) -> float:
     """The same command through a plain library-default application."""
     with BaselineApp(settings.eventsourcing_env(store="baseline")) as baseline:
@@ -282,6 +303,8 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
         _progress(f"{scratch.backend}: link-create commands through the application...")
         with open_app(scratch) as app:
             command_rate = bench_commands(app, count, budget)
+            _progress("the same from 64 threads at once (group commit)...")
+            concurrent_rate = bench_concurrent_commands(app, count)
             _progress("library-default baseline (one save per command)...")
             baseline = bench_baseline(scratch, count, budget)
             _progress("raw database commits...")
@@ -300,6 +323,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
         "backend": settings.backend,
         "quick": quick,
         "commands_per_s": round(command_rate, 1),
+        "concurrent_commands_per_s": round(concurrent_rate, 1),
         "baseline_commands_per_s": round(baseline, 1),
         "raw_commits_per_s": round(raw, 1),
         "replay_events_per_s": round(replay, 1),

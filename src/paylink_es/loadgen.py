@@ -12,7 +12,10 @@ import asyncio
 import json
 import sys
 import time
+import uuid
 from urllib.parse import urlsplit
+
+RUN = uuid.uuid4().hex[:8]
 
 
 def _request(host: str, path: str, key: str, i: int) -> bytes:
@@ -21,7 +24,7 @@ def _request(host: str, path: str, key: str, i: int) -> bytes:
             "amount": 150000 + i,
             "currency": "IDR",
             "description": "Kaos polos",
-            "reference_id": f"LOAD-{i}",
+            "reference_id": f"LOAD-{RUN}-{i}",  # new links on every run, never repeats
             "methods": ["va_bca", "qris"],
         }
     ).encode()

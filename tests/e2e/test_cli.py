@@ -122,6 +122,7 @@ def test_bench_prints_every_figure_beside_its_baselines(
     assert figures["backend"] == backend
     for key in (
         "commands_per_s",
+        "concurrent_commands_per_s",
         "baseline_commands_per_s",
         "raw_commits_per_s",
         "replay_events_per_s",
@@ -132,9 +133,9 @@ def test_bench_prints_every_figure_beside_its_baselines(
     ):
         assert figures[key] > 0, key
     assert 0 < figures["paid_to_balance_p50_ms"] <= figures["paid_to_balance_p99_ms"]
-    # 200 links (link + code index) and their merchant, then 66 whole lifecycles of 9
-    # events and their merchant: every one of them was replayed.
-    assert figures["events"] == 401 + 1 + 66 * 9
+    # 200 links (link + code index) and their merchant, twice (one by one, then from 64
+    # threads), then 66 whole lifecycles of 9 events and their merchant: all replayed.
+    assert figures["events"] == 401 + 401 + 1 + 66 * 9
     assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
 
 
