@@ -12,7 +12,7 @@ from uuid import UUID
 
 from paylink_es.ledger import Posting, balance_effects
 from projections.ledger import BALANCE_COLUMNS
-from projections.readmodel import iso
+from projections.readmodel import ReadModel, iso
 from projections.runner import ReadModels
 from projections.sqlview import Row
 
@@ -119,23 +119,47 @@ def list_links(
         # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
         where.append("search LIKE ? ESCAPE '\\'")
         params.append(like_pattern(text))
+    page = _newest_first(
+        models["links"],
+        "links",
+        ("created_at", "link_id"),
+        (str, str),
+        where,
+        params,
+        limit,
+        cursor,
+    )
+    items = [{**row, "status": _effective_status(row, now)} for row in page.items]
+    return Page(items, page.next_cursor)
+
+
+def _newest_first(
+    model: ReadModel,
+    table: str,
+    keys: tuple[str, str],
+    kinds: tuple[type, type],
+    where: list[str],
+    params: list[Any],
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """A keyset page of ``table``, newest first by ``keys``; the cursor is the last row's keys."""
+    first, second = keys
     if cursor is not None:
-        created_at, link_id = _decode_cursor(cursor, str, str)
-        where.append("(created_at < ? OR (created_at = ? AND link_id < ?))")
-        params += [created_at, created_at, link_id]
+        after_first, after_second = _decode_cursor(cursor, *kinds)
+        where = [*where, f"({first} < ? OR ({first} = ? AND {second} < ?))"]
+        params = [*params, after_first, after_first, after_second]
     size = _limit(limit)
-    rows = models["links"].view.query(
-        "SELECT * FROM {s}links WHERE "
+    rows = model.view.query(
+        f"SELECT * FROM {{s}}{table} WHERE "
         + " AND ".join(where)
-        + " ORDER BY created_at DESC, link_id DESC LIMIT ?",
+        + f" ORDER BY {first} DESC, {second} DESC LIMIT ?",
         [*params, size + 1],
     )
-    items = [{**row, "status": _effective_status(row, now)} for row in rows[:size]]
     following = None
     if len(rows) > size:
-        last = rows[size - 1]
-        following = _encode_cursor(last["created_at"], last["link_id"])
-    return Page(items, following)
+        following = _encode_cursor(rows[size - 1][first], rows[size - 1][second])
+    return Page(rows[:size], following)
 
 
 def link_detail(
@@ -218,21 +242,16 @@ def list_payments(
     if status is not None:
         where.append("status = ?")
         params.append(status)
-    if cursor is not None:
-        created_at, payment_id = _decode_cursor(cursor, str, str)
-        where.append("(created_at < ? OR (created_at = ? AND payment_id < ?))")
-        params += [created_at, created_at, payment_id]
-    size = _limit(limit)
-    rows = models["payments"].view.query(
-        "SELECT * FROM {s}payments WHERE "
-        + " AND ".join(where)
-        + " ORDER BY created_at DESC, payment_id DESC LIMIT ?",
-        [*params, size + 1],
+    return _newest_first(
+        models["payments"],
+        "payments",
+        ("created_at", "payment_id"),
+        (str, str),
+        where,
+        params,
+        limit,
+        cursor,
     )
-    following = None
-    if len(rows) > size:
-        following = _encode_cursor(rows[size - 1]["created_at"], rows[size - 1]["payment_id"])
-    return Page(rows[:size], following)
 
 
 def payment_detail(
@@ -381,21 +400,16 @@ def webhook_deliveries(
             raise QueryError("status", "must be one of pending, delivered, failed")
         where.append("status = ?")
         params.append(status)
-    if cursor is not None:
-        position, delivery_id = _decode_cursor(cursor, int, str)
-        where.append("(position < ? OR (position = ? AND delivery_id < ?))")
-        params += [position, position, delivery_id]
-    size = _limit(limit)
-    rows = models["outbox"].view.query(
-        "SELECT * FROM {s}webhook_deliveries WHERE "
-        + " AND ".join(where)
-        + " ORDER BY position DESC, delivery_id DESC LIMIT ?",
-        [*params, size + 1],
+    return _newest_first(
+        models["outbox"],
+        "webhook_deliveries",
+        ("position", "delivery_id"),
+        (int, str),
+        where,
+        params,
+        limit,
+        cursor,
     )
-    following = None
-    if len(rows) > size:
-        following = _encode_cursor(rows[size - 1]["position"], rows[size - 1]["delivery_id"])
-    return Page(rows[:size], following)
 
 
 def webhook_delivery(

@@ -24,6 +24,7 @@ from api.schemas import (
     problem_responses,
 )
 from paylink_es.settings import Settings
+from paylink_es.webhooks import WebhookEndpoint
 from projections import queries
 
 router = APIRouter(tags=["webhooks"], responses=COMMON_PROBLEMS)
@@ -36,6 +37,18 @@ def _endpoint_out(row: dict[str, Any]) -> EndpointOut:
         url=row["url"],
         event_types=json.loads(row["event_types"]),
         created_at=row["created_at"],
+    )
+
+
+def _endpoint_model(endpoint: WebhookEndpoint, secret: str | None = None) -> EndpointOut:
+    """An endpoint as the API shows it; the secret only when just created or rotated."""
+    return EndpointOut(
+        id=str(endpoint.id),
+        mode=endpoint.mode,
+        url=endpoint.url,
+        event_types=endpoint.event_types,
+        created_at=endpoint.created_on,
+        secret=secret,
     )
 
 
@@ -81,14 +94,7 @@ def create_endpoint(
             allow_private=settings.allow_private_webhooks,
         )
         endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, created.endpoint_id)
-        return 201, EndpointOut(
-            id=str(endpoint.id),
-            mode=endpoint.mode,
-            url=endpoint.url,
-            event_types=endpoint.event_types,
-            created_at=endpoint.created_on,
-            secret=created.secret,
-        )
+        return 201, _endpoint_model(endpoint, created.secret)
 
     return run_idempotent(request, owner, body, execute)
 
@@ -109,13 +115,7 @@ def list_endpoints(owner: Owner, models: ModelsDep) -> EndpointList:
 def get_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> EndpointOut:
     """One endpoint (never its secret)."""
     endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
-    return EndpointOut(
-        id=str(endpoint.id),
-        mode=endpoint.mode,
-        url=endpoint.url,
-        event_types=endpoint.event_types,
-        created_at=endpoint.created_on,
-    )
+    return _endpoint_model(endpoint)
 
 
 @router.delete(
@@ -128,13 +128,7 @@ def delete_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> Endpo
     """Stop posting to the endpoint; pending deliveries to it are dropped."""
     endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
     ledger.delete_webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
-    return EndpointOut(
-        id=str(endpoint.id),
-        mode=endpoint.mode,
-        url=endpoint.url,
-        event_types=endpoint.event_types,
-        created_at=endpoint.created_on,
-    )
+    return _endpoint_model(endpoint)
 
 
 @router.post(
@@ -155,14 +149,7 @@ def rotate_secret(
     def execute() -> tuple[int, EndpointOut]:
         secret = ledger.rotate_webhook_secret(owner.merchant_id, owner.mode, endpoint_id)
         endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
-        return 200, EndpointOut(
-            id=str(endpoint.id),
-            mode=endpoint.mode,
-            url=endpoint.url,
-            event_types=endpoint.event_types,
-            created_at=endpoint.created_on,
-            secret=secret,
-        )
+        return 200, _endpoint_model(endpoint, secret)
 
     return run_idempotent(request, owner, None, execute)
 
