@@ -43,6 +43,17 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        if scope["path"].startswith("/v1/") and b"authorization" not in headers:
+            # No key at all: say so before anything reads (and judges) the body.
+            await self._problem(
+                send,
+                request_id,
+                401,
+                "authentication-required",
+                "send your secret key as 'Authorization: Bearer sk_test_…'",
+                [(b"www-authenticate", b'Bearer realm="paylink"')],
+            )
+            return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await self._too_large(send, request_id)
@@ -112,12 +123,20 @@ class RequestContext:
         )
 
     @staticmethod
-    async def _problem(send: Send, request_id: str, status: int, slug: str, detail: str) -> None:
+    async def _problem(
+        send: Send,
+        request_id: str,
+        status: int,
+        slug: str,
+        detail: str,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         body = orjson.dumps(problem_body(status, slug, detail, request_id))
         headers: list[Any] = [
             (b"content-type", PROBLEM.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", request_id.encode()),
+            *(extra_headers or []),
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from paylink_es.errors import (
     ApiKeyInvalidError,
@@ -118,6 +119,22 @@ def _field_of(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves at this path (included routers looked into)."""
+    allowed: set[str] = set()
+    pending = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            pending.extend(inner.routes)
+            continue
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            allowed |= set(getattr(route, "methods", None) or ())
+    return allowed
+
+
 def install(app: FastAPI) -> None:
     """Answer every error as problem+json; never a stack trace."""
 
@@ -165,9 +182,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-        return problem(
-            request, error.status_code, slug, str(error.detail), headers=dict(error.headers or {})
-        )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # A path can be served by several routes (GET and POST /v1/links): allow them all.
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return problem(request, error.status_code, slug, str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:

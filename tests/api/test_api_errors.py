@@ -212,14 +212,6 @@ def test_a_missing_malformed_unknown_or_revoked_key_is_a_401_with_a_challenge(
     assert sqlite_api.count("PaymentLink.Created") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (minor): POST /v1/links without any Authorization header but with malformed "
-    "JSON answers 422 validation-error, not 401: FastAPI parses the body before it runs "
-    "the api/auth.py authenticate dependency (a schema-invalid but well-formed body does "
-    "get 401)",
-)
 def test_a_request_without_a_key_is_a_401_even_with_malformed_json(sqlite_api: Api) -> None:
     response = sqlite_api.client.post(
         "/v1/links", content=b"{", headers={"Content-Type": "application/json"}
@@ -290,13 +282,6 @@ def test_a_wrong_method_is_a_405_problem_saying_what_is_allowed(sqlite_api: Api)
     assert get.headers["allow"] == "POST"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (minor): DELETE /v1/links answers 405 with 'Allow: POST' although GET is "
-    "allowed too; Starlette reports the methods of the first route whose path matches, and "
-    "GET and POST /v1/links are two routes (api/routes/links.py)",
-)
 def test_a_405_allow_header_lists_every_method_of_the_resource(sqlite_api: Api) -> None:
     merchant = sqlite_api.merchant()
 
