@@ -7,10 +7,7 @@ repository root importable. The browser tests use it too.
 from __future__ import annotations
 
 import re
-import socket
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,7 +19,6 @@ from uuid import UUID
 import httpx
 import pytest
 import segno
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -33,6 +29,7 @@ from paylink_es.clock import FakeClock
 from paylink_es.details import LinkDetails, PaymentDetails
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
+from tests.api.support import free_port, live_server
 
 # A client of the app: the in-process TestClient, or httpx against a real server.
 Http = TestClient | httpx.Client
@@ -80,34 +77,6 @@ OPEN_LINK: dict[str, Any] = {
     "usage_limit": None,
 }
 ALL_METHODS = ["va_mandiri", "qris", "ewallet_dana", "card", "retail_alfamart"]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def live_server(app: FastAPI, port: int) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread; yields its URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped before it started"
-            assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def require(condition: object, message: str) -> None:
