@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -17,6 +18,7 @@ from eventsourcing.persistence import JSONTranscoder, OperationalError, RecordCo
 from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
+from paylink_es.channels.port import ChannelPort
 from paylink_es.clock import Clock, system_clock, using_clock
 from paylink_es.details import IssuedKey, KeyOwner, LinkDetails, PaymentDetails, PaymentOutcome
 from paylink_es.errors import (
@@ -25,7 +27,9 @@ from paylink_es.errors import (
     ConcurrencyConflictError,
     InvalidFieldError,
     NotFoundError,
+    PaymentStateError,
 )
+from paylink_es.fees import FeePlan, fee_for
 from paylink_es.groupcommit import GroupCommitter
 from paylink_es.idempotency import IdempotentRequest
 from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
@@ -243,6 +247,25 @@ class PaylinkApp(Application[UUID], WebhookServices):
         self._auth_cache[secret_hash] = (owner, time.monotonic())
         return owner
 
+    def set_fee_plan(self, merchant_id: UUID, plan: FeePlan) -> None:
+        """Price the merchant's future verifications with ``plan``."""
+        self._update(Merchant, merchant_id, "merchant", lambda m: m.set_fee_plan(plan.to_dict()))
+
+    def set_anomaly_policy(self, merchant_id: UUID, policy: dict[str, str]) -> None:
+        """Decide per anomaly what happens to money that arrived oddly: accept, hold, refund."""
+        self._update(Merchant, merchant_id, "merchant", lambda m: m.set_anomaly_policy(policy))
+
+    def set_bank_account(
+        self, merchant_id: UUID, bank: str, account_number: str, account_name: str
+    ) -> None:
+        """Record where the merchant's payouts go."""
+        fields = (
+            require_text(bank, "bank", max_length=32),
+            require_text(account_number, "account_number", max_length=34),
+            require_text(account_name, "account_name", max_length=100),
+        )
+        self._update(Merchant, merchant_id, "merchant", lambda m: m.set_bank_account(*fields))
+
     def merchant_name(self, merchant_id: UUID) -> str:
         """The merchant's display name."""
         return self._get(Merchant, merchant_id, "merchant").name
@@ -373,11 +396,13 @@ class PaylinkApp(Application[UUID], WebhookServices):
         instructions: dict[str, str] | None = None,
         instruct: Callable[[UUID, Money], dict[str, str]] | None = None,
         expires_at: datetime | None = None,
+        payment_id: UUID | None = None,
     ) -> UUID:
         """Begin a payment attempt on a link by one method; returns the payment id.
 
         ``instruct(payment_id, amount_due)`` lets a channel write the instructions (a VA
-        number, QRIS content) once the amount is known.
+        number, QRIS content) once the amount is known. ``payment_id`` fixes the id, for
+        a channel that must be told it before the attempt is recorded.
         """
         code = check_method(method)
         if expires_at is not None:
@@ -387,13 +412,13 @@ class PaylinkApp(Application[UUID], WebhookServices):
             link = self._get(PaymentLink, link_id, "link")
             link.check_payable(code, self.now())
             due = link.amount_due(amount)
-            payment_id = self.new_id()
+            attempt_id = payment_id or self.new_id()
             if instruct is not None:
-                instructions_now = instruct(payment_id, due)
+                instructions_now = instruct(attempt_id, due)
             else:
                 instructions_now = dict(instructions or {})
             payment = Payment(  # type: ignore[call-arg]
-                id=payment_id,
+                id=attempt_id,
                 merchant_id=link.merchant_id,
                 mode=link.mode,
                 link_id=link.id,
@@ -447,7 +472,8 @@ class PaylinkApp(Application[UUID], WebhookServices):
             if anomaly is None:
                 link.accept_payment(payment.id, amount)
             else:
-                payment.flag(anomaly)
+                merchant = self._get(Merchant, payment.merchant_id, "merchant")
+                payment.flag(anomaly, merchant.decision_for(anomaly))
                 link.flag_payment(payment.id, amount, anomaly)
             index = ChannelPaymentIndex(
                 id=index_id,  # type: ignore[call-arg]
@@ -461,13 +487,59 @@ class PaylinkApp(Application[UUID], WebhookServices):
     def verify_payment(
         self, payment_id: UUID, fee: Money | None = None, evidence: dict[str, str] | None = None
     ) -> None:
-        """Confirm a received payment; credits the merchant's pending balance."""
+        """Confirm a received payment; credits the merchant's pending balance.
 
-        def change(payment: Payment) -> None:
-            currency = payment.received.currency if payment.received else payment.amount.currency
-            payment.verify(fee or Money.zero(currency), dict(evidence or {}))
+        Without ``fee`` the merchant's fee plan prices it (the default plan until one is set).
+        """
 
-        self._update(Payment, payment_id, "payment", change)
+        def command() -> None:
+            payment = self._get(Payment, payment_id, "payment")
+            payment.verify(fee or self._plan_fee(payment), dict(evidence or {}))
+            self.save(payment)
+
+        self._run(command)
+
+    def _plan_fee(self, payment: Payment) -> Money:
+        received = payment.received or payment.amount
+        plan = self._get(Merchant, payment.merchant_id, "merchant").fee_plan()
+        if received.currency != plan.currency:
+            return Money.zero(received.currency)  # a currency the plan does not price
+        return fee_for(plan, payment.method, received - payment.refunded)
+
+    def confirm_payment(
+        self, payment_id: UUID, channel: ChannelPort, evidence: dict[str, str] | None = None
+    ) -> PaymentDetails:
+        """Ask the channel about a received payment, then verify it or reject it.
+
+        The status inquiry happens before anything is credited and outside any write:
+        a slow channel holds up no other command. Verified only when the channel says
+        paid, for the amount that was received.
+        """
+        payment = self.payment(payment_id)
+        if payment.status != "paid" or payment.channel_ref is None or payment.received is None:
+            return payment
+        try:
+            status = channel.inquire(payment.channel_ref, payment.id, payment.received)
+        except Exception as error:
+            log.warning("status inquiry for %s failed: %s", payment_id, error)
+            return payment  # stays paid, unverified: a later callback or sweep retries
+        proof = {**(evidence or {}), "inquiry": status.detail}
+        if not status.paid:
+            self.reject_payment(payment_id, f"the channel reports {status.detail}")
+        elif status.amount != payment.received:
+            self.reject_payment(
+                payment_id, f"the channel reports {status.amount}, not {payment.received}"
+            )
+        else:
+            # Verified meanwhile by a duplicate callback: once is enough.
+            with contextlib.suppress(PaymentStateError):
+                self.verify_payment(payment_id, evidence=proof)
+        return self.payment(payment_id)
+
+    def review_payment(self, payment_id: UUID, decision: str, note: str | None = None) -> None:
+        """Accept or refund a payment held for review (the decision is an event)."""
+        why = check_text(note, "note", max_length=500, required=False) or ""
+        self._update(Payment, payment_id, "payment", lambda p: p.review(decision, why))
 
     def reject_payment(self, payment_id: UUID, reason: str) -> None:
         """The channel did not confirm the payment; nothing is credited."""

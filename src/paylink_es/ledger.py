@@ -77,10 +77,20 @@ def _refunded(e: dict[str, Any]) -> list[Posting]:
     return _pair(f"merchant:{m}:{source}", f"channel:{e['channel']}:refunds", e, e["amount"])
 
 
+def _reviewed(e: dict[str, Any]) -> list[Posting]:
+    moved: Money | None = e["moved"]
+    if moved is None:  # decided before verification: nothing was credited yet
+        return []
+    m: UUID = e["merchant_id"]
+    target = DISPOSITION_BUCKET[e["disposition"]]
+    return _pair(f"merchant:{m}:held", f"merchant:{m}:{target}", e, moved)
+
+
 _RULES = {
     "Payment.Verified": _verified,
     "Payment.Settled": _settled,
     "Payment.Refunded": _refunded,
+    "Payment.Reviewed": _reviewed,
 }
 
 

@@ -37,6 +37,16 @@ DISPOSITIONS = {
     LINK_CANCELLED: REFUND_DUE,
     CURRENCY_MISMATCH: NEEDS_REVIEW,
 }
+# A merchant's anomaly policy decides per anomaly; these are the platform's defaults.
+DECISION_DISPOSITION: dict[str, str | None] = {
+    "accept": None,
+    "hold": NEEDS_REVIEW,
+    "refund": REFUND_DUE,
+}
+DEFAULT_DECISIONS = {
+    anomaly: {NEEDS_REVIEW: "hold", REFUND_DUE: "refund"}[disposition]
+    for anomaly, disposition in DISPOSITIONS.items()
+}
 
 ACTIVE, COMPLETED, EXPIRED, CANCELLED = "active", "completed", "expired", "cancelled"
 

@@ -6,12 +6,15 @@ import hashlib
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.errors import ApiKeyInvalidError, InvalidFieldError
+from paylink_es.fees import DEFAULT_PLAN, FeePlan
+from paylink_es.link import DEFAULT_DECISIONS
 from paylink_es.terms import Mode
 
 _BASE62 = string.digits + string.ascii_letters
@@ -58,6 +61,8 @@ class Merchant(PaylinkAggregate):
         self.email = email
         self.keys: dict[UUID, ApiKey] = {}
         self.bank_account: dict[str, str] | None = None
+        self.fee_plan_data: dict[str, Any] | None = None
+        self.anomaly_policy: dict[str, str] = {}
 
     def issue_key(self, key_id: UUID, mode: Mode) -> str:
         """Issue a secret key and return it; only its hash is recorded."""
@@ -92,6 +97,57 @@ class Merchant(PaylinkAggregate):
             "account_number": account_number,
             "account_name": account_name,
         }
+
+    def fee_plan(self) -> FeePlan:
+        """The plan that prices this merchant's payments (the default until one is set)."""
+        if self.fee_plan_data is None:
+            return DEFAULT_PLAN
+        return FeePlan.from_dict(self.fee_plan_data)
+
+    def set_fee_plan(self, plan: dict[str, Any]) -> None:
+        """Record a new fee plan (validated: a plan that cannot be rebuilt is refused)."""
+        checked = FeePlan.from_dict(plan).to_dict()
+        if checked != self.fee_plan_data:
+            self._fee_plan_set(plan=checked)
+
+    @event("FeePlanSet")
+    def _fee_plan_set(self, plan: dict[str, Any]) -> None:
+        self.fee_plan_data = plan
+
+    def set_anomaly_policy(self, policy: dict[str, str]) -> None:
+        """Record what happens per anomaly: ``accept``, ``hold`` (review) or ``refund``."""
+        checked = check_anomaly_policy(policy)
+        if checked != self.anomaly_policy:
+            self._anomaly_policy_set(policy=checked)
+
+    @event("AnomalyPolicySet")
+    def _anomaly_policy_set(self, policy: dict[str, str]) -> None:
+        self.anomaly_policy = dict(policy)
+
+    def decision_for(self, anomaly: str) -> str:
+        """This merchant's decision for an anomaly (the platform default if not set)."""
+        return self.anomaly_policy.get(anomaly) or DEFAULT_DECISIONS[anomaly]
+
+
+ANOMALY_DECISIONS = ("accept", "hold", "refund")
+
+
+def check_anomaly_policy(policy: object) -> dict[str, str]:
+    """A policy as {anomaly: decision}; errors name the anomaly or decision at fault."""
+    if not isinstance(policy, dict):
+        raise InvalidFieldError("policy", "must be an object of anomaly -> decision")
+    checked: dict[str, str] = {}
+    for anomaly, decision in sorted(policy.items()):
+        if anomaly not in DEFAULT_DECISIONS:
+            raise InvalidFieldError(
+                f"policy.{anomaly}", f"not an anomaly; one of {sorted(DEFAULT_DECISIONS)}"
+            )
+        if decision not in ANOMALY_DECISIONS:
+            raise InvalidFieldError(
+                f"policy.{anomaly}", f"decision must be one of {ANOMALY_DECISIONS}"
+            )
+        checked[anomaly] = decision
+    return checked
 
 
 class ApiKeyIndex(PaylinkAggregate):

@@ -9,7 +9,7 @@ from eventsourcing.domain import event
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.errors import PaymentStateError, RefundExceedsPaymentError
-from paylink_es.link import DISPOSITIONS, NEEDS_REVIEW, REFUND_DUE
+from paylink_es.link import DECISION_DISPOSITION, DEFAULT_DECISIONS, NEEDS_REVIEW, REFUND_DUE
 from paylink_es.money import Money
 
 INITIATED, PAID, VERIFIED, REJECTED, SETTLED = (
@@ -85,13 +85,58 @@ class Payment(PaylinkAggregate):
         self.refunded_after_settlement = Money.zero(amount.currency)
         self.settled_net = Money.zero(amount.currency)
 
-    def flag(self, anomaly: str) -> None:
-        """Mark money that arrived but cannot simply count: needs review or refund due."""
-        self._flagged(anomaly=anomaly, disposition=DISPOSITIONS[anomaly])
+    def flag(self, anomaly: str, decision: str | None = None) -> None:
+        """Mark money that arrived oddly, with the policy's decision: accept, hold or refund.
+
+        ``accept`` credits it like any payment; ``hold`` keeps it for review; ``refund``
+        marks it refund due. The decision is part of the event, so replay keeps it.
+        """
+        chosen = decision or DEFAULT_DECISIONS[anomaly]
+        self._flagged(anomaly=anomaly, disposition=DECISION_DISPOSITION[chosen], decision=chosen)
 
     @event("Flagged")
-    def _flagged(self, anomaly: str, disposition: str) -> None:
+    def _flagged(self, anomaly: str, disposition: str | None, decision: str = "") -> None:
         self.anomaly = anomaly
+        self.disposition = disposition
+
+    def review(self, decision: str, note: str) -> None:
+        """Decide about a payment held for review: ``accept`` it or ``refund`` it.
+
+        Once verified, the money moves between the merchant's buckets (held -> pending
+        or refund_due) by the event's postings.
+        """
+        if self.disposition != NEEDS_REVIEW:
+            raise PaymentStateError(
+                f"only a payment held for review can be reviewed; this one is "
+                f"{self.disposition or self.status}",
+                field="payment",
+            )
+        if decision not in ("accept", "refund"):
+            raise PaymentStateError("a review decides accept or refund", field="decision")
+        moved = None
+        if self.status == VERIFIED and self.received is not None:
+            moved = self.received - self.refunded
+        self._reviewed(
+            merchant_id=self.merchant_id,
+            mode=self.mode,
+            channel=self.channel,
+            decision=decision,
+            disposition=DECISION_DISPOSITION[decision],
+            moved=moved,
+            note=note,
+        )
+
+    @event("Reviewed")
+    def _reviewed(
+        self,
+        merchant_id: UUID,
+        mode: str,
+        channel: str,
+        decision: str,
+        disposition: str | None,
+        moved: Money | None,
+        note: str,
+    ) -> None:
         self.disposition = disposition
 
     def verify(self, fee: Money, evidence: dict[str, str]) -> None:
