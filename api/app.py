@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 
 from api import problems
 from api.auth import RateLimiter
+from api.channel_registry import close_channels
 from api.deps import LedgerDep
 from api.middleware import RequestContext
 from api.routes import channels, links, page, payments, send, webhooks
@@ -65,6 +66,7 @@ def create_app(
             read_models.close()
             if owned:
                 ledger_app.close()
+            close_channels(app.state)
             if getattr(app.state, "callback_client_owned", False):
                 app.state.callback_client.close()
                 del app.state.callback_client

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     allow_private_webhooks: bool = Field(
         default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"
     )
+    # -- Winpay SNAP channel (live-mode payments; unset winpay_base_url: not configured) ----
+    winpay_base_url: str | None = Field(default=None, description="Winpay SNAP API base URL")
+    winpay_partner_id: str = Field(default="", description="X-PARTNER-ID (merchant/partner id)")
+    winpay_channel_id: str = Field(default="", description="CHANNEL-ID header")
+    winpay_partner_service_id: str = Field(default="", description="partnerServiceId digits")
+    winpay_private_key: SecretStr | None = Field(
+        default=None, description="Our RSA private key PEM (signs requests); never logged"
+    )
+    winpay_private_key_path: Path | None = Field(default=None, description="…or its PEM file")
+    winpay_public_key: str | None = Field(
+        default=None, description="Winpay's RSA public key PEM (checks callbacks)"
+    )
+    winpay_public_key_path: Path | None = Field(default=None, description="…or its PEM file")
+    winpay_va_ttl_minutes: int = Field(default=1440, ge=2, le=129600)
+    winpay_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

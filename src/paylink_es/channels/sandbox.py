@@ -3,17 +3,24 @@
 It issues virtual-account numbers, QRIS content, e-wallet redirects, card forms and
 retail codes, and reports payments back with callbacks signed like the real rails:
 ``X-Sandbox-Signature: t=<unix>,v1=<hex hmac-sha256(secret, "{t}.{body}")>``.
+
+Its status inquiry is a real check: the references it issues when it pays
+(``SBX-<nonce>-<mac>``) carry an HMAC of the payment id, the amount paid and the nonce
+made with the sandbox secret, and :meth:`SandboxChannel.inquire` says "paid" only for a
+reference it made for exactly that payment and amount.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from uuid import UUID
 
+from paylink_es.channels.port import ChannelStatus, RefundResult
 from paylink_es.channels.qris import qris_payload
 from paylink_es.methods import PAYMENT_METHODS, method_family
 from paylink_es.money import Money
@@ -41,12 +48,15 @@ def _digits(payment_id: UUID, count: int) -> str:
     return str(payment_id.int % 10**count).zfill(count)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SandboxChannel:
-    """Instructions and signed callbacks, no money involved."""
+    """Instructions, signed callbacks, status inquiry and refunds; no money involved.
+
+    Not frozen: the channel port's ``name`` is a plain attribute."""
 
     secret: str
     base_url: str
+    name: str = NAME
 
     def instructions(
         self, payment_id: UUID, method: str, amount: Money, merchant_name: str
@@ -81,6 +91,42 @@ class SandboxChannel:
         if family == "card":
             return {"family": family, "note": "sandbox card form; card numbers are never stored"}
         return {"family": family, "outlet": label, "payment_code": "PLK" + _digits(payment_id, 10)}
+
+    def _mac(self, *parts: str) -> str:
+        message = "\x1f".join(parts).encode()
+        return hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()[:20].upper()
+
+    def reference(self, payment_id: UUID, amount: Money, nonce: str | None = None) -> str:
+        """A reference for paying ``amount`` to ``payment_id``: ``SBX-<nonce>-<mac>``."""
+        nonce = nonce or secrets.token_hex(6).upper()
+        mac = self._mac("ref", str(payment_id), str(amount.amount), amount.currency, nonce)
+        return f"SBX-{nonce}-{mac}"
+
+    def inquire(self, channel_ref: str, payment_id: UUID, amount: Money) -> ChannelStatus:
+        """Paid only if ``channel_ref`` is a reference the sandbox made for this payment
+        and exactly this amount; anything else is unknown to the sandbox."""
+        prefix, _, rest = channel_ref.partition("-")
+        nonce, _, mac = rest.partition("-")
+        expected = self.reference(payment_id, amount, nonce) if nonce else ""
+        if prefix == "SBX" and mac and hmac.compare_digest(expected, channel_ref):
+            return ChannelStatus(
+                paid=True, amount=amount, channel_ref=channel_ref, detail="PAID (sandbox)"
+            )
+        return ChannelStatus(
+            paid=False,
+            amount=None,
+            channel_ref=channel_ref,
+            detail="UNKNOWN (no sandbox payment of that amount with that reference)",
+        )
+
+    def refund(
+        self, channel_ref: str, payment_id: UUID, refund_id: UUID, amount: Money
+    ) -> RefundResult:
+        """The sandbox accepts every refund and answers with a reference of its own."""
+        mac = self._mac("refund", channel_ref, str(payment_id), str(refund_id), str(amount))
+        return RefundResult(
+            accepted=True, channel_ref=f"SBXR-{mac}", detail=f"sandbox refunded {amount}"
+        )
 
     def callback_body(
         self,

@@ -1,0 +1,97 @@
+"""The payment channels this server can use, built once from settings and kept on app.state.
+
+``channels(app.state)`` is every configured channel by name: the sandbox always, Winpay
+SNAP when ``PAYLINK_WINPAY_BASE_URL`` (and its keys) are set. ``channel_for(app.state,
+name)`` is one of them, or ``ChannelNotConfiguredError`` (404, field ``channel``).
+``channel_for_payment`` chooses the channel a new payment goes through: the sandbox in
+test mode, Winpay in live mode for the methods it offers, otherwise none.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from paylink_es.channels.port import ChannelPort
+from paylink_es.channels.sandbox import SandboxChannel
+from paylink_es.channels.winpay import WinpayChannel, winpay_from_settings
+from paylink_es.errors import NotFoundError
+from paylink_es.settings import Settings
+
+_STATE_KEY = "channels"
+_lock = threading.Lock()
+
+
+class ChannelNotConfiguredError(NotFoundError):
+    """The payment names a channel this server has no configuration for."""
+
+    type = "channel-not-configured"
+
+
+def _build(settings: Settings) -> dict[str, ChannelPort]:
+    built: dict[str, ChannelPort] = {
+        "sandbox": SandboxChannel(secret=settings.sandbox_secret, base_url=settings.public_url)
+    }
+    winpay = winpay_from_settings(settings)
+    if winpay is not None:
+        built[winpay.name] = winpay
+    return built
+
+
+def channels(app_state: Any) -> dict[str, ChannelPort]:
+    """Every channel of this app by name (built on first use, then cached on app.state)."""
+    cached: dict[str, ChannelPort] | None = getattr(app_state, _STATE_KEY, None)
+    if cached is not None:
+        return cached
+    with _lock:
+        cached = getattr(app_state, _STATE_KEY, None)
+        if cached is None:
+            cached = _build(app_state.settings)
+            setattr(app_state, _STATE_KEY, cached)
+    return cached
+
+
+def channel_for(app_state: Any, name: str) -> ChannelPort:
+    """The channel called ``name``; ChannelNotConfiguredError when there is none."""
+    found = channels(app_state).get(name)
+    if found is None:
+        raise ChannelNotConfiguredError(
+            f"the channel {name!r} is not configured on this server", field="channel"
+        )
+    return found
+
+
+def sandbox_channel(app_state: Any) -> SandboxChannel:
+    """The sandbox channel (always there)."""
+    found = channels(app_state)["sandbox"]
+    if not isinstance(found, SandboxChannel):
+        raise TypeError(f"the sandbox channel is a {type(found).__name__}")
+    return found
+
+
+def winpay_channel(app_state: Any) -> WinpayChannel | None:
+    """The Winpay channel when configured."""
+    found = channels(app_state).get("winpay")
+    return found if isinstance(found, WinpayChannel) else None
+
+
+def channel_for_payment(app_state: Any, mode: str, method: str) -> ChannelPort | None:
+    """The channel a new ``mode`` payment by ``method`` goes through; None if none can."""
+    if mode == "test":
+        return sandbox_channel(app_state)
+    winpay = winpay_channel(app_state)
+    if winpay is not None and winpay.supports(method):
+        return winpay
+    return None
+
+
+def close_channels(app_state: Any) -> None:
+    """Close what the channels hold open (HTTP pools); they are rebuilt on next use."""
+    with _lock:
+        built: dict[str, ChannelPort] | None = getattr(app_state, _STATE_KEY, None)
+        if built is None:
+            return
+        delattr(app_state, _STATE_KEY)
+    for channel in built.values():
+        if isinstance(channel, WinpayChannel):
+            channel.close()
