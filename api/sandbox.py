@@ -6,11 +6,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 from fastapi import Request
 
+from api.channel_registry import sandbox_channel
 from paylink_es.application import PaylinkApp
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
 from paylink_es.details import PaymentDetails
@@ -22,9 +23,8 @@ CALLBACK_PATH = "/channels/sandbox/callback"
 
 
 def sandbox(request: Request) -> SandboxChannel:
-    """The sandbox channel of this app."""
-    settings: Settings = request.app.state.settings
-    return SandboxChannel(secret=settings.sandbox_secret, base_url=settings.public_url)
+    """The sandbox channel of this app (from the channel registry)."""
+    return sandbox_channel(request.app.state)
 
 
 def callback_client(request: Request) -> httpx.Client:
@@ -63,7 +63,8 @@ def simulate(
         if link.expires_at is None:
             raise InvalidFieldError("scenario", "a late payment needs a link that expires")
         paid_at = link.expires_at + timedelta(minutes=5)
-    reference = f"SBX-{uuid4().hex[:16].upper()}"
+    # A reference the sandbox's status inquiry will recognise for this payment and amount.
+    reference = channel.reference(payment.id, paid)
     statuses = {"duplicate": ["PAID", "PAID"], "out_of_order": ["PAID", "PENDING"]}.get(
         scenario, ["PAID"]
     )

@@ -57,9 +57,12 @@ async def sandbox_callback(request: Request) -> Response:
         return _refuse(404, "unknown payment")
     try:
         outcome = ledger.record_payment(payment_id, channel_ref, amount, paid_at)
+        confirmed = None
         if not outcome.duplicate:
-            ledger.verify_payment(
+            # Status inquiry before anything is credited: verified, or rejected with why.
+            confirmed = ledger.confirm_payment(
                 outcome.payment_id,
+                sandbox(request),
                 evidence={
                     "channel": "sandbox",
                     "channel_ref": channel_ref,
@@ -77,6 +80,8 @@ async def sandbox_callback(request: Request) -> Response:
             "duplicate": outcome.duplicate,
             "anomaly": outcome.anomaly,
             "payment_id": str(outcome.payment_id),
+            "payment_status": confirmed.status if confirmed is not None else None,
+            "rejection": confirmed.rejection if confirmed is not None else None,
         }
     )
 

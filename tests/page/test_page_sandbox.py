@@ -66,7 +66,8 @@ def test_a_callback_with_a_bad_signature_credits_nothing(backend_shop: Shop) -> 
 
     sandbox = _sandbox(shop)
     now = int(time.time())
-    body = sandbox.callback_body(payment_id, "SBX-FORGED", Money(150000, "IDR"), shop.clock())
+    issued = sandbox.reference(payment_id, Money(150000, "IDR"))  # what the sandbox pays with
+    body = sandbox.callback_body(payment_id, issued, Money(150000, "IDR"), shop.clock())
     bigger = sandbox.callback_body(payment_id, "SBX-FORGED", Money(9_999_999, "IDR"), shop.clock())
     stranger = SandboxChannel(secret="not-the-platforms-secret", base_url="")
     good = sandbox.sign(body, now)

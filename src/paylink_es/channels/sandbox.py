@@ -5,7 +5,7 @@ retail codes, and reports payments back with callbacks signed like the real rail
 ``X-Sandbox-Signature: t=<unix>,v1=<hex hmac-sha256(secret, "{t}.{body}")>``.
 
 Its status inquiry is a real check: the references it issues when it pays
-(``SBX-<nonce>-<mac>``) carry an HMAC of the payment id, the amount paid and the nonce
+(``SBX-<payment id>-<nonce>-<mac>``) carry an HMAC of the payment id, the amount paid and the nonce
 made with the sandbox secret, and :meth:`SandboxChannel.inquire` says "paid" only for a
 reference it made for exactly that payment and amount.
 """
@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
+from paylink_es.aggregate import stable_id
 from paylink_es.channels.port import ChannelStatus, RefundResult
 from paylink_es.channels.qris import qris_payload
 from paylink_es.methods import PAYMENT_METHODS, method_family
@@ -97,18 +98,29 @@ class SandboxChannel:
         return hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()[:20].upper()
 
     def reference(self, payment_id: UUID, amount: Money, nonce: str | None = None) -> str:
-        """A reference for paying ``amount`` to ``payment_id``: ``SBX-<nonce>-<mac>``."""
-        nonce = nonce or secrets.token_hex(6).upper()
+        """A reference for paying ``amount`` to ``payment_id``: ``SBX-<id>-<nonce>-<mac>``."""
+        nonce = nonce or secrets.token_hex(4).upper()
         mac = self._mac("ref", str(payment_id), str(amount.amount), amount.currency, nonce)
-        return f"SBX-{nonce}-{mac}"
+        return f"SBX-{payment_id.hex.upper()}-{nonce}-{mac}"
 
     def inquire(self, channel_ref: str, payment_id: UUID, amount: Money) -> ChannelStatus:
-        """Paid only if ``channel_ref`` is a reference the sandbox made for this payment
-        and exactly this amount; anything else is unknown to the sandbox."""
-        prefix, _, rest = channel_ref.partition("-")
-        nonce, _, mac = rest.partition("-")
-        expected = self.reference(payment_id, amount, nonce) if nonce else ""
-        if prefix == "SBX" and mac and hmac.compare_digest(expected, channel_ref):
+        """Paid only for a reference the sandbox made for this payment and exactly this amount.
+
+        Money paid again to instructions already paid becomes a payment of its own whose
+        id the ledger derives from the reference: that payment is the reference's too.
+        """
+        parts = channel_ref.split("-")
+        paid_to: UUID | None = None
+        if len(parts) == 4 and parts[0] == "SBX":
+            try:
+                paid_to = UUID(hex=parts[1])
+            except ValueError:
+                paid_to = None
+        genuine = paid_to is not None and hmac.compare_digest(
+            self.reference(paid_to, amount, parts[2]), channel_ref
+        )
+        ours = payment_id in (paid_to, stable_id(f"/payments/{NAME}/{channel_ref}"))
+        if genuine and ours:
             return ChannelStatus(
                 paid=True, amount=amount, channel_ref=channel_ref, detail="PAID (sandbox)"
             )
