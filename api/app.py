@@ -16,6 +16,7 @@ from api.channel_registry import close_channels
 from api.deps import LedgerDep
 from api.middleware import RequestContext
 from api.routes import channels, links, page, payments, send, webhooks
+from api.routes import winpay as winpay_routes
 from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
@@ -89,6 +90,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(channels.api_router)
     app.include_router(channels.router)
+    app.include_router(winpay_routes.router)
     app.include_router(page.router)
 
     @app.get("/healthz", tags=["operations"])

@@ -9,14 +9,27 @@ test mode, Winpay in live mode for the methods it offers, otherwise none.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
+from uuid import UUID, uuid4
 
+from paylink_es.application import PaylinkApp
 from paylink_es.channels.port import ChannelPort
 from paylink_es.channels.sandbox import SandboxChannel
+from paylink_es.channels.snap_codes import SnapError
 from paylink_es.channels.winpay import WinpayChannel, winpay_from_settings
-from paylink_es.errors import NotFoundError
+from paylink_es.details import LinkDetails
+from paylink_es.errors import (
+    AmountInvalidError,
+    DomainError,
+    NotFoundError,
+    PaymentMethodUnknownError,
+)
+from paylink_es.money import Money, parse_minor_units
 from paylink_es.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _STATE_KEY = "channels"
 _lock = threading.Lock()
@@ -26,6 +39,12 @@ class ChannelNotConfiguredError(NotFoundError):
     """The payment names a channel this server has no configuration for."""
 
     type = "channel-not-configured"
+
+
+class ChannelUnavailableError(DomainError):
+    """No channel can take this payment now (not configured, or the rail failed)."""
+
+    type = "channel-unavailable"
 
 
 def _build(settings: Settings) -> dict[str, ChannelPort]:
@@ -95,3 +114,72 @@ def close_channels(app_state: Any) -> None:
     for channel in built.values():
         if isinstance(channel, WinpayChannel):
             channel.close()
+
+
+def _amount_due(details: LinkDetails, offered: str | None) -> Money:
+    """What the payer owes, checked like the link will check it (before any remote call)."""
+    if details.amount is not None:
+        return Money(details.amount, details.currency)
+    if offered is None:
+        raise AmountInvalidError("amount", "this link lets the payer choose; give an amount")
+    value = parse_minor_units(offered, "amount")
+    low, high = details.amount_min or 1, details.amount_max
+    if value < low or (high is not None and value > high):
+        raise AmountInvalidError("amount", f"must be between {low} and {high}, got {value}")
+    return Money(value, details.currency)
+
+
+def start_payment(
+    app_state: Any,
+    ledger: PaylinkApp,
+    details: LinkDetails,
+    method: str,
+    offered: str | None,
+    merchant_name: str,
+) -> UUID:
+    """Start a payment on ``details`` by ``method`` through the channel chosen for it.
+
+    The sandbox writes its instructions inside the command. A remote rail (Winpay) is
+    called first, outside any write, so the group committer's writer never waits on the
+    network: the payment's id is fixed beforehand and the ledger then records the
+    attempt with the instructions the rail gave (and checks the link again).
+    """
+    channel = channel_for_payment(app_state, details.mode, method)
+    if channel is None:
+        raise ChannelUnavailableError(
+            f"no channel takes {details.mode} payments by {method!r} here", field="method"
+        )
+    if isinstance(channel, SandboxChannel):
+        sandbox = channel
+        return ledger.start_payment(
+            details.id,
+            method,
+            channel=sandbox.name,
+            amount=offered,
+            instruct=lambda pid, due: sandbox.instructions(pid, method, due, merchant_name),
+        )
+    if method not in details.methods:
+        raise PaymentMethodUnknownError("method", f"{method!r} is not accepted by this link")
+    due = _amount_due(details, offered)
+    payment_id = uuid4()
+    try:
+        if isinstance(channel, WinpayChannel):
+            instructions = channel.instructions(
+                payment_id, method, due, merchant_name, expires_at=details.expires_at
+            )
+        else:
+            instructions = channel.instructions(payment_id, method, due, merchant_name)
+    except SnapError as error:
+        log.warning("%s gave no instructions for %s: %s", channel.name, payment_id, error)
+        raise ChannelUnavailableError(
+            f"{channel.name} did not issue payment instructions; try again later",
+            field="method",
+        ) from error
+    return ledger.start_payment(
+        details.id,
+        method,
+        channel=channel.name,
+        amount=str(due.amount) if details.amount is None else offered,
+        instructions=instructions,
+        payment_id=payment_id,
+    )

@@ -12,6 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from api.channel_registry import ChannelUnavailableError
+from api.channel_registry import start_payment as start_channel_payment
 from api.i18n import TEXT, rupiah
 from api.pages import (
     csrf_ok,
@@ -23,7 +25,7 @@ from api.pages import (
     render,
     visitor_id,
 )
-from api.sandbox import sandbox, simulate
+from api.sandbox import simulate
 from paylink_es.application import PaylinkApp
 from paylink_es.details import LinkDetails, PaymentDetails
 from paylink_es.errors import DomainError, NotFoundError
@@ -180,18 +182,14 @@ def pay(
     closed = _closed(request, details, merchant)
     if closed is not None:
         return closed
-    if details.mode != "test":
-        return _message(request, 503, "bad_request", merchant, "unavailable")
-    channel = sandbox(request)
     offered: str | None = amount.strip() or None
     try:
-        payment_id = _ledger(request).start_payment(
-            details.id,
-            method,
-            channel="sandbox",
-            amount=offered,
-            instruct=lambda pid, due: channel.instructions(pid, method, due, merchant),
+        # The channel is chosen per payment: sandbox in test mode, Winpay in live mode.
+        payment_id = start_channel_payment(
+            request.app.state, _ledger(request), details, method, offered, merchant
         )
+    except ChannelUnavailableError:
+        return _message(request, 503, "bad_request", merchant, "unavailable")
     except DomainError as error:
         status = 409 if error.type == "link-not-payable" else 400
         message = _form_error(request, error, details)

@@ -67,7 +67,7 @@ def test_a_callback_signed_with_another_key_is_refused(
     verifier: SnapCallbackVerifier, counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
 ) -> None:
     headers, body = counterpart.callback(payment_body(), stamp=NOW, key=merchant_key)
-    assert rejection(verifier, headers, body) == "4012501"
+    assert rejection(verifier, headers, body) == "4012500"
 
 
 def test_a_callback_without_signature_is_refused(
@@ -75,7 +75,7 @@ def test_a_callback_without_signature_is_refused(
 ) -> None:
     headers, body = counterpart.callback(payment_body(), stamp=NOW)
     del headers["X-SIGNATURE"]
-    assert rejection(verifier, headers, body) == "4012501"
+    assert rejection(verifier, headers, body) == "4012500"
 
 
 def test_a_signature_for_another_path_is_refused(
@@ -84,7 +84,7 @@ def test_a_signature_for_another_path_is_refused(
     headers, body = counterpart.callback(
         payment_body(), stamp=NOW, path="/other/v1.0/transfer-va/payment"
     )
-    assert rejection(verifier, headers, body) == "4012501"
+    assert rejection(verifier, headers, body) == "4012500"
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=6), timedelta(minutes=-6)])
@@ -107,7 +107,7 @@ def test_one_altered_byte_breaks_the_signature(
     verifier: SnapCallbackVerifier, counterpart: WinpayCounterpart, old: bytes, new: bytes
 ) -> None:
     headers, body = counterpart.callback(payment_body(), stamp=NOW)
-    assert rejection(verifier, headers, body.replace(old, new)) == "4012501"
+    assert rejection(verifier, headers, body.replace(old, new)) == "4012500"
 
 
 @pytest.mark.parametrize(
@@ -220,5 +220,19 @@ def test_a_rejection_answers_with_its_code(
     with pytest.raises(SnapCallbackRejectedError) as caught:
         verifier.verify_callback("POST", CALLBACK_PATH, headers, body, NOW)
     answer = json.loads(callback_answer(caught.value.response_code, caught.value.reason))
-    assert answer["responseCode"] == "4012501"
+    assert answer["responseCode"] == "4012500"
+    assert answer["responseMessage"] == "Unauthorized. Signature"
     assert caught.value.http_status == 401
+
+
+def test_a_stale_timestamp_and_a_bad_signature_share_the_code_not_the_message(
+    verifier: SnapCallbackVerifier, counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
+) -> None:
+    reasons = []
+    for stamp, key in ((NOW - timedelta(minutes=6), None), (NOW, merchant_key)):
+        headers, body = counterpart.callback(payment_body(), stamp=stamp, key=key)
+        with pytest.raises(SnapCallbackRejectedError) as caught:
+            verifier.verify_callback("POST", CALLBACK_PATH, headers, body, NOW)
+        assert caught.value.response_code == "4012500"
+        reasons.append(caught.value.reason)
+    assert reasons == ["Unauthorized. stale X-TIMESTAMP", "Unauthorized. Signature"]

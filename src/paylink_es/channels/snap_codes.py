@@ -27,7 +27,9 @@ CREATE_VA_TRX_DUPLICATE: Final = response_code(409, SERVICE_CREATE_VA, "01")
 # What we answer to Winpay's VA payment callback.
 PAYMENT_OK: Final = response_code(200, SERVICE_VA_PAYMENT, "00")
 PAYMENT_UNAUTHORIZED: Final = response_code(401, SERVICE_VA_PAYMENT, "00")
-PAYMENT_SIGNATURE_INVALID: Final = response_code(401, SERVICE_VA_PAYMENT, "01")
+# CHANNELS.md: "4012500-style invalid signature"; in SNAP 401xx01 is "Invalid Token (B2B)",
+# so a bad signature is 4012500 like a stale X-TIMESTAMP; the message tells them apart.
+PAYMENT_SIGNATURE_INVALID: Final = response_code(401, SERVICE_VA_PAYMENT, "00")
 PAYMENT_FIELD_INVALID: Final = response_code(400, SERVICE_VA_PAYMENT, "01")
 PAYMENT_FIELD_MISSING: Final = response_code(400, SERVICE_VA_PAYMENT, "02")
 PAYMENT_EXTERNAL_ID_DUPLICATE: Final = response_code(409, SERVICE_VA_PAYMENT, "00")
