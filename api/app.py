@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from api import problems
 from api.auth import RateLimiter
 from api.channel_registry import close_channels
+from api.dashboard import dashboard_router
 from api.deps import LedgerDep
 from api.middleware import RequestContext
 from api.routes import channels, links, page, payments, send, webhooks
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(winpay_routes.router)
     app.include_router(page.router)
+    app.include_router(dashboard_router())
 
     @app.get("/healthz", tags=["operations"])
     def health(request: Request, ledger: LedgerDep) -> dict[str, Any]:

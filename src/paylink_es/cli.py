@@ -115,6 +115,28 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from paylink_es.bootstrap import open_app
+    from paylink_es.user_services import UserServices
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password (10+ characters): ")
+        if getpass.getpass("Again: ") != password:
+            print("paylink: the passwords differ", file=sys.stderr)
+            return 1
+    with open_app(settings) as app:
+        user_id = UserServices(app).create_user(
+            args.merchant, args.email, password, args.role, args.name
+        )
+    print(f"User: {user_id} ({args.role} of merchant {args.merchant})")
+    print(f"Sign in at {settings.public_url}/dashboard")
+    return 0
+
+
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.bench import main as bench_main
 
@@ -223,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--merchant", type=UUID, required=True, help="merchant id")
     revoke.add_argument("--key", type=UUID, required=True, help="key id")
     revoke.set_defaults(handler=_keys_revoke)
+
+    users = commands.add_parser("users", help="dashboard users")
+    user_commands = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    user = user_commands.add_parser("create", help="give a merchant's staff a dashboard login")
+    user.add_argument("--merchant", type=UUID, required=True, help="merchant id")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name")
+    user.add_argument("--role", choices=["owner", "viewer"], default="owner")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.set_defaults(handler=_users_create)
 
     _add_projection_commands(commands)
 

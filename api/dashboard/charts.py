@@ -1,0 +1,103 @@
+"""Charts as server-rendered SVG: no script, no CDN, readable by screen readers.
+
+Geometry is integer arithmetic on integer amounts (no floats near money): a bar's
+length is ``value * full // largest``. Labels are escaped; every chart has a title
+and a description, and each bar a ``<title>`` with its exact amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from markupsafe import Markup, escape
+
+BAR = "#0b6bcb"
+MUTED = "#5b6676"
+LINE = "#d9dee6"
+FUNNEL_COLOURS = ("#7aa7d9", "#4d8ccc", "#1f70bf", "#137c3a")
+Format = Callable[[int], str]
+
+
+def _scaled(value: int, largest: int, full: int) -> int:
+    return value * full // largest if largest > 0 else 0
+
+
+def _svg(width: int, height: int, title: str, desc: str, body: list[str], testid: str) -> Markup:
+    # Safe: every text put in here went through escape(); the rest are numbers.
+    return Markup(  # noqa: S704
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}"'
+        f' class="chart" role="img" data-testid="{escape(testid)}"'
+        f' aria-labelledby="{escape(testid)}-title {escape(testid)}-desc">'
+        f'<title id="{escape(testid)}-title">{escape(title)}</title>'
+        f'<desc id="{escape(testid)}-desc">{escape(desc)}</desc>' + "".join(body) + "</svg>"
+    )
+
+
+def columns(
+    points: Sequence[tuple[str, int]],
+    *,
+    title: str,
+    money: Format,
+    label: Callable[[str], str],
+    testid: str,
+) -> Markup:
+    """Vertical bars, one per point (a day), with the largest value marked."""
+    width, height, top, bottom, left = 640, 220, 24, 34, 8
+    plot = height - top - bottom
+    largest = max((value for _, value in points), default=0)
+    step = (width - 2 * left) // max(len(points), 1)
+    body = [
+        f'<line x1="{left}" y1="{top + plot}" x2="{width - left}" y2="{top + plot}"'
+        f' stroke="{LINE}"/>'
+    ]
+    for index, (key, value) in enumerate(points):
+        bar = _scaled(value, largest, plot)
+        x = left + index * step + step // 8
+        body.append(
+            f'<rect x="{x}" y="{top + plot - bar}" width="{max(step * 3 // 4, 1)}"'
+            f' height="{bar}" fill="{BAR}" data-value="{value}">'
+            f"<title>{escape(label(key))}: {escape(money(value))}</title></rect>"
+        )
+        if index % max(len(points) // 7, 1) == 0 or index == len(points) - 1:
+            body.append(
+                f'<text x="{x + step * 3 // 8}" y="{height - 12}" font-size="11"'
+                f' text-anchor="middle" fill="{MUTED}">{escape(label(key))}</text>'
+            )
+    body.append(
+        f'<text x="{left}" y="14" font-size="12" fill="{MUTED}">max {escape(money(largest))}</text>'
+    )
+    desc = "; ".join(f"{label(key)}: {money(value)}" for key, value in points)
+    return _svg(width, height, title, desc, body, testid)
+
+
+def bars(
+    items: Sequence[tuple[str, int]],
+    *,
+    title: str,
+    show: Format,
+    label: Callable[[str], str],
+    testid: str,
+    colours: Sequence[str] = (BAR,),
+) -> Markup:
+    """Horizontal bars with their label and value (methods by volume, the funnel)."""
+    width, row, label_width = 640, 30, 190
+    height = max(row * len(items), row) + 8
+    largest = max((value for _, value in items), default=0)
+    full = width - label_width - 150
+    body = []
+    for index, (key, value) in enumerate(items):
+        y = 4 + index * row
+        length = _scaled(value, largest, full)
+        colour = colours[index % len(colours)]
+        body.append(
+            f'<text x="0" y="{y + 19}" font-size="13" fill="#1b2330">{escape(label(key))}</text>'
+            f'<rect x="{label_width}" y="{y + 4}" width="{max(length, 1)}" height="{row - 10}"'
+            f' rx="3" fill="{colour}" data-value="{value}">'
+            f"<title>{escape(label(key))}: {escape(show(value))}</title></rect>"
+            f'<text x="{label_width + length + 8}" y="{y + 19}" font-size="13"'
+            f' fill="{MUTED}">{escape(show(value))}</text>'
+        )
+    if not items:
+        body.append(f'<text x="0" y="20" font-size="13" fill="{MUTED}">—</text>')
+    desc = "; ".join(f"{label(key)}: {show(value)}" for key, value in items)
+    return _svg(width, height, title, desc, body, testid)

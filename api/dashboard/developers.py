@@ -1,0 +1,195 @@
+"""Developer pages: webhook endpoints and their delivery log, and API keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.dashboard.render import render, words
+from api.dashboard.routing import DashboardRoute
+from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
+from paylink_es.application import PaylinkApp
+from paylink_es.errors import DomainError
+from paylink_es.merchant import ApiKey, Merchant
+from paylink_es.settings import Settings
+from paylink_es.terms import Mode
+from paylink_es.webhooks import EVENT_TYPES
+from projections import queries
+from projections.runner import ReadModels
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+NOTICES = ("resent_ok", "revoked_ok")
+
+
+def _models(request: Request) -> ReadModels:
+    models: ReadModels = request.app.state.read_models
+    return models
+
+
+def _ledger(request: Request) -> PaylinkApp:
+    ledger: PaylinkApp = request.app.state.ledger
+    return ledger
+
+
+def _notice(request: Request) -> str | None:
+    key = request.query_params.get("notice", "")
+    return words(request)[key] if key in NOTICES else None
+
+
+# -- webhooks --------------------------------------------------------------------
+
+
+def _webhooks_page(
+    request: Request,
+    staff: Staff,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    secret: str | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    models = _models(request)
+    delivery_status = request.query_params.get("status", "")
+    cursor = request.query_params.get("cursor") or None
+    page = queries.webhook_deliveries(
+        models,
+        staff.merchant_id,
+        staff.mode,
+        status=delivery_status or None,
+        limit=20,
+        cursor=cursor,
+    )
+    endpoints = [
+        {**row, "event_types": json.loads(row["event_types"])}
+        for row in queries.webhook_endpoints(models, staff.merchant_id, staff.mode)
+    ]
+    kept = {"status": delivery_status} if delivery_status else {}
+    return render(
+        request,
+        "webhooks.html",
+        staff,
+        status=status,
+        title=words(request)["webhooks_title"],
+        endpoints=endpoints,
+        deliveries=page.items,
+        delivery_statuses=DELIVERY_STATUSES,
+        delivery_status=delivery_status,
+        next_query=urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None,
+        event_types=sorted(EVENT_TYPES),
+        error=error,
+        secret=secret,
+        form=form or {"url": "", "event_types": []},
+        notice=_notice(request),
+    )
+
+
+@router.get("/dashboard/webhooks")
+def webhooks(
+    request: Request,
+    staff: StaffDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """Endpoints and the delivery log (filter by status, a cursor page at a time)."""
+    del status, cursor  # read from the query by the page builder, validated by the query
+    return _webhooks_page(request, staff)
+
+
+@router.post("/dashboard/webhooks")
+def add_endpoint(
+    request: Request,
+    staff: OwnerFormDep,
+    url: Annotated[str, Form(max_length=2048)] = "",
+    event_types: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Add an endpoint; its signing secret is shown on this answer only."""
+    settings: Settings = request.app.state.settings
+    try:
+        created = _ledger(request).create_webhook_endpoint(
+            staff.merchant_id,
+            staff.mode,
+            url.strip(),
+            event_types or None,
+            allow_private=settings.allow_private_webhooks,
+        )
+    except DomainError as error:
+        form = {"url": url, "event_types": event_types or []}
+        return _webhooks_page(request, staff, status=422, error=error.message, form=form)
+    return _webhooks_page(request, staff, status=201, secret=created.secret)
+
+
+@router.post("/dashboard/webhooks/{endpoint_id}/delete")
+def delete_endpoint(request: Request, staff: OwnerFormDep, endpoint_id: UUID) -> Response:
+    """Stop posting to an endpoint."""
+    _ledger(request).delete_webhook_endpoint(staff.merchant_id, staff.mode, endpoint_id)
+    return RedirectResponse("/dashboard/webhooks", 303)
+
+
+@router.post("/dashboard/webhooks/deliveries/{delivery_id}/resend")
+def resend(
+    request: Request, staff: OwnerFormDep, delivery_id: Annotated[str, Path(max_length=80)]
+) -> Response:
+    """Queue one delivery to be posted again now."""
+    row = queries.webhook_delivery(_models(request), staff.merchant_id, staff.mode, delivery_id)
+    if row is None:
+        raise PageNotFoundError
+    _ledger(request).resend_delivery(
+        staff.merchant_id, UUID(row["endpoint_id"]), int(row["position"])
+    )
+    return RedirectResponse("/dashboard/webhooks?notice=resent_ok", 303)
+
+
+# -- API keys ----------------------------------------------------------------------
+
+
+def merchant_keys(ledger: PaylinkApp, merchant_id: UUID, mode: str) -> list[ApiKey]:
+    """The merchant's keys of one mode (what is kept of them: prefix, never the secret)."""
+    merchant: object = ledger.repository.get(merchant_id)
+    if not isinstance(merchant, Merchant):
+        raise PageNotFoundError
+    return [key for key in merchant.keys.values() if key.mode == mode]
+
+
+def _keys_page(
+    request: Request, staff: Staff, *, status: int = 200, secret: str | None = None
+) -> Response:
+    return render(
+        request,
+        "keys.html",
+        staff,
+        status=status,
+        title=words(request)["keys_title"],
+        keys=merchant_keys(_ledger(request), staff.merchant_id, staff.mode),
+        secret=secret,
+        notice=_notice(request),
+    )
+
+
+@router.get("/dashboard/keys")
+def keys(request: Request, staff: StaffDep) -> Response:
+    """The keys of the mode being looked at."""
+    return _keys_page(request, staff)
+
+
+@router.post("/dashboard/keys")
+def issue_key(request: Request, staff: OwnerFormDep) -> Response:
+    """Issue a key of the current mode; its secret is shown on this answer only."""
+    mode: Mode = "live" if staff.mode == "live" else "test"
+    issued = _ledger(request).issue_api_key(staff.merchant_id, mode)
+    return _keys_page(request, staff, status=201, secret=issued.secret)
+
+
+@router.post("/dashboard/keys/{key_id}/revoke")
+def revoke_key(request: Request, staff: OwnerFormDep, key_id: UUID) -> Response:
+    """Revoke one of the merchant's keys (another merchant's key is not found)."""
+    owned = merchant_keys(_ledger(request), staff.merchant_id, staff.mode)
+    if key_id not in {key.key_id for key in owned}:
+        raise PageNotFoundError
+    _ledger(request).revoke_api_key(staff.merchant_id, key_id)
+    return RedirectResponse("/dashboard/keys?notice=revoked_ok", 303)

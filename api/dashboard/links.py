@@ -1,0 +1,292 @@
+"""Links: the filtered list, the create form, a link's detail, send again and cancel."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+
+from api.dashboard.forms import LinkForm, domain_message, parse_link_form
+from api.dashboard.i18n import event_label
+from api.dashboard.render import fragment, render, words
+from api.dashboard.routing import DashboardRoute
+from api.dashboard.session import (
+    ForbiddenError,
+    OwnerFormDep,
+    PageNotFoundError,
+    Staff,
+    StaffDep,
+)
+from api.pages import WIB, language
+from api.routes.links import details_row
+from api.routes.send import link_sender
+from paylink_es.application import PaylinkApp
+from paylink_es.details import LinkDetails
+from paylink_es.errors import DomainError, InvalidFieldError
+from paylink_es.methods import PAYMENT_METHODS
+from paylink_es.money import CURRENCY_EXPONENTS
+from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError, Language
+from projections import queries
+from projections.runner import ReadModels
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+STATUSES = ("active", "completed", "expired", "cancelled")
+NOTICES = ("created_ok", "sent_ok", "cancelled_ok")
+CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms", "whatsapp": "whatsapp"}
+PAGE_SIZE = 20
+
+
+def _models(request: Request) -> ReadModels:
+    models: ReadModels = request.app.state.read_models
+    return models
+
+
+def _ledger(request: Request) -> PaylinkApp:
+    ledger: PaylinkApp = request.app.state.ledger
+    return ledger
+
+
+def _day(text: str, field: str) -> datetime | None:
+    """The start of a day (a date input) in Jakarta; None when empty."""
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), WIB)
+    except ValueError:
+        raise queries.QueryError(field, "must be a date like 2026-01-31") from None
+
+
+def link_filters(params: dict[str, str]) -> dict[str, Any]:
+    """The list page's filters as arguments of ``queries.list_links``."""
+    status = params.get("status") or None
+    return {
+        "status": status,
+        "text": params.get("q") or None,
+        "created_from": _day(params.get("from", ""), "from"),
+        "created_to": _day(params.get("to", ""), "to"),
+    }
+
+
+def link_rows(request: Request, staff: Staff, params: dict[str, str]) -> queries.Page:
+    """One page of the merchant's links under the filters in ``params``."""
+    return queries.list_links(
+        _models(request),
+        staff.merchant_id,
+        staff.mode,
+        _ledger(request).now(),
+        limit=PAGE_SIZE,
+        cursor=params.get("cursor") or None,
+        **link_filters(params),
+    )
+
+
+def links_regions(request: Request, staff: Staff, params: dict[str, str]) -> dict[str, str]:
+    """The list's live region: the first page's rows under the same filters."""
+    page = link_rows(request, staff, {**params, "cursor": ""})
+    return {"links": fragment(request, "_link_table.html", staff, links=page.items)}
+
+
+@router.get("/dashboard/links")
+def list_links(
+    request: Request,
+    staff: StaffDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    created_from: Annotated[str, Query(alias="from", max_length=10)] = "",
+    created_to: Annotated[str, Query(alias="to", max_length=10)] = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """Filter by status chip, text and creation day; newest first, a cursor page at a time."""
+    params = {"status": status, "q": q, "from": created_from, "to": created_to}
+    page = link_rows(request, staff, {**params, "cursor": cursor})
+    kept = {key: value for key, value in params.items() if value}
+    stream = None
+    if not cursor:  # only the first page follows new links live
+        stream = "/dashboard/stream?" + urlencode({"page": "links", **kept})
+    return render(
+        request,
+        "links.html",
+        staff,
+        title=words(request)["links_title"],
+        links=page.items,
+        statuses=STATUSES,
+        params=params,
+        chip_query=lambda chosen: urlencode({**kept, "status": chosen} if chosen else kept),
+        next_query=urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None,
+        export_query=urlencode(kept),
+        first_query=urlencode(kept) if cursor else None,
+        stream=stream,
+    )
+
+
+def _form_page(
+    request: Request, staff: Staff, form: LinkForm | None, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "link_new.html",
+        staff,
+        status=status,
+        title=words(request)["create_title"],
+        values=form.values if form else {"methods": ["va_bca", "va_bri", "qris"], "items": []},
+        errors=form.errors if form else {},
+        methods=PAYMENT_METHODS,
+        currencies=sorted(CURRENCY_EXPONENTS),
+        item_rows=range(5),
+    )
+
+
+@router.get("/dashboard/links/new")
+def new_link(request: Request, staff: StaffDep) -> Response:
+    """Every field of a link, with the hosted page's defaults."""
+    if not staff.is_owner:
+        raise ForbiddenError("owner_only")
+    return _form_page(request, staff, None)
+
+
+@router.post("/dashboard/links")
+async def create_link(request: Request, staff: OwnerFormDep) -> Response:
+    """Create the link; bad input comes back with a message beside each wrong field."""
+    form = parse_link_form(await request.form(), words(request))
+    if form.errors:
+        return await run_in_threadpool(_form_page, request, staff, form, 422)
+    ledger = _ledger(request)
+    try:
+        details, _ = await ledger.open_link_request_async(
+            staff.merchant_id, mode=staff.mode, **form.fields
+        )
+    except InvalidFieldError as error:
+        form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
+        return await run_in_threadpool(_form_page, request, staff, form, 422)
+    return RedirectResponse(f"/dashboard/links/{details.id}?notice=created_ok", 303)
+
+
+def owned_link(request: Request, staff: Staff, link_id: UUID) -> LinkDetails:
+    """The link if this session's merchant and mode own it; else the not-found page."""
+    details = _ledger(request).owned_link(staff.merchant_id, staff.mode, link_id)
+    if details is None:
+        raise PageNotFoundError
+    return details
+
+
+def detail_data(request: Request, staff: Staff, link_id: UUID) -> dict[str, Any]:
+    """A link with its timeline and payments (status and counts straight from the ledger)."""
+    details = owned_link(request, staff, link_id)
+    models = _models(request)
+    now = _ledger(request).now()
+    row = queries.link_detail(models, staff.merchant_id, staff.mode, link_id, now)
+    payments = queries.list_payments(
+        models, staff.merchant_id, staff.mode, link_id=link_id, limit=100
+    )
+    base = request.app.state.settings.public_url
+    lang = language(request)
+    return {
+        "link": details_row(details),
+        "details": details,
+        "timeline": row["timeline"] if row is not None else [],
+        "payments": payments.items,
+        "url": f"{base}/l/{details.code}",
+        "event_label": lambda event: event_label(lang, event),
+    }
+
+
+def detail_regions(request: Request, staff: Staff, params: dict[str, str]) -> dict[str, str]:
+    """A link's live regions: summary, timeline and payments."""
+    try:
+        link_id = UUID(params.get("link", ""))
+    except ValueError:
+        raise PageNotFoundError from None
+    data = detail_data(request, staff, link_id)
+    return {
+        name: fragment(request, f"_link_{name}.html", staff, **data)
+        for name in ("summary", "timeline", "payments")
+    }
+
+
+def _detail_page(
+    request: Request,
+    staff: Staff,
+    link_id: UUID,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    error: str | None = None,
+    send: dict[str, str] | None = None,
+) -> Response:
+    data = detail_data(request, staff, link_id)
+    return render(
+        request,
+        "link_detail.html",
+        staff,
+        status=status,
+        title=data["details"].description,
+        notice=notice,
+        error=error,
+        send=send or {"channel": "email", "to": ""},
+        channels=CHANNELS,
+        stream=f"/dashboard/stream?page=link&link={link_id}",
+        **data,
+    )
+
+
+@router.get("/dashboard/links/{link_id}")
+def link_detail(
+    request: Request,
+    staff: StaffDep,
+    link_id: UUID,
+    notice: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """Everything about one link, its timeline live."""
+    message = words(request)[notice] if notice in NOTICES else None
+    return _detail_page(request, staff, link_id, notice=message)
+
+
+@router.post("/dashboard/links/{link_id}/send")
+def send_again(
+    request: Request,
+    staff: OwnerFormDep,
+    link_id: UUID,
+    channel: Annotated[str, Form(max_length=20)] = "email",
+    to: Annotated[str, Form(max_length=254)] = "",
+) -> Response:
+    """Send the link again by e-mail, SMS or WhatsApp (every attempt is on the timeline)."""
+    details = owned_link(request, staff, link_id)
+    t = words(request)
+    chosen = CHANNELS.get(channel, "email")
+    lang: Language = "en" if language(request) == "en" else "id"
+    sender = link_sender(request, _ledger(request))
+    try:
+        sender.send(details, chosen, to, lang)
+    except DeliveryFailedError as error:
+        message = t["send_failed"].format(reason=error.reason)
+        return _detail_page(
+            request, staff, link_id, status=502, error=message, send={"channel": chosen, "to": to}
+        )
+    except (ChannelNotConfiguredError, DomainError) as error:
+        reason = error.message if isinstance(error, DomainError) else str(error)
+        message = t["send_failed"].format(reason=reason)
+        return _detail_page(
+            request, staff, link_id, status=422, error=message, send={"channel": chosen, "to": to}
+        )
+    return RedirectResponse(f"/dashboard/links/{link_id}?notice=sent_ok", 303)
+
+
+@router.post("/dashboard/links/{link_id}/cancel")
+def cancel(
+    request: Request,
+    staff: OwnerFormDep,
+    link_id: UUID,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Close the link to new payments."""
+    owned_link(request, staff, link_id)
+    try:
+        _ledger(request).cancel_link(link_id, reason or None)
+    except DomainError as error:
+        return _detail_page(request, staff, link_id, status=409, error=error.message)
+    return RedirectResponse(f"/dashboard/links/{link_id}?notice=cancelled_ok", 303)

@@ -1,0 +1,167 @@
+"""Money pages: payments, settlements and payouts, and the audit view of any instant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.dashboard.render import render, words
+from api.dashboard.routing import DashboardRoute
+from api.dashboard.session import OwnerFormDep, Staff, StaffDep
+from api.pages import WIB
+from api.routes.payments import PAYMENT_STATUSES
+from paylink_es.application import PaylinkApp
+from paylink_es.errors import DomainError
+from paylink_es.money import Money
+from projections import dashboard_queries, queries
+from projections.runner import ReadModels
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+BALANCE_ROWS = ("available", "pending", "held", "refund_due", "paid_out", "fees", "refunded")
+
+
+def _models(request: Request) -> ReadModels:
+    models: ReadModels = request.app.state.read_models
+    return models
+
+
+def _ledger(request: Request) -> PaylinkApp:
+    ledger: PaylinkApp = request.app.state.ledger
+    return ledger
+
+
+@router.get("/dashboard/payments")
+def payments(
+    request: Request,
+    staff: StaffDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """Every payment attempt, newest first, by status."""
+    if status and status not in PAYMENT_STATUSES:
+        raise queries.QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
+    page = queries.list_payments(
+        _models(request),
+        staff.merchant_id,
+        staff.mode,
+        status=status or None,
+        limit=20,
+        cursor=cursor or None,
+    )
+    kept = {"status": status} if status else {}
+    return render(
+        request,
+        "payments.html",
+        staff,
+        title=words(request)["payments_title"],
+        payments=page.items,
+        statuses=PAYMENT_STATUSES,
+        chosen=status,
+        next_query=urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None,
+        export_query=urlencode(kept),
+    )
+
+
+def _payout_command(ledger: PaylinkApp) -> Callable[[UUID, str, Money], object] | None:
+    """The ledger's payout command, if this build has one (the settlement work may not)."""
+    command = getattr(ledger, "request_payout", None)
+    return command if callable(command) else None
+
+
+def _settlement_page(
+    request: Request, staff: Staff, *, status: int = 200, error: str | None = None
+) -> Response:
+    ledger = _ledger(request)
+    return render(
+        request,
+        "settlements.html",
+        staff,
+        status=status,
+        title=words(request)["settlements_title"],
+        books=queries.balances(_models(request), staff.merchant_id, staff.mode),
+        rows=BALANCE_ROWS,
+        payouts_available=_payout_command(ledger) is not None,
+        error=error,
+        notice=words(request)["payout_ok"] if request.query_params.get("notice") else None,
+    )
+
+
+@router.get("/dashboard/settlements")
+def settlements(request: Request, staff: StaffDep) -> Response:
+    """Balances by bucket and currency; owners may request a payout."""
+    return _settlement_page(request, staff)
+
+
+@router.post("/dashboard/payouts")
+def request_payout(
+    request: Request,
+    staff: OwnerFormDep,
+    amount: Annotated[str, Form(max_length=30)] = "",
+    currency: Annotated[str, Form(max_length=3)] = "IDR",
+) -> Response:
+    """Ask for available money to go to the merchant's bank account."""
+    ledger = _ledger(request)
+    t = words(request)
+    payout = _payout_command(ledger)
+    if payout is None:
+        return _settlement_page(request, staff, status=503, error=t["payout_unavailable"])
+    text = amount.replace(".", "").replace(",", "").replace(" ", "")
+    if not text.isdigit() or len(text) > 20:
+        error = f"{t['payout_amount']}: {t['must_be_number']}"
+        return _settlement_page(request, staff, status=422, error=error)
+    try:
+        payout(staff.merchant_id, staff.mode, Money(int(text), currency))
+    except DomainError as error:
+        return _settlement_page(request, staff, status=422, error=error.message)
+    return RedirectResponse("/dashboard/settlements?notice=payout_ok", 303)
+
+
+def _as_of(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise queries.QueryError("as_of", "must be a date and time like 2026-01-31T17:00") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=WIB)
+
+
+@router.get("/dashboard/audit")
+def audit(
+    request: Request,
+    staff: StaffDep,
+    as_of: Annotated[str, Query(max_length=40)] = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """Balances and links exactly as they were at an instant (from the journal and timelines)."""
+    instant = _as_of(as_of)
+    books: dict[str, dict[str, int]] = {}
+    links: list[dict[str, object]] = []
+    next_query = None
+    if instant is not None:
+        models = _models(request)
+        books = queries.balances(models, staff.merchant_id, staff.mode, instant)
+        page = dashboard_queries.links_as_of(
+            models, staff.merchant_id, staff.mode, instant, cursor=cursor or None
+        )
+        links = page.items
+        if page.next_cursor:
+            next_query = urlencode({"as_of": as_of, "cursor": page.next_cursor})
+    return render(
+        request,
+        "audit.html",
+        staff,
+        title=words(request)["audit_title"],
+        as_of=as_of,
+        instant=instant,
+        books=books,
+        rows=BALANCE_ROWS,
+        links=links,
+        next_query=next_query,
+    )

@@ -1,0 +1,105 @@
+"""The overview: balances, today's volume, the funnel and the charts, kept live."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from markupsafe import Markup
+
+from api.dashboard import charts
+from api.dashboard.render import fragment, method_label, render, words
+from api.dashboard.routing import DashboardRoute
+from api.dashboard.session import Staff, StaffDep
+from api.i18n import rupiah
+from api.pages import language
+from paylink_es.application import PaylinkApp
+from projections import dashboard_queries, queries
+from projections.runner import ReadModels
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+REGIONS = ("balances", "today", "funnel", "by_day", "by_method", "recent")
+FUNNEL = ("created", "sent", "opened", "paid")
+
+
+def _short_day(day: str) -> str:
+    return date.fromisoformat(day).strftime("%d/%m")
+
+
+def _money(currency: str, lang: str) -> charts.Format:
+    return lambda amount: rupiah(amount, currency, lang)
+
+
+def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
+    """Everything the overview shows, for the page and for the live stream alike."""
+    models: ReadModels = request.app.state.read_models
+    ledger: PaylinkApp = request.app.state.ledger
+    lang, t = language(request), words(request)
+    now = ledger.now()
+    numbers = dashboard_queries.overview(models, staff.merchant_id, staff.mode, now)
+    funnel = charts.bars(
+        [(step, numbers.funnel[step]) for step in FUNNEL],
+        title=t["funnel"],
+        show=str,
+        label=lambda step: t[f"funnel_{step}"],
+        testid="funnel-chart",
+        colours=charts.FUNNEL_COLOURS,
+    )
+    by_day: list[tuple[str, Markup]] = []
+    for currency, points in numbers.by_day.items():
+        by_day.append(
+            (
+                currency,
+                charts.columns(
+                    points,
+                    title=f"{t['volume_by_day']} · {currency}",
+                    money=_money(currency, lang),
+                    label=_short_day,
+                    testid=f"day-chart-{currency}",
+                ),
+            )
+        )
+    by_method: list[tuple[str, Markup]] = []
+    for currency, items in numbers.by_method.items():
+        by_method.append(
+            (
+                currency,
+                charts.bars(
+                    items,
+                    title=f"{t['volume_by_method']} · {currency}",
+                    show=_money(currency, lang),
+                    label=method_label,
+                    testid=f"method-chart-{currency}",
+                ),
+            )
+        )
+    recent = queries.list_links(models, staff.merchant_id, staff.mode, now, limit=8)
+    return {
+        "books": queries.balances(models, staff.merchant_id, staff.mode),
+        "numbers": numbers,
+        "funnel_chart": funnel,
+        "day_charts": by_day,
+        "method_charts": by_method,
+        "links": recent.items,
+    }
+
+
+def overview_regions(request: Request, staff: Staff, params: dict[str, str]) -> dict[str, str]:
+    """The overview's live regions as HTML."""
+    del params
+    data = overview_data(request, staff)
+    return {name: fragment(request, f"_overview_{name}.html", staff, **data) for name in REGIONS}
+
+
+@router.get("/dashboard")
+def overview(request: Request, staff: StaffDep) -> Response:
+    """The overview page; its numbers follow the projections over /dashboard/stream."""
+    return render(
+        request,
+        "overview.html",
+        staff,
+        title=words(request)["nav_overview"],
+        stream="/dashboard/stream?page=overview",
+        **overview_data(request, staff),
+    )

@@ -1,0 +1,126 @@
+"""Rendering dashboard pages: one template set, the user's language, strict headers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from api.dashboard.i18n import TEXT, status_label
+from api.dashboard.session import Staff, csrf_token
+from api.i18n import LANGUAGES, rupiah
+from api.pages import LANG_COOKIE, WIB, language
+from paylink_es.methods import PAYMENT_METHODS
+from projections.readmodel import from_iso
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # No inline script or style: everything comes from /dashboard/static.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self';"
+    " img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none';"
+    " base-uri 'none'",
+}
+NAV = (
+    ("overview", "/dashboard"),
+    ("links", "/dashboard/links"),
+    ("payments", "/dashboard/payments"),
+    ("settlements", "/dashboard/settlements"),
+    ("webhooks", "/dashboard/webhooks"),
+    ("keys", "/dashboard/keys"),
+    ("audit", "/dashboard/audit"),
+)
+
+
+def templates(request: Request) -> Jinja2Templates:
+    """The dashboard's templates: a missing word or variable is an error, not a blank."""
+    existing: Jinja2Templates | None = getattr(request.app.state, "dashboard_templates", None)
+    if existing is None:
+        env = Environment(
+            loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
+        )
+        existing = Jinja2Templates(env=env)
+        existing.env.filters["when"] = when
+        request.app.state.dashboard_templates = existing
+    return existing
+
+
+def when(value: str | datetime | None) -> str:
+    """A stored instant (ISO text or datetime) as people in Jakarta read it."""
+    if value is None or value == "":
+        return "—"
+    instant = from_iso(value) if isinstance(value, str) else value
+    return instant.astimezone(WIB).strftime("%d-%m-%Y %H:%M:%S WIB")
+
+
+def method_label(code: str) -> str:
+    """A method's name (the code itself if the catalogue does not know it)."""
+    entry = PAYMENT_METHODS.get(code)
+    return entry[1] if entry else code
+
+
+def words(request: Request) -> dict[str, str]:
+    """The dashboard's words in the request's language."""
+    return TEXT[language(request)]
+
+
+def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, Any]:
+    """What every dashboard template may use."""
+    lang = language(request)
+    return {
+        "t": TEXT[lang],
+        "lang": lang,
+        "other_lang": "en" if lang == "id" else "id",
+        "staff": staff,
+        "csrf": csrf_token(request, staff) if staff is not None else "",
+        "nav": NAV,
+        "path": request.url.path,
+        "money": lambda amount, currency="IDR": rupiah(int(amount), currency, lang),
+        "status_label": lambda status: status_label(lang, status),
+        "method_label": method_label,
+        "notice": None,
+        "stream": None,
+        "title": TEXT[lang]["app"],
+        **extra,
+    }
+
+
+def render(
+    request: Request,
+    name: str,
+    staff: Staff | None,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    """A full dashboard page."""
+    page = templates(request).TemplateResponse(
+        request,
+        f"dashboard/{name}",
+        status_code=status,
+        context=context(request, staff, **extra),
+        headers=HEADERS,
+    )
+    if request.query_params.get("lang") in LANGUAGES:
+        page.set_cookie(
+            LANG_COOKIE,
+            language(request),
+            samesite="lax",
+            max_age=365 * 24 * 3600,
+            secure=request.app.state.settings.environment != "development",
+        )
+    return page
+
+
+def fragment(request: Request, name: str, staff: Staff, **extra: Any) -> str:
+    """A part of a page as HTML text (the live stream sends these)."""
+    template = templates(request).get_template(f"dashboard/{name}")
+    return template.render(context(request, staff, **extra))

@@ -1,0 +1,273 @@
+"""Dashboard sessions: a signed cookie, checked against the User aggregate on every request.
+
+The cookie holds ``[user id, mode, nonce, session epoch, issued at]`` and an
+HMAC-SHA256 under a key derived from ``settings.secret_key`` (or ``var/secret.key``).
+Nothing else is kept on the server: the user's ``session_epoch`` (bumped by sign-out
+and password change) ends every older cookie, and a cookie older than
+``SESSION_TTL`` is refused. CSRF tokens are HMACs of the session's nonce; the sign-in
+form, which has no session yet, uses a pre-session cookie's nonce instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.pages import page_secret
+from paylink_es.application import PaylinkApp
+from paylink_es.settings import Settings
+from paylink_es.user_services import UserDetails, UserServices
+
+SESSION_COOKIE = "pl_dash"
+LOGIN_COOKIE = "pl_dash_login"
+COOKIE_PATH = "/dashboard"
+SESSION_TTL = timedelta(hours=12)
+MODES = ("test", "live")
+
+
+class SignInRequiredError(Exception):
+    """No valid session: the browser goes to the sign-in page (an API-like path gets 401)."""
+
+
+class ForbiddenError(Exception):
+    """The request may not do this: a bad CSRF token, or a viewer asking for an owner action."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # an i18n key: csrf_failed or owner_only
+
+
+class PageNotFoundError(Exception):
+    """Nothing of this merchant's at this address (another merchant's thing included)."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in user, the mode they are looking at, and this session's nonce."""
+
+    user: UserDetails
+    mode: str
+    nonce: str
+    issued: int
+
+    @property
+    def merchant_id(self) -> UUID:
+        """The only merchant whose data this session may see."""
+        return self.user.merchant_id
+
+    @property
+    def is_owner(self) -> bool:
+        """Owners may create and change; viewers only look."""
+        return self.user.role == "owner"
+
+
+def users(request: Request) -> UserServices:
+    """The user services on this app's ledger (built once per app)."""
+    existing: UserServices | None = getattr(request.app.state, "user_services", None)
+    ledger: PaylinkApp = request.app.state.ledger
+    if existing is None or existing.ledger is not ledger:
+        existing = UserServices(ledger)
+        request.app.state.user_services = existing
+    return existing
+
+
+def _key(request: Request, purpose: str) -> bytes:
+    settings: Settings = request.app.state.settings
+    return hmac.new(page_secret(settings), f"dashboard:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _sign(request: Request, payload: bytes) -> str:
+    return hmac.new(_key(request, "session"), payload, hashlib.sha256).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def session_value(staff: Staff) -> bytes:
+    """What the cookie carries before it is signed."""
+    parts = [str(staff.user.id), staff.mode, staff.nonce, staff.user.session_epoch, staff.issued]
+    return json.dumps(parts, separators=(",", ":")).encode()
+
+
+def cookie_of(request: Request, staff: Staff) -> str:
+    """The signed cookie value of a session."""
+    payload = session_value(staff)
+    return f"{_b64(payload)}.{_sign(request, payload)}"
+
+
+def _parse(request: Request, value: str) -> list[Any] | None:
+    encoded, _, signature = value.partition(".")
+    try:
+        payload = _unb64(encoded)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(_sign(request, payload), signature):
+        return None
+    try:
+        parts = json.loads(payload)
+    except ValueError:
+        return None
+    kinds = (str, str, str, int, int)
+    if not isinstance(parts, list) or len(parts) != len(kinds):
+        return None
+    if not all(type(part) is kind for part, kind in zip(parts, kinds, strict=True)):
+        return None
+    return parts
+
+
+def _now_s(request: Request) -> int:
+    ledger: PaylinkApp = request.app.state.ledger
+    return int(ledger.now().timestamp())
+
+
+def load_staff(request: Request) -> Staff | None:
+    """The session of this request, if its cookie is valid and its user still signed in."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if not value:
+        return None
+    parts = _parse(request, value)
+    if parts is None:
+        return None
+    user_text, mode, nonce, epoch, issued = parts
+    if mode not in MODES or _now_s(request) - issued > SESSION_TTL.total_seconds():
+        return None
+    try:
+        user_id = UUID(user_text)
+    except ValueError:
+        return None
+    user = users(request).user(user_id)
+    if user is None or user.session_epoch != epoch:
+        return None
+    return Staff(user=user, mode=mode, nonce=nonce, issued=issued)
+
+
+def current_staff(request: Request) -> Staff:
+    """The signed-in user (dependency); raises :class:`SignInRequiredError` without one."""
+    staff = load_staff(request)
+    if staff is None:
+        raise SignInRequiredError
+    request.state.staff = staff
+    return staff
+
+
+def new_session(request: Request, user: UserDetails, mode: str = "test") -> Staff:
+    """A fresh session (new nonce, so new CSRF tokens) for a user who just signed in."""
+    return Staff(user=user, mode=mode, nonce=secrets.token_urlsafe(18), issued=_now_s(request))
+
+
+def with_mode(staff: Staff, mode: str) -> Staff:
+    """The same session looking at the other mode."""
+    return replace(staff, mode=mode)
+
+
+def _secure(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    return settings.environment != "development"
+
+
+def set_session(request: Request, response: Response, staff: Staff) -> None:
+    """Put the session cookie on a response: HttpOnly, SameSite=Lax, Secure outside dev."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie_of(request, staff),
+        max_age=int(SESSION_TTL.total_seconds()),
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
+def clear_session(request: Request, response: Response) -> None:
+    """Take the session cookie off the browser."""
+    response.delete_cookie(
+        SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=_secure(request)
+    )
+
+
+# -- CSRF ----------------------------------------------------------------------------
+
+
+def csrf_token(request: Request, staff: Staff) -> str:
+    """The token every form of this session carries."""
+    return hmac.new(_key(request, "csrf"), staff.nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def login_nonce(request: Request) -> str:
+    """The pre-session nonce of the sign-in form (set as a cookie by the sign-in page)."""
+    given = request.cookies.get(LOGIN_COOKIE, "")
+    if 16 <= len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
+        return given
+    cached: str | None = getattr(request.state, "login_nonce", None)
+    if cached is None:
+        cached = request.state.login_nonce = secrets.token_urlsafe(18)
+    return cached
+
+
+def login_token(request: Request) -> str:
+    """The CSRF token of the sign-in form."""
+    nonce = login_nonce(request)
+    return hmac.new(_key(request, "login"), nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def set_login_cookie(request: Request, response: Response) -> None:
+    """Keep the sign-in form's nonce in the browser (only the dashboard sees it)."""
+    response.set_cookie(
+        LOGIN_COOKIE,
+        login_nonce(request),
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
+async def _form_token(request: Request) -> str:
+    form = await request.form()  # parsed once: the route's Form() fields reuse it
+    token = form.get("csrf")
+    return token if isinstance(token, str) else ""
+
+
+async def checked_form(request: Request) -> Staff:
+    """A signed-in user's POST with the right CSRF token (dependency)."""
+    staff = await run_in_threadpool(current_staff, request)
+    if not hmac.compare_digest(csrf_token(request, staff), await _form_token(request)):
+        raise ForbiddenError("csrf_failed")
+    return staff
+
+
+async def owner_form(request: Request) -> Staff:
+    """Like :func:`checked_form`, and only for owners (dependency)."""
+    staff = await checked_form(request)
+    if not staff.is_owner:
+        raise ForbiddenError("owner_only")
+    return staff
+
+
+async def checked_login_form(request: Request) -> None:
+    """The sign-in form carries the token its page was given (dependency)."""
+    expected = login_token(request) if LOGIN_COOKIE in request.cookies else ""
+    given = await _form_token(request)
+    if not expected or not hmac.compare_digest(expected, given):
+        raise ForbiddenError("csrf_failed")
+
+
+StaffDep = Annotated[Staff, Depends(current_staff)]
+FormDep = Annotated[Staff, Depends(checked_form)]
+OwnerFormDep = Annotated[Staff, Depends(owner_form)]
+LoginFormDep = Annotated[None, Depends(checked_login_form)]

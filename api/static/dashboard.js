@@ -1,0 +1,45 @@
+// Paylink dashboard: live regions over server-sent events, copy buttons, confirmations.
+// Everything works without this file; it only makes the pages live and handy.
+(function () {
+  "use strict";
+  var main = document.querySelector("main[data-stream]");
+  if (main && window.EventSource) {
+    var source = new EventSource(main.getAttribute("data-stream"));
+    source.addEventListener("regions", function (message) {
+      var regions = JSON.parse(message.data);
+      Object.keys(regions).forEach(function (name) {
+        document.querySelectorAll('[data-live="' + name + '"]').forEach(function (el) {
+          el.innerHTML = regions[name]; // HTML the server rendered and escaped
+        });
+      });
+      document.body.setAttribute("data-live-updates",
+        String(Number(document.body.getAttribute("data-live-updates") || 0) + 1));
+    });
+    source.addEventListener("open", function () {
+      document.body.setAttribute("data-live", "connected");
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button || !navigator.clipboard) return;
+    event.preventDefault();
+    navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+      button.textContent = button.getAttribute("data-copied") || button.textContent;
+    });
+  });
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+  // The amount fields of the create form follow the chosen kind of amount.
+  var kinds = document.querySelectorAll("input[name=amount_kind]");
+  function showKind() {
+    var chosen = document.querySelector("input[name=amount_kind]:checked");
+    document.querySelectorAll("[data-kind]").forEach(function (el) {
+      el.hidden = chosen ? el.getAttribute("data-kind").split(" ").indexOf(chosen.value) < 0 : false;
+    });
+  }
+  kinds.forEach(function (input) { input.addEventListener("change", showKind); });
+  if (kinds.length) showKind();
+})();
