@@ -36,6 +36,7 @@ from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
 from paylink_es.merchant import ApiKeyIndex, Merchant, hash_secret, key_mode, random_base62
 from paylink_es.methods import check_method
 from paylink_es.money import Money
+from paylink_es.money_services import MoneyServices
 from paylink_es.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.terms import Mode, link_terms
 from paylink_es.validation import check_expiry, check_text, require_text
@@ -48,7 +49,7 @@ LINK_CODE_LENGTH = 12
 AUTH_CACHE_S = 1.0
 
 
-class PaylinkApp(Application[UUID], WebhookServices):
+class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
     """The event-sourced ledger of merchants, links and payments."""
 
     name = "Paylink"
@@ -494,7 +495,9 @@ class PaylinkApp(Application[UUID], WebhookServices):
 
         def command() -> None:
             payment = self._get(Payment, payment_id, "payment")
-            payment.verify(fee or self._plan_fee(payment), dict(evidence or {}))
+            payment.verify(
+                fee if fee is not None else self._plan_fee(payment), dict(evidence or {})
+            )
             self.save(payment)
 
         self._run(command)
@@ -547,22 +550,17 @@ class PaylinkApp(Application[UUID], WebhookServices):
         self._update(Payment, payment_id, "payment", lambda payment: payment.reject(why))
 
     def settle_payment(self, payment_id: UUID, batch_id: UUID, settlement_date: date) -> None:
-        """Settle a verified payment in a batch."""
-        self._update(
-            Payment,
-            payment_id,
-            "payment",
-            lambda payment: payment.settle(batch_id, settlement_date),
-        )
+        """Settle one verified payment in a given batch (settlement runs use :meth:`settle`)."""
 
-    def refund_payment(self, payment_id: UUID, amount: Money, reason: str) -> UUID:
-        """Refund some or all of a payment; returns the refund id."""
-        why = require_text(reason, "reason", max_length=500)
-        refund_id = self.new_id()
-        self._update(
-            Payment, payment_id, "payment", lambda payment: payment.refund(refund_id, amount, why)
-        )
-        return refund_id
+        def command() -> None:
+            payment = self._get(Payment, payment_id, "payment")
+            payment.settle(batch_id, settlement_date)
+            net = payment.settled_net
+            funds = self._funds(payment.merchant_id, payment.mode, net.currency)
+            funds.credit(net, "settlement", batch_id)
+            self.save(payment, funds)
+
+        self._run(command)
 
     # -- idempotency keys ------------------------------------------------------------
 

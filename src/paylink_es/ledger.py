@@ -6,7 +6,9 @@ the books finance replays are the books merchants see.
 Accounts (DESIGN §4): ``channel:<name>:receivable`` (what a channel owes us),
 ``channel:<name>:refunds`` (refunds we owe payers through that channel),
 ``merchant:<id>:pending|available|held|refund_due`` (what we owe the merchant, by
-stage), ``platform:fees`` and ``platform:bank``. Merchant accounts are credit-normal:
+stage), ``platform:fees`` and ``platform:bank`` (what left for merchants' banks: payouts).
+The channels' own settlements to the platform (Dr bank / Cr receivable) wait for a
+channel settlement report event; until then receivables stay open per channel. Merchant accounts are credit-normal:
 their balance is credits minus debits and must never go below zero.
 """
 
@@ -86,11 +88,21 @@ def _reviewed(e: dict[str, Any]) -> list[Posting]:
     return _pair(f"merchant:{m}:held", f"merchant:{m}:{target}", e, moved)
 
 
+def _payout_requested(e: dict[str, Any]) -> list[Posting]:
+    return _pair(f"merchant:{e['merchant_id']}:available", "platform:bank", e, e["amount"])
+
+
+def _payout_failed(e: dict[str, Any]) -> list[Posting]:
+    return _pair("platform:bank", f"merchant:{e['merchant_id']}:available", e, e["amount"])
+
+
 _RULES = {
     "Payment.Verified": _verified,
     "Payment.Settled": _settled,
     "Payment.Refunded": _refunded,
     "Payment.Reviewed": _reviewed,
+    "Payout.Requested": _payout_requested,
+    "Payout.Failed": _payout_failed,
 }
 
 
@@ -147,6 +159,8 @@ def balance_effects(postings: list[Posting]) -> dict[BalanceKey, int]:
             column = "fees"
         elif p.account.endswith(":refunds"):
             column = "refunded"
+        elif p.account == "platform:bank":
+            column = "paid_out"
         elif p.account.endswith(":receivable"):
             effects[(p.merchant_id, p.mode, p.currency, "verified")] += p.debit - p.credit
             continue

@@ -148,8 +148,10 @@ class Payment(PaylinkAggregate):
         """
         received = self._require(PAID, "verified")
         credited = received - self.refunded
-        if fee.amount < 0 or fee > credited:
-            raise PaymentStateError(f"fee {fee} does not fit the payment {credited}", field="fee")
+        if fee.amount < 0 or fee > received:  # another currency raises CurrencyMismatchError
+            raise PaymentStateError(f"fee {fee} does not fit the payment {received}", field="fee")
+        if fee > credited:  # refunded before verification: the fee never exceeds the rest
+            fee = credited
         self._verified(
             merchant_id=self.merchant_id,
             mode=self.mode,

@@ -134,8 +134,9 @@ def test_bench_prints_every_figure_beside_its_baselines(
         assert figures[key] > 0, key
     assert 0 < figures["paid_to_balance_p50_ms"] <= figures["paid_to_balance_p99_ms"]
     # 200 links (link + code index) and their merchant, twice (one by one, then from 64
-    # threads), then 66 whole lifecycles of 9 events and their merchant: all replayed.
-    assert figures["events"] == 401 + 401 + 1 + 66 * 9
+    # threads), then 66 whole lifecycles of 9 events, each settlement crediting the
+    # merchant's funds guard (opened once), and their merchant: all replayed.
+    assert figures["events"] == 401 + 401 + 1 + 66 * (9 + 1) + 1
     assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
 
 
