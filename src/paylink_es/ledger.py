@@ -8,8 +8,9 @@ Accounts (DESIGN §4): ``channel:<name>:receivable`` (what a channel owes us),
 ``merchant:<id>:pending|available|held|refund_due`` (what we owe the merchant, by
 stage), ``platform:fees`` and ``platform:bank`` (what left for merchants' banks: payouts).
 The channels' own settlements to the platform (Dr bank / Cr receivable) wait for a
-channel settlement report event; until then receivables stay open per channel. Merchant accounts are credit-normal:
-their balance is credits minus debits and must never go below zero.
+channel settlement report event; until then receivables stay open per channel.
+Merchant accounts are credit-normal: their balance is credits minus debits and must
+never go below zero.
 """
 
 from __future__ import annotations
