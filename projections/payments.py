@@ -16,6 +16,8 @@ def _update(e: dict[str, Any], name: str) -> tuple[str, tuple[Any, ...]] | None:
         )
     if name == "Payment.Flagged":
         return ("anomaly = ?, disposition = ?", (e["anomaly"], e["disposition"]))
+    if name == "Payment.Reviewed":
+        return ("disposition = ?", (e["disposition"],))
     if name == "Payment.Verified":
         return ("status = 'verified', fee = ?, net = ?", (e["fee"].amount, e["net"].amount))
     if name == "Payment.Rejected":

@@ -32,6 +32,7 @@ from projections.ledger import LedgerView
 from projections.links import LinkTracking
 from projections.payments import PaymentsView
 from projections.readmodel import ReadModel
+from projections.settlements import SettlementsView
 from projections.sqlview import InvariantViolationError, view_class
 from projections.stats import MerchantStats
 
@@ -44,6 +45,7 @@ READ_MODELS: tuple[type[ReadModel], ...] = (
     EventFeed,
     WebhookOutbox,
     AuditChain,
+    SettlementsView,
 )
 PAGE = 1000
 REBUILD_PAGE = 5000  # rebuilds and long catch-ups: fewer, larger transactions
