@@ -262,3 +262,26 @@ def payment_body() -> dict[str, Any]:
         "trxDateTime": "2024-01-11T08:57:55+07:00",
         "additionalInfo": {"contractId": "si1cd5671d-1234", "channel": "BSI"},
     }
+
+
+def va_payment_body(
+    va: dict[str, Any], payment_request_id: str, paid_value: str | None = None
+) -> dict[str, Any]:
+    """The VA payment callback body for a VA the counterpart created (as Winpay sends it)."""
+    return {
+        "partnerServiceId": va["partnerServiceId"],
+        "customerNo": va["customerNo"],
+        "virtualAccountNo": va["virtualAccountNo"],
+        "virtualAccountName": va["virtualAccountName"],
+        "trxId": va["trxId"],
+        "paymentRequestId": payment_request_id,
+        "paidAmount": {
+            "value": paid_value or va["totalAmount"]["value"],
+            "currency": va["totalAmount"]["currency"],
+        },
+        "trxDateTime": datetime.now(WIB).isoformat(timespec="seconds"),
+        "additionalInfo": {
+            "contractId": va["additionalInfo"]["contractId"],
+            "channel": va["additionalInfo"]["channel"],
+        },
+    }
