@@ -16,7 +16,7 @@ from api.channel_registry import close_channels
 from api.dashboard import dashboard_router
 from api.deps import LedgerDep
 from api.middleware import RequestContext
-from api.routes import channels, links, page, payments, send, webhooks
+from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
 from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
@@ -26,6 +26,7 @@ from paylink_es.settings import Settings
 from paylink_es.terms import link_terms
 from projections.delivery import DeliveryWorker
 from projections.runner import ProjectionService, ReadModels
+from projections.settle import SettlementScheduler
 
 DESCRIPTION = """
 Payment links on an event-sourced ledger. Authenticate with
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(links.router)
     app.include_router(send.router)
     app.include_router(payments.router)
+    app.include_router(money.router)
     app.include_router(webhooks.router)
     app.include_router(channels.api_router)
     app.include_router(channels.router)
@@ -123,7 +125,7 @@ def app_from_environment() -> FastAPI:
 
 
 class _Background:
-    """The read models' runner and the webhook sender, for as long as the app runs."""
+    """The read models' runner, the webhook sender and the settlement scheduler."""
 
     def __init__(self, settings: Settings, ledger: PaylinkApp, models: ReadModels) -> None:
         self.service = ProjectionService(settings, ledger, models)
@@ -139,9 +141,15 @@ class _Background:
             daemon=True,
         )
         self.sender.start()
+        self.settler: SettlementScheduler | None = None
+        if settings.settle_every_s > 0:
+            self.settler = SettlementScheduler(ledger, models, settings.settle_every_s)
+            self.settler.start()
 
     def stop(self) -> None:
-        """Stop sending, then stop the projections."""
+        """Stop settling and sending, then stop the projections."""
+        if self.settler is not None:
+            self.settler.stop()
         self.stopping.set()
         self.sender.join(timeout=15)
         self.worker.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -309,3 +310,140 @@ class EventList(BaseModel):
     object: Literal["list"] = "list"
     data: list[dict[str, Any]]
     next_cursor: str | None
+
+
+class PayoutCreate(BaseModel):
+    """Pay out some of the available balance to the merchant's bank account."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"amount": 500000, "currency": "IDR", "description": "Weekly payout"}]
+        },
+    )
+    amount: StrictInt = Field(gt=0, description="minor units (IDR: whole rupiah)")
+    currency: str = Field(default="IDR", min_length=3, max_length=3)
+    description: str | None = Field(default=None, max_length=200)
+
+
+class BankAccountOut(BaseModel):
+    """Where a payout went (the number masked)."""
+
+    bank: str
+    account_number: str
+    account_name: str
+
+
+class PayoutOut(BaseModel):
+    """A payout and how its transfer went."""
+
+    object: Literal["payout"] = "payout"
+    id: UUID
+    mode: str
+    amount: int
+    currency: str
+    status: Literal["requested", "paid_out", "failed"]
+    bank_account: BankAccountOut
+    description: str | None
+    channel_ref: str | None
+    failure: str | None
+    created_at: datetime
+
+
+class PayoutList(BaseModel):
+    """One page of payouts, newest first."""
+
+    data: list[PayoutOut]
+    next_cursor: str | None
+
+
+class SettlementOut(BaseModel):
+    """One settlement batch in one currency: payments moved from pending to available."""
+
+    object: Literal["settlement"] = "settlement"
+    id: UUID
+    mode: str
+    settlement_date: str
+    currency: str
+    payments: int
+    gross: int
+    fee: int
+    net: int
+
+
+class SettlementList(BaseModel):
+    """One page of settlement batches, newest first."""
+
+    data: list[SettlementOut]
+    next_cursor: str | None
+
+
+class RefundCreate(BaseModel):
+    """Refund some or all of a payment; without ``amount`` everything still refundable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"amount": 50000, "reason": "item out of stock"}]},
+    )
+    amount: StrictInt | None = Field(default=None, gt=0, description="minor units; omit for all")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RefundOut(BaseModel):
+    """A refund recorded against a payment."""
+
+    object: Literal["refund"] = "refund"
+    id: UUID
+    payment_id: UUID
+    amount: int
+    currency: str
+    reason: str
+    payment_refunded: int
+
+
+class ReviewCreate(BaseModel):
+    """Decide about a payment held for review."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "accept", "note": "customer confirmed"}]},
+    )
+    decision: Literal["accept", "refund"]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class BankAccountIn(BaseModel):
+    """The merchant's settlement bank account (where payouts go)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"bank": "BCA", "account_number": "1234567890", "account_name": "Toko Budi"}
+            ]
+        },
+    )
+    bank: str = Field(min_length=2, max_length=32)
+    account_number: str = Field(pattern=r"^[0-9]{5,34}$")
+    account_name: str = Field(min_length=1, max_length=100)
+
+
+class AnomalyPolicyIn(BaseModel):
+    """What happens to money that arrives oddly, per anomaly: accept, hold or refund."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"policy": {"overpaid": "accept", "paid_after_expiry": "hold"}}]
+        },
+    )
+    policy: dict[str, Literal["accept", "hold", "refund"]]
+
+
+class AccountOut(BaseModel):
+    """The merchant's money settings."""
+
+    object: Literal["account"] = "account"
+    bank_account: BankAccountOut | None
+    anomaly_policy: dict[str, str]
+    fee_plan: dict[str, Any]

@@ -431,3 +431,85 @@ def webhook_attempts(models: ReadModels, delivery_id: str) -> list[Row]:
         " ORDER BY attempt",
         (delivery_id,),
     )
+
+
+def settlement_candidates(models: ReadModels, merchant_id: UUID | None = None) -> list[UUID]:
+    """Payments the view shows verified and unflagged: what a settlement run considers.
+
+    The write side checks each again (still verified, unflagged, due), so a lagging
+    view delays a payment to the next run and never settles one twice.
+    """
+    sql = "SELECT payment_id FROM {s}payments WHERE status = 'verified' AND disposition IS NULL"
+    params: list[Any] = []
+    if merchant_id is not None:
+        sql += " AND merchant_id = ?"
+        params.append(str(merchant_id))
+    rows = models["payments"].view.query(sql + " ORDER BY created_at, payment_id", params)
+    return [UUID(row["payment_id"]) for row in rows]
+
+
+def settlement_batches(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """The merchant's settlement batches (one row per day and currency), newest first."""
+    return _newest_first(
+        models["settlements"],
+        "settlement_batches",
+        ("settlement_date", "batch_id"),
+        (str, str),
+        ["merchant_id = ?", "mode = ?"],
+        [str(merchant_id), mode],
+        limit,
+        cursor,
+    )
+
+
+def settlement_report(
+    models: ReadModels, merchant_id: UUID, mode: str, day: str | None = None
+) -> list[Row]:
+    """Every settled payment of the merchant (of one settlement day if given), for CSV."""
+    sql = (
+        "SELECT settlement_date, settlement_batch, payment_id, link_id, method, channel,"
+        " channel_ref, currency, received, refunded, fee, net, paid_at FROM {s}payments"
+        " WHERE merchant_id = ? AND mode = ? AND settlement_batch IS NOT NULL"
+    )
+    params: list[Any] = [str(merchant_id), mode]
+    if day is not None:
+        sql += " AND settlement_date = ?"
+        params.append(day)
+    return models["payments"].view.query(sql + " ORDER BY settlement_date, paid_at", params)
+
+
+def payouts(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """The merchant's payouts, newest first."""
+    return _newest_first(
+        models["settlements"],
+        "payouts",
+        ("created_at", "payout_id"),
+        (str, str),
+        ["merchant_id = ?", "mode = ?"],
+        [str(merchant_id), mode],
+        limit,
+        cursor,
+    )
+
+
+def payout_detail(models: ReadModels, merchant_id: UUID, mode: str, payout_id: UUID) -> Row | None:
+    """One payout; None for an unknown payout or another merchant's."""
+    rows = models["settlements"].view.query(
+        "SELECT * FROM {s}payouts WHERE payout_id = ? AND merchant_id = ? AND mode = ?",
+        (str(payout_id), str(merchant_id), mode),
+    )
+    return rows[0] if rows else None

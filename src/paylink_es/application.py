@@ -267,6 +267,10 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         )
         self._update(Merchant, merchant_id, "merchant", lambda m: m.set_bank_account(*fields))
 
+    def merchant(self, merchant_id: UUID) -> Merchant:
+        """The merchant aggregate as it stands now (read only: change it through commands)."""
+        return self._get(Merchant, merchant_id, "merchant")
+
     def merchant_name(self, merchant_id: UUID) -> str:
         """The merchant's display name."""
         return self._get(Merchant, merchant_id, "merchant").name

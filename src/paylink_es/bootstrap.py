@@ -6,6 +6,13 @@ from collections.abc import Callable
 from uuid import UUID, uuid4
 
 from paylink_es.application import PaylinkApp
+from paylink_es.calendar import (
+    DEFAULT_SETTLEMENT_RULES,
+    INDONESIA_2026,
+    SettlementCalendar,
+    SettlementRules,
+    parse_holidays,
+)
 from paylink_es.clock import Clock, system_clock
 from paylink_es.settings import Settings
 
@@ -33,10 +40,27 @@ def open_app(
 ) -> PaylinkApp:
     """The ledger application on the configured backend."""
     ensure_postgres_schema(settings)
-    return PaylinkApp(
+    app = PaylinkApp(
         settings.eventsourcing_env(),
         clock=clock,
         new_id=new_id,
         retries=settings.command_retries,
         group_commit=settings.group_commit,
     )
+    app.calendar, app.settlement_rules = settlement_calendar(settings)
+    return app
+
+
+def settlement_calendar(settings: Settings) -> tuple[SettlementCalendar, SettlementRules]:
+    """The business-day calendar and T+N rules the settings ask for (checked)."""
+    holidays = (
+        INDONESIA_2026
+        if settings.settlement_holidays is None
+        else parse_holidays(settings.settlement_holidays, "settlement_holidays")
+    )
+    rules = DEFAULT_SETTLEMENT_RULES
+    if settings.settlement_days is not None:
+        rules = SettlementRules(
+            {**DEFAULT_SETTLEMENT_RULES.days_by_family, **settings.settlement_days}
+        )
+    return SettlementCalendar(holidays), rules

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from paylink_es.cli_money import add_money_commands
 from paylink_es.errors import DomainError
 from paylink_es.settings import Settings
 
@@ -255,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", choices=["owner", "viewer"], default="owner")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(handler=_users_create)
+
+    add_money_commands(commands, merchant_commands)
 
     _add_projection_commands(commands)
 

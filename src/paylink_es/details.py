@@ -98,6 +98,8 @@ class PaymentDetails:
     refunded: Money
     rejection: str | None
     instructions: dict[str, str]
+    created_at: datetime | None = None
+    refundable: Money | None = None
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentDetails:
@@ -121,6 +123,8 @@ class PaymentDetails:
             refunded=payment.refunded,
             rejection=payment.rejection,
             instructions=dict(payment.instructions),
+            created_at=payment.created_on,
+            refundable=payment.refundable(),
         )
 
 

@@ -89,9 +89,14 @@ class Merchant(PaylinkAggregate):
         key = self.keys[key_id]
         self.keys[key_id] = ApiKey(key.key_id, key.mode, key.prefix, key.secret_hash, True)
 
-    @event("SettlementAccountSet")
     def set_bank_account(self, bank: str, account_number: str, account_name: str) -> None:
-        """Record where payouts go."""
+        """Record where payouts go (the same account again records nothing)."""
+        wanted = {"bank": bank, "account_number": account_number, "account_name": account_name}
+        if wanted != self.bank_account:
+            self._bank_account_set(bank, account_number, account_name)
+
+    @event("SettlementAccountSet")
+    def _bank_account_set(self, bank: str, account_number: str, account_name: str) -> None:
         self.bank_account = {
             "bank": bank,
             "account_number": account_number,

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     allow_private_webhooks: bool = Field(
         default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"
     )
+    # -- settlement ----------------------------------------------------------------------
+    settle_every_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="How often serve runs settlement for today (Asia/Jakarta); 0: never",
+    )
+    settlement_holidays: list[str] | None = Field(
+        default=None,
+        description="Non-business days (ISO dates) besides weekends; default: 2026's fixed ones",
+    )
+    settlement_days: dict[str, int] | None = Field(
+        default=None,
+        description="T+N business days per method family (virtual_account, qris, ewallet, …)",
+    )
     # -- Winpay SNAP channel (live-mode payments; unset winpay_base_url: not configured) ----
     winpay_base_url: str | None = Field(default=None, description="Winpay SNAP API base URL")
     winpay_partner_id: str = Field(default="", description="X-PARTNER-ID (merchant/partner id)")

@@ -1,0 +1,326 @@
+"""Money going on: refunds and reviews of payments, settlements, payouts, the bank account."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from api.auth import IdempotencyKey, Owner
+from api.channel_registry import channel_for
+from api.deps import LedgerDep, ModelsDep
+from api.idempotency import run_idempotent
+from api.problems import ProblemError
+from api.schemas import (
+    COMMON_PROBLEMS,
+    AccountOut,
+    AnomalyPolicyIn,
+    BankAccountIn,
+    BankAccountOut,
+    PaymentOut,
+    PayoutCreate,
+    PayoutList,
+    PayoutOut,
+    RefundCreate,
+    RefundOut,
+    ReviewCreate,
+    SettlementList,
+    SettlementOut,
+    problem_responses,
+)
+from paylink_es.details import PaymentDetails
+from paylink_es.errors import NotFoundError
+from paylink_es.link import DEFAULT_DECISIONS
+from paylink_es.merchant import Merchant
+from paylink_es.money import Money
+from paylink_es.money_services import PayoutDetails, masked
+from projections import queries
+from projections.settle import report_csv
+
+router = APIRouter(tags=["money"], responses=COMMON_PROBLEMS)
+
+
+def _owned_payment(ledger: LedgerDep, owner: Owner, payment_id: UUID) -> PaymentDetails:
+    try:
+        payment = ledger.payment(payment_id)
+    except NotFoundError:
+        payment = None
+    if payment is None or payment.merchant_id != owner.merchant_id or payment.mode != owner.mode:
+        raise ProblemError(404, "not-found", "no such payment", field="payment_id")
+    return payment
+
+
+@router.post(
+    "/v1/payments/{payment_id}/refund",
+    response_model=RefundOut,
+    status_code=201,
+    summary="Refund a payment, fully or partly",
+    responses=problem_responses(404, 409, 502),
+)
+def refund_payment(
+    payment_id: UUID,
+    body: RefundCreate,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The channel is asked first; money already settled comes out of the available balance."""
+
+    def execute() -> tuple[int, RefundOut]:
+        payment = _owned_payment(ledger, owner, payment_id)
+        currency = payment.received.currency if payment.received else payment.amount.currency
+        if body.amount is None:
+            refundable = payment.refundable
+            if refundable is None or refundable.amount <= 0:
+                raise ProblemError(
+                    409, "refund-exceeds-payment", "nothing left to refund", field="amount"
+                )
+            amount = refundable
+        else:
+            amount = Money(body.amount, currency)
+        channel = channel_for(request.app.state, payment.channel)
+        refund_id = ledger.refund_payment(payment_id, amount, body.reason, channel)
+        after = ledger.payment(payment_id)
+        return 201, RefundOut(
+            id=refund_id,
+            payment_id=payment_id,
+            amount=amount.amount,
+            currency=amount.currency,
+            reason=body.reason,
+            payment_refunded=after.refunded.amount,
+        )
+
+    return run_idempotent(request, owner, body, execute)
+
+
+@router.post(
+    "/v1/payments/{payment_id}/review",
+    summary="Accept or refund a payment held for review",
+    responses=problem_responses(404, 409),
+)
+def review_payment(
+    payment_id: UUID,
+    body: ReviewCreate,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """``accept`` credits it like any payment; ``refund`` marks it refund due."""
+
+    def execute() -> tuple[int, PaymentOut]:
+        _owned_payment(ledger, owner, payment_id)
+        ledger.review_payment(payment_id, body.decision, body.note)
+        after = ledger.payment(payment_id)
+        return 200, payment_details_out(after)
+
+    return run_idempotent(request, owner, body, execute)
+
+
+def payment_details_out(details: PaymentDetails) -> PaymentOut:
+    """A payment read from the ledger, in the API's shape."""
+    received = details.received
+    return PaymentOut(
+        id=str(details.id),
+        link_id=str(details.link_id),
+        mode=details.mode,
+        method=details.method,
+        channel=details.channel,
+        status=details.status,
+        currency=details.amount.currency,
+        amount=details.amount.amount,
+        received=received.amount if received else None,
+        fee=details.fee.amount if details.fee else None,
+        net=details.net.amount if details.net else None,
+        refunded=details.refunded.amount,
+        channel_ref=details.channel_ref,
+        anomaly=details.anomaly,
+        disposition=details.disposition,
+        rejection=details.rejection,
+        paid_at=details.paid_at,
+        created_at=details.created_at or details.paid_at or datetime.now(UTC),
+    )
+
+
+def payout_out(details: PayoutDetails) -> PayoutOut:
+    """A payout read from the ledger, in the API's shape."""
+    return PayoutOut(
+        id=details.id,
+        mode=details.mode,
+        amount=details.amount.amount,
+        currency=details.amount.currency,
+        status=details.status,  # type: ignore[arg-type]
+        bank_account=BankAccountOut(**masked(details.bank_account)),
+        description=details.description,
+        channel_ref=details.channel_ref,
+        failure=details.failure,
+        created_at=details.created_at,
+    )
+
+
+def payout_row_out(row: dict[str, Any]) -> PayoutOut:
+    """A row of the payouts view, in the API's shape."""
+    return PayoutOut(
+        id=row["payout_id"],
+        mode=row["mode"],
+        amount=row["amount"],
+        currency=row["currency"],
+        status=row["status"],
+        bank_account=BankAccountOut(
+            bank=row["bank"], account_number=row["account_number"], account_name=row["account_name"]
+        ),
+        description=row["description"],
+        channel_ref=row["channel_ref"],
+        failure=row["failure"],
+        created_at=row["created_at"],
+    )
+
+
+@router.post(
+    "/v1/payouts",
+    response_model=PayoutOut,
+    status_code=201,
+    summary="Pay out available balance to the bank account",
+    responses=problem_responses(409),
+)
+def create_payout(
+    body: PayoutCreate,
+    request: Request,
+    owner: Owner,
+    ledger: LedgerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Never more than is available, however many requests race (409 insufficient-funds)."""
+
+    def execute() -> tuple[int, PayoutOut]:
+        amount = Money(body.amount, body.currency.upper())
+        details = ledger.request_payout(owner.merchant_id, owner.mode, amount, body.description)
+        return 201, payout_out(details)
+
+    return run_idempotent(request, owner, body, execute)
+
+
+@router.get("/v1/payouts", response_model=PayoutList, summary="List payouts")
+def list_payouts(
+    owner: Owner,
+    models: ModelsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PayoutList:
+    """The merchant's payouts, newest first."""
+    page = queries.payouts(models, owner.merchant_id, owner.mode, limit=limit, cursor=cursor)
+    return PayoutList(data=[payout_row_out(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/v1/payouts/{payout_id}",
+    response_model=PayoutOut,
+    summary="Read a payout",
+    responses=problem_responses(404),
+)
+def get_payout(payout_id: UUID, owner: Owner, ledger: LedgerDep) -> PayoutOut:
+    """One payout, as the ledger has it now; another merchant's is 404."""
+    try:
+        details = ledger.payout(payout_id)
+    except NotFoundError:
+        details = None
+    if details is None or details.merchant_id != owner.merchant_id or details.mode != owner.mode:
+        raise ProblemError(404, "not-found", "no such payout", field="payout_id")
+    return payout_out(details)
+
+
+@router.get("/v1/settlements", response_model=SettlementList, summary="List settlement batches")
+def list_settlements(
+    owner: Owner,
+    models: ModelsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> SettlementList:
+    """Settlement batches (per day and currency), newest first."""
+    page = queries.settlement_batches(
+        models, owner.merchant_id, owner.mode, limit=limit, cursor=cursor
+    )
+    return SettlementList(
+        data=[
+            SettlementOut(
+                id=row["batch_id"],
+                mode=row["mode"],
+                settlement_date=row["settlement_date"],
+                currency=row["currency"],
+                payments=row["payments"],
+                gross=row["gross"],
+                fee=row["fee"],
+                net=row["net"],
+            )
+            for row in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/v1/settlements/report.csv",
+    summary="Settlement report (CSV): every settled payment with gross, fee and net",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **problem_responses(422)},
+)
+def settlement_report(
+    owner: Owner,
+    models: ModelsDep,
+    settlement_date: Annotated[date | None, Query(alias="date")] = None,
+) -> StreamingResponse:
+    """One row per settled payment; ``date`` limits it to one settlement day."""
+    day = settlement_date.isoformat() if settlement_date else None
+    rows = queries.settlement_report(models, owner.merchant_id, owner.mode, day)
+    name = f"settlement-{day or 'all'}.csv"
+    return StreamingResponse(
+        report_csv(rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def account_out(merchant: Merchant) -> AccountOut:
+    """The merchant's money settings, the bank account masked."""
+    account = merchant.bank_account
+    return AccountOut(
+        bank_account=BankAccountOut(**masked(account)) if account else None,
+        anomaly_policy={**_default_policy(), **merchant.anomaly_policy},
+        fee_plan=merchant.fee_plan().to_dict(),
+    )
+
+
+def _default_policy() -> dict[str, str]:
+    return dict(DEFAULT_DECISIONS)
+
+
+@router.get("/v1/account", response_model=AccountOut, summary="Bank account, policy, fee plan")
+def get_account(owner: Owner, ledger: LedgerDep) -> AccountOut:
+    """Where payouts go, what happens to anomalies, and the fees charged."""
+    return account_out(ledger.merchant(owner.merchant_id))
+
+
+@router.put(
+    "/v1/account/bank-account",
+    response_model=AccountOut,
+    summary="Set the settlement bank account",
+)
+def set_bank_account(body: BankAccountIn, owner: Owner, ledger: LedgerDep) -> AccountOut:
+    """Payouts go to this account from now on (setting the same account again is a no-op)."""
+    ledger.set_bank_account(owner.merchant_id, body.bank, body.account_number, body.account_name)
+    return account_out(ledger.merchant(owner.merchant_id))
+
+
+@router.put(
+    "/v1/account/anomaly-policy",
+    response_model=AccountOut,
+    summary="Set the anomaly policy",
+)
+def set_anomaly_policy(body: AnomalyPolicyIn, owner: Owner, ledger: LedgerDep) -> AccountOut:
+    """Per anomaly (overpaid, underpaid, paid_after_expiry, …): accept, hold or refund."""
+    ledger.set_anomaly_policy(owner.merchant_id, dict(body.policy))
+    return account_out(ledger.merchant(owner.merchant_id))
