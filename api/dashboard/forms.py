@@ -107,7 +107,8 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
         parsed.errors["methods"] = words["required"]
     _expiry(parsed, words)
     _usage(parsed, words)
-    _items(parsed, currency, words)
+    if values["amount_kind"] != "open":  # the form hides the items for an open amount
+        _items(parsed, currency, words)
     customer = {
         key: values[f"customer_{key}"]
         for key in ("name", "email", "phone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -11,7 +12,7 @@ from api.dashboard.session import SESSION_COOKIE
 from tests.dashboard.support import OTHER_OWNER, VIEWER, Desk, post, token
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-LINK_FORM = {
+LINK_FORM: dict[str, Any] = {
     "description": "Kaos",
     "amount_kind": "fixed",
     "amount": "150000",
@@ -20,7 +21,7 @@ LINK_FORM = {
 }
 
 
-def _owner_posts(desk: Desk) -> list[tuple[str, dict[str, object]]]:
+def _owner_posts(desk: Desk) -> list[tuple[str, dict[str, Any]]]:
     """Every form an owner can submit, with valid contents."""
     link = desk.link(reference_id="ACCESS-1")
     key = desk.shop.ledger.issue_api_key(desk.merchant_id, "test")
@@ -45,7 +46,7 @@ def test_a_form_without_this_sessions_token_gets_a_403_page_and_changes_nothing(
     posts = [*_owner_posts(desk), ("/dashboard/mode", {"mode": "live"})]
     head = desk.shop.head()
     for path, data in posts:
-        form: dict[str, object] = dict(data)
+        form: dict[str, Any] = dict(data)
         if case == "forged":
             form["csrf"] = "0" * 64
         elif case == "another-session":

@@ -140,7 +140,7 @@ def test_after_sign_in_the_browser_only_goes_to_dashboard_pages(sqlite_desk: Des
 def test_only_an_argon2id_hash_of_the_password_is_stored(sqlite_desk: Desk) -> None:
     states = b"".join(state for _, state in sqlite_desk.shop.states())
     assert PASSWORD.encode() not in states
-    user = sqlite_desk.shop.ledger.repository.get(user_id_for(OWNER))
+    user: object = sqlite_desk.shop.ledger.repository.get(user_id_for(OWNER))
     assert isinstance(user, User)
     assert user.password_hash.startswith("$argon2id$")
     # The production service hashes with argon2-cffi's recommended parameters.
