@@ -15,8 +15,8 @@ from paylink_es.clock import FakeClock
 from paylink_es.errors import PaymentStateError
 from paylink_es.fees import FeePlan, FeeRule
 from paylink_es.money import Money
-from paylink_es.settlement import BankAccountMissingError, InsufficientFundsError
 from paylink_es.settings import Settings
+from paylink_es.settlement import BankAccountMissingError, InsufficientFundsError
 from projections import queries
 from projections.replay import replay
 from projections.runner import ReadModels
@@ -249,6 +249,10 @@ def test_refunds_come_out_of_wherever_the_money_is_and_never_below_zero(
     balance = books(views, shop)
     assert balance["refunded"] == 80_000
     assert balance["available"] == left.amount
-    assert balance["verified"] == sum(
-        balance[c] for c in ("pending", "available", "held", "refund_due", "fees", "refunded")
-    ) + balance["paid_out"]
+    assert (
+        balance["verified"]
+        == sum(
+            balance[c] for c in ("pending", "available", "held", "refund_due", "fees", "refunded")
+        )
+        + balance["paid_out"]
+    )
