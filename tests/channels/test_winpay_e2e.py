@@ -35,7 +35,7 @@ from tests.channels.snap_counterpart import (
     public_pem,
     va_payment_body,
 )
-from tests.page.support import Shop, shop
+from tests.page.support import Shop, csrf_of, shop
 
 LINK: dict[str, Any] = {
     "amount": 150000,
@@ -205,8 +205,6 @@ def test_qris_is_generated_at_winpay_and_unsupported_methods_answer_503(
 
     link = shop.link(LINK, mode="live")
     page = shop.open(link.code)
-    from tests.page.support import csrf_of
-
     before = shop.head()
     response = shop.client.post(
         f"/l/{link.code}/pay",
