@@ -136,6 +136,7 @@ def test_the_list_filters_searches_and_pages(desk: Desk) -> None:
         desk.shop.clock.advance(timedelta(seconds=1))
     cancelled = desk.link(reference_id="CANCEL-1", description="Barang batal")
     desk.shop.ledger.cancel_link(cancelled)
+    desk.shop.clock.advance(timedelta(seconds=1))
     paid = desk.link(reference_id="PAID-1", description="Barang lunas")
     desk.pay(paid)
     desk.catch_up()
