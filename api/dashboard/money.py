@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
-from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -15,6 +14,7 @@ from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.pages import WIB
+from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.application import PaylinkApp
 from paylink_es.errors import DomainError
@@ -68,33 +68,37 @@ def payments(
     )
 
 
-def _payout_command(ledger: PaylinkApp) -> Callable[[UUID, str, Money], object] | None:
-    """The ledger's payout command, if this build has one (the settlement work may not)."""
-    command = getattr(ledger, "request_payout", None)
-    return command if callable(command) else None
-
-
 def _settlement_page(
-    request: Request, staff: Staff, *, status: int = 200, error: str | None = None
+    request: Request,
+    staff: Staff,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    amount: str = "",
 ) -> Response:
-    ledger = _ledger(request)
+    models = _models(request)
+    t = words(request)
+    batches = queries.settlement_batches(models, staff.merchant_id, staff.mode, limit=20)
+    payouts = queries.payouts(models, staff.merchant_id, staff.mode, limit=20)
     return render(
         request,
         "settlements.html",
         staff,
         status=status,
-        title=words(request)["settlements_title"],
-        books=queries.balances(_models(request), staff.merchant_id, staff.mode),
+        title=t["settlements_title"],
+        books=queries.balances(models, staff.merchant_id, staff.mode),
         rows=BALANCE_ROWS,
-        payouts_available=_payout_command(ledger) is not None,
+        batches=batches.items,
+        payouts=payouts.items,
         error=error,
-        notice=words(request)["payout_ok"] if request.query_params.get("notice") else None,
+        amount=amount,
+        notice=t["payout_ok"] if request.query_params.get("notice") == "payout_ok" else None,
     )
 
 
 @router.get("/dashboard/settlements")
 def settlements(request: Request, staff: StaffDep) -> Response:
-    """Balances by bucket and currency; owners may request a payout."""
+    """Balances by bucket, settlement batches and payouts; owners may request a payout."""
     return _settlement_page(request, staff)
 
 
@@ -104,21 +108,23 @@ def request_payout(
     staff: OwnerFormDep,
     amount: Annotated[str, Form(max_length=30)] = "",
     currency: Annotated[str, Form(max_length=3)] = "IDR",
+    description: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Ask for available money to go to the merchant's bank account."""
-    ledger = _ledger(request)
+    """Pay available money out to the merchant's bank account (never more than available)."""
     t = words(request)
-    payout = _payout_command(ledger)
-    if payout is None:
-        return _settlement_page(request, staff, status=503, error=t["payout_unavailable"])
-    text = amount.replace(".", "").replace(",", "").replace(" ", "")
-    if not text.isdigit() or len(text) > 20:
-        error = f"{t['payout_amount']}: {t['must_be_number']}"
-        return _settlement_page(request, staff, status=422, error=error)
+    compact = amount.replace(" ", "")
+    if currency == "IDR" and re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", compact):
+        compact = compact.replace(".", "").replace(",", "")
+    if not compact.isdigit() or len(compact) > 20:
+        message = f"{t['payout_amount']}: {t['must_be_number']}"
+        return _settlement_page(request, staff, status=422, error=message, amount=amount)
     try:
-        payout(staff.merchant_id, staff.mode, Money(int(text), currency))
+        _ledger(request).request_payout(
+            staff.merchant_id, staff.mode, Money(int(compact), currency), description or None
+        )
     except DomainError as error:
-        return _settlement_page(request, staff, status=422, error=error.message)
+        code = status_for(error)
+        return _settlement_page(request, staff, status=code, error=error.message, amount=amount)
     return RedirectResponse("/dashboard/settlements?notice=payout_ok", 303)
 
 

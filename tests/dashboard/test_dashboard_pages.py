@@ -10,7 +10,8 @@ import pytest
 from api.dashboard.charts import bars, columns
 from api.dashboard.i18n import EN, ID
 from api.pages import WIB
-from tests.dashboard.support import Desk, post
+from projections.settle import settle_day, today_in_jakarta
+from tests.dashboard.support import VIEWER, Desk, post
 
 PAGES = (
     "/dashboard",
@@ -176,3 +177,38 @@ def test_the_settlements_page_shows_every_bucket(desk: Desk) -> None:
     assert 'data-testid="available-IDR">IDR 0<' in page
     for word in ("Held (review)", "Refund due", "Paid out", "Fees", "Refunded"):
         assert word in page
+
+
+def test_an_owner_pays_out_settled_money_never_more_than_available(desk: Desk) -> None:
+    ledger = desk.shop.ledger
+    desk.pay(desk.link(reference_id="PAYOUT-1", amount=200000))
+    desk.catch_up()
+    desk.shop.clock.advance(timedelta(days=7))
+    run = settle_day(ledger, desk.shop.app.state.read_models, today_in_jakarta(ledger))
+    assert run.settled == 1
+    owner = desk.signed_in()
+    missing_account = post(owner, "/dashboard/payouts", {"amount": "50.000", "currency": "IDR"})
+    assert missing_account.status_code == 422, missing_account.text
+    assert "bank account" in missing_account.text
+    ledger.set_bank_account(desk.merchant_id, "BCA", "1234567890", "Toko Budi Jaya")
+    desk.catch_up()
+    available = ledger.available_funds(desk.merchant_id, "test", "IDR").amount
+    too_much = post(owner, "/dashboard/payouts", {"amount": str(available + 1)})
+    assert too_much.status_code == 409, too_much.text
+    assert 'data-testid="payout-error"' in too_much.text
+    bad = post(owner, "/dashboard/payouts", {"amount": "lima puluh"})
+    assert bad.status_code == 422
+    assert "Jumlah penarikan: harus berupa bilangan bulat" in bad.text
+    paid = post(
+        owner, "/dashboard/payouts", {"amount": "50.000", "currency": "IDR", "description": "Mei"}
+    )
+    assert paid.status_code == 303, paid.text
+    assert ledger.available_funds(desk.merchant_id, "test", "IDR").amount == available - 50000
+    desk.catch_up()
+    page = owner.get(paid.headers["location"]).text
+    assert "Penarikan diajukan." in page
+    assert re.search(r'<tr data-payout="[^"]+" data-status="[a-z_]+">', page)
+    assert "Rp 50.000" in page
+    assert 'data-testid="batches-table"' in page
+    viewer_page = desk.signed_in(VIEWER).get("/dashboard/settlements").text
+    assert 'data-testid="payout-form"' not in viewer_page
