@@ -360,6 +360,7 @@ class MoneyServices:
         """
         why = require_text(reason, "reason", max_length=500)
         refund_id = self.new_id()
+        channel_ref: str | None = None
         if channel is not None:
             current = self._get(Payment, payment_id, "payment")
             left = current.refundable()
@@ -372,11 +373,12 @@ class MoneyServices:
                     f"the {current.channel} channel refused the refund: {result.detail}",
                     field="payment",
                 )
+            channel_ref = result.channel_ref
 
         def command() -> UUID:
             payment = self._get(Payment, payment_id, "payment")
             settled = payment.status == SETTLED
-            payment.refund(refund_id, amount, why)
+            payment.refund(refund_id, amount, why, channel_ref)
             changed: list[Any] = [payment]
             if settled:
                 funds = self._funds(payment.merchant_id, payment.mode, amount.currency)

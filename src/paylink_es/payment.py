@@ -235,7 +235,9 @@ class Payment(PaylinkAggregate):
             return self.settled_net - self.refunded_after_settlement
         return self.received - self.refunded
 
-    def refund(self, refund_id: UUID, amount: Money, reason: str) -> None:
+    def refund(
+        self, refund_id: UUID, amount: Money, reason: str, channel_ref: str | None = None
+    ) -> None:
         """Return some or all of the money, from wherever the ledger holds it now."""
         if self.status not in (PAID, VERIFIED, SETTLED) or self.received is None:
             raise PaymentStateError(f"payment is {self.status}; nothing to refund", field="payment")
@@ -253,6 +255,7 @@ class Payment(PaylinkAggregate):
             amount=amount,
             source=self.ledger_account(),
             reason=reason,
+            channel_ref=channel_ref,
         )
 
     def ledger_account(self) -> str | None:
@@ -273,6 +276,7 @@ class Payment(PaylinkAggregate):
         amount: Money,
         source: str | None,
         reason: str,
+        channel_ref: str | None = None,  # the channel's refund reference, when it gave one
     ) -> None:
         self.refunded = self.refunded + amount
         if self.status == SETTLED:

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from paylink_es.money import Money
 from tests.api.support import UNKNOWN_ID, Api, HttpResponse, Merchant, assert_problem
@@ -22,7 +22,15 @@ KNOWN_GET_ROUTES = {
     "/v1/payments",
     "/v1/payments/{payment_id}",
     "/v1/balances",
+    "/v1/payouts",
+    "/v1/payouts/{payout_id}",
+    "/v1/settlements",
+    "/v1/settlements/report.csv",
+    "/v1/account",
 }
+# Settings of the merchant itself, the same whichever mode's key reads them.
+MERCHANT_LEVEL = ("/v1/account",)
+ACCOUNT_NAME = "Rekening Toko Pertama"
 # Being built by another engineer right now (event feed, webhooks, deliveries): not
 # tested here yet. Any other new route is checked, and must have its path parameters
 # known below.
@@ -38,6 +46,7 @@ class Books:
     mode: str
     link_id: str = ""
     payment_id: str = ""
+    payout_id: str = ""
     reference_id: str = ""
     description: str = ""
     secrets: set[str] = field(default_factory=set)
@@ -47,7 +56,11 @@ class Books:
         return self.merchant.headers(self.mode)
 
     def path_value(self, name: str) -> str:
-        values = {"link_id": self.link_id, "payment_id": self.payment_id}
+        values = {
+            "link_id": self.link_id,
+            "payment_id": self.payment_id,
+            "payout_id": self.payout_id,
+        }
         assert name in values, (
             f"a GET route has the path parameter {{{name}}}: teach test_api_isolation "
             "which of the first merchant's ids belongs there"
@@ -64,8 +77,10 @@ class Books:
         return {name: known[name] for name in names if name in known}
 
 
-def _fill(api: Api, merchant: Merchant, mode: str, tag: str, amount: int) -> Books:
-    """A link, a cancelled link and a settled, partly refunded payment in ``mode``.
+def _fill(
+    api: Api, merchant: Merchant, mode: str, tag: str, amount: int, payout_amount: int
+) -> Books:
+    """A link, a cancelled link, a settled, partly refunded payment and a payout in ``mode``.
 
     ``amount`` should be unusual: the balances it leads to betray the books too.
     """
@@ -89,10 +104,12 @@ def _fill(api: Api, merchant: Merchant, mode: str, tag: str, amount: int) -> Boo
     payment = api.ledger.start_payment(UUID(link["id"]), "qris")
     api.ledger.record_payment(payment, f"QR-{tag}", Money(amount, "IDR"), api.clock())
     api.ledger.verify_payment(payment, fee=Money(1750, "IDR"))
-    api.ledger.settle_payment(payment, uuid4(), date(2026, 1, 6))
+    assert api.ledger.settle(date(2026, 1, 9), [payment]).settled == 1
     api.ledger.refund_payment(payment, Money(50000, "IDR"), "returned")
+    payout = api.ledger.request_payout(merchant.id, mode, Money(payout_amount, "IDR"), tag)
     books.link_id = link["id"]
     books.payment_id = str(payment)
+    books.payout_id = str(payout.id)
     books.secrets = {
         link["id"],
         link["code"],
@@ -104,8 +121,9 @@ def _fill(api: Api, merchant: Merchant, mode: str, tag: str, amount: int) -> Boo
         f"QR-{tag}",
         f"meta-{tag}",
         str(merchant.id),
+        str(payout.id),
     }
-    books.amounts = {amount, amount - 1750, amount - 1750 - 50000}
+    books.amounts = {amount, amount - 1750, amount - 1750 - 50000, payout_amount}
     return books
 
 
@@ -139,6 +157,8 @@ def _assert_sees_nothing(
     """
     checked = []
     for path, query in _get_routes(api).items():
+        if viewer_has_books and path.startswith(MERCHANT_LEVEL):
+            continue  # the merchant's own settings: the same in both modes
         names = PARAMETER.findall(path)
         url = path
         for name in names:
@@ -147,7 +167,11 @@ def _assert_sees_nothing(
         for params in variants:
             mine = api.client.get(url, params=params, headers=owner.headers())
             assert mine.status_code == 200, f"{url} {params}: {mine.text}"
-            shown = _leaks(mine, owner) or mine.json().get("data")
+            csv_report = mine.headers["content-type"].startswith("text/csv")
+            settings = path.startswith(MERCHANT_LEVEL)
+            shown = _leaks(mine, owner) or (not csv_report and mine.json().get("data"))
+            if settings:  # the account name is the merchant's, not one mode's
+                shown = ACCOUNT_NAME in mine.text
             assert shown, f"{url} {params} shows nothing of its owner either: {mine.text}"
 
             theirs = api.client.get(url, params=params, headers=viewer.headers())
@@ -160,6 +184,14 @@ def _assert_sees_nothing(
                 seen = assert_problem(theirs, 404)
                 same = ("type", "title", "status", "detail", "field")
                 assert {k: seen.get(k) for k in same} == {k: expected.get(k) for k in same}, label
+            elif csv_report:
+                assert theirs.status_code == 200, f"{label}: {theirs.text}"
+                rows = theirs.text.strip().splitlines()[1:]
+                if not viewer_has_books:
+                    assert rows == [], f"{label}: {theirs.text}"
+            elif settings:
+                assert theirs.status_code == 200, f"{label}: {theirs.text}"
+                assert ACCOUNT_NAME not in theirs.text, label
             else:
                 assert theirs.status_code == 200, f"{label}: {theirs.text}"
                 body = theirs.json()
@@ -175,9 +207,10 @@ def _assert_sees_nothing(
 def _world(api: Api) -> tuple[Books, Books, Merchant]:
     first = api.merchant("Toko Pertama")
     second = api.merchant("Toko Kedua")
-    test_books = _fill(api, first, "test", "test-1", 250017)
+    api.ledger.set_bank_account(first.id, "BCA", "8000123456", ACCOUNT_NAME)
+    test_books = _fill(api, first, "test", "test-1", 250017, 100_013)
     api.clock.advance(timedelta(minutes=1))
-    live_books = _fill(api, first, "live", "live-1", 370023)
+    live_books = _fill(api, first, "live", "live-1", 370023, 200_029)
     api.catch_up()
     return test_books, live_books, second
 
@@ -202,7 +235,7 @@ def test_test_mode_keys_never_see_live_data_and_live_keys_never_see_test_data(ap
         _assert_sees_nothing(api, live_books, Books(first, "test"), viewer_has_books=True)
     )
 
-    assert checked >= KNOWN_GET_ROUTES
+    assert checked >= KNOWN_GET_ROUTES - set(MERCHANT_LEVEL)
 
 
 def test_another_merchants_link_cannot_be_cancelled_and_answers_like_an_unknown_one(
@@ -241,7 +274,8 @@ def test_another_merchants_balances_are_zero(api: Api) -> None:
         headers=second.headers(),
     ).json()
 
-    assert mine["data"][0]["available"] == 250017 - 1750 - 50000
+    assert mine["data"][0]["available"] == 250017 - 1750 - 50000 - 100_013
+    assert mine["data"][0]["paid_out"] == 100_013
     assert theirs["data"] == []
     assert theirs_then["data"] == []
 

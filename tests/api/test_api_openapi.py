@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from paylink_es.money import Money
 from paylink_es.settings import Settings
-from tests.api.support import Api
+from tests.api.support import Api, Merchant
 
 # Webhooks and the feed are tested in tests/webhooks; the sandbox's example names a
 # payment that has to exist first, and tests/page pays through it.
@@ -40,6 +43,32 @@ def _body_examples(document: dict[str, Any], operation: dict[str, Any]) -> list[
     return examples
 
 
+def _payouts_last(item: tuple[tuple[str, str], Any]) -> tuple[bool, str, str]:
+    (method, path), _ = item
+    return (path == "/v1/payouts", path, method)  # after the bank account is set
+
+
+def _payment_for(api: Api, merchant: Merchant, path: str) -> UUID:
+    """A verified payment the example can act on (underpaid, so held, for a review)."""
+    link = UUID(api.create_link(merchant, amount=100_000)["id"])
+    payment = api.ledger.start_payment(link, "va_bca")
+    paid = 80_000 if path.endswith("/review") else 100_000
+    api.ledger.record_payment(payment, f"EX-{uuid4().hex[:8]}", Money(paid, "IDR"), api.clock())
+    api.ledger.verify_payment(payment)
+    return payment
+
+
+def _fund(api: Api, merchant: Merchant, amount: int) -> None:
+    """Make ``amount`` available: a payment of it plus its fee, settled."""
+    link = UUID(api.create_link(merchant, amount=amount + 4_000)["id"])
+    payment = api.ledger.start_payment(link, "va_bca")
+    api.ledger.record_payment(
+        payment, f"FUND-{uuid4().hex[:8]}", Money(amount + 4_000, "IDR"), api.clock()
+    )
+    api.ledger.verify_payment(payment)
+    assert api.ledger.settle(date(2026, 1, 9), [payment]).settled == 1
+
+
 def test_the_openapi_document_and_the_docs_are_served(sqlite_api: Api) -> None:
     document = sqlite_api.client.get("/openapi.json")
     docs = sqlite_api.client.get("/docs")
@@ -59,13 +88,17 @@ def test_every_request_body_has_an_example_and_each_example_is_accepted(
     bodies = {key: op for key, op in _operations(sqlite_api).items() if "requestBody" in op}
     assert ("POST", "/v1/links") in bodies
 
-    for (method, path), operation in bodies.items():
+    for (method, path), operation in sorted(bodies.items(), key=_payouts_last):
         examples = _body_examples(document, operation)
         assert examples, f"{method} {path} has no request example"
         for example in examples:
             url = path
             if "{link_id}" in path:
                 url = path.replace("{link_id}", sqlite_api.create_link(merchant)["id"])
+            if "{payment_id}" in path:
+                url = path.replace("{payment_id}", str(_payment_for(sqlite_api, merchant, path)))
+            if path == "/v1/payouts":
+                _fund(sqlite_api, merchant, example["amount"])
             response = sqlite_api.client.request(
                 method, url, json=example, headers=merchant.headers()
             )
