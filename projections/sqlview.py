@@ -7,13 +7,20 @@ models write portable SQL: ``?`` placeholders and ``{s}`` before every table nam
 
 from __future__ import annotations
 
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import InterfaceError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+    SQLiteTrackingRecorder,
+)
 from psycopg import sql as pgsql
 
 Row = dict[str, Any]
@@ -68,10 +75,47 @@ def _violations(rows: list[Row], message: str) -> InvariantViolationError:
     return InvariantViolationError(f"{message}: {sample}")
 
 
+STATEMENT_CACHE = 256  # prepared statements kept per view connection
+
+
+class StatementCachingPool(SQLiteConnectionPool):
+    """Connections that keep their prepared statements.
+
+    9.5.6 opens every SQLite connection with ``cached_statements=True``, a cache of one
+    statement: a batch that switches between statements parsed its SQL again at every
+    switch, a fifth of a rebuild's instructions. Otherwise as the library's pool.
+    """
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit: the library's transactions say BEGIN
+                cached_statements=STATEMENT_CACHE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            mode = c.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode.lower() != "wal":
+                c.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
 class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
     """A view in its own SQLite file (9.5.6 names the tracking table ``tracking``)."""
 
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        if type(datastore.pool) is SQLiteConnectionPool:
+            # The view's datastore is its own (one file per view): give it connections
+            # with a real statement cache before the first one is opened.
+            datastore.pool.__class__ = StatementCachingPool
         self._ddl = [statement.format(s="") for statement in self.ddl]
         self._tables = list(self.tables)
         self._sql: dict[str, str] = {}
