@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL, uuid5
 from paylink_es.webhooks import PUBLIC_EVENTS
 from projections.links import link_event_detail, payment_event_detail
 from projections.readmodel import Event, ReadModel, event_name, iso, originator
-from projections.sqlview import Statement
+from projections.sqlview import RowsView, Statement
 
 CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment"}
 
@@ -70,17 +70,55 @@ def public_payload_json(event: Event, name: str, at: str) -> str:
     return text
 
 
-def _object_statements(table: str, event: Event, name: str) -> list[Statement]:
+Owner = tuple[str, str]  # merchant id, mode
+OWNERS_KEPT = 100_000  # links and payments whose owner is remembered (the most recent)
+
+
+class Owners:
+    """Which merchant and mode each recently created link or payment belongs to.
+
+    Only what the objects tables say too (an owner never changes), kept in memory so that
+    later events of an object need not look it up; an object not remembered any more is
+    looked up by the SQL instead.
+    """
+
+    def __init__(self, kept: int = OWNERS_KEPT) -> None:
+        self.kept = kept
+        self._owners: dict[str, Owner] = {}
+        self._known: dict[Owner, Owner] = {}  # one tuple per merchant and mode
+
+    def learn(self, object_id: str, e: dict[str, Any]) -> Owner:
+        """Remember the owner a creating event names."""
+        owner: Owner = (str(e["merchant_id"]), e["mode"])
+        owner = self._known.setdefault(owner, owner)
+        if len(self._owners) >= self.kept:
+            del self._owners[next(iter(self._owners))]  # the oldest first
+        self._owners[object_id] = owner
+        return owner
+
+    def get(self, object_id: str) -> Owner | None:
+        """The owner of an object, if remembered."""
+        return self._owners.get(object_id)
+
+
+def _owner_statements(
+    table: str, owners: Owners, event: Event, name: str
+) -> tuple[Owner | None, list[Statement]]:
+    """The object's owner if known, and the row a creating event adds to ``table``."""
+    object_id = originator(event)
     if name not in CREATORS:
-        return []
-    e = vars(event)
+        return owners.get(object_id), []
+    owner = owners.learn(object_id, vars(event))
     sql = f"INSERT INTO {{s}}{table} (object_id, merchant_id, mode) VALUES (?, ?, ?)"
-    return [(sql, (originator(event), str(e["merchant_id"]), e["mode"]))]
+    return owner, [(sql, (object_id, *owner))]
 
 
 FEED_SQL = (
     "INSERT INTO {s}feed (position, merchant_id, mode, type, payload)"
     " SELECT ?, merchant_id, mode, ?, ? FROM {s}feed_objects WHERE object_id = ?"
+)
+FEED_OWNED_SQL = (
+    "INSERT INTO {s}feed (position, merchant_id, mode, type, payload) VALUES (?, ?, ?, ?, ?)"
 )
 
 
@@ -88,7 +126,7 @@ class EventFeed(ReadModel):
     """Every public event of every merchant, in store order (the cursor is the position)."""
 
     name = "feed"
-    deferred = frozenset({FEED_SQL})  # appends, after the batch's objects are known
+    deferred = frozenset({FEED_SQL, FEED_OWNED_SQL})  # appends, after the batch's objects
     tables = ("feed_objects", "feed")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}feed_objects ("
@@ -99,19 +137,24 @@ class EventFeed(ReadModel):
         "CREATE INDEX IF NOT EXISTS feed_by_merchant ON {s}feed (merchant_id, mode, position)",
     )
 
+    def __init__(self, view: RowsView) -> None:
+        super().__init__(view)
+        self.owners = Owners()
+
     def statements(self, event: Event, position: int) -> list[Statement]:
         name = event_name(event)
         if name not in PUBLIC_EVENTS:
             return []
         at = iso(vars(event)["timestamp"])
         payload = public_payload_json(event, name, at)
-        return [
-            *_object_statements("feed_objects", event, name),
-            (
-                FEED_SQL,
-                (position, PUBLIC_EVENTS[name], payload, originator(event)),
-            ),
-        ]
+        owner, statements = _owner_statements("feed_objects", self.owners, event, name)
+        if owner is None:
+            statements.append(
+                (FEED_SQL, (position, PUBLIC_EVENTS[name], payload, originator(event)))
+            )
+        else:
+            statements.append((FEED_OWNED_SQL, (position, *owner, PUBLIC_EVENTS[name], payload)))
+        return statements
 
 
 DELIVERY_FANOUT = (
@@ -133,6 +176,9 @@ class WebhookOutbox(ReadModel):
     name = "outbox"
     # Not deferred: a rebuild can meet a delivery's attempts in the same batch as the
     # event that created it, and the attempt updates must find the row.
+    # The fan-out only runs for an object whose merchant and mode may have an endpoint:
+    # endpoints are events of this log too, so the model knows which (merchant, mode)
+    # ever had one — every one in the view when it starts, and each new one as it comes.
     tables = (
         "outbox_objects",
         "webhook_endpoints",
@@ -165,6 +211,18 @@ class WebhookOutbox(ReadModel):
         " status_code INTEGER, error TEXT, PRIMARY KEY (delivery_id, attempt))",
     )
 
+    def __init__(self, view: RowsView) -> None:
+        super().__init__(view)
+        self.owners = Owners()
+        self._hooked: set[Owner] | None = None  # (merchant, mode) that ever had an endpoint
+
+    def hooked(self) -> set[Owner]:
+        """Every (merchant, mode) that ever had an endpoint: the view's, then the log's."""
+        if self._hooked is None:
+            rows = self.view.query("SELECT DISTINCT merchant_id, mode FROM {s}webhook_endpoints")
+            self._hooked = {(row["merchant_id"], row["mode"]) for row in rows}
+        return self._hooked
+
     def statements(self, event: Event, position: int) -> list[Statement]:
         name = event_name(event)
         e = vars(event)
@@ -175,9 +233,12 @@ class WebhookOutbox(ReadModel):
             return self._attempt(name, e, at)
         if name not in PUBLIC_EVENTS:
             return []
+        owner, statements = _owner_statements("outbox_objects", self.owners, event, name)
+        if owner is not None and owner not in self.hooked():
+            return statements  # no endpoint to owe it to
         payload = public_payload_json(event, name, at)
         return [
-            *_object_statements("outbox_objects", event, name),
+            *statements,
             (
                 DELIVERY_FANOUT,
                 (
@@ -196,6 +257,7 @@ class WebhookOutbox(ReadModel):
     def _endpoint(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
         endpoint = originator(e)
         if name == "WebhookEndpoint.Created":
+            self.hooked().add((str(e["merchant_id"]), e["mode"]))
             return [
                 (
                     "INSERT INTO {s}webhook_endpoints (endpoint_id, merchant_id, mode, url,"
