@@ -290,6 +290,62 @@ def bench_paid_to_balance(app: PaylinkApp, settings: Settings, count: int) -> li
     return latencies
 
 
+def seed_verified_payments(app: PaylinkApp, count: int, chunk: int = 2_000) -> list[Any]:
+    """``count`` verified VA payments of one merchant, saved a chunk per transaction."""
+    from datetime import timedelta
+
+    from paylink_es.fees import DEFAULT_PLAN, fee_for
+    from paylink_es.payment import Payment
+
+    merchant = app.register_merchant("Bench Settlement")
+    paid_at = app.now() - timedelta(days=3)
+    ids = []
+    for start in range(0, count, chunk):
+        payments = []
+        for i in range(start, min(start + chunk, count)):
+            amount = Money(50_000 + i % 1_000, "IDR")
+            payment = Payment(  # type: ignore[call-arg]
+                id=uuid4(),
+                merchant_id=merchant,
+                mode="test",
+                link_id=uuid4(),
+                method="va_bca",
+                channel="sandbox",
+                amount=amount,
+                instructions={},
+                expires_at=None,
+            )
+            payment.receive(f"BENCH-{i}", amount, paid_at, paid_at)
+            payment.verify(fee_for(DEFAULT_PLAN, "va_bca", amount), {})
+            payments.append(payment)
+            ids.append(payment.id)
+        app.save(*payments)
+    return ids
+
+
+def bench_settlement(settings: Settings, count: int) -> dict[str, float]:
+    """Settling a day of ``count`` verified payments, beside settling them one by one."""
+    with scratch_settings(settings) as scratch, open_app(scratch) as app:
+        _progress(f"seeding {count:,} verified payments to settle...")
+        ids = seed_verified_payments(app, count)
+        sample = max(200, count // 50)
+        day = app.now().date()
+        _progress(f"settling {count - sample:,} payments in one run...")
+        started = time.perf_counter()
+        run = app.settle(day, ids[sample:])
+        bulk = run.settled / (time.perf_counter() - started)
+        if run.settled != count - sample:
+            msg = f"settled {run.settled} of {count - sample} payments"
+            raise RuntimeError(msg)
+        _progress(f"baseline: {sample:,} payments settled one by one...")
+        batch = uuid4()
+        started = time.perf_counter()
+        for payment_id in ids[:sample]:
+            app.settle_payment(payment_id, batch, day)
+        one_by_one = sample / (time.perf_counter() - started)
+    return {"settle_payments_per_s": bulk, "settle_one_by_one_per_s": one_by_one}
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -319,6 +375,8 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
             samples = 200 if quick else 1000
             _progress(f"paid -> balance latency over {samples} payments...")
             latencies = bench_paid_to_balance(app, scratch, min(samples, count))
+    settle_count = 10_000 if quick else 100_000
+    settlement = bench_settlement(settings, settle_count if commands is None else commands * 5)
     return {
         "backend": settings.backend,
         "quick": quick,
@@ -331,6 +389,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
         **{key: round(value, 1) for key, value in projection_rates.items()},
         "paid_to_balance_p50_ms": round(_percentile(latencies, 0.5), 2),
         "paid_to_balance_p99_ms": round(_percentile(latencies, 0.99), 2),
+        **{key: round(value, 1) for key, value in settlement.items()},
         "events": events,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from paylink_es.bulkload import load_many
 from paylink_es.calendar import DEFAULT_SETTLEMENT_RULES, SettlementCalendar, SettlementRules
 from paylink_es.channels.port import ChannelPort
-from paylink_es.errors import AmountInvalidError, DomainError, NotFoundError
+from paylink_es.errors import AmountInvalidError, DomainError
 from paylink_es.merchant import Merchant
 from paylink_es.money import Money
 from paylink_es.payment import SETTLED, VERIFIED, Payment
@@ -119,6 +121,9 @@ class MoneyServices:
         @property
         def repository(self) -> Repository[UUID]: ...
 
+        @property
+        def events(self) -> Any: ...
+
         new_id: Callable[[], UUID]
 
         def _run(self, command: Callable[[], Any]) -> Any: ...
@@ -170,11 +175,11 @@ class MoneyServices:
         funds: dict[tuple[UUID, str, str], Funds] = {}
         sums: dict[tuple[UUID, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         payments: list[Payment] = []
+        loaded = load_many(self, ids)  # one query for the chunk, not one per payment
         for payment_id in ids:
             scratch.considered += 1
-            try:
-                payment = self._get(Payment, payment_id, "payment")
-            except NotFoundError:
+            payment = loaded.get(payment_id)
+            if not isinstance(payment, Payment):
                 scratch.skipped += 1
                 continue
             if payment.status != VERIFIED or payment.disposition is not None:
@@ -246,14 +251,29 @@ class MoneyServices:
         return found
 
     def _funds(self, merchant_id: UUID, mode: str, currency: str) -> Funds:
+        """The funds guard, fast-forwarded from this process's last copy of it.
+
+        A guard gains an event per settlement run, payout and refund for ever; loading
+        it from zero each time would grow without bound. The last copy loaded is kept
+        (before any command changes it) and only the events after it are read.
+        """
         funds_id = Funds.id_for(merchant_id, mode, currency)
-        try:
-            found: object = self.repository.get(funds_id)
-        except AggregateNotFoundError:
-            return Funds(  # type: ignore[call-arg]
-                id=funds_id, merchant_id=merchant_id, mode=mode, currency=currency
-            )
+        cache: dict[UUID, Funds] = self.__dict__.setdefault("_funds_cache", {})
+        cached = cache.get(funds_id)
+        if cached is not None:
+            found: Any = deepcopy(cached)
+            newer = list(self.events.get(funds_id, gt=found.version))
+            for stored in newer:
+                found = stored.mutate(found)
+        else:
+            try:
+                found = self.repository.get(funds_id)
+            except AggregateNotFoundError:
+                return Funds(  # type: ignore[call-arg]
+                    id=funds_id, merchant_id=merchant_id, mode=mode, currency=currency
+                )
         assert isinstance(found, Funds)  # noqa: S101 - ids are name-based
+        cache[funds_id] = deepcopy(found)
         return found
 
     def available_funds(self, merchant_id: UUID, mode: str, currency: str) -> Money:

@@ -130,6 +130,8 @@ def test_bench_prints_every_figure_beside_its_baselines(
         "rebuild_events_per_s",
         "audit_replay_events_per_s",
         "verify_events_per_s",
+        "settle_payments_per_s",
+        "settle_one_by_one_per_s",
     ):
         assert figures[key] > 0, key
     assert 0 < figures["paid_to_balance_p50_ms"] <= figures["paid_to_balance_p99_ms"]

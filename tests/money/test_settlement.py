@@ -10,6 +10,7 @@ import pytest
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.bulkload import load_many
 from paylink_es.calendar import SettlementCalendar
 from paylink_es.clock import FakeClock
 from paylink_es.errors import PaymentStateError
@@ -256,3 +257,19 @@ def test_refunds_come_out_of_wherever_the_money_is_and_never_below_zero(
         )
         + balance["paid_out"]
     )
+
+
+def test_loading_many_at_once_gives_what_the_repository_gives_one_by_one(
+    backend_settings: Settings, clock: FakeClock, memory_app: PaylinkApp
+) -> None:
+    for app in (open_app(backend_settings, clock=clock), memory_app):
+        with app:
+            shop = app.register_merchant("Toko Bulk")
+            ids = [verified(app, shop, "qris", 10_000 + i, f"bulk-{i}") for i in range(5)]
+            app.refund_payment(ids[0], Money(1_000, "IDR"), "partial")
+            unknown = UUID(int=7)
+            loaded = load_many(app, [*ids, unknown])
+            assert unknown not in loaded
+            for payment_id in ids:
+                one = app.repository.get(payment_id)
+                assert vars(loaded[payment_id]) == vars(one)
