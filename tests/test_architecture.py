@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # The composition roots may reach outward (lazily); everything else in the core may not.
 COMPOSITION_ROOTS = {"cli.py", "cli_money.py", "bench.py", "bootstrap.py"}
+# Store adapters speak to the database drivers; only the composition roots may use them.
+STORE_ADAPTERS = {"bulkload.py"}
 FORBIDDEN_IN_CORE = {
     "api",
     "projections",
@@ -34,13 +36,32 @@ def imported_roots(path: Path) -> set[str]:
 
 
 CORE_MODULES = sorted(
-    p for p in (ROOT / "src" / "paylink_es").rglob("*.py") if p.name not in COMPOSITION_ROOTS
+    p
+    for p in (ROOT / "src" / "paylink_es").rglob("*.py")
+    if p.name not in COMPOSITION_ROOTS | STORE_ADAPTERS
 )
 
 
 @pytest.mark.parametrize("module", CORE_MODULES, ids=lambda p: p.name)
 def test_domain_modules_import_no_web_framework_sql_driver_or_outer_layer(module: Path) -> None:
     assert not imported_roots(module) & FORBIDDEN_IN_CORE
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Full dotted names a module imports from, anywhere in its body."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("module", CORE_MODULES, ids=lambda p: p.name)
+def test_store_adapters_are_reached_only_through_the_composition_roots(module: Path) -> None:
+    adapters = {f"paylink_es.{name.removesuffix('.py')}" for name in STORE_ADAPTERS}
+    assert not imported_modules(module) & adapters
 
 
 @pytest.mark.parametrize(

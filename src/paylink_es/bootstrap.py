@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from uuid import UUID, uuid4
 
 from paylink_es.application import PaylinkApp
+from paylink_es.bulkload import load_many
 from paylink_es.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA_2026,
@@ -48,6 +50,7 @@ def open_app(
         group_commit=settings.group_commit,
     )
     app.calendar, app.settlement_rules = settlement_calendar(settings)
+    app.load_many = partial(load_many, app)  # type: ignore[method-assign]
     return app
 
 

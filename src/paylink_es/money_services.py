@@ -18,7 +18,6 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from paylink_es.bulkload import load_many
 from paylink_es.calendar import DEFAULT_SETTLEMENT_RULES, SettlementCalendar, SettlementRules
 from paylink_es.channels.port import ChannelPort
 from paylink_es.errors import AmountInvalidError, DomainError
@@ -134,6 +133,17 @@ class MoneyServices:
 
     # -- settlement ----------------------------------------------------------------
 
+    def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """The aggregates of ``ids`` that exist. One by one here; the composition root
+        gives the application a loader that reads a whole chunk in one query."""
+        found: dict[UUID, Any] = {}
+        for aggregate_id in ids:
+            try:
+                found[aggregate_id] = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                continue
+        return found
+
     def settlement_date_of(self, payment: Payment) -> date | None:
         """The day a verified payment becomes due for settlement (T+N business days)."""
         if payment.paid_at is None:
@@ -175,7 +185,7 @@ class MoneyServices:
         funds: dict[tuple[UUID, str, str], Funds] = {}
         sums: dict[tuple[UUID, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         payments: list[Payment] = []
-        loaded = load_many(self, ids)  # one query for the chunk, not one per payment
+        loaded = self.load_many(ids)  # one query for the chunk where the store allows
         for payment_id in ids:
             scratch.considered += 1
             payment = loaded.get(payment_id)

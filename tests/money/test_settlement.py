@@ -269,7 +269,8 @@ def test_loading_many_at_once_gives_what_the_repository_gives_one_by_one(
             app.refund_payment(ids[0], Money(1_000, "IDR"), "partial")
             unknown = UUID(int=7)
             loaded = load_many(app, [*ids, unknown])
+            assert app.load_many([*ids, unknown]).keys() == loaded.keys()
             assert unknown not in loaded
             for payment_id in ids:
-                one = app.repository.get(payment_id)
+                one: object = app.repository.get(payment_id)
                 assert vars(loaded[payment_id]) == vars(one)
