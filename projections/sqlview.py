@@ -7,6 +7,7 @@ models write portable SQL: ``?`` placeholders and ``{s}`` before every table nam
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -21,7 +22,9 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
     SQLiteTrackingRecorder,
 )
+from psycopg import Cursor
 from psycopg import sql as pgsql
+from psycopg.rows import DictRow
 
 Row = dict[str, Any]
 Statement = tuple[str, Sequence[Any]]
@@ -158,6 +161,12 @@ class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
             c.execute("DELETE FROM tracking WHERE application_name != '__migration__'")
 
 
+# An insert of parameters only, e.g. ``INSERT INTO {s}t (a, b) VALUES (?, ?)``: a long
+# run of one can go to PostgreSQL as COPY, several times faster than row by row.
+PLAIN_INSERT = re.compile(r"INSERT INTO \{s\}(\w+) \(([\w, ]+)\) VALUES \(\?(?:, \?)*\)")
+COPY_FROM = 16  # rows in a run before COPY pays for leaving the pipeline
+
+
 class PostgresRowsView(PostgresTrackingRecorder, RowsView):
     """A view in the event store's database and schema, tables named after the view."""
 
@@ -170,6 +179,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
                 pgsql.SQL(statement.format(s=self._prefix))  # type: ignore[arg-type]
             )
         self._sql: dict[str, str] = {}
+        self._copies: dict[str, str | None] = {}
 
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -177,23 +187,51 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
             text = self._sql[sql] = sql.format(s=self._prefix).replace("?", "%s")
         return text
 
+    def _copy(self, sql: str) -> str | None:
+        """``COPY … FROM STDIN`` for a plain insert of values (``None`` for anything else)."""
+        if sql not in self._copies:
+            match = PLAIN_INSERT.fullmatch(sql)
+            self._copies[sql] = (
+                f"COPY {self._prefix}{match[1]} ({match[2]}) FROM STDIN" if match else None
+            )
+        return self._copies[sql]
+
     def apply(
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
-            # Pipeline mode: send the whole batch without waiting a round trip each.
-            with curs.connection.pipeline():
-                for sql, many in runs(statements):
-                    if len(many) == 1:
-                        curs.execute(self._text(sql), many[0])
-                    else:
-                        curs.executemany(self._text(sql), many)
+            piped: list[tuple[str, list[Sequence[Any]]]] = []
+            for sql, many in runs(statements):
+                copy = self._copy(sql) if len(many) >= COPY_FROM else None
+                if copy is None:
+                    piped.append((sql, many))
+                    continue
+                # A long run of plain inserts goes as COPY (no pipeline around it), in its turn.
+                self._pipeline(curs, piped)
+                piped = []
+                with curs.copy(copy) as rows:
+                    for row in many:
+                        rows.write_row(row)
+            self._pipeline(curs, piped)
             for sql, params, message in checks:
                 curs.execute(self._text(sql), params)
-                rows = [dict(row) for row in curs.fetchall()]
-                if rows:
-                    raise _violations(rows, message)
+                found = [dict(row) for row in curs.fetchall()]
+                if found:
+                    raise _violations(found, message)
             self._insert_tracking(curs, tracking)
+
+    def _pipeline(
+        self, curs: Cursor[DictRow], piped: list[tuple[str, list[Sequence[Any]]]]
+    ) -> None:
+        """Send runs of statements without waiting a round trip for each."""
+        if not piped:
+            return
+        with curs.connection.pipeline():
+            for sql, many in piped:
+                if len(many) == 1:
+                    curs.execute(self._text(sql), many[0])
+                else:
+                    curs.executemany(self._text(sql), many)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.datastore.transaction(commit=False) as curs:
