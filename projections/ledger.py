@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from paylink_es.ledger import balance_effects, postings_for
+from eventsourcing.persistence import Tracking
+
+from paylink_es.ledger import Posting, balance_effects, postings_for
 from projections.readmodel import Event, ReadModel, event_name, iso, originator
 from projections.sqlview import Check, Statement
 
@@ -25,15 +27,21 @@ BALANCE_COLUMNS = (
 )
 BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "paid_out")
 
-_UPSERT = {
-    column: (
-        f"INSERT INTO {{s}}balances AS b (merchant_id, mode, currency, {column}, position)"
-        " VALUES (?, ?, ?, ?, ?)"
-        f" ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET {column} = b.{column} + ?,"
-        " position = CASE WHEN b.position > ? THEN b.position ELSE ? END"
-    )
-    for column in BALANCE_COLUMNS
-}
+# One statement per book moves all its columns: deltas add up, the position only rises.
+BOOK_UPSERT = (
+    "INSERT INTO {s}balances AS b (merchant_id, mode, currency, "
+    + ", ".join(BALANCE_COLUMNS)
+    + ", position) VALUES (?, ?, ?, "
+    + ", ".join("?" for _ in BALANCE_COLUMNS)
+    + ", ?) ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET "
+    + ", ".join(f"{c} = b.{c} + excluded.{c}" for c in BALANCE_COLUMNS)
+    + ", position = CASE WHEN b.position > excluded.position THEN b.position"
+    " ELSE excluded.position END"
+)
+COLUMN_INDEX = {column: i for i, column in enumerate(BALANCE_COLUMNS)}
+BookKey = tuple[str, str, str]  # merchant, mode, currency
+# Per book: the delta of each balance column, then the last position that moved it.
+Books = dict[BookKey, list[int]]
 
 JOURNAL_SQL = (
     "INSERT INTO {s}journal (position, seq, at, event, originator_id, account,"
@@ -63,7 +71,7 @@ class LedgerView(ReadModel):
 
     name = "ledger"
     # Journal lines are appended; balance upserts add up in any order.
-    deferred = frozenset({JOURNAL_SQL, *_UPSERT.values()})
+    deferred = frozenset({JOURNAL_SQL, BOOK_UPSERT})
     tables = ("journal", "balances")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}journal ("
@@ -81,12 +89,29 @@ class LedgerView(ReadModel):
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
+        books: Books = {}
+        return [*self._journal(event, position, books), *_book_upserts(books)]
+
+    def process_batch(self, batch: Sequence[tuple[Event, Tracking]]) -> None:
+        """A page's journal lines, then one upsert per book it moved (sums of its deltas)."""
+        if not batch:
+            return
+        books: Books = {}
+        statements: list[Statement] = []
+        for event, tracking in batch:
+            statements.extend(self._journal(event, tracking.notification_id, books))
+        statements.extend(_book_upserts(books))
+        self.view.apply(statements, batch[-1][1], self.checks(batch[0][1].notification_id))
+
+    def _journal(self, event: Event, position: int, books: Books) -> list[Statement]:
+        """The event's journal lines; its balance deltas are added to ``books``."""
         postings = postings_for(event)
         if not postings:
             return []
+        _add_effects(books, postings, position)
         at = iso(vars(event)["timestamp"])
         name, aggregate = event_name(event), originator(event)
-        statements: list[Statement] = [
+        return [
             (
                 JOURNAL_SQL,
                 (
@@ -105,16 +130,22 @@ class LedgerView(ReadModel):
             )
             for seq, p in enumerate(postings)
         ]
-        for (merchant, mode, currency, column), delta in balance_effects(postings).items():
-            if delta:
-                statements.append(
-                    (
-                        _UPSERT[column],
-                        (str(merchant), mode, currency, delta, position, delta, position, position),
-                    )
-                )
-        return statements
 
     def checks(self, first_position: int) -> Sequence[Check]:
         # Only the balances this write touched: the rest were checked when they changed.
         return [(sql, (first_position,), message) for sql, _, message in CHECKS]
+
+
+def _add_effects(books: Books, postings: list[Posting], position: int) -> None:
+    for (merchant, mode, currency, column), delta in balance_effects(postings).items():
+        if delta:
+            key = (str(merchant), mode, currency)
+            book = books.get(key)
+            if book is None:
+                book = books[key] = [0] * (len(BALANCE_COLUMNS) + 1)
+            book[COLUMN_INDEX[column]] += delta
+            book[-1] = max(book[-1], position)
+
+
+def _book_upserts(books: Books) -> list[Statement]:
+    return [(BOOK_UPSERT, (*key, *book)) for key, book in books.items()]
