@@ -346,6 +346,15 @@ def bench_settlement(settings: Settings, count: int) -> dict[str, float]:
     return {"settle_payments_per_s": bulk, "settle_one_by_one_per_s": one_by_one}
 
 
+def bench_export(settings: Settings, links: int) -> dict[str, Any]:
+    """Peak Python memory while the dashboard streams the CSV of ``links`` links."""
+    from api.dashboard.exports import measure_export_memory
+
+    with scratch_settings(settings) as scratch:
+        _progress(f"creating {links:,} links, then streaming their CSV export...")
+        return measure_export_memory(scratch, links)
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -377,6 +386,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
             latencies = bench_paid_to_balance(app, scratch, min(samples, count))
     settle_count = 10_000 if quick else 100_000
     settlement = bench_settlement(settings, settle_count if commands is None else commands * 5)
+    export = bench_export(settings, 10_000 if quick else 100_000 if commands is None else commands)
     return {
         "backend": settings.backend,
         "quick": quick,
@@ -390,6 +400,9 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
         "paid_to_balance_p50_ms": round(_percentile(latencies, 0.5), 2),
         "paid_to_balance_p99_ms": round(_percentile(latencies, 0.99), 2),
         **{key: round(value, 1) for key, value in settlement.items()},
+        "export_links": export["links"],
+        "export_csv_mb": export["csv_mb"],
+        "export_peak_mb": export["peak_mb"],
         "events": events,
     }
 

@@ -132,6 +132,7 @@ def test_bench_prints_every_figure_beside_its_baselines(
         "verify_events_per_s",
         "settle_payments_per_s",
         "settle_one_by_one_per_s",
+        "export_peak_mb",
     ):
         assert figures[key] > 0, key
     assert 0 < figures["paid_to_balance_p50_ms"] <= figures["paid_to_balance_p99_ms"]
