@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         default=None, description="Winpay's RSA public key PEM (checks callbacks)"
     )
     winpay_public_key_path: Path | None = Field(default=None, description="…or its PEM file")
+    winpay_signature_scheme: Literal["rsa", "hmac"] = Field(
+        default="rsa",
+        description="rsa: SHA256withRSA, no token (Winpay); hmac: generic SNAP, a B2B "
+        "access token then HMAC-SHA512 with the client secret",
+    )
+    winpay_client_key: str = Field(default="", description="X-CLIENT-KEY (hmac scheme)")
+    winpay_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret: HMAC-SHA512 key (hmac scheme); never logged"
+    )
     winpay_va_ttl_minutes: int = Field(default=1440, ge=2, le=129600)
     winpay_timeout_s: float = Field(default=10.0, gt=0)
 

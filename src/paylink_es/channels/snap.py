@@ -2,7 +2,10 @@
 
 Requests and callbacks are signed over ``METHOD:path:hex(sha256(body)):X-TIMESTAMP``
 with RSA (Winpay's "asymmetric without access token"), or — generic SNAP — with
-HMAC-SHA512 over ``METHOD:path:token:hex(sha256(body)):X-TIMESTAMP`` after a B2B token.
+HMAC-SHA512 (key: the client secret) over ``METHOD:path:token:hex(sha256(body)):X-TIMESTAMP``
+after a B2B access token (``POST /v1.0/access-token/b2b``, itself signed SHA256withRSA over
+``clientKey|X-TIMESTAMP``). :class:`SnapClient` takes either scheme: an RSA ``signer``, or
+``b2b`` credentials, with which it fetches, caches and refreshes the token itself.
 Amounts cross the wire as ``{"value": "10000.00", "currency": "IDR"}`` and become
 :class:`Money` at this edge, exactly or not at all.
 """
@@ -15,10 +18,12 @@ import calendar
 import hashlib
 import hmac
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Protocol
 
@@ -31,6 +36,7 @@ from paylink_es.channels import snap_codes as codes
 from paylink_es.channels.snap_codes import (
     SnapAnswerInvalidError,
     SnapCallbackRejectedError,
+    SnapError,
     SnapKeyInvalidError,
     SnapRequestRejectedError,
     SnapUnreachableError,
@@ -38,7 +44,12 @@ from paylink_es.channels.snap_codes import (
 from paylink_es.errors import AmountInvalidError, InvalidFieldError
 from paylink_es.money import CURRENCY_EXPONENTS, Money, check_currency
 
+log = logging.getLogger(__name__)
+
 WIB: Final = timezone(timedelta(hours=7), "WIB")
+PATH_B2B_TOKEN: Final = "/v1.0/access-token/b2b"  # noqa: S105 (a path)
+# A cached B2B token is replaced this long before it expires (at most half its lifetime).
+TOKEN_REFRESH_MARGIN: Final = timedelta(seconds=60)
 PATH_CREATE_VA: Final = "/v1.0/transfer-va/create-va"
 PATH_VA_STATUS: Final = "/v1.0/transfer-va/status"
 PATH_QRIS_MPM: Final = "/v1.0/qr/qr-mpm-generate"
@@ -77,6 +88,11 @@ def string_to_sign(method: str, path: str, body: bytes, timestamp: str) -> str:
 def hmac_string_to_sign(method: str, path: str, token: str, body: bytes, timestamp: str) -> str:
     """``METHOD:path:token:hex(sha256(body)):timestamp`` — what generic SNAP HMAC signs."""
     return f"{method.upper()}:{path}:{token}:{hashlib.sha256(body).hexdigest()}:{timestamp}"
+
+
+def b2b_string_to_sign(client_key: str, timestamp: str) -> str:
+    """``clientKey|X-TIMESTAMP`` — what the B2B access-token request signs (SHA256withRSA)."""
+    return f"{client_key}|{timestamp}"
 
 
 class Signer(Protocol):
@@ -135,9 +151,12 @@ class RsaSigner:
 
     def sign(self, method: str, path: str, body: bytes, timestamp: str) -> str:
         """Base64 SHA256withRSA over the string to sign."""
-        message = string_to_sign(method, path, body, timestamp).encode()
+        return self.sign_text(string_to_sign(method, path, body, timestamp))
+
+    def sign_text(self, message: str) -> str:
+        """Base64 SHA256withRSA over ``message`` (e.g. the B2B token's ``clientKey|stamp``)."""
         return base64.b64encode(
-            self._key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+            self._key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
         ).decode()
 
     def auth_headers(self) -> dict[str, str]:
@@ -201,8 +220,161 @@ class HmacSigner:
         """The B2B access token as a bearer token."""
         return {"Authorization": f"Bearer {self._token}"}
 
+    def carries(self, access_token: str) -> bool:
+        """Whether this signer signs with ``access_token`` (without showing it)."""
+        return hmac.compare_digest(self._token.encode(), access_token.encode())
+
     def __repr__(self) -> str:
         return "HmacSigner(client_secret=<hidden>, access_token=<hidden>)"
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+class HmacVerifier:
+    """Generic SNAP callbacks: HMAC-SHA512 with the shared client secret.
+
+    The string signed holds the bearer token the caller presents in ``Authorization``;
+    :class:`SnapCallbackVerifier` takes it from there. ``token_valid`` may also require the
+    token to be one we issued (by default any non-empty token: the secret authenticates).
+    """
+
+    __slots__ = ("_secret", "_token_valid")
+
+    def __init__(
+        self, client_secret: str, token_valid: Callable[[str], bool] | None = None
+    ) -> None:
+        self._secret = client_secret
+        self._token_valid = token_valid
+
+    def token_valid(self, token: str) -> bool:
+        """Whether a callback may present ``token`` at all."""
+        return bool(token) and (self._token_valid is None or self._token_valid(token))
+
+    def verify(self, method: str, path: str, body: bytes, timestamp: str, signature: str) -> bool:
+        """Never true without the token; see :meth:`verify_with_token`."""
+        del method, path, body, timestamp, signature
+        return False
+
+    def verify_with_token(
+        self, method: str, path: str, body: bytes, timestamp: str, signature: str, token: str
+    ) -> bool:
+        """True if ``signature`` is the HMAC-SHA512 of these fields and ``token``."""
+        return HmacSigner(self._secret, token).verify(method, path, body, timestamp, signature)
+
+    def __repr__(self) -> str:
+        return "HmacVerifier(client_secret=<hidden>)"
+
+
+# --- generic SNAP: the B2B access token ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A B2B access token and its lifetime; the value never shows in a repr."""
+
+    value: str = dataclass_field(repr=False)
+    obtained_at: datetime
+    expires_at: datetime
+
+    def refresh_at(self, margin: timedelta = TOKEN_REFRESH_MARGIN) -> datetime:
+        """When to replace it: ``margin`` before expiry, but not before half its lifetime."""
+        lifetime = self.expires_at - self.obtained_at
+        return self.expires_at - min(margin, lifetime / 2)
+
+
+class AccessTokenCache:
+    """One B2B token shared by every thread: fetched once, replaced before it expires.
+
+    ``get`` fetches under a lock, so concurrent callers wait for one fetch instead of each
+    asking for a token. ``invalidate`` drops the token a refused request carried (only if
+    it is still the current one, so a burst of 401s replaces it once). If a refresh fails
+    while the current token has not yet expired, that token is used a little longer.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], AccessToken],
+        clock: Callable[[], datetime],
+        margin: timedelta = TOKEN_REFRESH_MARGIN,
+    ) -> None:
+        self._fetch, self._clock, self._margin = fetch, clock, margin
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+        self.fetches = 0
+
+    def get(self) -> AccessToken:
+        """The current token, fetching a new one when there is none or it is due."""
+        with self._lock:
+            current = self._token
+            now = self._clock()
+            if current is not None and now < current.refresh_at(self._margin):
+                return current
+            try:
+                fresh = self._fetch()
+            except SnapError as error:
+                if current is not None and now < current.expires_at:
+                    log.warning(
+                        "B2B token refresh failed, the current one is still valid: %s", error
+                    )
+                    return current
+                raise
+            self._token = fresh
+            self.fetches += 1
+            return fresh
+
+    def invalidate(self, refused: HmacSigner) -> None:
+        """Forget the token ``refused`` signed with, if it is still the current one."""
+        with self._lock:
+            if self._token is not None and refused.carries(self._token.value):
+                self._token = None
+
+    def __repr__(self) -> str:
+        return f"AccessTokenCache(fetches={self.fetches}, token=<hidden>)"
+
+
+class B2BCredentials:
+    """Generic SNAP credentials: the client key and secret, and the RSA key for the token.
+
+    ``client_key`` is sent in clear (X-CLIENT-KEY); the secret and the key never print.
+    """
+
+    __slots__ = ("_client_secret", "_signer", "client_key")
+
+    def __init__(self, client_key: str, client_secret: str, signer: RsaSigner) -> None:
+        if not client_key:
+            raise InvalidFieldError("client_key", "is required")
+        if not client_secret:
+            raise InvalidFieldError("client_secret", "is required")
+        self.client_key = client_key
+        self._client_secret = client_secret
+        self._signer = signer
+
+    def token_headers(self, timestamp: str) -> dict[str, str]:
+        """The headers of ``POST /v1.0/access-token/b2b`` at ``timestamp``."""
+        return {
+            "Content-Type": "application/json",
+            "X-TIMESTAMP": timestamp,
+            "X-CLIENT-KEY": self.client_key,
+            "X-SIGNATURE": self._signer.sign_text(b2b_string_to_sign(self.client_key, timestamp)),
+        }
+
+    def signer(self, token: AccessToken) -> HmacSigner:
+        """The HMAC-SHA512 signer of transactional requests made with ``token``."""
+        return HmacSigner(self._client_secret, token.value)
+
+    def verifier(self, token_valid: Callable[[str], bool] | None = None) -> HmacVerifier:
+        """Checks the provider's HMAC-signed callbacks with the same shared secret."""
+        return HmacVerifier(self._client_secret, token_valid)
+
+    def __repr__(self) -> str:
+        return f"B2BCredentials(client_key={self.client_key!r}, client_secret=<hidden>)"
 
 
 # --- amounts and dates on the wire -------------------------------------------------------
@@ -435,7 +607,14 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 
 class SnapClient:
-    """Signed SNAP calls to Winpay over HTTP; answers parsed, failures typed."""
+    """Signed SNAP calls to Winpay over HTTP; answers parsed, failures typed.
+
+    The scheme is chosen by what it is given: ``signer`` (RSA, "asymmetric without access
+    token") or ``b2b`` (generic SNAP: a B2B access token, then HMAC-SHA512 with the client
+    secret). With ``b2b`` the token is fetched on first use, cached for every thread,
+    replaced before it expires, and replaced once more when a request is answered
+    ``401xx01`` (invalid token) — that request is then sent again, once.
+    """
 
     def __init__(
         self,
@@ -443,18 +622,30 @@ class SnapClient:
         base_url: str,
         partner_id: str,
         channel_id: str,
-        signer: Signer,
         clock: Callable[[], datetime],
+        signer: Signer | None = None,
+        b2b: B2BCredentials | None = None,
         timeout_s: float = 10.0,
         external_ids: Callable[[], str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if (signer is None) == (b2b is None):
+            raise ValueError("give SnapClient either an RSA signer or B2B credentials")
         self._partner_id, self._channel_id, self._signer = partner_id, channel_id, signer
+        self._b2b = b2b
         self._clock = clock
+        self.tokens: AccessTokenCache | None = (
+            AccessTokenCache(self.fetch_access_token, clock) if b2b is not None else None
+        )
         self._external_ids = external_ids or ExternalIdGenerator(clock)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
         )
+
+    @property
+    def scheme(self) -> str:
+        """The signature scheme of requests: ``SHA256withRSA`` or ``HMAC-SHA512``."""
+        return "HMAC-SHA512" if self._b2b is not None else "SHA256withRSA"
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -467,23 +658,17 @@ class SnapClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SnapClient(base_url={str(self._http.base_url)!r}, partner_id={self._partner_id!r})"
-
-    def post(self, path: str, payload: Mapping[str, Any], success: str) -> dict[str, Any]:
-        """Sign and send one request; the answer if its responseCode is ``success``."""
-        body = minify(payload)
-        headers = request_headers(
-            signer=self._signer,
-            method="POST",
-            path=path,
-            body=body,
-            timestamp=snap_timestamp(self._clock()),
-            partner_id=self._partner_id,
-            external_id=self._external_ids(),
-            channel_id=self._channel_id,
+        return (
+            f"SnapClient(base_url={str(self._http.base_url)!r}, "
+            f"partner_id={self._partner_id!r}, scheme={self.scheme!r})"
         )
+
+    def _send(
+        self, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """POST ``body``; the HTTP status and the answer's JSON object."""
         try:
-            response = self._http.post(path, content=body, headers=headers)
+            response = self._http.post(path, content=body, headers=dict(headers))
         except httpx.HTTPError as error:
             raise SnapUnreachableError(f"POST {path}: {error!r}") from error
         try:
@@ -494,10 +679,77 @@ class SnapClient:
             ) from error
         if not isinstance(answer, dict):
             raise SnapAnswerInvalidError(f"POST {path}: the answer is not a JSON object")
+        return response.status_code, answer
+
+    def fetch_access_token(self) -> AccessToken:
+        """``POST /v1.0/access-token/b2b``: a new B2B token (generic SNAP scheme only).
+
+        Signed SHA256withRSA over ``clientKey|X-TIMESTAMP``; the answer must be ``2007300``
+        with ``accessToken``, ``tokenType`` Bearer and ``expiresIn`` seconds.
+        """
+        if self._b2b is None:
+            raise SnapError("the RSA scheme uses no access token")
+        now = self._clock()
+        headers = self._b2b.token_headers(snap_timestamp(now))
+        status, answer = self._send(
+            PATH_B2B_TOKEN, minify({"grantType": "client_credentials"}), headers
+        )
         code, message = _text(answer, "responseCode"), str(answer.get("responseMessage", ""))
-        if code != success:
-            raise SnapRequestRejectedError(code, message, response.status_code)
-        return answer
+        if code != codes.B2B_TOKEN_OK:
+            raise SnapRequestRejectedError(code, message, status)
+        value = answer.get("accessToken")
+        if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+            raise SnapAnswerInvalidError("the B2B token answer has no usable accessToken")
+        if str(answer.get("tokenType", "")).lower() != "bearer":
+            raise SnapAnswerInvalidError(
+                f"the B2B token is not a Bearer token: {answer.get('tokenType')!r}"
+            )
+        expires_in = answer.get("expiresIn")
+        if isinstance(expires_in, str) and expires_in.isascii() and expires_in.isdigit():
+            expires_in = int(expires_in)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
+            raise SnapAnswerInvalidError(f"the B2B token's expiresIn {expires_in!r} is not seconds")
+        return AccessToken(
+            value=value, obtained_at=now, expires_at=now + timedelta(seconds=expires_in)
+        )
+
+    def post(self, path: str, payload: Mapping[str, Any], success: str) -> dict[str, Any]:
+        """Sign and send one request; the answer if its responseCode is ``success``."""
+        body = minify(payload)
+        for attempt in (1, 2):
+            signer = self._request_signer()
+            headers = request_headers(
+                signer=signer,
+                method="POST",
+                path=path,
+                body=body,
+                timestamp=snap_timestamp(self._clock()),
+                partner_id=self._partner_id,
+                external_id=self._external_ids(),
+                channel_id=self._channel_id,
+            )
+            status, answer = self._send(path, body, headers)
+            code, message = _text(answer, "responseCode"), str(answer.get("responseMessage", ""))
+            if code == success:
+                return answer
+            if (
+                attempt == 1
+                and self.tokens is not None
+                and isinstance(signer, HmacSigner)
+                and codes.is_invalid_token(code)
+            ):
+                log.info("POST %s: %s, fetching a new B2B token and sending again", path, code)
+                self.tokens.invalidate(signer)
+                continue
+            raise SnapRequestRejectedError(code, message, status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request_signer(self) -> Signer:
+        if self._b2b is not None and self.tokens is not None:
+            return self._b2b.signer(self.tokens.get())
+        if self._signer is None:  # pragma: no cover - __init__ requires one of the two
+            raise SnapError("no signer")
+        return self._signer
 
     def create_va(
         self,
@@ -665,7 +917,13 @@ def _invalid(field: str) -> SnapCallbackRejectedError:
 
 
 class SnapCallbackVerifier:
-    """Checks Winpay's VA payment callbacks: time, signature, fields, then replay."""
+    """Checks Winpay's VA payment callbacks: time, signature, fields, then replay.
+
+    With an :class:`RsaVerifier` the signature is SHA256withRSA with the provider's public
+    key; with an :class:`HmacVerifier` (generic SNAP) it is HMAC-SHA512 with the shared
+    client secret over the bearer token of the callback's ``Authorization`` header, and a
+    callback without one answers ``4012501`` (invalid token).
+    """
 
     def __init__(
         self,
@@ -717,7 +975,16 @@ class SnapCallbackVerifier:
                 codes.PAYMENT_UNAUTHORIZED, "Unauthorized. stale X-TIMESTAMP"
             )
         signature = headers.get("x-signature", "")
-        if not self._verifier.verify(method, path, body, timestamp, signature):
+        verifier = self._verifier
+        if isinstance(verifier, HmacVerifier):
+            # Generic SNAP: the string signed holds the caller's bearer token.
+            token = bearer_token(headers.get("authorization"))
+            if token is None or not verifier.token_valid(token):
+                raise SnapCallbackRejectedError(codes.PAYMENT_TOKEN_INVALID, "Invalid Token (B2B)")
+            good = verifier.verify_with_token(method, path, body, timestamp, signature, token)
+        else:
+            good = verifier.verify(method, path, body, timestamp, signature)
+        if not good:
             raise SnapCallbackRejectedError(
                 codes.PAYMENT_SIGNATURE_INVALID, "Unauthorized. Signature"
             )

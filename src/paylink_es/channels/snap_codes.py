@@ -12,6 +12,7 @@ SERVICE_VA_PAYMENT: Final = "25"
 SERVICE_VA_STATUS: Final = "26"
 SERVICE_CREATE_VA: Final = "27"
 SERVICE_QRIS_MPM: Final = "47"
+SERVICE_B2B_TOKEN: Final = "73"  # noqa: S105 (a service code)
 
 
 def response_code(http_status: int, service: str, case: str) -> str:
@@ -23,6 +24,16 @@ CREATE_VA_OK: Final = response_code(200, SERVICE_CREATE_VA, "00")
 VA_STATUS_OK: Final = response_code(200, SERVICE_VA_STATUS, "00")
 QRIS_MPM_OK: Final = response_code(200, SERVICE_QRIS_MPM, "00")
 CREATE_VA_TRX_DUPLICATE: Final = response_code(409, SERVICE_CREATE_VA, "01")
+# Generic SNAP: the B2B access token (POST /v1.0/access-token/b2b).
+B2B_TOKEN_OK: Final = response_code(200, SERVICE_B2B_TOKEN, "00")
+# "Invalid Token (B2B)" is case 01 of HTTP 401 on any service: 4012701, 4012601, …
+INVALID_TOKEN_CASE: Final = "01"  # noqa: S105 (a case code)
+
+
+def is_invalid_token(code: str) -> bool:
+    """Whether a SNAP response code says the B2B access token is invalid (``401xx01``)."""
+    return len(code) == 7 and code.isdigit() and code.startswith("401") and code.endswith("01")
+
 
 # What we answer to Winpay's VA payment callback.
 PAYMENT_OK: Final = response_code(200, SERVICE_VA_PAYMENT, "00")
@@ -33,6 +44,8 @@ PAYMENT_SIGNATURE_INVALID: Final = response_code(401, SERVICE_VA_PAYMENT, "00")
 PAYMENT_FIELD_INVALID: Final = response_code(400, SERVICE_VA_PAYMENT, "01")
 PAYMENT_FIELD_MISSING: Final = response_code(400, SERVICE_VA_PAYMENT, "02")
 PAYMENT_EXTERNAL_ID_DUPLICATE: Final = response_code(409, SERVICE_VA_PAYMENT, "00")
+# Generic SNAP (HMAC scheme): a callback without a bearer token, or with one we refuse.
+PAYMENT_TOKEN_INVALID: Final = response_code(401, SERVICE_VA_PAYMENT, INVALID_TOKEN_CASE)
 
 
 class SnapError(Exception):

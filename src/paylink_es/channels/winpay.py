@@ -1,10 +1,12 @@
 """Winpay SNAP behind the channel port: VA/QRIS instructions, status inquiry, callbacks.
 
 ``WinpayChannel`` speaks to Winpay through :class:`~paylink_es.channels.snap.SnapClient`
-(RSA "asymmetric without access token" by default; any :class:`Signer`, e.g. the generic
-SNAP ``HmacSigner``, fits the same client). Our payment id is Winpay's ``trxId``, so a
-callback finds its payment without a lookup table, and the customer number of the VA is
-derived from it.
+in either SNAP scheme, chosen by ``winpay_signature_scheme``: ``rsa`` (Winpay's
+"asymmetric without access token", the default) or ``hmac`` (generic SNAP: a B2B access
+token, then HMAC-SHA512 with the client secret; callbacks checked with the same secret).
+The VA/QRIS calls, the callback route and the port are the same for both. Our payment id
+is Winpay's ``trxId``, so a callback finds its payment without a lookup table, and the
+customer number of the VA is derived from it.
 
 Refunds: CHANNELS.md documents no refund endpoint for Winpay SNAP virtual accounts or
 QRIS (only create, status and delete VA). :meth:`WinpayChannel.refund` therefore makes
@@ -34,6 +36,8 @@ from paylink_es.aggregate import PaylinkAggregate, stable_id
 from paylink_es.channels.port import CallbackReport, ChannelStatus, RefundResult
 from paylink_es.channels.snap import (
     SNAP_CHANNELS,
+    B2BCredentials,
+    HmacVerifier,
     RsaSigner,
     RsaVerifier,
     SeenExternalIds,
@@ -227,6 +231,11 @@ class WinpayChannel:
 
     # -- callbacks ---------------------------------------------------------------------
 
+    @property
+    def callback_scheme(self) -> str:
+        """How callbacks are signed: ``SHA256withRSA`` or ``HMAC-SHA512``."""
+        return "HMAC-SHA512" if isinstance(self.callback_key, HmacVerifier) else "SHA256withRSA"
+
     def callback_verifier(self, seen: SeenExternalIds) -> SnapCallbackVerifier:
         """Checks Winpay's VA payment callbacks with Winpay's key and ``seen`` ids."""
         return SnapCallbackVerifier(self.callback_key, seen)
@@ -239,7 +248,7 @@ class WinpayChannel:
             payment_id = None
         evidence = {
             "channel": NAME,
-            "signature": "SHA256withRSA",
+            "signature": self.callback_scheme,
             "trx_id": payment.trx_id,
             "payment_request_id": payment.payment_request_id,
             "virtual_account_no": payment.virtual_account_no,
@@ -314,21 +323,27 @@ def _pem(value: str | None, path: Path | None, field: str) -> str:
 def winpay_from_settings(settings: Settings, clock: Clock = system_clock) -> WinpayChannel | None:
     """The Winpay channel the settings describe, or None when ``winpay_base_url`` is unset.
 
-    Every missing or unreadable setting is an InvalidFieldError naming it; the private
-    key never appears in any message.
+    ``winpay_signature_scheme`` ``rsa``: requests signed with our RSA key, callbacks
+    checked with Winpay's public key. ``hmac`` (generic SNAP): our RSA key signs the B2B
+    token request, ``winpay_client_key``/``winpay_client_secret`` the rest; callbacks are
+    checked with the client secret (Winpay's public key is not needed). Every missing or
+    unreadable setting is an InvalidFieldError naming it; no key or secret appears in any
+    message.
     """
     if not settings.winpay_base_url:
         return None
-    for field in ("winpay_partner_id", "winpay_channel_id", "winpay_partner_service_id"):
-        if not getattr(settings, field):
-            raise InvalidFieldError(field, "is required when winpay_base_url is set")
+    for name in ("winpay_partner_id", "winpay_channel_id", "winpay_partner_service_id"):
+        if not getattr(settings, name):
+            raise InvalidFieldError(name, "is required when winpay_base_url is set")
+    scheme = settings.winpay_signature_scheme
+    if scheme not in ("rsa", "hmac"):
+        raise InvalidFieldError("winpay_signature_scheme", "must be rsa or hmac")
     secret = settings.winpay_private_key
     private = _pem(
         secret.get_secret_value() if secret is not None else None,
         settings.winpay_private_key_path,
         "winpay_private_key",
     )
-    public = _pem(settings.winpay_public_key, settings.winpay_public_key_path, "winpay_public_key")
     try:
         service_id = pad_partner_service_id(settings.winpay_partner_service_id)
     except InvalidFieldError as error:
@@ -337,22 +352,46 @@ def winpay_from_settings(settings: Settings, clock: Clock = system_clock) -> Win
         signer = RsaSigner.from_pem(private)
     except SnapKeyInvalidError as error:
         raise InvalidFieldError("winpay_private_key", str(error)) from None
-    try:
-        verifier = RsaVerifier.from_pem(public)
-    except SnapKeyInvalidError as error:
-        raise InvalidFieldError("winpay_public_key", str(error)) from None
-    client = SnapClient(
-        base_url=settings.winpay_base_url,
-        partner_id=settings.winpay_partner_id,
-        channel_id=settings.winpay_channel_id,
-        signer=signer,
-        clock=clock,
-        timeout_s=settings.winpay_timeout_s,
-    )
+    common: dict[str, Any] = {
+        "base_url": settings.winpay_base_url,
+        "partner_id": settings.winpay_partner_id,
+        "channel_id": settings.winpay_channel_id,
+        "clock": clock,
+        "timeout_s": settings.winpay_timeout_s,
+    }
+    callback_key: Verifier
+    if scheme == "hmac":
+        b2b = _b2b_credentials(settings, signer)
+        client = SnapClient(b2b=b2b, **common)
+        callback_key = b2b.verifier()
+    else:
+        public = _pem(
+            settings.winpay_public_key, settings.winpay_public_key_path, "winpay_public_key"
+        )
+        try:
+            callback_key = RsaVerifier.from_pem(public)
+        except SnapKeyInvalidError as error:
+            raise InvalidFieldError("winpay_public_key", str(error)) from None
+        client = SnapClient(signer=signer, **common)
     return WinpayChannel(
         client,
         partner_service_id=service_id,
-        callback_key=verifier,
+        callback_key=callback_key,
         va_ttl=timedelta(minutes=settings.winpay_va_ttl_minutes),
         clock=clock,
     )
+
+
+def _b2b_credentials(settings: Settings, signer: RsaSigner) -> B2BCredentials:
+    """The generic SNAP credentials, each missing one named."""
+    needed = "is required when winpay_signature_scheme is hmac"
+    client_key = settings.winpay_client_key.strip()
+    if not client_key:
+        raise InvalidFieldError("winpay_client_key", needed)
+    if not client_key.isprintable() or not client_key.isascii():
+        raise InvalidFieldError("winpay_client_key", "must be printable ASCII")
+    secret = settings.winpay_client_secret
+    client_secret = secret.get_secret_value() if secret is not None else ""
+    if not client_secret:
+        raise InvalidFieldError("winpay_client_secret", needed)
+    return B2BCredentials(client_key, client_secret, signer)
