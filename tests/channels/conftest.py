@@ -1,9 +1,11 @@
-"""Key pairs for the merchant and for "Winpay", and the local SNAP counterpart."""
+"""Key pairs for the merchant and for "Winpay", and the local SNAP counterpart (RSA scheme,
+and generic SNAP: B2B token + HMAC-SHA512)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from paylink_es.channels.snap import WIB  # noqa: E402
+from paylink_es.clock import FakeClock  # noqa: E402
 from tests.channels.snap_counterpart import WinpayCounterpart  # noqa: E402
+
+CLIENT_KEY = "PAYLINK-CLIENT-1"
+CLIENT_SECRET = "hmac-client-secret-7f3a9c"
 
 
 @pytest.fixture(scope="session")
@@ -35,4 +42,25 @@ def counterpart(
 ) -> Iterator[WinpayCounterpart]:
     """A running Winpay counterpart that knows our public key."""
     with WinpayCounterpart(merchant_key.public_key(), winpay_key) as server:
+        yield server
+
+
+@pytest.fixture
+def snap_clock() -> FakeClock:
+    """A clock the client and the counterpart share, starting at the real now."""
+    return FakeClock(datetime.now(WIB))
+
+
+@pytest.fixture
+def hmac_counterpart(
+    merchant_key: rsa.RSAPrivateKey, winpay_key: rsa.RSAPrivateKey, snap_clock: FakeClock
+) -> Iterator[WinpayCounterpart]:
+    """A running generic SNAP counterpart: B2B tokens (15 minutes) and HMAC-SHA512."""
+    with WinpayCounterpart(
+        merchant_key.public_key(),
+        winpay_key,
+        client_key=CLIENT_KEY,
+        client_secret=CLIENT_SECRET,
+        clock=snap_clock,
+    ) as server:
         yield server

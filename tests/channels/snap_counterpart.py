@@ -1,17 +1,29 @@
 """A local Winpay SNAP counterpart: create-va, status and qr-mpm-generate on 127.0.0.1.
 
-Built from CHANNELS.md, independently of ``paylink_es.channels.snap``: it verifies the
-merchant's SHA256withRSA signatures itself, answers with the documented response codes,
-and signs VA payment callbacks with "Winpay's" private key.
+Built from CHANNELS.md and the SNAP standard, independently of ``paylink_es.channels.snap``:
+it verifies the merchant's signatures itself, answers with the documented response codes,
+and signs VA payment callbacks.
+
+Two schemes. RSA (Winpay's "asymmetric without access token", the default): requests are
+SHA256withRSA with the merchant's key, callbacks with "Winpay's" private key. Generic SNAP
+(give ``client_key`` and ``client_secret``): ``POST /v1.0/access-token/b2b`` issues bearer
+tokens (the request signed SHA256withRSA over ``clientKey|X-TIMESTAMP``) that expire after
+``token_ttl`` on the counterpart's ``clock``; every transactional request must carry a live
+token (otherwise ``401xx01``) and an HMAC-SHA512 signature with the client secret over
+``POST:path:token:sha256hex(body):X-TIMESTAMP`` (otherwise ``401xx00``); callbacks are
+HMAC-signed the same way.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,13 +40,22 @@ SERVICES = {
     "/v1.0/transfer-va/status": "26",
     "/v1.0/qr/qr-mpm-generate": "47",
 }
+TOKEN_PATH = "/v1.0/access-token/b2b"
+TOKEN_SERVICE = "73"
 CALLBACK_PATH = "/paylink/snap/v1.0/transfer-va/payment"
+CALLBACK_TOKEN = "winpay-callback-token-0001"
 
 
 def rsa_sign(key: rsa.RSAPrivateKey, method: str, path: str, body: bytes, stamp: str) -> str:
     """SHA256withRSA over METHOD:path:sha256hex(body):timestamp, base64."""
     message = f"{method}:{path}:{hashlib.sha256(body).hexdigest()}:{stamp}".encode()
     return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def hmac_sign(secret: str, method: str, path: str, token: str, body: bytes, stamp: str) -> str:
+    """HMAC-SHA512 (key: the client secret) over METHOD:path:token:sha256hex(body):stamp."""
+    message = f"{method}:{path}:{token}:{hashlib.sha256(body).hexdigest()}:{stamp}".encode()
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha512).digest()).decode()
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> str:
@@ -66,8 +87,23 @@ class Rejected(Exception):
 class WinpayCounterpart:
     """The provider's side of the SNAP conversation, on a random local port."""
 
-    def __init__(self, merchant_public: rsa.RSAPublicKey, winpay_private: rsa.RSAPrivateKey):
+    def __init__(
+        self,
+        merchant_public: rsa.RSAPublicKey,
+        winpay_private: rsa.RSAPrivateKey,
+        *,
+        client_key: str | None = None,
+        client_secret: str | None = None,
+        token_ttl: timedelta = timedelta(minutes=15),
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.merchant_public, self.winpay_private = merchant_public, winpay_private
+        self.client_key, self.client_secret, self.token_ttl = client_key, client_secret, token_ttl
+        self.clock = clock or (lambda: datetime.now(WIB))
+        self.tokens: dict[str, datetime] = {}  # issued token -> when it expires
+        self.tokens_issued = 0
+        self.accept_tokens = True  # False: every token is "invalid" (401xx01)
+        self.refused: list[str] = []  # the response code of every refused request
         self.vas: dict[str, dict[str, Any]] = {}
         self.paid: set[str] = set()
         self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
@@ -110,8 +146,25 @@ class WinpayCounterpart:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    @property
+    def hmac_scheme(self) -> bool:
+        """Whether this counterpart speaks generic SNAP (B2B token + HMAC-SHA512)."""
+        return self.client_secret is not None
+
+    def revoke_tokens(self) -> None:
+        """Forget every issued token (as a provider restarting or rotating would)."""
+        with self._lock:
+            self.tokens.clear()
+
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """Route one request; every failure becomes a SNAP error answer."""
+        if path == TOKEN_PATH and self.hmac_scheme:
+            try:
+                return 200, self._issue_token(headers, body)
+            except Rejected as rejected:
+                code = f"{rejected.status}{TOKEN_SERVICE}{rejected.case}"
+                self.refused.append(code)
+                return rejected.status, {"responseCode": code, "responseMessage": rejected.message}
         service = SERVICES.get(path)
         if service is None:
             return 404, {"responseCode": "4040000", "responseMessage": "Not Found"}
@@ -122,8 +175,69 @@ class WinpayCounterpart:
                 answer = getattr(self, "_" + service)(payload)
         except Rejected as rejected:
             code = f"{rejected.status}{service}{rejected.case}"
+            self.refused.append(code)
             return rejected.status, {"responseCode": code, "responseMessage": rejected.message}
         return 200, {"responseCode": f"200{service}00", "responseMessage": "Successful", **answer}
+
+    def _check_stamp(self, lower: dict[str, str]) -> str:
+        stamp = lower["x-timestamp"]
+        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", stamp):
+            raise Rejected(400, "01", "Invalid Field Format X-TIMESTAMP")
+        if abs(datetime.fromisoformat(stamp) - self.clock()) > timedelta(minutes=5):
+            raise Rejected(401, "00", "Unauthorized. stale timestamp")
+        return stamp
+
+    def _issue_token(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """``POST /v1.0/access-token/b2b`` as the SNAP standard describes it."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        for name in ("x-timestamp", "x-client-key", "x-signature"):
+            if not lower.get(name):
+                raise Rejected(400, "02", f"Invalid Mandatory Field {name.upper()}")
+        if lower.get("content-type") != "application/json":
+            raise Rejected(400, "01", "Invalid Field Format Content-Type")
+        stamp = self._check_stamp(lower)
+        if lower["x-client-key"] != self.client_key:
+            raise Rejected(401, "00", "Unauthorized. Unknown client")
+        try:
+            signature = base64.b64decode(lower["x-signature"], validate=True)
+            self.merchant_public.verify(
+                signature,
+                f"{self.client_key}|{stamp}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except (InvalidSignature, ValueError) as error:
+            raise Rejected(401, "00", "Unauthorized. Signature") from error
+        try:
+            grant = json.loads(body).get("grantType")
+        except (ValueError, AttributeError) as error:
+            raise Rejected(400, "01", "Invalid Field Format body") from error
+        if grant != "client_credentials":
+            raise Rejected(400, "01", "Invalid Field Format grantType")
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self.tokens[token] = self.clock() + self.token_ttl
+            self.tokens_issued += 1
+            self.requests.append((TOKEN_PATH, headers, {"grantType": grant}))
+        return {
+            "responseCode": f"200{TOKEN_SERVICE}00",
+            "responseMessage": "Successful",
+            "accessToken": token,
+            "tokenType": "Bearer",
+            "expiresIn": str(int(self.token_ttl.total_seconds())),
+        }
+
+    def _check_hmac(self, path: str, lower: dict[str, str], body: bytes, stamp: str) -> None:
+        authorization = lower.get("authorization", "")
+        token = authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else ""
+        with self._lock:
+            expiry = self.tokens.get(token)
+        if expiry is None or self.clock() >= expiry or not self.accept_tokens:
+            raise Rejected(401, "01", "Invalid Token (B2B)")
+        assert self.client_secret is not None
+        expected = hmac_sign(self.client_secret, "POST", path, token, body, stamp)
+        if not hmac.compare_digest(expected.encode(), lower["x-signature"].encode()):
+            raise Rejected(401, "00", "Unauthorized. Signature")
 
     def _authenticate(
         self, path: str, headers: dict[str, str], body: bytes, service: str
@@ -134,17 +248,16 @@ class WinpayCounterpart:
                 raise Rejected(400, "02", f"Invalid Mandatory Field {name.upper()}")
         if lower.get("content-type") != "application/json":
             raise Rejected(400, "01", "Invalid Field Format Content-Type")
-        stamp = lower["x-timestamp"]
-        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", stamp):
-            raise Rejected(400, "01", "Invalid Field Format X-TIMESTAMP")
-        if abs(datetime.fromisoformat(stamp) - datetime.now(WIB)) > timedelta(minutes=5):
-            raise Rejected(401, "00", "Unauthorized. stale timestamp")
-        message = f"POST:{path}:{hashlib.sha256(body).hexdigest()}:{stamp}".encode()
-        try:
-            signature = base64.b64decode(lower["x-signature"], validate=True)
-            self.merchant_public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        except (InvalidSignature, ValueError) as error:
-            raise Rejected(401, "00", "Unauthorized. Signature") from error
+        stamp = self._check_stamp(lower)
+        if self.hmac_scheme:
+            self._check_hmac(path, lower, body, stamp)
+        else:
+            message = f"POST:{path}:{hashlib.sha256(body).hexdigest()}:{stamp}".encode()
+            try:
+                signature = base64.b64decode(lower["x-signature"], validate=True)
+                self.merchant_public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            except (InvalidSignature, ValueError) as error:
+                raise Rejected(401, "00", "Unauthorized. Signature") from error
         external_id = lower["x-external-id"]
         with self._lock:
             if not external_id.isdigit():
@@ -234,18 +347,33 @@ class WinpayCounterpart:
         external_id: str = "100000000001",
         key: rsa.RSAPrivateKey | None = None,
         path: str = CALLBACK_PATH,
+        secret: str | None = None,
+        token: str | None = CALLBACK_TOKEN,
     ) -> tuple[dict[str, str], bytes]:
-        """Headers and minified body of a VA payment callback signed as Winpay signs it."""
+        """Headers and minified body of a VA payment callback signed as Winpay signs it.
+
+        RSA scheme: signed with ``key`` (default: Winpay's). Generic SNAP: HMAC-SHA512 with
+        ``secret`` (default: the client secret) over ``token``, sent as ``Authorization:
+        Bearer`` (``token=None``: no Authorization header, the token signed as empty).
+        """
         raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         timestamp = stamp.astimezone(WIB).isoformat(timespec="seconds")
+        if self.hmac_scheme and key is None:
+            hmac_secret = secret if secret is not None else self.client_secret
+            assert hmac_secret is not None
+            signature = hmac_sign(hmac_secret, "POST", path, token or "", raw, timestamp)
+        else:
+            signature = rsa_sign(key or self.winpay_private, "POST", path, raw, timestamp)
         headers = {
             "Content-Type": "application/json",
             "X-TIMESTAMP": timestamp,
-            "X-SIGNATURE": rsa_sign(key or self.winpay_private, "POST", path, raw, timestamp),
+            "X-SIGNATURE": signature,
             "X-PARTNER-ID": "PAYLINK",
             "X-EXTERNAL-ID": external_id,
             "CHANNEL-ID": "BSI",
         }
+        if self.hmac_scheme and token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         return headers, raw
 
 
