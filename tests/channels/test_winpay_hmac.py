@@ -1,0 +1,287 @@
+"""Winpay with the generic SNAP scheme (``PAYLINK_WINPAY_SIGNATURE_SCHEME=hmac``): the
+settings, and end to end through the real app on uvicorn (SQLite and PostgreSQL) and the
+local counterpart speaking B2B tokens and HMAC-SHA512, both on 127.0.0.1.
+
+Same story as ``test_winpay_e2e``: a VA picked on the page is created at the counterpart
+(after one B2B token), paid, reported by an HMAC-signed callback, confirmed by the status
+inquiry and credited; refused callbacks credit nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr, ValidationError
+
+from api.channel_registry import channels, close_channels
+from paylink_es.channels.snap import WIB, HmacVerifier
+from paylink_es.channels.winpay import CALLBACK_PATH, WinpayChannel, winpay_from_settings
+from paylink_es.clock import FakeClock
+from paylink_es.errors import InvalidFieldError
+from paylink_es.money import Money
+from paylink_es.settings import Settings
+from tests.channels.conftest import CLIENT_KEY, CLIENT_SECRET
+from tests.channels.snap_counterpart import (
+    CALLBACK_TOKEN,
+    TOKEN_PATH,
+    WinpayCounterpart,
+    private_pem,
+    va_payment_body,
+)
+from tests.channels.test_winpay_e2e import (
+    api_payment,
+    inquiries,
+    live_money,
+    pick_va,
+    send,
+)
+from tests.page.support import Shop, shop
+
+CREATE = "/v1.0/transfer-va/create-va"
+
+
+def hmac_settings(
+    settings: Settings, counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
+) -> Settings:
+    """``settings`` with Winpay on the generic SNAP scheme against ``counterpart``."""
+    return settings.model_copy(
+        update={
+            "winpay_base_url": counterpart.base_url,
+            "winpay_partner_id": "PAYLINK",
+            "winpay_channel_id": "PAYLINKWEB",
+            "winpay_partner_service_id": "9042",
+            "winpay_private_key": SecretStr(private_pem(merchant_key)),
+            "winpay_signature_scheme": "hmac",
+            "winpay_client_key": CLIENT_KEY,
+            "winpay_client_secret": SecretStr(CLIENT_SECRET),
+        }
+    )
+
+
+@pytest.fixture
+def live_counterpart(
+    merchant_key: rsa.RSAPrivateKey, winpay_key: rsa.RSAPrivateKey
+) -> Iterator[WinpayCounterpart]:
+    """A generic SNAP counterpart on the real clock (the served app's channel uses it)."""
+    with WinpayCounterpart(
+        merchant_key.public_key(), winpay_key, client_key=CLIENT_KEY, client_secret=CLIENT_SECRET
+    ) as server:
+        yield server
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+def test_the_scheme_and_credentials_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PAYLINK_WINPAY_SIGNATURE_SCHEME", "hmac")
+    monkeypatch.setenv("PAYLINK_WINPAY_CLIENT_KEY", CLIENT_KEY)
+    monkeypatch.setenv("PAYLINK_WINPAY_CLIENT_SECRET", CLIENT_SECRET)
+    settings = Settings(data_dir=tmp_path)
+    assert settings.winpay_signature_scheme == "hmac"
+    assert settings.winpay_client_key == CLIENT_KEY
+    assert settings.winpay_client_secret is not None
+    assert CLIENT_SECRET not in repr(settings)
+    assert CLIENT_SECRET not in str(settings.model_dump())
+    assert Settings(data_dir=tmp_path, winpay_signature_scheme="rsa").winpay_signature_scheme
+    monkeypatch.setenv("PAYLINK_WINPAY_SIGNATURE_SCHEME", "md5")
+    with pytest.raises(ValidationError) as caught:
+        Settings(data_dir=tmp_path)
+    assert "winpay_signature_scheme" in str(caught.value)
+    assert CLIENT_SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("unset", "blank"),
+    [
+        ("winpay_client_key", ""),
+        ("winpay_client_secret", None),
+        ("winpay_private_key", None),  # it signs the B2B token request
+    ],
+)
+def test_a_missing_hmac_setting_is_named(
+    tmp_path: Path,
+    hmac_counterpart: WinpayCounterpart,
+    merchant_key: rsa.RSAPrivateKey,
+    unset: str,
+    blank: object,
+) -> None:
+    configured = hmac_settings(Settings(data_dir=tmp_path), hmac_counterpart, merchant_key)
+    with pytest.raises(InvalidFieldError) as caught:
+        winpay_from_settings(configured.model_copy(update={unset: blank}))
+    assert caught.value.field == unset
+    assert CLIENT_SECRET not in str(caught.value)
+
+
+def test_the_hmac_channel_needs_no_winpay_public_key_and_hides_its_secrets(
+    tmp_path: Path,
+    hmac_counterpart: WinpayCounterpart,
+    merchant_key: rsa.RSAPrivateKey,
+    snap_clock: FakeClock,
+) -> None:
+    configured = hmac_settings(Settings(data_dir=tmp_path), hmac_counterpart, merchant_key)
+    assert configured.winpay_public_key is None
+    channel = winpay_from_settings(configured, clock=snap_clock)
+    assert isinstance(channel, WinpayChannel)
+    try:
+        assert channel.client.scheme == "HMAC-SHA512"
+        assert isinstance(channel.callback_key, HmacVerifier)
+        assert channel.callback_scheme == "HMAC-SHA512"
+        # The same port: a VA is created and inquired about through the HMAC scheme.
+        payment_id = uuid4()
+        made = channel.instructions(payment_id, "va_bni", Money(20_000, "IDR"), "Toko Budi")
+        assert made["bank"] == "BNI"
+        assert channel.inquire("", payment_id, Money(20_000, "IDR")).paid is False
+        hmac_counterpart.pay(str(payment_id))
+        status = channel.inquire("", payment_id, Money(20_000, "IDR"))
+        assert (status.paid, status.amount) == (True, Money(20_000, "IDR"))
+        assert hmac_counterpart.tokens_issued == 1
+        shown = repr(configured) + repr(channel) + repr(channel.client) + repr(channel.callback_key)
+        assert CLIENT_SECRET not in shown
+        for token in hmac_counterpart.tokens:
+            assert token not in shown
+        pem_line = private_pem(merchant_key).splitlines()[2]
+        assert pem_line not in shown
+    finally:
+        channel.close()
+    rsa_default = configured.model_copy(update={"winpay_signature_scheme": "rsa"})
+    with pytest.raises(InvalidFieldError) as caught:
+        winpay_from_settings(rsa_default)
+    assert caught.value.field == "winpay_public_key"
+
+
+def test_the_registry_builds_winpay_with_the_configured_scheme(
+    tmp_path: Path, hmac_counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
+) -> None:
+    state = SimpleNamespace(
+        settings=hmac_settings(Settings(data_dir=tmp_path), hmac_counterpart, merchant_key)
+    )
+    winpay = channels(state)["winpay"]
+    assert isinstance(winpay, WinpayChannel)
+    assert winpay.client.scheme == "HMAC-SHA512"
+    close_channels(state)
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hmac_shop(
+    backend_settings: Settings,
+    clock: FakeClock,
+    live_counterpart: WinpayCounterpart,
+    merchant_key: rsa.RSAPrivateKey,
+) -> Iterator[Shop]:
+    """A served shop (uvicorn on 127.0.0.1, projections running), Winpay on the HMAC scheme."""
+    configured = hmac_settings(backend_settings, live_counterpart, merchant_key)
+    with shop(configured, clock, served=True, run_projections=True) as built:
+        yield built
+
+
+def test_a_va_is_created_paid_confirmed_and_credited_over_the_hmac_scheme(
+    hmac_shop: Shop, live_counterpart: WinpayCounterpart
+) -> None:
+    shop, counterpart = hmac_shop, live_counterpart
+    payment_id = pick_va(shop, "va_bri")
+    trx = str(payment_id)
+
+    # One B2B token, then the create-va request, HMAC-signed with it (checked there).
+    va = counterpart.vas[trx]
+    assert va["totalAmount"] == {"value": "150000.00", "currency": "IDR"}
+    assert [path for path, _, _ in counterpart.requests] == [TOKEN_PATH, CREATE]
+    assert counterpart.requests[1][1]["Authorization"].startswith("Bearer ")
+    assert counterpart.refused == []
+    payment = shop.payment(payment_id)
+    assert (payment.channel, payment.status) == ("winpay", "initiated")
+    assert payment.instructions["virtual_account_no"] == va["virtualAccountNo"]
+
+    counterpart.pay(trx)
+    status, answer = send(
+        shop, counterpart, va_payment_body(va, "55001"), external_id="500000000001"
+    )
+
+    assert (status, answer) == (200, {"responseCode": "2002500", "responseMessage": "Successful"})
+    assert inquiries(counterpart, trx) == 1, "credited without asking the status inquiry"
+    assert shop.payment(payment_id).status == "verified"
+    read = api_payment(shop, payment_id)
+    assert (read["status"], read["channel"], read["received"]) == ("verified", "winpay", 150000)
+    assert live_money(shop)["pending"] == 150000
+    assert counterpart.tokens_issued == 1, "the token was not reused for the inquiry"
+    (verified,) = [state for topic, state in shop.states() if topic.endswith(".Verified")]
+    assert b"HMAC-SHA512" in verified, "the evidence does not name the callback's scheme"
+
+
+def test_hmac_callbacks_that_are_forged_tokenless_or_stale_are_refused(
+    hmac_shop: Shop, live_counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
+) -> None:
+    shop, counterpart = hmac_shop, live_counterpart
+    payment_id = pick_va(shop, "va_bsi")
+    va = counterpart.vas[str(payment_id)]
+    counterpart.pay(str(payment_id))
+    body = va_payment_body(va, "66001")
+    head = shop.head()
+
+    refusals: dict[str, tuple[dict[str, Any], str]] = {
+        "a guessed secret": ({"secret": "guessed-secret"}, "4012500"),
+        "RSA-signed (the other scheme)": ({"key": merchant_key}, "4012500"),
+        "stale X-TIMESTAMP": ({"stamp": datetime.now(WIB) - timedelta(minutes=10)}, "4012500"),
+        "altered amount": ({"tamper": (b'"150000.00"', b'"900000.00"')}, "4012500"),
+        "no bearer token": ({"token": None}, "4012501"),
+    }
+    for number, (why, (how, code)) in enumerate(refusals.items()):
+        status, answer = send_hmac(shop, counterpart, body, f"60000000000{number}", **how)
+        assert (status, answer["responseCode"]) == (int(code[:3]), code), why
+    assert shop.head() == head, "a refused callback stored something"
+    assert inquiries(counterpart, str(payment_id)) == 0
+    assert live_money(shop)["pending"] == 0
+
+    # The provider revoked our token: the next VA is still created (one retry), and a
+    # good callback pays the first payment.
+    counterpart.revoke_tokens()
+    second = pick_va(shop, "va_bri")
+    assert str(second) in counterpart.vas
+    assert counterpart.refused == ["4012701"]
+    assert counterpart.tokens_issued == 2
+    good = send(shop, counterpart, body, external_id="600000000009")
+    assert good == (200, {"responseCode": "2002500", "responseMessage": "Successful"})
+    assert live_money(shop)["pending"] == 150000
+
+
+def send_hmac(
+    shop: Shop,
+    counterpart: WinpayCounterpart,
+    body: dict[str, Any],
+    external_id: str,
+    *,
+    stamp: datetime | None = None,
+    key: rsa.RSAPrivateKey | None = None,
+    secret: str | None = None,
+    token: str | None = CALLBACK_TOKEN,
+    tamper: tuple[bytes, bytes] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Like ``send``, with the counterpart's HMAC options (secret, token) as well."""
+    headers, raw = counterpart.callback(
+        body,
+        stamp=stamp or datetime.now(WIB),
+        external_id=external_id,
+        key=key,
+        path=CALLBACK_PATH,
+        secret=secret,
+        token=token,
+    )
+    if tamper is not None:
+        assert tamper[0] in raw
+        raw = raw.replace(*tamper)
+    response = httpx.post(f"{shop.url}{CALLBACK_PATH}", content=raw, headers=headers)
+    answer: dict[str, Any] = response.json()
+    assert response.status_code == int(answer["responseCode"][:3]), answer
+    return response.status_code, answer
