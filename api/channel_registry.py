@@ -1,8 +1,10 @@
 """The payment channels this server can use, built once from settings and kept on app.state.
 
 ``channels(app.state)`` is every configured channel by name: the sandbox always, Winpay
-SNAP when ``PAYLINK_WINPAY_BASE_URL`` (and its keys) are set. ``channel_for(app.state,
-name)`` is one of them, or ``ChannelNotConfiguredError`` (404, field ``channel``).
+SNAP when ``PAYLINK_WINPAY_BASE_URL`` (and its keys) are set, in the signature scheme
+``PAYLINK_WINPAY_SIGNATURE_SCHEME`` names (``rsa``, or ``hmac`` for generic SNAP).
+``channel_for(app.state, name)`` is one of them, or ``ChannelNotConfiguredError`` (404,
+field ``channel``).
 ``channel_for_payment`` chooses the channel a new payment goes through: the sandbox in
 test mode, Winpay in live mode for the methods it offers, otherwise none.
 """

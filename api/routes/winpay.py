@@ -3,9 +3,11 @@
 Order of checks (nothing is recorded before the callback is believed):
 
 1. ``SnapCallbackVerifier``: X-TIMESTAMP within 5 minutes of our clock, X-SIGNATURE
-   (SHA256withRSA with Winpay's public key over the exact bytes received), the body's
-   fields, then X-EXTERNAL-ID unique per Jakarta day — remembered in the event store, so
-   every worker process sees every id.
+   over the exact bytes received — SHA256withRSA with Winpay's public key, or, with
+   ``PAYLINK_WINPAY_SIGNATURE_SCHEME=hmac`` (generic SNAP), HMAC-SHA512 with the shared
+   client secret over the ``Authorization: Bearer`` token presented (none: ``4012501``) —
+   the body's fields, then X-EXTERNAL-ID unique per Jakarta day — remembered in the event
+   store, so every worker process sees every id.
 2. The payment: ``trxId`` is our payment id; it must be a Winpay payment whose VA number
    is the one paid.
 3. ``record_payment`` (a duplicate ``paymentRequestId`` changes nothing), then
@@ -14,8 +16,9 @@ Order of checks (nothing is recorded before the callback is believed):
 
 Answers are SNAP JSON ``{"responseCode", "responseMessage"}`` with the HTTP status of the
 code's first three digits: ``2002500`` success; ``4002501``/``4002502`` invalid/missing
-field; ``4012500`` unauthorized (stale timestamp, bad signature); ``4092500`` X-EXTERNAL-ID
-already used today (these are CHANNELS.md's). From the SNAP standard's general cases:
+field; ``4012500`` unauthorized (stale timestamp, bad signature); ``4012501`` invalid
+token (HMAC scheme: no bearer token); ``4092500`` X-EXTERNAL-ID already used today (these
+are CHANNELS.md's). From the SNAP standard's general cases:
 ``4042501`` transaction not found, ``4042512`` invalid bill/virtual account, ``4042513``
 invalid amount (the status inquiry disagrees), ``5002500`` general error (the inquiry
 failed: the payment stays received-unverified; Winpay's retry finds it).
