@@ -7,9 +7,10 @@ to its merchant and mode, since later events of an aggregate do not repeat them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL
 
 from paylink_es.webhooks import PUBLIC_EVENTS
 from projections.links import link_event_detail, payment_event_detail
@@ -19,9 +20,20 @@ from projections.sqlview import RowsView, Statement
 CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment"}
 
 
+_URL_NAMESPACE = NAMESPACE_URL.bytes
+_VARIANT = {f"{d:x}": f"{d & 0x3 | 0x8:x}" for d in range(16)}
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def event_id(event: Event) -> str:
-    """A stable public id for a stored event."""
-    return str(uuid5(NAMESPACE_URL, f"/events/{event.originator_id}/{event.originator_version}"))
+    """A stable public id for a stored event.
+
+    ``str(uuid5(NAMESPACE_URL, f"/events/{originator_id}/{originator_version}"))``,
+    written from the SHA-1 digest without making a UUID.
+    """
+    name = f"/events/{originator(event)}/{event.originator_version}"
+    h = hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def public_payload(event: Event, name: str, at: str, mode: str | None = None) -> dict[str, Any]:
@@ -65,7 +77,7 @@ def public_payload_json(event: Event, name: str, at: str) -> str:
     cache = vars(event)
     text: str | None = cache.get("_public_json")
     if text is None:
-        text = json.dumps(public_payload(event, name, at), separators=(",", ":"))
+        text = _COMPACT_JSON.encode(public_payload(event, name, at))
         cache["_public_json"] = text
     return text
 
@@ -127,6 +139,7 @@ class EventFeed(ReadModel):
 
     name = "feed"
     deferred = frozenset({FEED_SQL, FEED_OWNED_SQL})  # appends, after the batch's objects
+    reads = frozenset(PUBLIC_EVENTS)
     tables = ("feed_objects", "feed")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}feed_objects ("
@@ -174,6 +187,7 @@ class WebhookOutbox(ReadModel):
     """Deliveries owed to each endpoint, and every attempt at them."""
 
     name = "outbox"
+    reads = frozenset({*PUBLIC_EVENTS, "WebhookEndpoint.", "WebhookDelivery."})
     # Not deferred: a rebuild can meet a delivery's attempts in the same batch as the
     # event that created it, and the attempt updates must find the row.
     # The fan-out only runs for an object whose merchant and mode may have an endpoint:

@@ -86,6 +86,7 @@ class LinkTracking(ReadModel):
 
     name = "links"
     deferred = frozenset({TIMELINE_SQL, PAYMENT_TIMELINE_SQL})
+    reads = frozenset({"PaymentLink.", "Payment."})
     tables = ("links", "link_timeline", "link_payments")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}links ("

@@ -36,6 +36,7 @@ class PaymentsView(ReadModel):
     """One row per payment attempt."""
 
     name = "payments"
+    reads = frozenset({"Payment."})
     tables = ("payments",)
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}payments ("

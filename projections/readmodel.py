@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -32,7 +32,10 @@ def iso(instant: datetime) -> str:
         return (
             "0001-01-01T00:00:00.000000Z" if instant.year < 5000 else "9999-12-31T23:59:59.999999Z"
         )
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if instant.year < 1000:  # strftime writes such a year without leading zeros
+        return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime, in a third of the time: "…T12:34:56.789012+00:00".
+    return instant.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def from_iso(text: str) -> datetime:
@@ -62,9 +65,12 @@ def event_name(event: object) -> str:
     return type(event).__qualname__
 
 
+_SORTED_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
+
+
 def to_json(data: dict[str, Any]) -> str:
     """Compact JSON for timeline details (values already plain)."""
-    return json.dumps(data, separators=(",", ":"), sort_keys=True, default=str)
+    return _SORTED_JSON.encode(data) if data else "{}"
 
 
 class ReadModel(Projection[RowsView]):
@@ -76,6 +82,9 @@ class ReadModel(Projection[RowsView]):
     # Append-only inserts that no other statement of the batch reads: a batch moves
     # them to its end, where runs of them go to the database in one executemany.
     deferred: ClassVar[frozenset[str]] = frozenset()
+    # The events :meth:`statements` can write for: names, and prefixes ending in "."
+    # ("Payment."); None means any event. A batch skips the others without asking.
+    reads: ClassVar[frozenset[str] | None] = None
 
     @abstractmethod
     def statements(self, event: Event, position: int) -> list[Statement]:
@@ -100,8 +109,40 @@ class ReadModel(Projection[RowsView]):
             return
         ordered: list[Statement] = []
         deferred: list[Statement] = []
+        later = self.deferred
+        reads = _reader(type(self))
         for event, tracking in batch:
-            for statement in self.statements(event, tracking.notification_id):
-                (deferred if statement[0] in self.deferred else ordered).append(statement)
+            if reads(type(event).__qualname__):
+                for statement in self.statements(event, tracking.notification_id):
+                    (deferred if statement[0] in later else ordered).append(statement)
         deferred.sort(key=lambda statement: statement[0])
         self.view.apply(ordered + deferred, batch[-1][1], self.checks(batch[0][1].notification_id))
+
+
+_READERS: dict[type[ReadModel], Callable[[str], bool]] = {}
+
+
+def _reader(cls: type[ReadModel]) -> Callable[[str], bool]:
+    """Whether a read model reads an event of a given name (answers cached per name)."""
+    reader = _READERS.get(cls)
+    if reader is None:
+        names = cls.reads
+        if names is None:
+            reader = _READERS[cls] = _any_event
+            return reader
+        prefixes = tuple(name for name in names if name.endswith("."))
+        answers: dict[str, bool] = {}
+
+        def reader(name: str) -> bool:
+            answer = answers.get(name)
+            if answer is None:
+                answer = answers[name] = name in names or name.startswith(prefixes)
+            return answer
+
+        _READERS[cls] = reader
+    return reader
+
+
+def _any_event(name: str) -> bool:
+    del name
+    return True

@@ -159,18 +159,19 @@ class CatchUp:
     def _feed(self, page: Sequence[Notification], positions: dict[str, int]) -> None:
         decoded: list[tuple[Any, Tracking]] | None = None
         for model in self.models:
-            behind = [n for n in page if n.id > positions[model.name]]
-            if not behind:
+            position = positions[model.name]
+            if position >= page[-1].id:
                 continue
+            # The page is in position order: a model is behind from its first event on.
+            first = 0
+            if position >= page[0].id:
+                first = next(i for i, n in enumerate(page) if n.id > position)
             if isinstance(model, AuditChain):
-                model.process_notifications(self.app.name, behind)
+                model.process_notifications(self.app.name, page[first:])
             else:
                 if decoded is None:
-                    decoded = [
-                        (self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id))
-                        for n in page
-                    ]
-                first = len(page) - len(behind)
+                    to_event, name = self.app.mapper.to_domain_event, self.app.name
+                    decoded = [(to_event(n), Tracking(name, n.id)) for n in page]
                 model.process_batch(decoded[first:])
             positions[model.name] = page[-1].id
 

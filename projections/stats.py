@@ -29,6 +29,9 @@ class MerchantStats(ReadModel):
     name = "stats"
     # Flags only ever go from 0 to 1 and daily sums add up: both commute.
     deferred = frozenset({*FLAG_SQL.values(), DAILY_SQL})
+    reads = frozenset(
+        {"PaymentLink.Created", *FUNNEL_FLAGS, "Payment.Initiated", "Payment.Verified"}
+    )
     tables = ("stats_links", "stats_payments", "stats_daily")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}stats_links ("
