@@ -23,6 +23,7 @@ from api.schemas import (
     LinkOut,
     problem_responses,
 )
+from paylink_es.application import PaylinkApp
 from paylink_es.details import LinkDetails
 from projections import queries
 
@@ -110,10 +111,11 @@ async def create_link(
     body: LinkCreate,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a link; the same ``reference_id`` returns the first link (200 instead of 201)."""
+    # Not LedgerDep: a plain function dependency runs in the thread pool, a hop per request.
+    ledger: PaylinkApp = request.app.state.ledger
     fields = body.model_dump(exclude_unset=True)
     if fields.get("expires_at") is not None:
         fields["expires_at"] = body.expires_at

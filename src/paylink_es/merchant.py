@@ -21,8 +21,16 @@ _BASE62 = string.digits + string.ascii_letters
 
 
 def random_base62(length: int) -> str:
-    """An unguessable string of ``length`` base62 characters."""
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
+    """An unguessable string of ``length`` base62 characters.
+
+    One read of the system's randomness per string (``secrets.choice`` per character
+    made one each; in the group-commit writer every such call gives up the GIL and
+    waits to get it back): bytes below 248 = 4 * 62 map evenly onto the alphabet.
+    """
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(_BASE62[byte % 62] for byte in secrets.token_bytes(length + 8) if byte < 248)
+    return "".join(chars[:length])
 
 
 def hash_secret(secret: str) -> str:
