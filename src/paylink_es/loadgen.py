@@ -18,16 +18,15 @@ from urllib.parse import urlsplit
 RUN = uuid.uuid4().hex[:8]
 
 
+_BODY = (
+    b'{"amount": %d, "currency": "IDR", "description": "Kaos polos", '
+    b'"reference_id": "LOAD-%s-%d", "methods": ["va_bca", "qris"]}'
+)
+
+
 def _request(host: str, path: str, key: str, i: int) -> bytes:
-    body = json.dumps(
-        {
-            "amount": 150000 + i,
-            "currency": "IDR",
-            "description": "Kaos polos",
-            "reference_id": f"LOAD-{RUN}-{i}",  # new links on every run, never repeats
-            "methods": ["va_bca", "qris"],
-        }
-    ).encode()
+    # A byte template, not json.dumps: the generator shares the cores with the server.
+    body = _BODY % (150000 + i, RUN.encode(), i)  # new links on every run, never repeats
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -37,13 +36,9 @@ def _request(host: str, path: str, key: str, i: int) -> bytes:
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
+    status = int(head[9:12])  # b"HTTP/1.1 201 ..."
+    at = head.lower().find(b"\r\ncontent-length:")
+    length = 0 if at < 0 else int(head[at + 17 : head.index(b"\r\n", at + 2)])
     await reader.readexactly(length)
     return status
 
@@ -88,7 +83,13 @@ async def _drive(url: str, path: str, key: str, count: int, concurrency: int) ->
 def main() -> None:
     """Entry point: arguments URL PATH KEY COUNT CONCURRENCY."""
     url, path, key, count, concurrency = sys.argv[1:6]
-    print(json.dumps(asyncio.run(_drive(url, path, key, int(count), int(concurrency)))))
+    try:
+        import uvloop  # uvicorn[standard] brings it; a cheaper loop leaves more CPU to the server
+    except ImportError:  # pragma: no cover - plain asyncio then
+        run = asyncio.run
+    else:
+        run = uvloop.run
+    print(json.dumps(run(_drive(url, path, key, int(count), int(concurrency)))))
 
 
 if __name__ == "__main__":
