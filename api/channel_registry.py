@@ -162,7 +162,7 @@ def start_payment(
         )
     if method not in details.methods:
         raise PaymentMethodUnknownError("method", f"{method!r} is not accepted by this link")
-    due = _amount_due(details, offered)
+    due = ledger.charge_for(details.merchant_id, method, _amount_due(details, offered))
     payment_id = uuid4()
     try:
         if isinstance(channel, WinpayChannel):

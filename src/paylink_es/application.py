@@ -29,7 +29,7 @@ from paylink_es.errors import (
     NotFoundError,
     PaymentStateError,
 )
-from paylink_es.fees import FeePlan, fee_for
+from paylink_es.fees import FeePlan, amount_with_fee_on_customer, fee_for
 from paylink_es.groupcommit import GroupCommitter
 from paylink_es.idempotency import IdempotentRequest
 from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
@@ -424,7 +424,8 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         def command() -> UUID:
             link = self._get(PaymentLink, link_id, "link")
             link.check_payable(code, self.now())
-            due = link.amount_due(amount)
+            base = link.amount_due(amount)
+            due = self.charge_for(link.merchant_id, code, base)
             attempt_id = payment_id or self.new_id()
             if instruct is not None:
                 instructions_now = instruct(attempt_id, due)
@@ -440,6 +441,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
                 amount=due,
                 instructions=instructions_now,
                 expires_at=expires_at or link.expires_at,
+                surcharge=due - base if due != base else None,
             )
             self.save(payment)
             return payment.id
@@ -513,6 +515,14 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             self.save(payment)
 
         self._run(command)
+
+    def charge_for(self, merchant_id: UUID, method: str, base: Money) -> Money:
+        """What the payer is asked for ``base`` by ``method``: more only when the merchant's
+        plan passes that method's fee on to the payer (never for QRIS)."""
+        plan = self._get(Merchant, merchant_id, "merchant").fee_plan()
+        if base.currency != plan.currency:
+            return base
+        return amount_with_fee_on_customer(plan, method, base)
 
     def _plan_fee(self, payment: Payment) -> Money:
         received = payment.received or payment.amount

@@ -100,6 +100,7 @@ class PaymentDetails:
     instructions: dict[str, str]
     created_at: datetime | None = None
     refundable: Money | None = None
+    surcharge: Money | None = None
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentDetails:
@@ -125,6 +126,7 @@ class PaymentDetails:
             instructions=dict(payment.instructions),
             created_at=payment.created_on,
             refundable=payment.refundable(),
+            surcharge=getattr(payment, "surcharge", None),
         )
 
 

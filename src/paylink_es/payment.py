@@ -37,6 +37,7 @@ class Payment(PaylinkAggregate):
         amount: Money,
         instructions: dict[str, str],
         expires_at: datetime | None,
+        surcharge: Money | None = None,
     ) -> None:
         self.merchant_id = merchant_id
         self.mode = mode
@@ -46,6 +47,8 @@ class Payment(PaylinkAggregate):
         self.amount = amount
         self.instructions = instructions
         self.expires_at = expires_at
+        # The part of ``amount`` that is the fee passed on to the payer (plan: payer_pays).
+        self.surcharge = surcharge
         self.status = INITIATED
         self.channel_ref: str | None = None
         self.received: Money | None = None

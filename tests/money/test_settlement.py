@@ -274,3 +274,35 @@ def test_loading_many_at_once_gives_what_the_repository_gives_one_by_one(
             for payment_id in ids:
                 one: object = app.repository.get(payment_id)
                 assert vars(loaded[payment_id]) == vars(one)
+
+
+def test_a_fee_passed_on_to_the_payer_is_asked_for_and_the_merchant_nets_the_price(
+    backend_settings: Settings, clock: FakeClock, views: ReadModels
+) -> None:
+    plan = FeePlan(
+        name="payer-pays-va",
+        families={
+            "virtual_account": FeeRule(flat=4_000, payer_pays=True),
+            "qris": FeeRule(rate_ppm=7_000),
+        },
+    )
+    with open_app(backend_settings, clock=clock) as app:
+        shop = app.register_merchant("Toko Surcharge")
+        app.set_fee_plan(shop, plan)
+        link = app.create_link(shop, amount=100_000, description="Price 100k")
+        va = app.start_payment(link, "va_bca")
+        assert app.payment(va).amount == Money(104_000, "IDR")
+        assert app.payment(va).surcharge == Money(4_000, "IDR")
+        qris = app.start_payment(link, "qris")  # QRIS is never surcharged
+        assert (app.payment(qris).amount, app.payment(qris).surcharge) == (
+            Money(100_000, "IDR"),
+            None,
+        )
+        outcome = app.record_payment(va, "sur-1", Money(104_000, "IDR"), app.now())
+        assert outcome.anomaly is None
+        app.verify_payment(va)
+        catch_up(app, views)
+        assert settle_day(app, views, date(2026, 1, 6)).settled == 1
+        catch_up(app, views)
+    balance = books(views, shop)
+    assert (balance["available"], balance["fees"]) == (100_000, 4_000)

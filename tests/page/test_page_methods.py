@@ -18,6 +18,7 @@ import pytest
 
 from paylink_es.channels.qris import crc16_ccitt, parse_tlv
 from paylink_es.channels.sandbox import BANK_PREFIX
+from paylink_es.fees import DEFAULT_PLAN, FeePlan, FeeRule
 from tests.page.support import (
     ALL_METHODS,
     MERCHANT_NAME,
@@ -339,3 +340,18 @@ def test_a_live_link_offers_no_sandbox_payment(page_shop: Shop) -> None:
     )
     assert simulate.status_code == 404
     assert page_shop.payment(payment_id).status == "initiated"
+
+
+def test_a_fee_passed_on_to_the_payer_is_shown_in_the_amount_and_named(page_shop: Shop) -> None:
+    plan = FeePlan(
+        name="payer-pays-retail",
+        families={**DEFAULT_PLAN.families, "retail": FeeRule(flat=5_000, payer_pays=True)},
+    )
+    page_shop.ledger.set_fee_plan(page_shop.merchant_id, plan)
+    link = page_shop.link(methods=["retail_alfamart", "qris"])
+    retail = page_shop.choose(link.code, "retail_alfamart")
+    page = page_shop.payment_page(link.code, retail)
+    assert "Rp 155.000" in page.text
+    assert "termasuk biaya layanan Rp 5.000" in page.text
+    qris = page_shop.choose(link.code, "qris")
+    assert "biaya layanan" not in page_shop.payment_page(link.code, qris).text
