@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -12,7 +13,7 @@ from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.bulkload import load_many
 from paylink_es.calendar import SettlementCalendar
-from paylink_es.clock import FakeClock
+from paylink_es.clock import FakeClock, system_clock
 from paylink_es.errors import PaymentStateError
 from paylink_es.fees import FeePlan, FeeRule
 from paylink_es.money import Money
@@ -21,7 +22,7 @@ from paylink_es.settlement import BankAccountMissingError, InsufficientFundsErro
 from projections import queries
 from projections.replay import replay
 from projections.runner import ReadModels
-from projections.settle import settle_day
+from projections.settle import SettlementScheduler, settle_day
 from tests.projections.support import catch_up
 
 MONDAY = date(2026, 1, 5)  # the fake clock starts on Monday 2026-01-05, 10:00 in Jakarta
@@ -306,3 +307,24 @@ def test_a_fee_passed_on_to_the_payer_is_asked_for_and_the_merchant_nets_the_pri
         catch_up(app, views)
     balance = books(views, shop)
     assert (balance["available"], balance["fees"]) == (100_000, 4_000)
+
+
+def test_the_scheduler_in_serve_settles_what_is_due_by_itself(
+    backend_settings: Settings, views: ReadModels
+) -> None:
+    paid_at = FakeClock(datetime.now(tz=UTC) - timedelta(days=10))
+    with open_app(backend_settings, clock=paid_at) as app:
+        shop = app.register_merchant("Toko Jadwal")
+        payment = verified(app, shop, "va_mandiri", 80_000, "sched-1")
+        catch_up(app, views)
+        app.clock = system_clock
+        scheduler = SettlementScheduler(app, views, every_s=0.05)
+        scheduler.start()
+        try:
+            deadline = time.monotonic() + 30
+            while app.payment(payment).status != "settled" and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            scheduler.stop()
+        assert app.payment(payment).status == "settled"
+        assert scheduler.runs >= 1
