@@ -151,4 +151,10 @@ def test_bench_http_drives_link_creation_beside_a_no_io_baseline(tmp_path: Path)
     for key in ("http_create_per_s", "http_baseline_per_s"):
         assert figures[key] > 0, key
     assert 0 < figures["http_create_p50_ms"] <= figures["http_create_p99_ms"]
+    assert figures["http_concurrency"] == 32
+    for concurrency in (16, 32, 64, 200):
+        assert figures[f"http_create_per_s_at_{concurrency}"] > 0, concurrency
+        p50, p99 = (figures[f"http_create_{q}_ms_at_{concurrency}"] for q in ("p50", "p99"))
+        assert 0 < p50 <= p99, concurrency
+    assert figures["http_create_per_s"] == figures["http_create_per_s_at_32"]
     assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
