@@ -38,6 +38,8 @@ TITLES = {
     502: "Bad gateway",
     503: "Service unavailable",
 }
+# What FastAPI says (400) when it cannot decode a request body at all.
+BODY_PARSE_FAILED = "There was an error parsing the body"
 
 
 class ProblemError(Exception):
@@ -181,6 +183,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == BODY_PARSE_FAILED:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): the same 422 as for
+            # malformed JSON, which is what the OpenAPI document declares.
+            message = "the body is not valid JSON text (it must be UTF-8)"
+            return problem(
+                request,
+                422,
+                "validation-error",
+                f"body: {message}",
+                field="body",
+                errors=[{"field": "body", "message": message}],
+            )
         slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         headers = dict(error.headers or {})
         if error.status_code == 405:

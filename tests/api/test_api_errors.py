@@ -152,13 +152,6 @@ def test_malformed_json_is_a_422_problem_naming_the_body(sqlite_api: Api) -> Non
     assert_problem(response, 422, field="body")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="gap: a body that is not UTF-8 answers 400 /problems/http-error ('There was an "
-    "error parsing the body', FastAPI's own wording), a status the OpenAPI document does "
-    "not declare for POST /v1/links; malformed JSON is a 422 validation-error",
-)
 def test_a_body_that_is_not_utf8_is_a_422_problem(sqlite_api: Api) -> None:
     merchant = sqlite_api.merchant()
 
