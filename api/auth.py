@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from api.problems import ProblemError
 from paylink_es.application import PaylinkApp
@@ -43,17 +43,27 @@ class RateLimiter:
             return (1 - tokens) / self.rate
 
 
-BEARER = HTTPBearer(
-    auto_error=False, bearerFormat="sk_test_… / sk_live_…", description="Your secret API key"
+class _BearerKey(HTTPBearer):
+    """``Authorization: Bearer sk_…`` in OpenAPI, and the authentication itself.
+
+    The scheme and the check are one dependency: a separate ``authenticate`` with the
+    scheme as its sub-dependency made FastAPI solve two per request.
+    """
+
+    async def __call__(self, request: Request) -> KeyOwner:  # type: ignore[override]
+        return await authenticate(request)
+
+
+BEARER = _BearerKey(
+    auto_error=False,
+    bearerFormat="sk_test_… / sk_live_…",
+    description="Your secret API key",
+    scheme_name="HTTPBearer",
 )
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-) -> KeyOwner:
+async def authenticate(request: Request) -> KeyOwner:
     """The merchant behind ``Authorization: Bearer sk_…``, within its rate limit."""
-    del credentials  # only declares the scheme in OpenAPI; the header is read below
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if not header:
@@ -89,7 +99,7 @@ async def authenticate(
     return owner
 
 
-Owner = Annotated[KeyOwner, Depends(authenticate)]
+Owner = Annotated[KeyOwner, Depends(BEARER)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
