@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL
 
 from paylink_es.webhooks import PUBLIC_EVENTS
 from projections.links import link_event_detail, payment_event_detail
-from projections.readmodel import Event, ReadModel, event_name, iso, originator
+from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement
 
 CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment"}
@@ -60,7 +60,7 @@ def public_payload(event: Event, name: str, at: str, mode: str | None = None) ->
         detail.pop("payment_id", None)
         data = {"object": "payment", "id": originator(event), **detail}
         if name == "Payment.Initiated":
-            data["link_id"] = str(e["link_id"])
+            data["link_id"] = uuid_text(e["link_id"])
     payload: dict[str, Any] = {
         "id": event_id(event),
         "type": PUBLIC_EVENTS[name],
@@ -101,7 +101,7 @@ class Owners:
 
     def learn(self, object_id: str, e: dict[str, Any]) -> Owner:
         """Remember the owner a creating event names."""
-        owner: Owner = (str(e["merchant_id"]), e["mode"])
+        owner: Owner = (uuid_text(e["merchant_id"]), e["mode"])
         owner = self._known.setdefault(owner, owner)
         if len(self._owners) >= self.kept:
             del self._owners[next(iter(self._owners))]  # the oldest first
@@ -271,14 +271,14 @@ class WebhookOutbox(ReadModel):
     def _endpoint(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
         endpoint = originator(e)
         if name == "WebhookEndpoint.Created":
-            self.hooked().add((str(e["merchant_id"]), e["mode"]))
+            self.hooked().add((uuid_text(e["merchant_id"]), e["mode"]))
             return [
                 (
                     "INSERT INTO {s}webhook_endpoints (endpoint_id, merchant_id, mode, url,"
                     " event_types, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         endpoint,
-                        str(e["merchant_id"]),
+                        uuid_text(e["merchant_id"]),
                         e["mode"],
                         e["url"],
                         json.dumps(e["event_types"]),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from eventsourcing.persistence import Tracking
 
 from paylink_es.ledger import Posting, balance_effects, postings_for
-from projections.readmodel import Event, ReadModel, event_name, iso, originator
+from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import Check, Statement
 
 BALANCE_COLUMNS = (
@@ -121,7 +121,7 @@ class LedgerView(ReadModel):
                     name,
                     aggregate,
                     p.account,
-                    str(p.merchant_id) if p.merchant_id else None,
+                    uuid_text(p.merchant_id) if p.merchant_id else None,
                     p.mode,
                     p.currency,
                     p.debit,
@@ -139,7 +139,7 @@ class LedgerView(ReadModel):
 def _add_effects(books: Books, postings: list[Posting], position: int) -> None:
     for (merchant, mode, currency, column), delta in balance_effects(postings).items():
         if delta:
-            key = (str(merchant), mode, currency)
+            key = (uuid_text(merchant), mode, currency)
             book = books.get(key)
             if book is None:
                 book = books[key] = [0] * (len(BALANCE_COLUMNS) + 1)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.readmodel import Event, ReadModel, event_name, iso, originator, to_json
+from projections.readmodel import (
+    Event,
+    ReadModel,
+    event_name,
+    iso,
+    originator,
+    to_json,
+    uuid_text,
+)
 from projections.sqlview import Statement
 
 LINK_STATUS = {
@@ -132,7 +140,7 @@ class LinkTracking(ReadModel):
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
                     (
                         link_id,
-                        str(e["merchant_id"]),
+                        uuid_text(e["merchant_id"]),
                         e["mode"],
                         e["code"],
                         e["reference_id"],
@@ -172,7 +180,7 @@ class LinkTracking(ReadModel):
             statements.append(
                 (
                     "INSERT INTO {s}link_payments (payment_id, link_id) VALUES (?, ?)",
-                    (payment_id, str(e["link_id"])),
+                    (payment_id, uuid_text(e["link_id"])),
                 )
             )
         statements.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.readmodel import Event, ReadModel, event_name, iso, originator
+from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import Statement
 
 
@@ -69,8 +69,8 @@ class PaymentsView(ReadModel):
                     " VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?, ?, ?, ?)",
                     (
                         payment_id,
-                        str(e["link_id"]),
-                        str(e["merchant_id"]),
+                        uuid_text(e["link_id"]),
+                        uuid_text(e["merchant_id"]),
                         e["mode"],
                         e["method"],
                         e["channel"],

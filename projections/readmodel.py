@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
@@ -48,6 +49,24 @@ def jakarta_day(instant: datetime) -> str:
     return instant.astimezone(JAKARTA).date().isoformat()
 
 
+UUID_TEXTS_KEPT = 65_536
+_UUID_TEXTS: dict[int, str] = {}
+
+
+def uuid_text(value: object) -> str:
+    """``str(value)``, remembered for UUIDs: the same merchant, link and payment ids
+    recur across events and read models, and formatting a UUID is slow."""
+    if type(value) is not UUID:
+        return str(value)
+    key = value.int
+    text = _UUID_TEXTS.get(key)
+    if text is None:
+        if len(_UUID_TEXTS) >= UUID_TEXTS_KEPT:
+            _UUID_TEXTS.clear()
+        text = _UUID_TEXTS[key] = str(value)
+    return text
+
+
 def originator(event: Event | dict[str, Any]) -> str:
     """The event's aggregate id as text, formatted once per event for every read model.
 
@@ -56,7 +75,7 @@ def originator(event: Event | dict[str, Any]) -> str:
     cache = event if isinstance(event, dict) else vars(event)
     text: str | None = cache.get("_originator_text")
     if text is None:
-        text = cache["_originator_text"] = str(cache["originator_id"])
+        text = cache["_originator_text"] = uuid_text(cache["originator_id"])
     return text
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections.readmodel import Event, ReadModel, event_name, jakarta_day, originator
+from projections.readmodel import Event, ReadModel, event_name, jakarta_day, originator, uuid_text
 from projections.sqlview import Statement
 
 FUNNEL_FLAGS = {
@@ -58,7 +58,7 @@ class MerchantStats(ReadModel):
                     " VALUES (?, ?, ?, ?)",
                     (
                         originator(event),
-                        str(e["merchant_id"]),
+                        uuid_text(e["merchant_id"]),
                         e["mode"],
                         jakarta_day(e["timestamp"]),
                     ),
@@ -80,7 +80,7 @@ class MerchantStats(ReadModel):
                 (
                     DAILY_SQL,
                     (
-                        str(e["merchant_id"]),
+                        uuid_text(e["merchant_id"]),
                         e["mode"],
                         jakarta_day(e["timestamp"]),
                         gross.currency,
