@@ -28,8 +28,9 @@ from projections.runner import CatchUp, ProjectionService, ReadModels, status
 class ProgressBar:
     """A one-line progress bar on stderr: done/total, percent and rate."""
 
-    def __init__(self, label: str, stream: IO[str] | None = None) -> None:
+    def __init__(self, label: str, stream: IO[str] | None = None, unit: str = "events") -> None:
         self.label = label
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.started = time.perf_counter()
         self.last_draw = 0.0
@@ -44,7 +45,7 @@ class ProgressBar:
         rate = done / max(now - self.started, 1e-9)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'-' * (30 - filled)}] {fraction:4.0%}"
-            f" {done:,}/{total:,} events {rate:,.0f}/s"
+            f" {done:,}/{total:,} {self.unit} {rate:,.0f}/s"
         )
         self.stream.flush()
 

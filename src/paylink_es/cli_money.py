@@ -36,7 +36,7 @@ def _settle(args: argparse.Namespace, settings: Settings) -> int:
         models = ReadModels(settings)
         try:
             day = args.date or today_in_jakarta(app)
-            bar = ProgressBar(f"settle {day.isoformat()}")
+            bar = ProgressBar(f"settle {day.isoformat()}", unit="payments")
             run = settle_day(
                 app, models, day, merchant_id=args.merchant, catch_up=True, progress=bar
             )
