@@ -81,6 +81,16 @@ def _violations(rows: list[Row], message: str) -> InvariantViolationError:
 STATEMENT_CACHE = 256  # prepared statements kept per view connection
 
 
+def sqlite_ddl(statement: str) -> str:
+    """A view's DDL for SQLite: a ``BIGINT PRIMARY KEY`` (a position) becomes the rowid.
+
+    Only ``INTEGER PRIMARY KEY`` is SQLite's rowid; any other primary key is a second
+    b-tree beside the table, which every insert (audit chain, feed, timeline) also
+    writes. Same values and affinity; a view file made before keeps its layout.
+    """
+    return statement.replace(" BIGINT PRIMARY KEY", " INTEGER PRIMARY KEY")
+
+
 class StatementCachingPool(SQLiteConnectionPool):
     """Connections that keep their prepared statements.
 
@@ -119,7 +129,7 @@ class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
             # The view's datastore is its own (one file per view): give it connections
             # with a real statement cache before the first one is opened.
             datastore.pool.__class__ = StatementCachingPool
-        self._ddl = [statement.format(s="") for statement in self.ddl]
+        self._ddl = [sqlite_ddl(statement.format(s="")) for statement in self.ddl]
         self._tables = list(self.tables)
         self._sql: dict[str, str] = {}
         super().__init__(datastore, **kwargs)
