@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import Tracking
 
-from paylink_es.ledger import Posting, balance_effects, postings_for
+from paylink_es.ledger import POSTING_EVENTS, Posting, balance_effects, postings_for
 from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import Check, Statement
 
@@ -70,6 +70,7 @@ class LedgerView(ReadModel):
     """The double-entry journal and per-merchant, per-currency balances."""
 
     name = "ledger"
+    reads = POSTING_EVENTS
     # Journal lines are appended; balance upserts add up in any order.
     deferred = frozenset({JOURNAL_SQL, BOOK_UPSERT})
     tables = ("journal", "balances")

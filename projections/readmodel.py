@@ -7,7 +7,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -139,6 +139,18 @@ class ReadModel(Projection[RowsView]):
 
 
 _READERS: dict[type[ReadModel], Callable[[str], bool]] = {}
+
+
+class _Unread:
+    """Stands in for an event no read model reads: nothing decodes it, tracking advances."""
+
+
+UNREAD: Final = _Unread()
+
+
+def reader_for(cls: type[ReadModel]) -> Callable[[str], bool]:
+    """Whether ``cls`` reads an event of a given qualified name (``Payment.Verified``)."""
+    return _reader(cls)
 
 
 def _reader(cls: type[ReadModel]) -> Callable[[str], bool]:

@@ -31,7 +31,7 @@ from projections.feed import EventFeed, WebhookOutbox
 from projections.ledger import LedgerView
 from projections.links import LinkTracking
 from projections.payments import PaymentsView
-from projections.readmodel import ReadModel
+from projections.readmodel import UNREAD, ReadModel, reader_for
 from projections.settlements import SettlementsView
 from projections.sqlview import InvariantViolationError, view_class
 from projections.stats import MerchantStats
@@ -128,6 +128,7 @@ class CatchUp:
         self.app = app
         self.models = list(models)
         self.page = page
+        self._wanted: dict[str, bool] = {}  # topic -> whether any model here reads it
 
     def positions(self) -> dict[str, int]:
         """Each read model's tracking position (0 before its first event)."""
@@ -170,10 +171,31 @@ class CatchUp:
                 model.process_notifications(self.app.name, page[first:])
             else:
                 if decoded is None:
-                    to_event, name = self.app.mapper.to_domain_event, self.app.name
-                    decoded = [(to_event(n), Tracking(name, n.id)) for n in page]
+                    decoded = self._decode(page)
                 model.process_batch(decoded[first:])
             positions[model.name] = page[-1].id
+
+    def _decode(self, page: Sequence[Notification]) -> list[tuple[Any, Tracking]]:
+        """The page's events, decoded only where some read model reads them.
+
+        Write-side index events (a link's code, a channel reference) are a good part of
+        the log and no read model reads them: they go in as :data:`UNREAD`, which only
+        advances tracking. Only when every model here names what it reads.
+        """
+        to_event, name = self.app.mapper.to_domain_event, self.app.name
+        models = [m for m in self.models if not isinstance(m, AuditChain)]
+        if any(type(m).reads is None for m in models):
+            return [(to_event(n), Tracking(name, n.id)) for n in page]
+        readers = [reader_for(type(m)) for m in models]
+        wanted = self._wanted
+        decoded: list[tuple[Any, Tracking]] = []
+        for n in page:
+            read = wanted.get(n.topic)
+            if read is None:
+                qualname = n.topic.rpartition(":")[2]
+                read = wanted[n.topic] = any(reader(qualname) for reader in readers)
+            decoded.append((to_event(n) if read else UNREAD, Tracking(name, n.id)))
+        return decoded
 
     def run_forever(self, stopping: threading.Event, interval: float = 0.005) -> None:
         """Keep following the log until ``stopping`` is set."""

@@ -23,6 +23,7 @@ class SettlementsView(ReadModel):
     """One row per settlement batch and currency; one row per payout."""
 
     name = "settlements"
+    reads = frozenset({"SettlementBatch.PaymentsAdded", "Payout."})
     tables = ("settlement_batches", "payouts")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}settlement_batches ("

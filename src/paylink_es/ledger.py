@@ -105,6 +105,8 @@ _RULES = {
     "Payout.Requested": _payout_requested,
     "Payout.Failed": _payout_failed,
 }
+# The events that post anything: readers that only want postings can skip the rest.
+POSTING_EVENTS = frozenset(_RULES)
 
 
 def postings_for(event: object) -> list[Posting]:
