@@ -12,6 +12,8 @@ import json
 from typing import Any
 from uuid import NAMESPACE_URL
 
+import orjson
+
 from paylink_es.webhooks import PUBLIC_EVENTS
 from projections.links import link_event_detail, payment_event_detail
 from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
@@ -22,7 +24,6 @@ CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment
 
 _URL_NAMESPACE = NAMESPACE_URL.bytes
 _VARIANT = {f"{d:x}": f"{d & 0x3 | 0x8:x}" for d in range(16)}
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def event_id(event: Event) -> str:
@@ -77,7 +78,7 @@ def public_payload_json(event: Event, name: str, at: str) -> str:
     cache = vars(event)
     text: str | None = cache.get("_public_json")
     if text is None:
-        text = _COMPACT_JSON.encode(public_payload(event, name, at))
+        text = orjson.dumps(public_payload(event, name, at)).decode()
         cache["_public_json"] = text
     return text
 

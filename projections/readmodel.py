@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,6 +9,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, Final
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
@@ -84,12 +84,11 @@ def event_name(event: object) -> str:
     return type(event).__qualname__
 
 
-_SORTED_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
-
-
 def to_json(data: dict[str, Any]) -> str:
-    """Compact JSON for timeline details (values already plain)."""
-    return _SORTED_JSON.encode(data) if data else "{}"
+    """Compact JSON for timeline details (values already plain), keys sorted."""
+    if not data:
+        return "{}"
+    return orjson.dumps(data, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
 class ReadModel(Projection[RowsView]):
