@@ -8,12 +8,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, OperationalError, RecordConflictError
 from eventsourcing.utils import Environment, EnvType
 
@@ -97,7 +97,29 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         if collected is not None:
             collected.extend(obj for obj in objs if obj is not None)
             return []
-        return super().save(*objs, **kwargs)
+        return self._store(objs, kwargs)
+
+    def _store(self, objs: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
+        """The library's ``save``, with our own aggregates' events collected directly.
+
+        ``ProcessingEvent.collect_events`` asks two runtime-checkable protocols about each
+        object (``isinstance`` on a Protocol walks its attributes): about 30 µs per
+        aggregate, a sixth of settling a payment. Our aggregates are known to be
+        aggregates; anything else still goes through the library's own collection.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        others = []
+        for obj in objs:
+            if isinstance(obj, PaylinkAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            elif obj is not None:
+                others.append(obj)
+        processing_event.collect_events(*others, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the environment given (built from Settings), never the process's.
@@ -142,7 +164,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
 
     def _write_collected(self, objs: list[Any]) -> None:
         with using_clock(self.clock):
-            super().save(*objs)
+            self._store(objs, {})
 
     def _run_alone(self, command: Callable[[], T]) -> T:
         """Run a command under the app's clock, retrying optimistic-concurrency conflicts."""

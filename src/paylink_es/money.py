@@ -53,6 +53,13 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
+        # Exactly int (a bool is not an amount) and a known code: one test on the hot path.
+        if (
+            type(self.amount) is int
+            and type(self.currency) is str
+            and self.currency in CURRENCY_EXPONENTS
+        ):
+            return
         if isinstance(self.amount, bool) or not isinstance(self.amount, int):
             raise AmountInvalidError("amount", f"must be an integer, got {self.amount!r}")
         check_currency(self.currency)
