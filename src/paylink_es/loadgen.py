@@ -1,9 +1,13 @@
 """Load generator for ``paylink bench --http``: run as its own process, prints JSON.
 
-``python -m paylink_es.loadgen URL PATH KEY COUNT CONCURRENCY`` posts COUNT link
+``python -m paylink_es.loadgen URL PATH KEY COUNT CONCURRENCY [RATE]`` posts COUNT link
 requests over CONCURRENCY keep-alive connections and reports throughput and latency
-percentiles. It speaks plain HTTP/1.1 on asyncio streams: a general-purpose client
-costs more CPU per request than the server under test, and would measure itself.
+percentiles. Without RATE it is closed-loop (each connection sends as soon as it has its
+answer). With RATE it is open-loop: request *i* is due at ``start + i / RATE`` whatever
+the server is doing, and its latency counts from when it was due, so time spent waiting
+for a free connection is part of it (no coordinated omission). It speaks plain HTTP/1.1
+on asyncio streams: a general-purpose client costs more CPU per request than the server
+under test, and would measure itself.
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _drive(url: str, path: str, key: str, count: int, concurrency: int) -> dict[str, float]:
+async def _drive(
+    url: str, path: str, key: str, count: int, concurrency: int, rate: float | None = None
+) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     latencies: list[float] = []
@@ -57,19 +63,25 @@ async def _drive(url: str, path: str, key: str, count: int, concurrency: int) ->
             while next_index < count:
                 i = next_index
                 next_index += 1
-                started = time.perf_counter()
+                if rate is None:
+                    sent = time.perf_counter()
+                else:
+                    sent = begun + i / rate  # when it was due, not when a connection was free
+                    delay = sent - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 writer.write(_request(f"{host}:{port}", path, key, i))
                 status = await _read_response(reader)
-                latencies.append((time.perf_counter() - started) * 1000)
+                latencies.append((time.perf_counter() - sent) * 1000)
                 if status not in (200, 201):
                     failures += 1
         finally:
             writer.close()
             await writer.wait_closed()
 
-    started = time.perf_counter()
+    begun = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - begun
     latencies.sort()
     return {
         "requests": count,
@@ -81,15 +93,16 @@ async def _drive(url: str, path: str, key: str, count: int, concurrency: int) ->
 
 
 def main() -> None:
-    """Entry point: arguments URL PATH KEY COUNT CONCURRENCY."""
+    """Entry point: arguments URL PATH KEY COUNT CONCURRENCY [RATE]."""
     url, path, key, count, concurrency = sys.argv[1:6]
+    rate = float(sys.argv[6]) if len(sys.argv) > 6 else None
     try:
         import uvloop  # uvicorn[standard] brings it; a cheaper loop leaves more CPU to the server
     except ImportError:  # pragma: no cover - plain asyncio then
         run = asyncio.run
     else:
         run = uvloop.run
-    print(json.dumps(run(_drive(url, path, key, int(count), int(concurrency)))))
+    print(json.dumps(run(_drive(url, path, key, int(count), int(concurrency), rate))))
 
 
 if __name__ == "__main__":
