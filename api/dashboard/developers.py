@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
+from api.deps import get_ledger, get_models
 from paylink_es.application import PaylinkApp
 from paylink_es.errors import DomainError
 from paylink_es.merchant import ApiKey, Merchant
@@ -20,21 +21,10 @@ from paylink_es.settings import Settings
 from paylink_es.terms import Mode
 from paylink_es.webhooks import EVENT_TYPES
 from projections import queries
-from projections.runner import ReadModels
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 NOTICES = ("resent_ok", "revoked_ok")
-
-
-def _models(request: Request) -> ReadModels:
-    models: ReadModels = request.app.state.read_models
-    return models
-
-
-def _ledger(request: Request) -> PaylinkApp:
-    ledger: PaylinkApp = request.app.state.ledger
-    return ledger
 
 
 def _notice(request: Request) -> str | None:
@@ -54,7 +44,7 @@ def _webhooks_page(
     secret: str | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
-    models = _models(request)
+    models = get_models(request)
     delivery_status = request.query_params.get("status", "")
     cursor = request.query_params.get("cursor") or None
     page = queries.webhook_deliveries(
@@ -111,7 +101,7 @@ def add_endpoint(
     """Add an endpoint; its signing secret is shown on this answer only."""
     settings: Settings = request.app.state.settings
     try:
-        created = _ledger(request).create_webhook_endpoint(
+        created = get_ledger(request).create_webhook_endpoint(
             staff.merchant_id,
             staff.mode,
             url.strip(),
@@ -127,7 +117,7 @@ def add_endpoint(
 @router.post("/dashboard/webhooks/{endpoint_id}/delete")
 def delete_endpoint(request: Request, staff: OwnerFormDep, endpoint_id: UUID) -> Response:
     """Stop posting to an endpoint."""
-    _ledger(request).delete_webhook_endpoint(staff.merchant_id, staff.mode, endpoint_id)
+    get_ledger(request).delete_webhook_endpoint(staff.merchant_id, staff.mode, endpoint_id)
     return RedirectResponse("/dashboard/webhooks", 303)
 
 
@@ -136,10 +126,10 @@ def resend(
     request: Request, staff: OwnerFormDep, delivery_id: Annotated[str, Path(max_length=80)]
 ) -> Response:
     """Queue one delivery to be posted again now."""
-    row = queries.webhook_delivery(_models(request), staff.merchant_id, staff.mode, delivery_id)
+    row = queries.webhook_delivery(get_models(request), staff.merchant_id, staff.mode, delivery_id)
     if row is None:
         raise PageNotFoundError
-    _ledger(request).resend_delivery(
+    get_ledger(request).resend_delivery(
         staff.merchant_id, UUID(row["endpoint_id"]), int(row["position"])
     )
     return RedirectResponse("/dashboard/webhooks?notice=resent_ok", 303)
@@ -165,7 +155,7 @@ def _keys_page(
         staff,
         status=status,
         title=words(request)["keys_title"],
-        keys=merchant_keys(_ledger(request), staff.merchant_id, staff.mode),
+        keys=merchant_keys(get_ledger(request), staff.merchant_id, staff.mode),
         secret=secret,
         notice=_notice(request),
     )
@@ -181,15 +171,15 @@ def keys(request: Request, staff: StaffDep) -> Response:
 def issue_key(request: Request, staff: OwnerFormDep) -> Response:
     """Issue a key of the current mode; its secret is shown on this answer only."""
     mode: Mode = "live" if staff.mode == "live" else "test"
-    issued = _ledger(request).issue_api_key(staff.merchant_id, mode)
+    issued = get_ledger(request).issue_api_key(staff.merchant_id, mode)
     return _keys_page(request, staff, status=201, secret=issued.secret)
 
 
 @router.post("/dashboard/keys/{key_id}/revoke")
 def revoke_key(request: Request, staff: OwnerFormDep, key_id: UUID) -> Response:
     """Revoke one of the merchant's keys (another merchant's key is not found)."""
-    owned = merchant_keys(_ledger(request), staff.merchant_id, staff.mode)
+    owned = merchant_keys(get_ledger(request), staff.merchant_id, staff.mode)
     if key_id not in {key.key_id for key in owned}:
         raise PageNotFoundError
-    _ledger(request).revoke_api_key(staff.merchant_id, key_id)
+    get_ledger(request).revoke_api_key(staff.merchant_id, key_id)
     return RedirectResponse("/dashboard/keys?notice=revoked_ok", 303)

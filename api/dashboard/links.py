@@ -22,33 +22,22 @@ from api.dashboard.session import (
     Staff,
     StaffDep,
 )
+from api.deps import get_ledger, get_models
 from api.pages import WIB, language
 from api.routes.links import details_row
 from api.routes.send import link_sender
-from paylink_es.application import PaylinkApp
 from paylink_es.details import LinkDetails
 from paylink_es.errors import DomainError, InvalidFieldError
 from paylink_es.methods import PAYMENT_METHODS
 from paylink_es.money import CURRENCY_EXPONENTS
 from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError, Language
 from projections import queries
-from projections.runner import ReadModels
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 STATUSES = ("active", "completed", "expired", "cancelled")
 NOTICES = ("created_ok", "sent_ok", "cancelled_ok")
 CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms", "whatsapp": "whatsapp"}
 PAGE_SIZE = 20
-
-
-def _models(request: Request) -> ReadModels:
-    models: ReadModels = request.app.state.read_models
-    return models
-
-
-def _ledger(request: Request) -> PaylinkApp:
-    ledger: PaylinkApp = request.app.state.ledger
-    return ledger
 
 
 def _day(text: str, field: str) -> datetime | None:
@@ -75,10 +64,10 @@ def link_filters(params: dict[str, str]) -> dict[str, Any]:
 def link_rows(request: Request, staff: Staff, params: dict[str, str]) -> queries.Page:
     """One page of the merchant's links under the filters in ``params``."""
     return queries.list_links(
-        _models(request),
+        get_models(request),
         staff.merchant_id,
         staff.mode,
-        _ledger(request).now(),
+        get_ledger(request).now(),
         limit=PAGE_SIZE,
         cursor=params.get("cursor") or None,
         **link_filters(params),
@@ -155,7 +144,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
     form = parse_link_form(await request.form(), words(request))
     if form.errors:
         return await run_in_threadpool(_form_page, request, staff, form, 422)
-    ledger = _ledger(request)
+    ledger = get_ledger(request)
     try:
         details, _ = await ledger.open_link_request_async(
             staff.merchant_id, mode=staff.mode, **form.fields
@@ -168,7 +157,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
 
 def owned_link(request: Request, staff: Staff, link_id: UUID) -> LinkDetails:
     """The link if this session's merchant and mode own it; else the not-found page."""
-    details = _ledger(request).owned_link(staff.merchant_id, staff.mode, link_id)
+    details = get_ledger(request).owned_link(staff.merchant_id, staff.mode, link_id)
     if details is None:
         raise PageNotFoundError
     return details
@@ -177,8 +166,8 @@ def owned_link(request: Request, staff: Staff, link_id: UUID) -> LinkDetails:
 def detail_data(request: Request, staff: Staff, link_id: UUID) -> dict[str, Any]:
     """A link with its timeline and payments (status and counts straight from the ledger)."""
     details = owned_link(request, staff, link_id)
-    models = _models(request)
-    now = _ledger(request).now()
+    models = get_models(request)
+    now = get_ledger(request).now()
     row = queries.link_detail(models, staff.merchant_id, staff.mode, link_id, now)
     payments = queries.list_payments(
         models, staff.merchant_id, staff.mode, link_id=link_id, limit=100
@@ -259,7 +248,7 @@ def send_again(
     t = words(request)
     chosen = CHANNELS.get(channel, "email")
     lang: Language = "en" if language(request) == "en" else "id"
-    sender = link_sender(request, _ledger(request))
+    sender = link_sender(request, get_ledger(request))
     try:
         sender.send(details, chosen, to, lang)
     except DeliveryFailedError as error:
@@ -286,7 +275,7 @@ def cancel(
     """Close the link to new payments."""
     owned_link(request, staff, link_id)
     try:
-        _ledger(request).cancel_link(link_id, reason or None)
+        get_ledger(request).cancel_link(link_id, reason or None)
     except DomainError as error:
         return _detail_page(request, staff, link_id, status=409, error=error.message)
     return RedirectResponse(f"/dashboard/links/{link_id}?notice=cancelled_ok", 303)

@@ -13,27 +13,16 @@ from fastapi.responses import RedirectResponse
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
+from api.deps import get_ledger, get_models
 from api.pages import WIB
 from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
-from paylink_es.application import PaylinkApp
 from paylink_es.errors import DomainError
 from paylink_es.money import Money
 from projections import dashboard_queries, queries
-from projections.runner import ReadModels
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 BALANCE_ROWS = ("available", "pending", "held", "refund_due", "paid_out", "fees", "refunded")
-
-
-def _models(request: Request) -> ReadModels:
-    models: ReadModels = request.app.state.read_models
-    return models
-
-
-def _ledger(request: Request) -> PaylinkApp:
-    ledger: PaylinkApp = request.app.state.ledger
-    return ledger
 
 
 @router.get("/dashboard/payments")
@@ -47,7 +36,7 @@ def payments(
     if status and status not in PAYMENT_STATUSES:
         raise queries.QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
     page = queries.list_payments(
-        _models(request),
+        get_models(request),
         staff.merchant_id,
         staff.mode,
         status=status or None,
@@ -76,7 +65,7 @@ def _settlement_page(
     error: str | None = None,
     amount: str = "",
 ) -> Response:
-    models = _models(request)
+    models = get_models(request)
     t = words(request)
     batches = queries.settlement_batches(models, staff.merchant_id, staff.mode, limit=20)
     payouts = queries.payouts(models, staff.merchant_id, staff.mode, limit=20)
@@ -119,7 +108,7 @@ def request_payout(
         message = f"{t['payout_amount']}: {t['must_be_number']}"
         return _settlement_page(request, staff, status=422, error=message, amount=amount)
     try:
-        _ledger(request).request_payout(
+        get_ledger(request).request_payout(
             staff.merchant_id, staff.mode, Money(int(compact), currency), description or None
         )
     except DomainError as error:
@@ -151,7 +140,7 @@ def audit(
     links: list[dict[str, object]] = []
     next_query = None
     if instant is not None:
-        models = _models(request)
+        models = get_models(request)
         books = queries.balances(models, staff.merchant_id, staff.mode, instant)
         page = dashboard_queries.links_as_of(
             models, staff.merchant_id, staff.mode, instant, cursor=cursor or None
