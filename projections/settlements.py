@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paylink_es.money_services import mask_account
 from projections.readmodel import Event, ReadModel, event_name, iso, originator
 from projections.sqlview import Statement
 
@@ -12,11 +13,6 @@ BATCH_SQL = (
     " ON CONFLICT (batch_id, currency) DO UPDATE SET payments = b.payments + ?,"
     " gross = b.gross + ?, fee = b.fee + ?, net = b.net + ?, updated_at = ?"
 )
-
-
-def mask(number: str) -> str:
-    """An account number with all but its last four characters hidden."""
-    return "•" * max(0, len(number) - 4) + number[-4:]
 
 
 class SettlementsView(ReadModel):
@@ -93,7 +89,7 @@ class SettlementsView(ReadModel):
                         amount.currency,
                         amount.amount,
                         account["bank"],
-                        mask(account["account_number"]),
+                        mask_account(account["account_number"]),
                         account["account_name"],
                         e["description"],
                         at,
