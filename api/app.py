@@ -15,6 +15,7 @@ from api.auth import RateLimiter
 from api.channel_registry import close_channels
 from api.dashboard import dashboard_router
 from api.deps import LedgerDep
+from api.direct import create_link_handler
 from api.middleware import RequestContext
 from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
@@ -22,6 +23,7 @@ from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from paylink_es.terms import link_terms
 from projections.delivery import DeliveryWorker
@@ -84,7 +86,11 @@ def create_app(
     app.state.read_models = ReadModels(settings)
     app.state.closed = False
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        direct={("POST", "/v1/links"): create_link_handler(app.state)},
+    )
     problems.install(app)
     app.include_router(links.router)
     app.include_router(send.router)
@@ -121,7 +127,9 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """For ``serve --workers N``: each worker process builds its app from PAYLINK_*."""
     settings = Settings()
-    return create_app(settings, run_projections=settings.run_projections)
+    app = create_app(settings, run_projections=settings.run_projections)
+    freeze_startup_heap()
+    return app
 
 
 class _Background:

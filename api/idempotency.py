@@ -15,7 +15,7 @@ import orjson
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from api.problems import PROBLEM, ProblemError, problem_body, status_for
+from api.problems import PROBLEM, ProblemError, error_document, problem_body
 from paylink_es.application import PaylinkApp
 from paylink_es.details import KeyOwner
 from paylink_es.errors import DomainError
@@ -30,15 +30,8 @@ def _render(request: Request, execute: Callable[[], Outcome]) -> tuple[int, byte
     try:
         status, model = execute()
         return status, model.model_dump_json().encode()
-    except DomainError as error:
-        status = status_for(error)
-        return status, orjson.dumps(
-            problem_body(status, error.type, error.message, request_id, error.field)
-        )
-    except ProblemError as error:
-        return error.status, orjson.dumps(
-            problem_body(error.status, error.slug, error.detail, request_id, error.field)
-        )
+    except (DomainError, ProblemError) as error:
+        return error_document(error, request_id)
     except Exception:
         log.exception("request %s failed", request_id)
         return 500, orjson.dumps(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -13,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import PROBLEM, problem_body
 
 log = logging.getLogger("paylink.api")
+# A route answered here when it can be (see api.direct): headers, body, request id ->
+# (status, content type, body), or None to go through the app as usual.
+Direct = Callable[[dict[bytes, bytes], bytes, str], Awaitable[tuple[int, bytes, bytes] | None]]
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -41,9 +45,15 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 class RequestContext:
     """Give each request an id (kept from ``X-Request-Id`` if sane) and refuse big bodies."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        direct: Mapping[tuple[str, str], Direct] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.direct = dict(direct or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,7 +95,9 @@ class RequestContext:
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        content = b"".join(chunks)
+        body = {"type": "http.request", "body": content, "more_body": False}
+        direct = self.direct.get((scope["method"], scope["path"]))
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -94,6 +106,10 @@ class RequestContext:
             await send(message)
 
         try:
+            answer = None if direct is None else await direct(headers, content, request_id)
+            if answer is not None:
+                await self._answer(tracking_send, request_id, *answer)
+                return
             await self.app(
                 scope, _replay([body], receive), self._with_id(tracking_send, request_id)
             )
@@ -133,7 +149,26 @@ class RequestContext:
         )
 
     @staticmethod
+    async def _answer(
+        send: Send,
+        request_id: str,
+        status: int,
+        content_type: bytes,
+        body: bytes,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        headers: list[Any] = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+            *(extra_headers or []),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    @classmethod
     async def _problem(
+        cls,
         send: Send,
         request_id: str,
         status: int,
@@ -142,11 +177,4 @@ class RequestContext:
         extra_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         body = orjson.dumps(problem_body(status, slug, detail, request_id))
-        headers: list[Any] = [
-            (b"content-type", PROBLEM.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode()),
-            *(extra_headers or []),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await cls._answer(send, request_id, status, PROBLEM.encode(), body, extra_headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -102,6 +103,19 @@ def problem(
         status_code=status,
         media_type=PROBLEM,
         headers=headers,
+    )
+
+
+def error_document(error: DomainError | ProblemError, request_id: str | None) -> tuple[int, bytes]:
+    """Status and problem+json bytes of an error, for answers built outside FastAPI's
+    handlers (idempotent requests, the direct path of ``POST /v1/links``)."""
+    if isinstance(error, DomainError):
+        status = status_for(error)
+        return status, orjson.dumps(
+            problem_body(status, error.type, error.message, request_id, error.field)
+        )
+    return error.status, orjson.dumps(
+        problem_body(error.status, error.slug, error.detail, request_id, error.field)
     )
 
 

@@ -24,7 +24,7 @@ from api.schemas import (
     problem_responses,
 )
 from paylink_es.application import PaylinkApp
-from paylink_es.details import LinkDetails
+from paylink_es.details import KeyOwner, LinkDetails
 from projections import queries
 
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
@@ -113,27 +113,42 @@ async def create_link(
     owner: Owner,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Create a link; the same ``reference_id`` returns the first link (200 instead of 201)."""
+    """Create a link; the same ``reference_id`` returns the first link (200 instead of 201).
+
+    Most creations never get here: :mod:`api.direct` answers them with :func:`open_link`
+    before FastAPI's layers. This route answers the rest (idempotent requests, errors).
+    """
     # Not LedgerDep: a plain function dependency runs in the thread pool, a hop per request.
     ledger: PaylinkApp = request.app.state.ledger
+    if idempotency_key is None:
+        # No thread of the pool waits while the group commit writes.
+        status, content = await open_link(ledger, owner, body, public_url(request))
+        return Response(content, status_code=status, media_type="application/json")
+    fields = _link_fields(body)
+
+    def execute() -> tuple[int, LinkOut]:
+        details, created = ledger.open_link_request(owner.merchant_id, mode=owner.mode, **fields)
+        return (201 if created else 200), link_out(details_row(details), public_url(request))
+
+    return await run_in_threadpool(run_idempotent, request, owner, body, execute)
+
+
+def _link_fields(body: LinkCreate) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True)
     if fields.get("expires_at") is not None:
         fields["expires_at"] = body.expires_at
+    return fields
 
-    def respond(details: LinkDetails, created: bool) -> tuple[int, LinkOut]:
-        return (201 if created else 200), link_out(details_row(details), public_url(request))
 
-    if idempotency_key is None:
-        # The hot path: no thread of the pool waits while the group commit writes.
-        status, out = respond(
-            *await ledger.open_link_request_async(owner.merchant_id, mode=owner.mode, **fields)
-        )
-        return Response(out.model_dump_json(), status_code=status, media_type="application/json")
-
-    def execute() -> tuple[int, LinkOut]:
-        return respond(*ledger.open_link_request(owner.merchant_id, mode=owner.mode, **fields))
-
-    return await run_in_threadpool(run_idempotent, request, owner, body, execute)
+async def open_link(
+    ledger: PaylinkApp, owner: KeyOwner, body: LinkCreate, base: str
+) -> tuple[int, bytes]:
+    """Create the link a validated body asks for: 201 (or 200: the reference's link), JSON."""
+    details, created = await ledger.open_link_request_async(
+        owner.merchant_id, mode=owner.mode, **_link_fields(body)
+    )
+    out = link_out(details_row(details), base)
+    return (201 if created else 200), out.model_dump_json().encode()
 
 
 @router.get("", response_model=LinkList, summary="List payment links")

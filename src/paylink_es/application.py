@@ -150,7 +150,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         committer = self.committer
         if committer is None:
             return await asyncio.to_thread(self._run_alone, command)
-        return await asyncio.wrap_future(committer.submit_future(command))
+        return await committer.submit_async(command)
 
     def _run_collecting(self, command: Callable[[], T]) -> tuple[T, list[Any]]:
         """Run a command once with ``save`` collecting; return its result and aggregates."""

@@ -17,6 +17,7 @@ from paylink_es.calendar import (
 )
 from paylink_es.clock import Clock, system_clock
 from paylink_es.settings import Settings
+from paylink_es.writegate import install_write_gate
 
 
 def ensure_postgres_schema(settings: Settings) -> None:
@@ -51,6 +52,7 @@ def open_app(
     )
     app.calendar, app.settlement_rules = settlement_calendar(settings)
     app.load_many = partial(load_many, app)  # type: ignore[method-assign]
+    install_write_gate(app.recorder)
     return app
 
 

@@ -13,14 +13,39 @@ not yet written.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class _Executing(threading.local):
+    executing = False
+
+
+@dataclass
+class _LoopBatch:
+    """An event loop's commands waiting for the next batch, and whether one is writing."""
+
+    pending: list[_Item[Any]] = field(default_factory=list)
+    scheduled: bool = False
+    writing: bool = False
+
+
+def _copy_outcome(target: Any, source: asyncio.Future[Any]) -> None:
+    if target.cancelled():
+        return
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 @dataclass
@@ -46,6 +71,9 @@ class GroupCommitter:
         self._write = write
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item[Any] | None] = queue.SimpleQueue()
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopBatch] = {}
+        self._writes: ThreadPoolExecutor | None = None
+        self._local = _Executing()
         self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
         self._thread.start()
         self.batches = 0
@@ -53,8 +81,66 @@ class GroupCommitter:
 
     @property
     def in_writer(self) -> bool:
-        """True inside the writer thread (a nested command runs there directly)."""
-        return threading.current_thread() is self._thread
+        """True while running a batch (a nested command runs there directly)."""
+        return threading.current_thread() is self._thread or self._local.executing
+
+    async def submit_async(self, command: Callable[[], T]) -> T:
+        """Run ``command`` in a batch of this event loop's commands; await its result.
+
+        The commands of a batch run on the loop's own thread (no hand-off per request,
+        no GIL passed back and forth with a writer thread for the Python work); their
+        events are then written with one ``save`` on a write thread, so the loop serves
+        other requests during the commit. Commands submitted while a batch is being
+        written form the next batch. A command that fails in a batch, or whose batch's
+        write fails, runs again alone in the writer thread, as with :meth:`submit`.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        state = self._loops.get(loop)
+        if state is None:
+            state = self._loops[loop] = _LoopBatch()
+        state.pending.append(_Item(command, future))  # type: ignore[arg-type]
+        self._schedule(loop, state)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, state: _LoopBatch) -> None:
+        if state.pending and not state.scheduled and not state.writing:
+            state.scheduled = True
+            loop.call_soon(self._start_loop_batch, loop, state)
+
+    def _start_loop_batch(self, loop: asyncio.AbstractEventLoop, state: _LoopBatch) -> None:
+        state.scheduled = False
+        batch, state.pending = state.pending[: self._max_batch], state.pending[self._max_batch :]
+        self._local.executing = True
+        try:
+            ran, failed = self._run_batch(batch)
+        finally:
+            self._local.executing = False
+        if not ran:
+            self._retry_alone(loop, failed)
+            self._schedule(loop, state)
+            return
+        if self._writes is None:
+            self._writes = ThreadPoolExecutor(1, thread_name_prefix="group-commit-write")
+        state.writing = True
+        written = loop.run_in_executor(self._writes, self._write, self._objects(ran))
+
+        def finish(done: asyncio.Future[None]) -> None:
+            state.writing = False
+            if done.exception() is not None:
+                self._retry_alone(loop, ran + failed)
+            else:
+                self._resolve(ran)
+                self._retry_alone(loop, failed)
+            self._schedule(loop, state)
+
+        written.add_done_callback(finish)
+
+    def _retry_alone(self, loop: asyncio.AbstractEventLoop, items: list[_Item[Any]]) -> None:
+        """Run each item again on its own in the writer thread; its future gets the answer."""
+        for item in items:
+            retried = asyncio.wrap_future(self.submit_future(item.command), loop=loop)
+            retried.add_done_callback(partial(_copy_outcome, item.future))
 
     def submit(self, command: Callable[[], T]) -> T:
         """Run ``command`` in the writer and wait for its result (or its error)."""
@@ -70,6 +156,8 @@ class GroupCommitter:
         """Finish what is queued and stop the writer."""
         self._queue.put(None)
         self._thread.join(timeout=30)
+        if self._writes is not None:
+            self._writes.shutdown(wait=True)
 
     def _loop(self) -> None:
         while True:
@@ -92,6 +180,18 @@ class GroupCommitter:
         if len(batch) == 1:
             self._alone(batch[0])
             return
+        ran, failed = self._run_batch(batch)
+        try:
+            self._write(self._objects(ran))
+        except Exception:
+            failed = batch
+        else:
+            self._resolve(ran)
+        for item in failed:
+            self._alone(item)
+
+    def _run_batch(self, batch: list[_Item[Any]]) -> tuple[list[_Item[Any]], list[_Item[Any]]]:
+        """Run each command collecting what it saves: those that ran, those that failed."""
         ran: list[_Item[Any]] = []
         failed: list[_Item[Any]] = []
         for item in batch:
@@ -100,22 +200,25 @@ class GroupCommitter:
                 ran.append(item)
             except Exception:
                 failed.append(item)
-        try:
-            self._write([obj for item in ran for obj in item.collected])
-        except Exception:
-            failed = batch
-        else:
-            self.batches += 1
-            self.commands += len(ran)
-            for item in ran:
+        return ran, failed
+
+    @staticmethod
+    def _objects(ran: list[_Item[Any]]) -> list[Any]:
+        return [obj for item in ran for obj in item.collected]
+
+    def _resolve(self, ran: list[_Item[Any]]) -> None:
+        self.batches += 1
+        self.commands += len(ran)
+        for item in ran:
+            if not item.future.cancelled():
                 item.future.set_result(item.result)
-        for item in failed:
-            self._alone(item)
 
     def _alone(self, item: _Item[Any]) -> None:
         try:
             result = self._run_alone(item.command)
         except BaseException as error:
-            item.future.set_exception(error)
+            if not item.future.cancelled():
+                item.future.set_exception(error)
         else:
-            item.future.set_result(result)
+            if not item.future.cancelled():
+                item.future.set_result(result)

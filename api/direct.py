@@ -1,0 +1,78 @@
+"""The direct path: the common ``POST /v1/links`` answered before FastAPI's layers.
+
+Under FastAPI 0.16x the layers between our request-id middleware and the endpoint
+(exception middleware, exit stacks, included-router matching, the parameter solver,
+``Request`` and ``Response`` objects) cost a worker more CPU per request than creating
+the link does. :class:`api.middleware.RequestContext` already holds the whole body; for a
+route registered here it first asks the route's direct handler.
+
+A direct handler answers only the common case, with the same code the route runs
+(:func:`api.routes.links.open_link`): a key seen within the last second, within its
+rate, a JSON body the model accepts, no ``Idempotency-Key``. For anything else it
+returns ``None`` before anything is stored, and the request goes through FastAPI
+unchanged, which gives the canonical answer (401, 422, 429, an idempotent replay…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from email.message import Message
+
+from pydantic import ValidationError
+from starlette.datastructures import State
+
+from api.auth import RateLimiter
+from api.problems import PROBLEM, error_document
+from api.routes.links import open_link
+from api.schemas import LinkCreate
+from paylink_es.application import PaylinkApp
+from paylink_es.errors import DomainError
+from paylink_es.settings import Settings
+
+# headers (lower-case names), body, request id -> (status, content type, body) or None
+Answer = tuple[int, bytes, bytes]
+DirectHandler = Callable[[dict[bytes, bytes], bytes, str], Awaitable[Answer | None]]
+JSON = b"application/json"
+
+
+def json_content(value: bytes | None) -> bool:
+    """Whether a Content-Type says JSON (as FastAPI's strict rule reads it)."""
+    if not value:
+        return False
+    message = Message()
+    message["content-type"] = value.decode("latin-1")
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def create_link_handler(state: State) -> DirectHandler:
+    """``POST /v1/links`` for a known key and a valid body; ``None`` for the rest."""
+
+    async def handle(headers: dict[bytes, bytes], body: bytes, request_id: str) -> Answer | None:
+        if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
+            return None
+        scheme, _, secret = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        ledger: PaylinkApp = state.ledger
+        owner = ledger.cached_owner(secret.strip()) if scheme.lower() == "bearer" else None
+        if owner is None:
+            return None
+        try:
+            link = LinkCreate.model_validate_json(body)
+        except ValidationError:
+            return None
+        limiter: RateLimiter = state.rate_limiter
+        if limiter.wait_needed(owner.key_id) > 0:
+            return None
+        settings: Settings = state.settings
+        try:
+            status, content = await open_link(ledger, owner, link, settings.public_url)
+        except DomainError as error:
+            # Refused by the domain: nothing was stored, and the token is spent as the
+            # route would have spent it.
+            status, problem = error_document(error, request_id)
+            return status, PROBLEM.encode(), problem
+        return status, JSON, content
+
+    return handle

@@ -1,0 +1,67 @@
+"""The SQLite store's writers take turns through a lock file, not SQLite's busy handler.
+
+Several processes write one SQLite store (``serve --workers N``, the projections process,
+the CLI). When a writer finds the database locked, SQLite's default busy handler sleeps
+1, 2, 5, 10, 15, 20, 25… ms between attempts, whatever the holder is doing: a commit
+of a millisecond could cost the next writer 30 ms, the tail of every HTTP percentile.
+With the gate, a writer waits on an ``flock`` of ``<store>.write-gate`` for exactly as
+long as the one before it writes: the kernel wakes it when the lock is released. Within
+a process the library's writer lock already serialises writers; the gate adds the other
+processes. A process that does not use the gate still works (SQLite's own locking is
+untouched); it only waits the old way.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
+
+
+class WriteGatePool(SQLiteConnectionPool):
+    """The library's pool, plus an ``flock`` held by the writer between get and put."""
+
+    _gate: int | None = None
+
+    def get_connection(
+        self, timeout: float | None = None, *, is_writer: bool | None = None
+    ) -> SQLiteConnection:
+        conn = super().get_connection(timeout, is_writer=is_writer)
+        if is_writer is True and self._gate is not None:
+            try:
+                fcntl.flock(self._gate, fcntl.LOCK_EX)  # blocks without the GIL
+            except BaseException:
+                super().put_connection(conn)
+                raise
+        return conn
+
+    def put_connection(self, conn: SQLiteConnection) -> None:
+        writer = conn.is_writer is True
+        try:
+            super().put_connection(conn)
+        finally:
+            if writer and self._gate is not None:
+                fcntl.flock(self._gate, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        super().close()
+        if self._gate is not None:
+            os.close(self._gate)
+            self._gate = None
+
+
+def install_write_gate(recorder: ApplicationRecorder) -> None:
+    """Give a file-backed SQLite store the gate (other stores are left as they are)."""
+    datastore: Any = getattr(recorder, "datastore", None)
+    if not isinstance(datastore, SQLiteDatastore):
+        return
+    pool = datastore.pool
+    if type(pool) is not SQLiteConnectionPool or pool.is_sqlite_memory_mode:
+        return
+    path = pool.db_name.removeprefix("file:").partition("?")[0]
+    pool.__class__ = WriteGatePool
+    assert isinstance(pool, WriteGatePool)  # noqa: S101 - for the type checker
+    pool._gate = os.open(f"{path}.write-gate", os.O_RDWR | os.O_CREAT, 0o600)

@@ -1,0 +1,137 @@
+"""The direct path of ``POST /v1/links`` (api.direct) answers as the route does, or declines.
+
+The handler is called as RequestContext calls it; the route is reached over HTTP with an
+``Idempotency-Key`` (which the direct path always leaves to the route). Everything the
+direct path declines goes through FastAPI unchanged, and nothing is stored first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+
+from api.auth import RateLimiter
+from api.direct import Answer, create_link_handler, json_content
+from tests.api.support import Api, Merchant
+
+
+def direct(api: Api, merchant: Merchant | None, body: object, **headers: bytes) -> Answer | None:
+    handler = create_link_handler(api.app.state)
+    sent = {b"content-type": b"application/json", **{k.encode(): v for k, v in headers.items()}}
+    if merchant is not None:
+        sent[b"authorization"] = f"Bearer {merchant.test_key.secret}".encode()
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+
+    async def call() -> Answer | None:
+        return await handler({k.lower(): v for k, v in sent.items()}, raw, "req-direct-1")
+
+    return asyncio.run(call())
+
+
+def known(api: Api) -> Merchant:
+    """A merchant whose key was just used (the direct path only knows recent keys)."""
+    merchant = api.merchant()
+    assert api.client.get("/v1/links", headers=merchant.headers()).status_code == 200
+    return merchant
+
+
+def comparable(document: dict[str, Any]) -> dict[str, Any]:
+    """A response without what differs between two creations (ids, codes, times)."""
+    varying = {"id", "code", "url", "qr_url", "created_at", "request_id"}
+    return {k: v for k, v in document.items() if k not in varying}
+
+
+def test_a_valid_create_is_answered_directly_as_the_route_answers_it(api: Api) -> None:
+    merchant = known(api)
+    body = {"amount": 150_000, "description": "Kaos polos", "methods": ["qris", "va_bca"]}
+
+    answer = direct(api, merchant, body)
+    routed = api.client.post(
+        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "k-1"})
+    )
+
+    assert answer is not None
+    status, content_type, content = answer
+    assert status == routed.status_code == 201
+    assert content_type == b"application/json"
+    created = orjson.loads(content)
+    assert comparable(created) == comparable(routed.json())
+    assert api.ledger.link(UUID(created["id"])).amount == 150_000  # stored
+
+
+def test_a_refused_create_gets_the_routes_problem_document(api: Api) -> None:
+    merchant = known(api)
+    body = {"amount": 150_000, "description": "Kaos", "expires_at": "2020-01-01T00:00:00Z"}
+    links_before = api.count("PaymentLink.Created")
+
+    answer = direct(api, merchant, body)
+    routed = api.client.post(
+        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "k-2"})
+    )
+
+    assert answer is not None
+    status, content_type, content = answer
+    assert status == routed.status_code == 422
+    assert content_type == b"application/problem+json"
+    assert comparable(orjson.loads(content)) == comparable(routed.json())
+    assert api.count("PaymentLink.Created") == links_before
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b"k-3"}),
+        ({"amount": 1_000, "description": "a"}, {"Content-Type": b"text/plain"}),
+        (b'{"amount": 1000, "description": ', {}),
+        ({"amount": "lots", "description": "a"}, {}),
+        ({"amount": 1_000}, {}),
+        (b"\xff\xfe", {}),
+    ],
+    ids=["idempotency-key", "not-json", "malformed", "invalid-field", "missing-field", "not-utf8"],
+)
+def test_what_the_route_must_judge_is_declined_and_nothing_is_stored(
+    api: Api, body: object, headers: dict[str, bytes]
+) -> None:
+    merchant = known(api)
+    before = api.head()
+
+    assert direct(api, merchant, body, **headers) is None
+    assert api.head() == before
+
+
+def test_a_key_not_seen_lately_or_no_key_is_left_to_the_route(api: Api) -> None:
+    body = {"amount": 1_000, "description": "a"}
+    assert direct(api, api.merchant(), body) is None  # never authenticated here yet
+    assert direct(api, None, body) is None
+
+
+def test_a_key_over_its_rate_is_left_to_the_route_which_says_429(api: Api) -> None:
+    merchant = known(api)
+    api.app.state.rate_limiter = RateLimiter(rate=0.001, burst=1)
+    body = {"amount": 1_000, "description": "a"}
+
+    assert direct(api, merchant, body) is not None  # the one token of the burst
+    assert direct(api, merchant, body) is None
+    response = api.client.post("/v1/links", json=body, headers=merchant.headers())
+    assert response.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"application/json", True),
+        (b"application/json; charset=utf-8", True),
+        (b"application/merge-patch+json", True),
+        (b"text/plain", False),
+        (b"application/x-www-form-urlencoded", False),
+        (None, False),
+    ],
+)
+def test_json_content_reads_content_type_as_fastapi_does(
+    value: bytes | None, expected: bool
+) -> None:
+    assert json_content(value) is expected
