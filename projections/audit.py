@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from projections.readmodel import Event, ReadModel, uuid_text
 from projections.sqlview import Statement
@@ -90,14 +92,48 @@ class VerifyResult:
     problem: str | None = None
 
 
-def _stored(recorder: ApplicationRecorder, page: int) -> Iterator[Notification]:
+def _stored(recorder: ApplicationRecorder, page: int) -> Iterator[tuple[int, bytes, bytes]]:
+    """``(position, head, state)`` of every stored event in position order (see canonical)."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        yield from _stored_sqlite(recorder, page)
+        return
     last = 0
     while True:
         batch = recorder.select_notifications(last, page, inclusive_of_start=False)
-        yield from batch
+        for notification in batch:
+            yield notification.id, _head(notification), notification.state
         if len(batch) < page:
             return
         last = batch[-1].id
+
+
+def _stored_sqlite(
+    recorder: SQLiteApplicationRecorder, page: int
+) -> Iterator[tuple[int, bytes, bytes]]:
+    """The SQLite table read as plain rows: no Notification or UUID object per event.
+
+    The store keeps an originator id as 32 hex digits; the chain covers its canonical
+    text (``uuid_text``), made here once per aggregate.
+    """
+    # The table name is the recorder's own setting; positions go in as parameters.
+    statement = (
+        "SELECT rowid, originator_id, originator_version, topic, state FROM "
+        f"{recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
+    texts: dict[str, str] = {}
+    last = 0
+    while True:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (last, page))
+            rows = cursor.fetchall()
+        for position, originator, version, topic, state in rows:
+            text = texts.get(originator)
+            if text is None:
+                text = texts[originator] = uuid_text(UUID(originator))
+            yield position, f"{position}|{text}|{version}|{topic}|".encode(), state
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
 
 
 def _chained(chain: AuditChain, page: int) -> Iterator[tuple[int, str]]:
@@ -121,9 +157,10 @@ def verify_chain(
     """Recompute the chain from the store and compare it with the kept one, position by position."""
     stored = _stored(recorder, page)
     previous, checked, head = GENESIS, 0, 0
+    digest = bytes.fromhex(GENESIS)
     for position, kept in _chained(chain, page):
-        notification = next(stored, None)
-        if notification is None or notification.id > position:
+        found = next(stored, None)
+        if found is None or found[0] > position:
             return VerifyResult(
                 False,
                 checked,
@@ -132,16 +169,21 @@ def verify_chain(
                 position,
                 f"the event at position {position} is missing (deleted)",
             )
-        if notification.id < position:
+        if found[0] < position:
             return VerifyResult(
                 False,
                 checked,
                 head,
                 previous,
-                notification.id,
-                f"an event at position {notification.id} was inserted",
+                found[0],
+                f"an event at position {found[0]} was inserted",
             )
-        previous = chain_hash(previous, notification)
+        # chain_hash(), without a hex round trip or copying the state per event
+        step = hashlib.sha256(digest)
+        step.update(found[1])
+        step.update(found[2])
+        digest = step.digest()
+        previous = digest.hex()
         if previous != kept:
             return VerifyResult(
                 False,

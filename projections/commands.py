@@ -17,10 +17,12 @@ from uuid import UUID
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
 from projections.ledger import BALANCE_COLUMNS
 from projections.readmodel import iso
+from projections.rebuild import rebuild_models
 from projections.replay import replay
 from projections.runner import CatchUp, ProjectionService, ReadModels, status
 
@@ -76,6 +78,7 @@ def run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     service.start()
+    freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
     try:
         while not stopping.wait(1.0):
@@ -89,11 +92,9 @@ def run(settings: Settings) -> int:
 def rebuild(settings: Settings, name: str | None) -> int:
     """Rebuild one read model (or all) from zero, in batched transactions."""
     with _opened(settings, [name] if name else None) as (app, models):
-        for model in models.models.values():
-            model.view.reset()
         bar = ProgressBar(f"rebuild {name or 'all'}")
         started = time.perf_counter()
-        events = CatchUp(app, list(models.models.values())).run_once(progress=bar)
+        events = rebuild_models(settings, app, models, progress=bar)
         bar.finish()
         seconds = time.perf_counter() - started
     print(f"rebuilt {', '.join(models.models)} from {events:,} events in {seconds:.2f} s")

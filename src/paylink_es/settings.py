@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     allow_private_webhooks: bool = Field(
         default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"
     )
+    projection_gather_ms: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="Under load, the projections wait this long between rounds so that each"
+        " view write carries many events (an event after a quiet spell is not delayed)",
+    )
+    rebuild_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes a full projection rebuild may use (0: one per CPU core)",
+    )
     # -- settlement ----------------------------------------------------------------------
     settle_every_s: float = Field(
         default=900.0,

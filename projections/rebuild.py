@@ -1,0 +1,183 @@
+"""Rebuilding read models from zero, the work split over processes.
+
+Each read model has its own view (its own SQLite file, its own tables on PostgreSQL), so
+read models can be rebuilt side by side without touching each other's rows. One
+Python process rebuilds at most one core's worth: the models are split into groups of
+about equal cost, the first group is rebuilt in this process and each other group by a
+process of its own (spawned: a fresh interpreter, its own connections), every group
+reading the log for itself. The bar shows the slowest group's position; an error in any
+group fails the rebuild with that group's message.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from paylink_es.application import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.settings import Settings
+from projections.runner import CatchUp, ReadModels
+
+Progress = Callable[[int, int], None]
+# Relative rebuild cost of each read model over a typical log (measured on the bench's
+# history: what each adds to the reading and decoding every group pays).
+REBUILD_COST = {
+    "links": 6.0,
+    "feed": 3.5,
+    "outbox": 3.5,
+    "stats": 2.5,
+    "payments": 2.0,
+    "ledger": 1.0,
+    "audit": 1.0,
+    "settlements": 0.5,
+}
+SHARED_COST = 2.0  # reading and decoding the log, paid by every group
+PROCESS_COST = 0.5  # starting a further process and its connections
+# Below this many events to read, starting processes costs more than it saves.
+PARALLEL_MIN_EVENTS = 20_000
+
+
+def groups_for(names: Sequence[str], processes: int) -> list[list[str]]:
+    """Split ``names`` into at most ``processes`` groups of about equal cost, heaviest first.
+
+    A further group only pays when it takes more off the heaviest group than the
+    reading and decoding it adds.
+    """
+    ordered = sorted(names, key=lambda name: -REBUILD_COST.get(name, 1.0))
+    best: list[list[str]] = [list(ordered)]
+    best_cost = _cost(best)
+    for count in range(2, min(processes, len(ordered)) + 1):
+        groups: list[list[str]] = [[] for _ in range(count)]
+        for name in ordered:  # longest processing time first
+            min(groups, key=lambda group: sum(REBUILD_COST.get(n, 1.0) for n in group)).append(name)
+        if _cost(groups) < best_cost:
+            best, best_cost = groups, _cost(groups)
+    return best
+
+
+def _cost(groups: list[list[str]]) -> float:
+    slowest = max(sum(REBUILD_COST.get(n, 1.0) for n in group) for group in groups)
+    return SHARED_COST + slowest + PROCESS_COST * (len(groups) - 1)
+
+
+def rebuild_models(
+    settings: Settings,
+    app: PaylinkApp,
+    models: ReadModels,
+    *,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Reset ``models`` and rebuild them from the whole log; returns the events read.
+
+    ``processes``: at most this many (default: the setting, else one per CPU core for a
+    log of at least :data:`PARALLEL_MIN_EVENTS` events).
+    """
+    for model in models.models.values():
+        model.view.reset()
+    wanted = processes or settings.rebuild_processes or os.cpu_count() or 1
+    if processes is None and (app.recorder.max_notification_id() or 0) < PARALLEL_MIN_EVENTS:
+        wanted = 1
+    groups = groups_for(list(models.models), wanted)
+    if len(groups) == 1:
+        return CatchUp(app, list(models.models.values())).run_once(progress=progress)
+    context = multiprocessing.get_context("spawn")
+    reports: Any = context.Queue()
+    children = [
+        context.Process(
+            target=_rebuild_group,
+            args=(settings, group, index, reports),
+            name=f"rebuild-{'+'.join(group)}",
+            daemon=True,
+        )
+        for index, group in enumerate(groups[1:], start=1)
+    ]
+    for child in children:
+        child.start()
+    tracker = _Tracker(len(groups), progress)
+    try:
+
+        def own_progress(position: int, head: int) -> None:
+            tracker.report(0, position, head)
+            tracker.drain(reports)
+
+        events = CatchUp(app, [models[name] for name in groups[0]]).run_once(own_progress)
+        tracker.done(0)
+        while not tracker.finished():
+            tracker.drain(reports, wait=0.2)
+            dead = [c for c in children if not c.is_alive() and c.exitcode not in (0, None)]
+            if dead and not tracker.finished():
+                tracker.drain(reports)
+                if not tracker.finished():
+                    msg = f"rebuilding {dead[0].name} died (exit code {dead[0].exitcode})"
+                    raise RuntimeError(msg)
+    finally:
+        for child in children:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.terminate()
+    return events
+
+
+class _Tracker:
+    """Each group's position; progress is the slowest one's."""
+
+    def __init__(self, count: int, progress: Progress | None) -> None:
+        self.positions = [0] * count
+        self.heads = [0] * count
+        self.complete = [False] * count
+        self.progress = progress
+
+    def report(self, index: int, position: int, head: int) -> None:
+        self.positions[index], self.heads[index] = position, head
+        if self.progress is not None:
+            self.progress(min(self.positions), max(self.heads))
+
+    def done(self, index: int) -> None:
+        self.complete[index] = True
+
+    def finished(self) -> bool:
+        return all(self.complete)
+
+    def drain(self, reports: Any, wait: float = 0.0) -> None:
+        while True:
+            try:
+                index, kind, first, second = (
+                    reports.get(timeout=wait) if wait else reports.get_nowait()
+                )
+            except queue.Empty:
+                return
+            wait = 0.0
+            if kind == "error":
+                msg = f"rebuilding group {index} failed: {first}"
+                raise RuntimeError(msg)
+            self.report(index, first, second)
+            if kind == "done":
+                self.done(index)
+
+
+def _rebuild_group(settings: Settings, names: list[str], index: int, reports: Any) -> None:
+    """In a process of its own: rebuild ``names`` (already reset) from the log."""
+    try:
+        app = open_app(settings)
+        models = ReadModels(settings, names)
+        try:
+            last = [0, 0]
+
+            def report(position: int, head: int) -> None:
+                last[:] = [position, head]
+                reports.put((index, "at", position, head))
+
+            CatchUp(app, list(models.models.values())).run_once(progress=report)
+            head = app.recorder.max_notification_id() or 0
+            reports.put((index, "done", max(last[0], head), max(last[1], head)))
+        finally:
+            models.close()
+            app.close()
+    except Exception:  # reported to the parent, which fails the rebuild with it
+        reports.put((index, "error", traceback.format_exc(limit=5), 0))
