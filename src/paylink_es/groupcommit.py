@@ -104,9 +104,13 @@ class GroupCommitter:
         return await future
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, state: _LoopBatch) -> None:
-        if state.pending and not state.scheduled and not state.writing:
+        if state.scheduled or state.writing:
+            return
+        if state.pending:
             state.scheduled = True
             loop.call_soon(self._start_loop_batch, loop, state)
+        elif self._loops.get(loop) is state:
+            del self._loops[loop]  # idle: a loop that is closed later is not kept alive
 
     def _start_loop_batch(self, loop: asyncio.AbstractEventLoop, state: _LoopBatch) -> None:
         state.scheduled = False

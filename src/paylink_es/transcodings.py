@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID, SafeUUID
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding, UUIDAsHex
 
 from paylink_es.money import Money
 from paylink_es.terms import Customer, LineItem
+
+_UNKNOWN = SafeUUID.unknown
+
+
+def uuid_from_hex(text: str) -> UUID:
+    """``UUID(text)`` for the 32 hex digits the stores keep, several times cheaper.
+
+    ``UUID.__init__`` strips prefixes, braces and hyphens before it parses; stored ids
+    have none. The value and its validation are the same (``int(text, 16)`` after the
+    length check, as ``UUID`` does); anything not 32 characters long goes to ``UUID``.
+    """
+    if len(text) != 32:
+        return UUID(text)
+    made = object.__new__(UUID)
+    object.__setattr__(made, "int", int(text, 16))
+    object.__setattr__(made, "is_safe", _UNKNOWN)
+    return made
+
+
+class UUIDAsHexFast(UUIDAsHex):
+    """The library's ``uuid_hex`` transcoding (same stored form), decoded faster."""
+
+    def decode(self, data: str) -> UUID:
+        return uuid_from_hex(data)
 
 
 class MoneyAsList(Transcoding):
@@ -52,5 +77,5 @@ class CustomerAsDict(Transcoding):
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     """Teach ``transcoder`` every value type the domain puts in events."""
-    for transcoding in (MoneyAsList(), LineItemAsDict(), CustomerAsDict()):
+    for transcoding in (UUIDAsHexFast(), MoneyAsList(), LineItemAsDict(), CustomerAsDict()):
         transcoder.register(transcoding)

@@ -20,6 +20,8 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
 
+from paylink_es.transcodings import uuid_from_hex
+
 
 class WriteGatePool(SQLiteConnectionPool):
     """The library's pool, plus an ``flock`` held by the writer between get and put."""
@@ -54,10 +56,16 @@ class WriteGatePool(SQLiteConnectionPool):
 
 
 def install_write_gate(recorder: ApplicationRecorder) -> None:
-    """Give a file-backed SQLite store the gate (other stores are left as they are)."""
+    """Give a file-backed SQLite store the gate (other stores are left as they are).
+
+    Also reads its originator ids (32 hex digits) with :func:`uuid_from_hex`: every
+    notification read builds one, a tenth of reading and decoding the log.
+    """
     datastore: Any = getattr(recorder, "datastore", None)
     if not isinstance(datastore, SQLiteDatastore):
         return
+    if datastore.originator_id_type == "uuid":
+        recorder.convert_originator_id = uuid_from_hex  # type: ignore[attr-defined]
     pool = datastore.pool
     if type(pool) is not SQLiteConnectionPool or pool.is_sqlite_memory_mode:
         return
