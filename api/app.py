@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from api import problems
-from api.auth import RateLimiter
+from api.auth import Owner, RateLimiter
 from api.channel_registry import close_channels
 from api.dashboard import dashboard_router
 from api.deps import LedgerDep
-from api.direct import create_link_handler
+from api.direct import bench_validation, create_link_handler, validate_link_handler
 from api.middleware import RequestContext
 from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
@@ -25,7 +25,6 @@ from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
-from paylink_es.terms import link_terms
 from projections.delivery import DeliveryWorker
 from projections.runner import ProjectionService, ReadModels
 from projections.settle import SettlementScheduler
@@ -86,11 +85,10 @@ def create_app(
     app.state.read_models = ReadModels(settings)
     app.state.closed = False
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    app.add_middleware(
-        RequestContext,
-        max_body_bytes=settings.max_body_bytes,
-        direct={("POST", "/v1/links"): create_link_handler(app.state)},
-    )
+    direct = {("POST", "/v1/links"): create_link_handler(app.state)}
+    if settings.bench_endpoints:
+        direct["POST", "/_bench/validate"] = validate_link_handler(app.state)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, direct=direct)
     problems.install(app)
     app.include_router(links.router)
     app.include_router(send.router)
@@ -165,12 +163,17 @@ class _Background:
 
 
 def _add_bench_endpoint(app: FastAPI) -> None:
-    """The baseline of ``paylink bench --http``: the same body, validated, with no I/O."""
+    """The baselines of ``paylink bench --http``: the same body, validated, with no I/O.
+
+    ``/_bench/validate`` is answered on the direct path, as creations are;
+    ``/_bench/validate-routed`` only by FastAPI, to show what its layers cost.
+    """
 
     @app.post("/_bench/validate", status_code=201, include_in_schema=False)
-    def validate(body: LinkCreate) -> dict[str, Any]:
-        terms = link_terms(datetime.now(tz=UTC), **body.model_dump(exclude_unset=True))
-        return {"object": "payment_link", "amount": terms.amount, "currency": terms.currency}
+    @app.post("/_bench/validate-routed", status_code=201, include_in_schema=False)
+    async def validate(body: LinkCreate, owner: Owner) -> dict[str, Any]:
+        del owner  # authenticated as a create is (which also keeps the key's cache fresh)
+        return bench_validation(body)
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -16,8 +16,11 @@ unchanged, which gives the canonical answer (401, 422, 429, an idempotent replay
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from email.message import Message
+from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from starlette.datastructures import State
 
@@ -26,8 +29,10 @@ from api.problems import PROBLEM, error_document
 from api.routes.links import open_link
 from api.schemas import LinkCreate
 from paylink_es.application import PaylinkApp
+from paylink_es.details import KeyOwner
 from paylink_es.errors import DomainError
 from paylink_es.settings import Settings
+from paylink_es.terms import link_terms
 
 # headers (lower-case names), body, request id -> (status, content type, body) or None
 Answer = tuple[int, bytes, bytes]
@@ -37,6 +42,8 @@ JSON = b"application/json"
 
 def json_content(value: bytes | None) -> bool:
     """Whether a Content-Type says JSON (as FastAPI's strict rule reads it)."""
+    if value == JSON:
+        return True
     if not value:
         return False
     message = Message()
@@ -47,24 +54,36 @@ def json_content(value: bytes | None) -> bool:
     )
 
 
+def _admitted(
+    state: State, headers: dict[bytes, bytes], body: bytes
+) -> tuple[PaylinkApp, KeyOwner, LinkCreate] | None:
+    """The ledger, the key's owner and the valid body of a request the direct path may
+    answer; ``None`` when the route must judge it (it then spends no rate token)."""
+    if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
+        return None
+    scheme, _, secret = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    ledger: PaylinkApp = state.ledger
+    owner = ledger.cached_owner(secret.strip()) if scheme.lower() == "bearer" else None
+    if owner is None:
+        return None
+    try:
+        link = LinkCreate.model_validate_json(body)
+    except ValidationError:
+        return None
+    limiter: RateLimiter = state.rate_limiter
+    if limiter.wait_needed(owner.key_id) > 0:
+        return None
+    return ledger, owner, link
+
+
 def create_link_handler(state: State) -> DirectHandler:
     """``POST /v1/links`` for a known key and a valid body; ``None`` for the rest."""
 
     async def handle(headers: dict[bytes, bytes], body: bytes, request_id: str) -> Answer | None:
-        if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
+        admitted = _admitted(state, headers, body)
+        if admitted is None:
             return None
-        scheme, _, secret = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        ledger: PaylinkApp = state.ledger
-        owner = ledger.cached_owner(secret.strip()) if scheme.lower() == "bearer" else None
-        if owner is None:
-            return None
-        try:
-            link = LinkCreate.model_validate_json(body)
-        except ValidationError:
-            return None
-        limiter: RateLimiter = state.rate_limiter
-        if limiter.wait_needed(owner.key_id) > 0:
-            return None
+        ledger, owner, link = admitted
         settings: Settings = state.settings
         try:
             status, content = await open_link(ledger, owner, link, settings.public_url)
@@ -76,3 +95,27 @@ def create_link_handler(state: State) -> DirectHandler:
         return status, JSON, content
 
     return handle
+
+
+def validate_link_handler(state: State) -> DirectHandler:
+    """The bench's no-I/O baseline on the direct path: everything a create does but the
+    command (same admission, same terms check), answered as the routed baseline is."""
+
+    async def handle(headers: dict[bytes, bytes], body: bytes, request_id: str) -> Answer | None:
+        admitted = _admitted(state, headers, body)
+        if admitted is None:
+            return None
+        try:
+            answer = bench_validation(admitted[2])
+        except DomainError as error:
+            status, problem = error_document(error, request_id)
+            return status, PROBLEM.encode(), problem
+        return 201, JSON, orjson.dumps(answer)
+
+    return handle
+
+
+def bench_validation(body: LinkCreate) -> dict[str, Any]:
+    """What the baseline endpoints answer: the body's terms checked as a create checks them."""
+    terms = link_terms(datetime.now(tz=UTC), **body.model_dump(exclude_unset=True))
+    return {"object": "payment_link", "amount": terms.amount, "currency": terms.currency}

@@ -17,6 +17,7 @@ import pytest
 
 from api.auth import RateLimiter
 from api.direct import Answer, create_link_handler, json_content
+from tests.api.conftest import MakeApi
 from tests.api.support import Api, Merchant
 
 
@@ -138,3 +139,14 @@ def test_json_content_reads_content_type_as_fastapi_does(
     value: bytes | None, expected: bool
 ) -> None:
     assert json_content(value) is expected
+
+
+def test_the_benchs_baselines_answer_alike_on_both_paths(make_sqlite_api: MakeApi) -> None:
+    api = make_sqlite_api(bench_endpoints=True)
+    merchant = known(api)
+    body = {"amount": 150_000, "description": "Kaos"}
+    direct_answer = api.client.post("/_bench/validate", json=body, headers=merchant.headers())
+    routed = api.client.post("/_bench/validate-routed", json=body, headers=merchant.headers())
+    assert direct_answer.status_code == routed.status_code == 201
+    assert direct_answer.content == routed.content
+    assert direct_answer.json() == {"object": "payment_link", "amount": 150_000, "currency": "IDR"}

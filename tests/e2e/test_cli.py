@@ -148,7 +148,7 @@ def test_bench_http_drives_link_creation_beside_a_no_io_baseline(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["http_requests"] == 300
-    for key in ("http_create_per_s", "http_baseline_per_s"):
+    for key in ("http_create_per_s", "http_baseline_per_s", "http_baseline_routed_per_s"):
         assert figures[key] > 0, key
     assert 0 < figures["http_create_p50_ms"] <= figures["http_create_p99_ms"]
     assert figures["http_concurrency"] == 32
