@@ -18,7 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, Notification, Tracking
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
@@ -135,13 +140,23 @@ class CatchUp:
         """Each read model's tracking position (0 before its first event)."""
         return {m.name: m.view.max_tracking_id(self.app.name) or 0 for m in self.models}
 
-    def run_once(self, progress: Progress | None = None, stop: int | None = None) -> int:
-        """Process everything recorded so far (up to ``stop``); returns events processed."""
-        positions = self.positions()
+    def run_once(
+        self,
+        progress: Progress | None = None,
+        stop: int | None = None,
+        positions: dict[str, int] | None = None,
+    ) -> int:
+        """Process everything recorded so far (up to ``stop``); returns events processed.
+
+        ``positions``: the models' positions as the caller keeps them (updated here);
+        read from the views when not given.
+        """
+        if positions is None:
+            positions = self.positions()
         if not positions:
             return 0
         last = min(positions.values())
-        head = self.app.recorder.max_notification_id() or 0
+        head = (self.app.recorder.max_notification_id() or 0) if progress is not None else 0
         processed = 0
         while True:
             page = self.app.recorder.select_notifications(
@@ -209,8 +224,18 @@ class CatchUp:
         of a few. A quiet log is polled every ``interval``: a payment now and then is
         in the balances a few milliseconds after it is stored, as before.
         """
+        # The positions are kept here, so a poll of a quiet log is one query, not one per
+        # view. Someone else may advance a view meanwhile (the settlement scheduler
+        # catches up the payments view before it settles): feeding that view what it
+        # already has fails on its tracking row and rolls back; the positions are then
+        # read again from the views.
+        positions = self.positions()
         while not stopping.is_set():
-            processed = self.run_once()
+            try:
+                processed = self.run_once(positions=positions)
+            except IntegrityError:
+                positions = self.positions()
+                continue
             stopping.wait(gather if processed >= GATHER_AFTER else interval)
 
 
