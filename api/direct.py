@@ -15,7 +15,6 @@ unchanged, which gives the canonical answer (401, 422, 429, an idempotent replay
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 from starlette.datastructures import State
 
 from api.auth import RateLimiter
+from api.middleware import Answer, Direct
 from api.problems import PROBLEM, error_document
 from api.routes.links import open_link
 from api.schemas import LinkCreate
@@ -34,9 +34,6 @@ from paylink_es.errors import DomainError
 from paylink_es.settings import Settings
 from paylink_es.terms import link_terms
 
-# headers (lower-case names), body, request id -> (status, content type, body) or None
-Answer = tuple[int, bytes, bytes]
-DirectHandler = Callable[[dict[bytes, bytes], bytes, str], Awaitable[Answer | None]]
 JSON = b"application/json"
 
 
@@ -76,7 +73,7 @@ def _admitted(
     return ledger, owner, link
 
 
-def create_link_handler(state: State) -> DirectHandler:
+def create_link_handler(state: State) -> Direct:
     """``POST /v1/links`` for a known key and a valid body; ``None`` for the rest."""
 
     async def handle(headers: dict[bytes, bytes], body: bytes, request_id: str) -> Answer | None:
@@ -97,7 +94,7 @@ def create_link_handler(state: State) -> DirectHandler:
     return handle
 
 
-def validate_link_handler(state: State) -> DirectHandler:
+def validate_link_handler(state: State) -> Direct:
     """The bench's no-I/O baseline on the direct path: everything a create does but the
     command (same admission, same terms check), answered as the routed baseline is."""
 

@@ -16,7 +16,8 @@ from api.problems import PROBLEM, problem_body
 log = logging.getLogger("paylink.api")
 # A route answered here when it can be (see api.direct): headers, body, request id ->
 # (status, content type, body), or None to go through the app as usual.
-Direct = Callable[[dict[bytes, bytes], bytes, str], Awaitable[tuple[int, bytes, bytes] | None]]
+Answer = tuple[int, bytes, bytes]
+Direct = Callable[[dict[bytes, bytes], bytes, str], Awaitable[Answer | None]]
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 

@@ -17,7 +17,7 @@ from paylink_es.calendar import (
 )
 from paylink_es.clock import Clock, system_clock
 from paylink_es.settings import Settings
-from paylink_es.writegate import install_write_gate
+from paylink_es.sqlite_store import adapt_sqlite_store
 
 
 def ensure_postgres_schema(settings: Settings) -> None:
@@ -52,7 +52,7 @@ def open_app(
     )
     app.calendar, app.settlement_rules = settlement_calendar(settings)
     app.load_many = partial(load_many, app)  # type: ignore[method-assign]
-    install_write_gate(app.recorder)
+    adapt_sqlite_store(app.recorder)
     return app
 
 

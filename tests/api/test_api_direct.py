@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from api.auth import RateLimiter
-from api.direct import Answer, create_link_handler, json_content
+from api.direct import create_link_handler, json_content
+from api.middleware import Answer
 from tests.api.conftest import MakeApi
 from tests.api.support import Api, Merchant
 

@@ -19,7 +19,7 @@ import pytest
 
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
-from paylink_es.writegate import WriteGatePool
+from paylink_es.sqlite_store import WriteGatePool
 from projections.runner import ReadModels
 
 

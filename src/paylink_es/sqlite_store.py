@@ -1,4 +1,4 @@
-"""The SQLite store's writers take turns through a lock file, not SQLite's busy handler.
+"""The SQLite event store, adapted: writers take turns through a lock file, ids read cheaply.
 
 Several processes write one SQLite store (``serve --workers N``, the projections process,
 the CLI). When a writer finds the database locked, SQLite's default busy handler sleeps
@@ -55,8 +55,8 @@ class WriteGatePool(SQLiteConnectionPool):
             self._gate = None
 
 
-def install_write_gate(recorder: ApplicationRecorder) -> None:
-    """Give a file-backed SQLite store the gate (other stores are left as they are).
+def adapt_sqlite_store(recorder: ApplicationRecorder) -> None:
+    """Give a file-backed SQLite store the write gate (other stores are left as they are).
 
     Also reads its originator ids (32 hex digits) with :func:`uuid_from_hex`: every
     notification read builds one, a tenth of reading and decoding the log.
