@@ -50,21 +50,31 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in varying}
 
 
+def both_paths(
+    api: Api, merchant: Merchant, body: dict[str, Any], key: str
+) -> tuple[int, bytes, dict[str, Any], int, dict[str, Any]]:
+    """The direct answer (status, content type, document) and the route's (status, document).
+
+    The route is reached with an Idempotency-Key, which the direct path always declines.
+    """
+    answer = direct(api, merchant, body)
+    routed = api.client.post(
+        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": key})
+    )
+    assert answer is not None
+    status, content_type, content = answer
+    return status, content_type, orjson.loads(content), routed.status_code, routed.json()
+
+
 def test_a_valid_create_is_answered_directly_as_the_route_answers_it(api: Api) -> None:
     merchant = known(api)
     body = {"amount": 150_000, "description": "Kaos polos", "methods": ["qris", "va_bca"]}
 
-    answer = direct(api, merchant, body)
-    routed = api.client.post(
-        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "k-1"})
-    )
+    status, content_type, created, routed_status, routed = both_paths(api, merchant, body, "k-1")
 
-    assert answer is not None
-    status, content_type, content = answer
-    assert status == routed.status_code == 201
+    assert status == routed_status == 201
     assert content_type == b"application/json"
-    created = orjson.loads(content)
-    assert comparable(created) == comparable(routed.json())
+    assert comparable(created) == comparable(routed)
     assert api.ledger.link(UUID(created["id"])).amount == 150_000  # stored
 
 
@@ -73,16 +83,11 @@ def test_a_refused_create_gets_the_routes_problem_document(api: Api) -> None:
     body = {"amount": 150_000, "description": "Kaos", "expires_at": "2020-01-01T00:00:00Z"}
     links_before = api.count("PaymentLink.Created")
 
-    answer = direct(api, merchant, body)
-    routed = api.client.post(
-        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "k-2"})
-    )
+    status, content_type, problem, routed_status, routed = both_paths(api, merchant, body, "k-2")
 
-    assert answer is not None
-    status, content_type, content = answer
-    assert status == routed.status_code == 422
+    assert status == routed_status == 422
     assert content_type == b"application/problem+json"
-    assert comparable(orjson.loads(content)) == comparable(routed.json())
+    assert comparable(problem) == comparable(routed)
     assert api.count("PaymentLink.Created") == links_before
 
 
