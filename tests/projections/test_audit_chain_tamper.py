@@ -8,13 +8,15 @@ from datetime import date, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.clock import FakeClock
 from paylink_es.money import Money
 from paylink_es.settings import Settings
-from projections.audit import verify_chain
+from projections.audit import hex_uuid_text, verify_chain
 from tests.projections.support import (
     StoredEvents,
     StoredRow,
@@ -139,3 +141,40 @@ def test_tampering_with_a_stored_event_is_named_at_its_exact_position(
             assert stored.rows() == rows
             assert verify_chain(app.recorder, models.chain()).ok
         assert paylink(backend_settings, "audit", "verify").returncode == 0
+
+
+def test_an_event_moved_to_another_aggregate_is_named(
+    backend_settings: Settings, clock: FakeClock
+) -> None:
+    stored = StoredEvents(backend_settings)
+    moves = [uuid4().hex]
+    if backend_settings.database_url is None:
+        moves.append("not-an-id!")  # SQLite's text column holds anything; PostgreSQL's uuid not
+    with open_app(backend_settings, clock=clock) as app:
+        record_some_business(app, clock)
+        with opened_views(backend_settings, ["audit"]) as models:
+            catch_up(app, models)
+            victim = stored.rows()[7]
+            for moved in moves:
+                stored.reassign(victim.position, moved)
+
+                result = verify_chain(app.recorder, models.chain())
+                assert not result.ok
+                assert result.problem_position == victim.position
+                assert result.problem is not None
+                assert "modified" in result.problem
+
+                stored.reassign(victim.position, victim.originator_id)
+                assert verify_chain(app.recorder, models.chain()).ok
+
+
+@given(st.uuids())
+def test_the_stored_id_is_covered_in_its_canonical_text(value: UUID) -> None:
+    assert hex_uuid_text(value.hex) == str(value)
+    assert hex_uuid_text(value.hex.upper()) == str(value)  # as the read side takes it
+    assert hex_uuid_text(str(value)) == str(value)
+
+
+@pytest.mark.parametrize("text", ["", "not-an-id!", "g" * 32, "0" * 31])
+def test_what_is_no_id_is_covered_as_stored(text: str) -> None:
+    assert hex_uuid_text(text) == text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -42,6 +43,7 @@ def test_two_processes_rebuild_the_views_one_process_rebuilds(
             assert len(alone["links"]) == 30
             assert len(alone["audit_chain"]) == head(app)
             assert seen[-1] == (head(app), head(app))  # the bar ends at the head
+            assert gc.isenabled()  # paused for the rebuild only
 
 
 def test_groups_cover_every_read_model_once_and_balance_the_cost() -> None:

@@ -1,0 +1,108 @@
+"""Stored state read with orjson is exactly what the library's JSON decoder reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    TranscodingNotRegisteredError,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paylink_es.money import Money
+from paylink_es.terms import Customer, LineItem
+from paylink_es.transcodings import FastJSONTranscoder, register_domain_transcodings
+
+
+def _transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:
+    made = (JSONTranscoder(), FastJSONTranscoder())
+    for transcoder in made:
+        transcoder.register(DatetimeAsISO())
+        transcoder.register(DecimalAsStr())
+        register_domain_transcodings(transcoder)
+    return made
+
+
+LIBRARY, FAST = _transcoders()
+
+text = st.text(max_size=12)
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # beyond 64 bits too: orjson refuses those, the library reads them
+    | st.floats(allow_nan=False)
+    | text
+    | st.uuids()
+    | st.datetimes(timezones=st.just(UTC))
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(Money, st.integers(0, 10**15), st.sampled_from(["IDR", "USD"]))
+    | st.builds(LineItem, text, st.integers(1, 99), st.integers(0, 10**9))
+    | st.builds(Customer, text, st.none() | text, st.none() | text),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["_type_", "_data_", "a", "b", ""]) | text, children)
+    ),
+    max_leaves=20,
+)
+
+
+def _outcome(transcoder: JSONTranscoder, stored: bytes) -> tuple[str, Any]:
+    try:
+        return "read", transcoder.decode(stored)
+    except Exception as refused:
+        return "refused", type(refused)
+
+
+@given(st.dictionaries(text, values))
+def test_any_state_the_library_writes_reads_back_the_same(state: dict[str, Any]) -> None:
+    stored = LIBRARY.encode(state)
+    assert FAST.encode(state) == stored  # writing is the library's own
+    # Objects whose own keys are "_type_" and "_data_" can make the library refuse its
+    # own bytes: then the same refusal.
+    assert _outcome(FAST, stored) == _outcome(LIBRARY, stored)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: the library's decoder
+        b'{"n": NaN, "i": -Infinity}',
+        b'{"s": "\\ud800"}',  # a lone surrogate
+        b'{"_type_": "uuid_hex"}',  # a marker without data is a plain object
+        b'{"_type_": "uuid_hex", "_data_": "00000000000000000000000000000001", "x": 1}',
+        b'[{"_type_": "money", "_data_": [5, "IDR"]}, [[{"a": {}}]], []]',
+        b'"just text"',
+        b"42",
+        b'{"a": 1, "a": 2}',
+    ],
+)
+def test_edge_cases_read_as_the_library_reads_them(stored: bytes) -> None:
+    expected = LIBRARY.decode(stored)
+    found = FAST.decode(stored)
+    assert repr(found) == repr(expected)  # NaN is not equal to itself; its repr is
+
+
+def test_nested_values_are_decoded_innermost_first() -> None:
+    stored = LIBRARY.encode(
+        {"items": [LineItem("Kaos", 2, 50_000)], "at": datetime(2026, 1, 2, tzinfo=UTC)}
+    )
+    found = FAST.decode(stored)
+    assert found == {"items": [LineItem("Kaos", 2, 50_000)], "at": datetime(2026, 1, 2, tzinfo=UTC)}
+    assert type(FAST.decode(LIBRARY.encode({"id": UUID(int=7)}))["id"]) is UUID
+    assert FAST.decode(LIBRARY.encode({"d": Decimal("1.50")})) == {"d": Decimal("1.50")}
+
+
+def test_an_unknown_type_is_refused_as_the_library_refuses_it() -> None:
+    stored = b'{"x": {"_type_": "no_such_type", "_data_": 1}}'
+    with pytest.raises(TranscodingNotRegisteredError, match="no_such_type"):
+        LIBRARY.decode(stored)
+    with pytest.raises(TranscodingNotRegisteredError, match="no_such_type"):
+        FAST.decode(stored)
