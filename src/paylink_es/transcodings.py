@@ -111,7 +111,12 @@ class FastJSONTranscoder(JSONTranscoder):
         for key, value in obj.items():
             kind = type(value)
             if kind is dict:
-                obj[key] = self._object(value)
+                # Most objects in stored state are a transcoded value with plain data
+                # (a UUID's hex, a datetime's ISO text): decoded without a further call.
+                if len(value) == 2 and type(value.get("_data_")) is str and "_type_" in value:
+                    obj[key] = self._decode_obj(value)
+                else:
+                    obj[key] = self._object(value)
             elif kind is list:
                 obj[key] = self._array(value)
             elif kind is float:
