@@ -18,6 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification, Trackin
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from paylink_es.heap import collection_paused
+from paylink_es.sqlite_store import stored_rows
 from projections.readmodel import Event, ReadModel
 from projections.sqlview import Statement
 
@@ -120,16 +121,9 @@ def _stored_sqlite(
     The store keeps an originator id as 32 hex digits; the chain covers its canonical
     text, ``str(UUID(hex))``, written here from the digits (:func:`hex_uuid_text`).
     """
-    # The table name is the recorder's own setting; positions go in as parameters.
-    statement = (
-        "SELECT rowid, originator_id, originator_version, topic, state FROM "
-        f"{recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
-    )
     last = 0
     while True:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (last, page))
-            rows = cursor.fetchall()
+        rows = stored_rows(recorder, last, page)
         for position, originator, version, topic, state in rows:
             text = hex_uuid_text(originator)
             yield position, f"{position}|{text}|{version}|{topic}|".encode(), state
