@@ -30,6 +30,7 @@ from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from paylink_es.application import PaylinkApp
+from paylink_es.doorbell import FALLBACK_S, Doorbell
 from paylink_es.settings import Settings
 from projections.audit import AuditChain
 from projections.feed import EventFeed, WebhookOutbox
@@ -214,15 +215,21 @@ class CatchUp:
         return decoded
 
     def run_forever(
-        self, stopping: threading.Event, interval: float = 0.005, gather: float = 0.0
+        self,
+        stopping: threading.Event,
+        interval: float = 0.005,
+        gather: float = 0.0,
+        doorbell: Doorbell | None = None,
     ) -> None:
         """Keep following the log until ``stopping`` is set.
 
         After a busy round (at least :data:`GATHER_AFTER` events), wait ``gather``
         seconds before the next: under load the next page then holds what arrived
         meanwhile, and each view's transaction (and commit) serves many events instead
-        of a few. A quiet log is polled every ``interval``: a payment now and then is
-        in the balances a few milliseconds after it is stored, as before.
+        of a few. Otherwise wait for the store's ``doorbell`` (rung after every commit;
+        looked at every :data:`~paylink_es.doorbell.FALLBACK_S` even so), or, with no
+        bell to hear, poll every ``interval``: either way a payment now and then is in
+        the balances a few milliseconds after it is stored.
         """
         # The positions are kept here, so a poll of a quiet log is one query, not one per
         # view. Someone else may advance a view meanwhile (the settlement scheduler
@@ -236,7 +243,12 @@ class CatchUp:
             except IntegrityError:
                 positions = self.positions()
                 continue
-            stopping.wait(gather if processed >= GATHER_AFTER else interval)
+            if processed >= GATHER_AFTER:
+                stopping.wait(gather)
+            elif doorbell is not None and doorbell.listening:
+                doorbell.wait(FALLBACK_S)
+            else:
+                stopping.wait(interval)
 
 
 class Supervisor(threading.Thread):
@@ -324,6 +336,7 @@ class ProjectionService:
         self.threads: list[threading.Thread] = []
         self.supervisors: list[Supervisor] = []
         self.catch_up = CatchUp(app, list(self.models.models.values()))
+        self.doorbell: Doorbell | None = None
 
     def start(self) -> None:
         """Catch up in pages, then follow new events."""
@@ -338,6 +351,7 @@ class ProjectionService:
             follower = CatchUp(self.app, [self.models["audit"]])
         else:
             follower = self.catch_up
+            self.doorbell = Doorbell(self.settings.sqlite_path("paylink"))
         thread = threading.Thread(
             target=self._follow, args=(follower,), name="projection-catch-up", daemon=True
         )
@@ -349,7 +363,9 @@ class ProjectionService:
         while not self.stopping.is_set():
             try:
                 follower.run_forever(
-                    self.stopping, gather=self.settings.projection_gather_ms / 1000
+                    self.stopping,
+                    gather=self.settings.projection_gather_ms / 1000,
+                    doorbell=self.doorbell,
                 )
             except InvariantViolationError:
                 log.exception("projections stopped")
@@ -369,8 +385,12 @@ class ProjectionService:
     def stop(self) -> None:
         """Stop following and close the views."""
         self.stopping.set()
+        if self.doorbell is not None:
+            self.doorbell.wake()
         for thread in [*self.threads, *self.supervisors]:
             thread.join(timeout=10)
+        if self.doorbell is not None:
+            self.doorbell.close()
         if self._owns_models:
             self.models.close()
 

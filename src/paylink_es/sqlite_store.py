@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -26,6 +26,7 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
+from paylink_es.doorbell import address_for, ring
 from paylink_es.transcodings import uuid_from_hex
 
 
@@ -100,7 +101,20 @@ class RowReadingRecorder(SQLiteApplicationRecorder):
     The library reads ``sqlite3.Row`` objects by column name and builds each frozen
     ``Notification`` through its ``__init__``: a sixth of reading the log for a rebuild.
     Same query, same notifications; a topic filter goes to the library as before.
+
+    Also rings the store's doorbell (:mod:`paylink_es.doorbell`) after each commit of
+    events, so that the live projections need not poll.
     """
+
+    doorbell: bytes | None = None  # the store's bell; None for a store in memory
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        if self.doorbell is not None:
+            ring(self.doorbell)
+        return ids
 
     def select_notifications(
         self,
@@ -152,6 +166,8 @@ def adapt_sqlite_store(recorder: ApplicationRecorder) -> None:
     if type(pool) is not SQLiteConnectionPool or pool.is_sqlite_memory_mode:
         return
     path = pool.db_name.removeprefix("file:").partition("?")[0]
+    if isinstance(recorder, RowReadingRecorder):
+        recorder.doorbell = address_for(path)
     pool.__class__ = WriteGatePool
     assert isinstance(pool, WriteGatePool)  # noqa: S101 - for the type checker
     pool._gate = os.open(f"{path}.write-gate", os.O_RDWR | os.O_CREAT, 0o600)
