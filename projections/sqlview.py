@@ -121,6 +121,11 @@ class StatementCachingPool(SQLiteConnectionPool):
         # commit lost to a power cut is processed again, so a view needs no fsync per
         # commit (WAL with NORMAL stays consistent). The event store keeps FULL.
         c.execute("PRAGMA synchronous=NORMAL")
+        # Debian builds SQLite with SECURE_DELETE on: every delete and update zeroes the
+        # space it frees, and emptying a view for a rebuild wrote every page of it again
+        # (2.9 s of a 146,664-event rebuild). A view only ever holds what the event store
+        # keeps forever, so zeroing freed view pages hides nothing.
+        c.execute("PRAGMA secure_delete=OFF")
         c.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
 

@@ -111,6 +111,8 @@ def test_views_commit_without_fsync_and_the_store_with_it(tmp_path: Path, name: 
         with view.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute("PRAGMA synchronous")
             assert cursor.fetchone()[0] == 1  # NORMAL
+            cursor.execute("PRAGMA secure_delete")
+            assert cursor.fetchone()[0] == 0  # freed view pages are not zeroed
         with app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute("PRAGMA synchronous")
             assert cursor.fetchone()[0] == 2  # FULL
