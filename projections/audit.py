@@ -163,15 +163,11 @@ def _chained(chain: AuditChain, page: int) -> Iterator[tuple[int, str]]:
         last = int(rows[-1]["position"])
 
 
+@collection_paused()
 def verify_chain(
     recorder: ApplicationRecorder, chain: AuditChain, page: int = PAGE
 ) -> VerifyResult:
     """Recompute the chain from the store and compare it with the kept one, position by position."""
-    with collection_paused():
-        return _verify(recorder, chain, page)
-
-
-def _verify(recorder: ApplicationRecorder, chain: AuditChain, page: int) -> VerifyResult:
     stored = _stored(recorder, page)
     previous, checked, head = GENESIS, 0, 0
     digest = bytes.fromhex(GENESIS)

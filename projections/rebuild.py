@@ -66,6 +66,7 @@ def _cost(groups: list[list[str]]) -> float:
     return SHARED_COST + slowest + PROCESS_COST * (len(groups) - 1)
 
 
+@collection_paused()
 def rebuild_models(
     settings: Settings,
     app: PaylinkApp,
@@ -79,17 +80,6 @@ def rebuild_models(
     ``processes``: at most this many (default: the setting, else one per CPU core for a
     log of at least :data:`PARALLEL_MIN_EVENTS` events).
     """
-    with collection_paused():
-        return _rebuild(settings, app, models, processes, progress)
-
-
-def _rebuild(
-    settings: Settings,
-    app: PaylinkApp,
-    models: ReadModels,
-    processes: int | None,
-    progress: Progress | None,
-) -> int:
     for model in models.models.values():
         model.view.reset()
     wanted = processes or settings.rebuild_processes or os.cpu_count() or 1
@@ -173,6 +163,7 @@ class _Tracker:
                 self.done(index)
 
 
+@collection_paused()
 def _rebuild_group(settings: Settings, names: list[str], index: int, reports: Any) -> None:
     """In a process of its own: rebuild ``names`` (already reset) from the log."""
     try:
@@ -185,8 +176,7 @@ def _rebuild_group(settings: Settings, names: list[str], index: int, reports: An
                 last[:] = [position, head]
                 reports.put((index, "at", position, head))
 
-            with collection_paused():
-                CatchUp(app, list(models.models.values())).run_once(progress=report)
+            CatchUp(app, list(models.models.values())).run_once(progress=report)
             head = app.recorder.max_notification_id() or 0
             reports.put((index, "done", max(last[0], head), max(last[1], head)))
         finally:

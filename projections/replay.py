@@ -73,6 +73,7 @@ def check_books(books: Books, keys: set[BookKey], where: str) -> None:
             raise InvariantViolationError(msg)
 
 
+@collection_paused()
 def replay(
     app: PaylinkApp,
     models: ReadModels,
@@ -81,17 +82,6 @@ def replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Replay the store up to ``as_of`` (and the live view's position) and compare."""
-    with collection_paused():
-        return _replay(app, models, as_of, merchant, progress)
-
-
-def _replay(
-    app: PaylinkApp,
-    models: ReadModels,
-    as_of: datetime,
-    merchant: UUID | None,
-    progress: Callable[[int, int], None] | None,
-) -> ReplayResult:
     position = models["ledger"].view.max_tracking_id(app.name) or 0
     result = ReplayResult(as_of=as_of, position=position, events=0)
     last = 0

@@ -24,6 +24,8 @@ def freeze_startup_heap() -> None:
 def collection_paused() -> Iterator[None]:
     """No automatic garbage collection inside: for long batch work that makes no cycles.
 
+    A context manager, or a decorator (``@collection_paused()``) for a whole function.
+
     A rebuild holds a page of thousands of decoded events and their statements at a
     time; each page's objects outlive a few young collections, so CPython kept walking
     them, again and again, on their way to the oldest generation. Measured on a rebuild

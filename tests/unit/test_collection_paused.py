@@ -57,3 +57,17 @@ def test_cycles_made_inside_are_collected_once_collection_resumes() -> None:
         first.other, second.other = second, first
         del first, second
     assert gc.collect() >= 2
+
+
+def test_as_a_decorator_it_pauses_each_call() -> None:
+    seen: list[bool] = []
+
+    @collection_paused()
+    def work(value: int) -> int:
+        seen.append(gc.isenabled())
+        return value * 2
+
+    assert work(2) == 4
+    assert work(3) == 6
+    assert seen == [False, False]
+    assert gc.isenabled()
