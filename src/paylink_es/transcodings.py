@@ -90,7 +90,7 @@ class FastJSONTranscoder(JSONTranscoder):
     a fraction or beyond 64 bits comes back as a float: an integer of 30 digits would
     lose digits) is read by the library's decoder. Events of this domain carry no
     floats, so that is rare. Decoding the log is a quarter of a projection rebuild;
-    this takes about a third off it.
+    this reads it in about three quarters of the time (a rebuild: -10% instructions).
     """
 
     def decode(self, data: bytes) -> Any:
