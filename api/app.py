@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 
 from api import problems
 from api.auth import Owner, RateLimiter
-from api.channel_registry import close_channels
+from api.channel_registry import channels_of, close_channels
 from api.dashboard import dashboard_router
 from api.deps import LedgerDep
 from api.direct import bench_validation, create_link_handler, validate_link_handler
@@ -23,8 +23,10 @@ from api.schemas import LinkCreate, Problem
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.channels.port import ChannelPort
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
+from projections.channel_poller import ChannelPoller
 from projections.delivery import DeliveryWorker
 from projections.runner import ProjectionService, ReadModels
 from projections.settle import SettlementScheduler
@@ -59,7 +61,11 @@ def create_app(
             app.state.closed = False
         ledger_app: PaylinkApp = app.state.ledger
         read_models: ReadModels = app.state.read_models
-        background = _Background(settings, ledger_app, read_models) if run_projections else None
+        background = (
+            _Background(settings, ledger_app, read_models, channels_of(app.state))
+            if run_projections
+            else None
+        )
         if background is not None:
             app.state.projections = background.service
         try:
@@ -81,6 +87,7 @@ def create_app(
         title="Paylink ES", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = settings
+    channels_of(app.state)  # keys loaded and settings checked now, not at a first payment
     app.state.ledger = ledger if ledger is not None else open_app(settings)
     app.state.read_models = ReadModels(settings)
     app.state.closed = False
@@ -131,9 +138,16 @@ def app_from_environment() -> FastAPI:
 
 
 class _Background:
-    """The read models' runner, the webhook sender and the settlement scheduler."""
+    """The read models' runner, the webhook sender, the settlement scheduler and the
+    channel poller."""
 
-    def __init__(self, settings: Settings, ledger: PaylinkApp, models: ReadModels) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: PaylinkApp,
+        models: ReadModels,
+        channels: dict[str, ChannelPort],
+    ) -> None:
         self.service = ProjectionService(settings, ledger, models)
         self.service.start()
         self.stopping = threading.Event()
@@ -151,9 +165,15 @@ class _Background:
         if settings.settle_every_s > 0:
             self.settler = SettlementScheduler(ledger, models, settings.settle_every_s)
             self.settler.start()
+        self.poller: ChannelPoller | None = None
+        if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
+            self.poller = ChannelPoller(ledger, models, channels, settings.channel_poll_s)
+            self.poller.start()
 
     def stop(self) -> None:
-        """Stop settling and sending, then stop the projections."""
+        """Stop polling, settling and sending, then stop the projections."""
+        if self.poller is not None:
+            self.poller.stop()
         if self.settler is not None:
             self.settler.stop()
         self.stopping.set()

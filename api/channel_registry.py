@@ -1,8 +1,11 @@
 """The payment channels this server can use, built once from settings and kept on app.state.
 
-``channels(app.state)`` is every configured channel by name: the sandbox always, Winpay
+``channels_of(app.state)`` is every configured channel by name: the sandbox always, Winpay
 SNAP when ``PAYLINK_WINPAY_BASE_URL`` (and its keys) are set, in the signature scheme
 ``PAYLINK_WINPAY_SIGNATURE_SCHEME`` names (``rsa``, or ``hmac`` for generic SNAP).
+They are made by ``paylink_es.channels.registry.build_channels`` (keys loaded, settings
+checked: the app factory builds them first, so a bad Winpay setting stops the server at
+start).
 ``channel_for(app.state, name)`` is one of them, or ``ChannelNotConfiguredError`` (404,
 field ``channel``).
 ``channel_for_payment`` chooses the channel a new payment goes through: the sandbox in
@@ -18,9 +21,10 @@ from uuid import UUID, uuid4
 
 from paylink_es.application import PaylinkApp
 from paylink_es.channels.port import ChannelPort
+from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_codes import SnapError
-from paylink_es.channels.winpay import WinpayChannel, winpay_from_settings
+from paylink_es.channels.winpay import WinpayChannel
 from paylink_es.details import LinkDetails
 from paylink_es.errors import (
     AmountInvalidError,
@@ -49,17 +53,7 @@ class ChannelUnavailableError(DomainError):
     type = "channel-unavailable"
 
 
-def _build(settings: Settings) -> dict[str, ChannelPort]:
-    built: dict[str, ChannelPort] = {
-        "sandbox": SandboxChannel(secret=settings.sandbox_secret, base_url=settings.public_url)
-    }
-    winpay = winpay_from_settings(settings)
-    if winpay is not None:
-        built[winpay.name] = winpay
-    return built
-
-
-def channels(app_state: Any) -> dict[str, ChannelPort]:
+def channels_of(app_state: Any) -> dict[str, ChannelPort]:
     """Every channel of this app by name (built on first use, then cached on app.state)."""
     cached: dict[str, ChannelPort] | None = getattr(app_state, _STATE_KEY, None)
     if cached is not None:
@@ -67,14 +61,14 @@ def channels(app_state: Any) -> dict[str, ChannelPort]:
     with _lock:
         cached = getattr(app_state, _STATE_KEY, None)
         if cached is None:
-            cached = _build(app_state.settings)
+            cached = build_channels(app_state.settings)
             setattr(app_state, _STATE_KEY, cached)
     return cached
 
 
 def channel_for(app_state: Any, name: str) -> ChannelPort:
     """The channel called ``name``; ChannelNotConfiguredError when there is none."""
-    found = channels(app_state).get(name)
+    found = channels_of(app_state).get(name)
     if found is None:
         raise ChannelNotConfiguredError(
             f"the channel {name!r} is not configured on this server", field="channel"
@@ -84,7 +78,7 @@ def channel_for(app_state: Any, name: str) -> ChannelPort:
 
 def sandbox_channel(app_state: Any) -> SandboxChannel:
     """The sandbox channel (always there)."""
-    found = channels(app_state)["sandbox"]
+    found = channels_of(app_state)["sandbox"]
     if not isinstance(found, SandboxChannel):
         raise TypeError(f"the sandbox channel is a {type(found).__name__}")
     return found
@@ -92,7 +86,7 @@ def sandbox_channel(app_state: Any) -> SandboxChannel:
 
 def winpay_channel(app_state: Any) -> WinpayChannel | None:
     """The Winpay channel when configured."""
-    found = channels(app_state).get("winpay")
+    found = channels_of(app_state).get("winpay")
     return found if isinstance(found, WinpayChannel) else None
 
 
@@ -106,6 +100,11 @@ def channel_for_payment(app_state: Any, mode: str, method: str) -> ChannelPort |
     return None
 
 
+def offered_methods(app_state: Any, details: LinkDetails) -> list[str]:
+    """The link's methods that a channel here can take for its mode, in its order."""
+    return [m for m in details.methods if channel_for_payment(app_state, details.mode, m)]
+
+
 def close_channels(app_state: Any) -> None:
     """Close what the channels hold open (HTTP pools); they are rebuilt on next use."""
     with _lock:
@@ -113,9 +112,7 @@ def close_channels(app_state: Any) -> None:
         if built is None:
             return
         delattr(app_state, _STATE_KEY)
-    for channel in built.values():
-        if isinstance(channel, WinpayChannel):
-            channel.close()
+    close_all(built)
 
 
 def _amount_due(details: LinkDetails, offered: str | None) -> Money:
@@ -166,11 +163,19 @@ def start_payment(
     payment_id = uuid4()
     try:
         if isinstance(channel, WinpayChannel):
+            settings: Settings = app_state.settings
+            instructions = channel.instructions(
+                payment_id,
+                method,
+                due,
+                merchant_name,
+                expires_at=details.expires_at,
+                return_url=f"{settings.public_url}/l/{details.code}/p/{payment_id}",
+            )
+        else:
             instructions = channel.instructions(
                 payment_id, method, due, merchant_name, expires_at=details.expires_at
             )
-        else:
-            instructions = channel.instructions(payment_id, method, due, merchant_name)
     except SnapError as error:
         log.warning("%s gave no instructions for %s: %s", channel.name, payment_id, error)
         raise ChannelUnavailableError(

@@ -1,4 +1,5 @@
-"""``paylink projections …`` and ``paylink audit …``: what operators and finance run."""
+"""``paylink projections …``, ``paylink channels …`` and ``paylink audit …``: what operators
+and finance run."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from uuid import UUID
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
+from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
+from projections.channel_poller import ChannelPoller, waiting_payments
 from projections.ledger import BALANCE_COLUMNS
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
@@ -71,21 +74,30 @@ def _opened(
 
 
 def run(settings: Settings) -> int:
-    """Keep every read model up to date until interrupted (a process of its own)."""
+    """Keep every read model up to date until interrupted (a process of its own); the
+    channel poller runs beside them when a remote channel is configured."""
+    channels = build_channels(settings)
     app = open_app(settings)
     service = ProjectionService(settings, app)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     service.start()
+    poller = None
+    if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
+        poller = ChannelPoller(app, service.models, channels, settings.channel_poll_s)
+        poller.start()
     freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
     try:
         while not stopping.wait(1.0):
             pass
     finally:
+        if poller is not None:
+            poller.stop()
         service.stop()
         app.close()
+        close_all(channels)
     return 0
 
 
@@ -258,3 +270,47 @@ def _export_rows(
         if len(page) < 5000:
             return count
         last, last_seq = page[-1]["position"], page[-1]["seq"]
+
+
+def channels_status(settings: Settings, as_json: bool) -> int:
+    """Each configured channel, and the payments the poller is waiting on."""
+    channels = build_channels(settings)
+    try:
+        with _opened(settings, ["payments"]) as (app, models):
+            now = app.now()
+            waiting = [item.as_row(now) for item in waiting_payments(models, channels, now)]
+    finally:
+        close_all(channels)
+    configured = [
+        {"channel": name, "remote": channel.remote} for name, channel in sorted(channels.items())
+    ]
+    if as_json:
+        print(json.dumps({"channels": configured, "waiting": waiting}))
+        return 0
+    for row in configured:
+        polled = "polled" if row["remote"] else "answers at once"
+        print(f"channel {row['channel']}: configured, {polled}")
+    if not waiting:
+        print("no payment is waiting for a channel's confirmation")
+        return 0
+    print(f"{len(waiting)} payment(s) waiting:")
+    print(f"{'payment':<36} {'channel':<8} {'method':<16} {'state':<22} {'waiting':>9}  next ask")
+    for row in waiting:
+        print(
+            f"{row['payment_id']:<36} {row['channel']:<8} {row['method']:<16}"
+            f" {row['status']:<22} {row['waiting_s']:>8}s  {row['next_ask']}"
+        )
+    return 0
+
+
+def channels_poll(settings: Settings) -> int:
+    """Ask the channels about every waiting payment now (what the poller does on schedule)."""
+    channels = build_channels(settings)
+    try:
+        with _opened(settings, ["payments"]) as (app, models):
+            _catch_up(app, models)
+            counts = ChannelPoller(app, models, channels).run_once(force=True)
+    finally:
+        close_all(channels)
+    print(", ".join(f"{name} {count}" for name, count in counts.items()))
+    return 0

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,9 +20,11 @@ from api.problems import ProblemError
 from api.sandbox import sandbox, simulate
 from api.schemas import COMMON_PROBLEMS, problem_responses
 from paylink_es.application import PaylinkApp
+from paylink_es.channels.port import Notification
 from paylink_es.channels.sandbox import SIGNATURE_HEADER
 from paylink_es.errors import DomainError, NotFoundError
 from paylink_es.money import Money
+from paylink_es.verification import PaymentVerification
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["sandbox"], responses=COMMON_PROBLEMS)
@@ -33,55 +36,50 @@ def _refuse(status: int, reason: str) -> JSONResponse:
 
 @router.post("/channels/sandbox/callback")
 async def sandbox_callback(request: Request) -> Response:
-    """A payment report from the sandbox: signed, then recorded and verified (or refused)."""
+    """A payment report from the sandbox: signed, then through the verification pipeline."""
     body = await request.body()
-    if not sandbox(request).verify(request.headers.get(SIGNATURE_HEADER), body, int(time.time())):
+    channel = sandbox(request)
+    if not channel.verify(request.headers.get(SIGNATURE_HEADER), body, int(time.time())):
         return _refuse(401, "bad or stale signature: nothing credited")
     try:
         report = orjson.loads(body)
-        payment_id = UUID(report["payment_id"])
-        amount = Money(int(report["amount"]), str(report["currency"]))
-        paid_at = datetime.fromisoformat(report["paid_at"])
-        channel_ref, status = str(report["channel_ref"]), str(report["status"])
+        notification = Notification(
+            payment_id=UUID(report["payment_id"]),
+            channel_ref=str(report["channel_ref"]),
+            amount=Money(int(report["amount"]), str(report["currency"])),
+            paid_at=datetime.fromisoformat(report["paid_at"]),
+            evidence={
+                "channel": "sandbox",
+                "channel_ref": str(report["channel_ref"]),
+                "signature": "hmac-sha256",
+            },
+        )
+        status = str(report["status"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, DomainError) as error:
         return _refuse(422, f"malformed report: {error}")
     if status != "PAID":  # PENDING and the like: nothing to record, even out of order
         return JSONResponse({"status": "ok", "recorded": False})
     ledger: PaylinkApp = request.app.state.ledger
     try:
-        payment = ledger.payment(payment_id)
-    except NotFoundError:
-        return _refuse(404, "unknown payment")
-    if payment.channel != "sandbox" or payment.mode != "test":
-        # The sandbox pays only its own test payments: its secret is not a real rail's.
-        return _refuse(404, "unknown payment")
-    try:
-        outcome = ledger.record_payment(payment_id, channel_ref, amount, paid_at)
-        confirmed = None
-        if not outcome.duplicate:
-            # Status inquiry before anything is credited: verified, or rejected with why.
-            confirmed = ledger.confirm_payment(
-                outcome.payment_id,
-                sandbox(request),
-                evidence={
-                    "channel": "sandbox",
-                    "channel_ref": channel_ref,
-                    "signature": "hmac-sha256",
-                },
-            )
+        verdict = await run_in_threadpool(
+            PaymentVerification(ledger).process, channel, notification
+        )
     except NotFoundError:
         return _refuse(404, "unknown payment")
     except DomainError as error:
         return _refuse(422, error.message)
+    if verdict.kind in ("unknown", "mismatch"):
+        return _refuse(404, "unknown payment")
+    decided = verdict.payment
     return JSONResponse(
         {
             "status": "ok",
-            "recorded": not outcome.duplicate,
-            "duplicate": outcome.duplicate,
-            "anomaly": outcome.anomaly,
-            "payment_id": str(outcome.payment_id),
-            "payment_status": confirmed.status if confirmed is not None else None,
-            "rejection": confirmed.rejection if confirmed is not None else None,
+            "recorded": not verdict.duplicate,
+            "duplicate": verdict.duplicate,
+            "anomaly": verdict.anomaly,
+            "payment_id": str(decided.id) if decided is not None else None,
+            "payment_status": decided.status if decided is not None else None,
+            "rejection": decided.rejection if decided is not None else None,
         }
     )
 

@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.channel_registry import ChannelUnavailableError
+from api.channel_registry import ChannelUnavailableError, offered_methods
 from api.channel_registry import start_payment as start_channel_payment
 from api.i18n import TEXT, rupiah
 from api.pages import (
@@ -69,14 +69,13 @@ def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
     return details, ledger.merchant_name(details.merchant_id)
 
 
-def _groups(details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:
+def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:
+    # Only what a channel here can take and confirm: a live card payment is never offered.
+    methods = offered_methods(request.app.state, details)
     return [
-        (
-            family,
-            [(m, PAYMENT_METHODS[m][1]) for m in details.methods if method_family(m) == family],
-        )
+        (family, [(m, PAYMENT_METHODS[m][1]) for m in methods if method_family(m) == family])
         for family in FAMILIES
-        if any(method_family(m) == family for m in details.methods)
+        if any(method_family(m) == family for m in methods)
     ]
 
 
@@ -95,7 +94,7 @@ def _link_page(
     if details.expires_at is not None:
         seconds = max(0, int((details.expires_at - now).total_seconds()))
         left = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-    groups = _groups(details)
+    groups = _groups(request, details)
     return render(
         request,
         "link.html",

@@ -1,32 +1,31 @@
-"""Winpay SNAP callbacks: ``POST /channels/winpay/v1.0/transfer-va/payment``.
+"""Winpay's notifications, under the base URL a merchant registers: ``/channels/winpay``.
 
-Order of checks (nothing is recorded before the callback is believed):
+Winpay appends the path itself: ``/v1.0/transfer-va/payment`` (VA and retail payments,
+service 25), ``/v1.0/qr/qr-mpm-notify`` (QRIS, 52), ``/v1.0/debit/notify`` (e-wallet,
+56). Anything else under the base answers a SNAP body (``404xx00``), never problem+json.
 
-1. ``SnapCallbackVerifier``: X-TIMESTAMP within 5 minutes of our clock, X-SIGNATURE
-   over the exact bytes received — SHA256withRSA with Winpay's public key, or, with
-   ``PAYLINK_WINPAY_SIGNATURE_SCHEME=hmac`` (generic SNAP), HMAC-SHA512 with the shared
-   client secret over the ``Authorization: Bearer`` token presented (none: ``4012501``) —
-   the body's fields, then X-EXTERNAL-ID unique per Jakarta day — remembered in the event
-   store, so every worker process sees every id.
-2. The payment: ``trxId`` is our payment id; it must be a Winpay payment whose VA number
-   is the one paid.
-3. ``record_payment`` (a duplicate ``paymentRequestId`` changes nothing), then
-   ``confirm_payment``: Winpay's status inquiry must say paid, for the amount received,
-   before the merchant's pending balance is credited; otherwise the payment is rejected.
+Each route only reads Winpay's wire format and maps the verdict of the one verification
+pipeline (:class:`~paylink_es.verification.PaymentVerification`) to Winpay's answer:
 
-Answers are SNAP JSON ``{"responseCode", "responseMessage"}`` with the HTTP status of the
-code's first three digits: ``2002500`` success; ``4002501``/``4002502`` invalid/missing
-field; ``4012500`` unauthorized (stale timestamp, bad signature); ``4012501`` invalid
-token (HMAC scheme: no bearer token); ``4092500`` X-EXTERNAL-ID already used today (these
-are CHANNELS.md's). From the SNAP standard's general cases:
-``4042501`` transaction not found, ``4042512`` invalid bill/virtual account, ``4042513``
-invalid amount (the status inquiry disagrees), ``5002500`` general error (the inquiry
-failed: the payment stays received-unverified; Winpay's retry finds it).
+1. authenticate (:class:`~paylink_es.channels.snap_callbacks.SnapCallbackVerifier`):
+   missing header ``400xx02``, malformed ``400xx01``, stale or badly signed ``401xx00``;
+2. an X-EXTERNAL-ID already processed today answers ``409xx00``;
+3. parse the body (``400xx01``/``400xx02`` naming the field);
+4. the pipeline: record, status inquiry, verify or reject.
+
+Answers (VA codes; QRIS and e-wallet use their own service codes likewise): ``2002500``
+verified (now or before); ``4042513`` invalid amount and ``4042512`` not paid (the status
+inquiry denied it for good); ``4042501`` unknown transaction; ``4042512`` a notification
+that does not fit the payment it names; ``5002500`` not confirmed yet — the status
+inquiry said ``01``/``02`` or could not be asked — so Winpay sends it again, and the
+poller keeps asking. Only a notification processed to a decision (verified or rejected)
+uses up its X-EXTERNAL-ID: a retry after "not yet" is asked again, not refused.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,21 +35,24 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.channel_registry import winpay_channel
 from paylink_es.application import PaylinkApp
-from paylink_es.channels import snap_codes as codes
-from paylink_es.channels.snap import callback_answer
+from paylink_es.channels.port import Notification
+from paylink_es.channels.snap_callbacks import (
+    PATH_EWALLET_NOTIFY,
+    PATH_QRIS_NOTIFY,
+    PATH_VA_PAYMENT,
+    SignedNotification,
+    callback_answer,
+    code_for,
+    parse_transaction_notice,
+    parse_va_payment,
+)
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
-from paylink_es.channels.winpay import CALLBACK_PATH, EventSourcedSeenExternalIds
-from paylink_es.errors import DomainError, NotFoundError
+from paylink_es.channels.winpay import CALLBACK_BASE, EventSourcedSeenExternalIds, WinpayChannel
+from paylink_es.errors import DomainError
+from paylink_es.verification import PaymentVerification, Verdict
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-
-SERVICE = codes.SERVICE_VA_PAYMENT
-NOT_FOUND = codes.response_code(404, SERVICE, "01")
-INVALID_VA = codes.response_code(404, SERVICE, "12")
-INVALID_AMOUNT = codes.response_code(404, SERVICE, "13")
-GENERAL_ERROR = codes.response_code(500, SERVICE, "00")
-NOT_CONFIGURED = codes.response_code(404, SERVICE, "08")
 
 
 def _answer(code: str, message: str) -> Response:
@@ -61,9 +63,13 @@ def _answer(code: str, message: str) -> Response:
     )
 
 
-@router.post(CALLBACK_PATH)
-async def va_payment(request: Request) -> Response:
-    """Winpay reports a VA payment: verified, recorded, confirmed by inquiry, answered."""
+@router.api_route(
+    CALLBACK_BASE + "/{rest:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+)
+async def notification(request: Request, rest: str) -> Response:
+    """Every Winpay notification, and a SNAP answer for any other path under the base."""
+    del rest
     body = await request.body()
     headers = dict(request.headers.items())
     return await run_in_threadpool(
@@ -71,44 +77,83 @@ async def va_payment(request: Request) -> Response:
     )
 
 
+Reader = Callable[[WinpayChannel, SignedNotification, datetime], Notification | None]
+
+
+def _va(winpay: WinpayChannel, signed: SignedNotification, now: datetime) -> Notification | None:
+    del now
+    return winpay.va_notification(parse_va_payment(signed.body), signed.external_id)
+
+
+def _transaction(
+    winpay: WinpayChannel, signed: SignedNotification, now: datetime
+) -> Notification | None:
+    notice = parse_transaction_notice(signed.body, signed.service)
+    if notice.status != "00":
+        return None  # not a payment: acknowledged, nothing to record (the poller asks)
+    return winpay.transaction_notification(notice, signed.external_id, now)
+
+
+READERS: dict[str, Reader] = {
+    PATH_VA_PAYMENT: _va,
+    PATH_QRIS_NOTIFY: _transaction,
+    PATH_EWALLET_NOTIFY: _transaction,
+}
+
+
 def _handle(state: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
     winpay = winpay_channel(state)
+    relative = path[len(CALLBACK_BASE) :]
+    service = code_for_path(relative)
     if winpay is None:
-        return _answer(NOT_CONFIGURED, "Invalid Merchant. Winpay is not configured here")
+        return _answer(code_for(service, 404, "08"), "Invalid Merchant. Winpay is not configured")
     ledger: PaylinkApp = state.ledger
-    verifier = winpay.callback_verifier(EventSourcedSeenExternalIds(ledger.save))
+    now = datetime.now(tz=UTC)
     try:
-        reported = verifier.verify_callback(method, path, headers, body, datetime.now(tz=UTC))
+        signed = winpay.callbacks.authenticate(method, path, headers, body, now)
+        seen = EventSourcedSeenExternalIds(ledger.save, lambda i: i in ledger.repository)
+        if seen.seen(signed.day, signed.external_id):
+            return _answer(
+                code_for(service, 409, "00"), "Conflict. X-EXTERNAL-ID already used today"
+            )
+        note = READERS[relative](winpay, signed, now)
     except SnapCallbackRejectedError as rejected:
         return _answer(rejected.response_code, rejected.reason)
+    if note is None:
+        if relative == PATH_VA_PAYMENT:
+            return _answer(code_for(service, 404, "01"), "Transaction Not Found. trxId")
+        return _answer(code_for(service, 200, "00"), "Successful")
+    try:
+        verdict = PaymentVerification(ledger).process(winpay, note)
+        if verdict.final:
+            seen.add(signed.day, signed.external_id)
     except OperationalError as error:
-        log.warning("could not remember a Winpay X-EXTERNAL-ID: %s", error)
-        return _answer(GENERAL_ERROR, "General Error. try again")
-    report = winpay.report(reported)
-    if report.payment_id is None:
-        return _answer(NOT_FOUND, "Transaction Not Found. trxId")
-    try:
-        payment = ledger.payment(report.payment_id)
-    except NotFoundError:
-        return _answer(NOT_FOUND, "Transaction Not Found. trxId")
-    if payment.channel != winpay.name:
-        return _answer(NOT_FOUND, "Transaction Not Found. trxId")
-    if payment.instructions.get("virtual_account_no") != reported.virtual_account_no:
-        return _answer(INVALID_VA, "Invalid Bill/Virtual Account. virtualAccountNo")
-    evidence = {**report.evidence, "external_id": headers.get("x-external-id", "")}
-    try:
-        outcome = ledger.record_payment(
-            report.payment_id, report.channel_ref, report.amount, report.paid_at
-        )
-        # Also for a duplicate: one whose earlier inquiry failed is confirmed now.
-        confirmed = ledger.confirm_payment(outcome.payment_id, winpay, evidence=evidence)
+        log.warning("Winpay notification not stored: %s", error)
+        return _answer(code_for(service, 500, "00"), "General Error. try again")
     except DomainError as error:
-        return _answer(codes.PAYMENT_FIELD_INVALID, f"Invalid Field Format {error.field or 'body'}")
-    if confirmed.status in ("verified", "settled"):
-        return _answer(codes.PAYMENT_OK, "Successful")
-    if confirmed.status == "rejected":
-        log.warning("Winpay payment %s rejected: %s", confirmed.id, confirmed.rejection)
-        if confirmed.received != confirmed.amount:
-            return _answer(INVALID_AMOUNT, "Invalid Amount. the status inquiry disagrees")
-        return _answer(INVALID_VA, "Invalid Bill/Virtual Account. not paid at Winpay")
-    return _answer(GENERAL_ERROR, "General Error. status inquiry unavailable, try again")
+        return _answer(code_for(service, 400, "01"), f"Invalid Field Format {error.field or ''}")
+    return _verdict_answer(service, verdict)
+
+
+def code_for_path(relative: str) -> str:
+    """The SNAP service code of a notification path (the VA payment's for any other)."""
+    from paylink_es.channels.snap_callbacks import NOTIFY_SERVICES
+
+    return NOTIFY_SERVICES.get(relative, NOTIFY_SERVICES[PATH_VA_PAYMENT])
+
+
+def _verdict_answer(service: str, verdict: Verdict) -> Response:
+    if verdict.kind == "verified":
+        return _answer(code_for(service, 200, "00"), "Successful")
+    if verdict.kind == "unknown":
+        return _answer(code_for(service, 404, "01"), "Transaction Not Found")
+    if verdict.kind == "mismatch":
+        return _answer(code_for(service, 404, "12"), f"Invalid Bill. {verdict.reason}")
+    if verdict.kind == "rejected":
+        log.warning("Winpay payment rejected: %s", verdict.reason)
+        if verdict.amount_differs:
+            return _answer(code_for(service, 404, "13"), "Invalid Amount. the status disagrees")
+        return _answer(code_for(service, 404, "12"), "Invalid Bill. not paid at Winpay")
+    return _answer(
+        code_for(service, 500, "00"), f"General Error. not confirmed yet: {verdict.reason}"
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import threading
@@ -23,7 +22,6 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.aggregate import PaylinkAggregate, stable_id
-from paylink_es.channels.port import ChannelPort
 from paylink_es.clock import Clock, system_clock, using_clock
 from paylink_es.details import IssuedKey, KeyOwner, LinkDetails, PaymentDetails, PaymentOutcome
 from paylink_es.errors import (
@@ -32,7 +30,6 @@ from paylink_es.errors import (
     ConcurrencyConflictError,
     InvalidFieldError,
     NotFoundError,
-    PaymentStateError,
 )
 from paylink_es.fees import FeePlan, amount_with_fee_on_customer, fee_for
 from paylink_es.groupcommit import GroupCommitter
@@ -563,35 +560,20 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             return Money.zero(received.currency)  # a currency the plan does not price
         return fee_for(plan, payment.method, received - payment.refunded)
 
-    def confirm_payment(
-        self, payment_id: UUID, channel: ChannelPort, evidence: dict[str, str] | None = None
-    ) -> PaymentDetails:
-        """Ask the channel about a received payment, then verify it or reject it.
+    def withdraw_payment(self, payment_id: UUID, reason: str) -> bool:
+        """Record that the payment's instructions were closed at the channel (its VA
+        deleted); False if they were already, or the payment is no longer awaiting money."""
+        why = require_text(reason, "reason", max_length=500)
 
-        The status inquiry happens before anything is credited and outside any write:
-        a slow channel holds up no other command. Verified only when the channel says
-        paid, for the amount that was received.
-        """
-        payment = self.payment(payment_id)
-        if payment.status != "paid" or payment.channel_ref is None or payment.received is None:
-            return payment
-        try:
-            status = channel.inquire(payment.channel_ref, payment.id, payment.received)
-        except Exception as error:
-            log.warning("status inquiry for %s failed: %s", payment_id, error)
-            return payment  # stays paid, unverified: a later callback or sweep retries
-        proof = {**(evidence or {}), "inquiry": status.detail}
-        if not status.paid:
-            self.reject_payment(payment_id, f"the channel reports {status.detail}")
-        elif status.amount != payment.received:
-            self.reject_payment(
-                payment_id, f"the channel reports {status.amount}, not {payment.received}"
-            )
-        else:
-            # Verified meanwhile by a duplicate callback: once is enough.
-            with contextlib.suppress(PaymentStateError):
-                self.verify_payment(payment_id, evidence=proof)
-        return self.payment(payment_id)
+        def command() -> bool:
+            payment = self._get(Payment, payment_id, "payment")
+            if payment.status != INITIATED or payment.withdrawn is not None:
+                return False
+            payment.withdraw(why)
+            self.save(payment)
+            return True
+
+        return self._run(command)
 
     def review_payment(self, payment_id: UUID, decision: str, note: str | None = None) -> None:
         """Accept or refund a payment held for review (the decision is an event)."""

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from paylink_es.cli_money import add_money_commands
-from paylink_es.errors import DomainError
+from paylink_es.errors import DomainError, InvalidFieldError
 from paylink_es.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -28,6 +28,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.heap import freeze_startup_heap
 
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
+    try:
+        check_channels(settings)  # a bad key or a missing live setting stops serve here
+    except InvalidFieldError as error:
+        setting = f"PAYLINK_{(error.field or 'setting').upper()}"
+        print(f"paylink: {setting} {error.message.partition(': ')[2]}", file=sys.stderr)
+        return 2
     workers = args.workers or settings.workers
     where = (settings.database_url and "PostgreSQL") or f"SQLite files in {settings.data_dir}/"
     print(f"Paylink ES on {settings.public_url} ({where}, {workers} worker(s))", file=sys.stderr)
@@ -42,6 +48,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     return _serve_workers(args, settings, workers)
+
+
+def check_channels(settings: Settings) -> None:
+    """Build the configured channels once (keys loaded), or raise naming the bad setting."""
+    from paylink_es.channels.registry import build_channels, close_all
+
+    close_all(build_channels(settings))
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
@@ -181,6 +194,14 @@ def _projections(args: argparse.Namespace, settings: Settings) -> int:
     return commands.show_status(settings, args.json)
 
 
+def _channels(args: argparse.Namespace, settings: Settings) -> int:
+    from projections import commands
+
+    if args.action == "poll":
+        return commands.channels_poll(settings)
+    return commands.channels_status(settings, args.json)
+
+
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
     from projections import commands
 
@@ -209,6 +230,17 @@ def _add_projection_commands(commands: Any) -> None:
     state = actions.add_parser("status", help="position, events and seconds behind")
     state.add_argument("--json", action="store_true")
     projections.set_defaults(handler=_projections)
+
+    channels = commands.add_parser(
+        "channels", help="configured payment channels and the payments they still owe an answer"
+    )
+    channel_actions = channels.add_subparsers(dest="action", required=True, metavar="ACTION")
+    waiting = channel_actions.add_parser(
+        "status", help="each channel, and the payments the poller is waiting on"
+    )
+    waiting.add_argument("--json", action="store_true")
+    channel_actions.add_parser("poll", help="ask the channels about every waiting payment now")
+    channels.set_defaults(handler=_channels)
 
     audit = commands.add_parser("audit", help="replay, verify, digest and export the books")
     audits = audit.add_subparsers(dest="action", required=True, metavar="ACTION")

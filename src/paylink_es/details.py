@@ -101,6 +101,7 @@ class PaymentDetails:
     created_at: datetime | None = None
     refundable: Money | None = None
     surcharge: Money | None = None
+    withdrawn: str | None = None
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentDetails:
@@ -127,6 +128,7 @@ class PaymentDetails:
             created_at=payment.created_on,
             refundable=payment.refundable(),
             surcharge=getattr(payment, "surcharge", None),
+            withdrawn=getattr(payment, "withdrawn", None),
         )
 
 

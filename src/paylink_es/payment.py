@@ -59,6 +59,7 @@ class Payment(PaylinkAggregate):
         self.net: Money | None = None
         self.rejection: str | None = None
         self.settlement_batch: UUID | None = None
+        self.withdrawn: str | None = None
         self.refunded = Money.zero(amount.currency)
         self.refunded_after_settlement = Money.zero(amount.currency)
         self.settled_net = Money.zero(amount.currency)
@@ -87,6 +88,17 @@ class Payment(PaylinkAggregate):
         self.refunded = Money.zero(amount.currency)
         self.refunded_after_settlement = Money.zero(amount.currency)
         self.settled_net = Money.zero(amount.currency)
+
+    def withdraw(self, reason: str) -> None:
+        """The channel closed this attempt's instructions (its VA deleted): no money is
+        expected any more. Money that comes anyway is still recorded, and flagged."""
+        if self.status != INITIATED:
+            raise PaymentStateError(f"payment is already {self.status}", field="payment")
+        self._withdrawn(reason=reason)
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str) -> None:
+        self.withdrawn = reason
 
     def flag(self, anomaly: str, decision: str | None = None) -> None:
         """Mark money that arrived oddly, with the policy's decision: accept, hold or refund.

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         le=64,
         description="Processes a full projection rebuild may use (0: one per CPU core)",
     )
+    channel_poll_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often serve asks remote channels about unconfirmed payments; 0: never",
+    )
     # -- settlement ----------------------------------------------------------------------
     settle_every_s: float = Field(
         default=900.0,
@@ -103,7 +108,9 @@ class Settings(BaseSettings):
     winpay_base_url: str | None = Field(default=None, description="Winpay SNAP API base URL")
     winpay_partner_id: str = Field(default="", description="X-PARTNER-ID (merchant/partner id)")
     winpay_channel_id: str = Field(default="", description="CHANNEL-ID header")
-    winpay_partner_service_id: str = Field(default="", description="partnerServiceId digits")
+    winpay_status_method: Literal["POST", "GET"] = Field(
+        default="POST", description="HTTP method of the VA status inquiry (service 26)"
+    )
     winpay_private_key: SecretStr | None = Field(
         default=None, description="Our RSA private key PEM (signs requests); never logged"
     )

@@ -21,8 +21,14 @@ from typing import Final
 from uuid import UUID
 
 from paylink_es.aggregate import stable_id
-from paylink_es.channels.port import ChannelStatus, RefundResult
+from paylink_es.channels.port import (
+    ChannelStatus,
+    Notification,
+    NotificationMismatchError,
+    RefundResult,
+)
 from paylink_es.channels.qris import qris_payload
+from paylink_es.details import PaymentDetails
 from paylink_es.methods import PAYMENT_METHODS, method_family
 from paylink_es.money import Money
 
@@ -58,11 +64,23 @@ class SandboxChannel:
     secret: str
     base_url: str
     name: str = NAME
+    remote: bool = False
+
+    def supports(self, method: str) -> bool:
+        """Every method of the catalogue (test mode only)."""
+        return method in PAYMENT_METHODS
 
     def instructions(
-        self, payment_id: UUID, method: str, amount: Money, merchant_name: str
+        self,
+        payment_id: UUID,
+        method: str,
+        amount: Money,
+        merchant_name: str,
+        *,
+        expires_at: datetime | None = None,
     ) -> dict[str, str]:
         """What the customer needs to pay ``amount`` by ``method``."""
+        del expires_at  # sandbox instructions never lapse on their own
         family = method_family(method)
         label = PAYMENT_METHODS[method][1]
         if family == "virtual_account":
@@ -103,7 +121,30 @@ class SandboxChannel:
         mac = self._mac("ref", str(payment_id), str(amount.amount), amount.currency, nonce)
         return f"SBX-{payment_id.hex.upper()}-{nonce}-{mac}"
 
-    def inquire(self, channel_ref: str, payment_id: UUID, amount: Money) -> ChannelStatus:
+    def bind(self, notification: Notification, payment: PaymentDetails) -> Notification:
+        """The sandbox pays only its own test payments: its secret is not a real rail's."""
+        if payment.channel != NAME or payment.mode != "test":
+            raise NotificationMismatchError("not a sandbox test payment")
+        return notification
+
+    def inquire(self, payment: PaymentDetails) -> ChannelStatus:
+        """Paid only for a reference the sandbox made for this payment and exactly the
+        amount received (the sandbox's word is final)."""
+        if payment.channel_ref is None or payment.received is None:
+            return ChannelStatus(
+                paid=False,
+                amount=None,
+                channel_ref=None,
+                detail="no sandbox payment yet",
+                final=False,
+            )
+        return self.inquire_reference(payment.channel_ref, payment.id, payment.received)
+
+    def withdraw(self, payment: PaymentDetails) -> None:
+        """Nothing to close: sandbox instructions are only paid by simulation."""
+        del payment
+
+    def inquire_reference(self, channel_ref: str, payment_id: UUID, amount: Money) -> ChannelStatus:
         """Paid only for a reference the sandbox made for this payment and exactly this amount.
 
         Money paid again to instructions already paid becomes a payment of its own whose

@@ -1,4 +1,4 @@
-"""Winpay SNAP: signed requests for virtual accounts and QRIS, verified payment callbacks.
+"""SNAP, the national open API standard: keys, signatures, tokens, amounts, the client.
 
 Requests and callbacks are signed over ``METHOD:path:hex(sha256(body)):X-TIMESTAMP``
 with RSA (Winpay's "asymmetric without access token"), or — generic SNAP — with
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import hashlib
 import hmac
 import json
@@ -28,14 +27,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Protocol
 
 import httpx
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from paylink_es.channels import snap_codes as codes
 from paylink_es.channels.snap_codes import (
     SnapAnswerInvalidError,
-    SnapCallbackRejectedError,
     SnapError,
     SnapKeyInvalidError,
     SnapRequestRejectedError,
@@ -50,27 +48,6 @@ WIB: Final = timezone(timedelta(hours=7), "WIB")
 PATH_B2B_TOKEN: Final = "/v1.0/access-token/b2b"  # noqa: S105 (a path)
 # A cached B2B token is replaced this long before it expires (at most half its lifetime).
 TOKEN_REFRESH_MARGIN: Final = timedelta(seconds=60)
-PATH_CREATE_VA: Final = "/v1.0/transfer-va/create-va"
-PATH_VA_STATUS: Final = "/v1.0/transfer-va/status"
-PATH_QRIS_MPM: Final = "/v1.0/qr/qr-mpm-generate"
-PATH_VA_PAYMENT: Final = "/v1.0/transfer-va/payment"
-TIMESTAMP_TOLERANCE: Final = timedelta(minutes=5)
-# Our method codes -> Winpay's additionalInfo.channel.
-SNAP_CHANNELS: Final = {
-    "va_bri": "BRI",
-    "va_bni": "BNI",
-    "va_mandiri": "MANDIRI",
-    "va_permata": "PERMATA",
-    "va_bsi": "BSI",
-    "va_muamalat": "MUAMALAT",
-    "va_bca": "BCA",
-    "va_cimb": "CIMB",
-    "va_sinarmas": "SINARMAS",
-    "va_bnc": "BNC",
-    "retail_indomaret": "INDOMARET",
-    "retail_alfamart": "ALFAMART",
-}
-VA_TRX_TYPES: Final = ("c", "o", "r")
 
 # --- signing -----------------------------------------------------------------------------
 
@@ -93,6 +70,71 @@ def hmac_string_to_sign(method: str, path: str, token: str, body: bytes, timesta
 def b2b_string_to_sign(client_key: str, timestamp: str) -> str:
     """``clientKey|X-TIMESTAMP`` — what the B2B access-token request signs (SHA256withRSA)."""
     return f"{client_key}|{timestamp}"
+
+
+# --- keys ----------------------------------------------------------------------------------
+# Providers hand keys out as PEM (PKCS#1 "RSA PRIVATE KEY" or PKCS#8 "PRIVATE KEY"; public
+# keys as "PUBLIC KEY" or PKCS#1 "RSA PUBLIC KEY") or as the bare base64 of the DER bytes,
+# and settings often carry them on one line with a literal backslash-n. All are accepted.
+
+
+def _key_text(text: str) -> str:
+    return text.replace("\\n", "\n").strip()
+
+
+def _bare_der(text: str) -> bytes | None:
+    compact = "".join(text.split())
+    if not compact or "-----" in compact:
+        return None
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def load_private_key(text: str, password: str | None = None) -> rsa.RSAPrivateKey:
+    """An RSA private key from PEM (PKCS#1 or PKCS#8) or bare base64 DER.
+
+    A text that holds none is a SnapKeyInvalidError (the key never shows in it).
+    """
+    clean = _key_text(text)
+    secret = password.encode() if password else None
+    der = _bare_der(clean)
+    try:
+        if der is not None:
+            key: object = serialization.load_der_private_key(der, secret)
+        else:
+            key = serialization.load_pem_private_key(clean.encode(), secret)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise SnapKeyInvalidError(
+            "not a readable private key (PEM, PKCS#1 or PKCS#8, or base64 DER)"
+        ) from error
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SnapKeyInvalidError("the private key is not an RSA key")
+    return key
+
+
+def load_public_key(text: str) -> rsa.RSAPublicKey:
+    """An RSA public key from PEM (SubjectPublicKeyInfo or PKCS#1) or bare base64 DER."""
+    clean = _key_text(text)
+    der = _bare_der(clean)
+    attempts: list[Callable[[], object]] = []
+    if der is not None:
+        attempts.append(lambda: serialization.load_der_public_key(der))
+        wrapped = base64.encodebytes(der).decode()
+        armored = f"-----BEGIN RSA PUBLIC KEY-----\n{wrapped}-----END RSA PUBLIC KEY-----\n"
+        attempts.append(lambda: serialization.load_pem_public_key(armored.encode()))
+    else:
+        attempts.append(lambda: serialization.load_pem_public_key(clean.encode()))
+    for attempt in attempts:
+        try:
+            key = attempt()
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SnapKeyInvalidError("the public key is not an RSA key")
+        return key
+    raise SnapKeyInvalidError("not a readable public key (PEM or base64 DER)")
 
 
 class Signer(Protocol):
@@ -128,16 +170,8 @@ class RsaSigner:
 
     @classmethod
     def from_pem(cls, pem: str, password: str | None = None) -> RsaSigner:
-        """Load an RSA private key from a PEM string."""
-        try:
-            key = serialization.load_pem_private_key(
-                pem.encode(), password.encode() if password else None
-            )
-        except (ValueError, TypeError) as error:
-            raise SnapKeyInvalidError("not a readable PEM private key") from error
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise SnapKeyInvalidError("the private key is not an RSA key")
-        return cls(key)
+        """Load an RSA private key: PEM (PKCS#1 or PKCS#8) or bare base64 DER."""
+        return cls(load_private_key(pem, password))
 
     def public_key_pem(self) -> str:
         """The matching public key, to register with the provider."""
@@ -175,14 +209,8 @@ class RsaVerifier:
 
     @classmethod
     def from_pem(cls, pem: str) -> RsaVerifier:
-        """Load an RSA public key from a PEM string."""
-        try:
-            key = serialization.load_pem_public_key(pem.encode())
-        except (ValueError, TypeError) as error:
-            raise SnapKeyInvalidError("not a readable PEM public key") from error
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise SnapKeyInvalidError("the public key is not an RSA key")
-        return cls(key)
+        """Load an RSA public key: PEM (SubjectPublicKeyInfo or PKCS#1) or bare base64 DER."""
+        return cls(load_public_key(pem))
 
     def verify(self, method: str, path: str, body: bytes, timestamp: str, signature: str) -> bool:
         """True if ``signature`` signs exactly these method, path, body and timestamp."""
@@ -379,9 +407,13 @@ class B2BCredentials:
 
 # --- amounts and dates on the wire -------------------------------------------------------
 
-_WIRE_VALUE = re.compile(r"(0|[1-9][0-9]{0,15})\.[0-9]{2}")
+# Winpay sends amounts both as "10000.00" and as "10000" (CHANNELS.md's VA example).
+_WIRE_VALUE = re.compile(r"(0|[1-9][0-9]{0,15})(\.[0-9]{2})?")
+# Seconds, optionally with a fraction (Winpay's examples have none; some senders add
+# milliseconds), and an offset or Z.
 _WIRE_DATETIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"([+-][0-9]{2}:[0-9]{2}|Z)"
 )
 
 
@@ -402,7 +434,9 @@ def money_from_snap(wire: object, field: str = "amount") -> Money:
     if not isinstance(value, str) or not _WIRE_VALUE.fullmatch(value):
         raise AmountInvalidError(f"{field}.value", f"{value!r} is not an amount like '10000.00'")
     currency = check_currency(wire.get("currency"), f"{field}.currency")
-    minor, rest = divmod(int(value.replace(".", "")), 10 ** (2 - CURRENCY_EXPONENTS[currency]))
+    whole, _, cents = value.partition(".")
+    hundredths = int(whole) * 100 + int(cents or "0")
+    minor, rest = divmod(hundredths, 10 ** (2 - CURRENCY_EXPONENTS[currency]))
     if rest:
         raise AmountInvalidError(
             f"{field}.value", f"{value!r} is not a whole number of {currency} minor units"
@@ -418,11 +452,14 @@ def snap_timestamp(moment: datetime) -> str:
 
 
 def parse_snap_datetime(value: object, field: str) -> datetime:
-    """An aware datetime from ``YYYY-MM-DDTHH:mm:ss+07:00``, or InvalidFieldError."""
+    """An aware datetime from ``YYYY-MM-DDTHH:mm:ss[.fff]+07:00`` (or ``Z``).
+
+    Anything else is an InvalidFieldError naming ``field``.
+    """
     if not isinstance(value, str) or not _WIRE_DATETIME.fullmatch(value):
         raise InvalidFieldError(field, f"{value!r} is not like 2024-01-11T08:57:55+07:00")
     try:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
     except ValueError as error:
         raise InvalidFieldError(field, f"{value!r} is not a real date and time") from error
 
@@ -471,139 +508,14 @@ def request_headers(
     }
 
 
-# --- request bodies ----------------------------------------------------------------------
-
-
-def _check(pattern: str, value: object, field: str, what: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(pattern, value):
-        raise InvalidFieldError(field, f"{value!r} is not {what}")
-    return value
-
-
-def pad_partner_service_id(partner_service_id: str) -> str:
-    """Winpay's partnerServiceId: 1-8 digits, left-padded with spaces to 8 characters."""
-    digits = _check(r" *[0-9]{1,8}", partner_service_id, "partnerServiceId", "1-8 digits")
-    return digits.strip().rjust(8)
-
-
-def _three_months_after(moment: datetime) -> datetime:
-    index = moment.month - 1 + 3
-    year, month = moment.year + index // 12, index % 12 + 1
-    return moment.replace(
-        year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1])
-    )
-
-
-def create_va_body(
-    *,
-    partner_service_id: str,
-    customer_no: str,
-    name: str,
-    trx_id: str,
-    amount: Money,
-    method: str,
-    expires_at: datetime,
-    now: datetime,
-    trx_type: str = "c",
-) -> dict[str, Any]:
-    """The body of ``POST /v1.0/transfer-va/create-va`` (service 27), checked field by field."""
-    service_id = pad_partner_service_id(partner_service_id)
-    _check(r"[0-9]{3,14}", customer_no, "customerNo", "3-14 digits")
-    _check(r"[^\x00-\x1f\x7f]{5,24}", name, "virtualAccountName", "5-24 printable characters")
-    _check(r"[^\x00-\x1f\x7f]{5,50}", trx_id, "trxId", "5-50 printable characters")
-    if trx_type not in VA_TRX_TYPES:
-        raise InvalidFieldError("virtualAccountTrxType", f"{trx_type!r} is not one of c, o, r")
-    if method not in SNAP_CHANNELS:
-        raise InvalidFieldError("method", f"{method!r} has no Winpay SNAP channel")
-    if expires_at.tzinfo is None:
-        raise InvalidFieldError("expiredDate", "needs a time zone")
-    if not now + timedelta(minutes=1) <= expires_at <= _three_months_after(now):
-        raise InvalidFieldError("expiredDate", "must be 1 minute to 3 months ahead")
-    return {
-        "customerNo": customer_no,
-        "virtualAccountName": name,
-        "trxId": trx_id,
-        "totalAmount": money_to_snap(amount, "totalAmount"),
-        "virtualAccountTrxType": trx_type,
-        "expiredDate": snap_timestamp(expires_at),
-        "additionalInfo": {"channel": SNAP_CHANNELS[method]},
-        "partnerServiceId": service_id,
-        "virtualAccountNo": service_id + customer_no,
-    }
-
-
-def va_status_body(
-    *, partner_service_id: str, customer_no: str, trx_id: str, contract_id: str | None = None
-) -> dict[str, Any]:
-    """The body of ``POST /v1.0/transfer-va/status``."""
-    service_id = pad_partner_service_id(partner_service_id)
-    _check(r"[0-9]{3,14}", customer_no, "customerNo", "3-14 digits")
-    _check(r"[^\x00-\x1f\x7f]{5,50}", trx_id, "trxId", "5-50 printable characters")
-    body: dict[str, Any] = {
-        "partnerServiceId": service_id,
-        "customerNo": customer_no,
-        "virtualAccountNo": service_id + customer_no,
-        "trxId": trx_id,
-    }
-    if contract_id is not None:
-        body["additionalInfo"] = {"contractId": contract_id}
-    return body
-
-
-def qris_mpm_body(
-    *, partner_reference_no: str, amount: Money, validity_period: datetime | None = None
-) -> dict[str, Any]:
-    """The body of ``POST /v1.0/qr/qr-mpm-generate`` (service 47)."""
-    _check(r"[^\x00-\x1f\x7f]{5,64}", partner_reference_no, "partnerReferenceNo", "5-64 chars")
-    body: dict[str, Any] = {
-        "partnerReferenceNo": partner_reference_no,
-        "amount": money_to_snap(amount, "amount"),
-    }
-    if validity_period is not None:
-        body["validityPeriod"] = snap_timestamp(validity_period)
-    return body
-
-
-# --- the client --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VirtualAccount:
-    """A virtual account Winpay issued."""
-
-    partner_service_id: str
-    customer_no: str
-    virtual_account_no: str
-    trx_id: str
-    amount: Money
-    expires_at: datetime
-    channel: str
-    contract_id: str | None
-
-
-@dataclass(frozen=True)
-class VaStatus:
-    """Whether a virtual account has been paid (paymentFlagStatus 00) or not (01)."""
-
-    trx_id: str
-    paid: bool
-    paid_amount: Money | None
-
-
-@dataclass(frozen=True)
-class QrisCode:
-    """A dynamic QRIS string Winpay generated for one payment."""
-
-    partner_reference_no: str
-    reference_no: str | None
-    qr_content: str
-
-
 def _text(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise SnapAnswerInvalidError(f"the answer has no text {key!r}")
     return value
+
+
+# --- the client --------------------------------------------------------------------------
 
 
 class SnapClient:
@@ -663,22 +575,26 @@ class SnapClient:
             f"partner_id={self._partner_id!r}, scheme={self.scheme!r})"
         )
 
+    def now(self) -> datetime:
+        """The client's clock (what its X-TIMESTAMPs say)."""
+        return self._clock()
+
     def _send(
-        self, path: str, body: bytes, headers: Mapping[str, str]
+        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
-        """POST ``body``; the HTTP status and the answer's JSON object."""
+        """Send ``body`` by ``method``; the HTTP status and the answer's JSON object."""
         try:
-            response = self._http.post(path, content=body, headers=dict(headers))
+            response = self._http.request(method, path, content=body, headers=dict(headers))
         except httpx.HTTPError as error:
-            raise SnapUnreachableError(f"POST {path}: {error!r}") from error
+            raise SnapUnreachableError(f"{method} {path}: {error!r}") from error
         try:
             answer = response.json()
         except ValueError as error:
             raise SnapAnswerInvalidError(
-                f"POST {path}: HTTP {response.status_code}, not JSON"
+                f"{method} {path}: HTTP {response.status_code}, not JSON"
             ) from error
         if not isinstance(answer, dict):
-            raise SnapAnswerInvalidError(f"POST {path}: the answer is not a JSON object")
+            raise SnapAnswerInvalidError(f"{method} {path}: the answer is not a JSON object")
         return response.status_code, answer
 
     def fetch_access_token(self) -> AccessToken:
@@ -692,7 +608,7 @@ class SnapClient:
         now = self._clock()
         headers = self._b2b.token_headers(snap_timestamp(now))
         status, answer = self._send(
-            PATH_B2B_TOKEN, minify({"grantType": "client_credentials"}), headers
+            "POST", PATH_B2B_TOKEN, minify({"grantType": "client_credentials"}), headers
         )
         code, message = _text(answer, "responseCode"), str(answer.get("responseMessage", ""))
         if code != codes.B2B_TOKEN_OK:
@@ -713,14 +629,16 @@ class SnapClient:
             value=value, obtained_at=now, expires_at=now + timedelta(seconds=expires_in)
         )
 
-    def post(self, path: str, payload: Mapping[str, Any], success: str) -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, payload: Mapping[str, Any], success: str
+    ) -> dict[str, Any]:
         """Sign and send one request; the answer if its responseCode is ``success``."""
         body = minify(payload)
         for attempt in (1, 2):
             signer = self._request_signer()
             headers = request_headers(
                 signer=signer,
-                method="POST",
+                method=method,
                 path=path,
                 body=body,
                 timestamp=snap_timestamp(self._clock()),
@@ -728,7 +646,7 @@ class SnapClient:
                 external_id=self._external_ids(),
                 channel_id=self._channel_id,
             )
-            status, answer = self._send(path, body, headers)
+            status, answer = self._send(method, path, body, headers)
             code, message = _text(answer, "responseCode"), str(answer.get("responseMessage", ""))
             if code == success:
                 return answer
@@ -738,7 +656,7 @@ class SnapClient:
                 and isinstance(signer, HmacSigner)
                 and codes.is_invalid_token(code)
             ):
-                log.info("POST %s: %s, fetching a new B2B token and sending again", path, code)
+                log.info("%s %s: %s, fetching a new B2B token, sending again", method, path, code)
                 self.tokens.invalidate(signer)
                 continue
             raise SnapRequestRejectedError(code, message, status)
@@ -750,299 +668,3 @@ class SnapClient:
         if self._signer is None:  # pragma: no cover - __init__ requires one of the two
             raise SnapError("no signer")
         return self._signer
-
-    def create_va(
-        self,
-        *,
-        partner_service_id: str,
-        customer_no: str,
-        name: str,
-        trx_id: str,
-        amount: Money,
-        method: str,
-        expires_at: datetime,
-        trx_type: str = "c",
-    ) -> VirtualAccount:
-        """Create a virtual account for ``amount`` by ``method`` (va_bri, va_bca, ...)."""
-        payload = create_va_body(
-            partner_service_id=partner_service_id,
-            customer_no=customer_no,
-            name=name,
-            trx_id=trx_id,
-            amount=amount,
-            method=method,
-            expires_at=expires_at,
-            now=self._clock(),
-            trx_type=trx_type,
-        )
-        data = self.post(PATH_CREATE_VA, payload, codes.CREATE_VA_OK).get("virtualAccountData")
-        if not isinstance(data, dict):
-            raise SnapAnswerInvalidError("the answer has no virtualAccountData")
-        info = data.get("additionalInfo")
-        info = info if isinstance(info, dict) else {}
-        contract = info.get("contractId")
-        try:
-            return VirtualAccount(
-                partner_service_id=_text(data, "partnerServiceId"),
-                customer_no=_text(data, "customerNo"),
-                virtual_account_no=_text(data, "virtualAccountNo"),
-                trx_id=_text(data, "trxId"),
-                amount=money_from_snap(data.get("totalAmount"), "totalAmount"),
-                expires_at=parse_snap_datetime(data.get("expiredDate"), "expiredDate"),
-                channel=str(info.get("channel", SNAP_CHANNELS[method])),
-                contract_id=contract if isinstance(contract, str) else None,
-            )
-        except InvalidFieldError as error:
-            raise SnapAnswerInvalidError(f"virtualAccountData: {error}") from error
-
-    def inquire_status(
-        self,
-        *,
-        partner_service_id: str,
-        customer_no: str,
-        trx_id: str,
-        contract_id: str | None = None,
-    ) -> VaStatus:
-        """Ask whether a virtual account has been paid."""
-        payload = va_status_body(
-            partner_service_id=partner_service_id,
-            customer_no=customer_no,
-            trx_id=trx_id,
-            contract_id=contract_id,
-        )
-        data = self.post(PATH_VA_STATUS, payload, codes.VA_STATUS_OK).get("virtualAccountData")
-        if not isinstance(data, dict):
-            raise SnapAnswerInvalidError("the answer has no virtualAccountData")
-        flag = data.get("paymentFlagStatus")
-        if flag not in ("00", "01"):
-            raise SnapAnswerInvalidError(f"paymentFlagStatus {flag!r} is neither 00 nor 01")
-        try:
-            paid_amount = (
-                money_from_snap(data["paidAmount"], "paidAmount") if flag == "00" else None
-            )
-        except (KeyError, InvalidFieldError) as error:
-            raise SnapAnswerInvalidError(f"paidAmount: {error}") from error
-        return VaStatus(trx_id=trx_id, paid=flag == "00", paid_amount=paid_amount)
-
-    def generate_qris(
-        self, *, partner_reference_no: str, amount: Money, validity_period: datetime | None = None
-    ) -> QrisCode:
-        """Generate a dynamic QRIS (merchant-presented) for one payment of ``amount``."""
-        payload = qris_mpm_body(
-            partner_reference_no=partner_reference_no,
-            amount=amount,
-            validity_period=validity_period,
-        )
-        answer = self.post(PATH_QRIS_MPM, payload, codes.QRIS_MPM_OK)
-        reference = answer.get("referenceNo")
-        return QrisCode(
-            partner_reference_no=partner_reference_no,
-            reference_no=reference if isinstance(reference, str) else None,
-            qr_content=_text(answer, "qrContent"),
-        )
-
-
-# --- the VA payment callback -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SnapPayment:
-    """A virtual-account payment Winpay reported, signature and fields checked."""
-
-    partner_service_id: str
-    customer_no: str
-    virtual_account_no: str
-    trx_id: str
-    payment_request_id: str
-    paid: Money
-    trx_date_time: datetime
-    channel: str
-    contract_id: str | None
-
-
-class SeenExternalIds(Protocol):
-    """Remembers the X-EXTERNAL-ID values accepted each day."""
-
-    def add(self, day: date, external_id: str) -> bool:
-        """Record ``external_id`` for ``day``; False if it was already there."""
-        ...
-
-
-class InMemorySeenExternalIds:
-    """Seen X-EXTERNAL-IDs of today and yesterday, in this process only."""
-
-    def __init__(self) -> None:
-        self._by_day: dict[date, set[str]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, day: date, external_id: str) -> bool:
-        """Record ``external_id`` for ``day``; False if it was already there."""
-        with self._lock:
-            for old in [d for d in self._by_day if d < day - timedelta(days=1)]:
-                del self._by_day[old]
-            seen = self._by_day.setdefault(day, set())
-            if external_id in seen:
-                return False
-            seen.add(external_id)
-            return True
-
-
-def callback_answer(
-    response_code: str = codes.PAYMENT_OK, response_message: str = "Successful"
-) -> bytes:
-    """The JSON body answering a callback: ``{"responseCode":...,"responseMessage":...}``."""
-    return minify({"responseCode": response_code, "responseMessage": response_message})
-
-
-_PAYMENT_FIELDS: Final = (
-    "partnerServiceId",
-    "customerNo",
-    "virtualAccountNo",
-    "trxId",
-    "paymentRequestId",
-    "paidAmount",
-    "trxDateTime",
-    "additionalInfo",
-)
-
-
-def _missing(field: str) -> SnapCallbackRejectedError:
-    return SnapCallbackRejectedError(
-        codes.PAYMENT_FIELD_MISSING, f"Invalid Mandatory Field {field}"
-    )
-
-
-def _invalid(field: str) -> SnapCallbackRejectedError:
-    return SnapCallbackRejectedError(codes.PAYMENT_FIELD_INVALID, f"Invalid Field Format {field}")
-
-
-class SnapCallbackVerifier:
-    """Checks Winpay's VA payment callbacks: time, signature, fields, then replay.
-
-    With an :class:`RsaVerifier` the signature is SHA256withRSA with the provider's public
-    key; with an :class:`HmacVerifier` (generic SNAP) it is HMAC-SHA512 with the shared
-    client secret over the bearer token of the callback's ``Authorization`` header, and a
-    callback without one answers ``4012501`` (invalid token).
-    """
-
-    def __init__(
-        self,
-        verifier: Verifier,
-        seen: SeenExternalIds | None = None,
-        tolerance: timedelta = TIMESTAMP_TOLERANCE,
-    ) -> None:
-        self._verifier = verifier
-        self._seen = seen if seen is not None else InMemorySeenExternalIds()
-        self._tolerance = tolerance
-
-    def verify_callback(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        now: datetime,
-    ) -> SnapPayment:
-        """The payment a callback reports, or SnapCallbackRejectedError with the code to answer."""
-        lower = {key.lower(): value for key, value in headers.items()}
-        if method.upper() != "POST" or not path.endswith(PATH_VA_PAYMENT):
-            raise SnapCallbackRejectedError(codes.PAYMENT_UNAUTHORIZED, "Unauthorized. endpoint")
-        self._check_signature(method, path, lower, raw_body, now)
-        payment = _parse_payment(raw_body)
-        external_id = lower.get("x-external-id")
-        if not external_id:
-            raise _missing("X-EXTERNAL-ID")
-        if not external_id.isascii() or not external_id.isdigit() or len(external_id) > 36:
-            raise _invalid("X-EXTERNAL-ID")
-        if not self._seen.add(now.astimezone(WIB).date(), external_id):
-            raise SnapCallbackRejectedError(
-                codes.PAYMENT_EXTERNAL_ID_DUPLICATE, "Conflict. X-EXTERNAL-ID already used today"
-            )
-        return payment
-
-    def _check_signature(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> None:
-        timestamp = headers.get("x-timestamp", "")
-        try:
-            stamped = parse_snap_datetime(timestamp, "X-TIMESTAMP")
-        except InvalidFieldError as error:
-            raise SnapCallbackRejectedError(
-                codes.PAYMENT_UNAUTHORIZED, "Unauthorized. X-TIMESTAMP"
-            ) from error
-        if abs(now - stamped) > self._tolerance:
-            raise SnapCallbackRejectedError(
-                codes.PAYMENT_UNAUTHORIZED, "Unauthorized. stale X-TIMESTAMP"
-            )
-        signature = headers.get("x-signature", "")
-        verifier = self._verifier
-        if isinstance(verifier, HmacVerifier):
-            # Generic SNAP: the string signed holds the caller's bearer token.
-            token = bearer_token(headers.get("authorization"))
-            if token is None or not verifier.token_valid(token):
-                raise SnapCallbackRejectedError(codes.PAYMENT_TOKEN_INVALID, "Invalid Token (B2B)")
-            good = verifier.verify_with_token(method, path, body, timestamp, signature, token)
-        else:
-            good = verifier.verify(method, path, body, timestamp, signature)
-        if not good:
-            raise SnapCallbackRejectedError(
-                codes.PAYMENT_SIGNATURE_INVALID, "Unauthorized. Signature"
-            )
-
-
-def _parse_payment(raw_body: bytes) -> SnapPayment:
-    try:
-        data = json.loads(raw_body)
-    except ValueError as error:
-        raise _invalid("body") from error
-    if not isinstance(data, dict):
-        raise _invalid("body")
-    for field in _PAYMENT_FIELDS:
-        if data.get(field) in (None, ""):
-            raise _missing(field)
-    info, paid = data["additionalInfo"], data["paidAmount"]
-    if not isinstance(info, dict):
-        raise _invalid("additionalInfo")
-    if not isinstance(paid, dict):
-        raise _invalid("paidAmount")
-    for parent, child in (
-        ("additionalInfo", "channel"),
-        ("paidAmount", "value"),
-        ("paidAmount", "currency"),
-    ):
-        if data[parent].get(child) in (None, ""):
-            raise _missing(f"{parent}.{child}")
-    service_id = data["partnerServiceId"]
-    checks = (
-        ("partnerServiceId", r" {0,7}[0-9]{1,8}", 8),
-        ("customerNo", r"[0-9]{3,14}", None),
-        ("trxId", r"[^\x00-\x1f\x7f]{5,50}", None),
-        ("paymentRequestId", r"[^\x00-\x1f\x7f]{1,128}", None),
-    )
-    for field, pattern, length in checks:
-        value = data[field]
-        if not isinstance(value, str) or not re.fullmatch(pattern, value):
-            raise _invalid(field)
-        if length is not None and len(value) != length:
-            raise _invalid(field)
-    if data["virtualAccountNo"] != service_id + data["customerNo"]:
-        raise _invalid("virtualAccountNo")
-    if info["channel"] not in SNAP_CHANNELS.values():
-        raise _invalid("additionalInfo.channel")
-    try:
-        amount = money_from_snap(paid, "paidAmount")
-        paid_at = parse_snap_datetime(data["trxDateTime"], "trxDateTime")
-    except InvalidFieldError as error:
-        raise _invalid(error.field or "paidAmount") from error
-    contract = info.get("contractId")
-    return SnapPayment(
-        partner_service_id=service_id,
-        customer_no=data["customerNo"],
-        virtual_account_no=data["virtualAccountNo"],
-        trx_id=data["trxId"],
-        payment_request_id=data["paymentRequestId"],
-        paid=amount,
-        trx_date_time=paid_at,
-        channel=info["channel"],
-        contract_id=contract if isinstance(contract, str) else None,
-    )

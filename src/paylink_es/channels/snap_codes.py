@@ -11,7 +11,14 @@ from typing import Final
 SERVICE_VA_PAYMENT: Final = "25"
 SERVICE_VA_STATUS: Final = "26"
 SERVICE_CREATE_VA: Final = "27"
+SERVICE_VA_INQUIRY: Final = "30"
+SERVICE_DELETE_VA: Final = "31"
 SERVICE_QRIS_MPM: Final = "47"
+SERVICE_QRIS_QUERY: Final = "51"
+SERVICE_QRIS_NOTIFY: Final = "52"
+SERVICE_EWALLET_PAY: Final = "54"
+SERVICE_EWALLET_STATUS: Final = "55"
+SERVICE_EWALLET_NOTIFY: Final = "56"
 SERVICE_B2B_TOKEN: Final = "73"  # noqa: S105 (a service code)
 
 
@@ -23,6 +30,10 @@ def response_code(http_status: int, service: str, case: str) -> str:
 CREATE_VA_OK: Final = response_code(200, SERVICE_CREATE_VA, "00")
 VA_STATUS_OK: Final = response_code(200, SERVICE_VA_STATUS, "00")
 QRIS_MPM_OK: Final = response_code(200, SERVICE_QRIS_MPM, "00")
+DELETE_VA_OK: Final = response_code(200, SERVICE_DELETE_VA, "00")
+QRIS_QUERY_OK: Final = response_code(200, SERVICE_QRIS_QUERY, "00")
+EWALLET_PAY_OK: Final = response_code(200, SERVICE_EWALLET_PAY, "00")
+EWALLET_STATUS_OK: Final = response_code(200, SERVICE_EWALLET_STATUS, "00")
 CREATE_VA_TRX_DUPLICATE: Final = response_code(409, SERVICE_CREATE_VA, "01")
 # Generic SNAP: the B2B access token (POST /v1.0/access-token/b2b).
 B2B_TOKEN_OK: Final = response_code(200, SERVICE_B2B_TOKEN, "00")
