@@ -109,7 +109,7 @@ def _link_page(
         csrf=csrf_token(request, code),
         error=error,
         offered=offered,
-        chosen=chosen or groups[0][1][0][0],
+        chosen=chosen or (groups[0][1][0][0] if groups else None),
         title=details.description,
         currency=details.currency,
         test_mode=details.mode == "test",

@@ -405,8 +405,13 @@ class WinpayApi:
         method: str,
         expires_at: datetime,
         trx_type: str = "c",
+        customer_no: str | None = None,
     ) -> VirtualAccount:
-        """Create a VA (or a retail payment code) for ``amount`` by ``method``."""
+        """Create a VA (or a retail payment code) for ``amount`` by ``method``.
+
+        ``customer_no`` is only a wish (recurring VAs need one): Winpay answers the one
+        it chose.
+        """
         body = create_va_body(
             name=name,
             trx_id=trx_id,
@@ -415,6 +420,7 @@ class WinpayApi:
             expires_at=expires_at,
             now=self.client.now(),
             trx_type=trx_type,
+            customer_no=customer_no,
         )
         answer = self.client.call("POST", PATH_CREATE_VA, body, codes.CREATE_VA_OK)
         va = VirtualAccount.from_answer(
