@@ -37,6 +37,7 @@ from api.channel_registry import winpay_channel
 from paylink_es.application import PaylinkApp
 from paylink_es.channels.port import Notification
 from paylink_es.channels.snap_callbacks import (
+    NOTIFY_SERVICES,
     PATH_EWALLET_NOTIFY,
     PATH_QRIS_NOTIFY,
     PATH_VA_PAYMENT,
@@ -109,9 +110,9 @@ def _handle(state: Any, method: str, path: str, headers: dict[str, str], body: b
         return _answer(code_for(service, 404, "08"), "Invalid Merchant. Winpay is not configured")
     ledger: PaylinkApp = state.ledger
     now = datetime.now(tz=UTC)
+    seen = EventSourcedSeenExternalIds(ledger.save, lambda i: i in ledger.repository)
     try:
         signed = winpay.callbacks.authenticate(method, path, headers, body, now)
-        seen = EventSourcedSeenExternalIds(ledger.save, lambda i: i in ledger.repository)
         if seen.seen(signed.day, signed.external_id):
             return _answer(
                 code_for(service, 409, "00"), "Conflict. X-EXTERNAL-ID already used today"
@@ -137,8 +138,6 @@ def _handle(state: Any, method: str, path: str, headers: dict[str, str], body: b
 
 def code_for_path(relative: str) -> str:
     """The SNAP service code of a notification path (the VA payment's for any other)."""
-    from paylink_es.channels.snap_callbacks import NOTIFY_SERVICES
-
     return NOTIFY_SERVICES.get(relative, NOTIFY_SERVICES[PATH_VA_PAYMENT])
 
 

@@ -25,10 +25,10 @@ from paylink_es.channels.snap import (
     B2BCredentials,
     HmacVerifier,
     RsaSigner,
-    SnapCallbackVerifier,
     SnapClient,
     minify,
 )
+from paylink_es.channels.snap_callbacks import SnapCallbackVerifier, parse_va_payment
 from paylink_es.channels.snap_codes import (
     SnapAnswerInvalidError,
     SnapCallbackRejectedError,
@@ -36,11 +36,12 @@ from paylink_es.channels.snap_codes import (
     SnapUnreachableError,
     is_invalid_token,
 )
+from paylink_es.channels.winpay import CALLBACK_PATH
+from paylink_es.channels.winpay_api import VaRef, VirtualAccount, WinpayApi
 from paylink_es.clock import FakeClock
 from paylink_es.money import Money
 from tests.channels.conftest import CLIENT_KEY, CLIENT_SECRET
 from tests.channels.snap_counterpart import (
-    CALLBACK_PATH,
     CALLBACK_TOKEN,
     TOKEN_PATH,
     WinpayCounterpart,
@@ -50,6 +51,7 @@ from tests.channels.snap_counterpart import (
 
 CREATE = "/v1.0/transfer-va/create-va"
 STATUS = "/v1.0/transfer-va/status"
+DELETE = "/v1.0/transfer-va/delete-va"
 
 
 def hmac_client(
@@ -77,10 +79,8 @@ def client(
         yield built
 
 
-def create(client: SnapClient, clock: FakeClock, trx_id: str) -> None:
-    client.create_va(
-        partner_service_id="9042",
-        customer_no="00000009",
+def create(client: SnapClient, clock: FakeClock, trx_id: str) -> VirtualAccount:
+    return WinpayApi(client).create_va(
         name="Paylink customer",
         trx_id=trx_id,
         amount=Money(10_000, "IDR"),
@@ -89,9 +89,12 @@ def create(client: SnapClient, clock: FakeClock, trx_id: str) -> None:
     )
 
 
-def status(client: SnapClient, trx_id: str) -> bool:
-    answer = client.inquire_status(partner_service_id="9042", customer_no="00000009", trx_id=trx_id)
-    return answer.paid
+def ref_of(va: VirtualAccount) -> VaRef:
+    return VaRef(va.virtual_account_no, va.trx_id, va.contract_id, va.channel)
+
+
+def status(client: SnapClient, va: VirtualAccount) -> bool:
+    return WinpayApi(client).va_status(ref_of(va)).paid
 
 
 def sent(counterpart: WinpayCounterpart, path: str) -> list[dict[str, str]]:
@@ -105,11 +108,11 @@ def sent(counterpart: WinpayCounterpart, path: str) -> list[dict[str, str]]:
 def test_the_token_is_fetched_once_and_reused_and_every_request_is_hmac_signed(
     client: SnapClient, hmac_counterpart: WinpayCounterpart, snap_clock: FakeClock
 ) -> None:
-    create(client, snap_clock, "INV-HMAC-1")
-    assert status(client, "INV-HMAC-1") is False
+    va = create(client, snap_clock, "INV-HMAC-1")
+    assert status(client, va) is False
     hmac_counterpart.pay("INV-HMAC-1")
-    assert status(client, "INV-HMAC-1") is True
-    client.generate_qris(partner_reference_no="QR-HMAC-1", amount=Money(5_000, "IDR"))
+    assert status(client, va) is True
+    WinpayApi(client).generate_qris(partner_reference_no="QR-HMAC-1", amount=Money(5_000, "IDR"))
 
     assert hmac_counterpart.tokens_issued == 1
     assert client.tokens is not None
@@ -133,16 +136,16 @@ def test_the_token_is_fetched_once_and_reused_and_every_request_is_hmac_signed(
 def test_the_token_is_refreshed_before_it_expires_without_a_refusal(
     client: SnapClient, hmac_counterpart: WinpayCounterpart, snap_clock: FakeClock
 ) -> None:
-    create(client, snap_clock, "INV-HMAC-2")
+    va = create(client, snap_clock, "INV-HMAC-2")
     first = set(hmac_counterpart.tokens)
     snap_clock.advance(timedelta(minutes=13))  # 15-minute tokens: still fresh
-    status(client, "INV-HMAC-2")
+    status(client, va)
     assert hmac_counterpart.tokens_issued == 1
     snap_clock.advance(timedelta(minutes=1, seconds=30))  # 30 s before expiry: due
-    status(client, "INV-HMAC-2")
+    status(client, va)
     assert hmac_counterpart.tokens_issued == 2
     snap_clock.advance(timedelta(hours=3))  # long expired: fetched again, before sending
-    status(client, "INV-HMAC-2")
+    status(client, va)
     assert hmac_counterpart.tokens_issued == 3
     assert hmac_counterpart.refused == [], "a request went out with a stale token"
     last = sent(hmac_counterpart, STATUS)[-1]["Authorization"]
@@ -152,12 +155,12 @@ def test_the_token_is_refreshed_before_it_expires_without_a_refusal(
 def test_an_invalid_token_answer_fetches_a_new_one_and_sends_once_more(
     client: SnapClient, hmac_counterpart: WinpayCounterpart, snap_clock: FakeClock
 ) -> None:
-    create(client, snap_clock, "INV-HMAC-3")
+    va = create(client, snap_clock, "INV-HMAC-3")
     hmac_counterpart.revoke_tokens()  # the provider forgot it; the client cannot know
-    assert status(client, "INV-HMAC-3") is False
+    assert status(client, va) is False
     assert hmac_counterpart.refused == ["4012601"]
     assert hmac_counterpart.tokens_issued == 2
-    status(client, "INV-HMAC-3")  # and the new one is reused
+    status(client, va)  # and the new one is reused
     assert hmac_counterpart.tokens_issued == 2
 
 
@@ -307,7 +310,7 @@ def test_bad_token_answers_are_typed_and_never_cached(
             transport=transport,
         ) as broken:
             with pytest.raises(SnapAnswerInvalidError, match=r"accessToken|Bearer|expiresIn"):
-                broken.inquire_status(partner_service_id="9042", customer_no="123", trx_id="T-1234")
+                WinpayApi(broken).va_status(VaRef("    9042123", "T-1234", "ci1", "BSI"))
             assert broken.tokens is not None
             assert broken.tokens.fetches == 0, answer
 
@@ -319,9 +322,9 @@ def test_the_token_and_the_secret_never_show_in_reprs_or_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        create(client, snap_clock, "INV-HMAC-8")
+        va = create(client, snap_clock, "INV-HMAC-8")
         hmac_counterpart.revoke_tokens()
-        status(client, "INV-HMAC-8")
+        status(client, va)
     tokens = [
         h["Authorization"].removeprefix("Bearer ")
         for p, h, _ in hmac_counterpart.requests
@@ -344,8 +347,10 @@ NOW = datetime(2024, 1, 11, 9, 0, 5, tzinfo=WIB)
 
 def verify(headers: dict[str, str], body: bytes, secret: str = CLIENT_SECRET) -> str:
     verifier = SnapCallbackVerifier(HmacVerifier(secret))
+    assert verifier.scheme == "HMAC-SHA512"
     try:
-        payment = verifier.verify_callback("POST", CALLBACK_PATH, headers, body, NOW)
+        signed = verifier.authenticate("POST", CALLBACK_PATH, headers, body, NOW)
+        payment = parse_va_payment(signed.body)
     except SnapCallbackRejectedError as rejected:
         return rejected.response_code
     return payment.trx_id
@@ -379,6 +384,41 @@ def test_a_token_check_can_refuse_tokens_we_did_not_issue(
     headers, body = hmac_counterpart.callback(payment_body(), stamp=NOW)
     strict = SnapCallbackVerifier(HmacVerifier(CLIENT_SECRET, lambda token: token == "ours"))
     with pytest.raises(SnapCallbackRejectedError) as caught:
-        strict.verify_callback("POST", CALLBACK_PATH, headers, body, NOW)
+        strict.authenticate("POST", CALLBACK_PATH, headers, body, NOW)
     assert caught.value.response_code == "4012501"
+    assert caught.value.reason == "Invalid Token (B2B)"
     assert "another" not in repr(HmacVerifier("another-secret"))
+    ours, raw = hmac_counterpart.callback(payment_body(), stamp=NOW, token="ours")
+    assert strict.authenticate("POST", CALLBACK_PATH, ours, raw, NOW).service == "25"
+
+
+def test_hmac_callbacks_pretty_printed_or_with_milliseconds_are_accepted(
+    hmac_counterpart: WinpayCounterpart,
+) -> None:
+    for pretty, millis in ((True, False), (False, True), (True, True)):
+        headers, body = hmac_counterpart.callback(
+            payment_body(), stamp=NOW, pretty=pretty, millis=millis
+        )
+        assert verify(headers, body) == "INV-000000023220", (pretty, millis)
+
+
+def test_an_hmac_callback_without_its_headers_is_4002502_before_any_token_check(
+    hmac_counterpart: WinpayCounterpart,
+) -> None:
+    for header in ("X-TIMESTAMP", "X-SIGNATURE", "X-EXTERNAL-ID"):
+        headers, body = hmac_counterpart.callback(payment_body(), stamp=NOW, drop=(header,))
+        assert verify(headers, body) == "4002502", header
+
+
+def test_status_by_get_and_delete_are_hmac_signed_with_their_own_method(
+    client: SnapClient, hmac_counterpart: WinpayCounterpart, snap_clock: FakeClock
+) -> None:
+    va = create(client, snap_clock, "INV-HMAC-9")
+    by_get = WinpayApi(client, status_method="GET")
+    assert by_get.va_status(ref_of(va)).paid is False
+    by_get.delete_va(ref_of(va))
+    methods = [(method, path) for method, path, _, _ in hmac_counterpart.calls]
+    assert ("GET", STATUS) in methods
+    assert ("DELETE", DELETE) in methods
+    assert hmac_counterpart.refused == []
+    assert hmac_counterpart.deleted == {"INV-HMAC-9"}

@@ -20,6 +20,7 @@ from paylink_es.channels.port import (
     ChannelStatus,
     Notification,
     NotificationMismatchError,
+    RefundResult,
 )
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap import RsaSigner, RsaVerifier, SnapClient
@@ -72,6 +73,11 @@ class FlakyChannel:
 
     def withdraw(self, payment: PaymentDetails) -> None:
         del payment
+
+    def refund(
+        self, channel_ref: str, payment_id: UUID, refund_id: UUID, amount: Money
+    ) -> RefundResult:
+        return RefundResult(accepted=False, channel_ref=channel_ref, detail="no refunds here")
 
 
 def _payment(app: PaylinkApp, channel: str = "flaky") -> UUID:

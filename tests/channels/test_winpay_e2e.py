@@ -13,6 +13,7 @@ longer take are deleted at the counterpart.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from paylink_es.channels.winpay import CALLBACK_BASE
 from paylink_es.clock import FakeClock
 from paylink_es.errors import InvalidFieldError
 from paylink_es.settings import Settings
+from projections import commands
 from projections.channel_poller import ChannelPoller
 from projections.runner import ProjectionService
 from tests.api.support import live_server
@@ -293,7 +295,7 @@ def test_forged_stale_altered_and_incomplete_notifications_store_nothing(
         return response.status_code, answer
 
     now = datetime.now(WIB)
-    signed_with = {
+    signed_with: dict[str, tuple[dict[str, Any], str, str]] = {
         "signed with another key": ({"key": merchant_key}, "4012500", "Signature"),
         "stale X-TIMESTAMP": ({"stamp": now - timedelta(minutes=10)}, "4012500", "stale"),
         "from the future": ({"stamp": now + timedelta(minutes=10)}, "4012500", "stale"),
@@ -608,21 +610,19 @@ def test_a_key_that_does_not_load_stops_the_server_at_start(
         "PAYLINK_WINPAY_PUBLIC_KEY": "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAnotakey",
     }
     env.pop("PAYLINK_DATABASE_URL", None)
-    started = time.monotonic()
-    served = subprocess.run(
-        [sys.executable, "-m", "paylink_es.cli", "serve", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    served = _serve_once(env)
     assert served.returncode == 2, served.stderr
     assert "PAYLINK_WINPAY_PUBLIC_KEY" in served.stderr
     assert "MIIBIjAN" not in served.stderr, "the key must never be printed"
-    assert time.monotonic() - started < 60
     del env["PAYLINK_WINPAY_PARTNER_ID"]
-    missing = subprocess.run(
+    missing = _serve_once(env)
+    assert missing.returncode == 2
+    assert "PAYLINK_WINPAY_PARTNER_ID" in missing.stderr
+
+
+def _serve_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``paylink serve`` as an operator starts it (it must stop at once, never serve)."""
+    return subprocess.run(
         [sys.executable, "-m", "paylink_es.cli", "serve", "--port", "1"],
         env=env,
         capture_output=True,
@@ -630,8 +630,6 @@ def test_a_key_that_does_not_load_stops_the_server_at_start(
         timeout=60,
         check=False,
     )
-    assert missing.returncode == 2
-    assert "PAYLINK_WINPAY_PARTNER_ID" in missing.stderr
 
 
 def test_the_serving_poller_credits_a_silent_payment_within_seconds(
@@ -682,3 +680,41 @@ def test_a_second_worker_refuses_an_external_id_the_first_processed(
 
     assert shop.payment(second).status == "verified"
     assert live_money(shop)["pending"] == 300000
+
+
+def test_channels_status_shows_what_the_poller_waits_on_and_poll_asks_now(
+    backend_settings: Settings,
+    clock: FakeClock,
+    counterpart: WinpayCounterpart,
+    merchant_key: rsa.RSAPrivateKey,
+    winpay_key: rsa.RSAPrivateKey,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock.current = datetime.now(WIB)  # the CLI reads the store on the real clock
+    configured = winpay_settings(backend_settings, counterpart, merchant_key, winpay_key)
+    with shop(configured, clock, served=True, run_projections=True) as built:
+        waiting, paid = pick(built), pick(built, "va_bsi")
+        counterpart.pay(str(paid))
+        caught_up(built)
+        capsys.readouterr()
+
+        assert commands.channels_status(built.settings, as_json=True) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert {"channel": "winpay", "remote": True} in shown["channels"]
+        rows = {row["payment_id"]: row for row in shown["waiting"]}
+        assert set(rows) == {str(waiting), str(paid)}
+        assert rows[str(waiting)]["status"] == "awaiting payment"
+        assert datetime.fromisoformat(rows[str(waiting)]["next_ask"]) > clock() - timedelta(
+            seconds=1
+        )
+
+        assert commands.channels_poll(built.settings) == 0
+        assert "verified 1" in capsys.readouterr().out
+        assert built.payment(paid).status == "verified"
+        assert built.payment(waiting).status == "initiated"
+
+        assert commands.channels_status(built.settings, as_json=False) == 0
+        table = capsys.readouterr().out
+        assert "channel winpay: configured, polled" in table
+        assert str(waiting) in table
+        assert str(paid) not in table

@@ -14,20 +14,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
-from api.channel_registry import channels, close_channels
-from paylink_es.channels.snap import WIB, HmacVerifier
+from api.channel_registry import channels_of, close_channels
+from paylink_es.channels.snap import WIB
 from paylink_es.channels.winpay import CALLBACK_PATH, WinpayChannel, winpay_from_settings
 from paylink_es.clock import FakeClock
+from paylink_es.details import PaymentDetails
 from paylink_es.errors import InvalidFieldError
 from paylink_es.money import Money
 from paylink_es.settings import Settings
+from projections.runner import ProjectionService
 from tests.channels.conftest import CLIENT_KEY, CLIENT_SECRET
 from tests.channels.snap_counterpart import (
     CALLBACK_TOKEN,
@@ -36,16 +38,17 @@ from tests.channels.snap_counterpart import (
     private_pem,
     va_payment_body,
 )
-from tests.channels.test_winpay_e2e import (
-    api_payment,
-    inquiries,
-    live_money,
-    pick_va,
-    send,
-)
 from tests.page.support import Shop, shop
 
 CREATE = "/v1.0/transfer-va/create-va"
+STATUS = "/v1.0/transfer-va/status"
+LINK: dict[str, Any] = {
+    "amount": 150000,
+    "currency": "IDR",
+    "description": "Kaos polos hitam",
+    "methods": ["va_bri", "va_bsi", "qris", "ewallet_ovo"],
+    "usage_limit": None,
+}
 
 
 def hmac_settings(
@@ -57,7 +60,6 @@ def hmac_settings(
             "winpay_base_url": counterpart.base_url,
             "winpay_partner_id": "PAYLINK",
             "winpay_channel_id": "PAYLINKWEB",
-            "winpay_partner_service_id": "9042",
             "winpay_private_key": SecretStr(private_pem(merchant_key)),
             "winpay_signature_scheme": "hmac",
             "winpay_client_key": CLIENT_KEY,
@@ -133,19 +135,28 @@ def test_the_hmac_channel_needs_no_winpay_public_key_and_hides_its_secrets(
     channel = winpay_from_settings(configured, clock=snap_clock)
     assert isinstance(channel, WinpayChannel)
     try:
-        assert channel.client.scheme == "HMAC-SHA512"
-        assert isinstance(channel.callback_key, HmacVerifier)
-        assert channel.callback_scheme == "HMAC-SHA512"
-        # The same port: a VA is created and inquired about through the HMAC scheme.
+        assert channel.api.client.scheme == "HMAC-SHA512"
+        assert channel.callbacks.scheme == "HMAC-SHA512"
+        # The same port: a VA is created, inquired about and deleted through the HMAC scheme.
         payment_id = uuid4()
         made = channel.instructions(payment_id, "va_bni", Money(20_000, "IDR"), "Toko Budi")
         assert made["bank"] == "BNI"
-        assert channel.inquire("", payment_id, Money(20_000, "IDR")).paid is False
+        assert (
+            made["virtual_account_no"] == hmac_counterpart.vas[str(payment_id)]["virtualAccountNo"]
+        )
+        payment = payment_of(payment_id, "va_bni", made)
+        waiting = channel.inquire(payment)
+        assert (waiting.paid, waiting.final) == (False, False)
         hmac_counterpart.pay(str(payment_id))
-        status = channel.inquire("", payment_id, Money(20_000, "IDR"))
+        status = channel.inquire(payment)
         assert (status.paid, status.amount) == (True, Money(20_000, "IDR"))
+        other_id = uuid4()
+        other = channel.instructions(other_id, "va_bni", Money(20_000, "IDR"), "Toko Budi")
+        channel.withdraw(payment_of(other_id, "va_bni", other))
+        assert hmac_counterpart.deleted == {str(other_id)}
         assert hmac_counterpart.tokens_issued == 1
-        shown = repr(configured) + repr(channel) + repr(channel.client) + repr(channel.callback_key)
+        assert hmac_counterpart.refused == []
+        shown = repr(configured) + repr(channel) + repr(channel.api) + repr(channel.callbacks)
         assert CLIENT_SECRET not in shown
         for token in hmac_counterpart.tokens:
             assert token not in shown
@@ -165,9 +176,10 @@ def test_the_registry_builds_winpay_with_the_configured_scheme(
     state = SimpleNamespace(
         settings=hmac_settings(Settings(data_dir=tmp_path), hmac_counterpart, merchant_key)
     )
-    winpay = channels(state)["winpay"]
+    winpay = channels_of(state)["winpay"]
     assert isinstance(winpay, WinpayChannel)
-    assert winpay.client.scheme == "HMAC-SHA512"
+    assert winpay.api.client.scheme == "HMAC-SHA512"
+    assert winpay.callbacks.scheme == "HMAC-SHA512"
     close_channels(state)
 
 
@@ -199,10 +211,13 @@ def test_a_va_is_created_paid_confirmed_and_credited_over_the_hmac_scheme(
     assert va["totalAmount"] == {"value": "150000.00", "currency": "IDR"}
     assert [path for path, _, _ in counterpart.requests] == [TOKEN_PATH, CREATE]
     assert counterpart.requests[1][1]["Authorization"].startswith("Bearer ")
+    assert "partnerServiceId" not in counterpart.requests[1][2]
     assert counterpart.refused == []
     payment = shop.payment(payment_id)
     assert (payment.channel, payment.status) == ("winpay", "initiated")
     assert payment.instructions["virtual_account_no"] == va["virtualAccountNo"]
+    assert payment.instructions["contract_id"] == va["additionalInfo"]["contractId"]
+    assert payment.instructions["customer_no"] == va["customerNo"]
 
     counterpart.pay(trx)
     status, answer = send(
@@ -231,6 +246,7 @@ def test_hmac_callbacks_that_are_forged_tokenless_or_stale_are_refused(
     head = shop.head()
 
     refusals: dict[str, tuple[dict[str, Any], str]] = {
+        "no X-SIGNATURE": ({"drop": ("X-SIGNATURE",)}, "4002502"),
         "a guessed secret": ({"secret": "guessed-secret"}, "4012500"),
         "RSA-signed (the other scheme)": ({"key": merchant_key}, "4012500"),
         "stale X-TIMESTAMP": ({"stamp": datetime.now(WIB) - timedelta(minutes=10)}, "4012500"),
@@ -256,6 +272,33 @@ def test_hmac_callbacks_that_are_forged_tokenless_or_stale_are_refused(
     assert live_money(shop)["pending"] == 150000
 
 
+def test_a_callback_answered_not_yet_is_asked_again_on_winpays_retry(
+    hmac_shop: Shop, live_counterpart: WinpayCounterpart
+) -> None:
+    """Status 01/02 is not final: the same notification (same X-EXTERNAL-ID) retried by
+    Winpay is asked about again, not refused as a replay, and verified once paid."""
+    shop, counterpart = hmac_shop, live_counterpart
+    payment_id = pick_va(shop, "va_bsi")
+    trx = str(payment_id)
+    counterpart.pay(trx)
+    counterpart.status_flags[trx] = "02"
+    body = va_payment_body(counterpart.vas[trx], "70001", amount_style="plain", fees=True)
+
+    status, answer = send(shop, counterpart, body, external_id="700000000001")
+    assert (status, answer["responseCode"]) == (500, "5002500"), answer
+    assert shop.payment(payment_id).status == "paid"  # received, neither verified nor rejected
+
+    del counterpart.status_flags[trx]
+    status, answer = send(shop, counterpart, body, external_id="700000000001")
+    assert (status, answer["responseCode"]) == (200, "2002500"), answer
+    assert inquiries(counterpart, trx) == 2
+    assert shop.payment(payment_id).status == "verified"
+    assert shop.count("Payment.Received") == 1
+    # Processed to a decision, the id is used up now.
+    status, answer = send(shop, counterpart, body, external_id="700000000001")
+    assert (status, answer["responseCode"]) == (409, "4092500"), answer
+
+
 def send_hmac(
     shop: Shop,
     counterpart: WinpayCounterpart,
@@ -267,6 +310,7 @@ def send_hmac(
     secret: str | None = None,
     token: str | None = CALLBACK_TOKEN,
     tamper: tuple[bytes, bytes] | None = None,
+    drop: tuple[str, ...] = (),
 ) -> tuple[int, dict[str, Any]]:
     """Like ``send``, with the counterpart's HMAC options (secret, token) as well."""
     headers, raw = counterpart.callback(
@@ -274,9 +318,10 @@ def send_hmac(
         stamp=stamp or datetime.now(WIB),
         external_id=external_id,
         key=key,
-        path=CALLBACK_PATH,
+        path="/v1.0/transfer-va/payment",  # Winpay signs the path from /v1.0/ on
         secret=secret,
         token=token,
+        drop=drop,
     )
     if tamper is not None:
         assert tamper[0] in raw
@@ -285,3 +330,74 @@ def send_hmac(
     answer: dict[str, Any] = response.json()
     assert response.status_code == int(answer["responseCode"][:3]), answer
     return response.status_code, answer
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def payment_of(payment_id: UUID, method: str, instructions: dict[str, str]) -> PaymentDetails:
+    """A live Winpay payment as the ledger would hand it to the channel."""
+    due = Money(20_000, "IDR")
+    return PaymentDetails(
+        id=payment_id,
+        merchant_id=uuid4(),
+        mode="live",
+        link_id=uuid4(),
+        method=method,
+        channel="winpay",
+        status="initiated",
+        amount=due,
+        received=None,
+        channel_ref=None,
+        paid_at=None,
+        anomaly=None,
+        disposition=None,
+        fee=None,
+        net=None,
+        refunded=Money.zero("IDR"),
+        rejection=None,
+        instructions=instructions,
+    )
+
+
+def pick_va(shop: Shop, method: str = "va_bri") -> UUID:
+    """A customer opens a new live link and picks ``method``; the payment's id."""
+    link = shop.link(LINK, mode="live")
+    return shop.choose(link.code, method)
+
+
+def send(
+    shop: Shop, counterpart: WinpayCounterpart, body: dict[str, Any], *, external_id: str
+) -> tuple[int, dict[str, Any]]:
+    """A good HMAC-signed VA payment callback, posted to the app over HTTP."""
+    return send_hmac(shop, counterpart, body, external_id)
+
+
+def live_money(shop: Shop) -> dict[str, int]:
+    """The merchant's live IDR buckets from GET /v1/balances, once projections caught up."""
+    service: ProjectionService = shop.app.state.projections
+    service.wait_until(shop.head(), timeout=20)
+    response = shop.client.get("/v1/balances", headers=shop.headers("live"))
+    assert response.status_code == 200, response.text
+    rows = [row for row in response.json()["data"] if row["currency"] == "IDR"]
+    buckets = ("pending", "held", "refund_due", "verified")
+    return {name: rows[0][name] for name in buckets} if rows else dict.fromkeys(buckets, 0)
+
+
+def api_payment(shop: Shop, payment_id: UUID) -> dict[str, Any]:
+    """GET /v1/payments/{id} with the live key, once projections caught up."""
+    service: ProjectionService = shop.app.state.projections
+    service.wait_until(shop.head(), timeout=20)
+    response = shop.client.get(f"/v1/payments/{payment_id}", headers=shop.headers("live"))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def inquiries(counterpart: WinpayCounterpart, trx_id: str) -> int:
+    """How many status inquiries about ``trx_id`` the counterpart answered."""
+    return sum(
+        1
+        for path, _, payload in counterpart.requests
+        if path == STATUS and payload.get("trxId") == trx_id
+    )

@@ -363,7 +363,10 @@ def read_transaction_status(answer: Mapping[str, Any]) -> TransactionStatus:
         raise SnapAnswerInvalidError(f"latestTransactionStatus {code!r} is not two digits")
     try:
         amount = money_from_snap(answer["amount"], "amount") if "amount" in answer else None
-        paid_time = answer.get("paidTime") or (answer.get("additionalInfo") or {}).get("paidTime")
+        info = answer.get("additionalInfo", {})
+        if not isinstance(info, dict):
+            raise SnapAnswerInvalidError("additionalInfo is not an object")
+        paid_time = answer.get("paidTime") or info.get("paidTime")
         paid_at = parse_snap_datetime(paid_time, "paidTime") if paid_time else None
     except InvalidFieldError as error:
         raise SnapAnswerInvalidError(str(error)) from error
@@ -459,13 +462,24 @@ class WinpayApi:
 
     def qris_status(self, *, reference_no: str, partner_reference_no: str) -> TransactionStatus:
         """Service 51: the QRIS payment's latest status."""
+        return self._status(
+            PATH_QRIS_QUERY,
+            codes.SERVICE_QRIS_MPM,
+            codes.QRIS_QUERY_OK,
+            reference_no,
+            partner_reference_no,
+        )
+
+    def _status(
+        self, path: str, service: str, success: str, reference_no: str, partner_reference_no: str
+    ) -> TransactionStatus:
+        """A SNAP transaction status query about the transaction ``service`` created."""
         body = {
             "originalReferenceNo": reference_no,
             "originalPartnerReferenceNo": partner_reference_no,
-            "serviceCode": codes.SERVICE_QRIS_MPM,
+            "serviceCode": service,
         }
-        answer = self.client.call("POST", PATH_QRIS_QUERY, body, codes.QRIS_QUERY_OK)
-        return read_transaction_status(answer)
+        return read_transaction_status(self.client.call("POST", path, body, success))
 
     def pay_by_ewallet(
         self,
@@ -497,10 +511,10 @@ class WinpayApi:
 
     def ewallet_status(self, *, reference_no: str, partner_reference_no: str) -> TransactionStatus:
         """Service 55: the e-wallet payment's latest status."""
-        body = {
-            "originalPartnerReferenceNo": partner_reference_no,
-            "originalReferenceNo": reference_no,
-            "serviceCode": codes.SERVICE_EWALLET_PAY,
-        }
-        answer = self.client.call("POST", PATH_EWALLET_STATUS, body, codes.EWALLET_STATUS_OK)
-        return read_transaction_status(answer)
+        return self._status(
+            PATH_EWALLET_STATUS,
+            codes.SERVICE_EWALLET_PAY,
+            codes.EWALLET_STATUS_OK,
+            reference_no,
+            partner_reference_no,
+        )
