@@ -31,9 +31,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         check_channels(settings)  # a bad key or a missing live setting stops serve here
     except InvalidFieldError as error:
-        setting = f"PAYLINK_{(error.field or 'setting').upper()}"
-        print(f"paylink: {setting} {error.message.partition(': ')[2]}", file=sys.stderr)
-        return 2
+        return _bad_setting(error)
     workers = args.workers or settings.workers
     where = (settings.database_url and "PostgreSQL") or f"SQLite files in {settings.data_dir}/"
     print(f"Paylink ES on {settings.public_url} ({where}, {workers} worker(s))", file=sys.stderr)
@@ -55,6 +53,13 @@ def check_channels(settings: Settings) -> None:
     from paylink_es.channels.registry import build_channels, close_all
 
     close_all(build_channels(settings))
+
+
+def _bad_setting(error: InvalidFieldError) -> int:
+    """Say which PAYLINK_* variable is wrong, and how (never its value)."""
+    setting = f"PAYLINK_{(error.field or 'setting').upper()}"
+    print(f"paylink: {setting} {error.message.partition(': ')[2]}", file=sys.stderr)
+    return 2
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
@@ -197,6 +202,10 @@ def _projections(args: argparse.Namespace, settings: Settings) -> int:
 def _channels(args: argparse.Namespace, settings: Settings) -> int:
     from projections import commands
 
+    try:
+        check_channels(settings)
+    except InvalidFieldError as error:
+        return _bad_setting(error)
     if args.action == "poll":
         return commands.channels_poll(settings)
     return commands.channels_status(settings, args.json)

@@ -451,7 +451,7 @@ def _pem(value: str | None, path: Path | None, field: str) -> str:
             return path.read_text()
         except OSError as error:
             raise InvalidFieldError(f"{field}_path", f"cannot read {path}: {error}") from None
-    raise InvalidFieldError(field, "is required when winpay_base_url is set")
+    raise InvalidFieldError(field, "is required when PAYLINK_WINPAY_BASE_URL is set")
 
 
 def winpay_from_settings(settings: Settings, clock: Clock = system_clock) -> WinpayChannel | None:
@@ -469,7 +469,7 @@ def winpay_from_settings(settings: Settings, clock: Clock = system_clock) -> Win
         return None
     for name in ("winpay_partner_id", "winpay_channel_id"):
         if not getattr(settings, name).strip():
-            raise InvalidFieldError(name, "is required when winpay_base_url is set")
+            raise InvalidFieldError(name, "is required when PAYLINK_WINPAY_BASE_URL is set")
     secret = settings.winpay_private_key
     private = _pem(
         secret.get_secret_value() if secret is not None else None,
@@ -511,7 +511,7 @@ def winpay_from_settings(settings: Settings, clock: Clock = system_clock) -> Win
 
 def _b2b_credentials(settings: Settings, signer: RsaSigner) -> B2BCredentials:
     """The generic SNAP credentials, each missing one named."""
-    needed = "is required when winpay_signature_scheme is hmac"
+    needed = "is required when PAYLINK_WINPAY_SIGNATURE_SCHEME is hmac"
     client_key = settings.winpay_client_key.strip()
     if not client_key:
         raise InvalidFieldError("winpay_client_key", needed)
