@@ -3,6 +3,11 @@
 At least once: a delivery is sent when the outbox says it is due and the ledger's
 count of attempts agrees with the outbox's (so a try the outbox has not seen yet is
 not repeated). Every try — status code or error, and when to try next — is an event.
+
+Before every try the endpoint's host is resolved again and every address checked (DNS
+can change after the endpoint was registered); the request then goes to a checked
+address (the host still in ``Host`` and in TLS's SNI and certificate check), so no second
+lookup can swap in another. A refused address is a failed try, with the reason.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import httpx
 
 from paylink_es.application import PaylinkApp
 from paylink_es.errors import DomainError
+from paylink_es.resolver import system_resolver
 from paylink_es.webhooks import (
+    Resolver,
     WebhookDelivery,
-    check_webhook_url,
+    WebhookTarget,
+    check_webhook_target,
     next_attempt,
     signature_header,
 )
@@ -45,10 +53,12 @@ class DeliveryWorker:
         allow_private: bool,
         client: httpx.Client | None = None,
         timeout_s: float = 10.0,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self.ledger = ledger
         self.outbox = outbox
         self.allow_private = allow_private
+        self.resolve = resolve
         self.client = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._owns_client = client is None
 
@@ -73,12 +83,15 @@ class DeliveryWorker:
         error: str | None = None
         try:
             endpoint = self.ledger.webhook_endpoint(merchant, str(row["mode"]), endpoint_id)
-            check_webhook_url(endpoint.url, allow_private=self.allow_private)
+            target = check_webhook_target(
+                endpoint.url, allow_private=self.allow_private, resolve=self.resolve
+            )
             stamp = int(now.timestamp())
-            response = self.client.post(
-                endpoint.url,
-                content=body,
-                headers={
+            response = post_pinned(
+                self.client,
+                target,
+                body,
+                {
                     "Content-Type": "application/json",
                     "User-Agent": USER_AGENT,
                     "Paylink-Event-Id": str(json.loads(body)["id"]),
@@ -124,3 +137,32 @@ class DeliveryWorker:
         """Close the HTTP client if this worker made it."""
         if self._owns_client:
             self.client.close()
+
+
+def post_pinned(
+    client: httpx.Client, target: WebhookTarget, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST ``body`` to ``target``, connecting only to its checked addresses.
+
+    The URL's host is replaced by each checked address in turn (the next one only when
+    the connection cannot be made); the host name stays in ``Host`` and, for https, in
+    SNI, where it is also the name the certificate must match. Without checked addresses
+    (private addresses allowed) the URL is used as it is.
+    """
+    url = httpx.URL(target.url)
+    if not target.addresses:
+        return client.post(url, content=body, headers=headers)
+    host_header = {"Host": url.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.host} if url.scheme == "https" else {}
+    for index, address in enumerate(target.addresses):
+        try:
+            return client.post(
+                url.copy_with(host=address),
+                content=body,
+                headers={**headers, **host_header},
+                extensions=extensions,
+            )
+        except httpx.ConnectError:
+            if index == len(target.addresses) - 1:
+                raise
+    raise AssertionError("unreachable: a target has at least one address")

@@ -12,11 +12,13 @@ from eventsourcing.application import Repository
 
 from paylink_es.aggregate import PaylinkAggregate
 from paylink_es.errors import NotFoundError
+from paylink_es.resolver import system_resolver
 from paylink_es.webhooks import (
+    Resolver,
     WebhookDelivery,
     WebhookEndpoint,
     check_event_types,
-    check_webhook_url,
+    check_webhook_target,
 )
 
 T = TypeVar("T")
@@ -36,6 +38,8 @@ class WebhookServices:
 
     # Provided by PaylinkApp (these stubs only tell the type checker).
     new_id: Callable[[], UUID]
+    # How webhook host names are looked up; None: the system's resolver. Tests set a fake.
+    webhook_resolver: Resolver | None = None
 
     @property
     def repository(self) -> Repository[UUID]:
@@ -62,9 +66,15 @@ class WebhookServices:
         *,
         allow_private: bool,
     ) -> NewEndpoint:
-        """Register where to post events; refuses private networks unless allowed."""
+        """Register where to post events.
+
+        Unless private addresses are allowed, the URL's host and every address it resolves
+        to must be globally reachable (not loopback, private, shared, documentation, ...).
+        """
         types = check_event_types(event_types)  # cheap checks first; the URL may need DNS
-        checked_url = check_webhook_url(url, allow_private=allow_private)
+        checked_url = check_webhook_target(
+            url, allow_private=allow_private, resolve=self.webhook_resolver or system_resolver
+        ).url
 
         def command() -> NewEndpoint:
             secret = WebhookEndpoint.new_secret()
