@@ -1,8 +1,9 @@
 """Dashboard accounts: create users, sign them in and out, change passwords.
 
-Argon2 hashing is slow on purpose, so it always happens outside the write; the write
-then records what happened (``SignedIn``, ``SignInFailed``, ``LockedOut``) on the
-``User`` aggregate through the ledger's own store, retried on a concurrent write.
+Argon2 hashing is slow on purpose, so it always happens outside the write and holds
+nothing; the write then decides and records what happened (``SignedIn``,
+``SignInFailed``, ``LockedOut``) on the ``User`` aggregate through the ledger's own
+store, saved with the version it was decided on, and decided again on a concurrent write.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from paylink_es.application import PaylinkApp
 from paylink_es.clock import using_clock
 from paylink_es.errors import ConcurrencyConflictError, InvalidFieldError
 from paylink_es.users import (
-    AccountLockedError,
     Role,
     SignInFailedError,
     User,
@@ -112,6 +112,13 @@ class UserServices:
         Raises :class:`SignInFailedError` for an unknown address or a wrong password
         (the same answer, after the same work) and :class:`AccountLockedError` while
         the account is locked, whatever the password.
+
+        The slow argon2 check runs first, holding nothing; then the attempt is decided
+        on the user as loaded (the lock checked in the same decision that records a
+        success or a failure) and saved with that version. If another attempt was saved
+        meanwhile, the save conflicts and the decision (not the hash) is made again on
+        the new state: a success decided before the lock but saved after it is refused
+        like any sign-in on a locked account.
         """
         try:
             address = user_email(email)
@@ -121,16 +128,21 @@ class UserServices:
         if user is None:
             self._verify(self._dummy(), password)  # as slow as a real check
             raise SignInFailedError("the e-mail address or the password is wrong")
-        locked = user.locked_at(self.ledger.now())
-        if locked is not None:
-            raise AccountLockedError(locked)
-        if not self._verify(user.password_hash, password):
-            after = self._update(user.id, lambda u: u.fail_sign_in(self.ledger.now()))
-            until = after.locked_at(self.ledger.now())
-            if until is not None:
-                raise AccountLockedError(until)
-            raise SignInFailedError("the e-mail address or the password is wrong")
-        return UserDetails.of(self._update(user.id, lambda u: u.signed_in()))
+        user.refuse_if_locked(self.ledger.now())  # no hashing for a locked account
+        verdicts = {user.password_hash: self._verify(user.password_hash, password)}
+
+        def decide(current: User) -> None:
+            current.refuse_if_locked(self.ledger.now())  # before hashing anything again
+            if current.password_hash not in verdicts:  # changed meanwhile: check the new one
+                verdicts[current.password_hash] = self._verify(current.password_hash, password)
+            right = verdicts[current.password_hash]
+            current.decide_sign_in(self.ledger.now(), password_right=right)
+
+        after = self._update(user.id, decide)
+        if verdicts[after.password_hash]:
+            return UserDetails.of(after)
+        after.refuse_if_locked(self.ledger.now())  # the failure that locked it
+        raise SignInFailedError("the e-mail address or the password is wrong")
 
     def sign_out(self, user_id: UUID) -> None:
         """End every session of the user."""
@@ -177,7 +189,12 @@ class UserServices:
         return user
 
     def _update(self, user_id: UUID, change: Callable[[User], None]) -> User:
-        """Load, change and save the user; again from the start if another write came first."""
+        """Load, change and save the user; again from the start if another write came first.
+
+        The save carries the version ``change`` saw (optimistic concurrency): if another
+        write to the user came first it raises ``RecordConflictError``, and ``change`` runs
+        again on the user as it is now. An exception from ``change`` ends it, unsaved.
+        """
         for attempt in range(self.ledger.retries):
             with using_clock(self.ledger.clock):
                 user = self._require(user_id)

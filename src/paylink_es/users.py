@@ -104,7 +104,29 @@ class User(PaylinkAggregate):
             return self.locked_until
         return None
 
-    def fail_sign_in(self, now: datetime) -> None:
+    def refuse_if_locked(self, now: datetime) -> None:
+        """Raise :class:`AccountLockedError` if sign-ins are refused at ``now``."""
+        until = self.locked_at(now)
+        if until is not None:
+            raise AccountLockedError(until)
+
+    def decide_sign_in(self, now: datetime, *, password_right: bool) -> None:
+        """Decide an attempt whose password was checked against ``password_hash``.
+
+        One decision on this version of the user: a locked account refuses the attempt
+        (:class:`AccountLockedError`, nothing recorded), whatever the password; otherwise
+        a right password records ``SignedIn`` and a wrong one ``SignInFailed`` (and the
+        fifth in a row ``LockedOut``). Saved, the events conflict with any other attempt
+        decided on the same version, which is then decided again on the new state: so a
+        success is never recorded after the lock, however the requests interleave.
+        """
+        self.refuse_if_locked(now)
+        if password_right:
+            self._signed_in()
+        else:
+            self._fail_sign_in(now)
+
+    def _fail_sign_in(self, now: datetime) -> None:
         """Record a wrong password; the fifth in a row locks the account."""
         lockout_over = self.locked_until is not None and now >= self.locked_until
         self._sign_in_failed(failures=1 if lockout_over else self.failures + 1)
@@ -122,8 +144,8 @@ class User(PaylinkAggregate):
         self.locked_until = until
 
     @event("SignedIn")
-    def signed_in(self) -> None:
-        """A right password: the count of failures starts again."""
+    def _signed_in(self) -> None:
+        """A right password on an unlocked account: the count of failures starts again."""
         self.failures = 0
         self.locked_until = None
 
