@@ -34,7 +34,13 @@ from paylink_es.errors import (
 from paylink_es.fees import FeePlan, amount_with_fee_on_customer, fee_for
 from paylink_es.groupcommit import GroupCommitter
 from paylink_es.idempotency import IdempotentRequest
-from paylink_es.link import LinkCodeIndex, PaymentLink, link_id_for_reference
+from paylink_es.link import (
+    COMPLETED,
+    LINK_ALREADY_COMPLETED,
+    LinkCodeIndex,
+    PaymentLink,
+    link_id_for_reference,
+)
 from paylink_es.merchant import ApiKeyIndex, Merchant, hash_secret, key_mode, random_base62
 from paylink_es.methods import check_method
 from paylink_es.money import Money
@@ -512,13 +518,12 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
                 )
             link = self._get(PaymentLink, payment.link_id, "link")
             payment.receive(ref, amount, paid_at, received_at=self.now())
+            # Money is judged as it arrives, but it only counts as a use of the link
+            # once the channel has confirmed it (verify_payment): a payment the channel
+            # denies never completes a link.
             anomaly = link.assess_payment(amount, payment.amount, paid_at)
-            if anomaly is None:
-                link.accept_payment(payment.id, amount)
-            else:
-                merchant = self._get(Merchant, payment.merchant_id, "merchant")
-                payment.flag(anomaly, merchant.decision_for(anomaly))
-                link.flag_payment(payment.id, amount, anomaly)
+            if anomaly is not None:
+                self._flag(payment, link, anomaly)
             index = ChannelPaymentIndex(
                 id=index_id,  # type: ignore[call-arg]
                 payment_id=payment.id,
@@ -538,12 +543,25 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
 
         def command() -> None:
             payment = self._get(Payment, payment_id, "payment")
+            link = self._get(PaymentLink, payment.link_id, "link")
+            if payment.anomaly is None and payment.received is not None:
+                if link.status == COMPLETED:
+                    # Another payment was confirmed first and completed the link.
+                    self._flag(payment, link, LINK_ALREADY_COMPLETED)
+                else:
+                    link.accept_payment(payment.id, payment.received)
             payment.verify(
                 fee if fee is not None else self._plan_fee(payment), dict(evidence or {})
             )
-            self.save(payment)
+            self.save(payment, link)
 
         self._run(command)
+
+    def _flag(self, payment: Payment, link: PaymentLink, anomaly: str) -> None:
+        """Flag money the link cannot count, with the merchant's decision for it."""
+        merchant = self._get(Merchant, payment.merchant_id, "merchant")
+        payment.flag(anomaly, merchant.decision_for(anomaly))
+        link.flag_payment(payment.id, payment.received or payment.amount, anomaly)
 
     def charge_for(self, merchant_id: UUID, method: str, base: Money) -> Money:
         """What the payer is asked for ``base`` by ``method``: more only when the merchant's

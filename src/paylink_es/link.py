@@ -223,9 +223,10 @@ class PaymentLink(PaylinkAggregate):
         self.status = CANCELLED
 
     def accept_payment(self, payment_id: UUID, amount: Money) -> None:
-        """Count a clean payment as one use; the last allowed use completes the link."""
+        """Count a confirmed payment as one use; the last allowed use completes an active
+        link (one cancelled while the payment was being confirmed stays cancelled)."""
         self._payment_accepted(payment_id=payment_id, amount=amount)
-        if self.usage_limit is not None and self.uses >= self.usage_limit:
+        if self.usage_limit is not None and self.uses >= self.usage_limit and self.status == ACTIVE:
             self._completed()
 
     @event("PaymentAccepted")

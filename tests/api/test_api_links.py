@@ -231,6 +231,7 @@ def test_links_are_filtered_by_status_as_the_clock_sees_it(api: Api) -> None:
     )
     payment = api.ledger.start_payment(UUID(completed["id"]), "qris")
     api.ledger.record_payment(payment, "QR-1", Money(100000, "IDR"), api.clock())
+    api.ledger.verify_payment(payment)
     api.clock.advance(timedelta(hours=2))
     api.catch_up()
 

@@ -4,7 +4,8 @@ A hypothesis state machine drives the application through creates, payments (cle
 wrong, late, duplicated on purpose), cancels, expiries, verifications, settlements and
 refunds, and checks after every step, from the application's read side, that
 
-(a) every rupiah received is either collected by its link or held on a flagged payment;
+(a) every rupiah received is collected by its link once the channel confirmed it, held on a
+    flagged payment, or waiting for (or refused) confirmation — never two of these;
 (b) one received payment per distinct channel reference, however often it was reported;
 (c) no link is used more often than its usage limit allows.
 
@@ -218,8 +219,6 @@ class LedgerMachine(RuleBasedStateMachine):
             self.payments.append(outcome.payment_id)
         recorded = self.app.payment(outcome.payment_id)
         assert (recorded.received, recorded.channel_ref, recorded.paid_at) == (paid, ref, paid_at)
-        if outcome.anomaly is None:
-            self.uses[before.link_id] += 1
 
     def _payment(self, data: st.DataObject) -> PaymentDetails:
         return self.app.payment(data.draw(st.sampled_from(self.payments)))
@@ -228,6 +227,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), confirmed=st.booleans(), fee=st.sampled_from([0, 100, 2_500]))
     def confirm_with_channel(self, data: st.DataObject, confirmed: bool, fee: int) -> None:
         payment = self._payment(data)
+        link = self.app.link(payment.link_id)
         try:
             if confirmed:
                 self.app.verify_payment(payment.id, Money(min(fee, 499), "IDR"))
@@ -237,8 +237,16 @@ class LedgerMachine(RuleBasedStateMachine):
             assert payment.status != "paid"
         else:
             assert payment.status == "paid"
-            now = self.app.payment(payment.id).status
-            assert now == ("verified" if confirmed else "rejected")
+            now = self.app.payment(payment.id)
+            assert now.status == ("verified" if confirmed else "rejected")
+            if confirmed and payment.anomaly is None:
+                # Only confirmed money counts as a use; the link may have been completed
+                # by another payment confirmed first.
+                if link.status == "completed":
+                    assert now.anomaly == "link_already_completed"
+                else:
+                    assert now.anomaly is None
+                    self.uses[payment.link_id] += 1
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data())
@@ -283,14 +291,25 @@ class LedgerMachine(RuleBasedStateMachine):
         total = sum(p.received.amount for p in received if p.received)
         collected = sum(link.collected for link in links.values())
         flagged = sum(p.received.amount for p in received if p.received and p.anomaly)
-        assert total == collected + flagged  # (a)
+        unconfirmed = sum(
+            p.received.amount
+            for p in received
+            if p.received and p.anomaly is None and p.status in ("paid", "rejected")
+        )
+        assert total == collected + flagged + unconfirmed  # (a)
         assert len(received) == len(self.refs)  # (b)
         for link_id, link in links.items():  # (c)
             assert link.usage_limit is None or link.uses <= link.usage_limit
             assert link.uses == self.uses[link_id]
             if link.status == "completed":
                 assert link.uses == link.usage_limit
-            counted = [p for p in received if p.link_id == link_id and p.anomaly is None]
+            counted = [
+                p
+                for p in received
+                if p.link_id == link_id
+                and p.anomaly is None
+                and p.status in ("verified", "settled")
+            ]
             assert link.collected == sum(p.received.amount for p in counted if p.received)
         for payment in received:
             assert payment.received is not None

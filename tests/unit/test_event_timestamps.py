@@ -42,8 +42,6 @@ def test_events_carry_the_fake_clocks_time_not_the_wall_clocks(
         ("LinkCodeIndex.Indexed", at_create),
         ("Payment.Initiated", at_start),
         ("Payment.Received", at_record),
-        ("PaymentLink.PaymentAccepted", at_record),
-        ("PaymentLink.Completed", at_record),
         ("ChannelPaymentIndex.Indexed", at_record),
     ]
     assert app.link(link_id).created_at == at_create

@@ -84,7 +84,7 @@ def test_refuses_to_start_a_payment_on_a_completed_single_use_link(
     memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    paid(memory_app, link_id)
+    memory_app.verify_payment(paid(memory_app, link_id))
     assert memory_app.link(link_id).status == "completed"
     before = stored_count()
     with pytest.raises(LinkNotPayableError):
@@ -189,7 +189,7 @@ def test_refuses_to_cancel_a_completed_link(
     memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link()
-    paid(memory_app, link_id)
+    memory_app.verify_payment(paid(memory_app, link_id))
     before = stored_count()
     with pytest.raises(LinkClosedError):
         memory_app.cancel_link(link_id)

@@ -31,11 +31,49 @@ def test_one_clean_payment_completes_a_single_use_link(
     payment_id = memory_app.start_payment(link_id, "va_bca", channel="bca")
     outcome = memory_app.record_payment(payment_id, "BCA-0001", IDR_150K, memory_app.now())
     assert (outcome.payment_id, outcome.duplicate, outcome.anomaly) == (payment_id, False, None)
-    link = memory_app.link(link_id)
-    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
     payment = memory_app.payment(payment_id)
     assert (payment.status, payment.received, payment.channel_ref) == ("paid", IDR_150K, "BCA-0001")
     assert (payment.anomaly, payment.disposition) == (None, None)
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("active", 0, 0), "not confirmed yet"
+    memory_app.verify_payment(payment_id)
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
+
+
+def test_money_the_channel_denies_never_completes_a_link(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=1)
+    forged = memory_app.start_payment(link_id, "qris")
+    memory_app.record_payment(forged, "QR-NEVER-ISSUED", IDR_150K, memory_app.now())
+    memory_app.reject_payment(forged, "the channel never issued that reference")
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("active", 0, 0)
+    real = memory_app.start_payment(link_id, "qris")  # a new customer can still pay
+    memory_app.record_payment(real, "QR-REAL", IDR_150K, memory_app.now())
+    memory_app.verify_payment(real)
+    assert memory_app.link(link_id).status == "completed"
+
+
+def test_of_two_payments_received_at_once_the_one_confirmed_second_is_due_back(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=1)
+    first = memory_app.start_payment(link_id, "qris")
+    second = memory_app.start_payment(link_id, "va_bca")
+    memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
+    memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
+    memory_app.verify_payment(second)
+    memory_app.verify_payment(first)
+    late = memory_app.payment(first)
+    assert (late.status, late.anomaly, late.disposition) == (
+        "verified",
+        "link_already_completed",
+        "refund_due",
+    )
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
 
 
 def test_a_link_for_three_uses_takes_three_payments_then_completes(
@@ -45,6 +83,7 @@ def test_a_link_for_three_uses_takes_three_payments_then_completes(
     for use in range(1, 4):
         payment_id = memory_app.start_payment(link_id, "qris")
         memory_app.record_payment(payment_id, f"QR-{use}", IDR_150K, memory_app.now())
+        memory_app.verify_payment(payment_id)
         link = memory_app.link(link_id)
         assert link.uses == use
         assert link.status == ("completed" if use == 3 else "active")
@@ -59,6 +98,7 @@ def test_an_unlimited_link_stays_active_and_counts_every_payment(
     for index, amount in enumerate(amounts):
         payment_id = memory_app.start_payment(link_id, "qris", amount=amount)
         memory_app.record_payment(payment_id, f"QR-{index}", Money(amount, "IDR"), memory_app.now())
+        memory_app.verify_payment(payment_id)
     link = memory_app.link(link_id)
     assert (link.status, link.uses, link.collected) == ("active", 5, sum(amounts))
 
@@ -111,6 +151,7 @@ def test_the_same_channel_report_twice_is_recorded_once(
     assert (first.duplicate, again.duplicate) == (False, True)
     assert again.payment_id == first.payment_id == payment_id
     assert stored_count() == after_first
+    memory_app.verify_payment(payment_id)
     link = memory_app.link(link_id)
     assert (link.uses, link.collected) == (1, 150_000)
 
@@ -141,6 +182,8 @@ def test_a_second_report_on_paid_instructions_is_a_payment_of_its_own(
     extra = memory_app.payment(outcome.payment_id)
     assert (extra.link_id, extra.method, extra.channel_ref) == (link_id, "va_bca", "VA-2")
     assert memory_app.payment(payment_id).channel_ref == "VA-1"
+    for confirmed in (payment_id, outcome.payment_id):
+        memory_app.verify_payment(confirmed)
     assert memory_app.link(link_id).uses == 2
 
 
@@ -175,6 +218,7 @@ def test_money_paid_in_time_but_reported_late_counts(
         payment_id, "QR-SLOW", IDR_150K, expires_at - timedelta(seconds=1)
     )
     assert outcome.anomaly is None
+    memory_app.verify_payment(payment_id)
     assert memory_app.link(link_id).uses == 1
 
 
@@ -223,6 +267,7 @@ def test_a_second_payment_on_a_single_use_link_is_due_back(
     first = memory_app.start_payment(link_id, "qris")
     second = memory_app.start_payment(link_id, "va_bca")
     memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
+    memory_app.verify_payment(first)
     outcome = memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
     assert (outcome.payment_id, outcome.anomaly) == (second, "link_already_completed")
     payment = memory_app.payment(second)
