@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,10 @@ from projections.sqlview import Row
 
 MAX_PAGE = 100
 LINK_STATUSES = ("active", "completed", "expired", "cancelled")
+# The largest integer SQLite can bind (and PostgreSQL's bigint hold): every position fits.
+MAX_POSITION = 2**63 - 1
+_POSITION = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²"
+NOT_OURS = "is not a cursor this server gave out"
 
 
 class QueryError(ValueError):
@@ -26,6 +31,39 @@ class QueryError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
+
+
+def check_position(value: int, field: str) -> int:
+    """A position in the store (what a cursor counts in): 0 to the largest 64-bit integer.
+
+    A larger integer would reach the database: SQLite cannot bind it at all.
+    """
+    if not 0 <= value <= MAX_POSITION:
+        raise QueryError(field, f"must be a whole number from 0 to {MAX_POSITION}")
+    return value
+
+
+def position_from_text(text: str, field: str) -> int:
+    """A position written in ASCII digits (``/v1/events?after=``), checked like any other."""
+    if not _POSITION.fullmatch(text):
+        raise QueryError(field, f"must be a whole number from 0 to {MAX_POSITION}")
+    return check_position(int(text), field)
+
+
+def check_text(value: str, field: str) -> str:
+    """Free text that will be bound in a query: no NUL and no lone surrogate.
+
+    PostgreSQL's ``text`` cannot hold a NUL, and neither database can store a string
+    that is not valid Unicode; either would fail in the driver, not here.
+    """
+    if "\x00" in value:
+        raise QueryError(field, "must not contain a NUL character (U+0000)")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise QueryError(field, "must be valid Unicode text (no lone surrogates)") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -45,7 +83,7 @@ def _decode_cursor(cursor: str, *kinds: type) -> list[Any]:
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise QueryError("cursor", "is not a cursor this server gave out") from None
+        raise QueryError("cursor", NOT_OURS) from None
     if (
         not isinstance(parts, list)
         or len(parts) != len(kinds)
@@ -54,7 +92,16 @@ def _decode_cursor(cursor: str, *kinds: type) -> list[Any]:
             for part, kind in zip(parts, kinds, strict=True)
         )
     ):
-        raise QueryError("cursor", "is not a cursor this server gave out")
+        raise QueryError("cursor", NOT_OURS)
+    # A forged cursor's parts are bound in the query: the same checks as any parameter.
+    try:
+        for part in parts:
+            if isinstance(part, int):
+                check_position(part, "cursor")
+            else:
+                check_text(part, "cursor")
+    except QueryError:
+        raise QueryError("cursor", NOT_OURS) from None
     return parts
 
 
@@ -347,11 +394,7 @@ def events(
     event_type: str | None = None,
 ) -> Page:
     """The merchant's public events after a cursor, in store order."""
-    position = 0
-    if after is not None:
-        if not after.isdigit():
-            raise QueryError("after", "is not a cursor this server gave out")
-        position = int(after)
+    position = 0 if after is None else position_from_text(after, "after")
     size = _limit(limit)
     where, params = (
         ["merchant_id = ?", "mode = ?", "position > ?"],

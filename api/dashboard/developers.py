@@ -14,6 +14,7 @@ from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
 from api.deps import get_ledger, get_models
+from api.params import Text
 from paylink_es.application import PaylinkApp
 from paylink_es.errors import DomainError
 from paylink_es.merchant import ApiKey, Merchant
@@ -123,7 +124,7 @@ def delete_endpoint(request: Request, staff: OwnerFormDep, endpoint_id: UUID) ->
 
 @router.post("/dashboard/webhooks/deliveries/{delivery_id}/resend")
 def resend(
-    request: Request, staff: OwnerFormDep, delivery_id: Annotated[str, Path(max_length=80)]
+    request: Request, staff: OwnerFormDep, delivery_id: Annotated[Text, Path(max_length=80)]
 ) -> Response:
     """Queue one delivery to be posted again now."""
     row = queries.webhook_delivery(get_models(request), staff.merchant_id, staff.mode, delivery_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -24,6 +24,7 @@ from api.dashboard.session import (
 )
 from api.deps import get_ledger, get_models
 from api.pages import WIB, language
+from api.params import day, text
 from api.routes.links import details_row
 from api.routes.send import link_sender
 from paylink_es.details import LinkDetails
@@ -40,24 +41,23 @@ CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms", "whatsapp": "wha
 PAGE_SIZE = 20
 
 
-def _day(text: str, field: str) -> datetime | None:
-    """The start of a day (a date input) in Jakarta; None when empty."""
-    if not text:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(text), time(), WIB)
-    except ValueError:
-        raise queries.QueryError(field, "must be a date like 2026-01-31") from None
+def _day_start(value: str, field: str) -> datetime | None:
+    """The start of a day (a date input, ``YYYY-MM-DD``) in Jakarta; None when empty."""
+    return datetime.combine(day(value, field), time(), WIB) if value else None
 
 
 def link_filters(params: dict[str, str]) -> dict[str, Any]:
-    """The list page's filters as arguments of ``queries.list_links``."""
+    """The list page's filters as arguments of ``queries.list_links``, checked.
+
+    The list page, its export and its live stream (which reads a plain dict of the
+    query) all come through here, so each parameter is checked once for all three.
+    """
     status = params.get("status") or None
     return {
         "status": status,
-        "text": params.get("q") or None,
-        "created_from": _day(params.get("from", ""), "from"),
-        "created_to": _day(params.get("to", ""), "to"),
+        "text": text(params.get("q", ""), "q") or None,
+        "created_from": _day_start(params.get("from", ""), "from"),
+        "created_to": _day_start(params.get("to", ""), "to"),
     }
 
 

@@ -15,6 +15,7 @@ from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_ledger, get_models
 from api.pages import WIB
+from api.params import instant
 from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.errors import DomainError
@@ -117,14 +118,9 @@ def request_payout(
     return RedirectResponse("/dashboard/settlements?notice=payout_ok", 303)
 
 
-def _as_of(text: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        raise queries.QueryError("as_of", "must be a date and time like 2026-01-31T17:00") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=WIB)
+def _as_of(value: str) -> datetime | None:
+    """The audit's instant: a date and time (a datetime-local input) in Jakarta if no zone."""
+    return instant(value, "as_of", zone=WIB) if value else None
 
 
 @router.get("/dashboard/audit")

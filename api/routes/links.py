@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import IdempotencyKey, Owner
 from api.deps import LedgerDep, ModelsDep, public_url
 from api.idempotency import run_idempotent
+from api.params import Instant, Text
 from api.problems import ProblemError
 from api.schemas import (
     COMMON_PROBLEMS,
@@ -160,17 +160,14 @@ def list_links(
     status: Annotated[
         str | None, Query(description="active, completed, expired, cancelled")
     ] = None,
-    created_from: Annotated[datetime | None, Query(description="created at or after")] = None,
-    created_to: Annotated[datetime | None, Query(description="created before")] = None,
-    reference_id: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in description")] = None,
+    created_from: Annotated[Instant | None, Query(description="created at or after")] = None,
+    created_to: Annotated[Instant | None, Query(description="created before")] = None,
+    reference_id: Annotated[Text | None, Query(max_length=64)] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="text in description")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> LinkList:
     """The merchant's links, newest first; pass ``next_cursor`` back as ``cursor``."""
-    for name, value in (("created_from", created_from), ("created_to", created_to)):
-        if value is not None and value.tzinfo is None:
-            raise ProblemError(422, "validation-error", f"{name}: needs a time zone", field=name)
     page = queries.list_links(
         models,
         owner.merchant_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from api.auth import IdempotencyKey, Owner
 from api.channel_registry import channel_for
 from api.deps import LedgerDep, ModelsDep
 from api.idempotency import run_idempotent
+from api.params import Day
 from api.problems import ProblemError
 from api.schemas import (
     COMMON_PROBLEMS,
@@ -271,7 +272,7 @@ def list_settlements(
 def settlement_report(
     owner: Owner,
     models: ModelsDep,
-    settlement_date: Annotated[date | None, Query(alias="date")] = None,
+    settlement_date: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD")] = None,
 ) -> StreamingResponse:
     """One row per settled payment; ``date`` limits it to one settlement day."""
     day = settlement_date.isoformat() if settlement_date else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import Owner
 from api.deps import ModelsDep
+from api.params import Instant
 from api.problems import ProblemError
 from api.schemas import (
     COMMON_PROBLEMS,
@@ -96,13 +96,9 @@ def get_payment(payment_id: UUID, owner: Owner, models: ModelsDep) -> PaymentOut
 def get_balances(
     owner: Owner,
     models: ModelsDep,
-    as_of: Annotated[datetime | None, Query(description="ISO-8601 instant with offset")] = None,
+    as_of: Annotated[Instant | None, Query(description="ISO-8601 instant with offset")] = None,
 ) -> Balances:
     """Pending, available, held, refund due, fees, refunded and paid out, per currency."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise ProblemError(
-            422, "validation-error", "as_of: needs a time zone offset", field="as_of"
-        )
     books = queries.balances(models, owner.merchant_id, owner.mode, as_of)
     return Balances(
         mode=owner.mode,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.auth import IdempotencyKey, Owner
 from api.deps import LedgerDep, ModelsDep
 from api.idempotency import run_idempotent
+from api.params import Text
 from api.problems import ProblemError
 from api.schemas import (
     COMMON_PROBLEMS,
@@ -192,7 +193,7 @@ def _delivery(models: Any, owner: Any, delivery_id: str) -> dict[str, Any]:
     responses=problem_responses(404),
 )
 def get_delivery(
-    delivery_id: Annotated[str, Path(max_length=80)], owner: Owner, models: ModelsDep
+    delivery_id: Annotated[Text, Path(max_length=80)], owner: Owner, models: ModelsDep
 ) -> DeliveryOut:
     """One delivery and its attempt log."""
     row = _delivery(models, owner, delivery_id)
@@ -207,7 +208,7 @@ def get_delivery(
     responses=problem_responses(404, 409),
 )
 def resend(
-    delivery_id: Annotated[str, Path(max_length=80)],
+    delivery_id: Annotated[Text, Path(max_length=80)],
     request: Request,
     owner: Owner,
     models: ModelsDep,
@@ -230,7 +231,7 @@ def events(
     models: ModelsDep,
     after: Annotated[str | None, Query(max_length=40, description="next_cursor of a page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    type: Annotated[str | None, Query(max_length=40)] = None,
+    type: Annotated[Text | None, Query(max_length=40)] = None,
 ) -> EventList:
     """The merchant's events in a stable order; resume from any cursor to resync."""
     page = queries.events(
