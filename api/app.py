@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.channels.port import ChannelPort
 from paylink_es.heap import freeze_startup_heap
+from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
 from projections.channel_poller import ChannelPoller
 from projections.delivery import DeliveryWorker
@@ -130,7 +132,15 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """For ``serve --workers N``: each worker process builds its app from PAYLINK_*."""
+    """For ``serve --workers N``: each worker process builds its app from PAYLINK_*.
+
+    A worker started by uvicorn's supervisor (a multiprocessing child) first asks to get
+    SIGTERM when the supervisor dies, even by SIGKILL, so it never serves as an orphan
+    (Linux; see ``die_with_parent``).
+    """
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:
+        die_with_parent(supervisor.pid)
     settings = Settings()
     app = create_app(settings, run_projections=settings.run_projections)
     freeze_startup_heap()

@@ -63,20 +63,32 @@ def _bad_setting(error: InvalidFieldError) -> int:
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
-    """Several HTTP workers (stateless) and, beside them, one process for the projections."""
+    """Several HTTP workers (stateless) and, beside them, one process for the projections.
+
+    On Linux every child dies with this process, even when it is killed with SIGKILL: the
+    projections process and each HTTP worker (``app_from_environment``) ask for SIGTERM on
+    their parent's death (``die_with_parent``), so no orphan keeps the port. Elsewhere a
+    SIGKILL still leaves them running; SIGTERM and SIGINT stop everything gracefully.
+    """
+    import functools
     import os
     import subprocess
 
     import uvicorn
+
+    from paylink_es.process import die_with_parent
 
     env = {**os.environ, "PAYLINK_HOST": args.host, "PAYLINK_PORT": str(args.port)}
     projections = None
     if settings.run_projections:
         # The read models follow the log at a lower CPU priority: when the cores are
         # busy, requests are answered first and the projections catch up in larger pages.
+        # Started from the main thread, which lives as long as this process (the
+        # parent-death signal follows the thread that forked).
         projections = subprocess.Popen(
             [sys.executable, "-m", "paylink_es.cli", "projections", "run", "--nice", "10"],
             env=env,
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
     os.environ.update(
         PAYLINK_HOST=args.host, PAYLINK_PORT=str(args.port), PAYLINK_RUN_PROJECTIONS="false"

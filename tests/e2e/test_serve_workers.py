@@ -1,0 +1,176 @@
+"""``paylink serve --workers 2`` as real processes: no child outlives a parent killed with -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="parent-death signal is Linux only"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    """Can a server listen there now? (SO_REUSEADDR as uvicorn: TIME_WAIT does not count.)"""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    start_time: str  # field 22 of /proc/<pid>/stat: tells a reused pid apart
+    cmdline: str
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; [0] state, [1] ppid
+
+
+def descendants(root: int) -> list[Proc]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[Proc] = []
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        fields = _stat_fields(pid)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fields:
+            found.append(Proc(pid, fields[19], cmdline))
+    return found
+
+
+def running(proc: Proc) -> bool:
+    """Still there and not a zombie (an orphan's reaper may be slow, or absent in a container)."""
+    fields = _stat_fields(proc.pid)
+    return fields is not None and fields[19] == proc.start_time and fields[0] not in "ZX"
+
+
+def start_serve(tmp_path: Path, port: int, log_name: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    command = [sys.executable, "-m", "paylink_es.cli", "serve", "--workers", "2"]
+    with (tmp_path / log_name).open("w") as output:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"server did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def wait_for_children(parent: int) -> list[Proc]:
+    """The two HTTP workers and the projections process, once all have started."""
+    deadline = time.monotonic() + 10
+    while True:
+        children = descendants(parent)
+        workers = [c for c in children if "spawn_main" in c.cmdline]
+        projections = [c for c in children if "projections run" in c.cmdline]
+        if len(workers) == 2 and len(projections) == 1:
+            return children
+        if time.monotonic() > deadline:
+            pytest.fail(f"expected 2 workers and the projections under {parent}: {children}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def reaper() -> Iterator[list[Proc]]:
+    """Processes the test started; whatever is still running at the end is killed."""
+    started: list[Proc] = []
+    yield started
+    for proc in started:
+        if running(proc):
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+def test_killing_serve_workers_with_sigkill_takes_every_child_down_and_the_port_serves_again(
+    tmp_path: Path, reaper: list[Proc]
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    first = start_serve(tmp_path, port, "first.log")
+    try:
+        wait_healthy(first, url, tmp_path / "first.log")
+        children = wait_for_children(first.pid)
+    finally:
+        reaper.extend(descendants(first.pid))
+        first.kill()
+        first.wait(timeout=10)
+
+    deadline = time.monotonic() + 10
+    while (alive := [c for c in children if running(c)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive == [], "children outlived the parent killed with SIGKILL"
+    assert port_is_free(port), f"port {port} is still held after the parent was killed"
+
+    second = start_serve(tmp_path, port, "second.log")
+    try:
+        wait_healthy(second, url, tmp_path / "second.log")
+        wait_for_children(second.pid)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0, (tmp_path / "second.log").read_text()
+    finally:
+        reaper.extend(descendants(second.pid))
+        if second.poll() is None:
+            second.kill()
+            second.wait(timeout=10)
+    assert [c for c in reaper if running(c)] == []
+
+
+def test_a_child_whose_parent_is_already_gone_when_it_asks_gets_sigterm_at_once() -> None:
+    code = (
+        "import time; from paylink_es.process import die_with_parent; "
+        "die_with_parent(0); time.sleep(10)"  # pid 0 is never the parent: as if it had died
+    )
+    child = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], timeout=10, check=False
+    )
+    assert child.returncode == -signal.SIGTERM
