@@ -63,8 +63,9 @@ def simulate(
         if link.expires_at is None:
             raise InvalidFieldError("scenario", "a late payment needs a link that expires")
         paid_at = link.expires_at + timedelta(minutes=5)
-    # A reference the sandbox's status inquiry will recognise for this payment and amount.
-    reference = channel.reference(payment.id, paid)
+    # The reference the sandbox's status inquiry recognises for this payment and amount,
+    # the same each time: simulating twice (or twenty times at once) pays once.
+    reference = channel.simulated_reference(payment.id, paid)
     statuses = {"duplicate": ["PAID", "PAID"], "out_of_order": ["PAID", "PENDING"]}.get(
         scenario, ["PAID"]
     )

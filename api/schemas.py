@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from paylink_es.money import MAX_MINOR_UNITS
+
 LINK_EXAMPLE: dict[str, Any] = {
     "amount": 150000,
     "currency": "IDR",
@@ -321,7 +323,9 @@ class PayoutCreate(BaseModel):
             "examples": [{"amount": 500000, "currency": "IDR", "description": "Weekly payout"}]
         },
     )
-    amount: StrictInt = Field(gt=0, description="minor units (IDR: whole rupiah)")
+    amount: StrictInt = Field(
+        gt=0, le=MAX_MINOR_UNITS, description="minor units (IDR: whole rupiah)"
+    )
     currency: str = Field(default="IDR", min_length=3, max_length=3)
     description: str | None = Field(default=None, max_length=200)
 
@@ -385,7 +389,9 @@ class RefundCreate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"amount": 50000, "reason": "item out of stock"}]},
     )
-    amount: StrictInt | None = Field(default=None, gt=0, description="minor units; omit for all")
+    amount: StrictInt | None = Field(
+        default=None, gt=0, le=MAX_MINOR_UNITS, description="minor units; omit for all"
+    )
     reason: str = Field(min_length=1, max_length=500)
 
 

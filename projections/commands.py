@@ -126,7 +126,10 @@ def show_status(settings: Settings, as_json: bool) -> int:
             f"{row.name:<10} {row.position:>10} {row.head:>10} {row.events_behind:>8}"
             f" {row.seconds_behind:>9.3f}"
         )
-    return 0
+    for row in rows:
+        if row.failure is not None:
+            print(f"!! {row.name} is stopped, cannot apply the event {row.failure}")
+    return 1 if any(row.failure for row in rows) else 0
 
 
 def _catch_up(app: PaylinkApp, models: ReadModels) -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Mapper, StoredEvent, Tracking
 from eventsourcing.projection import Projection
 
 from projections.sqlview import Check, RowsView, Statement
@@ -115,6 +115,11 @@ class ReadModel(Projection[RowsView]):
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Apply one event and its tracking in one transaction (the live path)."""
+        if isinstance(domain_event, Undecodable):
+            if _reader(type(self))(type(domain_event).__qualname__):
+                raise domain_event.error
+            self.view.apply([], tracking)  # not ours: track past it
+            return
         self.view.apply(
             self.statements(domain_event, tracking.notification_id),
             tracking,
@@ -131,6 +136,8 @@ class ReadModel(Projection[RowsView]):
         reads = _reader(type(self))
         for event, tracking in batch:
             if reads(type(event).__qualname__):
+                if isinstance(event, Undecodable):
+                    raise event.error
                 for statement in self.statements(event, tracking.notification_id):
                     (deferred if statement[0] in later else ordered).append(statement)
         deferred.sort(key=lambda statement: statement[0])
@@ -145,6 +152,43 @@ class _Unread:
 
 
 UNREAD: Final = _Unread()
+
+
+class Undecodable:
+    """Stands in for a stored event that cannot be decoded (an amount beyond every bound).
+
+    Its ``__qualname__`` is the event's (``Payment.Received``), so exactly the read models
+    that read such events meet it, and fail on it with the decoding error; the others
+    track past it.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def undecodable(topic: str, error: Exception) -> Undecodable:
+    """A stand-in for the event of ``topic`` that failed to decode with ``error``."""
+    qualname = topic.rpartition(":")[2]
+    cls = _UNDECODABLE.get(qualname)
+    if cls is None:
+        cls = _UNDECODABLE[qualname] = type("Undecodable", (Undecodable,), {})
+        cls.__qualname__ = qualname
+    return cls(error)
+
+
+_UNDECODABLE: dict[str, type[Undecodable]] = {}
+
+
+class TolerantMapper(Mapper[UUID]):
+    """The library's mapper, except that an event that does not decode comes out as an
+    :class:`Undecodable` instead of stopping the subscription that reads it: only the
+    read models that read such events fail on it (wired by ``MAPPER_TOPIC``)."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        try:
+            return super().to_domain_event(stored_event)
+        except Exception as error:
+            return undecodable(stored_event.topic, error)
 
 
 def reader_for(cls: type[ReadModel]) -> Callable[[str], bool]:

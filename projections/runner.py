@@ -7,6 +7,10 @@
   connection drops (9.5.6 raises ``OperationalError`` out of the runner then).
 - The audit chain hashes stored bytes, so it always follows the log directly.
 - Events a read model ignores still advance its tracking: a whole page is tracked.
+- A read model that cannot apply an event (one that does not decode, a value its tables
+  cannot hold) stops at it alone: the live catch-up records the failure (position, error)
+  in the view, where ``projections status`` shows it, keeps the others going, and tries
+  the failed one again after a pause — after a fix it resumes from where it stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -26,7 +31,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.projection import ProjectionRunner
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, get_topic
 from psycopg.sql import SQL, Identifier
 
 from paylink_es.application import PaylinkApp
@@ -37,9 +42,15 @@ from projections.feed import EventFeed, WebhookOutbox
 from projections.ledger import LedgerView
 from projections.links import LinkTracking
 from projections.payments import PaymentsView
-from projections.readmodel import UNREAD, ReadModel, reader_for
+from projections.readmodel import (
+    UNREAD,
+    ReadModel,
+    TolerantMapper,
+    reader_for,
+    undecodable,
+)
 from projections.settlements import SettlementsView
-from projections.sqlview import InvariantViolationError, view_class
+from projections.sqlview import InvariantViolationError, RowsView, view_class
 from projections.stats import MerchantStats
 
 log = logging.getLogger(__name__)
@@ -54,6 +65,10 @@ READ_MODELS: tuple[type[ReadModel], ...] = (
     SettlementsView,
 )
 PAGE = 1000
+# A read model that failed on an event is tried again after this long, doubling up to
+# RETRY_MAX_S: a fix (a restart with new code) is picked up without spinning meanwhile.
+RETRY_FIRST_S = 2.0
+RETRY_MAX_S = 60.0
 REBUILD_PAGE = 5000  # rebuilds and long catch-ups: fewer, larger transactions
 GATHER_AFTER = 32  # events in a round that make the live catch-up gather before the next
 Progress = Callable[[int, int], None]
@@ -130,11 +145,20 @@ class CatchUp:
     """Follow the notification log in pages and feed every read model that is behind."""
 
     def __init__(
-        self, app: PaylinkApp, models: Sequence[ReadModel], page: int = REBUILD_PAGE
+        self,
+        app: PaylinkApp,
+        models: Sequence[ReadModel],
+        page: int = REBUILD_PAGE,
+        *,
+        isolate: bool = False,
     ) -> None:
         self.app = app
         self.models = list(models)
         self.page = page
+        # isolate: a model that fails on an event stops there alone (the live path); else
+        # the failure is raised (a rebuild or a replay must not pass over an event).
+        self.isolate = isolate
+        self._held: dict[str, tuple[float, float]] = {}  # model -> (retry at, pause)
         self._wanted: dict[str, bool] = {}  # topic -> whether any model here reads it
 
     def positions(self) -> dict[str, int]:
@@ -154,9 +178,10 @@ class CatchUp:
         """
         if positions is None:
             positions = self.positions()
-        if not positions:
+        moving = [p for name, p in positions.items() if not self._holding(name)]
+        if not moving:
             return 0
-        last = min(positions.values())
+        last = min(moving)
         head = (self.app.recorder.max_notification_id() or 0) if progress is not None else 0
         processed = 0
         while True:
@@ -178,19 +203,87 @@ class CatchUp:
         decoded: list[tuple[Any, Tracking]] | None = None
         for model in self.models:
             position = positions[model.name]
-            if position >= page[-1].id:
+            if position >= page[-1].id or self._holding(model.name):
                 continue
             # The page is in position order: a model is behind from its first event on.
             first = 0
             if position >= page[0].id:
                 first = next(i for i, n in enumerate(page) if n.id > position)
-            if isinstance(model, AuditChain):
-                model.process_notifications(self.app.name, page[first:])
-            else:
-                if decoded is None:
-                    decoded = self._decode(page)
-                model.process_batch(decoded[first:])
+            if not isinstance(model, AuditChain) and decoded is None:
+                decoded = self._decode(page)
+            try:
+                self._apply(model, page, decoded, first, len(page))
+            except IntegrityError:
+                raise  # another process advanced this view: the caller reads positions again
+            except Exception as error:
+                if not self.isolate:
+                    raise
+                positions[model.name] = self._stop_at_failure(model, page, decoded, first, error)
+                continue
             positions[model.name] = page[-1].id
+            if model.name in self._held:
+                self._recovered(model)
+
+    def _apply(
+        self,
+        model: ReadModel,
+        page: Sequence[Notification],
+        decoded: list[tuple[Any, Tracking]] | None,
+        start: int,
+        stop: int,
+    ) -> None:
+        if isinstance(model, AuditChain):
+            model.process_notifications(self.app.name, page[start:stop])
+        else:
+            model.process_batch((decoded or [])[start:stop])
+
+    def _stop_at_failure(
+        self,
+        model: ReadModel,
+        page: Sequence[Notification],
+        decoded: list[tuple[Any, Tracking]] | None,
+        first: int,
+        error: Exception,
+    ) -> int:
+        """Apply the page event by event up to the one that fails; keep that failure.
+
+        Returns the model's position: the last event it could apply.
+        """
+        reached = page[first - 1].id if first else page[0].id - 1
+        for index in range(first, len(page)):
+            try:
+                self._apply(model, page, decoded, index, index + 1)
+            except IntegrityError:
+                raise
+            except Exception as failed:
+                error = failed
+                self._failed(model, page[index].id, error)
+                return max(reached, model.view.max_tracking_id(self.app.name) or 0)
+            reached = page[index].id
+        self._failed(model, page[-1].id, error)  # failed as a batch only: a passing fault
+        return reached
+
+    def _holding(self, name: str) -> bool:
+        held = self._held.get(name)
+        return held is not None and time.monotonic() < held[0]
+
+    def _failed(self, model: ReadModel, position: int, error: Exception) -> None:
+        pause = min(self._held.get(model.name, (0.0, RETRY_FIRST_S / 2))[1] * 2, RETRY_MAX_S)
+        self._held[model.name] = (time.monotonic() + pause, pause)
+        text = f"{type(error).__name__}: {error}"
+        log.error("read model %s cannot apply event %d: %s", model.name, position, text)
+        try:
+            model.view.record_failure(position, text, self.app.now().isoformat())
+        except Exception:
+            log.warning("could not record the failure of %s", model.name, exc_info=True)
+
+    def _recovered(self, model: ReadModel) -> None:
+        del self._held[model.name]
+        log.info("read model %s moves again", model.name)
+        try:
+            model.view.clear_failure()
+        except Exception:
+            log.warning("could not clear the failure of %s", model.name, exc_info=True)
 
     def _decode(self, page: Sequence[Notification]) -> list[tuple[Any, Tracking]]:
         """The page's events, decoded only where some read model reads them.
@@ -201,17 +294,24 @@ class CatchUp:
         """
         to_event, name = self.app.mapper.to_domain_event, self.app.name
         models = [m for m in self.models if not isinstance(m, AuditChain)]
-        if any(type(m).reads is None for m in models):
-            return [(to_event(n), Tracking(name, n.id)) for n in page]
+        every = any(type(m).reads is None for m in models)
         readers = [reader_for(type(m)) for m in models]
         wanted = self._wanted
         decoded: list[tuple[Any, Tracking]] = []
         for n in page:
-            read = wanted.get(n.topic)
+            read = every or wanted.get(n.topic)
             if read is None:
                 qualname = n.topic.rpartition(":")[2]
                 read = wanted[n.topic] = any(reader(qualname) for reader in readers)
-            decoded.append((to_event(n) if read else UNREAD, Tracking(name, n.id)))
+            if not read:
+                decoded.append((UNREAD, Tracking(name, n.id)))
+                continue
+            event: Any
+            try:
+                event = to_event(n)
+            except Exception as error:  # only the models that read it meet it
+                event = undecodable(n.topic, error)
+            decoded.append((event, Tracking(name, n.id)))
         return decoded
 
     def run_forever(
@@ -271,13 +371,19 @@ class Supervisor(threading.Thread):
         self.cls = cls
         self.stopping = stopping
         self.restarts = 0
+        self.failed_at: int | None = None  # the event it last failed on, until it passes it
         self.error: BaseException | None = None
         self.started_once = threading.Event()
 
     def run(self) -> None:
         # The store's and the view's tables exist already (ReadModels made them); creating
         # them again from several runners at once makes PostgreSQL report concurrent updates.
-        env = {**view_env(self.settings, self.cls.name), "CREATE_TABLE": "n"}
+        env = {
+            **view_env(self.settings, self.cls.name),
+            "CREATE_TABLE": "n",
+            # An event that does not decode fails only the read models that read it.
+            "MAPPER_TOPIC": get_topic(TolerantMapper),
+        }
         backoff = 0.1
         while not self.stopping.is_set():
             try:
@@ -293,6 +399,7 @@ class Supervisor(threading.Thread):
                     while not self.stopping.is_set():
                         runner.run_forever(timeout=0.5)
                         stalled.check(runner)
+                        self._forget_failure_once_past(runner)
                 return
             except InvariantViolationError as error:
                 self.error = error
@@ -301,8 +408,54 @@ class Supervisor(threading.Thread):
             except Exception as error:
                 self.restarts += 1
                 log.warning("projection %s failed (%s); restarting", self.cls.name, error)
+                if self.failed_at is None:  # kept once; cleared when the runner passes it
+                    self._keep_failure(error)
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+
+    def _forget_failure_once_past(self, runner: ProjectionRunner[Any, Any]) -> None:
+        if self.failed_at is None:
+            return
+        if (runner.view.max_tracking_id(runner.app.name) or 0) >= self.failed_at:
+            runner.view.clear_failure()
+            self.failed_at = None
+            log.info("projection %s moves again", self.cls.name)
+
+    def _keep_failure(self, error: Exception) -> None:
+        """Record the failure at the event after the view's position (the one it was on).
+
+        The view and the log are opened without creating tables: DDL from a failing
+        runner could wait on locks the healthy ones hold.
+        """
+        factories: list[InfrastructureFactory[Any]] = []
+        try:
+            env = {**view_env(self.settings, self.cls.name), "CREATE_TABLE": "n"}
+            views: InfrastructureFactory[Any] = InfrastructureFactory.construct(
+                Environment(self.cls.name, env)
+            )
+            factories.append(views)
+            view = views.tracking_recorder(
+                view_class("postgres", self.cls.name, self.cls.ddl, self.cls.tables)
+            )
+            if not isinstance(view, RowsView):
+                return
+            store: InfrastructureFactory[Any] = InfrastructureFactory.construct(
+                Environment(PaylinkApp.name, {**self.settings.eventsourcing_env(), **env})
+            )
+            factories.append(store)
+            position = view.max_tracking_id(PaylinkApp.name) or 0
+            after = store.application_recorder().select_notifications(
+                position, 1, inclusive_of_start=False
+            )
+            if after:
+                text = f"{type(error).__name__}: {error}"
+                view.record_failure(after[0].id, text, datetime.now(tz=UTC).isoformat())
+                self.failed_at = after[0].id
+        except Exception:
+            log.warning("could not record the failure of %s", self.cls.name, exc_info=True)
+        finally:
+            for factory in factories:
+                factory.close()
 
 
 class _StallWatch:
@@ -342,7 +495,7 @@ class ProjectionService:
         self.models = models if models is not None else ReadModels(settings)
         self.threads: list[threading.Thread] = []
         self.supervisors: list[Supervisor] = []
-        self.catch_up = CatchUp(app, list(self.models.models.values()))
+        self.catch_up = CatchUp(app, list(self.models.models.values()), isolate=True)
         self.doorbell: Doorbell | None = None
 
     def start(self) -> None:
@@ -355,7 +508,7 @@ class ProjectionService:
                 supervisor = Supervisor(self.settings, type(model), self.stopping)
                 supervisor.start()
                 self.supervisors.append(supervisor)
-            follower = CatchUp(self.app, [self.models["audit"]])
+            follower = CatchUp(self.app, [self.models["audit"]], isolate=True)
         else:
             follower = self.catch_up
             self.doorbell = Doorbell(self.settings.sqlite_path("paylink"))
@@ -411,6 +564,7 @@ class ProjectionStatus:
     head: int
     events_behind: int
     seconds_behind: float
+    failure: str | None = None  # "at <position>: <error>" while it cannot apply an event
 
 
 def status(app: PaylinkApp, models: ReadModels) -> list[ProjectionStatus]:
@@ -423,10 +577,17 @@ def status(app: PaylinkApp, models: ReadModels) -> list[ProjectionStatus]:
         seconds = 0.0
         if position < head:
             nxt = app.recorder.select_notifications(position, 1, inclusive_of_start=False)
-            if nxt:
-                stamp = vars(app.mapper.to_domain_event(nxt[0]))["timestamp"]
+            try:
+                stamp = vars(app.mapper.to_domain_event(nxt[0]))["timestamp"] if nxt else None
+            except Exception:  # the event a read model is stopped at may not decode
+                stamp = None
+            if stamp is not None:
                 seconds = max((now - stamp).total_seconds(), 0.0)
         # Positions behind: on PostgreSQL a rolled-back insert leaves a gap in the
         # sequence, so this can overstate by the number of such gaps.
-        result.append(ProjectionStatus(name, position, head, head - position, round(seconds, 3)))
+        failed = model.view.failure()
+        failure = f"at {failed['position']}: {failed['error']}" if failed else None
+        result.append(
+            ProjectionStatus(name, position, head, head - position, round(seconds, 3), failure)
+        )
     return result

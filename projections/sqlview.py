@@ -58,6 +58,39 @@ class RowsView(TrackingRecorder, ABC):
         """Rows of a read-only query."""
 
     @abstractmethod
+    def run(self, statements: Sequence[Statement]) -> None:
+        """Run ``statements`` in one transaction, tracking nothing."""
+
+    # -- a failure to apply an event, kept where every process can see it ---------------
+
+    @property
+    def failure_table(self) -> str:
+        """The table holding this view's last failure (one row, or none)."""
+        return f"{self.name}_failure"
+
+    def record_failure(self, position: int, error: str, at: str) -> None:
+        """Keep that the event at ``position`` could not be applied, and why."""
+        table = self.failure_table
+        self.run(
+            [
+                (f"DELETE FROM {{s}}{table}", ()),
+                (
+                    f"INSERT INTO {{s}}{table} (position, error, failed_at) VALUES (?, ?, ?)",
+                    (position, error[:1000], at),
+                ),
+            ]
+        )
+
+    def clear_failure(self) -> None:
+        """The view applied the event it had failed on: forget the failure."""
+        self.run([(f"DELETE FROM {{s}}{self.failure_table}", ())])
+
+    def failure(self) -> Row | None:
+        """The event this view could not apply (position, error, failed_at), if any."""
+        rows = self.query(f"SELECT position, error, failed_at FROM {{s}}{self.failure_table}")
+        return rows[0] if rows else None
+
+    @abstractmethod
     def reset(self) -> None:
         """Delete every row and the tracking position, for a rebuild from zero."""
 
@@ -173,6 +206,11 @@ class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
             c.execute(self._text(sql), params)
             return [dict(row) for row in c.fetchall()]
 
+    def run(self, statements: Sequence[Statement]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for sql, params in statements:
+                c.execute(self._text(sql), params)
+
     def reset(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             for table in self._tables:
@@ -257,6 +295,11 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
             curs.execute(self._text(sql), params)
             return [dict(row) for row in curs.fetchall()]
 
+    def run(self, statements: Sequence[Statement]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for sql, params in statements:
+                curs.execute(self._text(sql), params)
+
     def reset(self) -> None:
         tracking = pgsql.Identifier(self.datastore.schema, self.tracking_table_name)
         with self.datastore.transaction(commit=True) as curs:
@@ -280,6 +323,12 @@ def view_class(
     cls = _VIEW_CLASSES.get(key)
     if cls is None:
         base: type[RowsView] = SQLiteRowsView if backend == "sqlite" else PostgresRowsView
-        attrs = {"name": name, "ddl": tuple(ddl), "tables": tuple(tables)}
+        failures = f"{name}_failure"
+        ddl = (
+            *ddl,
+            f"CREATE TABLE IF NOT EXISTS {{s}}{failures} (position BIGINT NOT NULL,"
+            " error TEXT NOT NULL, failed_at TEXT NOT NULL)",
+        )
+        attrs = {"name": name, "ddl": tuple(ddl), "tables": (*tables, failures)}
         cls = _VIEW_CLASSES[key] = type(f"{name.title()}{base.__name__}", (base,), attrs)
     return cls

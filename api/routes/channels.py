@@ -23,7 +23,7 @@ from paylink_es.application import PaylinkApp
 from paylink_es.channels.port import Notification
 from paylink_es.channels.sandbox import SIGNATURE_HEADER
 from paylink_es.errors import DomainError, NotFoundError
-from paylink_es.money import Money
+from paylink_es.money import MAX_MINOR_UNITS, Money
 from paylink_es.verification import PaymentVerification
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +46,7 @@ async def sandbox_callback(request: Request) -> Response:
         notification = Notification(
             payment_id=UUID(report["payment_id"]),
             channel_ref=str(report["channel_ref"]),
-            amount=Money(int(report["amount"]), str(report["currency"])),
+            amount=Money.of(report["amount"], report["currency"]),
             paid_at=datetime.fromisoformat(report["paid_at"]),
             evidence={
                 "channel": "sandbox",
@@ -137,7 +137,12 @@ class SandboxPayment(BaseModel):
     scenario: Literal["normal", "duplicate", "late", "overpay", "underpay", "out_of_order"] = (
         "normal"
     )
-    amount: int | None = Field(default=None, gt=0, description="pay exactly this much instead")
+    amount: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_MINOR_UNITS,
+        description="pay exactly this much instead (minor units)",
+    )
 
 
 class SandboxResult(BaseModel):
@@ -176,6 +181,14 @@ def sandbox_payment(
             or payment.channel != "sandbox"
         ):
             raise ProblemError(404, "not-found", "no such payment", field="payment_id")
+        if payment.status != "initiated" and body.scenario != "duplicate":
+            raise ProblemError(
+                409,
+                "payment-already-paid",
+                f"this payment is already {payment.status}: the sandbox pays an attempt once "
+                "(the duplicate scenario sends its callback again); start a new payment",
+                field="payment_id",
+            )
         sent = simulate(request, payment, body.scenario, body.amount)
         return 200, SandboxResult(
             scenario=body.scenario,

@@ -43,7 +43,7 @@ from paylink_es.link import (
 )
 from paylink_es.merchant import ApiKeyIndex, Merchant, hash_secret, key_mode, random_base62
 from paylink_es.methods import check_method
-from paylink_es.money import Money
+from paylink_es.money import MAX_MINOR_UNITS, Money
 from paylink_es.money_services import MoneyServices
 from paylink_es.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.terms import Mode, link_terms
@@ -494,6 +494,10 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         ref = require_text(channel_ref, "channel_ref", max_length=128)
         if not isinstance(amount, Money) or amount.amount <= 0:
             raise AmountInvalidError("amount", f"a payment must bring money, got {amount}")
+        if amount.amount > MAX_MINOR_UNITS:
+            raise AmountInvalidError(
+                "amount", f"{amount.amount} is above the limit of {MAX_MINOR_UNITS}"
+            )
         if not isinstance(paid_at, datetime) or paid_at.tzinfo is None:
             raise InvalidFieldError("paid_at", "must be an instant with a time zone offset")
 

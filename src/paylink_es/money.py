@@ -12,8 +12,13 @@ from paylink_es.errors import AmountInvalidError, CurrencyMismatchError, Currenc
 # even though ISO 4217 lists 2: no Indonesian rail moves sen.
 CURRENCY_EXPONENTS: Final[dict[str, int]] = {"IDR": 0, "USD": 2, "SGD": 2, "MYR": 2}
 
-# Anything above this many minor units is a typo or an attack, not a payment link.
+# Anything above this many minor units is a typo or an attack, not a payment: the bound
+# of every amount that enters (a link, a payment a channel reports, a refund, a payout).
 MAX_MINOR_UNITS: Final = 10**13
+# No Money at all — a balance, a sum — holds more than this: every event and every read
+# model's 64-bit integer column stays far from overflowing (2**63 is about 9.2 * 10**18),
+# even summed over thousands of such amounts.
+MAX_MONEY: Final = 10**15
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -53,15 +58,20 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        # Exactly int (a bool is not an amount) and a known code: one test on the hot path.
+        # Exactly int (a bool is not an amount), within bounds, and a known code: one test
+        # on the hot path. Stored events are decoded through here too, so no event can
+        # carry an amount the read models cannot hold.
         if (
             type(self.amount) is int
+            and -MAX_MONEY <= self.amount <= MAX_MONEY
             and type(self.currency) is str
             and self.currency in CURRENCY_EXPONENTS
         ):
             return
         if isinstance(self.amount, bool) or not isinstance(self.amount, int):
             raise AmountInvalidError("amount", f"must be an integer, got {self.amount!r}")
+        if not -MAX_MONEY <= self.amount <= MAX_MONEY:
+            raise AmountInvalidError("amount", f"{self.amount} is beyond the limit of {MAX_MONEY}")
         check_currency(self.currency)
 
     @classmethod

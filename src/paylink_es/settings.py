@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="Signs CSRF tokens and sessions; default: var/secret.key"
     )
-    sandbox_secret: str = Field(
-        default="sandbox-callback-secret", description="Signs the sandbox channel's callbacks"
+    sandbox_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the sandbox channel's callbacks; default: var/sandbox.key, made once",
     )
     allow_private_webhooks: bool = Field(
         default=False, description="Allow webhook URLs on loopback/private networks (dev, tests)"

@@ -8,15 +8,22 @@ callbacks to the platform's own endpoint, and is for test-mode keys only.
 
 from __future__ import annotations
 
+import json
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from paylink_es.channels.registry import PUBLIC_SANDBOX_SECRET, sandbox_secret
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
-from paylink_es.money import Money
+from paylink_es.errors import InvalidFieldError
+from paylink_es.money import MAX_MINOR_UNITS, Money
+from paylink_es.settings import Settings
 from tests.page.support import OPEN_LINK, Reply, Shop, csrf_of, in_hours, require
 
 CALLBACK = "/channels/sandbox/callback"
@@ -30,7 +37,7 @@ def _money(shop: Shop) -> dict[str, int]:
 
 
 def _sandbox(shop: Shop) -> SandboxChannel:
-    return SandboxChannel(secret=shop.settings.sandbox_secret, base_url=shop.settings.public_url)
+    return SandboxChannel(secret=sandbox_secret(shop.settings), base_url=shop.settings.public_url)
 
 
 def _callback(shop: Shop, body: bytes, signature: str | None) -> Reply:
@@ -321,3 +328,95 @@ def test_a_test_key_cannot_pay_a_live_payment_in_the_sandbox(page_shop: Shop) ->
     response = page_shop.sandbox_pay(payment_id)
     assert response.status_code == 404
     assert page_shop.payment(payment_id).status == "initiated"
+
+
+# -- nothing stops the books, nothing is paid twice ---------------------------------------
+
+
+def test_an_amount_beyond_the_limit_is_refused_at_every_sandbox_entry(backend_shop: Shop) -> None:
+    shop = backend_shop
+    link = shop.link(reference_id="HUGE")
+    payment_id = shop.choose(link.code, "qris")
+    before = shop.head()
+    for amount in (10**30, 2**63, MAX_MINOR_UNITS + 1):
+        response = shop.sandbox_pay(payment_id, amount=amount)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"].endswith("amount"), response.text
+        sandbox = _sandbox(shop)
+        body = json.dumps(
+            {
+                "payment_id": str(payment_id),
+                "channel_ref": "SBX-HUGE",
+                "status": "PAID",
+                "amount": amount,
+                "currency": "IDR",
+                "paid_at": shop.clock().isoformat(),
+            }
+        ).encode()
+        signed = _callback(shop, body, sandbox.sign(body, int(time.time())))
+        assert signed.status_code == 422, signed.text
+    assert shop.head() == before, "an amount beyond the limit was stored"
+    assert shop.payment(payment_id).status == "initiated"
+
+
+def test_the_sandbox_pays_an_attempt_once_however_often_it_is_asked(served_shop: Shop) -> None:
+    shop = served_shop
+    link = shop.link(reference_id="ONCE", usage_limit=None)
+    payment_id = shop.choose(link.code, "qris")
+    assert shop.sandbox_pay(payment_id).status_code == 200
+    for _ in range(2):
+        again = shop.sandbox_pay(payment_id)
+        assert again.status_code == 409, again.text
+        assert again.json()["type"].endswith("payment-already-paid")
+    assert shop.count("Payment.Received") == 1
+    assert _money(shop)["pending"] == 150000
+
+    # Twenty clicks on "Simulate payment" at once pay once.
+    clicked = shop.choose(link.code, "va_bca")
+    page = shop.payment_page(link.code, clicked)
+    csrf = csrf_of(page.text)
+
+    def click(_: int) -> int:
+        return shop.client.post(
+            f"/l/{link.code}/p/{clicked}/simulate", data={"csrf": csrf}, follow_redirects=False
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(click, range(20)))
+    assert set(codes) == {303}, codes
+    assert shop.count("Payment.Received") == 2
+    assert _money(shop)["pending"] == 300000
+
+
+def test_a_reference_the_sandbox_never_issued_leaves_a_single_use_link_open(
+    backend_shop: Shop,
+) -> None:
+    shop = backend_shop
+    link = shop.link(reference_id="FORGED")  # single use
+    payment_id = shop.choose(link.code, "qris")
+    sandbox = _sandbox(shop)
+    body = sandbox.callback_body(payment_id, "SBX-NEVER-ISSUED", Money(150000, "IDR"), shop.clock())
+    response = _callback(shop, body, sandbox.sign(body, int(time.time())))
+    assert response.status_code == 200, response.text
+    assert response.json()["payment_status"] == "rejected"
+    details = shop.ledger.link(link.id)
+    assert (details.status, details.uses, details.collected) == ("active", 0, 0)
+    # A real customer can still pay it, and that completes it.
+    real = shop.choose(link.code, "va_bca")
+    assert shop.sandbox_pay(real).status_code == 200
+    assert shop.ledger.link(link.id).status == "completed"
+
+
+def test_every_installation_signs_sandbox_callbacks_with_its_own_secret(tmp_path: Path) -> None:
+    first = sandbox_secret(Settings(data_dir=tmp_path / "a"))
+    second = sandbox_secret(Settings(data_dir=tmp_path / "b"))
+    assert first != second
+    assert len(first) >= 32
+    assert sandbox_secret(Settings(data_dir=tmp_path / "a")) == first  # kept
+    assert (tmp_path / "a" / "sandbox.key").stat().st_mode & 0o077 == 0
+    public = SecretStr(PUBLIC_SANDBOX_SECRET)
+    with pytest.raises(InvalidFieldError) as refused:
+        sandbox_secret(
+            Settings(data_dir=tmp_path / "c", environment="production", sandbox_secret=public)
+        )
+    assert refused.value.field == "sandbox_secret"

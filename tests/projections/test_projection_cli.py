@@ -128,6 +128,7 @@ def test_status_json_shows_position_head_and_how_far_behind_each_view_is(
                 "head": latest,
                 "events_behind": 0,
                 "seconds_behind": 0.0,
+                "failure": None,
             }
             for name in MODEL_NAMES
         ]

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from paylink_es.errors import AmountInvalidError, CurrencyMismatchError, CurrencyUnsupportedError
-from paylink_es.money import MAX_MINOR_UNITS, Money
+from paylink_es.money import MAX_MINOR_UNITS, MAX_MONEY, Money
 
 
 def test_adds_and_subtracts_exactly_in_minor_units() -> None:
@@ -26,10 +26,14 @@ def test_ten_dimes_make_exactly_one_dollar() -> None:
     assert total.to_decimal_string() == "1.00"
 
 
-def test_stays_exact_beyond_what_a_float_can_hold() -> None:
-    big = Money(2**53, "IDR") + Money(1, "IDR")
-    assert big.amount == 2**53 + 1
+def test_stays_an_exact_integer_up_to_its_bound_and_refuses_to_go_beyond() -> None:
+    big = Money(MAX_MONEY - 1, "IDR") + Money(1, "IDR")
+    assert big.amount == MAX_MONEY
     assert type(big.amount) is int
+    with pytest.raises(AmountInvalidError):
+        big + Money(1, "IDR")
+    with pytest.raises(AmountInvalidError):
+        Money(-MAX_MONEY, "IDR") - Money(1, "IDR")
 
 
 def test_compares_amounts_of_one_currency() -> None:

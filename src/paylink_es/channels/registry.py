@@ -7,17 +7,45 @@ InvalidFieldError naming the setting — never a failure at a customer's first p
 
 from __future__ import annotations
 
+import secrets
+from typing import Final
+
 from paylink_es.channels.port import ChannelPort
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.winpay import winpay_from_settings
 from paylink_es.clock import Clock, system_clock
+from paylink_es.errors import InvalidFieldError
 from paylink_es.settings import Settings
+
+# What an earlier version used as everyone's sandbox secret: it is public, so refused.
+PUBLIC_SANDBOX_SECRET: Final = "sandbox-callback-secret"  # noqa: S105 (refused, not used)
+
+
+def sandbox_secret(settings: Settings) -> str:
+    """The sandbox's signing secret: the setting, or one made for this installation.
+
+    Made once, kept in ``var/sandbox.key`` (readable by its owner only), so nobody else
+    can sign a sandbox callback to this server. The public secret of earlier versions is
+    refused in production.
+    """
+    configured = settings.sandbox_secret
+    if configured is not None and configured.get_secret_value():
+        secret = configured.get_secret_value()
+        if secret == PUBLIC_SANDBOX_SECRET and settings.environment == "production":
+            raise InvalidFieldError("sandbox_secret", "is the public default; set your own")
+        return secret
+    path = settings.data_dir / "sandbox.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def build_channels(settings: Settings, clock: Clock = system_clock) -> dict[str, ChannelPort]:
     """Every channel the settings configure, by name."""
     built: dict[str, ChannelPort] = {
-        "sandbox": SandboxChannel(secret=settings.sandbox_secret, base_url=settings.public_url)
+        "sandbox": SandboxChannel(secret=sandbox_secret(settings), base_url=settings.public_url)
     }
     winpay = winpay_from_settings(settings, clock)
     if winpay is not None:

@@ -115,6 +115,12 @@ class SandboxChannel:
         message = "\x1f".join(parts).encode()
         return hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()[:20].upper()
 
+    def simulated_reference(self, payment_id: UUID, amount: Money) -> str:
+        """The one reference the sandbox pays ``amount`` to ``payment_id`` with: however
+        often (or however concurrently) a payment is simulated, it is one payment."""
+        nonce = self._mac("nonce", str(payment_id), str(amount.amount), amount.currency)[:8]
+        return self.reference(payment_id, amount, nonce)
+
     def reference(self, payment_id: UUID, amount: Money, nonce: str | None = None) -> str:
         """A reference for paying ``amount`` to ``payment_id``: ``SBX-<id>-<nonce>-<mac>``."""
         nonce = nonce or secrets.token_hex(4).upper()
