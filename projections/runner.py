@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,9 @@ from typing import Any
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
+    InterfaceError,
     Notification,
+    OperationalError,
     Tracking,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -50,7 +53,7 @@ from projections.readmodel import (
     undecodable,
 )
 from projections.settlements import SettlementsView
-from projections.sqlview import InvariantViolationError, RowsView, view_class
+from projections.sqlview import InvariantViolationError, PostgresRowsView, RowsView, view_class
 from projections.stats import MerchantStats
 
 log = logging.getLogger(__name__)
@@ -387,12 +390,18 @@ class Supervisor(threading.Thread):
         backoff = 0.1
         while not self.stopping.is_set():
             try:
-                with ProjectionRunner(
+                runner = ProjectionRunner(
                     application_class=PaylinkApp,
                     projection_class=self.cls,
                     view_class=view_class("postgres", self.cls.name, self.cls.ddl, self.cls.tables),
                     env=env,
-                ) as runner:
+                )
+                # 9.5.6's runner never closes its view's connection pool: each restart
+                # would leave one open (a few connections) until the process ends.
+                view = runner.view
+                if not isinstance(view, PostgresRowsView):  # pragma: no cover - by construction
+                    raise TypeError(f"{self.cls.name}: not a PostgreSQL view")
+                with closing(view.datastore), runner:
                     self.started_once.set()
                     backoff = 0.1
                     stalled = _StallWatch()
@@ -408,7 +417,11 @@ class Supervisor(threading.Thread):
             except Exception as error:
                 self.restarts += 1
                 log.warning("projection %s failed (%s); restarting", self.cls.name, error)
-                if self.failed_at is None:  # kept once; cleared when the runner passes it
+                # Kept once (cleared when the runner passes it), and only for an event it
+                # could not apply: a dropped connection is not the event's fault.
+                if self.failed_at is None and not isinstance(
+                    error, OperationalError | InterfaceError
+                ):
                     self._keep_failure(error)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_S)
