@@ -110,11 +110,9 @@ class PaymentVerification:
             return Verdict("rejected", payment.rejection or "", payment)
         if payment.status != "paid" or payment.received is None:
             return Verdict("pending", f"payment is {payment.status}", payment)
-        try:
-            status = channel.inquire(payment)
-        except Exception as error:
-            log.warning("status inquiry for %s failed: %s", payment_id, error)
-            return Verdict("pending", f"status inquiry unavailable: {error}", payment)
+        status = _ask(channel, payment)
+        if isinstance(status, Verdict):
+            return status
         return self._decide(payment, status, evidence or {})
 
     def discover(self, payment_id: UUID, channel: ChannelPort) -> Verdict:
@@ -123,11 +121,9 @@ class PaymentVerification:
         payment = self.ledger.payment(payment_id)
         if payment.status != "initiated":
             return self.confirm(payment_id, channel)
-        try:
-            status = channel.inquire(payment)
-        except Exception as error:
-            log.warning("status inquiry for %s failed: %s", payment_id, error)
-            return Verdict("pending", f"status inquiry unavailable: {error}", payment)
+        status = _ask(channel, payment)
+        if isinstance(status, Verdict):
+            return status
         if not (status.paid and status.amount is not None and status.channel_ref):
             return Verdict("pending", status.detail, payment)
         paid_at = status.paid_at or self.ledger.now()
@@ -176,3 +172,12 @@ class PaymentVerification:
         if decided.status in SETTLED_STATES:  # a concurrent notification verified it first
             return Verdict("verified", "verified before", decided)
         return Verdict("rejected", reason, decided, amount_differs=amount_differs)
+
+
+def _ask(channel: ChannelPort, payment: PaymentDetails) -> ChannelStatus | Verdict:
+    """The channel's status answer, or a pending verdict when it cannot be asked now."""
+    try:
+        return channel.inquire(payment)
+    except Exception as error:  # any failure of a remote rail: ask again later
+        log.warning("status inquiry for %s failed: %s", payment.id, error)
+        return Verdict("pending", f"status inquiry unavailable: {error}", payment)
