@@ -1,4 +1,4 @@
-"""A local Winpay SNAP counterpart on 127.0.0.1, built from CHANNELS.md (Winpay section) and
+"""A local Winpay SNAP counterpart on 127.0.0.1, built from Winpay's public documents and
 the SNAP standard, independently of ``paylink_es.channels.snap`` and ``...winpay``.
 
 Services (response code = HTTP(3) + service(2) + case(2); success is HTTP 200):
@@ -876,7 +876,7 @@ class WinpayCounterpart:
 
 
 def payment_body() -> dict[str, Any]:
-    """The VA payment callback body from CHANNELS.md (decimal amount)."""
+    """The VA payment callback body of Winpay's VA documentation (decimal amount)."""
     return {
         "partnerServiceId": "    9042",
         "customerNo": "00000009",

@@ -1,4 +1,4 @@
-"""The Winpay counterpart itself, over real HTTP on 127.0.0.1, against CHANNELS.md.
+"""The Winpay counterpart itself, over real HTTP on 127.0.0.1, against Winpay's documents.
 
 The requests here are signed by code of this file (not the counterpart's helpers, not the
 adapter), and the callbacks the counterpart signs are checked the same independent way.

@@ -1,5 +1,5 @@
 """The SNAP client and Winpay's services (``WinpayApi``) against the local Winpay
-counterpart, which checks our signatures and answers as CHANNELS.md says Winpay does."""
+counterpart, which checks our signatures and answers as Winpay's documents say Winpay does."""
 
 from __future__ import annotations
 

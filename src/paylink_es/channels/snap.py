@@ -407,7 +407,7 @@ class B2BCredentials:
 
 # --- amounts and dates on the wire -------------------------------------------------------
 
-# Winpay sends amounts both as "10000.00" and as "10000" (CHANNELS.md's VA example).
+# Winpay sends amounts both as "10000.00" and as "10000" (Winpay's own VA example).
 _WIRE_VALUE = re.compile(r"(0|[1-9][0-9]{0,15})(\.[0-9]{2})?")
 # Seconds, optionally with a fraction (Winpay's examples have none; some senders add
 # milliseconds), and an offset or Z.

@@ -49,7 +49,7 @@ def is_invalid_token(code: str) -> bool:
 # What we answer to Winpay's VA payment callback.
 PAYMENT_OK: Final = response_code(200, SERVICE_VA_PAYMENT, "00")
 PAYMENT_UNAUTHORIZED: Final = response_code(401, SERVICE_VA_PAYMENT, "00")
-# CHANNELS.md: "4012500-style invalid signature"; in SNAP 401xx01 is "Invalid Token (B2B)",
+# Winpay's documents: "4012500-style invalid signature"; in SNAP 401xx01 is "Invalid Token (B2B)",
 # so a bad signature is 4012500 like a stale X-TIMESTAMP; the message tells them apart.
 PAYMENT_SIGNATURE_INVALID: Final = response_code(401, SERVICE_VA_PAYMENT, "00")
 PAYMENT_FIELD_INVALID: Final = response_code(400, SERVICE_VA_PAYMENT, "01")
