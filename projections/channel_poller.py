@@ -31,6 +31,7 @@ from uuid import UUID
 
 from paylink_es.application import PaylinkApp
 from paylink_es.channels.port import ChannelPort
+from paylink_es.details import PaymentDetails
 from paylink_es.errors import NotFoundError
 from paylink_es.verification import PaymentVerification
 from projections.readmodel import iso
@@ -216,7 +217,7 @@ class ChannelPoller:
             payment = self.ledger.payment(item.payment_id)
         except NotFoundError:
             return
-        if payment.status == "initiated" and self._withdraw_if_closed(payment.id, channel, now):
+        if payment.status == "initiated" and self._withdraw_if_closed(payment, channel, now):
             counts["withdrawn"] += 1
         expires = _instant(payment.instructions.get("expires_at")) or payment.created_at
         if payment.status == "initiated" and expires is not None and now > expires + LATE_GRACE:
@@ -239,10 +240,11 @@ class ChannelPoller:
         if verdict.kind in ("verified", "rejected"):
             counts[verdict.kind] += 1
 
-    def _withdraw_if_closed(self, payment_id: UUID, channel: ChannelPort, now: datetime) -> bool:
+    def _withdraw_if_closed(
+        self, payment: PaymentDetails, channel: ChannelPort, now: datetime
+    ) -> bool:
         """Delete the instructions of a payment its link can no longer take."""
-        payment = self.ledger.payment(payment_id)
-        if payment.status != "initiated" or payment.withdrawn is not None:
+        if payment.withdrawn is not None:
             return False
         link = self.ledger.link(payment.link_id)
         expires = _instant(payment.instructions.get("expires_at"))
@@ -252,4 +254,4 @@ class ChannelPoller:
         if not closed:
             return False
         channel.withdraw(payment)
-        return self.ledger.withdraw_payment(payment_id, f"link {link.status}")
+        return self.ledger.withdraw_payment(payment.id, f"link {link.status}")
