@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     postgres_lock_timeout_s: int = Field(default=5, ge=1)
     postgres_pool_size: int = Field(default=5, ge=1)
     command_retries: int = Field(default=20, ge=1, description="Tries on write conflicts")
+    idempotency_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long an Idempotency-Key's unanswered request holds the key before a "
+        "retry may run it again (sooner when the log shows its command was stored)",
+    )
+    crash_at: str | None = Field(
+        default=None,
+        description="Fault injection for crash tests: 'point[:n]' kills the process with "
+        "SIGKILL the n-th time (default 1st) it reaches that named point; unset in production",
+    )
     run_projections: bool = Field(
         default=True,
         description="serve keeps the read models up to date in-process; turn off when "
