@@ -2,27 +2,38 @@
 
 Same key, same body: the stored status and body, byte for byte. Same key, another body:
 409. Two requests racing with one key: one executes, the other waits for its answer.
+
+A request that died between claiming the key and answering (a crash, a kill -9) does not
+hold the key forever: a retry takes the claim over once the log shows the command was
+stored, or once the claim's lease (``idempotency_lease_s``) has run out, and runs the
+request again. New ids are derived from the key while it runs, so running it again finds
+what the first run created instead of creating it twice (see ``paylink_es.idempotency``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import orjson
 from fastapi import Request, Response
 from pydantic import BaseModel
 
 from api.problems import PROBLEM, ProblemError, error_document, problem_body
+from paylink_es import faults
 from paylink_es.application import PaylinkApp
 from paylink_es.details import KeyOwner
 from paylink_es.errors import DomainError
+from paylink_es.idempotency import IdempotentRequest, ids_from
 
 log = logging.getLogger("paylink.api")
 Outcome = tuple[int, BaseModel]
 WAIT_FOR_RACE_S = 10.0
+RETAKE_EVERY_S = 0.25
 
 
 def _render(request: Request, execute: Callable[[], Outcome]) -> tuple[int, bytes]:
@@ -64,9 +75,8 @@ def run_idempotent(
     ).hexdigest()
     earlier = ledger.begin_request(owner.merchant_id, owner.mode, key, fingerprint)
     if earlier is None:
-        status, content = _render(request, execute)
-        ledger.answer_request(owner.merchant_id, owner.mode, key, status, content.decode())
-        return _response(status, content, replayed=False)
+        faults.reach("idempotency.claim")
+        return _execute_and_answer(request, owner, key, execute)
     if earlier.fingerprint != fingerprint:
         raise ProblemError(
             409,
@@ -74,15 +84,42 @@ def run_idempotent(
             "this Idempotency-Key was used with a different request",
             field="Idempotency-Key",
         )
+    lease = timedelta(seconds=request.app.state.settings.idempotency_lease_s)
     deadline = time.monotonic() + WAIT_FOR_RACE_S
-    while not earlier.answered and time.monotonic() < deadline:
+    next_retake = time.monotonic()
+    while (kept := earlier.kept()) is None:
+        if time.monotonic() >= next_retake:
+            earlier, taken = ledger.retake_request(owner.merchant_id, owner.mode, key, lease)
+            if taken:
+                log.warning("Idempotency-Key %r: retaken (%s)", key, earlier.retake_reason)
+                return _execute_and_answer(request, owner, key, execute)
+            next_retake = time.monotonic() + RETAKE_EVERY_S
+            continue
+        if time.monotonic() >= deadline:
+            raise ProblemError(
+                409,
+                "request-in-progress",
+                "a request with this Idempotency-Key is still running; retry",
+                headers={"Retry-After": str(_seconds_left(ledger, earlier, lease))},
+            )
         time.sleep(0.01)
         earlier = ledger.earlier_request(owner.merchant_id, owner.mode, key)
-    if earlier.status_code is None or earlier.body is None:
-        raise ProblemError(
-            409,
-            "request-in-progress",
-            "a request with this Idempotency-Key is still running; retry",
-            headers={"Retry-After": "1"},
-        )
-    return _response(earlier.status_code, earlier.body.encode(), replayed=True)
+    return _response(kept[0], kept[1].encode(), replayed=True)
+
+
+def _execute_and_answer(
+    request: Request, owner: KeyOwner, key: str, execute: Callable[[], Outcome]
+) -> Response:
+    """Run the request with ids derived from its key, then keep its answer."""
+    ledger: PaylinkApp = request.app.state.ledger
+    with ids_from(IdempotentRequest.id_for(owner.merchant_id, owner.mode, key)):
+        status, content = _render(request, execute)
+    faults.reach("idempotency.answer")
+    ledger.answer_request(owner.merchant_id, owner.mode, key, status, content.decode())
+    return _response(status, content, replayed=False)
+
+
+def _seconds_left(ledger: PaylinkApp, record: IdempotentRequest, lease: timedelta) -> int:
+    """Whole seconds until the claim may be retaken (at least 1)."""
+    left = (record.claim_expires(lease) - ledger.now()).total_seconds()
+    return max(1, math.ceil(left))

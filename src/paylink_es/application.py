@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -33,7 +33,12 @@ from paylink_es.errors import (
 )
 from paylink_es.fees import FeePlan, amount_with_fee_on_customer, fee_for
 from paylink_es.groupcommit import GroupCommitter
-from paylink_es.idempotency import IdempotentRequest
+from paylink_es.idempotency import (
+    OUTCOME_GRACE,
+    IdempotentRequest,
+    derived_id,
+    first_derived_id,
+)
 from paylink_es.link import (
     COMPLETED,
     LINK_ALREADY_COMPLETED,
@@ -81,7 +86,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         group_commit: bool = False,
     ) -> None:
         self.clock = clock
-        self.new_id = new_id
+        self._draw_id = new_id
         self.retries = retries
         self._collecting = threading.local()
         self._known_merchants: set[UUID] = set()
@@ -99,6 +104,11 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             self.committer.close()
             self.committer = None
         super().close()
+
+    def new_id(self) -> UUID:
+        """A new aggregate id: derived from the Idempotency-Key while an idempotent
+        request runs (so running it again draws the same ids), else a fresh one."""
+        return derived_id() or self._draw_id()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         """Save aggregates; inside a group-commit batch, collect them for one write."""
@@ -338,13 +348,15 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         self, merchant_id: UUID, fields: dict[str, Any]
     ) -> Callable[[], tuple[LinkDetails, bool]]:
         terms = link_terms(self.now(), **fields)
+        # Drawn here, in the caller's thread: an idempotent request derives it from its key.
+        derived = derived_id()
+        if terms.reference_id is not None:
+            link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
+        else:
+            link_id = self._draw_id()
 
         def command() -> tuple[LinkDetails, bool]:
             self._require_merchant(merchant_id)
-            if terms.reference_id is not None:
-                link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
-            else:
-                link_id = self.new_id()
             code = random_base62(LINK_CODE_LENGTH)
             link = PaymentLink.create(link_id, merchant_id, code, terms)
             index = LinkCodeIndex(
@@ -355,9 +367,13 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
                 self.save(link, index)
             except RecordConflictError:
                 # The reference's id is taken: that is the first link, unless it was the
-                # code that collided (then the retry draws a new code).
+                # code that collided (then the retry draws a new code). An id derived from
+                # an Idempotency-Key is taken when this very request ran before and died
+                # before answering: the link is the one it created.
                 if terms.reference_id is not None and link_id in self.repository:
                     return self.link(link_id), False
+                if derived is not None and link_id in self.repository:
+                    return self.link(link_id), True
                 raise
             return LinkDetails.of(link, self.now()), True
 
@@ -647,6 +663,38 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             except RecordConflictError:
                 return self._get(IdempotentRequest, request_id, "request")
             return None
+
+        return self._run(command)
+
+    def retake_request(
+        self, merchant_id: UUID, mode: str, key: str, lease: timedelta
+    ) -> tuple[IdempotentRequest, bool]:
+        """Take over an unanswered claim whose owner is gone; returns (record, taken).
+
+        Gone means: the command the claim ran is already in the log (its first derived
+        id exists) yet no answer came within :data:`OUTCOME_GRACE` of the claim (a live
+        owner answers within milliseconds of storing), or the claim's lease has run out. The
+        retake is an event on the key's record, so of two retries only one takes over.
+        """
+        request_id = IdempotentRequest.id_for(merchant_id, mode, key)
+
+        def command() -> tuple[IdempotentRequest, bool]:
+            request = self._get(IdempotentRequest, request_id, "request")
+            if request.answered:
+                return request, False
+            if self.now() >= request.claim_expires(lease):
+                reason = "lease-expired"
+            elif (
+                request.retakes == 0
+                and self.now() >= request.claim_expires(min(lease, OUTCOME_GRACE))
+                and first_derived_id(request.id) in self.repository
+            ):
+                reason = "outcome-stored"
+            else:
+                return request, False
+            request.retake(reason)
+            self.save(request)
+            return request, True
 
         return self._run(command)
 

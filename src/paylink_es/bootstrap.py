@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from uuid import UUID, uuid4
 
+from paylink_es import faults
 from paylink_es.application import PaylinkApp
 from paylink_es.bulkload import load_many
 from paylink_es.calendar import (
@@ -41,7 +42,9 @@ def open_app(
     clock: Clock = system_clock,
     new_id: Callable[[], UUID] = uuid4,
 ) -> PaylinkApp:
-    """The ledger application on the configured backend."""
+    """The ledger application on the configured backend (and the crash points armed)."""
+    if settings.crash_at:
+        faults.arm(settings.crash_at)
     ensure_postgres_schema(settings)
     app = PaylinkApp(
         settings.eventsourcing_env(),

@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from paylink_es.calendar import DEFAULT_SETTLEMENT_RULES, SettlementCalendar, SettlementRules
 from paylink_es.channels.port import ChannelPort
 from paylink_es.errors import AmountInvalidError, DomainError
+from paylink_es.idempotency import deriving_ids
 from paylink_es.merchant import Merchant
 from paylink_es.money import Money
 from paylink_es.payment import SETTLED, VERIFIED, Payment
@@ -312,8 +313,12 @@ class MoneyServices:
             raise AmountInvalidError("amount", "a payout must be a positive amount")
         note = check_text(description, "description", max_length=200, required=False)
         new_id = payout_id or self.new_id()
+        derived = payout_id is None and deriving_ids()
 
         def command() -> PayoutDetails:
+            if derived and new_id in self.repository:
+                # This idempotent request ran before and died before answering.
+                return PayoutDetails.of(self._get(Payout, new_id, "payout"))
             merchant = self._get(Merchant, merchant_id, "merchant")
             if merchant.bank_account is None:
                 raise BankAccountMissingError(
@@ -334,7 +339,7 @@ class MoneyServices:
             return PayoutDetails.of(payout)
 
         requested: PayoutDetails = self._run(command)
-        if mode != "test":
+        if mode != "test" or requested.status != "requested":
             return requested
         transferred, detail = sandbox_transfer(requested.id, requested.bank_account)
         if transferred:
@@ -390,6 +395,11 @@ class MoneyServices:
         """
         why = require_text(reason, "reason", max_length=500)
         refund_id = self.new_id()
+        if (
+            deriving_ids()
+            and refund_id in self._get(Payment, payment_id, "payment").refund_ids_so_far()
+        ):
+            return refund_id  # this idempotent request ran before and died before answering
         channel_ref: str | None = None
         if channel is not None:
             current = self._get(Payment, payment_id, "payment")

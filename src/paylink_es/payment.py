@@ -273,6 +273,11 @@ class Payment(PaylinkAggregate):
             channel_ref=channel_ref,
         )
 
+    def refund_ids_so_far(self) -> tuple[UUID, ...]:
+        """The ids of the refunds recorded on this payment, oldest first."""
+        ids: tuple[UUID, ...] = getattr(self, "refund_ids", ())  # older snapshots lack it
+        return ids
+
     def ledger_account(self) -> str | None:
         """Which of the merchant's accounts holds this payment's money now (None: not yet)."""
         if self.status == SETTLED:
@@ -294,6 +299,7 @@ class Payment(PaylinkAggregate):
         channel_ref: str | None = None,  # the channel's refund reference, when it gave one
     ) -> None:
         self.refunded = self.refunded + amount
+        self.refund_ids = (*self.refund_ids_so_far(), refund_id)
         if self.status == SETTLED:
             self.refunded_after_settlement = self.refunded_after_settlement + amount
 

@@ -12,6 +12,7 @@ from eventsourcing.application import Repository
 
 from paylink_es.aggregate import PaylinkAggregate
 from paylink_es.errors import NotFoundError
+from paylink_es.idempotency import deriving_ids
 from paylink_es.resolver import system_resolver
 from paylink_es.webhooks import (
     Resolver,
@@ -76,10 +77,17 @@ class WebhookServices:
             url, allow_private=allow_private, resolve=self.webhook_resolver or system_resolver
         ).url
 
+        endpoint_id = self.new_id()
+        derived = deriving_ids()
+
         def command() -> NewEndpoint:
+            if derived and endpoint_id in self.repository:
+                # This idempotent request ran before and died before answering.
+                earlier = self._get(WebhookEndpoint, endpoint_id, "endpoint")
+                return NewEndpoint(earlier.id, earlier.secret)
             secret = WebhookEndpoint.new_secret()
             endpoint = WebhookEndpoint(  # type: ignore[call-arg]
-                id=self.new_id(),
+                id=endpoint_id,
                 merchant_id=merchant_id,
                 mode=mode,
                 url=checked_url,
