@@ -11,7 +11,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from projections.sqlview import Check, RowsView, Statement
@@ -177,18 +177,6 @@ def undecodable(topic: str, error: Exception) -> Undecodable:
 
 
 _UNDECODABLE: dict[str, type[Undecodable]] = {}
-
-
-class TolerantMapper(Mapper[UUID]):
-    """The library's mapper, except that an event that does not decode comes out as an
-    :class:`Undecodable` instead of stopping the subscription that reads it: only the
-    read models that read such events fail on it (wired by ``MAPPER_TOPIC``)."""
-
-    def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        try:
-            return super().to_domain_event(stored_event)
-        except Exception as error:
-            return undecodable(stored_event.topic, error)
 
 
 def reader_for(cls: type[ReadModel]) -> Callable[[str], bool]:

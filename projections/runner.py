@@ -1,16 +1,19 @@
-"""Feeding the read models: batched catch-up, LISTEN/NOTIFY on PostgreSQL, supervision.
+"""Feeding the read models: batched catch-up, woken by the store, supervised.
 
-- SQLite has no subscriptions in eventsourcing 9.5.6, so a catch-up loop follows the
-  notification log (``select_notifications`` after the view's tracking position).
-- PostgreSQL: after a batched catch-up, each read model runs in the library's
-  ``ProjectionRunner`` (LISTEN/NOTIFY) under a supervisor that restarts it when its
-  connection drops (9.5.6 raises ``OperationalError`` out of the runner then).
-- The audit chain hashes stored bytes, so it always follows the log directly.
+- One catch-up loop follows the notification log (``select_notifications`` after the
+  views' tracking positions) and feeds every read model in pages. It sleeps on the
+  store's doorbell: on SQLite a datagram socket every commit rings, on PostgreSQL one
+  LISTEN connection (``pgstore.ListenBell``); either way it also looks at the log every
+  ``FALLBACK_S`` in case a ring was missed.
+- On PostgreSQL the views and the log share the process's one connection pool.
+- The audit chain hashes stored bytes, so it is fed raw notifications.
 - Events a read model ignores still advance its tracking: a whole page is tracked.
 - A read model that cannot apply an event (one that does not decode, a value its tables
   cannot hold) stops at it alone: the live catch-up records the failure (position, error)
   in the view, where ``projections status`` shows it, keeps the others going, and tries
   the failed one again after a pause — after a fix it resumes from where it stopped.
+- A database that is unavailable is nobody's fault: the loop waits (a short backoff)
+  and goes on where the views stand once the database answers again, with no restart.
 """
 
 from __future__ import annotations
@@ -19,26 +22,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
-    InterfaceError,
     Notification,
-    OperationalError,
     Tracking,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.projection import ProjectionRunner
-from eventsourcing.utils import Environment, get_topic
-from psycopg.sql import SQL, Identifier
+from eventsourcing.utils import Environment
 
 from paylink_es.application import PaylinkApp
 from paylink_es.doorbell import FALLBACK_S, Doorbell
+from paylink_es.pgstore import ListenBell, connection_settings, is_outage
 from paylink_es.settings import Settings
 from projections.audit import AuditChain
 from projections.feed import EventFeed, WebhookOutbox
@@ -48,12 +46,11 @@ from projections.payments import PaymentsView
 from projections.readmodel import (
     UNREAD,
     ReadModel,
-    TolerantMapper,
     reader_for,
     undecodable,
 )
 from projections.settlements import SettlementsView
-from projections.sqlview import InvariantViolationError, PostgresRowsView, RowsView, view_class
+from projections.sqlview import InvariantViolationError, view_class
 from projections.stats import MerchantStats
 
 log = logging.getLogger(__name__)
@@ -72,6 +69,10 @@ PAGE = 1000
 # RETRY_MAX_S: a fix (a restart with new code) is picked up without spinning meanwhile.
 RETRY_FIRST_S = 2.0
 RETRY_MAX_S = 60.0
+# While the database is unavailable the live catch-up tries again after this long,
+# doubling up to RETRY_OUTAGE_MAX_S: back within a couple of seconds of its return.
+RETRY_OUTAGE_FIRST_S = 0.1
+RETRY_OUTAGE_MAX_S = 2.0
 REBUILD_PAGE = 5000  # rebuilds and long catch-ups: fewer, larger transactions
 GATHER_AFTER = 32  # events in a round that make the live catch-up gather before the next
 Progress = Callable[[int, int], None]
@@ -83,11 +84,8 @@ def view_env(settings: Settings, name: str) -> dict[str, str]:
         env = settings.eventsourcing_env()
         env["SQLITE_DBNAME"] = str(settings.sqlite_path(f"view_{name}"))
         return env
-    env = settings.eventsourcing_env()
-    # Views and the runners' readers need few connections: keep PostgreSQL's slots free.
-    env["POSTGRES_POOL_SIZE"] = "1"
-    env["POSTGRES_MAX_OVERFLOW"] = "3"
-    return env
+    # PostgreSQL: the same settings as the ledger's store, so the same shared pool.
+    return settings.eventsourcing_env()
 
 
 def open_model(
@@ -219,8 +217,8 @@ class CatchUp:
             except IntegrityError:
                 raise  # another process advanced this view: the caller reads positions again
             except Exception as error:
-                if not self.isolate:
-                    raise
+                if not self.isolate or is_outage(error):
+                    raise  # an unavailable database is not the event's fault: try again later
                 positions[model.name] = self._stop_at_failure(model, page, decoded, first, error)
                 continue
             positions[model.name] = page[-1].id
@@ -259,6 +257,8 @@ class CatchUp:
             except IntegrityError:
                 raise
             except Exception as failed:
+                if is_outage(failed):
+                    raise
                 error = failed
                 self._failed(model, page[index].id, error)
                 return max(reached, model.view.max_tracking_id(self.app.name) or 0)
@@ -322,7 +322,8 @@ class CatchUp:
         stopping: threading.Event,
         interval: float = 0.005,
         gather: float = 0.0,
-        doorbell: Doorbell | None = None,
+        doorbell: Doorbell | ListenBell | None = None,
+        on_round: Callable[[], None] | None = None,
     ) -> None:
         """Keep following the log until ``stopping`` is set.
 
@@ -332,7 +333,8 @@ class CatchUp:
         of a few. Otherwise wait for the store's ``doorbell`` (rung after every commit;
         looked at every :data:`~paylink_es.doorbell.FALLBACK_S` even so), or, with no
         bell to hear, poll every ``interval``: either way a payment now and then is in
-        the balances a few milliseconds after it is stored.
+        the balances a few milliseconds after it is stored. ``on_round`` is called after
+        every round that reached the database.
         """
         # The positions are kept here, so a poll of a quiet log is one query, not one per
         # view. Someone else may advance a view meanwhile (the settlement scheduler
@@ -347,6 +349,8 @@ class CatchUp:
             except IntegrityError:
                 positions = self.positions()
                 continue
+            if on_round is not None:
+                on_round()
             if processed >= GATHER_AFTER:
                 stopping.wait(gather)
             elif doorbell is not None and doorbell.listening:
@@ -361,138 +365,14 @@ class CatchUp:
                 stopping.wait(interval)
 
 
-class Supervisor(threading.Thread):
-    """Runs one read model in eventsourcing's ProjectionRunner and restarts it on failure.
-
-    An invariant violation is not retried: the read model stops with that error, so
-    that it never writes wrong numbers.
-    """
-
-    def __init__(self, settings: Settings, cls: type[ReadModel], stopping: threading.Event) -> None:
-        super().__init__(name=f"projection-{cls.name}", daemon=True)
-        self.settings = settings
-        self.cls = cls
-        self.stopping = stopping
-        self.restarts = 0
-        self.failed_at: int | None = None  # the event it last failed on, until it passes it
-        self.error: BaseException | None = None
-        self.started_once = threading.Event()
-
-    def run(self) -> None:
-        # The store's and the view's tables exist already (ReadModels made them); creating
-        # them again from several runners at once makes PostgreSQL report concurrent updates.
-        env = {
-            **view_env(self.settings, self.cls.name),
-            "CREATE_TABLE": "n",
-            # An event that does not decode fails only the read models that read it.
-            "MAPPER_TOPIC": get_topic(TolerantMapper),
-        }
-        backoff = 0.1
-        while not self.stopping.is_set():
-            try:
-                runner = ProjectionRunner(
-                    application_class=PaylinkApp,
-                    projection_class=self.cls,
-                    view_class=view_class("postgres", self.cls.name, self.cls.ddl, self.cls.tables),
-                    env=env,
-                )
-                # 9.5.6's runner never closes its view's connection pool: each restart
-                # would leave one open (a few connections) until the process ends.
-                view = runner.view
-                if not isinstance(view, PostgresRowsView):  # pragma: no cover - by construction
-                    raise TypeError(f"{self.cls.name}: not a PostgreSQL view")
-                with closing(view.datastore), runner:
-                    self.started_once.set()
-                    backoff = 0.1
-                    stalled = _StallWatch()
-                    while not self.stopping.is_set():
-                        runner.run_forever(timeout=0.5)
-                        stalled.check(runner)
-                        self._forget_failure_once_past(runner)
-                return
-            except InvariantViolationError as error:
-                self.error = error
-                log.error("projection %s stopped: %s", self.cls.name, error)
-                return
-            except Exception as error:
-                self.restarts += 1
-                log.warning("projection %s failed (%s); restarting", self.cls.name, error)
-                # Kept once (cleared when the runner passes it), and only for an event it
-                # could not apply: a dropped connection is not the event's fault.
-                if self.failed_at is None and not isinstance(
-                    error, OperationalError | InterfaceError
-                ):
-                    self._keep_failure(error)
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_S)
-
-    def _forget_failure_once_past(self, runner: ProjectionRunner[Any, Any]) -> None:
-        if self.failed_at is None:
-            return
-        if (runner.view.max_tracking_id(runner.app.name) or 0) >= self.failed_at:
-            runner.view.clear_failure()
-            self.failed_at = None
-            log.info("projection %s moves again", self.cls.name)
-
-    def _keep_failure(self, error: Exception) -> None:
-        """Record the failure at the event after the view's position (the one it was on).
-
-        The view and the log are opened without creating tables: DDL from a failing
-        runner could wait on locks the healthy ones hold.
-        """
-        factories: list[InfrastructureFactory[Any]] = []
-        try:
-            env = {**view_env(self.settings, self.cls.name), "CREATE_TABLE": "n"}
-            views: InfrastructureFactory[Any] = InfrastructureFactory.construct(
-                Environment(self.cls.name, env)
-            )
-            factories.append(views)
-            view = views.tracking_recorder(
-                view_class("postgres", self.cls.name, self.cls.ddl, self.cls.tables)
-            )
-            if not isinstance(view, RowsView):
-                return
-            store: InfrastructureFactory[Any] = InfrastructureFactory.construct(
-                Environment(PaylinkApp.name, {**self.settings.eventsourcing_env(), **env})
-            )
-            factories.append(store)
-            position = view.max_tracking_id(PaylinkApp.name) or 0
-            after = store.application_recorder().select_notifications(
-                position, 1, inclusive_of_start=False
-            )
-            if after:
-                text = f"{type(error).__name__}: {error}"
-                view.record_failure(after[0].id, text, datetime.now(tz=UTC).isoformat())
-                self.failed_at = after[0].id
-        except Exception:
-            log.warning("could not record the failure of %s", self.cls.name, exc_info=True)
-        finally:
-            for factory in factories:
-                factory.close()
-
-
-class _StallWatch:
-    """Wakes a runner that sits behind the head: 9.5.6 can miss a notification.
-
-    ``PostgresSubscription`` starts pulling before its ``LISTEN`` is in place, so an
-    event committed in between is only seen at the next notification. When a view
-    stays behind the head for two checks in a row, a ``NOTIFY`` wakes it.
-    """
-
-    def __init__(self) -> None:
-        self.last: int | None = None
-
-    def check(self, runner: ProjectionRunner[Any, Any]) -> None:
-        app: PaylinkApp = runner.app
-        position = runner.view.max_tracking_id(app.name) or 0
-        head = app.recorder.max_notification_id() or 0
-        if position < head and position == self.last:
-            recorder = app.recorder
-            if isinstance(recorder, PostgresApplicationRecorder):
-                with recorder.datastore.transaction(commit=True) as curs:
-                    curs.execute(SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)))
-            position = -1  # give the woken runner two more checks
-        self.last = position
+def _doorbell(settings: Settings, app: PaylinkApp) -> Doorbell | ListenBell:
+    """What wakes the live catch-up when the store commits."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        connection = connection_settings(recorder.datastore)
+        if connection is not None:
+            return ListenBell(connection, recorder.channel_name)
+    return Doorbell(settings.sqlite_path("paylink"))
 
 
 class ProjectionService:
@@ -507,46 +387,56 @@ class ProjectionService:
         self._owns_models = models is None
         self.models = models if models is not None else ReadModels(settings)
         self.threads: list[threading.Thread] = []
-        self.supervisors: list[Supervisor] = []
         self.catch_up = CatchUp(app, list(self.models.models.values()), isolate=True)
-        self.doorbell: Doorbell | None = None
+        self.doorbell: Doorbell | ListenBell | None = None
+        self.outage = False  # the database was unavailable at the last try
 
     def start(self) -> None:
         """Catch up in pages, then follow new events."""
-        self.catch_up.run_once()
-        if self.settings.backend == "postgres":
-            for model in self.models.models.values():
-                if isinstance(model, AuditChain):
-                    continue
-                supervisor = Supervisor(self.settings, type(model), self.stopping)
-                supervisor.start()
-                self.supervisors.append(supervisor)
-            follower = CatchUp(self.app, [self.models["audit"]], isolate=True)
-        else:
-            follower = self.catch_up
-            self.doorbell = Doorbell(self.settings.sqlite_path("paylink"))
+        self.doorbell = _doorbell(self.settings, self.app)
+        try:
+            self.catch_up.run_once()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            log.warning("projections start while the database is unavailable: %s", error)
         thread = threading.Thread(
-            target=self._follow, args=(follower,), name="projection-catch-up", daemon=True
+            target=self._follow, args=(self.catch_up,), name="projection-catch-up", daemon=True
         )
         thread.start()
         self.threads.append(thread)
 
     def _follow(self, follower: CatchUp) -> None:
-        backoff = 0.1
+        backoff = RETRY_OUTAGE_FIRST_S
         while not self.stopping.is_set():
             try:
                 follower.run_forever(
                     self.stopping,
                     gather=self.settings.projection_gather_ms / 1000,
                     doorbell=self.doorbell,
+                    on_round=self._healthy,
                 )
             except InvariantViolationError:
                 log.exception("projections stopped")
                 return
-            except Exception:
-                log.warning("catch-up failed; retrying", exc_info=True)
+            except Exception as error:
+                if is_outage(error):
+                    if not self.outage:
+                        log.warning("projections wait for the database: %s", error)
+                    self.outage = True
+                    if isinstance(self.doorbell, ListenBell):
+                        self.doorbell.reset()  # its connection may be dead without a word
+                else:
+                    log.warning("catch-up failed; retrying", exc_info=True)
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, RETRY_OUTAGE_MAX_S)
+                continue
+            backoff = RETRY_OUTAGE_FIRST_S
+
+    def _healthy(self) -> None:
+        if self.outage:
+            log.warning("projections follow the log again")
+            self.outage = False
 
     def wait_until(self, position: int, timeout: float = 10.0) -> None:
         """Block until every read model has processed ``position``."""
@@ -560,7 +450,7 @@ class ProjectionService:
         self.stopping.set()
         if self.doorbell is not None:
             self.doorbell.wake()
-        for thread in [*self.threads, *self.supervisors]:
+        for thread in self.threads:
             thread.join(timeout=10)
         if self.doorbell is not None:
             self.doorbell.close()

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The composition roots may reach outward (lazily); everything else in the core may not.
 COMPOSITION_ROOTS = {"cli.py", "cli_money.py", "bench.py", "bootstrap.py"}
 # Store adapters speak to the database drivers; only the composition roots may use them.
-STORE_ADAPTERS = {"bulkload.py", "sqlite_store.py"}
+STORE_ADAPTERS = {"bulkload.py", "pgstore.py", "sqlite_store.py"}
 FORBIDDEN_IN_CORE = {
     "api",
     "projections",

@@ -27,8 +27,38 @@ class Settings(BaseSettings):
     port: int = 8000
     base_url: str | None = Field(default=None, description="Public URL; default http://host:port")
     environment: Literal["development", "production"] = "development"
-    postgres_lock_timeout_s: int = Field(default=5, ge=1)
-    postgres_pool_size: int = Field(default=5, ge=1)
+    # -- PostgreSQL connections (every connection a process opens; see ARCHITECTURE) -----
+    postgres_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Most connections one process opens for its shared pool (the event store,"
+        " every read model, the webhook sender); it keeps one when idle",
+    )
+    postgres_pool_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="Longest a request waits for a pooled connection; then 503",
+    )
+    postgres_connect_timeout_s: int = Field(
+        default=5, ge=1, le=60, description="Seconds PostgreSQL has to accept a new connection"
+    )
+    postgres_statement_timeout_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="Longest one statement may run (the server cancels it; the client gives"
+        " up 2 s later when no answer comes at all); 0: no limit",
+    )
+    postgres_lock_timeout_s: int = Field(
+        default=5, ge=1, description="Longest a statement waits for a lock (the server's)"
+    )
+    postgres_application_name: str = Field(
+        default="paylink",
+        max_length=63,
+        description="application_name of the process's connections (pg_stat_activity);"
+        " serve says paylink-serve, projections run paylink-projections",
+    )
     command_retries: int = Field(default=20, ge=1, description="Tries on write conflicts")
     idempotency_lease_s: float = Field(
         default=30.0,
@@ -179,14 +209,20 @@ class Settings(BaseSettings):
             }
         url = urlsplit(self.database_url)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's factory on a pool shared by the process (paylink_es.pgstore).
+            "PERSISTENCE_MODULE": "paylink_es.pgstore:PaylinkPostgresFactory",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_s),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout_s),
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_MAX_OVERFLOW": "0",
+            "PAYLINK_PG_POOL_TIMEOUT_S": str(self.postgres_pool_timeout_s),
+            "PAYLINK_PG_STATEMENT_TIMEOUT_S": str(self.postgres_statement_timeout_s),
+            "PAYLINK_PG_APPLICATION_NAME": self.postgres_application_name,
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
             "POSTGRES_SCHEMA": self.database_schema or "",
         }

@@ -9,8 +9,8 @@ from paylink_es.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
 from tests.projections.support import (
+    LISTENING,
     MODEL_NAMES,
-    RUNNERS,
     head,
     positions,
     rebuilt_elsewhere,
@@ -26,7 +26,7 @@ def test_events_no_view_cares_about_still_move_every_view_to_the_head(
         service = ProjectionService(backend_settings, app)
         service.start()
         try:
-            wait_for_listeners(backend_settings, RUNNERS)
+            wait_for_listeners(backend_settings, LISTENING)
             merchant = app.register_merchant("Toko Sepi", "sepi@example.com")
             app.issue_api_key(merchant)
             live_key = app.issue_api_key(merchant, "live")

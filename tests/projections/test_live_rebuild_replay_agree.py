@@ -31,8 +31,8 @@ from tests.projections.histories import (
     check_views_against_aggregates,
 )
 from tests.projections.support import (
+    LISTENING,
     MODEL_NAMES,
-    RUNNERS,
     Snapshot,
     another_store,
     head,
@@ -74,7 +74,7 @@ def check_history(store: Settings, folder: Path, operations: list[Op], midpoint:
         service = ProjectionService(store, app)
         service.start()
         try:
-            wait_for_listeners(store, RUNNERS)
+            wait_for_listeners(store, LISTENING)
             history = History(app, clock)
             cut = int(len(operations) * midpoint)
             history.play_all(operations[:cut])

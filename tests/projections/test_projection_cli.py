@@ -17,8 +17,8 @@ from paylink_es.settings import Settings
 from projections.readmodel import iso
 from projections.runner import ProjectionService, ReadModels
 from tests.projections.support import (
+    LISTENING,
     MODEL_NAMES,
-    RUNNERS,
     bulk_backlog,
     catch_up,
     change_view,
@@ -55,7 +55,7 @@ def test_rebuild_shows_progress_and_leaves_the_views_equal_to_the_live_ones(
         service = ProjectionService(backend_settings, app)
         service.start()
         try:
-            wait_for_listeners(backend_settings, RUNNERS)
+            wait_for_listeners(backend_settings, LISTENING)
             for number in range(3):
                 sell(app, clock, merchant, number)
             service.wait_until(head(app), timeout=30)

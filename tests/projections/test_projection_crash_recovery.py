@@ -16,8 +16,8 @@ from paylink_es.money import Money
 from paylink_es.settings import Settings
 from tests.projections.histories import check_positions
 from tests.projections.support import (
+    LISTENING,
     MODEL_NAMES,
-    RUNNERS,
     bulk_backlog,
     child_env,
     head,
@@ -108,7 +108,7 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
                 tmp_path / "second.log",
                 lambda seen: set(seen.values()) == {target},
             )
-            wait_for_listeners(store, RUNNERS, pid=second.pid)
+            wait_for_listeners(store, LISTENING, pid=second.pid)
             app.verify_payment(payment, fee=Money(50, "IDR"))
             app.refund_payment(payment, Money(1_000, "IDR"), "partial")
             target = head(app)
