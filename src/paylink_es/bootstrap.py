@@ -25,15 +25,9 @@ def ensure_postgres_schema(settings: Settings) -> None:
     """Create the configured PostgreSQL schema if it is missing (tables come later)."""
     if settings.database_url is None or not settings.database_schema:
         return
-    import psycopg
-    from psycopg import sql
+    from paylink_es.pgstore import ensure_schema, settings_for
 
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(settings.database_schema)
-            )
-        )
+    ensure_schema(settings_for(settings), settings.database_schema)
 
 
 def open_app(
