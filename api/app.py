@@ -15,17 +15,17 @@ from api import problems
 from api.auth import Owner, RateLimiter
 from api.channel_registry import channels_of, close_channels
 from api.dashboard import dashboard_router
-from api.deps import LedgerDep
 from api.direct import bench_validation, create_link_handler, validate_link_handler
 from api.middleware import RequestContext
 from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
-from api.schemas import LinkCreate, Problem
+from api.schemas import LinkCreate, Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.channels.port import ChannelPort
 from paylink_es.heap import freeze_startup_heap
+from paylink_es.pgstore import SharedDatastore
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
 from projections.channel_poller import ChannelPoller
@@ -39,7 +39,12 @@ Payment links on an event-sourced ledger. Authenticate with
 header on every POST: the first response is kept and replayed. Errors are
 `application/problem+json` with a stable `type`. Amounts are integers in the currency's
 minor unit (IDR: whole rupiah).
+
+While the database is unavailable, requests are answered at once with `503`
+`/problems/database-unavailable` and a `Retry-After` header. Operators: `GET /healthz`
+(liveness, asks no database) and `GET /readyz` (readiness: the database answers).
 """
+READY_TIMEOUT_S = 2.0  # /readyz waits at most this long for the database
 
 
 def create_app(
@@ -110,20 +115,36 @@ def create_app(
     app.include_router(page.router)
     app.include_router(dashboard_router())
 
-    @app.get("/healthz", tags=["operations"])
-    def health(request: Request, ledger: LedgerDep) -> dict[str, Any]:
-        """Liveness and how far each read model has got."""
+    @app.get("/healthz", tags=["operations"], response_model=Liveness)
+    async def health() -> Liveness:
+        """Liveness: the process is up and answering. Asks no database, so it answers
+        fast even while the database is unavailable (``/readyz`` tells that)."""
+        return Liveness(version=__version__)
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Readiness,
+        responses=problem_responses(503),
+    )
+    def ready(request: Request) -> Readiness:
+        """Readiness: the database answers within a short time (else 503
+        `/problems/database-unavailable` with `Retry-After`), and how far the log and
+        each read model have got (a read model at `events` has seen every event)."""
+        ledger: PaylinkApp = request.app.state.ledger
         read_models: ReadModels = request.app.state.read_models
-        return {
-            "status": "ok",
-            "backend": settings.backend,
-            "events": ledger.recorder.max_notification_id() or 0,
-            "projections": {
+        datastore = getattr(ledger.recorder, "datastore", None)
+        if isinstance(datastore, SharedDatastore):
+            datastore.ready(min(READY_TIMEOUT_S, settings.postgres_pool_timeout_s))
+        return Readiness(
+            backend=settings.backend,
+            events=ledger.recorder.max_notification_id() or 0,
+            projections={
                 name: model.view.max_tracking_id(ledger.name) or 0
                 for name, model in read_models.models.items()
             },
-            "version": __version__,
-        }
+            version=__version__,
+        )
 
     if settings.bench_endpoints:
         _add_bench_endpoint(app)

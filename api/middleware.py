@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM, problem_body
+from api.problems import PROBLEM, problem_body, unavailable_problem
 
 log = logging.getLogger("paylink.api")
 # A route answered here when it can be (see api.direct): headers, body, request id ->
@@ -114,11 +114,23 @@ class RequestContext:
             await self.app(
                 scope, _replay([body], receive), self._with_id(tracking_send, request_id)
             )
-        except Exception:
+        except Exception as error:
             # Answer here, inside the server's error middleware, so that the client gets
             # the problem document and keeps its connection; then the crash is logged.
             if started:
                 raise
+            unavailable = unavailable_problem(error)
+            if unavailable is not None:  # the direct path met an unavailable database
+                log.warning("request %s: database unavailable: %s", request_id, error)
+                await self._problem(
+                    send,
+                    request_id,
+                    unavailable.status,
+                    unavailable.slug,
+                    unavailable.detail,
+                    [(k.lower().encode(), v.encode()) for k, v in unavailable.headers.items()],
+                )
+                return
             log.exception("request %s failed", request_id)
             await self._problem(
                 send,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import orjson
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,6 +23,7 @@ from paylink_es.errors import (
     NotFoundError,
     TransitionInvalidError,
 )
+from paylink_es.pgstore import is_outage
 from projections.queries import QueryError
 
 log = logging.getLogger("paylink.api")
@@ -41,6 +45,20 @@ TITLES = {
 }
 # What FastAPI says (400) when it cannot decode a request body at all.
 BODY_PARSE_FAILED = "There was an error parsing the body"
+# A client told the database is unavailable tries again after this many seconds.
+RETRY_AFTER_S = 2
+UNAVAILABLE = "database-unavailable"
+UNAVAILABLE_DETAIL = (
+    "the database cannot be reached right now; retry in a few seconds"
+    " (a POST with the same Idempotency-Key)"
+)
+# Errors that may say the database is unavailable (``unavailable_problem`` decides).
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    sqlite3.OperationalError,
+)
 
 
 class ProblemError(Exception):
@@ -116,6 +134,20 @@ def error_document(error: DomainError | ProblemError, request_id: str | None) ->
         )
     return error.status, orjson.dumps(
         problem_body(error.status, error.slug, error.detail, request_id, error.field)
+    )
+
+
+def unavailable_problem(error: BaseException) -> ProblemError | None:
+    """The 503 problem for an error that says the database is unavailable (a connection
+    that cannot be had or broke, a statement that timed out, SQLite locked); else None.
+
+    For answers built outside FastAPI's handlers: ``error_document(problem, request_id)``
+    gives its bytes, and ``problem.headers`` its ``Retry-After``.
+    """
+    if not is_outage(error):
+        return None
+    return ProblemError(
+        503, UNAVAILABLE, UNAVAILABLE_DETAIL, headers={"Retry-After": str(RETRY_AFTER_S)}
     )
 
 
@@ -216,14 +248,35 @@ def install(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
         return problem(request, error.status_code, slug, str(error.detail), headers=headers)
 
+    async def _storage(request: Request, error: Exception) -> JSONResponse:
+        unavailable = unavailable_problem(error)
+        if unavailable is None:
+            return _internal(request, error)
+        log.warning(
+            "request %s: database unavailable: %s",
+            getattr(request.state, "request_id", None),
+            error,
+        )
+        return await _problem(request, unavailable)
+
+    for storage_error in STORAGE_ERRORS:
+        app.add_exception_handler(storage_error, _storage)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", None)
-        log.error("request %s failed", request_id, exc_info=error)
-        return problem(
-            request,
-            500,
-            "internal-error",
-            "something went wrong on our side; quote the request id to support",
-            headers={"X-Request-Id": request_id or ""},
-        )
+        unavailable = unavailable_problem(error)  # wrapped in another error on its way
+        if unavailable is not None:
+            return await _problem(request, unavailable)
+        return _internal(request, error)
+
+
+def _internal(request: Request, error: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    log.error("request %s failed", request_id, exc_info=error)
+    return problem(
+        request,
+        500,
+        "internal-error",
+        "something went wrong on our side; quote the request id to support",
+        headers={"X-Request-Id": request_id or ""},
+    )

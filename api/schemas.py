@@ -221,18 +221,47 @@ class Problem(BaseModel):
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for problem documents with these statuses."""
-    return {
-        status: {
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
             "description": "problem document",
             "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             },
         }
-        for status in statuses
-    }
+        if status == 503:
+            entry["description"] = (
+                "problem document `/problems/database-unavailable`: the database cannot be"
+                " reached right now; retry after `Retry-After` seconds"
+            )
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before retrying",
+                    "schema": {"type": "integer"},
+                }
+            }
+        responses[status] = entry
+    return responses
 
 
-COMMON_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 500)
+COMMON_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 500, 503)
+
+
+class Liveness(BaseModel):
+    """The process answers (no database was asked)."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class Readiness(BaseModel):
+    """The database answers; how far the log and each read model have got."""
+
+    status: Literal["ready"] = "ready"
+    backend: Literal["sqlite", "postgres"]
+    events: int = Field(description="position of the last stored event")
+    projections: dict[str, int] = Field(description="each read model's position")
+    version: str
 
 
 class EndpointCreate(BaseModel):

@@ -308,7 +308,7 @@ def seed_verified_payments(app: PaylinkApp, count: int, chunk: int = 2_000) -> l
         payments = []
         for i in range(start, min(start + chunk, count)):
             amount = Money(50_000 + i % 1_000, "IDR")
-            payment = Payment(  # type: ignore[call-arg]
+            payment = Payment(
                 id=uuid4(),
                 merchant_id=merchant,
                 mode="test",
@@ -421,7 +421,7 @@ def _free_port() -> int:
 
 
 def _caught_up(url: str, timeout: float = 300.0) -> None:
-    """Wait until the projections have processed every stored event (``/healthz``).
+    """Wait until the projections have processed every stored event (``/readyz``).
 
     A phase that outruns the projections leaves them a backlog; the next phase would
     otherwise be measured while they work it off beside the workers.
@@ -430,7 +430,7 @@ def _caught_up(url: str, timeout: float = 300.0) -> None:
 
     deadline = time.monotonic() + timeout
     while True:
-        health = httpx.get(f"{url}/healthz", timeout=5).json()
+        health = httpx.get(f"{url}/readyz", timeout=5).json()
         behind = [n for n, at in health["projections"].items() if at < health["events"]]
         if not behind:
             return

@@ -374,6 +374,7 @@ def test_every_response_carries_a_request_id_and_a_sane_one_is_echoed(
         ("DELETE", "/v1/links", {}),
         ("GET", "/v1/nowhere", {}),
         ("GET", "/healthz", {}),
+        ("GET", "/readyz", {}),
     ]
     seen: set[str] = set()
     statuses = set()

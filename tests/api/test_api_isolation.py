@@ -280,10 +280,10 @@ def test_another_merchants_balances_are_zero(api: Api) -> None:
     assert theirs_then["data"] == []
 
 
-def test_health_shows_counts_but_nothing_of_any_merchant(api: Api) -> None:
+def test_readiness_shows_counts_but_nothing_of_any_merchant(api: Api) -> None:
     test_books, live_books, _ = _world(api)
 
-    response = api.client.get("/healthz")
+    response = api.client.get("/readyz")
 
     assert response.status_code == 200
     assert not _leaks(response, test_books)

@@ -40,6 +40,7 @@ OPERATIONS = [
     ("GET", "/v1/payments/{payment_id}"),
     ("GET", "/v1/balances"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
 ]
 Case = AnyCase[APIOperation[Any, Any, Any, Any]]
 CHECKS: list[CheckFunction] = [
@@ -131,7 +132,8 @@ CASES = [
     pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
     for method, path in OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if path != "/healthz" or mode is GenerationMode.POSITIVE  # it takes no input at all
+    # they take no input at all
+    if path not in ("/healthz", "/readyz") or mode is GenerationMode.POSITIVE
 ]
 
 

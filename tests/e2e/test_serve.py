@@ -54,13 +54,18 @@ def server(tmp_path: Path) -> Iterator[str]:
 def test_serve_answers_health_on_sqlite_files_under_var(server: str, tmp_path: Path) -> None:
     response = httpx.get(f"{server}/healthz")
     assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ok"
-    assert body["backend"] == "sqlite"
+    assert response.json()["status"] == "ok"
+    ready = httpx.get(f"{server}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["backend"] == "sqlite"
     assert (tmp_path / "var" / "paylink.sqlite3").exists()
 
 
 def test_serve_publishes_its_openapi_document(server: str) -> None:
     response = httpx.get(f"{server}/openapi.json")
     assert response.status_code == 200
-    assert "/healthz" in response.json()["paths"]
+    paths = response.json()["paths"]
+    assert "/healthz" in paths
+    assert "/readyz" in paths
+    assert paths["/readyz"]["get"]["tags"] == ["operations"]
