@@ -79,6 +79,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
     from paylink_es.process import die_with_parent
 
     env = {**os.environ, "PAYLINK_HOST": args.host, "PAYLINK_PORT": str(args.port)}
+    env.setdefault(APPLICATION_NAME_VAR, "paylink-projections")
     projections = None
     if settings.run_projections:
         # The read models follow the log at a lower CPU priority: when the cores are
@@ -93,6 +94,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
     os.environ.update(
         PAYLINK_HOST=args.host, PAYLINK_PORT=str(args.port), PAYLINK_RUN_PROJECTIONS="false"
     )
+    os.environ.setdefault(APPLICATION_NAME_VAR, settings.postgres_application_name)
     try:
         uvicorn.run(
             "api.app:app_from_environment",
@@ -207,7 +209,9 @@ def _projections(args: argparse.Namespace, settings: Settings) -> int:
             os.nice(args.nice)
         return commands.run(settings)
     if args.action == "rebuild":
-        return commands.rebuild(settings, args.name)
+        # Emptying and refilling a large view may take longer than a request's statement.
+        unbounded = settings.model_copy(update={"postgres_statement_timeout_s": 0.0})
+        return commands.rebuild(unbounded, args.name)
     return commands.show_status(settings, args.json)
 
 
@@ -340,6 +344,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# application_name of each kind of process's PostgreSQL connections (pg_stat_activity),
+# unless PAYLINK_POSTGRES_APPLICATION_NAME says otherwise.
+APPLICATION_NAME_VAR = "PAYLINK_POSTGRES_APPLICATION_NAME"
+
+
+def role(args: argparse.Namespace) -> str:
+    """What this process is, as its PostgreSQL connections say it."""
+    if args.handler is _serve:
+        return "paylink-serve"
+    if args.handler is _projections and args.action == "run":
+        return "paylink-projections"
+    return "paylink-cli"
+
+
+def named(settings: Settings, name: str) -> Settings:
+    """``settings`` whose connections say ``name``, unless a name was configured."""
+    if "postgres_application_name" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"postgres_application_name": name})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``paylink`` console script."""
     args = build_parser().parse_args(argv)
@@ -349,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"paylink: bad settings: {error}", file=sys.stderr)
         return 2
     handler: Handler = args.handler
+    settings = named(settings, role(args))
     try:
         return handler(args, settings)
     except DomainError as error:
