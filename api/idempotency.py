@@ -112,7 +112,7 @@ def _execute_and_answer(
 ) -> Response:
     """Run the request with ids derived from its key, then keep its answer."""
     ledger: PaylinkApp = request.app.state.ledger
-    with ids_from(IdempotentRequest.id_for(owner.merchant_id, owner.mode, key)):
+    with ids_from(IdempotentRequest.create_id(owner.merchant_id, owner.mode, key)):
         status, content = _render(request, execute)
     faults.reach("idempotency.answer")
     ledger.answer_request(owner.merchant_id, owner.mode, key, status, content.decode())

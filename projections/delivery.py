@@ -68,7 +68,7 @@ class DeliveryWorker:
         tried = 0
         for row in self.outbox.view.query(DUE, (iso(now), limit)):
             endpoint_id, position = UUID(row["endpoint_id"]), int(row["position"])
-            delivery = WebhookDelivery.id_for(endpoint_id, position)
+            delivery = WebhookDelivery.create_id(endpoint_id, position)
             if self.ledger.delivery_attempts(delivery) != row["attempts"]:
                 continue  # the outbox has not seen the last try yet
             self._send(row, endpoint_id, position)

@@ -40,7 +40,6 @@ from paylink_es.idempotency import (
     first_derived_id,
 )
 from paylink_es.link import (
-    COMPLETED,
     LINK_ALREADY_COMPLETED,
     LinkCodeIndex,
     PaymentLink,
@@ -232,7 +231,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         def command() -> UUID:
             merchant = Merchant(
                 id=merchant_id or self.new_id(),
-                name=merchant_name,  # type: ignore[call-arg]
+                name=merchant_name,
                 email=merchant_email,
             )
             self.save(merchant)
@@ -248,9 +247,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             key_id = self.new_id()
             secret = merchant.issue_key(key_id, mode)
             index = ApiKeyIndex(
-                id=ApiKeyIndex.id_for(hash_secret(secret)),  # type: ignore[call-arg]
-                merchant_id=merchant_id,
-                key_id=key_id,
+                merchant_id=merchant_id, key_id=key_id, secret_hash=hash_secret(secret)
             )
             self.save(merchant, index)
             return IssuedKey(key_id=key_id, secret=secret, mode=mode)
@@ -286,7 +283,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         cached = self._auth_cache.get(secret_hash)
         if cached is not None and time.monotonic() - cached[1] < AUTH_CACHE_S:
             return cached[0]
-        index_id = ApiKeyIndex.id_for(secret_hash)
+        index_id = ApiKeyIndex.create_id(secret_hash)
         try:
             index: object = self.repository.get(index_id)
         except AggregateNotFoundError:
@@ -353,16 +350,13 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         if terms.reference_id is not None:
             link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
         else:
-            link_id = self._draw_id()
+            link_id = derived or self._draw_id()
 
         def command() -> tuple[LinkDetails, bool]:
             self._require_merchant(merchant_id)
             code = random_base62(LINK_CODE_LENGTH)
             link = PaymentLink.create(link_id, merchant_id, code, terms)
-            index = LinkCodeIndex(
-                id=LinkCodeIndex.id_for(code),  # type: ignore[call-arg]
-                link_id=link_id,
-            )
+            index = LinkCodeIndex(link_id=link_id, code=code)
             try:
                 self.save(link, index)
             except RecordConflictError:
@@ -407,7 +401,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
 
     def link_id_for_code(self, code: str) -> UUID:
         """The link a short code points to."""
-        index = self._get(LinkCodeIndex, LinkCodeIndex.id_for(code), "link")
+        index = self._get(LinkCodeIndex, LinkCodeIndex.create_id(code), "link")
         return index.link_id
 
     def send_link(self, link_id: UUID, channel: str, recipient: str) -> None:
@@ -482,7 +476,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
                 instructions_now = instruct(attempt_id, due)
             else:
                 instructions_now = dict(instructions or {})
-            payment = Payment(  # type: ignore[call-arg]
+            payment = Payment(
                 id=attempt_id,
                 merchant_id=link.merchant_id,
                 mode=link.mode,
@@ -519,13 +513,13 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
 
         def command() -> PaymentOutcome:
             payment = self._get(Payment, payment_id, "payment")
-            index_id = ChannelPaymentIndex.id_for(payment.channel, ref)
+            index_id = ChannelPaymentIndex.create_id(payment.channel, ref)
             if index_id in self.repository:
                 index = self._get(ChannelPaymentIndex, index_id, "payment")
                 return PaymentOutcome(index.payment_id, duplicate=True, anomaly=None)
             if payment.status != INITIATED:
                 # More money to instructions already paid once: a payment of its own.
-                payment = Payment(  # type: ignore[call-arg]
+                payment = Payment(
                     id=stable_id(f"/payments/{payment.channel}/{ref}"),
                     merchant_id=payment.merchant_id,
                     mode=payment.mode,
@@ -545,8 +539,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             if anomaly is not None:
                 self._flag(payment, link, anomaly)
             index = ChannelPaymentIndex(
-                id=index_id,  # type: ignore[call-arg]
-                payment_id=payment.id,
+                payment_id=payment.id, channel=payment.channel, channel_ref=ref
             )
             self.save(payment, link, index)
             return PaymentOutcome(payment.id, duplicate=False, anomaly=anomaly)
@@ -565,8 +558,8 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             payment = self._get(Payment, payment_id, "payment")
             link = self._get(PaymentLink, payment.link_id, "link")
             if payment.anomaly is None and payment.received is not None:
-                if link.status == COMPLETED:
-                    # Another payment was confirmed first and completed the link.
+                if not link.uses_left():
+                    # Other payments were confirmed first and took every use of the link.
                     self._flag(payment, link, LINK_ALREADY_COMPLETED)
                 else:
                     link.accept_payment(payment.id, payment.received)
@@ -647,13 +640,12 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         wins, the other gets the winner's record (answered or still running).
         """
         checked = require_text(key, "Idempotency-Key", max_length=255)
-        request_id = IdempotentRequest.id_for(merchant_id, mode, checked)
+        request_id = IdempotentRequest.create_id(merchant_id, mode, checked)
 
         def command() -> IdempotentRequest | None:
             try:
                 self.save(
-                    IdempotentRequest(  # type: ignore[call-arg]
-                        id=request_id,
+                    IdempotentRequest(
                         merchant_id=merchant_id,
                         mode=mode,
                         key=checked,
@@ -676,7 +668,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         owner answers within milliseconds of storing), or the claim's lease has run out. The
         retake is an event on the key's record, so of two retries only one takes over.
         """
-        request_id = IdempotentRequest.id_for(merchant_id, mode, key)
+        request_id = IdempotentRequest.create_id(merchant_id, mode, key)
 
         def command() -> tuple[IdempotentRequest, bool]:
             request = self._get(IdempotentRequest, request_id, "request")
@@ -701,7 +693,7 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
     def earlier_request(self, merchant_id: UUID, mode: str, key: str) -> IdempotentRequest:
         """The record of an Idempotency-Key already claimed."""
         return self._get(
-            IdempotentRequest, IdempotentRequest.id_for(merchant_id, mode, key), "request"
+            IdempotentRequest, IdempotentRequest.create_id(merchant_id, mode, key), "request"
         )
 
     def answer_request(
@@ -714,7 +706,10 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
                 request.answer(status_code, body)
 
         self._update(
-            IdempotentRequest, IdempotentRequest.id_for(merchant_id, mode, key), "request", change
+            IdempotentRequest,
+            IdempotentRequest.create_id(merchant_id, mode, key),
+            "request",
+            change,
         )
 
     def payment(self, payment_id: UUID) -> PaymentDetails:

@@ -68,10 +68,8 @@ def first_derived_id(request_id: UUID) -> UUID:
 class IdempotentRequest(PaylinkAggregate):
     """One merchant's use of one Idempotency-Key: what was asked, and what was answered."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @staticmethod
-    def id_for(merchant_id: UUID, mode: str, key: str) -> UUID:
+    def create_id(merchant_id: UUID, mode: str, key: str) -> UUID:
         """The id of a key, scoped to the merchant and mode that used it."""
         return stable_id(f"/merchants/{merchant_id}/{mode}/idempotency/{key}")
 

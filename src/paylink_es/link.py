@@ -67,11 +67,10 @@ def mask_recipient(recipient: str) -> str:
 class PaymentLink(PaylinkAggregate):
     """A merchant's request for money, reachable by an unguessable short code."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @event("Created")
     def __init__(
         self,
+        id: UUID,  # the library passes the aggregate's id to __init__ by this name
         merchant_id: UUID,
         code: str,
         mode: str,
@@ -121,7 +120,7 @@ class PaymentLink(PaylinkAggregate):
         fields: dict[str, Any] = {
             name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__
         }
-        return cls(id=link_id, merchant_id=merchant_id, code=code, **fields)  # type: ignore[call-arg]
+        return cls(id=link_id, merchant_id=merchant_id, code=code, **fields)
 
     # -- reading -------------------------------------------------------------------
 
@@ -222,6 +221,13 @@ class PaymentLink(PaylinkAggregate):
     def _cancelled(self, reason: str | None) -> None:
         self.status = CANCELLED
 
+    def uses_left(self) -> bool:
+        """Whether another confirmed payment may count as a use (a link cancelled after
+        its last use was taken has none left, though it never completed)."""
+        if self.status == COMPLETED:
+            return False
+        return self.usage_limit is None or self.uses < self.usage_limit
+
     def accept_payment(self, payment_id: UUID, amount: Money) -> None:
         """Count a confirmed payment as one use; the last allowed use completes an active
         link (one cancelled while the payment was being confirmed stays cancelled)."""
@@ -248,13 +254,12 @@ class PaymentLink(PaylinkAggregate):
 class LinkCodeIndex(PaylinkAggregate):
     """Finds a link by its short code; saved with the link, so codes never collide."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @staticmethod
-    def id_for(code: str) -> UUID:
-        """The index id for a short code."""
+    def create_id(code: str) -> UUID:
+        """The index id for a short code (the library calls it when one is created)."""
         return stable_id(f"/link-codes/{code}")
 
     @event("Indexed")
-    def __init__(self, link_id: UUID) -> None:
+    def __init__(self, link_id: UUID, code: str = "") -> None:
+        # code: what the id is made from ("" in indexes stored before it was kept)
         self.link_id = link_id

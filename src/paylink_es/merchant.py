@@ -61,10 +61,8 @@ class ApiKey:
 class Merchant(PaylinkAggregate):
     """A business that creates payment links and receives their money."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @event("Registered")
-    def __init__(self, name: str, email: str | None) -> None:
+    def __init__(self, id: UUID, name: str, email: str | None) -> None:  # id: given by the app
         self.name = name
         self.email = email
         self.keys: dict[UUID, ApiKey] = {}
@@ -166,14 +164,13 @@ def check_anomaly_policy(policy: object) -> dict[str, str]:
 class ApiKeyIndex(PaylinkAggregate):
     """Finds the merchant and key for a secret's hash; saved with the key it indexes."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @staticmethod
-    def id_for(secret_hash: str) -> UUID:
-        """The index id for a secret hash."""
+    def create_id(secret_hash: str) -> UUID:
+        """The index id for a secret hash (the library calls it when one is created)."""
         return stable_id(f"/api-keys/{secret_hash}")
 
     @event("Indexed")
-    def __init__(self, merchant_id: UUID, key_id: UUID) -> None:
+    def __init__(self, merchant_id: UUID, key_id: UUID, secret_hash: str = "") -> None:
+        # secret_hash: what the id is made from ("" in indexes stored before it was kept)
         self.merchant_id = merchant_id
         self.key_id = key_id

@@ -251,12 +251,12 @@ class MoneyServices:
                 into[name] += value
 
     def _batch(self, merchant_id: UUID, mode: str, day: date) -> SettlementBatch:
-        batch_id = SettlementBatch.id_for(merchant_id, mode, day)
+        batch_id = SettlementBatch.create_id(merchant_id, mode, day.isoformat())
         try:
             found: object = self.repository.get(batch_id)
         except AggregateNotFoundError:
-            return SettlementBatch(  # type: ignore[call-arg]
-                id=batch_id, merchant_id=merchant_id, mode=mode, settlement_date=day.isoformat()
+            return SettlementBatch(
+                merchant_id=merchant_id, mode=mode, settlement_date=day.isoformat()
             )
         assert isinstance(found, SettlementBatch)  # noqa: S101 - ids are name-based
         return found
@@ -268,7 +268,7 @@ class MoneyServices:
         it from zero each time would grow without bound. The last copy loaded is kept
         (before any command changes it) and only the events after it are read.
         """
-        funds_id = Funds.id_for(merchant_id, mode, currency)
+        funds_id = Funds.create_id(merchant_id, mode, currency)
         cache: dict[UUID, Funds] = self.__dict__.setdefault("_funds_cache", {})
         cached = cache.get(funds_id)
         if cached is not None:
@@ -280,9 +280,7 @@ class MoneyServices:
             try:
                 found = self.repository.get(funds_id)
             except AggregateNotFoundError:
-                return Funds(  # type: ignore[call-arg]
-                    id=funds_id, merchant_id=merchant_id, mode=mode, currency=currency
-                )
+                return Funds(merchant_id=merchant_id, mode=mode, currency=currency)
         assert isinstance(found, Funds)  # noqa: S101 - ids are name-based
         cache[funds_id] = deepcopy(found)
         return found
@@ -327,7 +325,7 @@ class MoneyServices:
                 )
             funds = self._funds(merchant_id, mode, amount.currency)
             funds.debit(amount, "payout", new_id)
-            payout = Payout(  # type: ignore[call-arg]
+            payout = Payout(
                 id=new_id,
                 merchant_id=merchant_id,
                 mode=mode,

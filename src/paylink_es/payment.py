@@ -24,11 +24,10 @@ INITIATED, PAID, VERIFIED, REJECTED, SETTLED = (
 class Payment(PaylinkAggregate):
     """One payment attempt on a link, through one method and channel."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @event("Initiated")
     def __init__(
         self,
+        id: UUID,  # the library passes the aggregate's id to __init__ by this name
         merchant_id: UUID,
         mode: str,
         link_id: UUID,
@@ -314,13 +313,12 @@ class Payment(PaylinkAggregate):
 class ChannelPaymentIndex(PaylinkAggregate):
     """One per channel reference: a duplicate callback finds it and changes nothing."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @staticmethod
-    def id_for(channel: str, channel_ref: str) -> UUID:
-        """The index id for a channel's payment reference."""
+    def create_id(channel: str, channel_ref: str) -> UUID:
+        """The index id for a channel's payment reference (the library calls it)."""
         return stable_id(f"/channel-payments/{channel}/{channel_ref}")
 
     @event("Indexed")
-    def __init__(self, payment_id: UUID) -> None:
+    def __init__(self, payment_id: UUID, channel: str = "", channel_ref: str = "") -> None:
+        # channel, channel_ref: what the id is made from ("" in indexes stored before)
         self.payment_id = payment_id

@@ -13,7 +13,6 @@ no interleaving can pay out more than is available.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Final
 from uuid import UUID
 
@@ -44,12 +43,10 @@ class BankAccountMissingError(DomainError):
 class SettlementBatch(PaylinkAggregate):
     """The payments of one merchant, mode and settlement day, with their totals."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @staticmethod
-    def id_for(merchant_id: UUID, mode: str, day: date) -> UUID:
-        """The batch id of a merchant's settlement day (the same on every run)."""
-        return stable_id(f"/settlements/{merchant_id}/{mode}/{day.isoformat()}")
+    def create_id(merchant_id: UUID, mode: str, settlement_date: str) -> UUID:
+        """The batch id of a merchant's settlement day, ISO date (the same on every run)."""
+        return stable_id(f"/settlements/{merchant_id}/{mode}/{settlement_date}")
 
     @event("Opened")
     def __init__(self, merchant_id: UUID, mode: str, settlement_date: str) -> None:
@@ -93,10 +90,8 @@ class SettlementBatch(PaylinkAggregate):
 class Funds(PaylinkAggregate):
     """A merchant's available balance in one mode and currency, as the write side knows it."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @staticmethod
-    def id_for(merchant_id: UUID, mode: str, currency: str) -> UUID:
+    def create_id(merchant_id: UUID, mode: str, currency: str) -> UUID:
         """The guard's id for a merchant, mode and currency."""
         return stable_id(f"/funds/{merchant_id}/{mode}/{currency}")
 
@@ -145,11 +140,10 @@ class Funds(PaylinkAggregate):
 class Payout(PaylinkAggregate):
     """Money sent from a merchant's available balance to its bank account."""
 
-    id: UUID  # given by the application: ids are how idempotency is built
-
     @event("Requested")
     def __init__(
         self,
+        id: UUID,  # the library passes the aggregate's id to __init__ by this name
         merchant_id: UUID,
         mode: str,
         amount: Money,

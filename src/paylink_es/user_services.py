@@ -87,7 +87,7 @@ class UserServices:
         password_hash = self.hasher.hash(secret)
         user_id = user_id_for(address)
         with using_clock(self.ledger.clock):
-            user = User(  # type: ignore[call-arg]
+            user = User(
                 id=user_id,
                 merchant_id=merchant_id,
                 email=address,

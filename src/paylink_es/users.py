@@ -82,11 +82,15 @@ def check_password(value: object, field: str = "password") -> str:
 class User(PaylinkAggregate):
     """A person who signs in to a merchant's dashboard."""
 
-    id: UUID  # user_id_for(email): ids are how uniqueness is built
-
     @event("Created")
     def __init__(
-        self, merchant_id: UUID, email: str, name: str | None, role: Role, password_hash: str
+        self,
+        id: UUID,  # user_id_for(email): ids are how uniqueness is built
+        merchant_id: UUID,
+        email: str,
+        name: str | None,
+        role: Role,
+        password_hash: str,
     ) -> None:
         self.merchant_id = merchant_id
         self.email = email

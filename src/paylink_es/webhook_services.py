@@ -86,7 +86,7 @@ class WebhookServices:
                 earlier = self._get(WebhookEndpoint, endpoint_id, "endpoint")
                 return NewEndpoint(earlier.id, earlier.secret)
             secret = WebhookEndpoint.new_secret()
-            endpoint = WebhookEndpoint(  # type: ignore[call-arg]
+            endpoint = WebhookEndpoint(
                 id=endpoint_id,
                 merchant_id=merchant_id,
                 mode=mode,
@@ -137,15 +137,14 @@ class WebhookServices:
         next_attempt_at: datetime | None,
     ) -> UUID:
         """Record one try at posting event ``position`` to an endpoint."""
-        delivery_id = WebhookDelivery.id_for(endpoint_id, position)
+        delivery_id = WebhookDelivery.create_id(endpoint_id, position)
 
         def command() -> UUID:
             if delivery_id in self.repository:
                 delivery = self._get(WebhookDelivery, delivery_id, "delivery")
                 delivery.attempt(status_code, error, next_attempt_at)
             else:
-                delivery = WebhookDelivery(  # type: ignore[call-arg]
-                    id=delivery_id,
+                delivery = WebhookDelivery(
                     endpoint_id=endpoint_id,
                     merchant_id=merchant_id,
                     position=position,
@@ -166,7 +165,7 @@ class WebhookServices:
 
     def resend_delivery(self, merchant_id: UUID, endpoint_id: UUID, position: int) -> UUID:
         """Ask for a delivery to be sent again now."""
-        delivery_id = WebhookDelivery.id_for(endpoint_id, position)
+        delivery_id = WebhookDelivery.create_id(endpoint_id, position)
 
         def command() -> UUID:
             if delivery_id not in self.repository:

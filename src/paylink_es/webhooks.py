@@ -295,11 +295,15 @@ class WebhookEndpoint(PaylinkAggregate):
     ARCHITECTURE.md (encrypting the store at rest is the next step).
     """
 
-    id: UUID  # given by the application
-
     @event("Created")
     def __init__(
-        self, merchant_id: UUID, mode: str, url: str, event_types: list[str], secret: str
+        self,
+        id: UUID,  # the library passes the aggregate's id to __init__ by this name
+        merchant_id: UUID,
+        mode: str,
+        url: str,
+        event_types: list[str],
+        secret: str,
     ) -> None:
         self.merchant_id = merchant_id
         self.mode = mode
@@ -351,10 +355,8 @@ class WebhookEndpoint(PaylinkAggregate):
 class WebhookDelivery(PaylinkAggregate):
     """One event for one endpoint: every attempt, and whether it got through."""
 
-    id: UUID  # given by the application
-
     @staticmethod
-    def id_for(endpoint_id: UUID, position: int) -> UUID:
+    def create_id(endpoint_id: UUID, position: int) -> UUID:
         """One delivery per endpoint and event."""
         return stable_id(f"/webhooks/{endpoint_id}/events/{position}")
 

@@ -21,7 +21,7 @@ KEY = "order-7781"
 
 def claim(app: PaylinkApp, merchant: UUID, key: str = KEY) -> UUID:
     assert app.begin_request(merchant, "test", key, "fingerprint") is None
-    return IdempotentRequest.id_for(merchant, "test", key)
+    return IdempotentRequest.create_id(merchant, "test", key)
 
 
 def create_link(app: PaylinkApp, merchant: UUID) -> tuple[UUID, bool]:

@@ -242,7 +242,8 @@ class LedgerMachine(RuleBasedStateMachine):
             if confirmed and payment.anomaly is None:
                 # Only confirmed money counts as a use; the link may have been completed
                 # by another payment confirmed first.
-                if link.status == "completed":
+                full = link.usage_limit is not None and link.uses >= link.usage_limit
+                if link.status == "completed" or full:
                     assert now.anomaly == "link_already_completed"
                 else:
                     assert now.anomaly is None

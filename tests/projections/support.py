@@ -343,11 +343,11 @@ def bulk_backlog(app: PaylinkApp, clock: FakeClock, merchant_id: UUID, links: in
             )
             link_id, code = uuid.uuid4(), f"bk{number:010d}"
             link = PaymentLink.create(link_id, merchant_id, code, terms)
-            index = LinkCodeIndex(id=LinkCodeIndex.id_for(code), link_id=link_id)  # type: ignore[call-arg]
+            index = LinkCodeIndex(link_id=link_id, code=code)
             link.send("email", f"buyer{number}@example.com", clock())
             link.open(f"visitor-{number}")
             price = Money(10_000 + number, "IDR")
-            payment = Payment(  # type: ignore[call-arg]
+            payment = Payment(
                 id=uuid.uuid4(),
                 merchant_id=merchant_id,
                 mode="test",

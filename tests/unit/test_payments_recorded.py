@@ -260,6 +260,23 @@ def test_money_in_the_wrong_currency_can_be_sent_back_in_that_currency(
     assert memory_app.payment(payment_id).refunded == wrong
 
 
+def test_a_link_cancelled_after_its_last_use_was_confirmed_counts_no_further_payment(
+    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+) -> None:
+    link_id = new_link(usage_limit=1)
+    first = memory_app.start_payment(link_id, "qris")
+    second = memory_app.start_payment(link_id, "va_bca")
+    memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
+    memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
+    memory_app.cancel_link(link_id, "sold out")
+    memory_app.verify_payment(first)  # confirmed after the cancel: still the one use
+    memory_app.verify_payment(second)
+    link = memory_app.link(link_id)
+    assert (link.status, link.uses, link.collected) == ("cancelled", 1, 150_000)
+    late = memory_app.payment(second)
+    assert (late.anomaly, late.disposition) == ("link_already_completed", "refund_due")
+
+
 def test_a_second_payment_on_a_single_use_link_is_due_back(
     memory_app: PaylinkApp, new_link: Callable[..., UUID]
 ) -> None:

@@ -402,12 +402,10 @@ def _va_of(payment: PaymentDetails) -> VaRef:
 class SnapExternalId(PaylinkAggregate):
     """One X-EXTERNAL-ID accepted on one Jakarta day; a second one conflicts."""
 
-    id: UUID  # given: stable_id of the day and the external id
-
     @staticmethod
-    def id_for(day: date, external_id: str) -> UUID:
-        """The aggregate id for ``external_id`` on ``day``."""
-        return stable_id(f"/snap-external-ids/{day.isoformat()}/{external_id}")
+    def create_id(day: str, external_id: str) -> UUID:
+        """The aggregate id for ``external_id`` on ``day`` (ISO date; the library calls it)."""
+        return stable_id(f"/snap-external-ids/{day}/{external_id}")
 
     @event("Seen")
     def __init__(self, day: str, external_id: str) -> None:
@@ -424,15 +422,11 @@ class EventSourcedSeenExternalIds:
 
     def seen(self, day: date, external_id: str) -> bool:
         """Whether ``external_id`` was processed on ``day`` (by any process)."""
-        return self._exists(SnapExternalId.id_for(day, external_id))
+        return self._exists(SnapExternalId.create_id(day.isoformat(), external_id))
 
     def add(self, day: date, external_id: str) -> bool:
         """Record ``external_id`` for ``day``; False if it was already there."""
-        seen = SnapExternalId(
-            id=SnapExternalId.id_for(day, external_id),  # type: ignore[call-arg]
-            day=day.isoformat(),
-            external_id=external_id,
-        )
+        seen = SnapExternalId(day=day.isoformat(), external_id=external_id)
         try:
             self._save(seen)
         except RecordConflictError:
