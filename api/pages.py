@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +14,19 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.i18n import LANGUAGES, TEXT, rupiah
+from paylink_es.locale import (
+    LANGUAGES,
+    PAGE_TEXT,
+    Language,
+    format_instant,
+    format_link_amount,
+    format_money,
+    language_of,
+    other_language,
+)
 from paylink_es.settings import Settings
+from paylink_es.signing import Signer, signing_secret
 
-WIB = timezone(timedelta(hours=7), "WIB")
 VISITOR_COOKIE = "pl_visitor"
 LANG_COOKIE = "pl_lang"
 # Link-preview fetchers open links to draw a card; they are not customers.
@@ -41,16 +48,16 @@ def templates(request: Request) -> Jinja2Templates:
     return existing
 
 
-def page_secret(settings: Settings) -> bytes:
-    """The key that signs CSRF tokens: the setting, or a random one kept in the data dir."""
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    path = settings.data_dir / "secret.key"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+def signer(request: Request, purpose: str) -> Signer:
+    """The app's :class:`~paylink_es.signing.Signer` for ``purpose`` (made once per app)."""
+    signers: dict[str, Signer] | None = getattr(request.app.state, "signers", None)
+    if signers is None:
+        signers = request.app.state.signers = {}
+    found = signers.get(purpose)
+    if found is None:
+        settings: Settings = request.app.state.settings
+        found = signers[purpose] = Signer(signing_secret(settings), purpose)
+    return found
 
 
 def visitor_id(request: Request) -> str:
@@ -64,22 +71,19 @@ def visitor_id(request: Request) -> str:
     return cached
 
 
-def language(request: Request) -> str:
+def language(request: Request) -> Language:
     """``?lang=`` if given, else the visitor's choice, else Bahasa Indonesia."""
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "id"
-    return asked if asked in LANGUAGES else "id"
+    return language_of(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
 
 
 def csrf_token(request: Request, code: str) -> str:
     """A token tying a form to this visitor and this link."""
-    secret = page_secret(request.app.state.settings)
-    message = f"{visitor_id(request)}:{code}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:40]
+    return signer(request, "page:csrf").token(f"{visitor_id(request)}:{code}")
 
 
 def csrf_ok(request: Request, code: str, given: str | None) -> bool:
     """Whether a submitted token is the one this visitor was given for this link."""
-    return bool(given) and hmac.compare_digest(csrf_token(request, code), given or "")
+    return signer(request, "page:csrf").token_ok(f"{visitor_id(request)}:{code}", given)
 
 
 def is_preview_fetch(request: Request) -> bool:
@@ -88,26 +92,25 @@ def is_preview_fetch(request: Request) -> bool:
     return request.method == "HEAD" or bool(PREVIEW_AGENTS.search(agent))
 
 
-def wib(instant: datetime) -> str:
-    """An instant as people in Jakarta read it."""
-    return instant.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
-
-
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render a page in the visitor's language, keeping its session and language cookies."""
     lang = language(request)
     currency = context.get("currency", "IDR")
+    words = PAGE_TEXT[lang]
     page = templates(request).TemplateResponse(
         request,
         name,
         status_code=status,
         context={
-            "t": TEXT[lang],
+            "t": words,
             "lang": lang,
-            "other_lang": "en" if lang == "id" else "id",
-            "wib": wib,
-            "money": lambda amount: rupiah(int(amount), currency, lang),
-            "title": context.get("title", TEXT[lang]["title"]),
+            "other_lang": other_language(lang),
+            "wib": partial(format_instant, language=lang, style="short"),
+            "money": lambda amount: format_money(int(amount), currency, lang),
+            "amount_span": lambda low, high: format_link_amount(
+                None, low, high, currency, lang, words
+            ),
+            "title": context.get("title", words["title"]),
             "status": status,
             # Where the language switch points: the page itself, never a form's action.
             "here": _FORM_ACTION.sub("", request.url.path),

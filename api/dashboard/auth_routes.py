@@ -25,7 +25,7 @@ from api.dashboard.session import (
     users,
     with_mode,
 )
-from api.pages import wib
+from paylink_es.locale import format_instant
 from paylink_es.users import AccountLockedError, SignInFailedError
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -81,7 +81,7 @@ async def login(
     try:
         user = await run_in_threadpool(users(request).sign_in, email, password)
     except AccountLockedError as error:
-        message = t["account_locked"].format(until=wib(error.until))
+        message = t["account_locked"].format(until=format_instant(error.until, style="short"))
         return _login_page(request, next_path, email, message, status=429)
     except SignInFailedError:
         return _login_page(request, next_path, email, t["sign_in_failed"], status=401)

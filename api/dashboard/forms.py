@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from api.pages import WIB
+from paylink_es.locale import WIB
 
 ITEM_ROWS = 5
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")

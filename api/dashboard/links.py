@@ -12,7 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.forms import LinkForm, domain_message, parse_link_form
-from api.dashboard.i18n import event_label
 from api.dashboard.render import fragment, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import (
@@ -23,15 +22,16 @@ from api.dashboard.session import (
     StaffDep,
 )
 from api.deps import get_ledger, get_models
-from api.pages import WIB, language
+from api.pages import language
 from api.params import day, text
 from api.routes.links import details_row
 from api.routes.send import link_sender
 from paylink_es.details import LinkDetails
 from paylink_es.errors import DomainError, InvalidFieldError
+from paylink_es.locale import WIB, event_label
 from paylink_es.methods import PAYMENT_METHODS
 from paylink_es.money import CURRENCY_EXPONENTS
-from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError, Language
+from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError
 from projections import queries
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -247,7 +247,7 @@ def send_again(
     details = owned_link(request, staff, link_id)
     t = words(request)
     chosen = CHANNELS.get(channel, "email")
-    lang: Language = "en" if language(request) == "en" else "id"
+    lang = language(request)
     sender = link_sender(request, get_ledger(request))
     try:
         sender.send(details, chosen, to, lang)

@@ -14,11 +14,11 @@ from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_ledger, get_models
-from api.pages import WIB
 from api.params import instant
 from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.errors import DomainError
+from paylink_es.locale import WIB
 from paylink_es.money import Money
 from projections import dashboard_queries, queries
 

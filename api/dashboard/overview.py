@@ -12,9 +12,9 @@ from api.dashboard import charts
 from api.dashboard.render import fragment, method_label, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import Staff, StaffDep
-from api.i18n import rupiah
 from api.pages import language
 from paylink_es.application import PaylinkApp
+from paylink_es.locale import Language, format_money
 from projections import dashboard_queries, queries
 from projections.runner import ReadModels
 
@@ -27,8 +27,8 @@ def _short_day(day: str) -> str:
     return date.fromisoformat(day).strftime("%d/%m")
 
 
-def _money(currency: str, lang: str) -> charts.Format:
-    return lambda amount: rupiah(amount, currency, lang)
+def _money(currency: str, lang: Language) -> charts.Format:
+    return lambda amount: format_money(amount, currency, lang)
 
 
 def overview_data(request: Request, staff: Staff) -> dict[str, Any]:

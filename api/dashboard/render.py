@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,17 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from api.dashboard.i18n import TEXT, status_label
 from api.dashboard.session import Staff, csrf_token
-from api.i18n import LANGUAGES, rupiah
-from api.pages import LANG_COOKIE, WIB, language
+from api.pages import LANG_COOKIE, language
+from paylink_es.locale import (
+    DASHBOARD_TEXT,
+    LANGUAGES,
+    format_instant,
+    format_link_amount,
+    format_money,
+    other_language,
+    status_label,
+)
 from paylink_es.methods import PAYMENT_METHODS
 from projections.readmodel import from_iso
 
@@ -58,7 +66,7 @@ def when(value: str | datetime | None) -> str:
     if value is None or value == "":
         return "—"
     instant = from_iso(value) if isinstance(value, str) else value
-    return instant.astimezone(WIB).strftime("%d-%m-%Y %H:%M:%S WIB")
+    return format_instant(instant, style="seconds")
 
 
 def method_label(code: str) -> str:
@@ -69,26 +77,34 @@ def method_label(code: str) -> str:
 
 def words(request: Request) -> dict[str, str]:
     """The dashboard's words in the request's language."""
-    return TEXT[language(request)]
+    return DASHBOARD_TEXT[language(request)]
 
 
 def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, Any]:
     """What every dashboard template may use."""
     lang = language(request)
+    t = DASHBOARD_TEXT[lang]
+
+    def link_amount(link: Mapping[str, Any]) -> str:
+        return format_link_amount(
+            link["amount"], link["amount_min"], link["amount_max"], link["currency"], lang, t
+        )
+
     return {
-        "t": TEXT[lang],
+        "t": t,
         "lang": lang,
-        "other_lang": "en" if lang == "id" else "id",
+        "other_lang": other_language(lang),
         "staff": staff,
         "csrf": csrf_token(request, staff) if staff is not None else "",
         "nav": NAV,
         "path": request.url.path,
-        "money": lambda amount, currency="IDR": rupiah(int(amount), currency, lang),
+        "money": lambda amount, currency="IDR": format_money(int(amount), currency, lang),
+        "link_amount": link_amount,
         "status_label": lambda status: status_label(lang, status),
         "method_label": method_label,
         "notice": None,
         "stream": None,
-        "title": TEXT[lang]["app"],
+        "title": t["app"],
         **extra,
     }
 

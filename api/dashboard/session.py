@@ -1,29 +1,26 @@
 """Dashboard sessions: a signed cookie, checked against the User aggregate on every request.
 
-The cookie holds ``[user id, mode, nonce, session epoch, issued at]`` and an
-HMAC-SHA256 under a key derived from ``settings.secret_key`` (or ``var/secret.key``).
-Nothing else is kept on the server: the user's ``session_epoch`` (bumped by sign-out
-and password change) ends every older cookie, and a cookie older than
-``SESSION_TTL`` is refused. CSRF tokens are HMACs of the session's nonce; the sign-in
-form, which has no session yet, uses a pre-session cookie's nonce instead.
+The cookie holds ``[user id, mode, nonce, session epoch, issued at]`` sealed by
+:class:`paylink_es.signing.Signer` (HMAC-SHA256 under a key derived from
+``settings.secret_key`` or ``var/secret.key``), which refuses it once older than
+``SESSION_TTL``. Nothing else is kept on the server: the user's ``session_epoch``
+(bumped by sign-out and password change) ends every older cookie. CSRF tokens are
+tokens of the session's nonce; the sign-in form, which has no session yet, uses a
+pre-session cookie's nonce instead.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.pages import page_secret
+from api.pages import signer
 from paylink_es.application import PaylinkApp
 from paylink_es.settings import Settings
 from paylink_es.user_services import UserDetails, UserServices
@@ -81,53 +78,29 @@ def users(request: Request) -> UserServices:
     return existing
 
 
-def _key(request: Request, purpose: str) -> bytes:
-    settings: Settings = request.app.state.settings
-    return hmac.new(page_secret(settings), f"dashboard:{purpose}".encode(), hashlib.sha256).digest()
-
-
-def _sign(request: Request, payload: bytes) -> str:
-    return hmac.new(_key(request, "session"), payload, hashlib.sha256).hexdigest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def session_value(staff: Staff) -> bytes:
-    """What the cookie carries before it is signed."""
-    parts = [str(staff.user.id), staff.mode, staff.nonce, staff.user.session_epoch, staff.issued]
-    return json.dumps(parts, separators=(",", ":")).encode()
-
-
 def cookie_of(request: Request, staff: Staff) -> str:
     """The signed cookie value of a session."""
-    payload = session_value(staff)
-    return f"{_b64(payload)}.{_sign(request, payload)}"
+    values: list[str | int] = [
+        str(staff.user.id),
+        staff.mode,
+        staff.nonce,
+        staff.user.session_epoch,
+    ]
+    return signer(request, "dashboard:session").seal(values, staff.issued)
 
 
-def _parse(request: Request, value: str) -> list[Any] | None:
-    encoded, _, signature = value.partition(".")
-    try:
-        payload = _unb64(encoded)
-    except ValueError:
+def _parse(request: Request, value: str) -> tuple[str, str, str, int, int] | None:
+    """The cookie's user id, mode, nonce, epoch and issue time, if ours and not expired."""
+    opened = signer(request, "dashboard:session").unseal(
+        value, now=_now_s(request), max_age_s=SESSION_TTL.total_seconds()
+    )
+    if opened is None:
         return None
-    if not hmac.compare_digest(_sign(request, payload), signature):
-        return None
-    try:
-        parts = json.loads(payload)
-    except ValueError:
-        return None
-    kinds = (str, str, str, int, int)
-    if not isinstance(parts, list) or len(parts) != len(kinds):
-        return None
-    if not all(type(part) is kind for part, kind in zip(parts, kinds, strict=True)):
-        return None
-    return parts
+    values, issued = opened
+    match values:
+        case [str(user), str(mode), str(nonce), int(epoch)] if type(epoch) is int:
+            return user, mode, nonce, epoch, issued
+    return None
 
 
 def _now_s(request: Request) -> int:
@@ -144,7 +117,7 @@ def load_staff(request: Request) -> Staff | None:
     if parts is None:
         return None
     user_text, mode, nonce, epoch, issued = parts
-    if mode not in MODES or _now_s(request) - issued > SESSION_TTL.total_seconds():
+    if mode not in MODES:
         return None
     try:
         user_id = UUID(user_text)
@@ -205,7 +178,7 @@ def clear_session(request: Request, response: Response) -> None:
 
 def csrf_token(request: Request, staff: Staff) -> str:
     """The token every form of this session carries."""
-    return hmac.new(_key(request, "csrf"), staff.nonce.encode(), hashlib.sha256).hexdigest()
+    return signer(request, "dashboard:csrf").token(staff.nonce)
 
 
 def login_nonce(request: Request) -> str:
@@ -221,8 +194,7 @@ def login_nonce(request: Request) -> str:
 
 def login_token(request: Request) -> str:
     """The CSRF token of the sign-in form."""
-    nonce = login_nonce(request)
-    return hmac.new(_key(request, "login"), nonce.encode(), hashlib.sha256).hexdigest()
+    return signer(request, "dashboard:login").token(login_nonce(request))
 
 
 def set_login_cookie(request: Request, response: Response) -> None:
@@ -246,7 +218,7 @@ async def _form_token(request: Request) -> str:
 async def checked_form(request: Request) -> Staff:
     """A signed-in user's POST with the right CSRF token (dependency)."""
     staff = await run_in_threadpool(current_staff, request)
-    if not hmac.compare_digest(csrf_token(request, staff), await _form_token(request)):
+    if not signer(request, "dashboard:csrf").token_ok(staff.nonce, await _form_token(request)):
         raise ForbiddenError("csrf_failed")
     return staff
 
@@ -261,9 +233,10 @@ async def owner_form(request: Request) -> Staff:
 
 async def checked_login_form(request: Request) -> None:
     """The sign-in form carries the token its page was given (dependency)."""
-    expected = login_token(request) if LOGIN_COOKIE in request.cookies else ""
     given = await _form_token(request)
-    if not expected or not hmac.compare_digest(expected, given):
+    if LOGIN_COOKIE not in request.cookies or not signer(request, "dashboard:login").token_ok(
+        login_nonce(request), given
+    ):
         raise ForbiddenError("csrf_failed")
 
 

@@ -14,7 +14,6 @@ from fastapi.responses import RedirectResponse
 
 from api.channel_registry import ChannelUnavailableError, offered_methods
 from api.channel_registry import start_payment as start_channel_payment
-from api.i18n import TEXT, rupiah
 from api.pages import (
     csrf_ok,
     csrf_token,
@@ -29,6 +28,7 @@ from api.sandbox import simulate
 from paylink_es.application import PaylinkApp
 from paylink_es.details import LinkDetails, PaymentDetails
 from paylink_es.errors import DomainError, NotFoundError
+from paylink_es.locale import PAGE_TEXT, format_link_amount
 from paylink_es.methods import PAYMENT_METHODS, method_family
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ def _message(
     merchant: str | None = None,
     detail_key: str | None = None,
 ) -> Response:
-    t = TEXT[language(request)]
+    t = PAGE_TEXT[language(request)]
     return render(
         request,
         "message.html",
@@ -119,14 +119,11 @@ def _link_page(
 def _form_error(request: Request, error: DomainError, details: LinkDetails) -> str:
     """What went wrong with the form, in the page's language."""
     lang = language(request)
-    t = TEXT[lang]
+    t = PAGE_TEXT[lang]
     if error.type == "amount-invalid" and details.amount is None:
-        low = rupiah(details.amount_min or 1, details.currency, lang)
-        if details.amount_max:
-            high = rupiah(details.amount_max, details.currency, lang)
-            span = t["between"].format(low=low, high=high)
-        else:
-            span = t["at_least"].format(low=low)
+        span = format_link_amount(
+            None, details.amount_min, details.amount_max, details.currency, lang, t
+        )
         return t["amount_error"].format(range=span)
     if error.type == "payment-method-unknown":
         return t["method_error"]

@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
 from paylink_es.errors import InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.methods import PAYMENT_METHODS, check_method, method_family
 
-WIB: Final = timezone(timedelta(hours=7), "WIB")
 FAMILIES: Final[frozenset[str]] = frozenset(family for family, _ in PAYMENT_METHODS.values())
 # Longer than any rail settles; a bigger number is a typo.
 MAX_SETTLEMENT_DAYS: Final = 30

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from paylink_es.cli_money import add_money_commands
 from paylink_es.errors import DomainError, InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -193,7 +194,7 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(msg) from None
     if value.tzinfo is None:
         if len(text) == 10:  # a date: the day starts at midnight in Jakarta
-            return value.replace(tzinfo=timezone(timedelta(hours=7)))
+            return value.replace(tzinfo=WIB)
         msg = f"{text!r} has no time zone; add one, e.g. +07:00 or Z"
         raise argparse.ArgumentTypeError(msg)
     return value

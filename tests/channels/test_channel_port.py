@@ -36,7 +36,6 @@ from paylink_es.channels.port import (
 )
 from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.channels.sandbox import SandboxChannel
-from paylink_es.channels.snap import WIB
 from paylink_es.channels.snap_callbacks import parse_va_payment
 from paylink_es.channels.snap_codes import SnapRequestRejectedError
 from paylink_es.channels.winpay import (
@@ -49,6 +48,7 @@ from paylink_es.channels.winpay_api import PATH_CREATE_VA, PATH_DELETE_VA, PATH_
 from paylink_es.clock import FakeClock
 from paylink_es.details import PaymentDetails
 from paylink_es.errors import InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.money import Money
 from paylink_es.settings import Settings
 from paylink_es.verification import PaymentVerification

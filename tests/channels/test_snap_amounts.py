@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paylink_es.channels.snap import WIB, money_from_snap, money_to_snap, parse_snap_datetime
+from paylink_es.channels.snap import money_from_snap, money_to_snap, parse_snap_datetime
 from paylink_es.errors import AmountInvalidError, CurrencyUnsupportedError, InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.money import MAX_MINOR_UNITS, Money
 
 

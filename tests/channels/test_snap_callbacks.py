@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paylink_es.channels.snap import WIB, RsaSigner, RsaVerifier, SnapClient
+from paylink_es.channels.snap import RsaSigner, RsaVerifier, SnapClient
 from paylink_es.channels.snap_callbacks import (
     InMemorySeenExternalIds,
     SignedNotification,
@@ -28,6 +28,7 @@ from paylink_es.channels.snap_callbacks import (
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
 from paylink_es.channels.winpay import CALLBACK_PATH, EWALLET_NOTIFY_PATH, QRIS_NOTIFY_PATH
 from paylink_es.channels.winpay_api import WinpayApi
+from paylink_es.locale import WIB
 from paylink_es.money import Money
 from tests.channels.snap_counterpart import (
     EWALLET_NOTIFY_PATH as SIGNED_EWALLET_PATH,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from paylink_es.channels import snap_codes as codes
 from paylink_es.channels.qris import parse_tlv
-from paylink_es.channels.snap import WIB, RsaSigner, SnapClient
+from paylink_es.channels.snap import RsaSigner, SnapClient
 from paylink_es.channels.snap_codes import (
     SnapAnswerInvalidError,
     SnapRequestRejectedError,
@@ -38,6 +38,7 @@ from paylink_es.channels.winpay_api import (
     va_digits,
 )
 from paylink_es.errors import InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.money import Money
 from tests.channels.snap_counterpart import BINS, WinpayCounterpart, private_pem
 

@@ -19,7 +19,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paylink_es.channels.snap import (
-    WIB,
     AccessToken,
     AccessTokenCache,
     B2BCredentials,
@@ -39,6 +38,7 @@ from paylink_es.channels.snap_codes import (
 from paylink_es.channels.winpay import CALLBACK_PATH
 from paylink_es.channels.winpay_api import VaRef, VirtualAccount, WinpayApi
 from paylink_es.clock import FakeClock
+from paylink_es.locale import WIB
 from paylink_es.money import Money
 from tests.channels.conftest import CLIENT_KEY, CLIENT_SECRET
 from tests.channels.snap_counterpart import (

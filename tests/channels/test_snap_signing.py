@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paylink_es.channels.snap import (
-    WIB,
     ExternalIdGenerator,
     HmacSigner,
     RsaSigner,
@@ -29,6 +28,7 @@ from paylink_es.channels.snap import (
     string_to_sign,
 )
 from paylink_es.channels.snap_codes import SnapKeyInvalidError
+from paylink_es.locale import WIB
 from tests.channels.snap_counterpart import private_pem, public_pem, rsa_sign
 
 STAMP = "2024-01-11T08:57:55+07:00"

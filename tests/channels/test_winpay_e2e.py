@@ -32,10 +32,10 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.channel_registry import channels_of
 from paylink_es.bootstrap import open_app
-from paylink_es.channels.snap import WIB
 from paylink_es.channels.winpay import CALLBACK_BASE
 from paylink_es.clock import FakeClock
 from paylink_es.errors import InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.settings import Settings
 from projections import commands
 from projections.channel_poller import ChannelPoller

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.pages import WIB
+from paylink_es.locale import WIB
 from tests.dashboard.support import Desk, field_errors, post
 
 FULL_FORM: dict[str, Any] = {

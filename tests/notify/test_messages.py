@@ -11,8 +11,8 @@ import pytest
 
 from paylink_es.details import LinkDetails
 from paylink_es.errors import InvalidFieldError
-from paylink_es.notify import LinkContent, check_recipient, compose, format_amount, share_for
-from paylink_es.notify.formatting import format_link_amount
+from paylink_es.locale import MESSAGE_TEXT, format_link_amount
+from paylink_es.notify import LinkContent, check_recipient, compose, share_for
 from paylink_es.notify.port import (
     DeliveryFailedError,
     PermanentDeliveryError,
@@ -52,28 +52,14 @@ LINK = LinkDetails(
 SHORT_URL = f"{BASE}/l/Ab3dE9fGh2xK"
 
 
-@pytest.mark.parametrize(
-    ("minor", "currency", "language", "shown"),
-    [
-        (150000, "IDR", "id", "Rp 150.000"),
-        (150000, "IDR", "en", "IDR 150,000"),
-        (1234567890, "IDR", "id", "Rp 1.234.567.890"),
-        (500, "IDR", "en", "IDR 500"),
-        (123456, "USD", "en", "USD 1,234.56"),
-        (123456, "USD", "id", "USD 1.234,56"),
-        (5, "USD", "en", "USD 0.05"),
-    ],
-)
-def test_amounts_are_shown_the_way_each_language_writes_them(
-    minor: int, currency: str, language: str, shown: str
-) -> None:
-    assert format_amount(minor, currency, language) == shown  # type: ignore[arg-type]
-
-
 def test_open_amounts_show_their_range_or_their_minimum() -> None:
-    assert format_link_amount(None, 10000, 5000000, "IDR", "id") == "Rp 10.000 \u2013 Rp 5.000.000"
-    assert format_link_amount(None, 10000, None, "IDR", "en") == "from IDR 10,000"
-    assert format_link_amount(None, None, None, "IDR", "id") == "min. Rp 1"
+    id_words, en_words = MESSAGE_TEXT["id"], MESSAGE_TEXT["en"]
+    assert (
+        format_link_amount(None, 10000, 5000000, "IDR", "id", id_words)
+        == "Rp 10.000 \u2013 Rp 5.000.000"
+    )
+    assert format_link_amount(None, 10000, None, "IDR", "en", en_words) == "from IDR 10,000"
+    assert format_link_amount(None, None, None, "IDR", "id", id_words) == "min. Rp 1"
 
 
 def test_the_indonesian_email_carries_the_short_url_amount_and_expiry_in_wib() -> None:

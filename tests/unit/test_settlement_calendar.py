@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from paylink_es.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA_2026,
-    WIB,
     HolidayInvalidError,
     PaidAtInvalidError,
     SettlementCalendar,
@@ -21,6 +20,7 @@ from paylink_es.calendar import (
     parse_holidays,
 )
 from paylink_es.errors import PaymentMethodUnknownError
+from paylink_es.locale import WIB
 from paylink_es.methods import PAYMENT_METHODS
 
 CALENDAR = SettlementCalendar(INDONESIA_2026)

@@ -7,7 +7,6 @@ InvalidFieldError naming the setting — never a failure at a customer's first p
 
 from __future__ import annotations
 
-import secrets
 from typing import Final
 
 from paylink_es.channels.port import ChannelPort
@@ -16,6 +15,7 @@ from paylink_es.channels.winpay import winpay_from_settings
 from paylink_es.clock import Clock, system_clock
 from paylink_es.errors import InvalidFieldError
 from paylink_es.settings import Settings
+from paylink_es.signing import installation_secret
 
 # What an earlier version used as everyone's sandbox secret: it is public, so refused.
 PUBLIC_SANDBOX_SECRET: Final = "sandbox-callback-secret"  # noqa: S105 (refused, not used)
@@ -34,12 +34,7 @@ def sandbox_secret(settings: Settings) -> str:
         if secret == PUBLIC_SANDBOX_SECRET and settings.environment == "production":
             raise InvalidFieldError("sandbox_secret", "is the public default; set your own")
         return secret
-    path = settings.data_dir / "sandbox.key"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return installation_secret(settings.data_dir, "sandbox.key")
 
 
 def build_channels(settings: Settings, clock: Clock = system_clock) -> dict[str, ChannelPort]:

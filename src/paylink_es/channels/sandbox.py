@@ -2,7 +2,8 @@
 
 It issues virtual-account numbers, QRIS content, e-wallet redirects, card forms and
 retail codes, and reports payments back with callbacks signed like the real rails:
-``X-Sandbox-Signature: t=<unix>,v1=<hex hmac-sha256(secret, "{t}.{body}")>``.
+``X-Sandbox-Signature: t=<unix>,v1=<hex hmac-sha256(secret, "{t}.{body}")>`` — the
+scheme of our own webhooks, made and checked by the same functions.
 
 Its status inquiry is a real check: the references it issues when it pays
 (``SBX-<payment id>-<nonce>-<mac>``) carry an HMAC of the payment id, the amount paid and the nonce
@@ -31,6 +32,7 @@ from paylink_es.channels.qris import qris_payload
 from paylink_es.details import PaymentDetails
 from paylink_es.methods import PAYMENT_METHODS, method_family
 from paylink_es.money import Money
+from paylink_es.webhooks import signature_header, verify_signature
 
 NAME: Final = "sandbox"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
@@ -212,18 +214,8 @@ class SandboxChannel:
 
     def sign(self, body: bytes, timestamp: int) -> str:
         """The signature header value for a callback body."""
-        digest = hmac.new(
-            self.secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-        return f"t={timestamp},v1={digest}"
+        return signature_header([self.secret], timestamp, body)
 
     def verify(self, header: str | None, body: bytes, now: int) -> bool:
         """True if the signature is ours and recent."""
-        if not header:
-            return False
-        parts = dict(part.partition("=")[::2] for part in header.split(","))
-        stamp, given = parts.get("t", ""), parts.get("v1", "")
-        if not stamp.isdigit() or abs(now - int(stamp)) > TOLERANCE_S:
-            return False
-        expected = self.sign(body, int(stamp)).split("v1=")[1]
-        return hmac.compare_digest(expected, given)
+        return bool(header) and verify_signature(self.secret, header or "", body, now, TOLERANCE_S)

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import httpx
@@ -40,11 +40,11 @@ from paylink_es.channels.snap_codes import (
     SnapUnreachableError,
 )
 from paylink_es.errors import AmountInvalidError, InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.money import CURRENCY_EXPONENTS, Money, check_currency
 
 log = logging.getLogger(__name__)
 
-WIB: Final = timezone(timedelta(hours=7), "WIB")
 PATH_B2B_TOKEN: Final = "/v1.0/access-token/b2b"  # noqa: S105 (a path)
 # A cached B2B token is replaced this long before it expires (at most half its lifetime).
 TOKEN_REFRESH_MARGIN: Final = timedelta(seconds=60)

@@ -29,7 +29,6 @@ from typing import Any, Final, Protocol
 
 from paylink_es.channels import snap_codes as codes
 from paylink_es.channels.snap import (
-    WIB,
     HmacVerifier,
     Verifier,
     bearer_token,
@@ -39,6 +38,7 @@ from paylink_es.channels.snap import (
 )
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
 from paylink_es.errors import InvalidFieldError
+from paylink_es.locale import WIB
 from paylink_es.money import Money
 
 PATH_VA_PAYMENT: Final = "/v1.0/transfer-va/payment"

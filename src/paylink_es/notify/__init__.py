@@ -8,7 +8,6 @@ the recipient and the link, delivers, and records ``Sent`` or ``SendFailed``.
 from __future__ import annotations
 
 from paylink_es.notify.channels import Notifications, notifications_from_settings
-from paylink_es.notify.formatting import LANGUAGES, Language, format_amount
 from paylink_es.notify.messages import LinkContent, Share, compose, share_for
 from paylink_es.notify.outbox import DevOutbox
 from paylink_es.notify.port import (
@@ -26,14 +25,12 @@ from paylink_es.notify.smtp import EmailSender
 
 __all__ = [
     "CHANNELS",
-    "LANGUAGES",
     "Channel",
     "ChannelNotConfiguredError",
     "Delivery",
     "DeliveryFailedError",
     "DevOutbox",
     "EmailSender",
-    "Language",
     "LinkContent",
     "LinkSender",
     "Message",
@@ -45,7 +42,6 @@ __all__ = [
     "WhatsAppSender",
     "check_recipient",
     "compose",
-    "format_amount",
     "notifications_from_settings",
     "share_for",
 ]

@@ -7,47 +7,8 @@ from html import escape
 from urllib.parse import quote
 
 from paylink_es.details import LinkDetails
-from paylink_es.notify.formatting import Language, format_instant, format_link_amount, one_line
+from paylink_es.locale import MESSAGE_TEXT, Language, format_instant, format_link_amount
 from paylink_es.notify.port import Channel, Message
-
-TEXTS: dict[Language, dict[str, str]] = {
-    "id": {
-        "subject": "Tagihan dari {merchant}: {amount}",
-        "greeting": "Halo,",
-        "intro": "{merchant} mengirimkan tautan pembayaran untuk Anda.",
-        "for": "Untuk",
-        "amount": "Jumlah",
-        "expires": "Berlaku sampai",
-        "pay": "Bayar di sini:",
-        "button": "Bayar sekarang",
-        "methods": "Anda bisa membayar dengan transfer bank (virtual account), QRIS, e-wallet"
-        " atau metode lain yang tersedia di halaman pembayaran.",
-        "ignore": "Jika Anda tidak merasa bertransaksi dengan {merchant}, abaikan pesan ini.",
-        "sms": "{merchant}: tagihan {amount} untuk {description}. Bayar di {url}",
-        "whatsapp": "Halo! {merchant} mengirimkan tagihan *{amount}* untuk {description}.\n"
-        "{expiry}Bayar di sini: {url}",
-        "whatsapp_expiry": "Berlaku sampai {expires}.\n",
-        "social": "Bayar {description} dari {merchant} ({amount}) di sini: {url}",
-    },
-    "en": {
-        "subject": "Payment request from {merchant}: {amount}",
-        "greeting": "Hello,",
-        "intro": "{merchant} has sent you a payment link.",
-        "for": "For",
-        "amount": "Amount",
-        "expires": "Valid until",
-        "pay": "Pay here:",
-        "button": "Pay now",
-        "methods": "You can pay by bank transfer (virtual account), QRIS, e-wallet or another"
-        " method offered on the payment page.",
-        "ignore": "If you have no dealings with {merchant}, please ignore this message.",
-        "sms": "{merchant}: payment request of {amount} for {description}. Pay at {url}",
-        "whatsapp": "Hello! {merchant} has sent you a payment request of *{amount}* for"
-        " {description}.\n{expiry}Pay here: {url}",
-        "whatsapp_expiry": "Valid until {expires}.\n",
-        "social": "Pay {merchant} {amount} for {description} here: {url}",
-    },
-}
 
 HTML = """<!DOCTYPE html>
 <html lang="{lang}">
@@ -76,6 +37,12 @@ background:#0b7a75;color:#ffffff;text-decoration:none;border-radius:6px;font-wei
 HTML_EXPIRY_ROW = '<tr><td style="color:#52606d">{label}</td><td>{expires}</td></tr>\n'
 
 
+def one_line(text: str, limit: int) -> str:
+    """Text on one line (for subjects and SMS), cut at ``limit`` characters with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 @dataclass(frozen=True)
 class LinkContent:
     """What every message about one link says, in one language."""
@@ -97,7 +64,12 @@ class LinkContent:
             merchant=merchant,
             description=link.description,
             amount=format_link_amount(
-                link.amount, link.amount_min, link.amount_max, link.currency, language
+                link.amount,
+                link.amount_min,
+                link.amount_max,
+                link.currency,
+                language,
+                MESSAGE_TEXT[language],
             ),
             url=url,
             qr_url=f"{url}/qr.svg",
@@ -106,7 +78,7 @@ class LinkContent:
 
     def text(self, key: str, *, description_limit: int = 200) -> str:
         """The template ``key`` filled in (descriptions on one line, cut at the limit)."""
-        texts = TEXTS[self.language]
+        texts = MESSAGE_TEXT[self.language]
         expiry = texts["whatsapp_expiry"].format(expires=self.expires) if self.expires else ""
         return texts[key].format(
             merchant=one_line(self.merchant, 100),
@@ -120,7 +92,7 @@ class LinkContent:
 
 def email_text(content: LinkContent) -> str:
     """The plain-text part of the e-mail."""
-    texts = TEXTS[content.language]
+    texts = MESSAGE_TEXT[content.language]
     details = [
         f"{texts['for']}: {content.description}".replace("\n", "\n  "),
         f"{texts['amount']}: {content.amount}",
@@ -140,7 +112,7 @@ def email_text(content: LinkContent) -> str:
 
 def email_html(content: LinkContent) -> str:
     """The HTML part of the e-mail: every value escaped."""
-    texts = TEXTS[content.language]
+    texts = MESSAGE_TEXT[content.language]
     expiry_row = ""
     if content.expires:
         expiry_row = HTML_EXPIRY_ROW.format(

@@ -1,20 +1,20 @@
-"""Words of the hosted page in Bahasa Indonesia (default) and English."""
+"""Words of the hosted payment page in Bahasa Indonesia (default) and English."""
 
 from __future__ import annotations
 
 from typing import Final
 
-LANGUAGES: Final = ("id", "en")
+from paylink_es.locale.formats import Language
 
-TEXT: Final[dict[str, dict[str, str]]] = {
+PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
     "id": {
         "title": "Pembayaran",
         "pay_to": "Bayar ke",
         "amount": "Jumlah",
         "surcharge": "termasuk biaya layanan {fee}",
         "choose_amount": "Masukkan jumlah",
-        "between": "antara {low} dan {high}",
-        "at_least": "minimal {low}",
+        "amount_range": "antara {low} dan {high}",
+        "amount_from": "minimal {low}",
         "items": "Rincian",
         "qty": "jml",
         "expires": "Berlaku sampai",
@@ -77,8 +77,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "amount": "Amount",
         "surcharge": "includes a service fee of {fee}",
         "choose_amount": "Enter the amount",
-        "between": "between {low} and {high}",
-        "at_least": "at least {low}",
+        "amount_range": "between {low} and {high}",
+        "amount_from": "at least {low}",
         "items": "Items",
         "qty": "qty",
         "expires": "Valid until",
@@ -136,15 +136,3 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "method_error": "Choose one of the payment methods below.",
     },
 }
-
-
-def rupiah(amount: int, currency: str, language: str) -> str:
-    """People's way of writing money: ``Rp 150.000`` (id) or ``IDR 150,000`` (en)."""
-    grouped = f"{amount:,}"
-    if currency == "IDR":
-        return f"Rp {grouped.replace(',', '.')}" if language == "id" else f"IDR {grouped}"
-    whole, cents = divmod(amount, 100)
-    text = f"{whole:,}.{cents:02d}"
-    if language == "id":
-        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"{currency} {text}"

@@ -1,12 +1,13 @@
 """Words of the merchant dashboard in Bahasa Indonesia (default) and English.
 
-The same approach as the hosted page's :mod:`api.i18n` (whose ``LANGUAGES``, language
-cookie and ``rupiah`` it shares): one dict per language with the same keys.
+The same approach as the hosted page's catalogue: one dict per language with the same keys.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from paylink_es.locale.formats import Language
 
 ID: Final[dict[str, str]] = {
     "app": "Dasbor Paylink",
@@ -486,15 +487,15 @@ EN: Final[dict[str, str]] = {
     "ev_PaymentRefunded": "Payment refunded",
 }
 
-TEXT: Final[dict[str, dict[str, str]]] = {"id": ID, "en": EN}
+DASHBOARD_TEXT: Final[dict[Language, dict[str, str]]] = {"id": ID, "en": EN}
 
 
-def status_label(language: str, status: str) -> str:
+def status_label(language: Language, status: str) -> str:
     """A link or payment status in words (the code itself when there is no word for it)."""
-    words = TEXT[language]
+    words = DASHBOARD_TEXT[language]
     return words.get(f"status_{status}") or words.get(f"pstatus_{status}") or status
 
 
-def event_label(language: str, event: str) -> str:
+def event_label(language: Language, event: str) -> str:
     """A timeline event in words (its name when there is no word for it)."""
-    return TEXT[language].get(f"ev_{event}", event)
+    return DASHBOARD_TEXT[language].get(f"ev_{event}", event)

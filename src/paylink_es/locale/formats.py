@@ -1,0 +1,123 @@
+"""Languages, the Jakarta time zone, and the one way each of money and instants is written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Final, Literal
+
+from paylink_es.money import CURRENCY_EXPONENTS
+
+Language = Literal["id", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = ("id", "en")
+DEFAULT_LANGUAGE: Final[Language] = "id"
+
+# Asia/Jakarta: Western Indonesia Time, UTC+7 all year (no daylight saving since 1964).
+# Calendar days, settlement dates, SNAP timestamps and every instant shown to people.
+WIB: Final = timezone(timedelta(hours=7), "WIB")
+
+# Thousands separator and decimal point.
+_SEPARATORS: Final[dict[Language, tuple[str, str]]] = {"id": (".", ","), "en": (",", ".")}
+_MONTHS: Final[dict[Language, tuple[str, ...]]] = {
+    "id": (
+        "Januari",
+        "Februari",
+        "Maret",
+        "April",
+        "Mei",
+        "Juni",
+        "Juli",
+        "Agustus",
+        "September",
+        "Oktober",
+        "November",
+        "Desember",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+InstantStyle = Literal["long", "short", "seconds"]
+
+
+def language_of(asked: str | None) -> Language:
+    """``asked`` if it is a language we speak, else Bahasa Indonesia."""
+    return "en" if asked == "en" else DEFAULT_LANGUAGE
+
+
+def other_language(language: Language) -> Language:
+    """The language a page's switch offers."""
+    return "en" if language == "id" else "id"
+
+
+def format_money(minor_units: int, currency: str, language: Language) -> str:
+    """An amount of minor units as people write it: exact, by the currency's minor unit.
+
+    IDR has no decimals (``Rp 150.000`` in Indonesian, ``IDR 150,000`` in English); other
+    currencies show theirs (``USD 1.234,56`` / ``USD 1,234.56``). Other currencies keep
+    their ISO code as the symbol. A negative amount has its minus sign first, before the
+    symbol, as CLDR writes it for both languages: ``-Rp 150.000``, ``-USD 1.50``. It is an
+    ASCII hyphen-minus, which every channel carries (an SMS alphabet has no U+2212).
+    """
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    whole, fraction = divmod(abs(minor_units), 10**exponent)
+    grouping, point = _SEPARATORS.get(language, _SEPARATORS["en"])
+    number = f"{whole:,}".replace(",", grouping)
+    if exponent:
+        number += f"{point}{fraction:0{exponent}d}"
+    symbol = "Rp" if currency == "IDR" and language == "id" else currency
+    sign = "-" if minor_units < 0 else ""
+    return f"{sign}{symbol} {number}"
+
+
+def format_link_amount(
+    amount: int | None,
+    amount_min: int | None,
+    amount_max: int | None,
+    currency: str,
+    language: Language,
+    words: Mapping[str, str],
+) -> str:
+    """A link's fixed amount, or the range an open-amount link accepts.
+
+    ``words`` is the catalogue of the surface that shows it: its ``amount_range``
+    (``{low}``, ``{high}``) and ``amount_from`` (``{low}``) say how.
+    """
+    if amount is not None:
+        return format_money(amount, currency, language)
+    low = format_money(amount_min or 1, currency, language)
+    if amount_max is not None:
+        high = format_money(amount_max, currency, language)
+        return words["amount_range"].format(low=low, high=high)
+    return words["amount_from"].format(low=low)
+
+
+def format_instant(
+    instant: datetime, language: Language = DEFAULT_LANGUAGE, style: InstantStyle = "long"
+) -> str:
+    """An instant as people in Jakarta read it, in WIB.
+
+    - ``long`` (messages): ``1 Desember 2026 23.59 WIB`` / ``1 December 2026, 23:59 WIB``
+    - ``short`` (the hosted page): ``01-12-2026 23:59 WIB``
+    - ``seconds`` (the dashboard's tables): ``01-12-2026 23:59:59 WIB``
+    """
+    local = instant.astimezone(WIB)
+    if style == "short":
+        return local.strftime("%d-%m-%Y %H:%M WIB")
+    if style == "seconds":
+        return local.strftime("%d-%m-%Y %H:%M:%S WIB")
+    month = _MONTHS.get(language, _MONTHS["en"])[local.month - 1]
+    if language == "id":
+        return f"{local.day} {month} {local.year} {local:%H.%M} WIB"
+    return f"{local.day} {month} {local.year}, {local:%H:%M} WIB"

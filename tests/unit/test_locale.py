@@ -1,0 +1,145 @@
+"""The one locale module: catalogues, money, instants and the WIB zone — pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paylink_es.locale import (
+    DASHBOARD_TEXT,
+    LANGUAGES,
+    MESSAGE_TEXT,
+    PAGE_TEXT,
+    WIB,
+    Language,
+    format_instant,
+    format_link_amount,
+    format_money,
+    language_of,
+    other_language,
+)
+from paylink_es.money import CURRENCY_EXPONENTS, MAX_MONEY
+
+CATALOGUES = {"page": PAGE_TEXT, "dashboard": DASHBOARD_TEXT, "messages": MESSAGE_TEXT}
+
+
+@pytest.mark.parametrize("name", CATALOGUES)
+def test_every_catalogue_says_the_same_things_in_both_languages(name: str) -> None:
+    catalogue = CATALOGUES[name]
+    assert set(catalogue) == set(LANGUAGES)
+    indonesian, english = catalogue["id"], catalogue["en"]
+    assert set(indonesian) == set(english)
+    for key in indonesian:
+        placeholders = re.findall(r"{\w+}", indonesian[key])
+        assert sorted(placeholders) == sorted(re.findall(r"{\w+}", english[key])), (name, key)
+
+
+@pytest.mark.parametrize("name", CATALOGUES)
+def test_every_catalogue_can_show_a_links_amount(name: str) -> None:
+    for language in LANGUAGES:
+        words = CATALOGUES[name][language]
+        assert "{low}" in words["amount_range"]
+        assert "{high}" in words["amount_range"]
+        assert "{low}" in words["amount_from"]
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "language", "shown"),
+    [
+        (150000, "IDR", "id", "Rp 150.000"),
+        (150000, "IDR", "en", "IDR 150,000"),
+        (1234567890, "IDR", "id", "Rp 1.234.567.890"),
+        (500, "IDR", "en", "IDR 500"),
+        (0, "IDR", "id", "Rp 0"),
+        (123456, "USD", "en", "USD 1,234.56"),
+        (123456, "USD", "id", "USD 1.234,56"),
+        (5, "USD", "en", "USD 0.05"),
+        (100, "SGD", "en", "SGD 1.00"),
+        (-150000, "IDR", "id", "-Rp 150.000"),
+        (-150000, "IDR", "en", "-IDR 150,000"),
+        (-150, "USD", "en", "-USD 1.50"),
+        (-150, "USD", "id", "-USD 1,50"),
+        (-5, "USD", "en", "-USD 0.05"),
+        (-123456, "MYR", "en", "-MYR 1,234.56"),
+    ],
+)
+def test_money_is_written_the_way_each_language_writes_it(
+    minor: int, currency: str, language: Language, shown: str
+) -> None:
+    assert format_money(minor, currency, language) == shown
+
+
+def test_a_negative_amount_with_cents_is_not_rounded_away_from_zero() -> None:
+    # divmod(-150, 100) is (-2, 50): formatting the parts of a negative amount gave
+    # "USD -2.50" for minus one dollar fifty.
+    assert format_money(-150, "USD", "en") == "-USD 1.50"
+    assert format_money(-1, "USD", "en") == "-USD 0.01"
+    assert format_money(-99, "USD", "id") == "-USD 0,99"
+
+
+@given(
+    minor=st.integers(min_value=-MAX_MONEY, max_value=MAX_MONEY),
+    currency=st.sampled_from(sorted(CURRENCY_EXPONENTS)),
+    language=st.sampled_from(LANGUAGES),
+)
+def test_the_written_amount_reads_back_exactly(
+    minor: int, currency: str, language: Language
+) -> None:
+    shown = format_money(minor, currency, language)
+    sign, _, number = shown.partition(" ")
+    negative = sign.startswith("-")
+    assert negative == (minor < 0)
+    grouping, point = (".", ",") if language == "id" else (",", ".")
+    digits = number.replace(grouping, "").replace(point, ".")
+    exponent = CURRENCY_EXPONENTS[currency]
+    assert digits.count(".") == (1 if exponent else 0)
+    value = Decimal(digits) * 10**exponent * (-1 if negative else 1)
+    assert value == minor
+
+
+def test_a_link_shows_its_amount_or_its_range_in_the_words_of_where_it_is_shown() -> None:
+    page, dashboard = PAGE_TEXT["id"], DASHBOARD_TEXT["en"]
+    assert format_link_amount(150000, None, None, "IDR", "id", page) == "Rp 150.000"
+    assert (
+        format_link_amount(None, 10000, 50000, "IDR", "id", page)
+        == "antara Rp 10.000 dan Rp 50.000"
+    )
+    assert format_link_amount(None, None, None, "IDR", "id", page) == "minimal Rp 1"
+    assert format_link_amount(None, 100, 2500, "USD", "en", dashboard) == "USD 1.00 to USD 25.00"
+    assert format_link_amount(None, 10000, None, "IDR", "en", dashboard) == "from IDR 10,000"
+
+
+def test_instants_are_written_in_wib_in_each_style() -> None:
+    instant = datetime(2026, 12, 1, 16, 59, 5, tzinfo=UTC)
+    assert format_instant(instant, "id") == "1 Desember 2026 23.59 WIB"
+    assert format_instant(instant, "en") == "1 December 2026, 23:59 WIB"
+    assert format_instant(instant, style="short") == "01-12-2026 23:59 WIB"
+    assert format_instant(instant, "en", style="short") == "01-12-2026 23:59 WIB"
+    assert format_instant(instant, style="seconds") == "01-12-2026 23:59:05 WIB"
+
+
+def test_seventeen_hundred_utc_is_already_the_next_day_in_jakarta() -> None:
+    instant = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
+    assert format_instant(instant, "en") == "1 January 2027, 00:00 WIB"
+    assert instant.astimezone(WIB).date().isoformat() == "2027-01-01"
+
+
+def test_wib_is_utc_plus_seven_all_year() -> None:
+    for month in (1, 7):
+        moment = datetime(2026, month, 1, tzinfo=WIB)
+        assert moment.utcoffset() == timedelta(hours=7)
+        assert moment.tzname() == "WIB"
+
+
+def test_languages_default_to_indonesian() -> None:
+    assert language_of("en") == "en"
+    assert language_of("id") == "id"
+    assert language_of("fr") == "id"
+    assert language_of(None) == "id"
+    assert other_language("id") == "en"
+    assert other_language("en") == "id"
