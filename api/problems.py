@@ -23,7 +23,7 @@ from paylink_es.errors import (
     NotFoundError,
     TransitionInvalidError,
 )
-from paylink_es.pgstore import is_outage
+from paylink_es.pgstore import DatabaseUnavailableError, is_outage
 from projections.queries import QueryError
 
 log = logging.getLogger("paylink.api")
@@ -54,6 +54,7 @@ UNAVAILABLE_DETAIL = (
 )
 # Errors that may say the database is unavailable (``unavailable_problem`` decides).
 STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,

@@ -50,6 +50,7 @@ from paylink_es.channels.snap_callbacks import (
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
 from paylink_es.channels.winpay import CALLBACK_BASE, EventSourcedSeenExternalIds, WinpayChannel
 from paylink_es.errors import DomainError
+from paylink_es.pgstore import DatabaseUnavailableError
 from paylink_es.verification import PaymentVerification, Verdict
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def _handle(state: Any, method: str, path: str, headers: dict[str, str], body: b
         verdict = PaymentVerification(ledger).process(winpay, note)
         if verdict.final:
             seen.add(signed.day, signed.external_id)
-    except OperationalError as error:
+    except (OperationalError, DatabaseUnavailableError) as error:
         log.warning("Winpay notification not stored: %s", error)
         return _answer(code_for(service, 500, "00"), "General Error. try again")
     except DomainError as error:

@@ -12,13 +12,14 @@ read model, the webhook sender, the LISTEN doorbell of the projections, schema s
   ``PERSISTENCE_MODULE``): the ledger and the read models open factories with the same
   settings and get the same datastore, released when the last of them is closed. A
   borrower waits at most ``pool timeout`` seconds for a connection.
-- **outages fail fast**: a connection that cannot be had, or that broke, raises
-  :class:`DatabaseUnavailableError` (an ``InterfaceError`` of the library, so the
-  commands' conflict retries do not go round again); once a new connection has failed,
-  borrowers are refused at once (one per :data:`PROBE_EVERY_S` still tries) until a
-  connection succeeds again. Pooled connections are checked before use (a cheap empty
-  query, with a short deadline), so a dead one is replaced instead of failing a request,
-  and the pool keeps reconnecting in short rounds: no restart is needed after an outage.
+- **outages fail fast**: a connection that cannot be had in time, or a query that got
+  no answer, raises :class:`DatabaseUnavailableError` (not one of the library's retried
+  errors, so neither its recorders nor the commands go round again); once a new
+  connection has failed, the idle ones are checked and borrowers are refused at once
+  while a probe (one per :data:`PROBE_EVERY_S`) asks for a connection, until one works
+  again. Pooled connections are checked before use (a cheap empty query, with a short
+  deadline), so a dead one is replaced instead of failing a request, and the pool keeps
+  reconnecting in short rounds: no restart is needed after an outage.
 
 This module is a store adapter: the core reaches it only by the topic in
 ``Settings.eventsourcing_env`` and through the composition roots.
@@ -59,13 +60,21 @@ APPLICATION_NAME = "PAYLINK_PG_APPLICATION_NAME"
 
 REPLY_MARGIN_S = 2.0  # a query gets no answer this long after the server's own limit: dead
 PING_TIMEOUT_S = 2.0  # the check of a pooled connection before it is lent
-PROBE_EVERY_S = 1.0  # while the database is down, one borrower per second still tries
+PROBE_EVERY_S = 1.0  # while the database is down, a probe asks for a connection this often
 RECONNECT_ROUND_S = 5.0  # the pool's reconnection attempts come in rounds this long
 MAX_IDLE_S = 120.0  # connections beyond the first close after this long unused
 
 
-class DatabaseUnavailableError(InterfaceError):
-    """The database cannot be reached (or did not answer in time): retry later."""
+class DatabaseUnavailableError(PersistenceError):
+    """The database cannot be reached, or did not answer in time: retry later.
+
+    Not one of the library's ``InterfaceError``/``OperationalError``, which its recorders
+    and the commands retry on the spot: this one was already waited for.
+    """
+
+
+class NoReplyError(psycopg.OperationalError):
+    """The server did not answer within the client's deadline; the connection is closed."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,7 @@ class GuardedConnection(psycopg.Connection[DictRow]):
         except psycopg.errors._WaitTimeout:  # psycopg's own expiry
             self.close()
             msg = f"no answer from the database within {limit:.1f} s; connection closed"
-            raise psycopg.OperationalError(msg) from None
+            raise NoReplyError(msg) from None
 
     @contextmanager
     def deadline(self, seconds: float) -> Iterator[None]:
@@ -190,6 +199,13 @@ def connection_failed(error: BaseException) -> bool:
     return state is None or state.startswith(OUTAGE_STATES)
 
 
+def waited_out(error: BaseException) -> bool:
+    """Whether the database was already waited for as long as allowed."""
+    if isinstance(error, PoolTimeout | NoReplyError):
+        return True
+    return isinstance(error, psycopg.Error) and error.sqlstate == "57014"
+
+
 def is_outage(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) says the database is unavailable right now.
 
@@ -226,10 +242,13 @@ class OutagePool(ConnectionPool[psycopg.Connection[DictRow]]):
         try:
             conn = super()._connect(timeout=timeout)
         except Exception as error:
+            self.last_error = " ".join(str(error).split())[:300]
             if self.down_since is None:
                 self.down_since = time.monotonic()
                 log.warning("PostgreSQL unavailable: %s", error)
-            self.last_error = " ".join(str(error).split())[:300]
+                # The idle connections are most likely dead too: weed them out now, not
+                # one borrower at a time.
+                threading.Thread(target=self._weed, name="postgres-weed", daemon=True).start()
             raise
         if self.down_since is not None:
             log.warning(
@@ -237,6 +256,10 @@ class OutagePool(ConnectionPool[psycopg.Connection[DictRow]]):
             )
             self.down_since = None
         return conn
+
+    def _weed(self) -> None:
+        with contextlib.suppress(Exception):
+            self.check()
 
 
 class SharedDatastore(PostgresDatastore):
@@ -266,6 +289,7 @@ class SharedDatastore(PostgresDatastore):
         self.connection_settings = connection
         self.pool_timeout_s = pool_timeout_s
         self._next_probe = 0.0
+        self._probing = False
         self._probe_lock = threading.Lock()
         reply = connection.reply_timeout_s
 
@@ -301,23 +325,45 @@ class SharedDatastore(PostgresDatastore):
         except DatabaseUnavailableError:
             raise
         except PersistenceError as error:
+            # Waited out (no pooled connection in time, no reply, the statement's limit):
+            # no retry on the spot. A connection that merely broke stays the library's
+            # OperationalError: its recorders try once more on a fresh connection.
             cause = error.__cause__
-            if cause is not None and connection_failed(cause):
+            if cause is not None and waited_out(cause):
                 raise DatabaseUnavailableError(_describe(cause)) from cause
             raise
 
     def _admit(self) -> None:
-        """Refuse at once while new connections fail; one borrower a second still tries."""
+        """Refuse at once while the database is known to be down (no borrower waits for
+        it); meanwhile a probe in the background, at most one per PROBE_EVERY_S, asks
+        the pool for a connection (an idle one, or a new one), and the first that works
+        ends the outage."""
         pool = self.pool
         if not isinstance(pool, OutagePool) or pool.down_since is None:
             return
-        now = time.monotonic()
-        with self._probe_lock:
-            if now >= self._next_probe:
-                self._next_probe = now + PROBE_EVERY_S
-                return
+        self._probe_soon(pool)
         msg = f"the database is unavailable ({pool.last_error or 'no connection'})"
         raise DatabaseUnavailableError(msg)
+
+    def _probe_soon(self, pool: OutagePool) -> None:
+        now = time.monotonic()
+        with self._probe_lock:
+            if self._probing or now < self._next_probe:
+                return
+            self._probing = True
+            self._next_probe = now + PROBE_EVERY_S
+
+        def probe() -> None:
+            try:
+                with pool.connection(timeout=self.pool_timeout_s) as conn:
+                    conn.execute("")
+                pool.down_since = None  # a connection works, new or not
+            except Exception as error:
+                log.debug("PostgreSQL still unavailable: %s", error)
+            finally:
+                self._probing = False
+
+        threading.Thread(target=probe, name="postgres-probe", daemon=True).start()
 
     def ready(self, timeout: float) -> None:
         """Raise :class:`DatabaseUnavailableError` unless a query is answered in ``timeout``."""
