@@ -13,6 +13,7 @@ from fastapi.security import HTTPBearer
 
 from api.problems import ProblemError
 from paylink_es.application import PaylinkApp
+from paylink_es.bearer import bearer_token
 from paylink_es.details import KeyOwner
 from paylink_es.errors import ApiKeyInvalidError
 
@@ -62,29 +63,31 @@ BEARER = _BearerKey(
 )
 
 
+def presented_key(authorization: str | bytes | None) -> str:
+    """The secret key of an ``Authorization: Bearer sk_…`` header value.
+
+    Raises a 401 :class:`ProblemError` that says whether the key is missing or the header
+    is not ``Bearer <secret key>``. The middleware asks this of every ``/v1/`` request
+    before reading its body, and :func:`authenticate` of every request it authenticates.
+    """
+    secret = bearer_token(authorization)
+    if secret is not None:
+        return secret
+    if not authorization:
+        detail = "send your secret key as 'Authorization: Bearer sk_test_…'"
+    else:
+        detail = "the Authorization header must be 'Bearer <secret key>'"
+    raise ProblemError(401, "authentication-required", detail, headers=CHALLENGE)
+
+
 async def authenticate(request: Request) -> KeyOwner:
     """The merchant behind ``Authorization: Bearer sk_…``, within its rate limit."""
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if not header:
-        raise ProblemError(
-            401,
-            "authentication-required",
-            "send your secret key as 'Authorization: Bearer sk_test_…'",
-            headers=CHALLENGE,
-        )
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise ProblemError(
-            401,
-            "authentication-required",
-            "the Authorization header must be 'Bearer <secret key>'",
-            headers=CHALLENGE,
-        )
+    secret = presented_key(request.headers.get("authorization"))
     ledger: PaylinkApp = request.app.state.ledger
-    owner = ledger.cached_owner(secret.strip())
+    owner = ledger.cached_owner(secret)
     if owner is None:
         try:
-            owner = await run_in_threadpool(ledger.authenticate, secret.strip())
+            owner = await run_in_threadpool(ledger.authenticate, secret)
         except ApiKeyInvalidError as error:
             raise ProblemError(401, "api-key-invalid", error.message, headers=CHALLENGE) from None
     limiter: RateLimiter = request.app.state.rate_limiter

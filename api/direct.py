@@ -29,6 +29,7 @@ from api.problems import PROBLEM, error_document
 from api.routes.links import open_link
 from api.schemas import LinkCreate
 from paylink_es.application import PaylinkApp
+from paylink_es.bearer import bearer_token
 from paylink_es.details import KeyOwner
 from paylink_es.errors import DomainError
 from paylink_es.settings import Settings
@@ -58,9 +59,9 @@ def _admitted(
     answer; ``None`` when the route must judge it (it then spends no rate token)."""
     if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
         return None
-    scheme, _, secret = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    secret = bearer_token(headers.get(b"authorization"))
     ledger: PaylinkApp = state.ledger
-    owner = ledger.cached_owner(secret.strip()) if scheme.lower() == "bearer" else None
+    owner = ledger.cached_owner(secret) if secret is not None else None
     if owner is None:
         return None
     try:

@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM, problem_body, unavailable_problem
+from api.auth import presented_key
+from api.problems import PROBLEM, ProblemError, problem_body, unavailable_problem
 
 log = logging.getLogger("paylink.api")
 # A route answered here when it can be (see api.direct): headers, body, request id ->
@@ -64,17 +65,13 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.fullmatch(given) else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        if scope["path"].startswith("/v1/") and b"authorization" not in headers:
-            # No key at all: say so before anything reads (and judges) the body.
-            await self._problem(
-                send,
-                request_id,
-                401,
-                "authentication-required",
-                "send your secret key as 'Authorization: Bearer sk_test_…'",
-                [(b"www-authenticate", b'Bearer realm="paylink"')],
-            )
-            return
+        if scope["path"].startswith("/v1/"):
+            # No key, or no Bearer key: say so before anything reads (and judges) the body.
+            try:
+                presented_key(headers.get(b"authorization"))
+            except ProblemError as refused:
+                await self._refuse(send, request_id, refused)
+                return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await self._too_large(send, request_id)
@@ -122,14 +119,7 @@ class RequestContext:
             unavailable = unavailable_problem(error)
             if unavailable is not None:  # the direct path met an unavailable database
                 log.warning("request %s: database unavailable: %s", request_id, error)
-                await self._problem(
-                    send,
-                    request_id,
-                    unavailable.status,
-                    unavailable.slug,
-                    unavailable.detail,
-                    [(k.lower().encode(), v.encode()) for k, v in unavailable.headers.items()],
-                )
+                await self._refuse(send, request_id, unavailable)
                 return
             log.exception("request %s failed", request_id)
             await self._problem(
@@ -151,6 +141,18 @@ class RequestContext:
             await send(message)
 
         return send_with_id
+
+    @classmethod
+    async def _refuse(cls, send: Send, request_id: str, problem: ProblemError) -> None:
+        """Answer with a problem raised outside FastAPI's handlers (its headers included)."""
+        await cls._problem(
+            send,
+            request_id,
+            problem.status,
+            problem.slug,
+            problem.detail,
+            [(name.lower().encode(), value.encode()) for name, value in problem.headers.items()],
+        )
 
     async def _too_large(self, send: Send, request_id: str) -> None:
         await self._problem(

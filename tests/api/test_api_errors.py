@@ -176,6 +176,7 @@ def _authorizations(api: Api) -> Iterator[tuple[str, dict[str, str], str]]:
     yield "basic scheme", {"Authorization": "Basic dXNlcjpwYXNz"}, "authentication-required"
     yield "bare secret", {"Authorization": secret}, "authentication-required"
     yield "empty bearer", {"Authorization": "Bearer "}, "authentication-required"
+    yield "two words", {"Authorization": f"Bearer {secret} {secret}"}, "authentication-required"
     yield "malformed key", {"Authorization": "Bearer pk_test_abc"}, "api-key-invalid"
     yield "unknown key", {"Authorization": f"Bearer {secret[:-4]}XXXX"}, "api-key-invalid"
     yield "revoked key", revoked.headers(), "api-key-invalid"
@@ -211,6 +212,40 @@ def test_a_request_without_a_key_is_a_401_even_with_malformed_json(sqlite_api: A
     )
 
     assert_problem(response, 401, "authentication-required")
+
+
+def test_a_key_that_is_not_sent_as_bearer_is_named_before_the_body_is_judged(
+    sqlite_api: Api,
+) -> None:
+    secret = sqlite_api.merchant().test_key.secret
+    cases = {
+        "missing": ({}, "send your secret key as 'Authorization: Bearer sk_test_…'"),
+        "basic": (
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+            "the Authorization header must be 'Bearer <secret key>'",
+        ),
+        "bare secret": (
+            {"Authorization": secret},
+            "the Authorization header must be 'Bearer <secret key>'",
+        ),
+    }
+    for why, (headers, detail) in cases.items():
+        response = sqlite_api.client.post(
+            "/v1/links",
+            content=b"{" + b" " * 2_000_000,  # malformed, and larger than any body we take
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert_problem(response, 401, "authentication-required")
+        assert response.json()["detail"] == detail, why
+
+
+def test_the_bearer_scheme_is_case_insensitive_on_every_path(sqlite_api: Api) -> None:
+    secret = sqlite_api.merchant().test_key.secret
+    for scheme in ("bearer", "BEARER"):
+        headers = {"Authorization": f"{scheme} {secret}"}
+        assert sqlite_api.client.get("/v1/links", headers=headers).status_code == 200
+        created = sqlite_api.client.post("/v1/links", json=GOOD, headers=headers)  # direct path
+        assert created.status_code == 201, created.text
 
 
 def test_revoking_one_key_leaves_the_merchants_other_keys_working(sqlite_api: Api) -> None:

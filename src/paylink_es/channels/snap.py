@@ -256,15 +256,6 @@ class HmacSigner:
         return "HmacSigner(client_secret=<hidden>, access_token=<hidden>)"
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        return None
-    return token
-
-
 class HmacVerifier:
     """Generic SNAP callbacks: HMAC-SHA512 with the shared client secret.
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from paylink_es.bearer import bearer_token
 from paylink_es.channels import snap_codes as codes
 from paylink_es.channels.snap import (
     HmacVerifier,
     Verifier,
-    bearer_token,
     minify,
     money_from_snap,
     parse_snap_datetime,
