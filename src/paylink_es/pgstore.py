@@ -171,7 +171,7 @@ def ping(conn: psycopg.Connection[DictRow]) -> None:
 
 def connect(settings: ConnectionSettings, **kwargs: Any) -> GuardedConnection:
     """A connection of its own (schema setup, LISTEN, bench), with every limit set."""
-    conn = GuardedConnection.connect(**{**settings.kwargs(), **kwargs})
+    conn = GuardedConnection.connect(**{**settings.kwargs(), "row_factory": dict_row, **kwargs})
     conn.reply_timeout_s = settings.reply_timeout_s
     return conn
 

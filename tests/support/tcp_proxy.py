@@ -152,6 +152,8 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                while self.mode == "blackhole" and not pair.closed and not self._closed:
+                    time.sleep(POLL_S)  # what arrived once the hole opened waits in it
                 sink.sendall(data)
         except (OSError, ValueError):
             pass
