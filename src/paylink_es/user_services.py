@@ -8,8 +8,6 @@ store, saved with the version it was decided on, and decided again on a concurre
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +21,7 @@ from eventsourcing.persistence import RecordConflictError
 from paylink_es.application import PaylinkApp
 from paylink_es.clock import using_clock
 from paylink_es.errors import ConcurrencyConflictError, InvalidFieldError
+from paylink_es.retry import conflict_waits, retry
 from paylink_es.users import (
     Role,
     SignInFailedError,
@@ -195,15 +194,17 @@ class UserServices:
         write to the user came first it raises ``RecordConflictError``, and ``change`` runs
         again on the user as it is now. An exception from ``change`` ends it, unsaved.
         """
-        for attempt in range(self.ledger.retries):
+
+        def once() -> User:
             with using_clock(self.ledger.clock):
                 user = self._require(user_id)
                 change(user)
-                try:
-                    self.ledger.save(user)
-                except RecordConflictError:
-                    time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.05)))  # noqa: S311
-                    continue
+                self.ledger.save(user)
             return user
-        msg = f"gave up after {self.ledger.retries} conflicting attempts"
-        raise ConcurrencyConflictError(msg)
+
+        tries = self.ledger.retries
+        try:
+            return retry(once, delays=conflict_waits(tries - 1), retry_on=RecordConflictError)
+        except RecordConflictError:
+            msg = f"gave up after {tries} conflicting attempts"
+            raise ConcurrencyConflictError(msg) from None

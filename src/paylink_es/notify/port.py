@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from paylink_es.retry import doubling, retry
+
 log = logging.getLogger("paylink.notify")
 
 Channel = Literal["email", "sms", "whatsapp"]
@@ -94,27 +96,38 @@ def deliver_with_retries(
     :class:`TransientDeliveryError` to be tried again or :class:`PermanentDeliveryError`
     to stop at once. Reasons must never carry secrets: they are logged and stored.
     """
-    last = "no attempt was made"
-    for number in range(1, tries + 1):
+    made = 0
+
+    def once() -> Delivery:
+        nonlocal made
+        made += 1
         try:
-            return Delivery(name, number, attempt())
+            return Delivery(name, made, attempt())
         except PermanentDeliveryError as error:
             reason = safe_reason(str(error))
-            log.warning("%s: attempt %d failed for good: %s", name, number, reason)
-            raise DeliveryFailedError(name, reason, number) from None
-        except TransientDeliveryError as error:
-            last = safe_reason(str(error))
-        if number < tries:
-            wait = backoff_s * 2 ** (number - 1)
-            log.warning(
-                "%s: attempt %d of %d failed: %s; retrying in %.2f s",
-                name,
-                number,
-                tries,
-                last,
-                wait,
-            )
-            sleep(wait)
-    log.warning("%s: giving up after %d attempts: %s", name, tries, last)
-    reason = safe_reason(f"{last} (after {tries} attempts)")
-    raise DeliveryFailedError(name, reason, tries)
+            log.warning("%s: attempt %d failed for good: %s", name, made, reason)
+            raise DeliveryFailedError(name, reason, made) from None
+
+    def waiting(number: int, error: BaseException, wait: float) -> None:
+        log.warning(
+            "%s: attempt %d of %d failed: %s; retrying in %.2f s",
+            name,
+            number,
+            tries,
+            safe_reason(str(error)),
+            wait,
+        )
+
+    try:
+        return retry(
+            once,
+            delays=doubling(backoff_s, tries - 1),
+            retry_on=TransientDeliveryError,
+            sleep=sleep,
+            on_retry=waiting,
+        )
+    except TransientDeliveryError as error:
+        last = safe_reason(str(error))
+    log.warning("%s: giving up after %d attempts: %s", name, made, last)
+    reason = safe_reason(f"{last} (after {made} attempts)")
+    raise DeliveryFailedError(name, reason, made)
