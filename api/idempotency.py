@@ -18,12 +18,19 @@ import math
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from uuid import UUID
 
 import orjson
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from api.problems import PROBLEM, ProblemError, error_document, problem_body
+from api.problems import (
+    PROBLEM,
+    ProblemError,
+    error_document,
+    problem_body,
+    unavailable_problem,
+)
 from paylink_es import faults
 from paylink_es.application import PaylinkApp
 from paylink_es.details import KeyOwner
@@ -34,6 +41,9 @@ log = logging.getLogger("paylink.api")
 Outcome = tuple[int, BaseModel]
 WAIT_FOR_RACE_S = 10.0
 RETAKE_EVERY_S = 0.25
+# Claims this process gave up on when the database went away mid-request: a retry that
+# reaches this process retakes them at once instead of waiting for the lease.
+_ABANDONED: set[UUID] = set()
 
 
 def _render(request: Request, execute: Callable[[], Outcome]) -> tuple[int, bytes]:
@@ -43,7 +53,9 @@ def _render(request: Request, execute: Callable[[], Outcome]) -> tuple[int, byte
         return status, model.model_dump_json().encode()
     except (DomainError, ProblemError) as error:
         return error_document(error, request_id)
-    except Exception:
+    except Exception as error:
+        if unavailable_problem(error) is not None:
+            raise  # no answer to keep: the handlers answer 503 and a retry runs it again
         log.exception("request %s failed", request_id)
         return 500, orjson.dumps(
             problem_body(
@@ -89,8 +101,12 @@ def run_idempotent(
     next_retake = time.monotonic()
     while (kept := earlier.kept()) is None:
         if time.monotonic() >= next_retake:
-            earlier, taken = ledger.retake_request(owner.merchant_id, owner.mode, key, lease)
+            gave_up = earlier.id in _ABANDONED
+            earlier, taken = ledger.retake_request(
+                owner.merchant_id, owner.mode, key, lease, abandoned=gave_up
+            )
             if taken:
+                _ABANDONED.discard(earlier.id)
                 log.warning("Idempotency-Key %r: retaken (%s)", key, earlier.retake_reason)
                 return _execute_and_answer(request, owner, key, execute)
             next_retake = time.monotonic() + RETAKE_EVERY_S
@@ -112,8 +128,14 @@ def _execute_and_answer(
 ) -> Response:
     """Run the request with ids derived from its key, then keep its answer."""
     ledger: PaylinkApp = request.app.state.ledger
-    with ids_from(IdempotentRequest.create_id(owner.merchant_id, owner.mode, key)):
-        status, content = _render(request, execute)
+    record_id = IdempotentRequest.create_id(owner.merchant_id, owner.mode, key)
+    with ids_from(record_id):
+        try:
+            status, content = _render(request, execute)
+        except Exception as error:
+            if unavailable_problem(error) is not None:
+                _ABANDONED.add(record_id)
+            raise
     faults.reach("idempotency.answer")
     ledger.answer_request(owner.merchant_id, owner.mode, key, status, content.decode())
     return _response(status, content, replayed=False)

@@ -659,13 +659,15 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         return self._run(command)
 
     def retake_request(
-        self, merchant_id: UUID, mode: str, key: str, lease: timedelta
+        self, merchant_id: UUID, mode: str, key: str, lease: timedelta, *, abandoned: bool = False
     ) -> tuple[IdempotentRequest, bool]:
         """Take over an unanswered claim whose owner is gone; returns (record, taken).
 
         Gone means: the command the claim ran is already in the log (its first derived
         id exists) yet no answer came within :data:`OUTCOME_GRACE` of the claim (a live
-        owner answers within milliseconds of storing), or the claim's lease has run out. The
+        owner answers within milliseconds of storing), or the claim's lease has run out, or
+        the caller knows the owner gave up (``abandoned``: its process saw the database go
+        away mid-request). The
         retake is an event on the key's record, so of two retries only one takes over.
         """
         request_id = IdempotentRequest.create_id(merchant_id, mode, key)
@@ -674,7 +676,9 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             request = self._get(IdempotentRequest, request_id, "request")
             if request.answered:
                 return request, False
-            if self.now() >= request.claim_expires(lease):
+            if abandoned:
+                reason = "owner-gave-up"
+            elif self.now() >= request.claim_expires(lease):
                 reason = "lease-expired"
             elif (
                 request.retakes == 0

@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from paylink_es.pgstore import DatabaseUnavailableError
 from tests.api.conftest import MakeServer
 from tests.api.support import Api, assert_problem
 
@@ -207,3 +208,27 @@ def test_concurrent_requests_with_one_key_execute_once_over_a_real_server(
     assert server.count("PaymentLink.Created") == rounds
     assert server.count("IdempotentRequest.Started") == rounds
     assert server.count("IdempotentRequest.Answered") == rounds
+
+
+def test_a_request_the_database_dropped_mid_way_answers_503_and_its_retry_runs_at_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant = api.merchant()
+    headers = merchant.headers(**{"Idempotency-Key": "order-outage"})
+    working = api.ledger.open_link_request
+
+    def database_gone(*args: object, **kwargs: object) -> object:
+        raise DatabaseUnavailableError("connection lost")
+
+    monkeypatch.setattr(api.ledger, "open_link_request", database_gone)
+    dropped = api.client.post("/v1/links", json=BODY, headers=headers)
+    assert_problem(dropped, 503)
+    assert dropped.headers["retry-after"]
+    assert api.count("IdempotentRequest.Answered") == 0, "an outage is not an answer to keep"
+
+    monkeypatch.setattr(api.ledger, "open_link_request", working)
+    retried = api.client.post("/v1/links", json=BODY, headers=headers)
+    assert retried.status_code == 201, retried.text  # not 409 until the lease runs out
+    assert REPLAYED not in retried.headers
+    assert api.count("IdempotentRequest.Retaken") == 1
+    assert api.count("PaymentLink.Created") == 1
