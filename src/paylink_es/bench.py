@@ -75,14 +75,17 @@ def scratch_settings(settings: Settings) -> Iterator[Settings]:
         if settings.database_url is None:
             yield Settings(data_dir=Path(tmp))
             return
-        import psycopg
         from psycopg import sql
+
+        from paylink_es.pgstore import connect, settings_for
 
         schema = f"bench_{uuid4().hex[:12]}"
         try:
             yield settings.model_copy(update={"database_schema": schema, "data_dir": Path(tmp)})
         finally:
-            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            # Dropping a large scratch schema may take longer than a request's statement.
+            unbounded = settings.model_copy(update={"postgres_statement_timeout_s": 0.0})
+            with connect(settings_for(unbounded), autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
                 )
@@ -155,11 +158,12 @@ def bench_raw_commits(settings: Settings, count: int, budget_s: float) -> float:
         finally:
             conn.close()
         return done / seconds
-    import psycopg
     from psycopg import sql
 
+    from paylink_es.pgstore import connect, settings_for
+
     schema = sql.Identifier(settings.database_schema or "public")
-    with psycopg.connect(settings.database_url) as pg:
+    with connect(settings_for(settings)) as pg:
         pg.execute(
             sql.SQL("CREATE TABLE {}.raw_commits (id bigserial PRIMARY KEY, payload bytea)").format(
                 schema
