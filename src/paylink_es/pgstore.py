@@ -392,7 +392,7 @@ class _Shared:
 
 
 _SHARED: dict[tuple[Any, ...], _Shared] = {}
-_SHARED_LOCK = threading.Lock()
+_SHARED_LOCK = threading.RLock()  # a factory collected by GC releases under it too
 
 
 class PaylinkPostgresFactory(PostgresFactory):
