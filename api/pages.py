@@ -35,7 +35,7 @@ PREVIEW_AGENTS = re.compile(
     r"discordbot|linkedinbot|skypeuripreview|googlebot|bingbot|embedly|pinterest|redditbot",
     re.IGNORECASE,
 )
-_VISITOR = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _FORM_ACTION = re.compile(r"/(pay|simulate|card)$")
 
 
@@ -60,15 +60,23 @@ def signer(request: Request, purpose: str) -> Signer:
     return found
 
 
+def cookie_nonce(request: Request, cookie: str, size: int) -> str:
+    """The random nonce ``cookie`` holds if it is a sane one, else one made for this request
+    (``size`` random bytes; the same on every call) that the response must set."""
+    given = request.cookies.get(cookie, "")
+    if _NONCE.fullmatch(given):
+        return given
+    made: dict[str, str] | None = getattr(request.state, "made_nonces", None)
+    if made is None:
+        made = request.state.made_nonces = {}
+    if cookie not in made:
+        made[cookie] = secrets.token_urlsafe(size)
+    return made[cookie]
+
+
 def visitor_id(request: Request) -> str:
     """The visitor's session id from its cookie, or a new one (set by :func:`render`)."""
-    given = request.cookies.get(VISITOR_COOKIE, "")
-    if _VISITOR.fullmatch(given):
-        return given
-    cached: str | None = getattr(request.state, "new_visitor", None)
-    if cached is None:
-        cached = request.state.new_visitor = secrets.token_urlsafe(16)
-    return cached
+    return cookie_nonce(request, VISITOR_COOKIE, 16)
 
 
 def language(request: Request) -> Language:
@@ -125,10 +133,9 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         },
     )
     secure = request.app.state.settings.environment == "production"
-    if VISITOR_COOKIE not in request.cookies or getattr(request.state, "new_visitor", None):
-        page.set_cookie(
-            VISITOR_COOKIE, visitor_id(request), httponly=True, samesite="lax", secure=secure
-        )
+    visitor = visitor_id(request)
+    if request.cookies.get(VISITOR_COOKIE) != visitor:
+        page.set_cookie(VISITOR_COOKIE, visitor, httponly=True, samesite="lax", secure=secure)
     if request.query_params.get("lang") in LANGUAGES:
         page.set_cookie(LANG_COOKIE, lang, samesite="lax", secure=secure, max_age=365 * 24 * 3600)
     return page

@@ -20,7 +20,7 @@ from uuid import UUID
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.pages import signer
+from api.pages import cookie_nonce, signer
 from paylink_es.application import PaylinkApp
 from paylink_es.settings import Settings
 from paylink_es.user_services import UserDetails, UserServices
@@ -183,13 +183,7 @@ def csrf_token(request: Request, staff: Staff) -> str:
 
 def login_nonce(request: Request) -> str:
     """The pre-session nonce of the sign-in form (set as a cookie by the sign-in page)."""
-    given = request.cookies.get(LOGIN_COOKIE, "")
-    if 16 <= len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
-        return given
-    cached: str | None = getattr(request.state, "login_nonce", None)
-    if cached is None:
-        cached = request.state.login_nonce = secrets.token_urlsafe(18)
-    return cached
+    return cookie_nonce(request, LOGIN_COOKIE, 18)
 
 
 def login_token(request: Request) -> str:
