@@ -260,6 +260,10 @@ class OutagePool(ConnectionPool[psycopg.Connection[DictRow]]):
     def _weed(self) -> None:
         with contextlib.suppress(Exception):
             self.check()
+            if self.get_stats().get("pool_available", 0) > 0:
+                # Idle connections still answer: the server is up, only a new connection
+                # failed (too many clients, say). Borrowers may go on using those.
+                self.down_since = None
 
 
 class SharedDatastore(PostgresDatastore):
