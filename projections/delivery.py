@@ -21,6 +21,7 @@ import httpx
 
 from paylink_es.application import PaylinkApp
 from paylink_es.errors import DomainError
+from paylink_es.pgstore import is_outage
 from paylink_es.resolver import system_resolver
 from paylink_es.webhooks import (
     Resolver,
@@ -40,6 +41,7 @@ DUE = (
     " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.position LIMIT ?"
 )
 USER_AGENT = "Paylink-Webhooks/0.1"
+OUTAGE_WAIT_MAX_S = 5.0  # while the database is unavailable, a look this often at most
 
 
 class DeliveryWorker:
@@ -124,14 +126,28 @@ class DeliveryWorker:
         )
 
     def run_forever(self, stopping: threading.Event, interval: float = 0.2) -> None:
-        """Keep sending until ``stopping`` is set."""
+        """Keep sending until ``stopping`` is set.
+
+        While the database is unavailable, say so once and look again less often (up to
+        every :data:`OUTAGE_WAIT_MAX_S`); the first round that reaches it goes on as usual.
+        """
+        pause = interval
         while not stopping.is_set():
             try:
-                if self.run_once():
-                    continue
-            except Exception:
-                log.exception("webhook delivery round failed")
-            stopping.wait(interval)
+                busy = self.run_once()
+            except Exception as error:
+                if not is_outage(error):
+                    log.exception("webhook delivery round failed")
+                elif pause == interval:
+                    log.warning("webhook delivery waits for the database: %s", error)
+                pause = min(pause * 2, OUTAGE_WAIT_MAX_S) if is_outage(error) else interval
+                stopping.wait(pause)
+                continue
+            if pause != interval:
+                log.warning("webhook delivery goes on")
+                pause = interval
+            if not busy:
+                stopping.wait(interval)
 
     def close(self) -> None:
         """Close the HTTP client if this worker made it."""
