@@ -140,10 +140,13 @@ class TcpProxy:
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(pair, source, sink), daemon=True).start()
 
+    def _frozen(self) -> bool:
+        return self.mode == "blackhole"
+
     def _pump(self, pair: _Pair, source: socket.socket, sink: socket.socket) -> None:
         try:
             while not pair.closed and not self._closed:
-                if self.mode == "blackhole":
+                if self._frozen():
                     time.sleep(POLL_S)  # nothing moves: the bytes wait unanswered
                     continue
                 ready, _, _ = select.select([source], [], [], POLL_S)
@@ -152,7 +155,7 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
-                while self.mode == "blackhole" and not pair.closed and not self._closed:
+                while self._frozen() and not pair.closed and not self._closed:
                     time.sleep(POLL_S)  # what arrived once the hole opened waits in it
                 sink.sendall(data)
         except (OSError, ValueError):
