@@ -40,7 +40,7 @@ class RowsView(TrackingRecorder, ABC):
     """What read models need from a view, whichever database holds it.
 
     Concrete views are made per read model by :func:`view_class`, so that the
-    library's factories (and ``ProjectionRunner``) can construct them.
+    library's factories can construct them.
     """
 
     name: str = ""

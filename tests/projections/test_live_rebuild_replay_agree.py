@@ -1,9 +1,9 @@
 """Random histories: the live views, a rebuild from zero and the audit replay all agree.
 
-The live views are fed while the commands run (SQLite: the polling catch-up thread;
-PostgreSQL: a ProjectionRunner per read model). The rebuild reads the same store into
-views in another database (batched catch-up). Both must hold the same rows in every
-table, and say what the aggregates themselves say.
+The live views are fed while the commands run (the live catch-up thread, woken by the
+store's doorbell: a datagram socket on SQLite, LISTEN on PostgreSQL). The rebuild reads
+the same store into views in another database (batched catch-up). Both must hold the
+same rows in every table, and say what the aggregates themselves say.
 """
 
 from __future__ import annotations
