@@ -83,6 +83,7 @@ def view_env(settings: Settings, name: str) -> dict[str, str]:
     if settings.database_url is None:
         env = settings.eventsourcing_env()
         env["SQLITE_DBNAME"] = str(settings.sqlite_path(f"view_{name}"))
+        env["PERSISTENCE_MODULE"] = "projections.sqlview:ViewSQLiteFactory"
         return env
     # PostgreSQL: the same settings as the ledger's store, so the same shared pool.
     return settings.eventsourcing_env()

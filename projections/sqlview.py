@@ -26,6 +26,8 @@ from psycopg import Cursor
 from psycopg import sql as pgsql
 from psycopg.rows import DictRow
 
+from paylink_es.sqlite_store import ChosenPoolDatastore, SQLiteStoreFactory
+
 Row = dict[str, Any]
 Statement = tuple[str, Sequence[Any]]
 # A check is a query that returns no rows when all is well; any row it returns is a violation.
@@ -163,14 +165,22 @@ class StatementCachingPool(SQLiteConnectionPool):
         return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
 
 
+class ViewDatastore(ChosenPoolDatastore):
+    """A view's own SQLite file, on connections that keep their prepared statements."""
+
+    pool_class = StatementCachingPool
+
+
+class ViewSQLiteFactory(SQLiteStoreFactory):
+    """The library's SQLite persistence module for a view (``PERSISTENCE_MODULE``)."""
+
+    datastore_class = ViewDatastore
+
+
 class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
     """A view in its own SQLite file (9.5.6 names the tracking table ``tracking``)."""
 
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
-        if type(datastore.pool) is SQLiteConnectionPool:
-            # The view's datastore is its own (one file per view): give it connections
-            # with a real statement cache before the first one is opened.
-            datastore.pool.__class__ = StatementCachingPool
         self._ddl = [sqlite_ddl(statement.format(s="")) for statement in self.ddl]
         self._tables = list(self.tables)
         self._sql: dict[str, str] = {}

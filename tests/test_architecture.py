@@ -75,3 +75,27 @@ def test_the_rule_checker_notices_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
     module.write_text("def f() -> None:\n    from api.app import create_app\n")
     assert "api" in imported_roots(module)
+
+
+def class_swaps(path: Path) -> list[int]:
+    """Lines that assign an object's ``__class__`` (a swap the library offers hooks for)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Attribute) and t.attr == "__class__" for t in node.targets)
+    ]
+
+
+SOURCES = sorted(p for top in ("src", "api", "projections") for p in (ROOT / top).rglob("*.py"))
+
+
+@pytest.mark.parametrize("module", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_object_has_its_class_swapped(module: Path) -> None:
+    assert class_swaps(module) == []
+
+
+def test_the_class_swap_checker_notices_one(tmp_path: Path) -> None:
+    module = tmp_path / "swap.py"
+    module.write_text("def f(pool: object) -> None:\n    pool.__class__ = int\n")
+    assert class_swaps(module) == [2]

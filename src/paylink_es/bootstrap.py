@@ -18,7 +18,6 @@ from paylink_es.calendar import (
 )
 from paylink_es.clock import Clock, system_clock
 from paylink_es.settings import Settings
-from paylink_es.sqlite_store import adapt_sqlite_store
 
 
 def ensure_postgres_schema(settings: Settings) -> None:
@@ -49,7 +48,6 @@ def open_app(
     )
     app.calendar, app.settlement_rules = settlement_calendar(settings)
     app.load_many = partial(load_many, app)  # type: ignore[method-assign]
-    adapt_sqlite_store(app.recorder)
     return app
 
 

@@ -203,7 +203,7 @@ class Settings(BaseSettings):
         if self.database_url is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "paylink_es.sqlite_store:PaylinkSQLiteFactory",
                 "SQLITE_DBNAME": str(self.sqlite_path(store)),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }

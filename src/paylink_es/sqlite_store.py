@@ -1,4 +1,5 @@
-"""The SQLite event store, adapted: writers take turns through a lock file, ids read cheaply.
+"""The SQLite event store, through the library's own factory: writers take turns through a
+lock file, commits ring a doorbell, ids are read cheaply.
 
 Several processes write one SQLite store (``serve --workers N``, the projections process,
 the CLI). When a writer finds the database locked, SQLite's default busy handler sleeps
@@ -16,24 +17,34 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
+from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteDatastore,
+    SQLiteFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.doorbell import address_for, ring
 from paylink_es.transcodings import uuid_from_hex
 
 
 class WriteGatePool(SQLiteConnectionPool):
-    """The library's pool, plus an ``flock`` held by the writer between get and put."""
+    """The library's pool, plus an ``flock`` of ``<file>.write-gate`` held by the writer
+    between get and put."""
 
     _gate: int | None = None
+
+    def __init__(self, *, db_name: str, **kwargs: Any) -> None:
+        super().__init__(db_name=db_name, **kwargs)
+        if not self.is_sqlite_memory_mode:
+            path = db_name.removeprefix("file:").partition("?")[0]
+            self._gate = os.open(f"{path}.write-gate", os.O_RDWR | os.O_CREAT, 0o600)
 
     def get_connection(
         self, timeout: float | None = None, *, is_writer: bool | None = None
@@ -91,22 +102,64 @@ def stored_rows(
 
 
 _ROWS_SQL: dict[tuple[str, bool], str] = {}
-_new = object.__new__
-_set = object.__setattr__
 
 
-class RowReadingRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder; ``select_notifications`` reads plain rows.
+class ChosenPoolDatastore(SQLiteDatastore):
+    """The library's datastore with connections from ``pool_class`` (for a file: a
+    database in memory keeps the library's pool)."""
 
-    The library reads ``sqlite3.Row`` objects by column name and builds each frozen
-    ``Notification`` through its ``__init__``: a sixth of reading the log for a rebuild.
-    Same query, same notifications; a topic filter goes to the library as before.
+    pool_class: ClassVar[type[SQLiteConnectionPool]] = SQLiteConnectionPool
 
-    Also rings the store's doorbell (:mod:`paylink_es.doorbell`) after each commit of
-    events, so that the live projections need not poll.
+    def __init__(self, db_name: str, *, lock_timeout: int | None = None, **kwargs: Any) -> None:
+        super().__init__(db_name, lock_timeout=lock_timeout, **kwargs)
+        if type(self.pool) is not self.pool_class and not self.pool.is_sqlite_memory_mode:
+            self.pool.close()  # it opened no connection: the library connects on first use
+            self.pool = self.pool_class(db_name=db_name, lock_timeout=lock_timeout)
+
+
+class SQLiteStoreFactory(SQLiteFactory):
+    """The library's SQLite persistence module, building a datastore of our choosing.
+
+    Named by ``PERSISTENCE_MODULE``: the library builds it as it builds its own.
     """
 
-    doorbell: bytes | None = None  # the store's bell; None for a store in memory
+    datastore_class: ClassVar[type[SQLiteDatastore]] = SQLiteDatastore
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        if self.datastore_class is SQLiteDatastore:
+            return
+        plain = self.datastore
+        self.datastore = self.datastore_class(
+            plain.pool.db_name,
+            lock_timeout=plain.pool.lock_timeout,
+            single_row_tracking=plain.single_row_tracking,
+            originator_id_type=plain.originator_id_type,
+        )
+        plain.close()
+
+
+class GatedDatastore(ChosenPoolDatastore):
+    """The event store's datastore: its writers in every process take turns through the
+    write gate, and each commit rings its doorbell."""
+
+    pool_class = WriteGatePool
+
+    def __init__(self, db_name: str, **kwargs: Any) -> None:
+        super().__init__(db_name, **kwargs)
+        path = db_name.removeprefix("file:").partition("?")[0]
+        self.doorbell: bytes | None = None if self.pool.is_sqlite_memory_mode else address_for(path)
+
+
+class PaylinkSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, ringing the store's doorbell after each commit
+    (:mod:`paylink_es.doorbell`: the live projections need not poll), and reading its
+    originator ids (32 hex digits) with :func:`uuid_from_hex`, a tenth of reading and
+    decoding the log."""
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.doorbell: bytes | None = getattr(datastore, "doorbell", None)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -116,58 +169,14 @@ class RowReadingRecorder(SQLiteApplicationRecorder):
             ring(self.doorbell)
         return ids
 
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        if topics:
-            return super().select_notifications(
-                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
-            )
-        after = 0 if start is None else start - 1 if inclusive_of_start else start
-        convert = self.convert_originator_id
-        made = []
-        for position, originator_id, version, topic, state in stored_rows(self, after, limit, stop):
-            notification = _new(Notification)
-            _set(
-                notification,
-                "__dict__",
-                {
-                    "originator_id": convert(originator_id),
-                    "originator_version": version,
-                    "topic": topic,
-                    "state": state,
-                    "id": position,
-                },
-            )
-            made.append(notification)
-        return made
+    def convert_originator_id(self, originator_id: str) -> UUID | str:
+        if self.datastore.originator_id_type == "uuid":
+            return uuid_from_hex(originator_id)
+        return originator_id
 
 
-def adapt_sqlite_store(recorder: ApplicationRecorder) -> None:
-    """Give a file-backed SQLite store the write gate (other stores are left as they are).
+class PaylinkSQLiteFactory(SQLiteStoreFactory):
+    """The event store on SQLite: the write gate, the doorbell, ids read cheaply."""
 
-    Also reads its originator ids (32 hex digits) with :func:`uuid_from_hex`: every
-    notification read builds one, a tenth of reading and decoding the log.
-    """
-    datastore: Any = getattr(recorder, "datastore", None)
-    if not isinstance(datastore, SQLiteDatastore):
-        return
-    if datastore.originator_id_type == "uuid":
-        recorder.convert_originator_id = uuid_from_hex  # type: ignore[attr-defined]
-    if type(recorder) is SQLiteApplicationRecorder:
-        recorder.__class__ = RowReadingRecorder
-    pool = datastore.pool
-    if type(pool) is not SQLiteConnectionPool or pool.is_sqlite_memory_mode:
-        return
-    path = pool.db_name.removeprefix("file:").partition("?")[0]
-    if isinstance(recorder, RowReadingRecorder):
-        recorder.doorbell = address_for(path)
-    pool.__class__ = WriteGatePool
-    assert isinstance(pool, WriteGatePool)  # noqa: S101 - for the type checker
-    pool._gate = os.open(f"{path}.write-gate", os.O_RDWR | os.O_CREAT, 0o600)
+    datastore_class = GatedDatastore
+    application_recorder_class: type[SQLiteApplicationRecorder] = PaylinkSQLiteRecorder

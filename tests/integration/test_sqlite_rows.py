@@ -1,19 +1,24 @@
-"""The SQLite store's notifications, read as plain rows, are the library's notifications."""
+"""The SQLite stores, built through the library's factory hook: the event store and the views."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
-from eventsourcing.sqlite import SQLiteApplicationRecorder
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from paylink_es.application import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
-from paylink_es.sqlite_store import RowReadingRecorder, stored_rows
+from paylink_es.sqlite_store import (
+    PaylinkSQLiteFactory,
+    PaylinkSQLiteRecorder,
+    WriteGatePool,
+    stored_rows,
+)
+from projections.runner import ReadModels
+from projections.sqlview import StatementCachingPool, ViewDatastore
 
 
 @pytest.fixture(scope="module")
@@ -26,38 +31,34 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaylinkApp]:
         yield opened
 
 
-def test_the_store_reads_plain_rows(app: PaylinkApp) -> None:
-    assert type(app.recorder) is RowReadingRecorder
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    start=st.none() | st.integers(-2, 30),
-    limit=st.integers(1, 30),
-    stop=st.none() | st.integers(-2, 30),
-    inclusive=st.booleans(),
-    topics=st.sampled_from([(), ("paylink_es.link:PaymentLink.Created",)]),
-)
-def test_every_page_is_the_librarys_page(
+def test_the_store_is_built_by_the_librarys_factory_with_ours_named_in_its_settings(
     app: PaylinkApp,
-    start: int | None,
-    limit: int,
-    stop: int | None,
-    inclusive: bool,
-    topics: tuple[str, ...],
 ) -> None:
-    recorder = app.recorder
-    assert isinstance(recorder, RowReadingRecorder)
-    library = SQLiteApplicationRecorder.select_notifications
-    expected = library(recorder, start, limit, stop, topics, inclusive_of_start=inclusive)
-    found = recorder.select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive)
-    assert list(found) == list(expected)
-    assert [vars(n) for n in found] == [vars(n) for n in expected]
+    assert type(app.factory) is PaylinkSQLiteFactory
+    assert type(app.recorder) is PaylinkSQLiteRecorder
+    assert type(app.recorder.datastore.pool) is WriteGatePool
+
+
+def test_ids_read_cheaply_are_the_ids_stored(app: PaylinkApp) -> None:
+    for notification in app.recorder.select_notifications(1, 20):
+        assert isinstance(notification.originator_id, UUID)
+        assert app.repository.get(notification.originator_id).id == notification.originator_id
+
+
+def test_views_get_connections_that_keep_their_statements(tmp_path: Path) -> None:
+    models = ReadModels(Settings(data_dir=tmp_path))
+    try:
+        for model in models.models.values():
+            datastore = model.view.datastore  # type: ignore[attr-defined]
+            assert type(datastore) is ViewDatastore
+            assert type(datastore.pool) is StatementCachingPool
+    finally:
+        models.close()
 
 
 def test_raw_rows_hold_what_was_stored(app: PaylinkApp) -> None:
     recorder = app.recorder
-    assert isinstance(recorder, RowReadingRecorder)
+    assert isinstance(recorder, PaylinkSQLiteRecorder)
     rows = stored_rows(recorder, 2, 3)
     assert [row[0] for row in rows] == [3, 4, 5]
     notifications = recorder.select_notifications(3, 3)
