@@ -21,17 +21,17 @@ from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
 from api.schemas import LinkCreate, Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import ChannelPort
 from paylink_es.bootstrap import open_app
-from paylink_es.channels.port import ChannelPort
 from paylink_es.heap import freeze_startup_heap
-from paylink_es.pgstore import SharedDatastore
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
-from projections.channel_poller import ChannelPoller
-from projections.delivery import DeliveryWorker
+from paylink_es.store.postgres import SharedDatastore
 from projections.runner import ProjectionService, ReadModels
-from projections.settle import SettlementScheduler
+from workers.channel_poller import ChannelPoller
+from workers.settlement import SettlementScheduler
+from workers.webhook_sender import DeliveryWorker
 
 DESCRIPTION = """
 Payment links on an event-sourced ledger. Authenticate with

@@ -12,10 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
 
 from api.problems import ProblemError
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import KeyOwner
 from paylink_es.bearer import bearer_token
-from paylink_es.details import KeyOwner
-from paylink_es.errors import ApiKeyInvalidError
+from paylink_es.domain.errors import ApiKeyInvalidError
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="paylink"'}
 

@@ -19,20 +19,20 @@ import threading
 from typing import Any
 from uuid import UUID, uuid4
 
-from paylink_es.application import PaylinkApp
-from paylink_es.channels.port import ChannelPort
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import ChannelPort
+from paylink_es.application.details import LinkDetails
 from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_codes import SnapError
 from paylink_es.channels.winpay import WinpayChannel
-from paylink_es.details import LinkDetails
-from paylink_es.errors import (
+from paylink_es.domain.errors import (
     AmountInvalidError,
     DomainError,
     NotFoundError,
     PaymentMethodUnknownError,
 )
-from paylink_es.money import Money, parse_minor_units
+from paylink_es.domain.money import Money, parse_minor_units
 from paylink_es.settings import Settings
 
 log = logging.getLogger(__name__)

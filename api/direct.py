@@ -28,12 +28,12 @@ from api.middleware import Answer, Direct
 from api.problems import PROBLEM, error_document
 from api.routes.links import open_link
 from api.schemas import LinkCreate
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import KeyOwner
 from paylink_es.bearer import bearer_token
-from paylink_es.details import KeyOwner
-from paylink_es.errors import DomainError
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.terms import link_terms
 from paylink_es.settings import Settings
-from paylink_es.terms import link_terms
 
 JSON = b"application/json"
 

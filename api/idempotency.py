@@ -7,7 +7,7 @@ A request that died between claiming the key and answering (a crash, a kill -9) 
 hold the key forever: a retry takes the claim over once the log shows the command was
 stored, or once the claim's lease (``idempotency_lease_s``) has run out, and runs the
 request again. New ids are derived from the key while it runs, so running it again finds
-what the first run created instead of creating it twice (see ``paylink_es.idempotency``).
+what the first run created instead of creating it twice (see ``paylink_es.domain.idempotency``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from api.problems import (
     unavailable_problem,
 )
 from paylink_es import faults
-from paylink_es.application import PaylinkApp
-from paylink_es.details import KeyOwner
-from paylink_es.errors import DomainError
-from paylink_es.idempotency import IdempotentRequest, ids_from
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import KeyOwner
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.idempotency import IdempotentRequest, ids_from
 
 log = logging.getLogger("paylink.api")
 Outcome = tuple[int, BaseModel]

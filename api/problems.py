@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from paylink_es.errors import (
+from paylink_es.domain.errors import (
     ApiKeyInvalidError,
     ConcurrencyConflictError,
     DomainError,
@@ -23,7 +23,7 @@ from paylink_es.errors import (
     NotFoundError,
     TransitionInvalidError,
 )
-from paylink_es.pgstore import DatabaseUnavailableError, is_outage
+from paylink_es.store.postgres import DatabaseUnavailableError, is_outage
 from projections.queries import QueryError
 
 log = logging.getLogger("paylink.api")

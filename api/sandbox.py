@@ -12,11 +12,11 @@ import httpx
 from fastapi import Request
 
 from api.channel_registry import sandbox_channel
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import PaymentDetails
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
-from paylink_es.details import PaymentDetails
-from paylink_es.errors import InvalidFieldError
-from paylink_es.money import Money
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 
 CALLBACK_PATH = "/channels/sandbox/callback"

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from paylink_es.money import MAX_MINOR_UNITS
+from paylink_es.domain.money import MAX_MINOR_UNITS
 
 LINK_EXAMPLE: dict[str, Any] = {
     "amount": 150000,

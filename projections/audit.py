@@ -18,7 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification, Trackin
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from paylink_es.heap import collection_paused
-from paylink_es.sqlite_store import stored_rows
+from paylink_es.store.sqlite import stored_rows
 from projections.readmodel import Event, ReadModel
 from projections.sqlview import Statement
 

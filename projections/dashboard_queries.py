@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from paylink_es.domain.clock import WIB
 from projections import queries
-from projections.readmodel import JAKARTA
 from projections.runner import ReadModels
 from projections.sqlview import Row
 
@@ -52,7 +52,7 @@ class Overview:
 
 def jakarta_today(now: datetime) -> date:
     """Today's date in Asia/Jakarta."""
-    return now.astimezone(JAKARTA).date()
+    return now.astimezone(WIB).date()
 
 
 def overview(

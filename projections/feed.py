@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL
 
 import orjson
 
-from paylink_es.webhooks import PUBLIC_EVENTS
+from paylink_es.domain.webhooks import PUBLIC_EVENTS
 from projections.links import link_event_detail, payment_event_detail
 from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement

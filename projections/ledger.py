@@ -1,6 +1,6 @@
 """Journal and balances: the postings of every event, and each merchant's buckets.
 
-Postings come from :func:`paylink_es.ledger.postings_for`, the same function the
+Postings come from :func:`paylink_es.domain.postings.postings_for`, the same function the
 audit replay uses. Every write is checked: no merchant bucket below zero, and every
 verified rupiah in exactly one bucket. A violation stops the projection.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import Tracking
 
-from paylink_es.ledger import POSTING_EVENTS, Posting, balance_effects, postings_for
+from paylink_es.domain.postings import POSTING_EVENTS, Posting, balance_effects, postings_for
 from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import Check, Statement
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from paylink_es.ledger import Posting, balance_effects
+from paylink_es.domain.postings import Posting, balance_effects
 from projections.ledger import BALANCE_COLUMNS
 from projections.readmodel import ReadModel, iso
 from projections.runner import ReadModels

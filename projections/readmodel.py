@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, ClassVar, Final
 from uuid import UUID
@@ -14,9 +14,9 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from paylink_es.domain.clock import WIB
 from projections.sqlview import Check, RowsView, Statement
 
-JAKARTA = timezone(timedelta(hours=7), "WIB")  # Indonesia keeps no daylight saving time
 Event = DomainEventProtocol[Any]
 
 
@@ -46,7 +46,7 @@ def from_iso(text: str) -> datetime:
 
 def jakarta_day(instant: datetime) -> str:
     """The calendar day in Asia/Jakarta (WIB) of an instant, as YYYY-MM-DD."""
-    return instant.astimezone(JAKARTA).date().isoformat()
+    return instant.astimezone(WIB).date().isoformat()
 
 
 UUID_TEXTS_KEPT = 65_536

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.postings import BalanceKey, balance_effects, postings_for
 from paylink_es.heap import collection_paused
-from paylink_es.ledger import BalanceKey, balance_effects, postings_for
 from projections.ledger import BALANCE_COLUMNS, BUCKETS
 from projections.queries import posting_of
 from projections.readmodel import iso

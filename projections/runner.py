@@ -34,10 +34,10 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import Environment
 
-from paylink_es.application import PaylinkApp
-from paylink_es.doorbell import FALLBACK_S, Doorbell
-from paylink_es.pgstore import ListenBell, connection_settings, is_outage
+from paylink_es.application.app import PaylinkApp
 from paylink_es.settings import Settings
+from paylink_es.store.doorbell import FALLBACK_S, Doorbell
+from paylink_es.store.postgres import ListenBell, connection_settings, is_outage
 from projections.audit import AuditChain
 from projections.feed import EventFeed, WebhookOutbox
 from projections.ledger import LedgerView
@@ -332,7 +332,7 @@ class CatchUp:
         seconds before the next: under load the next page then holds what arrived
         meanwhile, and each view's transaction (and commit) serves many events instead
         of a few. Otherwise wait for the store's ``doorbell`` (rung after every commit;
-        looked at every :data:`~paylink_es.doorbell.FALLBACK_S` even so), or, with no
+        looked at every :data:`~paylink_es.store.doorbell.FALLBACK_S` even so), or, with no
         bell to hear, poll every ``interval``: either way a payment now and then is in
         the balances a few milliseconds after it is stored. ``on_round`` is called after
         every round that reached the database.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paylink_es.money_services import mask_account
+from paylink_es.application.money import mask_account
 from projections.readmodel import Event, ReadModel, event_name, iso, originator
 from projections.sqlview import Statement
 

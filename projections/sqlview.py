@@ -26,7 +26,7 @@ from psycopg import Cursor
 from psycopg import sql as pgsql
 from psycopg.rows import DictRow
 
-from paylink_es.sqlite_store import ChosenPoolDatastore, SQLiteStoreFactory
+from paylink_es.store.sqlite import ChosenPoolDatastore, SQLiteStoreFactory
 
 Row = dict[str, Any]
 Statement = tuple[str, Sequence[Any]]

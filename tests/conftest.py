@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 
 PG_URL_VAR = "PAYLINK_TEST_DATABASE_URL"

@@ -25,8 +25,8 @@ from api.dashboard.session import (
     users,
     with_mode,
 )
+from paylink_es.domain.users import AccountLockedError, SignInFailedError
 from paylink_es.locale import format_instant
-from paylink_es.users import AccountLockedError, SignInFailedError
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "static"

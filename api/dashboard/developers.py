@@ -15,12 +15,12 @@ from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
 from api.deps import get_ledger, get_models
 from api.params import Text
-from paylink_es.application import PaylinkApp
-from paylink_es.errors import DomainError
-from paylink_es.merchant import ApiKey, Merchant
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.merchant import ApiKey, Merchant
+from paylink_es.domain.terms import Mode
+from paylink_es.domain.webhooks import EVENT_TYPES
 from paylink_es.settings import Settings
-from paylink_es.terms import Mode
-from paylink_es.webhooks import EVENT_TYPES
 from projections import queries
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

@@ -23,7 +23,7 @@ from api.dashboard.links import link_filters
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
 from api.routes.payments import PAYMENT_STATUSES
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.settings import Settings
 from projections import dashboard_queries, queries
 from projections.runner import ReadModels

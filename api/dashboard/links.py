@@ -26,11 +26,11 @@ from api.pages import language
 from api.params import day, text
 from api.routes.links import details_row
 from api.routes.send import link_sender
-from paylink_es.details import LinkDetails
-from paylink_es.errors import DomainError, InvalidFieldError
+from paylink_es.application.details import LinkDetails
+from paylink_es.domain.errors import DomainError, InvalidFieldError
+from paylink_es.domain.methods import PAYMENT_METHODS
+from paylink_es.domain.money import CURRENCY_EXPONENTS
 from paylink_es.locale import WIB, event_label
-from paylink_es.methods import PAYMENT_METHODS
-from paylink_es.money import CURRENCY_EXPONENTS
 from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError
 from projections import queries
 

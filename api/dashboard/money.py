@@ -17,9 +17,9 @@ from api.deps import get_ledger, get_models
 from api.params import instant
 from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
-from paylink_es.errors import DomainError
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 from projections import dashboard_queries, queries
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

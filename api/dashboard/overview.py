@@ -13,7 +13,7 @@ from api.dashboard.render import fragment, method_label, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import Staff, StaffDep
 from api.pages import language
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.locale import Language, format_money
 from projections import dashboard_queries, queries
 from projections.runner import ReadModels

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from api.dashboard.session import Staff, csrf_token
 from api.pages import LANG_COOKIE, language
+from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale import (
     DASHBOARD_TEXT,
     LANGUAGES,
@@ -23,7 +24,6 @@ from paylink_es.locale import (
     other_language,
     status_label,
 )
-from paylink_es.methods import PAYMENT_METHODS
 from projections.readmodel import from_iso
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"

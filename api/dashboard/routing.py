@@ -26,7 +26,7 @@ from api.dashboard.session import (
     load_staff,
 )
 from api.problems import status_for
-from paylink_es.errors import DomainError
+from paylink_es.domain.errors import DomainError
 from projections.queries import QueryError
 
 log = logging.getLogger("paylink.dashboard")

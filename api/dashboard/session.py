@@ -21,9 +21,9 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.pages import cookie_nonce, signer
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.users import UserDetails, UserServices
 from paylink_es.settings import Settings
-from paylink_es.user_services import UserDetails, UserServices
 
 SESSION_COOKIE = "pl_dash"
 LOGIN_COOKIE = "pl_dash_login"

@@ -23,7 +23,7 @@ from api.dashboard.links import detail_regions, links_regions
 from api.dashboard.overview import overview_regions
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import PageNotFoundError, Staff, current_staff
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from projections.dashboard_queries import positions
 from projections.runner import ReadModels
 

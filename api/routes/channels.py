@@ -19,12 +19,12 @@ from api.idempotency import run_idempotent
 from api.problems import ProblemError
 from api.sandbox import sandbox, simulate
 from api.schemas import COMMON_PROBLEMS, problem_responses
-from paylink_es.application import PaylinkApp
-from paylink_es.channels.port import Notification
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import Notification
+from paylink_es.application.verification import PaymentVerification
 from paylink_es.channels.sandbox import SIGNATURE_HEADER
-from paylink_es.errors import DomainError, NotFoundError
-from paylink_es.money import MAX_MINOR_UNITS, Money
-from paylink_es.verification import PaymentVerification
+from paylink_es.domain.errors import DomainError, NotFoundError
+from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["sandbox"], responses=COMMON_PROBLEMS)

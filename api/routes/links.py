@@ -23,8 +23,8 @@ from api.schemas import (
     LinkOut,
     problem_responses,
 )
-from paylink_es.application import PaylinkApp
-from paylink_es.details import KeyOwner, LinkDetails
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import KeyOwner, LinkDetails
 from projections import queries
 
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)

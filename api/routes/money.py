@@ -32,14 +32,14 @@ from api.schemas import (
     SettlementOut,
     problem_responses,
 )
-from paylink_es.details import PaymentDetails
-from paylink_es.errors import NotFoundError
-from paylink_es.link import DEFAULT_DECISIONS
-from paylink_es.merchant import Merchant
-from paylink_es.money import Money
-from paylink_es.money_services import PayoutDetails, masked
+from paylink_es.application.details import PaymentDetails
+from paylink_es.application.money import PayoutDetails, masked
+from paylink_es.domain.errors import NotFoundError
+from paylink_es.domain.link import DEFAULT_DECISIONS
+from paylink_es.domain.merchant import Merchant
+from paylink_es.domain.money import Money
 from projections import queries
-from projections.settle import report_csv
+from workers.settlement import report_csv
 
 router = APIRouter(tags=["money"], responses=COMMON_PROBLEMS)
 

@@ -25,11 +25,11 @@ from api.pages import (
     visitor_id,
 )
 from api.sandbox import simulate
-from paylink_es.application import PaylinkApp
-from paylink_es.details import LinkDetails, PaymentDetails
-from paylink_es.errors import DomainError, NotFoundError
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import LinkDetails, PaymentDetails
+from paylink_es.domain.errors import DomainError, NotFoundError
+from paylink_es.domain.methods import PAYMENT_METHODS, method_family
 from paylink_es.locale import PAGE_TEXT, format_link_amount
-from paylink_es.methods import PAYMENT_METHODS, method_family
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")

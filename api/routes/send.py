@@ -14,8 +14,8 @@ from api.idempotency import run_idempotent
 from api.problems import ProblemError
 from api.routes.links import NOT_FOUND
 from api.schemas import COMMON_PROBLEMS, problem_responses
-from paylink_es.application import PaylinkApp
-from paylink_es.details import KeyOwner, LinkDetails
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import KeyOwner, LinkDetails
 from paylink_es.notify import (
     ChannelNotConfiguredError,
     DeliveryFailedError,

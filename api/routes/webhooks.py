@@ -24,8 +24,8 @@ from api.schemas import (
     EventList,
     problem_responses,
 )
+from paylink_es.domain.webhooks import WebhookEndpoint
 from paylink_es.settings import Settings
-from paylink_es.webhooks import WebhookEndpoint
 from projections import queries
 
 router = APIRouter(tags=["webhooks"], responses=COMMON_PROBLEMS)

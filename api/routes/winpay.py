@@ -5,7 +5,7 @@ service 25), ``/v1.0/qr/qr-mpm-notify`` (QRIS, 52), ``/v1.0/debit/notify`` (e-wa
 56). Anything else under the base answers a SNAP body (``404xx00``), never problem+json.
 
 Each route only reads Winpay's wire format and maps the verdict of the one verification
-pipeline (:class:`~paylink_es.verification.PaymentVerification`) to Winpay's answer:
+pipeline (:class:`~paylink_es.application.verification.PaymentVerification`) to Winpay's answer:
 
 1. authenticate (:class:`~paylink_es.channels.snap_callbacks.SnapCallbackVerifier`):
    missing header ``400xx02``, malformed ``400xx01``, stale or badly signed ``401xx00``;
@@ -34,8 +34,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.channel_registry import winpay_channel
-from paylink_es.application import PaylinkApp
-from paylink_es.channels.port import Notification
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import Notification
+from paylink_es.application.verification import PaymentVerification, Verdict
 from paylink_es.channels.snap_callbacks import (
     NOTIFY_SERVICES,
     PATH_EWALLET_NOTIFY,
@@ -49,9 +50,8 @@ from paylink_es.channels.snap_callbacks import (
 )
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
 from paylink_es.channels.winpay import CALLBACK_BASE, EventSourcedSeenExternalIds, WinpayChannel
-from paylink_es.errors import DomainError
-from paylink_es.pgstore import DatabaseUnavailableError
-from paylink_es.verification import PaymentVerification, Verdict
+from paylink_es.domain.errors import DomainError
+from paylink_es.store.postgres import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

@@ -7,24 +7,24 @@ from functools import partial
 from uuid import UUID, uuid4
 
 from paylink_es import faults
-from paylink_es.application import PaylinkApp
-from paylink_es.bulkload import load_many
-from paylink_es.calendar import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA_2026,
     SettlementCalendar,
     SettlementRules,
     parse_holidays,
 )
-from paylink_es.clock import Clock, system_clock
+from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.settings import Settings
+from paylink_es.store.bulkload import load_many
 
 
 def ensure_postgres_schema(settings: Settings) -> None:
     """Create the configured PostgreSQL schema if it is missing (tables come later)."""
     if settings.database_url is None or not settings.database_schema:
         return
-    from paylink_es.pgstore import ensure_schema, settings_for
+    from paylink_es.store.postgres import ensure_schema, settings_for
 
     ensure_schema(settings_for(settings), settings.database_schema)
 

@@ -1,6 +1,6 @@
 """The DNS adapter for webhooks: what a host name resolves to, as the system sees it.
 
-Kept out of :mod:`paylink_es.webhooks` so the domain looks nothing up; the application
+Kept out of :mod:`paylink_es.domain.webhooks` so the domain looks nothing up; the application
 (:meth:`WebhookServices.create_webhook_endpoint`) and the delivery worker call it, and
 tests pass a fake instead.
 """

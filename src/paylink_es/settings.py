@@ -203,14 +203,14 @@ class Settings(BaseSettings):
         if self.database_url is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             return {
-                "PERSISTENCE_MODULE": "paylink_es.sqlite_store:PaylinkSQLiteFactory",
+                "PERSISTENCE_MODULE": "paylink_es.store.sqlite:PaylinkSQLiteFactory",
                 "SQLITE_DBNAME": str(self.sqlite_path(store)),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         url = urlsplit(self.database_url)
         env = {
-            # The library's factory on a pool shared by the process (paylink_es.pgstore).
-            "PERSISTENCE_MODULE": "paylink_es.pgstore:PaylinkPostgresFactory",
+            # The library's factory on a pool shared by the process (paylink_es.store.postgres).
+            "PERSISTENCE_MODULE": "paylink_es.store.postgres:PaylinkPostgresFactory",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),

@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from paylink_es.bootstrap import open_app  # noqa: E402
-from paylink_es.clock import FakeClock  # noqa: E402
+from paylink_es.domain.clock import FakeClock  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from tests.api.support import Api, Server, live_server  # noqa: E402
 

@@ -22,9 +22,9 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.details import IssuedKey
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import IssuedKey
+from paylink_es.domain.clock import FakeClock
 from projections.runner import ProjectionService
 
 PROBLEM_JSON = "application/problem+json"

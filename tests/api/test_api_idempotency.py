@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from paylink_es.pgstore import DatabaseUnavailableError
+from paylink_es.store.postgres import DatabaseUnavailableError
 from tests.api.conftest import MakeServer
 from tests.api.support import Api, assert_problem
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from uuid import UUID
 
-from paylink_es.money import Money
+from paylink_es.domain.money import Money
 from tests.api.support import UNKNOWN_ID, Api, HttpResponse, Merchant, assert_problem
 
 KNOWN_GET_ROUTES = {

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.money import Money
+from paylink_es.domain.money import Money
 from tests.api.conftest import MakeApi
 from tests.api.support import (
     CODE,

@@ -8,9 +8,9 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from paylink_es.money import Money
-from projections.settle import settle_day
+from paylink_es.domain.money import Money
 from tests.api.support import Api, Merchant, assert_problem
+from workers.settlement import settle_day
 
 
 def verified_payment(api: Api, merchant: Merchant, amount: int, ref: str, **link: Any) -> UUID:

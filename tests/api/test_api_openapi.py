@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from paylink_es.money import Money
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.api.support import Api, Merchant
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from paylink_es.money import Money
+from paylink_es.domain.money import Money
 from tests.api.support import UNKNOWN_ID, Api, Merchant, assert_problem, instant
 
 WIB = timezone(timedelta(hours=7))

@@ -19,9 +19,9 @@ pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, Frame, Page, expect
 
-from paylink_es.clock import FakeClock
+from paylink_es.application.users import UserServices
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
-from paylink_es.user_services import UserServices
 from tests.browser.conftest import PHONE
 from tests.browser.support import Shoot
 from tests.page.support import Shop, shop

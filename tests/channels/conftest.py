@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from paylink_es.clock import FakeClock  # noqa: E402
+from paylink_es.domain.clock import FakeClock  # noqa: E402
 from paylink_es.locale import WIB  # noqa: E402
 from tests.channels.snap_counterpart import WinpayCounterpart  # noqa: E402
 

@@ -25,15 +25,16 @@ from api.channel_registry import (
     close_channels,
     offered_methods,
 )
-from paylink_es.aggregate import stable_id
-from paylink_es.application import PaylinkApp
-from paylink_es.bootstrap import open_app
-from paylink_es.channels.port import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import (
     ChannelPort,
     ChannelStatus,
     Notification,
     NotificationMismatchError,
 )
+from paylink_es.application.details import PaymentDetails
+from paylink_es.application.verification import PaymentVerification
+from paylink_es.bootstrap import open_app
 from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_callbacks import parse_va_payment
@@ -45,13 +46,12 @@ from paylink_es.channels.winpay import (
     winpay_from_settings,
 )
 from paylink_es.channels.winpay_api import PATH_CREATE_VA, PATH_DELETE_VA, PATH_VA_STATUS
-from paylink_es.clock import FakeClock
-from paylink_es.details import PaymentDetails
-from paylink_es.errors import InvalidFieldError
+from paylink_es.domain.aggregate import stable_id
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 from paylink_es.settings import Settings
-from paylink_es.verification import PaymentVerification
 from tests.channels.snap_counterpart import (
     BINS,
     WinpayCounterpart,

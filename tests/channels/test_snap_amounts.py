@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paylink_es.channels.snap import money_from_snap, money_to_snap, parse_snap_datetime
-from paylink_es.errors import AmountInvalidError, CurrencyUnsupportedError, InvalidFieldError
+from paylink_es.domain.errors import AmountInvalidError, CurrencyUnsupportedError, InvalidFieldError
+from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 from paylink_es.locale import WIB
-from paylink_es.money import MAX_MINOR_UNITS, Money
 
 
 def test_rupiah_go_out_with_two_zero_decimals_and_come_back() -> None:

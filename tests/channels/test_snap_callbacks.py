@@ -28,8 +28,8 @@ from paylink_es.channels.snap_callbacks import (
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
 from paylink_es.channels.winpay import CALLBACK_PATH, EWALLET_NOTIFY_PATH, QRIS_NOTIFY_PATH
 from paylink_es.channels.winpay_api import WinpayApi
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 from tests.channels.snap_counterpart import (
     EWALLET_NOTIFY_PATH as SIGNED_EWALLET_PATH,
 )

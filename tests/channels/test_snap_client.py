@@ -37,9 +37,9 @@ from paylink_es.channels.winpay_api import (
     read_va_status,
     va_digits,
 )
-from paylink_es.errors import InvalidFieldError
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 from tests.channels.snap_counterpart import BINS, WinpayCounterpart, private_pem
 
 IDR = "IDR"

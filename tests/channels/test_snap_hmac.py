@@ -37,9 +37,9 @@ from paylink_es.channels.snap_codes import (
 )
 from paylink_es.channels.winpay import CALLBACK_PATH
 from paylink_es.channels.winpay_api import VaRef, VirtualAccount, WinpayApi
-from paylink_es.clock import FakeClock
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 from tests.channels.conftest import CLIENT_KEY, CLIENT_SECRET
 from tests.channels.snap_counterpart import (
     CALLBACK_TOKEN,

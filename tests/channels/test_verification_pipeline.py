@@ -15,22 +15,22 @@ from uuid import UUID, uuid4
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paylink_es.application import PaylinkApp
-from paylink_es.channels.port import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import (
     ChannelStatus,
     Notification,
     NotificationMismatchError,
     RefundResult,
 )
+from paylink_es.application.details import PaymentDetails
+from paylink_es.application.verification import PaymentVerification
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap import RsaSigner, RsaVerifier, SnapClient
 from paylink_es.channels.winpay import WinpayChannel
 from paylink_es.channels.winpay_api import WinpayApi
-from paylink_es.details import PaymentDetails
-from paylink_es.money import Money
-from paylink_es.verification import PaymentVerification
-from projections.channel_poller import BACKOFF, asks, next_ask
+from paylink_es.domain.money import Money
 from tests.channels.snap_counterpart import WinpayCounterpart, private_pem, public_pem
+from workers.channel_poller import BACKOFF, asks, next_ask
 
 IDR_5000 = Money(5000, "IDR")
 

@@ -33,12 +33,11 @@ from api.app import create_app
 from api.channel_registry import channels_of
 from paylink_es.bootstrap import open_app
 from paylink_es.channels.winpay import CALLBACK_BASE
-from paylink_es.clock import FakeClock
-from paylink_es.errors import InvalidFieldError
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.entrypoints import operations as commands
 from paylink_es.locale import WIB
 from paylink_es.settings import Settings
-from projections import commands
-from projections.channel_poller import ChannelPoller
 from projections.runner import ProjectionService
 from tests.api.support import live_server
 from tests.channels.snap_counterpart import (
@@ -53,6 +52,7 @@ from tests.channels.snap_counterpart import (
     va_payment_body,
 )
 from tests.page.support import Shop, csrf_of, shop
+from workers.channel_poller import ChannelPoller
 
 LINK: dict[str, Any] = {
     "amount": 150000,
@@ -623,7 +623,7 @@ def test_a_key_that_does_not_load_stops_the_server_at_start(
 def _serve_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``paylink serve`` as an operator starts it (it must stop at once, never serve)."""
     return subprocess.run(
-        [sys.executable, "-m", "paylink_es.cli", "serve", "--port", "1"],
+        [sys.executable, "-m", "paylink_es", "serve", "--port", "1"],
         env=env,
         capture_output=True,
         text=True,

@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
 from api.channel_registry import channels_of, close_channels
+from paylink_es.application.details import PaymentDetails
 from paylink_es.channels.winpay import CALLBACK_PATH, WinpayChannel, winpay_from_settings
-from paylink_es.clock import FakeClock
-from paylink_es.details import PaymentDetails
-from paylink_es.errors import InvalidFieldError
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
 from tests.channels.conftest import CLIENT_KEY, CLIENT_SECRET

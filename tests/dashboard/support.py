@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.dashboard.session import SESSION_COOKIE
-from paylink_es.user_services import UserServices
+from paylink_es.application.users import UserServices
 from tests.page.support import Http, Reply, Shop, csrf_of
 
 PASSWORD = "correct horse battery"

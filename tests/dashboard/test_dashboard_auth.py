@@ -9,10 +9,10 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.dashboard.session import SESSION_COOKIE
-from paylink_es.clock import FakeClock
+from paylink_es.application.users import UserServices
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.users import LOCKOUT, MAX_FAILURES, User, user_id_for
 from paylink_es.settings import Settings
-from paylink_es.user_services import UserServices
-from paylink_es.users import LOCKOUT, MAX_FAILURES, User, user_id_for
 from tests.dashboard.support import OWNER, PASSWORD, VIEWER, Desk, build_desk, post, sign_in
 from tests.page.support import csrf_of, shop
 

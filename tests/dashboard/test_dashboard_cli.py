@@ -9,10 +9,10 @@ from uuid import UUID
 
 import pytest
 
+from paylink_es.application.users import UserServices
 from paylink_es.bootstrap import open_app
-from paylink_es.cli import main
+from paylink_es.entrypoints.cli import main
 from paylink_es.settings import Settings
-from paylink_es.user_services import UserServices
 from tests.dashboard.support import PASSWORD
 
 

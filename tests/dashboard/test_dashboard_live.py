@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.dashboard.session import SESSION_COOKIE
-from paylink_es.clock import FakeClock
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.dashboard.support import OWNER, Desk, build_desk
 from tests.page.support import shop

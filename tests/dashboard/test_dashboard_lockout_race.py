@@ -19,11 +19,11 @@ import httpx
 import pytest
 from eventsourcing.persistence import RecordConflictError
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.users import UserServices
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.users import MAX_FAILURES, AccountLockedError, SignInFailedError, User
 from paylink_es.settings import Settings
-from paylink_es.user_services import UserServices
-from paylink_es.users import MAX_FAILURES, AccountLockedError, SignInFailedError, User
 from tests.dashboard.support import FAST_HASHER, PASSWORD, Desk, build_desk
 from tests.page.support import csrf_of, shop
 

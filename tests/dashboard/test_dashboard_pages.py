@@ -10,8 +10,8 @@ import pytest
 from api.dashboard.charts import bars, columns
 from paylink_es.locale import WIB
 from paylink_es.locale.dashboard import EN, ID
-from projections.settle import settle_day, today_in_jakarta
 from tests.dashboard.support import VIEWER, Desk, post
+from workers.settlement import settle_day, today_in_jakarta
 
 PAGES = (
     "/dashboard",

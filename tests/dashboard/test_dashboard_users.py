@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.errors import InvalidFieldError, NotFoundError
-from paylink_es.user_services import UserServices
-from paylink_es.users import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.users import UserServices
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import InvalidFieldError, NotFoundError
+from paylink_es.domain.users import (
     MAX_FAILURES,
     AccountLockedError,
     SignInFailedError,

@@ -21,7 +21,7 @@ def paylink(
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
     environment.update(env or {})
     return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "paylink_es.cli", *args],
+        [sys.executable, "-m", "paylink_es", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

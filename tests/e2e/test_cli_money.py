@@ -10,8 +10,8 @@ from pathlib import Path
 from uuid import UUID
 
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.e2e.test_cli import paylink
 

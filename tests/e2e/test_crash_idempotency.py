@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from paylink_es.bootstrap import open_app
-from paylink_es.link import PaymentLink
+from paylink_es.domain.link import PaymentLink
 from paylink_es.settings import Settings
 from tests.e2e.test_serve import free_port
 
@@ -60,7 +60,7 @@ class Server:
         log = self.tmp_path / f"server-{self.starts}.log"
         with log.open("w") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "paylink_es.cli", "serve", "--port", str(port)],
+                [sys.executable, "-m", "paylink_es", "serve", "--port", str(port)],
                 cwd=self.tmp_path,
                 env=env,
                 stdout=output,

@@ -78,7 +78,7 @@ def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:
             PAYLINK_POSTGRES_STATEMENT_TIMEOUT_S="2",
             PAYLINK_POSTGRES_POOL_TIMEOUT_S="2",
         )
-        cli = [sys.executable, "-m", "paylink_es.cli"]
+        cli = [sys.executable, "-m", "paylink_es"]
         demo = subprocess.run(  # noqa: S603 - our own interpreter and module
             [*cli, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
         )

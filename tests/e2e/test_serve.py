@@ -28,7 +28,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "paylink_es.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "paylink_es", "serve", "--port", str(port)],
             cwd=tmp_path,
             env=env,
             stdout=output,

@@ -81,7 +81,7 @@ def running(proc: Proc) -> bool:
 
 def start_serve(tmp_path: Path, port: int, log_name: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-    command = [sys.executable, "-m", "paylink_es.cli", "serve", "--workers", "2"]
+    command = [sys.executable, "-m", "paylink_es", "serve", "--workers", "2"]
     with (tmp_path / log_name).open("w") as output:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [*command, "--host", "127.0.0.1", "--port", str(port)],

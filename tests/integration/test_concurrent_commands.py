@@ -18,11 +18,11 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import Recording
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import PaymentOutcome
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.details import PaymentOutcome
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 
 T = TypeVar("T")
@@ -175,13 +175,13 @@ def test_concurrent_creates_with_one_reference_make_one_link(
     created = [
         n
         for n in app.recorder.select_notifications(start=1, limit=1000)
-        if n.topic == "paylink_es.link:PaymentLink.Created"
+        if n.topic == "paylink_es.domain.link:PaymentLink.Created"
     ]
     assert len(created) == 1
     code_indexes = [
         n
         for n in app.recorder.select_notifications(start=1, limit=1000)
-        if n.topic == "paylink_es.link:LinkCodeIndex.Indexed"
+        if n.topic == "paylink_es.domain.link:LinkCodeIndex.Indexed"
     ]
     assert len(code_indexes) == 1  # the losers left no orphan short code behind
     assert app.link(ids[0]).amount in range(150_000, 150_008)
@@ -206,7 +206,7 @@ def test_concurrent_reports_of_one_channel_reference_count_the_money_once(
     received = [
         n
         for n in app.recorder.select_notifications(start=1, limit=1000)
-        if n.topic == "paylink_es.payment:Payment.Received"
+        if n.topic == "paylink_es.domain.payment:Payment.Received"
     ]
     assert len(received) == 1
     if saves is not None:

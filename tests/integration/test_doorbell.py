@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from paylink_es import doorbell
 from paylink_es.bootstrap import open_app
-from paylink_es.doorbell import Doorbell, address_for, ring
 from paylink_es.settings import Settings
+from paylink_es.store import doorbell
+from paylink_es.store.doorbell import Doorbell, address_for, ring
 from projections import runner
 from projections.runner import ProjectionService
 from tests.projections.support import head

@@ -15,11 +15,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import LinkDetails
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.details import LinkDetails
-from paylink_es.errors import NotFoundError
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import NotFoundError
 from paylink_es.settings import Settings
 
 
@@ -80,7 +80,7 @@ def test_one_reference_in_one_batch_makes_one_link(app: PaylinkApp) -> None:
     created = [
         n
         for n in app.recorder.select_notifications(start=1, limit=1000)
-        if n.topic == "paylink_es.link:PaymentLink.Created"
+        if n.topic == "paylink_es.domain.link:PaymentLink.Created"
     ]
     assert len(created) == 1
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.idempotency import OUTCOME_GRACE, IdempotentRequest, ids_from
-from paylink_es.link import PaymentLink
-from paylink_es.webhooks import WebhookEndpoint
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.idempotency import OUTCOME_GRACE, IdempotentRequest, ids_from
+from paylink_es.domain.link import PaymentLink
+from paylink_es.domain.webhooks import WebhookEndpoint
 
 LEASE = timedelta(seconds=30)
 KEY = "order-7781"

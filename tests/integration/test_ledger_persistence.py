@@ -11,12 +11,12 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import Recording
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
+from paylink_es.domain.terms import Customer, LineItem
 from paylink_es.settings import Settings
-from paylink_es.terms import Customer, LineItem
 
 
 @dataclass(frozen=True)

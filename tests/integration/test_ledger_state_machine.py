@@ -29,16 +29,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.details import LinkDetails, PaymentDetails
-from paylink_es.errors import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import LinkDetails, PaymentDetails
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import (
     LinkClosedError,
     LinkNotPayableError,
     PaymentStateError,
     RefundExceedsPaymentError,
 )
-from paylink_es.money import Money
+from paylink_es.domain.money import Money
 
 METHODS = ["qris", "va_bca"]
 

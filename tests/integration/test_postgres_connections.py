@@ -26,16 +26,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from api.problems import error_document, unavailable_problem  # noqa: E402
-from paylink_es import pgstore  # noqa: E402
 from paylink_es.bootstrap import open_app  # noqa: E402
-from paylink_es.pgstore import (  # noqa: E402
+from paylink_es.settings import Settings  # noqa: E402
+from paylink_es.store import postgres as pgstore  # noqa: E402
+from paylink_es.store.postgres import (  # noqa: E402
     DatabaseUnavailableError,
     ListenBell,
     NoReplyError,
     is_outage,
     settings_for,
 )
-from paylink_es.settings import Settings  # noqa: E402
 from projections.runner import ReadModels  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 

@@ -19,7 +19,7 @@ import pytest
 
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
-from paylink_es.sqlite_store import WriteGatePool
+from paylink_es.store.sqlite import WriteGatePool
 from projections.runner import ReadModels
 
 
@@ -94,7 +94,7 @@ def test_processes_writing_one_store_at_once_all_get_their_writes_in(tmp_path: P
         created = [
             n
             for n in app.recorder.select_notifications(start=1, limit=10_000)
-            if n.topic == "paylink_es.link:PaymentLink.Created"
+            if n.topic == "paylink_es.domain.link:PaymentLink.Created"
         ]
         assert len(created) == 3 * count
     finally:

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.settings import Settings
-from paylink_es.sqlite_store import (
+from paylink_es.store.sqlite import (
     PaylinkSQLiteFactory,
     PaylinkSQLiteRecorder,
     WriteGatePool,

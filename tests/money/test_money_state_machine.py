@@ -19,18 +19,18 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.errors import DomainError
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.money import Money
+from paylink_es.domain.settlement import InsufficientFundsError
 from paylink_es.settings import Settings
-from paylink_es.settlement import InsufficientFundsError
 from projections import queries
 from projections.replay import replay
 from projections.runner import ReadModels
-from projections.settle import settle_day
 from tests.projections.support import another_store, catch_up
+from workers.settlement import settle_day
 
 METHODS = ("va_bca", "qris", "ewallet_ovo", "card", "retail_alfamart")
 BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "paid_out")

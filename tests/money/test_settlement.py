@@ -9,21 +9,21 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.bulkload import load_many
-from paylink_es.calendar import SettlementCalendar
-from paylink_es.clock import FakeClock, system_clock
-from paylink_es.errors import PaymentStateError
-from paylink_es.fees import FeePlan, FeeRule
-from paylink_es.money import Money
+from paylink_es.domain.calendar import SettlementCalendar
+from paylink_es.domain.clock import FakeClock, system_clock
+from paylink_es.domain.errors import PaymentStateError
+from paylink_es.domain.fees import FeePlan, FeeRule
+from paylink_es.domain.money import Money
+from paylink_es.domain.settlement import BankAccountMissingError, InsufficientFundsError
 from paylink_es.settings import Settings
-from paylink_es.settlement import BankAccountMissingError, InsufficientFundsError
+from paylink_es.store.bulkload import load_many
 from projections import queries
 from projections.replay import replay
 from projections.runner import ReadModels
-from projections.settle import SettlementScheduler, settle_day
 from tests.projections.support import catch_up
+from workers.settlement import SettlementScheduler, settle_day
 
 MONDAY = date(2026, 1, 5)  # the fake clock starts on Monday 2026-01-05, 10:00 in Jakarta
 

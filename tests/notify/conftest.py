@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from paylink_es.bootstrap import open_app  # noqa: E402
-from paylink_es.clock import FakeClock  # noqa: E402
+from paylink_es.domain.clock import FakeClock  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from tests.api.support import Api, free_port  # noqa: E402
 from tests.notify.support import Mailbox, Provider  # noqa: E402

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 
 SMTP_USER = "mailer@toko.example"
 SMTP_PASSWORD = "s3cret-smtp-password"

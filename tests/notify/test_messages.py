@@ -9,8 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from paylink_es.details import LinkDetails
-from paylink_es.errors import InvalidFieldError
+from paylink_es.application.details import LinkDetails
+from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.locale import MESSAGE_TEXT, format_link_amount
 from paylink_es.notify import LinkContent, check_recipient, compose, share_for
 from paylink_es.notify.port import (

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from paylink_es.clock import FakeClock  # noqa: E402
+from paylink_es.domain.clock import FakeClock  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from tests.page.support import Shop, shop  # noqa: E402
 

@@ -23,10 +23,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.details import LinkDetails, PaymentDetails
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
 from tests.api.support import free_port, live_server

@@ -18,7 +18,7 @@ import pytest
 
 from paylink_es.channels.qris import crc16_ccitt, parse_tlv
 from paylink_es.channels.sandbox import BANK_PREFIX
-from paylink_es.fees import DEFAULT_PLAN, FeePlan, FeeRule
+from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan, FeeRule
 from tests.page.support import (
     ALL_METHODS,
     MERCHANT_NAME,

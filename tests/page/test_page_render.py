@@ -10,7 +10,7 @@ import re
 from datetime import timedelta, timezone
 from html import unescape
 
-from paylink_es.clock import FakeClock
+from paylink_es.domain.clock import FakeClock
 from tests.page.support import (
     ALL_METHODS,
     BASE62,

@@ -21,8 +21,8 @@ from pydantic import SecretStr
 
 from paylink_es.channels.registry import PUBLIC_SANDBOX_SECRET, sandbox_secret
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
-from paylink_es.errors import InvalidFieldError
-from paylink_es.money import MAX_MINOR_UNITS, Money
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 from paylink_es.settings import Settings
 from tests.page.support import OPEN_LINK, Reply, Shop, csrf_of, in_hours, require
 

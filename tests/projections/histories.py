@@ -15,13 +15,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from hypothesis import strategies as st
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.errors import DomainError
-from paylink_es.ledger import postings_for
-from paylink_es.link import PaymentLink
-from paylink_es.money import Money
-from paylink_es.payment import PAID, SETTLED, VERIFIED, Payment
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.link import PaymentLink
+from paylink_es.domain.money import Money
+from paylink_es.domain.payment import PAID, SETTLED, VERIFIED, Payment
+from paylink_es.domain.postings import postings_for
 from projections.ledger import BALANCE_COLUMNS
 from projections.sqlview import Row
 from tests.projections.support import Snapshot

@@ -19,13 +19,13 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock, using_clock
-from paylink_es.link import LinkCodeIndex, PaymentLink
-from paylink_es.money import Money
-from paylink_es.payment import Payment
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock, using_clock
+from paylink_es.domain.link import LinkCodeIndex, PaymentLink
+from paylink_es.domain.money import Money
+from paylink_es.domain.payment import Payment
+from paylink_es.domain.terms import link_terms
 from paylink_es.settings import Settings
-from paylink_es.terms import link_terms
 from projections.runner import READ_MODELS, CatchUp, ReadModels
 from projections.sqlview import Row
 
@@ -308,7 +308,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 def paylink_argv(*args: str) -> list[str]:
     """The command line that runs the console script's code with this interpreter."""
-    return [sys.executable, "-m", "paylink_es.cli", *args]
+    return [sys.executable, "-m", "paylink_es", *args]
 
 
 def paylink(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

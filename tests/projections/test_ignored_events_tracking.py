@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
 from tests.projections.support import (

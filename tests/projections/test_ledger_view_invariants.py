@@ -12,11 +12,11 @@ import pytest
 from eventsourcing.persistence import Tracking
 from hypothesis import HealthCheck, given, settings
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.ledger import UnbalancedPostingsError, postings_for
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
+from paylink_es.domain.postings import UnbalancedPostingsError, postings_for
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError

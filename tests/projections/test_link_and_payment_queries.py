@@ -11,10 +11,10 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.queries import (
     Page,

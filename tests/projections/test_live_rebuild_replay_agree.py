@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
 from projections.ledger import BALANCE_COLUMNS

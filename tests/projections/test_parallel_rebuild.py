@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.rebuild import REBUILD_COST, groups_for, rebuild_models
 from tests.projections.support import MODEL_NAMES, head, opened_views, positions, snapshot

@@ -15,12 +15,12 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es import application as application_module
-from paylink_es import money as money_module
+from paylink_es.application import app as application_module
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.errors import AmountInvalidError
-from paylink_es.money import MAX_MINOR_UNITS, MAX_MONEY, Money
+from paylink_es.domain import money as money_module
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import AmountInvalidError
+from paylink_es.domain.money import MAX_MINOR_UNITS, MAX_MONEY, Money
 from paylink_es.settings import Settings
 from projections import runner as runner_module
 from projections.readmodel import reader_for

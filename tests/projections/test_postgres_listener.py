@@ -15,10 +15,10 @@ import pytest
 from psycopg import sql
 
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
-from paylink_es.pgstore import ListenBell
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
+from paylink_es.store.postgres import ListenBell
 from projections.runner import ProjectionService
 from tests.projections.support import (
     LISTENING,

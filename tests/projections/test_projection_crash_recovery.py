@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.projections.histories import check_positions
 from tests.projections.support import (

@@ -9,8 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
 
 LINK_AMOUNT = 150_000
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
 
 
 def stamped(app: PaylinkApp) -> list[tuple[str, datetime]]:

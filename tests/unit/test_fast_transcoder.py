@@ -17,9 +17,9 @@ from eventsourcing.persistence import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink_es.money import Money
-from paylink_es.terms import Customer, LineItem
-from paylink_es.transcodings import FastJSONTranscoder, register_domain_transcodings
+from paylink_es.domain.money import Money
+from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
 
 def _transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:

@@ -9,8 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink_es.errors import AmountInvalidError, CurrencyMismatchError, PaymentMethodUnknownError
-from paylink_es.fees import (
+from paylink_es.domain.errors import (
+    AmountInvalidError,
+    CurrencyMismatchError,
+    PaymentMethodUnknownError,
+)
+from paylink_es.domain.fees import (
     DEFAULT_PLAN,
     QRIS_MICRO_MERCHANT_PLAN,
     FeePlan,
@@ -20,8 +24,8 @@ from paylink_es.fees import (
     amount_with_fee_on_customer,
     fee_for,
 )
-from paylink_es.methods import PAYMENT_METHODS
-from paylink_es.money import MAX_MINOR_UNITS, Money
+from paylink_es.domain.methods import PAYMENT_METHODS
+from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 
 
 def idr(amount: int) -> Money:

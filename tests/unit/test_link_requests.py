@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.errors import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import (
     AmountInvalidError,
     AmountRangeInvalidError,
     CurrencyUnsupportedError,
@@ -25,8 +25,8 @@ from paylink_es.errors import (
     TextInvalidError,
     UsageLimitInvalidError,
 )
-from paylink_es.methods import DEFAULT_METHODS
-from paylink_es.terms import Customer, LineItem, LinkTerms
+from paylink_es.domain.methods import DEFAULT_METHODS
+from paylink_es.domain.terms import Customer, LineItem, LinkTerms
 
 NOW = FakeClock()()  # the instant every FakeClock starts at
 CONTROL_CHARACTERS = ["\x00", "\x1b", "\x7f", "\u200b", "\u202e", "\ufeff"]

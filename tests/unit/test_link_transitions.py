@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.errors import (
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import (
     AmountInvalidError,
     CurrencyMismatchError,
     InvalidFieldError,
@@ -22,7 +22,7 @@ from paylink_es.errors import (
     RefundExceedsPaymentError,
     TextInvalidError,
 )
-from paylink_es.money import Money
+from paylink_es.domain.money import Money
 
 IDR_150K = Money(150_000, "IDR")
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paylink_es.domain.money import CURRENCY_EXPONENTS, MAX_MONEY
 from paylink_es.locale import (
     DASHBOARD_TEXT,
     LANGUAGES,
@@ -23,7 +24,6 @@ from paylink_es.locale import (
     language_of,
     other_language,
 )
-from paylink_es.money import CURRENCY_EXPONENTS, MAX_MONEY
 
 CATALOGUES = {"page": PAGE_TEXT, "dashboard": DASHBOARD_TEXT, "messages": MESSAGE_TEXT}
 

@@ -7,9 +7,9 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import PaylinkApp
-from paylink_es.details import KeyOwner
-from paylink_es.errors import ApiKeyInvalidError
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import KeyOwner
+from paylink_es.domain.errors import ApiKeyInvalidError
 
 
 def test_an_issued_key_authenticates_its_merchant(

@@ -8,8 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from paylink_es.errors import AmountInvalidError, CurrencyMismatchError, CurrencyUnsupportedError
-from paylink_es.money import MAX_MINOR_UNITS, MAX_MONEY, Money
+from paylink_es.domain.errors import (
+    AmountInvalidError,
+    CurrencyMismatchError,
+    CurrencyUnsupportedError,
+)
+from paylink_es.domain.money import MAX_MINOR_UNITS, MAX_MONEY, Money
 
 
 def test_adds_and_subtracts_exactly_in_minor_units() -> None:

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import PaylinkApp
-from paylink_es.clock import FakeClock
-from paylink_es.errors import AmountInvalidError, InvalidFieldError, TextInvalidError
-from paylink_es.money import Money
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError, TextInvalidError
+from paylink_es.domain.money import Money
 
 IDR_150K = Money(150_000, "IDR")
 
@@ -114,7 +114,7 @@ def test_creating_a_link_twice_with_one_reference_gives_the_same_link_once(
     again = new_link(reference_id="INV-2026-0042", description="Kaos polos putih")
     assert again == first
     assert stored_count() == after_first
-    assert topics(memory_app).count("paylink_es.link:PaymentLink.Created") == 1
+    assert topics(memory_app).count("paylink_es.domain.link:PaymentLink.Created") == 1
     assert memory_app.link(first).description == "Kaos polos hitam"
 
 
@@ -125,7 +125,7 @@ def test_a_different_reference_makes_a_different_link(
     second = new_link(reference_id="INV-2026-0043")
     unreferenced = [new_link(), new_link()]
     assert len({first, second, *unreferenced}) == 4
-    assert topics(memory_app).count("paylink_es.link:PaymentLink.Created") == 4
+    assert topics(memory_app).count("paylink_es.domain.link:PaymentLink.Created") == 4
 
 
 def test_one_reference_means_different_links_for_different_merchants_and_modes(
@@ -316,10 +316,10 @@ def test_a_flagged_payment_is_noted_on_the_link_timeline(
     payment_id = memory_app.start_payment(link_id, "qris")
     memory_app.record_payment(payment_id, "QR-1", Money(1, "IDR"), memory_app.now())
     assert topics(memory_app)[-4:] == [
-        "paylink_es.payment:Payment.Received",
-        "paylink_es.payment:Payment.Flagged",
-        "paylink_es.link:PaymentLink.PaymentFlagged",
-        "paylink_es.payment:ChannelPaymentIndex.Indexed",
+        "paylink_es.domain.payment:Payment.Received",
+        "paylink_es.domain.payment:Payment.Flagged",
+        "paylink_es.domain.link:PaymentLink.PaymentFlagged",
+        "paylink_es.domain.payment:ChannelPaymentIndex.Indexed",
     ]
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink_es.calendar import (
+from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA_2026,
     HolidayInvalidError,
@@ -19,9 +19,9 @@ from paylink_es.calendar import (
     SettlementRules,
     parse_holidays,
 )
-from paylink_es.errors import PaymentMethodUnknownError
+from paylink_es.domain.errors import PaymentMethodUnknownError
+from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale import WIB
-from paylink_es.methods import PAYMENT_METHODS
 
 CALENDAR = SettlementCalendar(INDONESIA_2026)
 T_PLUS_0 = SettlementRules(days_by_family={"virtual_account": 0})

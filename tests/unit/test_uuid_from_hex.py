@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink_es.transcodings import UUIDAsHexFast, uuid_from_hex
+from paylink_es.store.transcodings import UUIDAsHexFast, uuid_from_hex
 
 
 @given(st.uuids())

@@ -21,20 +21,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.errors import InvalidFieldError
-from paylink_es.settings import Settings
-from paylink_es.webhooks import (
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.webhooks import (
     RETRY_DELAYS,
     WebhookTarget,
     check_webhook_address,
     check_webhook_target,
     special_purpose,
 )
-from projections.delivery import DeliveryWorker, post_pinned
+from paylink_es.settings import Settings
 from projections.runner import CatchUp
+from workers.webhook_sender import DeliveryWorker, post_pinned
 
 NOT_REACHABLE = "not reachable on the internet"
 

@@ -15,14 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from paylink_es.application import PaylinkApp
+from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
-from paylink_es.clock import FakeClock
-from paylink_es.money import Money
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
+from paylink_es.domain.webhooks import RETRY_DELAYS, verify_signature
 from paylink_es.settings import Settings
-from paylink_es.webhooks import RETRY_DELAYS, verify_signature
-from projections.delivery import DeliveryWorker
 from projections.runner import CatchUp
+from workers.webhook_sender import DeliveryWorker
 
 
 @dataclass
@@ -295,3 +295,16 @@ def test_the_event_feed_resumes_from_any_cursor_and_shows_only_the_merchants_eve
     assert [e["data"]["amount"] for e in theirs.json()["data"]] == [9_999]
     bad = world.client.get("/v1/events?after=abc", headers=world.headers)
     assert (bad.status_code, bad.json()["field"]) == (422, "after")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=1700000000,v1=\u00e9\u00e9\u00e9",  # non-ASCII signature
+        "t=\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660,v1=abc",  # Arabic digits
+        "t=1700000000,t=1700000000,v1=abc",
+        "v1=abc",
+    ],
+)
+def test_a_crafted_signature_header_is_refused_not_an_error(header: str) -> None:
+    assert verify_signature("whsec_test", header, b"{}", now=1_700_000_000) is False

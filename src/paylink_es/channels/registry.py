@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from paylink_es.channels.port import ChannelPort
+from paylink_es.application.channel_port import ChannelPort
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.winpay import winpay_from_settings
-from paylink_es.clock import Clock, system_clock
-from paylink_es.errors import InvalidFieldError
+from paylink_es.domain.clock import Clock, system_clock
+from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.settings import Settings
 from paylink_es.signing import installation_secret
 

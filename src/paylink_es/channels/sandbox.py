@@ -21,18 +21,18 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from paylink_es.aggregate import stable_id
-from paylink_es.channels.port import (
+from paylink_es.application.channel_port import (
     ChannelStatus,
     Notification,
     NotificationMismatchError,
     RefundResult,
 )
+from paylink_es.application.details import PaymentDetails
 from paylink_es.channels.qris import qris_payload
-from paylink_es.details import PaymentDetails
-from paylink_es.methods import PAYMENT_METHODS, method_family
-from paylink_es.money import Money
-from paylink_es.webhooks import signature_header, verify_signature
+from paylink_es.domain.aggregate import stable_id
+from paylink_es.domain.methods import PAYMENT_METHODS, method_family
+from paylink_es.domain.money import Money
+from paylink_es.domain.webhooks import signature_header, verify_signature
 
 NAME: Final = "sandbox"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"

@@ -39,9 +39,9 @@ from paylink_es.channels.snap_codes import (
     SnapRequestRejectedError,
     SnapUnreachableError,
 )
-from paylink_es.errors import AmountInvalidError, InvalidFieldError
+from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
+from paylink_es.domain.money import CURRENCY_EXPONENTS, Money, check_currency
 from paylink_es.locale import WIB
-from paylink_es.money import CURRENCY_EXPONENTS, Money, check_currency
 
 log = logging.getLogger(__name__)
 

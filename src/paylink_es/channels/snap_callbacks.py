@@ -37,9 +37,9 @@ from paylink_es.channels.snap import (
     parse_snap_datetime,
 )
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
-from paylink_es.errors import InvalidFieldError
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from paylink_es.money import Money
 
 PATH_VA_PAYMENT: Final = "/v1.0/transfer-va/payment"
 PATH_QRIS_NOTIFY: Final = "/v1.0/qr/qr-mpm-notify"

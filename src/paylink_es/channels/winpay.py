@@ -41,13 +41,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 from eventsourcing.persistence import RecordConflictError
 
-from paylink_es.aggregate import PaylinkAggregate, stable_id
-from paylink_es.channels.port import (
+from paylink_es.application.channel_port import (
     ChannelStatus,
     Notification,
     NotificationMismatchError,
     RefundResult,
 )
+from paylink_es.application.details import PaymentDetails
 from paylink_es.channels.snap import (
     B2BCredentials,
     RsaSigner,
@@ -70,11 +70,11 @@ from paylink_es.channels.winpay_api import (
     clean_va_name,
     va_digits,
 )
-from paylink_es.clock import Clock, system_clock
-from paylink_es.details import PaymentDetails
-from paylink_es.errors import InvalidFieldError
-from paylink_es.methods import PAYMENT_METHODS, method_family
-from paylink_es.money import Money
+from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
+from paylink_es.domain.clock import Clock, system_clock
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.methods import PAYMENT_METHODS, method_family
+from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 
 NAME: Final = "winpay"

@@ -32,8 +32,8 @@ from paylink_es.channels.snap import (
     snap_timestamp,
 )
 from paylink_es.channels.snap_codes import SnapAnswerInvalidError
-from paylink_es.errors import InvalidFieldError
-from paylink_es.money import Money
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.money import Money
 
 PATH_CREATE_VA: Final = "/v1.0/transfer-va/create-va"
 PATH_VA_STATUS: Final = "/v1.0/transfer-va/status"

@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
+from paylink_es.domain.clock import WIB
 from paylink_es.locale.dashboard import DASHBOARD_TEXT, event_label, status_label
 from paylink_es.locale.formats import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
-    WIB,
     InstantStyle,
     Language,
     format_instant,

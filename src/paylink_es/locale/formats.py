@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Final, Literal
 
-from paylink_es.money import CURRENCY_EXPONENTS
+from paylink_es.domain.clock import WIB
+from paylink_es.domain.money import CURRENCY_EXPONENTS
 
 Language = Literal["id", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = ("id", "en")
 DEFAULT_LANGUAGE: Final[Language] = "id"
 
-# Asia/Jakarta: Western Indonesia Time, UTC+7 all year (no daylight saving since 1964).
-# Calendar days, settlement dates, SNAP timestamps and every instant shown to people.
-WIB: Final = timezone(timedelta(hours=7), "WIB")
 
 # Thousands separator and decimal point.
 _SEPARATORS: Final[dict[Language, tuple[str, str]]] = {"id": (".", ","), "en": (",", ".")}

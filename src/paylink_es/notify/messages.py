@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
-from paylink_es.details import LinkDetails
+from paylink_es.application.details import LinkDetails
 from paylink_es.locale import MESSAGE_TEXT, Language, format_instant, format_link_amount
 from paylink_es.notify.port import Channel, Message
 

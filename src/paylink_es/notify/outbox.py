@@ -7,8 +7,8 @@ import logging
 import threading
 from pathlib import Path
 
-from paylink_es.clock import Clock, system_clock
-from paylink_es.link import mask_recipient
+from paylink_es.domain.clock import Clock, system_clock
+from paylink_es.domain.link import mask_recipient
 from paylink_es.notify.port import Delivery, Message
 
 log = logging.getLogger("paylink.notify")

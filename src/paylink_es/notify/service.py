@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paylink_es.application import PaylinkApp
-from paylink_es.details import LinkDetails
-from paylink_es.errors import InvalidFieldError, LinkClosedError
-from paylink_es.link import ACTIVE, mask_recipient
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import LinkDetails
+from paylink_es.domain.errors import InvalidFieldError, LinkClosedError
+from paylink_es.domain.link import ACTIVE, mask_recipient
+from paylink_es.domain.validation import check_email, normalise_phone, require_text
 from paylink_es.locale import Language
 from paylink_es.notify.channels import Notifications
 from paylink_es.notify.messages import LinkContent, Share, compose, share_for
 from paylink_es.notify.port import Channel, Delivery, DeliveryFailedError
-from paylink_es.validation import check_email, normalise_phone, require_text
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,434 @@
+"""Settlement runs, payouts and refunds: the application services that move money on.
+
+Mixed into :class:`paylink_es.application.app.PaylinkApp`. Each command changes the money's
+aggregate and the :class:`~paylink_es.domain.settlement.Funds` guard in one save, so the write
+side can never pay out or refund more than the merchant's available balance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from paylink_es.application.channel_port import ChannelPort
+from paylink_es.domain.calendar import DEFAULT_SETTLEMENT_RULES, SettlementCalendar, SettlementRules
+from paylink_es.domain.errors import AmountInvalidError, DomainError
+from paylink_es.domain.idempotency import deriving_ids
+from paylink_es.domain.merchant import Merchant
+from paylink_es.domain.money import Money
+from paylink_es.domain.payment import SETTLED, VERIFIED, Payment
+from paylink_es.domain.settlement import (
+    BankAccountMissingError,
+    Funds,
+    Payout,
+    SettlementBatch,
+    sandbox_transfer,
+)
+from paylink_es.domain.validation import check_text, require_text
+
+if TYPE_CHECKING:
+    from paylink_es.domain.aggregate import PaylinkAggregate
+
+log = logging.getLogger(__name__)
+SETTLE_CHUNK = 1000
+
+
+class ChannelRefusedError(DomainError):
+    """The channel would not do what was asked (a refund it refused): nothing recorded."""
+
+    type = "channel-refused"
+
+
+@dataclass
+class SettlementRun:
+    """What one settlement run did."""
+
+    day: date
+    considered: int = 0
+    settled: int = 0
+    not_due: int = 0
+    skipped: int = 0  # no longer verified and unflagged when the run reached it
+    batches: set[UUID] = field(default_factory=set)
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)  # currency -> sums
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values, for JSON and the CLI."""
+        return {
+            "date": self.day.isoformat(),
+            "considered": self.considered,
+            "settled": self.settled,
+            "not_due": self.not_due,
+            "skipped": self.skipped,
+            "batches": len(self.batches),
+            "totals": self.totals,
+        }
+
+
+@dataclass(frozen=True)
+class PayoutDetails:
+    """A payout as the API shows it."""
+
+    id: UUID
+    merchant_id: UUID
+    mode: str
+    amount: Money
+    status: str
+    bank_account: dict[str, str]
+    description: str | None
+    channel_ref: str | None
+    failure: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payout: Payout) -> PayoutDetails:
+        """Read the details off the aggregate."""
+        return cls(
+            id=payout.id,
+            merchant_id=payout.merchant_id,
+            mode=payout.mode,
+            amount=payout.amount,
+            status=payout.status,
+            bank_account=dict(payout.bank_account),
+            description=payout.description,
+            channel_ref=payout.channel_ref,
+            failure=payout.failure,
+            created_at=payout.created_on,
+        )
+
+
+def mask_account(number: str) -> str:
+    """An account number with all but its last four digits hidden."""
+    return "•" * max(0, len(number) - 4) + number[-4:]
+
+
+class MoneyServices:
+    """Settle, pay out, refund: mixed into the application."""
+
+    calendar: SettlementCalendar = SettlementCalendar()
+    settlement_rules: SettlementRules = DEFAULT_SETTLEMENT_RULES
+
+    if TYPE_CHECKING:
+        from eventsourcing.application import Repository
+
+        @property
+        def repository(self) -> Repository[UUID]: ...
+
+        @property
+        def events(self) -> Any: ...
+
+        new_id: Callable[[], UUID]
+
+        def _run(self, command: Callable[[], Any]) -> Any: ...
+        def _run_alone(self, command: Callable[[], Any]) -> Any: ...
+        def _get(self, cls: type[Any], aggregate_id: UUID, what: str) -> Any: ...
+        def save(self, *objs: Any, **kwargs: Any) -> list[Any]: ...
+        def now(self) -> datetime: ...
+
+    # -- settlement ----------------------------------------------------------------
+
+    def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """The aggregates of ``ids`` that exist. One by one here; the composition root
+        gives the application a loader that reads a whole chunk in one query."""
+        found: dict[UUID, Any] = {}
+        for aggregate_id in ids:
+            try:
+                found[aggregate_id] = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                continue
+        return found
+
+    def settlement_date_of(self, payment: Payment) -> date | None:
+        """The day a verified payment becomes due for settlement (T+N business days)."""
+        if payment.paid_at is None:
+            return None
+        return self.calendar.settlement_date(payment.paid_at, payment.method, self.settlement_rules)
+
+    def settle(
+        self,
+        day: date,
+        candidates: Iterable[UUID],
+        *,
+        chunk: int = SETTLE_CHUNK,
+        progress: Callable[[int], None] | None = None,
+    ) -> SettlementRun:
+        """Settle every candidate payment due on or before ``day`` into the day's batches.
+
+        Candidates are usually the payments the read model shows verified; each is
+        checked again on the write side (still verified, unflagged, due), so a stale or
+        repeated candidate list settles nothing twice. Payments are settled in chunks of
+        ``chunk``, each chunk one save with its batches and funds.
+        """
+        run = SettlementRun(day)
+        ids = list(dict.fromkeys(candidates))
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+
+            def command(part: Sequence[UUID] = part) -> None:
+                self._settle_chunk(day, part, run)
+
+            self._run_alone(command)
+            if progress is not None:
+                progress(len(part))
+        return run
+
+    def _settle_chunk(self, day: date, ids: Sequence[UUID], run: SettlementRun) -> None:
+        # Counted into a scratch run first: a conflicting save is retried from scratch.
+        scratch = SettlementRun(day)
+        batches: dict[tuple[UUID, str], SettlementBatch] = {}
+        funds: dict[tuple[UUID, str, str], Funds] = {}
+        sums: dict[tuple[UUID, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        payments: list[Payment] = []
+        loaded = self.load_many(ids)  # one query for the chunk where the store allows
+        for payment_id in ids:
+            scratch.considered += 1
+            payment = loaded.get(payment_id)
+            if not isinstance(payment, Payment):
+                scratch.skipped += 1
+                continue
+            if payment.status != VERIFIED or payment.disposition is not None:
+                scratch.skipped += 1
+                continue
+            due = self.settlement_date_of(payment)
+            if due is None or due > day:
+                scratch.not_due += 1
+                continue
+            key = (payment.merchant_id, payment.mode)
+            batch = batches.get(key)
+            if batch is None:
+                batch = batches[key] = self._batch(payment.merchant_id, payment.mode, day)
+            payment.settle(batch.id, day)
+            event: Any = payment.pending_events[-1]
+            gross: Money = event.gross
+            fee: Money = event.fee
+            net: Money = event.net
+            totals = sums[(payment.merchant_id, payment.mode, gross.currency)]
+            totals[0] += 1
+            totals[1] += gross.amount
+            totals[2] += fee.amount
+            totals[3] += net.amount
+            payments.append(payment)
+        changed: list[PaylinkAggregate] = list(payments)
+        for (merchant_id, mode, currency), (count, gross_sum, fee_sum, net_sum) in sums.items():
+            batch = batches[(merchant_id, mode)]
+            batch.add(
+                count,
+                Money(gross_sum, currency),
+                Money(fee_sum, currency),
+                Money(net_sum, currency),
+            )
+            guard = funds.get((merchant_id, mode, currency))
+            if guard is None:
+                guard = funds[(merchant_id, mode, currency)] = self._funds(
+                    merchant_id, mode, currency
+                )
+            guard.credit(Money(net_sum, currency), "settlement", batch.id)
+            total = scratch.totals.setdefault(currency, {"gross": 0, "fee": 0, "net": 0})
+            total["gross"] += gross_sum
+            total["fee"] += fee_sum
+            total["net"] += net_sum
+            scratch.settled += count
+            scratch.batches.add(batch.id)
+        changed.extend(batches.values())
+        changed.extend(funds.values())
+        if payments:
+            self.save(*changed)
+        run.considered += scratch.considered
+        run.settled += scratch.settled
+        run.not_due += scratch.not_due
+        run.skipped += scratch.skipped
+        run.batches |= scratch.batches
+        for currency, total in scratch.totals.items():
+            into = run.totals.setdefault(currency, {"gross": 0, "fee": 0, "net": 0})
+            for name, value in total.items():
+                into[name] += value
+
+    def _batch(self, merchant_id: UUID, mode: str, day: date) -> SettlementBatch:
+        batch_id = SettlementBatch.create_id(merchant_id, mode, day.isoformat())
+        try:
+            found: object = self.repository.get(batch_id)
+        except AggregateNotFoundError:
+            return SettlementBatch(
+                merchant_id=merchant_id, mode=mode, settlement_date=day.isoformat()
+            )
+        assert isinstance(found, SettlementBatch)  # noqa: S101 - ids are name-based
+        return found
+
+    def _funds(self, merchant_id: UUID, mode: str, currency: str) -> Funds:
+        """The funds guard, fast-forwarded from this process's last copy of it.
+
+        A guard gains an event per settlement run, payout and refund for ever; loading
+        it from zero each time would grow without bound. The last copy loaded is kept
+        (before any command changes it) and only the events after it are read.
+        """
+        funds_id = Funds.create_id(merchant_id, mode, currency)
+        cache: dict[UUID, Funds] = self.__dict__.setdefault("_funds_cache", {})
+        cached = cache.get(funds_id)
+        if cached is not None:
+            found: Any = deepcopy(cached)
+            newer = list(self.events.get(funds_id, gt=found.version))
+            for stored in newer:
+                found = stored.mutate(found)
+        else:
+            try:
+                found = self.repository.get(funds_id)
+            except AggregateNotFoundError:
+                return Funds(merchant_id=merchant_id, mode=mode, currency=currency)
+        assert isinstance(found, Funds)  # noqa: S101 - ids are name-based
+        cache[funds_id] = deepcopy(found)
+        return found
+
+    def available_funds(self, merchant_id: UUID, mode: str, currency: str) -> Money:
+        """The write side's available balance (what a payout may take now)."""
+        return self._funds(merchant_id, mode, currency).balance()
+
+    # -- payouts ---------------------------------------------------------------------
+
+    def request_payout(
+        self,
+        merchant_id: UUID,
+        mode: str,
+        amount: Money,
+        description: str | None = None,
+        *,
+        payout_id: UUID | None = None,
+    ) -> PayoutDetails:
+        """Pay ``amount`` of the available balance out to the merchant's bank account.
+
+        The funds are taken in the same save that records the payout; then the transfer
+        goes through the payout channel (the sandbox's in test mode). A failed transfer
+        gives the money back to available. In live mode no transfer channel is wired:
+        the payout stays ``requested`` until finance completes it (``paylink payouts``).
+        """
+        if not isinstance(amount, Money) or amount.amount <= 0:
+            raise AmountInvalidError("amount", "a payout must be a positive amount")
+        note = check_text(description, "description", max_length=200, required=False)
+        new_id = payout_id or self.new_id()
+        derived = payout_id is None and deriving_ids()
+
+        def command() -> PayoutDetails:
+            if derived and new_id in self.repository:
+                # This idempotent request ran before and died before answering.
+                return PayoutDetails.of(self._get(Payout, new_id, "payout"))
+            merchant = self._get(Merchant, merchant_id, "merchant")
+            if merchant.bank_account is None:
+                raise BankAccountMissingError(
+                    "set the merchant's settlement bank account before paying out",
+                    field="bank_account",
+                )
+            funds = self._funds(merchant_id, mode, amount.currency)
+            funds.debit(amount, "payout", new_id)
+            payout = Payout(
+                id=new_id,
+                merchant_id=merchant_id,
+                mode=mode,
+                amount=amount,
+                bank_account=dict(merchant.bank_account),
+                description=note,
+            )
+            self.save(payout, funds)
+            return PayoutDetails.of(payout)
+
+        requested: PayoutDetails = self._run(command)
+        if mode != "test" or requested.status != "requested":
+            return requested
+        transferred, detail = sandbox_transfer(requested.id, requested.bank_account)
+        if transferred:
+            return self.complete_payout(requested.id, detail)
+        return self.fail_payout(requested.id, detail)
+
+    def complete_payout(self, payout_id: UUID, channel_ref: str) -> PayoutDetails:
+        """Record that the bank transfer of a payout went through."""
+        ref = require_text(channel_ref, "channel_ref", max_length=128)
+
+        def command() -> PayoutDetails:
+            payout = self._get(Payout, payout_id, "payout")
+            payout.complete(ref)
+            self.save(payout)
+            return PayoutDetails.of(payout)
+
+        result: PayoutDetails = self._run(command)
+        return result
+
+    def fail_payout(self, payout_id: UUID, reason: str) -> PayoutDetails:
+        """Record a failed transfer; the money goes back to the available balance."""
+        why = require_text(reason, "reason", max_length=500)
+
+        def command() -> PayoutDetails:
+            payout = self._get(Payout, payout_id, "payout")
+            payout.fail(why)
+            funds = self._funds(payout.merchant_id, payout.mode, payout.amount.currency)
+            funds.credit(payout.amount, "payout failed", payout.id)
+            self.save(payout, funds)
+            return PayoutDetails.of(payout)
+
+        result: PayoutDetails = self._run(command)
+        return result
+
+    def payout(self, payout_id: UUID) -> PayoutDetails:
+        """A payout as it stands now."""
+        return PayoutDetails.of(self._get(Payout, payout_id, "payout"))
+
+    # -- refunds ---------------------------------------------------------------------
+
+    def refund_payment(
+        self,
+        payment_id: UUID,
+        amount: Money,
+        reason: str,
+        channel: ChannelPort | None = None,
+    ) -> UUID:
+        """Refund some or all of a payment; returns the refund id.
+
+        The channel (when given) is asked first, outside any write: if it refuses,
+        nothing is recorded. Money already settled comes out of the available balance
+        through the funds guard, in the same save as the refund.
+        """
+        why = require_text(reason, "reason", max_length=500)
+        refund_id = self.new_id()
+        if (
+            deriving_ids()
+            and refund_id in self._get(Payment, payment_id, "payment").refund_ids_so_far()
+        ):
+            return refund_id  # this idempotent request ran before and died before answering
+        channel_ref: str | None = None
+        if channel is not None:
+            current = self._get(Payment, payment_id, "payment")
+            left = current.refundable()
+            if amount.amount <= 0 or amount > left:
+                # The same check the aggregate makes, before the channel moves any money.
+                current.refund(refund_id, amount, why)
+            result = channel.refund(current.channel_ref or "", payment_id, refund_id, amount)
+            if not result.accepted:
+                raise ChannelRefusedError(
+                    f"the {current.channel} channel refused the refund: {result.detail}",
+                    field="payment",
+                )
+            channel_ref = result.channel_ref
+
+        def command() -> UUID:
+            payment = self._get(Payment, payment_id, "payment")
+            settled = payment.status == SETTLED
+            payment.refund(refund_id, amount, why, channel_ref)
+            changed: list[Any] = [payment]
+            if settled:
+                funds = self._funds(payment.merchant_id, payment.mode, amount.currency)
+                funds.debit(amount, "refund", refund_id)
+                changed.append(funds)
+            self.save(*changed)
+            return refund_id
+
+        result_id: UUID = self._run(command)
+        return result_id
+
+
+def masked(account: dict[str, str]) -> dict[str, str]:
+    """A bank account fit to show: the number masked."""
+    return {**account, "account_number": mask_account(account.get("account_number", ""))}

@@ -1,0 +1,265 @@
+"""The PaymentLink aggregate: created, sent, opened, paid, expired, cancelled, completed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
+from paylink_es.domain.errors import (
+    AmountInvalidError,
+    LinkClosedError,
+    LinkNotPayableError,
+    PaymentMethodUnknownError,
+)
+from paylink_es.domain.money import Money, parse_minor_units
+from paylink_es.domain.terms import Customer, LineItem, LinkTerms
+
+# Why money that arrived was not simply counted; each is recorded, never dropped.
+PAID_AFTER_EXPIRY = "paid_after_expiry"
+OVERPAID = "overpaid"
+UNDERPAID = "underpaid"
+LINK_ALREADY_COMPLETED = "link_already_completed"
+LINK_CANCELLED = "link_cancelled"
+CURRENCY_MISMATCH = "currency_mismatch"
+
+# Money for a link that can take no more is owed back; the rest a person decides.
+REFUND_DUE = "refund_due"
+NEEDS_REVIEW = "needs_review"
+DISPOSITIONS = {
+    PAID_AFTER_EXPIRY: NEEDS_REVIEW,
+    OVERPAID: NEEDS_REVIEW,
+    UNDERPAID: NEEDS_REVIEW,
+    LINK_ALREADY_COMPLETED: REFUND_DUE,
+    LINK_CANCELLED: REFUND_DUE,
+    CURRENCY_MISMATCH: NEEDS_REVIEW,
+}
+# A merchant's anomaly policy decides per anomaly; these are the platform's defaults.
+DECISION_DISPOSITION: dict[str, str | None] = {
+    "accept": None,
+    "hold": NEEDS_REVIEW,
+    "refund": REFUND_DUE,
+}
+DEFAULT_DECISIONS = {
+    anomaly: {NEEDS_REVIEW: "hold", REFUND_DUE: "refund"}[disposition]
+    for anomaly, disposition in DISPOSITIONS.items()
+}
+
+ACTIVE, COMPLETED, EXPIRED, CANCELLED = "active", "completed", "expired", "cancelled"
+
+
+def link_id_for_reference(merchant_id: UUID, mode: str, reference_id: str) -> UUID:
+    """The id a link with this merchant reference always has: a repeat create finds it."""
+    return stable_id(f"/merchants/{merchant_id}/{mode}/links/{reference_id}")
+
+
+def mask_recipient(recipient: str) -> str:
+    """Keep enough of an address or number to recognise it, not to use it."""
+    if "@" in recipient:
+        local, _, domain = recipient.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return f"{recipient[:4]}***{recipient[-3:]}" if len(recipient) > 7 else "***"
+
+
+class PaymentLink(PaylinkAggregate):
+    """A merchant's request for money, reachable by an unguessable short code."""
+
+    @event("Created")
+    def __init__(
+        self,
+        id: UUID,  # the library passes the aggregate's id to __init__ by this name
+        merchant_id: UUID,
+        code: str,
+        mode: str,
+        currency: str,
+        description: str,
+        amount: int | None,
+        amount_min: int | None,
+        amount_max: int | None,
+        reference_id: str | None,
+        methods: list[str],
+        expires_at: datetime | None,
+        usage_limit: int | None,
+        line_items: list[LineItem],
+        customer: Customer | None,
+        success_url: str | None,
+        failure_url: str | None,
+        metadata: dict[str, str],
+    ) -> None:
+        self.merchant_id = merchant_id
+        self.code = code
+        self.mode = mode
+        self.currency = currency
+        self.description = description
+        self.amount = amount
+        self.amount_min = amount_min
+        self.amount_max = amount_max
+        self.reference_id = reference_id
+        self.methods = methods
+        self.expires_at = expires_at
+        self.usage_limit = usage_limit
+        self.line_items = line_items
+        self.customer = customer
+        self.success_url = success_url
+        self.failure_url = failure_url
+        self.metadata = metadata
+        self.status = ACTIVE
+        self.sent_count = 0
+        self.opened_count = 0
+        self.uses = 0
+        self.collected = 0
+        self.accepted_payments: list[UUID] = []
+        self.flagged_payments: list[UUID] = []
+
+    @classmethod
+    def create(cls, link_id: UUID, merchant_id: UUID, code: str, terms: LinkTerms) -> PaymentLink:
+        """Open a new link on validated terms."""
+        fields: dict[str, Any] = {
+            name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__
+        }
+        return cls(id=link_id, merchant_id=merchant_id, code=code, **fields)
+
+    # -- reading -------------------------------------------------------------------
+
+    def status_at(self, now: datetime) -> str:
+        """The status a customer sees at ``now``: an active link past its expiry is expired."""
+        if self.status == ACTIVE and self.expires_at is not None and now >= self.expires_at:
+            return EXPIRED
+        return self.status
+
+    def amount_due(self, offered: object | None) -> Money:
+        """The amount to pay: the fixed amount, or the customer's offer within min/max."""
+        if self.amount is not None:
+            if offered is not None and parse_minor_units(offered, "amount") != self.amount:
+                raise AmountInvalidError("amount", f"this link is for exactly {self.amount}")
+            return Money(self.amount, self.currency)
+        if offered is None:
+            raise AmountInvalidError("amount", "this link lets the payer choose; give an amount")
+        value = parse_minor_units(offered, "amount")
+        low, high = self.amount_min or 1, self.amount_max
+        if value < low or (high is not None and value > high):
+            upper = f" and {high}" if high is not None else ""
+            raise AmountInvalidError("amount", f"must be between {low}{upper}, got {value}")
+        return Money(value, self.currency)
+
+    def check_payable(self, method: str, now: datetime) -> None:
+        """Raise unless a customer may start paying by ``method`` at ``now``."""
+        status = self.status_at(now)
+        if status != ACTIVE:
+            raise LinkNotPayableError(f"link is {status}; it takes no new payments", field="link")
+        if method not in self.methods:
+            raise PaymentMethodUnknownError(
+                "method", f"{method!r} is not accepted by this link ({', '.join(self.methods)})"
+            )
+
+    def assess_payment(self, paid: Money, expected: Money, paid_at: datetime) -> str | None:
+        """Why money that arrived cannot simply count as a use of this link, or None."""
+        if self.status == CANCELLED:
+            return LINK_CANCELLED
+        if self.status == COMPLETED:
+            return LINK_ALREADY_COMPLETED
+        if self.expires_at is not None and paid_at >= self.expires_at:
+            return PAID_AFTER_EXPIRY
+        if paid.currency != expected.currency:
+            return CURRENCY_MISMATCH
+        if paid.amount > expected.amount:
+            return OVERPAID
+        if paid.amount < expected.amount:
+            return UNDERPAID
+        return None
+
+    # -- commands ------------------------------------------------------------------
+
+    def send(self, channel: str, recipient: str, now: datetime) -> None:
+        """Record that the link was sent; a closed or expired link is not sent."""
+        status = self.status_at(now)
+        if status != ACTIVE:
+            raise LinkClosedError(f"link is {status}; it cannot be sent", field="link")
+        self._sent(channel=channel, recipient=mask_recipient(recipient))
+
+    @event("Sent")
+    def _sent(self, channel: str, recipient: str) -> None:
+        self.sent_count += 1
+
+    def record_send_failure(self, channel: str, recipient: str, reason: str) -> None:
+        """Record an attempt to send the link that failed; the recipient is stored masked."""
+        self._send_failed(channel=channel, recipient=mask_recipient(recipient), reason=reason)
+
+    @event("SendFailed")
+    def _send_failed(self, channel: str, recipient: str, reason: str) -> None:
+        """Nothing changes on the link: the attempt is on its timeline, that is all."""
+
+    def open(self, visitor: str) -> None:
+        """Record a customer opening the hosted page (once per visitor session upstream)."""
+        self._opened(visitor=visitor)
+
+    @event("Opened")
+    def _opened(self, visitor: str) -> None:
+        self.opened_count += 1
+
+    def expire(self, now: datetime) -> bool:
+        """Record the expiry if it has passed; returns whether anything changed."""
+        if self.status == ACTIVE and self.expires_at is not None and now >= self.expires_at:
+            self._expired()
+            return True
+        return False
+
+    @event("Expired")
+    def _expired(self) -> None:
+        self.status = EXPIRED
+
+    def cancel(self, reason: str | None) -> None:
+        """Close the link to new payments; cancelling a closed link is an error."""
+        if self.status != ACTIVE:
+            raise LinkClosedError(f"link is already {self.status}", field="link")
+        self._cancelled(reason=reason)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str | None) -> None:
+        self.status = CANCELLED
+
+    def uses_left(self) -> bool:
+        """Whether another confirmed payment may count as a use (a link cancelled after
+        its last use was taken has none left, though it never completed)."""
+        if self.status == COMPLETED:
+            return False
+        return self.usage_limit is None or self.uses < self.usage_limit
+
+    def accept_payment(self, payment_id: UUID, amount: Money) -> None:
+        """Count a confirmed payment as one use; the last allowed use completes an active
+        link (one cancelled while the payment was being confirmed stays cancelled)."""
+        self._payment_accepted(payment_id=payment_id, amount=amount)
+        if self.usage_limit is not None and self.uses >= self.usage_limit and self.status == ACTIVE:
+            self._completed()
+
+    @event("PaymentAccepted")
+    def _payment_accepted(self, payment_id: UUID, amount: Money) -> None:
+        self.uses += 1
+        self.collected += amount.amount
+        self.accepted_payments.append(payment_id)
+
+    @event("Completed")
+    def _completed(self) -> None:
+        self.status = COMPLETED
+
+    @event("PaymentFlagged")
+    def flag_payment(self, payment_id: UUID, amount: Money, anomaly: str) -> None:
+        """Note on the link's timeline that money arrived that did not count as a use."""
+        self.flagged_payments.append(payment_id)
+
+
+class LinkCodeIndex(PaylinkAggregate):
+    """Finds a link by its short code; saved with the link, so codes never collide."""
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        """The index id for a short code (the library calls it when one is created)."""
+        return stable_id(f"/link-codes/{code}")
+
+    @event("Indexed")
+    def __init__(self, link_id: UUID, code: str = "") -> None:
+        # code: what the id is made from ("" in indexes stored before it was kept)
+        self.link_id = link_id

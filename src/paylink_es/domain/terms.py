@@ -1,0 +1,210 @@
+"""The terms of a payment link, checked once when a merchant asks for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from paylink_es.domain.errors import (
+    AmountInvalidError,
+    AmountRangeInvalidError,
+    InvalidFieldError,
+    UsageLimitInvalidError,
+)
+from paylink_es.domain.methods import check_methods
+from paylink_es.domain.money import MAX_MINOR_UNITS, check_currency, parse_minor_units
+from paylink_es.domain.validation import (
+    check_email,
+    check_expiry,
+    check_metadata,
+    check_reference,
+    check_text,
+    check_url,
+    normalise_phone,
+    require_text,
+)
+
+MAX_USAGE_LIMIT = 1_000_000
+MAX_LINE_ITEMS = 100
+Mode = Literal["test", "live"]
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One line of what is being paid for."""
+
+    name: str
+    quantity: int
+    unit_amount: int
+
+    @property
+    def total(self) -> int:
+        """Quantity times unit amount, in minor units."""
+        return self.quantity * self.unit_amount
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Who the merchant expects to pay; every part optional."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkTerms:
+    """Validated terms of a new link; construct it with :func:`link_terms`."""
+
+    currency: str
+    description: str
+    amount: int | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    reference_id: str | None = None
+    methods: list[str] = field(default_factory=list)
+    expires_at: datetime | None = None
+    usage_limit: int | None = 1
+    line_items: list[LineItem] = field(default_factory=list)
+    customer: Customer | None = None
+    success_url: str | None = None
+    failure_url: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    mode: Mode = "test"
+
+    @property
+    def is_open_amount(self) -> bool:
+        """True when the customer chooses the amount within min/max."""
+        return self.amount is None
+
+
+def _line_items(value: object) -> list[LineItem]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise InvalidFieldError("line_items", "must be a list")
+    if len(value) > MAX_LINE_ITEMS:
+        raise InvalidFieldError("line_items", f"has {len(value)} items; the limit is 100")
+    items = []
+    for index, raw in enumerate(value):
+        where = f"line_items[{index}]"
+        if isinstance(raw, LineItem):
+            raw = {"name": raw.name, "quantity": raw.quantity, "unit_amount": raw.unit_amount}
+        if isinstance(raw, dict) and set(raw) - {"name", "quantity", "unit_amount"}:
+            unknown = ", ".join(sorted(set(raw) - {"name", "quantity", "unit_amount"}))
+            raise InvalidFieldError(where, f"unknown fields: {unknown}")
+        if not isinstance(raw, dict):
+            raise InvalidFieldError(where, "must be an object with name, quantity, unit_amount")
+        quantity = raw.get("quantity", 1)
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= 10_000
+        ):
+            raise InvalidFieldError(f"{where}.quantity", "must be a whole number from 1 to 10000")
+        items.append(
+            LineItem(
+                name=require_text(raw.get("name"), f"{where}.name", max_length=200),
+                quantity=quantity,
+                unit_amount=parse_minor_units(raw.get("unit_amount"), f"{where}.unit_amount"),
+            )
+        )
+    return items
+
+
+def _customer(value: object) -> Customer | None:
+    if value is None:
+        return None
+    if isinstance(value, Customer):
+        value = {"name": value.name, "email": value.email, "phone": value.phone}
+    if not isinstance(value, dict):
+        raise InvalidFieldError("customer", "must be an object with name, email, phone")
+    unknown = set(value) - {"name", "email", "phone"}
+    if unknown:
+        raise InvalidFieldError("customer", f"unknown fields: {', '.join(sorted(unknown))}")
+    customer = Customer(
+        name=check_text(value.get("name"), "customer.name", max_length=200, required=False),
+        email=check_email(value.get("email"), "customer.email"),
+        phone=normalise_phone(value.get("phone"), "customer.phone"),
+    )
+    return None if customer == Customer() else customer
+
+
+def _usage_limit(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageLimitInvalidError("usage_limit", "must be a whole number or null (unlimited)")
+    if value < 1:
+        raise UsageLimitInvalidError("usage_limit", f"must be at least 1, got {value}")
+    if value > MAX_USAGE_LIMIT:
+        raise UsageLimitInvalidError("usage_limit", f"must be at most {MAX_USAGE_LIMIT}")
+    return value
+
+
+def _amounts(
+    amount: object, amount_min: object, amount_max: object, items: list[LineItem]
+) -> tuple[int | None, int | None, int | None]:
+    items_total = sum(item.total for item in items)
+    if amount is None and items:
+        if amount_min is not None or amount_max is not None:
+            raise AmountRangeInvalidError("amount_min", "line items fix the amount; drop min/max")
+        if items_total > MAX_MINOR_UNITS:
+            raise AmountInvalidError("line_items", "add up to more than the amount limit")
+        return items_total, None, None
+    if amount is not None:
+        if amount_min is not None or amount_max is not None:
+            raise AmountRangeInvalidError(
+                "amount", "give either a fixed amount or amount_min/amount_max, not both"
+            )
+        fixed = parse_minor_units(amount, "amount")
+        if items and items_total != fixed:
+            raise AmountInvalidError(
+                "line_items", f"add up to {items_total}, but amount is {fixed}"
+            )
+        return fixed, None, None
+    low = parse_minor_units(amount_min, "amount_min") if amount_min is not None else 1
+    high = parse_minor_units(amount_max, "amount_max") if amount_max is not None else None
+    if high is not None and low > high:
+        raise AmountRangeInvalidError("amount_min", f"{low} is greater than amount_max {high}")
+    return None, low, high
+
+
+def link_terms(now: datetime, **raw: Any) -> LinkTerms:
+    """Check every field of a link request; raise a named domain error on the first bad one.
+
+    ``amount`` fixes the price; leave it out (with optional ``amount_min`` and
+    ``amount_max``) for an open amount. ``usage_limit`` defaults to 1 (single use);
+    ``None`` means unlimited.
+    """
+    known = set(LinkTerms.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise InvalidFieldError(sorted(unknown)[0], "is not a field of a payment link")
+    items = _line_items(raw.get("line_items"))
+    amount, amount_min, amount_max = _amounts(
+        raw.get("amount"), raw.get("amount_min"), raw.get("amount_max"), items
+    )
+    mode = raw.get("mode", "test")
+    if mode not in ("test", "live"):
+        raise InvalidFieldError("mode", "must be 'test' or 'live'")
+    return LinkTerms(
+        currency=check_currency(raw.get("currency", "IDR")),
+        description=require_text(
+            raw.get("description"), "description", max_length=1000, multiline=True
+        ),
+        amount=amount,
+        amount_min=amount_min,
+        amount_max=amount_max,
+        reference_id=check_reference(raw.get("reference_id")),
+        methods=check_methods(raw.get("methods")),
+        expires_at=check_expiry(raw.get("expires_at"), now),
+        usage_limit=_usage_limit(raw.get("usage_limit", 1)),
+        line_items=items,
+        customer=_customer(raw.get("customer")),
+        success_url=check_url(raw.get("success_url"), "success_url"),
+        failure_url=check_url(raw.get("failure_url"), "failure_url"),
+        metadata=check_metadata(raw.get("metadata")),
+        mode=mode,
+    )

@@ -1,0 +1,145 @@
+"""Checks for the plain fields of commands; each error names the field it is about."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from paylink_es.domain.errors import ExpiryInvalidError, InvalidFieldError, TextInvalidError
+
+# Domain labels: letters, digits and inner hyphens; no empty label, none ending in "-".
+_EMAIL = re.compile(
+    r"[^@\s]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+MAX_EXPIRY_AHEAD = timedelta(days=366)
+
+
+def check_text(
+    value: object,
+    field: str,
+    *,
+    max_length: int,
+    multiline: bool = False,
+    required: bool = True,
+) -> str | None:
+    """Trim and check a human text: present if required, not too long, no control chars."""
+    if value is None:
+        if required:
+            raise TextInvalidError(field, "is required")
+        return None
+    if not isinstance(value, str):
+        raise TextInvalidError(field, f"must be text, got {type(value).__name__}")
+    text = value.strip()
+    if multiline:  # browsers submit textarea line breaks as CRLF
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text:
+        if required:
+            raise TextInvalidError(field, "must not be empty")
+        return None
+    if len(text) > max_length:
+        raise TextInvalidError(field, f"is {len(text)} characters; the limit is {max_length}")
+    allowed = {"\n", "\t"} if multiline else set()
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
+            raise TextInvalidError(field, f"contains the control character U+{ord(char):04X}")
+    return text
+
+
+def require_text(value: object, field: str, *, max_length: int, multiline: bool = False) -> str:
+    """Like :func:`check_text` for a field that must be present."""
+    text = check_text(value, field, max_length=max_length, multiline=multiline)
+    if text is None:
+        raise TextInvalidError(field, "is required")
+    return text
+
+
+def check_reference(value: object, field: str = "reference_id") -> str | None:
+    """A merchant reference: 1-64 of letters, digits and . _ : / # -; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _REFERENCE.fullmatch(value):
+        raise InvalidFieldError(
+            field, "must be 1-64 letters, digits or . _ : / # - and start with a letter or digit"
+        )
+    return value
+
+
+def check_email(value: object, field: str) -> str | None:
+    """A plausible e-mail address (lower-cased domain), or None when absent."""
+    text = check_text(value, field, max_length=254, required=False)
+    if text is None:
+        return None
+    if not _EMAIL.fullmatch(text):
+        raise InvalidFieldError(field, f"{text!r} is not an e-mail address")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalise_phone(value: object, field: str) -> str | None:
+    """Normalise a phone number to E.164; Indonesian ``08…`` becomes ``+628…``."""
+    text = check_text(value, field, max_length=32, required=False)
+    if text is None:
+        return None
+    digits = re.sub(r"[\s().-]", "", text)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif digits.startswith("0"):
+        digits = "+62" + digits[1:]
+    elif digits.startswith("62"):
+        digits = "+" + digits
+    if not re.fullmatch(r"\+[1-9][0-9]{7,14}", digits):
+        raise InvalidFieldError(field, f"{text!r} is not a phone number")
+    if digits.startswith("+62") and not re.fullmatch(r"\+62[0-9]{8,13}", digits):
+        raise InvalidFieldError(field, f"{text!r} is not an Indonesian phone number")
+    return digits
+
+
+def check_url(value: object, field: str) -> str | None:
+    """An absolute http(s) URL of at most 2,048 characters, or None when absent."""
+    text = check_text(value, field, max_length=2048, required=False)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidFieldError(field, f"{text!r} is not an absolute http(s) URL")
+    return text
+
+
+def check_expiry(value: object, now: datetime, field: str = "expires_at") -> datetime | None:
+    """An aware instant in the future and at most a year ahead, or None for no expiry."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ExpiryInvalidError(field, f"{value!r} is not an ISO-8601 instant") from None
+    if not isinstance(value, datetime):
+        raise ExpiryInvalidError(field, "must be an ISO-8601 instant")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ExpiryInvalidError(field, "must carry a time zone offset, e.g. +07:00")
+    if value <= now:
+        raise ExpiryInvalidError(field, f"{value.isoformat()} is in the past")
+    if value - now > MAX_EXPIRY_AHEAD:
+        raise ExpiryInvalidError(field, "must be at most 366 days ahead")
+    return value
+
+
+def check_metadata(value: object, field: str = "metadata") -> dict[str, str]:
+    """Up to 50 string pairs: keys of 1-40 characters, values of at most 500."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidFieldError(field, "must be an object of string keys and values")
+    if len(value) > 50:
+        raise InvalidFieldError(field, f"has {len(value)} keys; the limit is 50")
+    checked: dict[str, str] = {}
+    for key, item in value.items():
+        name = require_text(key, f"{field} key", max_length=40)
+        text = check_text(item, f"{field}.{name}", max_length=500, required=False)
+        checked[name] = text or ""
+    return checked

@@ -1,0 +1,1 @@
+"""paylink_es.entrypoints."""

@@ -1,0 +1,319 @@
+"""``paylink projections …``, ``paylink channels …`` and ``paylink audit …``: what operators
+and finance run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.channels.registry import build_channels, close_all
+from paylink_es.heap import freeze_startup_heap
+from paylink_es.settings import Settings
+from projections.audit import verify_chain
+from projections.ledger import BALANCE_COLUMNS
+from projections.readmodel import iso
+from projections.rebuild import rebuild_models
+from projections.replay import replay
+from projections.runner import CatchUp, ProjectionService, ReadModels, status
+from workers.channel_poller import ChannelPoller, waiting_payments
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr: done/total, percent and rate."""
+
+    def __init__(self, label: str, stream: IO[str] | None = None, unit: str = "events") -> None:
+        self.label = label
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.started = time.perf_counter()
+        self.last_draw = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last_draw < 0.1 and done < total:
+            return
+        self.last_draw = now
+        fraction = done / total if total else 1.0
+        filled = int(fraction * 30)
+        rate = done / max(now - self.started, 1e-9)
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'-' * (30 - filled)}] {fraction:4.0%}"
+            f" {done:,}/{total:,} {self.unit} {rate:,.0f}/s"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End the line."""
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+@contextmanager
+def _opened(
+    settings: Settings, names: list[str] | None = None
+) -> Iterator[tuple[PaylinkApp, ReadModels]]:
+    app = open_app(settings)
+    models = ReadModels(settings, names)
+    try:
+        yield app, models
+    finally:
+        models.close()
+        app.close()
+
+
+def run(settings: Settings) -> int:
+    """Keep every read model up to date until interrupted (a process of its own); the
+    channel poller runs beside them when a remote channel is configured."""
+    channels = build_channels(settings)
+    app = open_app(settings)
+    service = ProjectionService(settings, app)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    service.start()
+    poller = None
+    if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
+        poller = ChannelPoller(app, service.models, channels, settings.channel_poll_s)
+        poller.start()
+    freeze_startup_heap()
+    print("projections running; Ctrl-C to stop", file=sys.stderr)
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        if poller is not None:
+            poller.stop()
+        service.stop()
+        app.close()
+        close_all(channels)
+    return 0
+
+
+def rebuild(settings: Settings, name: str | None) -> int:
+    """Rebuild one read model (or all) from zero, in batched transactions."""
+    with _opened(settings, [name] if name else None) as (app, models):
+        bar = ProgressBar(f"rebuild {name or 'all'}")
+        started = time.perf_counter()
+        events = rebuild_models(settings, app, models, progress=bar)
+        bar.finish()
+        seconds = time.perf_counter() - started
+    print(f"rebuilt {', '.join(models.models)} from {events:,} events in {seconds:.2f} s")
+    return 0
+
+
+def show_status(settings: Settings, as_json: bool) -> int:
+    """Each read model's position, events behind and seconds behind."""
+    with _opened(settings) as (app, models):
+        rows = status(app, models)
+    if as_json:
+        print(json.dumps([row.__dict__ for row in rows]))
+        return 0
+    print(f"{'projection':<10} {'position':>10} {'head':>10} {'behind':>8} {'seconds':>9}")
+    for row in rows:
+        print(
+            f"{row.name:<10} {row.position:>10} {row.head:>10} {row.events_behind:>8}"
+            f" {row.seconds_behind:>9.3f}"
+        )
+    for row in rows:
+        if row.failure is not None:
+            print(f"!! {row.name} is stopped, cannot apply the event {row.failure}")
+    return 1 if any(row.failure for row in rows) else 0
+
+
+def _catch_up(app: PaylinkApp, models: ReadModels) -> None:
+    CatchUp(app, list(models.models.values())).run_once()
+
+
+def audit_replay(settings: Settings, as_of: datetime, merchant: UUID | None, fmt: str) -> int:
+    """Rebuild balances from the store up to ``as_of``; compare with the live view."""
+    with _opened(settings) as (app, models):
+        _catch_up(app, models)
+        bar = ProgressBar("replay")
+        result = replay(app, models, as_of, merchant, progress=bar)
+        bar.finish()
+    rows = [
+        {"merchant_id": key[0], "mode": key[1], "currency": key[2], **columns}
+        for key, columns in sorted(result.replayed.items())
+    ]
+    if fmt == "json":
+        print(
+            json.dumps(
+                {
+                    "as_of": iso(as_of),
+                    "position": result.position,
+                    "events": result.events,
+                    "balances": rows,
+                    "differences": result.differences,
+                }
+            )
+        )
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, ["merchant_id", "mode", "currency", *BALANCE_COLUMNS])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(
+            f"balances as of {iso(as_of)} (store position {result.position},"
+            f" {result.events:,} events replayed, compared with live {result.live_source})"
+        )
+        header = f"{'merchant':<36} {'mode':<4} {'cur':<3} " + " ".join(
+            f"{c:>12}" for c in BALANCE_COLUMNS
+        )
+        print(header)
+        for row in rows:
+            print(
+                f"{row['merchant_id']:<36} {row['mode']:<4} {row['currency']:<3} "
+                + " ".join(f"{row[c]:>12,}" for c in BALANCE_COLUMNS)
+            )
+    if result.differences:
+        print("DIFFERENCES between replay and live views:", file=sys.stderr)
+        for line in result.differences:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print("replay equals the live views", file=sys.stderr)
+    return 0
+
+
+def audit_verify(settings: Settings) -> int:
+    """Re-read the store and check it against the hash chain."""
+    with _opened(settings, ["audit"]) as (app, models):
+        _catch_up(app, models)
+        result = verify_chain(app.recorder, models.chain())
+    if result.ok:
+        print(
+            f"OK: {result.checked:,} events verified; head {result.head_position}"
+            f" {result.head_hash}"
+        )
+        return 0
+    print(
+        f"TAMPERED: {result.problem} (first bad position {result.problem_position};"
+        f" {result.checked:,} events verified before it)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def audit_digest(settings: Settings) -> int:
+    """Print the chain's head: anchor it outside the database."""
+    with _opened(settings, ["audit"]) as (app, models):
+        _catch_up(app, models)
+        position, digest = models.chain().head()
+    print(f"{position} {digest}")
+    return 0
+
+
+def audit_export(
+    settings: Settings, start: datetime | None, end: datetime | None, output: Path | None
+) -> int:
+    """Write the journal between two instants as CSV, streamed page by page."""
+    with _opened(settings, ["ledger"]) as (app, models):
+        _catch_up(app, models)
+        stream: IO[str] = output.open("w", newline="") if output else sys.stdout
+        try:
+            rows = _export_rows(models, start, end, stream)
+        finally:
+            if output:
+                stream.close()
+    print(f"exported {rows:,} journal lines", file=sys.stderr)
+    return 0
+
+
+JOURNAL_COLUMNS = (
+    "position",
+    "seq",
+    "at",
+    "event",
+    "originator_id",
+    "account",
+    "merchant_id",
+    "mode",
+    "currency",
+    "debit",
+    "credit",
+)
+
+
+def _export_rows(
+    models: ReadModels, start: datetime | None, end: datetime | None, stream: IO[str]
+) -> int:
+    writer = csv.writer(stream)
+    writer.writerow(JOURNAL_COLUMNS)
+    where, params = ["(position > ? OR (position = ? AND seq > ?))"], list[Any]()
+    if start is not None:
+        where.append("at >= ?")
+        params.append(iso(start))
+    if end is not None:
+        where.append("at < ?")
+        params.append(iso(end))
+    last, last_seq, count = 0, -1, 0
+    while True:
+        page = models["ledger"].view.query(
+            "SELECT "
+            + ", ".join(JOURNAL_COLUMNS)
+            + " FROM {s}journal WHERE "
+            + " AND ".join(where)
+            + " ORDER BY position, seq LIMIT 5000",
+            [last, last, last_seq, *params],
+        )
+        for row in page:
+            writer.writerow([row[c] for c in JOURNAL_COLUMNS])
+        count += len(page)
+        if len(page) < 5000:
+            return count
+        last, last_seq = page[-1]["position"], page[-1]["seq"]
+
+
+def channels_status(settings: Settings, as_json: bool) -> int:
+    """Each configured channel, and the payments the poller is waiting on."""
+    channels = build_channels(settings)
+    try:
+        with _opened(settings, ["payments"]) as (app, models):
+            now = app.now()
+            waiting = [item.as_row(now) for item in waiting_payments(models, channels, now)]
+    finally:
+        close_all(channels)
+    configured = [
+        {"channel": name, "remote": channel.remote} for name, channel in sorted(channels.items())
+    ]
+    if as_json:
+        print(json.dumps({"channels": configured, "waiting": waiting}))
+        return 0
+    for row in configured:
+        polled = "polled" if row["remote"] else "answers at once"
+        print(f"channel {row['channel']}: configured, {polled}")
+    if not waiting:
+        print("no payment is waiting for a channel's confirmation")
+        return 0
+    print(f"{len(waiting)} payment(s) waiting:")
+    print(f"{'payment':<36} {'channel':<8} {'method':<16} {'state':<22} {'waiting':>9}  next ask")
+    for row in waiting:
+        print(
+            f"{row['payment_id']:<36} {row['channel']:<8} {row['method']:<16}"
+            f" {row['status']:<22} {row['waiting_s']:>8}s  {row['next_ask']}"
+        )
+    return 0
+
+
+def channels_poll(settings: Settings) -> int:
+    """Ask the channels about every waiting payment now (what the poller does on schedule)."""
+    channels = build_channels(settings)
+    try:
+        with _opened(settings, ["payments"]) as (app, models):
+            _catch_up(app, models)
+            counts = ChannelPoller(app, models, channels).run_once(force=True)
+    finally:
+        close_all(channels)
+    print(", ".join(f"{name} {count}" for name, count in counts.items()))
+    return 0

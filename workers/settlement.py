@@ -1,0 +1,114 @@
+"""Settlement runs as operators and the server's scheduler start them.
+
+The candidates come from the payments view (verified, unflagged); the ledger checks each
+again and settles the ones due by the day into that day's batches. Running it twice for
+a day settles nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.money import SettlementRun
+from paylink_es.domain.clock import WIB
+from projections import queries
+from projections.runner import CatchUp, ReadModels
+
+log = logging.getLogger(__name__)
+REPORT_COLUMNS = (
+    "settlement_date",
+    "settlement_batch",
+    "payment_id",
+    "link_id",
+    "method",
+    "channel",
+    "channel_ref",
+    "currency",
+    "received",
+    "refunded",
+    "fee",
+    "net",
+    "paid_at",
+)
+
+
+def today_in_jakarta(ledger: PaylinkApp) -> date:
+    """The settlement day it is now (Asia/Jakarta), by the ledger's clock."""
+    return ledger.now().astimezone(WIB).date()
+
+
+def settle_day(
+    ledger: PaylinkApp,
+    models: ReadModels,
+    day: date,
+    *,
+    merchant_id: UUID | None = None,
+    catch_up: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SettlementRun:
+    """Settle every payment due by ``day`` (one merchant's, if given)."""
+    if catch_up:
+        try:
+            CatchUp(ledger, [models["payments"]]).run_once()
+        except Exception as error:
+            log.warning("payments view not caught up (%s); settling what it shows", error)
+    candidates = queries.settlement_candidates(models, merchant_id)
+    done = 0
+
+    def step(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, len(candidates))
+
+    return ledger.settle(day, candidates, progress=step)
+
+
+class SettlementScheduler(threading.Thread):
+    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
+
+    def __init__(self, ledger: PaylinkApp, models: ReadModels, every_s: float) -> None:
+        super().__init__(name="settlement-scheduler", daemon=True)
+        self.ledger = ledger
+        self.models = models
+        self.every_s = every_s
+        self.stopping = threading.Event()
+        self.runs = 0
+
+    def run(self) -> None:
+        """Settle, wait, repeat, until stopped; a failed run is logged and retried later."""
+        while not self.stopping.wait(self.every_s):
+            try:
+                result = settle_day(self.ledger, self.models, today_in_jakarta(self.ledger))
+                self.runs += 1
+                if result.settled:
+                    log.info("settlement: %s", result.as_dict())
+            except Exception:
+                log.exception("settlement run failed; retrying in %.0f s", self.every_s)
+
+    def stop(self) -> None:
+        """Stop after the current run."""
+        self.stopping.set()
+        self.join(timeout=30)
+
+
+def report_csv(rows: list[dict[str, Any]]) -> Iterator[str]:
+    """The settlement report as CSV lines (header first)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REPORT_COLUMNS)
+    for row in rows:
+        writer.writerow([row[column] for column in REPORT_COLUMNS])
+        if out.tell() > 64 * 1024:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()

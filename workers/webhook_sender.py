@@ -1,0 +1,184 @@
+"""The webhook delivery worker: posts what the outbox owes, signed, and records each try.
+
+At least once: a delivery is sent when the outbox says it is due and the ledger's
+count of attempts agrees with the outbox's (so a try the outbox has not seen yet is
+not repeated). Every try — status code or error, and when to try next — is an event.
+
+Before every try the endpoint's host is resolved again and every address checked (DNS
+can change after the endpoint was registered); the request then goes to a checked
+address (the host still in ``Host`` and in TLS's SNI and certificate check), so no second
+lookup can swap in another. A refused address is a failed try, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from uuid import UUID
+
+import httpx
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.webhooks import (
+    Resolver,
+    WebhookDelivery,
+    WebhookTarget,
+    check_webhook_target,
+    next_attempt,
+    signature_header,
+)
+from paylink_es.resolver import system_resolver
+from paylink_es.store.postgres import is_outage
+from projections.feed import WebhookOutbox
+from projections.readmodel import iso
+
+log = logging.getLogger("paylink.webhooks")
+DUE = (
+    "SELECT d.* FROM {s}webhook_deliveries d JOIN {s}webhook_endpoints e"
+    " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.deleted = 0"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.position LIMIT ?"
+)
+USER_AGENT = "Paylink-Webhooks/0.1"
+OUTAGE_WAIT_MAX_S = 5.0  # while the database is unavailable, a look this often at most
+
+
+class DeliveryWorker:
+    """Sends due webhook deliveries; one instance per process is enough."""
+
+    def __init__(
+        self,
+        ledger: PaylinkApp,
+        outbox: WebhookOutbox,
+        *,
+        allow_private: bool,
+        client: httpx.Client | None = None,
+        timeout_s: float = 10.0,
+        resolve: Resolver = system_resolver,
+    ) -> None:
+        self.ledger = ledger
+        self.outbox = outbox
+        self.allow_private = allow_private
+        self.resolve = resolve
+        self.client = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._owns_client = client is None
+
+    def run_once(self, limit: int = 50) -> int:
+        """Send everything due now (up to ``limit``); returns how many were tried."""
+        now = self.ledger.now()
+        tried = 0
+        for row in self.outbox.view.query(DUE, (iso(now), limit)):
+            endpoint_id, position = UUID(row["endpoint_id"]), int(row["position"])
+            delivery = WebhookDelivery.create_id(endpoint_id, position)
+            if self.ledger.delivery_attempts(delivery) != row["attempts"]:
+                continue  # the outbox has not seen the last try yet
+            self._send(row, endpoint_id, position)
+            tried += 1
+        return tried
+
+    def _send(self, row: dict[str, object], endpoint_id: UUID, position: int) -> None:
+        merchant = UUID(str(row["merchant_id"]))
+        now = self.ledger.now()
+        body = str(row["payload"]).encode()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            endpoint = self.ledger.webhook_endpoint(merchant, str(row["mode"]), endpoint_id)
+            target = check_webhook_target(
+                endpoint.url, allow_private=self.allow_private, resolve=self.resolve
+            )
+            stamp = int(now.timestamp())
+            response = post_pinned(
+                self.client,
+                target,
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "User-Agent": USER_AGENT,
+                    "Paylink-Event-Id": str(json.loads(body)["id"]),
+                    "Paylink-Delivery-Id": str(row["delivery_id"]),
+                    "Paylink-Event-Type": str(row["event_type"]),
+                    "Paylink-Signature": signature_header(
+                        endpoint.signing_secrets(now), stamp, body
+                    ),
+                },
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except DomainError as problem:
+            error = problem.message
+        except httpx.HTTPError as problem:
+            error = f"{type(problem).__name__}: {problem}"[:500]
+        attempts = int(str(row["attempts"])) + 1
+        delivered = status_code is not None and error is None
+        retry = None if delivered else next_attempt(attempts, now)
+        if not delivered and retry is None:
+            log.warning(
+                "webhook %s to endpoint %s failed %d times; giving up",
+                row["delivery_id"],
+                endpoint_id,
+                attempts,
+            )
+        self.ledger.record_delivery_attempt(
+            endpoint_id, merchant, position, status_code, error, retry
+        )
+
+    def run_forever(self, stopping: threading.Event, interval: float = 0.2) -> None:
+        """Keep sending until ``stopping`` is set.
+
+        While the database is unavailable, say so once and look again less often (up to
+        every :data:`OUTAGE_WAIT_MAX_S`); the first round that reaches it goes on as usual.
+        """
+        pause = interval
+        while not stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as error:
+                if not is_outage(error):
+                    log.exception("webhook delivery round failed")
+                elif pause == interval:
+                    log.warning("webhook delivery waits for the database: %s", error)
+                pause = min(pause * 2, OUTAGE_WAIT_MAX_S) if is_outage(error) else interval
+                stopping.wait(pause)
+                continue
+            if pause != interval:
+                log.warning("webhook delivery goes on")
+                pause = interval
+            if not busy:
+                stopping.wait(interval)
+
+    def close(self) -> None:
+        """Close the HTTP client if this worker made it."""
+        if self._owns_client:
+            self.client.close()
+
+
+def post_pinned(
+    client: httpx.Client, target: WebhookTarget, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST ``body`` to ``target``, connecting only to its checked addresses.
+
+    The URL's host is replaced by each checked address in turn (the next one only when
+    the connection cannot be made); the host name stays in ``Host`` and, for https, in
+    SNI, where it is also the name the certificate must match. Without checked addresses
+    (private addresses allowed) the URL is used as it is.
+    """
+    url = httpx.URL(target.url)
+    if not target.addresses:
+        return client.post(url, content=body, headers=headers)
+    host_header = {"Host": url.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.host} if url.scheme == "https" else {}
+    for index, address in enumerate(target.addresses):
+        try:
+            return client.post(
+                url.copy_with(host=address),
+                content=body,
+                headers={**headers, **host_header},
+                extensions=extensions,
+            )
+        except httpx.ConnectError:
+            if index == len(target.addresses) - 1:
+                raise
+    raise AssertionError("unreachable: a target has at least one address")
