@@ -1,5 +1,5 @@
 """A local Winpay SNAP counterpart on 127.0.0.1, built from Winpay's public documents and
-the SNAP standard, independently of ``paylink_es.channels.snap`` and ``...winpay``.
+the SNAP standard, independently of ``paylink_es.channels.snap_*`` and ``...winpay``.
 
 Services (response code = HTTP(3) + service(2) + case(2); success is HTTP 200):
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paylink_es.channels.snap import money_from_snap, money_to_snap, parse_snap_datetime
+from paylink_es.channels.snap_messages import money_from_snap, money_to_snap, parse_snap_datetime
 from paylink_es.domain.errors import AmountInvalidError, CurrencyUnsupportedError, InvalidFieldError
 from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 from paylink_es.locale import WIB

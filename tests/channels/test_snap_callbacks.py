@@ -13,7 +13,6 @@ from typing import Any, Literal
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paylink_es.channels.snap import RsaSigner, RsaVerifier, SnapClient
 from paylink_es.channels.snap_callbacks import (
     InMemorySeenExternalIds,
     SignedNotification,
@@ -25,7 +24,9 @@ from paylink_es.channels.snap_callbacks import (
     parse_va_payment,
     relative_path,
 )
+from paylink_es.channels.snap_client import SnapClient
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
+from paylink_es.channels.snap_signing import RsaSigner, RsaVerifier
 from paylink_es.channels.winpay import CALLBACK_PATH, EWALLET_NOTIFY_PATH, QRIS_NOTIFY_PATH
 from paylink_es.channels.winpay_api import WinpayApi
 from paylink_es.domain.money import Money

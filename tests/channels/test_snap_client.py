@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from paylink_es.channels import snap_codes as codes
 from paylink_es.channels.qris import parse_tlv
-from paylink_es.channels.snap import RsaSigner, SnapClient
+from paylink_es.channels.snap_client import SnapClient
 from paylink_es.channels.snap_codes import (
     SnapAnswerInvalidError,
     SnapRequestRejectedError,
     SnapUnreachableError,
 )
+from paylink_es.channels.snap_signing import RsaSigner
 from paylink_es.channels.winpay_api import (
     PATH_CREATE_VA,
     PATH_DELETE_VA,

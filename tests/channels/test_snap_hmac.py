@@ -1,7 +1,7 @@
 """Generic SNAP behind the same client: the B2B token, HMAC-SHA512 requests and callbacks.
 
 The counterpart issues and checks tokens and computes the HMAC itself (it shares no code
-with ``paylink_es.channels.snap``); the client and the counterpart share a clock the tests
+with ``paylink_es.channels.snap_*``); the client and the counterpart share a clock the tests
 move, so expiry is exercised without sleeping.
 """
 
@@ -18,16 +18,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paylink_es.channels.snap import (
-    AccessToken,
-    AccessTokenCache,
-    B2BCredentials,
-    HmacVerifier,
-    RsaSigner,
-    SnapClient,
-    minify,
-)
 from paylink_es.channels.snap_callbacks import SnapCallbackVerifier, parse_va_payment
+from paylink_es.channels.snap_client import SnapClient
 from paylink_es.channels.snap_codes import (
     SnapAnswerInvalidError,
     SnapCallbackRejectedError,
@@ -35,6 +27,9 @@ from paylink_es.channels.snap_codes import (
     SnapUnreachableError,
     is_invalid_token,
 )
+from paylink_es.channels.snap_messages import minify
+from paylink_es.channels.snap_signing import HmacVerifier, RsaSigner
+from paylink_es.channels.snap_tokens import AccessToken, AccessTokenCache, B2BCredentials
 from paylink_es.channels.winpay import CALLBACK_PATH
 from paylink_es.channels.winpay_api import VaRef, VirtualAccount, WinpayApi
 from paylink_es.domain.clock import FakeClock

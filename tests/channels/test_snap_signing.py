@@ -13,21 +13,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paylink_es.channels.snap import (
-    ExternalIdGenerator,
+from paylink_es.channels.snap_client import ExternalIdGenerator, request_headers
+from paylink_es.channels.snap_codes import SnapKeyInvalidError
+from paylink_es.channels.snap_keys import load_private_key, load_public_key
+from paylink_es.channels.snap_messages import minify, snap_timestamp
+from paylink_es.channels.snap_signing import (
     HmacSigner,
     RsaSigner,
     RsaVerifier,
     Signer,
     Verifier,
-    load_private_key,
-    load_public_key,
-    minify,
-    request_headers,
-    snap_timestamp,
     string_to_sign,
 )
-from paylink_es.channels.snap_codes import SnapKeyInvalidError
 from paylink_es.locale import WIB
 from tests.channels.snap_counterpart import private_pem, public_pem, rsa_sign
 

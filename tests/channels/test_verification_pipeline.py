@@ -25,7 +25,8 @@ from paylink_es.application.channel_port import (
 from paylink_es.application.details import PaymentDetails
 from paylink_es.application.verification import PaymentVerification
 from paylink_es.channels.sandbox import SandboxChannel
-from paylink_es.channels.snap import RsaSigner, RsaVerifier, SnapClient
+from paylink_es.channels.snap_client import SnapClient
+from paylink_es.channels.snap_signing import RsaSigner, RsaVerifier
 from paylink_es.channels.winpay import WinpayChannel
 from paylink_es.channels.winpay_api import WinpayApi
 from paylink_es.domain.money import Money

@@ -29,14 +29,9 @@ from typing import Any, Final, Protocol
 
 from paylink_es.bearer import bearer_token
 from paylink_es.channels import snap_codes as codes
-from paylink_es.channels.snap import (
-    HmacVerifier,
-    Verifier,
-    minify,
-    money_from_snap,
-    parse_snap_datetime,
-)
 from paylink_es.channels.snap_codes import SnapCallbackRejectedError
+from paylink_es.channels.snap_messages import minify, money_from_snap, parse_snap_datetime
+from paylink_es.channels.snap_signing import HmacVerifier, Verifier
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import Money
 from paylink_es.locale import WIB

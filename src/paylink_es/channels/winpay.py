@@ -48,19 +48,15 @@ from paylink_es.application.channel_port import (
     RefundResult,
 )
 from paylink_es.application.details import PaymentDetails
-from paylink_es.channels.snap import (
-    B2BCredentials,
-    RsaSigner,
-    RsaVerifier,
-    SnapClient,
-    Verifier,
-)
 from paylink_es.channels.snap_callbacks import (
     SnapCallbackVerifier,
     TransactionNotice,
     VaPaid,
 )
+from paylink_es.channels.snap_client import SnapClient
 from paylink_es.channels.snap_codes import SnapKeyInvalidError
+from paylink_es.channels.snap_signing import RsaSigner, RsaVerifier, Verifier
+from paylink_es.channels.snap_tokens import B2BCredentials
 from paylink_es.channels.winpay_api import (
     EWALLET_CHANNELS,
     SNAP_CHANNELS,

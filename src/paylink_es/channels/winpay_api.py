@@ -2,7 +2,7 @@
 
 Virtual accounts (create 27, status 26, inquiry 30, delete 31), QRIS MPM (generate 47,
 query 51) and e-wallet host-to-host (payment 54, status 55). Every call goes through a
-signed :class:`~paylink_es.channels.snap.SnapClient`; every answer is read into a frozen
+signed :class:`~paylink_es.channels.snap_client.SnapClient`; every answer is read into a frozen
 dataclass at this edge, and anything that is not what Winpay documents is a
 ``SnapAnswerInvalidError``.
 
@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from paylink_es.channels import snap_codes as codes
-from paylink_es.channels.snap import (
-    SnapClient,
+from paylink_es.channels.snap_client import SnapClient
+from paylink_es.channels.snap_codes import SnapAnswerInvalidError
+from paylink_es.channels.snap_messages import (
     money_from_snap,
     money_to_snap,
     parse_snap_datetime,
     snap_timestamp,
 )
-from paylink_es.channels.snap_codes import SnapAnswerInvalidError
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import Money
 
