@@ -1,19 +1,44 @@
-"""Settings: one object, built from PAYLINK_* variables when a process starts."""
+"""Settings: one object, built from PAYLINK_* variables when a process starts.
+
+Secrets are :class:`SecretStr` (their repr is stars; the database URL shows no password),
+and a validation error never echoes what it was given. Reading a setting touches nothing:
+the stores create their directories when they are opened (:mod:`paylink_es.store.sqlite`).
+In production a process refuses to start with a secret everyone knows or one the code
+would invent (:meth:`Settings.live_secret_problems`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
-from urllib.parse import unquote, urlsplit
+from typing import Any, Final, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# What an earlier version used as everyone's sandbox secret: it is public, so production
+# refuses it.
+PUBLIC_SANDBOX_SECRET: Final = "sandbox-callback-secret"  # noqa: S105 (refused, not used)
+# The shortest PAYLINK_SECRET_KEY production accepts (sessions and CSRF tokens hang on it).
+MIN_SECRET_KEY_LENGTH: Final = 32
+SECRETS: Final = (
+    "smtp_password",
+    "sms_gateway_token",
+    "whatsapp_token",
+    "secret_key",
+    "sandbox_secret",
+    "winpay_private_key",
+    "winpay_client_secret",
+)
 
 
 class Settings(BaseSettings):
     """Everything a Paylink process can be told from outside."""
 
-    model_config = SettingsConfigDict(env_prefix="PAYLINK_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PAYLINK_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -94,19 +119,25 @@ class Settings(BaseSettings):
     smtp_port: int = 587
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_user: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, description="Never logged")
     mail_from: str = "Paylink <no-reply@paylink.local>"
     sms_gateway_url: str | None = Field(default=None, description="Generic SMS gateway POST URL")
-    sms_gateway_token: str | None = None
+    sms_gateway_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the SMS gateway; never logged"
+    )
     whatsapp_api_url: str | None = Field(
         default=None, description="WhatsApp Cloud API-style messages URL (…/<phone-id>/messages)"
     )
-    whatsapp_token: str | None = None
+    whatsapp_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the WhatsApp API; never logged"
+    )
     notify_timeout_s: float = Field(default=10.0, gt=0)
     notify_retries: int = Field(default=3, ge=1)
     # -- hosted page and sandbox channel ------------------------------------------------
-    secret_key: str | None = Field(
-        default=None, description="Signs CSRF tokens and sessions; default: var/secret.key"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs CSRF tokens and sessions; required in production (32+ characters),"
+        " in development default: var/secret.key, made once",
     )
     sandbox_secret: SecretStr | None = Field(
         default=None,
@@ -174,6 +205,57 @@ class Settings(BaseSettings):
     winpay_va_ttl_minutes: int = Field(default=1440, ge=2, le=129600)
     winpay_timeout_s: float = Field(default=10.0, gt=0)
 
+    @field_validator(*SECRETS, mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``PAYLINK_SECRET_KEY=`` (empty) is no secret at all: unset."""
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _no_public_secrets_in_production(self) -> Settings:
+        problems = self.live_secret_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def live_secret_problems(self) -> list[str]:
+        """Why production must not start with these secrets (empty in development).
+
+        ``PAYLINK_SECRET_KEY`` must be given: the key made in ``var/secret.key`` is for
+        development (each machine would make its own, and a fresh disk a new one). The
+        sandbox's own ``var/sandbox.key`` is fine, but not the public secret of earlier
+        versions.
+        """
+        if self.environment != "production":
+            return []
+        problems = []
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key:
+            problems.append(
+                "PAYLINK_SECRET_KEY must be set in production (it signs sessions and CSRF"
+                " tokens; var/secret.key is made only in development)"
+            )
+        elif len(key) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"PAYLINK_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+                " in production"
+            )
+        sandbox = self.sandbox_secret
+        if sandbox is not None and sandbox.get_secret_value() == PUBLIC_SANDBOX_SECRET:
+            problems.append(
+                "PAYLINK_SANDBOX_SECRET is the public default of earlier versions; set your"
+                " own or unset it (var/sandbox.key is made once)"
+            )
+        return problems
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields as pydantic shows them, the database URL without its password."""
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                yield name, without_password(value)
+            else:
+                yield name, value
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
@@ -199,9 +281,11 @@ class Settings(BaseSettings):
         return self.data_dir / f"{name}.sqlite3"
 
     def eventsourcing_env(self, store: str = "paylink") -> dict[str, str]:
-        """The eventsourcing library's environment for one application store."""
+        """The eventsourcing library's environment for one application store.
+
+        Only words: the SQLite factory creates ``data_dir`` when the store is opened.
+        """
         if self.database_url is None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             return {
                 "PERSISTENCE_MODULE": "paylink_es.store.sqlite:PaylinkSQLiteFactory",
                 "SQLITE_DBNAME": str(self.sqlite_path(store)),
@@ -227,3 +311,13 @@ class Settings(BaseSettings):
             "POSTGRES_SCHEMA": self.database_schema or "",
         }
         return env
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user info shown as ``***`` (for reprs and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user_info, _, host = parts.netloc.rpartition("@")
+    user = user_info.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,8 +1,9 @@
 """Signed values handed to browsers: one place signs them and checks them.
 
 A :class:`Signer` holds an HMAC-SHA256 key derived for one purpose from the
-installation's secret (``PAYLINK_SECRET_KEY``, or ``var/secret.key`` made once), so a
-token made for one purpose is worth nothing for another. It makes
+installation's secret (``PAYLINK_SECRET_KEY``; in development, when it is unset,
+``var/secret.key`` made once), so a token made for one purpose is worth nothing for
+another. It makes
 
 - tokens: the hex HMAC of a message (CSRF tokens of the hosted page, the dashboard and
   its sign-in form), which live as long as what they are bound to (a visitor, a session);
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.settings import Settings
 
 JsonScalar = str | int | bool | None
@@ -44,9 +46,18 @@ def installation_secret(data_dir: Path, name: str) -> str:
 
 
 def signing_secret(settings: Settings) -> bytes:
-    """The secret every :class:`Signer` derives from: the setting, or the installation's."""
-    if settings.secret_key:
-        return settings.secret_key.encode()
+    """The secret every :class:`Signer` derives from: the setting, or (development only)
+    the installation's.
+
+    Production never invents one: without ``PAYLINK_SECRET_KEY`` it is an
+    InvalidFieldError (settings built from the environment refuse that already).
+    """
+    secret = settings.secret_key
+    configured = secret.get_secret_value() if secret is not None else ""
+    if configured:
+        return configured.encode()
+    if settings.environment == "production":
+        raise InvalidFieldError("secret_key", "must be set in production")
     return installation_secret(settings.data_dir, SECRET_FILE).encode()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.dashboard.session import SESSION_COOKIE
 from paylink_es.application.users import UserServices
@@ -44,7 +45,9 @@ def test_the_right_password_signs_in_with_a_hardened_cookie(sqlite_desk: Desk) -
 
 
 def test_outside_development_the_cookie_is_secure(tmp_path: Path, clock: FakeClock) -> None:
-    settings = Settings(data_dir=tmp_path / "prod", environment="production")
+    settings = Settings(
+        data_dir=tmp_path / "prod", environment="production", secret_key=SecretStr("s" * 32)
+    )
     with shop(settings, clock) as built:
         build_desk(built)
         client = TestClient(built.app, base_url="https://testserver")

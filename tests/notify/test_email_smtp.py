@@ -7,6 +7,7 @@ import ssl
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from paylink_es.notify import DeliveryFailedError, EmailSender, Message
 from paylink_es.settings import Settings
@@ -171,7 +172,7 @@ def test_starttls_then_login_then_the_message(
         controller.port,
         security="starttls",
         user=SMTP_USER,
-        password=SMTP_PASSWORD,
+        password=SecretStr(SMTP_PASSWORD),
         ssl_context=ssl.create_default_context(cafile=cert),
     )
 
@@ -195,7 +196,7 @@ def test_implicit_tls_on_connect(make_smtp: MakeSmtp, tls_files: tuple[str, str]
         controller.port,
         security="tls",
         user=SMTP_USER,
-        password=SMTP_PASSWORD,
+        password=SecretStr(SMTP_PASSWORD),
         ssl_context=ssl.create_default_context(cafile=cert),
     )
 
@@ -247,7 +248,7 @@ def test_a_wrong_password_fails_for_good_and_is_never_logged_or_stored(
         controller.port,
         security="starttls",
         user=SMTP_USER,
-        password=wrong,
+        password=SecretStr(wrong),
         ssl_context=ssl.create_default_context(cafile=cert),
     )
 

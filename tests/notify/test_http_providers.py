@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from paylink_es.notify import DeliveryFailedError, Message, SmsSender, WhatsAppSender
 from tests.api.support import Api, assert_problem
@@ -20,9 +21,9 @@ LINK: dict[str, Any] = {"amount": 150000, "description": "Kaos polos hitam"}
 def provider_api(make: MakeApi, provider: Provider, **overrides: Any) -> Api:
     return make(
         sms_gateway_url=f"{provider.base_url}/sms/send",
-        sms_gateway_token=SMS_TOKEN,
+        sms_gateway_token=SecretStr(SMS_TOKEN),
         whatsapp_api_url=f"{provider.base_url}/v19.0/1234567890/messages",
-        whatsapp_token=WA_TOKEN,
+        whatsapp_token=SecretStr(WA_TOKEN),
         **overrides,
     )
 
@@ -135,7 +136,7 @@ def sms(provider: Provider, **overrides: Any) -> tuple[SmsSender, list[float]]:
     waits: list[float] = []
     arguments: dict[str, Any] = {
         "url": f"{provider.base_url}/sms",
-        "token": SMS_TOKEN,
+        "token": SecretStr(SMS_TOKEN),
         "timeout_s": 5.0,
         "tries": 3,
         "sleep": waits.append,
@@ -204,4 +205,5 @@ def test_the_whatsapp_message_id_is_kept_and_no_token_means_no_authorization(
 
     assert delivery.provider_id == "wamid.XYZ"
     assert "authorization" not in provider.seen[0].headers
-    assert WA_TOKEN not in repr(WhatsAppSender(url="x", token=WA_TOKEN, timeout_s=1, tries=1))
+    shown = repr(WhatsAppSender(url="x", token=SecretStr(WA_TOKEN), timeout_s=1, tries=1))
+    assert WA_TOKEN not in shown

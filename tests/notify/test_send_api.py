@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from paylink_es.settings import Settings
 from tests.api.support import UNKNOWN_ID, Api, Merchant, assert_problem
@@ -283,7 +284,7 @@ def test_a_send_answers_with_the_share_payload_too(api: Api) -> None:
 def test_in_production_a_channel_without_provider_is_503_and_nothing_is_recorded(
     make_sqlite_send_api: MakeApi,
 ) -> None:
-    api = make_sqlite_send_api(environment="production", secret_key="k" * 32)
+    api = make_sqlite_send_api(environment="production", secret_key=SecretStr("k" * 32))
     merchant = api.merchant()
     link = api.create_link(merchant, **LINK)
     head = api.head()

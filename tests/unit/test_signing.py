@@ -8,7 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.settings import Settings
 from paylink_es.signing import Signer, installation_secret, signing_secret
 
@@ -116,8 +118,20 @@ def test_the_installation_secret_is_made_once_and_kept_private(tmp_path: Path) -
 
 
 def test_the_setting_wins_over_the_installation_secret(tmp_path: Path) -> None:
-    configured = Settings(data_dir=tmp_path, secret_key="from-the-environment")
+    configured = Settings(data_dir=tmp_path, secret_key=SecretStr("from-the-environment"))
     assert signing_secret(configured) == b"from-the-environment"
     assert not (tmp_path / "secret.key").exists()
     made = Settings(data_dir=tmp_path)
     assert signing_secret(made) == (tmp_path / "secret.key").read_text().strip().encode()
+
+
+def test_production_never_invents_a_signing_secret(tmp_path: Path) -> None:
+    # Settings from the environment refuse this already; settings copied past that check
+    # still get no key made up in var/.
+    unchecked = Settings(data_dir=tmp_path).model_copy(update={"environment": "production"})
+    with pytest.raises(InvalidFieldError) as refused:
+        signing_secret(unchecked)
+    assert refused.value.field == "secret_key"
+    assert not (tmp_path / "secret.key").exists()
+    given = unchecked.model_copy(update={"secret_key": SecretStr("p" * 32)})
+    assert signing_secret(given) == b"p" * 32

@@ -7,18 +7,13 @@ InvalidFieldError naming the setting — never a failure at a customer's first p
 
 from __future__ import annotations
 
-from typing import Final
-
 from paylink_es.application.channel_port import ChannelPort
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.winpay import winpay_from_settings
 from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.errors import InvalidFieldError
-from paylink_es.settings import Settings
+from paylink_es.settings import PUBLIC_SANDBOX_SECRET, Settings
 from paylink_es.signing import installation_secret
-
-# What an earlier version used as everyone's sandbox secret: it is public, so refused.
-PUBLIC_SANDBOX_SECRET: Final = "sandbox-callback-secret"  # noqa: S105 (refused, not used)
 
 
 def sandbox_secret(settings: Settings) -> str:
@@ -26,7 +21,7 @@ def sandbox_secret(settings: Settings) -> str:
 
     Made once, kept in ``var/sandbox.key`` (readable by its owner only), so nobody else
     can sign a sandbox callback to this server. The public secret of earlier versions is
-    refused in production.
+    refused in production (settings built from the environment refuse it already).
     """
     configured = settings.sandbox_secret
     if configured is not None and configured.get_secret_value():

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from paylink_es import __version__
 from paylink_es.notify.port import (
@@ -30,7 +31,7 @@ class JsonProvider:
         self,
         *,
         url: str,
-        token: str | None,
+        token: SecretStr | None,
         timeout_s: float,
         tries: int,
         backoff_s: float = 0.5,
@@ -59,7 +60,7 @@ class JsonProvider:
         body = self.payload(message)
         headers = {"User-Agent": f"paylink-es/{__version__}", "Accept": "application/json"}
         if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
             return deliver_with_retries(
                 self.name,

@@ -10,6 +10,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Literal
 
+from pydantic import SecretStr
+
 from paylink_es.notify.port import (
     Delivery,
     Message,
@@ -33,7 +35,7 @@ class EmailSender:
         port: int,
         security: Security,
         user: str | None,
-        password: str | None,
+        password: SecretStr | None,
         mail_from: str,
         timeout_s: float,
         tries: int,
@@ -98,7 +100,8 @@ class EmailSender:
                     # Never fall back to plain text when STARTTLS was asked for.
                     smtp.starttls(context=self._context())
                 if self.user:
-                    smtp.login(self.user, self._password or "")
+                    password = self._password
+                    smtp.login(self.user, password.get_secret_value() if password else "")
                 smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))

@@ -10,6 +10,9 @@ long as the one before it writes: the kernel wakes it when the lock is released.
 a process the library's writer lock already serialises writers; the gate adds the other
 processes. A process that does not use the gate still works (SQLite's own locking is
 untouched); it only waits the old way.
+
+Opening a store creates its directory (:func:`make_store_directory`): settings only name
+the file.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -32,6 +36,14 @@ from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.store.doorbell import address_for, ring
 from paylink_es.store.transcodings import uuid_from_hex
+
+
+def make_store_directory(db_name: str) -> None:
+    """Create the directory of the SQLite file ``db_name`` (a path or a ``file:`` URI) if
+    it is missing; nothing for a database in memory."""
+    if not db_name or SQLiteConnectionPool.detect_memory_mode(db_name):
+        return
+    Path(db_name.removeprefix("file:").partition("?")[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
 class WriteGatePool(SQLiteConnectionPool):
@@ -120,13 +132,16 @@ class ChosenPoolDatastore(SQLiteDatastore):
 class SQLiteStoreFactory(SQLiteFactory):
     """The library's SQLite persistence module, building a datastore of our choosing.
 
-    Named by ``PERSISTENCE_MODULE``: the library builds it as it builds its own.
+    Named by ``PERSISTENCE_MODULE``: the library builds it as it builds its own. The
+    store's directory is created first, so that its file (and write gate) can be.
     """
 
     datastore_class: ClassVar[type[SQLiteDatastore]] = SQLiteDatastore
 
     def __init__(self, env: Environment | EnvType | None) -> None:
-        super().__init__(env)
+        environment = env if isinstance(env, Environment) else Environment(env=env)
+        make_store_directory(environment.get(self.SQLITE_DBNAME) or "")
+        super().__init__(environment)
         if self.datastore_class is SQLiteDatastore:
             return
         plain = self.datastore
