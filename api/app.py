@@ -13,17 +13,18 @@ from fastapi import FastAPI, Request
 
 from api import problems
 from api.auth import Owner, RateLimiter
-from api.channel_registry import channels_of, close_channels
 from api.dashboard import dashboard_router
+from api.dashboard.render import dashboard_templates
 from api.direct import bench_validation, create_link_handler, validate_link_handler
 from api.middleware import RequestContext
+from api.pages import page_templates
 from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
 from api.schemas import LinkCreate, Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import Services, build
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
@@ -48,28 +49,26 @@ READY_TIMEOUT_S = 2.0  # /readyz waits at most this long for the database
 
 
 def create_app(
-    settings: Settings, ledger: PaylinkApp | None = None, *, run_projections: bool = True
+    services: Services, *, run_projections: bool = True, owns_services: bool = False
 ) -> FastAPI:
-    """Build the HTTP app on ``settings``; ``ledger`` lets tests pass one they built.
+    """Build the HTTP app on ``services`` (``paylink_es.bootstrap.build``).
 
     With ``run_projections`` the read models are kept up to date in-process while the
     app runs (``paylink projections run`` does the same as a process of its own), and
     the webhook sender runs beside them. The app can be started again after a shutdown:
-    what the shutdown closed is opened anew.
+    what the shutdown closed (the read models) is opened anew. The services are closed at
+    shutdown only when ``owns_services`` (a worker process that built them for this app).
     """
-    owned = ledger is None
+    settings = services.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.closed:
-            if owned:
-                app.state.ledger = open_app(settings)
             app.state.read_models = ReadModels(settings)
             app.state.closed = False
-        ledger_app: PaylinkApp = app.state.ledger
         read_models: ReadModels = app.state.read_models
         background = (
-            _Background(settings, ledger_app, read_models, channels_of(app.state))
+            _Background(settings, services.application, read_models, services.channels)
             if run_projections
             else None
         )
@@ -81,23 +80,21 @@ def create_app(
             if background is not None:
                 background.stop()
             read_models.close()
-            if owned:
-                ledger_app.close()
-            close_channels(app.state)
-            if getattr(app.state, "callback_client_owned", False):
-                app.state.callback_client.close()
-                del app.state.callback_client
-                app.state.callback_client_owned = False
+            if owns_services:
+                services.close()
             app.state.closed = True
 
     app = FastAPI(
         title="Paylink ES", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = settings
-    channels_of(app.state)  # keys loaded and settings checked now, not at a first payment
-    app.state.ledger = ledger if ledger is not None else open_app(settings)
+    app.state.services = services
+    app.state.ledger = services.application
     app.state.read_models = ReadModels(settings)
     app.state.closed = False
+    app.state.templates = page_templates()
+    app.state.dashboard_templates = dashboard_templates()
+    app.state.signers = {}
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     direct = {("POST", "/v1/links"): create_link_handler(app.state)}
     if settings.bench_endpoints:
@@ -163,7 +160,7 @@ def app_from_environment() -> FastAPI:
     if supervisor is not None and supervisor.pid is not None:
         die_with_parent(supervisor.pid)
     settings = Settings()
-    app = create_app(settings, run_projections=settings.run_projections)
+    app = create_app(build(settings), run_projections=settings.run_projections, owns_services=True)
     freeze_startup_heap()
     return app
 

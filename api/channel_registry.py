@@ -1,11 +1,10 @@
-"""The payment channels this server can use, built once from settings and kept on app.state.
+"""The payment channels this server can use: the ones its services were built with.
 
 ``channels_of(app.state)`` is every configured channel by name: the sandbox always, Winpay
 SNAP when ``PAYLINK_WINPAY_BASE_URL`` (and its keys) are set, in the signature scheme
 ``PAYLINK_WINPAY_SIGNATURE_SCHEME`` names (``rsa``, or ``hmac`` for generic SNAP).
-They are made by ``paylink_es.channels.registry.build_channels`` (keys loaded, settings
-checked: the app factory builds them first, so a bad Winpay setting stops the server at
-start).
+They are made by the composition root (``paylink_es.bootstrap.build``: keys loaded,
+settings checked before the server starts).
 ``channel_for(app.state, name)`` is one of them, or ``ChannelNotConfiguredError`` (404,
 field ``channel``).
 ``channel_for_payment`` chooses the channel a new payment goes through: the sandbox in
@@ -15,14 +14,12 @@ test mode, Winpay in live mode for the methods it offers, otherwise none.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 from uuid import UUID, uuid4
 
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import LinkDetails
-from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_codes import SnapError
 from paylink_es.channels.winpay import WinpayChannel
@@ -36,9 +33,6 @@ from paylink_es.domain.money import Money, parse_minor_units
 from paylink_es.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_STATE_KEY = "channels"
-_lock = threading.Lock()
 
 
 class ChannelNotConfiguredError(NotFoundError):
@@ -54,16 +48,9 @@ class ChannelUnavailableError(DomainError):
 
 
 def channels_of(app_state: Any) -> dict[str, ChannelPort]:
-    """Every channel of this app by name (built on first use, then cached on app.state)."""
-    cached: dict[str, ChannelPort] | None = getattr(app_state, _STATE_KEY, None)
-    if cached is not None:
-        return cached
-    with _lock:
-        cached = getattr(app_state, _STATE_KEY, None)
-        if cached is None:
-            cached = build_channels(app_state.settings)
-            setattr(app_state, _STATE_KEY, cached)
-    return cached
+    """Every channel of this app by name (built with the app's services)."""
+    channels: dict[str, ChannelPort] = app_state.services.channels
+    return channels
 
 
 def channel_for(app_state: Any, name: str) -> ChannelPort:
@@ -103,16 +90,6 @@ def channel_for_payment(app_state: Any, mode: str, method: str) -> ChannelPort |
 def offered_methods(app_state: Any, details: LinkDetails) -> list[str]:
     """The link's methods that a channel here can take for its mode, in its order."""
     return [m for m in details.methods if channel_for_payment(app_state, details.mode, m)]
-
-
-def close_channels(app_state: Any) -> None:
-    """Close what the channels hold open (HTTP pools); they are rebuilt on next use."""
-    with _lock:
-        built: dict[str, ChannelPort] | None = getattr(app_state, _STATE_KEY, None)
-        if built is None:
-            return
-        delattr(app_state, _STATE_KEY)
-    close_all(built)
 
 
 def _amount_due(details: LinkDetails, offered: str | None) -> Money:

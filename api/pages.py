@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from paylink_es.bootstrap import Services
 from paylink_es.locale import (
     LANGUAGES,
     PAGE_TEXT,
@@ -24,8 +25,7 @@ from paylink_es.locale import (
     language_of,
     other_language,
 )
-from paylink_es.settings import Settings
-from paylink_es.signing import Signer, signing_secret
+from paylink_es.signing import Signer
 
 VISITOR_COOKIE = "pl_visitor"
 LANG_COOKIE = "pl_lang"
@@ -39,24 +39,25 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _FORM_ACTION = re.compile(r"/(pay|simulate|card)$")
 
 
+def page_templates() -> Jinja2Templates:
+    """The page templates (the app factory builds them once)."""
+    return Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
 def templates(request: Request) -> Jinja2Templates:
-    """The page templates (built once per app)."""
-    existing: Jinja2Templates | None = getattr(request.app.state, "templates", None)
-    if existing is None:
-        existing = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-        request.app.state.templates = existing
-    return existing
+    """This app's page templates."""
+    built: Jinja2Templates = request.app.state.templates
+    return built
 
 
 def signer(request: Request, purpose: str) -> Signer:
-    """The app's :class:`~paylink_es.signing.Signer` for ``purpose`` (made once per app)."""
-    signers: dict[str, Signer] | None = getattr(request.app.state, "signers", None)
-    if signers is None:
-        signers = request.app.state.signers = {}
+    """The app's :class:`~paylink_es.signing.Signer` for ``purpose`` (made once per app,
+    from the signing secret the services were built with)."""
+    signers: dict[str, Signer] = request.app.state.signers
     found = signers.get(purpose)
     if found is None:
-        settings: Settings = request.app.state.settings
-        found = signers[purpose] = Signer(signing_secret(settings), purpose)
+        services: Services = request.app.state.services
+        found = signers[purpose] = Signer(services.signing_secret, purpose)
     return found
 
 

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
 from fastapi import Request
 
 from api.channel_registry import sandbox_channel
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import PaymentDetails
+from paylink_es.bootstrap import CallbackClient, Services
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import Money
@@ -27,13 +27,10 @@ def sandbox(request: Request) -> SandboxChannel:
     return sandbox_channel(request.app.state)
 
 
-def callback_client(request: Request) -> httpx.Client:
-    """The HTTP client callbacks go out with (tests may put their own on app.state)."""
-    client: httpx.Client | None = getattr(request.app.state, "callback_client", None)
-    if client is None:
-        client = request.app.state.callback_client = httpx.Client(timeout=10)
-        request.app.state.callback_client_owned = True
-    return client
+def callback_client(request: Request) -> CallbackClient:
+    """The HTTP client callbacks go out with (the services', which tests may swap)."""
+    services: Services = request.app.state.services
+    return services.callback_client
 
 
 @dataclass(frozen=True)

@@ -48,17 +48,20 @@ NAV = (
 )
 
 
-def templates(request: Request) -> Jinja2Templates:
+def dashboard_templates() -> Jinja2Templates:
     """The dashboard's templates: a missing word or variable is an error, not a blank."""
-    existing: Jinja2Templates | None = getattr(request.app.state, "dashboard_templates", None)
-    if existing is None:
-        env = Environment(
-            loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
-        )
-        existing = Jinja2Templates(env=env)
-        existing.env.filters["when"] = when
-        request.app.state.dashboard_templates = existing
-    return existing
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined
+    )
+    built = Jinja2Templates(env=env)
+    built.env.filters["when"] = when
+    return built
+
+
+def templates(request: Request) -> Jinja2Templates:
+    """This app's dashboard templates (built once by the app factory)."""
+    built: Jinja2Templates = request.app.state.dashboard_templates
+    return built
 
 
 def when(value: str | datetime | None) -> str:

@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.pages import cookie_nonce, signer
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.users import UserDetails, UserServices
+from paylink_es.bootstrap import Services
 from paylink_es.settings import Settings
 
 SESSION_COOKIE = "pl_dash"
@@ -69,13 +70,9 @@ class Staff:
 
 
 def users(request: Request) -> UserServices:
-    """The user services on this app's ledger (built once per app)."""
-    existing: UserServices | None = getattr(request.app.state, "user_services", None)
-    ledger: PaylinkApp = request.app.state.ledger
-    if existing is None or existing.ledger is not ledger:
-        existing = UserServices(ledger)
-        request.app.state.user_services = existing
-    return existing
+    """The user services this app was built with."""
+    services: Services = request.app.state.services
+    return services.users
 
 
 def cookie_of(request: Request, staff: Staff) -> str:

@@ -16,15 +16,13 @@ from api.routes.links import NOT_FOUND
 from api.schemas import COMMON_PROBLEMS, problem_responses
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner, LinkDetails
+from paylink_es.bootstrap import Services
 from paylink_es.notify import (
     ChannelNotConfiguredError,
     DeliveryFailedError,
     LinkSender,
-    Notifications,
     Share,
-    notifications_from_settings,
 )
-from paylink_es.settings import Settings
 
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
 SEND_EXAMPLES: list[Any] = [
@@ -83,14 +81,9 @@ def share_out(share: Share) -> ShareOut:
 
 
 def link_sender(request: Request, ledger: PaylinkApp) -> LinkSender:
-    """A sender on this app's notifiers, built from its settings the first time one is needed."""
-    state = request.app.state
-    notifications: Notifications | None = getattr(state, "notifications", None)
-    if notifications is None:
-        settings: Settings = state.settings
-        notifications = notifications_from_settings(settings)
-        state.notifications = notifications
-    return LinkSender(ledger, notifications, public_url(request))
+    """A sender on the notifiers this app's services were built with."""
+    services: Services = request.app.state.services
+    return LinkSender(ledger, services.notifications, public_url(request))
 
 
 def owned(ledger: PaylinkApp, owner: KeyOwner, link_id: UUID) -> LinkDetails:

@@ -1,13 +1,19 @@
-"""Composition root: builds the application from settings (never at import time)."""
+"""Composition root: builds the whole graph from settings, once (never at import time)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from uuid import UUID, uuid4
+
+import httpx
 
 from paylink_es import faults
 from paylink_es.application.app import PaylinkApp
+from paylink_es.application.channel_port import ChannelPort
+from paylink_es.application.users import UserServices
+from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA_2026,
@@ -16,7 +22,11 @@ from paylink_es.domain.calendar import (
     parse_holidays,
 )
 from paylink_es.domain.clock import Clock, system_clock
+from paylink_es.domain.webhooks import Resolver
+from paylink_es.notify.channels import Notifications, notifications_from_settings
+from paylink_es.resolver import system_resolver
 from paylink_es.settings import Settings
+from paylink_es.signing import signing_secret
 from paylink_es.store.bulkload import load_many
 
 
@@ -34,21 +44,106 @@ def open_app(
     *,
     clock: Clock = system_clock,
     new_id: Callable[[], UUID] = uuid4,
+    webhook_resolver: Resolver | None = None,
 ) -> PaylinkApp:
-    """The ledger application on the configured backend (and the crash points armed)."""
+    """The application on the configured store, built whole (and the crash points armed)."""
     if settings.crash_at:
         faults.arm(settings.crash_at)
     ensure_postgres_schema(settings)
-    app = PaylinkApp(
+    calendar, rules = settlement_calendar(settings)
+    return PaylinkApp(
         settings.eventsourcing_env(),
         clock=clock,
         new_id=new_id,
         retries=settings.command_retries,
         group_commit=settings.group_commit,
+        calendar=calendar,
+        settlement_rules=rules,
+        bulk_loader=load_many,
+        webhook_resolver=webhook_resolver or system_resolver,
     )
-    app.calendar, app.settlement_rules = settlement_calendar(settings)
-    app.load_many = partial(load_many, app)  # type: ignore[method-assign]
-    return app
+
+
+class CallbackClient(Protocol):
+    """What the sandbox posts its signed callbacks with (httpx, or a test's client)."""
+
+    def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Services:
+    """Everything a process serves with, built once by :func:`build` and closed together.
+
+    ``application`` runs the commands; ``users`` the dashboard accounts; ``channels`` the
+    payment channels by name; ``notifications`` the message senders; ``signing_secret``
+    what every signed cookie and token derives from; ``callback_client`` the HTTP client
+    the sandbox posts its callbacks with.
+    """
+
+    settings: Settings
+    application: PaylinkApp
+    users: UserServices
+    channels: dict[str, ChannelPort]
+    notifications: Notifications
+    signing_secret: bytes
+    callback_client: CallbackClient
+    owns_application: bool = True
+    closed: bool = field(default=False, init=False)
+
+    def close(self) -> None:
+        """Close what was opened (the application only if this built it)."""
+        if self.closed:
+            return
+        self.closed = True
+        close_all(self.channels)
+        self.callback_client.close()
+        if self.owns_application:
+            self.application.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    new_id: Callable[[], UUID] = uuid4,
+    application: PaylinkApp | None = None,
+    channels: dict[str, ChannelPort] | None = None,
+    notifications: Notifications | None = None,
+    webhook_resolver: Resolver | None = None,
+) -> Services:
+    """The whole graph from settings: the composition root of every process.
+
+    Tests pass fakes (a clock, ids, channels, notifiers, a resolver) or an application they
+    opened themselves (then closing it stays theirs). Adapters are built here from the
+    settings, once; nothing is built lazily on first use.
+    """
+    # The channels keep real time: their signatures and expiries are read by the rails.
+    built_channels = channels if channels is not None else build_channels(settings)
+    try:
+        opened = application or open_app(
+            settings, clock=clock, new_id=new_id, webhook_resolver=webhook_resolver
+        )
+    except BaseException:
+        close_all(built_channels)
+        raise
+    return Services(
+        settings=settings,
+        application=opened,
+        users=UserServices(opened),
+        channels=built_channels,
+        notifications=notifications or notifications_from_settings(settings),
+        signing_secret=signing_secret(settings),
+        callback_client=httpx.Client(timeout=10),
+        owns_application=application is None,
+    )
 
 
 def settlement_calendar(settings: Settings) -> tuple[SettlementCalendar, SettlementRules]:

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from paylink_es.bootstrap import open_app  # noqa: E402
+from paylink_es import bootstrap  # noqa: E402
 from paylink_es.domain.clock import FakeClock  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from tests.api.support import Api, Server, live_server  # noqa: E402
@@ -46,9 +46,9 @@ def _builder(base: Settings, clock: FakeClock) -> Iterator[MakeApi]:
             **overrides: Any,
         ) -> Api:
             settings = base.model_copy(update=overrides)
-            ledger = open_app(settings, clock=clock)
-            stack.callback(ledger.close)
-            app = create_app(settings, ledger=ledger, run_projections=run_projections)
+            services = stack.enter_context(bootstrap.build(settings, clock=clock))
+            ledger = services.application
+            app = create_app(services, run_projections=run_projections)
             client = stack.enter_context(
                 TestClient(app, raise_server_exceptions=raise_server_exceptions)
             )
@@ -93,9 +93,9 @@ def _server_builder(base: Settings, clock: FakeClock) -> Iterator[MakeServer]:
 
         def build(**overrides: Any) -> Server:
             settings = base.model_copy(update=overrides)
-            ledger = open_app(settings, clock=clock)
-            stack.callback(ledger.close)
-            app = create_app(settings, ledger=ledger)
+            services = stack.enter_context(bootstrap.build(settings, clock=clock))
+            ledger = services.application
+            app = create_app(services)
             url = stack.enter_context(live_server(app))
             return Server(app=app, ledger=ledger, clock=clock, url=url)
 

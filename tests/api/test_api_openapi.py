@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from paylink_es.bootstrap import build
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.api.support import Api, Merchant
@@ -136,9 +137,10 @@ def test_the_document_declares_bearer_keys_and_idempotency_keys(sqlite_api: Api)
 
 
 def test_an_app_can_be_started_stopped_and_started_again(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path / "var"))
-    with TestClient(app) as client:
-        assert client.get("/healthz").status_code == 200
+    with build(Settings(data_dir=tmp_path / "var")) as services:
+        app = create_app(services)
+        with TestClient(app) as client:
+            assert client.get("/readyz").status_code == 200
 
-    with TestClient(app) as client:
-        assert client.get("/healthz").status_code == 200
+        with TestClient(app) as client:
+            assert client.get("/readyz").status_code == 200

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.channel_registry import channels_of
-from paylink_es.bootstrap import open_app
+from paylink_es import bootstrap
 from paylink_es.channels.winpay import CALLBACK_BASE
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import InvalidFieldError
@@ -597,7 +597,7 @@ def test_a_key_that_does_not_load_stops_the_server_at_start(
         winpay_private_key=SecretStr("-----BEGIN PRIVATE KEY-----\nnot a key\n"),
     )
     with pytest.raises(InvalidFieldError) as refused:
-        create_app(configured, run_projections=False)
+        bootstrap.build(configured)
     assert refused.value.field == "winpay_private_key"
 
     env = {
@@ -665,9 +665,8 @@ def test_a_second_worker_refuses_an_external_id_the_first_processed(
     assert notify(shop, counterpart, first_body, "400000000001") == (200, OK)
 
     with ExitStack() as stack:
-        other_ledger = open_app(shop.settings, clock=clock)
-        stack.callback(other_ledger.close)
-        other = create_app(shop.settings, ledger=other_ledger, run_projections=False)
+        other_services = stack.enter_context(bootstrap.build(shop.settings, clock=clock))
+        other = create_app(other_services, run_projections=False)
         other_url = stack.enter_context(live_server(other))
         status, answer = counterpart.notify(
             other_url + CALLBACK_BASE, second_body, external_id="400000000001"

@@ -21,8 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
-from api.channel_registry import channels_of, close_channels
+from api.channel_registry import channels_of
 from paylink_es.application.details import PaymentDetails
+from paylink_es.channels.registry import build_channels, close_all
 from paylink_es.channels.winpay import CALLBACK_PATH, WinpayChannel, winpay_from_settings
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import InvalidFieldError
@@ -173,14 +174,13 @@ def test_the_hmac_channel_needs_no_winpay_public_key_and_hides_its_secrets(
 def test_the_registry_builds_winpay_with_the_configured_scheme(
     tmp_path: Path, hmac_counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
 ) -> None:
-    state = SimpleNamespace(
-        settings=hmac_settings(Settings(data_dir=tmp_path), hmac_counterpart, merchant_key)
-    )
+    settings = hmac_settings(Settings(data_dir=tmp_path), hmac_counterpart, merchant_key)
+    state = SimpleNamespace(services=SimpleNamespace(channels=build_channels(settings)))
     winpay = channels_of(state)["winpay"]
     assert isinstance(winpay, WinpayChannel)
     assert winpay.api.client.scheme == "HMAC-SHA512"
     assert winpay.callbacks.scheme == "HMAC-SHA512"
-    close_channels(state)
+    close_all(state.services.channels)
 
 
 # -- end to end ------------------------------------------------------------------------------

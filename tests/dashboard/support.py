@@ -75,7 +75,7 @@ class Desk:
 def build_desk(shop: Shop) -> Desk:
     """Add merchant B and the staff accounts to a shop; cheap hashing for the tests."""
     users = UserServices(shop.ledger, hasher=FAST_HASHER)
-    shop.app.state.user_services = users
+    shop.app.state.services.users = users
     other = shop.ledger.register_merchant(OTHER_MERCHANT, "owner@tokolain.example")
     users.create_user(shop.merchant_id, OWNER, PASSWORD, "owner", "Budi")
     users.create_user(shop.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")

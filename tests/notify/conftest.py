@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from paylink_es.bootstrap import open_app  # noqa: E402
+from paylink_es import bootstrap  # noqa: E402
 from paylink_es.domain.clock import FakeClock  # noqa: E402
 from paylink_es.settings import Settings  # noqa: E402
 from tests.api.support import Api, free_port  # noqa: E402
@@ -40,9 +40,9 @@ def _builder(base: Settings, clock: FakeClock) -> Iterator[MakeApi]:
 
         def build(**overrides: Any) -> Api:
             settings = base.model_copy(update=overrides)
-            ledger = open_app(settings, clock=clock)
-            stack.callback(ledger.close)
-            app = create_app(settings, ledger=ledger, run_projections=False)
+            services = stack.enter_context(bootstrap.build(settings, clock=clock))
+            ledger = services.application
+            app = create_app(services, run_projections=False)
             client = stack.enter_context(TestClient(app))
             return Api(app=app, client=client, ledger=ledger, clock=clock)
 

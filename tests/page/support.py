@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from paylink_es import bootstrap
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails, PaymentDetails
-from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
@@ -233,9 +233,9 @@ def shop(
             settings = settings.model_copy(
                 update={"base_url": f"http://127.0.0.1:{port}", "port": port}
             )
-        ledger = open_app(settings, clock=clock)
-        stack.callback(ledger.close)
-        app = create_app(settings, ledger=ledger, run_projections=run_projections)
+        services = stack.enter_context(bootstrap.build(settings, clock=clock))
+        ledger = services.application
+        app = create_app(services, run_projections=run_projections)
         client: Http
         if served:
             url = stack.enter_context(live_server(app, port))
@@ -245,7 +245,8 @@ def shop(
         else:
             url = ""
             client = stack.enter_context(TestClient(app))
-            app.state.callback_client = client
+            services.callback_client.close()
+            services.callback_client = client
         merchant_id = ledger.register_merchant(MERCHANT_NAME, MERCHANT_EMAIL)
         yield Shop(
             app=app,

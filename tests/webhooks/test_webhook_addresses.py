@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from paylink_es import bootstrap
 from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.webhooks import (
@@ -246,16 +246,19 @@ class World:
 @pytest.fixture
 def world(backend_settings: Settings, clock: FakeClock) -> Iterator[World]:
     settings = backend_settings.model_copy(update={"allow_private_webhooks": False})
-    ledger = open_app(settings, clock=clock)
-    app = create_app(settings, ledger, run_projections=False)
-    merchant = ledger.register_merchant("Toko Alamat")
-    key = ledger.issue_api_key(merchant, "test").secret
     dns: dict[str, Sequence[str]] = {}
-    with TestClient(app) as client:
-        state = World(client, ledger, clock, {"Authorization": f"Bearer {key}"}, merchant, dns)
-        ledger.webhook_resolver = resolver(dns, state.lookups)
-        yield state
-    ledger.close()
+    lookups: list[str] = []
+    with bootstrap.build(
+        settings, clock=clock, webhook_resolver=resolver(dns, lookups)
+    ) as services:
+        ledger = services.application
+        app = create_app(services, run_projections=False)
+        merchant = ledger.register_merchant("Toko Alamat")
+        key = ledger.issue_api_key(merchant, "test").secret
+        with TestClient(app) as client:
+            yield World(
+                client, ledger, clock, {"Authorization": f"Bearer {key}"}, merchant, dns, lookups
+            )
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from paylink_es import bootstrap
 from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.domain.webhooks import RETRY_DELAYS, verify_signature
@@ -82,14 +82,15 @@ class World:
 @pytest.fixture
 def world(backend_settings: Settings, clock: FakeClock) -> Iterator[World]:
     settings = backend_settings.model_copy(update={"allow_private_webhooks": True})
-    ledger = open_app(settings, clock=clock)
-    app = create_app(settings, ledger, run_projections=False)
-    merchant = ledger.register_merchant("Toko Webhook")
-    key = ledger.issue_api_key(merchant, "test").secret
-    worker = DeliveryWorker(ledger, app.state.read_models.outbox(), allow_private=True)
-    with TestClient(app) as client:
-        yield World(client, ledger, clock, worker, {"Authorization": f"Bearer {key}"}, merchant)
-    worker.close()
+    with bootstrap.build(settings, clock=clock) as services:
+        ledger = services.application
+        app = create_app(services, run_projections=False)
+        merchant = ledger.register_merchant("Toko Webhook")
+        key = ledger.issue_api_key(merchant, "test").secret
+        worker = DeliveryWorker(ledger, app.state.read_models.outbox(), allow_private=True)
+        with TestClient(app) as client:
+            yield World(client, ledger, clock, worker, {"Authorization": f"Bearer {key}"}, merchant)
+        worker.close()
     ledger.close()
 
 

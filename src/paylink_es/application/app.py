@@ -29,9 +29,10 @@ from paylink_es.application.details import (
     PaymentOutcome,
 )
 from paylink_es.application.groupcommit import GroupCommitter
-from paylink_es.application.money import MoneyServices
+from paylink_es.application.money import BulkLoader, MoneyServices
 from paylink_es.application.webhooks import WebhookServices
 from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
+from paylink_es.domain.calendar import DEFAULT_SETTLEMENT_RULES, SettlementCalendar, SettlementRules
 from paylink_es.domain.clock import Clock, system_clock, using_clock
 from paylink_es.domain.errors import (
     AmountInvalidError,
@@ -59,6 +60,7 @@ from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 from paylink_es.domain.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.domain.terms import Mode, link_terms
 from paylink_es.domain.validation import check_expiry, check_text, require_text
+from paylink_es.domain.webhooks import Resolver
 from paylink_es.store.topics import register_moved_modules
 from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
@@ -90,8 +92,16 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
         new_id: Callable[[], UUID] = uuid4,
         retries: int = 20,
         group_commit: bool = False,
+        calendar: SettlementCalendar | None = None,
+        settlement_rules: SettlementRules | None = None,
+        bulk_loader: BulkLoader | None = None,
+        webhook_resolver: Resolver | None = None,
     ) -> None:
         self.clock = clock
+        self.calendar = calendar or SettlementCalendar()
+        self.settlement_rules = settlement_rules or DEFAULT_SETTLEMENT_RULES
+        self.bulk_loader = bulk_loader
+        self.webhook_resolver = webhook_resolver
         self._draw_id = new_id
         self.retries = retries
         self._collecting = threading.local()

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from paylink_es.application.channel_port import ChannelPort
-from paylink_es.domain.calendar import DEFAULT_SETTLEMENT_RULES, SettlementCalendar, SettlementRules
+from paylink_es.domain.calendar import SettlementCalendar, SettlementRules
 from paylink_es.domain.errors import AmountInvalidError, DomainError
 from paylink_es.domain.idempotency import deriving_ids
 from paylink_es.domain.merchant import Merchant
@@ -33,6 +33,9 @@ from paylink_es.domain.settlement import (
     sandbox_transfer,
 )
 from paylink_es.domain.validation import check_text, require_text
+
+BulkLoader = Callable[[Any, Sequence[UUID]], dict[UUID, Any]]
+"""Loads the aggregates of many ids at once (``paylink_es.store.bulkload.load_many``)."""
 
 if TYPE_CHECKING:
     from paylink_es.domain.aggregate import PaylinkAggregate
@@ -112,8 +115,9 @@ def mask_account(number: str) -> str:
 class MoneyServices:
     """Settle, pay out, refund: mixed into the application."""
 
-    calendar: SettlementCalendar = SettlementCalendar()
-    settlement_rules: SettlementRules = DEFAULT_SETTLEMENT_RULES
+    calendar: SettlementCalendar
+    settlement_rules: SettlementRules
+    bulk_loader: BulkLoader | None
 
     if TYPE_CHECKING:
         from eventsourcing.application import Repository
@@ -135,8 +139,10 @@ class MoneyServices:
     # -- settlement ----------------------------------------------------------------
 
     def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """The aggregates of ``ids`` that exist. One by one here; the composition root
-        gives the application a loader that reads a whole chunk in one query."""
+        """The aggregates of ``ids`` that exist: through the bulk loader the composition
+        root gives (a whole chunk in one query), else one by one."""
+        if self.bulk_loader is not None:
+            return self.bulk_loader(self, ids)
         found: dict[UUID, Any] = {}
         for aggregate_id in ids:
             try:

@@ -40,7 +40,7 @@ class WebhookServices:
     # Provided by PaylinkApp (these stubs only tell the type checker).
     new_id: Callable[[], UUID]
     # How webhook host names are looked up; None: the system's resolver. Tests set a fake.
-    webhook_resolver: Resolver | None = None
+    webhook_resolver: Resolver | None
 
     @property
     def repository(self) -> Repository[UUID]:

@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from paylink_es.bootstrap import build
     from paylink_es.heap import freeze_startup_heap
 
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
@@ -37,14 +38,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     where = (settings.database_url and "PostgreSQL") or f"SQLite files in {settings.data_dir}/"
     print(f"Paylink ES on {settings.public_url} ({where}, {workers} worker(s))", file=sys.stderr)
     if workers == 1:
-        app = create_app(settings, run_projections=settings.run_projections)
-        freeze_startup_heap()
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-        )
+        with build(settings) as services:
+            app = create_app(services, run_projections=settings.run_projections)
+            freeze_startup_heap()
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0
     return _serve_workers(args, settings, workers)
 
