@@ -11,25 +11,19 @@ The helpers live in ``tests/api/support.py`` and are imported as ``tests.api.sup
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from fastapi.testclient import TestClient  # noqa: E402
-
-from api.app import create_app  # noqa: E402
-from paylink_es import bootstrap  # noqa: E402
-from paylink_es.domain.clock import FakeClock  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from tests.api.support import Api, Server, live_server  # noqa: E402
+from api.app import create_app
+from paylink_es import bootstrap
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.api.support import Api, Server, live_server
 
 MakeApi = Callable[..., Api]
 MakeServer = Callable[..., Server]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,18 +19,15 @@ from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from paylink_es.domain.clock import FakeClock  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from tests.browser.support import Shoot  # noqa: E402
-from tests.page.support import Shop, shop  # noqa: E402
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.browser.support import Shoot
+from tests.page.support import Shop, shop
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
 
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
 SKIP_PREFIX = "BROWSER NOT AVAILABLE"
 SCREENSHOTS = ROOT / "test-output" / "screenshots"

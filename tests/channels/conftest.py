@@ -3,22 +3,16 @@ and generic SNAP: B2B token + HMAC-SHA512)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 # The counterpart lives beside the tests as tests.channels.snap_counterpart.
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from paylink_es.domain.clock import FakeClock  # noqa: E402
-from paylink_es.locale import WIB  # noqa: E402
-from tests.channels.snap_counterpart import WinpayCounterpart  # noqa: E402
+from paylink_es.domain.clock import FakeClock
+from paylink_es.locale import WIB
+from tests.channels.snap_counterpart import WinpayCounterpart
 
 CLIENT_KEY = "PAYLINK-CLIENT-1"
 CLIENT_SECRET = "hmac-client-secret-7f3a9c"

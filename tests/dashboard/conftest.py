@@ -7,20 +7,15 @@ that does not depend on storage (CSRF, cookies, roles).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from paylink_es.domain.clock import FakeClock  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from tests.dashboard.support import Desk, build_desk  # noqa: E402
-from tests.page.support import shop  # noqa: E402
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.dashboard.support import Desk, build_desk
+from tests.page.support import shop
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ problem it becomes.
 from __future__ import annotations
 
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -21,23 +20,19 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 from psycopg import errors
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from api.problems import error_document, unavailable_problem  # noqa: E402
-from paylink_es.bootstrap import open_app  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from paylink_es.store import postgres as pgstore  # noqa: E402
-from paylink_es.store.postgres import (  # noqa: E402
+from api.problems import error_document, unavailable_problem
+from paylink_es.bootstrap import open_app
+from paylink_es.settings import Settings
+from paylink_es.store import postgres as pgstore
+from paylink_es.store.postgres import (
     DatabaseUnavailableError,
     ListenBell,
     NoReplyError,
     is_outage,
     settings_for,
 )
-from projections.runner import ReadModels  # noqa: E402
-from tests.support.tcp_proxy import TcpProxy  # noqa: E402
+from projections.runner import ReadModels
+from tests.support.tcp_proxy import TcpProxy
 
 SHOW = (
     "statement_timeout",

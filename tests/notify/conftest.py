@@ -9,27 +9,21 @@ PostgreSQL), ``make_sqlite_send_api`` on SQLite only; keyword arguments override
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from aiosmtpd.controller import Controller  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from api.app import create_app  # noqa: E402
-from paylink_es import bootstrap  # noqa: E402
-from paylink_es.domain.clock import FakeClock  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from tests.api.support import Api, free_port  # noqa: E402
-from tests.notify.support import Mailbox, Provider  # noqa: E402
+from api.app import create_app
+from paylink_es import bootstrap
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.api.support import Api, free_port
+from tests.notify.support import Mailbox, Provider
 
 MakeApi = Callable[..., Api]
 

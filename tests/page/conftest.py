@@ -8,19 +8,14 @@ sandbox's signed callbacks travel over real HTTP; it is on both backends too.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from paylink_es.domain.clock import FakeClock  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from tests.page.support import Shop, shop  # noqa: E402
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.page.support import Shop, shop
 
 
 @pytest.fixture

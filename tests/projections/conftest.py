@@ -8,19 +8,13 @@ than a namespace package that would include this folder.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from paylink_es.bootstrap import ensure_postgres_schema  # noqa: E402
-from paylink_es.settings import Settings  # noqa: E402
-from projections.runner import ReadModels  # noqa: E402
+from paylink_es.bootstrap import ensure_postgres_schema
+from paylink_es.settings import Settings
+from projections.runner import ReadModels
 
 
 @pytest.fixture
