@@ -11,9 +11,9 @@ or where it is decoded, and a bad value is a 4xx naming the parameter:
   with ``Z`` or ``±HH:MM`` (no Unix time, no basic format, no week dates);
 - a day: :func:`day`, ``Day`` — ``YYYY-MM-DD``;
 - positions and cursors (``after``, ``cursor``) are decoded by the queries, which check
-  them with :func:`projections.queries.position_from_text` and ``check_text``.
+  them with :func:`projections.queries.paging.position_from_text` and ``check_text``.
 
-The functions raise :class:`~projections.queries.QueryError` (the dashboard reads some
+The functions raise :class:`~projections.queries.paging.QueryError` (the dashboard reads some
 parameters from a dict: a 400 page); the ``Annotated`` types make FastAPI check the
 same (the API's 422 ``/problems/validation-error`` naming the parameter).
 """
@@ -28,7 +28,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from projections.queries import QueryError, check_text
+from projections.queries.paging import QueryError, check_text
 
 T = TypeVar("T")
 _INSTANT = re.compile(

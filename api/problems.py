@@ -24,7 +24,7 @@ from paylink_es.domain.errors import (
     TransitionInvalidError,
 )
 from paylink_es.store.postgres import DatabaseUnavailableError, is_outage
-from projections.queries import QueryError
+from projections.queries.paging import QueryError
 
 log = logging.getLogger("paylink.api")
 PROBLEM = "application/problem+json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -242,6 +242,15 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             }
         responses[status] = entry
     return responses
+
+
+@overload
+def instant_of(text: str) -> datetime: ...
+@overload
+def instant_of(text: None) -> None: ...
+def instant_of(text: str | None) -> datetime | None:
+    """An instant as a read model's row holds it (``2026-01-05T03:00:00.000000Z``)."""
+    return None if text is None else datetime.fromisoformat(text)
 
 
 COMMON_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 500, 503)

@@ -12,7 +12,7 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.domain.postings import BalanceKey, balance_effects, postings_for
 from paylink_es.heap import collection_paused
 from projections.ledger import BALANCE_COLUMNS, BUCKETS
-from projections.queries import posting_of
+from projections.queries.ledger import posting_of
 from projections.readmodel import iso
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError

@@ -34,7 +34,7 @@ from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import PaymentDetails
 from paylink_es.application.verification import PaymentVerification
 from paylink_es.domain.errors import NotFoundError
-from projections.readmodel import iso
+from projections.queries.payments import waiting_on_channels
 from projections.runner import ReadModels
 
 log = logging.getLogger(__name__)
@@ -112,16 +112,7 @@ def waiting_payments(
 ) -> list[Waiting]:
     """Payments of remote channels that are initiated or received-unverified."""
     remote = sorted(name for name, channel in channels.items() if channel.remote)
-    if not remote:
-        return []
-    marks = ", ".join("?" for _ in remote)
-    rows = models["payments"].view.query(
-        "SELECT payment_id, link_id, channel, method, status, currency, amount, created_at,"
-        " updated_at FROM {s}payments"
-        f" WHERE channel IN ({marks}) AND status IN ('initiated', 'paid') AND created_at >= ?"
-        " ORDER BY created_at, payment_id",
-        [*remote, iso(now - HORIZON)],
-    )
+    rows = waiting_on_channels(models, remote, now - HORIZON)
     found = []
     for row in rows:
         created = _instant(row["created_at"])
@@ -136,7 +127,7 @@ def waiting_payments(
                 method=row["method"],
                 status=row["status"],
                 since=since,
-                amount=int(row["amount"]),
+                amount=row["amount"],
                 currency=row["currency"],
             )
         )

@@ -13,13 +13,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.money import SettlementRun
 from paylink_es.domain.clock import WIB
-from projections import queries
+from projections.queries.payments import SettledPaymentRow, settlement_candidates
 from projections.runner import CatchUp, ReadModels
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def settle_day(
             CatchUp(ledger, [models["payments"]]).run_once()
         except Exception as error:
             log.warning("payments view not caught up (%s); settling what it shows", error)
-    candidates = queries.settlement_candidates(models, merchant_id)
+    candidates = settlement_candidates(models, merchant_id)
     done = 0
 
     def step(count: int) -> None:
@@ -100,13 +99,13 @@ class SettlementScheduler(threading.Thread):
         self.join(timeout=30)
 
 
-def report_csv(rows: list[dict[str, Any]]) -> Iterator[str]:
+def report_csv(rows: list[SettledPaymentRow]) -> Iterator[str]:
     """The settlement report as CSV lines (header first)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(REPORT_COLUMNS)
     for row in rows:
-        writer.writerow([row[column] for column in REPORT_COLUMNS])
+        writer.writerow([row.get(column) for column in REPORT_COLUMNS])
         if out.tell() > 64 * 1024:
             yield out.getvalue()
             out.seek(0)

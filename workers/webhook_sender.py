@@ -32,14 +32,9 @@ from paylink_es.domain.webhooks import (
 from paylink_es.resolver import system_resolver
 from paylink_es.store.postgres import is_outage
 from projections.feed import WebhookOutbox
-from projections.readmodel import iso
+from projections.queries.outbox import DeliveryRow, due_deliveries
 
 log = logging.getLogger("paylink.webhooks")
-DUE = (
-    "SELECT d.* FROM {s}webhook_deliveries d JOIN {s}webhook_endpoints e"
-    " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.deleted = 0"
-    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.position LIMIT ?"
-)
 USER_AGENT = "Paylink-Webhooks/0.1"
 OUTAGE_WAIT_MAX_S = 5.0  # while the database is unavailable, a look this often at most
 
@@ -68,8 +63,8 @@ class DeliveryWorker:
         """Send everything due now (up to ``limit``); returns how many were tried."""
         now = self.ledger.now()
         tried = 0
-        for row in self.outbox.view.query(DUE, (iso(now), limit)):
-            endpoint_id, position = UUID(row["endpoint_id"]), int(row["position"])
+        for row in due_deliveries(self.outbox, now, limit):
+            endpoint_id, position = UUID(row["endpoint_id"]), row["position"]
             delivery = WebhookDelivery.create_id(endpoint_id, position)
             if self.ledger.delivery_attempts(delivery) != row["attempts"]:
                 continue  # the outbox has not seen the last try yet
@@ -77,14 +72,14 @@ class DeliveryWorker:
             tried += 1
         return tried
 
-    def _send(self, row: dict[str, object], endpoint_id: UUID, position: int) -> None:
-        merchant = UUID(str(row["merchant_id"]))
+    def _send(self, row: DeliveryRow, endpoint_id: UUID, position: int) -> None:
+        merchant = UUID(row["merchant_id"])
         now = self.ledger.now()
-        body = str(row["payload"]).encode()
+        body = row["payload"].encode()
         status_code: int | None = None
         error: str | None = None
         try:
-            endpoint = self.ledger.webhook_endpoint(merchant, str(row["mode"]), endpoint_id)
+            endpoint = self.ledger.webhook_endpoint(merchant, row["mode"], endpoint_id)
             target = check_webhook_target(
                 endpoint.url, allow_private=self.allow_private, resolve=self.resolve
             )
@@ -97,8 +92,8 @@ class DeliveryWorker:
                     "Content-Type": "application/json",
                     "User-Agent": USER_AGENT,
                     "Paylink-Event-Id": str(json.loads(body)["id"]),
-                    "Paylink-Delivery-Id": str(row["delivery_id"]),
-                    "Paylink-Event-Type": str(row["event_type"]),
+                    "Paylink-Delivery-Id": row["delivery_id"],
+                    "Paylink-Event-Type": row["event_type"],
                     "Paylink-Signature": signature_header(
                         endpoint.signing_secrets(now), stamp, body
                     ),
@@ -111,7 +106,7 @@ class DeliveryWorker:
             error = problem.message
         except httpx.HTTPError as problem:
             error = f"{type(problem).__name__}: {problem}"[:500]
-        attempts = int(str(row["attempts"])) + 1
+        attempts = row["attempts"] + 1
         delivered = status_code is not None and error is None
         retry = None if delivered else next_attempt(attempts, now)
         if not delivered and retry is None:

@@ -21,7 +21,7 @@ from paylink_es.domain.merchant import ApiKey, Merchant
 from paylink_es.domain.terms import Mode
 from paylink_es.domain.webhooks import EVENT_TYPES
 from paylink_es.settings import Settings
-from projections import queries
+from projections.queries import outbox as outbox_queries
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
@@ -48,7 +48,7 @@ def _webhooks_page(
     models = get_models(request)
     delivery_status = request.query_params.get("status", "")
     cursor = request.query_params.get("cursor") or None
-    page = queries.webhook_deliveries(
+    page = outbox_queries.webhook_deliveries(
         models,
         staff.merchant_id,
         staff.mode,
@@ -58,7 +58,7 @@ def _webhooks_page(
     )
     endpoints = [
         {**row, "event_types": json.loads(row["event_types"])}
-        for row in queries.webhook_endpoints(models, staff.merchant_id, staff.mode)
+        for row in outbox_queries.webhook_endpoints(models, staff.merchant_id, staff.mode)
     ]
     kept = {"status": delivery_status} if delivery_status else {}
     return render(
@@ -127,11 +127,13 @@ def resend(
     request: Request, staff: OwnerFormDep, delivery_id: Annotated[Text, Path(max_length=80)]
 ) -> Response:
     """Queue one delivery to be posted again now."""
-    row = queries.webhook_delivery(get_models(request), staff.merchant_id, staff.mode, delivery_id)
+    row = outbox_queries.webhook_delivery(
+        get_models(request), staff.merchant_id, staff.mode, delivery_id
+    )
     if row is None:
         raise PageNotFoundError
     get_ledger(request).resend_delivery(
-        staff.merchant_id, UUID(row["endpoint_id"]), int(row["position"])
+        staff.merchant_id, UUID(row["endpoint_id"]), row["position"]
     )
     return RedirectResponse("/dashboard/webhooks?notice=resent_ok", 303)
 

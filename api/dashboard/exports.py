@@ -11,7 +11,7 @@ import csv
 import io
 import time
 import tracemalloc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,9 +25,13 @@ from api.dashboard.session import StaffDep
 from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.application.app import PaylinkApp
 from paylink_es.settings import Settings
-from projections import dashboard_queries, queries
+from projections.queries import ledger as ledger_queries
+from projections.queries import links as link_queries
+from projections.queries import payments as payment_queries
+from projections.queries.ledger import JOURNAL_COLUMNS
+from projections.queries.links import LinkRow
+from projections.queries.paging import QueryError
 from projections.runner import ReadModels
-from projections.sqlview import Row
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 LINK_COLUMNS = (
@@ -70,6 +74,12 @@ PAYMENT_COLUMNS = (
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
+class LinkExportRow(LinkRow):
+    """A link as its export writes it: with its short URL."""
+
+    url: str
+
+
 def _cell(value: Any) -> Any:
     """A value as a spreadsheet cell; text that a spreadsheet would run as a formula is quoted."""
     if isinstance(value, str) and value.startswith(_FORMULA):
@@ -78,7 +88,9 @@ def _cell(value: Any) -> Any:
 
 
 def csv_chunks(
-    pages: Iterable[Sequence[Row]], columns: Sequence[str], extra: dict[str, Any] | None = None
+    pages: Iterable[Sequence[Mapping[str, object]]],
+    columns: Sequence[str],
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[str]:
     """The header, then one chunk of CSV text per page of rows."""
     buffer = io.StringIO()
@@ -101,9 +113,9 @@ def link_pages(
     ledger: PaylinkApp,
     base_url: str,
     filters: dict[str, Any],
-) -> Iterator[list[Row]]:
+) -> Iterator[list[LinkExportRow]]:
     """Pages of link rows with their short URL."""
-    for page in dashboard_queries.all_links(models, merchant_id, mode, ledger.now(), **filters):
+    for page in link_queries.all_links(models, merchant_id, mode, ledger.now(), **filters):
         yield [{**row, "url": f"{base_url}/l/{row['code']}"} for row in page]
 
 
@@ -137,7 +149,7 @@ def export_links(
     models: ReadModels = request.app.state.read_models
     ledger: PaylinkApp = request.app.state.ledger
     # The first page is read now: a bad filter is a 400 page, not a broken download.
-    queries.list_links(models, staff.merchant_id, staff.mode, ledger.now(), limit=1, **filters)
+    link_queries.list_links(models, staff.merchant_id, staff.mode, ledger.now(), limit=1, **filters)
     base_url = request.app.state.settings.public_url
     pages = link_pages(models, staff.merchant_id, staff.mode, ledger, base_url, filters)
     name = f"links-{staff.mode}-{_stamp(ledger)}.csv"
@@ -150,10 +162,10 @@ def export_payments(
 ) -> Response:
     """Every payment attempt (of one status if asked)."""
     if status and status not in PAYMENT_STATUSES:
-        raise queries.QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
+        raise QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
     models: ReadModels = request.app.state.read_models
     ledger: PaylinkApp = request.app.state.ledger
-    pages = dashboard_queries.all_payments(
+    pages = payment_queries.all_payments(
         models, staff.merchant_id, staff.mode, status=status or None
     )
     name = f"payments-{staff.mode}-{_stamp(ledger)}.csv"
@@ -165,9 +177,9 @@ def export_journal(request: Request, staff: StaffDep) -> Response:
     """The merchant's double-entry journal lines in store order, for accountants."""
     models: ReadModels = request.app.state.read_models
     ledger: PaylinkApp = request.app.state.ledger
-    pages = dashboard_queries.journal(models, staff.merchant_id, staff.mode)
+    pages = ledger_queries.journal(models, merchant_id=staff.merchant_id, mode=staff.mode)
     name = f"journal-{staff.mode}-{_stamp(ledger)}.csv"
-    return _download(csv_chunks(pages, dashboard_queries.JOURNAL_COLUMNS), name)
+    return _download(csv_chunks(pages, JOURNAL_COLUMNS), name)
 
 
 # -- the benchmark -------------------------------------------------------------------
@@ -214,7 +226,7 @@ def measure_export_memory(settings: Settings, n_links: int) -> dict[str, Any]:
         pages = link_pages(models, merchant_id, "test", ledger, settings.public_url, {})
         rows = 0
 
-        def counted() -> Iterator[list[Row]]:
+        def counted() -> Iterator[list[LinkExportRow]]:
             nonlocal rows
             for page in pages:
                 rows += len(page)

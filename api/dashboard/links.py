@@ -32,7 +32,10 @@ from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
 from paylink_es.locale import WIB, event_label
 from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError
-from projections import queries
+from projections.queries import links as link_queries
+from projections.queries import payments as payment_queries
+from projections.queries.links import LinkRow
+from projections.queries.paging import Page
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 STATUSES = ("active", "completed", "expired", "cancelled")
@@ -47,7 +50,7 @@ def _day_start(value: str, field: str) -> datetime | None:
 
 
 def link_filters(params: dict[str, str]) -> dict[str, Any]:
-    """The list page's filters as arguments of ``queries.list_links``, checked.
+    """The list page's filters as arguments of ``link_queries.list_links``, checked.
 
     The list page, its export and its live stream (which reads a plain dict of the
     query) all come through here, so each parameter is checked once for all three.
@@ -61,9 +64,9 @@ def link_filters(params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def link_rows(request: Request, staff: Staff, params: dict[str, str]) -> queries.Page:
+def link_rows(request: Request, staff: Staff, params: dict[str, str]) -> Page[LinkRow]:
     """One page of the merchant's links under the filters in ``params``."""
-    return queries.list_links(
+    return link_queries.list_links(
         get_models(request),
         staff.merchant_id,
         staff.mode,
@@ -168,8 +171,8 @@ def detail_data(request: Request, staff: Staff, link_id: UUID) -> dict[str, Any]
     details = owned_link(request, staff, link_id)
     models = get_models(request)
     now = get_ledger(request).now()
-    row = queries.link_detail(models, staff.merchant_id, staff.mode, link_id, now)
-    payments = queries.list_payments(
+    row = link_queries.link_detail(models, staff.merchant_id, staff.mode, link_id, now)
+    payments = payment_queries.list_payments(
         models, staff.merchant_id, staff.mode, link_id=link_id, limit=100
     )
     base = request.app.state.settings.public_url

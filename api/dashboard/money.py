@@ -20,7 +20,13 @@ from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.domain.errors import DomainError
 from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
-from projections import dashboard_queries, queries
+from projections.queries import ledger as ledger_queries
+from projections.queries import links as link_queries
+from projections.queries import payments as payment_queries
+from projections.queries import settlements as settlement_queries
+from projections.queries.ledger import Balances
+from projections.queries.links import LinkAsOf
+from projections.queries.paging import QueryError
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 BALANCE_ROWS = ("available", "pending", "held", "refund_due", "paid_out", "fees", "refunded")
@@ -35,8 +41,8 @@ def payments(
 ) -> Response:
     """Every payment attempt, newest first, by status."""
     if status and status not in PAYMENT_STATUSES:
-        raise queries.QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
-    page = queries.list_payments(
+        raise QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
+    page = payment_queries.list_payments(
         get_models(request),
         staff.merchant_id,
         staff.mode,
@@ -68,15 +74,15 @@ def _settlement_page(
 ) -> Response:
     models = get_models(request)
     t = words(request)
-    batches = queries.settlement_batches(models, staff.merchant_id, staff.mode, limit=20)
-    payouts = queries.payouts(models, staff.merchant_id, staff.mode, limit=20)
+    batches = settlement_queries.settlement_batches(models, staff.merchant_id, staff.mode, limit=20)
+    payouts = settlement_queries.payouts(models, staff.merchant_id, staff.mode, limit=20)
     return render(
         request,
         "settlements.html",
         staff,
         status=status,
         title=t["settlements_title"],
-        books=queries.balances(models, staff.merchant_id, staff.mode),
+        books=ledger_queries.balances(models, staff.merchant_id, staff.mode),
         rows=BALANCE_ROWS,
         batches=batches.items,
         payouts=payouts.items,
@@ -132,13 +138,13 @@ def audit(
 ) -> Response:
     """Balances and links exactly as they were at an instant (from the journal and timelines)."""
     instant = _as_of(as_of)
-    books: dict[str, dict[str, int]] = {}
-    links: list[dict[str, object]] = []
+    books: Balances = {}
+    links: list[LinkAsOf] = []
     next_query = None
     if instant is not None:
         models = get_models(request)
-        books = queries.balances(models, staff.merchant_id, staff.mode, instant)
-        page = dashboard_queries.links_as_of(
+        books = ledger_queries.balances(models, staff.merchant_id, staff.mode, instant)
+        page = link_queries.links_as_of(
             models, staff.merchant_id, staff.mode, instant, cursor=cursor or None
         )
         links = page.items

@@ -15,12 +15,14 @@ from api.dashboard.session import Staff, StaffDep
 from api.pages import language
 from paylink_es.application.app import PaylinkApp
 from paylink_es.locale import Language, format_money
-from projections import dashboard_queries, queries
+from projections.queries import ledger as ledger_queries
+from projections.queries import links as link_queries
+from projections.queries import stats as stats_queries
+from projections.queries.stats import FUNNEL_STEPS
 from projections.runner import ReadModels
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 REGIONS = ("balances", "today", "funnel", "by_day", "by_method", "recent")
-FUNNEL = ("created", "sent", "opened", "paid")
 
 
 def _short_day(day: str) -> str:
@@ -37,9 +39,9 @@ def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
     ledger: PaylinkApp = request.app.state.ledger
     lang, t = language(request), words(request)
     now = ledger.now()
-    numbers = dashboard_queries.overview(models, staff.merchant_id, staff.mode, now)
+    numbers = stats_queries.overview(models, staff.merchant_id, staff.mode, now)
     funnel = charts.bars(
-        [(step, numbers.funnel[step]) for step in FUNNEL],
+        [(step, numbers.funnel[step]) for step in FUNNEL_STEPS],
         title=t["funnel"],
         show=str,
         label=lambda step: t[f"funnel_{step}"],
@@ -74,9 +76,9 @@ def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
                 ),
             )
         )
-    recent = queries.list_links(models, staff.merchant_id, staff.mode, now, limit=8)
+    recent = link_queries.list_links(models, staff.merchant_id, staff.mode, now, limit=8)
     return {
-        "books": queries.balances(models, staff.merchant_id, staff.mode),
+        "books": ledger_queries.balances(models, staff.merchant_id, staff.mode),
         "numbers": numbers,
         "funnel_chart": funnel,
         "day_charts": by_day,

@@ -27,7 +27,7 @@ from api.dashboard.session import (
 )
 from api.problems import status_for
 from paylink_es.domain.errors import DomainError
-from projections.queries import QueryError
+from projections.queries.paging import QueryError
 
 log = logging.getLogger("paylink.dashboard")
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

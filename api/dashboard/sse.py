@@ -24,7 +24,7 @@ from api.dashboard.overview import overview_regions
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import PageNotFoundError, Staff, current_staff
 from paylink_es.application.app import PaylinkApp
-from projections.dashboard_queries import positions
+from projections.queries.live import positions
 from projections.runner import ReadModels
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

@@ -25,7 +25,8 @@ from api.schemas import (
 )
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner, LinkDetails
-from projections import queries
+from projections.queries import links as link_queries
+from projections.queries.links import LinkRow
 
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
 NOT_FOUND = "no such payment link"
@@ -168,7 +169,7 @@ def list_links(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> LinkList:
     """The merchant's links, newest first; pass ``next_cursor`` back as ``cursor``."""
-    page = queries.list_links(
+    page = link_queries.list_links(
         models,
         owner.merchant_id,
         owner.mode,
@@ -187,9 +188,8 @@ def list_links(
     )
 
 
-def _row_terms(row: dict[str, Any]) -> dict[str, Any]:
-    terms = row.get("terms")
-    return {**row, **orjson.loads(terms)} if isinstance(terms, str) else row
+def _row_terms(row: LinkRow) -> dict[str, Any]:
+    return {**row, **orjson.loads(row["terms"])}
 
 
 @router.get(
@@ -209,7 +209,7 @@ def get_link(
     details = ledger.owned_link(owner.merchant_id, owner.mode, link_id)
     if details is None:
         raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
-    row = queries.link_detail(models, owner.merchant_id, owner.mode, link_id, ledger.now())
+    row = link_queries.link_detail(models, owner.merchant_id, owner.mode, link_id, ledger.now())
     timeline = row["timeline"] if row is not None else []
     return link_out({**details_row(details), "timeline": timeline}, public_url(request))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -30,6 +30,7 @@ from api.schemas import (
     ReviewCreate,
     SettlementList,
     SettlementOut,
+    instant_of,
     problem_responses,
 )
 from paylink_es.application.details import PaymentDetails
@@ -38,7 +39,9 @@ from paylink_es.domain.errors import NotFoundError
 from paylink_es.domain.link import DEFAULT_DECISIONS
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.money import Money
-from projections import queries
+from projections.queries import payments as payment_queries
+from projections.queries import settlements as settlement_queries
+from projections.queries.settlements import PayoutRow
 from workers.settlement import report_csv
 
 router = APIRouter(tags=["money"], responses=COMMON_PROBLEMS)
@@ -163,10 +166,10 @@ def payout_out(details: PayoutDetails) -> PayoutOut:
     )
 
 
-def payout_row_out(row: dict[str, Any]) -> PayoutOut:
+def payout_row_out(row: PayoutRow) -> PayoutOut:
     """A row of the payouts view, in the API's shape."""
     return PayoutOut(
-        id=row["payout_id"],
+        id=UUID(row["payout_id"]),
         mode=row["mode"],
         amount=row["amount"],
         currency=row["currency"],
@@ -177,7 +180,7 @@ def payout_row_out(row: dict[str, Any]) -> PayoutOut:
         description=row["description"],
         channel_ref=row["channel_ref"],
         failure=row["failure"],
-        created_at=row["created_at"],
+        created_at=instant_of(row["created_at"]),
     )
 
 
@@ -213,7 +216,9 @@ def list_payouts(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PayoutList:
     """The merchant's payouts, newest first."""
-    page = queries.payouts(models, owner.merchant_id, owner.mode, limit=limit, cursor=cursor)
+    page = settlement_queries.payouts(
+        models, owner.merchant_id, owner.mode, limit=limit, cursor=cursor
+    )
     return PayoutList(data=[payout_row_out(r) for r in page.items], next_cursor=page.next_cursor)
 
 
@@ -242,13 +247,13 @@ def list_settlements(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> SettlementList:
     """Settlement batches (per day and currency), newest first."""
-    page = queries.settlement_batches(
+    page = settlement_queries.settlement_batches(
         models, owner.merchant_id, owner.mode, limit=limit, cursor=cursor
     )
     return SettlementList(
         data=[
             SettlementOut(
-                id=row["batch_id"],
+                id=UUID(row["batch_id"]),
                 mode=row["mode"],
                 settlement_date=row["settlement_date"],
                 currency=row["currency"],
@@ -276,7 +281,7 @@ def settlement_report(
 ) -> StreamingResponse:
     """One row per settled payment; ``date`` limits it to one settlement day."""
     day = settlement_date.isoformat() if settlement_date else None
-    rows = queries.settlement_report(models, owner.merchant_id, owner.mode, day)
+    rows = payment_queries.settlement_report(models, owner.merchant_id, owner.mode, day)
     name = f"settlement-{day or 'all'}.csv"
     return StreamingResponse(
         report_csv(rows),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -17,15 +17,18 @@ from api.schemas import (
     Balances,
     PaymentList,
     PaymentOut,
+    instant_of,
     problem_responses,
 )
-from projections import queries
+from projections.queries import ledger as ledger_queries
+from projections.queries import payments as payment_queries
+from projections.queries.payments import PaymentRow
 
 router = APIRouter(tags=["payments"], responses=COMMON_PROBLEMS)
 PAYMENT_STATUSES = ("initiated", "paid", "verified", "rejected", "settled")
 
 
-def payment_out(row: dict[str, Any]) -> PaymentOut:
+def payment_out(row: PaymentRow) -> PaymentOut:
     """The API's view of a row of the payments view."""
     return PaymentOut(
         id=row["payment_id"],
@@ -44,8 +47,8 @@ def payment_out(row: dict[str, Any]) -> PaymentOut:
         anomaly=row["anomaly"],
         disposition=row["disposition"],
         rejection=row["rejection"],
-        paid_at=row["paid_at"],
-        created_at=row["created_at"],
+        paid_at=instant_of(row["paid_at"]),
+        created_at=instant_of(row["created_at"]),
     )
 
 
@@ -66,7 +69,7 @@ def list_payments(
             f"status: must be one of {', '.join(PAYMENT_STATUSES)}",
             field="status",
         )
-    page = queries.list_payments(
+    page = payment_queries.list_payments(
         models,
         owner.merchant_id,
         owner.mode,
@@ -86,7 +89,7 @@ def list_payments(
 )
 def get_payment(payment_id: UUID, owner: Owner, models: ModelsDep) -> PaymentOut:
     """One payment; another merchant's payment is 404, like an unknown one."""
-    row = queries.payment_detail(models, owner.merchant_id, owner.mode, payment_id)
+    row = payment_queries.payment_detail(models, owner.merchant_id, owner.mode, payment_id)
     if row is None:
         raise ProblemError(404, "not-found", "no such payment", field="payment_id")
     return payment_out(row)
@@ -99,7 +102,7 @@ def get_balances(
     as_of: Annotated[Instant | None, Query(description="ISO-8601 instant with offset")] = None,
 ) -> Balances:
     """Pending, available, held, refund due, fees, refunded and paid out, per currency."""
-    books = queries.balances(models, owner.merchant_id, owner.mode, as_of)
+    books = ledger_queries.balances(models, owner.merchant_id, owner.mode, as_of)
     return Balances(
         mode=owner.mode,
         as_of=as_of,

@@ -22,22 +22,25 @@ from api.schemas import (
     EndpointList,
     EndpointOut,
     EventList,
+    instant_of,
     problem_responses,
 )
 from paylink_es.domain.webhooks import WebhookEndpoint
 from paylink_es.settings import Settings
-from projections import queries
+from projections.queries import feed as feed_queries
+from projections.queries import outbox as outbox_queries
+from projections.queries.outbox import AttemptRow, DeliveryRow, EndpointRow
 
 router = APIRouter(tags=["webhooks"], responses=COMMON_PROBLEMS)
 
 
-def _endpoint_out(row: dict[str, Any]) -> EndpointOut:
+def _endpoint_out(row: EndpointRow) -> EndpointOut:
     return EndpointOut(
         id=row["endpoint_id"],
         mode=row["mode"],
         url=row["url"],
         event_types=json.loads(row["event_types"]),
-        created_at=row["created_at"],
+        created_at=instant_of(row["created_at"]),
     )
 
 
@@ -53,7 +56,7 @@ def _endpoint_model(endpoint: WebhookEndpoint, secret: str | None = None) -> End
     )
 
 
-def _delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = None) -> DeliveryOut:
+def _delivery_out(row: DeliveryRow, attempts: list[AttemptRow] | None = None) -> DeliveryOut:
     return DeliveryOut(
         id=row["delivery_id"],
         endpoint_id=row["endpoint_id"],
@@ -63,9 +66,18 @@ def _delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = N
         attempts=row["attempts"],
         last_status_code=row["last_status_code"],
         last_error=row["last_error"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-        attempt_log=[AttemptOut(**a) for a in attempts] if attempts is not None else None,
+        next_attempt_at=instant_of(row["next_attempt_at"]),
+        created_at=instant_of(row["created_at"]),
+        attempt_log=[_attempt_out(a) for a in attempts] if attempts is not None else None,
+    )
+
+
+def _attempt_out(row: AttemptRow) -> AttemptOut:
+    return AttemptOut(
+        attempt=row["attempt"],
+        at=instant_of(row["at"]),
+        status_code=row["status_code"],
+        error=row["error"],
     )
 
 
@@ -103,7 +115,7 @@ def create_endpoint(
 @router.get("/v1/webhook-endpoints", response_model=EndpointList, summary="List endpoints")
 def list_endpoints(owner: Owner, models: ModelsDep) -> EndpointList:
     """The merchant's endpoints (deleted ones are gone)."""
-    rows = queries.webhook_endpoints(models, owner.merchant_id, owner.mode)
+    rows = outbox_queries.webhook_endpoints(models, owner.merchant_id, owner.mode)
     return EndpointList(data=[_endpoint_out(row) for row in rows])
 
 
@@ -165,7 +177,7 @@ def list_deliveries(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> DeliveryList:
     """Deliveries, newest event first, with their status and attempt count."""
-    page = queries.webhook_deliveries(
+    page = outbox_queries.webhook_deliveries(
         models,
         owner.merchant_id,
         owner.mode,
@@ -179,8 +191,8 @@ def list_deliveries(
     )
 
 
-def _delivery(models: Any, owner: Any, delivery_id: str) -> dict[str, Any]:
-    row = queries.webhook_delivery(models, owner.merchant_id, owner.mode, delivery_id)
+def _delivery(models: Any, owner: Any, delivery_id: str) -> DeliveryRow:
+    row = outbox_queries.webhook_delivery(models, owner.merchant_id, owner.mode, delivery_id)
     if row is None:
         raise ProblemError(404, "not-found", "no such webhook delivery", field="delivery_id")
     return row
@@ -197,7 +209,7 @@ def get_delivery(
 ) -> DeliveryOut:
     """One delivery and its attempt log."""
     row = _delivery(models, owner, delivery_id)
-    return _delivery_out(row, queries.webhook_attempts(models, delivery_id))
+    return _delivery_out(row, outbox_queries.webhook_attempts(models, delivery_id))
 
 
 @router.post(
@@ -219,7 +231,7 @@ def resend(
 
     def execute() -> tuple[int, DeliveryOut]:
         row = _delivery(models, owner, delivery_id)
-        ledger.resend_delivery(owner.merchant_id, UUID(row["endpoint_id"]), int(row["position"]))
+        ledger.resend_delivery(owner.merchant_id, UUID(row["endpoint_id"]), row["position"])
         return 202, _delivery_out({**row, "status": "pending"})
 
     return run_idempotent(request, owner, None, execute)
@@ -234,7 +246,7 @@ def events(
     type: Annotated[Text | None, Query(max_length=40)] = None,
 ) -> EventList:
     """The merchant's events in a stable order; resume from any cursor to resync."""
-    page = queries.events(
+    page = feed_queries.events(
         models, owner.merchant_id, owner.mode, after=after, limit=limit, event_type=type
     )
     return EventList(

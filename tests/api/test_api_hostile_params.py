@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from projections.queries import MAX_POSITION, _encode_cursor
+from projections.queries.paging import MAX_POSITION, encode_cursor
 from tests.api.support import UNKNOWN_ID, Api, assert_problem
 
 VALIDATION = "validation-error"  # a parameter the route's own validators refuse
@@ -51,7 +51,7 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
         "delivery cursor beyond 64 bits",
         "GET",
         "/v1/webhook-deliveries",
-        {"cursor": _encode_cursor(2**63, "whd_1")},
+        {"cursor": encode_cursor(2**63, "whd_1")},
         "cursor",
         INVALID_QUERY,
     ),
@@ -59,7 +59,7 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
         "delivery cursor negative",
         "GET",
         "/v1/webhook-deliveries",
-        {"cursor": _encode_cursor(-1, "whd_1")},
+        {"cursor": encode_cursor(-1, "whd_1")},
         "cursor",
         INVALID_QUERY,
     ),
@@ -67,7 +67,7 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
         "NUL in a delivery cursor",
         "GET",
         "/v1/webhook-deliveries",
-        {"cursor": _encode_cursor(7, "whd\x00")},
+        {"cursor": encode_cursor(7, "whd\x00")},
         "cursor",
         INVALID_QUERY,
     ),
@@ -102,8 +102,8 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
         (f"NUL in a cursor of {path}", "GET", path, {"cursor": cursor}, "cursor", INVALID_QUERY)
         for path in LISTS
         for cursor in (
-            _encode_cursor("2026-01-05T03:00:00.000000Z\x00", UNKNOWN_ID),
-            _encode_cursor("2026-01-05T03:00:00.000000Z", "\x00"),
+            encode_cursor("2026-01-05T03:00:00.000000Z\x00", UNKNOWN_ID),
+            encode_cursor("2026-01-05T03:00:00.000000Z", "\x00"),
         )
     ],
     *[
@@ -116,7 +116,7 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
             INVALID_QUERY,
         )
         for path in LISTS
-        for cursor in (_encode_cursor("\ud800", UNKNOWN_ID),)
+        for cursor in (encode_cursor("\ud800", UNKNOWN_ID),)
     ],
     # -- instants: ISO-8601 with a time zone, nothing else --------------------------------
     *[

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from api.dashboard.exports import LINK_COLUMNS, PAYMENT_COLUMNS, measure_export_memory
 from paylink_es.settings import Settings
-from projections.dashboard_queries import JOURNAL_COLUMNS
+from projections.queries.ledger import JOURNAL_COLUMNS
 from tests.dashboard.support import Desk
 
 

@@ -12,12 +12,12 @@ import html
 
 import pytest
 
-from projections.queries import _encode_cursor
+from projections.queries.paging import encode_cursor
 from tests.api.support import UNKNOWN_ID
 from tests.dashboard.support import Desk, post
 
-NUL_CURSOR = _encode_cursor("2026-01-05T03:00:00.000000Z\x00", UNKNOWN_ID)
-SURROGATE_CURSOR = _encode_cursor("\ud800", UNKNOWN_ID)
+NUL_CURSOR = encode_cursor("2026-01-05T03:00:00.000000Z\x00", UNKNOWN_ID)
+SURROGATE_CURSOR = encode_cursor("\ud800", UNKNOWN_ID)
 
 # (why, path, query, the parameter the page must name)
 HOSTILE: list[tuple[str, str, dict[str, str], str]] = [
@@ -43,13 +43,13 @@ HOSTILE: list[tuple[str, str, dict[str, str], str]] = [
     (
         "delivery cursor beyond 64 bits",
         "/dashboard/webhooks",
-        {"cursor": _encode_cursor(2**63, "whd_1")},
+        {"cursor": encode_cursor(2**63, "whd_1")},
         "cursor",
     ),
     (
         "NUL in a delivery cursor",
         "/dashboard/webhooks",
-        {"cursor": _encode_cursor(3, "whd\x00")},
+        {"cursor": encode_cursor(3, "whd\x00")},
         "cursor",
     ),
     ("NUL in a delivery status", "/dashboard/webhooks", {"status": "failed\x00"}, "status"),

@@ -26,14 +26,22 @@ from paylink_es.domain.errors import DomainError
 from paylink_es.domain.money import Money
 from paylink_es.domain.settlement import InsufficientFundsError
 from paylink_es.settings import Settings
-from projections import queries
+from projections.queries.ledger import BalanceColumn, balances
 from projections.replay import replay
 from projections.runner import ReadModels
 from tests.projections.support import another_store, catch_up
 from workers.settlement import settle_day
 
 METHODS = ("va_bca", "qris", "ewallet_ovo", "card", "retail_alfamart")
-BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "paid_out")
+BUCKETS: tuple[BalanceColumn, ...] = (
+    "pending",
+    "available",
+    "held",
+    "refund_due",
+    "fees",
+    "refunded",
+    "paid_out",
+)
 
 
 class MoneyMachine(RuleBasedStateMachine):
@@ -162,7 +170,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.app is None or self.views is None:
             return
         catch_up(self.ledger, self.views)
-        books = queries.balances(self.views, self.merchant, "test").get("IDR")
+        books = balances(self.views, self.merchant, "test").get("IDR")
         guard = self.ledger.available_funds(self.merchant, "test", "IDR").amount
         if books is None:
             assert guard == 0

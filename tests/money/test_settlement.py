@@ -19,7 +19,9 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.settlement import BankAccountMissingError, InsufficientFundsError
 from paylink_es.settings import Settings
 from paylink_es.store.bulkload import load_many
-from projections import queries
+from projections.queries.ledger import Balance, balances
+from projections.queries.payments import settlement_report
+from projections.queries.settlements import payouts, settlement_batches
 from projections.replay import replay
 from projections.runner import ReadModels
 from tests.projections.support import catch_up
@@ -37,8 +39,8 @@ def verified(app: PaylinkApp, merchant: UUID, method: str, amount: int, ref: str
     return payment
 
 
-def books(views: ReadModels, merchant: UUID) -> dict[str, int]:
-    return queries.balances(views, merchant, "test")["IDR"]
+def books(views: ReadModels, merchant: UUID) -> Balance:
+    return balances(views, merchant, "test")["IDR"]
 
 
 def test_a_day_settles_what_is_due_once_and_moves_pending_to_available_minus_fees(
@@ -74,12 +76,12 @@ def test_a_day_settles_what_is_due_once_and_moves_pending_to_available_minus_fee
     assert balance["available"] == 146_000 + 99_300
     assert balance["fees"] == 4_000 + 700
     assert balance["verified"] == 450_000
-    batches = queries.settlement_batches(views, shop, "test").items
+    batches = settlement_batches(views, shop, "test").items
     assert [(b["settlement_date"], b["payments"], b["net"]) for b in batches] == [
         ("2026-01-07", 1, 99_300),
         ("2026-01-06", 1, 146_000),
     ]
-    report = queries.settlement_report(views, shop, "test", "2026-01-06")
+    report = settlement_report(views, shop, "test", "2026-01-06")
     assert [(r["payment_id"], r["received"], r["fee"], r["net"]) for r in report] == [
         (str(va), 150_000, 4_000, 146_000)
     ]
@@ -186,7 +188,7 @@ def test_payouts_take_available_money_to_the_bank_and_failures_bring_it_back(
     balance = books(views, shop)
     assert (balance["available"], balance["paid_out"], balance["fees"]) == (40_000, 60_000, 4_000)
     assert result.differences == []
-    rows = queries.payouts(views, shop, "test").items
+    rows = payouts(views, shop, "test").items
     assert sorted((r["status"], r["amount"], r["account_number"][-4:]) for r in rows) == [
         ("failed", 40_000, "0000"),
         ("paid_out", 60_000, "7890"),

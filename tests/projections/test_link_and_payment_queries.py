@@ -16,17 +16,11 @@ from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
-from projections.queries import (
-    Page,
-    QueryError,
-    _encode_cursor,
-    balances,
-    link_detail,
-    list_links,
-    list_payments,
-    payment_detail,
-    stats,
-)
+from projections.queries.ledger import balances
+from projections.queries.links import link_detail, list_links
+from projections.queries.paging import Page, QueryError, encode_cursor
+from projections.queries.payments import list_payments, payment_detail
+from projections.queries.stats import stats
 from projections.runner import ReadModels
 from tests.projections.support import catch_up
 
@@ -95,7 +89,7 @@ def shop(backend_settings: Settings, clock: FakeClock, views: ReadModels) -> Ite
         yield c
 
 
-def ids(page: Page, key: str = "link_id") -> list[str]:
+def ids(page: Page[Any], key: str = "link_id") -> list[str]:
     return [row[key] for row in page.items]
 
 
@@ -104,7 +98,7 @@ def names(shop: Catalogue, *wanted: str) -> set[str]:
 
 
 def all_pages(
-    fetch: Callable[[str | None], Page], limit: int, key: str = "link_id"
+    fetch: Callable[[str | None], Page[Any]], limit: int, key: str = "link_id"
 ) -> list[list[str]]:
     """Follow the cursors to the end; the ids of each page."""
     pages, cursor = [], None
@@ -251,7 +245,7 @@ def test_malformed_query_parameters_are_refused_naming_the_field(
     now, ours = shop.clock(), shop.ours
     bad: list[tuple[str, Callable[[], object]]] = [
         ("cursor", lambda: list_links(views, ours, "test", now, cursor="not a cursor!")),
-        ("cursor", lambda: list_links(views, ours, "test", now, cursor=_encode_cursor("x"))),
+        ("cursor", lambda: list_links(views, ours, "test", now, cursor=encode_cursor("x"))),
         ("cursor", lambda: list_links(views, ours, "test", now, cursor="e30")),  # {}
         ("cursor", lambda: list_payments(views, ours, "test", cursor="%%%")),
         ("limit", lambda: list_links(views, ours, "test", now, limit=0)),
@@ -272,7 +266,7 @@ def test_a_forged_cursor_with_numbers_in_it_is_refused_naming_the_cursor(
     shop: Catalogue, views: ReadModels
 ) -> None:
     with pytest.raises(QueryError) as raised:
-        list_links(views, shop.ours, "test", shop.clock(), cursor=_encode_cursor(1, 2))
+        list_links(views, shop.ours, "test", shop.clock(), cursor=encode_cursor(1, 2))
     assert raised.value.field == "cursor"
 
 

@@ -20,7 +20,7 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
 from projections.ledger import BALANCE_COLUMNS
-from projections.queries import balances
+from projections.queries.ledger import balances
 from projections.replay import replay
 from projections.runner import ProjectionService, ReadModels
 from tests.projections.histories import (

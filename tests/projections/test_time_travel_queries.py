@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 from paylink_es.application.app import PaylinkApp
@@ -13,7 +12,8 @@ from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
-from projections.queries import balances, link_as_of, link_detail
+from projections.queries.ledger import Balances, balances
+from projections.queries.links import LinkDetail, link_as_of, link_detail
 from projections.readmodel import iso
 from projections.runner import ReadModels
 from tests.projections.support import catch_up, paylink
@@ -27,8 +27,8 @@ class Seen:
     """What the views showed at one instant."""
 
     at: datetime
-    balances: dict[str, dict[str, int]]
-    links: dict[UUID, dict[str, Any] | None]
+    balances: Balances
+    links: dict[UUID, LinkDetail | None]
 
 
 class Shop:
@@ -133,7 +133,10 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
                     assert past is None
                     continue
                 assert past is not None
-                assert {k: past[k] for k in COMPARED} == {k: shown[k] for k in COMPARED}
+                past_fields, shown_fields = dict(past), dict(shown)
+                assert {k: past_fields[k] for k in COMPARED} == {
+                    k: shown_fields[k] for k in COMPARED
+                }
         assert [status(s, fixed) for s in seen] == ["active", "completed", "completed"]
         assert [status(s, open_amount) for s in seen] == ["active", "active", "expired"]
         assert [status(s, cancelled) for s in seen] == [None, "cancelled", "cancelled"]

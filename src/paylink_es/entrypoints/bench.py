@@ -265,7 +265,7 @@ def bench_projections(app: PaylinkApp, settings: Settings, events: int) -> dict[
 
 def bench_paid_to_balance(app: PaylinkApp, settings: Settings, count: int) -> list[float]:
     """Milliseconds from a payment's receipt to its verified money in the balances view."""
-    from projections.queries import balances
+    from projections.queries.ledger import balances
     from projections.runner import ProjectionService
 
     merchant = app.register_merchant("Bench Latency")
@@ -285,8 +285,8 @@ def bench_paid_to_balance(app: PaylinkApp, settings: Settings, count: int) -> li
             app.verify_payment(payment)
             deadline = started + 10
             while True:
-                pending = balances(service.models, merchant, "test").get("IDR", {})
-                if pending.get("pending") == expected:
+                book = balances(service.models, merchant, "test").get("IDR")
+                if book is not None and book["pending"] == expected:
                     break
                 if time.perf_counter() > deadline:
                     msg = "a verified payment did not reach the balances view within 10 s"

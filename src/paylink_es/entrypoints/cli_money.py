@@ -58,7 +58,7 @@ def _settle(args: argparse.Namespace, settings: Settings) -> int:
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.bootstrap import open_app
-    from projections import queries
+    from projections.queries.payments import settlement_report
     from projections.runner import CatchUp, ReadModels
     from workers.settlement import report_csv
 
@@ -67,7 +67,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         try:
             CatchUp(app, [models["payments"]]).run_once()
             day = args.date.isoformat() if args.date else None
-            rows = queries.settlement_report(models, args.merchant, args.mode, day)
+            rows = settlement_report(models, args.merchant, args.mode, day)
         finally:
             models.close()
     out = args.output.open("w", newline="") if args.output else sys.stdout

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from uuid import UUID
 
 from paylink_es.application.app import PaylinkApp
@@ -23,6 +23,7 @@ from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
 from projections.ledger import BALANCE_COLUMNS
+from projections.queries.ledger import journal
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
@@ -230,6 +231,7 @@ def audit_export(
     return 0
 
 
+EXPORT_PAGE = 5000
 JOURNAL_COLUMNS = (
     "position",
     "seq",
@@ -250,29 +252,12 @@ def _export_rows(
 ) -> int:
     writer = csv.writer(stream)
     writer.writerow(JOURNAL_COLUMNS)
-    where, params = ["(position > ? OR (position = ? AND seq > ?))"], list[Any]()
-    if start is not None:
-        where.append("at >= ?")
-        params.append(iso(start))
-    if end is not None:
-        where.append("at < ?")
-        params.append(iso(end))
-    last, last_seq, count = 0, -1, 0
-    while True:
-        page = models["ledger"].view.query(
-            "SELECT "
-            + ", ".join(JOURNAL_COLUMNS)
-            + " FROM {s}journal WHERE "
-            + " AND ".join(where)
-            + " ORDER BY position, seq LIMIT 5000",
-            [last, last, last_seq, *params],
-        )
+    count = 0
+    for page in journal(models, start=start, end=end, size=EXPORT_PAGE):
         for row in page:
-            writer.writerow([row[c] for c in JOURNAL_COLUMNS])
+            writer.writerow([row.get(c) for c in JOURNAL_COLUMNS])
         count += len(page)
-        if len(page) < 5000:
-            return count
-        last, last_seq = page[-1]["position"], page[-1]["seq"]
+    return count
 
 
 def channels_status(settings: Settings, as_json: bool) -> int:

@@ -1,0 +1,242 @@
+"""Queries of the links read model (:mod:`projections.links`): lists, a link and its
+timeline, a link as it stood at an instant, and the export's pages."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, TypedDict
+from uuid import UUID
+
+from projections.queries.paging import (
+    EXPORT_PAGE,
+    Keyset,
+    Page,
+    QueryError,
+    every_page,
+    like_pattern,
+    one,
+    page,
+    typed_rows,
+)
+from projections.readmodel import iso
+from projections.runner import ReadModels
+
+LINK_STATUSES = ("active", "completed", "expired", "cancelled")
+
+
+class LinkRow(TypedDict):
+    """A row of the links view; ``status`` as of the query's instant (an active link
+    past its expiry reads ``expired``)."""
+
+    link_id: str
+    merchant_id: str
+    mode: str
+    code: str
+    reference_id: str | None
+    description: str
+    currency: str
+    amount: int | None
+    amount_min: int | None
+    amount_max: int | None
+    usage_limit: int | None
+    expires_at: str | None
+    status: str
+    sent_count: int
+    opened_count: int
+    payment_count: int
+    flagged_count: int
+    collected: int
+    created_at: str
+    updated_at: str
+    position: int
+    terms: str  # JSON: methods, line_items, customer, success_url, failure_url, metadata
+    search: str  # description and reference, case-folded
+
+
+class TimelineEntry(TypedDict):
+    """One event in a link's life (``detail``: what the event said, as JSON values)."""
+
+    position: int
+    at: str
+    event: str
+    detail: dict[str, Any]
+
+
+class StoredTimelineEntry(TypedDict):
+    """A row of ``link_timeline`` as stored (``detail`` is JSON text)."""
+
+    position: int
+    at: str
+    event: str
+    detail: str
+
+
+class LinkDetail(LinkRow):
+    """A link with its whole timeline, oldest first."""
+
+    timeline: list[TimelineEntry]
+
+
+class LinkAsOf(LinkDetail):
+    """A link as the views showed it at ``as_of``: status, counts and money then."""
+
+    as_of: str
+
+
+LINKS = Keyset("links", ("created_at", "link_id"), (str, str), LinkRow)
+
+
+def _effective_status(row: LinkRow, now: datetime) -> str:
+    if row["status"] == "active" and row["expires_at"] and row["expires_at"] <= iso(now):
+        return "expired"
+    return row["status"]
+
+
+def list_links(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    now: datetime,
+    *,
+    status: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    reference: str | None = None,
+    text: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[LinkRow]:
+    """The merchant's links, newest first, filtered, one cursor page at a time."""
+    where = ["merchant_id = ?", "mode = ?"]
+    params: list[Any] = [str(merchant_id), mode]
+    if status is not None:
+        if status not in LINK_STATUSES:
+            raise QueryError("status", f"must be one of {', '.join(LINK_STATUSES)}")
+        expired = "(expires_at IS NOT NULL AND expires_at <= ?)"
+        if status == "active":
+            where.append(f"status = 'active' AND NOT {expired}")
+            params.append(iso(now))
+        elif status == "expired":
+            where.append(f"(status = 'expired' OR (status = 'active' AND {expired}))")
+            params.append(iso(now))
+        else:
+            where.append("status = ?")
+            params.append(status)
+    if created_from is not None:
+        where.append("created_at >= ?")
+        params.append(iso(created_from))
+    if created_to is not None:
+        where.append("created_at < ?")
+        params.append(iso(created_to))
+    if reference is not None:
+        where.append("reference_id = ?")
+        params.append(reference)
+    if text:
+        # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
+        where.append("search LIKE ? ESCAPE '\\'")
+        params.append(like_pattern(text))
+    found = page(models["links"], LINKS, where, params, limit, cursor)
+    items: list[LinkRow] = [{**row, "status": _effective_status(row, now)} for row in found.items]
+    return Page(items, found.next_cursor)
+
+
+def all_links(
+    models: ReadModels, merchant_id: UUID, mode: str, now: datetime, **filters: Any
+) -> Iterator[list[LinkRow]]:
+    """Every link matching the list page's filters, newest first, a keyset page at a time."""
+    return every_page(
+        lambda cursor: list_links(
+            models, merchant_id, mode, now, limit=EXPORT_PAGE, cursor=cursor, **filters
+        )
+    )
+
+
+def link_detail(
+    models: ReadModels, merchant_id: UUID, mode: str, link_id: UUID, now: datetime
+) -> LinkDetail | None:
+    """One link with its full timeline; None for an unknown link or another merchant's."""
+    view = models["links"]
+    row = one(
+        typed_rows(
+            view,
+            LinkRow,
+            "SELECT * FROM {s}links WHERE link_id = ? AND merchant_id = ? AND mode = ?",
+            (str(link_id), str(merchant_id), mode),
+        )
+    )
+    if row is None:
+        return None
+    timeline: list[TimelineEntry] = [
+        {**entry, "detail": json.loads(entry["detail"])}
+        for entry in typed_rows(
+            view,
+            StoredTimelineEntry,
+            "SELECT position, at, event, detail FROM {s}link_timeline WHERE link_id = ?"
+            " ORDER BY position",
+            (str(link_id),),
+        )
+    ]
+    return {**row, "status": _effective_status(row, now), "timeline": timeline}
+
+
+STATUS_AFTER = {
+    "Created": "active",
+    "Expired": "expired",
+    "Cancelled": "cancelled",
+    "Completed": "completed",
+}
+
+
+def link_as_of(
+    models: ReadModels, merchant_id: UUID, mode: str, link_id: UUID, as_of: datetime
+) -> LinkAsOf | None:
+    """The link as the views showed it at ``as_of``, rebuilt from its timeline."""
+    link = link_detail(models, merchant_id, mode, link_id, as_of)
+    if link is None or link["created_at"] > iso(as_of):
+        return None
+    timeline = [entry for entry in link["timeline"] if entry["at"] <= iso(as_of)]
+    status, collected = "active", 0
+    counts: defaultdict[str, int] = defaultdict(int)
+    for entry in timeline:
+        status = STATUS_AFTER.get(entry["event"], status)
+        counts[entry["event"]] += 1
+        if entry["event"] == "PaymentAccepted":
+            collected += int(entry["detail"]["amount"])
+    expires = link["expires_at"]
+    if status == "active" and expires and expires <= iso(as_of):
+        status = "expired"
+    return {
+        **link,
+        "status": status,
+        "sent_count": counts["Sent"],
+        "opened_count": counts["Opened"],
+        "payment_count": counts["PaymentAccepted"],
+        "flagged_count": counts["PaymentFlagged"],
+        "collected": collected,
+        "timeline": timeline,
+        "as_of": iso(as_of),
+    }
+
+
+def links_as_of(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    as_of: datetime,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[LinkAsOf]:
+    """The links that existed at ``as_of``, each as it stood then (status, counts, money)."""
+    found = list_links(
+        models, merchant_id, mode, as_of, created_to=as_of, limit=limit, cursor=cursor
+    )
+    rows = []
+    for row in found.items:
+        then = link_as_of(models, merchant_id, mode, UUID(row["link_id"]), as_of)
+        if then is not None:
+            rows.append(then)
+    return Page(rows, found.next_cursor)

@@ -1,0 +1,131 @@
+"""Queries of the webhook outbox read model (:class:`projections.feed.WebhookOutbox`):
+endpoints, deliveries and their attempts, and what the delivery worker owes now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+from uuid import UUID
+
+from projections.feed import WebhookOutbox
+from projections.queries.paging import Keyset, Page, QueryError, one, page, typed_rows
+from projections.readmodel import iso
+from projections.runner import ReadModels
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "delivered", "failed")
+
+
+class EndpointRow(TypedDict):
+    """A webhook endpoint of a merchant and mode."""
+
+    endpoint_id: str
+    merchant_id: str
+    mode: str
+    url: str
+    event_types: str  # JSON: the event types it is sent
+    deleted: int  # 0 or 1
+    created_at: str
+
+
+class DeliveryRow(TypedDict):
+    """What is owed to an endpoint for one event, and how sending it went so far."""
+
+    delivery_id: str
+    endpoint_id: str
+    merchant_id: str
+    mode: str
+    position: int
+    event_type: str
+    payload: str  # JSON: the public event, as the feed lists it
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class AttemptRow(TypedDict):
+    """One try at a delivery: the endpoint's status code, or the error."""
+
+    attempt: int
+    at: str
+    status_code: int | None
+    error: str | None
+
+
+DELIVERIES = Keyset("webhook_deliveries", ("position", "delivery_id"), (int, str), DeliveryRow)
+DUE = (
+    "SELECT d.* FROM {s}webhook_deliveries d JOIN {s}webhook_endpoints e"
+    " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.deleted = 0"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.position LIMIT ?"
+)
+
+
+def webhook_endpoints(models: ReadModels, merchant_id: UUID, mode: str) -> list[EndpointRow]:
+    """The merchant's live webhook endpoints."""
+    return typed_rows(
+        models["outbox"],
+        EndpointRow,
+        "SELECT * FROM {s}webhook_endpoints WHERE merchant_id = ? AND mode = ? AND deleted = 0"
+        " ORDER BY created_at",
+        (str(merchant_id), mode),
+    )
+
+
+def webhook_deliveries(
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    *,
+    endpoint_id: UUID | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[DeliveryRow]:
+    """Deliveries, newest event first, one cursor page at a time."""
+    where = ["merchant_id = ?", "mode = ?"]
+    params: list[Any] = [str(merchant_id), mode]
+    if endpoint_id is not None:
+        where.append("endpoint_id = ?")
+        params.append(str(endpoint_id))
+    if status is not None:
+        if status not in DELIVERY_STATUSES:
+            raise QueryError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
+        where.append("status = ?")
+        params.append(status)
+    return page(models["outbox"], DELIVERIES, where, params, limit, cursor)
+
+
+def webhook_delivery(
+    models: ReadModels, merchant_id: UUID, mode: str, delivery_id: str
+) -> DeliveryRow | None:
+    """One delivery; None if unknown or another merchant's."""
+    return one(
+        typed_rows(
+            models["outbox"],
+            DeliveryRow,
+            "SELECT * FROM {s}webhook_deliveries WHERE delivery_id = ? AND merchant_id = ?"
+            " AND mode = ?",
+            (delivery_id, str(merchant_id), mode),
+        )
+    )
+
+
+def webhook_attempts(models: ReadModels, delivery_id: str) -> list[AttemptRow]:
+    """Every attempt at a delivery, oldest first."""
+    return typed_rows(
+        models["outbox"],
+        AttemptRow,
+        "SELECT attempt, at, status_code, error FROM {s}webhook_attempts WHERE delivery_id = ?"
+        " ORDER BY attempt",
+        (delivery_id,),
+    )
+
+
+def due_deliveries(outbox: WebhookOutbox, now: datetime, limit: int) -> list[DeliveryRow]:
+    """Pending deliveries to live endpoints whose next attempt is due at ``now``, in
+    store order (at most ``limit``): what the delivery worker sends."""
+    return typed_rows(outbox, DeliveryRow, DUE, (iso(now), limit))
