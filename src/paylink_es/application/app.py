@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -61,6 +60,7 @@ from paylink_es.domain.payment import INITIATED, ChannelPaymentIndex, Payment
 from paylink_es.domain.terms import Mode, link_terms
 from paylink_es.domain.validation import check_expiry, check_text, require_text
 from paylink_es.domain.webhooks import Resolver
+from paylink_es.retry import conflict_waits, retry
 from paylink_es.store.topics import register_moved_modules
 from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
@@ -208,20 +208,26 @@ class PaylinkApp(Application[UUID], WebhookServices, MoneyServices):
             self._store(objs, {})
 
     def _run_alone(self, command: Callable[[], T]) -> T:
-        """Run a command under the app's clock, retrying optimistic-concurrency conflicts."""
-        last: Exception | None = None
-        for attempt in range(self.retries):
-            try:
-                with using_clock(self.clock):
-                    return command()
-            except (RecordConflictError, OperationalError) as error:
-                last = error
-                log.debug("retrying after %s (attempt %d)", type(error).__name__, attempt + 1)
-                time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.05)))  # noqa: S311
-        if isinstance(last, OperationalError):
-            raise last
-        msg = f"gave up after {self.retries} conflicting attempts"
-        raise ConcurrencyConflictError(msg) from last
+        """Run a command under the app's clock, retrying optimistic-concurrency conflicts
+        (``retries`` tries in all, jittered waits between them)."""
+
+        def attempt() -> T:
+            with using_clock(self.clock):
+                return command()
+
+        def noted(attempt: int, error: BaseException, _delay: float) -> None:
+            log.debug("retrying after %s (attempt %d)", type(error).__name__, attempt)
+
+        try:
+            return retry(
+                attempt,
+                delays=conflict_waits(self.retries - 1),
+                retry_on=(RecordConflictError, OperationalError),
+                on_retry=noted,
+            )
+        except RecordConflictError as error:
+            msg = f"gave up after {self.retries} conflicting attempts"
+            raise ConcurrencyConflictError(msg) from error
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
