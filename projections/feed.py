@@ -14,12 +14,26 @@ from uuid import NAMESPACE_URL
 
 import orjson
 
-from paylink_es.domain.webhooks import PUBLIC_EVENTS
+from paylink_es.domain.link import PaymentLink
+from paylink_es.domain.webhooks import PUBLIC_EVENTS, WebhookDelivery, WebhookEndpoint
+from projections.events import (
+    DELIVERY_ATTEMPTED,
+    DELIVERY_RESEND_REQUESTED,
+    DELIVERY_RETRIED,
+    ENDPOINT_CREATED,
+    ENDPOINT_DELETED,
+    LINK_CREATED,
+    PAYMENT_INITIATED,
+    event_named,
+)
 from projections.links import link_event_detail, payment_event_detail
-from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
+from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement
 
-CREATORS = {"PaymentLink.Created": "payment_link", "Payment.Initiated": "payment"}
+# The public type of each public event (``payment.verified``), keyed by its class: the
+# domain names them by qualified name, resolved here when the module loads.
+PUBLIC_TYPES: dict[type, str] = {event_named(name): kind for name, kind in PUBLIC_EVENTS.items()}
+CREATORS: dict[type, str] = {LINK_CREATED: "payment_link", PAYMENT_INITIATED: "payment"}
 
 
 _URL_NAMESPACE = NAMESPACE_URL.bytes
@@ -37,16 +51,17 @@ def event_id(event: Event) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
-def public_payload(event: Event, name: str, at: str, mode: str | None = None) -> dict[str, Any]:
+def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, Any]:
     """The public representation of an event (feed item and webhook body)."""
     e = vars(event)
-    if name.startswith("PaymentLink."):
+    kind = type(event)
+    if issubclass(kind, PaymentLink.Event):
         data: dict[str, Any] = {
             "object": "payment_link",
             "id": originator(event),
-            **link_event_detail(name, e),
+            **link_event_detail(kind, e),
         }
-        if name == "PaymentLink.Created":
+        if kind is LINK_CREATED:
             data.update(
                 code=e["code"],
                 amount=e["amount"],
@@ -57,14 +72,14 @@ def public_payload(event: Event, name: str, at: str, mode: str | None = None) ->
                 reference_id=e["reference_id"],
             )
     else:
-        detail = payment_event_detail(name, e)
+        detail = payment_event_detail(kind, e)
         detail.pop("payment_id", None)
         data = {"object": "payment", "id": originator(event), **detail}
-        if name == "Payment.Initiated":
+        if kind is PAYMENT_INITIATED:
             data["link_id"] = uuid_text(e["link_id"])
     payload: dict[str, Any] = {
         "id": event_id(event),
-        "type": PUBLIC_EVENTS[name],
+        "type": PUBLIC_TYPES[kind],
         "created_at": at,
         "data": data,
     }
@@ -73,12 +88,12 @@ def public_payload(event: Event, name: str, at: str, mode: str | None = None) ->
     return payload
 
 
-def public_payload_json(event: Event, name: str, at: str) -> str:
+def public_payload_json(event: Event, at: str) -> str:
     """The public payload as JSON text, made once per event for the feed and the outbox."""
     cache = vars(event)
     text: str | None = cache.get("_public_json")
     if text is None:
-        text = orjson.dumps(public_payload(event, name, at)).decode()
+        text = orjson.dumps(public_payload(event, at)).decode()
         cache["_public_json"] = text
     return text
 
@@ -115,11 +130,11 @@ class Owners:
 
 
 def _owner_statements(
-    table: str, owners: Owners, event: Event, name: str
+    table: str, owners: Owners, event: Event
 ) -> tuple[Owner | None, list[Statement]]:
     """The object's owner if known, and the row a creating event adds to ``table``."""
     object_id = originator(event)
-    if name not in CREATORS:
+    if type(event) not in CREATORS:
         return owners.get(object_id), []
     owner = owners.learn(object_id, vars(event))
     sql = f"INSERT INTO {{s}}{table} (object_id, merchant_id, mode) VALUES (?, ?, ?)"
@@ -140,7 +155,7 @@ class EventFeed(ReadModel):
 
     name = "feed"
     deferred = frozenset({FEED_SQL, FEED_OWNED_SQL})  # appends, after the batch's objects
-    reads = frozenset(PUBLIC_EVENTS)
+    reads = frozenset(PUBLIC_TYPES)
     tables = ("feed_objects", "feed")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}feed_objects ("
@@ -156,18 +171,16 @@ class EventFeed(ReadModel):
         self.owners = Owners()
 
     def statements(self, event: Event, position: int) -> list[Statement]:
-        name = event_name(event)
-        if name not in PUBLIC_EVENTS:
+        public_type = PUBLIC_TYPES.get(type(event))
+        if public_type is None:
             return []
         at = iso(vars(event)["timestamp"])
-        payload = public_payload_json(event, name, at)
-        owner, statements = _owner_statements("feed_objects", self.owners, event, name)
+        payload = public_payload_json(event, at)
+        owner, statements = _owner_statements("feed_objects", self.owners, event)
         if owner is None:
-            statements.append(
-                (FEED_SQL, (position, PUBLIC_EVENTS[name], payload, originator(event)))
-            )
+            statements.append((FEED_SQL, (position, public_type, payload, originator(event))))
         else:
-            statements.append((FEED_OWNED_SQL, (position, *owner, PUBLIC_EVENTS[name], payload)))
+            statements.append((FEED_OWNED_SQL, (position, *owner, public_type, payload)))
         return statements
 
 
@@ -188,7 +201,7 @@ class WebhookOutbox(ReadModel):
     """Deliveries owed to each endpoint, and every attempt at them."""
 
     name = "outbox"
-    reads = frozenset({*PUBLIC_EVENTS, "WebhookEndpoint.", "WebhookDelivery."})
+    reads = frozenset({*PUBLIC_TYPES, WebhookEndpoint, WebhookDelivery})
     # Not deferred: a rebuild can meet a delivery's attempts in the same batch as the
     # event that created it, and the attempt updates must find the row.
     # The fan-out only runs for an object whose merchant and mode may have an endpoint:
@@ -239,19 +252,20 @@ class WebhookOutbox(ReadModel):
         return self._hooked
 
     def statements(self, event: Event, position: int) -> list[Statement]:
-        name = event_name(event)
+        kind = type(event)
         e = vars(event)
         at = iso(e["timestamp"])
-        if name.startswith("WebhookEndpoint."):
-            return self._endpoint(name, e, at)
-        if name.startswith("WebhookDelivery."):
-            return self._attempt(name, e, at)
-        if name not in PUBLIC_EVENTS:
+        if issubclass(kind, WebhookEndpoint.Event):
+            return self._endpoint(kind, e, at)
+        if issubclass(kind, WebhookDelivery.Event):
+            return self._attempt(kind, e, at)
+        public_type = PUBLIC_TYPES.get(kind)
+        if public_type is None:
             return []
-        owner, statements = _owner_statements("outbox_objects", self.owners, event, name)
+        owner, statements = _owner_statements("outbox_objects", self.owners, event)
         if owner is not None and owner not in self.hooked():
             return statements  # no endpoint to owe it to
-        payload = public_payload_json(event, name, at)
+        payload = public_payload_json(event, at)
         return [
             *statements,
             (
@@ -259,19 +273,19 @@ class WebhookOutbox(ReadModel):
                 (
                     position,
                     position,
-                    PUBLIC_EVENTS[name],
+                    public_type,
                     payload,
                     at,
                     at,
                     originator(event),
-                    PUBLIC_EVENTS[name],
+                    public_type,
                 ),
             ),
         ]
 
-    def _endpoint(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
+    def _endpoint(self, kind: type, e: dict[str, Any], at: str) -> list[Statement]:
         endpoint = originator(e)
-        if name == "WebhookEndpoint.Created":
+        if kind is ENDPOINT_CREATED:
             self.hooked().add((uuid_text(e["merchant_id"]), e["mode"]))
             return [
                 (
@@ -295,14 +309,14 @@ class WebhookOutbox(ReadModel):
                     for kind in e["event_types"]
                 ),
             ]
-        if name == "WebhookEndpoint.Deleted":
+        if kind is ENDPOINT_DELETED:
             return [
                 ("UPDATE {s}webhook_endpoints SET deleted = 1 WHERE endpoint_id = ?", (endpoint,))
             ]
         return []
 
-    def _attempt(self, name: str, e: dict[str, Any], at: str) -> list[Statement]:
-        if name == "WebhookDelivery.ResendRequested":
+    def _attempt(self, kind: type, e: dict[str, Any], at: str) -> list[Statement]:
+        if kind is DELIVERY_RESEND_REQUESTED:
             return [
                 (
                     "UPDATE {s}webhook_deliveries SET status = 'pending', next_attempt_at = ?,"
@@ -310,7 +324,7 @@ class WebhookOutbox(ReadModel):
                     (at, at, str(e["endpoint_id"]), e["position"]),
                 )
             ]
-        if name not in ("WebhookDelivery.Attempted", "WebhookDelivery.Retried"):
+        if kind is not DELIVERY_ATTEMPTED and kind is not DELIVERY_RETRIED:
             return []
         code, retry = e["status_code"], e["next_attempt_at"]
         status = (

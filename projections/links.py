@@ -2,29 +2,52 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from projections.readmodel import (
-    Event,
-    ReadModel,
-    event_name,
-    iso,
-    originator,
-    to_json,
-    uuid_text,
+from paylink_es.domain.link import PaymentLink
+from paylink_es.domain.payment import Payment
+from projections.events import (
+    LINK_CANCELLED,
+    LINK_COMPLETED,
+    LINK_CREATED,
+    LINK_EXPIRED,
+    LINK_OPENED,
+    LINK_PAYMENT_ACCEPTED,
+    LINK_PAYMENT_FLAGGED,
+    LINK_SEND_FAILED,
+    LINK_SENT,
+    PAYMENT_FLAGGED,
+    PAYMENT_INITIATED,
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUNDED,
+    PAYMENT_REJECTED,
+    PAYMENT_SETTLED,
+    PAYMENT_VERIFIED,
 )
+from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
 from projections.sqlview import Statement
 
-LINK_STATUS = {
-    "PaymentLink.Expired": "expired",
-    "PaymentLink.Cancelled": "cancelled",
-    "PaymentLink.Completed": "completed",
+LINK_STATUS: dict[type, str] = {
+    LINK_EXPIRED: "expired",
+    LINK_CANCELLED: "cancelled",
+    LINK_COMPLETED: "completed",
 }
-COUNTERS = {
-    "PaymentLink.Sent": "sent_count = sent_count + 1",
-    "PaymentLink.Opened": "opened_count = opened_count + 1",
-    "PaymentLink.PaymentFlagged": "flagged_count = flagged_count + 1",
+COUNTERS: dict[type, str] = {
+    LINK_SENT: "sent_count = sent_count + 1",
+    LINK_OPENED: "opened_count = opened_count + 1",
+    LINK_PAYMENT_FLAGGED: "flagged_count = flagged_count + 1",
 }
+
+
+@cache
+def timeline_event(kind: type) -> str:
+    """What a link's timeline calls an event: ``Sent`` (``PaymentLink.Sent``),
+    ``PaymentVerified`` (``Payment.Verified``), ``PaymentAnomaly`` (``Payment.Flagged``)."""
+    if kind is PAYMENT_FLAGGED:
+        return "PaymentAnomaly"
+    aggregate, _, name = kind.__qualname__.partition(".")
+    return name if issubclass(kind, PaymentLink.Event) else aggregate + name
 
 
 TIMELINE_SQL = (
@@ -49,12 +72,12 @@ def _terms(e: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def link_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
-    if name == "PaymentLink.Sent":
+def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
+    if kind is LINK_SENT:
         return {"channel": e["channel"], "recipient": e["recipient"]}
-    if name == "PaymentLink.SendFailed":
+    if kind is LINK_SEND_FAILED:
         return {"channel": e["channel"], "recipient": e["recipient"], "reason": e["reason"]}
-    if name in ("PaymentLink.PaymentAccepted", "PaymentLink.PaymentFlagged"):
+    if kind is LINK_PAYMENT_ACCEPTED or kind is LINK_PAYMENT_FLAGGED:
         detail = {
             "payment_id": str(e["payment_id"]),
             "amount": e["amount"].amount,
@@ -63,28 +86,28 @@ def link_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
         if "anomaly" in e:
             detail["anomaly"] = e["anomaly"]
         return detail
-    if name == "PaymentLink.Cancelled" and e.get("reason"):
+    if kind is LINK_CANCELLED and e.get("reason"):
         return {"reason": e["reason"]}
     return {}
 
 
-def payment_event_detail(name: str, e: dict[str, Any]) -> dict[str, Any]:
+def payment_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
     detail: dict[str, Any] = {"payment_id": originator(e)}
-    if name == "Payment.Initiated":
+    if kind is PAYMENT_INITIATED:
         detail.update(method=e["method"], channel=e["channel"], amount=e["amount"].amount)
-    elif name == "Payment.Received":
+    elif kind is PAYMENT_RECEIVED:
         detail.update(
             amount=e["amount"].amount, channel_ref=e["channel_ref"], paid_at=iso(e["paid_at"])
         )
-    elif name == "Payment.Flagged":
+    elif kind is PAYMENT_FLAGGED:
         detail.update(anomaly=e["anomaly"], disposition=e["disposition"])
-    elif name == "Payment.Verified":
+    elif kind is PAYMENT_VERIFIED:
         detail.update(gross=e["gross"].amount, fee=e["fee"].amount, net=e["net"].amount)
-    elif name == "Payment.Rejected":
+    elif kind is PAYMENT_REJECTED:
         detail.update(reason=e["reason"])
-    elif name == "Payment.Settled":
+    elif kind is PAYMENT_SETTLED:
         detail.update(net=e["net"].amount, settlement_date=e["settlement_date"])
-    elif name == "Payment.Refunded":
+    elif kind is PAYMENT_REFUNDED:
         detail.update(amount=e["amount"].amount, reason=e["reason"])
     return detail
 
@@ -94,7 +117,7 @@ class LinkTracking(ReadModel):
 
     name = "links"
     deferred = frozenset({TIMELINE_SQL, PAYMENT_TIMELINE_SQL})
-    reads = frozenset({"PaymentLink.", "Payment."})
+    reads = frozenset({PaymentLink, Payment})
     tables = ("links", "link_timeline", "link_payments")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}links ("
@@ -118,19 +141,19 @@ class LinkTracking(ReadModel):
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
-        name = event_name(event)
+        kind = type(event)
         e = vars(event)
         at = iso(e["timestamp"])
-        if name.startswith("Payment."):
-            return self._payment(name, e, at, position)
-        if not name.startswith("PaymentLink."):
+        if issubclass(kind, Payment.Event):
+            return self._payment(kind, e, at, position)
+        if not issubclass(kind, PaymentLink.Event):
             return []
         link_id = originator(event)
         timeline: Statement = (
             TIMELINE_SQL,
-            (position, link_id, at, name.split(".", 1)[1], to_json(link_event_detail(name, e))),
+            (position, link_id, at, timeline_event(kind), to_json(link_event_detail(kind, e))),
         )
-        if name == "PaymentLink.Created":
+        if kind is LINK_CREATED:
             expires = e["expires_at"]
             return [
                 (
@@ -160,12 +183,12 @@ class LinkTracking(ReadModel):
                 ),
                 timeline,
             ]
-        if name in LINK_STATUS:
+        if kind in LINK_STATUS:
             change = "status = ?"
-            params: tuple[Any, ...] = (LINK_STATUS[name],)
-        elif name in COUNTERS:
-            change, params = COUNTERS[name], ()
-        elif name == "PaymentLink.PaymentAccepted":
+            params: tuple[Any, ...] = (LINK_STATUS[kind],)
+        elif kind in COUNTERS:
+            change, params = COUNTERS[kind], ()
+        elif kind is LINK_PAYMENT_ACCEPTED:
             change = "payment_count = payment_count + 1, collected = collected + ?"
             params = (e["amount"].amount,)
         else:
@@ -173,10 +196,10 @@ class LinkTracking(ReadModel):
         update = f"UPDATE {{s}}links SET {change}, updated_at = ?, position = ? WHERE link_id = ?"
         return [(update, (*params, at, position, link_id)), timeline]
 
-    def _payment(self, name: str, e: dict[str, Any], at: str, position: int) -> list[Statement]:
+    def _payment(self, kind: type, e: dict[str, Any], at: str, position: int) -> list[Statement]:
         payment_id = originator(e)
         statements: list[Statement] = []
-        if name == "Payment.Initiated":
+        if kind is PAYMENT_INITIATED:
             statements.append(
                 (
                     "INSERT INTO {s}link_payments (payment_id, link_id) VALUES (?, ?)",
@@ -189,8 +212,8 @@ class LinkTracking(ReadModel):
                 (
                     position,
                     at,
-                    "PaymentAnomaly" if name == "Payment.Flagged" else name.replace(".", ""),
-                    to_json(payment_event_detail(name, e)),
+                    timeline_event(kind),
+                    to_json(payment_event_detail(kind, e)),
                     payment_id,
                 ),
             )

@@ -4,30 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
+from paylink_es.domain.payment import Payment
+from projections.events import (
+    PAYMENT_FLAGGED,
+    PAYMENT_INITIATED,
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUNDED,
+    PAYMENT_REJECTED,
+    PAYMENT_REVIEWED,
+    PAYMENT_SETTLED,
+    PAYMENT_VERIFIED,
+)
+from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
 from projections.sqlview import Statement
 
 
-def _update(e: dict[str, Any], name: str) -> tuple[str, tuple[Any, ...]] | None:
-    if name == "Payment.Received":
+def _update(e: dict[str, Any], kind: type) -> tuple[str, tuple[Any, ...]] | None:
+    if kind is PAYMENT_RECEIVED:
         return (
             "status = 'paid', received = ?, channel_ref = ?, paid_at = ?",
             (e["amount"].amount, e["channel_ref"], iso(e["paid_at"])),
         )
-    if name == "Payment.Flagged":
+    if kind is PAYMENT_FLAGGED:
         return ("anomaly = ?, disposition = ?", (e["anomaly"], e["disposition"]))
-    if name == "Payment.Reviewed":
+    if kind is PAYMENT_REVIEWED:
         return ("disposition = ?", (e["disposition"],))
-    if name == "Payment.Verified":
+    if kind is PAYMENT_VERIFIED:
         return ("status = 'verified', fee = ?, net = ?", (e["fee"].amount, e["net"].amount))
-    if name == "Payment.Rejected":
+    if kind is PAYMENT_REJECTED:
         return ("status = 'rejected', rejection = ?", (e["reason"],))
-    if name == "Payment.Settled":
+    if kind is PAYMENT_SETTLED:
         return (
             "status = 'settled', fee = ?, net = ?, settlement_batch = ?, settlement_date = ?",
             (e["fee"].amount, e["net"].amount, str(e["batch_id"]), e["settlement_date"]),
         )
-    if name == "Payment.Refunded":
+    if kind is PAYMENT_REFUNDED:
         return ("refunded = refunded + ?", (e["amount"].amount,))
     return None
 
@@ -36,7 +47,7 @@ class PaymentsView(ReadModel):
     """One row per payment attempt."""
 
     name = "payments"
-    reads = frozenset({"Payment."})
+    reads = frozenset({Payment})
     tables = ("payments",)
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}payments ("
@@ -54,13 +65,13 @@ class PaymentsView(ReadModel):
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
-        name = event_name(event)
-        if not name.startswith("Payment."):
+        kind = type(event)
+        if not issubclass(kind, Payment.Event):
             return []
         e = vars(event)
         at = iso(e["timestamp"])
         payment_id = originator(event)
-        if name == "Payment.Initiated":
+        if kind is PAYMENT_INITIATED:
             amount = e["amount"]
             return [
                 (
@@ -81,7 +92,7 @@ class PaymentsView(ReadModel):
                     ),
                 )
             ]
-        update = _update(e, name)
+        update = _update(e, kind)
         if update is None:
             return []
         change, params = update

@@ -15,6 +15,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from paylink_es.domain.clock import WIB
+from projections.events import qualnames
 from projections.sqlview import Check, RowsView, Statement
 
 Event = DomainEventProtocol[Any]
@@ -100,9 +101,10 @@ class ReadModel(Projection[RowsView]):
     # Append-only inserts that no other statement of the batch reads: a batch moves
     # them to its end, where runs of them go to the database in one executemany.
     deferred: ClassVar[frozenset[str]] = frozenset()
-    # The events :meth:`statements` can write for: names, and prefixes ending in "."
-    # ("Payment."); None means any event. A batch skips the others without asking.
-    reads: ClassVar[frozenset[str] | None] = None
+    # The events :meth:`statements` can write for: event classes, and aggregate classes
+    # for all of an aggregate's events (projections.events); None means any event. A
+    # batch skips the others without asking, by the names their stored topics end with.
+    reads: ClassVar[frozenset[type] | None] = None
 
     @abstractmethod
     def statements(self, event: Event, position: int) -> list[Statement]:
@@ -188,11 +190,10 @@ def _reader(cls: type[ReadModel]) -> Callable[[str], bool]:
     """Whether a read model reads an event of a given name (answers cached per name)."""
     reader = _READERS.get(cls)
     if reader is None:
-        names = cls.reads
-        if names is None:
+        if cls.reads is None:
             reader = _READERS[cls] = _any_event
             return reader
-        prefixes = tuple(name for name in names if name.endswith("."))
+        names, prefixes = qualnames(cls.reads)
         answers: dict[str, bool] = {}
 
         def reader(name: str) -> bool:

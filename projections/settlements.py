@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from paylink_es.application.money import mask_account
-from projections.readmodel import Event, ReadModel, event_name, iso, originator
+from paylink_es.domain.settlement import Payout
+from projections.events import (
+    BATCH_PAYMENTS_ADDED,
+    PAYOUT_FAILED,
+    PAYOUT_PAID_OUT,
+    PAYOUT_REQUESTED,
+)
+from projections.readmodel import Event, ReadModel, iso, originator
 from projections.sqlview import Statement
 
 BATCH_SQL = (
@@ -19,7 +26,7 @@ class SettlementsView(ReadModel):
     """One row per settlement batch and currency; one row per payout."""
 
     name = "settlements"
-    reads = frozenset({"SettlementBatch.PaymentsAdded", "Payout."})
+    reads = frozenset({BATCH_PAYMENTS_ADDED, Payout})
     tables = ("settlement_batches", "payouts")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}settlement_batches ("
@@ -41,8 +48,8 @@ class SettlementsView(ReadModel):
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
-        name = event_name(event)
-        if name == "SettlementBatch.PaymentsAdded":
+        kind = type(event)
+        if kind is BATCH_PAYMENTS_ADDED:
             e = vars(event)
             at = iso(e["timestamp"])
             gross, fee, net = e["gross"], e["fee"], e["net"]
@@ -70,12 +77,12 @@ class SettlementsView(ReadModel):
                     ),
                 )
             ]
-        if not name.startswith("Payout."):
+        if not issubclass(kind, Payout.Event):
             return []
         e = vars(event)
         at = iso(e["timestamp"])
         payout_id = originator(event)
-        if name == "Payout.Requested":
+        if kind is PAYOUT_REQUESTED:
             amount, account = e["amount"], e["bank_account"]
             return [
                 (
@@ -97,9 +104,9 @@ class SettlementsView(ReadModel):
                     ),
                 )
             ]
-        if name == "Payout.PaidOut":
+        if kind is PAYOUT_PAID_OUT:
             change, params = "status = 'paid_out', channel_ref = ?", (e["channel_ref"],)
-        elif name == "Payout.Failed":
+        elif kind is PAYOUT_FAILED:
             change, params = "status = 'failed', failure = ?", (e["reason"],)
         else:
             return []

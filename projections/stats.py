@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from projections.readmodel import Event, ReadModel, event_name, jakarta_day, originator, uuid_text
+from projections.events import (
+    LINK_CREATED,
+    LINK_OPENED,
+    LINK_PAYMENT_ACCEPTED,
+    LINK_SENT,
+    PAYMENT_INITIATED,
+    PAYMENT_VERIFIED,
+)
+from projections.readmodel import Event, ReadModel, jakarta_day, originator, uuid_text
 from projections.sqlview import Statement
 
-FUNNEL_FLAGS = {
-    "PaymentLink.Sent": "sent",
-    "PaymentLink.Opened": "opened",
-    "PaymentLink.PaymentAccepted": "paid",
+FUNNEL_FLAGS: dict[type, str] = {
+    LINK_SENT: "sent",
+    LINK_OPENED: "opened",
+    LINK_PAYMENT_ACCEPTED: "paid",
 }
 
 FLAG_SQL = {
@@ -29,9 +37,7 @@ class MerchantStats(ReadModel):
     name = "stats"
     # Flags only ever go from 0 to 1 and daily sums add up: both commute.
     deferred = frozenset({*FLAG_SQL.values(), DAILY_SQL})
-    reads = frozenset(
-        {"PaymentLink.Created", *FUNNEL_FLAGS, "Payment.Initiated", "Payment.Verified"}
-    )
+    reads = frozenset({LINK_CREATED, *FUNNEL_FLAGS, PAYMENT_INITIATED, PAYMENT_VERIFIED})
     tables = ("stats_links", "stats_payments", "stats_daily")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}stats_links ("
@@ -49,9 +55,9 @@ class MerchantStats(ReadModel):
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
-        name = event_name(event)
+        kind = type(event)
         e = vars(event)
-        if name == "PaymentLink.Created":
+        if kind is LINK_CREATED:
             return [
                 (
                     "INSERT INTO {s}stats_links (link_id, merchant_id, mode, created_day)"
@@ -64,17 +70,17 @@ class MerchantStats(ReadModel):
                     ),
                 )
             ]
-        flag = FUNNEL_FLAGS.get(name)
+        flag = FUNNEL_FLAGS.get(kind)
         if flag is not None:
             return [(FLAG_SQL[flag], (originator(event),))]
-        if name == "Payment.Initiated":
+        if kind is PAYMENT_INITIATED:
             return [
                 (
                     "INSERT INTO {s}stats_payments (payment_id, method) VALUES (?, ?)",
                     (originator(event), e["method"]),
                 )
             ]
-        if name == "Payment.Verified":
+        if kind is PAYMENT_VERIFIED:
             gross = e["gross"]
             return [
                 (

@@ -10,6 +10,17 @@ from datetime import datetime
 from typing import Any, TypedDict
 from uuid import UUID
 
+from projections.events import (
+    LINK_CANCELLED,
+    LINK_COMPLETED,
+    LINK_CREATED,
+    LINK_EXPIRED,
+    LINK_OPENED,
+    LINK_PAYMENT_ACCEPTED,
+    LINK_PAYMENT_FLAGGED,
+    LINK_SENT,
+)
+from projections.links import timeline_event
 from projections.queries.paging import (
     EXPORT_PAGE,
     Keyset,
@@ -182,12 +193,15 @@ def link_detail(
     return {**row, "status": _effective_status(row, now), "timeline": timeline}
 
 
+# A link's status after each event of its timeline that changes it.
 STATUS_AFTER = {
-    "Created": "active",
-    "Expired": "expired",
-    "Cancelled": "cancelled",
-    "Completed": "completed",
+    timeline_event(LINK_CREATED): "active",
+    timeline_event(LINK_EXPIRED): "expired",
+    timeline_event(LINK_CANCELLED): "cancelled",
+    timeline_event(LINK_COMPLETED): "completed",
 }
+SENT, OPENED = timeline_event(LINK_SENT), timeline_event(LINK_OPENED)
+ACCEPTED, FLAGGED = timeline_event(LINK_PAYMENT_ACCEPTED), timeline_event(LINK_PAYMENT_FLAGGED)
 
 
 def link_as_of(
@@ -203,7 +217,7 @@ def link_as_of(
     for entry in timeline:
         status = STATUS_AFTER.get(entry["event"], status)
         counts[entry["event"]] += 1
-        if entry["event"] == "PaymentAccepted":
+        if entry["event"] == ACCEPTED:
             collected += int(entry["detail"]["amount"])
     expires = link["expires_at"]
     if status == "active" and expires and expires <= iso(as_of):
@@ -211,10 +225,10 @@ def link_as_of(
     return {
         **link,
         "status": status,
-        "sent_count": counts["Sent"],
-        "opened_count": counts["Opened"],
-        "payment_count": counts["PaymentAccepted"],
-        "flagged_count": counts["PaymentFlagged"],
+        "sent_count": counts[SENT],
+        "opened_count": counts[OPENED],
+        "payment_count": counts[ACCEPTED],
+        "flagged_count": counts[FLAGGED],
         "collected": collected,
         "timeline": timeline,
         "as_of": iso(as_of),

@@ -16,11 +16,16 @@ never go below zero.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate, DomainEvent
+
 from paylink_es.domain.money import Money
+from paylink_es.domain.payment import Payment
+from paylink_es.domain.settlement import Payout
 
 MERCHANT_BUCKETS = ("pending", "available", "held", "refund_due")
 DISPOSITION_BUCKET = {None: "pending", "needs_review": "held", "refund_due": "refund_due"}
@@ -97,21 +102,35 @@ def _payout_failed(e: dict[str, Any]) -> list[Posting]:
     return _pair("platform:bank", f"merchant:{e['merchant_id']}:available", e, e["amount"])
 
 
-_RULES = {
-    "Payment.Verified": _verified,
-    "Payment.Settled": _settled,
-    "Payment.Refunded": _refunded,
-    "Payment.Reviewed": _reviewed,
-    "Payout.Requested": _payout_requested,
-    "Payout.Failed": _payout_failed,
+def _event(aggregate: type[Aggregate], name: str) -> type[DomainEvent]:
+    """An event class of ``aggregate`` by name (``@event`` makes them, unseen by mypy).
+
+    Looked up when this module loads: a renamed or removed event fails the import,
+    instead of its postings silently never being made.
+    """
+    found = vars(aggregate).get(name)
+    if not (isinstance(found, type) and issubclass(found, DomainEvent)):
+        msg = f"{aggregate.__qualname__} has no event {name!r} to post"
+        raise LookupError(msg)
+    return found
+
+
+# The rules, keyed by the event classes themselves.
+_RULES: dict[type, Callable[[dict[str, Any]], list[Posting]]] = {
+    _event(Payment, "Verified"): _verified,
+    _event(Payment, "Settled"): _settled,
+    _event(Payment, "Refunded"): _refunded,
+    _event(Payment, "Reviewed"): _reviewed,
+    _event(Payout, "Requested"): _payout_requested,
+    _event(Payout, "Failed"): _payout_failed,
 }
 # The events that post anything: readers that only want postings can skip the rest.
-POSTING_EVENTS = frozenset(_RULES)
+POSTING_EVENTS: frozenset[type] = frozenset(_RULES)
 
 
 def postings_for(event: object) -> list[Posting]:
     """The balanced postings an event makes; most events make none."""
-    rule = _RULES.get(type(event).__qualname__)
+    rule = _RULES.get(type(event))
     if rule is None:
         return []
     postings = rule(vars(event))
