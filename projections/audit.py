@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
@@ -19,6 +20,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from paylink_es.heap import collection_paused
 from paylink_es.store.sqlite import stored_rows
+from projections.queries.paging import Keyset, pages
 from projections.readmodel import Event, ReadModel
 from projections.sqlview import Statement
 
@@ -148,19 +150,22 @@ def hex_uuid_text(digits: str) -> str:
         return digits
 
 
+class ChainRow(TypedDict):
+    """A link of the chain: the hash up to and including the event at ``position``."""
+
+    position: int
+    hash: str
+
+
+CHAIN = Keyset(
+    "audit_chain", ("position",), (int,), ChainRow, descending=False, columns="position, hash"
+)
+
+
 def _chained(chain: AuditChain, page: int) -> Iterator[tuple[int, str]]:
-    last = 0
-    while True:
-        rows = chain.view.query(
-            "SELECT position, hash FROM {s}audit_chain WHERE position > ?"
-            " ORDER BY position LIMIT ?",
-            (last, page),
-        )
+    for rows in pages(chain, CHAIN, (), (), page):
         for row in rows:
-            yield int(row["position"]), str(row["hash"])
-        if len(rows) < page:
-            return
-        last = int(rows[-1]["position"])
+            yield row["position"], row["hash"]
 
 
 @collection_paused()
