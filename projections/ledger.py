@@ -8,6 +8,7 @@ verified rupiah in exactly one bucket. A violation stops the projection.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from eventsourcing.persistence import Tracking
 
@@ -15,7 +16,10 @@ from paylink_es.domain.postings import POSTING_EVENTS, Posting, balance_effects,
 from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
 from projections.sqlview import Check, Statement
 
-BALANCE_COLUMNS = (
+BalanceColumn = Literal[
+    "pending", "available", "held", "refund_due", "fees", "refunded", "paid_out", "verified"
+]
+BALANCE_COLUMNS: tuple[BalanceColumn, ...] = (
     "pending",
     "available",
     "held",
@@ -25,7 +29,15 @@ BALANCE_COLUMNS = (
     "paid_out",
     "verified",
 )
-BUCKETS = ("pending", "available", "held", "refund_due", "fees", "refunded", "paid_out")
+BUCKETS: tuple[BalanceColumn, ...] = (
+    "pending",
+    "available",
+    "held",
+    "refund_due",
+    "fees",
+    "refunded",
+    "paid_out",
+)
 
 # One statement per book moves all its columns: deltas add up, the position only rises.
 BOOK_UPSERT = (
@@ -38,7 +50,7 @@ BOOK_UPSERT = (
     + ", position = CASE WHEN b.position > excluded.position THEN b.position"
     " ELSE excluded.position END"
 )
-COLUMN_INDEX = {column: i for i, column in enumerate(BALANCE_COLUMNS)}
+COLUMN_INDEX: dict[str, int] = {column: i for i, column in enumerate(BALANCE_COLUMNS)}
 BookKey = tuple[str, str, str]  # merchant, mode, currency
 # Per book: the delta of each balance column, then the last position that moved it.
 Books = dict[BookKey, list[int]]

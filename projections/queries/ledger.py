@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 from uuid import UUID
 
 from paylink_es.domain.postings import Posting, balance_effects
@@ -15,23 +15,23 @@ from projections.readmodel import iso
 from projections.runner import ReadModels
 
 JOURNAL_PAGE = 2000
-# The columns of the merchant's journal export (the dashboard's CSV).
-JOURNAL_COLUMNS = (
+# Every column of a journal line, in the table's order.
+JOURNAL_LINE = (
     "position",
     "seq",
     "at",
     "event",
     "originator_id",
     "account",
+    "merchant_id",
+    "mode",
     "currency",
     "debit",
     "credit",
 )
-
-
-BalanceColumn = Literal[
-    "pending", "available", "held", "refund_due", "fees", "refunded", "paid_out", "verified"
-]
+# The columns of a merchant's own journal export (the dashboard's CSV): whose and which
+# mode go without saying.
+JOURNAL_COLUMNS = tuple(column for column in JOURNAL_LINE if column not in ("merchant_id", "mode"))
 
 
 class Balance(TypedDict):
@@ -86,8 +86,7 @@ JOURNAL = Keyset(
     (int, int),
     JournalRow,
     descending=False,
-    columns="position, seq, at, event, originator_id, account, merchant_id, mode, currency,"
-    " debit, credit",
+    columns=", ".join(JOURNAL_LINE),
 )
 
 

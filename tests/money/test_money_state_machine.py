@@ -26,7 +26,8 @@ from paylink_es.domain.errors import DomainError
 from paylink_es.domain.money import Money
 from paylink_es.domain.settlement import InsufficientFundsError
 from paylink_es.settings import Settings
-from projections.queries.ledger import BalanceColumn, balances
+from projections.ledger import BalanceColumn
+from projections.queries.ledger import balances
 from projections.replay import replay
 from projections.runner import ReadModels
 from tests.projections.support import another_store, catch_up

@@ -25,7 +25,7 @@ from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
-from projections.ledger import BALANCE_COLUMNS
+from projections.ledger import BALANCE_COLUMNS, BalanceColumn
 from projections.queries import feed, ledger, links, outbox, payments, settlements, stats
 from projections.queries.paging import Page
 from projections.readmodel import iso
@@ -238,7 +238,7 @@ def test_every_query_gives_the_rows_its_type_names(
 
 def test_the_row_types_agree_with_the_column_lists() -> None:
     assert tuple(get_type_hints(ledger.Balance)) == BALANCE_COLUMNS
-    assert get_args(ledger.BalanceColumn) == BALANCE_COLUMNS
+    assert get_args(BalanceColumn) == BALANCE_COLUMNS
     assert tuple(get_type_hints(payments.SettledPaymentRow)) == REPORT_COLUMNS
     assert set(ledger.JOURNAL_COLUMNS) <= set(get_type_hints(ledger.JournalRow))
 

@@ -23,7 +23,7 @@ from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
 from projections.ledger import BALANCE_COLUMNS
-from projections.queries.ledger import journal
+from projections.queries.ledger import JOURNAL_LINE, journal
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
@@ -232,19 +232,7 @@ def audit_export(
 
 
 EXPORT_PAGE = 5000
-JOURNAL_COLUMNS = (
-    "position",
-    "seq",
-    "at",
-    "event",
-    "originator_id",
-    "account",
-    "merchant_id",
-    "mode",
-    "currency",
-    "debit",
-    "credit",
-)
+JOURNAL_COLUMNS = JOURNAL_LINE  # every column: the whole journal, every merchant
 
 
 def _export_rows(
