@@ -166,7 +166,8 @@ def keyset_rows(
     last: Sequence[Any] | None = None,
 ) -> tuple[list[R], tuple[Any, ...] | None]:
     """Up to ``size`` rows after ``last`` (from the start if None) that match ``where``,
-    and the keys of the last of them when more follow (None at the end)."""
+    and the keys of the last of them when more follow (None at the end): one row more
+    than ``size`` is asked for, so the end is known without another query."""
     terms, bound = list(where), list(params)
     if last is not None:
         condition, extra = keyset.past(last)
