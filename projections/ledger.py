@@ -29,15 +29,8 @@ BALANCE_COLUMNS: tuple[BalanceColumn, ...] = (
     "paid_out",
     "verified",
 )
-BUCKETS: tuple[BalanceColumn, ...] = (
-    "pending",
-    "available",
-    "held",
-    "refund_due",
-    "fees",
-    "refunded",
-    "paid_out",
-)
+# Where verified money sits: every column but the total.
+BUCKETS: tuple[BalanceColumn, ...] = tuple(c for c in BALANCE_COLUMNS if c != "verified")
 
 # One statement per book moves all its columns: deltas add up, the position only rises.
 BOOK_UPSERT = (
