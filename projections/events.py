@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from eventsourcing.domain import Aggregate, DomainEvent
 
+from paylink_es.domain.aggregate import UnknownEventError, event_type
 from paylink_es.domain.idempotency import IdempotentRequest
 from paylink_es.domain.link import LinkCodeIndex, PaymentLink
 from paylink_es.domain.merchant import ApiKeyIndex, Merchant
@@ -43,19 +44,6 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     IdempotentRequest,
 )
 _BY_NAME = {aggregate.__qualname__: aggregate for aggregate in AGGREGATES}
-
-
-class UnknownEventError(LookupError):
-    """An event the read side names is not an event of the domain (renamed, removed, typo)."""
-
-
-def event_type(aggregate: type[Aggregate], name: str) -> EventType:
-    """The event class ``name`` of ``aggregate``: ``event_type(Payment, "Verified")``."""
-    found = vars(aggregate).get(name)
-    if not (isinstance(found, type) and issubclass(found, DomainEvent)) or name == "Event":
-        msg = f"{aggregate.__qualname__} has no event {name!r}"
-        raise UnknownEventError(msg)
-    return found
 
 
 def event_named(qualname: str) -> EventType:

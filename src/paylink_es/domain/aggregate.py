@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
 
 from paylink_es.domain import clock
 
@@ -25,3 +25,21 @@ class PaylinkAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+
+class UnknownEventError(LookupError):
+    """An aggregate has no event of that name (renamed or removed)."""
+
+
+def event_type(aggregate: type[Aggregate], name: str) -> type[DomainEvent]:
+    """The event class ``name`` of ``aggregate``: ``event_type(Payment, "Verified")``.
+
+    ``@event`` makes these classes where mypy cannot see them; looking them up when a
+    module loads makes a renamed or removed event fail the import, naming it, instead of
+    silently matching nothing.
+    """
+    found = vars(aggregate).get(name)
+    if not (isinstance(found, type) and issubclass(found, DomainEvent)) or name == "Event":
+        msg = f"{aggregate.__qualname__} has no event {name!r}"
+        raise UnknownEventError(msg)
+    return found

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, DomainEvent
-
+from paylink_es.domain.aggregate import event_type
 from paylink_es.domain.money import Money
 from paylink_es.domain.payment import Payment
 from paylink_es.domain.settlement import Payout
@@ -102,27 +101,14 @@ def _payout_failed(e: dict[str, Any]) -> list[Posting]:
     return _pair("platform:bank", f"merchant:{e['merchant_id']}:available", e, e["amount"])
 
 
-def _event(aggregate: type[Aggregate], name: str) -> type[DomainEvent]:
-    """An event class of ``aggregate`` by name (``@event`` makes them, unseen by mypy).
-
-    Looked up when this module loads: a renamed or removed event fails the import,
-    instead of its postings silently never being made.
-    """
-    found = vars(aggregate).get(name)
-    if not (isinstance(found, type) and issubclass(found, DomainEvent)):
-        msg = f"{aggregate.__qualname__} has no event {name!r} to post"
-        raise LookupError(msg)
-    return found
-
-
 # The rules, keyed by the event classes themselves.
 _RULES: dict[type, Callable[[dict[str, Any]], list[Posting]]] = {
-    _event(Payment, "Verified"): _verified,
-    _event(Payment, "Settled"): _settled,
-    _event(Payment, "Refunded"): _refunded,
-    _event(Payment, "Reviewed"): _reviewed,
-    _event(Payout, "Requested"): _payout_requested,
-    _event(Payout, "Failed"): _payout_failed,
+    event_type(Payment, "Verified"): _verified,
+    event_type(Payment, "Settled"): _settled,
+    event_type(Payment, "Refunded"): _refunded,
+    event_type(Payment, "Reviewed"): _reviewed,
+    event_type(Payout, "Requested"): _payout_requested,
+    event_type(Payout, "Failed"): _payout_failed,
 }
 # The events that post anything: readers that only want postings can skip the rest.
 POSTING_EVENTS: frozenset[type] = frozenset(_RULES)
