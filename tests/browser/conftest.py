@@ -22,7 +22,7 @@ import pytest
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.browser.support import Shoot
-from tests.page.support import Shop, shop
+from tests.support.shop import Shop, shop
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize

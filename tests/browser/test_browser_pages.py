@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import Frame, Page, expect
 
 from tests.browser.support import Shoot
-from tests.page.support import OPEN_LINK, Shop
+from tests.support.shop import OPEN_LINK, Shop
 
 REFERENCES = count(1)
 

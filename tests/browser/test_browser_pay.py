@@ -16,7 +16,7 @@ from uuid import UUID
 from playwright.sync_api import Frame, Page, expect
 
 from tests.browser.support import Shoot
-from tests.page.support import PAYMENT_PATH, Shop
+from tests.support.shop import PAYMENT_PATH, Shop
 
 REFERENCES = count(1)
 

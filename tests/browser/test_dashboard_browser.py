@@ -24,7 +24,7 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.browser.conftest import PHONE
 from tests.browser.support import Shoot
-from tests.page.support import Shop, shop
+from tests.support.shop import Shop, shop
 
 PASSWORD = "correct horse battery"
 OWNER = "owner@dashboard.example"

@@ -21,7 +21,7 @@ from paylink_es.store import doorbell
 from paylink_es.store.doorbell import Doorbell, address_for, ring
 from projections import runner
 from projections.runner import ProjectionService
-from tests.projections.support import head
+from tests.support.read_models import head
 
 pytestmark = pytest.mark.skipif(not doorbell.SUPPORTED, reason="the doorbell is Linux-only")
 

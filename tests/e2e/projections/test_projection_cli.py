@@ -1,0 +1,214 @@
+"""``paylink projections rebuild|status`` and ``paylink audit export|replay``, as run by hand."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
+from paylink_es.settings import Settings
+from projections.readmodel import iso
+from projections.runner import ProjectionService, ReadModels
+from tests.support.read_models import (
+    LISTENING,
+    MODEL_NAMES,
+    bulk_backlog,
+    catch_up,
+    change_view,
+    head,
+    opened_views,
+    paylink,
+    positions,
+    snapshot,
+    wait_for_listeners,
+)
+
+WIB = timezone(timedelta(hours=7))
+# The bar redraws itself with "\r"; text-mode pipes hand that over as "\n".
+PROGRESS = re.compile(r"\nrebuild all \[#{30}\] 100% ([\d,]+)/([\d,]+) events [\d,]+/s\n")
+
+
+def sell(app: PaylinkApp, clock: FakeClock, merchant: UUID, number: int) -> UUID:
+    """One link paid, verified, settled and partly refunded; returns the payment."""
+    link = app.create_link(merchant, amount=40_000 + number, description=f"Barang {number}")
+    payment = app.start_payment(link, "va_bca")
+    app.record_payment(payment, f"sell-{number}", Money(40_000 + number, "IDR"), clock())
+    app.verify_payment(payment, fee=Money(400, "IDR"))
+    app.settle_payment(payment, uuid4(), clock().date())
+    app.refund_payment(payment, Money(1_000 + number, "IDR"), "returned")
+    return payment
+
+
+def test_rebuild_shows_progress_and_leaves_the_views_equal_to_the_live_ones(
+    backend_settings: Settings, clock: FakeClock
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Ulang")
+        bulk_backlog(app, clock, merchant, 150)
+        service = ProjectionService(backend_settings, app)
+        service.start()
+        try:
+            wait_for_listeners(backend_settings, LISTENING)
+            for number in range(3):
+                sell(app, clock, merchant, number)
+            service.wait_until(head(app), timeout=30)
+            live = snapshot(service.models)
+        finally:
+            service.stop()
+        events = head(app)
+    # Damage the views, so that only a real rebuild can put them right.
+    assert change_view(backend_settings, "links", "UPDATE {s}links SET collected = 0", ()) > 0
+    assert change_view(backend_settings, "ledger", "DELETE FROM {s}journal WHERE seq = 0", ()) > 0
+
+    result = paylink(backend_settings, "projections", "rebuild")
+    assert result.returncode == 0, result.stderr
+    progress = PROGRESS.search(result.stderr)
+    assert progress, repr(result.stderr)
+    assert progress.group(1) == progress.group(2) == f"{events:,}"
+    assert f"rebuilt {', '.join(MODEL_NAMES)} from {events:,} events in" in result.stdout
+    with opened_views(backend_settings) as models:
+        assert positions(models) == dict.fromkeys(MODEL_NAMES, events)
+        assert snapshot(models) == live
+
+    change_view(backend_settings, "ledger", "UPDATE {s}balances SET available = 0", ())
+    ledger_only = paylink(backend_settings, "projections", "rebuild", "ledger")
+    assert ledger_only.returncode == 0, ledger_only.stderr
+    assert f"rebuilt ledger from {events:,} events" in ledger_only.stdout
+    with opened_views(backend_settings) as models:
+        assert snapshot(models) == live
+
+
+def test_rebuilding_an_unknown_read_model_is_refused_with_a_message_not_a_traceback(
+    backend_settings: Settings,
+) -> None:
+    result = paylink(backend_settings, "projections", "rebuild", "balance")
+    assert result.returncode != 0
+    assert "unknown projection 'balance'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_json_shows_position_head_and_how_far_behind_each_view_is(
+    backend_settings: Settings, views: ReadModels
+) -> None:
+    # Events stamped ten minutes ago by the real clock the CLI reads.
+    clock = FakeClock(datetime.now(tz=UTC) - timedelta(minutes=10))
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Status")
+        sell(app, clock, merchant, 1)
+        catch_up(app, views)
+        seen = head(app)
+        clock.advance(timedelta(minutes=1))
+        sell(app, clock, merchant, 2)
+        latest = head(app)
+
+        behind = paylink(backend_settings, "projections", "status", "--json")
+        assert behind.returncode == 0, behind.stderr
+        rows = json.loads(behind.stdout)
+        assert [row["name"] for row in rows] == list(MODEL_NAMES)
+        for row in rows:
+            assert (row["position"], row["head"]) == (seen, latest)
+            assert row["events_behind"] == latest - seen
+            # The oldest event not yet seen was stamped nine minutes ago.
+            assert 9 * 60 - 5 <= row["seconds_behind"] <= 9 * 60 + 60
+
+        catch_up(app, views)
+        current = paylink(backend_settings, "projections", "status", "--json")
+        assert current.returncode == 0, current.stderr
+        assert json.loads(current.stdout) == [
+            {
+                "name": name,
+                "position": latest,
+                "head": latest,
+                "events_behind": 0,
+                "seconds_behind": 0.0,
+                "failure": None,
+            }
+            for name in MODEL_NAMES
+        ]
+        table = paylink(backend_settings, "projections", "status")
+        assert table.returncode == 0, table.stderr
+        assert re.search(rf"^ledger\s+{latest}\s+{latest}\s+0\s+0\.000$", table.stdout, re.M)
+
+
+def test_export_writes_exactly_the_journal_lines_in_range_and_they_balance(
+    backend_settings: Settings, clock: FakeClock, views: ReadModels, tmp_path: Path
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Ekspor")
+        instants = []
+        for number in range(4):
+            instants.append(clock())
+            sell(app, clock, merchant, number)
+            clock.advance(timedelta(hours=1))
+        catch_up(app, views)
+    journal = views["ledger"].view.query("SELECT * FROM {s}journal ORDER BY position, seq")
+    start, end = instants[1], instants[3]  # the second and third sales, not the fourth
+    wanted = [row for row in journal if iso(start) <= row["at"] < iso(end)]
+    assert 0 < len(wanted) < len(journal)
+
+    output = tmp_path / "journal.csv"
+    result = paylink(
+        backend_settings,
+        "audit",
+        "export",
+        "--from",
+        start.isoformat(),
+        "--to",
+        end.astimezone(WIB).isoformat(),  # any zone will do
+        "--output",
+        str(output),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"exported {len(wanted)} journal lines" in result.stderr
+    with output.open(newline="") as file:
+        exported = list(csv.DictReader(file))
+    assert exported == [{k: "" if v is None else str(v) for k, v in row.items()} for row in wanted]
+    assert sum(int(row["debit"]) for row in exported) == sum(int(row["credit"]) for row in exported)
+    assert {row["event"] for row in exported} == {
+        "Payment.Verified",
+        "Payment.Settled",
+        "Payment.Refunded",
+    }
+
+
+def test_replay_exits_non_zero_with_a_readable_diff_when_a_live_balance_was_altered(
+    backend_settings: Settings, clock: FakeClock, views: ReadModels
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Jujur")
+        sell(app, clock, merchant, 1)
+        unsettled = app.create_link(merchant, amount=9_000, description="Belum")
+        payment = app.start_payment(unsettled, "qris")
+        app.record_payment(payment, "pending-one", Money(9_000, "IDR"), clock())
+        app.verify_payment(payment, fee=Money(90, "IDR"))
+        catch_up(app, views)
+    later = (clock() + timedelta(days=1)).isoformat()
+    [book] = views["ledger"].view.query("SELECT * FROM {s}balances")
+    available = int(book["available"])
+
+    honest = paylink(backend_settings, "audit", "replay", "--as-of", later)
+    assert honest.returncode == 0, honest.stderr
+    assert "replay equals the live views" in honest.stderr
+    assert str(merchant) in honest.stdout
+
+    change_view(
+        backend_settings,
+        "ledger",
+        "UPDATE {s}balances SET available = available + 1 WHERE merchant_id = ?",
+        (str(merchant),),
+    )
+    altered = paylink(backend_settings, "audit", "replay", "--as-of", later)
+    assert altered.returncode == 1
+    assert "DIFFERENCES between replay and live views:" in altered.stderr
+    assert (
+        f"merchant {merchant} (test) IDR available: replay {available} != live {available + 1}"
+        in altered.stderr
+    )
+    assert "pending" not in altered.stderr.split("DIFFERENCES", 1)[1]

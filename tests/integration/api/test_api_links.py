@@ -1,0 +1,361 @@
+"""``/v1/links``: create with every field, read with its timeline, list, page and cancel."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from paylink_es.domain.money import Money
+from tests.integration.api.support import (
+    CODE,
+    FULL_LINK,
+    OPEN_LINK,
+    UNKNOWN_ID,
+    assert_problem,
+    instant,
+    require,
+)
+from tests.support.app import Api, MakeApi, Merchant
+
+WIB = timezone(timedelta(hours=7))
+EST = timezone(timedelta(hours=-5))
+
+
+def _list(api: Api, merchant: Merchant, **params: Any) -> dict[str, Any]:
+    response = api.client.get("/v1/links", params=params, headers=merchant.headers())
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    assert page["object"] == "list"
+    return page
+
+
+def _ids(page: dict[str, Any]) -> list[str]:
+    return [link["id"] for link in page["data"]]
+
+
+def test_a_link_with_every_field_is_created_with_its_short_url_and_its_terms_echoed(
+    api: Api,
+) -> None:
+    merchant = api.merchant()
+
+    response = api.client.post("/v1/links", json=FULL_LINK, headers=merchant.headers())
+
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"] == "application/json"
+    link = response.json()
+    UUID(link["id"])
+    assert link["object"] == "payment_link"
+    assert CODE.fullmatch(link["code"]), link["code"]
+    assert link["url"].endswith(f"/l/{link['code']}")
+    assert link["url"].startswith(("http://", "https://"))
+    assert link["qr_url"] == f"{link['url']}/qr.svg"
+    assert link["status"] == "active"
+    assert link["mode"] == "test"
+    for name in ("amount", "currency", "reference_id", "methods", "usage_limit"):
+        assert link[name] == FULL_LINK[name], name
+    assert link["description"] == FULL_LINK["description"]
+    assert link["amount_min"] is None
+    assert link["amount_max"] is None
+    assert instant(link["expires_at"]) == instant(FULL_LINK["expires_at"])
+    assert link["line_items"] == FULL_LINK["line_items"]
+    assert link["customer"] == {
+        "name": "Budi",
+        "email": "budi@example.com",
+        "phone": "+628123456789",  # normalised to E.164
+    }
+    assert link["success_url"] == FULL_LINK["success_url"]
+    assert link["failure_url"] == FULL_LINK["failure_url"]
+    assert link["metadata"] == FULL_LINK["metadata"]
+    assert link["counts"] == {"sent": 0, "opened": 0, "payments": 0, "flagged": 0}
+    assert link["collected"] == 0
+    assert instant(link["created_at"]) == api.clock()
+    assert api.count("PaymentLink.Created") == 1
+
+
+@pytest.mark.parametrize("usage_limit", [1, 5, None], ids=["single-use", "five-uses", "unlimited"])
+def test_an_open_amount_link_keeps_its_range_and_usage_limit(
+    api: Api, usage_limit: int | None
+) -> None:
+    merchant = api.merchant()
+
+    response = api.client.post(
+        "/v1/links", json={**OPEN_LINK, "usage_limit": usage_limit}, headers=merchant.headers()
+    )
+
+    assert response.status_code == 201, response.text
+    link = response.json()
+    assert link["amount"] is None
+    assert (link["amount_min"], link["amount_max"]) == (10000, 5000000)
+    assert link["usage_limit"] == usage_limit
+    assert link["metadata"] == {"campaign": "ramadan"}
+    assert link["methods"] == ["qris", "va_bsi"]
+    assert link["expires_at"] is None
+    api.catch_up()
+    read = api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers()).json()
+    assert (read["amount_min"], read["amount_max"], read["usage_limit"]) == (
+        10000,
+        5000000,
+        usage_limit,
+    )
+
+
+def test_a_link_left_without_usage_limit_is_single_use(api: Api) -> None:
+    merchant = api.merchant()
+
+    link = api.create_link(merchant)
+
+    assert link["usage_limit"] == 1
+
+
+def test_repeating_a_reference_id_answers_200_with_the_first_link_and_stores_nothing(
+    api: Api,
+) -> None:
+    merchant = api.merchant()
+    first = api.client.post("/v1/links", json=FULL_LINK, headers=merchant.headers())
+    assert first.status_code == 201
+    events = api.head()
+
+    again = api.client.post(
+        "/v1/links",
+        json={**FULL_LINK, "amount": 999, "line_items": None, "description": "other"},
+        headers=merchant.headers(),
+    )
+
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["code"] == first.json()["code"]
+    assert again.json()["amount"] == FULL_LINK["amount"]
+    assert api.head() == events
+    api.catch_up()
+    assert _ids(_list(api, merchant)) == [first.json()["id"]]
+
+
+def test_the_same_reference_id_in_another_mode_is_another_link(api: Api) -> None:
+    merchant = api.merchant()
+
+    test_link = api.create_link(merchant, "test", reference_id="INV-1")
+    live_link = api.create_link(merchant, "live", reference_id="INV-1")
+
+    assert test_link["id"] != live_link["id"]
+    assert live_link["mode"] == "live"
+
+
+def test_a_link_can_be_read_right_after_it_is_created_before_any_projection_ran(
+    make_api: MakeApi,
+) -> None:
+    api = make_api(run_projections=False)
+    merchant = api.merchant()
+    created = api.client.post("/v1/links", json=FULL_LINK, headers=merchant.headers()).json()
+
+    response = api.client.get(f"/v1/links/{created['id']}", headers=merchant.headers())
+
+    assert response.status_code == 200, response.text
+    link = response.json()
+    assert {k: v for k, v in link.items() if k != "timeline"} == {
+        k: v for k, v in created.items() if k != "timeline"
+    }
+    assert link["timeline"] == []
+
+
+def test_once_projections_caught_up_a_link_carries_its_timeline(api: Api) -> None:
+    merchant = api.merchant()
+    created = api.client.post("/v1/links", json=FULL_LINK, headers=merchant.headers()).json()
+    api.clock.advance(timedelta(minutes=5))
+    cancelled = api.client.post(
+        f"/v1/links/{created['id']}/cancel",
+        json={"reason": "customer changed the order"},
+        headers=merchant.headers(),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    api.catch_up()
+
+    link = api.client.get(f"/v1/links/{created['id']}", headers=merchant.headers()).json()
+
+    assert [entry["event"] for entry in link["timeline"]] == ["Created", "Cancelled"]
+    positions = [entry["position"] for entry in link["timeline"]]
+    assert positions == sorted(positions)
+    assert instant(link["timeline"][0]["at"]) == instant(created["created_at"])
+    assert instant(link["timeline"][1]["at"]) == api.clock()
+    assert link["status"] == "cancelled"
+    assert link["code"] == created["code"]
+    assert link["url"] == created["url"]
+    assert link["qr_url"] == created["qr_url"]
+    assert instant(link["expires_at"]) == instant(FULL_LINK["expires_at"])
+    assert link["customer"] == created["customer"]
+    assert link["line_items"] == created["line_items"]
+    assert link["metadata"] == created["metadata"]
+
+
+def test_a_link_reads_as_cancelled_right_after_it_was_cancelled(sqlite_api: Api) -> None:
+    merchant = sqlite_api.merchant()
+    link = sqlite_api.create_link(merchant)
+    sqlite_api.catch_up()
+    sqlite_api.app.state.projections.stop()  # the projections lag behind from here on
+    cancelled = sqlite_api.client.post(f"/v1/links/{link['id']}/cancel", headers=merchant.headers())
+    require(cancelled.json()["status"] == "cancelled", cancelled.text)
+
+    read = sqlite_api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers())
+
+    assert read.json()["status"] == "cancelled"
+
+
+def test_reading_an_unknown_link_is_a_404_problem(api: Api) -> None:
+    merchant = api.merchant()
+
+    response = api.client.get(f"/v1/links/{UNKNOWN_ID}", headers=merchant.headers())
+
+    assert_problem(response, 404, "not-found")
+
+
+def test_links_are_filtered_by_status_as_the_clock_sees_it(api: Api) -> None:
+    merchant = api.merchant()
+    active = api.create_link(merchant, description="stays active")
+    cancelled = api.create_link(merchant, description="cancelled")
+    expiring = api.create_link(
+        merchant,
+        description="expires",
+        expires_at=(api.clock() + timedelta(hours=1)).astimezone(WIB).isoformat(),
+    )
+    completed = api.create_link(merchant, description="paid once")
+    assert (
+        api.client.post(
+            f"/v1/links/{cancelled['id']}/cancel", headers=merchant.headers()
+        ).status_code
+        == 200
+    )
+    payment = api.ledger.start_payment(UUID(completed["id"]), "qris")
+    api.ledger.record_payment(payment, "QR-1", Money(100000, "IDR"), api.clock())
+    api.ledger.verify_payment(payment)
+    api.clock.advance(timedelta(hours=2))
+    api.catch_up()
+
+    by_status = {
+        status: _ids(_list(api, merchant, status=status))
+        for status in ("active", "cancelled", "expired", "completed")
+    }
+
+    assert by_status == {
+        "active": [active["id"]],
+        "cancelled": [cancelled["id"]],
+        "expired": [expiring["id"]],
+        "completed": [completed["id"]],
+    }
+    statuses = {link["id"]: link["status"] for link in _list(api, merchant)["data"]}
+    assert statuses[expiring["id"]] == "expired"
+    assert statuses[completed["id"]] == "completed"
+
+
+def test_links_are_filtered_by_a_creation_window_given_with_offsets(api: Api) -> None:
+    merchant = api.merchant()
+    start = api.clock()
+    first = api.create_link(merchant, description="first")
+    api.clock.advance(timedelta(hours=1))
+    second = api.create_link(merchant, description="second")
+    api.clock.advance(timedelta(hours=1))
+    third = api.create_link(merchant, description="third")
+    api.catch_up()
+    one_hour_in = (start + timedelta(hours=1)).astimezone(WIB).isoformat()
+    two_hours_in = (start + timedelta(hours=2)).astimezone(EST).isoformat()
+
+    assert _ids(_list(api, merchant, created_from=one_hour_in)) == [third["id"], second["id"]]
+    assert _ids(_list(api, merchant, created_to=two_hours_in)) == [second["id"], first["id"]]
+    assert _ids(_list(api, merchant, created_from=one_hour_in, created_to=two_hours_in)) == [
+        second["id"]
+    ]
+    later = (start + timedelta(hours=3)).astimezone(UTC).isoformat()
+    assert _list(api, merchant, created_from=later)["data"] == []
+
+
+def test_links_are_found_by_reference_id_and_by_text(api: Api) -> None:
+    merchant = api.merchant()
+    shirt = api.create_link(merchant, description="Kaos polos hitam", reference_id="INV-001")
+    shoes = api.create_link(merchant, description="Sepatu lari", reference_id="INV-002")
+    hat = api.create_link(merchant, description="Topi HITAM", reference_id="ORD-77")
+    api.catch_up()
+
+    assert _ids(_list(api, merchant, reference_id="INV-002")) == [shoes["id"]]
+    assert _list(api, merchant, reference_id="INV-404")["data"] == []
+    assert set(_ids(_list(api, merchant, q="hitam"))) == {shirt["id"], hat["id"]}
+    assert _ids(_list(api, merchant, q="SEPATU")) == [shoes["id"]]
+    assert _ids(_list(api, merchant, q="ord-7")) == [hat["id"]]
+    assert _list(api, merchant, q="celana")["data"] == []
+    assert _ids(_list(api, merchant, q="hitam", reference_id="ORD-77")) == [hat["id"]]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7])
+def test_cursor_pages_visit_every_link_exactly_once_newest_first(api: Api, limit: int) -> None:
+    merchant = api.merchant()
+    created = [api.create_link(merchant, description=f"same instant {n}") for n in range(4)]
+    for n in range(4):
+        api.clock.advance(timedelta(seconds=1))
+        created.append(api.create_link(merchant, description=f"later {n}"))
+    api.catch_up()
+    newest_first = [
+        link["id"]
+        for link in sorted(created, key=lambda link: (link["created_at"], link["id"]), reverse=True)
+    ]
+
+    seen: list[str] = []
+    pages = 0
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        page = _list(api, merchant, **params)
+        pages += 1
+        assert 1 <= len(page["data"]) <= limit
+        seen += _ids(page)
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": limit, "cursor": page["next_cursor"]}
+        assert pages < 20, "pagination does not end"
+
+    assert seen == newest_first
+    assert pages == math.ceil(len(created) / limit)
+
+
+def test_cursor_pages_keep_their_filter(api: Api) -> None:
+    merchant = api.merchant()
+    wanted = [api.create_link(merchant, description=f"hitam {n}")["id"] for n in range(3)]
+    for n in range(3):
+        api.create_link(merchant, description=f"putih {n}")
+    api.catch_up()
+
+    first = _list(api, merchant, q="hitam", limit=2)
+    second = _list(api, merchant, q="hitam", limit=2, cursor=first["next_cursor"])
+
+    assert sorted(_ids(first) + _ids(second)) == sorted(wanted)
+    assert second["next_cursor"] is None
+
+
+def test_cancelling_a_link_closes_it_and_cancelling_again_is_a_409_problem(api: Api) -> None:
+    merchant = api.merchant()
+    link = api.create_link(merchant)
+
+    response = api.client.post(
+        f"/v1/links/{link['id']}/cancel",
+        json={"reason": "customer changed the order"},
+        headers=merchant.headers(),
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["id"] == link["id"]
+    events = api.head()
+    again = api.client.post(f"/v1/links/{link['id']}/cancel", headers=merchant.headers())
+    problem = assert_problem(again, 409)
+    assert problem["type"] == "/problems/link-closed"
+    assert api.head() == events
+    api.catch_up()
+    read = api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers()).json()
+    assert read["status"] == "cancelled"
+
+
+def test_cancelling_an_unknown_link_is_a_404_problem(api: Api) -> None:
+    merchant = api.merchant()
+
+    response = api.client.post(f"/v1/links/{UNKNOWN_ID}/cancel", headers=merchant.headers())
+
+    assert_problem(response, 404, "not-found")

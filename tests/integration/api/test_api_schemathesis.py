@@ -1,0 +1,161 @@
+"""Schemathesis against the app's own OpenAPI document (SQLite, a modest example count).
+
+For every operation of the merchant API, in positive and negative generation modes:
+no 5xx for any generated input, and every response conforms to the document (status
+code declared, content type, body schema, headers). Requests carry a valid test key.
+
+The schema is loaded with ``from_dict(app.openapi())`` and requests go through the
+test's own TestClient: ``from_asgi`` would run the app's lifespan a second time, which
+this app does not survive (see ``test_api_openapi.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import APIOperation, GenerationMode
+from schemathesis import Case as AnyCase
+from schemathesis.checks import CheckFunction, not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.integration.api.support import assert_problem
+from tests.support.app import Api, MakeApi, Merchant
+
+OPERATIONS = [
+    ("POST", "/v1/links"),
+    ("GET", "/v1/links"),
+    ("GET", "/v1/links/{link_id}"),
+    ("POST", "/v1/links/{link_id}/cancel"),
+    ("GET", "/v1/payments"),
+    ("GET", "/v1/payments/{payment_id}"),
+    ("GET", "/v1/balances"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+]
+Case = AnyCase[APIOperation[Any, Any, Any, Any]]
+CHECKS: list[CheckFunction] = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+# Known gaps between what the app answers and what its OpenAPI document declares, each
+# pinned by a strict xfail elsewhere. Here the status-code check is narrowed for them
+# only, and the body is still checked by hand:
+# - POST /v1/links answers 200 (a repeated reference_id returns the first link), but
+#   only 201 is declared (test_api_openapi.py).
+# - a POST body that is not UTF-8 answers 400 /problems/http-error, not declared
+#   (test_api_errors.py::test_a_body_that_is_not_utf8_is_a_422_problem).
+UNDECLARED: dict[tuple[str, int], str] = {
+    ("POST /v1/links", 200): "payment_link",
+    ("POST /v1/links", 400): "problem",
+    ("POST /v1/links/{link_id}/cancel", 400): "problem",
+}
+EXAMPLES = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+CLIENT_ARGUMENTS = ("method", "url", "headers", "params", "content", "json", "data")
+UNUSED_WHEN_EMPTY = ("cookies", "files")
+
+
+def _send(api: Api, case: Case, merchant: Merchant) -> Any:
+    """Send the case through the test's TestClient with the merchant's test key."""
+    prepared = case.as_transport_kwargs(headers=merchant.headers())
+    unexpected = set(prepared) - set(CLIENT_ARGUMENTS) - set(UNUSED_WHEN_EMPTY)
+    assert not unexpected, f"transport arguments not passed on: {unexpected}"
+    for name in UNUSED_WHEN_EMPTY:
+        assert not prepared.get(name), f"{name} generated but not sent: {prepared[name]}"
+    arguments = {k: v for k, v in prepared.items() if k in CLIENT_ARGUMENTS}
+    if isinstance(arguments.get("data"), bytes | str):  # raw bodies go as content in httpx
+        arguments["content"] = arguments.pop("data")
+    return api.client.request(**arguments)
+
+
+def _validate(case: Case, response: Any) -> None:
+    label = f"{case.operation.method.upper()} {case.operation.path}"
+    shape = UNDECLARED.get((label, response.status_code))
+    if shape is None:
+        case.validate_response(response, checks=CHECKS)
+        return
+    narrowed = [check for check in CHECKS if check is not status_code_conformance]
+    case.validate_response(response, checks=narrowed)
+    if shape == "problem":
+        assert_problem(response, response.status_code)
+    else:
+        assert response.json()["object"] == shape
+
+
+@pytest.fixture
+def fuzzed(make_sqlite_api: MakeApi) -> tuple[Api, Merchant, dict[str, str]]:
+    """The app (rate limit off, 5xx as responses) with a merchant who has a link and a payment."""
+    api = make_sqlite_api(raise_server_exceptions=False, rate_limit_per_s=0)
+    merchant = api.merchant()
+    link = api.create_link(merchant, usage_limit=None, reference_id="INV-2026-0042")
+    payment = api.ledger.start_payment(UUID(link["id"]), "qris")
+    api.catch_up()
+    return api, merchant, {"link_id": link["id"], "payment_id": str(payment)}
+
+
+def _strategies(
+    operation: Any, mode: GenerationMode, real_ids: dict[str, str]
+) -> st.SearchStrategy[Case]:
+    strategy: st.SearchStrategy[Case] = operation.as_strategy(generation_mode=mode)
+    wanted = {
+        p.name: real_ids[p.name]
+        for p in operation.path_parameters
+        if p.name in real_ids and mode is GenerationMode.POSITIVE
+    }
+    if wanted:
+        real: st.SearchStrategy[Case] = operation.as_strategy(
+            generation_mode=mode, path_parameters=wanted
+        )
+        strategy = st.one_of(strategy, real)
+    return strategy
+
+
+CASES = [
+    pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
+    for method, path in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    # they take no input at all
+    if path not in ("/healthz", "/readyz") or mode is GenerationMode.POSITIVE
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES)
+def test_generated_requests_get_no_5xx_and_responses_that_match_the_openapi_document(
+    fuzzed: tuple[Api, Merchant, dict[str, str]],
+    method: str,
+    path: str,
+    mode: GenerationMode,
+) -> None:
+    api, merchant, real_ids = fuzzed
+    schema = schemathesis.openapi.from_dict(api.app.openapi())
+    operation = schema[path][method]
+    statuses: list[int] = []
+
+    @given(case=_strategies(operation, mode, real_ids))
+    @EXAMPLES
+    def run(case: Case) -> None:
+        response = _send(api, case, merchant)
+        statuses.append(response.status_code)
+        _validate(case, response)
+
+    run()
+
+    assert statuses, "no request was generated"

@@ -1,0 +1,197 @@
+"""Random histories of payments, duplicates, reviews, settlements, payouts and refunds.
+
+After every step, on SQLite and PostgreSQL: the views' invariants hold (they refuse to
+write otherwise), the write side's funds guard equals the available balance the
+merchant sees, the audit replay from the store equals the live balances, nothing paid
+out exceeds what was settled, and a duplicate callback changed nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import DomainError
+from paylink_es.domain.money import Money
+from paylink_es.domain.settlement import InsufficientFundsError
+from paylink_es.settings import Settings
+from projections.ledger import BalanceColumn
+from projections.queries.ledger import balances
+from projections.replay import replay
+from projections.runner import ReadModels
+from tests.support.read_models import another_store, catch_up
+from workers.settlement import settle_day
+
+METHODS = ("va_bca", "qris", "ewallet_ovo", "card", "retail_alfamart")
+BUCKETS: tuple[BalanceColumn, ...] = (
+    "pending",
+    "available",
+    "held",
+    "refund_due",
+    "fees",
+    "refunded",
+    "paid_out",
+)
+
+
+class MoneyMachine(RuleBasedStateMachine):
+    """One merchant's money through every path the platform offers."""
+
+    backend: Settings  # set per backend by the test below
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.app: PaylinkApp | None = None
+        self.views: ReadModels | None = None
+        self.payments: list[UUID] = []
+        self.refs: dict[UUID, tuple[str, Money]] = {}
+        self.paid_out = 0
+        self.settled_net = 0
+        self.stack = ExitStack()
+
+    @initialize()
+    def open_books(self) -> None:
+        # A fresh store per example: a new SQLite folder or PostgreSQL schema.
+        folder = Path(tempfile.mkdtemp(prefix="money-machine-"))
+        self.stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        store = self.stack.enter_context(another_store(self.backend, folder))
+        self.app = open_app(store, clock=self.clock)
+        self.views = ReadModels(store)
+        self.merchant = self.app.register_merchant("Toko Acak")
+        self.app.set_bank_account(self.merchant, "BCA", "1234567890", "Toko Acak")
+
+    def teardown(self) -> None:
+        if self.views is not None:
+            self.views.close()
+        if self.app is not None:
+            self.app.close()
+        self.stack.close()
+
+    @property
+    def ledger(self) -> PaylinkApp:
+        assert self.app is not None
+        return self.app
+
+    @rule(
+        method=st.sampled_from(METHODS),
+        amount=st.integers(10_000, 500_000),
+        off_by=st.sampled_from([0, 0, 0, 5_000, -5_000]),
+        confirmed=st.sampled_from([True, True, True, False]),
+    )
+    def pay(self, method: str, amount: int, off_by: int, confirmed: bool) -> None:
+        link = self.ledger.create_link(self.merchant, amount=amount, description="Barang")
+        payment = self.ledger.start_payment(link, method)
+        ref = f"ref-{len(self.payments)}"
+        paid = Money(amount + off_by, "IDR")
+        outcome = self.ledger.record_payment(payment, ref, paid, self.clock())
+        assert not outcome.duplicate
+        self.payments.append(payment)
+        self.refs[payment] = (ref, paid)
+        if confirmed:
+            self.ledger.verify_payment(payment)
+        else:
+            self.ledger.reject_payment(payment, "the channel does not know it")
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data())
+    def duplicate_callback(self, data: st.DataObject) -> None:
+        payment = data.draw(st.sampled_from(self.payments))
+        before = self.ledger.payment(payment)
+        ref, paid = self.refs[payment]
+        outcome = self.ledger.record_payment(payment, ref, paid, self.clock())
+        assert outcome.duplicate
+        assert self.ledger.payment(payment) == before
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data(), decision=st.sampled_from(["accept", "refund"]))
+    def review(self, data: st.DataObject, decision: str) -> None:
+        payment = data.draw(st.sampled_from(self.payments))
+        try:
+            self.ledger.review_payment(payment, decision)
+        except DomainError:
+            assert self.ledger.payment(payment).disposition != "needs_review"
+
+    @rule(days=st.integers(0, 8))
+    def settle(self, days: int) -> None:
+        assert self.views is not None
+        catch_up(self.ledger, self.views)
+        day = self.clock().date() + timedelta(days=days)
+        run = settle_day(self.ledger, self.views, day)
+        self.settled_net += sum(total["net"] for total in run.totals.values())
+        again = settle_day(self.ledger, self.views, day)
+        assert again.settled == 0, "a day settles nothing twice"
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data(), share=st.sampled_from([0.25, 0.5, 1.0, 2.0]))
+    def refund(self, data: st.DataObject, share: float) -> None:
+        payment = self.ledger.payment(data.draw(st.sampled_from(self.payments)))
+        received = payment.received or payment.amount
+        amount = Money(max(1, int(received.amount * share)), received.currency)
+        try:
+            self.ledger.refund_payment(payment.id, amount, "customer asked")
+        except InsufficientFundsError:  # settled money already paid out
+            assert payment.status == "settled"
+            assert amount.amount > self.ledger.available_funds(self.merchant, "test", "IDR").amount
+        except DomainError:  # more than is left, or a payment that brought nothing
+            left = payment.refundable
+            assert left is None or amount > left or payment.status == "rejected"
+
+    @rule(share=st.sampled_from([0.1, 0.5, 1.0, 1.5]))
+    def payout(self, share: float) -> None:
+        available = self.ledger.available_funds(self.merchant, "test", "IDR").amount
+        amount = int(available * share)
+        if amount <= 0:
+            return
+        try:
+            done = self.ledger.request_payout(self.merchant, "test", Money(amount, "IDR"))
+        except InsufficientFundsError:
+            assert amount > available
+            return
+        assert amount <= available
+        self.paid_out += done.amount.amount
+
+    @rule(hours=st.integers(1, 72))
+    def time_passes(self, hours: int) -> None:
+        self.clock.advance(timedelta(hours=hours))
+
+    @invariant()
+    def books_agree(self) -> None:
+        if self.app is None or self.views is None:
+            return
+        catch_up(self.ledger, self.views)
+        books = balances(self.views, self.merchant, "test").get("IDR")
+        guard = self.ledger.available_funds(self.merchant, "test", "IDR").amount
+        if books is None:
+            assert guard == 0
+            return
+        assert books["available"] == guard
+        assert books["paid_out"] == self.paid_out <= self.settled_net
+        assert books["verified"] == sum(books[b] for b in BUCKETS)
+        assert all(books[b] >= 0 for b in BUCKETS)
+        result = replay(self.ledger, self.views, self.clock())
+        assert result.differences == []
+
+
+def test_random_money_histories_keep_every_ledger_invariant(backend_settings: Settings) -> None:
+    class Machine(MoneyMachine):
+        backend = backend_settings
+
+    Machine.TestCase.settings = settings(
+        max_examples=25,
+        stateful_step_count=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    Machine.TestCase().runTest()

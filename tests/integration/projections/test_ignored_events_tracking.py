@@ -1,0 +1,51 @@
+"""Events no read model cares about still move every view's tracking to the head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paylink_es.bootstrap import open_app
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from projections.runner import ProjectionService
+from tests.support.read_models import (
+    LISTENING,
+    MODEL_NAMES,
+    head,
+    positions,
+    rebuilt_elsewhere,
+    snapshot,
+    wait_for_listeners,
+)
+
+
+def test_events_no_view_cares_about_still_move_every_view_to_the_head(
+    backend_settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        service = ProjectionService(backend_settings, app)
+        service.start()
+        try:
+            wait_for_listeners(backend_settings, LISTENING)
+            merchant = app.register_merchant("Toko Sepi", "sepi@example.com")
+            app.issue_api_key(merchant)
+            live_key = app.issue_api_key(merchant, "live")
+            app.revoke_api_key(merchant, live_key.key_id)
+            service.wait_until(head(app), timeout=10)
+            assert positions(service.models) == dict.fromkeys(MODEL_NAMES, head(app))
+            tables = snapshot(service.models)
+            assert len(tables.pop("audit_chain")) == head(app)  # the chain covers every event
+            assert {name: rows for name, rows in tables.items() if rows} == {}
+
+            link = app.create_link(merchant, amount=5_000, description="Satu")
+            app.issue_api_key(merchant)  # the head is an ignored event again
+            service.wait_until(head(app), timeout=10)
+            assert positions(service.models) == dict.fromkeys(MODEL_NAMES, head(app))
+            tables = snapshot(service.models)
+            assert [row["link_id"] for row in tables["links"]] == [str(link)]
+            assert tables["payments"] == tables["journal"] == []
+            assert len(tables["audit_chain"]) == head(app)
+        finally:
+            service.stop()
+        # A catch-up from zero over the same events ends at the head as well.
+        assert rebuilt_elsewhere(app, backend_settings, tmp_path / "rebuild") == tables

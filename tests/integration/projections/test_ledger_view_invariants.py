@@ -1,0 +1,152 @@
+"""The ledger view refuses writes that break the books, and every event's postings balance."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import Tracking
+from hypothesis import HealthCheck, given, settings
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.bootstrap import open_app
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
+from paylink_es.domain.postings import UnbalancedPostingsError, postings_for
+from paylink_es.settings import Settings
+from projections.runner import ReadModels
+from projections.sqlview import InvariantViolationError
+from tests.support.histories import HISTORIES, History, Op
+from tests.support.read_models import APP_NAME, catch_up, head, positions, snapshot
+
+LEDGER_EVENTS = ("Payment.Verified", "Payment.Settled", "Payment.Refunded")
+
+
+def recorded_events(app: PaylinkApp) -> dict[str, Any]:
+    """The last stored event of each ledger kind, decoded."""
+    found: dict[str, Any] = {}
+    for notification in app.recorder.select_notifications(0, 10_000, inclusive_of_start=False):
+        event = app.mapper.to_domain_event(notification)
+        found[type(event).__qualname__] = event
+    return found
+
+
+def ledger_tables(views: ReadModels) -> tuple[Any, ...]:
+    tables = snapshot(views)
+    return tables["journal"], tables["balances"], positions(views)["ledger"]
+
+
+@pytest.mark.parametrize(
+    ("crafted", "error", "message"),
+    [
+        ("refund_beyond_pending", InvariantViolationError, "below zero"),
+        ("refund_from_nowhere", InvariantViolationError, "not in exactly one"),
+        ("settlement_that_does_not_balance", UnbalancedPostingsError, "do not balance"),
+        ("good_event_then_bad_event_in_one_batch", InvariantViolationError, "below zero"),
+    ],
+)
+def test_a_view_write_that_would_break_the_books_raises_and_writes_nothing(
+    backend_settings: Settings,
+    clock: FakeClock,
+    views: ReadModels,
+    crafted: str,
+    error: type[Exception],
+    message: str,
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Buku")
+        link = app.create_link(merchant, amount=10_000, description="Buku", usage_limit=None)
+        for ref in ("one", "two"):
+            payment = app.start_payment(link, "qris")
+            app.record_payment(payment, ref, Money(10_000, "IDR"), clock())
+            app.verify_payment(payment, fee=Money(100, "IDR"))
+        app.settle_payment(payment, uuid4(), date(2026, 1, 6))
+        app.refund_payment(payment, Money(500, "IDR"), "one page missing")
+        catch_up(app, views)
+        events = recorded_events(app)
+        at = head(app)
+    ledger = views["ledger"]
+    before = ledger_tables(views)
+    assert before[1][0]["pending"] == 10_000  # the first payment, not settled
+    verified, settled, refunded = (events[name] for name in LEDGER_EVENTS)
+
+    next_up = at + 1
+    if crafted == "refund_beyond_pending":
+        bad = dataclasses.replace(refunded, amount=Money(10_001, "IDR"), source="pending")
+    elif crafted == "refund_from_nowhere":
+        # Balanced postings, but the money leaves no merchant bucket: conservation breaks.
+        bad = dataclasses.replace(refunded, source="payouts")
+    elif crafted == "settlement_that_does_not_balance":
+        bad = dataclasses.replace(settled, net=Money(settled.net.amount + 1, "IDR"))
+    else:
+        good = dataclasses.replace(verified, originator_id=uuid4())
+        bad = dataclasses.replace(refunded, amount=Money(10**9, "IDR"), source="available")
+        with pytest.raises(error, match=message):
+            ledger.process_batch([(good, _tracking(next_up)), (bad, _tracking(next_up + 1))])
+        assert ledger_tables(views) == before
+        ledger.process_batch([(good, _tracking(next_up))])  # alone, the good event is fine
+        journal, _, position = ledger_tables(views)
+        assert (len(journal), position) == (len(before[0]) + 2, next_up)
+        return
+
+    with pytest.raises(error, match=message):
+        ledger.process_event(bad, _tracking(next_up))
+    assert ledger_tables(views) == before
+    assert ledger.view.max_tracking_id(APP_NAME) == at
+
+
+def _tracking(position: int) -> Tracking:
+    return Tracking(APP_NAME, position)
+
+
+@settings(
+    max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(operations=HISTORIES)
+def test_the_postings_of_every_ledger_event_balance_in_each_currency(operations: list[Op]) -> None:
+    clock = FakeClock()
+    with PaylinkApp({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock) as app:
+        History(app, clock).play_all(operations)
+        stored = app.recorder.select_notifications(0, 100_000, inclusive_of_start=False)
+        for notification in stored:
+            event = app.mapper.to_domain_event(notification)
+            name = type(event).__qualname__
+            postings = postings_for(event)
+            if name not in LEDGER_EVENTS:
+                assert postings == []
+                continue
+            e = vars(event)
+            amount = e["gross"] if "gross" in e else e["amount"]
+            assert bool(postings) == (amount.amount > 0 and e.get("source", "") is not None)
+            totals: defaultdict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+            for posting in postings:
+                assert (posting.debit > 0) != (posting.credit > 0)
+                assert posting.merchant_id == e["merchant_id"]
+                assert posting.mode == e["mode"]
+                assert posting.currency == amount.currency
+                totals[(posting.mode, posting.currency)][0] += posting.debit
+                totals[(posting.mode, posting.currency)][1] += posting.credit
+            for debit, credit in totals.values():
+                assert debit == credit == amount.amount
+
+
+def test_a_refund_before_verification_leaves_nothing_stranded_in_pending(
+    backend_settings: Settings, clock: FakeClock, views: ReadModels
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Cepat")
+        link = app.create_link(merchant, amount=1_000, description="Refund first")
+        payment = app.start_payment(link, "qris")
+        app.record_payment(payment, "early", Money(1_000, "IDR"), clock())
+        app.refund_payment(payment, Money(300, "IDR"), "refunded before the channel confirmed")
+        app.verify_payment(payment, Money(0, "IDR"))  # fee-free: only the refund matters here
+        app.settle_payment(payment, uuid4(), date(2026, 1, 6))
+        catch_up(app, views)
+    # The 300 went back before the merchant was credited: it never enters their books.
+    [book] = snapshot(views)["balances"]
+    assert (book["verified"], book["pending"], book["available"]) == (700, 0, 700)
+    assert book["refunded"] == book["fees"] == 0

@@ -1,0 +1,62 @@
+"""A rebuild split over processes makes exactly the views a one-process rebuild makes."""
+
+from __future__ import annotations
+
+import gc
+from datetime import timedelta
+
+import pytest
+
+from paylink_es.bootstrap import open_app
+from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.money import Money
+from paylink_es.settings import Settings
+from projections.rebuild import REBUILD_COST, groups_for, rebuild_models
+from tests.support.read_models import MODEL_NAMES, head, opened_views, positions, snapshot
+
+
+def test_two_processes_rebuild_the_views_one_process_rebuilds(
+    backend_settings: Settings, clock: FakeClock
+) -> None:
+    with open_app(backend_settings, clock=clock) as app:
+        merchant = app.register_merchant("Toko Budi", "budi@example.com")
+        for i in range(30):
+            link = app.create_link(merchant, amount=10_000 + i, description=f"Kaos {i}")
+            if i % 3 == 0:
+                payment = app.start_payment(link, "qris")
+                app.record_payment(payment, f"QR-{i}", Money(10_000 + i, "IDR"), clock())
+                app.verify_payment(payment)
+            clock.advance(timedelta(minutes=7))
+        with opened_views(backend_settings) as models:
+            seen: list[tuple[int, int]] = []
+            assert rebuild_models(backend_settings, app, models, processes=1) == head(app)
+            alone = snapshot(models)
+            rebuild_models(
+                backend_settings,
+                app,
+                models,
+                processes=2,
+                progress=lambda done, total: seen.append((done, total)),
+            )
+            assert positions(models) == dict.fromkeys(MODEL_NAMES, head(app))
+            assert snapshot(models) == alone
+            assert len(alone["links"]) == 30
+            assert len(alone["audit_chain"]) == head(app)
+            assert seen[-1] == (head(app), head(app))  # the bar ends at the head
+            assert gc.isenabled()  # paused for the rebuild only
+
+
+def test_groups_cover_every_read_model_once_and_balance_the_cost() -> None:
+    names = list(REBUILD_COST)
+    groups = groups_for(names, 2)
+    assert sorted(n for group in groups for n in group) == sorted(names)
+    costs = [sum(REBUILD_COST[n] for n in group) for group in groups]
+    assert len(groups) == 2
+    assert max(costs) - min(costs) <= 1.0
+    assert groups_for(names, 1) == [sorted(names, key=lambda n: -REBUILD_COST[n])]
+    assert groups_for(["ledger"], 8) == [["ledger"]]
+
+
+@pytest.mark.parametrize("pair", [["settlements", "audit"], ["ledger", "settlements"]])
+def test_cheap_models_are_not_worth_a_process_of_their_own(pair: list[str]) -> None:
+    assert len(groups_for(pair, 2)) == 1  # a second reader would cost more than it saves

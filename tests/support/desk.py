@@ -1,0 +1,113 @@
+"""Helpers for the dashboard tests: a shop with staff accounts, signed-in clients, forms.
+
+Imported as ``tests.support.desk``. Built on the hosted-page tests' shop
+(``tests.support.shop``), which pays links through the sandbox channel's signed callbacks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from api.dashboard.session import SESSION_COOKIE
+from paylink_es.application.users import UserServices
+from tests.support.shop import Http, Reply, Shop, csrf_of
+
+PASSWORD = "correct horse battery"
+OWNER = "owner@tokobudi.example"
+VIEWER = "viewer@tokobudi.example"
+OTHER_OWNER = "owner@tokolain.example"
+OTHER_MERCHANT = "Toko Lain Sejahtera"
+# Cheap argon2 for speed; the production parameters are pinned by a test of their own.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+ERROR_FOR = re.compile(r'data-error-for="([^"]+)">([^<]*)<')
+
+
+@dataclass
+class Desk:
+    """A shop (merchant A with keys) plus merchant B, and dashboard users of both."""
+
+    shop: Shop
+    users: UserServices
+    other_merchant: UUID
+
+    @property
+    def merchant_id(self) -> UUID:
+        """Merchant A: the shop's."""
+        return self.shop.merchant_id
+
+    def client(self) -> Http:
+        """A new browser: no cookies."""
+        return self.shop.visitor()
+
+    def signed_in(self, email: str = OWNER, password: str = PASSWORD) -> Http:
+        """A new browser signed in as ``email``."""
+        client = self.client()
+        response = sign_in(client, email, password)
+        assert response.status_code == 303, response.text
+        assert SESSION_COOKIE in client.cookies
+        return client
+
+    def catch_up(self) -> None:
+        """Wait until every read model has every stored event."""
+        self.shop.balances()
+
+    def link(self, merchant: UUID | None = None, mode: str = "test", **fields: Any) -> UUID:
+        """Create a link straight through the ledger."""
+        terms = {"amount": 150000, "description": "Kaos polos hitam", **fields}
+        return self.shop.ledger.create_link(merchant or self.merchant_id, mode=mode, **terms)
+
+    def pay(self, link_id: UUID, method: str = "qris") -> UUID:
+        """Pay a test-mode link of merchant A through the hosted page and the sandbox."""
+        code = self.shop.ledger.link(link_id).code
+        payment_id = self.shop.choose(code, method, client=self.shop.visitor())
+        paid = self.shop.sandbox_pay(payment_id)
+        assert paid.status_code == 200, paid.text
+        return payment_id
+
+
+def build_desk(shop: Shop) -> Desk:
+    """Add merchant B and the staff accounts to a shop; cheap hashing for the tests."""
+    users = UserServices(shop.ledger, hasher=FAST_HASHER)
+    shop.app.state.services.users = users
+    other = shop.ledger.register_merchant(OTHER_MERCHANT, "owner@tokolain.example")
+    users.create_user(shop.merchant_id, OWNER, PASSWORD, "owner", "Budi")
+    users.create_user(shop.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
+    users.create_user(other, OTHER_OWNER, PASSWORD, "owner", "Lain")
+    return Desk(shop=shop, users=users, other_merchant=other)
+
+
+def sign_in(client: Http, email: str, password: str, next_path: str = "/dashboard") -> Reply:
+    """Open the sign-in form and submit it (no redirects followed)."""
+    page = client.get("/dashboard/login")
+    assert page.status_code == 200, page.text
+    form = {"csrf": csrf_of(page.text), "email": email, "password": password, "next": next_path}
+    return client.post("/dashboard/login", data=form, follow_redirects=False)
+
+
+def token(client: Http, path: str = "/dashboard") -> str:
+    """The CSRF token the forms of a signed-in page carry."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)
+
+
+def post(client: Http, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Reply:
+    """POST a form with this session's CSRF token (no redirects followed)."""
+    form = {"csrf": token(client), **(data or {})}
+    return client.post(path, data=form, follow_redirects=False, **kw)
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The messages a form page shows beside its fields, by input name."""
+    return dict(ERROR_FOR.findall(html))
+
+
+def is_test_client(client: Http) -> bool:
+    """Whether the client is the in-process TestClient."""
+    return isinstance(client, TestClient)
