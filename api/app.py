@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 
 from api import problems
-from api.auth import Owner, RateLimiter
+from api.auth import RateLimiter
 from api.dashboard import dashboard_router
 from api.dashboard.render import dashboard_templates
-from api.direct import bench_validation, create_link_handler, validate_link_handler
+from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
 from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
-from api.schemas import LinkCreate, Liveness, Problem, Readiness, problem_responses
+from api.schemas import Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
@@ -49,7 +49,12 @@ READY_TIMEOUT_S = 2.0  # /readyz waits at most this long for the database
 
 
 def create_app(
-    services: Services, *, run_projections: bool = True, owns_services: bool = False
+    services: Services,
+    *,
+    run_projections: bool = True,
+    owns_services: bool = False,
+    extra_direct: Mapping[tuple[str, str], MakeDirect] | None = None,
+    extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build the HTTP app on ``services`` (``paylink_es.bootstrap.build``).
 
@@ -58,6 +63,12 @@ def create_app(
     the webhook sender runs beside them. The app can be started again after a shutdown:
     what the shutdown closed (the read models) is opened anew. The services are closed at
     shutdown only when ``owns_services`` (a worker process that built them for this app).
+
+    Routes beyond the product's, for a caller that serves the app with more (the
+    benchmark's baselines): ``extra_direct`` maps ``(method, path)`` to what makes that
+    route's direct handler from the app's state (see ``api.direct``), beside
+    ``POST /v1/links``'s; ``extra_routers`` are included after every route of the app's
+    own, so they cannot shadow one.
     """
     settings = services.settings
 
@@ -96,9 +107,8 @@ def create_app(
     app.state.dashboard_templates = dashboard_templates()
     app.state.signers = {}
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    direct = {("POST", "/v1/links"): create_link_handler(app.state)}
-    if settings.bench_endpoints:
-        direct["POST", "/_bench/validate"] = validate_link_handler(app.state)
+    handlers = {("POST", "/v1/links"): create_link_handler, **(extra_direct or {})}
+    direct = {route: make(app.state) for route, make in handlers.items()}
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, direct=direct)
     problems.install(app)
     app.include_router(links.router)
@@ -143,24 +153,35 @@ def create_app(
             version=__version__,
         )
 
-    if settings.bench_endpoints:
-        _add_bench_endpoint(app)
+    for router in extra_routers:
+        app.include_router(router)
     _document_problems(app)
     return app
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment(
+    *,
+    extra_direct: Mapping[tuple[str, str], MakeDirect] | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
     """For ``serve --workers N``: each worker process builds its app from PAYLINK_*.
 
     A worker started by uvicorn's supervisor (a multiprocessing child) first asks to get
     SIGTERM when the supervisor dies, even by SIGKILL, so it never serves as an orphan
-    (Linux; see ``die_with_parent``).
+    (Linux; see ``die_with_parent``). ``extra_direct`` and ``extra_routers`` go to
+    ``create_app``: a factory of its own can serve more routes the same way.
     """
     supervisor = multiprocessing.parent_process()
     if supervisor is not None and supervisor.pid is not None:
         die_with_parent(supervisor.pid)
     settings = Settings()
-    app = create_app(build(settings), run_projections=settings.run_projections, owns_services=True)
+    app = create_app(
+        build(settings),
+        run_projections=settings.run_projections,
+        owns_services=True,
+        extra_direct=extra_direct,
+        extra_routers=extra_routers,
+    )
     freeze_startup_heap()
     return app
 
@@ -208,20 +229,6 @@ class _Background:
         self.sender.join(timeout=15)
         self.worker.close()
         self.service.stop()
-
-
-def _add_bench_endpoint(app: FastAPI) -> None:
-    """The baselines of ``paylink bench --http``: the same body, validated, with no I/O.
-
-    ``/_bench/validate`` is answered on the direct path, as creations are;
-    ``/_bench/validate-routed`` only by FastAPI, to show what its layers cost.
-    """
-
-    @app.post("/_bench/validate", status_code=201, include_in_schema=False)
-    @app.post("/_bench/validate-routed", status_code=201, include_in_schema=False)
-    async def validate(body: LinkCreate, owner: Owner) -> dict[str, Any]:
-        del owner  # authenticated as a create is (which also keeps the key's cache fresh)
-        return bench_validation(body)
 
 
 def _document_problems(app: FastAPI) -> None:

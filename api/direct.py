@@ -11,15 +11,16 @@ A direct handler answers only the common case, with the same code the route runs
 rate, a JSON body the model accepts, no ``Idempotency-Key``. For anything else it
 returns ``None`` before anything is stored, and the request goes through FastAPI
 unchanged, which gives the canonical answer (401, 422, 429, an idempotent replay…).
+
+``create_app(services, extra_direct=…)`` answers more routes this way (the benchmark's
+no-I/O baseline is one); their handlers admit requests with :func:`admit`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
 from email.message import Message
-from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.datastructures import State
 
@@ -32,10 +33,11 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner
 from paylink_es.bearer import bearer_token
 from paylink_es.domain.errors import DomainError
-from paylink_es.domain.terms import link_terms
 from paylink_es.settings import Settings
 
 JSON = b"application/json"
+# What ``create_app`` is given for each direct route: the app's state -> the route's handler.
+MakeDirect = Callable[[State], Direct]
 
 
 def json_content(value: bytes | None) -> bool:
@@ -52,11 +54,14 @@ def json_content(value: bytes | None) -> bool:
     )
 
 
-def _admitted(
+def admit(
     state: State, headers: dict[bytes, bytes], body: bytes
 ) -> tuple[PaylinkApp, KeyOwner, LinkCreate] | None:
     """The ledger, the key's owner and the valid body of a request the direct path may
-    answer; ``None`` when the route must judge it (it then spends no rate token)."""
+    answer; ``None`` when the route must judge it (it then spends no rate token).
+
+    Every direct handler admits requests with it (those given to ``create_app`` as
+    ``extra_direct`` too), so each declines what ``POST /v1/links``'s handler declines."""
     if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
         return None
     secret = bearer_token(headers.get(b"authorization"))
@@ -78,7 +83,7 @@ def create_link_handler(state: State) -> Direct:
     """``POST /v1/links`` for a known key and a valid body; ``None`` for the rest."""
 
     async def handle(headers: dict[bytes, bytes], body: bytes, request_id: str) -> Answer | None:
-        admitted = _admitted(state, headers, body)
+        admitted = admit(state, headers, body)
         if admitted is None:
             return None
         ledger, owner, link = admitted
@@ -93,27 +98,3 @@ def create_link_handler(state: State) -> Direct:
         return status, JSON, content
 
     return handle
-
-
-def validate_link_handler(state: State) -> Direct:
-    """The bench's no-I/O baseline on the direct path: everything a create does but the
-    command (same admission, same terms check), answered as the routed baseline is."""
-
-    async def handle(headers: dict[bytes, bytes], body: bytes, request_id: str) -> Answer | None:
-        admitted = _admitted(state, headers, body)
-        if admitted is None:
-            return None
-        try:
-            answer = bench_validation(admitted[2])
-        except DomainError as error:
-            status, problem = error_document(error, request_id)
-            return status, PROBLEM.encode(), problem
-        return 201, JSON, orjson.dumps(answer)
-
-    return handle
-
-
-def bench_validation(body: LinkCreate) -> dict[str, Any]:
-    """What the baseline endpoints answer: the body's terms checked as a create checks them."""
-    terms = link_terms(datetime.now(tz=UTC), **body.model_dump(exclude_unset=True))
-    return {"object": "payment_link", "amount": terms.amount, "currency": terms.currency}

@@ -2,17 +2,14 @@
 
 Nothing holds more than one page: the response is a generator that asks the read
 model for the next page only when the previous one has gone out, so a million rows
-cost the memory of a hundred. ``measure_export_memory`` proves it (for ``paylink bench``).
+cost the memory of a hundred (``paylink bench`` measures it: ``export_peak_mb``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import time
-import tracemalloc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,7 +21,6 @@ from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
 from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.application.app import PaylinkApp
-from paylink_es.settings import Settings
 from projections.queries import ledger as ledger_queries
 from projections.queries import links as link_queries
 from projections.queries import payments as payment_queries
@@ -180,76 +176,3 @@ def export_journal(request: Request, staff: StaffDep) -> Response:
     pages = ledger_queries.journal(models, merchant_id=staff.merchant_id, mode=staff.mode)
     name = f"journal-{staff.mode}-{_stamp(ledger)}.csv"
     return _download(csv_chunks(pages, JOURNAL_COLUMNS), name)
-
-
-# -- the benchmark -------------------------------------------------------------------
-
-
-def seed_links(ledger: PaylinkApp, merchant_id: UUID, count: int, threads: int = 32) -> None:
-    """Create ``count`` links from many threads at once (group commit batches them)."""
-
-    def create(i: int) -> None:
-        ledger.create_link(
-            merchant_id,
-            amount=10_000 + i,
-            description=f"Export bench link {i}",
-            reference_id=f"EXPORT-{i}",
-            methods=["qris", "va_bca"],
-            usage_limit=None,
-        )
-
-    with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(create, range(count)):
-            pass
-
-
-def measure_export_memory(settings: Settings, n_links: int) -> dict[str, Any]:
-    """Peak memory of streaming the links CSV of ``n_links`` links, on a fresh store.
-
-    ``settings`` should point at a scratch store (``paylink bench`` makes one): a
-    merchant and its links are created there. Python allocations are traced while the
-    export streams into a byte counter, and only then; ``peak_mb`` is their high-water
-    mark, ``csv_mb`` what a client would download. Streaming keeps ``peak_mb`` flat
-    whatever ``n_links`` is.
-    """
-    from paylink_es.bootstrap import open_app
-    from projections.runner import CatchUp
-
-    ledger = open_app(settings)
-    models = ReadModels(settings, ["links"])
-    try:
-        merchant_id = ledger.register_merchant("Export bench")
-        started = time.perf_counter()
-        seed_links(ledger, merchant_id, n_links)
-        seeded = time.perf_counter() - started
-        CatchUp(ledger, [models["links"]]).run_once()
-        pages = link_pages(models, merchant_id, "test", ledger, settings.public_url, {})
-        rows = 0
-
-        def counted() -> Iterator[list[LinkExportRow]]:
-            nonlocal rows
-            for page in pages:
-                rows += len(page)
-                yield page
-
-        size = 0
-        tracemalloc.start()
-        try:
-            began = time.perf_counter()
-            for chunk in csv_chunks(counted(), LINK_COLUMNS):
-                size += len(chunk.encode())
-            seconds = time.perf_counter() - began
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        return {
-            "links": n_links,
-            "rows": rows,
-            "csv_mb": round(size / 2**20, 2),
-            "peak_mb": round(peak / 2**20, 2),
-            "export_s": round(seconds, 2),
-            "seed_s": round(seeded, 2),
-        }
-    finally:
-        models.close()
-        ledger.close()

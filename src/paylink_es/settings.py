@@ -111,9 +111,6 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may burst")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body")
-    bench_endpoints: bool = Field(
-        default=False, description="Expose the no-I/O baseline endpoint for paylink bench --http"
-    )
     # -- notifications (send a link by e-mail, SMS, WhatsApp) ------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: dev outbox")
     smtp_port: int = 587

@@ -43,7 +43,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             freeze_startup_heap()
             uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0
-    return _serve_workers(args, settings, workers)
+    return serve_workers(
+        settings, host=args.host, port=args.port, log_level=args.log_level, workers=workers
+    )
 
 
 def check_channels(settings: Settings) -> None:
@@ -60,8 +62,19 @@ def _bad_setting(error: InvalidFieldError) -> int:
     return 2
 
 
-def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
+def serve_workers(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    workers: int,
+    factory: str = "api.app:app_from_environment",
+) -> int:
     """Several HTTP workers (stateless) and, beside them, one process for the projections.
+
+    Each worker builds its app with ``factory`` (``module:function``, called with no
+    arguments), which reads its settings from PAYLINK_* as ``app_from_environment`` does.
 
     On Linux every child dies with this process, even when it is killed with SIGKILL: the
     projections process and each HTTP worker (``app_from_environment``) ask for SIGTERM on
@@ -76,7 +89,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
 
     from paylink_es.process import die_with_parent
 
-    env = {**os.environ, "PAYLINK_HOST": args.host, "PAYLINK_PORT": str(args.port)}
+    env = {**os.environ, "PAYLINK_HOST": host, "PAYLINK_PORT": str(port)}
     env.setdefault(APPLICATION_NAME_VAR, "paylink-projections")
     projections = None
     if settings.run_projections:
@@ -97,18 +110,11 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
             env=env,
             preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
-    os.environ.update(
-        PAYLINK_HOST=args.host, PAYLINK_PORT=str(args.port), PAYLINK_RUN_PROJECTIONS="false"
-    )
+    os.environ.update(PAYLINK_HOST=host, PAYLINK_PORT=str(port), PAYLINK_RUN_PROJECTIONS="false")
     os.environ.setdefault(APPLICATION_NAME_VAR, settings.postgres_application_name)
     try:
         uvicorn.run(
-            "api.app:app_from_environment",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=workers,
-            log_level=args.log_level,
+            factory, factory=True, host=host, port=port, workers=workers, log_level=log_level
         )
     finally:
         if projections is not None:

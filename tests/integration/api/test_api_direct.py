@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.auth import RateLimiter
 from api.direct import create_link_handler, json_content
 from api.middleware import Answer
-from tests.support.app import Api, MakeApi, Merchant
+from paylink_es import bootstrap
+from paylink_es.domain.clock import FakeClock
+from paylink_es.entrypoints.bench import validation
+from paylink_es.settings import Settings
+from tests.support.app import Api, Merchant
 
 
 def direct(api: Api, merchant: Merchant | None, body: object, **headers: bytes) -> Answer | None:
@@ -146,12 +153,25 @@ def test_json_content_reads_content_type_as_fastapi_does(
     assert json_content(value) is expected
 
 
-def test_the_benchs_baselines_answer_alike_on_both_paths(make_sqlite_api: MakeApi) -> None:
-    api = make_sqlite_api(bench_endpoints=True)
-    merchant = known(api)
-    body = {"amount": 150_000, "description": "Kaos"}
-    direct_answer = api.client.post("/_bench/validate", json=body, headers=merchant.headers())
-    routed = api.client.post("/_bench/validate-routed", json=body, headers=merchant.headers())
+def test_the_benchs_baselines_answer_alike_on_both_paths(tmp_path: Path, clock: FakeClock) -> None:
+    # Built as the bench's server builds each worker's app: the product's, plus the baselines.
+    settings = Settings(data_dir=tmp_path / "sqlite-var")
+    with bootstrap.build(settings, clock=clock) as services:
+        app = create_app(services, extra_direct=validation.DIRECT, extra_routers=validation.ROUTERS)
+        with TestClient(app) as client:
+            api = Api(app=app, client=client, ledger=services.application, clock=clock)
+            merchant = known(api)
+            body = {"amount": 150_000, "description": "Kaos"}
+            direct_answer = client.post(validation.VALIDATE, json=body, headers=merchant.headers())
+            routed = client.post(validation.VALIDATE_ROUTED, json=body, headers=merchant.headers())
     assert direct_answer.status_code == routed.status_code == 201
     assert direct_answer.content == routed.content
     assert direct_answer.json() == {"object": "payment_link", "amount": 150_000, "currency": "IDR"}
+
+
+def test_the_products_app_serves_no_bench_route(sqlite_api: Api) -> None:
+    merchant = known(sqlite_api)
+    body = {"amount": 150_000, "description": "Kaos"}
+    for path in (validation.VALIDATE, validation.VALIDATE_ROUTED):
+        response = sqlite_api.client.post(path, json=body, headers=merchant.headers())
+        assert response.status_code == 404, path

@@ -6,7 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from api.dashboard.exports import LINK_COLUMNS, PAYMENT_COLUMNS, measure_export_memory
+from api.dashboard.exports import LINK_COLUMNS, PAYMENT_COLUMNS
+from paylink_es.entrypoints.bench.export_memory import measure_export_memory
 from paylink_es.settings import Settings
 from projections.queries.ledger import JOURNAL_COLUMNS
 from tests.support.desk import Desk

@@ -1,0 +1,86 @@
+"""The read side over the whole log, and how soon a payment reaches it.
+
+- ``rebuild_events_per_s``: every read model rebuilt (in processes of their own);
+- ``rebuild_one_process_events_per_s``: the same in this one process, the baseline;
+- ``audit_replay_events_per_s``, ``verify_events_per_s``: audit replay, hash-chain verify;
+- ``paid_to_balance_p50_ms``, ``paid_to_balance_p99_ms``: a payment's receipt to its
+  verified money in the balances view, the projections running beside the commands.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.domain.money import Money
+from paylink_es.settings import Settings
+from projections.audit import verify_chain
+from projections.queries.ledger import balances
+from projections.rebuild import rebuild_models
+from projections.replay import replay
+from projections.runner import ProjectionService, ReadModels
+
+
+def bench_projections(app: PaylinkApp, settings: Settings, events: int) -> dict[str, float]:
+    """Rebuild, audit replay and hash-chain verify rates over the whole log."""
+    models = ReadModels(settings)
+    try:
+        # The baseline: every read model in this one process, as before the split.
+        started = time.perf_counter()
+        rebuild_models(settings, app, models, processes=1)
+        one_process = events / (time.perf_counter() - started)
+        started = time.perf_counter()
+        rebuild_models(settings, app, models)
+        rebuild = events / (time.perf_counter() - started)
+        started = time.perf_counter()
+        result = replay(app, models, datetime.now(tz=UTC))
+        audit = result.events / (time.perf_counter() - started)
+        if result.differences:
+            msg = f"audit replay differs from the live views: {result.differences[:3]}"
+            raise RuntimeError(msg)
+        started = time.perf_counter()
+        verified = verify_chain(app.recorder, models.chain())
+        verify = verified.checked / (time.perf_counter() - started)
+        if not verified.ok:
+            raise RuntimeError(verified.problem)
+    finally:
+        models.close()
+    return {
+        "rebuild_events_per_s": rebuild,
+        "rebuild_one_process_events_per_s": one_process,
+        "audit_replay_events_per_s": audit,
+        "verify_events_per_s": verify,
+    }
+
+
+def bench_paid_to_balance(app: PaylinkApp, settings: Settings, count: int) -> list[float]:
+    """Milliseconds from a payment's receipt to its verified money in the balances view."""
+    merchant = app.register_merchant("Bench Latency")
+    ready = []
+    for i in range(count):
+        link = app.create_link(merchant, amount=25_000, description=f"Latency {i}")
+        ready.append(app.start_payment(link, "va_bca"))
+    service = ProjectionService(settings, app)
+    service.start()
+    latencies = []
+    try:
+        service.wait_until(app.recorder.max_notification_id() or 0, timeout=120)
+        for i, payment in enumerate(ready):
+            expected = 25_000 * (i + 1)
+            started = time.perf_counter()
+            app.record_payment(payment, f"latency-{i}", Money(25_000, "IDR"), app.now())
+            app.verify_payment(payment)
+            deadline = started + 10
+            while True:
+                book = balances(service.models, merchant, "test").get("IDR")
+                if book is not None and book["pending"] == expected:
+                    break
+                if time.perf_counter() > deadline:
+                    msg = "a verified payment did not reach the balances view within 10 s"
+                    raise RuntimeError(msg)
+                time.sleep(0.0005)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        service.stop()
+    return latencies
