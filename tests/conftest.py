@@ -2,7 +2,8 @@
 
 The backend fixtures are a contract other test modules rely on: ``clock``,
 ``memory_app``, ``pg_url``, ``backend_settings`` (ids ``sqlite`` and ``postgres``)
-and ``backend_app``.
+and ``backend_app``. The Hypothesis profiles (``dev``, ``ci``) are registered here and
+the one ``PAYLINK_HYPOTHESIS_PROFILE`` names is loaded (``tests/support/examples.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
 from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_app
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
+from tests.support.examples import DEFAULT_PROFILE, EXAMPLES, PROFILE_VAR
+
+for _profile, _examples in EXAMPLES.items():
+    hypothesis_settings.register_profile(_profile, max_examples=_examples)
+_chosen = os.environ.get(PROFILE_VAR, DEFAULT_PROFILE)
+if _chosen not in EXAMPLES:
+    raise pytest.UsageError(f"{PROFILE_VAR}={_chosen!r}: the profiles are {', '.join(EXAMPLES)}")
+hypothesis_settings.load_profile(_chosen)
 
 PG_URL_VAR = "PAYLINK_TEST_DATABASE_URL"
 REQUIRE_PG_VAR = "PAYLINK_REQUIRE_POSTGRES"

@@ -39,6 +39,7 @@ from paylink_es.domain.errors import (
     RefundExceedsPaymentError,
 )
 from paylink_es.domain.money import Money
+from tests.support.examples import scaled
 
 METHODS = ["qris", "va_bca"]
 
@@ -318,12 +319,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 FAST = settings(
-    max_examples=50,
+    max_examples=scaled(50),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-BRIEF = settings(FAST, max_examples=10)
+BRIEF = settings(FAST, max_examples=scaled(10))
 
 
 Store = tuple[PaylinkApp, FakeClock, Callable[[], None]]

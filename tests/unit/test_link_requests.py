@@ -27,6 +27,7 @@ from paylink_es.domain.errors import (
 )
 from paylink_es.domain.methods import DEFAULT_METHODS
 from paylink_es.domain.terms import Customer, LineItem, LinkTerms
+from tests.support.examples import scaled
 
 NOW = FakeClock()()  # the instant every FakeClock starts at
 CONTROL_CHARACTERS = ["\x00", "\x1b", "\x7f", "\u200b", "\u202e", "\ufeff"]
@@ -413,7 +414,7 @@ ITERABLE_JUNK = JUNK
 FIELDS = sorted(LinkTerms.__dataclass_fields__)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     overrides=st.dictionaries(st.sampled_from(FIELDS), JUNK, min_size=1, max_size=2),
     methods=ITERABLE_JUNK,

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.integration.api.support import assert_problem
 from tests.support.app import Api, MakeApi, Merchant
+from tests.support.examples import scaled
 
 OPERATIONS = [
     ("POST", "/v1/links"),
@@ -63,7 +64,7 @@ UNDECLARED: dict[tuple[str, int], str] = {
     ("POST /v1/links/{link_id}/cancel", 400): "problem",
 }
 EXAMPLES = settings(
-    max_examples=25,
+    max_examples=scaled(25),
     deadline=None,
     derandomize=True,
     database=None,

@@ -41,6 +41,7 @@ from paylink_es.channels.winpay_api import (
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
+from tests.support.examples import scaled
 from tests.support.snap_counterpart import BINS, WinpayCounterpart, private_pem
 
 IDR = "IDR"
@@ -239,13 +240,13 @@ def test_va_names_are_cleaned_to_what_winpay_accepts(given_name: str, cleaned: s
     assert clean_va_name(given_name) == cleaned
 
 
-@settings(max_examples=200)
+@settings(max_examples=scaled(200))
 @given(name=st.text(max_size=60))
 def test_any_name_cleans_to_a_valid_va_name(name: str) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_\- ]{5,24}", clean_va_name(name))
 
 
-@settings(max_examples=200)
+@settings(max_examples=scaled(200))
 @given(reference=st.text(max_size=80))
 def test_any_reference_cleans_to_a_valid_trx_id(reference: str) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_\-]{5,50}", clean_trx_id(reference))

@@ -20,6 +20,7 @@ from paylink_es.domain.postings import UnbalancedPostingsError, postings_for
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError
+from tests.support.examples import scaled
 from tests.support.histories import HISTORIES, History, Op
 from tests.support.read_models import APP_NAME, catch_up, head, positions, snapshot
 
@@ -104,7 +105,10 @@ def _tracking(position: int) -> Tracking:
 
 
 @settings(
-    max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=scaled(30),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(operations=HISTORIES)
 def test_the_postings_of_every_ledger_event_balance_in_each_currency(operations: list[Op]) -> None:

@@ -23,6 +23,7 @@ from projections.ledger import BALANCE_COLUMNS
 from projections.queries.ledger import balances
 from projections.replay import replay
 from projections.runner import ProjectionService, ReadModels
+from tests.support.examples import scaled
 from tests.support.histories import (
     HISTORIES,
     History,
@@ -42,7 +43,7 @@ from tests.support.read_models import (
     wait_for_listeners,
 )
 
-EXAMPLES = {"sqlite": 15, "postgres": 8}
+EXAMPLES = {"sqlite": scaled(15), "postgres": scaled(8)}
 
 
 def test_live_views_equal_a_rebuild_from_zero_and_the_audit_replay(

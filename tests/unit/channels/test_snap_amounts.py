@@ -13,6 +13,7 @@ from paylink_es.channels.snap_messages import money_from_snap, money_to_snap, pa
 from paylink_es.domain.errors import AmountInvalidError, CurrencyUnsupportedError, InvalidFieldError
 from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 from paylink_es.locale import WIB
+from tests.support.examples import scaled
 
 
 def test_rupiah_go_out_with_two_zero_decimals_and_come_back() -> None:
@@ -82,7 +83,7 @@ def test_zero_or_negative_money_is_not_sent() -> None:
         money_to_snap(Money.zero("IDR"), "totalAmount")
 
 
-@settings(max_examples=50)
+@settings(max_examples=scaled(50))
 @given(
     amount=st.integers(min_value=1, max_value=MAX_MINOR_UNITS),
     currency=st.sampled_from(["IDR", "USD"]),
@@ -92,7 +93,7 @@ def test_any_positive_amount_round_trips(amount: int, currency: str) -> None:
     assert money_from_snap(money_to_snap(money)) == money
 
 
-@settings(max_examples=50)
+@settings(max_examples=scaled(50))
 @given(rupiah=st.integers(min_value=1, max_value=MAX_MINOR_UNITS))
 def test_any_whole_rupiah_reads_the_same_with_and_without_decimals(rupiah: int) -> None:
     plain = money_from_snap({"value": str(rupiah), "currency": "IDR"})

@@ -26,6 +26,7 @@ from paylink_es.channels.snap_signing import (
     string_to_sign,
 )
 from paylink_es.locale import WIB
+from tests.support.examples import scaled
 from tests.support.snap_counterpart import private_pem, public_pem, rsa_sign
 
 STAMP = "2024-01-11T08:57:55+07:00"
@@ -268,7 +269,7 @@ def schemes(key: rsa.RSAPrivateKey) -> list[tuple[Signer, Verifier]]:
     return [(RsaSigner(key), RsaVerifier(key.public_key())), (hmac_signer, hmac_signer)]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=scaled(25), deadline=None)
 @given(
     body=st.binary(min_size=1, max_size=200), where=st.integers(min_value=0), bit=st.integers(0, 7)
 )
