@@ -1,10 +1,10 @@
-"""The channel port: what the ledger needs from a payment rail, whatever its wire format.
+"""The channel port: what the platform needs from a payment rail, whatever its wire format.
 
 A channel (the sandbox, Winpay SNAP, …) writes payment instructions, turns a callback
 into a :class:`Notification` (or refuses it with its own response code), says whether a
 notification is about a given payment (:meth:`ChannelPort.bind`), answers a status
 inquiry before anything is credited, withdraws instructions that must no longer be
-paid, and refunds. Adapters live beside this module; the ledger's verification pipeline
+paid, and refunds. Adapters live beside this module; the verification pipeline
 (:mod:`paylink_es.application.verification`) only ever sees these types.
 """
 
@@ -71,7 +71,7 @@ class NotificationMismatchError(Exception):
 
 
 class ChannelPort(Protocol):
-    """One payment rail, as the ledger uses it."""
+    """One payment rail, as the platform uses it."""
 
     name: str
     # Whether customers pay it outside this server (a poller asks it about payments).

@@ -1,6 +1,6 @@
 """Settlement runs, payouts and refunds: the application services that move money on.
 
-Mixed into :class:`paylink_es.application.app.PaylinkApp`. Each command changes the money's
+Each command changes the money's
 aggregate and the :class:`~paylink_es.domain.settlement.Funds` guard in one save, so the write
 side can never pay out or refund more than the merchant's available balance.
 """
@@ -18,8 +18,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
-from paylink_es.domain.calendar import SettlementCalendar, SettlementRules
+from paylink_es.domain.calendar import (
+    DEFAULT_SETTLEMENT_RULES,
+    SettlementCalendar,
+    SettlementRules,
+)
 from paylink_es.domain.errors import AmountInvalidError, DomainError
 from paylink_es.domain.idempotency import deriving_ids
 from paylink_es.domain.merchant import Merchant
@@ -33,9 +38,6 @@ from paylink_es.domain.settlement import (
     sandbox_transfer,
 )
 from paylink_es.domain.validation import check_text, require_text
-
-BulkLoader = Callable[[Any, Sequence[UUID]], dict[UUID, Any]]
-"""Loads the aggregates of many ids at once (``paylink_es.store.bulkload.load_many``)."""
 
 if TYPE_CHECKING:
     from paylink_es.domain.aggregate import PaylinkAggregate
@@ -112,44 +114,22 @@ def mask_account(number: str) -> str:
     return "•" * max(0, len(number) - 4) + number[-4:]
 
 
-class MoneyServices:
-    """Settle, pay out, refund: mixed into the application."""
+class MoneyService:
+    """Settle, pay out, refund: money moving on from a verified payment."""
 
-    calendar: SettlementCalendar
-    settlement_rules: SettlementRules
-    bulk_loader: BulkLoader | None
-
-    if TYPE_CHECKING:
-        from eventsourcing.application import Repository
-
-        @property
-        def repository(self) -> Repository[UUID]: ...
-
-        @property
-        def events(self) -> Any: ...
-
-        new_id: Callable[[], UUID]
-
-        def _run(self, command: Callable[[], Any]) -> Any: ...
-        def _run_alone(self, command: Callable[[], Any]) -> Any: ...
-        def _get(self, cls: type[Any], aggregate_id: UUID, what: str) -> Any: ...
-        def save(self, *objs: Any, **kwargs: Any) -> list[Any]: ...
-        def now(self) -> datetime: ...
+    def __init__(
+        self,
+        app: PaylinkApp,
+        *,
+        calendar: SettlementCalendar | None = None,
+        settlement_rules: SettlementRules | None = None,
+    ) -> None:
+        self.app = app
+        self.calendar = calendar or SettlementCalendar()
+        self.settlement_rules = settlement_rules or DEFAULT_SETTLEMENT_RULES
+        self._funds_cache: dict[UUID, Funds] = {}
 
     # -- settlement ----------------------------------------------------------------
-
-    def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """The aggregates of ``ids`` that exist: through the bulk loader the composition
-        root gives (a whole chunk in one query), else one by one."""
-        if self.bulk_loader is not None:
-            return self.bulk_loader(self, ids)
-        found: dict[UUID, Any] = {}
-        for aggregate_id in ids:
-            try:
-                found[aggregate_id] = self.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                continue
-        return found
 
     def settlement_date_of(self, payment: Payment) -> date | None:
         """The day a verified payment becomes due for settlement (T+N business days)."""
@@ -180,7 +160,7 @@ class MoneyServices:
             def command(part: Sequence[UUID] = part) -> None:
                 self._settle_chunk(day, part, run)
 
-            self._run_alone(command)
+            self.app.run_alone(command)
             if progress is not None:
                 progress(len(part))
         return run
@@ -192,7 +172,7 @@ class MoneyServices:
         funds: dict[tuple[UUID, str, str], Funds] = {}
         sums: dict[tuple[UUID, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         payments: list[Payment] = []
-        loaded = self.load_many(ids)  # one query for the chunk where the store allows
+        loaded = self.app.load_many(ids)  # one query for the chunk where the store allows
         for payment_id in ids:
             scratch.considered += 1
             payment = loaded.get(payment_id)
@@ -245,7 +225,7 @@ class MoneyServices:
         changed.extend(batches.values())
         changed.extend(funds.values())
         if payments:
-            self.save(*changed)
+            self.app.save(*changed)
         run.considered += scratch.considered
         run.settled += scratch.settled
         run.not_due += scratch.not_due
@@ -259,7 +239,7 @@ class MoneyServices:
     def _batch(self, merchant_id: UUID, mode: str, day: date) -> SettlementBatch:
         batch_id = SettlementBatch.create_id(merchant_id, mode, day.isoformat())
         try:
-            found: object = self.repository.get(batch_id)
+            found: object = self.app.repository.get(batch_id)
         except AggregateNotFoundError:
             return SettlementBatch(
                 merchant_id=merchant_id, mode=mode, settlement_date=day.isoformat()
@@ -275,16 +255,16 @@ class MoneyServices:
         (before any command changes it) and only the events after it are read.
         """
         funds_id = Funds.create_id(merchant_id, mode, currency)
-        cache: dict[UUID, Funds] = self.__dict__.setdefault("_funds_cache", {})
+        cache = self._funds_cache
         cached = cache.get(funds_id)
         if cached is not None:
             found: Any = deepcopy(cached)
-            newer = list(self.events.get(funds_id, gt=found.version))
+            newer: list[Any] = list(self.app.events.get(funds_id, gt=found.version))
             for stored in newer:
                 found = stored.mutate(found)
         else:
             try:
-                found = self.repository.get(funds_id)
+                found = self.app.repository.get(funds_id)
             except AggregateNotFoundError:
                 return Funds(merchant_id=merchant_id, mode=mode, currency=currency)
         assert isinstance(found, Funds)  # noqa: S101 - ids are name-based
@@ -294,6 +274,19 @@ class MoneyServices:
     def available_funds(self, merchant_id: UUID, mode: str, currency: str) -> Money:
         """The write side's available balance (what a payout may take now)."""
         return self._funds(merchant_id, mode, currency).balance()
+
+    def settle_payment(self, payment_id: UUID, batch_id: UUID, settlement_date: date) -> None:
+        """Settle one verified payment in a given batch (settlement runs use :meth:`settle`)."""
+
+        def command() -> None:
+            payment = self.app.get(Payment, payment_id, "payment")
+            payment.settle(batch_id, settlement_date)
+            net = payment.settled_net
+            funds = self._funds(payment.merchant_id, payment.mode, net.currency)
+            funds.credit(net, "settlement", batch_id)
+            self.app.save(payment, funds)
+
+        self.app.run(command)
 
     # -- payouts ---------------------------------------------------------------------
 
@@ -316,14 +309,14 @@ class MoneyServices:
         if not isinstance(amount, Money) or amount.amount <= 0:
             raise AmountInvalidError("amount", "a payout must be a positive amount")
         note = check_text(description, "description", max_length=200, required=False)
-        new_id = payout_id or self.new_id()
+        new_id = payout_id or self.app.new_id()
         derived = payout_id is None and deriving_ids()
 
         def command() -> PayoutDetails:
-            if derived and new_id in self.repository:
+            if derived and new_id in self.app.repository:
                 # This idempotent request ran before and died before answering.
-                return PayoutDetails.of(self._get(Payout, new_id, "payout"))
-            merchant = self._get(Merchant, merchant_id, "merchant")
+                return PayoutDetails.of(self.app.get(Payout, new_id, "payout"))
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
             if merchant.bank_account is None:
                 raise BankAccountMissingError(
                     "set the merchant's settlement bank account before paying out",
@@ -339,10 +332,10 @@ class MoneyServices:
                 bank_account=dict(merchant.bank_account),
                 description=note,
             )
-            self.save(payout, funds)
+            self.app.save(payout, funds)
             return PayoutDetails.of(payout)
 
-        requested: PayoutDetails = self._run(command)
+        requested: PayoutDetails = self.app.run(command)
         if mode != "test" or requested.status != "requested":
             return requested
         transferred, detail = sandbox_transfer(requested.id, requested.bank_account)
@@ -355,12 +348,12 @@ class MoneyServices:
         ref = require_text(channel_ref, "channel_ref", max_length=128)
 
         def command() -> PayoutDetails:
-            payout = self._get(Payout, payout_id, "payout")
+            payout = self.app.get(Payout, payout_id, "payout")
             payout.complete(ref)
-            self.save(payout)
+            self.app.save(payout)
             return PayoutDetails.of(payout)
 
-        result: PayoutDetails = self._run(command)
+        result: PayoutDetails = self.app.run(command)
         return result
 
     def fail_payout(self, payout_id: UUID, reason: str) -> PayoutDetails:
@@ -368,23 +361,23 @@ class MoneyServices:
         why = require_text(reason, "reason", max_length=500)
 
         def command() -> PayoutDetails:
-            payout = self._get(Payout, payout_id, "payout")
+            payout = self.app.get(Payout, payout_id, "payout")
             payout.fail(why)
             funds = self._funds(payout.merchant_id, payout.mode, payout.amount.currency)
             funds.credit(payout.amount, "payout failed", payout.id)
-            self.save(payout, funds)
+            self.app.save(payout, funds)
             return PayoutDetails.of(payout)
 
-        result: PayoutDetails = self._run(command)
+        result: PayoutDetails = self.app.run(command)
         return result
 
     def payout(self, payout_id: UUID) -> PayoutDetails:
         """A payout as it stands now."""
-        return PayoutDetails.of(self._get(Payout, payout_id, "payout"))
+        return PayoutDetails.of(self.app.get(Payout, payout_id, "payout"))
 
     # -- refunds ---------------------------------------------------------------------
 
-    def refund_payment(
+    def refund(
         self,
         payment_id: UUID,
         amount: Money,
@@ -398,15 +391,15 @@ class MoneyServices:
         through the funds guard, in the same save as the refund.
         """
         why = require_text(reason, "reason", max_length=500)
-        refund_id = self.new_id()
+        refund_id = self.app.new_id()
         if (
             deriving_ids()
-            and refund_id in self._get(Payment, payment_id, "payment").refund_ids_so_far()
+            and refund_id in self.app.get(Payment, payment_id, "payment").refund_ids_so_far()
         ):
             return refund_id  # this idempotent request ran before and died before answering
         channel_ref: str | None = None
         if channel is not None:
-            current = self._get(Payment, payment_id, "payment")
+            current = self.app.get(Payment, payment_id, "payment")
             left = current.refundable()
             if amount.amount <= 0 or amount > left:
                 # The same check the aggregate makes, before the channel moves any money.
@@ -420,7 +413,7 @@ class MoneyServices:
             channel_ref = result.channel_ref
 
         def command() -> UUID:
-            payment = self._get(Payment, payment_id, "payment")
+            payment = self.app.get(Payment, payment_id, "payment")
             settled = payment.status == SETTLED
             payment.refund(refund_id, amount, why, channel_ref)
             changed: list[Any] = [payment]
@@ -428,10 +421,10 @@ class MoneyServices:
                 funds = self._funds(payment.merchant_id, payment.mode, amount.currency)
                 funds.debit(amount, "refund", refund_id)
                 changed.append(funds)
-            self.save(*changed)
+            self.app.save(*changed)
             return refund_id
 
-        result_id: UUID = self._run(command)
+        result_id: UUID = self.app.run(command)
         return result_id
 
 

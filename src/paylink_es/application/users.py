@@ -2,7 +2,7 @@
 
 Argon2 hashing is slow on purpose, so it always happens outside the write and holds
 nothing; the write then decides and records what happened (``SignedIn``,
-``SignInFailed``, ``LockedOut``) on the ``User`` aggregate through the ledger's own
+``SignInFailed``, ``LockedOut``) on the ``User`` aggregate through the application's
 store, saved with the version it was decided on, and decided again on a concurrent write.
 """
 
@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from paylink_es.application.app import PaylinkApp
+from paylink_es.application.merchants import MerchantService
 from paylink_es.domain.clock import using_clock
 from paylink_es.domain.errors import ConcurrencyConflictError, InvalidFieldError
 from paylink_es.domain.users import (
@@ -61,11 +62,14 @@ class UserDetails:
         )
 
 
-class UserServices:
-    """The commands on dashboard users, on the ledger's event store."""
+class UserService:
+    """The commands on dashboard users, on the application's event store."""
 
-    def __init__(self, ledger: PaylinkApp, hasher: PasswordHasher | None = None) -> None:
-        self.ledger = ledger
+    def __init__(
+        self, app: PaylinkApp, merchants: MerchantService, hasher: PasswordHasher | None = None
+    ) -> None:
+        self.app = app
+        self.merchants = merchants
         self.hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
 
@@ -82,10 +86,10 @@ class UserServices:
         checked_role = check_role(role)
         person = display_name(name)
         secret = check_password(password)
-        self.ledger.merchant_name(merchant_id)  # raises NotFoundError for an unknown merchant
+        self.merchants.require(merchant_id)  # raises NotFoundError for an unknown merchant
         password_hash = self.hasher.hash(secret)
         user_id = user_id_for(address)
-        with using_clock(self.ledger.clock):
+        with using_clock(self.app.clock):
             user = User(
                 id=user_id,
                 merchant_id=merchant_id,
@@ -95,7 +99,7 @@ class UserServices:
                 password_hash=password_hash,
             )
             try:
-                self.ledger.save(user)
+                self.app.save(user)
             except RecordConflictError:
                 raise UserExistsError("email", f"{address} has an account already") from None
         return user_id
@@ -127,20 +131,20 @@ class UserServices:
         if user is None:
             self._verify(self._dummy(), password)  # as slow as a real check
             raise SignInFailedError("the e-mail address or the password is wrong")
-        user.refuse_if_locked(self.ledger.now())  # no hashing for a locked account
+        user.refuse_if_locked(self.app.now())  # no hashing for a locked account
         verdicts = {user.password_hash: self._verify(user.password_hash, password)}
 
         def decide(current: User) -> None:
-            current.refuse_if_locked(self.ledger.now())  # before hashing anything again
+            current.refuse_if_locked(self.app.now())  # before hashing anything again
             if current.password_hash not in verdicts:  # changed meanwhile: check the new one
                 verdicts[current.password_hash] = self._verify(current.password_hash, password)
             right = verdicts[current.password_hash]
-            current.decide_sign_in(self.ledger.now(), password_right=right)
+            current.decide_sign_in(self.app.now(), password_right=right)
 
         after = self._update(user.id, decide)
         if verdicts[after.password_hash]:
             return UserDetails.of(after)
-        after.refuse_if_locked(self.ledger.now())  # the failure that locked it
+        after.refuse_if_locked(self.app.now())  # the failure that locked it
         raise SignInFailedError("the e-mail address or the password is wrong")
 
     def sign_out(self, user_id: UUID) -> None:
@@ -176,7 +180,7 @@ class UserServices:
 
     def _load(self, user_id: UUID) -> User | None:
         try:
-            found: object = self.ledger.repository.get(user_id)
+            found: object = self.app.repository.get(user_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, User) else None
@@ -196,13 +200,13 @@ class UserServices:
         """
 
         def once() -> User:
-            with using_clock(self.ledger.clock):
+            with using_clock(self.app.clock):
                 user = self._require(user_id)
                 change(user)
-                self.ledger.save(user)
+                self.app.save(user)
             return user
 
-        tries = self.ledger.retries
+        tries = self.app.retries
         try:
             return retry(once, delays=conflict_waits(tries - 1), retry_on=RecordConflictError)
         except RecordConflictError:

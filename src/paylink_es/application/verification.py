@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import (
     ChannelPort,
     ChannelStatus,
@@ -37,6 +36,7 @@ from paylink_es.application.channel_port import (
     NotificationMismatchError,
 )
 from paylink_es.application.details import PaymentDetails
+from paylink_es.application.payments import PaymentService
 from paylink_es.domain.errors import NotFoundError, PaymentStateError
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,15 @@ class Verdict:
 
 
 class PaymentVerification:
-    """Record → inquire → verify or reject, on the ledger's clock, for any channel."""
+    """Record → inquire → verify or reject, on the application's clock, for any channel."""
 
-    def __init__(self, ledger: PaylinkApp) -> None:
-        self.ledger = ledger
+    def __init__(self, payments: PaymentService) -> None:
+        self.payments = payments
 
     def process(self, channel: ChannelPort, notification: Notification) -> Verdict:
         """Take a channel's notification from arrival to a verdict."""
         try:
-            payment = self.ledger.payment(notification.payment_id)
+            payment = self.payments.get(notification.payment_id)
         except NotFoundError:
             return Verdict("unknown", f"no payment {notification.payment_id}")
         if payment.channel != channel.name:
@@ -86,7 +86,7 @@ class PaymentVerification:
             bound = channel.bind(notification, payment)
         except NotificationMismatchError as error:
             return Verdict("mismatch", error.reason, payment)
-        outcome = self.ledger.record_payment(
+        outcome = self.payments.record(
             payment.id, bound.channel_ref, bound.amount, bound.paid_at
         )
         verdict = self.confirm(outcome.payment_id, channel, dict(bound.evidence))
@@ -103,7 +103,7 @@ class PaymentVerification:
         self, payment_id: UUID, channel: ChannelPort, evidence: dict[str, str] | None = None
     ) -> Verdict:
         """Ask the channel about a received payment, then verify or reject it (or wait)."""
-        payment = self.ledger.payment(payment_id)
+        payment = self.payments.get(payment_id)
         if payment.status in SETTLED_STATES:
             return Verdict("verified", "verified before", payment)
         if payment.status == "rejected":
@@ -118,7 +118,7 @@ class PaymentVerification:
     def discover(self, payment_id: UUID, channel: ChannelPort) -> Verdict:
         """For a payment no notification reached: ask the channel, record and verify what
         it says was paid (a lost callback), else leave it waiting."""
-        payment = self.ledger.payment(payment_id)
+        payment = self.payments.get(payment_id)
         if payment.status != "initiated":
             return self.confirm(payment_id, channel)
         status = _ask(channel, payment)
@@ -126,9 +126,9 @@ class PaymentVerification:
             return status
         if not (status.paid and status.amount is not None and status.channel_ref):
             return Verdict("pending", status.detail, payment)
-        paid_at = status.paid_at or self.ledger.now()
-        outcome = self.ledger.record_payment(payment.id, status.channel_ref, status.amount, paid_at)
-        received = self.ledger.payment(outcome.payment_id)
+        paid_at = status.paid_at or self.payments.app.now()
+        outcome = self.payments.record(payment.id, status.channel_ref, status.amount, paid_at)
+        received = self.payments.get(outcome.payment_id)
         if received.status != "paid":
             return self.confirm(received.id, channel)
         evidence = {"channel": channel.name, "found_by": "status poll"}
@@ -160,15 +160,15 @@ class PaymentVerification:
         proof = {**evidence, "inquiry": status.detail}
         # Verified meanwhile by a duplicate notification: once is enough.
         with contextlib.suppress(PaymentStateError):
-            self.ledger.verify_payment(payment.id, evidence=proof)
-        return Verdict("verified", status.detail, self.ledger.payment(payment.id))
+            self.payments.verify(payment.id, evidence=proof)
+        return Verdict("verified", status.detail, self.payments.get(payment.id))
 
     def _reject(
         self, payment: PaymentDetails, reason: str, *, amount_differs: bool = False
     ) -> Verdict:
         with contextlib.suppress(PaymentStateError):
-            self.ledger.reject_payment(payment.id, reason)
-        decided = self.ledger.payment(payment.id)
+            self.payments.reject(payment.id, reason)
+        decided = self.payments.get(payment.id)
         if decided.status in SETTLED_STATES:  # a concurrent notification verified it first
             return Verdict("verified", "verified before", decided)
         return Verdict("rejected", reason, decided, amount_differs=amount_differs)

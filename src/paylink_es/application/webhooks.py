@@ -1,15 +1,13 @@
-"""Application services for webhooks, mixed into :class:`PaylinkApp`."""
+"""Webhooks: where a merchant wants events posted, and every try at posting them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Repository
-
+from paylink_es.application.app import PaylinkApp
 from paylink_es.domain.aggregate import PaylinkAggregate
 from paylink_es.domain.errors import NotFoundError
 from paylink_es.domain.idempotency import deriving_ids
@@ -34,31 +32,41 @@ class NewEndpoint:
     secret: str
 
 
-class WebhookServices:
+@dataclass(frozen=True)
+class EndpointDetails:
+    """An endpoint as it stands now, with the secrets that sign its deliveries now."""
+
+    id: UUID
+    merchant_id: UUID
+    mode: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+    signing_secrets: list[str]
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint, now: datetime) -> EndpointDetails:
+        """Snapshot ``endpoint`` at ``now`` (a rotated-out secret signs for a while)."""
+        return cls(
+            id=endpoint.id,
+            merchant_id=endpoint.merchant_id,
+            mode=endpoint.mode,
+            url=endpoint.url,
+            event_types=list(endpoint.event_types),
+            created_at=endpoint.created_on,
+            signing_secrets=list(endpoint.signing_secrets(now)),
+        )
+
+
+class WebhookService:
     """Create, rotate and delete endpoints; record delivery attempts and resends."""
 
-    # Provided by PaylinkApp (these stubs only tell the type checker).
-    new_id: Callable[[], UUID]
-    # How webhook host names are looked up; None: the system's resolver. Tests set a fake.
-    webhook_resolver: Resolver | None
+    def __init__(self, app: PaylinkApp, resolver: Resolver | None = None) -> None:
+        self.app = app
+        # How webhook host names are looked up; None: the system's resolver.
+        self.resolver = resolver
 
-    @property
-    def repository(self) -> Repository[UUID]:
-        raise NotImplementedError
-
-    def _run(self, command: Callable[[], T]) -> T:
-        raise NotImplementedError
-
-    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        raise NotImplementedError
-
-    def now(self) -> datetime:
-        raise NotImplementedError
-
-    def save(self, *objs: PaylinkAggregate) -> object:
-        raise NotImplementedError
-
-    def create_webhook_endpoint(
+    def create_endpoint(
         self,
         merchant_id: UUID,
         mode: str,
@@ -74,16 +82,16 @@ class WebhookServices:
         """
         types = check_event_types(event_types)  # cheap checks first; the URL may need DNS
         checked_url = check_webhook_target(
-            url, allow_private=allow_private, resolve=self.webhook_resolver or system_resolver
+            url, allow_private=allow_private, resolve=self.resolver or system_resolver
         ).url
 
-        endpoint_id = self.new_id()
+        endpoint_id = self.app.new_id()
         derived = deriving_ids()
 
         def command() -> NewEndpoint:
-            if derived and endpoint_id in self.repository:
+            if derived and endpoint_id in self.app.repository:
                 # This idempotent request ran before and died before answering.
-                earlier = self._get(WebhookEndpoint, endpoint_id, "endpoint")
+                earlier = self.app.get(WebhookEndpoint, endpoint_id, "endpoint")
                 return NewEndpoint(earlier.id, earlier.secret)
             secret = WebhookEndpoint.new_secret()
             endpoint = WebhookEndpoint(
@@ -94,38 +102,41 @@ class WebhookServices:
                 event_types=types,
                 secret=secret,
             )
-            self.save(endpoint)
+            self.app.save(endpoint)
             return NewEndpoint(endpoint.id, secret)
 
-        return self._run(command)
+        return self.app.run(command)
 
-    def webhook_endpoint(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> WebhookEndpoint:
+    def endpoint(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> EndpointDetails:
         """The merchant's endpoint (another merchant's is not found, like an unknown one)."""
-        endpoint = self._get(WebhookEndpoint, endpoint_id, "endpoint")
+        return EndpointDetails.of(self._owned(merchant_id, mode, endpoint_id), self.app.now())
+
+    def _owned(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> WebhookEndpoint:
+        endpoint = self.app.get(WebhookEndpoint, endpoint_id, "endpoint")
         if endpoint.merchant_id != merchant_id or endpoint.mode != mode or endpoint.deleted:
             raise NotFoundError(f"no endpoint {endpoint_id}", field="endpoint_id")
         return endpoint
 
-    def rotate_webhook_secret(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> str:
+    def rotate_secret(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> str:
         """A new secret; the old one keeps signing for 24 hours."""
 
         def command() -> str:
-            endpoint = self.webhook_endpoint(merchant_id, mode, endpoint_id)
-            secret = endpoint.rotate(self.now())
-            self.save(endpoint)
+            endpoint = self._owned(merchant_id, mode, endpoint_id)
+            secret = endpoint.rotate(self.app.now())
+            self.app.save(endpoint)
             return secret
 
-        return self._run(command)
+        return self.app.run(command)
 
-    def delete_webhook_endpoint(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> None:
+    def delete_endpoint(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> None:
         """Stop posting to the endpoint."""
 
         def command() -> None:
-            endpoint = self.webhook_endpoint(merchant_id, mode, endpoint_id)
+            endpoint = self._owned(merchant_id, mode, endpoint_id)
             endpoint.delete()
-            self.save(endpoint)
+            self.app.save(endpoint)
 
-        self._run(command)
+        self.app.run(command)
 
     def record_delivery_attempt(
         self,
@@ -140,8 +151,8 @@ class WebhookServices:
         delivery_id = WebhookDelivery.create_id(endpoint_id, position)
 
         def command() -> UUID:
-            if delivery_id in self.repository:
-                delivery = self._get(WebhookDelivery, delivery_id, "delivery")
+            if delivery_id in self.app.repository:
+                delivery = self.app.get(WebhookDelivery, delivery_id, "delivery")
                 delivery.attempt(status_code, error, next_attempt_at)
             else:
                 delivery = WebhookDelivery(
@@ -152,29 +163,29 @@ class WebhookServices:
                     error=error,
                     next_attempt_at=next_attempt_at,
                 )
-            self.save(delivery)
+            self.app.save(delivery)
             return delivery_id
 
-        return self._run(command)
+        return self.app.run(command)
 
     def delivery_attempts(self, delivery_id: UUID) -> int:
         """How many times a delivery has been tried (0 if never)."""
-        if delivery_id not in self.repository:
+        if delivery_id not in self.app.repository:
             return 0
-        return self._get(WebhookDelivery, delivery_id, "delivery").attempts
+        return self.app.get(WebhookDelivery, delivery_id, "delivery").attempts
 
     def resend_delivery(self, merchant_id: UUID, endpoint_id: UUID, position: int) -> UUID:
         """Ask for a delivery to be sent again now."""
         delivery_id = WebhookDelivery.create_id(endpoint_id, position)
 
         def command() -> UUID:
-            if delivery_id not in self.repository:
+            if delivery_id not in self.app.repository:
                 return delivery_id  # never tried yet: it is due already
-            delivery = self._get(WebhookDelivery, delivery_id, "delivery")
+            delivery = self.app.get(WebhookDelivery, delivery_id, "delivery")
             if delivery.merchant_id != merchant_id:
                 raise NotFoundError(f"no delivery {delivery_id}", field="delivery_id")
             delivery.request_resend()
-            self.save(delivery)
+            self.app.save(delivery)
             return delivery_id
 
-        return self._run(command)
+        return self.app.run(command)

@@ -82,6 +82,7 @@ class IdempotentRequest(PaylinkAggregate):
         self.status_code: int | None = None
         self.body: str | None = None
         self.retakes = 0
+        self.retake_reason: str | None = None
 
     @event("Retaken")
     def retake(self, reason: str) -> None:

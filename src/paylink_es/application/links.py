@@ -1,0 +1,140 @@
+"""Payment links: create, send, open (by a customer), expire and cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import LinkDetails
+from paylink_es.application.merchants import MerchantService
+from paylink_es.domain.errors import NotFoundError
+from paylink_es.domain.idempotency import derived_id
+from paylink_es.domain.link import LinkCodeIndex, PaymentLink, link_id_for_reference
+from paylink_es.domain.merchant import random_base62
+from paylink_es.domain.terms import link_terms
+from paylink_es.domain.validation import check_text, require_text
+
+LINK_CODE_LENGTH = 12
+
+
+class LinkService:
+    """Every command on a payment link, and the link as it stands now."""
+
+    def __init__(self, app: PaylinkApp, merchants: MerchantService) -> None:
+        self.app = app
+        self.merchants = merchants
+
+    def create(self, merchant_id: UUID, **fields: Any) -> UUID:
+        """Create a payment link; the same merchant reference returns the first link."""
+        return self.create_or_find(merchant_id, **fields)[0].id
+
+    def create_or_find(self, merchant_id: UUID, **fields: Any) -> tuple[LinkDetails, bool]:
+        """Create a link; returns it and whether it is new (False: the reference existed)."""
+        return self.app.run(self._create_command(merchant_id, fields))
+
+    async def create_or_find_async(
+        self, merchant_id: UUID, **fields: Any
+    ) -> tuple[LinkDetails, bool]:
+        """:meth:`create_or_find` for an event loop (the HTTP hot path)."""
+        return await self.app.run_async(self._create_command(merchant_id, fields))
+
+    def _create_command(
+        self, merchant_id: UUID, fields: dict[str, Any]
+    ) -> Callable[[], tuple[LinkDetails, bool]]:
+        app = self.app
+        terms = link_terms(app.now(), **fields)
+        # Drawn here, in the caller's thread: an idempotent request derives it from its key.
+        derived = derived_id()
+        if terms.reference_id is not None:
+            link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
+        else:
+            link_id = derived or app.draw_id()
+
+        def command() -> tuple[LinkDetails, bool]:
+            self.merchants.require(merchant_id)
+            code = random_base62(LINK_CODE_LENGTH)
+            link = PaymentLink.create(link_id, merchant_id, code, terms)
+            index = LinkCodeIndex(link_id=link_id, code=code)
+            try:
+                app.save(link, index)
+            except RecordConflictError:
+                # The reference's id is taken: that is the first link, unless it was the
+                # code that collided (then the retry draws a new code). An id derived from
+                # an Idempotency-Key is taken when this very request ran before and died
+                # before answering: the link is the one it created.
+                if terms.reference_id is not None and link_id in app.repository:
+                    return self.get(link_id), False
+                if derived is not None and link_id in app.repository:
+                    return self.get(link_id), True
+                raise
+            return LinkDetails.of(link, app.now()), True
+
+        return command
+
+    def get(self, link_id: UUID) -> LinkDetails:
+        """The link as it stands now."""
+        return LinkDetails.of(self.app.get(PaymentLink, link_id, "link"), self.app.now())
+
+    def find_by_reference(self, merchant_id: UUID, mode: str, reference_id: str) -> UUID | None:
+        """The link a merchant created with this reference, if any."""
+        link_id = link_id_for_reference(merchant_id, mode, reference_id)
+        return link_id if link_id in self.app.repository else None
+
+    def owned(self, merchant_id: UUID, mode: str, link_id: UUID) -> LinkDetails | None:
+        """The link if it exists and belongs to this merchant and mode, else None."""
+        try:
+            link = self.app.get(PaymentLink, link_id, "link")
+        except NotFoundError:
+            return None
+        if link.merchant_id != merchant_id or link.mode != mode:
+            return None
+        return LinkDetails.of(link, self.app.now())
+
+    def id_for_code(self, code: str) -> UUID:
+        """The link a short code points to."""
+        index = self.app.get(LinkCodeIndex, LinkCodeIndex.create_id(code), "link")
+        return index.link_id
+
+    def send(self, link_id: UUID, channel: str, recipient: str) -> None:
+        """Record that the link went out by ``channel`` to ``recipient`` (stored masked)."""
+        channel_name = require_text(channel, "channel", max_length=32)
+        to = require_text(recipient, "recipient", max_length=254)
+        self.app.update(
+            PaymentLink, link_id, "link", lambda link: link.send(channel_name, to, self.app.now())
+        )
+
+    def record_send_failure(self, link_id: UUID, channel: str, recipient: str, reason: str) -> None:
+        """Record that sending the link by ``channel`` failed (recipient stored masked)."""
+        channel_name = require_text(channel, "channel", max_length=32)
+        to = require_text(recipient, "recipient", max_length=254)
+        why = require_text(reason, "reason", max_length=500)
+        self.app.update(
+            PaymentLink,
+            link_id,
+            "link",
+            lambda link: link.record_send_failure(channel_name, to, why),
+        )
+
+    def open(self, link_id: UUID, visitor: str) -> None:
+        """Record a customer opening the link's page."""
+        who = require_text(visitor, "visitor", max_length=128)
+        self.app.update(PaymentLink, link_id, "link", lambda link: link.open(who))
+
+    def expire(self, link_id: UUID) -> bool:
+        """Record the link's expiry if it has passed; returns whether it expired now."""
+        expired: list[bool] = []
+
+        def command(link: PaymentLink) -> None:
+            expired.append(link.expire(self.app.now()))
+
+        self.app.update(PaymentLink, link_id, "link", command)
+        return expired[-1]
+
+    def cancel(self, link_id: UUID, reason: str | None = None) -> None:
+        """Close the link to new payments."""
+        why = check_text(reason, "reason", max_length=500, required=False)
+        self.app.update(PaymentLink, link_id, "link", lambda link: link.cancel(why))

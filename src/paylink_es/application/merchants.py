@@ -1,0 +1,163 @@
+"""Merchants: registration, API keys and who a key belongs to, fee plans, bank accounts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import IssuedKey, KeyOwner
+from paylink_es.domain.errors import ApiKeyInvalidError
+from paylink_es.domain.fees import FeePlan
+from paylink_es.domain.merchant import ApiKey, ApiKeyIndex, Merchant, hash_secret, key_mode
+from paylink_es.domain.terms import Mode
+from paylink_es.domain.validation import check_email, require_text
+
+AUTH_CACHE_S = 1.0
+
+
+@dataclass(frozen=True)
+class MerchantDetails:
+    """A merchant as it stands now (its keys as kept: never a secret)."""
+
+    id: UUID
+    name: str
+    email: str | None
+    keys: dict[UUID, ApiKey]
+    bank_account: dict[str, str] | None
+    fee_plan: FeePlan
+    anomaly_policy: dict[str, str]
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> MerchantDetails:
+        """Snapshot ``merchant``."""
+        return cls(
+            id=merchant.id,
+            name=merchant.name,
+            email=merchant.email,
+            keys=dict(merchant.keys),
+            bank_account=dict(merchant.bank_account) if merchant.bank_account else None,
+            fee_plan=merchant.fee_plan(),
+            anomaly_policy=dict(merchant.anomaly_policy),
+        )
+
+
+class MerchantService:
+    """Register merchants, issue and revoke their keys, and say who a key belongs to."""
+
+    def __init__(self, app: PaylinkApp) -> None:
+        self.app = app
+        self._known: set[UUID] = set()
+        self._auth_cache: dict[str, tuple[KeyOwner, float]] = {}
+
+    def register(
+        self, name: str, email: str | None = None, *, merchant_id: UUID | None = None
+    ) -> UUID:
+        """Register a merchant; returns its id (``merchant_id`` fixes it, e.g. for the demo)."""
+        merchant_name = require_text(name, "name", max_length=200)
+        merchant_email = check_email(email, "email")
+
+        def command() -> UUID:
+            merchant = Merchant(
+                id=merchant_id or self.app.new_id(),
+                name=merchant_name,
+                email=merchant_email,
+            )
+            self.app.save(merchant)
+            return merchant.id
+
+        return self.app.run(command)
+
+    def require(self, merchant_id: UUID) -> None:
+        """Raise unless the merchant exists (merchants are never removed: remembered)."""
+        if merchant_id in self._known:
+            return
+        self.app.get(Merchant, merchant_id, "merchant")
+        self._known.add(merchant_id)
+
+    def issue_key(self, merchant_id: UUID, mode: Mode = "test") -> IssuedKey:
+        """Issue a secret key for the merchant; the secret is returned only here."""
+
+        def command() -> IssuedKey:
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
+            key_id = self.app.new_id()
+            secret = merchant.issue_key(key_id, mode)
+            index = ApiKeyIndex(
+                merchant_id=merchant_id, key_id=key_id, secret_hash=hash_secret(secret)
+            )
+            self.app.save(merchant, index)
+            return IssuedKey(key_id=key_id, secret=secret, mode=mode)
+
+        return self.app.run(command)
+
+    def revoke_key(self, merchant_id: UUID, key_id: UUID) -> None:
+        """Revoke one of the merchant's keys; it stops authenticating at once."""
+        self.app.update(Merchant, merchant_id, "merchant", lambda m: m.revoke_key(key_id))
+        self._auth_cache.clear()
+
+    def cached_owner(self, secret: str) -> KeyOwner | None:
+        """The owner of a key if it was authenticated within the last second (no I/O)."""
+        cached = self._auth_cache.get(hash_secret(secret))
+        if cached is not None and time.monotonic() - cached[1] < AUTH_CACHE_S:
+            return cached[0]
+        return None
+
+    def authenticate(self, secret: str) -> KeyOwner:
+        """The merchant and mode a secret key belongs to; raises if unknown or revoked.
+
+        Answers are remembered for a second: a revocation made in this process applies
+        at once, one made in another process within a second.
+        """
+        mode = key_mode(secret)
+        secret_hash = hash_secret(secret)
+        cached = self._auth_cache.get(secret_hash)
+        if cached is not None and time.monotonic() - cached[1] < AUTH_CACHE_S:
+            return cached[0]
+        index_id = ApiKeyIndex.create_id(secret_hash)
+        try:
+            index: object = self.app.repository.get(index_id)
+        except AggregateNotFoundError:
+            raise ApiKeyInvalidError("the API key is not known") from None
+        if not isinstance(index, ApiKeyIndex):
+            raise ApiKeyInvalidError("the API key is not known")
+        merchant = self.app.get(Merchant, index.merchant_id, "merchant")
+        key = merchant.keys.get(index.key_id)
+        if key is None or key.revoked:
+            raise ApiKeyInvalidError("the API key has been revoked")
+        owner = KeyOwner(merchant_id=merchant.id, key_id=key.key_id, mode=mode)
+        self._auth_cache[secret_hash] = (owner, time.monotonic())
+        return owner
+
+    def set_fee_plan(self, merchant_id: UUID, plan: FeePlan) -> None:
+        """Price the merchant's future verifications with ``plan``."""
+        self.app.update(
+            Merchant, merchant_id, "merchant", lambda m: m.set_fee_plan(plan.to_dict())
+        )
+
+    def set_anomaly_policy(self, merchant_id: UUID, policy: dict[str, str]) -> None:
+        """Decide per anomaly what happens to money that arrived oddly: accept, hold, refund."""
+        self.app.update(
+            Merchant, merchant_id, "merchant", lambda m: m.set_anomaly_policy(policy)
+        )
+
+    def set_bank_account(
+        self, merchant_id: UUID, bank: str, account_number: str, account_name: str
+    ) -> None:
+        """Record where the merchant's payouts go."""
+        fields = (
+            require_text(bank, "bank", max_length=32),
+            require_text(account_number, "account_number", max_length=34),
+            require_text(account_name, "account_name", max_length=100),
+        )
+        self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_bank_account(*fields))
+
+    def get(self, merchant_id: UUID) -> MerchantDetails:
+        """The merchant as it stands now."""
+        return MerchantDetails.of(self.app.get(Merchant, merchant_id, "merchant"))
+
+    def name(self, merchant_id: UUID) -> str:
+        """The merchant's display name."""
+        return self.app.get(Merchant, merchant_id, "merchant").name

@@ -1,0 +1,112 @@
+"""The application services of every context, side by side on one event store.
+
+Each context has its own service (merchants, links, payments, money, webhooks,
+Idempotency-Key requests, dashboard users); they share one :class:`PaylinkApp` (the
+store and the way commands run) and never each other's aggregates. Every service hands
+out ``*Details`` snapshots, never an aggregate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.utils import EnvType
+
+from paylink_es.application.app import BulkLoader, PaylinkApp
+from paylink_es.application.links import LinkService
+from paylink_es.application.merchants import MerchantService
+from paylink_es.application.money import MoneyService
+from paylink_es.application.payments import PaymentService
+from paylink_es.application.requests import RequestService
+from paylink_es.application.users import UserService
+from paylink_es.application.verification import PaymentVerification
+from paylink_es.application.webhooks import WebhookService
+from paylink_es.domain.calendar import SettlementCalendar, SettlementRules
+from paylink_es.domain.clock import Clock, system_clock
+from paylink_es.domain.webhooks import Resolver
+
+
+@dataclass
+class Paylink:
+    """Every context's service on one application; built by :meth:`on` or :meth:`open`."""
+
+    app: PaylinkApp
+    merchants: MerchantService
+    links: LinkService
+    payments: PaymentService
+    verification: PaymentVerification
+    money: MoneyService
+    webhooks: WebhookService
+    requests: RequestService
+    users: UserService
+
+    @classmethod
+    def on(
+        cls,
+        app: PaylinkApp,
+        *,
+        calendar: SettlementCalendar | None = None,
+        settlement_rules: SettlementRules | None = None,
+        webhook_resolver: Resolver | None = None,
+    ) -> Paylink:
+        """The services on an application already open (closing it stays the caller's)."""
+        merchants = MerchantService(app)
+        payments = PaymentService(app)
+        return cls(
+            app=app,
+            merchants=merchants,
+            links=LinkService(app, merchants),
+            payments=payments,
+            verification=PaymentVerification(payments),
+            money=MoneyService(app, calendar=calendar, settlement_rules=settlement_rules),
+            webhooks=WebhookService(app, webhook_resolver),
+            requests=RequestService(app),
+            users=UserService(app, merchants),
+        )
+
+    @classmethod
+    def open(
+        cls,
+        env: EnvType | None = None,
+        *,
+        clock: Clock = system_clock,
+        new_id: Callable[[], UUID] = uuid4,
+        retries: int = 20,
+        group_commit: bool = False,
+        bulk_loader: BulkLoader | None = None,
+        calendar: SettlementCalendar | None = None,
+        settlement_rules: SettlementRules | None = None,
+        webhook_resolver: Resolver | None = None,
+    ) -> Paylink:
+        """Open the application on the store ``env`` names, with every service on it."""
+        app = PaylinkApp(
+            env,
+            clock=clock,
+            new_id=new_id,
+            retries=retries,
+            group_commit=group_commit,
+            bulk_loader=bulk_loader,
+        )
+        return cls.on(
+            app,
+            calendar=calendar,
+            settlement_rules=settlement_rules,
+            webhook_resolver=webhook_resolver,
+        )
+
+    def now(self) -> datetime:
+        """The application's current instant."""
+        return self.app.now()
+
+    def close(self) -> None:
+        """Let queued commands finish, then close the store."""
+        self.app.close()
+
+    def __enter__(self) -> Paylink:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
