@@ -12,8 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
 
 from api.problems import ProblemError
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner
+from paylink_es.application.services import Paylink
 from paylink_es.bearer import bearer_token
 from paylink_es.domain.errors import ApiKeyInvalidError
 
@@ -83,11 +83,11 @@ def presented_key(authorization: str | bytes | None) -> str:
 async def authenticate(request: Request) -> KeyOwner:
     """The merchant behind ``Authorization: Bearer sk_…``, within its rate limit."""
     secret = presented_key(request.headers.get("authorization"))
-    ledger: PaylinkApp = request.app.state.ledger
-    owner = ledger.cached_owner(secret)
+    paylink: Paylink = request.app.state.paylink
+    owner = paylink.merchants.cached_owner(secret)
     if owner is None:
         try:
-            owner = await run_in_threadpool(ledger.authenticate, secret)
+            owner = await run_in_threadpool(paylink.merchants.authenticate, secret)
         except ApiKeyInvalidError as error:
             raise ProblemError(401, "api-key-invalid", error.message, headers=CHALLENGE) from None
     limiter: RateLimiter = request.app.state.rate_limiter

@@ -17,9 +17,9 @@ import logging
 from typing import Any
 from uuid import UUID, uuid4
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import LinkDetails
+from paylink_es.application.services import Paylink
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_codes import SnapError
 from paylink_es.channels.winpay import WinpayChannel
@@ -107,7 +107,7 @@ def _amount_due(details: LinkDetails, offered: str | None) -> Money:
 
 def start_payment(
     app_state: Any,
-    ledger: PaylinkApp,
+    paylink: Paylink,
     details: LinkDetails,
     method: str,
     offered: str | None,
@@ -127,7 +127,7 @@ def start_payment(
         )
     if isinstance(channel, SandboxChannel):
         sandbox = channel
-        return ledger.start_payment(
+        return paylink.payments.start(
             details.id,
             method,
             channel=sandbox.name,
@@ -136,7 +136,7 @@ def start_payment(
         )
     if method not in details.methods:
         raise PaymentMethodUnknownError("method", f"{method!r} is not accepted by this link")
-    due = ledger.charge_for(details.merchant_id, method, _amount_due(details, offered))
+    due = paylink.payments.charge_for(details.merchant_id, method, _amount_due(details, offered))
     payment_id = uuid4()
     try:
         if isinstance(channel, WinpayChannel):
@@ -159,7 +159,7 @@ def start_payment(
             f"{channel.name} did not issue payment instructions; try again later",
             field="method",
         ) from error
-    return ledger.start_payment(
+    return paylink.payments.start(
         details.id,
         method,
         channel=channel.name,

@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
 
 
-def get_ledger(request: Request) -> PaylinkApp:
+def get_paylink(request: Request) -> Paylink:
     """The ledger application this server was built with."""
-    ledger: PaylinkApp = request.app.state.ledger
-    return ledger
+    paylink: Paylink = request.app.state.paylink
+    return paylink
 
 
 def get_models(request: Request) -> ReadModels:
@@ -29,5 +29,5 @@ def public_url(request: Request) -> str:
     return settings.public_url
 
 
-LedgerDep = Annotated[PaylinkApp, Depends(get_ledger)]
+PaylinkDep = Annotated[Paylink, Depends(get_paylink)]
 ModelsDep = Annotated[ReadModels, Depends(get_models)]

@@ -32,8 +32,9 @@ from api.problems import (
     unavailable_problem,
 )
 from paylink_es import faults
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner
+from paylink_es.application.requests import RequestDetails
+from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError
 from paylink_es.domain.idempotency import IdempotentRequest, ids_from
 
@@ -80,12 +81,12 @@ def run_idempotent(
     key = request.headers.get("idempotency-key")
     if key is None:
         return _response(*_render(request, execute), replayed=False)
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     payload = body.model_dump_json() if body is not None else ""
     fingerprint = hashlib.sha256(
         f"{request.method} {request.url.path}\n{payload}".encode()
     ).hexdigest()
-    earlier = ledger.begin_request(owner.merchant_id, owner.mode, key, fingerprint)
+    earlier = paylink.requests.begin(owner.merchant_id, owner.mode, key, fingerprint)
     if earlier is None:
         faults.reach("idempotency.claim")
         return _execute_and_answer(request, owner, key, execute)
@@ -99,10 +100,10 @@ def run_idempotent(
     lease = timedelta(seconds=request.app.state.settings.idempotency_lease_s)
     deadline = time.monotonic() + WAIT_FOR_RACE_S
     next_retake = time.monotonic()
-    while (kept := earlier.kept()) is None:
+    while (kept := earlier.kept) is None:
         if time.monotonic() >= next_retake:
             gave_up = earlier.id in _ABANDONED
-            earlier, taken = ledger.retake_request(
+            earlier, taken = paylink.requests.retake(
                 owner.merchant_id, owner.mode, key, lease, abandoned=gave_up
             )
             if taken:
@@ -116,10 +117,10 @@ def run_idempotent(
                 409,
                 "request-in-progress",
                 "a request with this Idempotency-Key is still running; retry",
-                headers={"Retry-After": str(_seconds_left(ledger, earlier, lease))},
+                headers={"Retry-After": str(_seconds_left(paylink, earlier, lease))},
             )
         time.sleep(0.01)
-        earlier = ledger.earlier_request(owner.merchant_id, owner.mode, key)
+        earlier = paylink.requests.earlier(owner.merchant_id, owner.mode, key)
     return _response(kept[0], kept[1].encode(), replayed=True)
 
 
@@ -127,7 +128,7 @@ def _execute_and_answer(
     request: Request, owner: KeyOwner, key: str, execute: Callable[[], Outcome]
 ) -> Response:
     """Run the request with ids derived from its key, then keep its answer."""
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     record_id = IdempotentRequest.create_id(owner.merchant_id, owner.mode, key)
     with ids_from(record_id):
         try:
@@ -137,11 +138,11 @@ def _execute_and_answer(
                 _ABANDONED.add(record_id)
             raise
     faults.reach("idempotency.answer")
-    ledger.answer_request(owner.merchant_id, owner.mode, key, status, content.decode())
+    paylink.requests.answer(owner.merchant_id, owner.mode, key, status, content.decode())
     return _response(status, content, replayed=False)
 
 
-def _seconds_left(ledger: PaylinkApp, record: IdempotentRequest, lease: timedelta) -> int:
+def _seconds_left(paylink: Paylink, record: RequestDetails, lease: timedelta) -> int:
     """Whole seconds until the claim may be retaken (at least 1)."""
-    left = (record.claim_expires(lease) - ledger.now()).total_seconds()
+    left = (record.claim_expires(lease) - paylink.now()).total_seconds()
     return max(1, math.ceil(left))

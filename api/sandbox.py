@@ -11,8 +11,8 @@ from uuid import UUID
 from fastapi import Request
 
 from api.channel_registry import sandbox_channel
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import PaymentDetails
+from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import CallbackClient, Services
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
 from paylink_es.domain.errors import InvalidFieldError
@@ -46,7 +46,7 @@ def simulate(
     request: Request, payment: PaymentDetails, scenario: str = "normal", amount: int | None = None
 ) -> list[Delivered]:
     """Pay ``payment`` in the sandbox the way ``scenario`` says, by signed callbacks."""
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     channel = sandbox(request)
     due = payment.amount
     paid = Money(amount if amount is not None else due.amount, due.currency)
@@ -54,9 +54,9 @@ def simulate(
         paid = Money(due.amount + max(1, due.amount // 10), due.currency)
     elif scenario == "underpay":
         paid = Money(max(1, due.amount - max(1, due.amount // 10)), due.currency)
-    paid_at = ledger.now()
+    paid_at = paylink.now()
     if scenario == "late":
-        link = ledger.link(payment.link_id)
+        link = paylink.links.get(payment.link_id)
         if link.expires_at is None:
             raise InvalidFieldError("scenario", "a late payment needs a link that expires")
         paid_at = link.expires_at + timedelta(minutes=5)

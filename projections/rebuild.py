@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.heap import collection_paused
 from paylink_es.settings import Settings
 from projections.runner import CatchUp, ReadModels
@@ -167,7 +167,8 @@ class _Tracker:
 def _rebuild_group(settings: Settings, names: list[str], index: int, reports: Any) -> None:
     """In a process of its own: rebuild ``names`` (already reset) from the log."""
     try:
-        app = open_app(settings)
+        paylink = open_paylink(settings)
+        app = paylink.app
         models = ReadModels(settings, names)
         try:
             last = [0, 0]
@@ -181,6 +182,6 @@ def _rebuild_group(settings: Settings, names: list[str], index: int, reports: An
             reports.put((index, "done", max(last[0], head), max(last[1], head)))
         finally:
             models.close()
-            app.close()
+            paylink.close()
     except Exception:  # reported to the parent, which fails the rebuild with it
         reports.put((index, "error", traceback.format_exc(limit=5), 0))

@@ -29,10 +29,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import PaymentDetails
-from paylink_es.application.verification import PaymentVerification
+from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import NotFoundError
 from projections.queries.payments import waiting_on_channels
 from projections.runner import ReadModels
@@ -139,16 +138,16 @@ class ChannelPoller:
 
     def __init__(
         self,
-        ledger: PaylinkApp,
+        paylink: Paylink,
         models: ReadModels,
         channels: Mapping[str, ChannelPort],
         every_s: float = 5.0,
     ) -> None:
-        self.ledger = ledger
+        self.paylink = paylink
         self.models = models
         self.channels = channels
         self.every_s = every_s
-        self.verification = PaymentVerification(ledger)
+        self.verification = paylink.verification
         self._asked: dict[UUID, datetime] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -174,7 +173,7 @@ class ChannelPoller:
 
     def run_once(self, *, force: bool = False) -> dict[str, int]:
         """Ask about every waiting payment that is due (``force``: all of them)."""
-        now = self.ledger.now().astimezone(UTC)
+        now = self.paylink.now().astimezone(UTC)
         counts = {"asked": 0, "verified": 0, "rejected": 0, "withdrawn": 0}
         waiting = waiting_payments(self.models, self.channels, now)
         for item in waiting:
@@ -205,7 +204,7 @@ class ChannelPoller:
         counts: dict[str, int],
     ) -> None:
         try:
-            payment = self.ledger.payment(item.payment_id)
+            payment = self.paylink.payments.get(item.payment_id)
         except NotFoundError:
             return
         if payment.status == "initiated" and self._withdraw_if_closed(payment, channel, now):
@@ -223,7 +222,7 @@ class ChannelPoller:
             and payment.status == "paid"
             and now - item.since > (CONFIRM_WITHIN)
         ):
-            self.ledger.reject_payment(
+            self.paylink.payments.reject(
                 payment.id, f"not confirmed by {channel.name} within 24 h: {verdict.reason}"
             )
             counts["rejected"] += 1
@@ -237,7 +236,7 @@ class ChannelPoller:
         """Delete the instructions of a payment its link can no longer take."""
         if payment.withdrawn is not None:
             return False
-        link = self.ledger.link(payment.link_id)
+        link = self.paylink.links.get(payment.link_id)
         expires = _instant(payment.instructions.get("expires_at"))
         closed = link.status in ("cancelled", "completed", "expired") or (
             expires is not None and now >= expires
@@ -245,4 +244,4 @@ class ChannelPoller:
         if not closed:
             return False
         channel.withdraw(payment)
-        return self.ledger.withdraw_payment(payment.id, f"link {link.status}")
+        return self.paylink.payments.withdraw(payment.id, f"link {link.status}")

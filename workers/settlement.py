@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from uuid import UUID
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.money import SettlementRun
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import WIB
 from projections.queries.payments import SettledPaymentRow, settlement_candidates
 from projections.runner import CatchUp, ReadModels
@@ -39,13 +39,13 @@ REPORT_COLUMNS = (
 )
 
 
-def today_in_jakarta(ledger: PaylinkApp) -> date:
+def today_in_jakarta(paylink: Paylink) -> date:
     """The settlement day it is now (Asia/Jakarta), by the ledger's clock."""
-    return ledger.now().astimezone(WIB).date()
+    return paylink.now().astimezone(WIB).date()
 
 
 def settle_day(
-    ledger: PaylinkApp,
+    paylink: Paylink,
     models: ReadModels,
     day: date,
     *,
@@ -56,7 +56,7 @@ def settle_day(
     """Settle every payment due by ``day`` (one merchant's, if given)."""
     if catch_up:
         try:
-            CatchUp(ledger, [models["payments"]]).run_once()
+            CatchUp(paylink.app, [models["payments"]]).run_once()
         except Exception as error:
             log.warning("payments view not caught up (%s); settling what it shows", error)
     candidates = settlement_candidates(models, merchant_id)
@@ -68,15 +68,15 @@ def settle_day(
         if progress is not None:
             progress(done, len(candidates))
 
-    return ledger.settle(day, candidates, progress=step)
+    return paylink.money.settle(day, candidates, progress=step)
 
 
 class SettlementScheduler(threading.Thread):
     """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
 
-    def __init__(self, ledger: PaylinkApp, models: ReadModels, every_s: float) -> None:
+    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
         super().__init__(name="settlement-scheduler", daemon=True)
-        self.ledger = ledger
+        self.paylink = paylink
         self.models = models
         self.every_s = every_s
         self.stopping = threading.Event()
@@ -86,7 +86,7 @@ class SettlementScheduler(threading.Thread):
         """Settle, wait, repeat, until stopped; a failed run is logged and retried later."""
         while not self.stopping.wait(self.every_s):
             try:
-                result = settle_day(self.ledger, self.models, today_in_jakarta(self.ledger))
+                result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
                 self.runs += 1
                 if result.settled:
                     log.info("settlement: %s", result.as_dict())

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import httpx
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError
 from paylink_es.domain.webhooks import (
     Resolver,
@@ -44,7 +44,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        ledger: PaylinkApp,
+        paylink: Paylink,
         outbox: WebhookOutbox,
         *,
         allow_private: bool,
@@ -52,7 +52,7 @@ class DeliveryWorker:
         timeout_s: float = 10.0,
         resolve: Resolver = system_resolver,
     ) -> None:
-        self.ledger = ledger
+        self.paylink = paylink
         self.outbox = outbox
         self.allow_private = allow_private
         self.resolve = resolve
@@ -61,12 +61,12 @@ class DeliveryWorker:
 
     def run_once(self, limit: int = 50) -> int:
         """Send everything due now (up to ``limit``); returns how many were tried."""
-        now = self.ledger.now()
+        now = self.paylink.now()
         tried = 0
         for row in due_deliveries(self.outbox, now, limit):
             endpoint_id, position = UUID(row["endpoint_id"]), row["position"]
             delivery = WebhookDelivery.create_id(endpoint_id, position)
-            if self.ledger.delivery_attempts(delivery) != row["attempts"]:
+            if self.paylink.webhooks.delivery_attempts(delivery) != row["attempts"]:
                 continue  # the outbox has not seen the last try yet
             self._send(row, endpoint_id, position)
             tried += 1
@@ -74,12 +74,12 @@ class DeliveryWorker:
 
     def _send(self, row: DeliveryRow, endpoint_id: UUID, position: int) -> None:
         merchant = UUID(row["merchant_id"])
-        now = self.ledger.now()
+        now = self.paylink.now()
         body = row["payload"].encode()
         status_code: int | None = None
         error: str | None = None
         try:
-            endpoint = self.ledger.webhook_endpoint(merchant, row["mode"], endpoint_id)
+            endpoint = self.paylink.webhooks.endpoint(merchant, row["mode"], endpoint_id)
             target = check_webhook_target(
                 endpoint.url, allow_private=self.allow_private, resolve=self.resolve
             )
@@ -116,7 +116,7 @@ class DeliveryWorker:
                 endpoint_id,
                 attempts,
             )
-        self.ledger.record_delivery_attempt(
+        self.paylink.webhooks.record_delivery_attempt(
             endpoint_id, merchant, position, status_code, error, retry
         )
 

@@ -13,9 +13,9 @@ from fastapi.responses import RedirectResponse
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
-from api.deps import get_ledger, get_models
+from api.deps import get_models, get_paylink
 from api.params import Text
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError
 from paylink_es.domain.merchant import ApiKey, Merchant
 from paylink_es.domain.terms import Mode
@@ -102,7 +102,7 @@ def add_endpoint(
     """Add an endpoint; its signing secret is shown on this answer only."""
     settings: Settings = request.app.state.settings
     try:
-        created = get_ledger(request).create_webhook_endpoint(
+        created = get_paylink(request).webhooks.create_endpoint(
             staff.merchant_id,
             staff.mode,
             url.strip(),
@@ -118,7 +118,7 @@ def add_endpoint(
 @router.post("/dashboard/webhooks/{endpoint_id}/delete")
 def delete_endpoint(request: Request, staff: OwnerFormDep, endpoint_id: UUID) -> Response:
     """Stop posting to an endpoint."""
-    get_ledger(request).delete_webhook_endpoint(staff.merchant_id, staff.mode, endpoint_id)
+    get_paylink(request).webhooks.delete_endpoint(staff.merchant_id, staff.mode, endpoint_id)
     return RedirectResponse("/dashboard/webhooks", 303)
 
 
@@ -132,7 +132,7 @@ def resend(
     )
     if row is None:
         raise PageNotFoundError
-    get_ledger(request).resend_delivery(
+    get_paylink(request).webhooks.resend_delivery(
         staff.merchant_id, UUID(row["endpoint_id"]), row["position"]
     )
     return RedirectResponse("/dashboard/webhooks?notice=resent_ok", 303)
@@ -141,9 +141,9 @@ def resend(
 # -- API keys ----------------------------------------------------------------------
 
 
-def merchant_keys(ledger: PaylinkApp, merchant_id: UUID, mode: str) -> list[ApiKey]:
+def merchant_keys(paylink: Paylink, merchant_id: UUID, mode: str) -> list[ApiKey]:
     """The merchant's keys of one mode (what is kept of them: prefix, never the secret)."""
-    merchant: object = ledger.repository.get(merchant_id)
+    merchant: object = paylink.app.repository.get(merchant_id)
     if not isinstance(merchant, Merchant):
         raise PageNotFoundError
     return [key for key in merchant.keys.values() if key.mode == mode]
@@ -158,7 +158,7 @@ def _keys_page(
         staff,
         status=status,
         title=words(request)["keys_title"],
-        keys=merchant_keys(get_ledger(request), staff.merchant_id, staff.mode),
+        keys=merchant_keys(get_paylink(request), staff.merchant_id, staff.mode),
         secret=secret,
         notice=_notice(request),
     )
@@ -174,15 +174,15 @@ def keys(request: Request, staff: StaffDep) -> Response:
 def issue_key(request: Request, staff: OwnerFormDep) -> Response:
     """Issue a key of the current mode; its secret is shown on this answer only."""
     mode: Mode = "live" if staff.mode == "live" else "test"
-    issued = get_ledger(request).issue_api_key(staff.merchant_id, mode)
+    issued = get_paylink(request).merchants.issue_key(staff.merchant_id, mode)
     return _keys_page(request, staff, status=201, secret=issued.secret)
 
 
 @router.post("/dashboard/keys/{key_id}/revoke")
 def revoke_key(request: Request, staff: OwnerFormDep, key_id: UUID) -> Response:
     """Revoke one of the merchant's keys (another merchant's key is not found)."""
-    owned = merchant_keys(get_ledger(request), staff.merchant_id, staff.mode)
+    owned = merchant_keys(get_paylink(request), staff.merchant_id, staff.mode)
     if key_id not in {key.key_id for key in owned}:
         raise PageNotFoundError
-    get_ledger(request).revoke_api_key(staff.merchant_id, key_id)
+    get_paylink(request).merchants.revoke_key(staff.merchant_id, key_id)
     return RedirectResponse("/dashboard/keys?notice=revoked_ok", 303)

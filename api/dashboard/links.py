@@ -21,7 +21,7 @@ from api.dashboard.session import (
     Staff,
     StaffDep,
 )
-from api.deps import get_ledger, get_models
+from api.deps import get_models, get_paylink
 from api.pages import language
 from api.params import day, text
 from api.routes.links import details_row
@@ -70,7 +70,7 @@ def link_rows(request: Request, staff: Staff, params: dict[str, str]) -> Page[Li
         get_models(request),
         staff.merchant_id,
         staff.mode,
-        get_ledger(request).now(),
+        get_paylink(request).now(),
         limit=PAGE_SIZE,
         cursor=params.get("cursor") or None,
         **link_filters(params),
@@ -147,9 +147,9 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
     form = parse_link_form(await request.form(), words(request))
     if form.errors:
         return await run_in_threadpool(_form_page, request, staff, form, 422)
-    ledger = get_ledger(request)
+    paylink = get_paylink(request)
     try:
-        details, _ = await ledger.open_link_request_async(
+        details, _ = await paylink.links.create_or_find_async(
             staff.merchant_id, mode=staff.mode, **form.fields
         )
     except InvalidFieldError as error:
@@ -160,17 +160,17 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
 
 def owned_link(request: Request, staff: Staff, link_id: UUID) -> LinkDetails:
     """The link if this session's merchant and mode own it; else the not-found page."""
-    details = get_ledger(request).owned_link(staff.merchant_id, staff.mode, link_id)
+    details = get_paylink(request).links.owned(staff.merchant_id, staff.mode, link_id)
     if details is None:
         raise PageNotFoundError
     return details
 
 
 def detail_data(request: Request, staff: Staff, link_id: UUID) -> dict[str, Any]:
-    """A link with its timeline and payments (status and counts straight from the ledger)."""
+    """A link with its timeline and payments (status and counts straight from the paylink)."""
     details = owned_link(request, staff, link_id)
     models = get_models(request)
-    now = get_ledger(request).now()
+    now = get_paylink(request).now()
     row = link_queries.link_detail(models, staff.merchant_id, staff.mode, link_id, now)
     payments = payment_queries.list_payments(
         models, staff.merchant_id, staff.mode, link_id=link_id, limit=100
@@ -251,7 +251,7 @@ def send_again(
     t = words(request)
     chosen = CHANNELS.get(channel, "email")
     lang = language(request)
-    sender = link_sender(request, get_ledger(request))
+    sender = link_sender(request, get_paylink(request))
     try:
         sender.send(details, chosen, to, lang)
     except DeliveryFailedError as error:
@@ -278,7 +278,7 @@ def cancel(
     """Close the link to new payments."""
     owned_link(request, staff, link_id)
     try:
-        get_ledger(request).cancel_link(link_id, reason or None)
+        get_paylink(request).links.cancel(link_id, reason or None)
     except DomainError as error:
         return _detail_page(request, staff, link_id, status=409, error=error.message)
     return RedirectResponse(f"/dashboard/links/{link_id}?notice=cancelled_ok", 303)

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
-from api.deps import get_ledger, get_models
+from api.deps import get_models, get_paylink
 from api.params import instant
 from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
@@ -115,7 +115,7 @@ def request_payout(
         message = f"{t['payout_amount']}: {t['must_be_number']}"
         return _settlement_page(request, staff, status=422, error=message, amount=amount)
     try:
-        get_ledger(request).request_payout(
+        get_paylink(request).money.request_payout(
             staff.merchant_id, staff.mode, Money(int(compact), currency), description or None
         )
     except DomainError as error:

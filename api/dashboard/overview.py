@@ -13,7 +13,7 @@ from api.dashboard.render import fragment, method_label, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import Staff, StaffDep
 from api.pages import language
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.locale import Language, format_money
 from projections.queries import ledger as ledger_queries
 from projections.queries import links as link_queries
@@ -36,9 +36,9 @@ def _money(currency: str, lang: Language) -> charts.Format:
 def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
     """Everything the overview shows, for the page and for the live stream alike."""
     models: ReadModels = request.app.state.read_models
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     lang, t = language(request), words(request)
-    now = ledger.now()
+    now = paylink.now()
     numbers = stats_queries.overview(models, staff.merchant_id, staff.mode, now)
     funnel = charts.bars(
         [(step, numbers.funnel[step]) for step in FUNNEL_STEPS],

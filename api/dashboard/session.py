@@ -21,8 +21,8 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.pages import cookie_nonce, signer
-from paylink_es.application.app import PaylinkApp
-from paylink_es.application.users import UserDetails, UserServices
+from paylink_es.application.services import Paylink
+from paylink_es.application.users import UserDetails, UserService
 from paylink_es.bootstrap import Services
 from paylink_es.settings import Settings
 
@@ -69,10 +69,10 @@ class Staff:
         return self.user.role == "owner"
 
 
-def users(request: Request) -> UserServices:
+def users(request: Request) -> UserService:
     """The user services this app was built with."""
     services: Services = request.app.state.services
-    return services.users
+    return services.paylink.users
 
 
 def cookie_of(request: Request, staff: Staff) -> str:
@@ -101,8 +101,8 @@ def _parse(request: Request, value: str) -> tuple[str, str, str, int, int] | Non
 
 
 def _now_s(request: Request) -> int:
-    ledger: PaylinkApp = request.app.state.ledger
-    return int(ledger.now().timestamp())
+    paylink: Paylink = request.app.state.paylink
+    return int(paylink.now().timestamp())
 
 
 def load_staff(request: Request) -> Staff | None:

@@ -23,7 +23,7 @@ from api.dashboard.links import detail_regions, links_regions
 from api.dashboard.overview import overview_regions
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import PageNotFoundError, Staff, current_staff
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from projections.queries.live import positions
 from projections.runner import ReadModels
 
@@ -46,14 +46,14 @@ def _event(name: str, data: dict[str, str]) -> str:
 
 async def _follow(request: Request, staff: Staff, build: Regions) -> AsyncIterator[str]:
     models: ReadModels = request.app.state.read_models
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     params = dict(request.query_params)
     sent: dict[str, str] = {}
     seen = -1
     started = last_write = time.monotonic()
     yield f"retry: {RETRY_MS}\n\n"
     while time.monotonic() - started < LIFETIME_S and not await request.is_disconnected():
-        position = await run_in_threadpool(positions, models, ledger.name)
+        position = await run_in_threadpool(positions, models, paylink.app.name)
         if position != seen:
             seen = position
             regions = await run_in_threadpool(build, request, staff, params)

@@ -14,14 +14,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import LedgerDep
+from api.deps import PaylinkDep
 from api.idempotency import run_idempotent
 from api.problems import ProblemError
 from api.sandbox import sandbox, simulate
 from api.schemas import COMMON_PROBLEMS, problem_responses
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import Notification
-from paylink_es.application.verification import PaymentVerification
+from paylink_es.application.services import Paylink
 from paylink_es.channels.sandbox import SIGNATURE_HEADER
 from paylink_es.domain.errors import DomainError, NotFoundError
 from paylink_es.domain.money import MAX_MINOR_UNITS, Money
@@ -59,11 +58,9 @@ async def sandbox_callback(request: Request) -> Response:
         return _refuse(422, f"malformed report: {error}")
     if status != "PAID":  # PENDING and the like: nothing to record, even out of order
         return JSONResponse({"status": "ok", "recorded": False})
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     try:
-        verdict = await run_in_threadpool(
-            PaymentVerification(ledger).process, channel, notification
-        )
+        verdict = await run_in_threadpool(paylink.verification.process, channel, notification)
     except NotFoundError:
         return _refuse(404, "unknown payment")
     except DomainError as error:
@@ -87,9 +84,9 @@ async def sandbox_callback(request: Request) -> Response:
 @router.get("/sandbox/ewallet/{payment_id}")
 def ewallet_page(payment_id: UUID, request: Request) -> Response:
     """The sandbox e-wallet: one button that approves the payment."""
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     try:
-        payment = ledger.payment(payment_id)
+        payment = paylink.payments.get(payment_id)
     except NotFoundError:
         return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
     html = (
@@ -109,10 +106,10 @@ def ewallet_approve(
 ) -> Response:
     """Approve in the sandbox wallet, then go back to the merchant's page."""
     del confirm
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     try:
-        payment = ledger.payment(payment_id)
-        link = ledger.link(payment.link_id)
+        payment = paylink.payments.get(payment_id)
+        link = paylink.links.get(payment.link_id)
     except NotFoundError:
         return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
     if link.mode != "test" or payment.channel != "sandbox":
@@ -163,7 +160,7 @@ def sandbox_payment(
     body: SandboxPayment,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Options: normal, duplicate, late (after expiry), overpay, underpay, out_of_order."""
@@ -172,7 +169,7 @@ def sandbox_payment(
         if owner.mode != "test":
             raise ProblemError(404, "not-found", "the sandbox is for test mode only")
         try:
-            payment = ledger.payment(body.payment_id)
+            payment = paylink.payments.get(body.payment_id)
         except NotFoundError:
             raise ProblemError(404, "not-found", "no such payment", field="payment_id") from None
         if (

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import LedgerDep, ModelsDep, public_url
+from api.deps import ModelsDep, PaylinkDep, public_url
 from api.idempotency import run_idempotent
 from api.params import Instant, Text
 from api.problems import ProblemError
@@ -23,8 +23,8 @@ from api.schemas import (
     LinkOut,
     problem_responses,
 )
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner, LinkDetails
+from paylink_es.application.services import Paylink
 from projections.queries import links as link_queries
 from projections.queries.links import LinkRow
 
@@ -33,7 +33,7 @@ NOT_FOUND = "no such payment link"
 
 
 def details_row(details: LinkDetails) -> dict[str, Any]:
-    """A link read from the ledger, shaped like a row of the links view."""
+    """A link read from the paylink, shaped like a row of the links view."""
     return {
         "link_id": str(details.id),
         "mode": details.mode,
@@ -119,16 +119,18 @@ async def create_link(
     Most creations never get here: :mod:`api.direct` answers them with :func:`open_link`
     before FastAPI's layers. This route answers the rest (idempotent requests, errors).
     """
-    # Not LedgerDep: a plain function dependency runs in the thread pool, a hop per request.
-    ledger: PaylinkApp = request.app.state.ledger
+    # Not PaylinkDep: a plain function dependency runs in the thread pool, a hop per request.
+    paylink: Paylink = request.app.state.paylink
     if idempotency_key is None:
         # No thread of the pool waits while the group commit writes.
-        status, content = await open_link(ledger, owner, body, public_url(request))
+        status, content = await open_link(paylink, owner, body, public_url(request))
         return Response(content, status_code=status, media_type="application/json")
     fields = _link_fields(body)
 
     def execute() -> tuple[int, LinkOut]:
-        details, created = ledger.open_link_request(owner.merchant_id, mode=owner.mode, **fields)
+        details, created = paylink.links.create_or_find(
+            owner.merchant_id, mode=owner.mode, **fields
+        )
         return (201 if created else 200), link_out(details_row(details), public_url(request))
 
     return await run_in_threadpool(run_idempotent, request, owner, body, execute)
@@ -142,10 +144,10 @@ def _link_fields(body: LinkCreate) -> dict[str, Any]:
 
 
 async def open_link(
-    ledger: PaylinkApp, owner: KeyOwner, body: LinkCreate, base: str
+    paylink: Paylink, owner: KeyOwner, body: LinkCreate, base: str
 ) -> tuple[int, bytes]:
     """Create the link a validated body asks for: 201 (or 200: the reference's link), JSON."""
-    details, created = await ledger.open_link_request_async(
+    details, created = await paylink.links.create_or_find_async(
         owner.merchant_id, mode=owner.mode, **_link_fields(body)
     )
     out = link_out(details_row(details), base)
@@ -157,7 +159,7 @@ def list_links(
     request: Request,
     owner: Owner,
     models: ModelsDep,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     status: Annotated[
         str | None, Query(description="active, completed, expired, cancelled")
     ] = None,
@@ -173,7 +175,7 @@ def list_links(
         models,
         owner.merchant_id,
         owner.mode,
-        ledger.now(),
+        paylink.now(),
         status=status,
         created_from=created_from,
         created_to=created_to,
@@ -199,17 +201,17 @@ def _row_terms(row: LinkRow) -> dict[str, Any]:
     responses=problem_responses(404),
 )
 def get_link(
-    link_id: UUID, request: Request, owner: Owner, models: ModelsDep, ledger: LedgerDep
+    link_id: UUID, request: Request, owner: Owner, models: ModelsDep, paylink: PaylinkDep
 ) -> LinkOut:
     """One link with its timeline; another merchant's link is 404, like an unknown one.
 
     Status, counts and money come from the ledger (a client reads its own writes);
     the timeline comes from the views and may trail by a few milliseconds.
     """
-    details = ledger.owned_link(owner.merchant_id, owner.mode, link_id)
+    details = paylink.links.owned(owner.merchant_id, owner.mode, link_id)
     if details is None:
         raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
-    row = link_queries.link_detail(models, owner.merchant_id, owner.mode, link_id, ledger.now())
+    row = link_queries.link_detail(models, owner.merchant_id, owner.mode, link_id, paylink.now())
     timeline = row["timeline"] if row is not None else []
     return link_out({**details_row(details), "timeline": timeline}, public_url(request))
 
@@ -224,16 +226,16 @@ def cancel_link(
     link_id: UUID,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     body: CancelRequest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Close the link to new payments."""
 
     def execute() -> tuple[int, LinkOut]:
-        if ledger.owned_link(owner.merchant_id, owner.mode, link_id) is None:
+        if paylink.links.owned(owner.merchant_id, owner.mode, link_id) is None:
             raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
-        ledger.cancel_link(link_id, body.reason if body else None)
-        return 200, link_out(details_row(ledger.link(link_id)), public_url(request))
+        paylink.links.cancel(link_id, body.reason if body else None)
+        return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
 
     return run_idempotent(request, owner, body, execute)

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import IdempotencyKey, Owner
 from api.channel_registry import channel_for
-from api.deps import LedgerDep, ModelsDep
+from api.deps import ModelsDep, PaylinkDep
 from api.idempotency import run_idempotent
 from api.params import Day
 from api.problems import ProblemError
@@ -34,10 +34,10 @@ from api.schemas import (
     problem_responses,
 )
 from paylink_es.application.details import PaymentDetails
+from paylink_es.application.merchants import MerchantDetails
 from paylink_es.application.money import PayoutDetails, masked
 from paylink_es.domain.errors import NotFoundError
 from paylink_es.domain.link import DEFAULT_DECISIONS
-from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.money import Money
 from projections.queries import payments as payment_queries
 from projections.queries import settlements as settlement_queries
@@ -47,9 +47,9 @@ from workers.settlement import report_csv
 router = APIRouter(tags=["money"], responses=COMMON_PROBLEMS)
 
 
-def _owned_payment(ledger: LedgerDep, owner: Owner, payment_id: UUID) -> PaymentDetails:
+def _owned_payment(paylink: PaylinkDep, owner: Owner, payment_id: UUID) -> PaymentDetails:
     try:
-        payment = ledger.payment(payment_id)
+        payment = paylink.payments.get(payment_id)
     except NotFoundError:
         payment = None
     if payment is None or payment.merchant_id != owner.merchant_id or payment.mode != owner.mode:
@@ -69,13 +69,13 @@ def refund_payment(
     body: RefundCreate,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """The channel is asked first; money already settled comes out of the available balance."""
 
     def execute() -> tuple[int, RefundOut]:
-        payment = _owned_payment(ledger, owner, payment_id)
+        payment = _owned_payment(paylink, owner, payment_id)
         currency = payment.received.currency if payment.received else payment.amount.currency
         if body.amount is None:
             refundable = payment.refundable
@@ -87,8 +87,8 @@ def refund_payment(
         else:
             amount = Money(body.amount, currency)
         channel = channel_for(request.app.state, payment.channel)
-        refund_id = ledger.refund_payment(payment_id, amount, body.reason, channel)
-        after = ledger.payment(payment_id)
+        refund_id = paylink.money.refund(payment_id, amount, body.reason, channel)
+        after = paylink.payments.get(payment_id)
         return 201, RefundOut(
             id=refund_id,
             payment_id=payment_id,
@@ -111,22 +111,22 @@ def review_payment(
     body: ReviewCreate,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """``accept`` credits it like any payment; ``refund`` marks it refund due."""
 
     def execute() -> tuple[int, PaymentOut]:
-        _owned_payment(ledger, owner, payment_id)
-        ledger.review_payment(payment_id, body.decision, body.note)
-        after = ledger.payment(payment_id)
+        _owned_payment(paylink, owner, payment_id)
+        paylink.payments.review(payment_id, body.decision, body.note)
+        after = paylink.payments.get(payment_id)
         return 200, payment_details_out(after)
 
     return run_idempotent(request, owner, body, execute)
 
 
 def payment_details_out(details: PaymentDetails) -> PaymentOut:
-    """A payment read from the ledger, in the API's shape."""
+    """A payment read from the paylink, in the API's shape."""
     received = details.received
     return PaymentOut(
         id=str(details.id),
@@ -151,7 +151,7 @@ def payment_details_out(details: PaymentDetails) -> PaymentOut:
 
 
 def payout_out(details: PayoutDetails) -> PayoutOut:
-    """A payout read from the ledger, in the API's shape."""
+    """A payout read from the paylink, in the API's shape."""
     return PayoutOut(
         id=details.id,
         mode=details.mode,
@@ -195,14 +195,16 @@ def create_payout(
     body: PayoutCreate,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Never more than is available, however many requests race (409 insufficient-funds)."""
 
     def execute() -> tuple[int, PayoutOut]:
         amount = Money(body.amount, body.currency.upper())
-        details = ledger.request_payout(owner.merchant_id, owner.mode, amount, body.description)
+        details = paylink.money.request_payout(
+            owner.merchant_id, owner.mode, amount, body.description
+        )
         return 201, payout_out(details)
 
     return run_idempotent(request, owner, body, execute)
@@ -228,10 +230,10 @@ def list_payouts(
     summary="Read a payout",
     responses=problem_responses(404),
 )
-def get_payout(payout_id: UUID, owner: Owner, ledger: LedgerDep) -> PayoutOut:
+def get_payout(payout_id: UUID, owner: Owner, paylink: PaylinkDep) -> PayoutOut:
     """One payout, as the ledger has it now; another merchant's is 404."""
     try:
-        details = ledger.payout(payout_id)
+        details = paylink.money.payout(payout_id)
     except NotFoundError:
         details = None
     if details is None or details.merchant_id != owner.merchant_id or details.mode != owner.mode:
@@ -290,13 +292,13 @@ def settlement_report(
     )
 
 
-def account_out(merchant: Merchant) -> AccountOut:
+def account_out(merchant: MerchantDetails) -> AccountOut:
     """The merchant's money settings, the bank account masked."""
     account = merchant.bank_account
     return AccountOut(
         bank_account=BankAccountOut(**masked(account)) if account else None,
         anomaly_policy={**_default_policy(), **merchant.anomaly_policy},
-        fee_plan=merchant.fee_plan().to_dict(),
+        fee_plan=merchant.fee_plan.to_dict(),
     )
 
 
@@ -305,9 +307,9 @@ def _default_policy() -> dict[str, str]:
 
 
 @router.get("/v1/account", response_model=AccountOut, summary="Bank account, policy, fee plan")
-def get_account(owner: Owner, ledger: LedgerDep) -> AccountOut:
+def get_account(owner: Owner, paylink: PaylinkDep) -> AccountOut:
     """Where payouts go, what happens to anomalies, and the fees charged."""
-    return account_out(ledger.merchant(owner.merchant_id))
+    return account_out(paylink.merchants.get(owner.merchant_id))
 
 
 @router.put(
@@ -315,10 +317,12 @@ def get_account(owner: Owner, ledger: LedgerDep) -> AccountOut:
     response_model=AccountOut,
     summary="Set the settlement bank account",
 )
-def set_bank_account(body: BankAccountIn, owner: Owner, ledger: LedgerDep) -> AccountOut:
+def set_bank_account(body: BankAccountIn, owner: Owner, paylink: PaylinkDep) -> AccountOut:
     """Payouts go to this account from now on (setting the same account again is a no-op)."""
-    ledger.set_bank_account(owner.merchant_id, body.bank, body.account_number, body.account_name)
-    return account_out(ledger.merchant(owner.merchant_id))
+    paylink.merchants.set_bank_account(
+        owner.merchant_id, body.bank, body.account_number, body.account_name
+    )
+    return account_out(paylink.merchants.get(owner.merchant_id))
 
 
 @router.put(
@@ -326,7 +330,7 @@ def set_bank_account(body: BankAccountIn, owner: Owner, ledger: LedgerDep) -> Ac
     response_model=AccountOut,
     summary="Set the anomaly policy",
 )
-def set_anomaly_policy(body: AnomalyPolicyIn, owner: Owner, ledger: LedgerDep) -> AccountOut:
+def set_anomaly_policy(body: AnomalyPolicyIn, owner: Owner, paylink: PaylinkDep) -> AccountOut:
     """Per anomaly (overpaid, underpaid, paid_after_expiry, …): accept, hold or refund."""
-    ledger.set_anomaly_policy(owner.merchant_id, dict(body.policy))
-    return account_out(ledger.merchant(owner.merchant_id))
+    paylink.merchants.set_anomaly_policy(owner.merchant_id, dict(body.policy))
+    return account_out(paylink.merchants.get(owner.merchant_id))

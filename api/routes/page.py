@@ -25,8 +25,8 @@ from api.pages import (
     visitor_id,
 )
 from api.sandbox import simulate
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails, PaymentDetails
+from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError, NotFoundError
 from paylink_es.domain.methods import PAYMENT_METHODS, method_family
 from paylink_es.locale import PAGE_TEXT, format_link_amount
@@ -36,9 +36,9 @@ FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
 FINAL = ("verified", "settled", "rejected")
 
 
-def _ledger(request: Request) -> PaylinkApp:
-    ledger: PaylinkApp = request.app.state.ledger
-    return ledger
+def _paylink(request: Request) -> Paylink:
+    paylink: Paylink = request.app.state.paylink
+    return paylink
 
 
 def _message(
@@ -61,12 +61,12 @@ def _message(
 
 
 def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
-    ledger = _ledger(request)
+    paylink = _paylink(request)
     try:
-        details = ledger.link(ledger.link_id_for_code(code))
+        details = paylink.links.get(paylink.links.id_for_code(code))
     except NotFoundError:
         return None
-    return details, ledger.merchant_name(details.merchant_id)
+    return details, paylink.merchants.name(details.merchant_id)
 
 
 def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -89,7 +89,7 @@ def _link_page(
     offered: str | None = None,
     chosen: str | None = None,
 ) -> Response:
-    now = _ledger(request).now()
+    now = _paylink(request).now()
     left, seconds = "", 0
     if details.expires_at is not None:
         seconds = max(0, int((details.expires_at - now).total_seconds()))
@@ -149,7 +149,7 @@ def open_link(code: str, request: Request) -> Response:
     cookie = f"pl_opened_{code}"
     page = _link_page(request, code, details, merchant)
     if not is_preview_fetch(request) and cookie not in request.cookies:
-        _ledger(request).open_link(details.id, visitor_id(request))
+        _paylink(request).links.open(details.id, visitor_id(request))
         page.set_cookie(
             cookie,
             "1",
@@ -182,7 +182,7 @@ def pay(
     try:
         # The channel is chosen per payment: sandbox in test mode, Winpay in live mode.
         payment_id = start_channel_payment(
-            request.app.state, _ledger(request), details, method, offered, merchant
+            request.app.state, _paylink(request), details, method, offered, merchant
         )
     except ChannelUnavailableError:
         return _message(request, 503, "bad_request", merchant, "unavailable")
@@ -209,7 +209,7 @@ def _payment(
     if found is None:
         return None
     try:
-        payment = _ledger(request).payment(payment_id)
+        payment = _paylink(request).payments.get(payment_id)
     except NotFoundError:
         return None
     if payment.link_id != found[0].id:

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import LedgerDep, public_url
+from api.deps import PaylinkDep, public_url
 from api.idempotency import run_idempotent
 from api.problems import ProblemError
 from api.routes.links import NOT_FOUND
 from api.schemas import COMMON_PROBLEMS, problem_responses
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner, LinkDetails
+from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
 from paylink_es.notify import (
     ChannelNotConfiguredError,
@@ -80,15 +80,15 @@ def share_out(share: Share) -> ShareOut:
     )
 
 
-def link_sender(request: Request, ledger: PaylinkApp) -> LinkSender:
+def link_sender(request: Request, paylink: Paylink) -> LinkSender:
     """A sender on the notifiers this app's services were built with."""
     services: Services = request.app.state.services
-    return LinkSender(ledger, services.notifications, public_url(request))
+    return LinkSender(paylink, services.notifications, public_url(request))
 
 
-def owned(ledger: PaylinkApp, owner: KeyOwner, link_id: UUID) -> LinkDetails:
+def owned(paylink: Paylink, owner: KeyOwner, link_id: UUID) -> LinkDetails:
     """The link if the key's merchant and mode own it; 404 otherwise, like an unknown one."""
-    details = ledger.owned_link(owner.merchant_id, owner.mode, link_id)
+    details = paylink.links.owned(owner.merchant_id, owner.mode, link_id)
     if details is None:
         raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
     return details
@@ -105,7 +105,7 @@ def send_link(
     body: SendRequest,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Deliver the link now; every attempt is recorded (``link.sent`` or a failed send).
@@ -117,8 +117,8 @@ def send_link(
     """
 
     def execute() -> tuple[int, SendOut]:
-        details = owned(ledger, owner, link_id)
-        sender = link_sender(request, ledger)
+        details = owned(paylink, owner, link_id)
+        sender = link_sender(request, paylink)
         try:
             outcome = sender.send(details, body.channel, body.to, body.language)
         except DeliveryFailedError as error:
@@ -150,9 +150,9 @@ def share_link(
     link_id: UUID,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     language: Annotated[Literal["id", "en"], Query(description="id or en")] = "id",
 ) -> ShareOut:
     """The share payload of one of the merchant's links; nothing is recorded."""
-    details = owned(ledger, owner, link_id)
-    return share_out(link_sender(request, ledger).share(details, language))
+    details = owned(paylink, owner, link_id)
+    return share_out(link_sender(request, paylink).share(details, language))

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import LedgerDep, ModelsDep
+from api.deps import ModelsDep, PaylinkDep
 from api.idempotency import run_idempotent
 from api.params import Text
 from api.problems import ProblemError
@@ -25,7 +25,7 @@ from api.schemas import (
     instant_of,
     problem_responses,
 )
-from paylink_es.domain.webhooks import WebhookEndpoint
+from paylink_es.application.webhooks import EndpointDetails
 from paylink_es.settings import Settings
 from projections.queries import feed as feed_queries
 from projections.queries import outbox as outbox_queries
@@ -44,14 +44,14 @@ def _endpoint_out(row: EndpointRow) -> EndpointOut:
     )
 
 
-def _endpoint_model(endpoint: WebhookEndpoint, secret: str | None = None) -> EndpointOut:
+def _endpoint_model(endpoint: EndpointDetails, secret: str | None = None) -> EndpointOut:
     """An endpoint as the API shows it; the secret only when just created or rotated."""
     return EndpointOut(
         id=str(endpoint.id),
         mode=endpoint.mode,
         url=endpoint.url,
         event_types=endpoint.event_types,
-        created_at=endpoint.created_on,
+        created_at=endpoint.created_at,
         secret=secret,
     )
 
@@ -92,21 +92,21 @@ def create_endpoint(
     body: EndpointCreate,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Events of the chosen types are posted to ``url``, signed with the secret."""
     settings: Settings = request.app.state.settings
 
     def execute() -> tuple[int, EndpointOut]:
-        created = ledger.create_webhook_endpoint(
+        created = paylink.webhooks.create_endpoint(
             owner.merchant_id,
             owner.mode,
             body.url,
             body.event_types,
             allow_private=settings.allow_private_webhooks,
         )
-        endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, created.endpoint_id)
+        endpoint = paylink.webhooks.endpoint(owner.merchant_id, owner.mode, created.endpoint_id)
         return 201, _endpoint_model(endpoint, created.secret)
 
     return run_idempotent(request, owner, body, execute)
@@ -125,9 +125,9 @@ def list_endpoints(owner: Owner, models: ModelsDep) -> EndpointList:
     summary="Read an endpoint",
     responses=problem_responses(404),
 )
-def get_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> EndpointOut:
+def get_endpoint(endpoint_id: UUID, owner: Owner, paylink: PaylinkDep) -> EndpointOut:
     """One endpoint (never its secret)."""
-    endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+    endpoint = paylink.webhooks.endpoint(owner.merchant_id, owner.mode, endpoint_id)
     return _endpoint_model(endpoint)
 
 
@@ -137,10 +137,10 @@ def get_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> Endpoint
     summary="Delete an endpoint",
     responses=problem_responses(404),
 )
-def delete_endpoint(endpoint_id: UUID, owner: Owner, ledger: LedgerDep) -> EndpointOut:
+def delete_endpoint(endpoint_id: UUID, owner: Owner, paylink: PaylinkDep) -> EndpointOut:
     """Stop posting to the endpoint; pending deliveries to it are dropped."""
-    endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
-    ledger.delete_webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+    endpoint = paylink.webhooks.endpoint(owner.merchant_id, owner.mode, endpoint_id)
+    paylink.webhooks.delete_endpoint(owner.merchant_id, owner.mode, endpoint_id)
     return _endpoint_model(endpoint)
 
 
@@ -154,14 +154,14 @@ def rotate_secret(
     endpoint_id: UUID,
     request: Request,
     owner: Owner,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """A new secret (shown once); the old one also signs for 24 hours."""
 
     def execute() -> tuple[int, EndpointOut]:
-        secret = ledger.rotate_webhook_secret(owner.merchant_id, owner.mode, endpoint_id)
-        endpoint = ledger.webhook_endpoint(owner.merchant_id, owner.mode, endpoint_id)
+        secret = paylink.webhooks.rotate_secret(owner.merchant_id, owner.mode, endpoint_id)
+        endpoint = paylink.webhooks.endpoint(owner.merchant_id, owner.mode, endpoint_id)
         return 200, _endpoint_model(endpoint, secret)
 
     return run_idempotent(request, owner, None, execute)
@@ -224,14 +224,16 @@ def resend(
     request: Request,
     owner: Owner,
     models: ModelsDep,
-    ledger: LedgerDep,
+    paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Queue the delivery to be posted again at once (also after it succeeded or gave up)."""
 
     def execute() -> tuple[int, DeliveryOut]:
         row = _delivery(models, owner, delivery_id)
-        ledger.resend_delivery(owner.merchant_id, UUID(row["endpoint_id"]), row["position"])
+        paylink.webhooks.resend_delivery(
+            owner.merchant_id, UUID(row["endpoint_id"]), row["position"]
+        )
         return 202, _delivery_out({**row, "status": "pending"})
 
     return run_idempotent(request, owner, None, execute)

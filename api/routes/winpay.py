@@ -34,9 +34,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.channel_registry import winpay_channel
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import Notification
-from paylink_es.application.verification import PaymentVerification, Verdict
+from paylink_es.application.services import Paylink
+from paylink_es.application.verification import Verdict
 from paylink_es.channels.snap_callbacks import (
     NOTIFY_SERVICES,
     PATH_EWALLET_NOTIFY,
@@ -109,9 +109,9 @@ def _handle(state: Any, method: str, path: str, headers: dict[str, str], body: b
     service = code_for_path(relative)
     if winpay is None:
         return _answer(code_for(service, 404, "08"), "Invalid Merchant. Winpay is not configured")
-    ledger: PaylinkApp = state.ledger
+    paylink: Paylink = state.paylink
     now = datetime.now(tz=UTC)
-    seen = EventSourcedSeenExternalIds(ledger.save, lambda i: i in ledger.repository)
+    seen = EventSourcedSeenExternalIds(paylink.app.save, lambda i: i in paylink.app.repository)
     try:
         signed = winpay.callbacks.authenticate(method, path, headers, body, now)
         if seen.seen(signed.day, signed.external_id):
@@ -126,7 +126,7 @@ def _handle(state: Any, method: str, path: str, headers: dict[str, str], body: b
             return _answer(code_for(service, 404, "01"), "Transaction Not Found. trxId")
         return _answer(code_for(service, 200, "00"), "Successful")
     try:
-        verdict = PaymentVerification(ledger).process(winpay, note)
+        verdict = paylink.verification.process(winpay, note)
         if verdict.final:
             seen.add(signed.day, signed.external_id)
     except (OperationalError, DatabaseUnavailableError) as error:

@@ -1,3 +1,3 @@
-"""Paylink ES: payment links on an event-sourced ledger."""
+"""Paylink ES: payment links on an event-sourced paylink."""
 
 __version__ = "0.1.0"

@@ -209,7 +209,6 @@ class PaylinkApp(Application[UUID]):
         """The application's current instant."""
         return self.clock()
 
-
     def update(
         self, cls: type[A], aggregate_id: UUID, what: str, change: Callable[[A], None]
     ) -> None:

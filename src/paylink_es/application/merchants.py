@@ -133,15 +133,11 @@ class MerchantService:
 
     def set_fee_plan(self, merchant_id: UUID, plan: FeePlan) -> None:
         """Price the merchant's future verifications with ``plan``."""
-        self.app.update(
-            Merchant, merchant_id, "merchant", lambda m: m.set_fee_plan(plan.to_dict())
-        )
+        self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_fee_plan(plan.to_dict()))
 
     def set_anomaly_policy(self, merchant_id: UUID, policy: dict[str, str]) -> None:
         """Decide per anomaly what happens to money that arrived oddly: accept, hold, refund."""
-        self.app.update(
-            Merchant, merchant_id, "merchant", lambda m: m.set_anomaly_policy(policy)
-        )
+        self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_anomaly_policy(policy))
 
     def set_bank_account(
         self, merchant_id: UUID, bank: str, account_number: str, account_name: str

@@ -86,9 +86,7 @@ class PaymentVerification:
             bound = channel.bind(notification, payment)
         except NotificationMismatchError as error:
             return Verdict("mismatch", error.reason, payment)
-        outcome = self.payments.record(
-            payment.id, bound.channel_ref, bound.amount, bound.paid_at
-        )
+        outcome = self.payments.record(payment.id, bound.channel_ref, bound.amount, bound.paid_at)
         verdict = self.confirm(outcome.payment_id, channel, dict(bound.evidence))
         return Verdict(
             verdict.kind,

@@ -34,7 +34,7 @@ class NewEndpoint:
 
 @dataclass(frozen=True)
 class EndpointDetails:
-    """An endpoint as it stands now, with the secrets that sign its deliveries now."""
+    """An endpoint as it stands now, with the secrets that sign its deliveries."""
 
     id: UUID
     merchant_id: UUID
@@ -42,11 +42,13 @@ class EndpointDetails:
     url: str
     event_types: list[str]
     created_at: datetime
-    signing_secrets: list[str]
+    secret: str
+    old_secret: str | None
+    old_secret_until: datetime | None
 
     @classmethod
-    def of(cls, endpoint: WebhookEndpoint, now: datetime) -> EndpointDetails:
-        """Snapshot ``endpoint`` at ``now`` (a rotated-out secret signs for a while)."""
+    def of(cls, endpoint: WebhookEndpoint) -> EndpointDetails:
+        """Snapshot ``endpoint``."""
         return cls(
             id=endpoint.id,
             merchant_id=endpoint.merchant_id,
@@ -54,8 +56,16 @@ class EndpointDetails:
             url=endpoint.url,
             event_types=list(endpoint.event_types),
             created_at=endpoint.created_on,
-            signing_secrets=list(endpoint.signing_secrets(now)),
+            secret=endpoint.secret,
+            old_secret=endpoint.old_secret,
+            old_secret_until=endpoint.old_secret_until,
         )
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The current secret, and the old one while its 24 hours last."""
+        if self.old_secret and self.old_secret_until and now < self.old_secret_until:
+            return [self.secret, self.old_secret]
+        return [self.secret]
 
 
 class WebhookService:
@@ -109,7 +119,7 @@ class WebhookService:
 
     def endpoint(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> EndpointDetails:
         """The merchant's endpoint (another merchant's is not found, like an unknown one)."""
-        return EndpointDetails.of(self._owned(merchant_id, mode, endpoint_id), self.app.now())
+        return EndpointDetails.of(self._owned(merchant_id, mode, endpoint_id))
 
     def _owned(self, merchant_id: UUID, mode: str, endpoint_id: UUID) -> WebhookEndpoint:
         endpoint = self.app.get(WebhookEndpoint, endpoint_id, "endpoint")

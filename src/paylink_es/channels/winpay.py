@@ -34,7 +34,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
@@ -53,10 +52,7 @@ from paylink_es.channels.snap_callbacks import (
     TransactionNotice,
     VaPaid,
 )
-from paylink_es.channels.snap_client import SnapClient
-from paylink_es.channels.snap_codes import SnapKeyInvalidError
-from paylink_es.channels.snap_signing import RsaSigner, RsaVerifier, Verifier
-from paylink_es.channels.snap_tokens import B2BCredentials
+from paylink_es.channels.snap_signing import Verifier
 from paylink_es.channels.winpay_api import (
     EWALLET_CHANNELS,
     SNAP_CHANNELS,
@@ -71,7 +67,6 @@ from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.methods import PAYMENT_METHODS, method_family
 from paylink_es.domain.money import Money
-from paylink_es.settings import Settings
 
 NAME: Final = "winpay"
 # The base URL a merchant registers with Winpay; Winpay appends /v1.0/transfer-va/payment,
@@ -431,84 +426,3 @@ class EventSourcedSeenExternalIds:
 
 
 # --- configuration ---------------------------------------------------------------------------
-
-
-def _pem(value: str | None, path: Path | None, field: str) -> str:
-    if value:
-        return value
-    if path is not None:
-        try:
-            return path.read_text()
-        except OSError as error:
-            raise InvalidFieldError(f"{field}_path", f"cannot read {path}: {error}") from None
-    raise InvalidFieldError(field, "is required when PAYLINK_WINPAY_BASE_URL is set")
-
-
-def winpay_from_settings(settings: Settings, clock: Clock = system_clock) -> WinpayChannel | None:
-    """The Winpay channel the settings describe, or None when ``winpay_base_url`` is unset.
-
-    ``winpay_signature_scheme`` ``rsa``: requests signed with our RSA key, notifications
-    checked with Winpay's public key. ``hmac`` (generic SNAP): our RSA key signs the B2B
-    token request, ``winpay_client_key``/``winpay_client_secret`` the rest; notifications
-    are checked with the client secret (Winpay's public key is not needed). Keys load
-    here, once: every missing or unreadable setting is an InvalidFieldError naming it (so
-    ``serve`` stops at start, never at a customer's first payment); no key or secret
-    appears in any message.
-    """
-    if not settings.winpay_base_url:
-        return None
-    for name in ("winpay_partner_id", "winpay_channel_id"):
-        if not getattr(settings, name).strip():
-            raise InvalidFieldError(name, "is required when PAYLINK_WINPAY_BASE_URL is set")
-    secret = settings.winpay_private_key
-    private = _pem(
-        secret.get_secret_value() if secret is not None else None,
-        settings.winpay_private_key_path,
-        "winpay_private_key",
-    )
-    try:
-        signer = RsaSigner.from_pem(private)
-    except SnapKeyInvalidError as error:
-        raise InvalidFieldError("winpay_private_key", str(error)) from None
-    common: dict[str, Any] = {
-        "base_url": settings.winpay_base_url,
-        "partner_id": settings.winpay_partner_id.strip(),
-        "channel_id": settings.winpay_channel_id.strip(),
-        "clock": clock,
-        "timeout_s": settings.winpay_timeout_s,
-    }
-    callback_key: Verifier
-    if settings.winpay_signature_scheme == "hmac":
-        b2b = _b2b_credentials(settings, signer)
-        client = SnapClient(b2b=b2b, **common)
-        callback_key = b2b.verifier()
-    else:
-        public = _pem(
-            settings.winpay_public_key, settings.winpay_public_key_path, "winpay_public_key"
-        )
-        try:
-            callback_key = RsaVerifier.from_pem(public)
-        except SnapKeyInvalidError as error:
-            raise InvalidFieldError("winpay_public_key", str(error)) from None
-        client = SnapClient(signer=signer, **common)
-    return WinpayChannel(
-        WinpayApi(client, status_method=settings.winpay_status_method),
-        callback_key=callback_key,
-        va_ttl=timedelta(minutes=settings.winpay_va_ttl_minutes),
-        clock=clock,
-    )
-
-
-def _b2b_credentials(settings: Settings, signer: RsaSigner) -> B2BCredentials:
-    """The generic SNAP credentials, each missing one named."""
-    needed = "is required when PAYLINK_WINPAY_SIGNATURE_SCHEME is hmac"
-    client_key = settings.winpay_client_key.strip()
-    if not client_key:
-        raise InvalidFieldError("winpay_client_key", needed)
-    if not client_key.isprintable() or not client_key.isascii():
-        raise InvalidFieldError("winpay_client_key", "must be printable ASCII")
-    secret = settings.winpay_client_secret
-    client_secret = secret.get_secret_value() if secret is not None else ""
-    if not client_secret:
-        raise InvalidFieldError("winpay_client_secret", needed)
-    return B2BCredentials(client_key, client_secret, signer)

@@ -27,18 +27,18 @@ def _day(value: str) -> date:
 
 
 def _settle(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from paylink_es.entrypoints.operations import ProgressBar
     from projections.runner import ReadModels
     from workers.settlement import settle_day, today_in_jakarta
 
-    with open_app(settings) as app:
+    with open_paylink(settings) as paylink:
         models = ReadModels(settings)
         try:
-            day = args.date or today_in_jakarta(app)
+            day = args.date or today_in_jakarta(paylink)
             bar = ProgressBar(f"settle {day.isoformat()}", unit="payments")
             run = settle_day(
-                app, models, day, merchant_id=args.merchant, catch_up=True, progress=bar
+                paylink, models, day, merchant_id=args.merchant, catch_up=True, progress=bar
             )
             bar.finish()
         finally:
@@ -57,15 +57,15 @@ def _settle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from projections.queries.payments import settlement_report
     from projections.runner import CatchUp, ReadModels
     from workers.settlement import report_csv
 
-    with open_app(settings) as app:
+    with open_paylink(settings) as paylink:
         models = ReadModels(settings, ["payments"])
         try:
-            CatchUp(app, [models["payments"]]).run_once()
+            CatchUp(paylink.app, [models["payments"]]).run_once()
             day = args.date.isoformat() if args.date else None
             rows = settlement_report(models, args.merchant, args.mode, day)
         finally:
@@ -82,44 +82,44 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _payout_finish(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
 
-    with open_app(settings) as app:
+    with open_paylink(settings) as paylink:
         if args.action == "complete":
-            payout = app.complete_payout(args.payout, args.reference)
+            payout = paylink.money.complete_payout(args.payout, args.reference)
         else:
-            payout = app.fail_payout(args.payout, args.reason)
+            payout = paylink.money.fail_payout(args.payout, args.reason)
     print(f"payout {payout.id}: {payout.status} ({payout.amount})")
     return 0
 
 
 def _bank_account(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
 
-    with open_app(settings) as app:
-        app.set_bank_account(args.merchant, args.bank, args.number, args.holder)
+    with open_paylink(settings) as paylink:
+        paylink.merchants.set_bank_account(args.merchant, args.bank, args.number, args.holder)
     print(f"payouts of {args.merchant} go to {args.bank} ••••{args.number[-4:]}")
     return 0
 
 
 def _fee_plan(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from paylink_es.domain.fees import FeePlan
 
-    with open_app(settings) as app:
+    with open_paylink(settings) as paylink:
         if args.file is not None:
             try:
                 data: Any = json.loads(args.file.read_text())
             except (OSError, ValueError) as error:
                 raise InvalidFieldError("file", f"cannot read a JSON fee plan: {error}") from None
-            app.set_fee_plan(args.merchant, FeePlan.from_dict(data))
-        plan = app.merchant(args.merchant).fee_plan()
+            paylink.merchants.set_fee_plan(args.merchant, FeePlan.from_dict(data))
+        plan = paylink.merchants.get(args.merchant).fee_plan
     print(json.dumps(plan.to_dict(), indent=2))
     return 0
 
 
 def _policy(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from paylink_es.domain.link import DEFAULT_DECISIONS
 
     policy: dict[str, str] = {}
@@ -128,11 +128,11 @@ def _policy(args: argparse.Namespace, settings: Settings) -> int:
         if not sep:
             raise InvalidFieldError("policy", f"{item!r} is not anomaly=decision")
         policy[anomaly] = decision
-    with open_app(settings) as app:
+    with open_paylink(settings) as paylink:
         if policy:
-            current = dict(app.merchant(args.merchant).anomaly_policy)
-            app.set_anomaly_policy(args.merchant, {**current, **policy})
-        chosen = app.merchant(args.merchant).anomaly_policy
+            current = dict(paylink.merchants.get(args.merchant).anomaly_policy)
+            paylink.merchants.set_anomaly_policy(args.merchant, {**current, **policy})
+        chosen = paylink.merchants.get(args.merchant).anomaly_policy
     for anomaly in sorted(DEFAULT_DECISIONS):
         print(f"{anomaly:<24} {chosen.get(anomaly) or DEFAULT_DECISIONS[anomaly]}")
     return 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.aggregate import stable_id
 
 DEMO_MERCHANT_ID = stable_id("/demo/merchant")
@@ -46,17 +46,17 @@ class DemoSeed:
     links: list[tuple[str, str]]  # (description, code)
 
 
-def seed_demo(app: PaylinkApp) -> DemoSeed:
+def seed_demo(app: Paylink) -> DemoSeed:
     """Create (or find) the demo merchant and its links; issues a new test key each run."""
-    if DEMO_MERCHANT_ID not in app.repository:
-        app.register_merchant(
+    if DEMO_MERCHANT_ID not in app.app.repository:
+        app.merchants.register(
             "Toko Demo Nusantara", "demo@example.com", merchant_id=DEMO_MERCHANT_ID
         )
-    key = app.issue_api_key(DEMO_MERCHANT_ID, "test")
+    key = app.merchants.issue_key(DEMO_MERCHANT_ID, "test")
     expires = app.now() + timedelta(days=30)
     links = []
     for spec in DEMO_LINKS:
-        link_id = app.create_link(DEMO_MERCHANT_ID, expires_at=expires, **spec)
-        details = app.link(link_id)
+        link_id = app.links.create(DEMO_MERCHANT_ID, expires_at=expires, **spec)
+        details = app.links.get(link_id)
         links.append((details.description, details.code))
     return DemoSeed(DEMO_MERCHANT_ID, key.secret, links)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import IO
 from uuid import UUID
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
-from paylink_es.channels.registry import build_channels, close_all
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
+from paylink_es.bootstrap.adapters import build_channels
+from paylink_es.channels.registry import close_all
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
@@ -64,29 +65,29 @@ class ProgressBar:
 @contextmanager
 def _opened(
     settings: Settings, names: list[str] | None = None
-) -> Iterator[tuple[PaylinkApp, ReadModels]]:
-    app = open_app(settings)
+) -> Iterator[tuple[Paylink, ReadModels]]:
+    paylink = open_paylink(settings)
     models = ReadModels(settings, names)
     try:
-        yield app, models
+        yield paylink, models
     finally:
         models.close()
-        app.close()
+        paylink.close()
 
 
 def run(settings: Settings) -> int:
     """Keep every read model up to date until interrupted (a process of its own); the
     channel poller runs beside them when a remote channel is configured."""
     channels = build_channels(settings)
-    app = open_app(settings)
-    service = ProjectionService(settings, app)
+    paylink = open_paylink(settings)
+    service = ProjectionService(settings, paylink.app)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     service.start()
     poller = None
     if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
-        poller = ChannelPoller(app, service.models, channels, settings.channel_poll_s)
+        poller = ChannelPoller(paylink, service.models, channels, settings.channel_poll_s)
         poller.start()
     freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
@@ -97,17 +98,17 @@ def run(settings: Settings) -> int:
         if poller is not None:
             poller.stop()
         service.stop()
-        app.close()
+        paylink.close()
         close_all(channels)
     return 0
 
 
 def rebuild(settings: Settings, name: str | None) -> int:
     """Rebuild one read model (or all) from zero, in batched transactions."""
-    with _opened(settings, [name] if name else None) as (app, models):
+    with _opened(settings, [name] if name else None) as (paylink, models):
         bar = ProgressBar(f"rebuild {name or 'all'}")
         started = time.perf_counter()
-        events = rebuild_models(settings, app, models, progress=bar)
+        events = rebuild_models(settings, paylink.app, models, progress=bar)
         bar.finish()
         seconds = time.perf_counter() - started
     print(f"rebuilt {', '.join(models.models)} from {events:,} events in {seconds:.2f} s")
@@ -116,8 +117,8 @@ def rebuild(settings: Settings, name: str | None) -> int:
 
 def show_status(settings: Settings, as_json: bool) -> int:
     """Each read model's position, events behind and seconds behind."""
-    with _opened(settings) as (app, models):
-        rows = status(app, models)
+    with _opened(settings) as (paylink, models):
+        rows = status(paylink.app, models)
     if as_json:
         print(json.dumps([row.__dict__ for row in rows]))
         return 0
@@ -133,16 +134,16 @@ def show_status(settings: Settings, as_json: bool) -> int:
     return 1 if any(row.failure for row in rows) else 0
 
 
-def _catch_up(app: PaylinkApp, models: ReadModels) -> None:
-    CatchUp(app, list(models.models.values())).run_once()
+def _catch_up(paylink: Paylink, models: ReadModels) -> None:
+    CatchUp(paylink.app, list(models.models.values())).run_once()
 
 
 def audit_replay(settings: Settings, as_of: datetime, merchant: UUID | None, fmt: str) -> int:
     """Rebuild balances from the store up to ``as_of``; compare with the live view."""
-    with _opened(settings) as (app, models):
-        _catch_up(app, models)
+    with _opened(settings) as (paylink, models):
+        _catch_up(paylink, models)
         bar = ProgressBar("replay")
-        result = replay(app, models, as_of, merchant, progress=bar)
+        result = replay(paylink.app, models, as_of, merchant, progress=bar)
         bar.finish()
     rows = [
         {"merchant_id": key[0], "mode": key[1], "currency": key[2], **columns}
@@ -189,9 +190,9 @@ def audit_replay(settings: Settings, as_of: datetime, merchant: UUID | None, fmt
 
 def audit_verify(settings: Settings) -> int:
     """Re-read the store and check it against the hash chain."""
-    with _opened(settings, ["audit"]) as (app, models):
-        _catch_up(app, models)
-        result = verify_chain(app.recorder, models.chain())
+    with _opened(settings, ["audit"]) as (paylink, models):
+        _catch_up(paylink, models)
+        result = verify_chain(paylink.app.recorder, models.chain())
     if result.ok:
         print(
             f"OK: {result.checked:,} events verified; head {result.head_position}"
@@ -208,8 +209,8 @@ def audit_verify(settings: Settings) -> int:
 
 def audit_digest(settings: Settings) -> int:
     """Print the chain's head: anchor it outside the database."""
-    with _opened(settings, ["audit"]) as (app, models):
-        _catch_up(app, models)
+    with _opened(settings, ["audit"]) as (paylink, models):
+        _catch_up(paylink, models)
         position, digest = models.chain().head()
     print(f"{position} {digest}")
     return 0
@@ -219,8 +220,8 @@ def audit_export(
     settings: Settings, start: datetime | None, end: datetime | None, output: Path | None
 ) -> int:
     """Write the journal between two instants as CSV, streamed page by page."""
-    with _opened(settings, ["ledger"]) as (app, models):
-        _catch_up(app, models)
+    with _opened(settings, ["ledger"]) as (paylink, models):
+        _catch_up(paylink, models)
         stream: IO[str] = output.open("w", newline="") if output else sys.stdout
         try:
             rows = _export_rows(models, start, end, stream)
@@ -252,8 +253,8 @@ def channels_status(settings: Settings, as_json: bool) -> int:
     """Each configured channel, and the payments the poller is waiting on."""
     channels = build_channels(settings)
     try:
-        with _opened(settings, ["payments"]) as (app, models):
-            now = app.now()
+        with _opened(settings, ["payments"]) as (paylink, models):
+            now = paylink.now()
             waiting = [item.as_row(now) for item in waiting_payments(models, channels, now)]
     finally:
         close_all(channels)
@@ -283,9 +284,9 @@ def channels_poll(settings: Settings) -> int:
     """Ask the channels about every waiting payment now (what the poller does on schedule)."""
     channels = build_channels(settings)
     try:
-        with _opened(settings, ["payments"]) as (app, models):
-            _catch_up(app, models)
-            counts = ChannelPoller(app, models, channels).run_once(force=True)
+        with _opened(settings, ["payments"]) as (paylink, models):
+            _catch_up(paylink, models)
+            counts = ChannelPoller(paylink, models, channels).run_once(force=True)
     finally:
         close_all(channels)
     print(", ".join(f"{name} {count}" for name, count in counts.items()))

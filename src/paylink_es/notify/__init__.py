@@ -7,7 +7,7 @@ the recipient and the link, delivers, and records ``Sent`` or ``SendFailed``.
 
 from __future__ import annotations
 
-from paylink_es.notify.channels import Notifications, notifications_from_settings
+from paylink_es.notify.channels import Notifications
 from paylink_es.notify.messages import LinkContent, Share, compose, share_for
 from paylink_es.notify.outbox import DevOutbox
 from paylink_es.notify.port import (
@@ -42,6 +42,5 @@ __all__ = [
     "WhatsAppSender",
     "check_recipient",
     "compose",
-    "notifications_from_settings",
     "share_for",
 ]

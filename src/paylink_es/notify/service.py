@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails
+from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import InvalidFieldError, LinkClosedError
 from paylink_es.domain.link import ACTIVE, mask_recipient
 from paylink_es.domain.validation import check_email, normalise_phone, require_text
@@ -35,16 +35,16 @@ def check_recipient(channel: Channel, to: object, field: str = "to") -> str:
 
 
 class LinkSender:
-    """Sends links by e-mail, SMS or WhatsApp and records every attempt on the ledger."""
+    """Sends links by e-mail, SMS or WhatsApp and records every attempt on the paylink."""
 
-    def __init__(self, ledger: PaylinkApp, notifications: Notifications, base_url: str) -> None:
-        self.ledger = ledger
+    def __init__(self, paylink: Paylink, notifications: Notifications, base_url: str) -> None:
+        self.paylink = paylink
         self.notifications = notifications
         self.base_url = base_url
 
     def content(self, link: LinkDetails, language: Language) -> LinkContent:
         """What messages about ``link`` say in ``language``."""
-        merchant = self.ledger.merchant_name(link.merchant_id)
+        merchant = self.paylink.merchants.name(link.merchant_id)
         return LinkContent.of(link, merchant, self.base_url, language)
 
     def share(self, link: LinkDetails, language: Language) -> Share:
@@ -65,7 +65,7 @@ class LinkSender:
         try:
             delivery = notifier.deliver(compose(channel, recipient, content))
         except DeliveryFailedError as error:
-            self.ledger.record_send_failure(link.id, channel, recipient, error.reason)
+            self.paylink.links.record_send_failure(link.id, channel, recipient, error.reason)
             raise
-        self.ledger.send_link(link.id, channel, recipient)
+        self.paylink.links.send(link.id, channel, recipient)
         return SendOutcome(channel, mask_recipient(recipient), delivery, share_for(content))

@@ -10,10 +10,10 @@ from uuid import UUID, uuid4
 import httpx
 
 from paylink_es import faults
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
-from paylink_es.application.users import UserServices
-from paylink_es.channels.registry import build_channels, close_all
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap.adapters import build_channels, notifications_from_settings
+from paylink_es.channels.registry import close_all
 from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA_2026,
@@ -23,7 +23,7 @@ from paylink_es.domain.calendar import (
 )
 from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.webhooks import Resolver
-from paylink_es.notify.channels import Notifications, notifications_from_settings
+from paylink_es.notify.channels import Notifications
 from paylink_es.resolver import system_resolver
 from paylink_es.settings import Settings
 from paylink_es.signing import signing_secret
@@ -39,19 +39,19 @@ def ensure_postgres_schema(settings: Settings) -> None:
     ensure_schema(settings_for(settings), settings.database_schema)
 
 
-def open_app(
+def open_paylink(
     settings: Settings,
     *,
     clock: Clock = system_clock,
     new_id: Callable[[], UUID] = uuid4,
     webhook_resolver: Resolver | None = None,
-) -> PaylinkApp:
-    """The application on the configured store, built whole (and the crash points armed)."""
+) -> Paylink:
+    """Every application service on the configured store (and the crash points armed)."""
     if settings.crash_at:
         faults.arm(settings.crash_at)
     ensure_postgres_schema(settings)
     calendar, rules = settlement_calendar(settings)
-    return PaylinkApp(
+    return Paylink.open(
         settings.eventsourcing_env(),
         clock=clock,
         new_id=new_id,
@@ -76,31 +76,31 @@ class CallbackClient(Protocol):
 class Services:
     """Everything a process serves with, built once by :func:`build` and closed together.
 
-    ``application`` runs the commands; ``users`` the dashboard accounts; ``channels`` the
-    payment channels by name; ``notifications`` the message senders; ``signing_secret``
-    what every signed cookie and token derives from; ``callback_client`` the HTTP client
-    the sandbox posts its callbacks with.
+    ``paylink`` holds every context's application service (merchants, links, payments,
+    money, webhooks, requests, users) on one store; ``channels`` the payment channels by
+    name; ``notifications`` the message senders; ``signing_secret`` what every signed
+    cookie and token derives from; ``callback_client`` the HTTP client the sandbox posts
+    its callbacks with.
     """
 
     settings: Settings
-    application: PaylinkApp
-    users: UserServices
+    paylink: Paylink
     channels: dict[str, ChannelPort]
     notifications: Notifications
     signing_secret: bytes
     callback_client: CallbackClient
-    owns_application: bool = True
+    owns_paylink: bool = True
     closed: bool = field(default=False, init=False)
 
     def close(self) -> None:
-        """Close what was opened (the application only if this built it)."""
+        """Close what was opened (the application services only if this built them)."""
         if self.closed:
             return
         self.closed = True
         close_all(self.channels)
         self.callback_client.close()
-        if self.owns_application:
-            self.application.close()
+        if self.owns_paylink:
+            self.paylink.close()
 
     def __enter__(self) -> Services:
         return self
@@ -114,21 +114,21 @@ def build(
     *,
     clock: Clock = system_clock,
     new_id: Callable[[], UUID] = uuid4,
-    application: PaylinkApp | None = None,
+    paylink: Paylink | None = None,
     channels: dict[str, ChannelPort] | None = None,
     notifications: Notifications | None = None,
     webhook_resolver: Resolver | None = None,
 ) -> Services:
     """The whole graph from settings: the composition root of every process.
 
-    Tests pass fakes (a clock, ids, channels, notifiers, a resolver) or an application they
-    opened themselves (then closing it stays theirs). Adapters are built here from the
+    Tests pass fakes (a clock, ids, channels, notifiers, a resolver) or services they
+    opened themselves (then closing them stays theirs). Adapters are built here from the
     settings, once; nothing is built lazily on first use.
     """
     # The channels keep real time: their signatures and expiries are read by the rails.
     built_channels = channels if channels is not None else build_channels(settings)
     try:
-        opened = application or open_app(
+        opened = paylink or open_paylink(
             settings, clock=clock, new_id=new_id, webhook_resolver=webhook_resolver
         )
     except BaseException:
@@ -136,13 +136,12 @@ def build(
         raise
     return Services(
         settings=settings,
-        application=opened,
-        users=UserServices(opened),
+        paylink=opened,
         channels=built_channels,
         notifications=notifications or notifications_from_settings(settings),
         signing_secret=signing_secret(settings),
         callback_client=httpx.Client(timeout=10),
-        owns_application=application is None,
+        owns_paylink=paylink is None,
     )
 
 
