@@ -22,8 +22,8 @@ from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
 from api.schemas import Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import ChannelPort
+from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services, build
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.process import die_with_parent
@@ -35,7 +35,7 @@ from workers.settlement import SettlementScheduler
 from workers.webhook_sender import DeliveryWorker
 
 DESCRIPTION = """
-Payment links on an event-sourced ledger. Authenticate with
+Payment links on an event-sourced paylink. Authenticate with
 `Authorization: Bearer sk_test_…` (test mode) or `sk_live_…`. Send an `Idempotency-Key`
 header on every POST: the first response is kept and replayed. Errors are
 `application/problem+json` with a stable `type`. Amounts are integers in the currency's
@@ -79,7 +79,7 @@ def create_app(
             app.state.closed = False
         read_models: ReadModels = app.state.read_models
         background = (
-            _Background(settings, services.application, read_models, services.channels)
+            _Background(settings, services.paylink, read_models, services.channels)
             if run_projections
             else None
         )
@@ -100,7 +100,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.services = services
-    app.state.ledger = services.application
+    app.state.paylink = services.paylink
     app.state.read_models = ReadModels(settings)
     app.state.closed = False
     app.state.templates = page_templates()
@@ -138,16 +138,16 @@ def create_app(
         """Readiness: the database answers within a short time (else 503
         `/problems/database-unavailable` with `Retry-After`), and how far the log and
         each read model have got (a read model at `events` has seen every event)."""
-        ledger: PaylinkApp = request.app.state.ledger
+        paylink: Paylink = request.app.state.paylink
         read_models: ReadModels = request.app.state.read_models
-        datastore = getattr(ledger.recorder, "datastore", None)
+        datastore = getattr(paylink.app.recorder, "datastore", None)
         if isinstance(datastore, SharedDatastore):
             datastore.ready(min(READY_TIMEOUT_S, settings.postgres_pool_timeout_s))
         return Readiness(
             backend=settings.backend,
-            events=ledger.recorder.max_notification_id() or 0,
+            events=paylink.app.recorder.max_notification_id() or 0,
             projections={
-                name: model.view.max_tracking_id(ledger.name) or 0
+                name: model.view.max_tracking_id(paylink.app.name) or 0
                 for name, model in read_models.models.items()
             },
             version=__version__,
@@ -193,15 +193,15 @@ class _Background:
     def __init__(
         self,
         settings: Settings,
-        ledger: PaylinkApp,
+        paylink: Paylink,
         models: ReadModels,
         channels: dict[str, ChannelPort],
     ) -> None:
-        self.service = ProjectionService(settings, ledger, models)
+        self.service = ProjectionService(settings, paylink.app, models)
         self.service.start()
         self.stopping = threading.Event()
         self.worker = DeliveryWorker(
-            ledger, models.outbox(), allow_private=settings.allow_private_webhooks
+            paylink, models.outbox(), allow_private=settings.allow_private_webhooks
         )
         self.sender = threading.Thread(
             target=self.worker.run_forever,
@@ -212,11 +212,11 @@ class _Background:
         self.sender.start()
         self.settler: SettlementScheduler | None = None
         if settings.settle_every_s > 0:
-            self.settler = SettlementScheduler(ledger, models, settings.settle_every_s)
+            self.settler = SettlementScheduler(paylink, models, settings.settle_every_s)
             self.settler.start()
         self.poller: ChannelPoller | None = None
         if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
-            self.poller = ChannelPoller(ledger, models, channels, settings.channel_poll_s)
+            self.poller = ChannelPoller(paylink, models, channels, settings.channel_poll_s)
             self.poller.start()
 
     def stop(self) -> None:

@@ -29,8 +29,8 @@ from api.middleware import Answer, Direct
 from api.problems import PROBLEM, error_document
 from api.routes.links import open_link
 from api.schemas import LinkCreate
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import KeyOwner
+from paylink_es.application.services import Paylink
 from paylink_es.bearer import bearer_token
 from paylink_es.domain.errors import DomainError
 from paylink_es.settings import Settings
@@ -56,8 +56,8 @@ def json_content(value: bytes | None) -> bool:
 
 def admit(
     state: State, headers: dict[bytes, bytes], body: bytes
-) -> tuple[PaylinkApp, KeyOwner, LinkCreate] | None:
-    """The ledger, the key's owner and the valid body of a request the direct path may
+) -> tuple[Paylink, KeyOwner, LinkCreate] | None:
+    """The paylink, the key's owner and the valid body of a request the direct path may
     answer; ``None`` when the route must judge it (it then spends no rate token).
 
     Every direct handler admits requests with it (those given to ``create_app`` as
@@ -65,8 +65,8 @@ def admit(
     if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
         return None
     secret = bearer_token(headers.get(b"authorization"))
-    ledger: PaylinkApp = state.ledger
-    owner = ledger.cached_owner(secret) if secret is not None else None
+    paylink: Paylink = state.paylink
+    owner = paylink.merchants.cached_owner(secret) if secret is not None else None
     if owner is None:
         return None
     try:
@@ -76,7 +76,7 @@ def admit(
     limiter: RateLimiter = state.rate_limiter
     if limiter.wait_needed(owner.key_id) > 0:
         return None
-    return ledger, owner, link
+    return paylink, owner, link
 
 
 def create_link_handler(state: State) -> Direct:
@@ -86,10 +86,10 @@ def create_link_handler(state: State) -> Direct:
         admitted = admit(state, headers, body)
         if admitted is None:
             return None
-        ledger, owner, link = admitted
+        paylink, owner, link = admitted
         settings: Settings = state.settings
         try:
-            status, content = await open_link(ledger, owner, link, settings.public_url)
+            status, content = await open_link(paylink, owner, link, settings.public_url)
         except DomainError as error:
             # Refused by the domain: nothing was stored, and the token is spent as the
             # route would have spent it.

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.support.examples import DEFAULT_PROFILE, EXAMPLES, PROFILE_VAR
@@ -83,9 +83,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def memory_app(clock: FakeClock) -> Iterator[PaylinkApp]:
+def memory_app(clock: FakeClock) -> Iterator[Paylink]:
     """The application on the in-memory (POPO) event store."""
-    app = PaylinkApp({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    app = Paylink.open({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
     yield app
     app.close()
 
@@ -149,9 +149,9 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 
 
 @pytest.fixture
-def backend_app(backend_settings: Settings, clock: FakeClock) -> Iterator[PaylinkApp]:
+def backend_app(backend_settings: Settings, clock: FakeClock) -> Iterator[Paylink]:
     """The application opened through the composition root on a real database."""
-    app = open_app(backend_settings, clock=clock)
+    app = open_paylink(backend_settings, clock=clock)
     try:
         yield app
     finally:

@@ -20,7 +20,7 @@ from api.dashboard.links import link_filters
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
 from api.routes.payments import PAYMENT_STATUSES
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from projections.queries import ledger as ledger_queries
 from projections.queries import links as link_queries
 from projections.queries import payments as payment_queries
@@ -106,12 +106,12 @@ def link_pages(
     models: ReadModels,
     merchant_id: UUID,
     mode: str,
-    ledger: PaylinkApp,
+    paylink: Paylink,
     base_url: str,
     filters: dict[str, Any],
 ) -> Iterator[list[LinkExportRow]]:
     """Pages of link rows with their short URL."""
-    for page in link_queries.all_links(models, merchant_id, mode, ledger.now(), **filters):
+    for page in link_queries.all_links(models, merchant_id, mode, paylink.now(), **filters):
         yield [{**row, "url": f"{base_url}/l/{row['code']}"} for row in page]
 
 
@@ -127,8 +127,8 @@ def _download(chunks: Iterator[str], name: str) -> StreamingResponse:
     )
 
 
-def _stamp(ledger: PaylinkApp) -> str:
-    return ledger.now().strftime("%Y%m%d-%H%M%S")
+def _stamp(paylink: Paylink) -> str:
+    return paylink.now().strftime("%Y%m%d-%H%M%S")
 
 
 @router.get("/dashboard/exports/links.csv")
@@ -143,12 +143,14 @@ def export_links(
     """Every link under the list page's filters (not only the page on screen)."""
     filters = link_filters({"status": status, "q": q, "from": created_from, "to": created_to})
     models: ReadModels = request.app.state.read_models
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     # The first page is read now: a bad filter is a 400 page, not a broken download.
-    link_queries.list_links(models, staff.merchant_id, staff.mode, ledger.now(), limit=1, **filters)
+    link_queries.list_links(
+        models, staff.merchant_id, staff.mode, paylink.now(), limit=1, **filters
+    )
     base_url = request.app.state.settings.public_url
-    pages = link_pages(models, staff.merchant_id, staff.mode, ledger, base_url, filters)
-    name = f"links-{staff.mode}-{_stamp(ledger)}.csv"
+    pages = link_pages(models, staff.merchant_id, staff.mode, paylink, base_url, filters)
+    name = f"links-{staff.mode}-{_stamp(paylink)}.csv"
     return _download(csv_chunks(pages, LINK_COLUMNS), name)
 
 
@@ -160,11 +162,11 @@ def export_payments(
     if status and status not in PAYMENT_STATUSES:
         raise QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
     models: ReadModels = request.app.state.read_models
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     pages = payment_queries.all_payments(
         models, staff.merchant_id, staff.mode, status=status or None
     )
-    name = f"payments-{staff.mode}-{_stamp(ledger)}.csv"
+    name = f"payments-{staff.mode}-{_stamp(paylink)}.csv"
     return _download(csv_chunks(pages, PAYMENT_COLUMNS), name)
 
 
@@ -172,7 +174,7 @@ def export_payments(
 def export_journal(request: Request, staff: StaffDep) -> Response:
     """The merchant's double-entry journal lines in store order, for accountants."""
     models: ReadModels = request.app.state.read_models
-    ledger: PaylinkApp = request.app.state.ledger
+    paylink: Paylink = request.app.state.paylink
     pages = ledger_queries.journal(models, merchant_id=staff.merchant_id, mode=staff.mode)
-    name = f"journal-{staff.mode}-{_stamp(ledger)}.csv"
+    name = f"journal-{staff.mode}-{_stamp(paylink)}.csv"
     return _download(csv_chunks(pages, JOURNAL_COLUMNS), name)

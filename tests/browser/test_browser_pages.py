@@ -134,7 +134,7 @@ def test_an_open_amount_link(page: Page, served: Shop, shoot: Shoot) -> None:
         expect(error).to_contain_text(limit)
         expect(amount).to_have_value(typed)  # kept, to correct
         shoot(page, f"04-server-refuses-{typed}")
-    assert served.ledger.link(served.ledger.link_id_for_code(code)).uses == 0
+    assert served.paylink.links.get(served.paylink.links.id_for_code(code)).uses == 0
 
 
 def test_a_phone_clock_ahead_of_the_server_does_not_reload_in_a_loop(

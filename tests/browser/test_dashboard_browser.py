@@ -19,7 +19,6 @@ pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, Frame, Page, expect
 
-from paylink_es.application.users import UserServices
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.browser.conftest import PHONE
@@ -36,7 +35,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> I
     """The app in uvicorn with its read models running, one merchant, an owner and a viewer."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("dashboard") / "var")
     with shop(settings, server_clock, served=True, run_projections=True) as built:
-        users = UserServices(built.ledger)
+        users = built.paylink.users
         users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
         users.create_user(built.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
         yield built

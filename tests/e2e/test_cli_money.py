@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -28,12 +28,12 @@ def _paid_last_week(folder: Path, merchant: str, amounts: list[int]) -> list[UUI
     """Verified VA payments made ten days ago (so due today), written to the folder's store."""
     clock = FakeClock(datetime.now(tz=UTC) - timedelta(days=10))
     ids = []
-    with open_app(Settings(data_dir=folder / "var"), clock=clock) as app:
+    with open_paylink(Settings(data_dir=folder / "var"), clock=clock) as app:
         for i, amount in enumerate(amounts):
-            link = app.create_link(UUID(merchant), amount=amount, description=f"Order {i}")
-            payment = app.start_payment(link, "va_bca")
-            app.record_payment(payment, f"VA-{i}", Money(amount, "IDR"), clock())
-            app.verify_payment(payment)
+            link = app.links.create(UUID(merchant), amount=amount, description=f"Order {i}")
+            payment = app.payments.start(link, "va_bca")
+            app.payments.record(payment, f"VA-{i}", Money(amount, "IDR"), clock())
+            app.payments.verify(payment)
             ids.append(payment)
     return ids
 
@@ -104,15 +104,15 @@ def test_bank_account_policy_and_fee_plan_from_the_command_line(tmp_path: Path) 
 def test_a_live_payout_waits_for_finance_to_complete_it(tmp_path: Path) -> None:
     merchant = _merchant(tmp_path)
     clock = FakeClock(datetime.now(tz=UTC) - timedelta(days=10))
-    with open_app(Settings(data_dir=tmp_path / "var"), clock=clock) as app:
+    with open_paylink(Settings(data_dir=tmp_path / "var"), clock=clock) as app:
         owner = UUID(merchant)
-        app.set_bank_account(owner, "BRI", "555566667777", "Toko Settle")
-        link = app.create_link(owner, amount=104_000, description="Live order", mode="live")
-        payment = app.start_payment(link, "va_bri")
-        app.record_payment(payment, "LIVE-1", Money(104_000, "IDR"), clock())
-        app.verify_payment(payment)
-        assert app.settle(clock().date() + timedelta(days=5), [payment]).settled == 1
-        payout = app.request_payout(owner, "live", Money(100_000, "IDR"))
+        app.merchants.set_bank_account(owner, "BRI", "555566667777", "Toko Settle")
+        link = app.links.create(owner, amount=104_000, description="Live order", mode="live")
+        payment = app.payments.start(link, "va_bri")
+        app.payments.record(payment, "LIVE-1", Money(104_000, "IDR"), clock())
+        app.payments.verify(payment)
+        assert app.money.settle(clock().date() + timedelta(days=5), [payment]).settled == 1
+        payout = app.money.request_payout(owner, "live", Money(100_000, "IDR"))
     assert payout.status == "requested"
     done = paylink(
         tmp_path, "payouts", "complete", "--payout", str(payout.id), "--reference", "BRI-778"

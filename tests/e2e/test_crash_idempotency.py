@@ -24,7 +24,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.link import PaymentLink
 from paylink_es.settings import Settings
 from tests.e2e.test_serve import free_port
@@ -102,21 +102,21 @@ def server(backend_settings: Settings, tmp_path: Path) -> Iterator[Server]:
 
 
 def merchant_key(settings: Settings) -> dict[str, str]:
-    with open_app(settings) as app:
-        merchant = app.register_merchant("Toko Kopi")
-        secret = app.issue_api_key(merchant, "test").secret
+    with open_paylink(settings) as app:
+        merchant = app.merchants.register("Toko Kopi")
+        secret = app.merchants.issue_key(merchant, "test").secret
     return {"Authorization": f"Bearer {secret}"}
 
 
 def links_by_description(settings: Settings) -> Counter[str]:
     """Every link in the store (not a read model), counted by its description."""
-    with open_app(settings) as app:
+    with open_paylink(settings) as app:
         firsts = [
             UUID(str(n.originator_id))
-            for n in app.recorder.select_notifications(1, 1_000_000)
+            for n in app.app.recorder.select_notifications(1, 1_000_000)
             if n.originator_version == 1 and n.topic.endswith("PaymentLink.Created")
         ]
-        links: list[object] = [app.repository.get(i) for i in firsts]
+        links: list[object] = [app.app.repository.get(i) for i in firsts]
     return Counter(link.description for link in links if isinstance(link, PaymentLink))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from paylink_es.store import doorbell
 from paylink_es.store.doorbell import Doorbell, address_for, ring
@@ -29,12 +29,12 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from paylink_es.settings import Settings
 
-    with open_app(Settings(data_dir=Path(sys.argv[1]))) as app:
-        merchant = app.register_merchant("Toko Bel", "bel@example.com")
-        app.create_link(merchant, amount=12_000, description="dari proses lain")
+    with open_paylink(Settings(data_dir=Path(sys.argv[1]))) as app:
+        merchant = app.merchants.register("Toko Bel", "bel@example.com")
+        app.links.create(merchant, amount=12_000, description="dari proses lain")
     """
 )
 
@@ -91,8 +91,8 @@ def test_live_projections_follow_another_processs_commits_by_the_bell(
     store: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runner, "FALLBACK_S", 60.0)
-    with open_app(store) as app:
-        service = ProjectionService(store, app)
+    with open_paylink(store) as app:
+        service = ProjectionService(store, app.app)
         service.start()
         try:
             assert service.doorbell is not None
@@ -101,7 +101,7 @@ def test_live_projections_follow_another_processs_commits_by_the_bell(
             service.wait_until(head(app), timeout=20)
             rows = service.models["links"].view.query("SELECT description FROM {s}links")
             assert [row["description"] for row in rows] == ["dari proses lain"]
-            app.register_merchant("Toko Sendiri", "sendiri@example.com")  # this process too
+            app.merchants.register("Toko Sendiri", "sendiri@example.com")  # this process too
             service.wait_until(head(app), timeout=20)
         finally:
             service.stop()

@@ -15,30 +15,30 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import NotFoundError
 from paylink_es.settings import Settings
 
 
 @pytest.fixture
-def app(backend_settings: Settings, clock: FakeClock) -> Iterator[PaylinkApp]:
-    app = open_app(backend_settings.model_copy(update={"group_commit": True}), clock=clock)
-    assert app.committer is not None
+def app(backend_settings: Settings, clock: FakeClock) -> Iterator[Paylink]:
+    app = open_paylink(backend_settings.model_copy(update={"group_commit": True}), clock=clock)
+    assert app.app.committer is not None
     try:
         yield app
     finally:
         app.close()
 
 
-def gather(app: PaylinkApp, requests: list[tuple[UUID, dict[str, Any]]]) -> list[Any]:
+def gather(app: Paylink, requests: list[tuple[UUID, dict[str, Any]]]) -> list[Any]:
     """Await every request together from one event loop (errors returned, not raised)."""
 
     async def run() -> list[Any]:
         return await asyncio.gather(
-            *(app.open_link_request_async(m, **fields) for m, fields in requests),
+            *(app.links.create_or_find_async(m, **fields) for m, fields in requests),
             return_exceptions=True,
         )
 
@@ -48,9 +48,9 @@ def gather(app: PaylinkApp, requests: list[tuple[UUID, dict[str, Any]]]) -> list
         return thread.submit(asyncio.run, run()).result(timeout=60)
 
 
-def test_creates_awaited_together_are_written_in_one_batch(app: PaylinkApp) -> None:
-    merchant = app.register_merchant("Toko Budi")
-    committer = app.committer
+def test_creates_awaited_together_are_written_in_one_batch(app: Paylink) -> None:
+    merchant = app.merchants.register("Toko Budi")
+    committer = app.app.committer
     assert committer is not None
     batches = committer.batches
 
@@ -65,11 +65,11 @@ def test_creates_awaited_together_are_written_in_one_batch(app: PaylinkApp) -> N
     assert committer.batches == batches + 1  # one write for the twenty
     assert not committer._loops  # nothing kept for a loop that has finished
     for link in links:  # and each is really stored
-        assert app.link(link.id).amount == link.amount
+        assert app.links.get(link.id).amount == link.amount
 
 
-def test_one_reference_in_one_batch_makes_one_link(app: PaylinkApp) -> None:
-    merchant = app.register_merchant("Toko Budi")
+def test_one_reference_in_one_batch_makes_one_link(app: Paylink) -> None:
+    merchant = app.merchants.register("Toko Budi")
     fields = {"amount": 150_000, "description": "Kaos", "reference_id": "INV-7"}
 
     results = gather(app, [(merchant, fields)] * 6)
@@ -79,14 +79,14 @@ def test_one_reference_in_one_batch_makes_one_link(app: PaylinkApp) -> None:
     assert sorted(r[1] for r in results) == [False] * 5 + [True]
     created = [
         n
-        for n in app.recorder.select_notifications(start=1, limit=1000)
+        for n in app.app.recorder.select_notifications(start=1, limit=1000)
         if n.topic == "paylink_es.domain.link:PaymentLink.Created"
     ]
     assert len(created) == 1
 
 
-def test_a_failing_command_fails_alone(app: PaylinkApp) -> None:
-    merchant = app.register_merchant("Toko Budi")
+def test_a_failing_command_fails_alone(app: Paylink) -> None:
+    merchant = app.merchants.register("Toko Budi")
     stranger = uuid4()
 
     results = gather(
@@ -100,4 +100,4 @@ def test_a_failing_command_fails_alone(app: PaylinkApp) -> None:
 
     assert isinstance(results[1], NotFoundError)
     assert [r[0].amount for r in (results[0], results[2])] == [1_000, 3_000]
-    assert app.link(results[2][0].id).merchant_id == merchant
+    assert app.links.get(results[2][0].id).merchant_id == merchant

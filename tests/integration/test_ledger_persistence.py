@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import Recording
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.domain.terms import Customer, LineItem
@@ -32,14 +32,14 @@ class Lifecycle:
     flagged_payment_id: UUID
 
 
-def run_lifecycle(app: PaylinkApp, clock: FakeClock) -> Lifecycle:
+def run_lifecycle(app: Paylink, clock: FakeClock) -> Lifecycle:
     """Merchant, keys, a link sent, opened, paid, verified, settled and partly refunded."""
-    merchant_id = app.register_merchant("Toko Budi", "budi@example.com")
-    key = app.issue_api_key(merchant_id)
-    revoked = app.issue_api_key(merchant_id, "live")
-    app.revoke_api_key(merchant_id, revoked.key_id)
+    merchant_id = app.merchants.register("Toko Budi", "budi@example.com")
+    key = app.merchants.issue_key(merchant_id)
+    revoked = app.merchants.issue_key(merchant_id, "live")
+    app.merchants.revoke_key(merchant_id, revoked.key_id)
     clock.advance(timedelta(minutes=3))
-    link_id = app.create_link(
+    link_id = app.links.create(
         merchant_id,
         description="Kaos polos hitam\nukuran L",
         reference_id="INV-2026-0042",
@@ -54,10 +54,10 @@ def run_lifecycle(app: PaylinkApp, clock: FakeClock) -> Lifecycle:
         success_url="https://toko.example/terima-kasih",
         metadata={"order": "42", "catatan": "bungkus kado"},
     )
-    app.send_link(link_id, "email", "budi@example.com")
-    app.open_link(link_id, "visitor-abc")
+    app.links.send(link_id, "email", "budi@example.com")
+    app.links.open(link_id, "visitor-abc")
     clock.advance(timedelta(minutes=2))
-    payment_id = app.start_payment(
+    payment_id = app.payments.start(
         link_id,
         "va_bca",
         channel="bca",
@@ -65,22 +65,22 @@ def run_lifecycle(app: PaylinkApp, clock: FakeClock) -> Lifecycle:
         expires_at=clock() + timedelta(hours=6),
     )
     clock.advance(timedelta(minutes=7))
-    app.record_payment(
+    app.payments.record(
         payment_id,
         "BCA-20260105-0001",
         Money(150_000, "IDR"),
         datetime.fromisoformat("2026-01-05T10:11:59+07:00"),
     )
-    app.verify_payment(payment_id, Money(4_000, "IDR"), {"inquiry": "PAID", "rrn": "123456"})
-    app.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
-    app.refund_payment(payment_id, Money(10_000, "IDR"), "ongkos kirim dikembalikan")
+    app.payments.verify(payment_id, Money(4_000, "IDR"), {"inquiry": "PAID", "rrn": "123456"})
+    app.money.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
+    app.money.refund(payment_id, Money(10_000, "IDR"), "ongkos kirim dikembalikan")
 
-    open_link_id = app.create_link(
+    open_link_id = app.links.create(
         merchant_id, description="Donasi", amount_min=10_000, amount_max=1_000_000, usage_limit=None
     )
-    flagged_payment_id = app.start_payment(open_link_id, "qris", amount=50_000)
-    app.record_payment(flagged_payment_id, "QR-9", Money(50_001, "IDR"), clock())
-    app.cancel_link(open_link_id, "kampanye selesai")
+    flagged_payment_id = app.payments.start(open_link_id, "qris", amount=50_000)
+    app.payments.record(flagged_payment_id, "QR-9", Money(50_001, "IDR"), clock())
+    app.links.cancel(open_link_id, "kampanye selesai")
     return Lifecycle(
         merchant_id=merchant_id,
         secret=key.secret,
@@ -93,39 +93,42 @@ def run_lifecycle(app: PaylinkApp, clock: FakeClock) -> Lifecycle:
 
 
 def test_the_whole_lifecycle_survives_reopening_the_app(
-    backend_app: PaylinkApp, backend_settings: Settings, clock: FakeClock
+    backend_app: Paylink, backend_settings: Settings, clock: FakeClock
 ) -> None:
     done = run_lifecycle(backend_app, clock)
-    link = backend_app.link(done.link_id)
-    payment = backend_app.payment(done.payment_id)
+    link = backend_app.links.get(done.link_id)
+    payment = backend_app.payments.get(done.payment_id)
     assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
     assert (payment.status, payment.refunded) == ("settled", Money(10_000, "IDR"))
 
-    reopened = open_app(backend_settings, clock=clock)
+    reopened = open_paylink(backend_settings, clock=clock)
     try:
-        assert reopened.recorder.max_notification_id() == backend_app.recorder.max_notification_id()
-        assert reopened.link(done.link_id) == link
-        assert reopened.payment(done.payment_id) == payment
-        assert reopened.link(done.open_link_id) == backend_app.link(done.open_link_id)
-        flagged = reopened.payment(done.flagged_payment_id)
+        assert (
+            reopened.app.recorder.max_notification_id()
+            == backend_app.app.recorder.max_notification_id()
+        )
+        assert reopened.links.get(done.link_id) == link
+        assert reopened.payments.get(done.payment_id) == payment
+        assert reopened.links.get(done.open_link_id) == backend_app.links.get(done.open_link_id)
+        flagged = reopened.payments.get(done.flagged_payment_id)
         assert (flagged.anomaly, flagged.disposition) == ("overpaid", "needs_review")
-        assert reopened.link_id_for_code(link.code) == done.link_id
-        assert reopened.merchant_name(done.merchant_id) == "Toko Budi"
-        assert reopened.authenticate(done.secret).merchant_id == done.merchant_id
+        assert reopened.links.id_for_code(link.code) == done.link_id
+        assert reopened.merchants.name(done.merchant_id) == "Toko Budi"
+        assert reopened.merchants.authenticate(done.secret).merchant_id == done.merchant_id
         with pytest.raises(Exception, match="revoked"):
-            reopened.authenticate(done.revoked_secret)
+            reopened.merchants.authenticate(done.revoked_secret)
         # The repeat create and the duplicate report are still recognised after a restart.
-        again = reopened.create_link(
+        again = reopened.links.create(
             done.merchant_id, amount=1, description="x", reference_id="INV-2026-0042"
         )
         assert again == done.link_id
-        repeat = reopened.record_payment(
+        repeat = reopened.payments.record(
             done.payment_id, "BCA-20260105-0001", Money(150_000, "IDR"), clock()
         )
         assert (repeat.duplicate, repeat.payment_id) == (True, done.payment_id)
         # What the reopened app writes, the first one reads.
-        reopened.refund_payment(done.payment_id, Money(5_000, "IDR"), "diskon")
-        assert backend_app.payment(done.payment_id).refunded == Money(15_000, "IDR")
+        reopened.money.refund(done.payment_id, Money(5_000, "IDR"), "diskon")
+        assert backend_app.payments.get(done.payment_id).refunded == Money(15_000, "IDR")
     finally:
         reopened.close()
 
@@ -158,25 +161,25 @@ def assert_same_value(decoded: object, original: object, where: str) -> None:
 
 
 def test_every_stored_event_round_trips_exactly(
-    backend_app: PaylinkApp, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    backend_app: Paylink, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     produced: list[Any] = []
-    put = backend_app.events.put  # every write goes through here, group commit or not
+    put = backend_app.app.events.put  # every write goes through here, group commit or not
 
     def recording_put(*args: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = put(*args, **kwargs)
         produced.extend(recording.domain_event for recording in recordings)
         return recordings
 
-    monkeypatch.setattr(backend_app.events, "put", recording_put)
+    monkeypatch.setattr(backend_app.app.events, "put", recording_put)
     run_lifecycle(backend_app, clock)
 
-    stored = backend_app.recorder.select_notifications(start=1, limit=1000)
+    stored = backend_app.app.recorder.select_notifications(start=1, limit=1000)
     assert len(stored) == len(produced) >= 25
     for notification, original in zip(stored, produced, strict=True):
         where = notification.topic
-        decoded = backend_app.mapper.to_domain_event(notification)
-        again = backend_app.mapper.to_stored_event(decoded)
+        decoded = backend_app.app.mapper.to_domain_event(notification)
+        again = backend_app.app.mapper.to_stored_event(decoded)
         assert again.topic == notification.topic, where
         assert again.state == notification.state, where
         assert again.originator_id == notification.originator_id, where
@@ -185,7 +188,7 @@ def test_every_stored_event_round_trips_exactly(
         assert_same_value(decoded.__dict__, original.__dict__, where)
 
 
-def test_domain_values_come_back_as_domain_types(backend_app: PaylinkApp, clock: FakeClock) -> None:
+def test_domain_values_come_back_as_domain_types(backend_app: Paylink, clock: FakeClock) -> None:
     """Guards the round-trip test above: it would pass vacuously if no event held these."""
     run_lifecycle(backend_app, clock)
     seen: dict[type, Callable[[Any], bool]] = {
@@ -209,9 +212,9 @@ def test_domain_values_come_back_as_domain_types(backend_app: PaylinkApp, clock:
                 assert check(value), value
                 found[kind] += 1
 
-    for notification in backend_app.recorder.select_notifications(start=1, limit=1000):
-        visit(backend_app.mapper.to_domain_event(notification).__dict__)
+    for notification in backend_app.app.recorder.select_notifications(start=1, limit=1000):
+        visit(backend_app.app.mapper.to_domain_event(notification).__dict__)
     assert all(found.values()), found
     assert b"150000.0" not in b"".join(
-        n.state for n in backend_app.recorder.select_notifications(start=1, limit=1000)
+        n.state for n in backend_app.app.recorder.select_notifications(start=1, limit=1000)
     )

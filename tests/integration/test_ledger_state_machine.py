@@ -29,8 +29,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails, PaymentDetails
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import (
     LinkClosedError,
@@ -63,7 +63,7 @@ class LedgerMachine(RuleBasedStateMachine):
     """One merchant's links and payments, driven at random against one application."""
 
     def __init__(
-        self, app: PaylinkApp, clock: FakeClock, on_teardown: Callable[[], None] = lambda: None
+        self, app: Paylink, clock: FakeClock, on_teardown: Callable[[], None] = lambda: None
     ) -> None:
         super().__init__()
         self.app = app
@@ -71,7 +71,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.on_teardown = on_teardown
         # The store may be shared with earlier examples: keep this one's names apart.
         self.tag = uuid4().hex[:10]
-        self.merchant_id = app.register_merchant(f"Toko {self.tag}")
+        self.merchant_id = app.merchants.register(f"Toko {self.tag}")
         self.links: list[UUID] = []
         self.by_reference: dict[str, UUID] = {}
         self.payments: list[UUID] = []
@@ -87,7 +87,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """Start where the interesting races are: several payers on one single-use link."""
         self.create_link(False, 150_000, 1, expires_in, None)
         for _ in range(payers):
-            self.payments.append(self.app.start_payment(self.links[-1], "qris"))
+            self.payments.append(self.app.payments.start(self.links[-1], "qris"))
 
     # -- links ---------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             terms["amount"] = base
         reference_id = None if reference is None else f"INV-{reference}"
-        link_id = self.app.create_link(self.merchant_id, reference_id=reference_id, **terms)
+        link_id = self.app.links.create(self.merchant_id, reference_id=reference_id, **terms)
         if reference_id is not None and reference_id in self.by_reference:
             assert link_id == self.by_reference[reference_id]
             return
@@ -133,23 +133,25 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def cancel_link(self, data: st.DataObject) -> None:
         link_id = data.draw(st.sampled_from(self.links))
-        status = self.app.link(link_id).status
+        status = self.app.links.get(link_id).status
         closed = status in ("cancelled", "completed") or link_id in self.expiry_recorded
         try:
-            self.app.cancel_link(link_id, "random cancel")
+            self.app.links.cancel(link_id, "random cancel")
         except LinkClosedError:
             assert closed
-            assert self.app.link(link_id).status == status
+            assert self.app.links.get(link_id).status == status
         else:
             assert not closed
-            assert self.app.link(link_id).status == "cancelled"
+            assert self.app.links.get(link_id).status == "cancelled"
 
     @precondition(lambda self: self.links)
     @rule(data=st.data())
     def expire_link(self, data: st.DataObject) -> None:
         link_id = data.draw(st.sampled_from(self.links))
-        due = self.app.link(link_id).status == "expired" and link_id not in self.expiry_recorded
-        assert self.app.expire_link(link_id) is due
+        due = (
+            self.app.links.get(link_id).status == "expired" and link_id not in self.expiry_recorded
+        )
+        assert self.app.links.expire(link_id) is due
         if due:
             self.expiry_recorded.add(link_id)
 
@@ -163,18 +165,18 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), method=st.sampled_from(METHODS))
     def start_payment(self, data: st.DataObject, method: str) -> None:
         link_id = data.draw(st.sampled_from(self.links))
-        link = self.app.link(link_id)
+        link = self.app.links.get(link_id)
         offered = None
         if link.amount is None:
             low = link.amount_min or 1
             offered = data.draw(st.integers(low, link.amount_max or low * 4))
         try:
-            payment_id = self.app.start_payment(link_id, method, amount=offered)
+            payment_id = self.app.payments.start(link_id, method, amount=offered)
         except LinkNotPayableError:
             assert link.status != "active"
             return
         assert link.status == "active"
-        payment = self.app.payment(payment_id)
+        payment = self.app.payments.get(payment_id)
         assert payment.amount.amount == (link.amount or offered)
         self.payments.append(payment_id)
 
@@ -199,12 +201,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _record(self, payment_id: UUID, ref: str | None, off_by: int, paid_at: datetime) -> None:
         """Report money for ``payment_id`` (a fresh channel reference unless ``ref``)."""
-        before = self.app.payment(payment_id)
-        link = self.app.link(before.link_id)
+        before = self.app.payments.get(payment_id)
+        link = self.app.links.get(before.link_id)
         ref = ref or f"{self.tag}-{len(self.refs)}"
         paid = Money(max(before.amount.amount + off_by, 1), "IDR")
 
-        outcome = self.app.record_payment(payment_id, ref, paid, paid_at)
+        outcome = self.app.payments.record(payment_id, ref, paid, paid_at)
 
         if ref in self.refs:
             assert outcome.duplicate
@@ -218,27 +220,27 @@ class LedgerMachine(RuleBasedStateMachine):
         else:  # more money to instructions already paid: a payment of its own
             assert outcome.payment_id not in self.payments
             self.payments.append(outcome.payment_id)
-        recorded = self.app.payment(outcome.payment_id)
+        recorded = self.app.payments.get(outcome.payment_id)
         assert (recorded.received, recorded.channel_ref, recorded.paid_at) == (paid, ref, paid_at)
 
     def _payment(self, data: st.DataObject) -> PaymentDetails:
-        return self.app.payment(data.draw(st.sampled_from(self.payments)))
+        return self.app.payments.get(data.draw(st.sampled_from(self.payments)))
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data(), confirmed=st.booleans(), fee=st.sampled_from([0, 100, 2_500]))
     def confirm_with_channel(self, data: st.DataObject, confirmed: bool, fee: int) -> None:
         payment = self._payment(data)
-        link = self.app.link(payment.link_id)
+        link = self.app.links.get(payment.link_id)
         try:
             if confirmed:
-                self.app.verify_payment(payment.id, Money(min(fee, 499), "IDR"))
+                self.app.payments.verify(payment.id, Money(min(fee, 499), "IDR"))
             else:
-                self.app.reject_payment(payment.id, "status inquiry: not paid")
+                self.app.payments.reject(payment.id, "status inquiry: not paid")
         except PaymentStateError:
             assert payment.status != "paid"
         else:
             assert payment.status == "paid"
-            now = self.app.payment(payment.id)
+            now = self.app.payments.get(payment.id)
             assert now.status == ("verified" if confirmed else "rejected")
             if confirmed and payment.anomaly is None:
                 # Only confirmed money counts as a use; the link may have been completed
@@ -256,12 +258,12 @@ class LedgerMachine(RuleBasedStateMachine):
         payment = self._payment(data)
         settleable = payment.status == "verified" and payment.disposition is None
         try:
-            self.app.settle_payment(payment.id, uuid4(), date(2026, 1, 31))
+            self.app.money.settle_payment(payment.id, uuid4(), date(2026, 1, 31))
         except PaymentStateError:
             assert not settleable
         else:
             assert settleable
-            assert self.app.payment(payment.id).status == "settled"
+            assert self.app.payments.get(payment.id).status == "settled"
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data(), share=st.sampled_from([0.25, 0.5, 1.0]))
@@ -271,7 +273,7 @@ class LedgerMachine(RuleBasedStateMachine):
         base = payment.received.amount if payment.received else 1
         amount = Money(max(int(base * share), 1), "IDR")
         try:
-            self.app.refund_payment(payment.id, amount, "random refund")
+            self.app.money.refund(payment.id, amount, "random refund")
         except PaymentStateError:
             assert not holds_money
         except RefundExceedsPaymentError:
@@ -281,14 +283,14 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert amount > payment.received - payment.refunded
         else:
             assert holds_money
-            assert self.app.payment(payment.id).refunded == payment.refunded + amount
+            assert self.app.payments.get(payment.id).refunded == payment.refunded + amount
 
     # -- invariants ----------------------------------------------------------------------
 
     @invariant()
     def money_is_never_lost_or_double_counted(self) -> None:
-        links = {link_id: self.app.link(link_id) for link_id in self.links}
-        payments = [self.app.payment(payment_id) for payment_id in self.payments]
+        links = {link_id: self.app.links.get(link_id) for link_id in self.links}
+        payments = [self.app.payments.get(payment_id) for payment_id in self.payments]
         received = [p for p in payments if p.received is not None]
         total = sum(p.received.amount for p in received if p.received)
         collected = sum(link.collected for link in links.values())
@@ -327,7 +329,7 @@ FAST = settings(
 BRIEF = settings(FAST, max_examples=scaled(10))
 
 
-Store = tuple[PaylinkApp, FakeClock, Callable[[], None]]
+Store = tuple[Paylink, FakeClock, Callable[[], None]]
 
 
 def machine_on(store: Callable[[], Store]) -> type[LedgerMachine]:
@@ -344,14 +346,14 @@ def machine_on(store: Callable[[], Store]) -> type[LedgerMachine]:
 def test_random_lifecycles_never_lose_or_double_count_money_in_memory() -> None:
     def fresh_store() -> Store:
         clock = FakeClock()
-        app = PaylinkApp({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+        app = Paylink.open({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
         return app, clock, app.close
 
     run_state_machine_as_test(machine_on(fresh_store), settings=FAST)
 
 
 def test_random_lifecycles_never_lose_or_double_count_money_on_a_real_database(
-    backend_app: PaylinkApp, clock: FakeClock
+    backend_app: Paylink, clock: FakeClock
 ) -> None:
     # One store for every example (the fixture closes it); each example keeps to its own
     # merchant and channel references, and the invariants read only what it created.

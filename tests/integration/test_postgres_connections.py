@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from psycopg import errors
 
 from api.problems import error_document, unavailable_problem
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from paylink_es.store import postgres as pgstore
 from paylink_es.store.postgres import (
@@ -90,10 +90,10 @@ def test_every_connection_has_the_limits_and_the_name_of_the_settings(
         "idle_in_transaction_session_timeout": "5s",
         "application_name": pg_settings.postgres_application_name,
     }
-    with open_app(pg_settings) as app:
+    with open_paylink(pg_settings) as app:
         models = ReadModels(pg_settings)
         try:
-            with app.recorder.datastore.transaction() as cursor:  # type: ignore[attr-defined]
+            with app.app.recorder.datastore.transaction() as cursor:  # type: ignore[attr-defined]
                 assert shown(cursor) == expected
             for model in models.models.values():
                 rows = model.view.query("SHOW statement_timeout")
@@ -118,10 +118,10 @@ def test_the_ledger_and_every_read_model_share_one_pool_closed_with_the_last(
     assert pg_settings.database_url is not None
     url, name = pg_settings.database_url, pg_settings.postgres_application_name
     before = pgstore.open_pools()
-    app = open_app(pg_settings)
+    app = open_paylink(pg_settings)
     models = ReadModels(pg_settings)
     stores = {id(getattr(model.view, "datastore", None)) for model in models.models.values()}
-    assert stores == {id(app.recorder.datastore)}  # type: ignore[attr-defined]
+    assert stores == {id(app.app.recorder.datastore)}  # type: ignore[attr-defined]
     assert pgstore.open_pools() == before + 1
 
     # Many threads query at once: they queue for the pool, which never grows past its size.

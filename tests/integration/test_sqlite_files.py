@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from paylink_es.store.sqlite import WriteGatePool
 from projections.runner import ReadModels
@@ -37,9 +37,9 @@ def gate_is_free(path: Path) -> bool:
 
 
 def test_a_writer_holds_the_gate_until_it_puts_its_connection_back(tmp_path: Path) -> None:
-    app = open_app(Settings(data_dir=tmp_path))
+    app = open_paylink(Settings(data_dir=tmp_path))
     try:
-        pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+        pool = app.app.recorder.datastore.pool  # type: ignore[attr-defined]
         assert isinstance(pool, WriteGatePool)
         gate = tmp_path / "paylink.sqlite3.write-gate"
         assert gate_is_free(gate)
@@ -59,21 +59,21 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from uuid import UUID
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from paylink_es.settings import Settings
 
-    app = open_app(Settings(data_dir=Path(sys.argv[1])))
+    app = open_paylink(Settings(data_dir=Path(sys.argv[1])))
     merchant = UUID(sys.argv[2])
     for i in range(int(sys.argv[3])):
-        app.create_link(merchant, amount=1_000 + i, description=f"from {sys.argv[4]}")
+        app.links.create(merchant, amount=1_000 + i, description=f"from {sys.argv[4]}")
     app.close()
     """
 )
 
 
 def test_processes_writing_one_store_at_once_all_get_their_writes_in(tmp_path: Path) -> None:
-    app = open_app(Settings(data_dir=tmp_path))
-    merchant = app.register_merchant("Toko Budi")
+    app = open_paylink(Settings(data_dir=tmp_path))
+    merchant = app.merchants.register("Toko Budi")
     app.close()
     count = 150
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -89,11 +89,11 @@ def test_processes_writing_one_store_at_once_all_get_their_writes_in(tmp_path: P
         _, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err.decode()
 
-    app = open_app(Settings(data_dir=tmp_path))
+    app = open_paylink(Settings(data_dir=tmp_path))
     try:
         created = [
             n
-            for n in app.recorder.select_notifications(start=1, limit=10_000)
+            for n in app.app.recorder.select_notifications(start=1, limit=10_000)
             if n.topic == "paylink_es.domain.link:PaymentLink.Created"
         ]
         assert len(created) == 3 * count
@@ -104,7 +104,7 @@ def test_processes_writing_one_store_at_once_all_get_their_writes_in(tmp_path: P
 @pytest.mark.parametrize("name", ["links", "ledger"])
 def test_views_commit_without_fsync_and_the_store_with_it(tmp_path: Path, name: str) -> None:
     settings = Settings(data_dir=tmp_path)
-    app = open_app(settings)
+    app = open_paylink(settings)
     models = ReadModels(settings, [name])
     try:
         view = models[name].view
@@ -113,7 +113,7 @@ def test_views_commit_without_fsync_and_the_store_with_it(tmp_path: Path, name: 
             assert cursor.fetchone()[0] == 1  # NORMAL
             cursor.execute("PRAGMA secure_delete")
             assert cursor.fetchone()[0] == 0  # freed view pages are not zeroed
-        with app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        with app.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute("PRAGMA synchronous")
             assert cursor.fetchone()[0] == 2  # FULL
     finally:

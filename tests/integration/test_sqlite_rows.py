@@ -8,8 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from paylink_es.store.sqlite import (
     PaylinkSQLiteFactory,
@@ -22,27 +22,27 @@ from projections.sqlview import StatementCachingPool, ViewDatastore
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaylinkApp]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paylink]:
     path: Path = tmp_path_factory.mktemp("rows")
-    with open_app(Settings(data_dir=path)) as opened:
-        merchant = opened.register_merchant("Toko Baris", "baris@example.com")
+    with open_paylink(Settings(data_dir=path)) as opened:
+        merchant = opened.merchants.register("Toko Baris", "baris@example.com")
         for number in range(12):
-            opened.create_link(merchant, amount=10_000 + number, description=f"Baris {number}")
+            opened.links.create(merchant, amount=10_000 + number, description=f"Baris {number}")
         yield opened
 
 
 def test_the_store_is_built_by_the_librarys_factory_with_ours_named_in_its_settings(
-    app: PaylinkApp,
+    app: Paylink,
 ) -> None:
-    assert type(app.factory) is PaylinkSQLiteFactory
-    assert type(app.recorder) is PaylinkSQLiteRecorder
-    assert type(app.recorder.datastore.pool) is WriteGatePool
+    assert type(app.app.factory) is PaylinkSQLiteFactory
+    assert type(app.app.recorder) is PaylinkSQLiteRecorder
+    assert type(app.app.recorder.datastore.pool) is WriteGatePool
 
 
-def test_ids_read_cheaply_are_the_ids_stored(app: PaylinkApp) -> None:
-    for notification in app.recorder.select_notifications(1, 20):
+def test_ids_read_cheaply_are_the_ids_stored(app: Paylink) -> None:
+    for notification in app.app.recorder.select_notifications(1, 20):
         assert isinstance(notification.originator_id, UUID)
-        assert app.repository.get(notification.originator_id).id == notification.originator_id
+        assert app.app.repository.get(notification.originator_id).id == notification.originator_id
 
 
 def test_views_get_connections_that_keep_their_statements(tmp_path: Path) -> None:
@@ -56,8 +56,8 @@ def test_views_get_connections_that_keep_their_statements(tmp_path: Path) -> Non
         models.close()
 
 
-def test_raw_rows_hold_what_was_stored(app: PaylinkApp) -> None:
-    recorder = app.recorder
+def test_raw_rows_hold_what_was_stored(app: Paylink) -> None:
+    recorder = app.app.recorder
     assert isinstance(recorder, PaylinkSQLiteRecorder)
     rows = stored_rows(recorder, 2, 3)
     assert [row[0] for row in rows] == [3, 4, 5]

@@ -24,8 +24,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from paylink_es import bootstrap
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import IssuedKey
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
@@ -50,24 +50,24 @@ class Store:
     """The app under test and the ledger it was built on (on the test's FakeClock)."""
 
     app: FastAPI
-    ledger: PaylinkApp
+    paylink: Paylink
     clock: FakeClock
     merchants: list[Merchant] = field(default_factory=list)
 
     def merchant(self, name: str = "Toko Budi") -> Merchant:
         """Register a merchant and issue it a test and a live key."""
-        merchant_id = self.ledger.register_merchant(name, f"{len(self.merchants)}@example.com")
+        merchant_id = self.paylink.merchants.register(name, f"{len(self.merchants)}@example.com")
         merchant = Merchant(
             merchant_id,
-            self.ledger.issue_api_key(merchant_id, "test"),
-            self.ledger.issue_api_key(merchant_id, "live"),
+            self.paylink.merchants.issue_key(merchant_id, "test"),
+            self.paylink.merchants.issue_key(merchant_id, "live"),
         )
         self.merchants.append(merchant)
         return merchant
 
     def head(self) -> int:
         """The position of the newest stored event (0 for an empty store)."""
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.paylink.app.recorder.max_notification_id() or 0
 
     def catch_up(self) -> None:
         """Wait until every read model has processed every stored event."""
@@ -76,7 +76,7 @@ class Store:
 
     def topics(self) -> list[str]:
         """The topic of every stored event, oldest first."""
-        return [n.topic for n in self.ledger.recorder.select_notifications(0, 1_000_000)]
+        return [n.topic for n in self.paylink.app.recorder.select_notifications(0, 1_000_000)]
 
     def count(self, suffix: str) -> int:
         """How many stored events have a topic ending with ``suffix``."""
@@ -158,12 +158,12 @@ def app_builder(
         ) -> Api:
             settings = base.model_copy(update=overrides)
             services = stack.enter_context(bootstrap.build(settings, clock=clock))
-            ledger = services.application
+            paylink = services.paylink
             app = create_app(services, run_projections=run_projections)
             client = stack.enter_context(
                 TestClient(app, raise_server_exceptions=raise_server_exceptions)
             )
-            return Api(app=app, client=client, ledger=ledger, clock=clock)
+            return Api(app=app, client=client, paylink=paylink, clock=clock)
 
         yield build
 
@@ -179,9 +179,9 @@ def server_builder(base: Settings, clock: FakeClock) -> Iterator[MakeServer]:
         def build(**overrides: Any) -> Server:
             settings = base.model_copy(update=overrides)
             services = stack.enter_context(bootstrap.build(settings, clock=clock))
-            ledger = services.application
+            paylink = services.paylink
             app = create_app(services)
             url = stack.enter_context(live_server(app))
-            return Server(app=app, ledger=ledger, clock=clock, url=url)
+            return Server(app=app, paylink=paylink, clock=clock, url=url)
 
         yield build

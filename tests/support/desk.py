@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.dashboard.session import SESSION_COOKIE
-from paylink_es.application.users import UserServices
+from paylink_es.application.users import UserService
 from tests.support.shop import Http, Reply, Shop, csrf_of
 
 PASSWORD = "correct horse battery"
@@ -33,7 +33,7 @@ class Desk:
     """A shop (merchant A with keys) plus merchant B, and dashboard users of both."""
 
     shop: Shop
-    users: UserServices
+    users: UserService
     other_merchant: UUID
 
     @property
@@ -58,13 +58,13 @@ class Desk:
         self.shop.balances()
 
     def link(self, merchant: UUID | None = None, mode: str = "test", **fields: Any) -> UUID:
-        """Create a link straight through the ledger."""
+        """Create a link straight through the paylink."""
         terms = {"amount": 150000, "description": "Kaos polos hitam", **fields}
-        return self.shop.ledger.create_link(merchant or self.merchant_id, mode=mode, **terms)
+        return self.shop.paylink.links.create(merchant or self.merchant_id, mode=mode, **terms)
 
     def pay(self, link_id: UUID, method: str = "qris") -> UUID:
         """Pay a test-mode link of merchant A through the hosted page and the sandbox."""
-        code = self.shop.ledger.link(link_id).code
+        code = self.shop.paylink.links.get(link_id).code
         payment_id = self.shop.choose(code, method, client=self.shop.visitor())
         paid = self.shop.sandbox_pay(payment_id)
         assert paid.status_code == 200, paid.text
@@ -73,9 +73,9 @@ class Desk:
 
 def build_desk(shop: Shop) -> Desk:
     """Add merchant B and the staff accounts to a shop; cheap hashing for the tests."""
-    users = UserServices(shop.ledger, hasher=FAST_HASHER)
-    shop.app.state.services.users = users
-    other = shop.ledger.register_merchant(OTHER_MERCHANT, "owner@tokolain.example")
+    users = UserService(shop.paylink.app, shop.paylink.merchants, hasher=FAST_HASHER)
+    shop.app.state.services.paylink.users = users
+    other = shop.paylink.merchants.register(OTHER_MERCHANT, "owner@tokolain.example")
     users.create_user(shop.merchant_id, OWNER, PASSWORD, "owner", "Budi")
     users.create_user(shop.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
     users.create_user(other, OTHER_OWNER, PASSWORD, "owner", "Lain")

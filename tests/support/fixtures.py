@@ -42,7 +42,7 @@ def backend_settings(backend_settings: Settings) -> Settings:
 @pytest.fixture
 def views(backend_settings: Settings) -> Iterator[ReadModels]:
     """Every read model's view on the test's store (closed after the test)."""
-    ensure_postgres_schema(backend_settings)  # open_app would, but it may come later
+    ensure_postgres_schema(backend_settings)  # open_paylink would, but it may come later
     models = ReadModels(backend_settings)
     try:
         yield models

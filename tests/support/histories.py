@@ -15,7 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from hypothesis import strategies as st
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import DomainError
 from paylink_es.domain.link import PaymentLink
@@ -30,7 +30,7 @@ METHODS = ("qris", "va_bca", "ewallet_ovo")
 Op = tuple[Any, ...]
 
 _index = st.integers(0, 50)
-# A payment's whole journey in one operation, so that short histories reach the ledger.
+# A payment's whole journey in one operation, so that short histories reach the paylink.
 _JOURNEYS = st.tuples(
     st.just("journey"),
     _index,
@@ -77,7 +77,7 @@ HISTORIES = st.lists(OPERATIONS, min_size=12, max_size=40)
 class History:
     """Plays operations through the application; remembers what it made."""
 
-    def __init__(self, app: PaylinkApp, clock: FakeClock) -> None:
+    def __init__(self, app: Paylink, clock: FakeClock) -> None:
         self.app = app
         self.clock = clock
         self.merchants: list[UUID] = []
@@ -148,7 +148,7 @@ class History:
         if len(self.merchants) >= 3:
             raise _Skip
         number = self._next()
-        self.merchants.append(self.app.register_merchant(f"Toko {number}", f"m{number}@ex.id"))
+        self.merchants.append(self.app.merchants.register(f"Toko {number}", f"m{number}@ex.id"))
 
     def _link(
         self,
@@ -176,31 +176,31 @@ class History:
             fields["expires_at"] = self.clock() + timedelta(hours=hours)
         if number % 2:
             fields["reference_id"] = f"INV-{number}"
-        self.links.append(self.app.create_link(self._pick(self.merchants, merchant), **fields))
+        self.links.append(self.app.links.create(self._pick(self.merchants, merchant), **fields))
 
     def _send(self, link: int) -> None:
-        self.app.send_link(self._pick(self.links, link), "whatsapp", "+6281234567890")
+        self.app.links.send(self._pick(self.links, link), "whatsapp", "+6281234567890")
 
     def _open(self, link: int) -> None:
-        self.app.open_link(self._pick(self.links, link), f"visitor-{self._next()}")
+        self.app.links.open(self._pick(self.links, link), f"visitor-{self._next()}")
 
     def _cancel(self, link: int) -> None:
-        self.app.cancel_link(self._pick(self.links, link), "customer changed their mind")
+        self.app.links.cancel(self._pick(self.links, link), "customer changed their mind")
 
     def _expire(self, link: int) -> None:
-        self.app.expire_link(self._pick(self.links, link))
+        self.app.links.expire(self._pick(self.links, link))
 
     def _start(self, link: int, method: str, offer: int) -> None:
         link_id = self._pick(self.links, link)
-        details = self.app.link(link_id)
+        details = self.app.links.get(link_id)
         amount = None
         if details.amount is None:
             amount = max(details.amount_min or 1, min(offer, details.amount_max or offer))
-        self.attempts.append(self.app.start_payment(link_id, method, amount=amount))
+        self.attempts.append(self.app.payments.start(link_id, method, amount=amount))
 
     def _pay(self, attempt: int, how: str) -> None:
         attempt_id = self._pick(self.attempts, attempt)
-        due = self.app.payment(attempt_id).amount
+        due = self.app.payments.get(attempt_id).amount
         amount = {
             "exact": due,
             "over": Money(due.amount + 500, due.currency),
@@ -208,7 +208,7 @@ class History:
             "fx": Money(due.amount, "SGD"),
         }[how]
         ref = f"ch-{self._next()}"
-        outcome = self.app.record_payment(attempt_id, ref, amount, self.clock())
+        outcome = self.app.payments.record(attempt_id, ref, amount, self.clock())
         assert not outcome.duplicate
         self.payments.append(outcome.payment_id)
         self.reports.append((attempt_id, ref, amount))
@@ -217,33 +217,35 @@ class History:
         if not self.reports:
             raise _Skip
         attempt_id, ref, amount = self.reports[report % len(self.reports)]
-        outcome = self.app.record_payment(attempt_id, ref, amount, self.clock())
+        outcome = self.app.payments.record(attempt_id, ref, amount, self.clock())
         assert outcome.duplicate
 
     def _verify(self, payment: int, fee_percent: int) -> None:
         payment_id = self._pick(self.payments, payment)
-        aggregate: object = self.app.repository.get(payment_id)
+        aggregate: object = self.app.app.repository.get(payment_id)
         assert isinstance(aggregate, Payment)
         credited = aggregate.refundable()  # what came in, less what went back already
         fee = Money(credited.amount * fee_percent // 100, credited.currency)
-        self.app.verify_payment(payment_id, fee=fee, evidence={"inquiry": "ok"})
+        self.app.payments.verify(payment_id, fee=fee, evidence={"inquiry": "ok"})
 
     def _reject(self, payment: int) -> None:
-        self.app.reject_payment(self._pick(self.payments, payment), "channel did not confirm")
+        self.app.payments.reject(self._pick(self.payments, payment), "channel did not confirm")
 
     def _settle(self, payment: int) -> None:
         batch = uuid5(NAMESPACE_URL, f"/batches/{self._next()}")
-        self.app.settle_payment(self._pick(self.payments, payment), batch, self.clock().date())
+        self.app.money.settle_payment(
+            self._pick(self.payments, payment), batch, self.clock().date()
+        )
 
     def _refund(self, payment: int, percent: int) -> None:
         payment_id = self._pick(self.payments, payment)
-        aggregate: object = self.app.repository.get(payment_id)
+        aggregate: object = self.app.app.repository.get(payment_id)
         assert isinstance(aggregate, Payment)
         left = aggregate.refundable()
         if left.amount <= 0:
             raise _Skip
         amount = Money(max(left.amount * percent // 100, 1), left.currency)
-        self.app.refund_payment(payment_id, amount, "customer asked")
+        self.app.money.refund(payment_id, amount, "customer asked")
         if aggregate.status == PAID:
             unverified = self.refunded_unverified.get(payment_id, 0) + amount.amount
             self.refunded_unverified[payment_id] = unverified
@@ -259,19 +261,19 @@ class _Skip(Exception):
 # -- what the views must say ---------------------------------------------------------------
 
 
-def _link(app: PaylinkApp, link_id: UUID) -> PaymentLink:
-    link: object = app.repository.get(link_id)
+def _link(app: Paylink, link_id: UUID) -> PaymentLink:
+    link: object = app.app.repository.get(link_id)
     assert isinstance(link, PaymentLink)
     return link
 
 
-def _payment(app: PaylinkApp, payment_id: UUID) -> Payment:
-    payment: object = app.repository.get(payment_id)
+def _payment(app: Paylink, payment_id: UUID) -> Payment:
+    payment: object = app.app.repository.get(payment_id)
     assert isinstance(payment, Payment)
     return payment
 
 
-def expected_balances(app: PaylinkApp, history: History) -> dict[tuple[str, ...], Row]:
+def expected_balances(app: Paylink, history: History) -> dict[tuple[str, ...], Row]:
     """Each book's balance columns, worked out from the payments' own state (DESIGN §4).
 
     Money refunded before verification never reaches the merchant's books.
@@ -300,7 +302,7 @@ def expected_balances(app: PaylinkApp, history: History) -> dict[tuple[str, ...]
     return books
 
 
-def check_views_against_aggregates(app: PaylinkApp, history: History, tables: Snapshot) -> None:
+def check_views_against_aggregates(app: Paylink, history: History, tables: Snapshot) -> None:
     """The views say what the aggregates say: links, payments, balances, funnel, volume."""
     links = {row["link_id"]: row for row in tables["links"]}
     assert set(links) == {str(link_id) for link_id in history.links}
@@ -354,15 +356,15 @@ def check_views_against_aggregates(app: PaylinkApp, history: History, tables: Sn
     }
 
 
-def check_positions(app: PaylinkApp, tables: Snapshot) -> None:
+def check_positions(app: Paylink, tables: Snapshot) -> None:
     """No gaps, no duplicates: every table holds exactly the positions it should."""
-    stored = app.recorder.select_notifications(0, 1_000_000, inclusive_of_start=False)
+    stored = app.app.recorder.select_notifications(0, 1_000_000, inclusive_of_start=False)
     assert [row["position"] for row in tables["audit_chain"]] == [n.id for n in stored]
     link_related = [
         n.id for n in stored if n.topic.split(":")[1].split(".")[0] in ("PaymentLink", "Payment")
     ]
     assert [row["position"] for row in tables["link_timeline"]] == link_related
-    posted = {n.id: postings_for(app.mapper.to_domain_event(n)) for n in stored}
+    posted = {n.id: postings_for(app.app.mapper.to_domain_event(n)) for n in stored}
     lines = [(row["position"], row["seq"]) for row in tables["journal"]]
     assert len(lines) == len(set(lines))
     assert lines == [(p, seq) for p, postings in posted.items() for seq in range(len(postings))]

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock, using_clock
 from paylink_es.domain.link import LinkCodeIndex, PaymentLink
 from paylink_es.domain.money import Money
@@ -73,14 +74,14 @@ def positions(models: ReadModels) -> dict[str, int]:
     }
 
 
-def head(app: PaylinkApp) -> int:
+def head(app: Paylink) -> int:
     """The position of the last stored event."""
-    return app.recorder.max_notification_id() or 0
+    return app.app.recorder.max_notification_id() or 0
 
 
-def catch_up(app: PaylinkApp, models: ReadModels) -> int:
+def catch_up(app: Paylink, models: ReadModels) -> int:
     """Feed every open view everything stored so far."""
-    return CatchUp(app, list(models.models.values())).run_once()
+    return CatchUp(app.app, list(models.models.values())).run_once()
 
 
 @contextlib.contextmanager
@@ -110,7 +111,7 @@ def opened_views(settings: Settings, names: Sequence[str] | None = None) -> Iter
         models.close()
 
 
-def rebuilt_elsewhere(app: PaylinkApp, settings: Settings, folder: Path) -> Snapshot:
+def rebuilt_elsewhere(app: Paylink, settings: Settings, folder: Path) -> Snapshot:
     """Views built from zero from ``app``'s store into another database; their rows."""
     with another_store(settings, folder) as elsewhere, opened_views(elsewhere) as models:
         catch_up(app, models)
@@ -329,7 +330,7 @@ def paylink(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 # -- a large backlog, fast ----------------------------------------------------------------
 
 
-def bulk_backlog(app: PaylinkApp, clock: FakeClock, merchant_id: UUID, links: int) -> None:
+def bulk_backlog(app: Paylink, clock: FakeClock, merchant_id: UUID, links: int) -> None:
     """Links that were sent, opened, paid, verified, some settled and refunded.
 
     Built with the aggregates and saved a few hundred at a time: thousands of events in
@@ -367,11 +368,11 @@ def bulk_backlog(app: PaylinkApp, clock: FakeClock, merchant_id: UUID, links: in
                 payment.refund(uuid.uuid4(), Money(100, "IDR"), "backlog refund")
             pending += [link, index, payment]
             if len(pending) >= 300:
-                app.save(*pending)
+                app.app.save(*pending)
                 pending = []
                 clock.advance(timedelta(seconds=1))
         if pending:
-            app.save(*pending)
+            app.app.save(*pending)
 
 
 # -- which PostgreSQL backends are ours ------------------------------------------------------

@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from paylink_es import bootstrap
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails, PaymentDetails
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
@@ -98,7 +98,7 @@ class Shop:
     """An app on a fresh store with one merchant; served by uvicorn or by a TestClient."""
 
     app: FastAPI
-    ledger: PaylinkApp
+    paylink: Paylink
     clock: FakeClock
     settings: Settings
     client: Http
@@ -113,10 +113,10 @@ class Shop:
     def link(
         self, terms: dict[str, Any] | None = None, mode: str = "test", **overrides: Any
     ) -> LinkDetails:
-        """Create a link through the ledger: ``terms`` (default ``FULL_LINK``) + overrides."""
+        """Create a link through the paylink: ``terms`` (default ``FULL_LINK``) + overrides."""
         fields = {**(FULL_LINK if terms is None else terms), **overrides}
-        link_id = self.ledger.create_link(self.merchant_id, mode=mode, **fields)
-        return self.ledger.link(link_id)
+        link_id = self.paylink.links.create(self.merchant_id, mode=mode, **fields)
+        return self.paylink.links.get(link_id)
 
     def visitor(self) -> Http:
         """A new client: another browser, so another visitor session (closed afterwards)."""
@@ -183,7 +183,7 @@ class Shop:
 
     def states(self) -> list[tuple[str, bytes]]:
         """(topic, state bytes) of every stored event, oldest first."""
-        notes = self.ledger.recorder.select_notifications(0, 1_000_000)
+        notes = self.paylink.app.recorder.select_notifications(0, 1_000_000)
         return [(n.topic, bytes(n.state)) for n in notes]
 
     def topics(self) -> list[str]:
@@ -196,11 +196,11 @@ class Shop:
 
     def head(self) -> int:
         """The position of the newest stored event."""
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.paylink.app.recorder.max_notification_id() or 0
 
     def payment(self, payment_id: UUID) -> PaymentDetails:
         """The payment as the ledger has it."""
-        return self.ledger.payment(payment_id)
+        return self.paylink.payments.get(payment_id)
 
     def balances(self) -> dict[str, int]:
         """The merchant's IDR test-mode balances over HTTP, once projections caught up."""
@@ -235,7 +235,7 @@ def shop(
                 update={"base_url": f"http://127.0.0.1:{port}", "port": port}
             )
         services = stack.enter_context(bootstrap.build(settings, clock=clock))
-        ledger = services.application
+        paylink = services.paylink
         app = create_app(services, run_projections=run_projections)
         client: Http
         if served:
@@ -248,17 +248,17 @@ def shop(
             client = stack.enter_context(TestClient(app))
             services.callback_client.close()
             services.callback_client = client
-        merchant_id = ledger.register_merchant(MERCHANT_NAME, MERCHANT_EMAIL)
+        merchant_id = paylink.merchants.register(MERCHANT_NAME, MERCHANT_EMAIL)
         yield Shop(
             app=app,
-            ledger=ledger,
+            paylink=paylink,
             clock=clock,
             settings=settings,
             client=client,
             url=url,
             merchant_id=merchant_id,
-            test_key=ledger.issue_api_key(merchant_id, "test").secret,
-            live_key=ledger.issue_api_key(merchant_id, "live").secret,
+            test_key=paylink.merchants.issue_key(merchant_id, "test").secret,
+            live_key=paylink.merchants.issue_key(merchant_id, "live").secret,
             stack=stack,
         )
 

@@ -9,16 +9,16 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 
 LINK_AMOUNT = 150_000
 
 
 @pytest.fixture
-def merchant_id(memory_app: PaylinkApp) -> UUID:
+def merchant_id(memory_app: Paylink) -> UUID:
     """A registered merchant."""
-    return memory_app.register_merchant("Toko Budi", "budi@example.com")
+    return memory_app.merchants.register("Toko Budi", "budi@example.com")
 
 
 @pytest.fixture
@@ -36,21 +36,21 @@ def link_request(clock: FakeClock) -> dict[str, Any]:
 
 @pytest.fixture
 def new_link(
-    memory_app: PaylinkApp, merchant_id: UUID, link_request: dict[str, Any]
+    memory_app: Paylink, merchant_id: UUID, link_request: dict[str, Any]
 ) -> Callable[..., UUID]:
     """Create a link from the valid request with some fields replaced."""
 
     def create(**overrides: Any) -> UUID:
-        return memory_app.create_link(merchant_id, **{**link_request, **overrides})
+        return memory_app.links.create(merchant_id, **{**link_request, **overrides})
 
     return create
 
 
 @pytest.fixture
-def stored_count(memory_app: PaylinkApp) -> Callable[[], int]:
+def stored_count(memory_app: Paylink) -> Callable[[], int]:
     """How many events the store holds right now."""
 
     def count() -> int:
-        return memory_app.recorder.max_notification_id() or 0
+        return memory_app.app.recorder.max_notification_id() or 0
 
     return count

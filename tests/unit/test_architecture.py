@@ -119,12 +119,12 @@ def test_each_layer_imports_only_the_layers_beneath_it(module: Path) -> None:
 @pytest.mark.parametrize(
     ("layer", "planted"),
     [
-        ("domain", "from paylink_es.application.app import PaylinkApp"),
+        ("domain", "from paylink_es.application.services import Paylink"),
         ("domain", "import sqlite3"),
         ("domain", "from paylink_es.store.postgres import connect"),
         ("application", "from api.app import create_app"),
         ("application", "import httpx"),
-        ("store", "from paylink_es.application.app import PaylinkApp"),
+        ("store", "from paylink_es.application.services import Paylink"),
         ("projections", "from workers.webhook_sender import WebhookSender"),
         ("projections", "from api.problems import ProblemError"),
         ("workers", "from paylink_es.entrypoints.cli import main"),

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.application.users import UserServices
+from paylink_es.application.services import Paylink
+from paylink_es.application.users import UserService
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import InvalidFieldError, NotFoundError
 from paylink_es.domain.users import (
@@ -20,14 +20,14 @@ from tests.support.desk import FAST_HASHER, PASSWORD
 
 
 @pytest.fixture
-def users(memory_app: PaylinkApp) -> UserServices:
-    return UserServices(memory_app, hasher=FAST_HASHER)
+def users(memory_app: Paylink) -> UserService:
+    return UserService(memory_app.app, memory_app.merchants, hasher=FAST_HASHER)
 
 
 def test_an_address_has_one_account_whatever_its_case(
-    memory_app: PaylinkApp, users: UserServices
+    memory_app: Paylink, users: UserService
 ) -> None:
-    merchant = memory_app.register_merchant("Toko")
+    merchant = memory_app.merchants.register("Toko")
     first = users.create_user(merchant, "Budi@Toko.Example", PASSWORD)
     with pytest.raises(UserExistsError):
         users.create_user(merchant, "budi@toko.example", PASSWORD, "viewer")
@@ -48,18 +48,18 @@ def test_an_address_has_one_account_whatever_its_case(
     ],
 )
 def test_bad_account_fields_are_named_and_nothing_is_stored(
-    memory_app: PaylinkApp, users: UserServices, fields: dict[str, str], field: str
+    memory_app: Paylink, users: UserService, fields: dict[str, str], field: str
 ) -> None:
-    merchant = memory_app.register_merchant("Toko")
-    before = memory_app.recorder.max_notification_id()
+    merchant = memory_app.merchants.register("Toko")
+    before = memory_app.app.recorder.max_notification_id()
     args = {"email": "budi@toko.example", "password": PASSWORD, "role": "owner", **fields}
     with pytest.raises(InvalidFieldError) as raised:
         users.create_user(merchant, **args)
     assert raised.value.field == field
-    assert memory_app.recorder.max_notification_id() == before
+    assert memory_app.app.recorder.max_notification_id() == before
 
 
-def test_an_unknown_merchant_gets_no_users(users: UserServices) -> None:
+def test_an_unknown_merchant_gets_no_users(users: UserService) -> None:
     from uuid import uuid4
 
     with pytest.raises(NotFoundError):
@@ -67,9 +67,9 @@ def test_an_unknown_merchant_gets_no_users(users: UserServices) -> None:
 
 
 def test_the_fifth_wrong_password_locks_for_fifteen_minutes(
-    memory_app: PaylinkApp, users: UserServices, clock: FakeClock
+    memory_app: Paylink, users: UserService, clock: FakeClock
 ) -> None:
-    merchant = memory_app.register_merchant("Toko")
+    merchant = memory_app.merchants.register("Toko")
     users.create_user(merchant, "budi@toko.example", PASSWORD)
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(SignInFailedError):
@@ -84,8 +84,8 @@ def test_the_fifth_wrong_password_locks_for_fifteen_minutes(
     assert users.sign_in("budi@toko.example", PASSWORD).locked_until is None
 
 
-def test_a_right_password_resets_the_count(memory_app: PaylinkApp, users: UserServices) -> None:
-    merchant = memory_app.register_merchant("Toko")
+def test_a_right_password_resets_the_count(memory_app: Paylink, users: UserService) -> None:
+    merchant = memory_app.merchants.register("Toko")
     users.create_user(merchant, "budi@toko.example", PASSWORD)
     for _ in range(3):
         for _ in range(MAX_FAILURES - 1):
@@ -95,9 +95,9 @@ def test_a_right_password_resets_the_count(memory_app: PaylinkApp, users: UserSe
 
 
 def test_a_new_password_ends_old_sessions_and_replaces_the_old_one(
-    memory_app: PaylinkApp, users: UserServices
+    memory_app: Paylink, users: UserService
 ) -> None:
-    merchant = memory_app.register_merchant("Toko")
+    merchant = memory_app.merchants.register("Toko")
     user_id = users.create_user(merchant, "budi@toko.example", PASSWORD)
     epoch = users.sign_in("budi@toko.example", PASSWORD).session_epoch
     with pytest.raises(InvalidFieldError) as wrong:

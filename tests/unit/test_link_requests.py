@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import (
     AmountInvalidError,
@@ -228,30 +228,30 @@ def test_refuses_an_email_whose_domain_has_a_broken_label(
     + [(f"Toko{char}Budi", TextInvalidError) for char in CONTROL_CHARACTERS],
 )
 def test_refuses_a_merchant_name_that_is_empty_too_long_or_has_control_characters(
-    memory_app: PaylinkApp, name: object, error: type[DomainError]
+    memory_app: Paylink, name: object, error: type[DomainError]
 ) -> None:
     with pytest.raises(DomainError) as raised:
-        memory_app.register_merchant(name)  # type: ignore[arg-type]
+        memory_app.merchants.register(name)  # type: ignore[arg-type]
     assert type(raised.value) is error
     assert raised.value.field == "name"
-    assert memory_app.recorder.max_notification_id() is None
+    assert memory_app.app.recorder.max_notification_id() is None
 
 
-def test_refuses_a_merchant_email_that_is_not_an_address(memory_app: PaylinkApp) -> None:
+def test_refuses_a_merchant_email_that_is_not_an_address(memory_app: Paylink) -> None:
     with pytest.raises(InvalidFieldError) as raised:
-        memory_app.register_merchant("Toko Budi", "budi.example.com")
+        memory_app.merchants.register("Toko Budi", "budi.example.com")
     assert raised.value.field == "email"
-    assert memory_app.recorder.max_notification_id() is None
+    assert memory_app.app.recorder.max_notification_id() is None
 
 
 # -- what a good request becomes ------------------------------------------------------
 
 
 def test_creates_a_fixed_amount_link_with_the_terms_asked_for(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], merchant_id: UUID
+    memory_app: Paylink, new_link: Callable[..., UUID], merchant_id: UUID
 ) -> None:
     expires_at = datetime.fromisoformat("2026-01-20T23:59:00+07:00")
-    link = memory_app.link(
+    link = memory_app.links.get(
         new_link(expires_at=expires_at.isoformat(), reference_id="INV-2026-0042")
     )
     assert link.merchant_id == merchant_id
@@ -266,32 +266,32 @@ def test_creates_a_fixed_amount_link_with_the_terms_asked_for(
     assert link.usage_limit == 1
     assert link.reference_id == "INV-2026-0042"
     assert (link.uses, link.collected) == (0, 0)
-    assert memory_app.link_id_for_code(link.code) == link.id
+    assert memory_app.links.id_for_code(link.code) == link.id
     assert len(link.code) == 12
 
 
 def test_creates_an_open_amount_link_within_min_and_max(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.link(new_link(amount=None, amount_min=10_000, amount_max=500_000))
+    link = memory_app.links.get(new_link(amount=None, amount_min=10_000, amount_max=500_000))
     assert (link.amount, link.amount_min, link.amount_max) == (None, 10_000, 500_000)
 
 
 def test_an_open_amount_without_bounds_starts_at_one_rupiah(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.link(new_link(amount=None))
+    link = memory_app.links.get(new_link(amount=None))
     assert (link.amount, link.amount_min, link.amount_max) == (None, 1, None)
 
 
 def test_line_items_give_the_amount_when_none_is_given(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     items = [
         {"name": "Kaos polos hitam", "quantity": 2, "unit_amount": 50_000},
         {"name": "Ongkos kirim", "unit_amount": 25_000},
     ]
-    link = memory_app.link(new_link(amount=None, line_items=items))
+    link = memory_app.links.get(new_link(amount=None, line_items=items))
     assert link.amount == 125_000
     assert link.line_items == [
         LineItem("Kaos polos hitam", 2, 50_000),
@@ -300,10 +300,10 @@ def test_line_items_give_the_amount_when_none_is_given(
 
 
 def test_line_items_that_match_the_amount_are_kept(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     items = [{"name": "Kaos", "quantity": 3, "unit_amount": 50_000}]
-    link = memory_app.link(new_link(line_items=items))
+    link = memory_app.links.get(new_link(line_items=items))
     assert (link.amount, link.line_items) == (150_000, [LineItem("Kaos", 3, 50_000)])
 
 
@@ -319,77 +319,77 @@ def test_line_items_that_match_the_amount_are_kept(
     ],
 )
 def test_normalises_the_customer_phone_to_e164(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], given: str, stored: str
+    memory_app: Paylink, new_link: Callable[..., UUID], given: str, stored: str
 ) -> None:
-    link = memory_app.link(new_link(customer={"name": "Budi", "phone": given}))
+    link = memory_app.links.get(new_link(customer={"name": "Budi", "phone": given}))
     assert link.customer == Customer(name="Budi", email=None, phone=stored)
 
 
 def test_lower_cases_only_the_domain_of_the_customer_email(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.link(new_link(customer={"email": " Budi.S@Example.CO.ID "}))
+    link = memory_app.links.get(new_link(customer={"email": " Budi.S@Example.CO.ID "}))
     assert link.customer == Customer(email="Budi.S@example.co.id")
 
 
 def test_an_empty_customer_is_no_customer(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.link(new_link(customer={"name": "  ", "email": None}))
+    link = memory_app.links.get(new_link(customer={"name": "  ", "email": None}))
     assert link.customer is None
 
 
 def test_keeps_line_breaks_and_trims_the_description(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.link(new_link(description="  Kaos polos hitam\n\tukuran L  \n"))
+    link = memory_app.links.get(new_link(description="  Kaos polos hitam\n\tukuran L  \n"))
     assert link.description == "Kaos polos hitam\n\tukuran L"
 
 
 def test_accepts_a_description_with_the_line_breaks_a_browser_sends(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.link(new_link(description="Kaos polos hitam\r\nukuran L"))
+    link = memory_app.links.get(new_link(description="Kaos polos hitam\r\nukuran L"))
     assert link.description == "Kaos polos hitam\nukuran L"
 
 
 def test_accepts_a_description_of_exactly_the_limit(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    assert len(memory_app.link(new_link(description="x" * 1000)).description) == 1000
+    assert len(memory_app.links.get(new_link(description="x" * 1000)).description) == 1000
 
 
 def test_accepts_every_method_when_none_are_named_and_drops_repeats(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], link_request: dict[str, Any]
+    memory_app: Paylink, new_link: Callable[..., UUID], link_request: dict[str, Any]
 ) -> None:
-    repeated = memory_app.link(new_link(methods=["qris", "va_bca", "qris"]))
+    repeated = memory_app.links.get(new_link(methods=["qris", "va_bca", "qris"]))
     assert repeated.methods == ["qris", "va_bca"]
     del link_request["methods"]
-    every = memory_app.link(new_link())
+    every = memory_app.links.get(new_link())
     assert every.methods == list(DEFAULT_METHODS)
 
 
 @pytest.mark.parametrize("limit", [1, 2, 1_000_000, None])
 def test_keeps_the_usage_limit_asked_for(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], limit: int | None
+    memory_app: Paylink, new_link: Callable[..., UUID], limit: int | None
 ) -> None:
-    assert memory_app.link(new_link(usage_limit=limit)).usage_limit == limit
+    assert memory_app.links.get(new_link(usage_limit=limit)).usage_limit == limit
 
 
 def test_a_link_is_single_use_unless_told_otherwise(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], link_request: dict[str, Any]
+    memory_app: Paylink, new_link: Callable[..., UUID], link_request: dict[str, Any]
 ) -> None:
     del link_request["usage_limit"]
-    assert memory_app.link(new_link()).usage_limit == 1
+    assert memory_app.links.get(new_link()).usage_limit == 1
 
 
 def test_accepts_an_expiry_exactly_366_days_ahead_in_any_offset(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     jakarta = timezone(timedelta(hours=7))
     last = (NOW + timedelta(days=366)).astimezone(jakarta)
-    assert memory_app.link(new_link(expires_at=last.isoformat())).expires_at == last
-    assert memory_app.link(new_link(expires_at=None)).expires_at is None
+    assert memory_app.links.get(new_link(expires_at=last.isoformat())).expires_at == last
+    assert memory_app.links.get(new_link(expires_at=None)).expires_at is None
 
 
 # -- anything at all ----------------------------------------------------------------------
@@ -424,8 +424,8 @@ def test_any_value_in_any_field_is_either_accepted_or_refused_by_name(
     overrides: dict[str, Any], methods: object, with_methods: bool
 ) -> None:
     clock = FakeClock()
-    app = PaylinkApp({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
-    merchant_id = app.register_merchant("Toko Budi")
+    app = Paylink.open({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    merchant_id = app.merchants.register("Toko Budi")
     request: dict[str, Any] = {
         "amount": 150_000,
         "description": "Kaos",
@@ -435,22 +435,22 @@ def test_any_value_in_any_field_is_either_accepted_or_refused_by_name(
     if with_methods:
         overrides["methods"] = methods
     request.update(overrides)
-    stored = app.recorder.max_notification_id()
+    stored = app.app.recorder.max_notification_id()
     result = create_or_refuse(app, merchant_id, request)
     if isinstance(result, DomainError):
         assert result.field is not None
         assert re.split(r"[.\[ ]", result.field)[0] in {*overrides, "amount"}
-        assert app.recorder.max_notification_id() == stored
+        assert app.app.recorder.max_notification_id() == stored
     else:
-        assert app.link(result).status == "active"
+        assert app.links.get(result).status == "active"
     app.close()
 
 
 def create_or_refuse(
-    app: PaylinkApp, merchant_id: UUID, request: dict[str, Any]
+    app: Paylink, merchant_id: UUID, request: dict[str, Any]
 ) -> UUID | DomainError:
     """The new link's id, or the domain error that refused the request."""
     try:
-        return app.create_link(merchant_id, **request)
+        return app.links.create(merchant_id, **request)
     except DomainError as error:
         return error

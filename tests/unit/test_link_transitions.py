@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import (
     AmountInvalidError,
@@ -27,10 +27,10 @@ from paylink_es.domain.money import Money
 IDR_150K = Money(150_000, "IDR")
 
 
-def paid(app: PaylinkApp, link_id: UUID, ref: str = "ch-1", amount: Money = IDR_150K) -> UUID:
+def paid(app: Paylink, link_id: UUID, ref: str = "ch-1", amount: Money = IDR_150K) -> UUID:
     """Start a QRIS payment on the link and record the channel's report of it."""
-    payment_id = app.start_payment(link_id, "qris")
-    app.record_payment(payment_id, ref, amount, app.now())
+    payment_id = app.payments.start(link_id, "qris")
+    app.payments.record(payment_id, ref, amount, app.now())
     return payment_id
 
 
@@ -38,74 +38,74 @@ def paid(app: PaylinkApp, link_id: UUID, ref: str = "ch-1", amount: Money = IDR_
 
 
 def test_refuses_to_start_a_payment_on_a_cancelled_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link()
-    memory_app.cancel_link(link_id, "customer changed their mind")
+    memory_app.links.cancel(link_id, "customer changed their mind")
     before = stored_count()
     with pytest.raises(LinkNotPayableError) as raised:
-        memory_app.start_payment(link_id, "qris")
+        memory_app.payments.start(link_id, "qris")
     assert raised.value.field == "link"
     assert "cancelled" in raised.value.message
     assert stored_count() == before
 
 
 def test_refuses_to_start_a_payment_once_the_expiry_has_passed(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     clock: FakeClock,
 ) -> None:
     link_id = new_link(expires_at=clock() + timedelta(hours=1))
-    memory_app.start_payment(link_id, "qris")  # still fine a moment before
+    memory_app.payments.start(link_id, "qris")  # still fine a moment before
     clock.advance(timedelta(hours=1))
     before = stored_count()
     with pytest.raises(LinkNotPayableError) as raised:
-        memory_app.start_payment(link_id, "qris")
+        memory_app.payments.start(link_id, "qris")
     assert "expired" in raised.value.message
-    assert memory_app.link(link_id).status == "expired"
+    assert memory_app.links.get(link_id).status == "expired"
     assert stored_count() == before
 
 
 def test_records_an_expiry_only_once_it_has_passed(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
+    memory_app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:
     link_id = new_link(expires_at=clock() + timedelta(hours=1))
-    assert memory_app.expire_link(link_id) is False
-    assert memory_app.link(link_id).status == "active"
+    assert memory_app.links.expire(link_id) is False
+    assert memory_app.links.get(link_id).status == "active"
     clock.advance(timedelta(hours=2))
-    assert memory_app.expire_link(link_id) is True
-    assert memory_app.expire_link(link_id) is False
+    assert memory_app.links.expire(link_id) is True
+    assert memory_app.links.expire(link_id) is False
     with pytest.raises(LinkNotPayableError):
-        memory_app.start_payment(link_id, "qris")
+        memory_app.payments.start(link_id, "qris")
 
 
 def test_refuses_to_start_a_payment_on_a_completed_single_use_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    memory_app.verify_payment(paid(memory_app, link_id))
-    assert memory_app.link(link_id).status == "completed"
+    memory_app.payments.verify(paid(memory_app, link_id))
+    assert memory_app.links.get(link_id).status == "completed"
     before = stored_count()
     with pytest.raises(LinkNotPayableError):
-        memory_app.start_payment(link_id, "qris")
+        memory_app.payments.start(link_id, "qris")
     assert stored_count() == before
 
 
 def test_refuses_a_payment_method_the_link_does_not_accept(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(methods=["va_bca", "qris"])
     before = stored_count()
     with pytest.raises(PaymentMethodUnknownError) as raised:
-        memory_app.start_payment(link_id, "ewallet_ovo")
+        memory_app.payments.start(link_id, "ewallet_ovo")
     assert raised.value.field == "method"
     assert stored_count() == before
 
 
 @pytest.mark.parametrize("method", ["bitcoin", "QRIS", ""])
 def test_refuses_a_payment_method_nobody_offers(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     method: str,
@@ -113,14 +113,14 @@ def test_refuses_a_payment_method_nobody_offers(
     link_id = new_link()
     before = stored_count()
     with pytest.raises(PaymentMethodUnknownError) as raised:
-        memory_app.start_payment(link_id, method)
+        memory_app.payments.start(link_id, method)
     assert raised.value.field == "method"
     assert stored_count() == before
 
 
 @pytest.mark.parametrize("offered", [9_999, 500_001, 0, -10_000, "1.5", 12_500.0, None, True])
 def test_refuses_an_open_amount_outside_min_and_max(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     offered: object,
@@ -128,107 +128,107 @@ def test_refuses_an_open_amount_outside_min_and_max(
     link_id = new_link(amount=None, amount_min=10_000, amount_max=500_000)
     before = stored_count()
     with pytest.raises(AmountInvalidError) as raised:
-        memory_app.start_payment(link_id, "qris", amount=offered)
+        memory_app.payments.start(link_id, "qris", amount=offered)
     assert raised.value.field == "amount"
     assert stored_count() == before
 
 
 @pytest.mark.parametrize("offered", [10_000, 250_000, "500000"])
 def test_takes_an_open_amount_the_payer_chose_within_bounds(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], offered: object
+    memory_app: Paylink, new_link: Callable[..., UUID], offered: object
 ) -> None:
     link_id = new_link(amount=None, amount_min=10_000, amount_max=500_000)
-    payment_id = memory_app.start_payment(link_id, "qris", amount=offered)
-    assert memory_app.payment(payment_id).amount == Money(int(str(offered)), "IDR")
+    payment_id = memory_app.payments.start(link_id, "qris", amount=offered)
+    assert memory_app.payments.get(payment_id).amount == Money(int(str(offered)), "IDR")
 
 
 def test_refuses_a_different_amount_on_a_fixed_amount_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(amount=150_000)
     before = stored_count()
     with pytest.raises(AmountInvalidError) as raised:
-        memory_app.start_payment(link_id, "qris", amount=100_000)
+        memory_app.payments.start(link_id, "qris", amount=100_000)
     assert raised.value.field == "amount"
     assert stored_count() == before
-    assert memory_app.payment(memory_app.start_payment(link_id, "qris")).amount == IDR_150K
+    assert memory_app.payments.get(memory_app.payments.start(link_id, "qris")).amount == IDR_150K
 
 
-def test_says_which_link_or_payment_is_not_there(memory_app: PaylinkApp, merchant_id: UUID) -> None:
+def test_says_which_link_or_payment_is_not_there(memory_app: Paylink, merchant_id: UUID) -> None:
     with pytest.raises(NotFoundError) as raised:
-        memory_app.link(uuid4())
+        memory_app.links.get(uuid4())
     assert raised.value.field == "link_id"
     with pytest.raises(NotFoundError) as raised:
-        memory_app.payment(uuid4())
+        memory_app.payments.get(uuid4())
     assert raised.value.field == "payment_id"
     with pytest.raises(NotFoundError):
-        memory_app.link(merchant_id)  # a merchant is not a link
+        memory_app.links.get(merchant_id)  # a merchant is not a link
     with pytest.raises(NotFoundError):
-        memory_app.start_payment(uuid4(), "qris")
+        memory_app.payments.start(uuid4(), "qris")
     with pytest.raises(NotFoundError):
-        memory_app.create_link(uuid4(), amount=1_000, description="Kaos")
+        memory_app.links.create(uuid4(), amount=1_000, description="Kaos")
 
 
 # -- cancelling and sending --------------------------------------------------------------
 
 
 def test_refuses_to_cancel_a_link_twice(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link()
-    memory_app.cancel_link(link_id)
+    memory_app.links.cancel(link_id)
     before = stored_count()
     with pytest.raises(LinkClosedError) as raised:
-        memory_app.cancel_link(link_id)
+        memory_app.links.cancel(link_id)
     assert raised.value.field == "link"
-    assert memory_app.link(link_id).status == "cancelled"
+    assert memory_app.links.get(link_id).status == "cancelled"
     assert stored_count() == before
 
 
 def test_refuses_to_cancel_a_completed_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link()
-    memory_app.verify_payment(paid(memory_app, link_id))
+    memory_app.payments.verify(paid(memory_app, link_id))
     before = stored_count()
     with pytest.raises(LinkClosedError):
-        memory_app.cancel_link(link_id)
-    assert memory_app.link(link_id).status == "completed"
+        memory_app.links.cancel(link_id)
+    assert memory_app.links.get(link_id).status == "completed"
     assert stored_count() == before
 
 
 def test_refuses_to_send_a_cancelled_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link()
-    memory_app.cancel_link(link_id)
+    memory_app.links.cancel(link_id)
     before = stored_count()
     with pytest.raises(LinkClosedError):
-        memory_app.send_link(link_id, "email", "budi@example.com")
-    assert memory_app.link(link_id).sent_count == 0
+        memory_app.links.send(link_id, "email", "budi@example.com")
+    assert memory_app.links.get(link_id).sent_count == 0
     assert stored_count() == before
 
 
 def test_refuses_to_send_a_link_whose_expiry_has_passed(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
+    memory_app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:
     link_id = new_link(expires_at=clock() + timedelta(hours=1))
     clock.advance(timedelta(hours=2))
-    assert memory_app.link(link_id).status == "expired"
+    assert memory_app.links.get(link_id).status == "expired"
     with pytest.raises(LinkClosedError):
-        memory_app.send_link(link_id, "email", "budi@example.com")
+        memory_app.links.send(link_id, "email", "budi@example.com")
 
 
 def test_sends_and_opens_an_active_link_and_masks_the_recipient(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link()
-    memory_app.send_link(link_id, "email", "siti@example.com")
-    memory_app.send_link(link_id, "whatsapp", "+6281234567890")
-    memory_app.open_link(link_id, "visitor-1")
-    link = memory_app.link(link_id)
+    memory_app.links.send(link_id, "email", "siti@example.com")
+    memory_app.links.send(link_id, "whatsapp", "+6281234567890")
+    memory_app.links.open(link_id, "visitor-1")
+    link = memory_app.links.get(link_id)
     assert (link.sent_count, link.opened_count) == (2, 1)
-    states = [n.state for n in memory_app.recorder.select_notifications(start=1, limit=100)]
+    states = [n.state for n in memory_app.app.recorder.select_notifications(start=1, limit=100)]
     assert not any(b"siti@example.com" in s or b"+6281234567890" in s for s in states)
     assert any(b"s***@example.com" in s for s in states)
     assert any(b"+628***890" in s for s in states)
@@ -237,18 +237,18 @@ def test_sends_and_opens_an_active_link_and_masks_the_recipient(
 @pytest.mark.parametrize(
     ("command", "field"),
     [
-        (lambda app, link_id: app.send_link(link_id, "email", ""), "recipient"),
-        (lambda app, link_id: app.send_link(link_id, "", "budi@example.com"), "channel"),
-        (lambda app, link_id: app.open_link(link_id, " "), "visitor"),
-        (lambda app, link_id: app.cancel_link(link_id, "oops\x1b[2J"), "reason"),
+        (lambda app, link_id: app.links.send(link_id, "email", ""), "recipient"),
+        (lambda app, link_id: app.links.send(link_id, "", "budi@example.com"), "channel"),
+        (lambda app, link_id: app.links.open(link_id, " "), "visitor"),
+        (lambda app, link_id: app.links.cancel(link_id, "oops\x1b[2J"), "reason"),
     ],
     ids=["empty-recipient", "empty-channel", "blank-visitor", "escape-in-reason"],
 )
 def test_refuses_bad_text_in_link_commands(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
-    command: Callable[[PaylinkApp, UUID], object],
+    command: Callable[[Paylink, UUID], object],
     field: str,
 ) -> None:
     link_id = new_link()
@@ -263,74 +263,74 @@ def test_refuses_bad_text_in_link_commands(
 
 
 def test_refuses_to_settle_a_payment_that_is_not_verified(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(usage_limit=None)
-    started = memory_app.start_payment(link_id, "qris")
+    started = memory_app.payments.start(link_id, "qris")
     received = paid(memory_app, link_id)
     before = stored_count()
     for payment_id in (started, received):
         with pytest.raises(PaymentStateError) as raised:
-            memory_app.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
+            memory_app.money.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
         assert raised.value.field == "payment"
-    assert memory_app.payment(received).status == "paid"
+    assert memory_app.payments.get(received).status == "paid"
     assert stored_count() == before
 
 
 def test_refuses_to_verify_a_payment_no_money_arrived_for(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
-    payment_id = memory_app.start_payment(new_link(), "qris")
+    payment_id = memory_app.payments.start(new_link(), "qris")
     before = stored_count()
     with pytest.raises(PaymentStateError):
-        memory_app.verify_payment(payment_id)
-    assert memory_app.payment(payment_id).status == "initiated"
+        memory_app.payments.verify(payment_id)
+    assert memory_app.payments.get(payment_id).status == "initiated"
     assert stored_count() == before
 
 
 def test_refuses_to_verify_a_payment_twice(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link())
-    memory_app.verify_payment(payment_id, Money(1_500, "IDR"))
+    memory_app.payments.verify(payment_id, Money(1_500, "IDR"))
     before = stored_count()
     with pytest.raises(PaymentStateError):
-        memory_app.verify_payment(payment_id, Money(0, "IDR"))
-    payment = memory_app.payment(payment_id)
+        memory_app.payments.verify(payment_id, Money(0, "IDR"))
+    payment = memory_app.payments.get(payment_id)
     assert (payment.status, payment.fee) == ("verified", Money(1_500, "IDR"))
     assert stored_count() == before
 
 
 def test_refuses_to_verify_a_rejected_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link())
-    memory_app.reject_payment(payment_id, "status inquiry says unpaid")
+    memory_app.payments.reject(payment_id, "status inquiry says unpaid")
     before = stored_count()
     with pytest.raises(PaymentStateError):
-        memory_app.verify_payment(payment_id)
+        memory_app.payments.verify(payment_id)
     with pytest.raises(PaymentStateError):
-        memory_app.reject_payment(payment_id, "again")
-    payment = memory_app.payment(payment_id)
+        memory_app.payments.reject(payment_id, "again")
+    payment = memory_app.payments.get(payment_id)
     assert (payment.status, payment.rejection) == ("rejected", "status inquiry says unpaid")
     assert stored_count() == before
 
 
 def test_refuses_to_reject_a_verified_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link())
-    memory_app.verify_payment(payment_id)
+    memory_app.payments.verify(payment_id)
     before = stored_count()
     with pytest.raises(PaymentStateError):
-        memory_app.reject_payment(payment_id, "too late")
-    assert memory_app.payment(payment_id).status == "verified"
+        memory_app.payments.reject(payment_id, "too late")
+    assert memory_app.payments.get(payment_id).status == "verified"
     assert stored_count() == before
 
 
 @pytest.mark.parametrize("fee", [Money(150_001, "IDR"), Money(-1, "IDR")])
 def test_refuses_a_fee_that_does_not_fit_the_payment(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     fee: Money,
@@ -338,77 +338,77 @@ def test_refuses_a_fee_that_does_not_fit_the_payment(
     payment_id = paid(memory_app, new_link())
     before = stored_count()
     with pytest.raises(PaymentStateError) as raised:
-        memory_app.verify_payment(payment_id, fee)
+        memory_app.payments.verify(payment_id, fee)
     assert raised.value.field == "fee"
     assert stored_count() == before
 
 
 def test_refuses_a_fee_in_another_currency(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link())
     before = stored_count()
     with pytest.raises(CurrencyMismatchError):
-        memory_app.verify_payment(payment_id, Money(100, "USD"))
+        memory_app.payments.verify(payment_id, Money(100, "USD"))
     assert stored_count() == before
 
 
 def test_refuses_to_settle_a_flagged_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link(), amount=Money(200_000, "IDR"))
-    memory_app.verify_payment(payment_id)
+    memory_app.payments.verify(payment_id)
     before = stored_count()
     with pytest.raises(PaymentStateError) as raised:
-        memory_app.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
+        memory_app.money.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
     assert "needs_review" in raised.value.message
     assert stored_count() == before
 
 
 def test_verifies_and_settles_a_clean_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     payment_id = paid(memory_app, new_link())
-    memory_app.verify_payment(payment_id, Money(1_050, "IDR"), {"inquiry": "PAID"})
-    verified = memory_app.payment(payment_id)
+    memory_app.payments.verify(payment_id, Money(1_050, "IDR"), {"inquiry": "PAID"})
+    verified = memory_app.payments.get(payment_id)
     assert (verified.status, verified.fee, verified.net) == (
         "verified",
         Money(1_050, "IDR"),
         Money(148_950, "IDR"),
     )
-    memory_app.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
-    assert memory_app.payment(payment_id).status == "settled"
+    memory_app.money.settle_payment(payment_id, uuid4(), date(2026, 1, 6))
+    assert memory_app.payments.get(payment_id).status == "settled"
 
 
 def test_refuses_a_refund_beyond_what_was_received(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link())
     before = stored_count()
     with pytest.raises(RefundExceedsPaymentError) as raised:
-        memory_app.refund_payment(payment_id, Money(150_001, "IDR"), "customer asked")
+        memory_app.money.refund(payment_id, Money(150_001, "IDR"), "customer asked")
     assert raised.value.field == "amount"
-    assert memory_app.payment(payment_id).refunded == Money(0, "IDR")
+    assert memory_app.payments.get(payment_id).refunded == Money(0, "IDR")
     assert stored_count() == before
 
 
 def test_refunds_in_parts_up_to_what_was_received_and_no_further(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     payment_id = paid(memory_app, new_link())
-    memory_app.verify_payment(payment_id)
-    memory_app.refund_payment(payment_id, Money(100_000, "IDR"), "one shirt returned")
-    memory_app.refund_payment(payment_id, Money(50_000, "IDR"), "the other one too")
-    assert memory_app.payment(payment_id).refunded == IDR_150K
+    memory_app.payments.verify(payment_id)
+    memory_app.money.refund(payment_id, Money(100_000, "IDR"), "one shirt returned")
+    memory_app.money.refund(payment_id, Money(50_000, "IDR"), "the other one too")
+    assert memory_app.payments.get(payment_id).refunded == IDR_150K
     before = stored_count()
     with pytest.raises(RefundExceedsPaymentError):
-        memory_app.refund_payment(payment_id, Money(1, "IDR"), "one more rupiah")
+        memory_app.money.refund(payment_id, Money(1, "IDR"), "one more rupiah")
     assert stored_count() == before
 
 
 @pytest.mark.parametrize("amount", [Money(0, "IDR"), Money(-1_000, "IDR")])
 def test_refuses_a_refund_of_nothing_or_less(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     amount: Money,
@@ -416,29 +416,29 @@ def test_refuses_a_refund_of_nothing_or_less(
     payment_id = paid(memory_app, new_link())
     before = stored_count()
     with pytest.raises(RefundExceedsPaymentError):
-        memory_app.refund_payment(payment_id, amount, "nothing")
+        memory_app.money.refund(payment_id, amount, "nothing")
     assert stored_count() == before
 
 
 def test_refuses_to_refund_a_payment_that_holds_no_money(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(usage_limit=None)
-    started = memory_app.start_payment(link_id, "qris")
+    started = memory_app.payments.start(link_id, "qris")
     rejected = paid(memory_app, link_id)
-    memory_app.reject_payment(rejected, "not confirmed")
+    memory_app.payments.reject(rejected, "not confirmed")
     before = stored_count()
     for payment_id in (started, rejected):
         with pytest.raises(PaymentStateError):
-            memory_app.refund_payment(payment_id, Money(1, "IDR"), "why not")
+            memory_app.money.refund(payment_id, Money(1, "IDR"), "why not")
     assert stored_count() == before
 
 
 def test_refuses_to_revoke_a_key_the_merchant_does_not_have(
-    memory_app: PaylinkApp, merchant_id: UUID, stored_count: Callable[[], int]
+    memory_app: Paylink, merchant_id: UUID, stored_count: Callable[[], int]
 ) -> None:
     before = stored_count()
     with pytest.raises(InvalidFieldError) as raised:
-        memory_app.revoke_api_key(merchant_id, uuid4())
+        memory_app.merchants.revoke_key(merchant_id, uuid4())
     assert raised.value.field == "key_id"
     assert stored_count() == before

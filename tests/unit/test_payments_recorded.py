@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError, TextInvalidError
 from paylink_es.domain.money import Money
@@ -16,90 +16,92 @@ from paylink_es.domain.money import Money
 IDR_150K = Money(150_000, "IDR")
 
 
-def topics(app: PaylinkApp) -> list[str]:
+def topics(app: Paylink) -> list[str]:
     """The topic of every stored event, in order."""
-    return [n.topic for n in app.recorder.select_notifications(start=1, limit=10_000)]
+    return [n.topic for n in app.app.recorder.select_notifications(start=1, limit=10_000)]
 
 
 # -- usage limits -------------------------------------------------------------------------
 
 
 def test_one_clean_payment_completes_a_single_use_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    payment_id = memory_app.start_payment(link_id, "va_bca", channel="bca")
-    outcome = memory_app.record_payment(payment_id, "BCA-0001", IDR_150K, memory_app.now())
+    payment_id = memory_app.payments.start(link_id, "va_bca", channel="bca")
+    outcome = memory_app.payments.record(payment_id, "BCA-0001", IDR_150K, memory_app.now())
     assert (outcome.payment_id, outcome.duplicate, outcome.anomaly) == (payment_id, False, None)
-    payment = memory_app.payment(payment_id)
+    payment = memory_app.payments.get(payment_id)
     assert (payment.status, payment.received, payment.channel_ref) == ("paid", IDR_150K, "BCA-0001")
     assert (payment.anomaly, payment.disposition) == (None, None)
-    link = memory_app.link(link_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("active", 0, 0), "not confirmed yet"
-    memory_app.verify_payment(payment_id)
-    link = memory_app.link(link_id)
+    memory_app.payments.verify(payment_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
 
 
 def test_money_the_channel_denies_never_completes_a_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    forged = memory_app.start_payment(link_id, "qris")
-    memory_app.record_payment(forged, "QR-NEVER-ISSUED", IDR_150K, memory_app.now())
-    memory_app.reject_payment(forged, "the channel never issued that reference")
-    link = memory_app.link(link_id)
+    forged = memory_app.payments.start(link_id, "qris")
+    memory_app.payments.record(forged, "QR-NEVER-ISSUED", IDR_150K, memory_app.now())
+    memory_app.payments.reject(forged, "the channel never issued that reference")
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("active", 0, 0)
-    real = memory_app.start_payment(link_id, "qris")  # a new customer can still pay
-    memory_app.record_payment(real, "QR-REAL", IDR_150K, memory_app.now())
-    memory_app.verify_payment(real)
-    assert memory_app.link(link_id).status == "completed"
+    real = memory_app.payments.start(link_id, "qris")  # a new customer can still pay
+    memory_app.payments.record(real, "QR-REAL", IDR_150K, memory_app.now())
+    memory_app.payments.verify(real)
+    assert memory_app.links.get(link_id).status == "completed"
 
 
 def test_of_two_payments_received_at_once_the_one_confirmed_second_is_due_back(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    first = memory_app.start_payment(link_id, "qris")
-    second = memory_app.start_payment(link_id, "va_bca")
-    memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
-    memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
-    memory_app.verify_payment(second)
-    memory_app.verify_payment(first)
-    late = memory_app.payment(first)
+    first = memory_app.payments.start(link_id, "qris")
+    second = memory_app.payments.start(link_id, "va_bca")
+    memory_app.payments.record(first, "QR-1", IDR_150K, memory_app.now())
+    memory_app.payments.record(second, "VA-1", IDR_150K, memory_app.now())
+    memory_app.payments.verify(second)
+    memory_app.payments.verify(first)
+    late = memory_app.payments.get(first)
     assert (late.status, late.anomaly, late.disposition) == (
         "verified",
         "link_already_completed",
         "refund_due",
     )
-    link = memory_app.link(link_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
 
 
 def test_a_link_for_three_uses_takes_three_payments_then_completes(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=3)
     for use in range(1, 4):
-        payment_id = memory_app.start_payment(link_id, "qris")
-        memory_app.record_payment(payment_id, f"QR-{use}", IDR_150K, memory_app.now())
-        memory_app.verify_payment(payment_id)
-        link = memory_app.link(link_id)
+        payment_id = memory_app.payments.start(link_id, "qris")
+        memory_app.payments.record(payment_id, f"QR-{use}", IDR_150K, memory_app.now())
+        memory_app.payments.verify(payment_id)
+        link = memory_app.links.get(link_id)
         assert link.uses == use
         assert link.status == ("completed" if use == 3 else "active")
-    assert memory_app.link(link_id).collected == 450_000
+    assert memory_app.links.get(link_id).collected == 450_000
 
 
 def test_an_unlimited_link_stays_active_and_counts_every_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=None, amount=None, amount_min=1_000)
     amounts = [1_000, 25_000, 7_500, 1_000_000, 1_000]
     for index, amount in enumerate(amounts):
-        payment_id = memory_app.start_payment(link_id, "qris", amount=amount)
-        memory_app.record_payment(payment_id, f"QR-{index}", Money(amount, "IDR"), memory_app.now())
-        memory_app.verify_payment(payment_id)
-    link = memory_app.link(link_id)
+        payment_id = memory_app.payments.start(link_id, "qris", amount=amount)
+        memory_app.payments.record(
+            payment_id, f"QR-{index}", Money(amount, "IDR"), memory_app.now()
+        )
+        memory_app.payments.verify(payment_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("active", 5, sum(amounts))
 
 
@@ -107,7 +109,7 @@ def test_an_unlimited_link_stays_active_and_counts_every_payment(
 
 
 def test_creating_a_link_twice_with_one_reference_gives_the_same_link_once(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     first = new_link(reference_id="INV-2026-0042")
     after_first = stored_count()
@@ -115,11 +117,11 @@ def test_creating_a_link_twice_with_one_reference_gives_the_same_link_once(
     assert again == first
     assert stored_count() == after_first
     assert topics(memory_app).count("paylink_es.domain.link:PaymentLink.Created") == 1
-    assert memory_app.link(first).description == "Kaos polos hitam"
+    assert memory_app.links.get(first).description == "Kaos polos hitam"
 
 
 def test_a_different_reference_makes_a_different_link(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     first = new_link(reference_id="INV-2026-0042")
     second = new_link(reference_id="INV-2026-0043")
@@ -129,97 +131,97 @@ def test_a_different_reference_makes_a_different_link(
 
 
 def test_one_reference_means_different_links_for_different_merchants_and_modes(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], link_request: dict[str, object]
+    memory_app: Paylink, new_link: Callable[..., UUID], link_request: dict[str, object]
 ) -> None:
-    other_merchant = memory_app.register_merchant("Toko Siti")
+    other_merchant = memory_app.merchants.register("Toko Siti")
     ids = {
         new_link(reference_id="INV-1"),
         new_link(reference_id="INV-1", mode="live"),
-        memory_app.create_link(other_merchant, **{**link_request, "reference_id": "INV-1"}),
+        memory_app.links.create(other_merchant, **{**link_request, "reference_id": "INV-1"}),
     }
     assert len(ids) == 3
 
 
 def test_the_same_channel_report_twice_is_recorded_once(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(usage_limit=None)
-    payment_id = memory_app.start_payment(link_id, "qris")
-    first = memory_app.record_payment(payment_id, "QR-777", IDR_150K, memory_app.now())
+    payment_id = memory_app.payments.start(link_id, "qris")
+    first = memory_app.payments.record(payment_id, "QR-777", IDR_150K, memory_app.now())
     after_first = stored_count()
-    again = memory_app.record_payment(payment_id, "QR-777", IDR_150K, memory_app.now())
+    again = memory_app.payments.record(payment_id, "QR-777", IDR_150K, memory_app.now())
     assert (first.duplicate, again.duplicate) == (False, True)
     assert again.payment_id == first.payment_id == payment_id
     assert stored_count() == after_first
-    memory_app.verify_payment(payment_id)
-    link = memory_app.link(link_id)
+    memory_app.payments.verify(payment_id)
+    link = memory_app.links.get(link_id)
     assert (link.uses, link.collected) == (1, 150_000)
 
 
 def test_a_repeated_channel_report_on_another_attempt_points_at_the_first_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
     link_id = new_link(usage_limit=None)
-    first = memory_app.start_payment(link_id, "qris")
-    second = memory_app.start_payment(link_id, "qris")
-    memory_app.record_payment(first, "QR-777", IDR_150K, memory_app.now())
+    first = memory_app.payments.start(link_id, "qris")
+    second = memory_app.payments.start(link_id, "qris")
+    memory_app.payments.record(first, "QR-777", IDR_150K, memory_app.now())
     before = stored_count()
-    outcome = memory_app.record_payment(second, "QR-777", IDR_150K, memory_app.now())
+    outcome = memory_app.payments.record(second, "QR-777", IDR_150K, memory_app.now())
     assert (outcome.payment_id, outcome.duplicate) == (first, True)
-    assert memory_app.payment(second).status == "initiated"
+    assert memory_app.payments.get(second).status == "initiated"
     assert stored_count() == before
 
 
 def test_a_second_report_on_paid_instructions_is_a_payment_of_its_own(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=None)
-    payment_id = memory_app.start_payment(link_id, "va_bca")
-    memory_app.record_payment(payment_id, "VA-1", IDR_150K, memory_app.now())
-    outcome = memory_app.record_payment(payment_id, "VA-2", IDR_150K, memory_app.now())
+    payment_id = memory_app.payments.start(link_id, "va_bca")
+    memory_app.payments.record(payment_id, "VA-1", IDR_150K, memory_app.now())
+    outcome = memory_app.payments.record(payment_id, "VA-2", IDR_150K, memory_app.now())
     assert not outcome.duplicate
     assert outcome.payment_id != payment_id
-    extra = memory_app.payment(outcome.payment_id)
+    extra = memory_app.payments.get(outcome.payment_id)
     assert (extra.link_id, extra.method, extra.channel_ref) == (link_id, "va_bca", "VA-2")
-    assert memory_app.payment(payment_id).channel_ref == "VA-1"
+    assert memory_app.payments.get(payment_id).channel_ref == "VA-1"
     for confirmed in (payment_id, outcome.payment_id):
-        memory_app.verify_payment(confirmed)
-    assert memory_app.link(link_id).uses == 2
+        memory_app.payments.verify(confirmed)
+    assert memory_app.links.get(link_id).uses == 2
 
 
 # -- anomalies are recorded and flagged, never dropped -------------------------------------
 
 
 def test_money_paid_after_the_expiry_is_kept_and_needs_review(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
+    memory_app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:
     expires_at = clock() + timedelta(hours=1)
     link_id = new_link(expires_at=expires_at)
-    payment_id = memory_app.start_payment(link_id, "qris")
+    payment_id = memory_app.payments.start(link_id, "qris")
     clock.advance(timedelta(hours=2))
     paid_at = expires_at + timedelta(minutes=30)
-    outcome = memory_app.record_payment(payment_id, "QR-LATE", IDR_150K, paid_at)
+    outcome = memory_app.payments.record(payment_id, "QR-LATE", IDR_150K, paid_at)
     assert (outcome.duplicate, outcome.anomaly) == (False, "paid_after_expiry")
-    payment = memory_app.payment(payment_id)
+    payment = memory_app.payments.get(payment_id)
     assert (payment.status, payment.received, payment.paid_at) == ("paid", IDR_150K, paid_at)
     assert (payment.anomaly, payment.disposition) == ("paid_after_expiry", "needs_review")
-    link = memory_app.link(link_id)
+    link = memory_app.links.get(link_id)
     assert (link.uses, link.collected, link.status) == (0, 0, "expired")
 
 
 def test_money_paid_in_time_but_reported_late_counts(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], clock: FakeClock
+    memory_app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:
     expires_at = clock() + timedelta(hours=1)
     link_id = new_link(expires_at=expires_at)
-    payment_id = memory_app.start_payment(link_id, "qris")
+    payment_id = memory_app.payments.start(link_id, "qris")
     clock.advance(timedelta(hours=2))
-    outcome = memory_app.record_payment(
+    outcome = memory_app.payments.record(
         payment_id, "QR-SLOW", IDR_150K, expires_at - timedelta(seconds=1)
     )
     assert outcome.anomaly is None
-    memory_app.verify_payment(payment_id)
-    assert memory_app.link(link_id).uses == 1
+    memory_app.payments.verify(payment_id)
+    assert memory_app.links.get(link_id).uses == 1
 
 
 @pytest.mark.parametrize(
@@ -233,88 +235,88 @@ def test_money_paid_in_time_but_reported_late_counts(
     ],
 )
 def test_a_wrong_amount_is_kept_and_needs_review(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], received: Money, anomaly: str
+    memory_app: Paylink, new_link: Callable[..., UUID], received: Money, anomaly: str
 ) -> None:
     link_id = new_link()
-    payment_id = memory_app.start_payment(link_id, "qris")
-    outcome = memory_app.record_payment(payment_id, "QR-1", received, memory_app.now())
+    payment_id = memory_app.payments.start(link_id, "qris")
+    outcome = memory_app.payments.record(payment_id, "QR-1", received, memory_app.now())
     assert outcome.anomaly == anomaly
-    payment = memory_app.payment(payment_id)
+    payment = memory_app.payments.get(payment_id)
     assert (payment.received, payment.anomaly, payment.disposition) == (
         received,
         anomaly,
         "needs_review",
     )
-    link = memory_app.link(link_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("active", 0, 0)
 
 
 def test_money_in_the_wrong_currency_can_be_sent_back_in_that_currency(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    payment_id = memory_app.start_payment(new_link(), "qris")
+    payment_id = memory_app.payments.start(new_link(), "qris")
     wrong = Money(1_000, "USD")
-    outcome = memory_app.record_payment(payment_id, "QR-USD-1", wrong, memory_app.now())
+    outcome = memory_app.payments.record(payment_id, "QR-USD-1", wrong, memory_app.now())
     assert outcome.anomaly == "currency_mismatch"
-    memory_app.refund_payment(payment_id, wrong, "paid in the wrong currency")
-    assert memory_app.payment(payment_id).refunded == wrong
+    memory_app.money.refund(payment_id, wrong, "paid in the wrong currency")
+    assert memory_app.payments.get(payment_id).refunded == wrong
 
 
 def test_a_link_cancelled_after_its_last_use_was_confirmed_counts_no_further_payment(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    first = memory_app.start_payment(link_id, "qris")
-    second = memory_app.start_payment(link_id, "va_bca")
-    memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
-    memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
-    memory_app.cancel_link(link_id, "sold out")
-    memory_app.verify_payment(first)  # confirmed after the cancel: still the one use
-    memory_app.verify_payment(second)
-    link = memory_app.link(link_id)
+    first = memory_app.payments.start(link_id, "qris")
+    second = memory_app.payments.start(link_id, "va_bca")
+    memory_app.payments.record(first, "QR-1", IDR_150K, memory_app.now())
+    memory_app.payments.record(second, "VA-1", IDR_150K, memory_app.now())
+    memory_app.links.cancel(link_id, "sold out")
+    memory_app.payments.verify(first)  # confirmed after the cancel: still the one use
+    memory_app.payments.verify(second)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("cancelled", 1, 150_000)
-    late = memory_app.payment(second)
+    late = memory_app.payments.get(second)
     assert (late.anomaly, late.disposition) == ("link_already_completed", "refund_due")
 
 
 def test_a_second_payment_on_a_single_use_link_is_due_back(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    first = memory_app.start_payment(link_id, "qris")
-    second = memory_app.start_payment(link_id, "va_bca")
-    memory_app.record_payment(first, "QR-1", IDR_150K, memory_app.now())
-    memory_app.verify_payment(first)
-    outcome = memory_app.record_payment(second, "VA-1", IDR_150K, memory_app.now())
+    first = memory_app.payments.start(link_id, "qris")
+    second = memory_app.payments.start(link_id, "va_bca")
+    memory_app.payments.record(first, "QR-1", IDR_150K, memory_app.now())
+    memory_app.payments.verify(first)
+    outcome = memory_app.payments.record(second, "VA-1", IDR_150K, memory_app.now())
     assert (outcome.payment_id, outcome.anomaly) == (second, "link_already_completed")
-    payment = memory_app.payment(second)
+    payment = memory_app.payments.get(second)
     assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
-    link = memory_app.link(link_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
-    memory_app.refund_payment(second, IDR_150K, "link already paid")
-    assert memory_app.payment(second).refunded == IDR_150K
+    memory_app.money.refund(second, IDR_150K, "link already paid")
+    assert memory_app.payments.get(second).refunded == IDR_150K
 
 
 def test_money_for_a_link_cancelled_after_the_payment_started_is_due_back(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link()
-    payment_id = memory_app.start_payment(link_id, "qris")
-    memory_app.cancel_link(link_id, "out of stock")
-    outcome = memory_app.record_payment(payment_id, "QR-1", IDR_150K, memory_app.now())
+    payment_id = memory_app.payments.start(link_id, "qris")
+    memory_app.links.cancel(link_id, "out of stock")
+    outcome = memory_app.payments.record(payment_id, "QR-1", IDR_150K, memory_app.now())
     assert outcome.anomaly == "link_cancelled"
-    payment = memory_app.payment(payment_id)
+    payment = memory_app.payments.get(payment_id)
     assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
-    link = memory_app.link(link_id)
+    link = memory_app.links.get(link_id)
     assert (link.status, link.uses, link.collected) == ("cancelled", 0, 0)
 
 
 def test_a_flagged_payment_is_noted_on_the_link_timeline(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID]
+    memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link()
-    payment_id = memory_app.start_payment(link_id, "qris")
-    memory_app.record_payment(payment_id, "QR-1", Money(1, "IDR"), memory_app.now())
+    payment_id = memory_app.payments.start(link_id, "qris")
+    memory_app.payments.record(payment_id, "QR-1", Money(1, "IDR"), memory_app.now())
     assert topics(memory_app)[-4:] == [
         "paylink_es.domain.payment:Payment.Received",
         "paylink_es.domain.payment:Payment.Flagged",
@@ -328,40 +330,40 @@ def test_a_flagged_payment_is_noted_on_the_link_timeline(
 
 @pytest.mark.parametrize("ref", ["", "   ", "QR\x00-1", "x" * 129])
 def test_refuses_a_report_without_a_usable_channel_reference(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     ref: str,
 ) -> None:
-    payment_id = memory_app.start_payment(new_link(), "qris")
+    payment_id = memory_app.payments.start(new_link(), "qris")
     before = stored_count()
     with pytest.raises(TextInvalidError) as raised:
-        memory_app.record_payment(payment_id, ref, IDR_150K, memory_app.now())
+        memory_app.payments.record(payment_id, ref, IDR_150K, memory_app.now())
     assert raised.value.field == "channel_ref"
     assert stored_count() == before
 
 
 def test_refuses_a_report_whose_paid_at_has_no_time_zone(
-    memory_app: PaylinkApp, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
 ) -> None:
-    payment_id = memory_app.start_payment(new_link(), "qris")
+    payment_id = memory_app.payments.start(new_link(), "qris")
     before = stored_count()
     with pytest.raises(InvalidFieldError) as raised:
-        memory_app.record_payment(payment_id, "QR-1", IDR_150K, datetime(2026, 1, 5, 10, 0))  # noqa: DTZ001
+        memory_app.payments.record(payment_id, "QR-1", IDR_150K, datetime(2026, 1, 5, 10, 0))  # noqa: DTZ001
     assert raised.value.field == "paid_at"
     assert stored_count() == before
 
 
 @pytest.mark.parametrize("amount", [0, -150_000])
 def test_refuses_a_report_of_no_money_or_negative_money(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     amount: int,
 ) -> None:
-    payment_id = memory_app.start_payment(new_link(), "qris")
+    payment_id = memory_app.payments.start(new_link(), "qris")
     before = stored_count()
     with pytest.raises(AmountInvalidError) as raised:
-        memory_app.record_payment(payment_id, "QR-1", Money(amount, "IDR"), memory_app.now())
+        memory_app.payments.record(payment_id, "QR-1", Money(amount, "IDR"), memory_app.now())
     assert raised.value.field == "amount"
     assert stored_count() == before

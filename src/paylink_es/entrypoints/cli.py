@@ -50,7 +50,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def check_channels(settings: Settings) -> None:
     """Build the configured channels once (keys loaded), or raise naming the bad setting."""
-    from paylink_es.channels.registry import build_channels, close_all
+    from paylink_es.bootstrap.adapters import build_channels
+    from paylink_es.channels.registry import close_all
 
     close_all(build_channels(settings))
 
@@ -124,10 +125,10 @@ def serve_workers(
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
     from paylink_es.entrypoints.demo import seed_demo
 
-    with open_app(settings) as app:
+    with open_paylink(settings) as app:
         seed = seed_demo(app)
     print(f"Demo merchant: {seed.merchant_id}")
     print(f"Secret key (test mode, shown once): {seed.secret_key}")
@@ -137,31 +138,31 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _merchants_create(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
 
-    with open_app(settings) as app:
-        merchant_id = app.register_merchant(args.name, args.email)
-        key = app.issue_api_key(merchant_id, "test")
+    with open_paylink(settings) as app:
+        merchant_id = app.merchants.register(args.name, args.email)
+        key = app.merchants.issue_key(merchant_id, "test")
     print(f"Merchant: {merchant_id}")
     print(f"Secret key (test mode, shown once): {key.secret}")
     return 0
 
 
 def _keys_issue(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
 
-    with open_app(settings) as app:
-        key = app.issue_api_key(args.merchant, args.mode)
+    with open_paylink(settings) as app:
+        key = app.merchants.issue_key(args.merchant, args.mode)
     print(f"Key id: {key.key_id}")
     print(f"Secret key ({key.mode} mode, shown once): {key.secret}")
     return 0
 
 
 def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
 
-    with open_app(settings) as app:
-        app.revoke_api_key(args.merchant, args.key)
+    with open_paylink(settings) as app:
+        app.merchants.revoke_key(args.merchant, args.key)
     print(f"Revoked key {args.key}")
     return 0
 
@@ -169,8 +170,7 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 def _users_create(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
-    from paylink_es.application.users import UserServices
-    from paylink_es.bootstrap import open_app
+    from paylink_es.bootstrap import open_paylink
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -179,10 +179,8 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
         if getpass.getpass("Again: ") != password:
             print("paylink: the passwords differ", file=sys.stderr)
             return 1
-    with open_app(settings) as app:
-        user_id = UserServices(app).create_user(
-            args.merchant, args.email, password, args.role, args.name
-        )
+    with open_paylink(settings) as app:
+        user_id = app.users.create_user(args.merchant, args.email, password, args.role, args.name)
     print(f"User: {user_id} ({args.role} of merchant {args.merchant})")
     print(f"Sign in at {settings.public_url}/dashboard")
     return 0
@@ -263,7 +261,7 @@ def _add_projection_commands(commands: Any) -> None:
         help="lower this process's CPU priority by N (serve uses 10: requests come first)",
     )
     rebuild = actions.add_parser("rebuild", help="rebuild read models from zero")
-    rebuild.add_argument("name", nargs="?", help="links, payments, ledger, stats or audit")
+    rebuild.add_argument("name", nargs="?", help="links, payments, paylink, stats or audit")
     state = actions.add_parser("status", help="position, events and seconds behind")
     state.add_argument("--json", action="store_true")
     projections.set_defaults(handler=_projections)
@@ -298,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``paylink`` command."""
     parser = argparse.ArgumentParser(
         prog="paylink",
-        description="Payment links on an event-sourced ledger. Works in ./var/ by default "
+        description="Payment links on an event-sourced paylink. Works in ./var/ by default "
         "(SQLite); set PAYLINK_DATABASE_URL=postgresql://... for PostgreSQL.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

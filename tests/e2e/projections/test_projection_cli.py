@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -35,24 +35,24 @@ WIB = timezone(timedelta(hours=7))
 PROGRESS = re.compile(r"\nrebuild all \[#{30}\] 100% ([\d,]+)/([\d,]+) events [\d,]+/s\n")
 
 
-def sell(app: PaylinkApp, clock: FakeClock, merchant: UUID, number: int) -> UUID:
+def sell(app: Paylink, clock: FakeClock, merchant: UUID, number: int) -> UUID:
     """One link paid, verified, settled and partly refunded; returns the payment."""
-    link = app.create_link(merchant, amount=40_000 + number, description=f"Barang {number}")
-    payment = app.start_payment(link, "va_bca")
-    app.record_payment(payment, f"sell-{number}", Money(40_000 + number, "IDR"), clock())
-    app.verify_payment(payment, fee=Money(400, "IDR"))
-    app.settle_payment(payment, uuid4(), clock().date())
-    app.refund_payment(payment, Money(1_000 + number, "IDR"), "returned")
+    link = app.links.create(merchant, amount=40_000 + number, description=f"Barang {number}")
+    payment = app.payments.start(link, "va_bca")
+    app.payments.record(payment, f"sell-{number}", Money(40_000 + number, "IDR"), clock())
+    app.payments.verify(payment, fee=Money(400, "IDR"))
+    app.money.settle_payment(payment, uuid4(), clock().date())
+    app.money.refund(payment, Money(1_000 + number, "IDR"), "returned")
     return payment
 
 
 def test_rebuild_shows_progress_and_leaves_the_views_equal_to_the_live_ones(
     backend_settings: Settings, clock: FakeClock
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Ulang")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Ulang")
         bulk_backlog(app, clock, merchant, 150)
-        service = ProjectionService(backend_settings, app)
+        service = ProjectionService(backend_settings, app.app)
         service.start()
         try:
             wait_for_listeners(backend_settings, LISTENING)
@@ -99,8 +99,8 @@ def test_status_json_shows_position_head_and_how_far_behind_each_view_is(
 ) -> None:
     # Events stamped ten minutes ago by the real clock the CLI reads.
     clock = FakeClock(datetime.now(tz=UTC) - timedelta(minutes=10))
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Status")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Status")
         sell(app, clock, merchant, 1)
         catch_up(app, views)
         seen = head(app)
@@ -140,8 +140,8 @@ def test_status_json_shows_position_head_and_how_far_behind_each_view_is(
 def test_export_writes_exactly_the_journal_lines_in_range_and_they_balance(
     backend_settings: Settings, clock: FakeClock, views: ReadModels, tmp_path: Path
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Ekspor")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Ekspor")
         instants = []
         for number in range(4):
             instants.append(clock())
@@ -181,13 +181,13 @@ def test_export_writes_exactly_the_journal_lines_in_range_and_they_balance(
 def test_replay_exits_non_zero_with_a_readable_diff_when_a_live_balance_was_altered(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Jujur")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Jujur")
         sell(app, clock, merchant, 1)
-        unsettled = app.create_link(merchant, amount=9_000, description="Belum")
-        payment = app.start_payment(unsettled, "qris")
-        app.record_payment(payment, "pending-one", Money(9_000, "IDR"), clock())
-        app.verify_payment(payment, fee=Money(90, "IDR"))
+        unsettled = app.links.create(merchant, amount=9_000, description="Belum")
+        payment = app.payments.start(unsettled, "qris")
+        app.payments.record(payment, "pending-one", Money(9_000, "IDR"), clock())
+        app.payments.verify(payment, fee=Money(90, "IDR"))
         catch_up(app, views)
     later = (clock() + timedelta(days=1)).isoformat()
     [book] = views["ledger"].view.query("SELECT * FROM {s}balances")

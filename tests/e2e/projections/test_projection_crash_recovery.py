@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -77,8 +77,8 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
     backend_settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
     store = backend_settings
-    with open_app(store, clock=clock) as app:
-        merchant = app.register_merchant("Toko Backlog")
+    with open_paylink(store, clock=clock) as app:
+        merchant = app.merchants.register("Toko Backlog")
         bulk_backlog(app, clock, merchant, BACKLOG_LINKS[store.backend])
         backlog = head(app)
 
@@ -96,10 +96,10 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
         assert max(killed_at.values()) > 0
 
         # Commands go on while no projection process runs, and while the next one does.
-        link = app.create_link(merchant, amount=5_000, description="After the crash")
-        payment = app.start_payment(link, "qris")
+        link = app.links.create(merchant, amount=5_000, description="After the crash")
+        payment = app.payments.start(link, "qris")
         clock.advance(timedelta(minutes=1))
-        app.record_payment(payment, "after-crash", Money(5_000, "IDR"), clock())
+        app.payments.record(payment, "after-crash", Money(5_000, "IDR"), clock())
         with projections_run(store, tmp_path / "second.log") as second:
             target = head(app)
             wait_for(
@@ -109,8 +109,8 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
                 lambda seen: set(seen.values()) == {target},
             )
             wait_for_listeners(store, LISTENING, pid=second.pid)
-            app.verify_payment(payment, fee=Money(50, "IDR"))
-            app.refund_payment(payment, Money(1_000, "IDR"), "partial")
+            app.payments.verify(payment, fee=Money(50, "IDR"))
+            app.money.refund(payment, Money(1_000, "IDR"), "partial")
             target = head(app)
             wait_for(
                 store,

@@ -1,4 +1,4 @@
-"""Helpers for the merchant HTTP API tests: link requests, problem documents, a failing ledger.
+"""Helpers for the merchant HTTP API tests: link requests, problem documents, a failing paylink.
 
 The app itself, merchants with keys and servers come from ``tests.support.app``.
 """
@@ -104,7 +104,7 @@ SECRET_FAILURE = "connection to db-primary:5432 refused, password=hunter2"
 
 
 class ExplodingLedger:
-    """Stands in for the ledger: keys and idempotency work, any other use raises.
+    """Stands in for the paylink: keys and idempotency work, any other use raises.
 
     Whatever a route asks of the ledger to do its work fails with an exception whose
     text (``SECRET_FAILURE``) must never reach the client.

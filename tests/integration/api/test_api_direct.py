@@ -81,7 +81,7 @@ def test_a_valid_create_is_answered_directly_as_the_route_answers_it(api: Api) -
     assert status == routed_status == 201
     assert content_type == b"application/json"
     assert comparable(created) == comparable(routed)
-    assert api.ledger.link(UUID(created["id"])).amount == 150_000  # stored
+    assert api.paylink.links.get(UUID(created["id"])).amount == 150_000  # stored
 
 
 def test_a_refused_create_gets_the_routes_problem_document(api: Api) -> None:
@@ -159,7 +159,7 @@ def test_the_benchs_baselines_answer_alike_on_both_paths(tmp_path: Path, clock: 
     with bootstrap.build(settings, clock=clock) as services:
         app = create_app(services, extra_direct=validation.DIRECT, extra_routers=validation.ROUTERS)
         with TestClient(app) as client:
-            api = Api(app=app, client=client, ledger=services.application, clock=clock)
+            api = Api(app=app, client=client, paylink=services.paylink, clock=clock)
             merchant = known(api)
             body = {"amount": 150_000, "description": "Kaos"}
             direct_answer = client.post(validation.VALIDATE, json=body, headers=merchant.headers())

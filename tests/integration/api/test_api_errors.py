@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from tests.integration.api.support import UNKNOWN_ID, ExplodingLedger, assert_problem, require
 from tests.support.app import Api, MakeApi
@@ -170,7 +170,7 @@ def test_a_body_that_is_not_utf8_is_a_422_problem(sqlite_api: Api) -> None:
 def _authorizations(api: Api) -> Iterator[tuple[str, dict[str, str], str]]:
     merchant = api.merchant()
     revoked = api.merchant("Toko Lama")
-    api.ledger.revoke_api_key(revoked.id, revoked.test_key.key_id)
+    api.paylink.merchants.revoke_key(revoked.id, revoked.test_key.key_id)
     secret = merchant.test_key.secret
     yield "missing", {}, "authentication-required"
     yield "basic scheme", {"Authorization": "Basic dXNlcjpwYXNz"}, "authentication-required"
@@ -252,7 +252,7 @@ def test_revoking_one_key_leaves_the_merchants_other_keys_working(sqlite_api: Ap
     merchant = sqlite_api.merchant()
     assert sqlite_api.client.get("/v1/links", headers=merchant.headers()).status_code == 200
 
-    sqlite_api.ledger.revoke_api_key(merchant.id, merchant.test_key.key_id)
+    sqlite_api.paylink.merchants.revoke_key(merchant.id, merchant.test_key.key_id)
 
     assert_problem(sqlite_api.client.get("/v1/links", headers=merchant.headers()), 401)
     assert sqlite_api.client.get("/v1/links", headers=merchant.headers("live")).status_code == 200
@@ -263,9 +263,9 @@ def test_a_key_revoked_by_another_process_stops_working_within_about_a_second(
 ) -> None:
     merchant = api.merchant()
     assert api.client.get("/v1/links", headers=merchant.headers()).status_code == 200
-    elsewhere = open_app(backend_settings)  # e.g. ``paylink keys revoke`` in another process
+    elsewhere = open_paylink(backend_settings)  # e.g. ``paylink keys revoke`` in another process
     try:
-        elsewhere.revoke_api_key(merchant.id, merchant.test_key.key_id)
+        elsewhere.merchants.revoke_key(merchant.id, merchant.test_key.key_id)
     finally:
         elsewhere.close()
 
@@ -485,7 +485,7 @@ def test_an_internal_error_is_a_500_problem_without_details_logged_with_its_requ
 ) -> None:
     api = make_sqlite_api(raise_server_exceptions=False)
     merchant = api.merchant()
-    monkeypatch.setattr(api.app.state, "ledger", ExplodingLedger(api.ledger))
+    monkeypatch.setattr(api.app.state, "ledger", ExplodingLedger(api.paylink))
     caplog.set_level(logging.ERROR)
     given = f"boom-{method.lower()}-{len(path)}"
 

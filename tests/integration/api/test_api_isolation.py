@@ -102,12 +102,12 @@ def _fill(
     other = api.create_link(merchant, mode, description=f"Dibatalkan {tag}")
     cancel = api.client.post(f"/v1/links/{other['id']}/cancel", headers=books.headers())
     assert cancel.status_code == 200
-    payment = api.ledger.start_payment(UUID(link["id"]), "qris")
-    api.ledger.record_payment(payment, f"QR-{tag}", Money(amount, "IDR"), api.clock())
-    api.ledger.verify_payment(payment, fee=Money(1750, "IDR"))
-    assert api.ledger.settle(date(2026, 1, 9), [payment]).settled == 1
-    api.ledger.refund_payment(payment, Money(50000, "IDR"), "returned")
-    payout = api.ledger.request_payout(merchant.id, mode, Money(payout_amount, "IDR"), tag)
+    payment = api.paylink.payments.start(UUID(link["id"]), "qris")
+    api.paylink.payments.record(payment, f"QR-{tag}", Money(amount, "IDR"), api.clock())
+    api.paylink.payments.verify(payment, fee=Money(1750, "IDR"))
+    assert api.paylink.money.settle(date(2026, 1, 9), [payment]).settled == 1
+    api.paylink.money.refund(payment, Money(50000, "IDR"), "returned")
+    payout = api.paylink.money.request_payout(merchant.id, mode, Money(payout_amount, "IDR"), tag)
     books.link_id = link["id"]
     books.payment_id = str(payment)
     books.payout_id = str(payout.id)
@@ -208,7 +208,7 @@ def _assert_sees_nothing(
 def _world(api: Api) -> tuple[Books, Books, Merchant]:
     first = api.merchant("Toko Pertama")
     second = api.merchant("Toko Kedua")
-    api.ledger.set_bank_account(first.id, "BCA", "8000123456", ACCOUNT_NAME)
+    api.paylink.merchants.set_bank_account(first.id, "BCA", "8000123456", ACCOUNT_NAME)
     test_books = _fill(api, first, "test", "test-1", 250017, 100_013)
     api.clock.advance(timedelta(minutes=1))
     live_books = _fill(api, first, "live", "live-1", 370023, 200_029)

@@ -227,9 +227,9 @@ def test_links_are_filtered_by_status_as_the_clock_sees_it(api: Api) -> None:
         ).status_code
         == 200
     )
-    payment = api.ledger.start_payment(UUID(completed["id"]), "qris")
-    api.ledger.record_payment(payment, "QR-1", Money(100000, "IDR"), api.clock())
-    api.ledger.verify_payment(payment)
+    payment = api.paylink.payments.start(UUID(completed["id"]), "qris")
+    api.paylink.payments.record(payment, "QR-1", Money(100000, "IDR"), api.clock())
+    api.paylink.payments.verify(payment)
     api.clock.advance(timedelta(hours=2))
     api.catch_up()
 

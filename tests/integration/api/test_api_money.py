@@ -17,15 +17,15 @@ from workers.settlement import settle_day
 def verified_payment(api: Api, merchant: Merchant, amount: int, ref: str, **link: Any) -> UUID:
     """A link paid by BCA VA (Rp 4,000 fee by the default plan), recorded and verified."""
     created = api.create_link(merchant, amount=amount, **link)
-    payment = api.ledger.start_payment(UUID(created["id"]), "va_bca")
-    api.ledger.record_payment(payment, ref, Money(amount, "IDR"), api.clock())
-    api.ledger.verify_payment(payment)
+    payment = api.paylink.payments.start(UUID(created["id"]), "va_bca")
+    api.paylink.payments.record(payment, ref, Money(amount, "IDR"), api.clock())
+    api.paylink.payments.verify(payment)
     return payment
 
 
 def settle(api: Api, day: date) -> int:
     api.catch_up()
-    run = settle_day(api.ledger, api.app.state.read_models, day)
+    run = settle_day(api.paylink, api.app.state.read_models, day)
     api.catch_up()
     return run.settled
 
@@ -142,9 +142,9 @@ def test_refunds_partial_then_the_rest_then_nothing(api: Api) -> None:
 def test_a_held_payment_is_reviewed_and_then_counts(api: Api) -> None:
     shop = api.merchant()
     created = api.create_link(shop, amount=100_000)
-    payment = api.ledger.start_payment(UUID(created["id"]), "va_bca")
-    api.ledger.record_payment(payment, "VA-OVER", Money(125_000, "IDR"), api.clock())
-    api.ledger.verify_payment(payment)
+    payment = api.paylink.payments.start(UUID(created["id"]), "va_bca")
+    api.paylink.payments.record(payment, "VA-OVER", Money(125_000, "IDR"), api.clock())
+    api.paylink.payments.verify(payment)
     api.catch_up()
     assert balance(api, shop)["held"] == 125_000
     path = f"/v1/payments/{payment}/review"

@@ -52,22 +52,22 @@ def _payouts_last(item: tuple[tuple[str, str], Any]) -> tuple[bool, str, str]:
 def _payment_for(api: Api, merchant: Merchant, path: str) -> UUID:
     """A verified payment the example can act on (underpaid, so held, for a review)."""
     link = UUID(api.create_link(merchant, amount=100_000)["id"])
-    payment = api.ledger.start_payment(link, "va_bca")
+    payment = api.paylink.payments.start(link, "va_bca")
     paid = 80_000 if path.endswith("/review") else 100_000
-    api.ledger.record_payment(payment, f"EX-{uuid4().hex[:8]}", Money(paid, "IDR"), api.clock())
-    api.ledger.verify_payment(payment)
+    api.paylink.payments.record(payment, f"EX-{uuid4().hex[:8]}", Money(paid, "IDR"), api.clock())
+    api.paylink.payments.verify(payment)
     return payment
 
 
 def _fund(api: Api, merchant: Merchant, amount: int) -> None:
     """Make ``amount`` available: a payment of it plus its fee, settled."""
     link = UUID(api.create_link(merchant, amount=amount + 4_000)["id"])
-    payment = api.ledger.start_payment(link, "va_bca")
-    api.ledger.record_payment(
+    payment = api.paylink.payments.start(link, "va_bca")
+    api.paylink.payments.record(
         payment, f"FUND-{uuid4().hex[:8]}", Money(amount + 4_000, "IDR"), api.clock()
     )
-    api.ledger.verify_payment(payment)
-    assert api.ledger.settle(date(2026, 1, 9), [payment]).settled == 1
+    api.paylink.payments.verify(payment)
+    assert api.paylink.money.settle(date(2026, 1, 9), [payment]).settled == 1
 
 
 def test_the_openapi_document_and_the_docs_are_served(sqlite_api: Api) -> None:

@@ -1,4 +1,4 @@
-"""``/v1/payments`` and ``/v1/balances``: payments driven through the ledger, read over HTTP."""
+"""``/v1/payments`` and ``/v1/balances``: payments driven through the paylink, read over HTTP."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def _balances(api: Api, merchant: Merchant, as_of: datetime | None = None) -> di
 
 
 def _pay(api: Api, link_id: str, method: str, ref: str, amount: int = 100000) -> UUID:
-    payment = api.ledger.start_payment(UUID(link_id), method)
-    api.ledger.record_payment(payment, ref, _idr(amount), api.clock())
+    payment = api.paylink.payments.start(UUID(link_id), method)
+    api.paylink.payments.record(payment, ref, _idr(amount), api.clock())
     return payment
 
 
@@ -72,14 +72,14 @@ def test_balances_move_with_each_payment_step_and_as_of_shows_them_as_they_were(
     api.clock.advance(timedelta(minutes=1))
     first = _pay(api, link["id"], "qris", "QR-1")
     step()  # paid, not verified: nothing is owed yet
-    api.ledger.verify_payment(first, fee=_idr(700))
+    api.paylink.payments.verify(first, fee=_idr(700))
     step()
     second = _pay(api, link["id"], "va_bca", "VA-1")
-    api.ledger.verify_payment(second, fee=_idr(4000))
+    api.paylink.payments.verify(second, fee=_idr(4000))
     step()
-    api.ledger.settle_payment(first, uuid4(), date(2026, 1, 6))
+    api.paylink.money.settle_payment(first, uuid4(), date(2026, 1, 6))
     step()
-    api.ledger.refund_payment(first, _idr(20000), "customer returned one shirt")
+    api.paylink.money.refund(first, _idr(20000), "customer returned one shirt")
     step()
 
     def row(**columns: int) -> list[dict[str, Any]]:
@@ -108,13 +108,13 @@ def test_payments_are_listed_newest_first_filtered_by_link_and_status_and_paged(
     shirts = api.create_link(merchant, usage_limit=None)
     hats = api.create_link(merchant, usage_limit=None, description="Topi")
     first = _pay(api, shirts["id"], "qris", "QR-1")
-    api.ledger.verify_payment(first, fee=_idr(700))
-    api.ledger.settle_payment(first, uuid4(), date(2026, 1, 6))
+    api.paylink.payments.verify(first, fee=_idr(700))
+    api.paylink.money.settle_payment(first, uuid4(), date(2026, 1, 6))
     api.clock.advance(timedelta(minutes=1))
     second = _pay(api, shirts["id"], "va_bca", "VA-1")
-    api.ledger.verify_payment(second, fee=_idr(4000))
+    api.paylink.payments.verify(second, fee=_idr(4000))
     api.clock.advance(timedelta(minutes=1))
-    third = api.ledger.start_payment(UUID(hats["id"]), "ewallet_ovo")
+    third = api.paylink.payments.start(UUID(hats["id"]), "ewallet_ovo")
     api.catch_up()
 
     everything = [p["id"] for p in _payments(api, merchant)]
@@ -146,9 +146,9 @@ def test_a_payment_is_read_with_its_money_in_minor_units(api: Api) -> None:
     merchant = api.merchant()
     link = api.create_link(merchant, usage_limit=None)
     payment = _pay(api, link["id"], "qris", "QR-7", amount=100000)
-    api.ledger.verify_payment(payment, fee=_idr(700))
-    api.ledger.settle_payment(payment, uuid4(), date(2026, 1, 6))
-    api.ledger.refund_payment(payment, _idr(20000), "one shirt back")
+    api.paylink.payments.verify(payment, fee=_idr(700))
+    api.paylink.money.settle_payment(payment, uuid4(), date(2026, 1, 6))
+    api.paylink.money.refund(payment, _idr(20000), "one shirt back")
     api.catch_up()
 
     response = api.client.get(f"/v1/payments/{payment}", headers=merchant.headers())

@@ -107,7 +107,7 @@ def fuzzed(make_sqlite_api: MakeApi) -> tuple[Api, Merchant, dict[str, str]]:
     api = make_sqlite_api(raise_server_exceptions=False, rate_limit_per_s=0)
     merchant = api.merchant()
     link = api.create_link(merchant, usage_limit=None, reference_id="INV-2026-0042")
-    payment = api.ledger.start_payment(UUID(link["id"]), "qris")
+    payment = api.paylink.payments.start(UUID(link["id"]), "qris")
     api.catch_up()
     return api, merchant, {"link_id": link["id"], "payment_id": str(payment)}
 

@@ -24,7 +24,6 @@ from api.channel_registry import (
     channels_of,
     offered_methods,
 )
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import (
     ChannelPort,
     ChannelStatus,
@@ -32,9 +31,10 @@ from paylink_es.application.channel_port import (
     NotificationMismatchError,
 )
 from paylink_es.application.details import PaymentDetails
-from paylink_es.application.verification import PaymentVerification
-from paylink_es.bootstrap import open_app
-from paylink_es.channels.registry import build_channels, close_all
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
+from paylink_es.bootstrap.adapters import build_channels, winpay_from_settings
+from paylink_es.channels.registry import close_all
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_callbacks import parse_va_payment
 from paylink_es.channels.snap_codes import SnapRequestRejectedError
@@ -42,7 +42,6 @@ from paylink_es.channels.winpay import (
     NAME,
     EventSourcedSeenExternalIds,
     WinpayChannel,
-    winpay_from_settings,
 )
 from paylink_es.channels.winpay_api import PATH_CREATE_VA, PATH_DELETE_VA, PATH_VA_STATUS
 from paylink_es.domain.aggregate import stable_id
@@ -702,9 +701,9 @@ def test_a_qris_notification_binds_by_winpays_reference(
 
 
 @pytest.fixture
-def ledger() -> Iterator[PaylinkApp]:
+def ledger() -> Iterator[Paylink]:
     """An in-memory ledger whose clock reads what the counterpart's does."""
-    app = PaylinkApp(
+    app = Paylink.open(
         {"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=FakeClock(datetime.now(UTC))
     )
     yield app
@@ -712,87 +711,87 @@ def ledger() -> Iterator[PaylinkApp]:
 
 
 def winpay_payment(
-    ledger: PaylinkApp, winpay: WinpayChannel, method: str = "va_bri", amount: int = 150_000
+    paylink: Paylink, winpay: WinpayChannel, method: str = "va_bri", amount: int = 150_000
 ) -> UUID:
-    merchant = ledger.register_merchant("Toko Budi")
-    link = ledger.create_link(
+    merchant = paylink.merchants.register("Toko Budi")
+    link = paylink.links.create(
         merchant, mode="live", amount=amount, description="x", methods=[method], usage_limit=None
     )
     payment_id = uuid4()
     made = winpay.instructions(payment_id, method, Money(amount, IDR), "Toko Budi")
-    return ledger.start_payment(
+    return paylink.payments.start(
         link, method, channel=NAME, instructions=made, payment_id=payment_id
     )
 
 
 def test_a_paid_va_is_verified_once_whatever_number_of_notifications_report_it(
-    ledger: PaylinkApp, winpay: WinpayChannel, counterpart: WinpayCounterpart
+    paylink: Paylink, winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = winpay_payment(ledger, winpay)
+    payment_id = winpay_payment(paylink, winpay)
     counterpart.pay(str(payment_id))
-    pipeline = PaymentVerification(ledger)
+    pipeline = paylink.verification
     first = pipeline.process(winpay, notified(winpay, counterpart, str(payment_id), "45539"))
     assert (first.kind, first.duplicate, first.final) == ("verified", False, True)
-    assert ledger.payment(payment_id).status == "verified"
+    assert paylink.payments.get(payment_id).status == "verified"
     # Winpay notifies the same one-off VA again, with another paymentRequestId.
     second = pipeline.process(winpay, notified(winpay, counterpart, str(payment_id), "45540"))
     assert (second.kind, second.duplicate) == ("verified", True)
-    assert ledger.payment(payment_id).received == Money(150_000, IDR)
+    assert paylink.payments.get(payment_id).received == Money(150_000, IDR)
 
 
 @pytest.mark.parametrize("flag", ["01", "02"])
 def test_a_not_yet_status_leaves_the_payment_pending_and_a_retry_verifies_it(
-    ledger: PaylinkApp, winpay: WinpayChannel, counterpart: WinpayCounterpart, flag: str
+    paylink: Paylink, winpay: WinpayChannel, counterpart: WinpayCounterpart, flag: str
 ) -> None:
-    payment_id = winpay_payment(ledger, winpay)
+    payment_id = winpay_payment(paylink, winpay)
     counterpart.pay(str(payment_id))
     counterpart.status_flags[str(payment_id)] = flag
-    pipeline = PaymentVerification(ledger)
+    pipeline = paylink.verification
     waiting = pipeline.process(winpay, notified(winpay, counterpart, str(payment_id)))
     assert (waiting.kind, waiting.final) == ("pending", False)
-    assert ledger.payment(payment_id).status == "paid"  # received, not rejected
+    assert paylink.payments.get(payment_id).status == "paid"  # received, not rejected
     del counterpart.status_flags[str(payment_id)]
     retried = pipeline.process(winpay, notified(winpay, counterpart, str(payment_id)))
     assert retried.kind == "verified"
 
 
 def test_a_notification_of_another_amount_is_rejected_for_its_amount(
-    ledger: PaylinkApp, winpay: WinpayChannel, counterpart: WinpayCounterpart
+    paylink: Paylink, winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = winpay_payment(ledger, winpay)
+    payment_id = winpay_payment(paylink, winpay)
     counterpart.pay(str(payment_id))
     body = va_payment_body(counterpart.vas[str(payment_id)], "1", "15000.00")
     note = winpay.va_notification(parse_va_payment(body), "1")
     assert note is not None
-    verdict = PaymentVerification(ledger).process(winpay, note)
+    verdict = paylink.verification.process(winpay, note)
     assert (verdict.kind, verdict.amount_differs) == ("rejected", True)
-    assert "150000" in (ledger.payment(payment_id).rejection or "")
+    assert "150000" in (paylink.payments.get(payment_id).rejection or "")
 
 
 def test_a_notification_for_another_va_or_no_payment_credits_nothing(
-    ledger: PaylinkApp, winpay: WinpayChannel, counterpart: WinpayCounterpart
+    paylink: Paylink, winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = winpay_payment(ledger, winpay)
+    payment_id = winpay_payment(paylink, winpay)
     other = winpay.instructions(uuid4(), "va_bri", Money(150_000, IDR), "Toko Budi")
     body = va_payment_body(counterpart.vas[other["trx_id"]], "1")
     note = winpay.va_notification(parse_va_payment({**body, "trxId": str(payment_id)}), "1")
     assert note is not None
-    assert PaymentVerification(ledger).process(winpay, note).kind == "mismatch"
+    assert paylink.verification.process(winpay, note).kind == "mismatch"
     stranger = Notification(uuid4(), "x", Money(1, IDR), datetime.now(UTC))
-    assert PaymentVerification(ledger).process(winpay, stranger).kind == "unknown"
-    assert ledger.payment(payment_id).status == "initiated"
+    assert paylink.verification.process(winpay, stranger).kind == "unknown"
+    assert paylink.payments.get(payment_id).status == "initiated"
 
 
 def test_a_lost_notification_is_found_by_asking(
-    ledger: PaylinkApp, winpay: WinpayChannel, counterpart: WinpayCounterpart
+    paylink: Paylink, winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = winpay_payment(ledger, winpay)
-    pipeline = PaymentVerification(ledger)
+    payment_id = winpay_payment(paylink, winpay)
+    pipeline = paylink.verification
     assert pipeline.discover(payment_id, winpay).kind == "pending"
     counterpart.pay(str(payment_id))
     found = pipeline.discover(payment_id, winpay)
     assert found.kind == "verified"
-    assert ledger.payment(payment_id).received == Money(150_000, IDR)
+    assert paylink.payments.get(payment_id).received == Money(150_000, IDR)
 
 
 # -- the sandbox's inquiry and refunds ------------------------------------------------------
@@ -876,12 +875,14 @@ def test_a_channel_status_is_final_unless_it_says_otherwise() -> None:
 def test_seen_external_ids_are_shared_through_the_store(
     backend_settings: Settings, clock: FakeClock
 ) -> None:
-    first = open_app(backend_settings, clock=clock)
-    second = open_app(backend_settings, clock=clock)  # another worker process, same store
+    first = open_paylink(backend_settings, clock=clock)
+    second = open_paylink(backend_settings, clock=clock)  # another worker process, same store
     try:
         day = date(2026, 1, 5)
-        seen = EventSourcedSeenExternalIds(first.save, lambda i: i in first.repository)
-        elsewhere = EventSourcedSeenExternalIds(second.save, lambda i: i in second.repository)
+        seen = EventSourcedSeenExternalIds(first.app.save, lambda i: i in first.app.repository)
+        elsewhere = EventSourcedSeenExternalIds(
+            second.app.save, lambda i: i in second.app.repository
+        )
         assert seen.seen(day, "100000000001") is False
         assert seen.add(day, "100000000001") is True
         assert seen.seen(day, "100000000001") is True
@@ -951,16 +952,16 @@ def test_a_link_offers_the_methods_a_channel_can_take_for_its_mode(
     close_channels(state)
 
 
-def test_a_ledger_confirms_through_any_port(memory_app: PaylinkApp) -> None:
+def test_a_ledger_confirms_through_any_port(memory_app: Paylink) -> None:
     """The sandbox satisfies the port the verification pipeline takes."""
     sandbox: ChannelPort = SandboxChannel(secret="s", base_url="")
     assert isinstance(sandbox, SandboxChannel)
-    merchant = memory_app.register_merchant("Toko")
-    link = memory_app.create_link(
+    merchant = memory_app.merchants.register("Toko")
+    link = memory_app.links.create(
         merchant, amount=5000, description="x", methods=["va_bca"], usage_limit=None
     )
-    pipeline = PaymentVerification(memory_app)
-    payment_id = memory_app.start_payment(link, "va_bca")
+    pipeline = memory_app.verification
+    payment_id = memory_app.payments.start(link, "va_bca")
     ref = sandbox.reference(payment_id, Money(5000, IDR))
     note = Notification(payment_id, ref, Money(5000, IDR), memory_app.now())
     verified = pipeline.process(sandbox, note)
@@ -968,8 +969,8 @@ def test_a_ledger_confirms_through_any_port(memory_app: PaylinkApp) -> None:
     assert verified.payment is not None
     assert verified.payment.status == "verified"
     assert pipeline.confirm(payment_id, sandbox).reason == "verified before"
-    forged = memory_app.start_payment(link, "va_bca")
-    memory_app.record_payment(forged, "SBX-FORGED", Money(5000, IDR), memory_app.now())
+    forged = memory_app.payments.start(link, "va_bca")
+    memory_app.payments.record(forged, "SBX-FORGED", Money(5000, IDR), memory_app.now())
     rejected = pipeline.confirm(forged, sandbox)
     assert rejected.kind == "rejected"
     assert rejected.payment is not None

@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paylink_es.application.app import PaylinkApp
 from paylink_es.application.channel_port import (
     ChannelStatus,
     Notification,
@@ -23,7 +22,7 @@ from paylink_es.application.channel_port import (
     RefundResult,
 )
 from paylink_es.application.details import PaymentDetails
-from paylink_es.application.verification import PaymentVerification
+from paylink_es.application.services import Paylink
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_client import SnapClient
 from paylink_es.channels.snap_signing import RsaSigner, RsaVerifier
@@ -81,40 +80,40 @@ class FlakyChannel:
         return RefundResult(accepted=False, channel_ref=channel_ref, detail="no refunds here")
 
 
-def _payment(app: PaylinkApp, channel: str = "flaky") -> UUID:
-    merchant = app.register_merchant("Toko")
-    link = app.create_link(
+def _payment(app: Paylink, channel: str = "flaky") -> UUID:
+    merchant = app.merchants.register("Toko")
+    link = app.links.create(
         merchant, amount=5000, description="x", methods=["va_bca"], usage_limit=None
     )
-    return app.start_payment(link, "va_bca", channel=channel)
+    return app.payments.start(link, "va_bca", channel=channel)
 
 
 def test_a_duplicate_after_a_failed_inquiry_is_confirmed_whatever_the_channel(
-    memory_app: PaylinkApp,
+    memory_app: Paylink,
 ) -> None:
     flaky = FlakyChannel()
-    pipeline = PaymentVerification(memory_app)
+    pipeline = memory_app.verification
     payment_id = _payment(memory_app)
     note = Notification(payment_id, "REF-1", IDR_5000, memory_app.now())
 
     first = pipeline.process(flaky, note)
     assert (first.kind, first.duplicate, first.final) == ("pending", False, False)
     assert "timed out" in first.reason
-    assert memory_app.payment(payment_id).status == "paid"
+    assert memory_app.payments.get(payment_id).status == "paid"
 
     flaky.up = True
     again = pipeline.process(flaky, note)
     assert (again.kind, again.duplicate, again.final) == ("verified", True, True)
-    assert memory_app.payment(payment_id).status == "verified"
+    assert memory_app.payments.get(payment_id).status == "verified"
     assert flaky.asked == [payment_id, payment_id]
     # Once verified, a further duplicate answers the decision without asking again.
     assert pipeline.process(flaky, note).kind == "verified"
     assert len(flaky.asked) == 2
 
 
-def test_the_sandbox_goes_through_the_same_steps(memory_app: PaylinkApp) -> None:
+def test_the_sandbox_goes_through_the_same_steps(memory_app: Paylink) -> None:
     sandbox = SandboxChannel(secret="s", base_url="")
-    pipeline = PaymentVerification(memory_app)
+    pipeline = memory_app.verification
     payment_id = _payment(memory_app, channel="sandbox")
     ref = sandbox.reference(payment_id, IDR_5000)
     verdict = pipeline.process(sandbox, Notification(payment_id, ref, IDR_5000, memory_app.now()))
@@ -124,7 +123,7 @@ def test_the_sandbox_goes_through_the_same_steps(memory_app: PaylinkApp) -> None
         sandbox, Notification(forged_id, "SBX-FORGED", IDR_5000, memory_app.now())
     )
     assert (forged.kind, forged.final) == ("rejected", True)
-    assert memory_app.payment(forged_id).status == "rejected"
+    assert memory_app.payments.get(forged_id).status == "rejected"
     # Another channel's payment, or no payment at all: nothing is recorded.
     other = pipeline.process(
         FlakyChannel(), Notification(payment_id, ref, IDR_5000, memory_app.now())
@@ -153,10 +152,10 @@ def winpay(
 
 
 def test_a_recurring_va_paid_twice_is_credited_twice_and_a_repeat_once(
-    memory_app: PaylinkApp, winpay: WinpayChannel, counterpart: WinpayCounterpart
+    memory_app: Paylink, winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    merchant = memory_app.register_merchant("Toko")
-    link = memory_app.create_link(
+    merchant = memory_app.merchants.register("Toko")
+    link = memory_app.links.create(
         merchant, amount=5000, description="x", methods=["va_bsi"], usage_limit=None
     )
     payment_id = uuid4()
@@ -169,7 +168,7 @@ def test_a_recurring_va_paid_twice_is_credited_twice_and_a_repeat_once(
         trx_type="r",  # closed recurring: the same VA takes the amount again and again
         customer_no="000003212",
     )
-    memory_app.start_payment(
+    memory_app.payments.start(
         link,
         "va_bsi",
         channel="winpay",
@@ -183,7 +182,7 @@ def test_a_recurring_va_paid_twice_is_credited_twice_and_a_repeat_once(
             "winpay_channel": va.channel,
         },
     )
-    pipeline = PaymentVerification(memory_app)
+    pipeline = memory_app.verification
 
     def notified(reference: str) -> Notification:
         evidence = {"virtual_account_no": va.virtual_account_no, "reference_no": reference}
@@ -202,7 +201,7 @@ def test_a_recurring_va_paid_twice_is_credited_twice_and_a_repeat_once(
     assert paid_again.payment is not None
     assert paid_again.payment.id != payment_id
     assert paid_again.payment.channel_ref == f"{va.trx_id}/{second}"
-    assert memory_app.payment(payment_id).channel_ref == f"{va.trx_id}/{first}"
+    assert memory_app.payments.get(payment_id).channel_ref == f"{va.trx_id}/{first}"
 
 
 def test_the_poller_asks_on_a_backoff_schedule_that_any_process_can_compute() -> None:

@@ -169,8 +169,8 @@ def calls(counterpart: WinpayCounterpart, path: str, trx_id: str) -> list[tuple[
 
 
 def poller(shop: Shop) -> ChannelPoller:
-    """The channel poller on the shop's ledger, views and channels."""
-    return ChannelPoller(shop.ledger, shop.app.state.read_models, channels_of(shop.app.state))
+    """The channel poller on the shop's paylink, views and channels."""
+    return ChannelPoller(shop.paylink, shop.app.state.read_models, channels_of(shop.app.state))
 
 
 def poll(shop: Shop) -> dict[str, int]:
@@ -207,7 +207,9 @@ def test_a_va_is_created_as_winpay_answers_paid_confirmed_and_credited_once(
     assert known["contract_id"] == va["additionalInfo"]["contractId"]
     number = va["virtualAccountNo"].replace(" ", "")
     assert known["va_number"] == number
-    page = shop.payment_page(shop.ledger.link(shop.payment(payment_id).link_id).code, payment_id)
+    page = shop.payment_page(
+        shop.paylink.links.get(shop.payment(payment_id).link_id).code, payment_id
+    )
     assert number in page.text
     assert live_money(shop)["pending"] == 0
 
@@ -567,8 +569,8 @@ def test_names_winpay_refuses_are_cleaned_before_the_va_is_asked_for(
         ("Kopi & Teh Bu Sri's", "Kopi Teh Bu Sris"),
         ("Warung Kafé Ñoño", "Warung Kafe Nono"),
     ):
-        merchant = shop.ledger.register_merchant(name, "owner@kopi.example")
-        key = shop.ledger.issue_api_key(merchant, "live").secret
+        merchant = shop.paylink.merchants.register(name, "owner@kopi.example")
+        key = shop.paylink.merchants.issue_key(merchant, "live").secret
         created = shop.client.post(
             "/v1/links",
             json={"amount": 25000, "currency": "IDR", "description": "Kopi", "methods": ["va_bsi"]},

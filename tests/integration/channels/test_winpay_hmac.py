@@ -23,8 +23,9 @@ from pydantic import SecretStr, ValidationError
 
 from api.channel_registry import channels_of
 from paylink_es.application.details import PaymentDetails
-from paylink_es.channels.registry import build_channels, close_all
-from paylink_es.channels.winpay import CALLBACK_PATH, WinpayChannel, winpay_from_settings
+from paylink_es.bootstrap.adapters import build_channels, winpay_from_settings
+from paylink_es.channels.registry import close_all
+from paylink_es.channels.winpay import CALLBACK_PATH, WinpayChannel
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import Money

@@ -24,7 +24,7 @@ LINK_FORM: dict[str, Any] = {
 def _owner_posts(desk: Desk) -> list[tuple[str, dict[str, Any]]]:
     """Every form an owner can submit, with valid contents."""
     link = desk.link(reference_id="ACCESS-1")
-    key = desk.shop.ledger.issue_api_key(desk.merchant_id, "test")
+    key = desk.shop.paylink.merchants.issue_key(desk.merchant_id, "test")
     return [
         ("/dashboard/links", LINK_FORM),
         (f"/dashboard/links/{link}/cancel", {"reason": "salah harga"}),
@@ -83,12 +83,12 @@ def test_a_viewer_sees_but_cannot_create_change_or_pay_out(sqlite_desk: Desk) ->
 
 def _other_merchants_things(desk: Desk) -> dict[str, str]:
     """Merchant B's link (paid), key and a searchable description."""
-    ledger = desk.shop.ledger
-    link = ledger.create_link(
+    paylink = desk.shop.paylink
+    link = paylink.links.create(
         desk.other_merchant, amount=99000, description="Rahasia toko lain", reference_id="B-1"
     )
-    key = ledger.issue_api_key(desk.other_merchant, "test")
-    return {"link": str(link), "code": ledger.link(link).code, "key": str(key.key_id)}
+    key = paylink.merchants.issue_key(desk.other_merchant, "test")
+    return {"link": str(link), "code": paylink.links.get(link).code, "key": str(key.key_id)}
 
 
 def test_a_user_of_one_merchant_never_sees_anything_of_another(desk: Desk) -> None:
@@ -127,7 +127,7 @@ def test_a_user_of_one_merchant_never_sees_anything_of_another(desk: Desk) -> No
     ):
         assert post(owner, path).status_code == 404, path
     assert desk.shop.head() == head
-    assert desk.shop.ledger.link(UUID(b["link"])).status == "active"
+    assert desk.shop.paylink.links.get(UUID(b["link"])).status == "active"
     assert owner.get(f"/dashboard/stream?page=link&link={b['link']}").status_code == 404
 
     # B's owner sees B's link and none of A's money.

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.dashboard.session import SESSION_COOKIE
-from paylink_es.application.users import UserServices
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.users import LOCKOUT, MAX_FAILURES, User, user_id_for
 from paylink_es.settings import Settings
@@ -143,10 +142,10 @@ def test_after_sign_in_the_browser_only_goes_to_dashboard_pages(sqlite_desk: Des
 def test_only_an_argon2id_hash_of_the_password_is_stored(sqlite_desk: Desk) -> None:
     states = b"".join(state for _, state in sqlite_desk.shop.states())
     assert PASSWORD.encode() not in states
-    user: object = sqlite_desk.shop.ledger.repository.get(user_id_for(OWNER))
+    user: object = sqlite_desk.shop.paylink.app.repository.get(user_id_for(OWNER))
     assert isinstance(user, User)
     assert user.password_hash.startswith("$argon2id$")
     # The production service hashes with argon2-cffi's recommended parameters.
-    real = UserServices(sqlite_desk.shop.ledger)
+    real = sqlite_desk.shop.paylink.users
     assert real.hasher.time_cost == PasswordHasher().time_cost
     assert real.hasher.memory_cost >= 64 * 1024

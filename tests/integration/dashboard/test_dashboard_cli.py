@@ -9,8 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application.users import UserServices
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.entrypoints.cli import main
 from paylink_es.settings import Settings
 from tests.support.desk import PASSWORD
@@ -38,7 +37,7 @@ def test_users_create_makes_a_login_that_signs_in(
     assert main([*argv[:-1], "other@toko.example", "--password-stdin"]) == 1
     assert "password: must be at least 10 characters" in capsys.readouterr().err
 
-    with open_app(Settings(data_dir=tmp_path / "var")) as app:
-        user = UserServices(app).sign_in("budi@toko.example", PASSWORD)
+    with open_paylink(Settings(data_dir=tmp_path / "var")) as app:
+        user = app.users.sign_in("budi@toko.example", PASSWORD)
     assert user.merchant_id == UUID(merchant)
     assert user.role == "viewer"

@@ -81,7 +81,7 @@ def test_a_hostile_parameter_is_a_4xx_page_naming_it_and_nothing_is_stored(
     desk: Desk, path: str, query: dict[str, str], field: str
 ) -> None:
     owner = desk.signed_in()
-    before = desk.shop.ledger.recorder.max_notification_id()
+    before = desk.shop.paylink.app.recorder.max_notification_id()
 
     response = owner.get(path, params=query)
 
@@ -89,18 +89,18 @@ def test_a_hostile_parameter_is_a_4xx_page_naming_it_and_nothing_is_stored(
     assert 'data-testid="error"' in response.text
     assert f"{field}: " in html.unescape(response.text)
     assert "Traceback" not in response.text
-    assert desk.shop.ledger.recorder.max_notification_id() == before
+    assert desk.shop.paylink.app.recorder.max_notification_id() == before
 
 
 def test_a_hostile_delivery_id_to_resend_is_a_4xx_page_naming_it(desk: Desk) -> None:
     owner = desk.signed_in()
-    before = desk.shop.ledger.recorder.max_notification_id()
+    before = desk.shop.paylink.app.recorder.max_notification_id()
 
     response = post(owner, "/dashboard/webhooks/deliveries/whd%00x/resend")
 
     assert response.status_code == 422, response.text
     assert "delivery_id: " in html.unescape(response.text)
-    assert desk.shop.ledger.recorder.max_notification_id() == before
+    assert desk.shop.paylink.app.recorder.max_notification_id() == before
 
 
 @pytest.mark.parametrize(

@@ -43,10 +43,10 @@ def test_every_field_of_the_form_reaches_the_link(desk: Desk) -> None:
     response = post(owner, "/dashboard/links", FULL_FORM)
     assert response.status_code == 303, field_errors(response.text) or response.text
     location = response.headers["location"]
-    link_id = desk.shop.ledger.find_link(desk.merchant_id, "test", "INV-FORM-1")
+    link_id = desk.shop.paylink.links.find_by_reference(desk.merchant_id, "test", "INV-FORM-1")
     assert location == f"/dashboard/links/{link_id}?notice=created_ok"
     assert link_id is not None
-    link = desk.shop.ledger.link(link_id)
+    link = desk.shop.paylink.links.get(link_id)
     assert link.description == "Kaos polos hitam\nukuran L"
     assert link.amount == 150000
     assert link.currency == "IDR"
@@ -135,7 +135,7 @@ def test_the_list_filters_searches_and_pages(desk: Desk) -> None:
         desk.link(reference_id=f"LIST-{n:02d}", description=f"Barang nomor {n:02d}")
         desk.shop.clock.advance(timedelta(seconds=1))
     cancelled = desk.link(reference_id="CANCEL-1", description="Barang batal")
-    desk.shop.ledger.cancel_link(cancelled)
+    desk.shop.paylink.links.cancel(cancelled)
     desk.shop.clock.advance(timedelta(seconds=1))
     paid = desk.link(reference_id="PAID-1", description="Barang lunas")
     desk.pay(paid)
@@ -186,7 +186,7 @@ def test_send_again_and_cancel(desk: Desk) -> None:
         owner, f"/dashboard/links/{link_id}/send", {"channel": "whatsapp", "to": "0812-3456-7890"}
     )
     assert sent.status_code == 303, sent.text
-    assert desk.shop.ledger.link(link_id).sent_count == 1
+    assert desk.shop.paylink.links.get(link_id).sent_count == 1
     lines = (desk.shop.settings.data_dir / "outbox.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["to"] == "+6281234567890"
     wrong = post(owner, f"/dashboard/links/{link_id}/send", {"channel": "email", "to": "nope"})
@@ -194,6 +194,6 @@ def test_send_again_and_cancel(desk: Desk) -> None:
     assert "is not an e-mail address" in wrong.text
     cancelled = post(owner, f"/dashboard/links/{link_id}/cancel", {"reason": "salah harga"})
     assert cancelled.status_code == 303
-    assert desk.shop.ledger.link(link_id).status == "cancelled"
+    assert desk.shop.paylink.links.get(link_id).status == "cancelled"
     again = post(owner, f"/dashboard/links/{link_id}/cancel")
     assert again.status_code == 409

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from eventsourcing.persistence import RecordConflictError
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.application.users import UserServices
+from paylink_es.application.services import Paylink
+from paylink_es.application.users import UserService
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.users import MAX_FAILURES, AccountLockedError, SignInFailedError, User
 from paylink_es.settings import Settings
@@ -49,14 +49,14 @@ class Implied:
     signed_in: int
 
 
-def replay(ledger: PaylinkApp, user_id: UUID) -> Implied:
+def replay(paylink: Paylink, user_id: UUID) -> Implied:
     """Walk the user's events in version order and check the lockout rule on each.
 
     The clock stands still in these tests, so a lock never runs out: once the
     ``MAX_FAILURES``-th failure in a row is recorded, nothing may be recorded but its
     ``LockedOut`` (no success, no further failure).
     """
-    stored = list(ledger.recorder.select_events(user_id))
+    stored = list(paylink.app.recorder.select_events(user_id))
     versions = [event.originator_version for event in stored]
     assert versions == list(range(1, len(stored) + 1))
     names = [event.topic.rsplit(".", 1)[-1] for event in stored]
@@ -114,7 +114,7 @@ def _race(desk: Desk, email: str, right_at: int) -> list[httpx.Response]:
 def test_thirty_concurrent_sign_ins_never_get_past_five_recorded_failures(
     served_desk: Desk, right_at: int
 ) -> None:
-    ledger = served_desk.shop.ledger
+    paylink = served_desk.shop.paylink
     for round_ in range(3):
         email = f"race{right_at}-{round_}@tokobudi.example"
         user_id = served_desk.users.create_user(served_desk.merchant_id, email, PASSWORD)
@@ -123,7 +123,7 @@ def test_thirty_concurrent_sign_ins_never_get_past_five_recorded_failures(
 
         statuses = [response.status_code for response in responses]
         assert set(statuses) <= {303, 401, 429}, statuses
-        history = replay(ledger, user_id)
+        history = replay(paylink, user_id)
         # Never signed in once five failures were recorded before it (checked by replay),
         # and the right password signed in exactly when its success is in the history.
         right = responses[right_at]
@@ -150,30 +150,30 @@ def test_thirty_concurrent_sign_ins_never_get_past_five_recorded_failures(
 
 
 @pytest.fixture
-def users(memory_app: PaylinkApp) -> UserServices:
-    return UserServices(memory_app, hasher=FAST_HASHER)
+def users(memory_app: Paylink) -> UserService:
+    return UserService(memory_app.app, memory_app.merchants, hasher=FAST_HASHER)
 
 
 @pytest.fixture
-def budi(memory_app: PaylinkApp, users: UserServices) -> UUID:
-    merchant = memory_app.register_merchant("Toko")
+def budi(memory_app: Paylink, users: UserService) -> UUID:
+    merchant = memory_app.merchants.register("Toko")
     return users.create_user(merchant, "budi@toko.example", PASSWORD)
 
 
-def _user(ledger: PaylinkApp, user_id: UUID) -> User:
-    found: object = ledger.repository.get(user_id)
+def _user(paylink: Paylink, user_id: UUID) -> User:
+    found: object = paylink.app.repository.get(user_id)
     assert isinstance(found, User)
     return found
 
 
 def _rival_before_the_next_save(
-    monkeypatch: pytest.MonkeyPatch, ledger: PaylinkApp, rival: Any
+    monkeypatch: pytest.MonkeyPatch, paylink: Paylink, rival: Any
 ) -> list[int]:
     """Run ``rival`` once, just before the next save: after that save was decided.
 
     Returns the versions of the User each save was decided on, in the order of the saves.
     """
-    original = ledger.save
+    original = paylink.app.save
     decided_on: list[int] = []
     pending = [rival]
 
@@ -185,12 +185,12 @@ def _rival_before_the_next_save(
         decided_on.append(version)
         return original(*objs, **kwargs)
 
-    monkeypatch.setattr(ledger, "save", save)
+    monkeypatch.setattr(paylink, "save", save)
     return decided_on
 
 
 def test_two_decisions_on_the_same_version_cannot_both_be_saved(
-    memory_app: PaylinkApp, users: UserServices, budi: UUID
+    memory_app: Paylink, users: UserService, budi: UUID
 ) -> None:
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(SignInFailedError):
@@ -201,9 +201,9 @@ def test_two_decisions_on_the_same_version_cannot_both_be_saved(
     now = memory_app.now()
     failure.decide_sign_in(now, password_right=False)  # the fifth: locks
     success.decide_sign_in(now, password_right=True)  # decided on the same, stale version
-    memory_app.save(failure)
+    memory_app.app.save(failure)
     with pytest.raises(RecordConflictError):
-        memory_app.save(success)
+        memory_app.app.save(success)
     again = _user(memory_app, budi)
     with pytest.raises(AccountLockedError):
         again.decide_sign_in(now, password_right=True)
@@ -211,7 +211,7 @@ def test_two_decisions_on_the_same_version_cannot_both_be_saved(
 
 
 def test_a_success_decided_on_a_stale_version_is_decided_again_and_refused(
-    memory_app: PaylinkApp, users: UserServices, budi: UUID, monkeypatch: pytest.MonkeyPatch
+    memory_app: Paylink, users: UserService, budi: UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(SignInFailedError):
@@ -248,7 +248,7 @@ def test_a_success_decided_on_a_stale_version_is_decided_again_and_refused(
 
 
 def test_a_failure_decided_on_a_stale_version_is_decided_again_and_counted_anew(
-    memory_app: PaylinkApp, users: UserServices, budi: UUID, monkeypatch: pytest.MonkeyPatch
+    memory_app: Paylink, users: UserService, budi: UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(SignInFailedError):
@@ -274,7 +274,7 @@ def test_a_failure_decided_on_a_stale_version_is_decided_again_and_counted_anew(
 
 
 def test_a_sign_in_decided_before_a_password_change_is_checked_against_the_new_one(
-    memory_app: PaylinkApp, users: UserServices, budi: UUID, monkeypatch: pytest.MonkeyPatch
+    memory_app: Paylink, users: UserService, budi: UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     new_password = "a brand new secret"
     before = _user(memory_app, budi).version
@@ -290,6 +290,8 @@ def test_a_sign_in_decided_before_a_password_change_is_checked_against_the_new_o
         users.sign_in("budi@toko.example", PASSWORD)
 
     assert decided_on == [before, before, before + 1]
-    names = [event.topic.rsplit(".", 1)[-1] for event in memory_app.recorder.select_events(budi)]
+    names = [
+        event.topic.rsplit(".", 1)[-1] for event in memory_app.app.recorder.select_events(budi)
+    ]
     assert names == ["Created", "PasswordChanged", "SignInFailed"]
     assert users.sign_in("budi@toko.example", new_password).session_epoch == 1

@@ -125,16 +125,16 @@ def test_keys_are_issued_once_and_revoked(desk: Desk) -> None:
     assert issued.status_code == 201
     secret = re.search(r"(sk_test_[0-9A-Za-z]{32})", issued.text)
     assert secret is not None
-    assert desk.shop.ledger.authenticate(secret.group(1)).merchant_id == desk.merchant_id
+    assert desk.shop.paylink.merchants.authenticate(secret.group(1)).merchant_id == desk.merchant_id
     listed = owner.get("/dashboard/keys").text
     assert secret.group(1) not in listed  # shown once, never again
-    key_id = str(desk.shop.ledger.authenticate(secret.group(1)).key_id)
+    key_id = str(desk.shop.paylink.merchants.authenticate(secret.group(1)).key_id)
     assert key_id in listed
     revoked = post(owner, f"/dashboard/keys/{key_id}/revoke")
     assert revoked.status_code == 303
     assert "Kunci dicabut." in owner.get(revoked.headers["location"]).text
     with pytest.raises(Exception, match="revoked"):
-        desk.shop.ledger.authenticate(secret.group(1))
+        desk.shop.paylink.merchants.authenticate(secret.group(1))
 
 
 def test_webhook_endpoints_and_resending_a_delivery(desk: Desk) -> None:
@@ -174,19 +174,19 @@ def test_the_settlements_page_shows_every_bucket(desk: Desk) -> None:
 
 
 def test_an_owner_pays_out_settled_money_never_more_than_available(desk: Desk) -> None:
-    ledger = desk.shop.ledger
+    paylink = desk.shop.paylink
     desk.pay(desk.link(reference_id="PAYOUT-1", amount=200000))
     desk.catch_up()
     desk.shop.clock.advance(timedelta(days=7))
-    run = settle_day(ledger, desk.shop.app.state.read_models, today_in_jakarta(ledger))
+    run = settle_day(paylink, desk.shop.app.state.read_models, today_in_jakarta(paylink))
     assert run.settled == 1
     owner = desk.signed_in()
     missing_account = post(owner, "/dashboard/payouts", {"amount": "50.000", "currency": "IDR"})
     assert missing_account.status_code == 422, missing_account.text
     assert "bank account" in missing_account.text
-    ledger.set_bank_account(desk.merchant_id, "BCA", "1234567890", "Toko Budi Jaya")
+    paylink.merchants.set_bank_account(desk.merchant_id, "BCA", "1234567890", "Toko Budi Jaya")
     desk.catch_up()
-    available = ledger.available_funds(desk.merchant_id, "test", "IDR").amount
+    available = paylink.money.available_funds(desk.merchant_id, "test", "IDR").amount
     too_much = post(owner, "/dashboard/payouts", {"amount": str(available + 1)})
     assert too_much.status_code == 409, too_much.text
     assert 'data-testid="payout-error"' in too_much.text
@@ -197,7 +197,9 @@ def test_an_owner_pays_out_settled_money_never_more_than_available(desk: Desk) -
         owner, "/dashboard/payouts", {"amount": "50.000", "currency": "IDR", "description": "Mei"}
     )
     assert paid.status_code == 303, paid.text
-    assert ledger.available_funds(desk.merchant_id, "test", "IDR").amount == available - 50000
+    assert (
+        paylink.money.available_funds(desk.merchant_id, "test", "IDR").amount == available - 50000
+    )
     desk.catch_up()
     page = owner.get(paid.headers["location"]).text
     assert "Penarikan diajukan." in page

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import DomainError
 from paylink_es.domain.money import Money
@@ -53,7 +53,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.app: PaylinkApp | None = None
+        self.app: Paylink | None = None
         self.views: ReadModels | None = None
         self.payments: list[UUID] = []
         self.refs: dict[UUID, tuple[str, Money]] = {}
@@ -67,10 +67,10 @@ class MoneyMachine(RuleBasedStateMachine):
         folder = Path(tempfile.mkdtemp(prefix="money-machine-"))
         self.stack.callback(shutil.rmtree, folder, ignore_errors=True)
         store = self.stack.enter_context(another_store(self.backend, folder))
-        self.app = open_app(store, clock=self.clock)
+        self.app = open_paylink(store, clock=self.clock)
         self.views = ReadModels(store)
-        self.merchant = self.app.register_merchant("Toko Acak")
-        self.app.set_bank_account(self.merchant, "BCA", "1234567890", "Toko Acak")
+        self.merchant = self.app.merchants.register("Toko Acak")
+        self.app.merchants.set_bank_account(self.merchant, "BCA", "1234567890", "Toko Acak")
 
     def teardown(self) -> None:
         if self.views is not None:
@@ -80,7 +80,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.stack.close()
 
     @property
-    def ledger(self) -> PaylinkApp:
+    def paylink(self) -> Paylink:
         assert self.app is not None
         return self.app
 
@@ -91,71 +91,74 @@ class MoneyMachine(RuleBasedStateMachine):
         confirmed=st.sampled_from([True, True, True, False]),
     )
     def pay(self, method: str, amount: int, off_by: int, confirmed: bool) -> None:
-        link = self.ledger.create_link(self.merchant, amount=amount, description="Barang")
-        payment = self.ledger.start_payment(link, method)
+        link = self.paylink.links.create(self.merchant, amount=amount, description="Barang")
+        payment = self.paylink.payments.start(link, method)
         ref = f"ref-{len(self.payments)}"
         paid = Money(amount + off_by, "IDR")
-        outcome = self.ledger.record_payment(payment, ref, paid, self.clock())
+        outcome = self.paylink.payments.record(payment, ref, paid, self.clock())
         assert not outcome.duplicate
         self.payments.append(payment)
         self.refs[payment] = (ref, paid)
         if confirmed:
-            self.ledger.verify_payment(payment)
+            self.paylink.payments.verify(payment)
         else:
-            self.ledger.reject_payment(payment, "the channel does not know it")
+            self.paylink.payments.reject(payment, "the channel does not know it")
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data())
     def duplicate_callback(self, data: st.DataObject) -> None:
         payment = data.draw(st.sampled_from(self.payments))
-        before = self.ledger.payment(payment)
+        before = self.paylink.payments.get(payment)
         ref, paid = self.refs[payment]
-        outcome = self.ledger.record_payment(payment, ref, paid, self.clock())
+        outcome = self.paylink.payments.record(payment, ref, paid, self.clock())
         assert outcome.duplicate
-        assert self.ledger.payment(payment) == before
+        assert self.paylink.payments.get(payment) == before
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data(), decision=st.sampled_from(["accept", "refund"]))
     def review(self, data: st.DataObject, decision: str) -> None:
         payment = data.draw(st.sampled_from(self.payments))
         try:
-            self.ledger.review_payment(payment, decision)
+            self.paylink.payments.review(payment, decision)
         except DomainError:
-            assert self.ledger.payment(payment).disposition != "needs_review"
+            assert self.paylink.payments.get(payment).disposition != "needs_review"
 
     @rule(days=st.integers(0, 8))
     def settle(self, days: int) -> None:
         assert self.views is not None
-        catch_up(self.ledger, self.views)
+        catch_up(self.paylink, self.views)
         day = self.clock().date() + timedelta(days=days)
-        run = settle_day(self.ledger, self.views, day)
+        run = settle_day(self.paylink, self.views, day)
         self.settled_net += sum(total["net"] for total in run.totals.values())
-        again = settle_day(self.ledger, self.views, day)
+        again = settle_day(self.paylink, self.views, day)
         assert again.settled == 0, "a day settles nothing twice"
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data(), share=st.sampled_from([0.25, 0.5, 1.0, 2.0]))
     def refund(self, data: st.DataObject, share: float) -> None:
-        payment = self.ledger.payment(data.draw(st.sampled_from(self.payments)))
+        payment = self.paylink.payments.get(data.draw(st.sampled_from(self.payments)))
         received = payment.received or payment.amount
         amount = Money(max(1, int(received.amount * share)), received.currency)
         try:
-            self.ledger.refund_payment(payment.id, amount, "customer asked")
+            self.paylink.money.refund(payment.id, amount, "customer asked")
         except InsufficientFundsError:  # settled money already paid out
             assert payment.status == "settled"
-            assert amount.amount > self.ledger.available_funds(self.merchant, "test", "IDR").amount
+            assert (
+                amount.amount
+                > self.paylink.money.available_funds(self.merchant, "test", "IDR").amount
+            )
         except DomainError:  # more than is left, or a payment that brought nothing
             left = payment.refundable
             assert left is None or amount > left or payment.status == "rejected"
 
     @rule(share=st.sampled_from([0.1, 0.5, 1.0, 1.5]))
     def payout(self, share: float) -> None:
-        available = self.ledger.available_funds(self.merchant, "test", "IDR").amount
+        available = self.paylink.money.available_funds(self.merchant, "test", "IDR").amount
         amount = int(available * share)
         if amount <= 0:
             return
         try:
-            done = self.ledger.request_payout(self.merchant, "test", Money(amount, "IDR"))
+            done = self.paylink.money.request_payout(self.merchant, "test", Money(amount, "IDR"))
         except InsufficientFundsError:
             assert amount > available
             return
@@ -170,9 +173,9 @@ class MoneyMachine(RuleBasedStateMachine):
     def books_agree(self) -> None:
         if self.app is None or self.views is None:
             return
-        catch_up(self.ledger, self.views)
+        catch_up(self.paylink, self.views)
         books = balances(self.views, self.merchant, "test").get("IDR")
-        guard = self.ledger.available_funds(self.merchant, "test", "IDR").amount
+        guard = self.paylink.money.available_funds(self.merchant, "test", "IDR").amount
         if books is None:
             assert guard == 0
             return
@@ -180,7 +183,7 @@ class MoneyMachine(RuleBasedStateMachine):
         assert books["paid_out"] == self.paid_out <= self.settled_net
         assert books["verified"] == sum(books[b] for b in BUCKETS)
         assert all(books[b] >= 0 for b in BUCKETS)
-        result = replay(self.ledger, self.views, self.clock())
+        result = replay(self.paylink.app, self.views, self.clock())
         assert result.differences == []
 
 

@@ -9,8 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.calendar import SettlementCalendar
 from paylink_es.domain.clock import FakeClock, system_clock
 from paylink_es.domain.errors import PaymentStateError
@@ -30,12 +30,12 @@ from workers.settlement import SettlementScheduler, settle_day
 MONDAY = date(2026, 1, 5)  # the fake clock starts on Monday 2026-01-05, 10:00 in Jakarta
 
 
-def verified(app: PaylinkApp, merchant: UUID, method: str, amount: int, ref: str) -> UUID:
+def verified(app: Paylink, merchant: UUID, method: str, amount: int, ref: str) -> UUID:
     """A link paid by ``method`` and verified (fee from the merchant's plan)."""
-    link = app.create_link(merchant, amount=amount, description=f"Order {ref}")
-    payment = app.start_payment(link, method)
-    app.record_payment(payment, ref, Money(amount, "IDR"), app.now())
-    app.verify_payment(payment)
+    link = app.links.create(merchant, amount=amount, description=f"Order {ref}")
+    payment = app.payments.start(link, method)
+    app.payments.record(payment, ref, Money(amount, "IDR"), app.now())
+    app.payments.verify(payment)
     return payment
 
 
@@ -46,8 +46,8 @@ def books(views: ReadModels, merchant: UUID) -> Balance:
 def test_a_day_settles_what_is_due_once_and_moves_pending_to_available_minus_fees(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Settle")
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Settle")
         va = verified(app, shop, "va_bca", 150_000, "va-1")  # T+1: Tuesday
         qris = verified(app, shop, "qris", 100_000, "qr-1")  # T+2: Wednesday
         card = verified(app, shop, "card", 200_000, "cc-1")  # T+5: next Monday
@@ -62,14 +62,14 @@ def test_a_day_settles_what_is_due_once_and_moves_pending_to_available_minus_fee
         again = settle_day(app, views, MONDAY + timedelta(days=1))
         catch_up(app, views)
         assert again.settled == 0, "a second run for the day settles nothing twice"
-        assert app.payment(va).status == "settled"
+        assert app.payments.get(va).status == "settled"
 
         wednesday = settle_day(app, views, MONDAY + timedelta(days=2))
         assert wednesday.settled == 1
         assert wednesday.totals["IDR"] == {"gross": 100_000, "fee": 700, "net": 99_300}
         catch_up(app, views)
-        assert app.payment(card).status == "verified"
-        assert app.payment(qris).status == "settled"
+        assert app.payments.get(card).status == "verified"
+        assert app.payments.get(qris).status == "settled"
 
     balance = books(views, shop)
     assert balance["pending"] == 200_000
@@ -90,9 +90,9 @@ def test_a_day_settles_what_is_due_once_and_moves_pending_to_available_minus_fee
 def test_holidays_and_weekends_push_settlement_out(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        app.calendar = SettlementCalendar(frozenset({date(2026, 1, 6)}))  # Tuesday off
-        shop = app.register_merchant("Toko Libur")
+    with open_paylink(backend_settings, clock=clock) as app:
+        app.money.calendar = SettlementCalendar(frozenset({date(2026, 1, 6)}))  # Tuesday off
+        shop = app.merchants.register("Toko Libur")
         verified(app, shop, "va_bni", 50_000, "va-h")
         catch_up(app, views)
         assert settle_day(app, views, date(2026, 1, 6)).settled == 0
@@ -102,44 +102,44 @@ def test_holidays_and_weekends_push_settlement_out(
 def test_a_flagged_payment_waits_for_review_then_settles(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Review")
-        link = app.create_link(shop, amount=100_000, description="Overpaid order")
-        payment = app.start_payment(link, "va_bca")
-        app.record_payment(payment, "over-1", Money(120_000, "IDR"), app.now())
-        app.verify_payment(payment)
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Review")
+        link = app.links.create(shop, amount=100_000, description="Overpaid order")
+        payment = app.payments.start(link, "va_bca")
+        app.payments.record(payment, "over-1", Money(120_000, "IDR"), app.now())
+        app.payments.verify(payment)
         catch_up(app, views)
         assert books(views, shop)["held"] == 120_000
         assert settle_day(app, views, date(2026, 1, 9)).settled == 0
-        app.review_payment(payment, "accept", "customer tipped")
+        app.payments.review(payment, "accept", "customer tipped")
         catch_up(app, views)
         assert books(views, shop)["held"] == 0
         assert books(views, shop)["pending"] == 120_000
         assert settle_day(app, views, date(2026, 1, 9)).settled == 1
         catch_up(app, views)
         with pytest.raises(PaymentStateError):
-            app.review_payment(payment, "refund")
+            app.payments.review(payment, "refund")
     assert books(views, shop)["available"] == 116_000
 
 
 def test_the_anomaly_policy_decides_at_once(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Policy")
-        app.set_anomaly_policy(shop, {"overpaid": "accept", "underpaid": "refund"})
-        over = app.create_link(shop, amount=100_000, description="Over")
-        first = app.start_payment(over, "va_bca")
-        app.record_payment(first, "p-over", Money(110_000, "IDR"), app.now())
-        app.verify_payment(first)
-        under = app.create_link(shop, amount=100_000, description="Under")
-        second = app.start_payment(under, "va_bca")
-        app.record_payment(second, "p-under", Money(90_000, "IDR"), app.now())
-        app.verify_payment(second)
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Policy")
+        app.merchants.set_anomaly_policy(shop, {"overpaid": "accept", "underpaid": "refund"})
+        over = app.links.create(shop, amount=100_000, description="Over")
+        first = app.payments.start(over, "va_bca")
+        app.payments.record(first, "p-over", Money(110_000, "IDR"), app.now())
+        app.payments.verify(first)
+        under = app.links.create(shop, amount=100_000, description="Under")
+        second = app.payments.start(under, "va_bca")
+        app.payments.record(second, "p-under", Money(90_000, "IDR"), app.now())
+        app.payments.verify(second)
         catch_up(app, views)
-        assert app.payment(first).anomaly == "overpaid"
-        assert app.payment(first).disposition is None
-        assert app.payment(second).disposition == "refund_due"
+        assert app.payments.get(first).anomaly == "overpaid"
+        assert app.payments.get(first).disposition is None
+        assert app.payments.get(second).disposition == "refund_due"
     balance = books(views, shop)
     assert (balance["pending"], balance["refund_due"], balance["held"]) == (110_000, 90_000, 0)
 
@@ -152,39 +152,41 @@ def test_a_fee_plan_set_for_the_merchant_prices_its_payments(
         families={"virtual_account": FeeRule(flat=2_500, maximum=3_000)},
         methods={"va_bca": FeeRule(rate_ppm=10_000, minimum=1_000)},
     )
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Plan")
-        app.set_fee_plan(shop, plan)
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Plan")
+        app.merchants.set_fee_plan(shop, plan)
         bca = verified(app, shop, "va_bca", 50_000, "f-1")  # 1% = 500, raised to 1,000
         bri = verified(app, shop, "va_bri", 50_000, "f-2")  # family rule: 2,500 flat
-        assert app.payment(bca).fee == Money(1_000, "IDR")
-        assert app.payment(bri).fee == Money(2_500, "IDR")
-        assert app.merchant(shop).fee_plan() == plan
+        assert app.payments.get(bca).fee == Money(1_000, "IDR")
+        assert app.payments.get(bri).fee == Money(2_500, "IDR")
+        assert app.merchants.get(shop).fee_plan == plan
 
 
 def test_payouts_take_available_money_to_the_bank_and_failures_bring_it_back(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Payout")
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Payout")
         verified(app, shop, "va_bca", 104_000, "po-1")
         catch_up(app, views)
         settle_day(app, views, date(2026, 1, 6))
         with pytest.raises(BankAccountMissingError):
-            app.request_payout(shop, "test", Money(10_000, "IDR"))
-        app.set_bank_account(shop, "BCA", "1234567890", "Toko Payout")
+            app.money.request_payout(shop, "test", Money(10_000, "IDR"))
+        app.merchants.set_bank_account(shop, "BCA", "1234567890", "Toko Payout")
         with pytest.raises(InsufficientFundsError) as refused:
-            app.request_payout(shop, "test", Money(100_001, "IDR"))
+            app.money.request_payout(shop, "test", Money(100_001, "IDR"))
         assert refused.value.field == "amount"
-        done = app.request_payout(shop, "test", Money(60_000, "IDR"), "first")
+        done = app.money.request_payout(shop, "test", Money(60_000, "IDR"), "first")
         assert (done.status, done.amount) == ("paid_out", Money(60_000, "IDR"))
         assert done.channel_ref is not None
-        app.set_bank_account(shop, "BCA", "9990000", "Toko Payout")  # the sandbox bank refuses
-        failed = app.request_payout(shop, "test", Money(40_000, "IDR"))
+        app.merchants.set_bank_account(
+            shop, "BCA", "9990000", "Toko Payout"
+        )  # the sandbox bank refuses
+        failed = app.money.request_payout(shop, "test", Money(40_000, "IDR"))
         assert failed.status == "failed"
-        assert app.available_funds(shop, "test", "IDR") == Money(40_000, "IDR")
+        assert app.money.available_funds(shop, "test", "IDR") == Money(40_000, "IDR")
         catch_up(app, views)
-        result = replay(app, views, app.now())
+        result = replay(app.app, views, app.now())
     balance = books(views, shop)
     assert (balance["available"], balance["paid_out"], balance["fees"]) == (40_000, 60_000, 4_000)
     assert result.differences == []
@@ -200,9 +202,9 @@ def test_concurrent_payouts_never_pay_out_more_than_is_available(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
     settings = backend_settings.model_copy(update={"postgres_pool_size": 4})
-    with open_app(settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Race")
-        app.set_bank_account(shop, "BRI", "555566667777", "Toko Race")
+    with open_paylink(settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Race")
+        app.merchants.set_bank_account(shop, "BRI", "555566667777", "Toko Race")
         verified(app, shop, "va_bca", 54_000, "race-1")  # net 50,000 after the 4,000 fee
         catch_up(app, views)
         settle_day(app, views, date(2026, 1, 6))
@@ -212,7 +214,7 @@ def test_concurrent_payouts_never_pay_out_more_than_is_available(
         def pay_out() -> None:
             start.wait()
             try:
-                app.request_payout(shop, "test", Money(10_000, "IDR"))
+                app.money.request_payout(shop, "test", Money(10_000, "IDR"))
                 outcomes.append("paid")
             except InsufficientFundsError:
                 outcomes.append("refused")
@@ -224,7 +226,7 @@ def test_concurrent_payouts_never_pay_out_more_than_is_available(
             thread.join()
         catch_up(app, views)
         assert sorted(outcomes) == ["paid"] * 5 + ["refused"] * 7
-        assert app.available_funds(shop, "test", "IDR") == Money(0, "IDR")
+        assert app.money.available_funds(shop, "test", "IDR") == Money(0, "IDR")
     balance = books(views, shop)
     assert (balance["available"], balance["paid_out"]) == (0, 50_000)
 
@@ -232,23 +234,23 @@ def test_concurrent_payouts_never_pay_out_more_than_is_available(
 def test_refunds_come_out_of_wherever_the_money_is_and_never_below_zero(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Refund")
-        app.set_bank_account(shop, "BNI", "1111222233", "Toko Refund")
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Refund")
+        app.merchants.set_bank_account(shop, "BNI", "1111222233", "Toko Refund")
         pending = verified(app, shop, "va_bca", 100_000, "rf-1")
         settled = verified(app, shop, "va_bri", 100_000, "rf-2")
         clock.advance(timedelta(minutes=1))
         catch_up(app, views)
-        app.refund_payment(pending, Money(30_000, "IDR"), "one item out of stock")
+        app.money.refund(pending, Money(30_000, "IDR"), "one item out of stock")
         settle_day(app, views, date(2026, 1, 6))  # both settle: 70,000 and 100,000 gross
-        app.refund_payment(settled, Money(50_000, "IDR"), "returned")
-        app.request_payout(shop, "test", Money(100_000, "IDR"))
-        left = app.available_funds(shop, "test", "IDR")
+        app.money.refund(settled, Money(50_000, "IDR"), "returned")
+        app.money.request_payout(shop, "test", Money(100_000, "IDR"))
+        left = app.money.available_funds(shop, "test", "IDR")
         assert left == Money(66_000 + 96_000 - 50_000 - 100_000, "IDR")
         with pytest.raises(InsufficientFundsError):
-            app.refund_payment(settled, Money(left.amount + 1, "IDR"), "more than is left")
+            app.money.refund(settled, Money(left.amount + 1, "IDR"), "more than is left")
         catch_up(app, views)
-        result = replay(app, views, app.now())
+        result = replay(app.app, views, app.now())
     assert result.differences == []
     balance = books(views, shop)
     assert balance["refunded"] == 80_000
@@ -263,19 +265,19 @@ def test_refunds_come_out_of_wherever_the_money_is_and_never_below_zero(
 
 
 def test_loading_many_at_once_gives_what_the_repository_gives_one_by_one(
-    backend_settings: Settings, clock: FakeClock, memory_app: PaylinkApp
+    backend_settings: Settings, clock: FakeClock, memory_app: Paylink
 ) -> None:
-    for app in (open_app(backend_settings, clock=clock), memory_app):
+    for app in (open_paylink(backend_settings, clock=clock), memory_app):
         with app:
-            shop = app.register_merchant("Toko Bulk")
+            shop = app.merchants.register("Toko Bulk")
             ids = [verified(app, shop, "qris", 10_000 + i, f"bulk-{i}") for i in range(5)]
-            app.refund_payment(ids[0], Money(1_000, "IDR"), "partial")
+            app.money.refund(ids[0], Money(1_000, "IDR"), "partial")
             unknown = UUID(int=7)
             loaded = load_many(app, [*ids, unknown])
-            assert app.load_many([*ids, unknown]).keys() == loaded.keys()
+            assert app.app.load_many([*ids, unknown]).keys() == loaded.keys()
             assert unknown not in loaded
             for payment_id in ids:
-                one: object = app.repository.get(payment_id)
+                one: object = app.app.repository.get(payment_id)
                 assert vars(loaded[payment_id]) == vars(one)
 
 
@@ -289,21 +291,21 @@ def test_a_fee_passed_on_to_the_payer_is_asked_for_and_the_merchant_nets_the_pri
             "qris": FeeRule(rate_ppm=7_000),
         },
     )
-    with open_app(backend_settings, clock=clock) as app:
-        shop = app.register_merchant("Toko Surcharge")
-        app.set_fee_plan(shop, plan)
-        link = app.create_link(shop, amount=100_000, description="Price 100k")
-        va = app.start_payment(link, "va_bca")
-        assert app.payment(va).amount == Money(104_000, "IDR")
-        assert app.payment(va).surcharge == Money(4_000, "IDR")
-        qris = app.start_payment(link, "qris")  # QRIS is never surcharged
-        assert (app.payment(qris).amount, app.payment(qris).surcharge) == (
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register("Toko Surcharge")
+        app.merchants.set_fee_plan(shop, plan)
+        link = app.links.create(shop, amount=100_000, description="Price 100k")
+        va = app.payments.start(link, "va_bca")
+        assert app.payments.get(va).amount == Money(104_000, "IDR")
+        assert app.payments.get(va).surcharge == Money(4_000, "IDR")
+        qris = app.payments.start(link, "qris")  # QRIS is never surcharged
+        assert (app.payments.get(qris).amount, app.payments.get(qris).surcharge) == (
             Money(100_000, "IDR"),
             None,
         )
-        outcome = app.record_payment(va, "sur-1", Money(104_000, "IDR"), app.now())
+        outcome = app.payments.record(va, "sur-1", Money(104_000, "IDR"), app.now())
         assert outcome.anomaly is None
-        app.verify_payment(va)
+        app.payments.verify(va)
         catch_up(app, views)
         assert settle_day(app, views, date(2026, 1, 6)).settled == 1
         catch_up(app, views)
@@ -315,18 +317,18 @@ def test_the_scheduler_in_serve_settles_what_is_due_by_itself(
     backend_settings: Settings, views: ReadModels
 ) -> None:
     paid_at = FakeClock(datetime.now(tz=UTC) - timedelta(days=10))
-    with open_app(backend_settings, clock=paid_at) as app:
-        shop = app.register_merchant("Toko Jadwal")
+    with open_paylink(backend_settings, clock=paid_at) as app:
+        shop = app.merchants.register("Toko Jadwal")
         payment = verified(app, shop, "va_mandiri", 80_000, "sched-1")
         catch_up(app, views)
-        app.clock = system_clock
+        app.app.clock = system_clock
         scheduler = SettlementScheduler(app, views, every_s=0.05)
         scheduler.start()
         try:
             deadline = time.monotonic() + 30
-            while app.payment(payment).status != "settled" and time.monotonic() < deadline:
+            while app.payments.get(payment).status != "settled" and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
             scheduler.stop()
-        assert app.payment(payment).status == "settled"
+        assert app.payments.get(payment).status == "settled"
         assert scheduler.runs >= 1

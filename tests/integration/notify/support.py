@@ -21,7 +21,7 @@ from uuid import UUID
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 
 SMTP_USER = "mailer@toko.example"
 SMTP_PASSWORD = "s3cret-smtp-password"
@@ -183,15 +183,15 @@ def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def link_events(ledger: PaylinkApp, link_id: str) -> list[tuple[str, dict[str, Any]]]:
+def link_events(paylink: Paylink, link_id: str) -> list[tuple[str, dict[str, Any]]]:
     """The link's stored events after Created: (name, attributes), oldest first."""
     return [
         (type(event).__name__, vars(event))
-        for event in ledger.events.get(UUID(link_id))
+        for event in paylink.app.events.get(UUID(link_id))
         if type(event).__name__ != "Created"
     ]
 
 
-def link_event_names(ledger: PaylinkApp, link_id: str) -> list[str]:
+def link_event_names(paylink: Paylink, link_id: str) -> list[str]:
     """The names of the link's events after Created."""
-    return [name for name, _ in link_events(ledger, link_id)]
+    return [name for name, _ in link_events(paylink, link_id)]

@@ -83,7 +83,7 @@ def test_an_email_in_indonesian_reaches_the_smtp_server_with_url_and_amount(
     assert "Bayar sekarang" in html
     details = api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers()).json()
     assert details["counts"]["sent"] == 1
-    ((name, event),) = link_events(api.ledger, link["id"])
+    ((name, event),) = link_events(api.paylink, link["id"])
     assert name == "Sent"
     assert (event["channel"], event["recipient"]) == ("email", "b***@example.com")
 
@@ -122,7 +122,7 @@ def test_a_rejecting_smtp_server_is_a_502_and_a_recorded_failure_only(
     assert "554" in problem["detail"]
     assert smtp[1].data_attempts == 1  # a 5xx answer is final: not tried again
     assert smtp[1].received == []
-    ((name, event),) = link_events(api.ledger, link["id"])
+    ((name, event),) = link_events(api.paylink, link["id"])
     assert name == "SendFailed"
     assert event["channel"] == "email"
     assert event["recipient"] == "b***@example.com"
@@ -144,7 +144,7 @@ def test_a_temporary_smtp_refusal_is_retried_and_then_delivered(
     assert response.json()["attempts"] == 2
     assert smtp[1].data_attempts == 2
     assert len(smtp[1].received) == 1
-    assert [name for name, _ in link_events(api.ledger, link["id"])] == ["Sent"]
+    assert [name for name, _ in link_events(api.paylink, link["id"])] == ["Sent"]
 
 
 def sender(port: int, **overrides: Any) -> tuple[EmailSender, list[float]]:
@@ -284,7 +284,7 @@ def test_an_unreachable_server_is_tried_again_then_given_up() -> None:
 
 
 def test_the_sender_is_built_from_the_settings(smtp: SmtpServer, tmp_path: Any) -> None:
-    from paylink_es.notify import notifications_from_settings
+    from paylink_es.bootstrap.adapters import notifications_from_settings
 
     settings = Settings(
         data_dir=tmp_path,

@@ -60,7 +60,7 @@ def test_an_sms_is_posted_to_the_gateway_as_json_with_the_bearer_token(
     assert link["url"] in seen.body["message"]
     assert "Rp 150.000" in seen.body["message"]
     assert seen.body["message"].startswith("Toko Budi: tagihan")
-    assert [name for name, _ in link_events(api.ledger, link["id"])] == ["Sent"]
+    assert [name for name, _ in link_events(api.paylink, link["id"])] == ["Sent"]
 
 
 def test_whatsapp_is_a_cloud_api_text_message_to_the_number_without_plus(
@@ -87,7 +87,7 @@ def test_whatsapp_is_a_cloud_api_text_message_to_the_number_without_plus(
     assert link["url"] in body
     assert "*IDR 150,000*" in body
     assert body.startswith("Hello! Toko Budi")
-    ((name, event),) = link_events(api.ledger, link["id"])
+    ((name, event),) = link_events(api.paylink, link["id"])
     assert (name, event["channel"], event["recipient"]) == ("Sent", "whatsapp", "+628***890")
 
 
@@ -104,7 +104,7 @@ def test_a_provider_that_fails_twice_then_succeeds_is_retried_through_the_api(
     assert response.json()["attempts"] == 3
     assert len(provider.seen) == 3
     assert {seen.body["to"] for seen in provider.seen} == {"6281234567890"}
-    assert [name for name, _ in link_events(api.ledger, link["id"])] == ["Sent"]
+    assert [name for name, _ in link_events(api.paylink, link["id"])] == ["Sent"]
 
 
 def test_a_provider_that_keeps_failing_is_a_502_and_a_failure_on_record(
@@ -121,7 +121,7 @@ def test_a_provider_that_keeps_failing_is_a_502_and_a_failure_on_record(
     problem = assert_problem(response, 502, "send-failed")
     assert "HTTP 502" in problem["detail"]
     assert len(provider.seen) == 2
-    ((name, event),) = link_events(api.ledger, link["id"])
+    ((name, event),) = link_events(api.paylink, link["id"])
     assert name == "SendFailed"
     assert event["channel"] == "sms"
     assert event["recipient"] == "+628***890"

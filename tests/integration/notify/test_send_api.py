@@ -75,7 +75,7 @@ def test_without_a_provider_the_dev_outbox_keeps_the_message_and_says_so(
     assert len(logged) == 2
     assert all("NOT sent" in message and link["url"] in message for message in logged)
     assert str(outbox(api)) in logged[0]
-    assert link_event_names(api.ledger, link["id"]) == ["Sent", "Sent"]
+    assert link_event_names(api.paylink, link["id"]) == ["Sent", "Sent"]
     details = api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers()).json()
     assert details["counts"]["sent"] == 2
 
@@ -103,7 +103,7 @@ def test_a_recipient_the_channel_cannot_reach_is_a_422_naming_to(
     response = send(api, link["id"], merchant, channel=channel, to=to)
 
     assert_problem(response, 422, field="to")
-    assert link_event_names(api.ledger, link["id"]) == []
+    assert link_event_names(api.paylink, link["id"]) == []
     assert outbox_lines(api) == []
 
 
@@ -209,7 +209,7 @@ def test_the_same_idempotency_key_replays_the_answer_and_sends_once(api: Api) ->
     assert again.content == first.content
     assert_problem(other, 409, "idempotency-key-reused")
     assert len(outbox_lines(api)) == 1
-    assert link_event_names(api.ledger, link["id"]) == ["Sent"]
+    assert link_event_names(api.paylink, link["id"]) == ["Sent"]
 
 
 def test_without_a_key_every_post_sends_again(api: Api) -> None:
@@ -220,7 +220,7 @@ def test_without_a_key_every_post_sends_again(api: Api) -> None:
         assert send(api, link["id"], merchant).status_code == 200
 
     assert len(outbox_lines(api)) == 2
-    assert link_event_names(api.ledger, link["id"]) == ["Sent", "Sent"]
+    assert link_event_names(api.paylink, link["id"]) == ["Sent", "Sent"]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def page_shop(sqlite_settings: Settings, clock: FakeClock) -> Iterator[Shop]:
-    """In-process shop on SQLite, without projections (the page reads the ledger)."""
+    """In-process shop on SQLite, without projections (the page reads the paylink)."""
     with shop(sqlite_settings, clock) as built:
         yield built
 

@@ -180,7 +180,7 @@ def test_ewallet_redirect_opens_the_sandbox_wallet_and_approving_pays(served_sho
     assert payment.status == "verified"
     assert payment.received is not None
     assert payment.received.amount == 150000
-    assert shop.ledger.link(link.id).collected == 150000
+    assert shop.paylink.links.get(link.id).collected == 150000
     assert shop.balances()["pending"] == 150000
     assert 'data-testid="receipt"' in shop.payment_page(link.code, payment_id).text
 
@@ -301,7 +301,7 @@ def test_card_form_is_only_for_card_payments(page_shop: Shop) -> None:
 
 def test_the_sandbox_card_form_does_not_pay_a_live_payment(page_shop: Shop) -> None:
     link = page_shop.link(mode="live", methods=["card"])
-    payment_id = page_shop.ledger.start_payment(
+    payment_id = page_shop.paylink.payments.start(
         link.id, "card", channel="card_acquirer", instructions={"family": "card"}
     )
     csrf = csrf_of(page_shop.open(link.code).text)
@@ -326,7 +326,7 @@ def test_a_live_link_offers_no_sandbox_payment(page_shop: Shop) -> None:
     assert response.status_code == 503
     assert "Metode ini belum tersedia" in response.text
     assert page_shop.head() == before
-    payment_id = page_shop.ledger.start_payment(link.id, "qris", channel="qris_acquirer")
+    payment_id = page_shop.paylink.payments.start(link.id, "qris", channel="qris_acquirer")
     simulate = page_shop.client.post(
         f"/l/{link.code}/p/{payment_id}/simulate", data={"csrf": csrf_of(page.text)}
     )
@@ -339,7 +339,7 @@ def test_a_fee_passed_on_to_the_payer_is_shown_in_the_amount_and_named(page_shop
         name="payer-pays-retail",
         families={**DEFAULT_PLAN.families, "retail": FeeRule(flat=5_000, payer_pays=True)},
     )
-    page_shop.ledger.set_fee_plan(page_shop.merchant_id, plan)
+    page_shop.paylink.merchants.set_fee_plan(page_shop.merchant_id, plan)
     link = page_shop.link(methods=["retail_alfamart", "qris"])
     retail = page_shop.choose(link.code, "retail_alfamart")
     page = page_shop.payment_page(link.code, retail)

@@ -34,7 +34,7 @@ def test_one_open_per_visitor_session(backend_shop: Shop) -> None:
     shop.open(link.code, other)
     shop.open(link.code, other)
     assert shop.count(OPENED) == 2
-    assert shop.ledger.link(link.id).opened_count == 2
+    assert shop.paylink.links.get(link.id).opened_count == 2
     visitors = {
         json.loads(state)["visitor"] for topic, state in shop.states() if topic.endswith(OPENED)
     }
@@ -48,8 +48,8 @@ def test_opens_are_counted_per_link(backend_shop: Shop) -> None:
     shop.open(first.code)
     shop.open(second.code)
     shop.open(first.code)
-    assert shop.ledger.link(first.id).opened_count == 1
-    assert shop.ledger.link(second.id).opened_count == 1
+    assert shop.paylink.links.get(first.id).opened_count == 1
+    assert shop.paylink.links.get(second.id).opened_count == 1
 
 
 def test_head_is_not_an_open(backend_shop: Shop) -> None:
@@ -82,12 +82,12 @@ def test_preview_bots_on_both_backends(backend_shop: Shop) -> None:
     for agent in PREVIEW_AGENTS.values():
         backend_shop.visitor().get(f"/l/{link.code}", headers={"User-Agent": agent})
     assert backend_shop.count(OPENED) == 0
-    assert backend_shop.ledger.link(link.id).opened_count == 0
+    assert backend_shop.paylink.links.get(link.id).opened_count == 0
 
 
 def test_closed_and_unknown_links_record_no_open(page_shop: Shop) -> None:
     link = page_shop.link()
-    page_shop.ledger.cancel_link(link.id)
+    page_shop.paylink.links.cancel(link.id)
     page_shop.client.get(f"/l/{link.code}")
     page_shop.client.get("/l/NoSuchCode12")
     assert page_shop.count(OPENED) == 0

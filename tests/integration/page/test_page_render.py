@@ -356,11 +356,11 @@ def _closed_cases(shop: Shop, clock: FakeClock) -> dict[str, tuple[str, str]]:
     """A link of each closed kind: kind -> (code, the heading its page must show)."""
     expired = shop.link(reference_id="EXP", expires_at=in_hours(clock, 1))
     cancelled = shop.link(reference_id="CAN")
-    shop.ledger.cancel_link(cancelled.id, "customer changed their mind")
+    shop.paylink.links.cancel(cancelled.id, "customer changed their mind")
     completed = shop.link(reference_id="DONE")
     payment_id = shop.choose(completed.code, "qris")
     assert shop.sandbox_pay(payment_id).status_code == 200
-    require(shop.ledger.link(completed.id).status == "completed", "the link completed")
+    require(shop.paylink.links.get(completed.id).status == "completed", "the link completed")
     clock.advance(timedelta(hours=2))
     return {
         "expired": (expired.code, "Tautan pembayaran ini sudah kedaluwarsa"),

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from paylink_es.channels.registry import sandbox_secret
+from paylink_es.bootstrap.adapters import sandbox_secret
 from paylink_es.channels.sandbox import SIGNATURE_HEADER, SandboxChannel
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import MAX_MINOR_UNITS, Money
@@ -96,7 +96,7 @@ def test_a_callback_with_a_bad_signature_credits_nothing(backend_shop: Shop) -> 
         assert response.json()["status"] == "rejected", why
     assert shop.head() == before_head, "a refused callback recorded something"
     assert shop.payment(payment_id).status == "initiated"
-    assert shop.ledger.link(link.id).collected == 0
+    assert shop.paylink.links.get(link.id).collected == 0
     assert _money(shop) == before_money
 
     # the same report, signed properly, is what pays: the refusals were the signature's
@@ -123,14 +123,14 @@ def test_a_signed_but_malformed_report_is_refused(page_shop: Shop) -> None:
 
 def test_a_sandbox_callback_cannot_credit_a_live_payment(page_shop: Shop) -> None:
     link = page_shop.link(mode="live")
-    payment_id = page_shop.ledger.start_payment(link.id, "va_bca", channel="bca_snap")
+    payment_id = page_shop.paylink.payments.start(link.id, "va_bca", channel="bca_snap")
     require(page_shop.payment(payment_id).status == "initiated", "a live payment waits")
     sandbox = _sandbox(page_shop)
     body = sandbox.callback_body(payment_id, "SBX-LIVE", Money(150000, "IDR"), page_shop.clock())
     response = _callback(page_shop, body, sandbox.sign(body, int(time.time())))
     assert response.status_code in (404, 409, 422)
     assert page_shop.payment(payment_id).status == "initiated"
-    assert page_shop.ledger.link(link.id).collected == 0
+    assert page_shop.paylink.links.get(link.id).collected == 0
 
 
 # -- simulate: over real HTTP to the platform's own endpoint -----------------------------
@@ -177,7 +177,7 @@ def test_normal_pays_once_and_credits_pending(served_shop: Shop) -> None:
     assert payment.status == "verified"
     assert payment.channel_ref is not None
     assert payment.channel_ref.startswith("SBX-")
-    assert shop.ledger.link(link.id).status == "completed"
+    assert shop.paylink.links.get(link.id).status == "completed"
     assert _money(shop) == {**ZERO, "pending": 150000, "verified": 150000}
     assert "Tautan pembayaran ini sudah dibayar" in shop.client.get(f"/l/{link.code}").text
 
@@ -205,7 +205,7 @@ def test_duplicate_callback_changes_nothing_and_money_counts_once(served_shop: S
     assert shop.count("Payment.Received") == 1
     assert shop.count("Payment.Verified") == 1
     assert shop.count("PaymentLink.PaymentAccepted") == 1
-    details = shop.ledger.link(link.id)
+    details = shop.paylink.links.get(link.id)
     assert (details.uses, details.collected) == (1, 40000)
     assert _money(shop) == {**ZERO, "pending": 40000, "verified": 40000}
 
@@ -220,7 +220,7 @@ def test_out_of_order_pending_after_paid_is_still_paid_once(served_shop: Shop) -
     assert callbacks[1]["response"]["recorded"] is False
     assert shop.payment(payment_id).status == "verified"
     assert shop.count("Payment.Received") == 1
-    assert shop.ledger.link(link.id).collected == 150000
+    assert shop.paylink.links.get(link.id).collected == 150000
     assert _money(shop) == {**ZERO, "pending": 150000, "verified": 150000}
 
 
@@ -236,7 +236,7 @@ def test_late_payment_is_recorded_and_flagged_paid_after_expiry(served_shop: Sho
     assert payment.paid_at is not None
     assert link.expires_at is not None
     assert payment.paid_at > link.expires_at
-    assert shop.ledger.link(link.id).collected == 0  # not a use of the link
+    assert shop.paylink.links.get(link.id).collected == 0  # not a use of the link
     assert _money(shop) == {**ZERO, "held": 150000, "verified": 150000}
     page = shop.payment_page(link.code, payment_id)
     assert "Pembayaran sedang ditinjau" in page.text
@@ -268,7 +268,7 @@ def test_over_and_under_payment_are_recorded_and_flagged(
     payment = shop.payment(payment_id)
     assert payment.received == Money(received, "IDR")
     assert (payment.anomaly, payment.disposition) == (anomaly, "needs_review")
-    assert shop.ledger.link(link.id).status == "active"  # not counted as the one use
+    assert shop.paylink.links.get(link.id).status == "active"  # not counted as the one use
     assert shop.count("PaymentLink.PaymentFlagged") == 1
     assert _money(shop) == {**ZERO, "held": received, "verified": received}
     receipt = shop.client.get(f"/l/{link.code}/p/{payment_id}/receipt")
@@ -288,8 +288,8 @@ def test_live_keys_unknown_and_foreign_payments_get_404(page_shop: Shop) -> None
     shop = page_shop
     link = shop.link()
     payment_id = shop.choose(link.code, "va_bca")
-    other = shop.ledger.register_merchant("Toko Lain")
-    other_key = shop.ledger.issue_api_key(other, "test").secret
+    other = shop.paylink.merchants.register("Toko Lain")
+    other_key = shop.paylink.merchants.issue_key(other, "test").secret
     before = shop.head()
     live = shop.client.post(
         "/v1/sandbox/payments",
@@ -324,7 +324,7 @@ def test_an_unknown_scenario_is_refused(page_shop: Shop) -> None:
 
 def test_a_test_key_cannot_pay_a_live_payment_in_the_sandbox(page_shop: Shop) -> None:
     link = page_shop.link(mode="live")
-    payment_id = page_shop.ledger.start_payment(link.id, "va_bca", channel="bca_snap")
+    payment_id = page_shop.paylink.payments.start(link.id, "va_bca", channel="bca_snap")
     require(page_shop.payment(payment_id).status == "initiated", "a live payment waits")
     response = page_shop.sandbox_pay(payment_id)
     assert response.status_code == 404
@@ -400,12 +400,12 @@ def test_a_reference_the_sandbox_never_issued_leaves_a_single_use_link_open(
     response = _callback(shop, body, sandbox.sign(body, int(time.time())))
     assert response.status_code == 200, response.text
     assert response.json()["payment_status"] == "rejected"
-    details = shop.ledger.link(link.id)
+    details = shop.paylink.links.get(link.id)
     assert (details.status, details.uses, details.collected) == ("active", 0, 0)
     # A real customer can still pay it, and that completes it.
     real = shop.choose(link.code, "va_bca")
     assert shop.sandbox_pay(real).status_code == 200
-    assert shop.ledger.link(link.id).status == "completed"
+    assert shop.paylink.links.get(link.id).status == "completed"
 
 
 def test_every_installation_signs_sandbox_callbacks_with_its_own_secret(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -22,21 +22,21 @@ from tests.support.read_models import StoredEvents, StoredRow, catch_up, head, o
 DIGEST = re.compile(r"(\d+) ([0-9a-f]{64})")
 
 
-def record_some_business(app: PaylinkApp, clock: FakeClock) -> UUID:
+def record_some_business(app: Paylink, clock: FakeClock) -> UUID:
     """A merchant, a key and a few links and payments: about thirty events."""
-    merchant = app.register_merchant("Toko Audit", "audit@example.com")
-    app.issue_api_key(merchant)
+    merchant = app.merchants.register("Toko Audit", "audit@example.com")
+    app.merchants.issue_key(merchant)
     for number in range(3):
-        link = app.create_link(
+        link = app.links.create(
             merchant, amount=20_000 + number, description=f"Audit {number}", usage_limit=None
         )
-        app.send_link(link, "email", "buyer@example.com")
+        app.links.send(link, "email", "buyer@example.com")
         clock.advance(timedelta(minutes=5))
-        payment = app.start_payment(link, "qris")
-        app.record_payment(payment, f"audit-{number}", Money(20_000 + number, "IDR"), clock())
-        app.verify_payment(payment, fee=Money(200, "IDR"))
+        payment = app.payments.start(link, "qris")
+        app.payments.record(payment, f"audit-{number}", Money(20_000 + number, "IDR"), clock())
+        app.payments.verify(payment, fee=Money(200, "IDR"))
         if number:
-            app.settle_payment(payment, uuid4(), date(2026, 1, 6))
+            app.money.settle_payment(payment, uuid4(), date(2026, 1, 6))
     return merchant
 
 
@@ -54,11 +54,11 @@ def recomputed_digest(rows: list[StoredRow]) -> str:
 def test_an_untouched_store_verifies_and_the_digest_moves_with_each_new_event(
     backend_settings: Settings, clock: FakeClock
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
+    with open_paylink(backend_settings, clock=clock) as app:
         merchant = record_some_business(app, clock)
         with opened_views(backend_settings, ["audit"]) as models:
             catch_up(app, models)
-            result = verify_chain(app.recorder, models.chain())
+            result = verify_chain(app.app.recorder, models.chain())
         assert result.ok
         assert (result.checked, result.head_position) == (head(app), head(app))
         assert result.problem_position is None
@@ -73,7 +73,7 @@ def test_an_untouched_store_verifies_and_the_digest_moves_with_each_new_event(
         assert digest.returncode == 0, digest.stderr
         assert digest.stdout.strip() == f"{head(app)} {result.head_hash}"
 
-        app.open_link(app.create_link(merchant, amount=1_000, description="One more"), "v")
+        app.links.open(app.links.create(merchant, amount=1_000, description="One more"), "v")
         moved = paylink(backend_settings, "audit", "digest")
         assert moved.returncode == 0, moved.stderr
         found = DIGEST.fullmatch(moved.stdout.strip())
@@ -97,7 +97,7 @@ def test_tampering_with_a_stored_event_is_named_at_its_exact_position(
     backend_settings: Settings, clock: FakeClock, tamper: str
 ) -> None:
     stored = StoredEvents(backend_settings)
-    with open_app(backend_settings, clock=clock) as app:
+    with open_paylink(backend_settings, clock=clock) as app:
         record_some_business(app, clock)
         with opened_views(backend_settings, ["audit"]) as models:
             catch_up(app, models)
@@ -115,7 +115,7 @@ def test_tampering_with_a_stored_event_is_named_at_its_exact_position(
                 stored.delete(victim.position)
                 problem = "missing (deleted)"
 
-            result = verify_chain(app.recorder, models.chain())
+            result = verify_chain(app.app.recorder, models.chain())
             assert not result.ok
             assert result.problem_position == victim.position
             assert result.problem is not None
@@ -132,7 +132,7 @@ def test_tampering_with_a_stored_event_is_named_at_its_exact_position(
                 stored.rewrite(victim.position, victim.topic, victim.state)
                 stored.rewrite(other.position, other.topic, other.state)
             assert stored.rows() == rows
-            assert verify_chain(app.recorder, models.chain()).ok
+            assert verify_chain(app.app.recorder, models.chain()).ok
         assert paylink(backend_settings, "audit", "verify").returncode == 0
 
 
@@ -143,7 +143,7 @@ def test_an_event_moved_to_another_aggregate_is_named(
     moves = [uuid4().hex]
     if backend_settings.database_url is None:
         moves.append("not-an-id!")  # SQLite's text column holds anything; PostgreSQL's uuid not
-    with open_app(backend_settings, clock=clock) as app:
+    with open_paylink(backend_settings, clock=clock) as app:
         record_some_business(app, clock)
         with opened_views(backend_settings, ["audit"]) as models:
             catch_up(app, models)
@@ -151,14 +151,14 @@ def test_an_event_moved_to_another_aggregate_is_named(
             for moved in moves:
                 stored.reassign(victim.position, moved)
 
-                result = verify_chain(app.recorder, models.chain())
+                result = verify_chain(app.app.recorder, models.chain())
                 assert not result.ok
                 assert result.problem_position == victim.position
                 assert result.problem is not None
                 assert "modified" in result.problem
 
                 stored.reassign(victim.position, victim.originator_id)
-                assert verify_chain(app.recorder, models.chain()).ok
+                assert verify_chain(app.app.recorder, models.chain()).ok
 
 
 @given(st.uuids())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
@@ -22,23 +22,23 @@ from tests.support.read_models import (
 def test_events_no_view_cares_about_still_move_every_view_to_the_head(
     backend_settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        service = ProjectionService(backend_settings, app)
+    with open_paylink(backend_settings, clock=clock) as app:
+        service = ProjectionService(backend_settings, app.app)
         service.start()
         try:
             wait_for_listeners(backend_settings, LISTENING)
-            merchant = app.register_merchant("Toko Sepi", "sepi@example.com")
-            app.issue_api_key(merchant)
-            live_key = app.issue_api_key(merchant, "live")
-            app.revoke_api_key(merchant, live_key.key_id)
+            merchant = app.merchants.register("Toko Sepi", "sepi@example.com")
+            app.merchants.issue_key(merchant)
+            live_key = app.merchants.issue_key(merchant, "live")
+            app.merchants.revoke_key(merchant, live_key.key_id)
             service.wait_until(head(app), timeout=10)
             assert positions(service.models) == dict.fromkeys(MODEL_NAMES, head(app))
             tables = snapshot(service.models)
             assert len(tables.pop("audit_chain")) == head(app)  # the chain covers every event
             assert {name: rows for name, rows in tables.items() if rows} == {}
 
-            link = app.create_link(merchant, amount=5_000, description="Satu")
-            app.issue_api_key(merchant)  # the head is an ignored event again
+            link = app.links.create(merchant, amount=5_000, description="Satu")
+            app.merchants.issue_key(merchant)  # the head is an ignored event again
             service.wait_until(head(app), timeout=10)
             assert positions(service.models) == dict.fromkeys(MODEL_NAMES, head(app))
             tables = snapshot(service.models)

@@ -12,8 +12,8 @@ import pytest
 from eventsourcing.persistence import Tracking
 from hypothesis import HealthCheck, given, settings
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.domain.postings import UnbalancedPostingsError, postings_for
@@ -27,11 +27,11 @@ from tests.support.read_models import APP_NAME, catch_up, head, positions, snaps
 LEDGER_EVENTS = ("Payment.Verified", "Payment.Settled", "Payment.Refunded")
 
 
-def recorded_events(app: PaylinkApp) -> dict[str, Any]:
+def recorded_events(app: Paylink) -> dict[str, Any]:
     """The last stored event of each ledger kind, decoded."""
     found: dict[str, Any] = {}
-    for notification in app.recorder.select_notifications(0, 10_000, inclusive_of_start=False):
-        event = app.mapper.to_domain_event(notification)
+    for notification in app.app.recorder.select_notifications(0, 10_000, inclusive_of_start=False):
+        event = app.app.mapper.to_domain_event(notification)
         found[type(event).__qualname__] = event
     return found
 
@@ -58,15 +58,15 @@ def test_a_view_write_that_would_break_the_books_raises_and_writes_nothing(
     error: type[Exception],
     message: str,
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Buku")
-        link = app.create_link(merchant, amount=10_000, description="Buku", usage_limit=None)
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Buku")
+        link = app.links.create(merchant, amount=10_000, description="Buku", usage_limit=None)
         for ref in ("one", "two"):
-            payment = app.start_payment(link, "qris")
-            app.record_payment(payment, ref, Money(10_000, "IDR"), clock())
-            app.verify_payment(payment, fee=Money(100, "IDR"))
-        app.settle_payment(payment, uuid4(), date(2026, 1, 6))
-        app.refund_payment(payment, Money(500, "IDR"), "one page missing")
+            payment = app.payments.start(link, "qris")
+            app.payments.record(payment, ref, Money(10_000, "IDR"), clock())
+            app.payments.verify(payment, fee=Money(100, "IDR"))
+        app.money.settle_payment(payment, uuid4(), date(2026, 1, 6))
+        app.money.refund(payment, Money(500, "IDR"), "one page missing")
         catch_up(app, views)
         events = recorded_events(app)
         at = head(app)
@@ -113,11 +113,11 @@ def _tracking(position: int) -> Tracking:
 @given(operations=HISTORIES)
 def test_the_postings_of_every_ledger_event_balance_in_each_currency(operations: list[Op]) -> None:
     clock = FakeClock()
-    with PaylinkApp({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock) as app:
+    with Paylink.open({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock) as app:
         History(app, clock).play_all(operations)
-        stored = app.recorder.select_notifications(0, 100_000, inclusive_of_start=False)
+        stored = app.app.recorder.select_notifications(0, 100_000, inclusive_of_start=False)
         for notification in stored:
-            event = app.mapper.to_domain_event(notification)
+            event = app.app.mapper.to_domain_event(notification)
             name = type(event).__qualname__
             postings = postings_for(event)
             if name not in LEDGER_EVENTS:
@@ -141,14 +141,14 @@ def test_the_postings_of_every_ledger_event_balance_in_each_currency(operations:
 def test_a_refund_before_verification_leaves_nothing_stranded_in_pending(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Cepat")
-        link = app.create_link(merchant, amount=1_000, description="Refund first")
-        payment = app.start_payment(link, "qris")
-        app.record_payment(payment, "early", Money(1_000, "IDR"), clock())
-        app.refund_payment(payment, Money(300, "IDR"), "refunded before the channel confirmed")
-        app.verify_payment(payment, Money(0, "IDR"))  # fee-free: only the refund matters here
-        app.settle_payment(payment, uuid4(), date(2026, 1, 6))
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Cepat")
+        link = app.links.create(merchant, amount=1_000, description="Refund first")
+        payment = app.payments.start(link, "qris")
+        app.payments.record(payment, "early", Money(1_000, "IDR"), clock())
+        app.money.refund(payment, Money(300, "IDR"), "refunded before the channel confirmed")
+        app.payments.verify(payment, Money(0, "IDR"))  # fee-free: only the refund matters here
+        app.money.settle_payment(payment, uuid4(), date(2026, 1, 6))
         catch_up(app, views)
     # The 300 went back before the merchant was credited: it never enters their books.
     [book] = snapshot(views)["balances"]

@@ -11,8 +11,8 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -29,7 +29,7 @@ from tests.support.read_models import catch_up
 class Catalogue:
     """Two merchants' links and payments, in test and live mode, made at known instants."""
 
-    app: PaylinkApp
+    app: Paylink
     clock: FakeClock
     start: datetime
     ours: UUID
@@ -40,15 +40,15 @@ class Catalogue:
     def link(self, name: str, merchant: UUID | None = None, **fields: Any) -> UUID:
         fields.setdefault("amount", 50_000)
         fields.setdefault("description", name)
-        link_id = self.app.create_link(merchant or self.ours, **fields)
+        link_id = self.app.links.create(merchant or self.ours, **fields)
         if merchant is None and fields.get("mode", "test") == "test":
             self.links[name] = link_id
         return link_id
 
     def pay(self, name: str, link: UUID, ref: str, amount: int = 50_000) -> UUID:
-        payment = self.app.start_payment(link, "qris")
-        self.app.record_payment(payment, ref, Money(amount, "IDR"), self.clock())
-        self.app.verify_payment(payment, fee=Money(amount // 100, "IDR"))
+        payment = self.app.payments.start(link, "qris")
+        self.app.payments.record(payment, ref, Money(amount, "IDR"), self.clock())
+        self.app.payments.verify(payment, fee=Money(amount // 100, "IDR"))
         self.payments[name] = payment
         return payment
 
@@ -56,14 +56,14 @@ class Catalogue:
 @pytest.fixture
 def shop(backend_settings: Settings, clock: FakeClock, views: ReadModels) -> Iterator[Catalogue]:
     """Ten test-mode links of ours at four instants, one live link, and a neighbour's."""
-    with open_app(backend_settings, clock=clock) as app:
-        ours, theirs = app.register_merchant("Toko Satu"), app.register_merchant("Toko Dua")
+    with open_paylink(backend_settings, clock=clock) as app:
+        ours, theirs = app.merchants.register("Toko Satu"), app.merchants.register("Toko Dua")
         c = Catalogue(app, clock, clock(), ours, theirs)
         kaos = c.link("Kaos Polos Hitam", reference_id="INV-001")
         c.link("Kopi Susu", reference_id="INV-002", usage_limit=None)
         c.link("Sepatu Lari")
-        app.send_link(kaos, "email", "budi@example.com")
-        app.open_link(kaos, "visitor-1")
+        app.links.send(kaos, "email", "budi@example.com")
+        app.links.open(kaos, "visitor-1")
         c.pay("kaos", kaos, "pay-kaos")  # single use: the link completes
         live = c.link("Kaos Polos Hitam", reference_id="INV-001", mode="live", amount=70_000)
         c.pay("live", live, "pay-live", 70_000)
@@ -74,14 +74,14 @@ def shop(backend_settings: Settings, clock: FakeClock, views: ReadModels) -> Ite
         c.link("Topi", expires_at=clock() + timedelta(hours=2))  # expired by query time
         tas = c.link("Tas Kulit", expires_at=clock() + timedelta(minutes=30))
         clock.advance(timedelta(hours=1))
-        assert app.expire_link(tas)
-        app.cancel_link(c.link("Jaket"), "out of stock")
+        assert app.links.expire(tas)
+        app.links.cancel(c.link("Jaket"), "out of stock")
 
         clock.advance(timedelta(hours=1))
         buku = c.link("Buku Tulis", reference_id="inv-007-besar", usage_limit=None, amount=10_000)
         for number in range(1, 4):
             c.link(f"Pulpen {number}")
-        app.send_link(buku, "whatsapp", "+6281234567890")
+        app.links.send(buku, "whatsapp", "+6281234567890")
         for number in range(3):  # same instant: pages must break the tie
             c.pay(f"buku-{number}", buku, f"pay-buku-{number}", 10_000)
         clock.advance(timedelta(hours=2))
@@ -205,7 +205,7 @@ def test_cursor_pages_visit_every_link_once_newest_first(
     shop: Catalogue, views: ReadModels, limit: int
 ) -> None:
     now = shop.clock()
-    made = {str(link): shop.app.link(link).created_at for link in shop.links.values()}
+    made = {str(link): shop.app.links.get(link).created_at for link in shop.links.values()}
     expected = sorted(made, key=lambda link: (made[link], link), reverse=True)
     assert len(expected) == 10
 
@@ -273,11 +273,13 @@ def test_a_forged_cursor_with_numbers_in_it_is_refused_naming_the_cursor(
 def test_text_search_finds_underscores_and_percent_signs_literally(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Simbol")
-        order = app.create_link(merchant, amount=1_000, description="Pesanan", reference_id="PO_77")
-        sale = app.create_link(merchant, amount=1_000, description="Diskon 50% hari ini")
-        app.create_link(merchant, amount=1_000, description="Kopi 500 gram")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Simbol")
+        order = app.links.create(
+            merchant, amount=1_000, description="Pesanan", reference_id="PO_77"
+        )
+        sale = app.links.create(merchant, amount=1_000, description="Diskon 50% hari ini")
+        app.links.create(merchant, amount=1_000, description="Kopi 500 gram")
         catch_up(app, views)
     now = clock()
     assert ids(list_links(views, merchant, "test", now, text="po_77")) == [str(order)]
@@ -287,8 +289,8 @@ def test_text_search_finds_underscores_and_percent_signs_literally(
 def test_text_search_ignores_case_beyond_ascii(
     backend_settings: Settings, clock: FakeClock, views: ReadModels, request: pytest.FixtureRequest
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Roti")
-        eclair = app.create_link(merchant, amount=1_000, description="ÉCLAIR Cokelat")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Roti")
+        eclair = app.links.create(merchant, amount=1_000, description="ÉCLAIR Cokelat")
         catch_up(app, views)
     assert ids(list_links(views, merchant, "test", clock(), text="éclair")) == [str(eclair)]

@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
@@ -71,8 +71,8 @@ def test_live_views_equal_a_rebuild_from_zero_and_the_audit_replay(
 
 def check_history(store: Settings, folder: Path, operations: list[Op], midpoint: float) -> None:
     clock = FakeClock()
-    with open_app(store, clock=clock) as app:
-        service = ProjectionService(store, app)
+    with open_paylink(store, clock=clock) as app:
+        service = ProjectionService(store, app.app)
         service.start()
         try:
             wait_for_listeners(store, LISTENING)
@@ -97,21 +97,21 @@ def check_history(store: Settings, folder: Path, operations: list[Op], midpoint:
 
 
 def check_audit(
-    app: PaylinkApp, models: ReadModels, history: History, live: Snapshot, middle: datetime
+    app: Paylink, models: ReadModels, history: History, live: Snapshot, middle: datetime
 ) -> None:
     """The hash chain verifies; the replay equals the live balances, now and at ``middle``."""
-    chain = verify_chain(app.recorder, models.chain())
+    chain = verify_chain(app.app.recorder, models.chain())
     assert chain.ok, chain.problem
     assert chain.checked == head(app)
 
-    later = replay(app, models, app.clock() + timedelta(days=1))
+    later = replay(app.app, models, app.app.clock() + timedelta(days=1))
     assert later.differences == []
     assert later.live_source == "balances"
     assert later.replayed == {
         (row["merchant_id"], row["mode"], row["currency"]): {c: row[c] for c in BALANCE_COLUMNS}
         for row in live["balances"]
     }
-    then = replay(app, models, middle)
+    then = replay(app.app, models, middle)
     assert then.differences == []
     for merchant in history.merchants:
         for mode in ("test", "live"):

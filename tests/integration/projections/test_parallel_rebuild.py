@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -18,22 +18,22 @@ from tests.support.read_models import MODEL_NAMES, head, opened_views, positions
 def test_two_processes_rebuild_the_views_one_process_rebuilds(
     backend_settings: Settings, clock: FakeClock
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Budi", "budi@example.com")
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Budi", "budi@example.com")
         for i in range(30):
-            link = app.create_link(merchant, amount=10_000 + i, description=f"Kaos {i}")
+            link = app.links.create(merchant, amount=10_000 + i, description=f"Kaos {i}")
             if i % 3 == 0:
-                payment = app.start_payment(link, "qris")
-                app.record_payment(payment, f"QR-{i}", Money(10_000 + i, "IDR"), clock())
-                app.verify_payment(payment)
+                payment = app.payments.start(link, "qris")
+                app.payments.record(payment, f"QR-{i}", Money(10_000 + i, "IDR"), clock())
+                app.payments.verify(payment)
             clock.advance(timedelta(minutes=7))
         with opened_views(backend_settings) as models:
             seen: list[tuple[int, int]] = []
-            assert rebuild_models(backend_settings, app, models, processes=1) == head(app)
+            assert rebuild_models(backend_settings, app.app, models, processes=1) == head(app)
             alone = snapshot(models)
             rebuild_models(
                 backend_settings,
-                app,
+                app.app,
                 models,
                 processes=2,
                 progress=lambda done, total: seen.append((done, total)),

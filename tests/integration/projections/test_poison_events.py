@@ -15,8 +15,9 @@ from uuid import UUID
 
 import pytest
 
-from paylink_es.application import app as application_module
-from paylink_es.bootstrap import open_app
+from paylink_es.application import payments as application_module
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain import money as money_module
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import AmountInvalidError
@@ -48,19 +49,19 @@ def test_no_entry_lets_an_amount_past_the_bound() -> None:
 
 
 def test_a_payment_beyond_the_limit_is_refused_and_nothing_is_stored(
-    memory_app: application_module.PaylinkApp,
+    memory_app: Paylink,
 ) -> None:
-    merchant = memory_app.register_merchant("Toko")
-    link = memory_app.create_link(
+    merchant = memory_app.merchants.register("Toko")
+    link = memory_app.links.create(
         merchant, amount=5000, description="x", methods=["qris"], usage_limit=None
     )
-    payment = memory_app.start_payment(link, "qris")
-    head = memory_app.recorder.max_notification_id()
+    payment = memory_app.payments.start(link, "qris")
+    head = memory_app.app.recorder.max_notification_id()
     with pytest.raises(AmountInvalidError):
-        memory_app.record_payment(
+        memory_app.payments.record(
             payment, "QR-X", Money(MAX_MINOR_UNITS + 1, "IDR"), memory_app.now()
         )
-    assert memory_app.recorder.max_notification_id() == head
+    assert memory_app.app.recorder.max_notification_id() == head
 
 
 def test_a_planted_event_stops_only_the_read_models_that_read_it_until_a_fix(
@@ -68,31 +69,31 @@ def test_a_planted_event_stops_only_the_read_models_that_read_it_until_a_fix(
 ) -> None:
     monkeypatch.setattr(runner_module, "RETRY_FIRST_S", 0.2)
     monkeypatch.setattr(runner_module, "RETRY_MAX_S", 1.0)
-    app = open_app(backend_settings, clock=clock)
+    app = open_paylink(backend_settings, clock=clock)
     models = ReadModels(backend_settings)
-    service = ProjectionService(backend_settings, app, models)
+    service = ProjectionService(backend_settings, app.app, models)
     try:
-        merchant = app.register_merchant("Toko Poison")
-        link = app.create_link(
+        merchant = app.merchants.register("Toko Poison")
+        link = app.links.create(
             merchant, amount=5000, description="x", methods=["qris"], usage_limit=None
         )
-        payment = app.start_payment(link, "qris")
+        payment = app.payments.start(link, "qris")
         with monkeypatch.context() as planting:  # what no entry allows any more
             planting.setattr(money_module, "MAX_MONEY", 10**18)
             planting.setattr(application_module, "MAX_MINOR_UNITS", 10**18)
-            app.record_payment(payment, "QR-HUGE", Money(HUGE, "IDR"), clock())
-        poisoned = app.recorder.max_notification_id() or 0
+            app.payments.record(payment, "QR-HUGE", Money(HUGE, "IDR"), clock())
+        poisoned = app.app.recorder.max_notification_id() or 0
         poison_at = next(
             n.id
-            for n in app.recorder.select_notifications(0, 1000)
+            for n in app.app.recorder.select_notifications(0, 1000)
             if n.topic.endswith("Payment.Received")
         )
         # Planted while no read model ran (they decode in this process).
         service.start()
         # Another merchant carries on.
-        other = app.register_merchant("Toko Lain")
-        app.create_link(other, amount=7000, description="y", methods=["qris"])
-        head = app.recorder.max_notification_id() or 0
+        other = app.merchants.register("Toko Lain")
+        app.links.create(other, amount=7000, description="y", methods=["qris"])
+        head = app.app.recorder.max_notification_id() or 0
         assert head > poisoned
 
         # The events that carry the amount: the payment's receipt and its flag (overpaid).
@@ -106,7 +107,7 @@ def test_a_planted_event_stops_only_the_read_models_that_read_it_until_a_fix(
         assert "stats" not in readers
 
         def settled() -> bool:
-            rows = status(app, models)
+            rows = status(app.app, models)
             return all((row.failure is not None) == (row.name in readers) for row in rows) and all(
                 row.position == head for row in rows if row.name not in readers
             )
@@ -114,10 +115,10 @@ def test_a_planted_event_stops_only_the_read_models_that_read_it_until_a_fix(
         _until(
             settled,
             lambda: (
-                f"expected {sorted(readers)} stopped, the rest at {head}: {status(app, models)}"
+                f"expected {sorted(readers)} stopped, the rest at {head}: {status(app.app, models)}"
             ),
         )
-        rows = {row.name: row for row in status(app, models)}
+        rows = {row.name: row for row in status(app.app, models)}
         for name in readers:
             failure = rows[name].failure
             assert failure is not None
@@ -135,9 +136,9 @@ def test_a_planted_event_stops_only_the_read_models_that_read_it_until_a_fix(
         monkeypatch.setattr(money_module, "MAX_MONEY", 10**18)
         _until(
             lambda: all(
-                row.position == head and row.failure is None for row in status(app, models)
+                row.position == head and row.failure is None for row in status(app.app, models)
             ),
-            lambda: f"the stopped read models did not resume: {status(app, models)}",
+            lambda: f"the stopped read models did not resume: {status(app.app, models)}",
         )
         linked = models["payments"].view.query(
             "SELECT received FROM {s}payments WHERE payment_id = ?", (str(UUID(str(payment))),)

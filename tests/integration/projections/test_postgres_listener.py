@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -56,26 +56,26 @@ def test_projections_whose_listen_connection_is_killed_listen_again_and_catch_up
     assert pg_settings.database_url is not None
     with (
         psycopg.connect(pg_settings.database_url, autocommit=True) as admin,
-        open_app(pg_settings, clock=clock) as app,
+        open_paylink(pg_settings, clock=clock) as app,
     ):
-        service = ProjectionService(pg_settings, app)
+        service = ProjectionService(pg_settings, app.app)
         service.start()
         try:
             wait_for_listeners(pg_settings, LISTENING)
-            merchant = app.register_merchant("Toko Tahan")
-            link = app.create_link(merchant, amount=8_000, description="Tahan", usage_limit=None)
+            merchant = app.merchants.register("Toko Tahan")
+            link = app.links.create(merchant, amount=8_000, description="Tahan", usage_limit=None)
             service.wait_until(head(app), timeout=10)
 
             for round_number in (1, 2):
                 killed = kill_our_listeners(admin)
                 assert len(killed) == LISTENING
                 # Recorded while nobody listens: the listener that comes back looks for it.
-                payment = app.start_payment(link, "qris")
+                payment = app.payments.start(link, "qris")
                 ref = f"after-kill-{round_number}"
-                app.record_payment(payment, ref, Money(8_000, "IDR"), clock())
+                app.payments.record(payment, ref, Money(8_000, "IDR"), clock())
                 wait_for_listeners(pg_settings, LISTENING)
                 assert listeners(admin).isdisjoint(killed)
-                app.verify_payment(payment, fee=Money(80, "IDR"))
+                app.payments.verify(payment, fee=Money(80, "IDR"))
                 service.wait_until(head(app), timeout=30)
                 assert positions(service.models) == dict.fromkeys(MODEL_NAMES, head(app))
             tables = snapshot(service.models)
@@ -121,13 +121,13 @@ def test_an_event_recorded_while_the_listener_is_still_connecting_is_not_lost(
         return first_open(self)
 
     monkeypatch.setattr(ListenBell, "_open", slow_open)
-    with open_app(own_database, clock=clock) as app:
-        merchant = app.register_merchant("Toko Sunyi")
-        service = ProjectionService(own_database, app)
+    with open_paylink(own_database, clock=clock) as app:
+        merchant = app.merchants.register("Toko Sunyi")
+        service = ProjectionService(own_database, app.app)
         service.start()
         try:
             assert connecting.wait(10)  # the catch-up has looked once and now connects
-            app.create_link(merchant, amount=1_000, description="Sepi")
+            app.links.create(merchant, amount=1_000, description="Sepi")
             time.sleep(0.05)
             listening.set()
             service.wait_until(head(app), timeout=2)

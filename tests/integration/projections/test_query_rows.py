@@ -20,8 +20,8 @@ from uuid import UUID
 import pytest
 
 import projections.queries
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -109,7 +109,7 @@ def row_types() -> set[str]:
 class Business:
     """A merchant's links, payments in every state, a settlement, payouts and webhooks."""
 
-    app: PaylinkApp
+    app: Paylink
     merchant: UUID
     link: UUID
     payment: UUID
@@ -120,12 +120,12 @@ class Business:
 @pytest.fixture
 def business(backend_settings: Settings, clock: FakeClock, views: ReadModels) -> Iterator[Business]:
     settings = backend_settings.model_copy(update={"allow_private_webhooks": True})
-    with open_app(settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Baris")
-        endpoint = app.create_webhook_endpoint(
+    with open_paylink(settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Baris")
+        endpoint = app.webhooks.create_endpoint(
             merchant, "test", "http://127.0.0.1:9/hooks", None, allow_private=True
         ).endpoint_id
-        link = app.create_link(
+        link = app.links.create(
             merchant,
             amount=150_000,
             description="Kaos polos",
@@ -133,22 +133,22 @@ def business(backend_settings: Settings, clock: FakeClock, views: ReadModels) ->
             expires_at=clock() + timedelta(days=30),
             usage_limit=None,
         )
-        app.create_link(merchant, amount_min=10_000, amount_max=90_000, description="Donasi")
-        app.send_link(link, "email", "budi@example.com")
-        app.open_link(link, "visitor-1")
-        payment = app.start_payment(link, "va_bca")
-        app.record_payment(payment, "va-row-1", Money(150_000, "IDR"), clock())
-        app.verify_payment(payment)
-        waiting = app.start_payment(link, "qris")
+        app.links.create(merchant, amount_min=10_000, amount_max=90_000, description="Donasi")
+        app.links.send(link, "email", "budi@example.com")
+        app.links.open(link, "visitor-1")
+        payment = app.payments.start(link, "va_bca")
+        app.payments.record(payment, "va-row-1", Money(150_000, "IDR"), clock())
+        app.payments.verify(payment)
+        waiting = app.payments.start(link, "qris")
         catch_up(app, views)
         clock.advance(timedelta(days=3))
         settle_day(app, views, clock().date())
-        app.set_bank_account(merchant, "BCA", "1234567890", "Toko Baris")
-        app.request_payout(merchant, "test", Money(50_000, "IDR"), "weekly")
-        app.request_payout(merchant, "test", Money(10_000, "IDR"))
+        app.merchants.set_bank_account(merchant, "BCA", "1234567890", "Toko Baris")
+        app.money.request_payout(merchant, "test", Money(50_000, "IDR"), "weekly")
+        app.money.request_payout(merchant, "test", Money(10_000, "IDR"))
         catch_up(app, views)
         first = outbox.webhook_deliveries(views, merchant, "test", limit=2).items
-        app.record_delivery_attempt(
+        app.webhooks.record_delivery_attempt(
             endpoint,
             merchant,
             first[0]["position"],
@@ -156,7 +156,9 @@ def business(backend_settings: Settings, clock: FakeClock, views: ReadModels) ->
             "HTTP 500",
             clock() + timedelta(minutes=1),
         )
-        app.record_delivery_attempt(endpoint, merchant, first[1]["position"], 200, None, None)
+        app.webhooks.record_delivery_attempt(
+            endpoint, merchant, first[1]["position"], 200, None, None
+        )
         catch_up(app, views)
         yield Business(app, merchant, link, payment, waiting, endpoint)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
@@ -34,15 +34,15 @@ class Seen:
 class Shop:
     """One merchant's day of business, with a look at the views after each step."""
 
-    def __init__(self, app: PaylinkApp, clock: FakeClock, views: ReadModels) -> None:
+    def __init__(self, app: Paylink, clock: FakeClock, views: ReadModels) -> None:
         self.app, self.clock, self.views = app, clock, views
-        self.merchant = app.register_merchant("Toko Waktu")
+        self.merchant = app.merchants.register("Toko Waktu")
         self.links: list[UUID] = []
 
     def pay(self, link: UUID, ref: str, amount: int, fee: int, offer: int | None = None) -> UUID:
-        payment = self.app.start_payment(link, "qris", amount=offer)
-        self.app.record_payment(payment, ref, Money(amount, "IDR"), self.clock())
-        self.app.verify_payment(payment, fee=Money(fee, "IDR"))
+        payment = self.app.payments.start(link, "qris", amount=offer)
+        self.app.payments.record(payment, ref, Money(amount, "IDR"), self.clock())
+        self.app.payments.verify(payment, fee=Money(fee, "IDR"))
         return payment
 
     def look(self) -> Seen:
@@ -68,12 +68,12 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
     before_anything = clock() - timedelta(minutes=1)
-    with open_app(backend_settings, clock=clock) as app:
+    with open_paylink(backend_settings, clock=clock) as app:
         shop = Shop(app, clock, views)
-        neighbour = app.register_merchant("Toko Sebelah")
-        theirs = app.create_link(neighbour, amount=77_000, description="Not ours")
+        neighbour = app.merchants.register("Toko Sebelah")
+        theirs = app.links.create(neighbour, amount=77_000, description="Not ours")
         shop.links.append(
-            fixed := app.create_link(
+            fixed := app.links.create(
                 shop.merchant,
                 amount=10_000,
                 description="Kaos",
@@ -82,7 +82,7 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
             )
         )
         shop.links.append(
-            open_amount := app.create_link(
+            open_amount := app.links.create(
                 shop.merchant,
                 amount_min=1_000,
                 amount_max=50_000,
@@ -91,34 +91,34 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
                 expires_at=clock() + timedelta(hours=2),
             )
         )
-        app.send_link(fixed, "email", "budi@example.com")
-        app.open_link(fixed, "visitor-1")
-        app.open_link(fixed, "visitor-2")
+        app.links.send(fixed, "email", "budi@example.com")
+        app.links.open(fixed, "visitor-1")
+        app.links.open(fixed, "visitor-2")
         first = shop.pay(fixed, "t1-a", 10_000, 150)
         shop.pay(theirs, "t1-theirs", 77_000, 700)
         seen = [shop.look()]
 
         clock.advance(timedelta(hours=1))
         second = shop.pay(fixed, "t2-a", 10_000, 150)  # the second use completes the link
-        app.settle_payment(first, uuid4(), date(2026, 1, 5))
+        app.money.settle_payment(first, uuid4(), date(2026, 1, 5))
         gift = shop.pay(open_amount, "t2-b", 30_000, 300, offer=30_000)
-        app.refund_payment(gift, Money(5_000, "IDR"), "partly returned")
-        shop.links.append(cancelled := app.create_link(shop.merchant, description="Batal"))
-        app.cancel_link(cancelled, "made by mistake")
+        app.money.refund(gift, Money(5_000, "IDR"), "partly returned")
+        shop.links.append(cancelled := app.links.create(shop.merchant, description="Batal"))
+        app.links.cancel(cancelled, "made by mistake")
         seen.append(shop.look())
 
         clock.advance(timedelta(hours=3))  # the open-amount link is past its expiry now
-        app.settle_payment(second, uuid4(), date(2026, 1, 5))
-        app.refund_payment(first, Money(1_000, "IDR"), "damaged")
-        extra = app.record_payment(first, "t3-extra", Money(10_000, "IDR"), clock())
+        app.money.settle_payment(second, uuid4(), date(2026, 1, 5))
+        app.money.refund(first, Money(1_000, "IDR"), "damaged")
+        extra = app.payments.record(first, "t3-extra", Money(10_000, "IDR"), clock())
         assert extra.anomaly == "link_already_completed"
-        app.verify_payment(extra.payment_id)
+        app.payments.verify(extra.payment_id)
         seen.append(shop.look())
 
         clock.advance(timedelta(days=1))
-        app.settle_payment(gift, uuid4(), date(2026, 1, 6))
-        app.refund_payment(second, Money(2_500, "IDR"), "later change")
-        app.open_link(open_amount, "visitor-late")
+        app.money.settle_payment(gift, uuid4(), date(2026, 1, 6))
+        app.money.refund(second, Money(2_500, "IDR"), "later change")
+        app.links.open(open_amount, "visitor-late")
         catch_up(app, views)
 
         assert balances(views, shop.merchant, "test", as_of=before_anything) == {}
@@ -173,11 +173,11 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
 def test_a_flagged_payment_counts_once_in_a_link_as_of_an_instant(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
-    with open_app(backend_settings, clock=clock) as app:
-        merchant = app.register_merchant("Toko Kurang")
-        link = app.create_link(merchant, amount=10_000, description="Underpaid")
-        payment = app.start_payment(link, "qris")
-        outcome = app.record_payment(payment, "short", Money(4_000, "IDR"), clock())
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Kurang")
+        link = app.links.create(merchant, amount=10_000, description="Underpaid")
+        payment = app.payments.start(link, "qris")
+        outcome = app.payments.record(payment, "short", Money(4_000, "IDR"), clock())
         assert outcome.anomaly == "underpaid"
         catch_up(app, views)
         now = link_detail(views, merchant, "test", link, clock())

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from paylink_es import bootstrap
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.webhooks import (
@@ -221,7 +221,7 @@ class World:
     """The API on a real backend, without background threads; DNS is a fake table."""
 
     client: TestClient
-    ledger: PaylinkApp
+    paylink: Paylink
     clock: FakeClock
     headers: dict[str, str]
     merchant: UUID
@@ -237,10 +237,10 @@ class World:
 
     def catch_up(self) -> None:
         models = self.client.app.state.read_models  # type: ignore[attr-defined]
-        CatchUp(self.ledger, list(models.models.values())).run_once()
+        CatchUp(self.paylink.app, list(models.models.values())).run_once()
 
     def head(self) -> int:
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.paylink.app.recorder.max_notification_id() or 0
 
 
 @pytest.fixture
@@ -251,13 +251,13 @@ def world(backend_settings: Settings, clock: FakeClock) -> Iterator[World]:
     with bootstrap.build(
         settings, clock=clock, webhook_resolver=resolver(dns, lookups)
     ) as services:
-        ledger = services.application
+        paylink = services.paylink
         app = create_app(services, run_projections=False)
-        merchant = ledger.register_merchant("Toko Alamat")
-        key = ledger.issue_api_key(merchant, "test").secret
+        merchant = paylink.merchants.register("Toko Alamat")
+        key = paylink.merchants.issue_key(merchant, "test").secret
         with TestClient(app) as client:
             yield World(
-                client, ledger, clock, {"Authorization": f"Bearer {key}"}, merchant, dns, lookups
+                client, paylink, clock, {"Authorization": f"Bearer {key}"}, merchant, dns, lookups
             )
 
 
@@ -322,7 +322,7 @@ def worker_for(world: World, sent: Sent) -> tuple[DeliveryWorker, httpx.Client]:
     outbox = world.client.app.state.read_models.outbox()  # type: ignore[attr-defined]
     resolve: Callable[[str], Sequence[str]] = resolver(world.dns, world.lookups)
     return DeliveryWorker(
-        world.ledger, outbox, allow_private=False, client=client, resolve=resolve
+        world.paylink, outbox, allow_private=False, client=client, resolve=resolve
     ), client
 
 
@@ -445,5 +445,5 @@ def test_a_pinned_post_reaches_the_checked_address_with_the_name_in_the_host_hea
 def test_a_registered_endpoint_keeps_its_url_with_the_name_not_the_address(world: World) -> None:
     world.dns["hooks.toko.example"] = ["93.184.216.34"]
     created = world.add_endpoint("https://hooks.toko.example/paylink").json()
-    endpoint = world.ledger.webhook_endpoint(world.merchant, "test", UUID(created["id"]))
+    endpoint = world.paylink.webhooks.endpoint(world.merchant, "test", UUID(created["id"]))
     assert created["url"] == endpoint.url == "https://hooks.toko.example/paylink"

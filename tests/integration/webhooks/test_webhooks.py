@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from paylink_es import bootstrap
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.domain.webhooks import RETRY_DELAYS, verify_signature
@@ -65,7 +65,7 @@ class World:
     """The app without background threads: the test drives projections and sending."""
 
     client: TestClient
-    ledger: PaylinkApp
+    paylink: Paylink
     clock: FakeClock
     worker: DeliveryWorker
     headers: dict[str, str]
@@ -74,24 +74,26 @@ class World:
     def settle(self) -> None:
         """Bring every read model up to date, then send what is due."""
         models = self.client.app.state.read_models  # type: ignore[attr-defined]
-        CatchUp(self.ledger, list(models.models.values())).run_once()
+        CatchUp(self.paylink.app, list(models.models.values())).run_once()
         self.worker.run_once()
-        CatchUp(self.ledger, list(models.models.values())).run_once()
+        CatchUp(self.paylink.app, list(models.models.values())).run_once()
 
 
 @pytest.fixture
 def world(backend_settings: Settings, clock: FakeClock) -> Iterator[World]:
     settings = backend_settings.model_copy(update={"allow_private_webhooks": True})
     with bootstrap.build(settings, clock=clock) as services:
-        ledger = services.application
+        paylink = services.paylink
         app = create_app(services, run_projections=False)
-        merchant = ledger.register_merchant("Toko Webhook")
-        key = ledger.issue_api_key(merchant, "test").secret
-        worker = DeliveryWorker(ledger, app.state.read_models.outbox(), allow_private=True)
+        merchant = paylink.merchants.register("Toko Webhook")
+        key = paylink.merchants.issue_key(merchant, "test").secret
+        worker = DeliveryWorker(paylink, app.state.read_models.outbox(), allow_private=True)
         with TestClient(app) as client:
-            yield World(client, ledger, clock, worker, {"Authorization": f"Bearer {key}"}, merchant)
+            yield World(
+                client, paylink, clock, worker, {"Authorization": f"Bearer {key}"}, merchant
+            )
         worker.close()
-    ledger.close()
+    paylink.close()
 
 
 def add_endpoint(world: World, url: str, types: list[str] | None = None) -> dict[str, Any]:
@@ -109,8 +111,8 @@ def paid_link(world: World) -> UUID:
         "/v1/links", json={"amount": 50_000, "description": "Kopi"}, headers=world.headers
     )
     link_id = UUID(response.json()["id"])
-    payment = world.ledger.start_payment(link_id, "qris")
-    world.ledger.record_payment(payment, "QR-1", Money(50_000, "IDR"), world.clock())
+    payment = world.paylink.payments.start(link_id, "qris")
+    world.paylink.payments.record(payment, "QR-1", Money(50_000, "IDR"), world.clock())
     return link_id
 
 
@@ -275,9 +277,9 @@ def test_the_event_feed_resumes_from_any_cursor_and_shows_only_the_merchants_eve
         world.client.post(
             "/v1/links", json={"amount": 1_000 + i, "description": f"L{i}"}, headers=world.headers
         )
-    other = world.ledger.register_merchant("Other")
-    other_key = world.ledger.issue_api_key(other, "test").secret
-    world.ledger.create_link(other, amount=9_999, description="theirs")
+    other = world.paylink.merchants.register("Other")
+    other_key = world.paylink.merchants.issue_key(other, "test").secret
+    world.paylink.links.create(other, amount=9_999, description="theirs")
     world.settle()
     everything = world.client.get("/v1/events?limit=100", headers=world.headers).json()
     assert [e["type"] for e in everything["data"]] == ["link.created"] * 5

@@ -4,7 +4,7 @@ Measured in one run, in a scratch store (a temporary directory for SQLite, a
 temporary schema for PostgreSQL) so a user's data is never touched. Each module
 measures one thing and names its figures:
 
-- ``commands``: link-create commands through :class:`PaylinkApp`, from one thread and
+- ``commands``: link-create commands through :class:`Paylink`, from one thread and
   from 64, beside a library-default ``Application`` and the database's raw commits;
 - ``replay``: reading and decoding the whole log in pages of 1,000, and reading it raw;
 - ``read_side``: rebuild, audit replay, hash-chain verify, and paid -> balance latency;
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.entrypoints.bench.commands import (
     bench_baseline,
     bench_commands,
@@ -45,7 +45,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
     count = commands or count
     with scratch_settings(settings) as scratch:
         progress(f"{scratch.backend}: link-create commands through the application...")
-        with open_app(scratch) as app:
+        with open_paylink(scratch) as app:
             command_rate = bench_commands(app, count, budget)
             progress("the same from 64 threads at once (group commit)...")
             concurrent_rate = bench_concurrent_commands(app, count)

@@ -1,4 +1,4 @@
-"""Commands: link creations through :class:`PaylinkApp`, beside a library-default
+"""Commands: link creations through :class:`Paylink`, beside a library-default
 application and the database's own commit rate.
 
 - ``commands_per_s``: link-create commands one after another (durable commits);
@@ -18,7 +18,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.entrypoints.bench.support import timed
 from paylink_es.settings import Settings
 
@@ -40,12 +40,12 @@ class BaselineApp(Application[Any]):
     name = "BaselineBench"
 
 
-def bench_commands(app: PaylinkApp, count: int, budget_s: float) -> float:
+def bench_commands(app: Paylink, count: int, budget_s: float) -> float:
     """Link-create commands per second through the application services."""
-    merchant = app.register_merchant("Bench Merchant")
+    merchant = app.merchants.register("Bench Merchant")
 
     def step(i: int) -> None:
-        app.create_link(
+        app.links.create(
             merchant,
             amount=150000 + i,
             description="Kaos polos hitam",
@@ -57,12 +57,12 @@ def bench_commands(app: PaylinkApp, count: int, budget_s: float) -> float:
     return done / seconds
 
 
-def bench_concurrent_commands(app: PaylinkApp, count: int, threads: int = 64) -> float:
+def bench_concurrent_commands(app: Paylink, count: int, threads: int = 64) -> float:
     """Link creations per second from many threads at once: what group commit is for."""
-    merchant = app.register_merchant("Bench Concurrent")
+    merchant = app.merchants.register("Bench Concurrent")
 
     def create(i: int) -> None:
-        app.create_link(
+        app.links.create(
             merchant,
             amount=75_000 + i,
             description="Tiket konser",

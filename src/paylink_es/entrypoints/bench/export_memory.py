@@ -14,18 +14,18 @@ from typing import Any
 from uuid import UUID
 
 from api.dashboard.exports import LINK_COLUMNS, LinkExportRow, csv_chunks, link_pages
-from paylink_es.application.app import PaylinkApp
-from paylink_es.bootstrap import open_app
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
 from paylink_es.entrypoints.bench.support import progress, scratch_settings
 from paylink_es.settings import Settings
 from projections.runner import CatchUp, ReadModels
 
 
-def seed_links(ledger: PaylinkApp, merchant_id: UUID, count: int, threads: int = 32) -> None:
+def seed_links(paylink: Paylink, merchant_id: UUID, count: int, threads: int = 32) -> None:
     """Create ``count`` links from many threads at once (group commit batches them)."""
 
     def create(i: int) -> None:
-        ledger.create_link(
+        paylink.links.create(
             merchant_id,
             amount=10_000 + i,
             description=f"Export bench link {i}",
@@ -49,15 +49,15 @@ def measure_export_memory(settings: Settings, n_links: int) -> dict[str, Any]:
     whatever ``n_links`` is. The export is the dashboard's own (``api.dashboard.exports``:
     the same pages, the same CSV writer).
     """
-    ledger = open_app(settings)
+    paylink = open_paylink(settings)
     models = ReadModels(settings, ["links"])
     try:
-        merchant_id = ledger.register_merchant("Export bench")
+        merchant_id = paylink.merchants.register("Export bench")
         started = time.perf_counter()
-        seed_links(ledger, merchant_id, n_links)
+        seed_links(paylink, merchant_id, n_links)
         seeded = time.perf_counter() - started
-        CatchUp(ledger, [models["links"]]).run_once()
-        pages = link_pages(models, merchant_id, "test", ledger, settings.public_url, {})
+        CatchUp(paylink.app, [models["links"]]).run_once()
+        pages = link_pages(models, merchant_id, "test", paylink, settings.public_url, {})
         rows = 0
 
         def counted() -> Iterator[list[LinkExportRow]]:
@@ -86,7 +86,7 @@ def measure_export_memory(settings: Settings, n_links: int) -> dict[str, Any]:
         }
     finally:
         models.close()
-        ledger.close()
+        paylink.close()
 
 
 def bench_export(settings: Settings, links: int) -> dict[str, Any]:

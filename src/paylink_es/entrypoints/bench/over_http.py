@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from paylink_es.bootstrap import open_app
+from paylink_es.bootstrap import open_paylink
 from paylink_es.entrypoints.bench.support import progress, scratch_settings
 from paylink_es.entrypoints.bench.validation import VALIDATE, VALIDATE_ROUTED
 from paylink_es.settings import Settings
@@ -98,9 +98,9 @@ def run_http(
     count = commands or (3_000 if quick else 20_000)
     headline = HTTP_CONCURRENCY if HTTP_CONCURRENCY in concurrencies else concurrencies[0]
     with scratch_settings(settings) as scratch:
-        with open_app(scratch) as app:
-            merchant = app.register_merchant("Bench HTTP")
-            key = app.issue_api_key(merchant, "test").secret
+        with open_paylink(scratch) as app:
+            merchant = app.merchants.register("Bench HTTP")
+            key = app.merchants.issue_key(merchant, "test").secret
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
         env.update(PAYLINK_DATA_DIR=str(scratch.data_dir), PAYLINK_RATE_LIMIT_PER_S="0")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
@@ -22,25 +22,25 @@ from projections.replay import replay
 from projections.runner import ProjectionService, ReadModels
 
 
-def bench_projections(app: PaylinkApp, settings: Settings, events: int) -> dict[str, float]:
+def bench_projections(app: Paylink, settings: Settings, events: int) -> dict[str, float]:
     """Rebuild, audit replay and hash-chain verify rates over the whole log."""
     models = ReadModels(settings)
     try:
         # The baseline: every read model in this one process, as before the split.
         started = time.perf_counter()
-        rebuild_models(settings, app, models, processes=1)
+        rebuild_models(settings, app.app, models, processes=1)
         one_process = events / (time.perf_counter() - started)
         started = time.perf_counter()
-        rebuild_models(settings, app, models)
+        rebuild_models(settings, app.app, models)
         rebuild = events / (time.perf_counter() - started)
         started = time.perf_counter()
-        result = replay(app, models, datetime.now(tz=UTC))
+        result = replay(app.app, models, datetime.now(tz=UTC))
         audit = result.events / (time.perf_counter() - started)
         if result.differences:
             msg = f"audit replay differs from the live views: {result.differences[:3]}"
             raise RuntimeError(msg)
         started = time.perf_counter()
-        verified = verify_chain(app.recorder, models.chain())
+        verified = verify_chain(app.app.recorder, models.chain())
         verify = verified.checked / (time.perf_counter() - started)
         if not verified.ok:
             raise RuntimeError(verified.problem)
@@ -54,23 +54,23 @@ def bench_projections(app: PaylinkApp, settings: Settings, events: int) -> dict[
     }
 
 
-def bench_paid_to_balance(app: PaylinkApp, settings: Settings, count: int) -> list[float]:
+def bench_paid_to_balance(app: Paylink, settings: Settings, count: int) -> list[float]:
     """Milliseconds from a payment's receipt to its verified money in the balances view."""
-    merchant = app.register_merchant("Bench Latency")
+    merchant = app.merchants.register("Bench Latency")
     ready = []
     for i in range(count):
-        link = app.create_link(merchant, amount=25_000, description=f"Latency {i}")
-        ready.append(app.start_payment(link, "va_bca"))
-    service = ProjectionService(settings, app)
+        link = app.links.create(merchant, amount=25_000, description=f"Latency {i}")
+        ready.append(app.payments.start(link, "va_bca"))
+    service = ProjectionService(settings, app.app)
     service.start()
     latencies = []
     try:
-        service.wait_until(app.recorder.max_notification_id() or 0, timeout=120)
+        service.wait_until(app.app.recorder.max_notification_id() or 0, timeout=120)
         for i, payment in enumerate(ready):
             expected = 25_000 * (i + 1)
             started = time.perf_counter()
-            app.record_payment(payment, f"latency-{i}", Money(25_000, "IDR"), app.now())
-            app.verify_payment(payment)
+            app.payments.record(payment, f"latency-{i}", Money(25_000, "IDR"), app.now())
+            app.payments.verify(payment)
             deadline = started + 10
             while True:
                 book = balances(service.models, merchant, "test").get("IDR")

@@ -8,36 +8,36 @@ from __future__ import annotations
 
 import time
 
-from paylink_es.application.app import PaylinkApp
+from paylink_es.application.services import Paylink
 from paylink_es.domain.money import Money
 
 PAGE = 1000
 
 
-def seed_lifecycles(app: PaylinkApp, count: int) -> None:
+def seed_lifecycles(app: Paylink, count: int) -> None:
     """Whole payment lifecycles (link, payment, receipt, verification, settlement)."""
-    merchant = app.register_merchant("Bench Lifecycles")
+    merchant = app.merchants.register("Bench Lifecycles")
     today = app.now().date()
-    batch = app.new_id()
+    batch = app.app.new_id()
     for i in range(count):
-        link = app.create_link(
+        link = app.links.create(
             merchant, amount=50_000 + i, description="Paket data", methods=["qris", "va_bri"]
         )
-        payment = app.start_payment(link, "qris")
-        app.record_payment(payment, f"bench-{i}", Money(50_000 + i, "IDR"), app.now())
-        app.verify_payment(payment, fee=Money(350, "IDR"))
-        app.settle_payment(payment, batch, today)
+        payment = app.payments.start(link, "qris")
+        app.payments.record(payment, f"bench-{i}", Money(50_000 + i, "IDR"), app.now())
+        app.payments.verify(payment, fee=Money(350, "IDR"))
+        app.money.settle_payment(payment, batch, today)
 
 
-def bench_replay(app: PaylinkApp) -> tuple[int, float]:
+def bench_replay(app: Paylink) -> tuple[int, float]:
     """Read and decode the whole notification log in pages; return (events, events/s)."""
     started = time.perf_counter()
     events = 0
     last = 0
     while True:
-        page = app.recorder.select_notifications(last, PAGE, inclusive_of_start=False)
+        page = app.app.recorder.select_notifications(last, PAGE, inclusive_of_start=False)
         for notification in page:
-            app.mapper.to_domain_event(notification)
+            app.app.mapper.to_domain_event(notification)
         events += len(page)
         if len(page) < PAGE:
             break
@@ -45,12 +45,12 @@ def bench_replay(app: PaylinkApp) -> tuple[int, float]:
     return events, events / (time.perf_counter() - started)
 
 
-def bench_raw_read(app: PaylinkApp) -> float:
+def bench_raw_read(app: Paylink) -> float:
     """``select_notifications`` over the whole log without decoding: the read limit."""
     started = time.perf_counter()
     events, last = 0, 0
     while True:
-        page = app.recorder.select_notifications(last, PAGE, inclusive_of_start=False)
+        page = app.app.recorder.select_notifications(last, PAGE, inclusive_of_start=False)
         events += len(page)
         if len(page) < PAGE:
             break
