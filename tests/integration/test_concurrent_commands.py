@@ -74,7 +74,7 @@ def lockstep_saves(app: Paylink, monkeypatch: pytest.MonkeyPatch, count: int) ->
             barrier.wait(timeout=30)
         return save(*objs, **kwargs)
 
-    monkeypatch.setattr(app, "save", save_in_lockstep)
+    monkeypatch.setattr(app.app, "save", save_in_lockstep)
     return attempts
 
 

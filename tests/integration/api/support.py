@@ -103,16 +103,14 @@ def assert_problem(
 SECRET_FAILURE = "connection to db-primary:5432 refused, password=hunter2"
 
 
-class ExplodingLedger:
-    """Stands in for the paylink: keys and idempotency work, any other use raises.
+class ExplodingPaylink:
+    """Stands in for the application services: keys and idempotency work, any other use raises.
 
-    Whatever a route asks of the ledger to do its work fails with an exception whose
-    text (``SECRET_FAILURE``) must never reach the client.
+    Whatever a route asks of the other services to do its work fails with an exception
+    whose text (``SECRET_FAILURE``) must never reach the client.
     """
 
-    KEPT = frozenset(
-        {"authenticate", "cached_owner", "begin_request", "earlier_request", "answer_request"}
-    )
+    KEPT = frozenset({"merchants", "requests"})
 
     def __init__(self, real: object) -> None:
         self._real = real

@@ -14,7 +14,7 @@ import pytest
 
 from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
-from tests.integration.api.support import UNKNOWN_ID, ExplodingLedger, assert_problem, require
+from tests.integration.api.support import UNKNOWN_ID, ExplodingPaylink, assert_problem, require
 from tests.support.app import Api, MakeApi
 
 GOOD = {"amount": 150000, "description": "Kaos polos hitam"}
@@ -485,7 +485,7 @@ def test_an_internal_error_is_a_500_problem_without_details_logged_with_its_requ
 ) -> None:
     api = make_sqlite_api(raise_server_exceptions=False)
     merchant = api.merchant()
-    monkeypatch.setattr(api.app.state, "ledger", ExplodingLedger(api.paylink))
+    monkeypatch.setattr(api.app.state, "paylink", ExplodingPaylink(api.paylink))
     caplog.set_level(logging.ERROR)
     given = f"boom-{method.lower()}-{len(path)}"
 

@@ -220,13 +220,13 @@ def test_a_request_the_database_dropped_mid_way_answers_503_and_its_retry_runs_a
     def database_gone(*args: object, **kwargs: object) -> object:
         raise DatabaseUnavailableError("connection lost")
 
-    monkeypatch.setattr(api.paylink, "open_link_request", database_gone)
+    monkeypatch.setattr(api.paylink.links, "create_or_find", database_gone)
     dropped = api.client.post("/v1/links", json=BODY, headers=headers)
     assert_problem(dropped, 503)
     assert dropped.headers["retry-after"]
     assert api.count("IdempotentRequest.Answered") == 0, "an outage is not an answer to keep"
 
-    monkeypatch.setattr(api.paylink, "open_link_request", working)
+    monkeypatch.setattr(api.paylink.links, "create_or_find", working)
     retried = api.client.post("/v1/links", json=BODY, headers=headers)
     assert retried.status_code == 201, retried.text  # not 409 until the lease runs out
     assert REPLAYED not in retried.headers

@@ -15,7 +15,7 @@ from tests.integration.api.support import (
     CODE,
     FULL_LINK,
     UNKNOWN_ID,
-    ExplodingLedger,
+    ExplodingPaylink,
     assert_problem,
     instant,
     require,
@@ -155,7 +155,7 @@ def test_an_internal_error_over_http_hides_its_cause_and_is_logged_with_the_requ
 ) -> None:
     server = make_sqlite_server()
     merchant = server.merchant()
-    monkeypatch.setattr(server.app.state, "ledger", ExplodingLedger(server.paylink))
+    monkeypatch.setattr(server.app.state, "paylink", ExplodingPaylink(server.paylink))
     caplog.set_level(logging.ERROR)
 
     with httpx.Client(base_url=server.url, timeout=30) as client:

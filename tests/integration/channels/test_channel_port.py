@@ -701,7 +701,7 @@ def test_a_qris_notification_binds_by_winpays_reference(
 
 
 @pytest.fixture
-def ledger() -> Iterator[Paylink]:
+def paylink() -> Iterator[Paylink]:
     """An in-memory ledger whose clock reads what the counterpart's does."""
     app = Paylink.open(
         {"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=FakeClock(datetime.now(UTC))

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.dashboard.session import SESSION_COOKIE
+from paylink_es.application.users import UserService
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.users import LOCKOUT, MAX_FAILURES, User, user_id_for
 from paylink_es.settings import Settings
@@ -146,6 +147,6 @@ def test_only_an_argon2id_hash_of_the_password_is_stored(sqlite_desk: Desk) -> N
     assert isinstance(user, User)
     assert user.password_hash.startswith("$argon2id$")
     # The production service hashes with argon2-cffi's recommended parameters.
-    real = sqlite_desk.shop.paylink.users
+    real = UserService(sqlite_desk.shop.paylink.app, sqlite_desk.shop.paylink.merchants)
     assert real.hasher.time_cost == PasswordHasher().time_cost
     assert real.hasher.memory_cost >= 64 * 1024

@@ -185,7 +185,7 @@ def _rival_before_the_next_save(
         decided_on.append(version)
         return original(*objs, **kwargs)
 
-    monkeypatch.setattr(paylink, "save", save)
+    monkeypatch.setattr(paylink.app, "save", save)
     return decided_on
 
 

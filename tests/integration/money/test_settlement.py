@@ -273,7 +273,7 @@ def test_loading_many_at_once_gives_what_the_repository_gives_one_by_one(
             ids = [verified(app, shop, "qris", 10_000 + i, f"bulk-{i}") for i in range(5)]
             app.money.refund(ids[0], Money(1_000, "IDR"), "partial")
             unknown = UUID(int=7)
-            loaded = load_many(app, [*ids, unknown])
+            loaded = load_many(app.app, [*ids, unknown])
             assert app.app.load_many([*ids, unknown]).keys() == loaded.keys()
             assert unknown not in loaded
             for payment_id in ids:
