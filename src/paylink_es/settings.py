@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         " serve says paylink-serve, projections run paylink-projections",
     )
     command_retries: int = Field(default=20, ge=1, description="Tries on write conflicts")
+    method_minimums: dict[str, int] | None = Field(
+        default=None,
+        description=(
+            "The least each method takes, in rupiah, by method code or family (JSON), over "
+            "the channels' published limits: virtual_account 10000, qris 1500, ewallet 100, "
+            "card 5000, retail 10000"
+        ),
+    )
     idempotency_lease_s: float = Field(
         default=30.0,
         gt=0,

@@ -48,8 +48,10 @@ BAD_AMOUNTS = [
 BAD_RANGES = [
     bad(AmountInvalidError, "amount_min", amount=None, amount_min=0),
     bad(AmountInvalidError, "amount_min", amount=None, amount_min="1.5"),
-    bad(AmountInvalidError, "amount_max", amount=None, amount_max=-1),
-    bad(AmountInvalidError, "amount_max", amount=None, amount_max=10**14),
+    bad(AmountInvalidError, "amount_max", amount=None, amount_min=1_000, amount_max=-1),
+    bad(AmountInvalidError, "amount_max", amount=None, amount_min=1_000, amount_max=10**14),
+    bad(AmountInvalidError, "amount", amount=None),
+    bad(AmountRangeInvalidError, "amount_min", amount=None, amount_max=50_000),
     bad(AmountRangeInvalidError, "amount_min", amount=None, amount_min=5_000, amount_max=1_000),
     bad(AmountRangeInvalidError, "amount", amount=10_000, amount_min=5_000),
 ]
@@ -277,11 +279,11 @@ def test_creates_an_open_amount_link_within_min_and_max(
     assert (link.amount, link.amount_min, link.amount_max) == (None, 10_000, 500_000)
 
 
-def test_an_open_amount_without_bounds_starts_at_one_rupiah(
+def test_an_open_amount_is_asked_for_with_its_minimum(
     memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link = memory_app.links.get(new_link(amount=None))
-    assert (link.amount, link.amount_min, link.amount_max) == (None, 1, None)
+    link = memory_app.links.get(new_link(amount=None, amount_min=10_000))
+    assert (link.amount, link.amount_min, link.amount_max) == (None, 10_000, None)
 
 
 def test_line_items_give_the_amount_when_none_is_given(

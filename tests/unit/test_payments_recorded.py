@@ -10,7 +10,12 @@ import pytest
 
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
-from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError, TextInvalidError
+from paylink_es.domain.errors import (
+    AmountInvalidError,
+    InvalidFieldError,
+    ReferenceReusedError,
+    TextInvalidError,
+)
 from paylink_es.domain.money import Money
 
 IDR_150K = Money(150_000, "IDR")
@@ -93,8 +98,8 @@ def test_a_link_for_three_uses_takes_three_payments_then_completes(
 def test_an_unlimited_link_stays_active_and_counts_every_payment(
     memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
-    link_id = new_link(usage_limit=None, amount=None, amount_min=1_000)
-    amounts = [1_000, 25_000, 7_500, 1_000_000, 1_000]
+    link_id = new_link(usage_limit=None, amount=None, amount_min=1_500)
+    amounts = [1_500, 25_000, 7_500, 1_000_000, 1_500]
     for index, amount in enumerate(amounts):
         payment_id = memory_app.payments.start(link_id, "qris", amount=amount)
         memory_app.payments.record(
@@ -113,10 +118,22 @@ def test_creating_a_link_twice_with_one_reference_gives_the_same_link_once(
 ) -> None:
     first = new_link(reference_id="INV-2026-0042")
     after_first = stored_count()
-    again = new_link(reference_id="INV-2026-0042", description="Kaos polos putih")
+    again = new_link(reference_id="INV-2026-0042")
     assert again == first
     assert stored_count() == after_first
     assert topics(memory_app).count("paylink_es.domain.link:PaymentLink.Created") == 1
+
+
+def test_a_reference_reused_with_other_terms_is_refused_naming_the_link(
+    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+) -> None:
+    first = new_link(reference_id="INV-2026-0042")
+    after_first = stored_count()
+    with pytest.raises(ReferenceReusedError) as refused:
+        new_link(reference_id="INV-2026-0042", description="Kaos polos putih")
+    assert refused.value.field == "reference_id"
+    assert str(first) in refused.value.message
+    assert stored_count() == after_first
     assert memory_app.links.get(first).description == "Kaos polos hitam"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -11,11 +12,12 @@ from eventsourcing.persistence import RecordConflictError
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails
 from paylink_es.application.merchants import MerchantService
-from paylink_es.domain.errors import NotFoundError
+from paylink_es.domain.acceptance import Offer, accepted_methods
+from paylink_es.domain.errors import NotFoundError, ReferenceReusedError
 from paylink_es.domain.idempotency import derived_id
-from paylink_es.domain.link import LinkCodeIndex, PaymentLink, link_id_for_reference
+from paylink_es.domain.link import LinkCodeIndex, PaymentLink, link_id_for_reference, terms_of
 from paylink_es.domain.merchant import random_base62
-from paylink_es.domain.terms import link_terms
+from paylink_es.domain.terms import LinkTerms, link_terms
 from paylink_es.domain.validation import check_text, require_text
 
 LINK_CODE_LENGTH = 12
@@ -24,9 +26,16 @@ LINK_CODE_LENGTH = 12
 class LinkService:
     """Every command on a payment link, and the link as it stands now."""
 
-    def __init__(self, app: PaylinkApp, merchants: MerchantService) -> None:
+    def __init__(
+        self,
+        app: PaylinkApp,
+        merchants: MerchantService,
+        minimums: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.merchants = merchants
+        # The least each method takes (method or family -> rupiah) over the defaults.
+        self.minimums = minimums
 
     def create(self, merchant_id: UUID, **fields: Any) -> UUID:
         """Create a payment link; the same merchant reference returns the first link."""
@@ -47,6 +56,12 @@ class LinkService:
     ) -> Callable[[], tuple[LinkDetails, bool]]:
         app = self.app
         terms = link_terms(app.now(), **fields)
+        named = fields.get("methods") is not None
+        offer = Offer(
+            terms.currency,
+            terms.amount if terms.amount is not None else terms.amount_min or 1,
+            terms.amount if terms.amount is not None else terms.amount_max,
+        )
         # Drawn here, in the caller's thread: an idempotent request derives it from its key.
         derived = derived_id()
         if terms.reference_id is not None:
@@ -55,9 +70,13 @@ class LinkService:
             link_id = derived or app.draw_id()
 
         def command() -> tuple[LinkDetails, bool]:
-            self.merchants.require(merchant_id)
+            plan = self.merchants.fee_plan(merchant_id)
+            methods = accepted_methods(
+                terms.methods, offer, plan, named=named, minimums=self.minimums
+            )
+            offered = replace(terms, methods=methods)
             code = random_base62(LINK_CODE_LENGTH)
-            link = PaymentLink.create(link_id, merchant_id, code, terms)
+            link = PaymentLink.create(link_id, merchant_id, code, offered)
             index = LinkCodeIndex(link_id=link_id, code=code)
             try:
                 app.save(link, index)
@@ -67,13 +86,24 @@ class LinkService:
                 # an Idempotency-Key is taken when this very request ran before and died
                 # before answering: the link is the one it created.
                 if terms.reference_id is not None and link_id in app.repository:
-                    return self.get(link_id), False
+                    return self._same_reference(link_id, offered), False
                 if derived is not None and link_id in app.repository:
                     return self.get(link_id), True
                 raise
             return LinkDetails.of(link, app.now()), True
 
         return command
+
+    def _same_reference(self, link_id: UUID, terms: LinkTerms) -> LinkDetails:
+        """The link a reference already names, if created with these very terms."""
+        link = self.app.get(PaymentLink, link_id, "link")
+        if terms_of(link) != terms:
+            raise ReferenceReusedError(
+                f"reference_id {terms.reference_id!r} already names link {link_id}, "
+                "created with other terms; use another reference_id, or send the same body",
+                link_id=str(link_id),
+            )
+        return LinkDetails.of(link, self.app.now())
 
     def get(self, link_id: UUID) -> LinkDetails:
         """The link as it stands now."""

@@ -52,6 +52,7 @@ class MerchantService:
         self.app = app
         self._known: set[UUID] = set()
         self._auth_cache: dict[str, tuple[KeyOwner, float]] = {}
+        self._plans: dict[UUID, tuple[FeePlan, float]] = {}
 
     def register(
         self, name: str, email: str | None = None, *, merchant_id: UUID | None = None
@@ -77,6 +78,22 @@ class MerchantService:
             return
         self.app.get(Merchant, merchant_id, "merchant")
         self._known.add(merchant_id)
+
+    def fee_plan(self, merchant_id: UUID) -> FeePlan:
+        """The merchant's fee plan (raises for an unknown merchant).
+
+        Remembered for a second: a plan set in this process applies at once, one set in
+        another process within a second. Money is always priced from the plan stored
+        with the merchant at verification; this copy only decides which methods a new
+        link or payment may use.
+        """
+        cached = self._plans.get(merchant_id)
+        if cached is not None and time.monotonic() - cached[1] < AUTH_CACHE_S:
+            return cached[0]
+        plan = self.app.get(Merchant, merchant_id, "merchant").fee_plan()
+        self._plans[merchant_id] = (plan, time.monotonic())
+        self._known.add(merchant_id)
+        return plan
 
     def issue_key(self, merchant_id: UUID, mode: Mode = "test") -> IssuedKey:
         """Issue a secret key for the merchant; the secret is returned only here."""
@@ -134,6 +151,7 @@ class MerchantService:
     def set_fee_plan(self, merchant_id: UUID, plan: FeePlan) -> None:
         """Price the merchant's future verifications with ``plan``."""
         self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_fee_plan(plan.to_dict()))
+        self._plans.pop(merchant_id, None)
 
     def set_anomaly_policy(self, merchant_id: UUID, policy: dict[str, str]) -> None:
         """Decide per anomaly what happens to money that arrived oddly: accept, hold, refund."""

@@ -12,9 +12,10 @@ from uuid import UUID
 
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import PaymentDetails, PaymentOutcome
+from paylink_es.domain.acceptance import check_amount_for
 from paylink_es.domain.aggregate import stable_id
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
-from paylink_es.domain.fees import amount_with_fee_on_customer, fee_for
+from paylink_es.domain.fees import FeeRuleMissingError, amount_with_fee_on_customer, fee_for
 from paylink_es.domain.link import LINK_ALREADY_COMPLETED, PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import check_method
@@ -26,8 +27,10 @@ from paylink_es.domain.validation import check_expiry, check_text, require_text
 class PaymentService:
     """Start, record, verify, reject and review payments."""
 
-    def __init__(self, app: PaylinkApp) -> None:
+    def __init__(self, app: PaylinkApp, minimums: dict[str, int] | None = None) -> None:
         self.app = app
+        # The least each method takes (method or family -> rupiah) over the defaults.
+        self.minimums = minimums
 
     def start(
         self,
@@ -56,7 +59,9 @@ class PaymentService:
             link = app.get(PaymentLink, link_id, "link")
             link.check_payable(code, app.now())
             base = link.amount_due(amount)
-            due = self.charge_for(link.merchant_id, code, base)
+            plan = app.get(Merchant, link.merchant_id, "merchant").fee_plan()
+            check_amount_for(code, base, plan, self.minimums)
+            due = amount_with_fee_on_customer(plan, code, base)
             attempt_id = payment_id or app.new_id()
             if instruct is not None:
                 instructions_now = instruct(attempt_id, due)
@@ -176,7 +181,13 @@ class PaymentService:
         received = payment.received or payment.amount
         plan = self.app.get(Merchant, payment.merchant_id, "merchant").fee_plan()
         if received.currency != plan.currency:
-            return Money.zero(received.currency)  # a currency the plan does not price
+            # Never a zero fee: the payment stays received, unverified, until a plan that
+            # prices its currency is set (a payment only starts when its plan prices it).
+            raise FeeRuleMissingError(
+                "currency",
+                f"the fee plan prices {plan.currency}, not {received.currency}; "
+                "set a plan for this currency before this payment can be verified",
+            )
         return fee_for(plan, payment.method, received - payment.refunded)
 
     def withdraw(self, payment_id: UUID, reason: str) -> bool:

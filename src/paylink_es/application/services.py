@@ -51,14 +51,15 @@ class Paylink:
         calendar: SettlementCalendar | None = None,
         settlement_rules: SettlementRules | None = None,
         webhook_resolver: Resolver | None = None,
+        method_minimums: dict[str, int] | None = None,
     ) -> Paylink:
         """The services on an application already open (closing it stays the caller's)."""
         merchants = MerchantService(app)
-        payments = PaymentService(app)
+        payments = PaymentService(app, method_minimums)
         return cls(
             app=app,
             merchants=merchants,
-            links=LinkService(app, merchants),
+            links=LinkService(app, merchants, method_minimums),
             payments=payments,
             verification=PaymentVerification(payments),
             money=MoneyService(app, calendar=calendar, settlement_rules=settlement_rules),
@@ -80,6 +81,7 @@ class Paylink:
         calendar: SettlementCalendar | None = None,
         settlement_rules: SettlementRules | None = None,
         webhook_resolver: Resolver | None = None,
+        method_minimums: dict[str, int] | None = None,
     ) -> Paylink:
         """Open the application on the store ``env`` names, with every service on it."""
         app = PaylinkApp(
@@ -95,6 +97,7 @@ class Paylink:
             calendar=calendar,
             settlement_rules=settlement_rules,
             webhook_resolver=webhook_resolver,
+            method_minimums=method_minimums,
         )
 
     def now(self) -> datetime:

@@ -22,6 +22,7 @@ from paylink_es.domain.calendar import (
     parse_holidays,
 )
 from paylink_es.domain.clock import Clock, system_clock
+from paylink_es.domain.methods import check_minimums
 from paylink_es.domain.webhooks import Resolver
 from paylink_es.notify.channels import Notifications
 from paylink_es.resolver import system_resolver
@@ -51,6 +52,11 @@ def open_paylink(
         faults.arm(settings.crash_at)
     ensure_postgres_schema(settings)
     calendar, rules = settlement_calendar(settings)
+    minimums = (
+        check_minimums(settings.method_minimums, "method_minimums")
+        if settings.method_minimums is not None
+        else None
+    )
     return Paylink.open(
         settings.eventsourcing_env(),
         clock=clock,
@@ -61,6 +67,7 @@ def open_paylink(
         settlement_rules=rules,
         bulk_loader=load_many,
         webhook_resolver=webhook_resolver or system_resolver,
+        method_minimums=minimums,
     )
 
 

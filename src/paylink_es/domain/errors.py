@@ -105,6 +105,22 @@ class RefundExceedsPaymentError(TransitionInvalidError):
     type = "refund-exceeds-payment"
 
 
+class ReferenceReusedError(TransitionInvalidError):
+    """A merchant reference already names a link created with other terms."""
+
+    type = "reference-id-reused"
+
+    def __init__(self, message: str, *, link_id: str) -> None:
+        super().__init__(message, field="reference_id")
+        self.link_id = link_id
+
+
+class MethodUnavailableError(InvalidFieldError):
+    """A payment method cannot take this link: its currency, its minimum, or its fee."""
+
+    type = "method-unavailable"
+
+
 class NotFoundError(DomainError):
     """The thing asked for does not exist (or belongs to somebody else)."""
 

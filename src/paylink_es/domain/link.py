@@ -64,6 +64,11 @@ def mask_recipient(recipient: str) -> str:
     return f"{recipient[:4]}***{recipient[-3:]}" if len(recipient) > 7 else "***"
 
 
+def terms_of(link: PaymentLink) -> LinkTerms:
+    """The terms a link was created on (to tell a repeated request from a different one)."""
+    return LinkTerms(**{name: getattr(link, name) for name in LinkTerms.__dataclass_fields__})
+
+
 class PaymentLink(PaylinkAggregate):
     """A merchant's request for money, reachable by an unguessable short code."""
 

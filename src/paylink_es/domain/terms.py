@@ -164,7 +164,17 @@ def _amounts(
                 "line_items", f"add up to {items_total}, but amount is {fixed}"
             )
         return fixed, None, None
-    low = parse_minor_units(amount_min, "amount_min") if amount_min is not None else 1
+    if amount_min is None:
+        if amount_max is not None:
+            raise AmountRangeInvalidError(
+                "amount_min", "is required with amount_max: the least the payer may pay"
+            )
+        raise AmountInvalidError(
+            "amount",
+            "is required: give amount (or line_items), or amount_min (and optionally "
+            "amount_max) for an amount the payer chooses",
+        )
+    low = parse_minor_units(amount_min, "amount_min")
     high = parse_minor_units(amount_max, "amount_max") if amount_max is not None else None
     if high is not None and low > high:
         raise AmountRangeInvalidError("amount_min", f"{low} is greater than amount_max {high}")
@@ -174,9 +184,10 @@ def _amounts(
 def link_terms(now: datetime, **raw: Any) -> LinkTerms:
     """Check every field of a link request; raise a named domain error on the first bad one.
 
-    ``amount`` fixes the price; leave it out (with optional ``amount_min`` and
-    ``amount_max``) for an open amount. ``usage_limit`` defaults to 1 (single use);
-    ``None`` means unlimited.
+    ``amount`` (or ``line_items``) fixes the price; an amount the payer chooses is asked
+    for explicitly with ``amount_min`` (and optionally ``amount_max``): a link with none
+    of these is refused, never made pay-anything from Rp 1. ``usage_limit`` defaults to
+    1 (single use); ``None`` means unlimited.
     """
     known = set(LinkTerms.__dataclass_fields__)
     unknown = set(raw) - known
