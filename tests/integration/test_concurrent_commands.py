@@ -164,7 +164,7 @@ def test_concurrent_creates_with_one_reference_make_one_link(
     def create(index: int) -> UUID:
         return app.links.create(
             merchant_id,
-            amount=150_000 + index,  # a retried request may differ; the first one wins
+            amount=150_000,  # the same request eight times (another body would be refused)
             description="Kaos polos hitam",
             reference_id="INV-2026-0042",
         )

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Recording
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.errors import ReferenceReusedError
 from paylink_es.domain.money import Money
 from paylink_es.domain.terms import Customer, LineItem
 from paylink_es.settings import Settings
@@ -32,6 +33,22 @@ class Lifecycle:
     flagged_payment_id: UUID
 
 
+FIRST_LINK: dict[str, Any] = {
+    "description": "Kaos polos hitam\nukuran L",
+    "reference_id": "INV-2026-0042",
+    "methods": ["va_bca", "qris", "ewallet_ovo"],
+    "expires_at": "2026-01-12T23:59:00+07:00",
+    "usage_limit": 1,
+    "line_items": [
+        {"name": "Kaos polos hitam", "quantity": 2, "unit_amount": 62_500},
+        {"name": "Ongkos kirim", "quantity": 1, "unit_amount": 25_000},
+    ],
+    "customer": {"name": "Budi", "email": "budi@example.com", "phone": "0812-3456-7890"},
+    "success_url": "https://toko.example/terima-kasih",
+    "metadata": {"order": "42", "catatan": "bungkus kado"},
+}
+
+
 def run_lifecycle(app: Paylink, clock: FakeClock) -> Lifecycle:
     """Merchant, keys, a link sent, opened, paid, verified, settled and partly refunded."""
     merchant_id = app.merchants.register("Toko Budi", "budi@example.com")
@@ -39,21 +56,7 @@ def run_lifecycle(app: Paylink, clock: FakeClock) -> Lifecycle:
     revoked = app.merchants.issue_key(merchant_id, "live")
     app.merchants.revoke_key(merchant_id, revoked.key_id)
     clock.advance(timedelta(minutes=3))
-    link_id = app.links.create(
-        merchant_id,
-        description="Kaos polos hitam\nukuran L",
-        reference_id="INV-2026-0042",
-        methods=["va_bca", "qris", "ewallet_ovo"],
-        expires_at="2026-01-12T23:59:00+07:00",
-        usage_limit=1,
-        line_items=[
-            {"name": "Kaos polos hitam", "quantity": 2, "unit_amount": 62_500},
-            {"name": "Ongkos kirim", "quantity": 1, "unit_amount": 25_000},
-        ],
-        customer={"name": "Budi", "email": "budi@example.com", "phone": "0812-3456-7890"},
-        success_url="https://toko.example/terima-kasih",
-        metadata={"order": "42", "catatan": "bungkus kado"},
-    )
+    link_id = app.links.create(merchant_id, **FIRST_LINK)
     app.links.send(link_id, "email", "budi@example.com")
     app.links.open(link_id, "visitor-abc")
     clock.advance(timedelta(minutes=2))
@@ -118,10 +121,10 @@ def test_the_whole_lifecycle_survives_reopening_the_app(
         with pytest.raises(Exception, match="revoked"):
             reopened.merchants.authenticate(done.revoked_secret)
         # The repeat create and the duplicate report are still recognised after a restart.
-        again = reopened.links.create(
-            done.merchant_id, amount=1, description="x", reference_id="INV-2026-0042"
-        )
+        again = reopened.links.create(done.merchant_id, **FIRST_LINK)
         assert again == done.link_id
+        with pytest.raises(ReferenceReusedError):
+            reopened.links.create(done.merchant_id, **{**FIRST_LINK, "usage_limit": 2})
         repeat = reopened.payments.record(
             done.payment_id, "BCA-20260105-0001", Money(150_000, "IDR"), clock()
         )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -36,6 +37,7 @@ from paylink_es.domain.errors import (
     LinkClosedError,
     LinkNotPayableError,
     PaymentStateError,
+    ReferenceReusedError,
     RefundExceedsPaymentError,
 )
 from paylink_es.domain.money import Money
@@ -73,7 +75,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.tag = uuid4().hex[:10]
         self.merchant_id = app.merchants.register(f"Toko {self.tag}")
         self.links: list[UUID] = []
-        self.by_reference: dict[str, UUID] = {}
+        self.by_reference: dict[str, tuple[UUID, dict[str, object]]] = {}
         self.payments: list[UUID] = []
         self.refs: dict[str, UUID] = {}  # channel reference -> payment it was recorded on
         self.uses: dict[UUID, int] = {}
@@ -93,7 +95,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         open_amount=st.booleans(),
-        base=st.integers(1_000, 500_000),
+        base=st.integers(20_000, 500_000),  # every method's minimum is at most Rp 10,000
         limit=st.sampled_from([1, 1, 2, None]),
         expires_in=st.sampled_from([None, 30, 120, 24 * 60]),
         reference=st.one_of(st.none(), st.integers(0, 3)),
@@ -119,13 +121,21 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             terms["amount"] = base
         reference_id = None if reference is None else f"INV-{reference}"
-        link_id = self.app.links.create(self.merchant_id, reference_id=reference_id, **terms)
         if reference_id is not None and reference_id in self.by_reference:
-            assert link_id == self.by_reference[reference_id]
+            first_id, first_terms = self.by_reference[reference_id]
+            if first_terms != terms:
+                with pytest.raises(ReferenceReusedError):
+                    self.app.links.create(self.merchant_id, reference_id=reference_id, **terms)
+                return
+            assert (
+                self.app.links.create(self.merchant_id, reference_id=reference_id, **terms)
+                == first_id
+            )
             return
+        link_id = self.app.links.create(self.merchant_id, reference_id=reference_id, **terms)
         assert link_id not in self.links
         if reference_id is not None:
-            self.by_reference[reference_id] = link_id
+            self.by_reference[reference_id] = (link_id, terms)
         self.links.append(link_id)
         self.uses[link_id] = 0
 

@@ -56,7 +56,10 @@ def seed_demo(app: Paylink) -> DemoSeed:
     expires = app.now() + timedelta(days=30)
     links = []
     for spec in DEMO_LINKS:
-        link_id = app.links.create(DEMO_MERCHANT_ID, expires_at=expires, **spec)
+        # Each demo link has a reference: a second run finds the first run's link.
+        link_id = app.links.find_by_reference(
+            DEMO_MERCHANT_ID, "test", str(spec["reference_id"])
+        ) or app.links.create(DEMO_MERCHANT_ID, expires_at=expires, **spec)
         details = app.links.get(link_id)
         links.append((details.description, details.code))
     return DemoSeed(DEMO_MERCHANT_ID, key.secret, links)

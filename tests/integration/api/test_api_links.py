@@ -119,11 +119,7 @@ def test_repeating_a_reference_id_answers_200_with_the_first_link_and_stores_not
     assert first.status_code == 201
     events = api.head()
 
-    again = api.client.post(
-        "/v1/links",
-        json={**FULL_LINK, "amount": 999, "line_items": None, "description": "other"},
-        headers=merchant.headers(),
-    )
+    again = api.client.post("/v1/links", json=FULL_LINK, headers=merchant.headers())
 
     assert again.status_code == 200, again.text
     assert again.json()["id"] == first.json()["id"]
@@ -132,6 +128,52 @@ def test_repeating_a_reference_id_answers_200_with_the_first_link_and_stores_not
     assert api.head() == events
     api.catch_up()
     assert _ids(_list(api, merchant)) == [first.json()["id"]]
+
+
+def test_a_reference_id_reused_with_another_body_is_a_409_naming_the_link(api: Api) -> None:
+    merchant = api.merchant()
+    first = api.client.post("/v1/links", json=FULL_LINK, headers=merchant.headers())
+    assert first.status_code == 201
+    events = api.head()
+
+    other = api.client.post(
+        "/v1/links",
+        json={**FULL_LINK, "description": "Kaos lain"},
+        headers=merchant.headers(),
+    )
+
+    problem = assert_problem(other, 409, "reference-id-reused")
+    assert problem["field"] == "reference_id"
+    assert first.json()["id"] in problem["detail"]
+    assert api.head() == events
+
+
+def test_a_link_without_an_amount_is_a_422_naming_it_and_stores_nothing(api: Api) -> None:
+    merchant = api.merchant()
+    events = api.head()
+    body = {"description": "Bayar berapa saja", "currency": "IDR"}
+
+    refused = api.client.post("/v1/links", json=body, headers=merchant.headers())
+
+    problem = assert_problem(refused, 422, "amount-invalid")
+    assert problem["field"] == "amount"
+    assert "amount_min" in problem["detail"]
+    assert api.head() == events
+    opened = api.client.post(
+        "/v1/links", json={**body, "amount_min": 10_000}, headers=merchant.headers()
+    )
+    assert opened.status_code == 201, opened.text
+
+
+def test_a_usd_link_offering_a_rupiah_rail_is_a_422_naming_the_method(api: Api) -> None:
+    merchant = api.merchant()
+    body = {"amount": 5_000, "currency": "USD", "description": "Kaos", "methods": ["va_bca"]}
+
+    refused = api.client.post("/v1/links", json=body, headers=merchant.headers())
+
+    problem = assert_problem(refused, 422, "method-unavailable")
+    assert problem["field"] == "methods[0]"
+    assert "va_bca" in problem["detail"]
 
 
 def test_the_same_reference_id_in_another_mode_is_another_link(api: Api) -> None:

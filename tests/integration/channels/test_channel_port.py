@@ -958,7 +958,7 @@ def test_a_ledger_confirms_through_any_port(memory_app: Paylink) -> None:
     assert isinstance(sandbox, SandboxChannel)
     merchant = memory_app.merchants.register("Toko")
     link = memory_app.links.create(
-        merchant, amount=5000, description="x", methods=["va_bca"], usage_limit=None
+        merchant, amount=50_000, description="x", methods=["va_bca"], usage_limit=None
     )
     pipeline = memory_app.verification
     payment_id = memory_app.payments.start(link, "va_bca")

@@ -32,7 +32,7 @@ from paylink_es.domain.money import Money
 from tests.support.snap_counterpart import WinpayCounterpart, private_pem, public_pem
 from workers.channel_poller import BACKOFF, asks, next_ask
 
-IDR_5000 = Money(5000, "IDR")
+IDR_50K = Money(50_000, "IDR")
 
 
 @dataclass
@@ -83,7 +83,7 @@ class FlakyChannel:
 def _payment(app: Paylink, channel: str = "flaky") -> UUID:
     merchant = app.merchants.register("Toko")
     link = app.links.create(
-        merchant, amount=5000, description="x", methods=["va_bca"], usage_limit=None
+        merchant, amount=50_000, description="x", methods=["va_bca"], usage_limit=None
     )
     return app.payments.start(link, "va_bca", channel=channel)
 
@@ -94,7 +94,7 @@ def test_a_duplicate_after_a_failed_inquiry_is_confirmed_whatever_the_channel(
     flaky = FlakyChannel()
     pipeline = memory_app.verification
     payment_id = _payment(memory_app)
-    note = Notification(payment_id, "REF-1", IDR_5000, memory_app.now())
+    note = Notification(payment_id, "REF-1", IDR_50K, memory_app.now())
 
     first = pipeline.process(flaky, note)
     assert (first.kind, first.duplicate, first.final) == ("pending", False, False)
@@ -115,18 +115,18 @@ def test_the_sandbox_goes_through_the_same_steps(memory_app: Paylink) -> None:
     sandbox = SandboxChannel(secret="s", base_url="")
     pipeline = memory_app.verification
     payment_id = _payment(memory_app, channel="sandbox")
-    ref = sandbox.reference(payment_id, IDR_5000)
-    verdict = pipeline.process(sandbox, Notification(payment_id, ref, IDR_5000, memory_app.now()))
+    ref = sandbox.reference(payment_id, IDR_50K)
+    verdict = pipeline.process(sandbox, Notification(payment_id, ref, IDR_50K, memory_app.now()))
     assert verdict.kind == "verified"
     forged_id = _payment(memory_app, channel="sandbox")
     forged = pipeline.process(
-        sandbox, Notification(forged_id, "SBX-FORGED", IDR_5000, memory_app.now())
+        sandbox, Notification(forged_id, "SBX-FORGED", IDR_50K, memory_app.now())
     )
     assert (forged.kind, forged.final) == ("rejected", True)
     assert memory_app.payments.get(forged_id).status == "rejected"
     # Another channel's payment, or no payment at all: nothing is recorded.
     other = pipeline.process(
-        FlakyChannel(), Notification(payment_id, ref, IDR_5000, memory_app.now())
+        FlakyChannel(), Notification(payment_id, ref, IDR_50K, memory_app.now())
     )
     assert other.kind == "unknown"
 
@@ -156,13 +156,13 @@ def test_a_recurring_va_paid_twice_is_credited_twice_and_a_repeat_once(
 ) -> None:
     merchant = memory_app.merchants.register("Toko")
     link = memory_app.links.create(
-        merchant, amount=5000, description="x", methods=["va_bsi"], usage_limit=None
+        merchant, amount=50_000, description="x", methods=["va_bsi"], usage_limit=None
     )
     payment_id = uuid4()
     va = winpay.api.create_va(
         name="Toko Budi",
         trx_id=str(payment_id),
-        amount=IDR_5000,
+        amount=IDR_50K,
         method="va_bsi",
         expires_at=counterpart.clock() + timedelta(hours=1),
         trx_type="r",  # closed recurring: the same VA takes the amount again and again
@@ -186,7 +186,7 @@ def test_a_recurring_va_paid_twice_is_credited_twice_and_a_repeat_once(
 
     def notified(reference: str) -> Notification:
         evidence = {"virtual_account_no": va.virtual_account_no, "reference_no": reference}
-        return Notification(payment_id, va.trx_id, IDR_5000, memory_app.now(), evidence)
+        return Notification(payment_id, va.trx_id, IDR_50K, memory_app.now(), evidence)
 
     first = counterpart.pay(va.trx_id)
     assert pipeline.process(winpay, notified(first)).kind == "verified"

@@ -143,14 +143,14 @@ def test_a_refund_before_verification_leaves_nothing_stranded_in_pending(
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
         merchant = app.merchants.register("Toko Cepat")
-        link = app.links.create(merchant, amount=1_000, description="Refund first")
+        link = app.links.create(merchant, amount=2_000, description="Refund first")
         payment = app.payments.start(link, "qris")
-        app.payments.record(payment, "early", Money(1_000, "IDR"), clock())
+        app.payments.record(payment, "early", Money(2_000, "IDR"), clock())
         app.money.refund(payment, Money(300, "IDR"), "refunded before the channel confirmed")
         app.payments.verify(payment, Money(0, "IDR"))  # fee-free: only the refund matters here
         app.money.settle_payment(payment, uuid4(), date(2026, 1, 6))
         catch_up(app, views)
     # The 300 went back before the merchant was credited: it never enters their books.
     [book] = snapshot(views)["balances"]
-    assert (book["verified"], book["pending"], book["available"]) == (700, 0, 700)
+    assert (book["verified"], book["pending"], book["available"]) == (1_700, 0, 1_700)
     assert book["refunded"] == book["fees"] == 0

@@ -103,7 +103,9 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
         app.money.settle_payment(first, uuid4(), date(2026, 1, 5))
         gift = shop.pay(open_amount, "t2-b", 30_000, 300, offer=30_000)
         app.money.refund(gift, Money(5_000, "IDR"), "partly returned")
-        shop.links.append(cancelled := app.links.create(shop.merchant, description="Batal"))
+        shop.links.append(
+            cancelled := app.links.create(shop.merchant, amount=20_000, description="Batal")
+        )
         app.links.cancel(cancelled, "made by mistake")
         seen.append(shop.look())
 
