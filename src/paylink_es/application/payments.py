@@ -14,7 +14,7 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import PaymentDetails, PaymentOutcome
 from paylink_es.domain.aggregate import stable_id
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
-from paylink_es.domain.fees import amount_with_fee_on_customer, fee_for
+from paylink_es.domain.fees import amount_with_fee_on_customer, fee_at_verification
 from paylink_es.domain.link import LINK_ALREADY_COMPLETED, PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import check_method
@@ -175,9 +175,7 @@ class PaymentService:
     def _plan_fee(self, payment: Payment) -> Money:
         received = payment.received or payment.amount
         plan = self.app.get(Merchant, payment.merchant_id, "merchant").fee_plan()
-        if received.currency != plan.currency:
-            return Money.zero(received.currency)  # a currency the plan does not price
-        return fee_for(plan, payment.method, received - payment.refunded)
+        return fee_at_verification(plan, payment.method, received - payment.refunded)
 
     def withdraw(self, payment_id: UUID, reason: str) -> bool:
         """Record that the payment's instructions were closed at the channel (its VA
