@@ -143,7 +143,7 @@ def test_a_bad_plan_is_shown_beside_the_form_naming_the_field_and_nothing_is_wri
     assert desk.shop.head() == head
 
 
-def test_only_owners_get_the_what_if_and_it_follows_the_sessions_mode(desk: Desk) -> None:
+def test_only_owners_get_the_what_if_and_it_follows_the_mode_shown(desk: Desk) -> None:
     desk.pay(desk.link(amount=150_000), "qris")
     desk.catch_up()
     viewer = desk.signed_in(VIEWER)
