@@ -1,9 +1,14 @@
 """Audit replay: rebuild the journal and balances from the event store alone, up to an
-instant, with the same posting rules as the live view, and compare the two."""
+instant, with the same posting rules as the live view, and compare the two.
+
+:func:`stored_events` is the reading both the replay and the what-if of another fee
+plan (:mod:`projections.whatif`) do: the store's events in order, a page at a time,
+decoded, read only (nothing is written to the store or to any view).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -11,6 +16,7 @@ from uuid import UUID
 from paylink_es.application.app import PaylinkApp
 from paylink_es.domain.postings import BalanceKey, balance_effects, postings_for
 from paylink_es.heap import collection_paused
+from projections.events import qualnames
 from projections.ledger import BALANCE_COLUMNS, BUCKETS
 from projections.queries.ledger import posting_of
 from projections.readmodel import iso
@@ -20,6 +26,7 @@ from projections.sqlview import InvariantViolationError
 PAGE = 1000
 BookKey = tuple[str, str, str]  # merchant, mode, currency
 Books = dict[BookKey, dict[str, int]]
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -73,39 +80,64 @@ def check_books(books: Books, keys: set[BookKey], where: str) -> None:
             raise InvariantViolationError(msg)
 
 
+def stored_events(
+    app: PaylinkApp,
+    stop: int,
+    *,
+    only: Collection[type] | None = None,
+    progress: Progress | None = None,
+) -> Iterator[tuple[int, object]]:
+    """(position, event) of every stored event up to position ``stop``, oldest first.
+
+    Pages of :data:`PAGE` notifications; ``only`` (event or aggregate classes, as read
+    models name what they read) leaves every other event undecoded. ``progress`` is told
+    (position, stop) after each page.
+    """
+    names, prefixes = qualnames(only) if only is not None else (frozenset(), ())
+    wanted: dict[str, bool] = {}  # topic -> decode it?
+    last = 0
+    while last < stop:
+        page = app.recorder.select_notifications(last, PAGE, stop=stop, inclusive_of_start=False)
+        if not page:
+            break
+        for notification in page:
+            if only is not None:
+                read = wanted.get(notification.topic)
+                if read is None:
+                    # The topic's module may be an old one: the class is what counts.
+                    qualname = notification.topic.rpartition(":")[2]
+                    read = qualname in names or qualname.startswith(prefixes)
+                    wanted[notification.topic] = read
+                if not read:
+                    continue
+            yield notification.id, app.mapper.to_domain_event(notification)
+        last = page[-1].id
+        if progress is not None:
+            progress(last, stop)
+
+
 @collection_paused()
 def replay(
     app: PaylinkApp,
     models: ReadModels,
     as_of: datetime,
     merchant: UUID | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay the store up to ``as_of`` (and the live view's position) and compare."""
     position = models["ledger"].view.max_tracking_id(app.name) or 0
     result = ReplayResult(as_of=as_of, position=position, events=0)
-    last = 0
-    while last < position:
-        page = app.recorder.select_notifications(
-            last, PAGE, stop=position, inclusive_of_start=False
-        )
-        if not page:
-            break
-        for notification in page:
-            event = app.mapper.to_domain_event(notification)
-            result.events += 1
-            if vars(event)["timestamp"] > as_of:
-                result.later_events += 1
-                continue
-            postings = postings_for(event)
-            if merchant is not None:
-                postings = [p for p in postings if p.merchant_id == merchant]
-            if postings:
-                touched = _accumulate(result.replayed, balance_effects(postings))
-                check_books(result.replayed, touched, f"event at position {notification.id}")
-        last = page[-1].id
-        if progress is not None:
-            progress(last, position)
+    for at, event in stored_events(app, position, progress=progress):
+        result.events += 1
+        if vars(event)["timestamp"] > as_of:
+            result.later_events += 1
+            continue
+        postings = postings_for(event)
+        if merchant is not None:
+            postings = [p for p in postings if p.merchant_id == merchant]
+        if postings:
+            touched = _accumulate(result.replayed, balance_effects(postings))
+            check_books(result.replayed, touched, f"event at position {at}")
     if result.later_events == 0:
         # Every event up to the view's position is in: compare with the balances table
         # merchants see, not only with the journal.

@@ -1,20 +1,22 @@
-"""Money pages: payments, settlements and payouts, and the audit view of any instant."""
+"""Money pages: payments, settlements and payouts, the audit view of any instant, and the
+what-if of another fee plan."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_models, get_paylink
-from api.params import instant
+from api.params import day, instant
 from api.problems import status_for
 from api.routes.payments import PAYMENT_STATUSES
 from paylink_es.domain.errors import DomainError
@@ -27,6 +29,7 @@ from projections.queries import settlements as settlement_queries
 from projections.queries.ledger import Balances
 from projections.queries.links import LinkAsOf
 from projections.queries.paging import QueryError
+from projections.whatif import MAX_PLAN_BYTES, WhatIfResult, plan_from_json, what_if
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 BALANCE_ROWS = ("available", "pending", "held", "refund_due", "paid_out", "fees", "refunded")
@@ -129,6 +132,51 @@ def _as_of(value: str) -> datetime | None:
     return instant(value, "as_of", zone=WIB) if value else None
 
 
+def _current_plan(request: Request, staff: Staff) -> str:
+    """The merchant's fee plan as JSON: where a what-if starts from."""
+    plan = get_paylink(request).merchants.get(staff.merchant_id).fee_plan
+    return json.dumps(plan.to_dict(), indent=2)
+
+
+def _audit_page(
+    request: Request,
+    staff: Staff,
+    *,
+    status: int = 200,
+    as_of: str = "",
+    instant: datetime | None = None,
+    books: Balances | None = None,
+    links: list[LinkAsOf] | None = None,
+    next_query: str | None = None,
+    plan_text: str | None = None,
+    first_day: str = "",
+    last_day: str = "",
+    whatif: WhatIfResult | None = None,
+    whatif_error: str | None = None,
+) -> Response:
+    if plan_text is None and staff.is_owner:
+        plan_text = _current_plan(request, staff)
+    return render(
+        request,
+        "audit.html",
+        staff,
+        status=status,
+        title=words(request)["audit_title"],
+        as_of=as_of,
+        instant=instant,
+        books=books or {},
+        rows=BALANCE_ROWS,
+        links=links or [],
+        next_query=next_query,
+        plan_text=plan_text or "",
+        first_day=first_day,
+        last_day=last_day,
+        whatif=whatif,
+        whatif_totals=whatif.totals() if whatif is not None else [],
+        whatif_error=whatif_error,
+    )
+
+
 @router.get("/dashboard/audit")
 def audit(
     request: Request,
@@ -136,7 +184,8 @@ def audit(
     as_of: Annotated[str, Query(max_length=40)] = "",
     cursor: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    """Balances and links exactly as they were at an instant (from the journal and timelines)."""
+    """Balances and links exactly as they were at an instant (from the journal and timelines);
+    for owners, the form of a what-if of another fee plan."""
     instant = _as_of(as_of)
     books: Balances = {}
     links: list[LinkAsOf] = []
@@ -150,15 +199,65 @@ def audit(
         links = page.items
         if page.next_cursor:
             next_query = urlencode({"as_of": as_of, "cursor": page.next_cursor})
-    return render(
+    return _audit_page(
         request,
-        "audit.html",
         staff,
-        title=words(request)["audit_title"],
         as_of=as_of,
         instant=instant,
         books=books,
-        rows=BALANCE_ROWS,
         links=links,
         next_query=next_query,
+    )
+
+
+def _upload(plan_file: UploadFile | None) -> bytes | None:
+    """An uploaded plan's bytes (one more than the most a plan may hold), if one was chosen."""
+    if plan_file is None or not plan_file.filename:
+        return None
+    return plan_file.file.read(MAX_PLAN_BYTES + 1)
+
+
+@router.post("/dashboard/audit/what-if")
+def audit_what_if(
+    request: Request,
+    staff: OwnerFormDep,
+    plan: Annotated[str, Form(max_length=MAX_PLAN_BYTES)] = "",
+    plan_file: Annotated[UploadFile | None, File()] = None,
+    first_day: Annotated[str, Form(alias="from", max_length=10)] = "",
+    last_day: Annotated[str, Form(alias="to", max_length=10)] = "",
+) -> Response:
+    """The merchant's verified payments of the period (this mode) re-priced under a pasted or
+    uploaded fee plan, beside the fees they were charged. Reads the store; writes nothing."""
+    uploaded = _upload(plan_file)
+    shown = plan if uploaded is None else uploaded.decode("utf-8", "replace")
+    try:
+        first = day(first_day, "from") if first_day else None
+        last = day(last_day, "to") if last_day else None
+        fee_plan = plan_from_json(plan if uploaded is None else uploaded)
+        result = what_if(
+            get_paylink(request).app,
+            fee_plan,
+            merchant=staff.merchant_id,
+            mode=staff.mode,
+            first_day=first,
+            last_day=last,
+        )
+    except (QueryError, DomainError) as error:
+        message = error.message if isinstance(error, DomainError) else str(error)
+        return _audit_page(
+            request,
+            staff,
+            status=422,
+            plan_text=shown[:MAX_PLAN_BYTES],
+            first_day=first_day,
+            last_day=last_day,
+            whatif_error=message,
+        )
+    return _audit_page(
+        request,
+        staff,
+        plan_text=shown,
+        first_day=first_day,
+        last_day=last_day,
+        whatif=result,
     )

@@ -97,6 +97,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["projections", "rebuild"],
         ["projections", "status"],
         ["audit", "replay"],
+        ["audit", "what-if"],
         ["audit", "verify"],
         ["audit", "digest"],
         ["audit", "export"],

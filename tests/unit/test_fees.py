@@ -22,6 +22,7 @@ from paylink_es.domain.fees import (
     FeeRule,
     FeeRuleMissingError,
     amount_with_fee_on_customer,
+    fee_at_verification,
     fee_for,
 )
 from paylink_es.domain.methods import PAYMENT_METHODS
@@ -182,6 +183,23 @@ def test_a_stored_plan_with_a_bad_field_names_its_path() -> None:
     data["families"]["card"] = {"rate_bps": 290}
     with pytest.raises(FeePlanInvalidError, match="rate_bps"):
         FeePlan.from_dict(data)
+
+
+def test_a_plan_with_a_misspelt_key_is_refused_not_read_as_a_plan_without_rules() -> None:
+    data = DEFAULT_PLAN.to_dict()
+    data["famillies"] = data.pop("families")
+    with pytest.raises(FeePlanInvalidError, match="famillies") as raised:
+        FeePlan.from_dict(data)
+    assert raised.value.field == "plan"
+
+
+def test_a_verification_is_priced_by_the_plan_never_at_zero_in_another_currency() -> None:
+    assert fee_at_verification(DEFAULT_PLAN, "qris", idr(10_001)) == idr(70)
+    assert fee_at_verification(DEFAULT_PLAN, "va_bca", idr(50_000)) == idr(4_000)
+    with pytest.raises(FeeRuleMissingError) as refused:
+        fee_at_verification(DEFAULT_PLAN, "qris", Money(10_000, "USD"))
+    assert refused.value.field == "currency"
+    assert "prices IDR, not USD" in refused.value.message
 
 
 def test_changing_the_dict_a_plan_was_built_from_does_not_change_the_plan() -> None:

@@ -15,7 +15,7 @@ from paylink_es.application.details import PaymentDetails, PaymentOutcome
 from paylink_es.domain.acceptance import check_amount_for
 from paylink_es.domain.aggregate import stable_id
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
-from paylink_es.domain.fees import FeeRuleMissingError, amount_with_fee_on_customer, fee_for
+from paylink_es.domain.fees import amount_with_fee_on_customer, fee_at_verification
 from paylink_es.domain.link import LINK_ALREADY_COMPLETED, PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import check_method
@@ -180,15 +180,7 @@ class PaymentService:
     def _plan_fee(self, payment: Payment) -> Money:
         received = payment.received or payment.amount
         plan = self.app.get(Merchant, payment.merchant_id, "merchant").fee_plan()
-        if received.currency != plan.currency:
-            # Never a zero fee: the payment stays received, unverified, until a plan that
-            # prices its currency is set (a payment only starts when its plan prices it).
-            raise FeeRuleMissingError(
-                "currency",
-                f"the fee plan prices {plan.currency}, not {received.currency}; "
-                "set a plan for this currency before this payment can be verified",
-            )
-        return fee_for(plan, payment.method, received - payment.refunded)
+        return fee_at_verification(plan, payment.method, received - payment.refunded)
 
     def withdraw(self, payment_id: UUID, reason: str) -> bool:
         """Record that the payment's instructions were closed at the channel (its VA

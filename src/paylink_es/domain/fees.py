@@ -28,6 +28,7 @@ FAMILIES: Final[frozenset[str]] = frozenset(family for family, _ in PAYMENT_METH
 # QRIS MDR is borne by the merchant by Bank Indonesia rule: never surcharged to the payer.
 NEVER_PAYER_PAYS: Final[frozenset[str]] = frozenset({"qris"})
 _RULE_INTS: Final = ("flat", "rate_ppm", "minimum", "free_up_to")
+_PLAN_KEYS: Final = ("name", "currency", "families", "methods")
 
 
 class FeePlanInvalidError(InvalidFieldError):
@@ -182,6 +183,12 @@ class FeePlan:
         """Rebuild a plan from ``to_dict`` output, validating every field."""
         if not isinstance(data, Mapping):
             raise FeePlanInvalidError("plan", "must be an object")
+        unknown = set(data) - set(_PLAN_KEYS)
+        if unknown:
+            # A misspelt "families" would otherwise be a plan without a single rule.
+            raise FeePlanInvalidError(
+                "plan", f"unknown keys {sorted(map(str, unknown))} (known: {', '.join(_PLAN_KEYS)})"
+            )
         groups: dict[str, dict[str, FeeRule]] = {}
         for group in ("families", "methods"):
             raw = data.get(group, {})
@@ -211,6 +218,24 @@ def fee_for(plan: FeePlan, method: str, gross: Money) -> Money:
     """The fee ``plan`` charges on a payment of ``gross`` by ``method`` (rounding: see module)."""
     _check_amount(plan, gross, "gross")
     return Money(plan.rule_for(method).fee(gross.amount), gross.currency)
+
+
+def fee_at_verification(plan: FeePlan, method: str, gross: Money) -> Money:
+    """The fee a payment of ``gross`` by ``method`` is priced at when it is verified.
+
+    The plan's fee (:func:`fee_for`). Never a zero fee for money in a currency the plan
+    does not price: that is an error naming the currency (a payment only starts when the
+    merchant's plan prices it; one verified after its plan changed currency stays
+    received, unverified, until a plan for its currency is set). The application prices
+    every verification with it, and the what-if of another plan re-prices history with it.
+    """
+    if gross.currency != plan.currency:
+        raise FeeRuleMissingError(
+            "currency",
+            f"the fee plan prices {plan.currency}, not {gross.currency}; "
+            f"set a plan for {gross.currency} to price this payment",
+        )
+    return fee_for(plan, method, gross)
 
 
 def amount_with_fee_on_customer(plan: FeePlan, method: str, base: Money) -> Money:

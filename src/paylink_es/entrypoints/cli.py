@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -242,11 +242,47 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.action == "replay":
         return commands.audit_replay(settings, args.as_of, args.merchant, args.format)
+    if args.action == "what-if":
+        return _what_if(args, settings)
     if args.action == "verify":
         return commands.audit_verify(settings)
     if args.action == "digest":
         return commands.audit_digest(settings)
     return commands.audit_export(settings, args.start, args.end, args.output)
+
+
+def _what_if(args: argparse.Namespace, settings: Settings) -> int:
+    from paylink_es.domain.fees import FeePlanInvalidError
+    from paylink_es.entrypoints import operations as commands
+    from projections.whatif import period
+
+    try:
+        period(args.start, args.end)
+    except InvalidFieldError as error:
+        print(f"paylink: --{error.message}", file=sys.stderr)
+        return 2
+    try:
+        plan = commands.read_plan(args.fee_plan)
+        return commands.audit_what_if(
+            settings, plan, args.merchant, args.start, args.end, args.format
+        )
+    except FeePlanInvalidError as error:  # nothing was written, and nothing printed
+        print(f"paylink: bad fee plan {args.fee_plan}: {error.message}", file=sys.stderr)
+        return 2
+    except InvalidFieldError as error:  # the file cannot be read
+        print(f"paylink: --{error.message}", file=sys.stderr)
+        return 2
+
+
+def _day(text: str) -> date:
+    """A calendar day, YYYY-MM-DD (a day in Jakarta)."""
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        msg = f"{text!r} is not a date like 2026-01-31 (YYYY-MM-DD)"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _add_projection_commands(commands: Any) -> None:
@@ -277,12 +313,41 @@ def _add_projection_commands(commands: Any) -> None:
     channel_actions.add_parser("poll", help="ask the channels about every waiting payment now")
     channels.set_defaults(handler=_channels)
 
-    audit = commands.add_parser("audit", help="replay, verify, digest and export the books")
+    audit = commands.add_parser(
+        "audit", help="replay, what-if, verify, digest and export the books"
+    )
     audits = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     replay = audits.add_parser("replay", help="rebuild balances from the store up to an instant")
     replay.add_argument("--as-of", type=_instant, required=True, help="ISO-8601 instant")
     replay.add_argument("--merchant", type=UUID, help="only this merchant")
     replay.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    whatif = audits.add_parser(
+        "what-if",
+        help="re-price verified payments under another fee plan, beside the fees charged",
+    )
+    whatif.add_argument(
+        "--fee-plan",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="a JSON fee plan (as `paylink merchants fee-plan` prints it)",
+    )
+    whatif.add_argument("--merchant", type=UUID, metavar="ID", help="only this merchant")
+    whatif.add_argument(
+        "--from",
+        dest="start",
+        type=_day,
+        metavar="DATE",
+        help="first day of verification, YYYY-MM-DD in WIB (inclusive; default: the first)",
+    )
+    whatif.add_argument(
+        "--to",
+        dest="end",
+        type=_day,
+        metavar="DATE",
+        help="last day of verification, YYYY-MM-DD in WIB (inclusive; default: the last)",
+    )
+    whatif.add_argument("--format", choices=["table", "json", "csv"], default="table")
     audits.add_parser("verify", help="check the store against the hash chain")
     audits.add_parser("digest", help="print the hash chain's head")
     export = audits.add_parser("export", help="the journal as CSV for accountants")

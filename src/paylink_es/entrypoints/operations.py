@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO
 from uuid import UUID
@@ -20,6 +20,8 @@ from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
 from paylink_es.bootstrap.adapters import build_channels
 from paylink_es.channels.registry import close_all
+from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.fees import FeePlan
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
@@ -29,6 +31,14 @@ from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
 from projections.runner import CatchUp, ProjectionService, ReadModels, status
+from projections.whatif import (
+    CSV_COLUMNS,
+    MAX_PLAN_BYTES,
+    Comparison,
+    WhatIfResult,
+    plan_from_json,
+    what_if,
+)
 from workers.channel_poller import ChannelPoller, waiting_payments
 
 
@@ -186,6 +196,85 @@ def audit_replay(settings: Settings, as_of: datetime, merchant: UUID | None, fmt
         return 1
     print("replay equals the live views", file=sys.stderr)
     return 0
+
+
+def read_plan(path: Path) -> FeePlan:
+    """The fee plan in a JSON file; raises naming the file, or the plan's field."""
+    try:
+        with path.open("rb") as file:
+            text = file.read(MAX_PLAN_BYTES + 1)
+    except OSError as error:
+        raise InvalidFieldError("fee-plan", f"cannot read {path}: {error.strerror}") from None
+    return plan_from_json(text)
+
+
+def audit_what_if(
+    settings: Settings,
+    plan: FeePlan,
+    merchant: UUID | None,
+    first_day: date | None,
+    last_day: date | None,
+    fmt: str,
+) -> int:
+    """The verified payments of the period re-priced under ``plan``, beside the fees they
+    were charged; reads the store only (no read model is opened, nothing is written)."""
+    with open_paylink(settings) as paylink:
+        bar = ProgressBar("what-if")
+        try:
+            result = what_if(
+                paylink.app,
+                plan,
+                merchant=merchant,
+                first_day=first_day,
+                last_day=last_day,
+                progress=bar,
+            )
+        finally:
+            bar.finish()
+    if fmt == "json":
+        print(json.dumps(result.as_dict()))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(row.as_line() for row in result.rows)
+    else:
+        _what_if_table(result)
+    return 0
+
+
+_WHAT_IF_HEADER = (
+    f"{'merchant':<36} {'mode':<4} {'method':<17} {'cur':<3} {'count':>7} {'gross':>15}"
+    f" {'fees were':>13} {'fees would be':>13} {'fees diff':>12}"
+    f" {'net were':>15} {'net would be':>15} {'net diff':>12}"
+)
+
+
+def _what_if_line(who: str, method: str, row: Comparison) -> str:
+    were, would_be = row.were, row.would_be
+    return (
+        f"{who:<36} {row.mode:<4} {method:<17} {row.currency:<3} {were.count:>7,}"
+        f" {were.gross:>15,} {were.fees:>13,} {would_be.fees:>13,} {row.fees_difference:>+12,}"
+        f" {were.net:>15,} {would_be.net:>15,} {row.net_difference:>+12,}"
+    )
+
+
+def _what_if_table(result: WhatIfResult) -> None:
+    days = (
+        f"{result.first_day or 'the beginning'} to {result.last_day or 'now'} (WIB)"
+        if result.first_day or result.last_day
+        else "all history"
+    )
+    print(
+        f"fees under plan {result.plan.name!r} beside the fees charged: payments verified"
+        f" in {days} (store position {result.position}, {result.events:,} events read)"
+    )
+    print(_WHAT_IF_HEADER)
+    for row in result.rows:
+        print(_what_if_line(row.merchant_id, row.method, row))
+    for total in result.totals():
+        print(_what_if_line("total", "", total))
+    if not result.rows:
+        print("no verified payment in the period")
 
 
 def audit_verify(settings: Settings) -> int:

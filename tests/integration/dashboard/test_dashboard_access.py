@@ -33,6 +33,7 @@ def _owner_posts(desk: Desk) -> list[tuple[str, dict[str, Any]]]:
         (f"/dashboard/keys/{key.key_id}/revoke", {}),
         ("/dashboard/webhooks", {"url": "https://toko.example/hooks"}),
         ("/dashboard/payouts", {"amount": "1000", "currency": "IDR"}),
+        ("/dashboard/audit/what-if", {"plan": '{"name": "x", "families": {}}'}),
     ]
 
 
