@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, Literal, overload
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from paylink_es.domain.money import MAX_MINOR_UNITS
+from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
 
 LINK_EXAMPLE: dict[str, Any] = {
     "amount": 150000,
@@ -344,11 +345,36 @@ class DeliveryList(BaseModel):
     next_cursor: str | None
 
 
+def _event_types_table() -> str:
+    rows = "\n".join(f"| `{kind}` | {EVENT_DATA[kind]} |" for kind in sorted(EVENT_DATA))
+    return (
+        "One public event: the body of the webhook that delivers it, and an item of "
+        "`GET /v1/events`. `data.object` says what changed (`payment_link`, `payment`, "
+        "`settlement`, `payout`) and `data.id` which one.\n\n| type | data |\n|---|---|\n" + rows
+    )
+
+
+_EVENT_ENUM: list[JsonValue] = []
+_EVENT_ENUM.extend(sorted(EVENT_TYPES))
+
+
+class PublicEvent(BaseModel):
+    """One public event (see the table of types in the schema's description)."""
+
+    model_config = ConfigDict(json_schema_extra={"description": _event_types_table()})
+
+    id: str = Field(description="stable per stored event: a redelivery has the same id")
+    type: str = Field(json_schema_extra={"enum": _EVENT_ENUM})
+    created_at: str = Field(description="when it happened (ISO 8601 with offset)")
+    livemode: bool | None = None
+    data: dict[str, Any]
+
+
 class EventList(BaseModel):
     """Events in store order; resume with ``after=next_cursor``."""
 
     object: Literal["list"] = "list"
-    data: list[dict[str, Any]]
+    data: list[PublicEvent]
     next_cursor: str | None
 
 

@@ -17,6 +17,7 @@ import orjson
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.webhooks import PUBLIC_EVENTS, WebhookDelivery, WebhookEndpoint
 from projections.events import (
+    BATCH_PAYMENTS_ADDED,
     DELIVERY_ATTEMPTED,
     DELIVERY_RESEND_REQUESTED,
     DELIVERY_RETRIED,
@@ -24,6 +25,10 @@ from projections.events import (
     ENDPOINT_DELETED,
     LINK_CREATED,
     PAYMENT_INITIATED,
+    PAYMENT_REVIEWED,
+    PAYOUT_FAILED,
+    PAYOUT_PAID_OUT,
+    PAYOUT_REQUESTED,
     event_named,
 )
 from projections.links import link_event_detail, payment_event_detail
@@ -33,7 +38,13 @@ from projections.sqlview import RowsView, Statement
 # The public type of each public event (``payment.verified``), keyed by its class: the
 # domain names them by qualified name, resolved here when the module loads.
 PUBLIC_TYPES: dict[type, str] = {event_named(name): kind for name, kind in PUBLIC_EVENTS.items()}
-CREATORS: dict[type, str] = {LINK_CREATED: "payment_link", PAYMENT_INITIATED: "payment"}
+CREATORS: dict[type, str] = {
+    LINK_CREATED: "payment_link",
+    PAYMENT_INITIATED: "payment",
+    PAYOUT_REQUESTED: "payout",
+}
+PAYOUT_EVENTS = (PAYOUT_REQUESTED, PAYOUT_PAID_OUT, PAYOUT_FAILED)
+PAYOUT_STATUS = {PAYOUT_REQUESTED: "requested", PAYOUT_PAID_OUT: "paid", PAYOUT_FAILED: "failed"}
 
 
 _URL_NAMESPACE = NAMESPACE_URL.bytes
@@ -71,12 +82,46 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
                 description=e["description"],
                 reference_id=e["reference_id"],
             )
+    elif kind in PAYOUT_EVENTS:
+        data = {"object": "payout", "id": originator(event), "status": PAYOUT_STATUS[kind]}
+        if kind is PAYOUT_REQUESTED:
+            data.update(
+                amount=e["amount"].amount,
+                currency=e["amount"].currency,
+                description=e["description"],
+            )
+        elif kind is PAYOUT_PAID_OUT:
+            data["channel_ref"] = e["channel_ref"]
+        else:
+            data.update(
+                amount=e["amount"].amount, currency=e["amount"].currency, reason=e["reason"]
+            )
+    elif kind is BATCH_PAYMENTS_ADDED:
+        # One per batch and settlement run (and currency): what that run settled.
+        data = {
+            "object": "settlement",
+            "id": originator(event),
+            "merchant_id": uuid_text(e["merchant_id"]),
+            "settlement_date": e["settlement_date"],
+            "count": e["count"],
+            "currency": e["gross"].currency,
+            "gross": e["gross"].amount,
+            "fee": e["fee"].amount,
+            "net": e["net"].amount,
+        }
     else:
         detail = payment_event_detail(kind, e)
         detail.pop("payment_id", None)
         data = {"object": "payment", "id": originator(event), **detail}
         if kind is PAYMENT_INITIATED:
             data["link_id"] = uuid_text(e["link_id"])
+        elif kind is PAYMENT_REVIEWED:
+            data.update(
+                decision=e["decision"],
+                disposition=e["disposition"],
+                note=e["note"],
+                moved=e["moved"].amount if e["moved"] is not None else None,
+            )
     payload: dict[str, Any] = {
         "id": event_id(event),
         "type": PUBLIC_TYPES[kind],
@@ -135,6 +180,9 @@ def _owner_statements(
     """The object's owner if known, and the row a creating event adds to ``table``."""
     object_id = originator(event)
     if type(event) not in CREATORS:
+        e = vars(event)
+        if "merchant_id" in e and "mode" in e:  # the event names its owner itself
+            return (uuid_text(e["merchant_id"]), e["mode"]), []
         return owners.get(object_id), []
     owner = owners.learn(object_id, vars(event))
     sql = f"INSERT INTO {{s}}{table} (object_id, merchant_id, mode) VALUES (?, ?, ?)"
@@ -192,6 +240,18 @@ DELIVERY_FANOUT = (
     " FROM {s}webhook_endpoints e JOIN {s}outbox_objects o"
     " ON o.merchant_id = e.merchant_id AND o.mode = e.mode"
     " WHERE o.object_id = ? AND e.deleted = 0 AND EXISTS (SELECT 1 FROM"
+    " {s}webhook_subscriptions t WHERE t.endpoint_id = e.endpoint_id"
+    " AND t.event_type IN (?, '*'))"
+)
+
+# The same when the event names its merchant and mode itself (no objects row needed).
+DELIVERY_FANOUT_OWNED = (
+    "INSERT INTO {s}webhook_deliveries (delivery_id, endpoint_id, merchant_id, mode, position,"
+    " event_type, payload, status, attempts, next_attempt_at, created_at, updated_at)"
+    " SELECT 'whd_' || ? || '_' || REPLACE(e.endpoint_id, '-', ''), e.endpoint_id,"
+    " e.merchant_id, e.mode, ?, ?, ?, 'pending', 0, NULL, ?, ?"
+    " FROM {s}webhook_endpoints e"
+    " WHERE e.merchant_id = ? AND e.mode = ? AND e.deleted = 0 AND EXISTS (SELECT 1 FROM"
     " {s}webhook_subscriptions t WHERE t.endpoint_id = e.endpoint_id"
     " AND t.event_type IN (?, '*'))"
 )
@@ -266,6 +326,9 @@ class WebhookOutbox(ReadModel):
         if owner is not None and owner not in self.hooked():
             return statements  # no endpoint to owe it to
         payload = public_payload_json(event, at)
+        if owner is not None:
+            owned = (position, position, public_type, payload, at, at, *owner, public_type)
+            return [*statements, (DELIVERY_FANOUT_OWNED, owned)]
         return [
             *statements,
             (

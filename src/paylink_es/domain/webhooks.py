@@ -39,8 +39,37 @@ PUBLIC_EVENTS: Final[dict[str, str]] = {
     "Payment.Rejected": "payment.rejected",
     "Payment.Settled": "payment.settled",
     "Payment.Refunded": "payment.refunded",
+    "Payment.Reviewed": "payment.review_decided",
+    "SettlementBatch.PaymentsAdded": "settlement.completed",
+    "Payout.Requested": "payout.created",
+    "Payout.PaidOut": "payout.paid",
+    "Payout.Failed": "payout.failed",
 }
 EVENT_TYPES: Final = frozenset(PUBLIC_EVENTS.values())
+# What ``data`` holds for each public type (besides ``object`` and ``id``): the API's
+# documentation of the event feed and of webhook bodies is made from this table.
+EVENT_DATA: Final[dict[str, str]] = {
+    "link.created": "payment_link: code, amount or amount_min/amount_max, currency, "
+    "description, reference_id",
+    "link.sent": "payment_link: channel, recipient (masked)",
+    "link.opened": "payment_link: opened by a customer",
+    "link.expired": "payment_link: its expiry passed (recorded by the expiry scheduler)",
+    "link.cancelled": "payment_link: reason",
+    "link.completed": "payment_link: its last use was paid",
+    "payment.initiated": "payment: link_id, method, channel, amount",
+    "payment.paid": "payment: amount, channel_ref, paid_at (money reported, not yet verified)",
+    "payment.flagged": "payment: anomaly, disposition (needs_review or refund_due)",
+    "payment.review_decided": "payment: decision (accept or refund), disposition, moved, note",
+    "payment.verified": "payment: gross, fee, net (credited to pending)",
+    "payment.rejected": "payment: reason (the channel did not confirm it)",
+    "payment.settled": "payment: net, settlement_date (pending to available)",
+    "payment.refunded": "payment: amount, reason",
+    "settlement.completed": "settlement: merchant_id, settlement_date, count, currency, "
+    "gross, fee, net (one per batch and settlement run)",
+    "payout.created": "payout: status requested, amount, currency, description",
+    "payout.paid": "payout: status paid, channel_ref (the bank transfer's reference)",
+    "payout.failed": "payout: status failed, amount, currency, reason (money back to available)",
+}
 # Waits before each retry: about two days in all, well over the 24 hours promised.
 RETRY_DELAYS: Final = tuple(timedelta(minutes=m) for m in (1, 5, 15, 45, 120, 180, 360, 720, 1440))
 ROTATION_OVERLAP: Final = timedelta(hours=24)

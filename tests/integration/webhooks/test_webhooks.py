@@ -19,7 +19,7 @@ from paylink_es import bootstrap
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
-from paylink_es.domain.webhooks import RETRY_DELAYS, verify_signature
+from paylink_es.domain.webhooks import EVENT_TYPES, RETRY_DELAYS, verify_signature
 from paylink_es.settings import Settings
 from projections.runner import CatchUp
 from workers.webhook_sender import DeliveryWorker
@@ -311,3 +311,67 @@ def test_the_event_feed_resumes_from_any_cursor_and_shows_only_the_merchants_eve
 )
 def test_a_crafted_signature_header_is_refused_not_an_error(header: str) -> None:
     assert verify_signature("whsec_test", header, b"{}", now=1_700_000_000) is False
+
+
+MONEY_EVENTS = [
+    "payment.review_decided",
+    "settlement.completed",
+    "payout.created",
+    "payout.paid",
+    "payout.failed",
+]
+
+
+def test_money_moving_on_is_told_by_the_feed_and_by_webhooks(
+    world: World, receiver: Receiver
+) -> None:
+    add_endpoint(world, receiver.url, MONEY_EVENTS)
+    paylink, clock = world.paylink, world.clock
+    link = world.client.post(
+        "/v1/links",
+        json={"amount": 50_000, "description": "Kopi", "usage_limit": None},
+        headers=world.headers,
+    ).json()["id"]
+    paid = paylink.payments.start(UUID(link), "qris")
+    paylink.payments.record(paid, "QR-1", Money(50_000, "IDR"), clock())
+    paylink.payments.verify(paid)
+    over = paylink.payments.start(UUID(link), "qris")
+    paylink.payments.record(over, "QR-2", Money(60_000, "IDR"), clock())  # overpaid: held
+    paylink.payments.verify(over)
+    paylink.payments.review(over, "accept", "the customer meant it")
+    run = paylink.money.settle(clock().date() + timedelta(days=10), [paid])
+    assert run.settled == 1
+    paylink.merchants.set_bank_account(world.merchant, "BCA", "1234567890", "Toko Webhook")
+    paylink.money.request_payout(world.merchant, "test", Money(10_000, "IDR"), "Tarik")
+    paylink.merchants.set_bank_account(world.merchant, "BCA", "1234560000", "Toko Webhook")
+    failed = paylink.money.request_payout(world.merchant, "test", Money(5_000, "IDR"))
+    world.settle()
+
+    feed = world.client.get("/v1/events?limit=100", headers=world.headers).json()["data"]
+    by_type: dict[str, dict[str, Any]] = {}
+    for event in feed:
+        by_type.setdefault(event["type"], event)  # the first of each type
+    assert set(MONEY_EVENTS) <= set(by_type)
+    settled = by_type["settlement.completed"]["data"]
+    assert (settled["object"], settled["count"], settled["currency"]) == ("settlement", 1, "IDR")
+    assert (settled["gross"], settled["fee"], settled["net"]) == (50_000, 350, 49_650)
+    review = by_type["payment.review_decided"]["data"]
+    assert (review["id"], review["decision"], review["disposition"]) == (str(over), "accept", None)
+    assert by_type["payout.created"]["data"]["amount"] == 10_000
+    assert by_type["payout.paid"]["data"]["channel_ref"].startswith("SBXPO-")
+    lost = by_type["payout.failed"]["data"]
+    assert (lost["id"], lost["amount"], lost["status"]) == (str(failed.id), 5_000, "failed")
+    delivered = [json.loads(hit["body"])["type"] for hit in receiver.received]
+    assert sorted(delivered) == sorted(
+        event["type"] for event in feed if event["type"] in MONEY_EVENTS
+    )
+    other = paylink.merchants.register("Other")
+    other_key = paylink.merchants.issue_key(other, "test").secret
+    theirs = world.client.get("/v1/events", headers={"Authorization": f"Bearer {other_key}"})
+    assert theirs.json()["data"] == []
+
+
+def test_every_public_event_type_is_documented_in_the_api(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()["components"]["schemas"]["PublicEvent"]
+    assert sorted(schema["properties"]["type"]["enum"]) == sorted(EVENT_TYPES)
+    assert all(f"`{kind}`" in schema["description"] for kind in EVENT_TYPES)
