@@ -146,11 +146,12 @@ class LinkOut(BaseModel):
 
 
 class LinkList(BaseModel):
-    """A page of links, newest first."""
+    """A page of links, newest first; with ``as_of``, as they stood at that instant."""
 
     object: Literal["list"] = "list"
     data: list[LinkOut]
     next_cursor: str | None
+    as_of: datetime | None = None
 
 
 class PaymentOut(BaseModel):

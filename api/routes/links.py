@@ -27,9 +27,16 @@ from paylink_es.application.details import KeyOwner, LinkDetails
 from paylink_es.application.services import Paylink
 from projections.queries import links as link_queries
 from projections.queries.links import LinkRow
+from projections.queries.paging import QueryError
 
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
 NOT_FOUND = "no such payment link"
+AS_OF = (
+    "ISO-8601 instant with offset: the links that existed then (created at or before it),"
+    " each as it stood then: status, counts and money collected. Exact to the microsecond;"
+    " an instant after now reads as now (the answer's as_of says which instant was used)."
+    " Combines with the other filters but status."
+)
 
 
 def details_row(details: LinkDetails) -> dict[str, Any]:
@@ -169,14 +176,40 @@ def list_links(
     q: Annotated[Text | None, Query(max_length=200, description="text in description")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    as_of: Annotated[Instant | None, Query(description=AS_OF)] = None,
 ) -> LinkList:
-    """The merchant's links, newest first; pass ``next_cursor`` back as ``cursor``."""
-    page = link_queries.list_links(
+    """The merchant's links, newest first; pass ``next_cursor`` back as ``cursor``.
+
+    With ``as_of``, the links that existed at that instant, each as it stood then.
+    """
+    now = paylink.now()
+    base = public_url(request)
+    if as_of is None:
+        page = link_queries.list_links(
+            models,
+            owner.merchant_id,
+            owner.mode,
+            now,
+            status=status,
+            created_from=created_from,
+            created_to=created_to,
+            reference=reference_id,
+            text=q,
+            limit=limit,
+            cursor=cursor,
+        )
+        return LinkList(
+            data=[link_out(_row_terms(row), base) for row in page.items],
+            next_cursor=page.next_cursor,
+        )
+    if status is not None:
+        raise QueryError("status", "cannot be combined with as_of (a status is read as of now)")
+    then = min(as_of, now)  # nothing has happened after now: a later instant reads as now
+    past = link_queries.links_as_of(
         models,
         owner.merchant_id,
         owner.mode,
-        paylink.now(),
-        status=status,
+        then,
         created_from=created_from,
         created_to=created_to,
         reference=reference_id,
@@ -184,9 +217,10 @@ def list_links(
         limit=limit,
         cursor=cursor,
     )
-    base = public_url(request)
     return LinkList(
-        data=[link_out(_row_terms(row), base) for row in page.items], next_cursor=page.next_cursor
+        data=[link_out({**_row_terms(row), "timeline": None}, base) for row in past.items],
+        next_cursor=past.next_cursor,
+        as_of=then,
     )
 
 

@@ -85,6 +85,12 @@ class StoredTimelineEntry(TypedDict):
     detail: str
 
 
+class LinkTimelineRow(StoredTimelineEntry):
+    """A row of ``link_timeline`` with the link it belongs to (timelines of many links)."""
+
+    link_id: str
+
+
 class LinkDetail(LinkRow):
     """A link with its whole timeline, oldest first."""
 
@@ -115,12 +121,17 @@ def list_links(
     status: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    created_by: datetime | None = None,
     reference: str | None = None,
     text: str | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[LinkRow]:
-    """The merchant's links, newest first, filtered, one cursor page at a time."""
+    """The merchant's links, newest first, filtered, one cursor page at a time.
+
+    ``created_from`` is inclusive and ``created_to`` exclusive (a window); ``created_by``
+    is inclusive (the links that existed at an instant).
+    """
     where = ["merchant_id = ?", "mode = ?"]
     params: list[Any] = [str(merchant_id), mode]
     if status is not None:
@@ -142,6 +153,9 @@ def list_links(
     if created_to is not None:
         where.append("created_at < ?")
         params.append(iso(created_to))
+    if created_by is not None:
+        where.append("created_at <= ?")
+        params.append(iso(created_by))
     if reference is not None:
         where.append("reference_id = ?")
         params.append(reference)
@@ -211,6 +225,11 @@ def link_as_of(
     link = link_detail(models, merchant_id, mode, link_id, as_of)
     if link is None or link["created_at"] > iso(as_of):
         return None
+    return _as_it_stood(link, as_of)
+
+
+def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
+    """``link`` at ``as_of``: its status, counts and money from its timeline up to then."""
     timeline = [entry for entry in link["timeline"] if entry["at"] <= iso(as_of)]
     status, collected = "active", 0
     counts: defaultdict[str, int] = defaultdict(int)
@@ -241,16 +260,50 @@ def links_as_of(
     mode: str,
     as_of: datetime,
     *,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    reference: str | None = None,
+    text: str | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[LinkAsOf]:
-    """The links that existed at ``as_of``, each as it stood then (status, counts, money)."""
+    """The links that existed at ``as_of`` (created at or before it), each as it stood then
+    (status, counts, money), newest first; filters and cursors as :func:`list_links`.
+
+    A page's links and their timelines take two queries, however many links it holds.
+    """
     found = list_links(
-        models, merchant_id, mode, as_of, created_to=as_of, limit=limit, cursor=cursor
+        models,
+        merchant_id,
+        mode,
+        as_of,
+        created_from=created_from,
+        created_to=created_to,
+        created_by=as_of,
+        reference=reference,
+        text=text,
+        limit=limit,
+        cursor=cursor,
     )
-    rows = []
-    for row in found.items:
-        then = link_as_of(models, merchant_id, mode, UUID(row["link_id"]), as_of)
-        if then is not None:
-            rows.append(then)
+    timelines: defaultdict[str, list[TimelineEntry]] = defaultdict(list)
+    if found.items:
+        marks = ", ".join("?" for _ in found.items)
+        for entry in typed_rows(
+            models["links"],
+            LinkTimelineRow,
+            "SELECT link_id, position, at, event, detail FROM {s}link_timeline"
+            f" WHERE link_id IN ({marks}) AND at <= ? ORDER BY position",
+            [*(row["link_id"] for row in found.items), iso(as_of)],
+        ):
+            timelines[entry["link_id"]].append(
+                {
+                    "position": entry["position"],
+                    "at": entry["at"],
+                    "event": entry["event"],
+                    "detail": json.loads(entry["detail"]),
+                }
+            )
+    rows = [
+        _as_it_stood({**row, "timeline": timelines[row["link_id"]]}, as_of) for row in found.items
+    ]
     return Page(rows, found.next_cursor)

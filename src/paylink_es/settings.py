@@ -177,7 +177,8 @@ class Settings(BaseSettings):
     )
     settlement_holidays: list[str] | None = Field(
         default=None,
-        description="Non-business days (ISO dates) besides weekends; default: 2026's fixed ones",
+        description="Non-business days (ISO dates) besides weekends; replaces the shipped list"
+        " (Indonesia's national holidays and collective leave, 2026 and 2027)",
     )
     settlement_days: dict[str, int] | None = Field(
         default=None,

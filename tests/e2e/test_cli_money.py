@@ -10,7 +10,7 @@ from pathlib import Path
 from uuid import UUID
 
 from paylink_es.bootstrap import open_paylink
-from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.clock import WIB, FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.e2e.test_cli import paylink
@@ -63,6 +63,36 @@ def test_settle_twice_settles_once_and_the_report_lists_every_payment(tmp_path: 
         (150_000, 4_000, 146_000),
     ]
     assert {r["settlement_date"] for r in rows} == {summary["date"]}
+
+
+def test_settling_a_day_after_today_is_refused_unless_forced(tmp_path: Path) -> None:
+    merchant = _merchant(tmp_path)
+    _paid_last_week(tmp_path, merchant, [150_000, 54_000])
+    # Two days ahead of Jakarta's today: still ahead if midnight passes during the test.
+    ahead = (datetime.now(tz=WIB).date() + timedelta(days=2)).isoformat()
+
+    refused = paylink(tmp_path, "settle", "--date", ahead, "--json")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stdout == ""
+    assert f"--date {ahead} is after today" in refused.stderr
+    assert "Asia/Jakarta" in refused.stderr
+    assert "--force" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    forced = paylink(tmp_path, "settle", "--date", ahead, "--force", "--json")
+    assert forced.returncode == 0, forced.stderr
+    summary = json.loads(forced.stdout)
+    assert (summary["date"], summary["settled"]) == (ahead, 2), "the refusal settled nothing"
+
+
+def test_settling_today_or_an_earlier_day_needs_no_force(tmp_path: Path) -> None:
+    merchant = _merchant(tmp_path)
+    _paid_last_week(tmp_path, merchant, [80_000])
+    yesterday = (datetime.now(tz=WIB).date() - timedelta(days=1)).isoformat()
+
+    earlier = paylink(tmp_path, "settle", "--date", yesterday, "--json")
+    assert earlier.returncode == 0, earlier.stderr
+    assert json.loads(earlier.stdout)["date"] == yesterday
 
 
 def test_bank_account_policy_and_fee_plan_from_the_command_line(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
-    INDONESIA_2026,
+    INDONESIA,
     HolidayInvalidError,
     PaidAtInvalidError,
     SettlementCalendar,
@@ -23,7 +23,7 @@ from paylink_es.domain.errors import PaymentMethodUnknownError
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale import WIB
 
-CALENDAR = SettlementCalendar(INDONESIA_2026)
+CALENDAR = SettlementCalendar(INDONESIA)
 T_PLUS_0 = SettlementRules(days_by_family={"virtual_account": 0})
 
 days = st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))
@@ -64,8 +64,10 @@ def test_a_va_paid_the_friday_before_independence_day_settles_on_tuesday() -> No
     assert CALENDAR.settlement_date(wib(2026, 8, 14), "va_mandiri") == date(2026, 8, 18)
 
 
-def test_a_va_paid_on_christmas_eve_settles_after_the_weekend() -> None:
-    assert CALENDAR.settlement_date(wib(2026, 12, 24), "va_bri") == date(2026, 12, 28)
+def test_a_va_paid_on_christmas_eve_counts_from_the_monday_after_christmas() -> None:
+    # 24 December 2026 is collective leave, the 25th Christmas, then a weekend: T is the
+    # 28th and T+1 the 29th.
+    assert CALENDAR.settlement_date(wib(2026, 12, 24), "va_bri") == date(2026, 12, 29)
 
 
 def test_t_plus_0_on_a_saturday_lands_on_monday() -> None:
@@ -130,7 +132,7 @@ def test_a_holiday_list_parses_from_iso_strings() -> None:
         date(2026, 8, 17),
         date(2026, 12, 25),
     }
-    assert date(2026, 8, 17) in INDONESIA_2026
+    assert date(2026, 8, 17) in INDONESIA
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from paylink_es.bootstrap.adapters import build_channels, notifications_from_set
 from paylink_es.channels.registry import close_all
 from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
-    INDONESIA_2026,
+    INDONESIA,
     SettlementCalendar,
     SettlementRules,
     parse_holidays,
@@ -155,7 +155,7 @@ def build(
 def settlement_calendar(settings: Settings) -> tuple[SettlementCalendar, SettlementRules]:
     """The business-day calendar and T+N rules the settings ask for (checked)."""
     holidays = (
-        INDONESIA_2026
+        INDONESIA
         if settings.settlement_holidays is None
         else parse_holidays(settings.settlement_holidays, "settlement_holidays")
     )

@@ -19,6 +19,7 @@ from typing import Final
 
 from paylink_es.domain.clock import WIB
 from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.holidays import INDONESIA_HOLIDAYS
 from paylink_es.domain.methods import PAYMENT_METHODS, check_method, method_family
 
 FAMILIES: Final[frozenset[str]] = frozenset(family for family, _ in PAYMENT_METHODS.values())
@@ -144,17 +145,7 @@ class SettlementCalendar:
         return self.add_business_days(trade_day, rules.days_for(method))
 
 
-# An example, not the law: the fixed-date national holidays and the Easter-dated ones of
-# 2026. The lunar and Balinese holidays (Eid, Nyepi, Waisak, ...) and the government's
-# collective leave days are announced each year: load the real list with parse_holidays.
-INDONESIA_2026: Final = parse_holidays(
-    [
-        "2026-01-01",  # New Year's Day
-        "2026-04-03",  # Good Friday
-        "2026-05-01",  # Labour Day
-        "2026-05-14",  # Ascension of Jesus Christ
-        "2026-06-01",  # Pancasila Day
-        "2026-08-17",  # Independence Day
-        "2026-12-25",  # Christmas Day
-    ]
-)
+# The days off Indonesia's joint decrees set for 2026 and 2027, national holidays and
+# collective leave alike (see :mod:`paylink_es.domain.holidays`: names, and which dates are
+# projections of a lunar calendar). The setting ``settlement_holidays`` replaces the list.
+INDONESIA: Final = frozenset(holiday.day for holiday in INDONESIA_HOLIDAYS)

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from paylink_es.domain.errors import DomainError, InvalidFieldError
 from paylink_es.entrypoints.cli_money import add_money_commands
+from paylink_es.entrypoints.instants import NOW, When
 from paylink_es.locale import WIB
 from paylink_es.settings import Settings
 
@@ -194,12 +195,16 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
-def _instant(text: str) -> datetime:
-    """An ISO-8601 instant with a time zone (a bare date means its start in WIB)."""
+def _instant(text: str) -> When:
+    """An ISO-8601 instant with a time zone (a bare date means its start in WIB), to the
+    microsecond (finer digits are cut, never rounded up); or ``now``, which the command
+    reads from the application's clock once it runs."""
+    if text.strip().lower() == NOW:
+        return NOW
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        msg = f"{text!r} is not an ISO-8601 instant, e.g. 2026-12-01T23:59:00+07:00"
+        msg = f"{text!r} is not an ISO-8601 instant, e.g. 2026-12-01T23:59:00.250+07:00, nor now"
         raise argparse.ArgumentTypeError(msg) from None
     if value.tzinfo is None:
         if len(text) == 10:  # a date: the day starts at midnight in Jakarta
@@ -318,7 +323,9 @@ def _add_projection_commands(commands: Any) -> None:
     )
     audits = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     replay = audits.add_parser("replay", help="rebuild balances from the store up to an instant")
-    replay.add_argument("--as-of", type=_instant, required=True, help="ISO-8601 instant")
+    replay.add_argument(
+        "--as-of", type=_instant, required=True, help="ISO-8601 instant with a zone, or now"
+    )
     replay.add_argument("--merchant", type=UUID, help="only this merchant")
     replay.add_argument("--format", choices=["table", "json", "csv"], default="table")
     whatif = audits.add_parser(
@@ -351,8 +358,10 @@ def _add_projection_commands(commands: Any) -> None:
     audits.add_parser("verify", help="check the store against the hash chain")
     audits.add_parser("digest", help="print the hash chain's head")
     export = audits.add_parser("export", help="the journal as CSV for accountants")
-    export.add_argument("--from", dest="start", type=_instant, help="first instant (inclusive)")
-    export.add_argument("--to", dest="end", type=_instant, help="last instant (exclusive)")
+    export.add_argument(
+        "--from", dest="start", type=_instant, help="first instant (inclusive), or now"
+    )
+    export.add_argument("--to", dest="end", type=_instant, help="last instant (exclusive), or now")
     export.add_argument("--output", type=Path, help="file to write (default: stdout)")
     audit.set_defaults(handler=_audit)
 

@@ -33,9 +33,18 @@ def _settle(args: argparse.Namespace, settings: Settings) -> int:
     from workers.settlement import settle_day, today_in_jakarta
 
     with open_paylink(settings) as paylink:
+        today = today_in_jakarta(paylink)
+        if args.date is not None and args.date > today and not args.force:
+            print(
+                f"paylink: --date {args.date} is after today ({today} in Asia/Jakarta):"
+                " settling a day ahead makes money available before it is due; nothing was"
+                " settled. Pass --force to settle that day anyway.",
+                file=sys.stderr,
+            )
+            return 2
         models = ReadModels(settings)
         try:
-            day = args.date or today_in_jakarta(paylink)
+            day = args.date or today
             bar = ProgressBar(f"settle {day.isoformat()}", unit="payments")
             run = settle_day(
                 paylink, models, day, merchant_id=args.merchant, catch_up=True, progress=bar
@@ -141,7 +150,14 @@ def _policy(args: argparse.Namespace, settings: Settings) -> int:
 def add_money_commands(commands: Any, merchant_commands: Any) -> None:
     """Add settle, settlements, payouts and the merchants' money settings to the CLI."""
     settle = commands.add_parser("settle", help="settle due payments: pending -> available")
-    settle.add_argument("--date", type=_day, help="settlement day (default: today in Jakarta)")
+    settle.add_argument(
+        "--date",
+        type=_day,
+        help="settlement day (default: today in Jakarta); a later day needs --force",
+    )
+    settle.add_argument(
+        "--force", action="store_true", help="settle a --date after today (Asia/Jakarta)"
+    )
     settle.add_argument("--merchant", type=UUID, help="only this merchant")
     settle.add_argument("--json", action="store_true")
     settle.set_defaults(handler=_settle)

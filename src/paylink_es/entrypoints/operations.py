@@ -22,6 +22,7 @@ from paylink_es.bootstrap.adapters import build_channels
 from paylink_es.channels.registry import close_all
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.fees import FeePlan
+from paylink_es.entrypoints.instants import When, resolved
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.settings import Settings
 from projections.audit import verify_chain
@@ -148,10 +149,12 @@ def _catch_up(paylink: Paylink, models: ReadModels) -> None:
     CatchUp(paylink.app, list(models.models.values())).run_once()
 
 
-def audit_replay(settings: Settings, as_of: datetime, merchant: UUID | None, fmt: str) -> int:
-    """Rebuild balances from the store up to ``as_of``; compare with the live view."""
+def audit_replay(settings: Settings, when: When, merchant: UUID | None, fmt: str) -> int:
+    """Rebuild balances from the store up to ``when``; compare with the live view."""
     with _opened(settings) as (paylink, models):
         _catch_up(paylink, models)
+        # ``now`` is read after the catch-up: every event the views hold is in.
+        as_of = resolved(when, paylink)
         bar = ProgressBar("replay")
         result = replay(paylink.app, models, as_of, merchant, progress=bar)
         bar.finish()
@@ -306,14 +309,16 @@ def audit_digest(settings: Settings) -> int:
 
 
 def audit_export(
-    settings: Settings, start: datetime | None, end: datetime | None, output: Path | None
+    settings: Settings, start: When | None, end: When | None, output: Path | None
 ) -> int:
     """Write the journal between two instants as CSV, streamed page by page."""
     with _opened(settings, ["ledger"]) as (paylink, models):
         _catch_up(paylink, models)
+        first = None if start is None else resolved(start, paylink)
+        last = None if end is None else resolved(end, paylink)
         stream: IO[str] = output.open("w", newline="") if output else sys.stdout
         try:
-            rows = _export_rows(models, start, end, stream)
+            rows = _export_rows(models, first, last, stream)
         finally:
             if output:
                 stream.close()

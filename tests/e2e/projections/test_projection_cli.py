@@ -7,6 +7,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 from paylink_es.application.services import Paylink
@@ -212,3 +213,72 @@ def test_replay_exits_non_zero_with_a_readable_diff_when_a_live_balance_was_alte
         in altered.stderr
     )
     assert "pending" not in altered.stderr.split("DIFFERENCES", 1)[1]
+
+
+def _replayed(settings: Settings, as_of: str) -> dict[str, Any]:
+    """``paylink audit replay --as-of AS_OF --format json``: its one merchant's book."""
+    result = paylink(settings, "audit", "replay", "--as-of", as_of, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    body: dict[str, Any] = json.loads(result.stdout)
+    return body
+
+
+def test_replay_keeps_microseconds_an_event_just_before_the_instant_counts_one_just_after_not(
+    backend_settings: Settings, clock: FakeClock, views: ReadModels
+) -> None:
+    clock.current = datetime(2026, 3, 2, 3, 0, 0, 100_000, tzinfo=UTC)
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Detik")
+        app.merchants.set_bank_account(merchant, "BCA", "1234567890", "Toko Detik")
+        link = app.links.create(merchant, amount=50_000, description="Sepatu")
+        payment = app.payments.start(link, "va_bca")
+        app.payments.record(payment, "va-detik", Money(50_000, "IDR"), clock())
+        app.payments.verify(payment, fee=Money(500, "IDR"))
+        app.money.settle_payment(payment, uuid4(), clock().date())  # all at .100000
+        paid_out_at = clock.advance(timedelta(microseconds=400_000))  # .500000, same second
+        app.money.request_payout(merchant, "test", Money(20_000, "IDR"))
+        catch_up(app, views)
+    just_before = (paid_out_at - timedelta(microseconds=1)).astimezone(WIB).isoformat()
+    assert just_before == "2026-03-02T10:00:00.499999+07:00"
+
+    [book] = _replayed(backend_settings, just_before)["balances"]
+    assert (book["merchant_id"], book["available"], book["paid_out"]) == (
+        str(merchant),
+        49_500,
+        0,
+    )
+    [book] = _replayed(backend_settings, paid_out_at.isoformat())["balances"]
+    assert (book["available"], book["paid_out"]) == (29_500, 20_000)
+    # The start of that second is before every event: none of them may be read as in it.
+    assert _replayed(backend_settings, "2026-03-02T03:00:00Z")["balances"] == []
+
+
+def test_replay_as_of_now_reads_every_event_by_the_applications_clock(
+    backend_settings: Settings, clock: FakeClock, views: ReadModels
+) -> None:
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Sekarang")
+        sell(app, clock, merchant, 1)
+        catch_up(app, views)
+    [book] = views["ledger"].view.query("SELECT * FROM {s}balances")
+
+    for word in ("now", "NOW"):
+        result = paylink(backend_settings, "audit", "replay", "--as-of", word, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        body = json.loads(result.stdout)
+        assert datetime.fromisoformat(body["as_of"].replace("Z", "+00:00")) > clock()
+        [replayed] = body["balances"]
+        assert {k: replayed[k] for k in ("available", "refunded", "verified")} == {
+            k: int(book[k]) for k in ("available", "refunded", "verified")
+        }
+        assert "replay equals the live views" in result.stderr
+
+    table = paylink(backend_settings, "audit", "replay", "--as-of", "now")
+    assert table.returncode == 0, table.stderr
+    assert str(merchant) in table.stdout
+    export = paylink(backend_settings, "audit", "export", "--from", "2026-01-01", "--to", "now")
+    assert export.returncode == 0, export.stderr
+    assert "exported 7 journal lines" in export.stderr
+    words = paylink(backend_settings, "audit", "replay", "--as-of", "yesterday")
+    assert words.returncode == 2
+    assert "--as-of: 'yesterday' is not an ISO-8601 instant" in words.stderr

@@ -124,6 +124,7 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
         (f"{name} {why}", "GET", path, {name: value}, name, VALIDATION)
         for path, name in (
             ("/v1/balances", "as_of"),
+            ("/v1/links", "as_of"),
             ("/v1/links", "created_from"),
             ("/v1/links", "created_to"),
         )
@@ -188,6 +189,9 @@ GOOD: list[tuple[str, str, dict[str, str]]] = [
     ("as_of at the first instant", "/v1/balances", {"as_of": "0001-01-01T00:00:00+01:00"}),
     ("as_of at the last instant", "/v1/balances", {"as_of": "9999-12-31T23:59:59-01:00"}),
     ("a creation window", "/v1/links", {"created_from": "2026-01-01T00:00:00+07:00"}),
+    ("links as of an instant", "/v1/links", {"as_of": "2026-01-31T10:00:00.123456789Z"}),
+    ("links as of the last instant", "/v1/links", {"as_of": "9999-12-31T23:59:59-01:00"}),
+    ("links as of the first instant", "/v1/links", {"as_of": "0001-01-01T00:00:00+01:00"}),
     ("text with a newline", "/v1/links", {"q": "Kaos\npolos", "reference_id": "INV-1"}),
     ("an event type", "/v1/events", {"type": "payment.verified"}),
     ("a settlement day", "/v1/settlements/report.csv", {"date": "2026-01-31"}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -401,3 +401,127 @@ def test_cancelling_an_unknown_link_is_a_404_problem(api: Api) -> None:
     response = api.client.post(f"/v1/links/{UNKNOWN_ID}/cancel", headers=merchant.headers())
 
     assert_problem(response, 404, "not-found")
+
+
+def _as_of(api: Api, merchant: Merchant, moment: datetime, **params: Any) -> dict[str, Any]:
+    """GET /v1/links?as_of=… (in WIB, to the microsecond)."""
+    return _list(api, merchant, as_of=moment.astimezone(WIB).isoformat(), **params)
+
+
+def _shown(page: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+    """Each link of a page as it stood: id, status, payments, money collected."""
+    return [
+        (link["id"], link["status"], link["counts"]["payments"], link["collected"])
+        for link in page["data"]
+    ]
+
+
+def test_links_as_of_an_instant_are_the_links_that_existed_then_as_they_stood_then(
+    api: Api,
+) -> None:
+    merchant = api.merchant()
+    before_anything = api.clock()
+    api.clock.advance(timedelta(microseconds=250_000))
+    created_at = api.clock()
+    shirt = api.create_link(merchant, description="Kaos", usage_limit=None)
+    api.clock.advance(timedelta(hours=1))
+    hat = api.create_link(
+        merchant,
+        description="Topi",
+        expires_at=(api.clock() + timedelta(hours=2)).astimezone(WIB).isoformat(),
+    )
+    paid_at = api.clock.advance(timedelta(minutes=10))
+    payment = api.paylink.payments.start(UUID(shirt["id"]), "qris")
+    api.paylink.payments.record(payment, "QR-1", Money(100000, "IDR"), api.clock())
+    api.paylink.payments.verify(payment)
+    cancelled_at = api.clock.advance(timedelta(microseconds=300_000))  # the same second
+    cancel = api.client.post(f"/v1/links/{shirt['id']}/cancel", headers=merchant.headers())
+    assert cancel.status_code == 200, cancel.text
+    api.clock.advance(timedelta(hours=3))  # the hat has expired by now
+    api.catch_up()
+    now = _list(api, merchant)
+
+    assert _as_of(api, merchant, before_anything)["data"] == []
+    assert _as_of(api, merchant, created_at - timedelta(microseconds=1))["data"] == []
+    assert _shown(_as_of(api, merchant, created_at)) == [(shirt["id"], "active", 0, 0)]
+    assert _shown(_as_of(api, merchant, paid_at - timedelta(microseconds=1))) == [
+        (hat["id"], "active", 0, 0),
+        (shirt["id"], "active", 0, 0),
+    ]
+    just_before = _as_of(api, merchant, cancelled_at - timedelta(microseconds=1))
+    assert _shown(just_before) == [(hat["id"], "active", 0, 0), (shirt["id"], "active", 1, 100000)]
+    assert instant(just_before["as_of"]) == cancelled_at - timedelta(microseconds=1)
+    assert _shown(_as_of(api, merchant, cancelled_at)) == [
+        (hat["id"], "active", 0, 0),
+        (shirt["id"], "cancelled", 1, 100000),
+    ]
+    assert _shown(now) == [(hat["id"], "expired", 0, 0), (shirt["id"], "cancelled", 1, 100000)]
+    assert now.get("as_of") is None
+    then = _as_of(api, merchant, api.clock())
+    assert then["data"] == now["data"], "as of now, a link reads as it does without as_of"
+    assert all(link["timeline"] is None for link in then["data"])
+    for link, created in zip(then["data"], (hat, shirt), strict=True):
+        assert {k: link[k] for k in ("code", "url", "description", "created_at")} == {
+            k: created[k] for k in ("code", "url", "description", "created_at")
+        }
+
+
+def test_links_as_of_a_later_instant_read_as_now_and_never_predict_an_expiry(api: Api) -> None:
+    merchant = api.merchant()
+    hat = api.create_link(
+        merchant,
+        description="Topi",
+        expires_at=(api.clock() + timedelta(days=1)).astimezone(WIB).isoformat(),
+    )
+    api.catch_up()
+
+    later = _as_of(api, merchant, api.clock() + timedelta(days=7))
+
+    assert _shown(later) == [(hat["id"], "active", 0, 0)]
+    assert instant(later["as_of"]) == api.clock()
+
+
+def test_links_as_of_an_instant_page_with_cursors_and_keep_their_filters(api: Api) -> None:
+    merchant = api.merchant()
+    black = [api.create_link(merchant, description=f"hitam {n}")["id"] for n in range(3)]
+    white = [api.create_link(merchant, description=f"putih {n}")["id"] for n in range(2)]
+    api.clock.advance(timedelta(seconds=1))
+    as_of = api.clock()
+    api.clock.advance(timedelta(seconds=1))
+    api.create_link(merchant, description="hitam later")  # after the instant: never listed
+    api.catch_up()
+
+    def walk(**params: Any) -> list[str]:
+        seen: list[str] = []
+        page = _as_of(api, merchant, as_of, limit=2, **params)
+        while True:
+            assert len(page["data"]) <= 2
+            seen += _ids(page)
+            if page["next_cursor"] is None:
+                return seen
+            page = _as_of(api, merchant, as_of, limit=2, cursor=page["next_cursor"], **params)
+
+    assert walk() == _ids(_list(api, merchant, created_to=as_of.isoformat(), limit=100))
+    assert sorted(walk()) == sorted(black + white)
+    assert sorted(walk(q="hitam")) == sorted(black)
+    assert walk(q="hitam", created_from=as_of.isoformat()) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "slug"),
+    [
+        ({"as_of": "yesterday"}, "as_of", "validation-error"),
+        ({"as_of": "2026-01-31T17:00:00"}, "as_of", "validation-error"),
+        ({"as_of": "2026-02-30T17:00:00Z"}, "as_of", "validation-error"),
+        ({"as_of": "2026-01-31T17:00:00Z", "status": "active"}, "status", "invalid-query"),
+    ],
+)
+def test_a_bad_as_of_is_a_422_problem_naming_it(
+    api: Api, params: dict[str, str], field: str, slug: str
+) -> None:
+    merchant = api.merchant()
+
+    response = api.client.get("/v1/links", params=params, headers=merchant.headers())
+
+    body = assert_problem(response, 422, slug, field=field)
+    assert body["detail"].startswith(f"{field}: "), body

@@ -101,6 +101,36 @@ def test_balances_move_with_each_payment_step_and_as_of_shows_them_as_they_were(
             assert instant(body["as_of"]) == moment
 
 
+def test_balances_as_of_keep_microseconds_so_events_in_the_same_second_are_told_apart(
+    api: Api,
+) -> None:
+    merchant = api.merchant()
+    link = api.create_link(merchant, usage_limit=None)
+    whole_second = api.clock()
+    assert whole_second.microsecond == 0
+    first_at = api.clock.advance(timedelta(microseconds=100_000))
+    api.paylink.payments.verify(_pay(api, link["id"], "qris", "QR-1"))
+    second_at = api.clock.advance(timedelta(microseconds=400_000))
+    api.paylink.payments.verify(_pay(api, link["id"], "va_bca", "VA-1"))
+    api.catch_up()
+
+    def verified(as_of: datetime) -> int:
+        body = _balances(api, merchant, as_of)
+        assert instant(body["as_of"]) == as_of
+        return sum(row["verified"] for row in body["data"])
+
+    assert verified(whole_second) == 0
+    assert verified(first_at - timedelta(microseconds=1)) == 0
+    assert verified(first_at) == 100000
+    assert verified(second_at - timedelta(microseconds=1)) == 100000
+    assert verified(second_at) == 200000
+    # Digits past the microsecond are cut, never rounded up into the next event.
+    text = second_at.strftime("%Y-%m-%dT%H:%M:%S.") + "4999999Z"
+    response = api.client.get("/v1/balances", params={"as_of": text}, headers=merchant.headers())
+    assert response.status_code == 200, response.text
+    assert [row["verified"] for row in response.json()["data"]] == [100000]
+
+
 def test_payments_are_listed_newest_first_filtered_by_link_and_status_and_paged(
     api: Api,
 ) -> None:

@@ -233,8 +233,8 @@ def test_every_query_gives_the_rows_its_type_names(
     checked.rows(settlements.PayoutRow, [settlements.payout_detail(views, m, "test", payout)])
 
     # Every row type was held against real rows (the timeline and posting rows inside
-    # others: a link's detail, the journal).
-    inside = {"TimelineEntry", "StoredTimelineEntry", "PostingRow", "BalanceRow"}
+    # others: a link's detail, links as of an instant, the journal).
+    inside = {"TimelineEntry", "StoredTimelineEntry", "LinkTimelineRow", "PostingRow", "BalanceRow"}
     assert row_types() - inside == set(checked.counts)
 
 

@@ -13,7 +13,7 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.queries.ledger import Balances, balances
-from projections.queries.links import LinkDetail, link_as_of, link_detail
+from projections.queries.links import LinkDetail, link_as_of, link_detail, links_as_of
 from projections.readmodel import iso
 from projections.runner import ReadModels
 from tests.support.read_models import catch_up, paylink
@@ -139,6 +139,17 @@ def test_balances_and_links_as_of_an_earlier_instant_are_what_the_views_showed_t
                 assert {k: past_fields[k] for k in COMPARED} == {
                     k: shown_fields[k] for k in COMPARED
                 }
+            # A page of links as of the instant: each link as it is rebuilt alone, and
+            # every link that existed then (one created at that very instant too).
+            page = links_as_of(views, shop.merchant, "test", at, limit=100)
+            alone = [
+                link_as_of(views, shop.merchant, "test", UUID(row["link_id"]), at)
+                for row in page.items
+            ]
+            assert page.items == alone
+            assert {UUID(row["link_id"]) for row in page.items} == {
+                link for link in shop.links if then.links.get(link) is not None
+            }
         assert [status(s, fixed) for s in seen] == ["active", "completed", "completed"]
         assert [status(s, open_amount) for s in seen] == ["active", "active", "expired"]
         assert [status(s, cancelled) for s in seen] == [None, "cancelled", "cancelled"]
