@@ -31,6 +31,7 @@ from paylink_es.settings import Settings
 from paylink_es.store.postgres import SharedDatastore
 from projections.runner import ProjectionService, ReadModels
 from workers.channel_poller import ChannelPoller
+from workers.expiry import ExpiryScheduler
 from workers.settlement import SettlementScheduler
 from workers.webhook_sender import DeliveryWorker
 
@@ -187,8 +188,8 @@ def app_from_environment(
 
 
 class _Background:
-    """The read models' runner, the webhook sender, the settlement scheduler and the
-    channel poller."""
+    """The read models' runner, the webhook sender, the settlement and expiry schedulers
+    and the channel poller."""
 
     def __init__(
         self,
@@ -214,6 +215,10 @@ class _Background:
         if settings.settle_every_s > 0:
             self.settler = SettlementScheduler(paylink, models, settings.settle_every_s)
             self.settler.start()
+        self.expirer: ExpiryScheduler | None = None
+        if settings.expire_every_s > 0:
+            self.expirer = ExpiryScheduler(paylink, models, settings.expire_every_s)
+            self.expirer.start()
         self.poller: ChannelPoller | None = None
         if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
             self.poller = ChannelPoller(paylink, models, channels, settings.channel_poll_s)
@@ -225,6 +230,8 @@ class _Background:
             self.poller.stop()
         if self.settler is not None:
             self.settler.stop()
+        if self.expirer is not None:
+            self.expirer.stop()
         self.stopping.set()
         self.sender.join(timeout=15)
         self.worker.close()

@@ -132,6 +132,7 @@ class LinkTracking(ReadModel):
         " search TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS links_by_merchant"
         " ON {s}links (merchant_id, mode, created_at, link_id)",
+        "CREATE INDEX IF NOT EXISTS links_expiring ON {s}links (status, expires_at)",
         "CREATE TABLE IF NOT EXISTS {s}link_timeline ("
         " position BIGINT PRIMARY KEY, link_id TEXT NOT NULL, at TEXT NOT NULL,"
         " event TEXT NOT NULL, detail TEXT NOT NULL)",

@@ -112,6 +112,17 @@ def _effective_status(row: LinkRow, now: datetime) -> str:
     return row["status"]
 
 
+def expiring(models: ReadModels, now: datetime, limit: int = 500) -> list[str]:
+    """Active links whose expiry has passed by ``now`` (earliest first): the ones still
+    waiting for their ``Expired`` event."""
+    rows = models["links"].view.query(
+        "SELECT link_id FROM {s}links WHERE status = 'active' AND expires_at IS NOT NULL"
+        " AND expires_at <= ? ORDER BY expires_at, link_id LIMIT ?",
+        (iso(now), limit),
+    )
+    return [row["link_id"] for row in rows]
+
+
 def list_links(
     models: ReadModels,
     merchant_id: UUID,

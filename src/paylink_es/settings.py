@@ -169,6 +169,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How often serve asks remote channels about unconfirmed payments; 0: never",
     )
+    expire_every_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often links past their expiry get their Expired event; 0: never",
+    )
     # -- settlement ----------------------------------------------------------------------
     settle_every_s: float = Field(
         default=900.0,

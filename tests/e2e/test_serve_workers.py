@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -174,3 +175,50 @@ def test_a_child_whose_parent_is_already_gone_when_it_asks_gets_sigterm_at_once(
         [sys.executable, "-c", code], timeout=10, check=False
     )
     assert child.returncode == -signal.SIGTERM
+
+
+def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
+    tmp_path: Path, reaper: list[Proc]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    created = subprocess.run(
+        [sys.executable, "-m", "paylink_es", "merchants", "create", "--name", "Toko Kilat"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = created.stdout.rsplit(": ", 1)[1].strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = start_serve(tmp_path, port, "serve.log")
+    try:
+        wait_healthy(serve, url, tmp_path / "serve.log")
+        expires = datetime.now(tz=UTC) + timedelta(seconds=2)
+        link = httpx.post(
+            f"{url}/v1/links",
+            json={"amount": 25_000, "description": "Flash", "expires_at": expires.isoformat()},
+            headers=headers,
+            timeout=10,
+        )
+        assert link.status_code == 201, link.text
+        deadline = time.monotonic() + 60  # a generous bound: this is no speed test
+        expired: list[dict[str, object]] = []
+        while not expired and time.monotonic() < deadline:
+            time.sleep(0.5)
+            feed = httpx.get(
+                f"{url}/v1/events", params={"type": "link.expired"}, headers=headers, timeout=10
+            )
+            expired = feed.json()["data"]
+        assert [event["data"] for event in expired] == [
+            {"object": "payment_link", "id": link.json()["id"]}
+        ], (tmp_path / "serve.log").read_text()
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=20) == 0, (tmp_path / "serve.log").read_text()
+    finally:
+        reaper.extend(descendants(serve.pid))
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait(timeout=10)

@@ -41,6 +41,7 @@ from projections.whatif import (
     what_if,
 )
 from workers.channel_poller import ChannelPoller, waiting_payments
+from workers.expiry import ExpiryScheduler
 
 
 class ProgressBar:
@@ -88,7 +89,8 @@ def _opened(
 
 def run(settings: Settings) -> int:
     """Keep every read model up to date until interrupted (a process of its own); the
-    channel poller runs beside them when a remote channel is configured."""
+    expiry scheduler runs beside them, and the channel poller when a remote channel is
+    configured."""
     channels = build_channels(settings)
     paylink = open_paylink(settings)
     service = ProjectionService(settings, paylink.app)
@@ -100,12 +102,18 @@ def run(settings: Settings) -> int:
     if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
         poller = ChannelPoller(paylink, service.models, channels, settings.channel_poll_s)
         poller.start()
+    expirer = None
+    if settings.expire_every_s > 0:
+        expirer = ExpiryScheduler(paylink, service.models, settings.expire_every_s)
+        expirer.start()
     freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
     try:
         while not stopping.wait(1.0):
             pass
     finally:
+        if expirer is not None:
+            expirer.stop()
         if poller is not None:
             poller.stop()
         service.stop()

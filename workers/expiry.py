@@ -1,0 +1,62 @@
+"""Link expiry as an event: the scheduler that records ``Expired`` when a link's time is up.
+
+A link past its expiry already reads as expired (its status is computed from the clock),
+but only an ``Expired`` event puts ``link.expired`` in the feed, fires the webhook and lets
+the channel poller delete the link's unpaid virtual accounts. The scheduler asks the links
+view for active links whose expiry has passed, every ``every_s`` seconds, and records each
+one's expiry through the links service. Several processes may run it at once: the command
+is decided on the link's current version, so a link expires exactly once whoever is first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from uuid import UUID
+
+from paylink_es.application.services import Paylink
+from projections.queries.links import expiring
+from projections.runner import ReadModels
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def expire_due(paylink: Paylink, models: ReadModels, batch: int = BATCH) -> int:
+    """Record the expiry of every link the view shows past due; returns how many expired
+    now (a link another process expired first counts there, not here)."""
+    expired = 0
+    # One batch per tick: the view shows the links just expired as active until it
+    # catches up, so the next tick (not a loop here) finds whatever is left.
+    for link_id in expiring(models, paylink.now(), batch):
+        try:
+            if paylink.links.expire(UUID(link_id)):
+                expired += 1
+        except Exception:
+            log.exception("could not record the expiry of link %s", link_id)
+    return expired
+
+
+class ExpiryScheduler(threading.Thread):
+    """Inside ``paylink serve`` (and the projections process): expire links on time."""
+
+    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
+        super().__init__(name="expiry-scheduler", daemon=True)
+        self.paylink = paylink
+        self.models = models
+        self.every_s = every_s
+        self.stopping = threading.Event()
+        self.expired = 0
+
+    def run(self) -> None:
+        """Expire what is due, wait, repeat, until stopped; a failed tick is logged."""
+        while not self.stopping.wait(self.every_s):
+            try:
+                self.expired += expire_due(self.paylink, self.models)
+            except Exception:
+                log.exception("expiry tick failed; trying again in %.1f s", self.every_s)
+
+    def stop(self) -> None:
+        """Stop after the current tick."""
+        self.stopping.set()
+        self.join(timeout=30)
