@@ -51,7 +51,8 @@ class CustomerIn(BaseModel):
 
 
 class LinkCreate(BaseModel):
-    """A new payment link: a fixed ``amount``, or ``amount_min``/``amount_max`` (open)."""
+    """A new payment link: a fixed ``amount`` (or ``line_items``), or ``amount_min`` and
+    optionally ``amount_max`` for an amount the payer chooses; one of them is required."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE]}

@@ -110,7 +110,10 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
     status_code=201,
     response_model=LinkOut,
     responses={
-        200: {"model": LinkOut, "description": "a link with that reference_id existed: it"},
+        200: {
+            "model": LinkOut,
+            "description": "a link with that reference_id existed, made with this same body: it",
+        },
         **problem_responses(409),
     },
     summary="Create a payment link",
@@ -121,7 +124,13 @@ async def create_link(
     owner: Owner,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Create a link; the same ``reference_id`` returns the first link (200 instead of 201).
+    """Create a link; the same ``reference_id`` with the same body returns the first link
+    (200 instead of 201), with another body it is a 409 ``reference-id-reused`` naming it.
+
+    The amount is required: ``amount`` (or ``line_items``), or ``amount_min`` (and optionally
+    ``amount_max``) for an amount the payer chooses. Each method in ``methods`` must take the
+    link's currency, amount and fee (422 ``method-unavailable`` naming ``methods[i]``);
+    without ``methods`` the link is offered by every method that can take it.
 
     Most creations never get here: :mod:`api.direct` answers them with :func:`open_link`
     before FastAPI's layers. This route answers the rest (idempotent requests, errors).
