@@ -63,6 +63,12 @@ class LinkCreate(BaseModel):
     currency: str = Field(default="IDR", max_length=3)
     description: str = Field(max_length=1000)
     reference_id: str | None = Field(default=None, max_length=64)
+    slug: str | None = Field(
+        default=None,
+        max_length=64,
+        description="your own short name: the link is also at /l/{slug} (3-64 letters, "
+        "digits or -, case-insensitive, unique; a few words are reserved)",
+    )
     methods: list[str] | None = Field(default=None, max_length=32)
     expires_at: datetime | None = None
     usage_limit: StrictInt | None = Field(default=1, description="null means unlimited")
@@ -123,7 +129,8 @@ class LinkOut(BaseModel):
     id: str
     mode: str
     code: str
-    url: str
+    slug: str | None = None
+    url: str = Field(description="the page: /l/{slug} when the link has a slug, else /l/{code}")
     qr_url: str
     status: str
     currency: str

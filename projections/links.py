@@ -69,6 +69,7 @@ def _terms(e: dict[str, Any]) -> dict[str, Any]:
         "success_url": e["success_url"],
         "failure_url": e["failure_url"],
         "metadata": e["metadata"],
+        "slug": e.get("slug"),
     }
 
 

@@ -71,6 +71,7 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
             "amount_max",
             "currency",
             "reference_id",
+            "slug",
             "expires_at",
             "usage",
             "usage_limit",
@@ -101,6 +102,8 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
     _amounts(parsed, currency, words)
     if values["reference_id"]:
         fields["reference_id"] = values["reference_id"]
+    if values["slug"]:
+        fields["slug"] = values["slug"]
     if values["methods"]:
         fields["methods"] = values["methods"]
     else:

@@ -27,7 +27,12 @@ from api.params import day, text
 from api.routes.links import details_row
 from api.routes.send import link_sender
 from paylink_es.application.details import LinkDetails
-from paylink_es.domain.errors import DomainError, InvalidFieldError
+from paylink_es.domain.errors import (
+    DomainError,
+    InvalidFieldError,
+    ReferenceReusedError,
+    SlugTakenError,
+)
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
 from paylink_es.locale import WIB, event_label
@@ -152,7 +157,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
         details, _ = await paylink.links.create_or_find_async(
             staff.merchant_id, mode=staff.mode, **form.fields
         )
-    except InvalidFieldError as error:
+    except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
         form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     return RedirectResponse(f"/dashboard/links/{details.id}?notice=created_ok", 303)
@@ -182,7 +187,7 @@ def detail_data(request: Request, staff: Staff, link_id: UUID) -> dict[str, Any]
         "details": details,
         "timeline": row["timeline"] if row is not None else [],
         "payments": payments.items,
-        "url": f"{base}/l/{details.code}",
+        "url": f"{base}/l/{details.path}",
         "event_label": lambda event: event_label(lang, event),
     }
 

@@ -45,6 +45,7 @@ def details_row(details: LinkDetails) -> dict[str, Any]:
         "link_id": str(details.id),
         "mode": details.mode,
         "code": details.code,
+        "slug": details.slug,
         "status": details.status,
         "currency": details.currency,
         "amount": details.amount,
@@ -72,12 +73,15 @@ def details_row(details: LinkDetails) -> dict[str, Any]:
 def link_out(row: dict[str, Any], base: str) -> LinkOut:
     """The API's view of a link row (from the links view or :func:`details_row`)."""
     code = row["code"]
+    slug = row.get("slug")
+    path = slug or code
     return LinkOut(
         id=row["link_id"],
         mode=row["mode"],
         code=code,
-        url=f"{base}/l/{code}",
-        qr_url=f"{base}/l/{code}/qr.svg",
+        slug=slug,
+        url=f"{base}/l/{path}",
+        qr_url=f"{base}/l/{path}/qr.svg",
         status=row["status"],
         currency=row["currency"],
         amount=row["amount"],

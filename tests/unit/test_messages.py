@@ -25,6 +25,7 @@ LINK = LinkDetails(
     id=uuid4(),
     merchant_id=uuid4(),
     code="Ab3dE9fGh2xK",
+    slug=None,
     mode="test",
     status="active",
     currency="IDR",

@@ -19,6 +19,7 @@ class LinkDetails:
     id: UUID
     merchant_id: UUID
     code: str
+    slug: str | None
     mode: str
     status: str
     currency: str
@@ -43,6 +44,11 @@ class LinkDetails:
     created_at: datetime
     version: int
 
+    @property
+    def path(self) -> str:
+        """What follows ``/l/`` in the link's address: its slug, else its code."""
+        return self.slug or self.code
+
     @classmethod
     def of(cls, link: PaymentLink, now: datetime) -> LinkDetails:
         """Snapshot ``link`` as a customer would see it at ``now``."""
@@ -50,6 +56,7 @@ class LinkDetails:
             id=link.id,
             merchant_id=link.merchant_id,
             code=link.code,
+            slug=getattr(link, "slug", None),  # a snapshot taken before slugs has none
             mode=link.mode,
             status=link.status_at(now),
             currency=link.currency,

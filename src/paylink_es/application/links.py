@@ -13,7 +13,7 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails
 from paylink_es.application.merchants import MerchantService
 from paylink_es.domain.acceptance import Offer, accepted_methods
-from paylink_es.domain.errors import NotFoundError, ReferenceReusedError
+from paylink_es.domain.errors import NotFoundError, ReferenceReusedError, SlugTakenError
 from paylink_es.domain.idempotency import derived_id
 from paylink_es.domain.link import LinkCodeIndex, PaymentLink, link_id_for_reference, terms_of
 from paylink_es.domain.merchant import random_base62
@@ -77,9 +77,11 @@ class LinkService:
             offered = replace(terms, methods=methods)
             code = random_base62(LINK_CODE_LENGTH)
             link = PaymentLink.create(link_id, merchant_id, code, offered)
-            index = LinkCodeIndex(link_id=link_id, code=code)
+            indexes = [LinkCodeIndex(link_id=link_id, code=code)]
+            if offered.slug is not None:
+                indexes.append(LinkCodeIndex(link_id=link_id, code=offered.slug))
             try:
-                app.save(link, index)
+                app.save(link, *indexes)
             except RecordConflictError:
                 # The reference's id is taken: that is the first link, unless it was the
                 # code that collided (then the retry draws a new code). An id derived from
@@ -89,6 +91,12 @@ class LinkService:
                     return self._same_reference(link_id, offered), False
                 if derived is not None and link_id in app.repository:
                     return self.get(link_id), True
+                if offered.slug is not None and (
+                    LinkCodeIndex.create_id(offered.slug) in app.repository
+                ):
+                    raise SlugTakenError(
+                        f"the slug {offered.slug!r} is taken; choose another", field="slug"
+                    ) from None
                 raise
             return LinkDetails.of(link, app.now()), True
 
@@ -125,8 +133,13 @@ class LinkService:
         return LinkDetails.of(link, self.app.now())
 
     def id_for_code(self, code: str) -> UUID:
-        """The link a short code points to."""
-        index = self.app.get(LinkCodeIndex, LinkCodeIndex.create_id(code), "link")
+        """The link a short code or a slug points to (slugs in any case: ``/l/Promo``)."""
+        try:
+            index = self.app.get(LinkCodeIndex, LinkCodeIndex.create_id(code), "link")
+        except NotFoundError:
+            if code == code.lower():
+                raise
+            index = self.app.get(LinkCodeIndex, LinkCodeIndex.create_id(code.lower()), "link")
         return index.link_id
 
     def send(self, link_id: UUID, channel: str, recipient: str) -> None:

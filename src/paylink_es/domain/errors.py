@@ -115,6 +115,12 @@ class ReferenceReusedError(TransitionInvalidError):
         self.link_id = link_id
 
 
+class SlugTakenError(TransitionInvalidError):
+    """A slug already names another link (slugs are unique across the platform)."""
+
+    type = "slug-taken"
+
+
 class MethodUnavailableError(InvalidFieldError):
     """A payment method cannot take this link: its currency, its minimum, or its fee."""
 

@@ -93,9 +93,11 @@ class PaymentLink(PaylinkAggregate):
         success_url: str | None,
         failure_url: str | None,
         metadata: dict[str, str],
+        slug: str | None = None,  # links created before slugs have none
     ) -> None:
         self.merchant_id = merchant_id
         self.code = code
+        self.slug = slug
         self.mode = mode
         self.currency = currency
         self.description = description

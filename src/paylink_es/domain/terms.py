@@ -19,6 +19,7 @@ from paylink_es.domain.validation import (
     check_expiry,
     check_metadata,
     check_reference,
+    check_slug,
     check_text,
     check_url,
     normalise_phone,
@@ -72,6 +73,7 @@ class LinkTerms:
     failure_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     mode: Mode = "test"
+    slug: str | None = None
 
     @property
     def is_open_amount(self) -> bool:
@@ -218,4 +220,5 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
         failure_url=check_url(raw.get("failure_url"), "failure_url"),
         metadata=check_metadata(raw.get("metadata")),
         mode=mode,
+        slug=check_slug(raw.get("slug")),
     )

@@ -68,6 +68,32 @@ def check_reference(value: object, field: str = "reference_id") -> str | None:
     return value
 
 
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,62}[a-z0-9])")
+# Words a slug may not be: the site's own paths, and names a customer could be fooled by.
+RESERVED_SLUGS: frozenset[str] = frozenset(
+    {
+        "admin", "api", "dashboard", "docs", "favicon", "healthz", "help", "l", "login",
+        "logout", "new", "openapi", "pay", "paylink", "readyz", "receipt", "redoc",
+        "sandbox", "static", "support", "v1", "www",
+    }
+)  # fmt: skip
+
+
+def check_slug(value: object, field: str = "slug") -> str | None:
+    """A merchant's own short name for a link (``/l/{slug}``): 3-64 letters, digits and
+    ``-`` (not first or last), lower-cased; None when absent. Reserved words are refused."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SLUG.fullmatch(value.lower()):
+        raise InvalidFieldError(
+            field, "must be 3-64 letters, digits or -, starting and ending with a letter or digit"
+        )
+    slug = value.lower()
+    if slug in RESERVED_SLUGS:
+        raise InvalidFieldError(field, f"{slug!r} is reserved; choose another")
+    return slug
+
+
 def check_email(value: object, field: str) -> str | None:
     """A plausible e-mail address (lower-cased domain), or None when absent."""
     text = check_text(value, field, max_length=254, required=False)

@@ -58,7 +58,7 @@ class LinkContent:
     @classmethod
     def of(cls, link: LinkDetails, merchant: str, base_url: str, language: Language) -> LinkContent:
         """The content of ``link``'s messages; its short URL hangs off ``base_url``."""
-        url = f"{base_url.rstrip('/')}/l/{link.code}"
+        url = f"{base_url.rstrip('/')}/l/{link.path}"
         return cls(
             language=language,
             merchant=merchant,

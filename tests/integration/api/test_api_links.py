@@ -525,3 +525,49 @@ def test_a_bad_as_of_is_a_422_problem_naming_it(
 
     body = assert_problem(response, 422, slug, field=field)
     assert body["detail"].startswith(f"{field}: "), body
+
+
+def test_a_slug_gives_the_link_its_own_address_in_any_case(api: Api) -> None:
+    merchant = api.merchant()
+    body = {"amount": 75_000, "description": "Kelas yoga", "slug": "Yoga-Sabtu"}
+    created = api.client.post("/v1/links", json=body, headers=merchant.headers())
+    assert created.status_code == 201, created.text
+    link = created.json()
+    assert link["slug"] == "yoga-sabtu"
+    assert link["url"].endswith("/l/yoga-sabtu")
+    for path in ("yoga-sabtu", "Yoga-Sabtu", link["code"]):
+        page = api.client.get(f"/l/{path}")
+        assert page.status_code == 200, path
+        assert "Kelas yoga" in page.text
+    fetched = api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers()).json()
+    assert (fetched["slug"], fetched["url"]) == ("yoga-sabtu", link["url"])
+
+
+def test_a_slug_is_unique_across_merchants_and_a_taken_one_stores_nothing(api: Api) -> None:
+    first, second = api.merchant(), api.merchant()
+    body = {"amount": 75_000, "description": "Kelas yoga", "slug": "yoga"}
+    assert api.client.post("/v1/links", json=body, headers=first.headers()).status_code == 201
+    events = api.head()
+    taken = api.client.post("/v1/links", json=body, headers=second.headers())
+    problem = assert_problem(taken, 409, "slug-taken")
+    assert problem["field"] == "slug"
+    assert api.head() == events
+
+
+@pytest.mark.parametrize(
+    ("slug", "why"),
+    [("ab", "3-64"), ("-promo", "3-64"), ("promo-", "3-64"), ("pro mo", "3-64"),
+     ("promo_1", "3-64"), ("x" * 65, "3-64"), ("dashboard", "reserved"), ("API", "reserved")],
+)  # fmt: skip
+def test_a_bad_or_reserved_slug_is_a_422_naming_it(api: Api, slug: str, why: str) -> None:
+    merchant = api.merchant()
+    events = api.head()
+    body = {"amount": 75_000, "description": "Kelas", "slug": slug}
+    refused = api.client.post("/v1/links", json=body, headers=merchant.headers())
+    if len(slug) > 64:  # the schema's own bound answers first
+        assert refused.status_code == 422
+    else:
+        problem = assert_problem(refused, 422)
+        assert problem["field"] == "slug"
+        assert why in problem["detail"]
+    assert api.head() == events

@@ -89,6 +89,20 @@ def test_an_open_amount_and_an_unlimited_link(desk: Desk) -> None:
     assert "Rp 10.000 sampai Rp 5.000.000" in page
 
 
+def test_a_slug_from_the_form_gives_the_link_its_address_and_a_taken_one_is_named(
+    desk: Desk,
+) -> None:
+    owner = desk.signed_in()
+    created = post(owner, "/dashboard/links", {**FULL_FORM, "slug": "Kaos-Hitam"})
+    assert created.status_code == 303, created.text
+    assert desk.shop.client.get("/l/kaos-hitam").status_code == 200
+    head = desk.shop.head()
+    again = post(owner, "/dashboard/links", {**FULL_FORM, "slug": "kaos-hitam", "reference_id": ""})
+    assert again.status_code == 422, again.text
+    assert "is taken" in field_errors(again.text)["slug"]
+    assert desk.shop.head() == head
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
@@ -105,6 +119,13 @@ def test_an_open_amount_and_an_unlimited_link(desk: Desk) -> None:
         ({"customer_phone": "12"}, "customer_phone", "is not a phone number"),
         ({"success_url": "javascript:alert(1)"}, "success_url", "not an absolute http(s) URL"),
         ({"reference_id": "bad ref!"}, "reference_id", "must be 1-64 letters"),
+        ({"slug": "dashboard"}, "slug", "is reserved"),
+        ({"slug": "a b"}, "slug", "must be 3-64 letters"),
+        (
+            {"currency": "USD", "amount": "150000", **NO_ITEMS, "methods": ["va_bca"]},
+            "methods",
+            "takes IDR only",
+        ),
         ({"metadata": "tanpa tanda sama dengan"}, "metadata", "baris 1 harus berbentuk"),
         (
             {"amount_kind": "open", "amount_min": "9000", "amount_max": "100"},
