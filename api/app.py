@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from api import problems
 from api.auth import RateLimiter
+from api.consistency import KeyPositions
 from api.dashboard import dashboard_router
 from api.dashboard.render import dashboard_templates
 from api.direct import MakeDirect, create_link_handler
@@ -29,6 +30,7 @@ from paylink_es.heap import freeze_startup_heap
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
 from paylink_es.store.postgres import SharedDatastore
+from projections.freshness import PositionWatch
 from projections.runner import ProjectionService, ReadModels
 from workers.channel_poller import ChannelPoller
 from workers.settlement import SettlementScheduler
@@ -79,7 +81,13 @@ def create_app(
             app.state.closed = False
         read_models: ReadModels = app.state.read_models
         background = (
-            _Background(settings, services.paylink, read_models, services.channels)
+            _Background(
+                settings,
+                services.paylink,
+                read_models,
+                services.channels,
+                app.state.position_watch,
+            )
             if run_projections
             else None
         )
@@ -102,6 +110,8 @@ def create_app(
     app.state.services = services
     app.state.paylink = services.paylink
     app.state.read_models = ReadModels(settings)
+    # Where the read models stand (fed by the in-process catch-up): queries wait on it.
+    app.state.position_watch = PositionWatch(services.paylink.app.name)
     app.state.closed = False
     app.state.templates = page_templates()
     app.state.dashboard_templates = dashboard_templates()
@@ -109,7 +119,12 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     handlers = {("POST", "/v1/links"): create_link_handler, **(extra_direct or {})}
     direct = {route: make(app.state) for route, make in handlers.items()}
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, direct=direct)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        direct=direct,
+        positions=KeyPositions(),
+    )
     problems.install(app)
     app.include_router(links.router)
     app.include_router(send.router)
@@ -196,8 +211,9 @@ class _Background:
         paylink: Paylink,
         models: ReadModels,
         channels: dict[str, ChannelPort],
+        watch: PositionWatch,
     ) -> None:
-        self.service = ProjectionService(settings, paylink.app, models)
+        self.service = ProjectionService(settings, paylink.app, models, watch)
         self.service.start()
         self.stopping = threading.Event()
         self.worker = DeliveryWorker(

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import IdempotencyKey, Owner
 from api.channel_registry import channel_for
-from api.deps import ModelsDep, PaylinkDep
+from api.deps import PaylinkDep, PaymentsView, SettlementsView
 from api.idempotency import run_idempotent
 from api.params import Day
 from api.problems import ProblemError
@@ -213,7 +213,7 @@ def create_payout(
 @router.get("/v1/payouts", response_model=PayoutList, summary="List payouts")
 def list_payouts(
     owner: Owner,
-    models: ModelsDep,
+    models: SettlementsView,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PayoutList:
@@ -244,7 +244,7 @@ def get_payout(payout_id: UUID, owner: Owner, paylink: PaylinkDep) -> PayoutOut:
 @router.get("/v1/settlements", response_model=SettlementList, summary="List settlement batches")
 def list_settlements(
     owner: Owner,
-    models: ModelsDep,
+    models: SettlementsView,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> SettlementList:
@@ -278,7 +278,7 @@ def list_settlements(
 )
 def settlement_report(
     owner: Owner,
-    models: ModelsDep,
+    models: PaymentsView,
     settlement_date: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD")] = None,
 ) -> StreamingResponse:
     """One row per settled payment; ``date`` limits it to one settlement day."""
