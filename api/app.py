@@ -43,6 +43,15 @@ header on every POST: the first response is kept and replayed. Errors are
 `application/problem+json` with a stable `type`. Amounts are integers in the currency's
 minor unit (IDR: whole rupiah).
 
+Read your own writes: a command answers with `Paylink-Position`, the log position it
+wrote. Queries backed by read models wait (at most 2 s) until those have reached the
+position in `Paylink-Min-Position`, or by default the last one written with the same key;
+an answer given before they did says `Paylink-Stale: true`.
+
+After a payment the hosted page sends the customer to the link's `success_url` or
+`failure_url` with `paylink_*` parameters signed with the redirect secret
+(`GET /v1/account/redirect-secret`); see the README for the signed string.
+
 While the database is unavailable, requests are answered at once with `503`
 `/problems/database-unavailable` and a `Retry-After` header. Operators: `GET /healthz`
 (liveness, asks no database) and `GET /readyz` (readiness: the database answers).
