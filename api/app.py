@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from api import problems
 from api.auth import RateLimiter
+from api.consistency import KeyPositions
 from api.dashboard import dashboard_router
 from api.dashboard.render import dashboard_templates
 from api.direct import MakeDirect, create_link_handler
@@ -29,6 +30,7 @@ from paylink_es.heap import freeze_startup_heap
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
 from paylink_es.store.postgres import SharedDatastore
+from projections.freshness import PositionWatch
 from projections.runner import ProjectionService, ReadModels
 from workers.channel_poller import ChannelPoller
 from workers.expiry import ExpiryScheduler
@@ -41,6 +43,15 @@ Payment links on an event-sourced paylink. Authenticate with
 header on every POST: the first response is kept and replayed. Errors are
 `application/problem+json` with a stable `type`. Amounts are integers in the currency's
 minor unit (IDR: whole rupiah).
+
+Read your own writes: a command answers with `Paylink-Position`, the log position it
+wrote. Queries backed by read models wait (at most 2 s) until those have reached the
+position in `Paylink-Min-Position`, or by default the last one written with the same key;
+an answer given before they did says `Paylink-Stale: true`.
+
+After a payment the hosted page sends the customer to the link's `success_url` or
+`failure_url` with `paylink_*` parameters signed with the redirect secret
+(`GET /v1/account/redirect-secret`); see the README for the signed string.
 
 While the database is unavailable, requests are answered at once with `503`
 `/problems/database-unavailable` and a `Retry-After` header. Operators: `GET /healthz`
@@ -80,7 +91,13 @@ def create_app(
             app.state.closed = False
         read_models: ReadModels = app.state.read_models
         background = (
-            _Background(settings, services.paylink, read_models, services.channels)
+            _Background(
+                settings,
+                services.paylink,
+                read_models,
+                services.channels,
+                app.state.position_watch,
+            )
             if run_projections
             else None
         )
@@ -103,6 +120,8 @@ def create_app(
     app.state.services = services
     app.state.paylink = services.paylink
     app.state.read_models = ReadModels(settings)
+    # Where the read models stand (fed by the in-process catch-up): queries wait on it.
+    app.state.position_watch = PositionWatch(services.paylink.app.name)
     app.state.closed = False
     app.state.templates = page_templates()
     app.state.dashboard_templates = dashboard_templates()
@@ -110,7 +129,12 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     handlers = {("POST", "/v1/links"): create_link_handler, **(extra_direct or {})}
     direct = {route: make(app.state) for route, make in handlers.items()}
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, direct=direct)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        direct=direct,
+        positions=KeyPositions(),
+    )
     problems.install(app)
     app.include_router(links.router)
     app.include_router(send.router)
@@ -197,8 +221,9 @@ class _Background:
         paylink: Paylink,
         models: ReadModels,
         channels: dict[str, ChannelPort],
+        watch: PositionWatch,
     ) -> None:
-        self.service = ProjectionService(settings, paylink.app, models)
+        self.service = ProjectionService(settings, paylink.app, models, watch)
         self.service.start()
         self.stopping = threading.Event()
         self.worker = DeliveryWorker(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.consistency import fresh
 from paylink_es.application.services import Paylink
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
@@ -31,3 +32,12 @@ def public_url(request: Request) -> str:
 
 PaylinkDep = Annotated[Paylink, Depends(get_paylink)]
 ModelsDep = Annotated[ReadModels, Depends(get_models)]
+
+# The read models a query reads, once they reached the caller's last write (or the
+# wait's bound passed: the answer then says Paylink-Stale); see api.consistency.
+LinksView = Annotated[ReadModels, Depends(fresh("links"))]
+PaymentsView = Annotated[ReadModels, Depends(fresh("payments"))]
+LedgerView = Annotated[ReadModels, Depends(fresh("ledger"))]
+SettlementsView = Annotated[ReadModels, Depends(fresh("settlements"))]
+OutboxView = Annotated[ReadModels, Depends(fresh("outbox"))]
+FeedView = Annotated[ReadModels, Depends(fresh("feed"))]

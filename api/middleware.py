@@ -1,4 +1,6 @@
-"""ASGI middleware: a request id on every request and response, and a body size limit."""
+"""ASGI middleware: a request id on every request and response, a body size limit, and the
+read-your-writes headers of ``/v1/`` (``Paylink-Position`` out, the position a query waits
+for in; see :mod:`api.consistency`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,17 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import presented_key
+from api.consistency import (
+    MIN_POSITION_STATE,
+    POSITION_HEADER,
+    STALE_HEADER,
+    STALE_STATE,
+    KeyPositions,
+    min_position,
+)
 from api.problems import PROBLEM, ProblemError, problem_body, unavailable_problem
+from paylink_es.application.written import Written, noting_writes
+from paylink_es.domain.merchant import hash_secret
 
 log = logging.getLogger("paylink.api")
 # A route answered here when it can be (see api.direct): headers, body, request id ->
@@ -45,17 +57,25 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 class RequestContext:
-    """Give each request an id (kept from ``X-Request-Id`` if sane) and refuse big bodies."""
+    """Give each request an id (kept from ``X-Request-Id`` if sane) and refuse big bodies.
+
+    A ``/v1/`` request also runs noting what it writes: its answer carries
+    ``Paylink-Position`` when it stored events, and ``positions`` keeps that position for
+    its key; a query learns the position it should wait for (``request.state``), and says
+    ``Paylink-Stale: true`` when its read models did not reach it in time.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         max_body_bytes: int,
         direct: Mapping[tuple[str, str], Direct] | None = None,
+        positions: KeyPositions | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.direct = dict(direct or {})
+        self.positions = positions if positions is not None else KeyPositions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,14 +84,33 @@ class RequestContext:
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.fullmatch(given) else _new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         if scope["path"].startswith("/v1/"):
             # No key, or no Bearer key: say so before anything reads (and judges) the body.
             try:
-                presented_key(headers.get(b"authorization"))
+                key = hash_secret(presented_key(headers.get(b"authorization")))
+                if scope["method"] in ("GET", "HEAD"):
+                    given = headers.get(b"paylink-min-position")
+                    state[MIN_POSITION_STATE] = min_position(given, key, self.positions)
             except ProblemError as refused:
                 await self._refuse(send, request_id, refused)
                 return
+            written = Written()
+            with noting_writes(written):
+                consistent = self._consistent(send, key, written, state)
+                await self._handle(scope, receive, consistent, headers, request_id)
+            return
+        await self._handle(scope, receive, send, headers, request_id)
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        request_id: str,
+    ) -> None:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await self._too_large(send, request_id)
@@ -130,6 +169,24 @@ class RequestContext:
                 "something went wrong on our side; quote the request id to support",
             )
 
+    def _consistent(self, send: Send, key: str, written: Written, state: dict[str, Any]) -> Send:
+        """``send`` adding the read-your-writes headers; the key's position is kept before
+        the answer leaves, so the client's next query finds it."""
+
+        async def send_consistent(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra: list[tuple[bytes, bytes]] = []
+                if written.position:
+                    self.positions.note(key, written.position)
+                    extra.append((POSITION_HEADER.lower().encode(), b"%d" % written.position))
+                if state.get(STALE_STATE):
+                    extra.append((STALE_HEADER.lower().encode(), b"true"))
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        return send_consistent
+
     @staticmethod
     def _with_id(send: Send, request_id: str) -> Send:
         async def send_with_id(message: Message) -> None:
@@ -152,6 +209,7 @@ class RequestContext:
             problem.slug,
             problem.detail,
             [(name.lower().encode(), value.encode()) for name, value in problem.headers.items()],
+            field=problem.field,
         )
 
     async def _too_large(self, send: Send, request_id: str) -> None:
@@ -190,6 +248,8 @@ class RequestContext:
         slug: str,
         detail: str,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
+        *,
+        field: str | None = None,
     ) -> None:
-        body = orjson.dumps(problem_body(status, slug, detail, request_id))
+        body = orjson.dumps(problem_body(status, slug, detail, request_id, field))
         await cls._answer(send, request_id, status, PROBLEM.encode(), body, extra_headers)

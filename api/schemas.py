@@ -519,6 +519,16 @@ class AnomalyPolicyIn(BaseModel):
     policy: dict[str, Literal["accept", "hold", "refund"]]
 
 
+class RedirectSecretOut(BaseModel):
+    """The secret that signs the hosted page's redirects to a link's URLs, in one mode."""
+
+    object: Literal["redirect_secret"] = "redirect_secret"
+    mode: str
+    secret: str = Field(
+        description="HMAC-SHA256 key of paylink_signature on success_url and failure_url"
+    )
+
+
 class AccountOut(BaseModel):
     """The merchant's money settings."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from paylink_es.store.doorbell import FALLBACK_S, Doorbell
 from paylink_es.store.postgres import ListenBell, connection_settings, is_outage
 from projections.audit import AuditChain
 from projections.feed import EventFeed, WebhookOutbox
+from projections.freshness import PositionWatch
 from projections.ledger import LedgerView
 from projections.links import LinkTracking
 from projections.payments import PaymentsView
@@ -324,7 +325,7 @@ class CatchUp:
         interval: float = 0.005,
         gather: float = 0.0,
         doorbell: Doorbell | ListenBell | None = None,
-        on_round: Callable[[], None] | None = None,
+        on_round: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         """Keep following the log until ``stopping`` is set.
 
@@ -335,7 +336,7 @@ class CatchUp:
         looked at every :data:`~paylink_es.store.doorbell.FALLBACK_S` even so), or, with no
         bell to hear, poll every ``interval``: either way a payment now and then is in
         the balances a few milliseconds after it is stored. ``on_round`` is called after
-        every round that reached the database.
+        every round that reached the database, with every read model's position then.
         """
         # The positions are kept here, so a poll of a quiet log is one query, not one per
         # view. Someone else may advance a view meanwhile (the settlement scheduler
@@ -351,7 +352,7 @@ class CatchUp:
                 positions = self.positions()
                 continue
             if on_round is not None:
-                on_round()
+                on_round(positions)
             if processed >= GATHER_AFTER:
                 stopping.wait(gather)
             elif doorbell is not None and doorbell.listening:
@@ -380,10 +381,16 @@ class ProjectionService:
     """All read models kept up to date in background threads (``serve``, ``projections run``)."""
 
     def __init__(
-        self, settings: Settings, app: PaylinkApp, models: ReadModels | None = None
+        self,
+        settings: Settings,
+        app: PaylinkApp,
+        models: ReadModels | None = None,
+        watch: PositionWatch | None = None,
     ) -> None:
         self.settings = settings
         self.app = app
+        # Told where the read models stand after every round (queries wait on it).
+        self.watch = watch
         self.stopping = threading.Event()
         self._owns_models = models is None
         self.models = models if models is not None else ReadModels(settings)
@@ -415,7 +422,7 @@ class ProjectionService:
                     self.stopping,
                     gather=self.settings.projection_gather_ms / 1000,
                     doorbell=self.doorbell,
-                    on_round=self._healthy,
+                    on_round=self._round,
                 )
             except InvariantViolationError:
                 log.exception("projections stopped")
@@ -434,7 +441,9 @@ class ProjectionService:
                 continue
             backoff = RETRY_OUTAGE_FIRST_S
 
-    def _healthy(self) -> None:
+    def _round(self, positions: Mapping[str, int]) -> None:
+        if self.watch is not None:
+            self.watch.publish(positions)
         if self.outage:
             log.warning("projections follow the log again")
             self.outage = False
@@ -453,6 +462,8 @@ class ProjectionService:
             self.doorbell.wake()
         for thread in self.threads:
             thread.join(timeout=10)
+        if self.watch is not None:
+            self.watch.unfed()
         if self.doorbell is not None:
             self.doorbell.close()
         if self._owns_models:

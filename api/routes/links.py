@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import ModelsDep, PaylinkDep, public_url
+from api.deps import LinksView, PaylinkDep, public_url
 from api.idempotency import run_idempotent
 from api.params import Instant, Text
 from api.problems import ProblemError
@@ -178,7 +178,7 @@ async def open_link(
 def list_links(
     request: Request,
     owner: Owner,
-    models: ModelsDep,
+    models: LinksView,
     paylink: PaylinkDep,
     status: Annotated[
         str | None, Query(description="active, completed, expired, cancelled")
@@ -248,7 +248,7 @@ def _row_terms(row: LinkRow) -> dict[str, Any]:
     responses=problem_responses(404),
 )
 def get_link(
-    link_id: UUID, request: Request, owner: Owner, models: ModelsDep, paylink: PaylinkDep
+    link_id: UUID, request: Request, owner: Owner, models: LinksView, paylink: PaylinkDep
 ) -> LinkOut:
     """One link with its timeline; another merchant's link is 404, like an unknown one.
 

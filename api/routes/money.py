@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import IdempotencyKey, Owner
 from api.channel_registry import channel_for
-from api.deps import ModelsDep, PaylinkDep
+from api.deps import PaylinkDep, PaymentsView, SettlementsView
 from api.idempotency import run_idempotent
 from api.params import Day
 from api.problems import ProblemError
@@ -25,6 +25,7 @@ from api.schemas import (
     PayoutCreate,
     PayoutList,
     PayoutOut,
+    RedirectSecretOut,
     RefundCreate,
     RefundOut,
     ReviewCreate,
@@ -213,7 +214,7 @@ def create_payout(
 @router.get("/v1/payouts", response_model=PayoutList, summary="List payouts")
 def list_payouts(
     owner: Owner,
-    models: ModelsDep,
+    models: SettlementsView,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PayoutList:
@@ -244,7 +245,7 @@ def get_payout(payout_id: UUID, owner: Owner, paylink: PaylinkDep) -> PayoutOut:
 @router.get("/v1/settlements", response_model=SettlementList, summary="List settlement batches")
 def list_settlements(
     owner: Owner,
-    models: ModelsDep,
+    models: SettlementsView,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> SettlementList:
@@ -278,7 +279,7 @@ def list_settlements(
 )
 def settlement_report(
     owner: Owner,
-    models: ModelsDep,
+    models: PaymentsView,
     settlement_date: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD")] = None,
 ) -> StreamingResponse:
     """One row per settled payment; ``date`` limits it to one settlement day."""
@@ -334,3 +335,34 @@ def set_anomaly_policy(body: AnomalyPolicyIn, owner: Owner, paylink: PaylinkDep)
     """Per anomaly (overpaid, underpaid, paid_after_expiry, …): accept, hold or refund."""
     paylink.merchants.set_anomaly_policy(owner.merchant_id, dict(body.policy))
     return account_out(paylink.merchants.get(owner.merchant_id))
+
+
+@router.get(
+    "/v1/account/redirect-secret",
+    response_model=RedirectSecretOut,
+    summary="The secret that signs redirects",
+)
+def get_redirect_secret(owner: Owner, paylink: PaylinkDep) -> RedirectSecretOut:
+    """The key's mode's secret (``rdsec_test_…``, ``rdsec_live_…``; made the first time it
+    is asked for) that signs the outcome the hosted page adds to a link's ``success_url``
+    and ``failure_url``. Check ``paylink_signature`` with it (see the README)."""
+    secret = paylink.merchants.redirect_secret(owner.merchant_id, owner.mode)
+    return RedirectSecretOut(mode=owner.mode, secret=secret)
+
+
+@router.post(
+    "/v1/account/redirect-secret/rotate",
+    response_model=RedirectSecretOut,
+    summary="Rotate the secret that signs redirects",
+)
+def rotate_redirect_secret(
+    request: Request, owner: Owner, paylink: PaylinkDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """A new secret signs redirects from now on; accept the old one too for a few minutes
+    (a redirect signed just before is still on its way)."""
+
+    def execute() -> tuple[int, RedirectSecretOut]:
+        secret = paylink.merchants.rotate_redirect_secret(owner.merchant_id, owner.mode)
+        return 200, RedirectSecretOut(mode=owner.mode, secret=secret)
+
+    return run_idempotent(request, owner, None, execute)

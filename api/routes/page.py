@@ -2,10 +2,17 @@
 
 Server-rendered, works without JavaScript (forms and a meta refresh), Bahasa Indonesia
 by default. Nothing private to the merchant is shown: name, description, items, amount.
+
+Once the visit has an outcome (see :func:`paylink_es.domain.redirects.outcome`) and the
+link has the URL for it (``success_url``, ``failure_url``), the page sends the customer
+there after :data:`REDIRECT_DELAY_S` seconds, by script and by a meta refresh, through
+``…/return``: that route signs the outcome at the moment of the redirect and answers
+303 to the link's URL. No URL is ever taken from the request.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,11 +36,12 @@ from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError, NotFoundError
 from paylink_es.domain.methods import PAYMENT_METHODS, method_family
+from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
 from paylink_es.locale import PAGE_TEXT, format_link_amount
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
-FINAL = ("verified", "settled", "rejected")
+REDIRECT_DELAY_S = 3  # the outcome is shown this long before the customer is sent back
 
 
 def _paylink(request: Request) -> Paylink:
@@ -133,7 +141,51 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
 def _closed(request: Request, details: LinkDetails, merchant: str) -> Response | None:
     if details.status == "active":
         return None
-    return _message(request, 200, details.status, merchant)
+    code = details.code
+    back = f"/l/{code}/return" if _merchant_url(request, details) is not None else None
+    t = PAGE_TEXT[language(request)]
+    return render(
+        request,
+        "message.html",
+        heading=t[details.status],
+        detail=t.get(f"{details.status}_detail", ""),
+        merchant=merchant,
+        title=t[details.status],
+        return_url=back,
+        redirect_delay=REDIRECT_DELAY_S,
+    )
+
+
+def _outcome(details: LinkDetails, payment: PaymentDetails | None = None) -> Outcome | None:
+    if payment is None:
+        return outcome(details.id, details.status)
+    return outcome(details.id, details.status, payment.id, payment.status, payment.disposition)
+
+
+def _merchant_url(
+    request: Request,
+    details: LinkDetails,
+    payment: PaymentDetails | None = None,
+    *,
+    signed: bool = False,
+) -> str | None:
+    """The link's URL for this visit's outcome (``None``: no outcome yet, or no URL for it);
+    ``signed``: with the outcome and its signature added, as the merchant receives it."""
+    done = _outcome(details, payment)
+    if done is None:
+        return None
+    base = details.success_url if done.result == SUCCESS else details.failure_url
+    if base is None or not signed:
+        return base
+    secret = _paylink(request).merchants.redirect_secret(details.merchant_id, details.mode)
+    return redirect_url(base, secret, done, int(time.time()))
+
+
+def _see_other(target: str) -> Response:
+    """303 to ``target``, never cached (the outcome and its signature are of now)."""
+    return RedirectResponse(
+        target, 303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
 
 
 @router.api_route("/l/{code}", methods=["GET", "HEAD"])
@@ -220,7 +272,14 @@ def _payment(
 def _context(
     request: Request, code: str, details: LinkDetails, merchant: str, payment: PaymentDetails
 ) -> dict[str, Any]:
+    done = _outcome(details, payment)
+    back = None
+    if _merchant_url(request, details, payment) is not None:
+        back = f"/l/{code}/p/{payment.id}/return"
     return {
+        "outcome": done,
+        "return_url": back,
+        "redirect_delay": REDIRECT_DELAY_S,
         "link": details,
         "merchant": merchant,
         "payment": payment,
@@ -228,36 +287,59 @@ def _context(
         "csrf": csrf_token(request, code),
         "currency": payment.amount.currency,
         "test_mode": details.mode == "test",
-        "success_url": details.success_url,
         "method_label": PAYMENT_METHODS[payment.method][1],
         "title": details.description,
     }
 
 
-def _settled(payment: PaymentDetails) -> bool:
-    return payment.status in FINAL or payment.disposition is not None
-
-
 @router.get("/l/{code}/p/{payment_id}")
 def payment_page(code: str, payment_id: UUID, request: Request) -> Response:
-    """Instructions while the payment is awaited; the receipt once it is verified."""
+    """Instructions while the payment is awaited; the receipt (or why it failed) once
+    there is an outcome, which sends the customer back to the merchant."""
     found = _payment(request, code, payment_id)
     if found is None:
         return _message(request, 404, "not_found")
     context = _context(request, code, *found)
-    template = "receipt_page.html" if _settled(found[2]) else "payment.html"
+    template = "receipt_page.html" if context["outcome"] is not None else "payment.html"
     return render(request, template, **context)
 
 
 @router.get("/l/{code}/p/{payment_id}/receipt")
 def receipt_fragment(code: str, payment_id: UUID, request: Request) -> Response:
-    """The receipt, once there is one (204 until then): the page polls this."""
+    """The receipt, once there is an outcome (204 until then): the page polls this."""
     found = _payment(request, code, payment_id)
     if found is None:
         return Response(status_code=404)
-    if not _settled(found[2]):
+    context = _context(request, code, *found)
+    if context["outcome"] is None:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
-    return render(request, "receipt.html", **_context(request, code, *found))
+    return render(request, "receipt.html", **context)
+
+
+@router.get("/l/{code}/p/{payment_id}/return")
+def return_from_payment(code: str, payment_id: UUID, request: Request) -> Response:
+    """303 to the link's success or failure URL with the outcome signed now; back to the
+    payment's page while there is no outcome (or no URL for it)."""
+    found = _payment(request, code, payment_id)
+    if found is None:
+        return _message(request, 404, "not_found")
+    target = _merchant_url(request, found[0], found[2], signed=True)
+    if target is None:
+        return _see_other(f"/l/{code}/p/{payment_id}?lang={language(request)}")
+    return _see_other(target)
+
+
+@router.get("/l/{code}/return")
+def return_from_link(code: str, request: Request) -> Response:
+    """303 to the link's failure URL once it expired or was cancelled (signed now); back
+    to the link's page otherwise."""
+    found = _link(request, code)
+    if found is None:
+        return _message(request, 404, "not_found")
+    target = _merchant_url(request, found[0], signed=True)
+    if target is None:
+        return _see_other(f"/l/{code}?lang={language(request)}")
+    return _see_other(target)
 
 
 @router.post("/l/{code}/p/{payment_id}/simulate")

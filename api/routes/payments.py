@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.auth import Owner
-from api.deps import ModelsDep
+from api.deps import LedgerView, PaymentsView
 from api.params import Instant
 from api.problems import ProblemError
 from api.schemas import (
@@ -55,7 +55,7 @@ def payment_out(row: PaymentRow) -> PaymentOut:
 @router.get("/v1/payments", response_model=PaymentList, summary="List payments")
 def list_payments(
     owner: Owner,
-    models: ModelsDep,
+    models: PaymentsView,
     link_id: UUID | None = None,
     status: Annotated[str | None, Query(description=", ".join(PAYMENT_STATUSES))] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -87,7 +87,7 @@ def list_payments(
     summary="Read a payment",
     responses=problem_responses(404),
 )
-def get_payment(payment_id: UUID, owner: Owner, models: ModelsDep) -> PaymentOut:
+def get_payment(payment_id: UUID, owner: Owner, models: PaymentsView) -> PaymentOut:
     """One payment; another merchant's payment is 404, like an unknown one."""
     row = payment_queries.payment_detail(models, owner.merchant_id, owner.mode, payment_id)
     if row is None:
@@ -98,7 +98,7 @@ def get_payment(payment_id: UUID, owner: Owner, models: ModelsDep) -> PaymentOut
 @router.get("/v1/balances", response_model=Balances, summary="Balances, now or as of an instant")
 def get_balances(
     owner: Owner,
-    models: ModelsDep,
+    models: LedgerView,
     as_of: Annotated[Instant | None, Query(description="ISO-8601 instant with offset")] = None,
 ) -> Balances:
     """Pending, available, held, refund due, fees, refunded and paid out, per currency."""

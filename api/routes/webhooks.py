@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import ModelsDep, PaylinkDep
+from api.deps import FeedView, ModelsDep, OutboxView, PaylinkDep
 from api.idempotency import run_idempotent
 from api.params import Text
 from api.problems import ProblemError
@@ -113,7 +113,7 @@ def create_endpoint(
 
 
 @router.get("/v1/webhook-endpoints", response_model=EndpointList, summary="List endpoints")
-def list_endpoints(owner: Owner, models: ModelsDep) -> EndpointList:
+def list_endpoints(owner: Owner, models: OutboxView) -> EndpointList:
     """The merchant's endpoints (deleted ones are gone)."""
     rows = outbox_queries.webhook_endpoints(models, owner.merchant_id, owner.mode)
     return EndpointList(data=[_endpoint_out(row) for row in rows])
@@ -170,7 +170,7 @@ def rotate_secret(
 @router.get("/v1/webhook-deliveries", response_model=DeliveryList, summary="Delivery log")
 def list_deliveries(
     owner: Owner,
-    models: ModelsDep,
+    models: OutboxView,
     endpoint_id: UUID | None = None,
     status: Annotated[str | None, Query(description="pending, delivered, failed")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -205,7 +205,7 @@ def _delivery(models: Any, owner: Any, delivery_id: str) -> DeliveryRow:
     responses=problem_responses(404),
 )
 def get_delivery(
-    delivery_id: Annotated[Text, Path(max_length=80)], owner: Owner, models: ModelsDep
+    delivery_id: Annotated[Text, Path(max_length=80)], owner: Owner, models: OutboxView
 ) -> DeliveryOut:
     """One delivery and its attempt log."""
     row = _delivery(models, owner, delivery_id)
@@ -242,7 +242,7 @@ def resend(
 @router.get("/v1/events", response_model=EventList, summary="The event feed")
 def events(
     owner: Owner,
-    models: ModelsDep,
+    models: FeedView,
     after: Annotated[str | None, Query(max_length=40, description="next_cursor of a page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     type: Annotated[Text | None, Query(max_length=40)] = None,

@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may burst")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body")
+    read_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="Longest a query waits for its read models to reach the caller's last write"
+        " (Paylink-Min-Position, else the key's last Paylink-Position); then it answers with"
+        " Paylink-Stale: true",
+    )
     # -- notifications (send a link by e-mail, SMS, WhatsApp) ------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: dev outbox")
     smtp_port: int = 587

@@ -2,20 +2,29 @@
 
 The receipt arrives by the page's own polling, without a reload: the test marks the
 document (``window.__marker``) and counts navigations, then pays from outside through
-``POST /v1/sandbox/payments`` while the page stays open.
+``POST /v1/sandbox/payments`` while the page stays open. A link with a ``success_url``
+then sends the customer to the merchant's own page (a small site on 127.0.0.1 here),
+with the outcome signed.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
+import pytest
 from playwright.sync_api import Frame, Page, expect
 
 from tests.browser.support import Shoot
+from tests.support.redirects import readme_recipe
 from tests.support.shop import PAYMENT_PATH, Shop
 
 REFERENCES = count(1)
@@ -25,13 +34,16 @@ def _link_url(served: Shop, **overrides: Any) -> tuple[str, str]:
     """A fresh FULL_LINK expiring in two hours; (its page URL, its code).
 
     Two hours by the real clock, which the page's countdown runs on (the server's
-    FakeClock stands still at when the module started).
+    FakeClock stands still at when the module started). Without a ``success_url`` unless
+    given: the customer then stays on the receipt instead of being sent back.
     """
-    link = served.link(
-        reference_id=f"PAY-{next(REFERENCES)}",
-        expires_at=datetime.now(tz=UTC).replace(microsecond=0) + timedelta(hours=2),
+    terms = {
+        "reference_id": f"PAY-{next(REFERENCES)}",
+        "expires_at": datetime.now(tz=UTC).replace(microsecond=0) + timedelta(hours=2),
+        "success_url": None,
         **overrides,
-    )
+    }
+    link = served.link(**terms)
     return f"{served.url}/l/{link.code}", link.code
 
 
@@ -142,3 +154,78 @@ def test_paying_works_without_javascript(browser_no_js: Page, served: Shop, shoo
     page.get_by_test_id("simulate").click()
     expect(page.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
     shoot(page, "02-receipt")
+
+
+@dataclass
+class MerchantSite:
+    """A merchant's web site on 127.0.0.1: its thank-you page, and what was asked of it."""
+
+    url: str
+    paths: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def merchant_site() -> Iterator[MerchantSite]:
+    """A plain HTTP server standing in for the merchant's shop."""
+    site = MerchantSite(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            site.paths.append(self.path)
+            body = b'<!doctype html><title>Toko</title><h1 data-testid="thanks">Terima kasih</h1>'
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="merchant-site", daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_paid_link_lands_the_customer_on_the_merchants_success_page(
+    page: Page, served: Shop, merchant_site: MerchantSite, shoot: Shoot
+) -> None:
+    success = f"{merchant_site.url}/thanks?order=7"
+    url, code = _link_url(served, success_url=success, methods=["va_bni", "qris"])
+    page.goto(url)
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    payment_id = _payment_id(page)
+    expect(page.get_by_test_id("waiting")).to_be_visible()
+
+    paid = served.sandbox_pay(payment_id)  # the bank reports while the page is open
+    assert paid.status_code == 200, paid.text
+    receipt = page.get_by_test_id("receipt")
+    expect(receipt).to_contain_text("Pembayaran berhasil", timeout=10_000)
+    expect(page.get_by_test_id("returning")).to_contain_text("Toko Budi Jaya")
+    shoot(page, "01-receipt-then-back")
+
+    page.wait_for_url(re.compile(rf"^{re.escape(merchant_site.url)}/thanks\?"), timeout=20_000)
+    expect(page.get_by_test_id("thanks")).to_have_text("Terima kasih")
+    shoot(page, "02-merchant-thanks")
+
+    landed = page.url
+    pages = [path for path in merchant_site.paths if path != "/favicon.ico"]
+    assert pages == [landed.removeprefix(merchant_site.url)]
+    params = dict(parse_qsl(urlsplit(landed).query))
+    assert params["order"] == "7"
+    assert params["paylink_result"] == "success"
+    assert params["paylink_payment_id"] == str(payment_id)
+    assert params["paylink_link_id"] == str(served.paylink.links.id_for_code(code))
+    secret = served.client.get("/v1/account/redirect-secret", headers=served.headers())
+    assert secret.status_code == 200, secret.text
+    checked = readme_recipe()(landed, secret.json()["secret"])
+    assert checked is not None, "the landing URL verifies with the merchant's redirect secret"
+    assert checked["paylink_payment_id"] == str(payment_id)

@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from paylink_es.application.groupcommit import GroupCommitter
+from paylink_es.application.written import note_written
 from paylink_es.domain.aggregate import PaylinkAggregate
 from paylink_es.domain.clock import Clock, system_clock, using_clock
 from paylink_es.domain.errors import ConcurrencyConflictError, NotFoundError
@@ -50,6 +51,12 @@ def _project(aggregate: Any, events: Iterable[Any]) -> Any:
     for domain_event in events:
         aggregate = domain_event.mutate(aggregate)
     return aggregate
+
+
+def written_position(recordings: Sequence[Any]) -> int | None:
+    """The highest log position (notification id) of a save's recordings; ``None``: none."""
+    ids = [r.notification.id for r in recordings if r.notification.id is not None]
+    return max(ids) if ids else None
 
 
 class PaylinkApp(Application[UUID]):
@@ -119,6 +126,7 @@ class PaylinkApp(Application[UUID]):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
+        note_written(written_position(recordings))
         return recordings
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -168,9 +176,9 @@ class PaylinkApp(Application[UUID]):
         finally:
             self._collecting.objs = None
 
-    def _write_collected(self, objs: list[Any]) -> None:
+    def _write_collected(self, objs: list[Any]) -> int | None:
         with using_clock(self.clock):
-            self._store(objs, {})
+            return written_position(self._store(objs, {}))
 
     def run_alone(self, command: Callable[[], T]) -> T:
         """Run a command under the app's clock, retrying optimistic-concurrency conflicts

@@ -9,6 +9,10 @@ its own, with the usual retries — it is a closure over its inputs, so running 
 is safe. A command that failed inside a batch also runs again on its own before its
 error is reported: it may have read state that an earlier command of the batch had
 not yet written.
+
+Each command keeps the :class:`~paylink_es.application.written.Written` of the caller
+that submitted it: the log position of the write that stored it (its batch's, or its
+own when it ran alone) is noted there before the caller gets its answer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
+
+from paylink_es.application.written import Written, current_written, noting_writes
 
 T = TypeVar("T")
 
@@ -54,6 +60,8 @@ class _Item(Generic[T]):
     future: Future[T] = field(default_factory=Future)
     result: Any = None
     collected: list[Any] = field(default_factory=list)
+    # Where the submitter notes its writes (taken from its context when submitted).
+    written: Written | None = field(default_factory=current_written)
 
 
 class GroupCommitter:
@@ -63,7 +71,7 @@ class GroupCommitter:
         self,
         run_alone: Callable[[Callable[[], Any]], Any],
         run_collecting: Callable[[Callable[[], Any]], tuple[Any, list[Any]]],
-        write: Callable[[list[Any]], None],
+        write: Callable[[list[Any]], int | None],
         max_batch: int = 256,
     ) -> None:
         self._run_alone = run_alone
@@ -129,12 +137,12 @@ class GroupCommitter:
         state.writing = True
         written = loop.run_in_executor(self._writes, self._write, self._objects(ran))
 
-        def finish(done: asyncio.Future[None]) -> None:
+        def finish(done: asyncio.Future[int | None]) -> None:
             state.writing = False
             if done.exception() is not None:
                 self._retry_alone(loop, ran + failed)
             else:
-                self._resolve(ran)
+                self._resolve(ran, done.result())
                 self._retry_alone(loop, failed)
             self._schedule(loop, state)
 
@@ -143,7 +151,9 @@ class GroupCommitter:
     def _retry_alone(self, loop: asyncio.AbstractEventLoop, items: list[_Item[Any]]) -> None:
         """Run each item again on its own in the writer thread; its future gets the answer."""
         for item in items:
-            retried = asyncio.wrap_future(self.submit_future(item.command), loop=loop)
+            alone: _Item[Any] = _Item(item.command, written=item.written)
+            self._queue.put(alone)
+            retried = asyncio.wrap_future(alone.future, loop=loop)
             retried.add_done_callback(partial(_copy_outcome, item.future))
 
     def submit(self, command: Callable[[], T]) -> T:
@@ -186,11 +196,11 @@ class GroupCommitter:
             return
         ran, failed = self._run_batch(batch)
         try:
-            self._write(self._objects(ran))
+            position = self._write(self._objects(ran))
         except Exception:
             failed = batch
         else:
-            self._resolve(ran)
+            self._resolve(ran, position)
         for item in failed:
             self._alone(item)
 
@@ -210,16 +220,19 @@ class GroupCommitter:
     def _objects(ran: list[_Item[Any]]) -> list[Any]:
         return [obj for item in ran for obj in item.collected]
 
-    def _resolve(self, ran: list[_Item[Any]]) -> None:
+    def _resolve(self, ran: list[_Item[Any]], position: int | None) -> None:
         self.batches += 1
         self.commands += len(ran)
         for item in ran:
+            if item.written is not None:
+                item.written.note(position)
             if not item.future.cancelled():
                 item.future.set_result(item.result)
 
     def _alone(self, item: _Item[Any]) -> None:
         try:
-            result = self._run_alone(item.command)
+            with noting_writes(item.written):
+                result = self._run_alone(item.command)
         except BaseException as error:
             if not item.future.cancelled():
                 item.future.set_exception(error)

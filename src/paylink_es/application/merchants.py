@@ -148,6 +148,35 @@ class MerchantService:
         self._auth_cache[secret_hash] = (owner, time.monotonic())
         return owner
 
+    def redirect_secret(self, merchant_id: UUID, mode: str) -> str:
+        """The secret that signs the hosted page's redirects of this merchant in ``mode``;
+        made the first time it is asked for (two first askers get the same one)."""
+        known = self.app.get(Merchant, merchant_id, "merchant").redirect_secrets.get(mode)
+        if known is not None:
+            return known
+
+        def command() -> str:
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
+            secret = merchant.redirect_secrets.get(mode)
+            if secret is None:
+                secret = merchant.new_redirect_secret(mode)
+                self.app.save(merchant)
+            return secret
+
+        return self.app.run(command)
+
+    def rotate_redirect_secret(self, merchant_id: UUID, mode: str) -> str:
+        """Replace the redirect secret of ``mode``; redirects are signed with the new one
+        from now on. Returns it."""
+
+        def command() -> str:
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
+            secret = merchant.new_redirect_secret(mode)
+            self.app.save(merchant)
+            return secret
+
+        return self.app.run(command)
+
     def set_fee_plan(self, merchant_id: UUID, plan: FeePlan) -> None:
         """Price the merchant's future verifications with ``plan``."""
         self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_fee_plan(plan.to_dict()))

@@ -69,6 +69,8 @@ class Merchant(PaylinkAggregate):
         self.bank_account: dict[str, str] | None = None
         self.fee_plan_data: dict[str, Any] | None = None
         self.anomaly_policy: dict[str, str] = {}
+        # Per mode: the secret that signs the hosted page's redirects to the link's URLs.
+        self.redirect_secrets: dict[str, str] = {}
 
     def issue_key(self, key_id: UUID, mode: Mode) -> str:
         """Issue a secret key and return it; only its hash is recorded."""
@@ -94,6 +96,21 @@ class Merchant(PaylinkAggregate):
     def _key_revoked(self, key_id: UUID) -> None:
         key = self.keys[key_id]
         self.keys[key_id] = ApiKey(key.key_id, key.mode, key.prefix, key.secret_hash, True)
+
+    def new_redirect_secret(self, mode: str) -> str:
+        """Make (or replace) the secret that signs redirects in ``mode``; returns it.
+
+        Kept in the event, like a webhook endpoint's secret: the page signs with it.
+        """
+        if mode not in ("test", "live"):
+            raise InvalidFieldError("mode", "must be test or live")
+        secret = f"rdsec_{mode}_{random_base62(32)}"
+        self._redirect_secret_set(mode=mode, secret=secret)
+        return secret
+
+    @event("RedirectSecretSet")
+    def _redirect_secret_set(self, mode: str, secret: str) -> None:
+        self.redirect_secrets[mode] = secret
 
     def set_bank_account(self, bank: str, account_number: str, account_name: str) -> None:
         """Record where payouts go (the same account again records nothing)."""

@@ -28,9 +28,12 @@ KNOWN_GET_ROUTES = {
     "/v1/settlements",
     "/v1/settlements/report.csv",
     "/v1/account",
+    "/v1/account/redirect-secret",
 }
 # Settings of the merchant itself, the same whichever mode's key reads them.
 MERCHANT_LEVEL = ("/v1/account",)
+# Settings of one merchant's mode: an object of the reader's own (its secret), never a list.
+MODE_SETTINGS = ("/v1/account/redirect-secret",)
 ACCOUNT_NAME = "Rekening Toko Pertama"
 # Being built by another engineer right now (event feed, webhooks, deliveries): not
 # tested here yet. Any other new route is checked, and must have its path parameters
@@ -108,6 +111,8 @@ def _fill(
     assert api.paylink.money.settle(date(2026, 1, 9), [payment]).settled == 1
     api.paylink.money.refund(payment, Money(50000, "IDR"), "returned")
     payout = api.paylink.money.request_payout(merchant.id, mode, Money(payout_amount, "IDR"), tag)
+    redirects = api.client.get("/v1/account/redirect-secret", headers=books.headers())
+    assert redirects.status_code == 200, redirects.text
     books.link_id = link["id"]
     books.payment_id = str(payment)
     books.payout_id = str(payout.id)
@@ -123,6 +128,7 @@ def _fill(
         f"meta-{tag}",
         str(merchant.id),
         str(payout.id),
+        redirects.json()["secret"],
     }
     books.amounts = {amount, amount - 1750, amount - 1750 - 50000, payout_amount}
     return books
@@ -158,7 +164,7 @@ def _assert_sees_nothing(
     """
     checked = []
     for path, query in _get_routes(api).items():
-        if viewer_has_books and path.startswith(MERCHANT_LEVEL):
+        if viewer_has_books and path in MERCHANT_LEVEL:
             continue  # the merchant's own settings: the same in both modes
         names = PARAMETER.findall(path)
         url = path
@@ -169,7 +175,7 @@ def _assert_sees_nothing(
             mine = api.client.get(url, params=params, headers=owner.headers())
             assert mine.status_code == 200, f"{url} {params}: {mine.text}"
             csv_report = mine.headers["content-type"].startswith("text/csv")
-            settings = path.startswith(MERCHANT_LEVEL)
+            settings = path in MERCHANT_LEVEL
             shown = _leaks(mine, owner) or (not csv_report and mine.json().get("data"))
             if settings:  # the account name is the merchant's, not one mode's
                 shown = ACCOUNT_NAME in mine.text
@@ -193,6 +199,9 @@ def _assert_sees_nothing(
             elif settings:
                 assert theirs.status_code == 200, f"{label}: {theirs.text}"
                 assert ACCOUNT_NAME not in theirs.text, label
+            elif path in MODE_SETTINGS:  # their own, which leaks nothing (checked above)
+                assert theirs.status_code == 200, f"{label}: {theirs.text}"
+                assert theirs.json()["mode"] == viewer.mode, label
             else:
                 assert theirs.status_code == 200, f"{label}: {theirs.text}"
                 body = theirs.json()
