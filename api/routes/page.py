@@ -133,6 +133,17 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
 def _closed(request: Request, details: LinkDetails, merchant: str) -> Response | None:
     if details.status == "active":
         return None
+    if details.status == "inactive":  # the merchant's own words instead of the methods
+        t = PAGE_TEXT[language(request)]
+        return render(
+            request,
+            "message.html",
+            heading=t["inactive"],
+            detail=t["inactive_says" if details.inactive_message else "inactive_detail"],
+            note=details.inactive_message,
+            merchant=merchant,
+            title=details.description,
+        )
     return _message(request, 200, details.status, merchant)
 
 
