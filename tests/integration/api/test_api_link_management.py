@@ -375,9 +375,7 @@ def test_an_inactive_link_past_its_expiry_is_expired_and_the_scheduler_records_i
     api.catch_up()
     assert expire_due(api.paylink, api.app.state.projections.models) == 0
     assert api.count("PaymentLink.Expired") == 1
-    assert [event["data"]["id"] for event in _events(api, merchant, "link.expired")] == [
-        link["id"]
-    ]
+    assert [event["data"]["id"] for event in _events(api, merchant, "link.expired")] == [link["id"]]
 
 
 def test_a_duplicate_has_the_same_terms_without_reference_or_slug_and_the_same_duration(
@@ -520,3 +518,29 @@ def test_changes_reach_the_feed_as_public_events_with_who_made_them(api: Api) ->
         assert kind in EVENT_DATA
     schema = api.client.get("/openapi.json").json()["components"]["schemas"]["PublicEvent"]
     assert "`link.updated`" in schema["description"]
+
+
+def test_links_as_of_an_instant_before_an_edit_show_the_terms_of_then(api: Api) -> None:
+    merchant = api.merchant()
+    link = api.create_link(merchant, description="Kaos", amount=100000, methods=["qris"])
+    api.clock.advance(timedelta(minutes=5))
+    before = api.clock()
+    api.clock.advance(timedelta(minutes=5))
+    assert _patch(api, merchant, link["id"], {"description": "Sepatu", "amount": 250000}).is_success
+    assert _post(api, merchant, link["id"], "deactivate").status_code == 200
+    api.catch_up()
+
+    def as_of(when: Any) -> dict[str, Any]:
+        response = api.client.get(
+            "/v1/links", params={"as_of": when.isoformat()}, headers=merchant.headers()
+        )
+        assert response.status_code == 200, response.text
+        (row,) = response.json()["data"]
+        return {name: row[name] for name in ("description", "amount", "status")}
+
+    assert as_of(before) == {"description": "Kaos", "amount": 100000, "status": "active"}
+    assert as_of(api.clock()) == {"description": "Sepatu", "amount": 250000, "status": "inactive"}
+    # Like a status filter, the text filter reads the link as it is now.
+    assert _listed(api, merchant, q="kaos", as_of=before.isoformat()) == []
+    (found,) = _listed(api, merchant, q="sepatu", as_of=before.isoformat())
+    assert (found["id"], found["description"]) == (link["id"], "Kaos")
