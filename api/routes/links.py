@@ -329,7 +329,7 @@ def edit_link(
     status_code=201,
     response_model=LinkOut,
     summary="Duplicate a payment link",
-    responses=problem_responses(404),
+    responses=problem_responses(404, 409),
 )
 def duplicate_link(
     link_id: UUID,
