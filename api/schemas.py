@@ -79,6 +79,42 @@ class LinkCreate(BaseModel):
     metadata: dict[str, str] | None = None
 
 
+class LinkEdit(BaseModel):
+    """Fields of a link to change (at least one); those left out stay as they are.
+
+    Any of ``amount``, ``amount_min``, ``amount_max`` replaces all three (those not given
+    are cleared). ``customer`` is replaced whole; ``null`` clears it, or the expiry.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"description": "Kaos polos hitam, ukuran XL", "amount": 175000},
+                {"expires_at": "2026-12-31T23:59:00+07:00", "methods": ["qris", "va_bca"]},
+            ]
+        },
+    )
+    description: str | None = Field(default=None, max_length=1000)
+    currency: str | None = Field(default=None, max_length=3)
+    amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
+    amount_min: StrictInt | None = None
+    amount_max: StrictInt | None = None
+    methods: list[str] | None = Field(default=None, max_length=32)
+    expires_at: datetime | None = None
+    customer: CustomerIn | None = None
+
+
+class DeactivateRequest(BaseModel):
+    """What the link's page tells payers while it is inactive (optional)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"message": "Stok habis, buka lagi Senin depan."}]},
+    )
+    message: str | None = Field(default=None, max_length=500)
+
+
 class CancelRequest(BaseModel):
     """Why a link is being cancelled (optional)."""
 
@@ -150,6 +186,11 @@ class LinkOut(BaseModel):
     counts: Counts
     collected: int
     created_at: datetime
+    inactive_message: str | None = Field(
+        default=None,
+        description="an inactive link's message to payers, shown on its page instead of the "
+        "methods (in a single link's answer; null in lists)",
+    )
     timeline: list[TimelineEntry] | None = None
 
 

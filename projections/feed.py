@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL
 
 import orjson
 
-from paylink_es.domain.link import PaymentLink
+from paylink_es.domain.link import EDITABLE, PaymentLink
 from paylink_es.domain.webhooks import PUBLIC_EVENTS, WebhookDelivery, WebhookEndpoint
 from projections.events import (
     BATCH_PAYMENTS_ADDED,
@@ -24,6 +24,7 @@ from projections.events import (
     ENDPOINT_CREATED,
     ENDPOINT_DELETED,
     LINK_CREATED,
+    LINK_EDITED,
     PAYMENT_INITIATED,
     PAYMENT_REVIEWED,
     PAYOUT_FAILED,
@@ -31,7 +32,7 @@ from projections.events import (
     PAYOUT_REQUESTED,
     event_named,
 )
-from projections.links import link_event_detail, payment_event_detail
+from projections.links import link_event_detail, payment_event_detail, term_value
 from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement
 
@@ -66,8 +67,18 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
     """The public representation of an event (feed item and webhook body)."""
     e = vars(event)
     kind = type(event)
-    if issubclass(kind, PaymentLink.Event):
-        data: dict[str, Any] = {
+    if kind is LINK_EDITED:
+        detail = link_event_detail(kind, e)
+        data = {
+            "object": "payment_link",
+            "id": originator(event),
+            "changed": detail["changed"],
+            "by": detail["by"],
+            "previous": detail["from"],
+            **{name: term_value(name, e[name]) for name in EDITABLE},
+        }
+    elif issubclass(kind, PaymentLink.Event):
+        data = {
             "object": "payment_link",
             "id": originator(event),
             **link_event_detail(kind, e),

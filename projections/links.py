@@ -11,10 +11,13 @@ from projections.events import (
     LINK_CANCELLED,
     LINK_COMPLETED,
     LINK_CREATED,
+    LINK_DEACTIVATED,
+    LINK_EDITED,
     LINK_EXPIRED,
     LINK_OPENED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
+    LINK_REACTIVATED,
     LINK_SEND_FAILED,
     LINK_SENT,
     PAYMENT_FLAGGED,
@@ -32,6 +35,8 @@ LINK_STATUS: dict[type, str] = {
     LINK_EXPIRED: "expired",
     LINK_CANCELLED: "cancelled",
     LINK_COMPLETED: "completed",
+    LINK_DEACTIVATED: "inactive",
+    LINK_REACTIVATED: "active",
 }
 COUNTERS: dict[type, str] = {
     LINK_SENT: "sent_count = sent_count + 1",
@@ -73,7 +78,52 @@ def _terms(e: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def search_text(description: str, reference_id: str | None) -> str:
+    """What the list's text filter searches: description and reference, case-folded."""
+    return f"{description} {reference_id or ''}".casefold()
+
+
+def term_value(name: str, value: Any) -> Any:
+    """A term of a link as JSON and the columns hold it (an expiry as ``iso`` text)."""
+    if value is None:
+        return None
+    if name == "expires_at":
+        return iso(value)
+    if name == "customer":
+        return vars(value)
+    if name == "line_items":
+        return [vars(item) for item in value]
+    return value
+
+
+def _who(e: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` with who made the change, when the event says (older ones do not)."""
+    by = e.get("by")
+    if by is not None:
+        detail["by"] = by
+    return detail
+
+
 def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
+    """What a link's timeline says about one of its events (JSON values)."""
+    if kind is LINK_EDITED:
+        changed: list[str] = e["changed"]
+        return {
+            "changed": changed,
+            "by": e["by"],
+            "from": {name: term_value(name, e["previous"].get(name)) for name in changed},
+            "to": {name: term_value(name, e[name]) for name in changed},
+        }
+    if kind is LINK_DEACTIVATED:
+        detail = {"message": e["message"]} if e["message"] is not None else {}
+        return _who(e, detail)
+    if kind is LINK_REACTIVATED:
+        return _who(e, {})
+    if kind is LINK_CREATED:
+        detail = {}
+        if e.get("duplicate_of") is not None:
+            detail["duplicate_of"] = uuid_text(e["duplicate_of"])
+        return _who(e, detail)
     if kind is LINK_SENT:
         return {"channel": e["channel"], "recipient": e["recipient"]}
     if kind is LINK_SEND_FAILED:
@@ -87,8 +137,8 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         if "anomaly" in e:
             detail["anomaly"] = e["anomaly"]
         return detail
-    if kind is LINK_CANCELLED and e.get("reason"):
-        return {"reason": e["reason"]}
+    if kind is LINK_CANCELLED:
+        return _who(e, {"reason": e["reason"]} if e.get("reason") else {})
     return {}
 
 
@@ -180,11 +230,13 @@ class LinkTracking(ReadModel):
                         at,
                         position,
                         to_json(_terms(e)),
-                        f"{e['description']} {e['reference_id'] or ''}".casefold(),
+                        search_text(e["description"], e["reference_id"]),
                     ),
                 ),
                 timeline,
             ]
+        if kind is LINK_EDITED:
+            return [self._edited(e, link_id, at, position), timeline]
         if kind in LINK_STATUS:
             change = "status = ?"
             params: tuple[Any, ...] = (LINK_STATUS[kind],)
@@ -197,6 +249,31 @@ class LinkTracking(ReadModel):
             return [timeline]
         update = f"UPDATE {{s}}links SET {change}, updated_at = ?, position = ? WHERE link_id = ?"
         return [(update, (*params, at, position, link_id)), timeline]
+
+    @staticmethod
+    def _edited(e: dict[str, Any], link_id: str, at: str, position: int) -> Statement:
+        """The link's columns and terms rewritten from the edit's full terms."""
+        expires = e["expires_at"]
+        return (
+            "UPDATE {s}links SET reference_id = ?, description = ?, currency = ?, amount = ?,"
+            " amount_min = ?, amount_max = ?, usage_limit = ?, expires_at = ?, terms = ?,"
+            " search = ?, updated_at = ?, position = ? WHERE link_id = ?",
+            (
+                e["reference_id"],
+                e["description"],
+                e["currency"],
+                e["amount"],
+                e["amount_min"],
+                e["amount_max"],
+                e["usage_limit"],
+                iso(expires) if expires else None,
+                to_json(_terms(e)),
+                search_text(e["description"], e["reference_id"]),
+                at,
+                position,
+                link_id,
+            ),
+        )
 
     def _payment(self, kind: type, e: dict[str, Any], at: str, position: int) -> list[Statement]:
         payment_id = originator(e)

@@ -3,9 +3,10 @@
 A link past its expiry already reads as expired (its status is computed from the clock),
 but only an ``Expired`` event puts ``link.expired`` in the feed, fires the webhook and lets
 the channel poller delete the link's unpaid virtual accounts. The scheduler asks the links
-view for active links whose expiry has passed, every ``every_s`` seconds, and records each
-one's expiry through the links service. Several processes may run it at once: the command
-is decided on the link's current version, so a link expires exactly once whoever is first.
+view for active and inactive (deactivated) links whose expiry has passed, every ``every_s``
+seconds, and records each one's expiry through the links service. Several processes may
+run it at once: the command is decided on the link's current version, so a link expires
+exactly once whoever is first.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The create-link form: browser fields in, the fields of ``create_link`` out.
+"""The create-link and edit-link forms: browser fields in, the fields of ``create_link``
+(or the changes of ``links.edit``) out.
 
 Only the shape of the form is checked here (is it a number, a date, key=value); what a
 link may be is decided once, by the domain's ``link_terms``. Every message names the
-form field it is about, so the page can put it beside that field.
+form field it is about, so the page can put it beside that field. The edit form is the
+create form's inputs for what an edit may change, read by the same parser.
 """
 
 from __future__ import annotations
@@ -14,12 +16,29 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from paylink_es.application.details import LinkDetails
 from paylink_es.locale import WIB
 
 ITEM_ROWS = 5
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _ITEM_FIELD = re.compile(r"line_items\[(\d+)\]\.(name|quantity|unit_amount)")
 ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_unit"}
+# The inputs of the edit form (and "form", for what belongs to none of them).
+EDIT_INPUTS = frozenset(
+    {
+        "form",
+        "description",
+        "amount",
+        "amount_min",
+        "amount_max",
+        "currency",
+        "methods",
+        "expires_at",
+        "customer_name",
+        "customer_email",
+        "customer_phone",
+    }
+)
 
 
 @dataclass
@@ -208,3 +227,53 @@ def domain_message(message: str, field_name: str | None) -> str:
     if field_name and message.startswith(f"{field_name}: "):
         return message[len(field_name) + 2 :]
     return message
+
+
+def _minute(instant: datetime | None) -> str:
+    """An instant as a ``datetime-local`` input shows it: Jakarta time, to the minute."""
+    return instant.astimezone(WIB).strftime("%Y-%m-%dT%H:%M") if instant is not None else ""
+
+
+def edit_values(link: LinkDetails) -> dict[str, Any]:
+    """The edit form's inputs as the link stands (what the form is prefilled with)."""
+    customer = link.customer
+    return {
+        "description": link.description,
+        "amount_kind": "fixed" if link.amount is not None else "open",
+        "amount": str(link.amount) if link.amount is not None else "",
+        "amount_min": str(link.amount_min) if link.amount_min is not None else "",
+        "amount_max": str(link.amount_max) if link.amount_max is not None else "",
+        "currency": link.currency,
+        "methods": list(link.methods),
+        "expires_at": _minute(link.expires_at),
+        "customer_name": (customer.name if customer else None) or "",
+        "customer_email": (customer.email if customer else None) or "",
+        "customer_phone": (customer.phone if customer else None) or "",
+    }
+
+
+def edit_changes(form: LinkForm, before: dict[str, Any]) -> dict[str, Any]:
+    """The changes of ``links.edit`` an edit form asks for (read by :func:`parse_link_form`,
+    without errors), given what it was prefilled with (:func:`edit_values`).
+
+    Text, amounts, currency and customer are always given: the domain compares them with
+    the link as it stands (a repeated value changes nothing). Methods are given when their
+    set changed (the form lists them in the catalogue's order), the expiry when its text
+    changed (the input keeps minutes, the link may have seconds).
+    """
+    fields, values = form.fields, form.values
+    changes: dict[str, Any] = {
+        "description": fields["description"],
+        "currency": fields["currency"],
+        "customer": fields.get("customer"),
+    }
+    if values["amount_kind"] == "open":
+        changes["amount_min"] = fields.get("amount_min")
+        changes["amount_max"] = fields.get("amount_max")
+    else:
+        changes["amount"] = fields.get("amount")
+    if set(values["methods"]) != set(before["methods"]):
+        changes["methods"] = fields.get("methods", [])
+    if values["expires_at"] != before["expires_at"]:
+        changes["expires_at"] = fields.get("expires_at")
+    return changes

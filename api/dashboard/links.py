@@ -1,4 +1,6 @@
-"""Links: the filtered list, the create form, a link's detail, send again and cancel."""
+"""Links: the filtered list, the create form, a link's detail; send again, edit,
+deactivate and reactivate, duplicate and cancel (owners only; each change names the
+signed-in user as who made it)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from api.dashboard.forms import LinkForm, domain_message, parse_link_form
+from api.dashboard.forms import (
+    EDIT_INPUTS,
+    LinkForm,
+    domain_message,
+    edit_changes,
+    edit_values,
+    parse_link_form,
+)
 from api.dashboard.render import fragment, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import (
@@ -32,6 +41,7 @@ from paylink_es.domain.errors import (
     InvalidFieldError,
     ReferenceReusedError,
     SlugTakenError,
+    TransitionInvalidError,
 )
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
@@ -43,8 +53,18 @@ from projections.queries.links import LinkRow
 from projections.queries.paging import Page
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
-STATUSES = ("active", "completed", "expired", "cancelled")
-NOTICES = ("created_ok", "sent_ok", "cancelled_ok")
+STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
+NOTICES = (
+    "created_ok",
+    "sent_ok",
+    "cancelled_ok",
+    "edited_ok",
+    "nothing_changed",
+    "deactivated_ok",
+    "reactivated_ok",
+    "duplicated_ok",
+)
+OPEN = ("active", "inactive")  # statuses a link can still be edited in
 CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms", "whatsapp": "whatsapp"}
 PAGE_SIZE = 20
 
@@ -155,7 +175,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
     paylink = get_paylink(request)
     try:
         details, _ = await paylink.links.create_or_find_async(
-            staff.merchant_id, mode=staff.mode, **form.fields
+            staff.merchant_id, by=staff.user.email, mode=staff.mode, **form.fields
         )
     except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
         form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
@@ -283,7 +303,112 @@ def cancel(
     """Close the link to new payments."""
     owned_link(request, staff, link_id)
     try:
-        get_paylink(request).links.cancel(link_id, reason or None)
+        get_paylink(request).links.cancel(link_id, reason or None, by=staff.user.email)
     except DomainError as error:
         return _detail_page(request, staff, link_id, status=409, error=error.message)
     return RedirectResponse(f"/dashboard/links/{link_id}?notice=cancelled_ok", 303)
+
+
+def _edit_page(
+    request: Request,
+    staff: Staff,
+    details: LinkDetails,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "link_edit.html",
+        staff,
+        status=status,
+        title=words(request)["edit_title"],
+        link=details_row(details),
+        has_payments=details.uses > 0 or details.flagged_count > 0,
+        values=values,
+        errors=errors,
+        methods=PAYMENT_METHODS,
+        currencies=sorted(CURRENCY_EXPONENTS),
+    )
+
+
+@router.get("/dashboard/links/{link_id}/edit")
+def edit_form(request: Request, staff: StaffDep, link_id: UUID) -> Response:
+    """The edit form, prefilled with the link as it stands (owners; open links only)."""
+    if not staff.is_owner:
+        raise ForbiddenError("owner_only")
+    details = owned_link(request, staff, link_id)
+    if details.status not in OPEN:
+        error = words(request)["edit_closed"]
+        return _detail_page(request, staff, link_id, status=409, error=error)
+    return _edit_page(request, staff, details, edit_values(details), {})
+
+
+@router.post("/dashboard/links/{link_id}/edit")
+async def edit(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response:
+    """Save what the form changed; bad input comes back beside each wrong field, checked
+    by the same rules as the create form (and a link with payments keeps its amount)."""
+    details = await run_in_threadpool(owned_link, request, staff, link_id)
+    form = parse_link_form(await request.form(), words(request))
+    form.errors = {name: message for name, message in form.errors.items() if name in EDIT_INPUTS}
+    if form.errors:
+        return await run_in_threadpool(
+            _edit_page, request, staff, details, form.values, form.errors, 422
+        )
+    changes = edit_changes(form, edit_values(details))
+    paylink = get_paylink(request)
+    try:
+        _, changed = await run_in_threadpool(
+            lambda: paylink.links.edit(link_id, staff.user.email, **changes)
+        )
+    except DomainError as error:
+        name = form.input_for(error.field)
+        if name.startswith("item_"):  # the link's items fix its amount
+            name = "amount"
+        form.errors[name if name in EDIT_INPUTS else "form"] = domain_message(
+            error.message, error.field
+        )
+        status = 409 if isinstance(error, TransitionInvalidError) else 422
+        return await run_in_threadpool(
+            _edit_page, request, staff, details, form.values, form.errors, status
+        )
+    notice = "edited_ok" if changed else "nothing_changed"
+    return RedirectResponse(f"/dashboard/links/{link_id}?notice={notice}", 303)
+
+
+@router.post("/dashboard/links/{link_id}/deactivate")
+def deactivate(
+    request: Request,
+    staff: OwnerFormDep,
+    link_id: UUID,
+    message: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Stop the link taking payments; its page shows the message instead of the methods."""
+    owned_link(request, staff, link_id)
+    try:
+        get_paylink(request).links.deactivate(link_id, message or None, staff.user.email)
+    except DomainError as error:
+        return _detail_page(request, staff, link_id, status=409, error=error.message)
+    return RedirectResponse(f"/dashboard/links/{link_id}?notice=deactivated_ok", 303)
+
+
+@router.post("/dashboard/links/{link_id}/reactivate")
+def reactivate(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response:
+    """Let an inactive link take payments again."""
+    owned_link(request, staff, link_id)
+    try:
+        get_paylink(request).links.reactivate(link_id, staff.user.email)
+    except DomainError as error:
+        return _detail_page(request, staff, link_id, status=409, error=error.message)
+    return RedirectResponse(f"/dashboard/links/{link_id}?notice=reactivated_ok", 303)
+
+
+@router.post("/dashboard/links/{link_id}/duplicate")
+def duplicate(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response:
+    """A new link on the same terms; the page of the new link follows."""
+    owned_link(request, staff, link_id)
+    try:
+        copy = get_paylink(request).links.duplicate(link_id, staff.user.email)
+    except DomainError as error:
+        return _detail_page(request, staff, link_id, status=422, error=error.message)
+    return RedirectResponse(f"/dashboard/links/{copy.id}?notice=duplicated_ok", 303)

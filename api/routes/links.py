@@ -1,4 +1,5 @@
-"""``/v1/links``: create, list, read and cancel payment links."""
+"""``/v1/links``: create, list, read, edit, duplicate, deactivate, reactivate and cancel
+payment links. Every change records who made it: the API key's id."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from api.schemas import (
     COMMON_PROBLEMS,
     CancelRequest,
     Counts,
+    DeactivateRequest,
     LinkCreate,
+    LinkEdit,
     LinkList,
     LinkOut,
     problem_responses,
@@ -67,6 +70,7 @@ def details_row(details: LinkDetails) -> dict[str, Any]:
         "success_url": details.success_url,
         "failure_url": details.failure_url,
         "metadata": details.metadata,
+        "inactive_message": details.inactive_message,
     }
 
 
@@ -105,6 +109,7 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
         ),
         collected=row["collected"],
         created_at=row["created_at"],
+        inactive_message=row.get("inactive_message"),
         timeline=row.get("timeline"),
     )
 
@@ -149,7 +154,7 @@ async def create_link(
 
     def execute() -> tuple[int, LinkOut]:
         details, created = paylink.links.create_or_find(
-            owner.merchant_id, mode=owner.mode, **fields
+            owner.merchant_id, by=str(owner.key_id), mode=owner.mode, **fields
         )
         return (201 if created else 200), link_out(details_row(details), public_url(request))
 
@@ -168,7 +173,7 @@ async def open_link(
 ) -> tuple[int, bytes]:
     """Create the link a validated body asks for: 201 (or 200: the reference's link), JSON."""
     details, created = await paylink.links.create_or_find_async(
-        owner.merchant_id, mode=owner.mode, **_link_fields(body)
+        owner.merchant_id, by=str(owner.key_id), mode=owner.mode, **_link_fields(body)
     )
     out = link_out(details_row(details), base)
     return (201 if created else 200), out.model_dump_json().encode()
@@ -181,7 +186,7 @@ def list_links(
     models: LinksView,
     paylink: PaylinkDep,
     status: Annotated[
-        str | None, Query(description="active, completed, expired, cancelled")
+        str | None, Query(description="active, inactive, completed, expired, cancelled")
     ] = None,
     created_from: Annotated[Instant | None, Query(description="created at or after")] = None,
     created_to: Annotated[Instant | None, Query(description="created before")] = None,
@@ -255,9 +260,7 @@ def get_link(
     Status, counts and money come from the ledger (a client reads its own writes);
     the timeline comes from the views and may trail by a few milliseconds.
     """
-    details = paylink.links.owned(owner.merchant_id, owner.mode, link_id)
-    if details is None:
-        raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
+    details = _owned(paylink, owner, link_id)
     row = link_queries.link_detail(models, owner.merchant_id, owner.mode, link_id, paylink.now())
     timeline = row["timeline"] if row is not None else []
     return link_out({**details_row(details), "timeline": timeline}, public_url(request))
@@ -277,12 +280,120 @@ def cancel_link(
     body: CancelRequest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Close the link to new payments."""
+    """Close the link to new payments (an active or inactive one)."""
 
     def execute() -> tuple[int, LinkOut]:
-        if paylink.links.owned(owner.merchant_id, owner.mode, link_id) is None:
-            raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
-        paylink.links.cancel(link_id, body.reason if body else None)
+        _owned(paylink, owner, link_id)
+        paylink.links.cancel(link_id, body.reason if body else None, by=str(owner.key_id))
         return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
 
     return run_idempotent(request, owner, body, execute)
+
+
+def _owned(paylink: Paylink, owner: KeyOwner, link_id: UUID) -> LinkDetails:
+    """The link if the key's merchant and mode own it; else the 404 an unknown one gets."""
+    details = paylink.links.owned(owner.merchant_id, owner.mode, link_id)
+    if details is None:
+        raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
+    return details
+
+
+@router.patch(
+    "/{link_id}",
+    response_model=LinkOut,
+    summary="Edit a payment link",
+    responses=problem_responses(404, 409),
+)
+def edit_link(
+    link_id: UUID, body: LinkEdit, request: Request, owner: Owner, paylink: PaylinkDep
+) -> LinkOut:
+    """Change a link that is not closed: any of description, currency, amount (or
+    amount_min/amount_max), methods, expires_at, customer. Each is checked as on create;
+    methods given must each take the link (422 ``method-unavailable``). An empty body is a
+    422; an edit that changes nothing answers the link and records nothing.
+
+    A link that has payments keeps its amount, range and currency (409
+    ``link-has-payments`` naming the field); a cancelled, completed or expired link cannot
+    be edited (409 ``link-closed``). The ``link.updated`` event lists what changed.
+    """
+    _owned(paylink, owner, link_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("expires_at") is not None:
+        changes["expires_at"] = body.expires_at
+    details, _ = paylink.links.edit(link_id, str(owner.key_id), **changes)
+    return link_out(details_row(details), public_url(request))
+
+
+@router.post(
+    "/{link_id}/duplicate",
+    status_code=201,
+    response_model=LinkOut,
+    summary="Duplicate a payment link",
+    responses=problem_responses(404, 409),
+)
+def duplicate_link(
+    link_id: UUID,
+    request: Request,
+    owner: Owner,
+    paylink: PaylinkDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A new link on the same terms as this one (whatever its status), without its
+    reference_id or slug; an expiry keeps the original's duration, counted from now.
+    Methods that can no longer take the link are left out."""
+
+    def execute() -> tuple[int, LinkOut]:
+        _owned(paylink, owner, link_id)
+        copy = paylink.links.duplicate(link_id, str(owner.key_id))
+        return 201, link_out(details_row(copy), public_url(request))
+
+    return run_idempotent(request, owner, None, execute)
+
+
+@router.post(
+    "/{link_id}/deactivate",
+    response_model=LinkOut,
+    summary="Deactivate a payment link",
+    responses=problem_responses(404, 409),
+)
+def deactivate_link(
+    link_id: UUID,
+    request: Request,
+    owner: Owner,
+    paylink: PaylinkDep,
+    body: DeactivateRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Stop an active link taking payments until it is reactivated: status ``inactive``,
+    and its page shows ``message`` (optional) instead of the methods. It still expires."""
+
+    def execute() -> tuple[int, LinkOut]:
+        _owned(paylink, owner, link_id)
+        paylink.links.deactivate(link_id, body.message if body else None, str(owner.key_id))
+        return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
+
+    return run_idempotent(request, owner, body, execute)
+
+
+@router.post(
+    "/{link_id}/reactivate",
+    response_model=LinkOut,
+    summary="Reactivate a payment link",
+    responses=problem_responses(404, 409),
+)
+def reactivate_link(
+    link_id: UUID,
+    request: Request,
+    owner: Owner,
+    paylink: PaylinkDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Let an inactive link take payments again (not one past its expiry: that one is
+    expired)."""
+
+    def execute() -> tuple[int, LinkOut]:
+        _owned(paylink, owner, link_id)
+        paylink.links.reactivate(link_id, str(owner.key_id))
+        return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
+
+    return run_idempotent(request, owner, None, execute)

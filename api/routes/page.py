@@ -141,6 +141,17 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
 def _closed(request: Request, details: LinkDetails, merchant: str) -> Response | None:
     if details.status == "active":
         return None
+    if details.status == "inactive":  # the merchant's own words instead of the methods
+        t = PAGE_TEXT[language(request)]
+        return render(
+            request,
+            "message.html",
+            heading=t["inactive"],
+            detail=t["inactive_says" if details.inactive_message else "inactive_detail"],
+            note=details.inactive_message,
+            merchant=merchant,
+            title=details.description,
+        )
     code = details.code
     back = f"/l/{code}/return" if _merchant_url(request, details) is not None else None
     t = PAGE_TEXT[language(request)]

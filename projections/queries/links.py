@@ -7,20 +7,23 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from uuid import UUID
 
 from projections.events import (
     LINK_CANCELLED,
     LINK_COMPLETED,
     LINK_CREATED,
+    LINK_DEACTIVATED,
+    LINK_EDITED,
     LINK_EXPIRED,
     LINK_OPENED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
+    LINK_REACTIVATED,
     LINK_SENT,
 )
-from projections.links import timeline_event
+from projections.links import search_text, timeline_event
 from projections.queries.paging import (
     EXPORT_PAGE,
     Keyset,
@@ -32,15 +35,17 @@ from projections.queries.paging import (
     page,
     typed_rows,
 )
-from projections.readmodel import iso
+from projections.readmodel import iso, to_json
 from projections.runner import ReadModels
 
-LINK_STATUSES = ("active", "completed", "expired", "cancelled")
+LINK_STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
+# Statuses that still end at the link's expiry (past it, the link reads expired).
+OPEN = ("active", "inactive")
 
 
 class LinkRow(TypedDict):
-    """A row of the links view; ``status`` as of the query's instant (an active link
-    past its expiry reads ``expired``)."""
+    """A row of the links view; ``status`` as of the query's instant (an active or
+    inactive link past its expiry reads ``expired``)."""
 
     link_id: str
     merchant_id: str
@@ -107,17 +112,17 @@ LINKS = Keyset("links", ("created_at", "link_id"), (str, str), LinkRow)
 
 
 def _effective_status(row: LinkRow, now: datetime) -> str:
-    if row["status"] == "active" and row["expires_at"] and row["expires_at"] <= iso(now):
+    if row["status"] in OPEN and row["expires_at"] and row["expires_at"] <= iso(now):
         return "expired"
     return row["status"]
 
 
 def expiring(models: ReadModels, now: datetime, limit: int = 500) -> list[str]:
-    """Active links whose expiry has passed by ``now`` (earliest first): the ones still
-    waiting for their ``Expired`` event."""
+    """Active and inactive links whose expiry has passed by ``now`` (earliest first): the
+    ones still waiting for their ``Expired`` event."""
     rows = models["links"].view.query(
-        "SELECT link_id FROM {s}links WHERE status = 'active' AND expires_at IS NOT NULL"
-        " AND expires_at <= ? ORDER BY expires_at, link_id LIMIT ?",
+        "SELECT link_id FROM {s}links WHERE status IN ('active', 'inactive')"
+        " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, link_id LIMIT ?",
         (iso(now), limit),
     )
     return [row["link_id"] for row in rows]
@@ -149,11 +154,13 @@ def list_links(
         if status not in LINK_STATUSES:
             raise QueryError("status", f"must be one of {', '.join(LINK_STATUSES)}")
         expired = "(expires_at IS NOT NULL AND expires_at <= ?)"
-        if status == "active":
-            where.append(f"status = 'active' AND NOT {expired}")
-            params.append(iso(now))
+        if status in OPEN:
+            where.append(f"status = ? AND NOT {expired}")
+            params.extend((status, iso(now)))
         elif status == "expired":
-            where.append(f"(status = 'expired' OR (status = 'active' AND {expired}))")
+            where.append(
+                f"(status = 'expired' OR (status IN ('active', 'inactive') AND {expired}))"
+            )
             params.append(iso(now))
         else:
             where.append("status = ?")
@@ -224,7 +231,12 @@ STATUS_AFTER = {
     timeline_event(LINK_EXPIRED): "expired",
     timeline_event(LINK_CANCELLED): "cancelled",
     timeline_event(LINK_COMPLETED): "completed",
+    timeline_event(LINK_DEACTIVATED): "inactive",
+    timeline_event(LINK_REACTIVATED): "active",
 }
+EDITED = timeline_event(LINK_EDITED)
+# Terms an edit can change that the links view keeps as columns; the rest are in ``terms``.
+TERM_COLUMNS = frozenset({"description", "currency", "amount", "amount_min", "amount_max"})
 SENT, OPENED = timeline_event(LINK_SENT), timeline_event(LINK_OPENED)
 ACCEPTED, FLAGGED = timeline_event(LINK_PAYMENT_ACCEPTED), timeline_event(LINK_PAYMENT_FLAGGED)
 
@@ -239,9 +251,31 @@ def link_as_of(
     return _as_it_stood(link, as_of)
 
 
+def _terms_before(link: LinkDetail, edits: list[TimelineEntry]) -> LinkDetail:
+    """``link`` with ``edits`` (later than the instant asked for) undone, newest first:
+    each edit's timeline entry says what the fields it changed were before."""
+    if not edits:
+        return link
+    row: dict[str, Any] = dict(link)
+    terms = json.loads(link["terms"])
+    for entry in reversed(edits):
+        for name, value in entry["detail"]["from"].items():
+            if name in TERM_COLUMNS or name == "expires_at":
+                row[name] = value
+            else:
+                terms[name] = value
+    row["terms"] = to_json(terms)
+    row["search"] = search_text(row["description"], row["reference_id"])
+    return cast(LinkDetail, row)
+
+
 def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
-    """``link`` at ``as_of``: its status, counts and money from its timeline up to then."""
-    timeline = [entry for entry in link["timeline"] if entry["at"] <= iso(as_of)]
+    """``link`` at ``as_of``: its status, counts and money from its timeline up to then,
+    its terms as they were before any later edit."""
+    then = iso(as_of)
+    later_edits = [e for e in link["timeline"] if e["at"] > then and e["event"] == EDITED]
+    link = _terms_before(link, later_edits)
+    timeline = [entry for entry in link["timeline"] if entry["at"] <= then]
     status, collected = "active", 0
     counts: defaultdict[str, int] = defaultdict(int)
     for entry in timeline:
@@ -250,7 +284,7 @@ def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
         if entry["event"] == ACCEPTED:
             collected += int(entry["detail"]["amount"])
     expires = link["expires_at"]
-    if status == "active" and expires and expires <= iso(as_of):
+    if status in OPEN and expires and expires <= then:
         status = "expired"
     return {
         **link,
@@ -261,7 +295,7 @@ def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
         "flagged_count": counts[FLAGGED],
         "collected": collected,
         "timeline": timeline,
-        "as_of": iso(as_of),
+        "as_of": then,
     }
 
 
@@ -303,8 +337,8 @@ def links_as_of(
             models["links"],
             LinkTimelineRow,
             "SELECT link_id, position, at, event, detail FROM {s}link_timeline"
-            f" WHERE link_id IN ({marks}) AND at <= ? ORDER BY position",
-            [*(row["link_id"] for row in found.items), iso(as_of)],
+            f" WHERE link_id IN ({marks}) AND (at <= ? OR event = ?) ORDER BY position",
+            [*(row["link_id"] for row in found.items), iso(as_of), EDITED],
         ):
             timelines[entry["link_id"]].append(
                 {

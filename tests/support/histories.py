@@ -8,9 +8,10 @@ owes nothing to the projection code.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from hypothesis import strategies as st
@@ -23,6 +24,9 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.payment import PAID, SETTLED, VERIFIED, Payment
 from paylink_es.domain.postings import postings_for
 from projections.ledger import BALANCE_COLUMNS
+from projections.queries.links import link_as_of
+from projections.readmodel import iso
+from projections.runner import ReadModels
 from projections.sqlview import Row
 from tests.support.read_models import Snapshot
 
@@ -62,6 +66,18 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     st.tuples(st.just("open"), _index),
     st.tuples(st.just("cancel"), _index),
     st.tuples(st.just("expire"), _index),
+    st.tuples(
+        st.just("edit"),
+        _index,
+        st.sampled_from(
+            ["description", "amount", "range", "methods", "expiry", "no_expiry", "customer"]
+        ),
+        st.integers(5_000, 200_000),
+        st.sampled_from([1, 6, 48]),  # hours to the new expiry
+    ),
+    st.tuples(st.just("deactivate"), _index, st.sampled_from([None, "Stok habis"])),
+    st.tuples(st.just("reactivate"), _index),
+    st.tuples(st.just("copy"), _index),
     st.tuples(st.just("start"), _index, st.sampled_from(METHODS), st.integers(1_000, 250_000)),
     st.tuples(st.just("pay"), _index, st.sampled_from(["exact", "exact", "over", "under", "fx"])),
     st.tuples(st.just("duplicate"), _index),
@@ -82,6 +98,7 @@ class History:
         self.clock = clock
         self.merchants: list[UUID] = []
         self.links: list[UUID] = []
+        self.deactivated: list[UUID] = []  # links deactivated at some point
         self.attempts: list[UUID] = []  # payments started on a link
         self.payments: list[UUID] = []  # every payment that received money
         self.reports: list[tuple[UUID, str, Money]] = []  # (attempt, channel ref, amount)
@@ -189,6 +206,32 @@ class History:
 
     def _expire(self, link: int) -> None:
         self.app.links.expire(self._pick(self.links, link))
+
+    def _edit(self, link: int, what: str, amount: int, hours: int) -> None:
+        table: dict[str, dict[str, Any]] = {
+            "description": {"description": f"Pesanan {self._next()} (diubah)"},
+            "amount": {"amount": amount},
+            "range": {"amount_min": 1_000, "amount_max": amount},
+            "methods": {"methods": ["qris", "ewallet_ovo"]},
+            "expiry": {"expires_at": self.clock() + timedelta(hours=hours)},
+            "no_expiry": {"expires_at": None},
+            "customer": {"customer": {"name": "Budi", "email": "budi@example.com"}},
+        }
+        _, changed = self.app.links.edit(self._pick(self.links, link), "key-1", **table[what])
+        if not changed:
+            raise _Skip
+
+    def _deactivate(self, link: int, message: str | None) -> None:
+        link_id = self._pick(self.links, link)
+        self.app.links.deactivate(link_id, message, "owner@toko.example")
+        self.deactivated.append(link_id)
+
+    def _reactivate(self, link: int) -> None:
+        self.app.links.reactivate(self._pick(self.deactivated, link), "owner@toko.example")
+
+    def _copy(self, link: int) -> None:
+        copy = self.app.links.duplicate(self._pick(self.links, link), "key-1")
+        self.links.append(copy.id)
 
     def _start(self, link: int, method: str, offer: int) -> None:
         link_id = self._pick(self.links, link)
@@ -317,6 +360,7 @@ def check_views_against_aggregates(app: Paylink, history: History, tables: Snaps
         assert (row["sent_count"], row["opened_count"]) == (link.sent_count, link.opened_count)
         assert (row["payment_count"], row["collected"]) == (link.uses, link.collected)
         assert row["flagged_count"] == len(link.flagged_payments)
+        check_link_terms(row, link)
         flags = funnel[str(link_id)]
         assert (flags["sent"], flags["opened"], flags["paid"]) == (
             int(link.sent_count > 0),
@@ -354,6 +398,39 @@ def check_views_against_aggregates(app: Paylink, history: History, tables: Snaps
     assert {key: total for key, total in volume.items() if total} == {
         key: book["verified"] for key, book in books.items()
     }
+
+
+def check_link_terms(row: Row, link: PaymentLink) -> None:
+    """A row of the links view (live, rebuilt or as of an instant) holds the link's terms."""
+    assert (row["description"], row["currency"]) == (link.description, link.currency)
+    assert (row["amount"], row["amount_min"], row["amount_max"]) == (
+        link.amount,
+        link.amount_min,
+        link.amount_max,
+    )
+    assert row["expires_at"] == (iso(link.expires_at) if link.expires_at else None)
+    terms = json.loads(row["terms"])
+    assert terms["methods"] == link.methods
+    assert terms["customer"] == (vars(link.customer) if link.customer else None)
+
+
+def check_links_as_of(app: Paylink, models: ReadModels, history: History, when: datetime) -> None:
+    """Each link as of ``when`` (rebuilt from its timeline, later edits undone) is the
+    aggregate as its events up to ``when`` make it: status and terms."""
+    for link_id in history.links:
+        versions = [
+            event.originator_version
+            for event in app.app.repository.event_store.get(link_id)
+            if isinstance(event, PaymentLink.Event) and event.timestamp <= when
+        ]
+        if not versions:
+            continue  # created later
+        then: object = app.app.repository.get(link_id, version=versions[-1])
+        assert isinstance(then, PaymentLink)
+        row = link_as_of(models, then.merchant_id, then.mode, link_id, when)
+        assert row is not None
+        assert row["status"] == then.status_at(when), link_id
+        check_link_terms(cast(Row, row), then)
 
 
 def check_positions(app: Paylink, tables: Snapshot) -> None:

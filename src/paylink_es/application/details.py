@@ -43,6 +43,7 @@ class LinkDetails:
     collected: int
     created_at: datetime
     version: int
+    inactive_message: str | None = None  # what an inactive link's page says instead
 
     @property
     def path(self) -> str:
@@ -80,6 +81,7 @@ class LinkDetails:
             collected=link.collected,
             created_at=link.created_on,
             version=link.version,
+            inactive_message=link.inactive_message,
         )
 
 

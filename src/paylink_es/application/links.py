@@ -1,9 +1,11 @@
-"""Payment links: create, send, open (by a customer), expire and cancel."""
+"""Payment links: create, edit, duplicate, send, open (by a customer), deactivate and
+reactivate, expire and cancel."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,14 +15,42 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails
 from paylink_es.application.merchants import MerchantService
 from paylink_es.domain.acceptance import Offer, accepted_methods
-from paylink_es.domain.errors import NotFoundError, ReferenceReusedError, SlugTakenError
+from paylink_es.domain.errors import (
+    InvalidFieldError,
+    NotFoundError,
+    ReferenceReusedError,
+    SlugTakenError,
+)
 from paylink_es.domain.idempotency import derived_id
-from paylink_es.domain.link import LinkCodeIndex, PaymentLink, link_id_for_reference, terms_of
+from paylink_es.domain.link import (
+    EDITABLE,
+    PAID_FOR,
+    LinkCodeIndex,
+    PaymentLink,
+    link_id_for_reference,
+    terms_of,
+)
 from paylink_es.domain.merchant import random_base62
 from paylink_es.domain.terms import LinkTerms, link_terms
 from paylink_es.domain.validation import check_text, require_text
 
 LINK_CODE_LENGTH = 12
+AMOUNTS = ("amount", "amount_min", "amount_max")
+# Who made a change: an API key's id, or a dashboard user's e-mail address.
+BY_LENGTH = 320
+
+
+def offer_of(terms: LinkTerms) -> Offer:
+    """What a link on ``terms`` asks of a payer (which methods can take it)."""
+    return Offer(
+        terms.currency,
+        terms.amount if terms.amount is not None else terms.amount_min or 1,
+        terms.amount if terms.amount is not None else terms.amount_max,
+    )
+
+
+def _who(by: object) -> str:
+    return require_text(by, "by", max_length=BY_LENGTH)
 
 
 class LinkService:
@@ -41,27 +71,35 @@ class LinkService:
         """Create a payment link; the same merchant reference returns the first link."""
         return self.create_or_find(merchant_id, **fields)[0].id
 
-    def create_or_find(self, merchant_id: UUID, **fields: Any) -> tuple[LinkDetails, bool]:
-        """Create a link; returns it and whether it is new (False: the reference existed)."""
-        return self.app.run(self._create_command(merchant_id, fields))
+    def create_or_find(
+        self, merchant_id: UUID, *, by: str | None = None, **fields: Any
+    ) -> tuple[LinkDetails, bool]:
+        """Create a link; returns it and whether it is new (False: the reference existed).
+
+        ``by`` says who asked (an API key's id, a dashboard user), on the ``Created`` event.
+        """
+        return self.app.run(self._create_command(merchant_id, fields, by=by))
 
     async def create_or_find_async(
-        self, merchant_id: UUID, **fields: Any
+        self, merchant_id: UUID, *, by: str | None = None, **fields: Any
     ) -> tuple[LinkDetails, bool]:
         """:meth:`create_or_find` for an event loop (the HTTP hot path)."""
-        return await self.app.run_async(self._create_command(merchant_id, fields))
+        return await self.app.run_async(self._create_command(merchant_id, fields, by=by))
 
     def _create_command(
-        self, merchant_id: UUID, fields: dict[str, Any]
+        self,
+        merchant_id: UUID,
+        fields: dict[str, Any],
+        *,
+        by: str | None = None,
+        duplicate_of: UUID | None = None,
     ) -> Callable[[], tuple[LinkDetails, bool]]:
         app = self.app
         terms = link_terms(app.now(), **fields)
-        named = fields.get("methods") is not None
-        offer = Offer(
-            terms.currency,
-            terms.amount if terms.amount is not None else terms.amount_min or 1,
-            terms.amount if terms.amount is not None else terms.amount_max,
-        )
+        who = _who(by) if by is not None else None
+        # Methods a merchant names must take the link; a duplicate keeps those that still can.
+        named = fields.get("methods") is not None and duplicate_of is None
+        offer = offer_of(terms)
         # Drawn here, in the caller's thread: an idempotent request derives it from its key.
         derived = derived_id()
         if terms.reference_id is not None:
@@ -76,7 +114,9 @@ class LinkService:
             )
             offered = replace(terms, methods=methods)
             code = random_base62(LINK_CODE_LENGTH)
-            link = PaymentLink.create(link_id, merchant_id, code, offered)
+            link = PaymentLink.create(
+                link_id, merchant_id, code, offered, by=who, duplicate_of=duplicate_of
+            )
             indexes = [LinkCodeIndex(link_id=link_id, code=code)]
             if offered.slug is not None:
                 indexes.append(LinkCodeIndex(link_id=link_id, code=offered.slug))
@@ -177,7 +217,102 @@ class LinkService:
         self.app.update(PaymentLink, link_id, "link", command)
         return expired[-1]
 
-    def cancel(self, link_id: UUID, reason: str | None = None) -> None:
+    def cancel(self, link_id: UUID, reason: str | None = None, by: str | None = None) -> None:
         """Close the link to new payments."""
         why = check_text(reason, "reason", max_length=500, required=False)
-        self.app.update(PaymentLink, link_id, "link", lambda link: link.cancel(why))
+        who = _who(by) if by is not None else None
+        self.app.update(PaymentLink, link_id, "link", lambda link: link.cancel(why, who))
+
+    def edit(self, link_id: UUID, by: str, **changes: Any) -> tuple[LinkDetails, list[str]]:
+        """Change a link that is not closed: any of :data:`EDITABLE`; returns the link and
+        the fields that changed (none: nothing is recorded).
+
+        The changed fields are merged into the link's terms and checked exactly as a new
+        link's are (``link_terms``). Giving any of ``amount``, ``amount_min``,
+        ``amount_max`` replaces all three (those not given are cleared: a fixed amount
+        becomes an open one). Methods given are checked as named on create (each must take
+        the link); when the amount or currency changes without them, the link keeps those
+        of its methods that can take it. A link with payments cannot change its amount,
+        range or currency.
+        """
+        who = _who(by)
+        unknown = sorted(set(changes) - set(EDITABLE))
+        if unknown:
+            raise InvalidFieldError(
+                unknown[0], f"cannot be edited; a link's {', '.join(EDITABLE)} can"
+            )
+        if not changes:
+            raise InvalidFieldError("body", f"name a field to change: {', '.join(EDITABLE)}")
+        app = self.app
+
+        def command() -> tuple[LinkDetails, list[str]]:
+            link = app.get(PaymentLink, link_id, "link")
+            now = app.now()
+            link.check_editable(now)
+            terms = self._edited_terms(link, changes, now)
+            changed = link.edit(terms, who, now)
+            if changed:
+                app.save(link)
+            return LinkDetails.of(link, now), changed
+
+        return app.run(command)
+
+    def _edited_terms(self, link: PaymentLink, changes: dict[str, Any], now: datetime) -> LinkTerms:
+        """The link's terms with ``changes`` merged in, validated as on create."""
+        current = terms_of(link)
+        raw: dict[str, Any] = {
+            name: getattr(current, name) for name in LinkTerms.__dataclass_fields__
+        }
+        if any(name in changes for name in AMOUNTS):
+            raw.update(dict.fromkeys(AMOUNTS))
+        raw.update(changes)
+        terms = link_terms(now, **raw)
+        link.changes(terms)  # a link with payments refuses a new price before methods are asked
+        price_changed = any(getattr(terms, name) != getattr(current, name) for name in PAID_FOR)
+        if "methods" not in changes and not price_changed:
+            return terms
+        plan = self.merchants.fee_plan(link.merchant_id)
+        methods = accepted_methods(
+            terms.methods,
+            offer_of(terms),
+            plan,
+            named="methods" in changes,
+            minimums=self.minimums,
+        )
+        return replace(terms, methods=methods)
+
+    def duplicate(self, link_id: UUID, by: str) -> LinkDetails:
+        """A new link on the same terms as ``link_id`` (any status), without its
+        reference or slug; an expiry keeps the original's duration, from now."""
+        return self.app.run(self._duplicate_command(link_id, by))
+
+    def _duplicate_command(self, link_id: UUID, by: str) -> Callable[[], LinkDetails]:
+        original = self.app.get(PaymentLink, link_id, "link")
+        terms = terms_of(original)
+        fields: dict[str, Any] = {
+            name: getattr(terms, name)
+            for name in LinkTerms.__dataclass_fields__
+            if name not in ("reference_id", "slug", "expires_at")
+        }
+        if terms.expires_at is not None:
+            fields["expires_at"] = self.app.now() + (terms.expires_at - original.created_on)
+        create = self._create_command(original.merchant_id, fields, by=by, duplicate_of=original.id)
+        return lambda: create()[0]
+
+    def deactivate(self, link_id: UUID, message: str | None, by: str) -> None:
+        """Stop the link taking payments; its page shows ``message`` (optional) instead."""
+        text = check_text(message, "message", max_length=500, multiline=True, required=False)
+        who = _who(by)
+        self.app.update(
+            PaymentLink,
+            link_id,
+            "link",
+            lambda link: link.deactivate(text, who, self.app.now()),
+        )
+
+    def reactivate(self, link_id: UUID, by: str) -> None:
+        """Let an inactive link take payments again."""
+        who = _who(by)
+        self.app.update(
+            PaymentLink, link_id, "link", lambda link: link.reactivate(who, self.app.now())
+        )

@@ -93,6 +93,12 @@ class LinkClosedError(TransitionInvalidError):
     type = "link-closed"
 
 
+class LinkHasPaymentsError(TransitionInvalidError):
+    """A link that has taken money cannot change what the money paid for (its amount)."""
+
+    type = "link-has-payments"
+
+
 class PaymentStateError(TransitionInvalidError):
     """A payment was asked to move to a state its history does not allow."""
 

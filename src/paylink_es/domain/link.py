@@ -1,4 +1,5 @@
-"""The PaymentLink aggregate: created, sent, opened, paid, expired, cancelled, completed."""
+"""The PaymentLink aggregate: created, edited, sent, opened, deactivated and reactivated,
+paid, expired, cancelled, completed."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from eventsourcing.domain import event
 from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
 from paylink_es.domain.errors import (
     AmountInvalidError,
+    InvalidFieldError,
     LinkClosedError,
+    LinkHasPaymentsError,
     LinkNotPayableError,
     PaymentMethodUnknownError,
+    TransitionInvalidError,
 )
 from paylink_es.domain.money import Money, parse_minor_units
 from paylink_es.domain.terms import Customer, LineItem, LinkTerms
@@ -49,6 +53,23 @@ DEFAULT_DECISIONS = {
 }
 
 ACTIVE, COMPLETED, EXPIRED, CANCELLED = "active", "completed", "expired", "cancelled"
+# Deactivated by the merchant: not payable, shows the merchant's message; not closed (it
+# can be reactivated, edited, cancelled, and it still expires).
+INACTIVE = "inactive"
+OPEN_STATUSES = (ACTIVE, INACTIVE)
+
+# What an edit may change, and which of those say what a payment paid for.
+EDITABLE: tuple[str, ...] = (
+    "description",
+    "currency",
+    "amount",
+    "amount_min",
+    "amount_max",
+    "methods",
+    "expires_at",
+    "customer",
+)
+PAID_FOR = frozenset({"currency", "amount", "amount_min", "amount_max"})
 
 
 def link_id_for_reference(merchant_id: UUID, mode: str, reference_id: str) -> UUID:
@@ -94,6 +115,8 @@ class PaymentLink(PaylinkAggregate):
         failure_url: str | None,
         metadata: dict[str, str],
         slug: str | None = None,  # links created before slugs have none
+        by: str | None = None,  # who created it (links created before say nobody)
+        duplicate_of: UUID | None = None,  # the link this one was duplicated from
     ) -> None:
         self.merchant_id = merchant_id
         self.code = code
@@ -120,22 +143,42 @@ class PaymentLink(PaylinkAggregate):
         self.collected = 0
         self.accepted_payments: list[UUID] = []
         self.flagged_payments: list[UUID] = []
+        self.inactive_message: str | None = None
 
     @classmethod
-    def create(cls, link_id: UUID, merchant_id: UUID, code: str, terms: LinkTerms) -> PaymentLink:
+    def create(
+        cls,
+        link_id: UUID,
+        merchant_id: UUID,
+        code: str,
+        terms: LinkTerms,
+        *,
+        by: str | None = None,
+        duplicate_of: UUID | None = None,
+    ) -> PaymentLink:
         """Open a new link on validated terms."""
         fields: dict[str, Any] = {
             name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__
         }
+        if by is not None:
+            fields["by"] = by
+        if duplicate_of is not None:
+            fields["duplicate_of"] = duplicate_of
         return cls(id=link_id, merchant_id=merchant_id, code=code, **fields)
 
     # -- reading -------------------------------------------------------------------
 
     def status_at(self, now: datetime) -> str:
-        """The status a customer sees at ``now``: an active link past its expiry is expired."""
-        if self.status == ACTIVE and self.expires_at is not None and now >= self.expires_at:
+        """The status a customer sees at ``now``: an active or inactive link past its
+        expiry is expired."""
+        if self.status in OPEN_STATUSES and self.expires_at is not None and now >= self.expires_at:
             return EXPIRED
         return self.status
+
+    @property
+    def has_payments(self) -> bool:
+        """Whether money was taken on the link: accepted, or flagged for review or refund."""
+        return bool(self.accepted_payments or self.flagged_payments)
 
     def amount_due(self, offered: object | None) -> Money:
         """The amount to pay: the fixed amount, or the customer's offer within min/max."""
@@ -209,7 +252,7 @@ class PaymentLink(PaylinkAggregate):
 
     def expire(self, now: datetime) -> bool:
         """Record the expiry if it has passed; returns whether anything changed."""
-        if self.status == ACTIVE and self.expires_at is not None and now >= self.expires_at:
+        if self.status in OPEN_STATUSES and self.expires_at is not None and now >= self.expires_at:
             self._expired()
             return True
         return False
@@ -218,15 +261,129 @@ class PaymentLink(PaylinkAggregate):
     def _expired(self) -> None:
         self.status = EXPIRED
 
-    def cancel(self, reason: str | None) -> None:
-        """Close the link to new payments; cancelling a closed link is an error."""
-        if self.status != ACTIVE:
+    def cancel(self, reason: str | None, by: str | None = None) -> None:
+        """Close the link to new payments (an inactive one too); cancelling a closed link
+        is an error."""
+        if self.status not in OPEN_STATUSES:
             raise LinkClosedError(f"link is already {self.status}", field="link")
-        self._cancelled(reason=reason)
+        self._cancelled(reason=reason, by=by)
 
     @event("Cancelled")
-    def _cancelled(self, reason: str | None) -> None:
+    def _cancelled(self, reason: str | None, by: str | None = None) -> None:
         self.status = CANCELLED
+
+    def check_editable(self, now: datetime) -> None:
+        """Raise unless the link may still change: a closed link (cancelled, completed,
+        expired, or past its expiry) cannot."""
+        status = self.status_at(now)
+        if status not in OPEN_STATUSES:
+            raise LinkClosedError(f"link is {status}; a closed link cannot be edited", field="link")
+
+    def changes(self, terms: LinkTerms) -> list[str]:
+        """The editable fields ``terms`` changes, in :data:`EDITABLE` order; raises naming a
+        field an edit may not change, and naming a field of what was paid for (amount,
+        range, currency) on a link that has payments."""
+        current = terms_of(self)
+        for name in LinkTerms.__dataclass_fields__:
+            if name not in EDITABLE and getattr(terms, name) != getattr(current, name):
+                raise InvalidFieldError(name, "cannot be changed by an edit")
+        changed = [name for name in EDITABLE if getattr(terms, name) != getattr(current, name)]
+        if self.has_payments:
+            for name in changed:
+                if name in PAID_FOR:
+                    raise LinkHasPaymentsError(
+                        f"{name}: the link has payments, and its {name} is what they paid "
+                        "for; it cannot change (description, expiry, methods and customer "
+                        "can). Duplicate the link for new terms",
+                        field=name,
+                    )
+        return changed
+
+    def edit(self, terms: LinkTerms, by: str, now: datetime) -> list[str]:
+        """Change the link to ``terms`` (validated by the caller: ``link_terms`` and the
+        methods that can take it); returns the fields that changed. An edit that changes
+        nothing records nothing."""
+        self.check_editable(now)
+        changed = self.changes(terms)
+        if changed:
+            self._edited(
+                changed=changed,
+                previous={name: getattr(self, name) for name in changed},
+                by=by,
+                **{name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__},
+            )
+        return changed
+
+    @event("Edited")
+    def _edited(
+        self,
+        changed: list[str],
+        previous: dict[str, Any],
+        by: str,
+        currency: str,
+        description: str,
+        amount: int | None,
+        amount_min: int | None,
+        amount_max: int | None,
+        reference_id: str | None,
+        methods: list[str],
+        expires_at: datetime | None,
+        usage_limit: int | None,
+        line_items: list[LineItem],
+        customer: Customer | None,
+        success_url: str | None,
+        failure_url: str | None,
+        metadata: dict[str, str],
+        mode: str,
+        slug: str | None,
+    ) -> None:
+        """The full terms after the edit: a read model rewrites the link from this alone."""
+        self.currency = currency
+        self.description = description
+        self.amount = amount
+        self.amount_min = amount_min
+        self.amount_max = amount_max
+        self.reference_id = reference_id
+        self.methods = methods
+        self.expires_at = expires_at
+        self.usage_limit = usage_limit
+        self.line_items = line_items
+        self.customer = customer
+        self.success_url = success_url
+        self.failure_url = failure_url
+        self.metadata = metadata
+        self.mode = mode
+        self.slug = slug
+
+    def deactivate(self, message: str | None, by: str, now: datetime) -> None:
+        """Stop taking payments for now; the page shows ``message`` instead of the methods."""
+        status = self.status_at(now)
+        if status == INACTIVE:
+            raise TransitionInvalidError("link is already inactive", field="link")
+        if status != ACTIVE:
+            raise LinkClosedError(f"link is {status}; it cannot be deactivated", field="link")
+        self._deactivated(message=message, by=by)
+
+    @event("Deactivated")
+    def _deactivated(self, message: str | None, by: str) -> None:
+        self.status = INACTIVE
+        self.inactive_message = message
+
+    def reactivate(self, by: str, now: datetime) -> None:
+        """Take payments again; only an inactive link (not past its expiry) can."""
+        status = self.status_at(now)
+        if status == ACTIVE:
+            raise TransitionInvalidError(
+                "link is active; only an inactive link can be reactivated", field="link"
+            )
+        if status != INACTIVE:
+            raise LinkClosedError(f"link is {status}; it cannot be reactivated", field="link")
+        self._reactivated(by=by)
+
+    @event("Reactivated")
+    def _reactivated(self, by: str) -> None:
+        self.status = ACTIVE
+        self.inactive_message = None
 
     def uses_left(self) -> bool:
         """Whether another confirmed payment may count as a use (a link cancelled after
@@ -237,9 +394,14 @@ class PaymentLink(PaylinkAggregate):
 
     def accept_payment(self, payment_id: UUID, amount: Money) -> None:
         """Count a confirmed payment as one use; the last allowed use completes an active
-        link (one cancelled while the payment was being confirmed stays cancelled)."""
+        or inactive link (one cancelled while the payment was being confirmed stays
+        cancelled)."""
         self._payment_accepted(payment_id=payment_id, amount=amount)
-        if self.usage_limit is not None and self.uses >= self.usage_limit and self.status == ACTIVE:
+        if (
+            self.usage_limit is not None
+            and self.uses >= self.usage_limit
+            and self.status in OPEN_STATUSES
+        ):
             self._completed()
 
     @event("PaymentAccepted")

@@ -27,6 +27,9 @@ from paylink_es.domain.merchant import random_base62
 # Public event types, from the domain events that make them.
 PUBLIC_EVENTS: Final[dict[str, str]] = {
     "PaymentLink.Created": "link.created",
+    "PaymentLink.Edited": "link.updated",
+    "PaymentLink.Deactivated": "link.deactivated",
+    "PaymentLink.Reactivated": "link.reactivated",
     "PaymentLink.Sent": "link.sent",
     "PaymentLink.Opened": "link.opened",
     "PaymentLink.Expired": "link.expired",
@@ -50,11 +53,18 @@ EVENT_TYPES: Final = frozenset(PUBLIC_EVENTS.values())
 # documentation of the event feed and of webhook bodies is made from this table.
 EVENT_DATA: Final[dict[str, str]] = {
     "link.created": "payment_link: code, amount or amount_min/amount_max, currency, "
-    "description, reference_id",
+    "description, reference_id; by (who created it: an API key's id or a dashboard "
+    "user's e-mail) and duplicate_of (the link it copies) when known",
+    "link.updated": "payment_link: changed (the names of the fields the edit changed), by, "
+    "previous (those fields before), and the terms after it: description, currency, "
+    "amount, amount_min, amount_max, methods, expires_at, customer",
+    "link.deactivated": "payment_link: message (what the page shows payers instead of the "
+    "methods; absent when none was given), by",
+    "link.reactivated": "payment_link: by (the link takes payments again)",
     "link.sent": "payment_link: channel, recipient (masked)",
     "link.opened": "payment_link: opened by a customer",
     "link.expired": "payment_link: its expiry passed (recorded by the expiry scheduler)",
-    "link.cancelled": "payment_link: reason",
+    "link.cancelled": "payment_link: reason, by (when given)",
     "link.completed": "payment_link: its last use was paid",
     "payment.initiated": "payment: link_id, method, channel, amount",
     "payment.paid": "payment: amount, channel_ref, paid_at (money reported, not yet verified)",

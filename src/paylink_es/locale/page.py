@@ -59,6 +59,10 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "cancelled_detail": "Penjual telah membatalkan permintaan pembayaran ini.",
         "completed": "Tautan pembayaran ini sudah dibayar",
         "completed_detail": "Tidak ada lagi yang perlu dibayar di sini.",
+        "inactive": "Tautan pembayaran ini sedang tidak aktif",
+        "inactive_detail": "Penjual menghentikan pembayaran di sini untuk sementara. "
+        "Coba lagi nanti, atau hubungi penjual.",
+        "inactive_says": "Penjual menghentikan pembayaran di sini untuk sementara. Pesan penjual:",
         "not_found": "Tautan pembayaran tidak ditemukan",
         "not_found_detail": "Periksa kembali alamatnya, atau hubungi penjual.",
         "bad_request": "Permintaan tidak dapat diproses",
@@ -124,6 +128,10 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "cancelled_detail": "The merchant cancelled this payment request.",
         "completed": "This payment link has been paid",
         "completed_detail": "There is nothing more to pay here.",
+        "inactive": "This payment link is not active right now",
+        "inactive_detail": "The merchant has paused payments here for now. "
+        "Try again later, or contact the merchant.",
+        "inactive_says": "The merchant has paused payments here for now. The merchant says:",
         "not_found": "Payment link not found",
         "not_found_detail": "Check the address, or ask the merchant.",
         "bad_request": "The request could not be processed",

@@ -37,6 +37,10 @@ OPERATIONS = [
     ("GET", "/v1/links"),
     ("GET", "/v1/links/{link_id}"),
     ("POST", "/v1/links/{link_id}/cancel"),
+    ("PATCH", "/v1/links/{link_id}"),
+    ("POST", "/v1/links/{link_id}/deactivate"),
+    ("POST", "/v1/links/{link_id}/reactivate"),
+    ("POST", "/v1/links/{link_id}/duplicate"),
     ("GET", "/v1/payments"),
     ("GET", "/v1/payments/{payment_id}"),
     ("GET", "/v1/balances"),
@@ -62,6 +66,8 @@ UNDECLARED: dict[tuple[str, int], str] = {
     ("POST /v1/links", 200): "payment_link",
     ("POST /v1/links", 400): "problem",
     ("POST /v1/links/{link_id}/cancel", 400): "problem",
+    ("POST /v1/links/{link_id}/deactivate", 400): "problem",
+    ("PATCH /v1/links/{link_id}", 400): "problem",
 }
 EXAMPLES = settings(
     max_examples=scaled(25),

@@ -29,6 +29,10 @@ def _owner_posts(desk: Desk) -> list[tuple[str, dict[str, Any]]]:
         ("/dashboard/links", LINK_FORM),
         (f"/dashboard/links/{link}/cancel", {"reason": "salah harga"}),
         (f"/dashboard/links/{link}/send", {"channel": "email", "to": "budi@example.com"}),
+        (f"/dashboard/links/{link}/edit", {**LINK_FORM, "description": "Kaos baru"}),
+        (f"/dashboard/links/{link}/deactivate", {"message": "Libur"}),
+        (f"/dashboard/links/{link}/reactivate", {}),
+        (f"/dashboard/links/{link}/duplicate", {}),
         ("/dashboard/keys", {}),
         (f"/dashboard/keys/{key.key_id}/revoke", {}),
         ("/dashboard/webhooks", {"url": "https://toko.example/hooks"}),
@@ -67,6 +71,7 @@ def test_a_viewer_sees_but_cannot_create_change_or_pay_out(sqlite_desk: Desk) ->
     assert links.status_code == 200
     assert 'data-testid="new-link"' not in links.text
     assert viewer.get("/dashboard/links/new").status_code == 403
+    assert viewer.get(f"/dashboard/links/{desk.link()}/edit").status_code == 403
     keys = viewer.get("/dashboard/keys")
     assert 'data-testid="issue-key"' not in keys.text
     posts = _owner_posts(desk)
@@ -124,6 +129,9 @@ def test_a_user_of_one_merchant_never_sees_anything_of_another(desk: Desk) -> No
     head = desk.shop.head()
     for path in (
         f"/dashboard/links/{b['link']}/cancel",
+        f"/dashboard/links/{b['link']}/edit",
+        f"/dashboard/links/{b['link']}/deactivate",
+        f"/dashboard/links/{b['link']}/duplicate",
         f"/dashboard/keys/{b['key']}/revoke",
     ):
         assert post(owner, path).status_code == 404, path

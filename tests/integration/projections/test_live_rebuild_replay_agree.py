@@ -28,6 +28,7 @@ from tests.support.histories import (
     HISTORIES,
     History,
     Op,
+    check_links_as_of,
     check_positions,
     check_views_against_aggregates,
 )
@@ -88,6 +89,7 @@ def check_history(store: Settings, folder: Path, operations: list[Op], midpoint:
             check_views_against_aggregates(app, history, live)
             check_positions(app, live)
             check_audit(app, service.models, history, live, middle)
+            check_links_as_of(app, service.models, history, middle)
         finally:
             service.stop()
         rebuilt = rebuilt_elsewhere(app, store, folder / "rebuild")

@@ -1,0 +1,56 @@
+"""Link events stored before links said who changed them (no ``by``, no ``duplicate_of``)
+still replay, project and can be managed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from paylink_es.bootstrap import open_paylink
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from projections.queries.links import link_detail
+from tests.support.read_models import catch_up, opened_views
+
+
+def test_links_stored_without_who_made_them_replay_and_project(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    clock = FakeClock()
+    with open_paylink(settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Lama", "lama@example.com")
+        kept = app.links.create(merchant, amount=50_000, description="Lama", by="key-1")
+        closed = app.links.create(merchant, amount=50_000, description="Batal", by="key-1")
+        app.links.cancel(closed, "salah", by="key-1")
+    with sqlite3.connect(settings.sqlite_path("paylink")) as db:
+        rows = db.execute(
+            "SELECT rowid, state FROM stored_events WHERE topic LIKE '%PaymentLink.%'"
+        ).fetchall()
+        for rowid, state in rows:
+            decoded = json.loads(state)
+            if decoded.pop("by", None) is not None:
+                db.execute(
+                    "UPDATE stored_events SET state = ? WHERE rowid = ?",
+                    (json.dumps(decoded).encode(), rowid),
+                )
+        assert not db.execute(
+            "SELECT count(*) FROM stored_events WHERE state LIKE '%\"by\"%'"
+        ).fetchone()[0]
+
+    with open_paylink(settings, clock=clock) as app:
+        assert app.links.get(closed).status == "cancelled"
+        _, changed = app.links.edit(kept, "key-2", description="Lama, diubah")
+        assert changed == ["description"]
+        app.links.deactivate(kept, None, "key-2")
+        with opened_views(settings) as models:
+            catch_up(app, models)
+            old = link_detail(models, merchant, "test", closed, clock())
+            assert old is not None
+            assert [(e["event"], e["detail"]) for e in old["timeline"]] == [
+                ("Created", {}),
+                ("Cancelled", {"reason": "salah"}),
+            ]
+            new = link_detail(models, merchant, "test", kept, clock())
+            assert new is not None
+            assert (new["status"], new["description"]) == ("inactive", "Lama, diubah")
+            assert [e["event"] for e in new["timeline"]] == ["Created", "Edited", "Deactivated"]
