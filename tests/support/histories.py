@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import DomainError
+from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.money import Money
 from paylink_es.domain.payment import PAID, SETTLED, VERIFIED, Payment
@@ -70,6 +71,8 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     st.tuples(st.just("settle"), _index),
     st.tuples(st.just("refund"), _index, st.integers(1, 100)),
     st.tuples(st.just("advance"), st.sampled_from([1, 30, 90, 600, 1_500, 3_000])),
+    # What refunds do to the fee of payments verified from now on.
+    st.tuples(st.just("plan"), _index, st.sampled_from(["kept", "returned"])),
 )
 HISTORIES = st.lists(OPERATIONS, min_size=12, max_size=40)
 
@@ -250,6 +253,10 @@ class History:
             unverified = self.refunded_unverified.get(payment_id, 0) + amount.amount
             self.refunded_unverified[payment_id] = unverified
 
+    def _plan(self, merchant: int, refund_fee: str) -> None:
+        plan = FeePlan.from_dict({**DEFAULT_PLAN.to_dict(), "refund_fee": refund_fee})
+        self.app.merchants.set_fee_plan(self._pick(self.merchants, merchant), plan)
+
     def _advance(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))
 
@@ -295,10 +302,12 @@ def expected_balances(app: Paylink, history: History) -> dict[tuple[str, ...], R
             bucket = {None: "pending", "needs_review": "held", "refund_due": "refund_due"}
             book[bucket[p.disposition]] += credited - refunded
         else:
+            # A refund of settled money takes all of it from available (which may go
+            # below zero), less the fee given back under a ``returned`` policy.
             after_settlement = p.refunded_after_settlement.amount
-            settled_gross = credited - (refunded - after_settlement)
-            book["available"] += p.settled_net.amount - after_settlement
-            book["fees"] += settled_gross - p.settled_net.amount
+            fee_back = p.fee_returned_after_settlement.amount
+            book["available"] += p.settled_net.amount - (after_settlement - fee_back)
+            book["fees"] += p.settled_fee.amount - fee_back
     return books
 
 
