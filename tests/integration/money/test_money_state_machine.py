@@ -223,7 +223,7 @@ class MoneyMachine(RuleBasedStateMachine):
         try:
             done = self.paylink.money.request_payout(self.merchant, "test", Money(amount, "IDR"))
         except InsufficientFundsError as error:
-            refused = error.message
+            refused: str | None = error.message
         else:
             refused = None
         if refused is not None:

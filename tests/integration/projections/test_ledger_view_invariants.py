@@ -140,11 +140,11 @@ def test_only_a_refund_may_take_available_below_zero_and_no_payout_ever_does(
     small_payout = dataclasses.replace(payout, amount=Money(1, "IDR"), originator_id=uuid4())
     before = ledger_tables(views)
 
-    with pytest.raises(InvariantViolationError, match="below zero.*only a refund may"):
+    with pytest.raises(InvariantViolationError, match=r"below zero.*only a refund may"):
         ledger.process_event(too_much, _tracking(at + 1))
     assert ledger_tables(views) == before
     # A payout after a refund that overdrew the balance, in the same batch: refused whole.
-    with pytest.raises(InvariantViolationError, match="Payout.Requested at position"):
+    with pytest.raises(InvariantViolationError, match=r"Payout\.Requested at position"):
         ledger.process_batch([(big_refund, _tracking(at + 1)), (small_payout, _tracking(at + 2))])
     assert ledger_tables(views) == before
 
@@ -174,7 +174,8 @@ def test_only_a_refund_may_take_available_below_zero_and_no_payout_ever_does(
 
     # The audit replay's check says the same, event by event.
     key = (str(merchant), "test", "IDR")
-    books = {key: {**dict.fromkeys(BALANCE_COLUMNS, 0), "available": -1, "paid_out": 1}}
+    columns: dict[str, int] = {**dict.fromkeys(BALANCE_COLUMNS, 0), "available": -1, "paid_out": 1}
+    books = {key: columns}
     with pytest.raises(InvariantViolationError, match="negative available"):
         check_books(books, {key}, "payout", small_payout, {key: -1})
     check_books(books, {key}, "refund", big_refund, {key: -1})
