@@ -23,6 +23,10 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.payment import Payment
 from paylink_es.domain.postings import postings_for
 from paylink_es.settings import Settings
+from projections.queries.ledger import balances
+from projections.replay import replay
+from projections.runner import ReadModels
+from tests.support.read_models import catch_up
 
 
 class Channel:
@@ -166,3 +170,62 @@ def test_refunds_stored_before_fee_policies_and_refund_events_replay_as_they_wer
     [now] = [e for e in app.app.events.get(payment) if type(e).__qualname__ == "Payment.Refunded"]
     lines = {(p.account.split(":")[-1], p.debit, p.credit) for p in postings_for(now)}
     assert lines == {("fees", 2_000, 0), ("available", 50_000, 0), ("refunds", 0, 52_000)}
+
+
+@pytest.mark.parametrize(
+    ("policy", "settled_fee", "available_after", "fees_after"),
+    [
+        # Kept: the whole fee is taken from the half that settles; the last refund is paid
+        # for entirely out of available (48,000), which goes 4,000 below zero.
+        ("kept", 4_000, -4_000, 4_000),
+        # Returned: half the fee goes with the half refunded before settlement (not taken),
+        # the other half with the rest (given back out of platform fees).
+        ("returned", 2_000, 0, 0),
+    ],
+)
+def test_a_refund_before_settlement_and_the_rest_after_follow_the_fee_policy(
+    backend_settings: Settings,
+    clock: FakeClock,
+    views: ReadModels,
+    policy: str,
+    settled_fee: int,
+    available_after: int,
+    fees_after: int,
+) -> None:
+    with open_paylink(backend_settings, clock=clock) as app:
+        shop = app.merchants.register(f"Toko {policy}")
+        app.merchants.set_fee_plan(
+            shop, FeePlan.from_dict({**DEFAULT_PLAN.to_dict(), "refund_fee": policy})
+        )
+        link = app.links.create(shop, amount=104_000, description="Two shirts")
+        payment = app.payments.start(link, "va_bca")  # Rp 4,000 flat
+        app.payments.record(payment, "half-1", Money(104_000, "IDR"), app.now())
+        app.payments.verify(payment)
+        app.money.refund(payment, Money(52_000, "IDR"), "one shirt")  # from pending
+        app.money.settle_payment(payment, uuid4(), date(2026, 1, 6))
+        [settled] = [
+            vars(e) for e in app.app.events.get(payment) if type(e).__qualname__.endswith("Settled")
+        ]
+        assert (settled["gross"], settled["fee"]) == (
+            Money(52_000, "IDR"),
+            Money(settled_fee, "IDR"),
+        )
+        app.money.refund(payment, Money(52_000, "IDR"), "the other shirt")  # from available
+        assert app.money.available_funds(shop, "test", "IDR") == Money(available_after, "IDR")
+        catch_up(app, views)
+        result = replay(app.app, views, app.now())
+    assert result.differences == []
+    book = balances(views, shop, "test")["IDR"]
+    assert (book["available"], book["fees"], book["refunded"]) == (
+        available_after,
+        fees_after,
+        104_000,
+    )
+    assert (
+        book["verified"]
+        == 104_000
+        == sum(
+            book[c]
+            for c in ("pending", "available", "held", "refund_due", "fees", "refunded", "paid_out")
+        )
+    )
