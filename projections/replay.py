@@ -147,8 +147,8 @@ def replay(
             effects = balance_effects(postings)
             touched = _accumulate(result.replayed, effects)
             moved = {
-                (str(merchant), mode, currency): delta
-                for (merchant, mode, currency, column), delta in effects.items()
+                (str(book_merchant), mode, currency): delta
+                for (book_merchant, mode, currency, column), delta in effects.items()
                 if column == "available"
             }
             check_books(result.replayed, touched, f"event at position {at}", event, moved)
