@@ -240,7 +240,10 @@ class BalanceOut(BaseModel):
 
     currency: str
     pending: int
-    available: int
+    available: int = Field(
+        description="may be negative: refunds of settled money took more than was"
+        " available; the next settlements make it good, and nothing is paid out meanwhile"
+    )
     held: int
     refund_due: int
     fees: int
@@ -400,7 +403,12 @@ def _event_types_table() -> str:
     return (
         "One public event: the body of the webhook that delivers it, and an item of "
         "`GET /v1/events`. `data.object` says what changed (`payment_link`, `payment`, "
-        "`settlement`, `payout`) and `data.id` which one.\n\n| type | data |\n|---|---|\n" + rows
+        "`refund`, `settlement`, `payout`) and `data.id` which one (for a refund: the "
+        "refund's id, its payment in `data.payment_id`). A refund the channel accepts is "
+        "told three times, in this order: `refund.created`, `payment.refunded` (the "
+        "payment's view, as before refunds had events of their own) and "
+        "`refund.succeeded`; one it refuses twice: `refund.created`, `refund.failed`."
+        "\n\n| type | data |\n|---|---|\n" + rows
     )
 
 
@@ -510,14 +518,23 @@ class RefundCreate(BaseModel):
 
 
 class RefundOut(BaseModel):
-    """A refund recorded against a payment."""
+    """A refund recorded against a payment (a refund the channel refuses is a problem)."""
 
     object: Literal["refund"] = "refund"
     id: UUID
     payment_id: UUID
+    status: Literal["succeeded"] = "succeeded"
     amount: int
     currency: str
     reason: str
+    channel_ref: str | None = Field(
+        default=None, description="the channel's reference for the refund, when it gave one"
+    )
+    fee_returned: int = Field(
+        default=0,
+        description="the fee given back to the merchant with this refund (0 when the fee"
+        " plan's refund_fee is kept)",
+    )
     payment_refunded: int
 
 

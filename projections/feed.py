@@ -30,6 +30,9 @@ from projections.events import (
     PAYOUT_FAILED,
     PAYOUT_PAID_OUT,
     PAYOUT_REQUESTED,
+    REFUND_FAILED,
+    REFUND_REQUESTED,
+    REFUND_SUCCEEDED,
     event_named,
 )
 from projections.links import link_event_detail, payment_event_detail, term_value
@@ -46,6 +49,13 @@ CREATORS: dict[type, str] = {
 }
 PAYOUT_EVENTS = (PAYOUT_REQUESTED, PAYOUT_PAID_OUT, PAYOUT_FAILED)
 PAYOUT_STATUS = {PAYOUT_REQUESTED: "requested", PAYOUT_PAID_OUT: "paid", PAYOUT_FAILED: "failed"}
+# A refund's events are the payment's (one save: the request and the channel's answer);
+# publicly they are the refund object's, with the refund's id.
+REFUND_STATUS = {
+    REFUND_REQUESTED: "pending",
+    REFUND_SUCCEEDED: "succeeded",
+    REFUND_FAILED: "failed",
+}
 
 
 _URL_NAMESPACE = NAMESPACE_URL.bytes
@@ -107,6 +117,8 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
             data.update(
                 amount=e["amount"].amount, currency=e["amount"].currency, reason=e["reason"]
             )
+    elif kind in REFUND_STATUS:
+        data = refund_object(kind, e)
     elif kind is BATCH_PAYMENTS_ADDED:
         # One per batch and settlement run (and currency): what that run settled.
         data = {
@@ -142,6 +154,26 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
     if mode is not None:
         payload["livemode"] = mode == "live"
     return payload
+
+
+def refund_object(kind: type, e: dict[str, Any]) -> dict[str, Any]:
+    """The refund object of ``refund.created``, ``refund.succeeded`` and ``refund.failed``."""
+    amount = e["amount"]
+    data: dict[str, Any] = {
+        "object": "refund",
+        "id": uuid_text(e["refund_id"]),
+        "payment_id": originator(e),
+        "status": REFUND_STATUS[kind],
+        "amount": amount.amount,
+        "currency": amount.currency,
+        "reason": e["reason"],
+    }
+    if kind is REFUND_SUCCEEDED:
+        fee_back = e["fee_returned"]
+        data.update(channel_ref=e["channel_ref"], fee_returned=fee_back.amount if fee_back else 0)
+    elif kind is REFUND_FAILED:
+        data["failure"] = e["failure"]
+    return data
 
 
 def public_payload_json(event: Event, at: str) -> str:

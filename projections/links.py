@@ -27,6 +27,9 @@ from projections.events import (
     PAYMENT_REJECTED,
     PAYMENT_SETTLED,
     PAYMENT_VERIFIED,
+    REFUND_FAILED,
+    REFUND_REQUESTED,
+    REFUND_SUCCEEDED,
 )
 from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
 from projections.sqlview import Statement
@@ -160,6 +163,14 @@ def payment_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         detail.update(net=e["net"].amount, settlement_date=e["settlement_date"])
     elif kind is PAYMENT_REFUNDED:
         detail.update(amount=e["amount"].amount, reason=e["reason"])
+    elif kind is REFUND_REQUESTED or kind is REFUND_SUCCEEDED or kind is REFUND_FAILED:
+        detail.update(
+            refund_id=uuid_text(e["refund_id"]), amount=e["amount"].amount, reason=e["reason"]
+        )
+        if kind is REFUND_SUCCEEDED:
+            detail["channel_ref"] = e["channel_ref"]
+        elif kind is REFUND_FAILED:
+            detail["failure"] = e["failure"]
     return detail
 
 

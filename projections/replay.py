@@ -17,7 +17,7 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.domain.postings import BalanceKey, balance_effects, postings_for
 from paylink_es.heap import collection_paused
 from projections.events import qualnames
-from projections.ledger import BALANCE_COLUMNS, BUCKETS
+from projections.ledger import BALANCE_COLUMNS, BUCKETS, NEVER_NEGATIVE, overdraws
 from projections.queries.ledger import posting_of
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -26,6 +26,7 @@ from projections.sqlview import InvariantViolationError
 PAGE = 1000
 BookKey = tuple[str, str, str]  # merchant, mode, currency
 Books = dict[BookKey, dict[str, int]]
+Moved = dict[BookKey, int] | None  # how an event moved each book's available balance
 Progress = Callable[[int, int], None]
 
 
@@ -67,11 +68,18 @@ def _accumulate(books: Books, effects: dict[BalanceKey, int]) -> set[BookKey]:
     return touched
 
 
-def check_books(books: Books, keys: set[BookKey], where: str) -> None:
-    """The ledger invariants on some balances; raises naming what broke and where."""
+def check_books(
+    books: Books, keys: set[BookKey], where: str, event: object = None, available: Moved = None
+) -> None:
+    """The ledger invariants on some balances after ``event``; raises naming what broke
+    and where. ``available``: how the event moved each book's available balance (only a
+    refund may take it below zero: ``projections.ledger.overdraws``)."""
     for key in keys:
         columns = books[key]
-        negative = [c for c in BUCKETS if columns[c] < 0]
+        negative = [c for c in NEVER_NEGATIVE if columns[c] < 0]
+        delta = (available or {}).get(key, 0)
+        if not negative and overdraws(event, columns["available"] - delta, delta):
+            negative = ["available"]
         if negative:
             msg = f"{where}: {key} has a negative {negative[0]} balance ({columns})"
             raise InvariantViolationError(msg)
@@ -136,8 +144,14 @@ def replay(
         if merchant is not None:
             postings = [p for p in postings if p.merchant_id == merchant]
         if postings:
-            touched = _accumulate(result.replayed, balance_effects(postings))
-            check_books(result.replayed, touched, f"event at position {at}")
+            effects = balance_effects(postings)
+            touched = _accumulate(result.replayed, effects)
+            moved = {
+                (str(book_merchant), mode, currency): delta
+                for (book_merchant, mode, currency, column), delta in effects.items()
+                if column == "available"
+            }
+            check_books(result.replayed, touched, f"event at position {at}", event, moved)
     if result.later_events == 0:
         # Every event up to the view's position is in: compare with the balances table
         # merchants see, not only with the journal.

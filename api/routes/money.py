@@ -73,7 +73,11 @@ def refund_payment(
     paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """The channel is asked first; money already settled comes out of the available balance."""
+    """The channel is asked first, and its answer recorded with the request: accepted, the
+    money goes back (settled money, all of the gross if asked, out of the available
+    balance, which may go below zero; the fee as the fee plan's ``refund_fee`` says);
+    refused, a failed refund is recorded (``refund.failed``), nothing moves, and the
+    answer is a ``channel-refused`` problem."""
 
     def execute() -> tuple[int, RefundOut]:
         payment = _owned_payment(paylink, owner, payment_id)
@@ -90,12 +94,15 @@ def refund_payment(
         channel = channel_for(request.app.state, payment.channel)
         refund_id = paylink.money.refund(payment_id, amount, body.reason, channel)
         after = paylink.payments.get(payment_id)
+        done = paylink.money.refund_details(payment_id, refund_id)
         return 201, RefundOut(
             id=refund_id,
             payment_id=payment_id,
             amount=amount.amount,
             currency=amount.currency,
             reason=body.reason,
+            channel_ref=done.channel_ref,
+            fee_returned=done.fee_returned.amount,
             payment_refunded=after.refunded.amount,
         )
 
@@ -199,7 +206,8 @@ def create_payout(
     paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Never more than is available, however many requests race (409 insufficient-funds)."""
+    """Never more than is available, however many requests race, and nothing while the
+    available balance is negative after refunds (409 insufficient-funds)."""
 
     def execute() -> tuple[int, PayoutOut]:
         amount = Money(body.amount, body.currency.upper())

@@ -7,7 +7,10 @@ refunds, and checks after every step, from the application's read side, that
 (a) every rupiah received is collected by its link once the channel confirmed it, held on a
     flagged payment, or waiting for (or refused) confirmation — never two of these;
 (b) one received payment per distinct channel reference, however often it was reported;
-(c) no link is used more often than its usage limit allows.
+(c) no link is used more often than its usage limit allows;
+(d) the write side's available balance is the settled net less what refunds of settled
+    money took (all of a payment's gross can go back, so it may go below zero; later
+    settlements add to it).
 
 It runs long on the in-memory store and briefly on SQLite and PostgreSQL.
 """
@@ -41,6 +44,7 @@ from paylink_es.domain.errors import (
     RefundExceedsPaymentError,
 )
 from paylink_es.domain.money import Money
+from paylink_es.domain.payment import SETTLED, Payment
 from tests.support.examples import scaled
 
 METHODS = ["qris", "va_bca"]
@@ -80,6 +84,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.refs: dict[str, UUID] = {}  # channel reference -> payment it was recorded on
         self.uses: dict[UUID, int] = {}
         self.expiry_recorded: set[UUID] = set()
+        self.refunded_after_settlement = False
 
     def teardown(self) -> None:
         self.on_teardown()
@@ -289,11 +294,13 @@ class LedgerMachine(RuleBasedStateMachine):
         except RefundExceedsPaymentError:
             assert holds_money
             assert payment.received is not None
-            if payment.status != "settled":  # before settlement all of it can go back
-                assert amount > payment.received - payment.refunded
+            # Before and after settlement alike, all the payer paid can go back.
+            assert amount > payment.received - payment.refunded
         else:
             assert holds_money
             assert self.app.payments.get(payment.id).refunded == payment.refunded + amount
+            if payment.status == "settled":
+                self.refunded_after_settlement = True
 
     # -- invariants ----------------------------------------------------------------------
 
@@ -328,6 +335,24 @@ class LedgerMachine(RuleBasedStateMachine):
         for payment in received:
             assert payment.received is not None
             assert payment.refunded <= payment.received
+
+    @invariant()
+    def the_funds_guard_is_what_settled_less_what_went_back(self) -> None:
+        """Available = settled net, less refunds of settled money (less any fee given
+        back): negative after a refund of more than was there, never otherwise."""
+        expected: dict[str, int] = {}
+        for payment_id in self.payments:
+            found: object = self.app.app.repository.get(payment_id)
+            assert isinstance(found, Payment)
+            if found.status != SETTLED:
+                continue
+            taken = found.refunded_after_settlement - found.fee_returned_after_settlement
+            currency = found.settled_net.currency
+            expected[currency] = expected.get(currency, 0) + (found.settled_net - taken).amount
+        for currency, amount in expected.items():
+            guard = self.app.money.available_funds(self.merchant_id, "test", currency)
+            assert guard.amount == amount
+            assert amount >= 0 or self.refunded_after_settlement
 
 
 FAST = settings(

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import DomainError
+from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.money import Money
 from paylink_es.domain.payment import PAID, SETTLED, VERIFIED, Payment
@@ -42,7 +43,16 @@ _JOURNEYS = st.tuples(
     st.sampled_from(["exact"] * 6 + ["over", "under", "fx"]),
     st.integers(0, 30),  # fee percent
     st.sampled_from(
-        ["paid", "verified", "verified", "rejected", "settled", "settled", "refunded_first"]
+        [
+            "paid",
+            "settled_then_refunded_in_full",  # available may go below zero
+            "verified",
+            "verified",
+            "rejected",
+            "settled",
+            "settled",
+            "refunded_first",
+        ]
     ),
     st.sampled_from([None, None, 10, 50, 100]),  # refund percent
 )
@@ -51,6 +61,8 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     _JOURNEYS,
     _JOURNEYS,
     _JOURNEYS,
+    # Everything available paid out: a refund of settled money then overdraws the balance.
+    st.tuples(st.just("payout_all"), _index),
     st.tuples(st.just("merchant")),
     st.tuples(
         st.just("link"),
@@ -86,6 +98,8 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     st.tuples(st.just("settle"), _index),
     st.tuples(st.just("refund"), _index, st.integers(1, 100)),
     st.tuples(st.just("advance"), st.sampled_from([1, 30, 90, 600, 1_500, 3_000])),
+    # What refunds do to the fee of payments verified from now on.
+    st.tuples(st.just("plan"), _index, st.sampled_from(["kept", "returned"])),
 )
 HISTORIES = st.lists(OPERATIONS, min_size=12, max_size=40)
 
@@ -103,6 +117,7 @@ class History:
         self.payments: list[UUID] = []  # every payment that received money
         self.reports: list[tuple[UUID, str, Money]] = []  # (attempt, channel ref, amount)
         self.refunded_unverified: dict[UUID, int] = {}  # refunded before verification
+        self.paid_out: defaultdict[tuple[str, ...], int] = defaultdict(int)  # per book
         self.applied = 0
         self._counter = 0
         self.play(("merchant",))
@@ -151,6 +166,11 @@ class History:
             self.play(("refund", -1, refund_percent or 40))
             self.play(("verify", -1, fee_percent))
             self.play(("settle", -1))
+            return
+        if stage == "settled_then_refunded_in_full":  # the gross, not only the net
+            self.play(("verify", -1, fee_percent))
+            self.play(("settle", -1))
+            self.play(("refund", -1, 100))
             return
         if stage == "rejected":
             self.play(("reject", -1))
@@ -293,6 +313,20 @@ class History:
             unverified = self.refunded_unverified.get(payment_id, 0) + amount.amount
             self.refunded_unverified[payment_id] = unverified
 
+    def _plan(self, merchant: int, refund_fee: str) -> None:
+        plan = FeePlan.from_dict({**DEFAULT_PLAN.to_dict(), "refund_fee": refund_fee})
+        self.app.merchants.set_fee_plan(self._pick(self.merchants, merchant), plan)
+
+    def _payout_all(self, merchant: int) -> None:
+        merchant_id = self._pick(self.merchants, merchant)
+        if self.app.merchants.get(merchant_id).bank_account is None:
+            self.app.merchants.set_bank_account(merchant_id, "BCA", "1234567890", "Toko")
+        available = self.app.money.available_funds(merchant_id, "test", "IDR")
+        if available.amount <= 0:
+            raise _Skip
+        self.app.money.request_payout(merchant_id, "test", available)
+        self.paid_out[(str(merchant_id), "test", "IDR")] += available.amount
+
     def _advance(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))
 
@@ -338,10 +372,16 @@ def expected_balances(app: Paylink, history: History) -> dict[tuple[str, ...], R
             bucket = {None: "pending", "needs_review": "held", "refund_due": "refund_due"}
             book[bucket[p.disposition]] += credited - refunded
         else:
+            # A refund of settled money takes all of it from available (which may go
+            # below zero), less the fee given back under a ``returned`` policy.
             after_settlement = p.refunded_after_settlement.amount
-            settled_gross = credited - (refunded - after_settlement)
-            book["available"] += p.settled_net.amount - after_settlement
-            book["fees"] += settled_gross - p.settled_net.amount
+            fee_back = p.fee_returned_after_settlement.amount
+            book["available"] += p.settled_net.amount - (after_settlement - fee_back)
+            book["fees"] += p.settled_fee.amount - fee_back
+    for paid_from, paid in history.paid_out.items():
+        payer = books[paid_from]  # money was settled there before it was paid out
+        payer["available"] -= paid
+        payer["paid_out"] += paid
     return books
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from hypothesis import given
@@ -24,7 +25,9 @@ from paylink_es.domain.fees import (
     amount_with_fee_on_customer,
     fee_at_verification,
     fee_for,
+    fee_share_returned,
 )
+from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import MAX_MINOR_UNITS, Money
 
@@ -263,3 +266,114 @@ def test_payer_pays_leaves_the_merchant_the_base_and_overcharges_by_at_most_one_
     charged = amount_with_fee_on_customer(plan, "card", idr(base)).amount
     assert charged - rule.fee(charged) >= base
     assert charged == base or charged - 1 - rule.fee(charged - 1) < base
+
+
+# -- what a refund does to the fee -----------------------------------------------------
+
+
+def test_a_plan_keeps_the_fee_on_refunds_unless_it_says_otherwise() -> None:
+    assert DEFAULT_PLAN.refund_fee == "kept"
+    assert DEFAULT_PLAN.to_dict()["refund_fee"] == "kept"
+    assert DEFAULT_PLAN.refund_fee_for("card") == "kept"
+    plan = FeePlan(
+        name="generous",
+        refund_fee="returned",
+        families={
+            "card": FeeRule(flat=2_000, rate_ppm=29_000),
+            "qris": FeeRule(rate_ppm=7_000, refund_fee="kept"),
+        },
+        methods={"qris": FeeRule(rate_ppm=5_000)},  # replaces the family's rule whole
+    )
+    assert plan.refund_fee_for("card") == "returned"  # the plan's
+    assert plan.refund_fee_for("qris") == "returned"  # the method's rule says nothing
+    assert plan.refund_fee_for("va_bca") == "returned"  # no rule at all: the plan's
+    family = FeePlan(name="f", families={"qris": FeeRule(rate_ppm=7_000, refund_fee="returned")})
+    assert (family.refund_fee_for("qris"), family.refund_fee_for("card")) == ("returned", "kept")
+
+
+def test_the_refund_fee_policy_survives_a_json_round_trip_and_rules_without_one_omit_it() -> None:
+    plan = FeePlan(
+        name="mixed",
+        refund_fee="returned",
+        families={"card": FeeRule(flat=2_000), "ewallet": FeeRule(rate_ppm=15_000)},
+        methods={"ewallet_ovo": FeeRule(rate_ppm=15_000, refund_fee="kept")},
+    )
+    data = json.loads(json.dumps(plan.to_dict()))
+    assert data["refund_fee"] == "returned"
+    assert "refund_fee" not in data["families"]["card"]
+    assert data["methods"]["ewallet_ovo"]["refund_fee"] == "kept"
+    assert FeePlan.from_dict(data) == plan
+    assert FeePlan.from_dict(data).to_dict() == data
+
+
+def test_a_plan_stored_before_refund_fees_existed_loads_and_keeps_the_fee() -> None:
+    stored = DEFAULT_PLAN.to_dict()
+    del stored["refund_fee"]
+    assert FeePlan.from_dict(stored) == DEFAULT_PLAN
+    assert FeePlan.from_dict(stored).refund_fee_for("ewallet_dana") == "kept"
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        ("plan", "refunded", "refund_fee"),
+        ("plan", None, "refund_fee"),
+        ("plan", True, "refund_fee"),
+        ("rule", "keep", "families.card.refund_fee"),
+        ("rule", 1, "families.card.refund_fee"),
+    ],
+)
+def test_a_bad_refund_fee_policy_is_refused_naming_its_field(
+    where: str, value: object, field: str
+) -> None:
+    data = DEFAULT_PLAN.to_dict()
+    if where == "plan":
+        data["refund_fee"] = value
+    else:
+        data["families"]["card"]["refund_fee"] = value
+    with pytest.raises(FeePlanInvalidError) as refused:
+        FeePlan.from_dict(data)
+    assert refused.value.field == field
+    assert "'kept' or 'returned'" in refused.value.message
+
+
+def test_a_returned_fee_is_shared_out_in_proportion_half_up() -> None:
+    fee, gross = idr(4_000), idr(104_000)
+    assert fee_share_returned(fee, gross, idr(0), gross) == fee  # a full refund: all of it
+    assert fee_share_returned(fee, gross, idr(0), idr(52_000)) == idr(2_000)
+    # 4,000 x 13/104,000 = 0.5: half goes up; the next rupiah's share is then nothing.
+    assert fee_share_returned(fee, gross, idr(0), idr(13)) == idr(1)
+    assert fee_share_returned(fee, gross, idr(13), idr(13)) == idr(0)
+    assert fee_share_returned(fee, gross, idr(0), idr(0)) == idr(0)
+    assert fee_share_returned(idr(0), gross, idr(0), gross) == idr(0)
+
+
+@given(gross=st.integers(1, 10**9), data=st.data())
+def test_partial_refunds_of_the_whole_gross_return_exactly_the_fee(
+    gross: int, data: st.DataObject
+) -> None:
+    fee = data.draw(st.integers(0, gross), label="fee")
+    cuts = data.draw(st.lists(st.integers(0, gross), max_size=6), label="refunded so far")
+    points = sorted({0, gross, *cuts})
+    returned = before = 0
+    for refunded in points[1:]:
+        part = refunded - before
+        share = fee_share_returned(idr(fee), idr(gross), idr(before), idr(part)).amount
+        assert 0 <= share <= part
+        returned += share
+        before = refunded
+    assert returned == fee
+
+
+def test_setting_again_a_plan_stored_before_refund_fees_existed_records_nothing() -> None:
+    merchant = Merchant(id=uuid4(), name="Toko Lama", email=None)
+    stored = DEFAULT_PLAN.to_dict()
+    del stored["refund_fee"]
+    merchant._fee_plan_set(plan=stored)  # as an event stored before the key existed
+    merchant.collect_events()
+    merchant.set_fee_plan(DEFAULT_PLAN.to_dict())
+    assert merchant.collect_events() == []
+    merchant.set_fee_plan({**DEFAULT_PLAN.to_dict(), "refund_fee": "returned"})
+    [changed] = merchant.collect_events()
+    assert merchant.fee_plan().refund_fee == "returned"
+    assert type(changed).__qualname__ == "Merchant.FeePlanSet"

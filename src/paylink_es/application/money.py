@@ -2,7 +2,9 @@
 
 Each command changes the money's
 aggregate and the :class:`~paylink_es.domain.settlement.Funds` guard in one save, so the write
-side can never pay out or refund more than the merchant's available balance.
+side can never pay out more than the merchant's available balance. A refund of settled
+money is the one debit that may take that balance below zero (the payer is repaid first);
+the next settlements credit it back, and no payout is made while it is negative.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from paylink_es.domain.calendar import (
     SettlementCalendar,
     SettlementRules,
 )
-from paylink_es.domain.errors import AmountInvalidError, DomainError
+from paylink_es.domain.errors import AmountInvalidError, DomainError, NotFoundError
 from paylink_es.domain.idempotency import deriving_ids
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.money import Money
-from paylink_es.domain.payment import SETTLED, VERIFIED, Payment
+from paylink_es.domain.payment import REFUND_FAILED, SETTLED, VERIFIED, Payment
 from paylink_es.domain.settlement import (
     BankAccountMissingError,
     Funds,
@@ -47,9 +49,15 @@ SETTLE_CHUNK = 1000
 
 
 class ChannelRefusedError(DomainError):
-    """The channel would not do what was asked (a refund it refused): nothing recorded."""
+    """The channel would not do what was asked (a refund it refused): recorded as a failed
+    refund (``Payment.RefundFailed``, the channel's words), and no money moved."""
 
     type = "channel-refused"
+
+    @classmethod
+    def of_refund(cls, channel: str, failure: str) -> ChannelRefusedError:
+        """The error a refused refund answers with, now and when its request runs again."""
+        return cls(f"the {channel} channel refused the refund: {failure}", field="payment")
 
 
 @dataclass
@@ -106,6 +114,35 @@ class PayoutDetails:
             channel_ref=payout.channel_ref,
             failure=payout.failure,
             created_at=payout.created_on,
+        )
+
+
+@dataclass(frozen=True)
+class RefundDetails:
+    """A refund as the API shows it, read off its payment."""
+
+    id: UUID
+    payment_id: UUID
+    status: str  # requested, succeeded or failed
+    channel_ref: str | None
+    failure: str | None
+    fee_returned: Money
+
+    @classmethod
+    def of(cls, payment: Payment, refund_id: UUID) -> RefundDetails:
+        """Read refund ``refund_id`` off ``payment``."""
+        outcome = payment.refund_outcome(refund_id)
+        if outcome is None:
+            raise NotFoundError(f"payment {payment.id} has no refund {refund_id}", field="refund")
+        status, detail = outcome
+        currency = (payment.received or payment.amount).currency
+        return cls(
+            id=refund_id,
+            payment_id=payment.id,
+            status=status,
+            channel_ref=detail if status != REFUND_FAILED else None,
+            failure=detail if status == REFUND_FAILED else None,
+            fee_returned=payment.refund_fees_so_far().get(refund_id, Money.zero(currency)),
         )
 
 
@@ -371,6 +408,10 @@ class MoneyService:
         result: PayoutDetails = self.app.run(command)
         return result
 
+    def refund_details(self, payment_id: UUID, refund_id: UUID) -> RefundDetails:
+        """A refund of a payment as it stands now."""
+        return RefundDetails.of(self.app.get(Payment, payment_id, "payment"), refund_id)
+
     def payout(self, payout_id: UUID) -> PayoutDetails:
         """A payout as it stands now."""
         return PayoutDetails.of(self.app.get(Payout, payout_id, "payout"))
@@ -386,46 +427,61 @@ class MoneyService:
     ) -> UUID:
         """Refund some or all of a payment; returns the refund id.
 
-        The channel (when given) is asked first, outside any write: if it refuses,
-        nothing is recorded. Money already settled comes out of the available balance
-        through the funds guard, in the same save as the refund.
+        The amount is checked (what the payer paid, less what went back already: settled
+        money too, in full), then the channel (when given) is asked, outside any write.
+        Its answer is recorded with the request in one save:
+
+        - accepted: ``RefundRequested``, ``Refunded`` (the money moves: settled money out
+          of the available balance through the funds guard, below zero if need be, less
+          the fee given back under a ``returned`` refund fee policy) and
+          ``RefundSucceeded`` with the channel's reference;
+        - refused: ``RefundRequested`` and ``RefundFailed`` with the channel's words; no
+          money moves, and :class:`ChannelRefusedError` is raised once it is recorded.
+
+        Run again by the same idempotent request (ids derived from its key), the refund
+        is found on the payment and answered as it ended, never made twice.
         """
         why = require_text(reason, "reason", max_length=500)
         refund_id = self.app.new_id()
-        if (
-            deriving_ids()
-            and refund_id in self.app.get(Payment, payment_id, "payment").refund_ids_so_far()
-        ):
-            return refund_id  # this idempotent request ran before and died before answering
+        current = self.app.get(Payment, payment_id, "payment")
+        if deriving_ids():
+            outcome = current.refund_outcome(refund_id)
+            if outcome is not None:  # this idempotent request ran before and died before answering
+                status, detail = outcome
+                if status == REFUND_FAILED:
+                    raise ChannelRefusedError.of_refund(current.channel, detail or "")
+                return refund_id
+        # The checks the aggregate makes, before the channel moves any money.
+        current.check_refund(refund_id, amount)
         channel_ref: str | None = None
+        failure: str | None = None
         if channel is not None:
-            current = self.app.get(Payment, payment_id, "payment")
-            left = current.refundable()
-            if amount.amount <= 0 or amount > left:
-                # The same check the aggregate makes, before the channel moves any money.
-                current.refund(refund_id, amount, why)
             result = channel.refund(current.channel_ref or "", payment_id, refund_id, amount)
-            if not result.accepted:
-                raise ChannelRefusedError(
-                    f"the {current.channel} channel refused the refund: {result.detail}",
-                    field="payment",
-                )
             channel_ref = result.channel_ref
+            if not result.accepted:
+                failure = result.detail or "no reason given"
 
-        def command() -> UUID:
+        def command() -> None:
             payment = self.app.get(Payment, payment_id, "payment")
+            if failure is not None:
+                payment.refund_refused(refund_id, amount, why, failure)
+                self.app.save(payment)
+                return
             settled = payment.status == SETTLED
+            fee_back = payment.fee_share_of(amount)
             payment.refund(refund_id, amount, why, channel_ref)
             changed: list[Any] = [payment]
             if settled:
+                taken = amount - fee_back if fee_back is not None else amount
                 funds = self._funds(payment.merchant_id, payment.mode, amount.currency)
-                funds.debit(amount, "refund", refund_id)
+                funds.refund(taken, refund_id)
                 changed.append(funds)
             self.app.save(*changed)
-            return refund_id
 
-        result_id: UUID = self.app.run(command)
-        return result_id
+        self.app.run(command)
+        if failure is not None:
+            raise ChannelRefusedError.of_refund(current.channel, failure)
+        return refund_id
 
 
 def masked(account: dict[str, str]) -> dict[str, str]:

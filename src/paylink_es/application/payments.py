@@ -15,7 +15,7 @@ from paylink_es.application.details import PaymentDetails, PaymentOutcome
 from paylink_es.domain.acceptance import check_amount_for
 from paylink_es.domain.aggregate import stable_id
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
-from paylink_es.domain.fees import amount_with_fee_on_customer, fee_at_verification
+from paylink_es.domain.fees import FeePlan, amount_with_fee_on_customer, fee_at_verification
 from paylink_es.domain.link import LINK_ALREADY_COMPLETED, PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import check_method
@@ -156,8 +156,11 @@ class PaymentService:
                     self._flag(payment, link, LINK_ALREADY_COMPLETED)
                 else:
                     link.accept_payment(payment.id, payment.received)
+            plan = app.get(Merchant, payment.merchant_id, "merchant").fee_plan()
             payment.verify(
-                fee if fee is not None else self._plan_fee(payment), dict(evidence or {})
+                fee if fee is not None else self._plan_fee(payment, plan),
+                dict(evidence or {}),
+                refund_fee=plan.refund_fee_for(payment.method),
             )
             app.save(payment, link)
 
@@ -177,9 +180,9 @@ class PaymentService:
             return base
         return amount_with_fee_on_customer(plan, method, base)
 
-    def _plan_fee(self, payment: Payment) -> Money:
+    @staticmethod
+    def _plan_fee(payment: Payment, plan: FeePlan) -> Money:
         received = payment.received or payment.amount
-        plan = self.app.get(Merchant, payment.merchant_id, "merchant").fee_plan()
         return fee_at_verification(plan, payment.method, received - payment.refunded)
 
     def withdraw(self, payment_id: UUID, reason: str) -> bool:

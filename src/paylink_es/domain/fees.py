@@ -10,6 +10,15 @@ Rp 10,001 (70.007) is Rp 70 and 0.7% of Rp 500 (3.5) is Rp 4. The fee is then
 ``flat + percent``, raised to ``minimum``, lowered to ``maximum``, and never more than
 the gross. A gross at or below ``free_up_to`` pays no fee at all (QRIS micro merchants:
 0% up to Rp 100,000, 0.3% of the whole amount above).
+
+Refunds: ``refund_fee`` says what happens to the fee when a payment is refunded.
+``"kept"`` (the default, as most payment platforms do): the platform keeps the fee it
+charged, so a full refund costs the merchant the fee. ``"returned"``: the fee goes back
+to the merchant in proportion to the amount refunded (a full refund returns all of it).
+A plan sets it for every method; a family's or a method's rule may set its own (the rule
+that prices a method decides, else the plan). The policy of the plan that priced a
+payment travels with the payment (``Payment.Verified``), so changing a plan later does
+not change what its refunds do.
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ FAMILIES: Final[frozenset[str]] = frozenset(family for family, _ in PAYMENT_METH
 # QRIS MDR is borne by the merchant by Bank Indonesia rule: never surcharged to the payer.
 NEVER_PAYER_PAYS: Final[frozenset[str]] = frozenset({"qris"})
 _RULE_INTS: Final = ("flat", "rate_ppm", "minimum", "free_up_to")
-_PLAN_KEYS: Final = ("name", "currency", "families", "methods")
+_PLAN_KEYS: Final = ("name", "currency", "refund_fee", "families", "methods")
+# What happens to the fee on a refund: the platform keeps it, or gives it back pro rata.
+FEE_KEPT: Final = "kept"
+FEE_RETURNED: Final = "returned"
+REFUND_FEE_POLICIES: Final = (FEE_KEPT, FEE_RETURNED)
 
 
 class FeePlanInvalidError(InvalidFieldError):
@@ -45,6 +58,13 @@ class FeeRuleMissingError(InvalidFieldError):
     """A fee plan has no rule for the method asked about."""
 
     type = "fee-rule-missing"
+
+
+def check_refund_fee(value: object, name: str = "refund_fee") -> str:
+    """A refund fee policy, ``"kept"`` or ``"returned"``; else an error naming the field."""
+    if not isinstance(value, str) or value not in REFUND_FEE_POLICIES:
+        raise FeePlanInvalidError(name, f"must be 'kept' or 'returned', got {value!r}")
+    return value
 
 
 def _whole(value: object, name: str) -> int:
@@ -65,8 +85,12 @@ class FeeRule:
     maximum: int | None = None
     free_up_to: int = 0
     payer_pays: bool = False
+    # The refund fee policy of the methods this rule prices; None: the plan's.
+    refund_fee: str | None = None
 
     def __post_init__(self) -> None:
+        if self.refund_fee is not None:
+            check_refund_fee(self.refund_fee)
         for name in _RULE_INTS:
             _whole(getattr(self, name), name)
         if self.rate_ppm > PPM:
@@ -94,8 +118,8 @@ class FeeRule:
         return max(0, min(fee, gross))
 
     def to_dict(self) -> dict[str, Any]:
-        """The rule as plain JSON-able values."""
-        return {
+        """The rule as plain JSON-able values (``refund_fee`` only when the rule sets one)."""
+        data: dict[str, Any] = {
             "flat": self.flat,
             "rate_ppm": self.rate_ppm,
             "minimum": self.minimum,
@@ -103,13 +127,16 @@ class FeeRule:
             "free_up_to": self.free_up_to,
             "payer_pays": self.payer_pays,
         }
+        if self.refund_fee is not None:
+            data["refund_fee"] = self.refund_fee
+        return data
 
     @classmethod
     def from_dict(cls, data: object, path: str = "rule") -> FeeRule:
         """Rebuild a rule from ``to_dict`` output; errors name the dotted path of the field."""
         if not isinstance(data, Mapping):
             raise FeePlanInvalidError(path, "must be an object")
-        unknown = set(data) - {*_RULE_INTS, "maximum", "payer_pays"}
+        unknown = set(data) - {*_RULE_INTS, "maximum", "payer_pays", "refund_fee"}
         if unknown:
             raise FeePlanInvalidError(path, f"unknown keys {sorted(unknown)}")
         try:
@@ -150,11 +177,14 @@ class FeePlan:
     families: Mapping[str, FeeRule]
     methods: Mapping[str, FeeRule] = field(default_factory=dict)
     currency: str = "IDR"
+    # What a refund does to the fee, for every method whose rule does not say.
+    refund_fee: str = FEE_KEPT
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise FeePlanInvalidError("name", "must be a non-empty string")
         check_currency(self.currency)
+        check_refund_fee(self.refund_fee)
         # Frozen copies: a caller's dict changing later must not change a recorded plan.
         families = _frozen_rules(self.families, _family_itself, "families", "family")
         object.__setattr__(self, "families", families)
@@ -169,11 +199,25 @@ class FeePlan:
             raise FeeRuleMissingError("method", f"plan {self.name!r} has no fee for {method!r}")
         return rule
 
+    def refund_fee_for(self, method: str) -> str:
+        """What a refund of a ``method`` payment does to its fee: ``kept`` or ``returned``.
+
+        The rule that prices the method decides when it says (a method's override
+        replaces its family's rule whole, as for the fee), else the plan. A method the
+        plan has no rule for follows the plan.
+        """
+        check_method(method)
+        rule = self.methods.get(method) or self.families.get(method_family(method))
+        if rule is not None and rule.refund_fee is not None:
+            return rule.refund_fee
+        return self.refund_fee
+
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain JSON-able values, for events."""
         return {
             "name": self.name,
             "currency": self.currency,
+            "refund_fee": self.refund_fee,
             "families": {key: rule.to_dict() for key, rule in sorted(self.families.items())},
             "methods": {key: rule.to_dict() for key, rule in sorted(self.methods.items())},
         }
@@ -202,6 +246,8 @@ class FeePlan:
             families=groups["families"],
             methods=groups["methods"],
             currency=data.get("currency", "IDR"),
+            # Plans stored before refunds had a fee policy kept the fee: the default.
+            refund_fee=data.get("refund_fee", FEE_KEPT),
         )
 
 
@@ -236,6 +282,26 @@ def fee_at_verification(plan: FeePlan, method: str, gross: Money) -> Money:
             f"set a plan for {gross.currency} to price this payment",
         )
     return fee_for(plan, method, gross)
+
+
+def fee_share_returned(fee: Money, gross: Money, refunded_before: Money, refund: Money) -> Money:
+    """The part of ``fee`` a refund gives back under the ``returned`` policy.
+
+    ``gross`` is what the fee was priced on, ``refunded_before`` what earlier refunds
+    of it returned. Shares are cumulative — the fee on everything refunded so far,
+    rounded half up, less the fee on what was refunded before — so partial refunds
+    never round the merchant out of a rupiah: refunds that add up to the gross return
+    exactly the fee, and no share is more than its refund.
+    """
+    if gross.amount <= 0 or refund.amount <= 0:
+        return Money.zero(fee.currency)
+
+    def share(refunded: int) -> int:
+        return (2 * fee.amount * refunded + gross.amount) // (2 * gross.amount)
+
+    after = min(refunded_before.amount + refund.amount, gross.amount)
+    before = min(refunded_before.amount, gross.amount)
+    return Money(max(0, share(after) - share(before)), fee.currency)
 
 
 def amount_with_fee_on_customer(plan: FeePlan, method: str, base: Money) -> Money:

@@ -135,7 +135,9 @@ class Merchant(PaylinkAggregate):
     def set_fee_plan(self, plan: dict[str, Any]) -> None:
         """Record a new fee plan (validated: a plan that cannot be rebuilt is refused)."""
         checked = FeePlan.from_dict(plan).to_dict()
-        if checked != self.fee_plan_data:
+        # A plan stored before a key had a default reads as it would be written now.
+        current = None if self.fee_plan_data is None else self.fee_plan().to_dict()
+        if checked != current:
             self._fee_plan_set(plan=checked)
 
     @event("FeePlanSet")

@@ -9,6 +9,7 @@ from eventsourcing.domain import event
 
 from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
 from paylink_es.domain.errors import PaymentStateError, RefundExceedsPaymentError
+from paylink_es.domain.fees import FEE_KEPT, FEE_RETURNED, check_refund_fee, fee_share_returned
 from paylink_es.domain.link import DECISION_DISPOSITION, DEFAULT_DECISIONS, NEEDS_REVIEW, REFUND_DUE
 from paylink_es.domain.money import Money
 
@@ -19,6 +20,8 @@ INITIATED, PAID, VERIFIED, REJECTED, SETTLED = (
     "rejected",
     "settled",
 )
+# Where a refund stands: asked for (recorded before the channel's answer is), done, refused.
+REFUND_REQUESTED, REFUND_SUCCEEDED, REFUND_FAILED = "requested", "succeeded", "failed"
 
 
 class Payment(PaylinkAggregate):
@@ -153,13 +156,16 @@ class Payment(PaylinkAggregate):
     ) -> None:
         self.disposition = disposition
 
-    def verify(self, fee: Money, evidence: dict[str, str]) -> None:
+    def verify(self, fee: Money, evidence: dict[str, str], refund_fee: str = FEE_KEPT) -> None:
         """Confirm with the channel that the money is real; credits the merchant's pending.
 
         A flagged payment is credited to ``held`` (needs review) or ``refund_due``
         instead, so it cannot be settled or paid out by accident. What was refunded
         before verification never reaches the merchant: only the rest is credited.
+        ``refund_fee`` is the policy of the plan that priced the fee (``kept`` or
+        ``returned``): the payment's refunds follow it, whatever the plan says later.
         """
+        check_refund_fee(refund_fee)
         received = self._require(PAID, "verified")
         credited = received - self.refunded
         if fee.amount < 0 or fee > received:  # another currency raises CurrencyMismatchError
@@ -175,6 +181,7 @@ class Payment(PaylinkAggregate):
             net=credited - fee,
             disposition=self.disposition,
             evidence=evidence,
+            refund_fee=refund_fee,
         )
 
     @event("Verified")
@@ -188,10 +195,15 @@ class Payment(PaylinkAggregate):
         net: Money,
         disposition: str | None,
         evidence: dict[str, str],
+        refund_fee: str = FEE_KEPT,  # events stored before refunds had a fee policy kept it
     ) -> None:
         self.status = VERIFIED
         self.fee = fee
         self.net = net
+        self.verified_gross = gross  # what the fee was priced on
+        self.refund_fee = refund_fee
+        self.refunded_since_verified = Money.zero(gross.currency)
+        self.fee_returned = Money.zero(fee.currency)  # by refunds, before or after settlement
 
     def reject(self, reason: str) -> None:
         """The channel could not confirm the money: nothing is credited."""
@@ -207,13 +219,15 @@ class Payment(PaylinkAggregate):
         """Move a verified payment into a settlement batch: pending -> available minus fee.
 
         What was refunded before settlement is no longer pending, so only the rest
-        settles; the fee is capped at that rest.
+        settles; the fee is capped at that rest. Under a ``returned`` refund fee policy,
+        the fee's share of those refunds is not taken either.
         """
         received = self._require(VERIFIED, "settled")
         if self.disposition is not None:
             raise PaymentStateError(f"payment is flagged {self.disposition}", field="payment")
         gross = received - self.refunded
-        fee = self.fee if self.fee is not None and self.fee <= gross else gross
+        due = None if self.fee is None else self.fee - self.fee_returned
+        fee = due if due is not None and due <= gross else gross
         self._settled(
             merchant_id=self.merchant_id,
             mode=self.mode,
@@ -240,19 +254,21 @@ class Payment(PaylinkAggregate):
         self.status = SETTLED
         self.settlement_batch = batch_id
         self.settled_net = net
+        self.settled_fee = fee
+        self.fee_returned_after_settlement = Money.zero(fee.currency)
 
     def refundable(self) -> Money:
-        """How much can still be refunded: after settlement, only the merchant's net."""
+        """How much can still be refunded: all the payer paid, less what went back.
+
+        Settled money too, in full (the gross, not only the merchant's net): it comes out
+        of the merchant's available balance, which may go below zero for it.
+        """
         if self.received is None or self.status not in (PAID, VERIFIED, SETTLED):
             return Money.zero(self.amount.currency)
-        if self.status == SETTLED:
-            return self.settled_net - self.refunded_after_settlement
         return self.received - self.refunded
 
-    def refund(
-        self, refund_id: UUID, amount: Money, reason: str, channel_ref: str | None = None
-    ) -> None:
-        """Return some or all of the money, from wherever the ledger holds it now."""
+    def check_refund(self, refund_id: UUID, amount: Money) -> None:
+        """Raise unless a refund ``refund_id`` of ``amount`` can be made now."""
         if self.status not in (PAID, VERIFIED, SETTLED) or self.received is None:
             raise PaymentStateError(f"payment is {self.status}; nothing to refund", field="payment")
         left = self.refundable()
@@ -261,6 +277,21 @@ class Payment(PaylinkAggregate):
                 f"refund of {amount} exceeds the {left} that can still be refunded",
                 field="amount",
             )
+        if self.refund_outcome(refund_id) is not None:
+            raise PaymentStateError(f"refund {refund_id} is already recorded", field="refund")
+
+    def refund(
+        self, refund_id: UUID, amount: Money, reason: str, channel_ref: str | None = None
+    ) -> None:
+        """Return some or all of the money, from wherever the ledger holds it now.
+
+        Three events: the refund asked for (``RefundRequested``), the money going back
+        (``Refunded``: the postings) and the refund done (``RefundSucceeded``, with the
+        channel's reference).
+        """
+        self.check_refund(refund_id, amount)
+        fee_back = self.fee_share_of(amount)
+        self._request_refund(refund_id, amount, reason)
         self._refunded(
             merchant_id=self.merchant_id,
             mode=self.mode,
@@ -270,12 +301,126 @@ class Payment(PaylinkAggregate):
             source=self.ledger_account(),
             reason=reason,
             channel_ref=channel_ref,
+            fee_returned=fee_back,
+        )
+        self._refund_succeeded(
+            merchant_id=self.merchant_id,
+            mode=self.mode,
+            refund_id=refund_id,
+            amount=amount,
+            reason=reason,
+            channel_ref=channel_ref,
+            fee_returned=fee_back,
+        )
+
+    def refund_refused(self, refund_id: UUID, amount: Money, reason: str, failure: str) -> None:
+        """The channel refused the refund: the request and the refusal (in the channel's
+        words) are recorded; no money moves."""
+        self.check_refund(refund_id, amount)
+        self._request_refund(refund_id, amount, reason)
+        self._refund_failed(
+            merchant_id=self.merchant_id,
+            mode=self.mode,
+            refund_id=refund_id,
+            amount=amount,
+            reason=reason,
+            failure=failure,
+        )
+
+    def fee_share_of(self, amount: Money) -> Money | None:
+        """The fee a refund of ``amount`` gives back now; None when the fee is kept.
+
+        Under ``returned``: its share of the fee priced at verification (see
+        ``fees.fee_share_returned``); after settlement, never more than the fee taken
+        and not yet given back. Before verification no fee is priced yet: None.
+        """
+        if self.status not in (VERIFIED, SETTLED) or self.fee is None:
+            return None
+        if getattr(self, "refund_fee", FEE_KEPT) != FEE_RETURNED:
+            return None
+        share = fee_share_returned(
+            self.fee, self.verified_gross, self.refunded_since_verified, amount
+        )
+        if self.status == SETTLED:
+            left = self.settled_fee - self.fee_returned_after_settlement
+            share = share if share <= left else left
+        return share
+
+    def _request_refund(self, refund_id: UUID, amount: Money, reason: str) -> None:
+        self._refund_requested(
+            merchant_id=self.merchant_id,
+            mode=self.mode,
+            channel=self.channel,
+            refund_id=refund_id,
+            amount=amount,
+            reason=reason,
         )
 
     def refund_ids_so_far(self) -> tuple[UUID, ...]:
-        """The ids of the refunds recorded on this payment, oldest first."""
+        """The ids of the refunds that returned money on this payment, oldest first."""
         ids: tuple[UUID, ...] = getattr(self, "refund_ids", ())  # older snapshots lack it
         return ids
+
+    def refund_outcome(self, refund_id: UUID) -> tuple[str, str | None] | None:
+        """Where a refund stands — ``(succeeded, channel ref)``, ``(failed, the channel's
+        words)``, ``(requested, None)`` — or None when this payment has no such refund.
+
+        Refunds recorded before refunds had requests and outcomes (a ``Refunded`` alone)
+        succeeded.
+        """
+        outcomes: dict[UUID, tuple[str, str | None]] = getattr(self, "refund_outcomes", {})
+        found = outcomes.get(refund_id)
+        if found is None and refund_id in self.refund_ids_so_far():
+            return (REFUND_SUCCEEDED, None)
+        return found
+
+    def refund_fees_so_far(self) -> dict[UUID, Money]:
+        """The fee each refund gave back, by refund id (only refunds that gave some)."""
+        fees: dict[UUID, Money] = getattr(self, "refund_fees", {})
+        return fees
+
+    def _set_outcome(self, refund_id: UUID, status: str, detail: str | None) -> None:
+        outcomes: dict[UUID, tuple[str, str | None]] = getattr(self, "refund_outcomes", {})
+        self.refund_outcomes = {**outcomes, refund_id: (status, detail)}
+
+    @event("RefundRequested")
+    def _refund_requested(
+        self,
+        merchant_id: UUID,
+        mode: str,
+        channel: str,
+        refund_id: UUID,
+        amount: Money,
+        reason: str,
+    ) -> None:
+        self._set_outcome(refund_id, REFUND_REQUESTED, None)
+
+    @event("RefundSucceeded")
+    def _refund_succeeded(
+        self,
+        merchant_id: UUID,
+        mode: str,
+        refund_id: UUID,
+        amount: Money,
+        reason: str,
+        channel_ref: str | None,
+        fee_returned: Money | None,
+    ) -> None:
+        self._set_outcome(refund_id, REFUND_SUCCEEDED, channel_ref)
+        if fee_returned is not None:
+            self.refund_fees = {**self.refund_fees_so_far(), refund_id: fee_returned}
+
+    @event("RefundFailed")
+    def _refund_failed(
+        self,
+        merchant_id: UUID,
+        mode: str,
+        refund_id: UUID,
+        amount: Money,
+        reason: str,
+        failure: str,
+    ) -> None:
+        self._set_outcome(refund_id, REFUND_FAILED, failure)
 
     def ledger_account(self) -> str | None:
         """Which of the merchant's accounts holds this payment's money now (None: not yet)."""
@@ -296,11 +441,22 @@ class Payment(PaylinkAggregate):
         source: str | None,
         reason: str,
         channel_ref: str | None = None,  # the channel's refund reference, when it gave one
+        # The fee given back with it (refund fee policy ``returned``); None: the fee is
+        # kept, as by every refund recorded before the policy existed.
+        fee_returned: Money | None = None,
     ) -> None:
         self.refunded = self.refunded + amount
         self.refund_ids = (*self.refund_ids_so_far(), refund_id)
+        if self.status in (VERIFIED, SETTLED):
+            self.refunded_since_verified = self.refunded_since_verified + amount
+        if fee_returned is not None:
+            self.fee_returned = self.fee_returned + fee_returned
         if self.status == SETTLED:
             self.refunded_after_settlement = self.refunded_after_settlement + amount
+            if fee_returned is not None:
+                self.fee_returned_after_settlement = (
+                    self.fee_returned_after_settlement + fee_returned
+                )
 
     def _require(self, status: str, goal: str) -> Money:
         if self.status != status or self.received is None:

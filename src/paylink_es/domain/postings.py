@@ -10,7 +10,9 @@ stage), ``platform:fees`` and ``platform:bank`` (what left for merchants' banks:
 The channels' own settlements to the platform (Dr bank / Cr receivable) wait for a
 channel settlement report event; until then receivables stay open per channel.
 Merchant accounts are credit-normal: their balance is credits minus debits and must
-never go below zero.
+never go below zero, with one exception: a refund of settled money may take
+``available`` below zero (:data:`OVERDRAWING_EVENTS`); the payer is repaid first, and
+the merchant's next settlements make the balance good.
 """
 
 from __future__ import annotations
@@ -81,7 +83,23 @@ def _refunded(e: dict[str, Any]) -> list[Posting]:
     if source is None:  # never credited to the merchant: nothing to take back
         return []
     m: UUID = e["merchant_id"]
-    return _pair(f"merchant:{m}:{source}", f"channel:{e['channel']}:refunds", e, e["amount"])
+    amount: Money = e["amount"]
+    # Refunds stored before refund fee policies existed carry no fee_returned: kept.
+    fee_back: Money | None = e.get("fee_returned")
+    refunds = f"channel:{e['channel']}:refunds"
+    if source != "available" or fee_back is None or fee_back.amount == 0:
+        # Before settlement no fee was taken yet: a returned share is simply not taken
+        # at settlement (the Settled event's smaller fee shows it).
+        return _pair(f"merchant:{m}:{source}", refunds, e, amount)
+    # The fee was taken at settlement: its share comes back out of the platform's fees,
+    # so the merchant's available balance pays only the rest of the refund.
+    mode, currency = e["mode"], amount.currency
+    postings = [Posting("platform:fees", m, mode, currency, fee_back.amount, 0)]
+    if amount.amount > fee_back.amount:
+        rest = amount.amount - fee_back.amount
+        postings.append(Posting(f"merchant:{m}:available", m, mode, currency, rest, 0))
+    postings.append(Posting(refunds, m, mode, currency, 0, amount.amount))
+    return postings
 
 
 def _reviewed(e: dict[str, Any]) -> list[Posting]:
@@ -112,6 +130,10 @@ _RULES: dict[type, Callable[[dict[str, Any]], list[Posting]]] = {
 }
 # The events that post anything: readers that only want postings can skip the rest.
 POSTING_EVENTS: frozenset[type] = frozenset(_RULES)
+# The events that may take a merchant's ``available`` below zero: a refund of settled
+# money (the payer is repaid even when the balance was paid out). Nothing else may —
+# a payout never does — and money credited later (settlement) makes it good.
+OVERDRAWING_EVENTS: frozenset[type] = frozenset({event_type(Payment, "Refunded")})
 
 
 def postings_for(event: object) -> list[Posting]:

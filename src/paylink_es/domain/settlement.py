@@ -9,6 +9,11 @@ currency. Settlement credits it, payouts and refunds of settled money debit it, 
 same save as the event that moves the money. Two concurrent payouts both load version
 *n*; one saves version *n+1*, the other conflicts, retries, and sees the smaller balance:
 no interleaving can pay out more than is available.
+
+A refund is the one debit that may take the balance below zero: the payer gets their
+money back even when the merchant's available balance has already been paid out. A
+negative balance refuses every payout, and the next settlements credit it first (they
+add to the same balance), so it is recovered before anything is paid out again.
 """
 
 from __future__ import annotations
@@ -113,15 +118,28 @@ class Funds(PaylinkAggregate):
         self.available += amount.amount
 
     def debit(self, amount: Money, reason: str, reference: UUID) -> None:
-        """Money leaves available (payout, refund of settled money); never below zero."""
+        """Money leaves available (a payout); never more than is available, and nothing
+        while the balance is negative."""
         self._check(amount)
+        if self.available < 0:
+            raise InsufficientFundsError(
+                f"the available balance is {self.balance()}: refunds took more than was"
+                " available, and the next settlements make that good before anything"
+                " can be paid out",
+                field="amount",
+            )
         if amount.amount > self.available:
             raise InsufficientFundsError(
-                f"{amount} is more than the available {Money(self.available, self.currency)}",
-                field="amount",
+                f"{amount} is more than the available {self.balance()}", field="amount"
             )
         if amount.amount:
             self._debited(amount=amount, reason=reason, reference=reference)
+
+    def refund(self, amount: Money, reference: UUID) -> None:
+        """Settled money goes back to a payer: taken from available even below zero."""
+        self._check(amount)
+        if amount.amount:
+            self._debited(amount=amount, reason="refund", reference=reference)
 
     @event("Debited")
     def _debited(self, amount: Money, reason: str, reference: UUID) -> None:

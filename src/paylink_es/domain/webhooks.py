@@ -42,6 +42,9 @@ PUBLIC_EVENTS: Final[dict[str, str]] = {
     "Payment.Rejected": "payment.rejected",
     "Payment.Settled": "payment.settled",
     "Payment.Refunded": "payment.refunded",
+    "Payment.RefundRequested": "refund.created",
+    "Payment.RefundSucceeded": "refund.succeeded",
+    "Payment.RefundFailed": "refund.failed",
     "Payment.Reviewed": "payment.review_decided",
     "SettlementBatch.PaymentsAdded": "settlement.completed",
     "Payout.Requested": "payout.created",
@@ -73,7 +76,15 @@ EVENT_DATA: Final[dict[str, str]] = {
     "payment.verified": "payment: gross, fee, net (credited to pending)",
     "payment.rejected": "payment: reason (the channel did not confirm it)",
     "payment.settled": "payment: net, settlement_date (pending to available)",
-    "payment.refunded": "payment: amount, reason",
+    "payment.refunded": "payment: amount, reason (money went back to the payer; sent beside "
+    "refund.succeeded, for subscribers of payment events)",
+    "refund.created": "refund: status pending, payment_id, amount, currency, reason "
+    "(recorded with the channel's answer, which follows at once)",
+    "refund.succeeded": "refund: status succeeded, payment_id, amount, currency, reason, "
+    "channel_ref (the channel's reference, or null), fee_returned (the fee given back to "
+    "the merchant: 0 when the plan keeps it)",
+    "refund.failed": "refund: status failed, payment_id, amount, currency, reason, failure "
+    "(the channel's words); no money moved",
     "settlement.completed": "settlement: merchant_id, settlement_date, count, currency, "
     "gross, fee, net (one per batch and settlement run)",
     "payout.created": "payout: status requested, amount, currency, description",

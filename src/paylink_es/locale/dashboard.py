@@ -64,6 +64,10 @@ ID: Final[dict[str, str]] = {
     "all_links": "Semua tautan",
     "no_data": "Belum ada data.",
     "no_balance": "Belum ada saldo.",
+    "balance_negative": (
+        "Saldo minus karena pengembalian dana melebihi saldo tersedia; penyelesaian"
+        " berikutnya menutupnya lebih dulu, dan penarikan menunggu sampai saldo positif."
+    ),
     # links
     "links_title": "Tautan pembayaran",
     "new_link": "Buat tautan",
@@ -293,6 +297,9 @@ ID: Final[dict[str, str]] = {
     "ev_PaymentRejected": "Pembayaran ditolak",
     "ev_PaymentSettled": "Pembayaran diselesaikan",
     "ev_PaymentRefunded": "Pembayaran dikembalikan",
+    "ev_PaymentRefundRequested": "Pengembalian dana diminta",
+    "ev_PaymentRefundSucceeded": "Pengembalian dana berhasil",
+    "ev_PaymentRefundFailed": "Pengembalian dana ditolak kanal",
 }
 
 EN: Final[dict[str, str]] = {
@@ -347,6 +354,10 @@ EN: Final[dict[str, str]] = {
     "all_links": "All links",
     "no_data": "No data yet.",
     "no_balance": "No balance yet.",
+    "balance_negative": (
+        "Negative: refunds took more than was available. The next settlements make it good"
+        " first; payouts wait until the balance is positive again."
+    ),
     "links_title": "Payment links",
     "new_link": "Create link",
     "search": "Search",
@@ -566,6 +577,9 @@ EN: Final[dict[str, str]] = {
     "ev_PaymentRejected": "Payment rejected",
     "ev_PaymentSettled": "Payment settled",
     "ev_PaymentRefunded": "Payment refunded",
+    "ev_PaymentRefundRequested": "Refund requested",
+    "ev_PaymentRefundSucceeded": "Refund succeeded",
+    "ev_PaymentRefundFailed": "Refund refused by the channel",
 }
 
 DASHBOARD_TEXT: Final[dict[Language, dict[str, str]]] = {"id": ID, "en": EN}

@@ -8,7 +8,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import pytest
+
+from api.channel_registry import sandbox_channel
+from paylink_es.application.channel_port import RefundResult
+from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan
 from paylink_es.domain.money import Money
+from projections.queries.ledger import journal
 from tests.integration.api.support import assert_problem
 from tests.support.app import Api, Merchant
 from workers.settlement import settle_day
@@ -170,3 +176,188 @@ def test_the_anomaly_policy_is_set_per_merchant_with_clear_errors(api: Api) -> N
     assert ok.status_code == 200, ok.text
     assert ok.json()["anomaly_policy"]["overpaid"] == "accept"
     assert ok.json()["anomaly_policy"]["link_cancelled"] == "refund"
+
+
+def _account(api: Api, merchant: Merchant) -> None:
+    put = api.client.put(
+        "/v1/account/bank-account",
+        json={"bank": "BCA", "account_number": "1234567890", "account_name": "Toko Minus"},
+        headers=merchant.headers(),
+    )
+    assert put.status_code == 200, put.text
+
+
+def _events(api: Api, merchant: Merchant) -> list[dict[str, Any]]:
+    api.catch_up()
+    response = api.client.get("/v1/events?limit=100", headers=merchant.headers())
+    assert response.status_code == 200, response.text
+    events: list[dict[str, Any]] = response.json()["data"]
+    return events
+
+
+def test_a_settled_payment_is_refunded_in_full_the_balance_goes_negative_and_recovers(
+    api: Api,
+) -> None:
+    shop = api.merchant("Toko Minus")
+    _account(api, shop)
+    client = api.client
+    first = verified_payment(api, shop, 104_000, "VA-NEG-1")  # net 100,000 after 4,000
+    assert settle(api, date(2026, 1, 6)) == 1
+    paid = client.post("/v1/payouts", json={"amount": 100_000}, headers=shop.headers())
+    assert paid.status_code == 201, paid.text
+    api.catch_up()
+    assert balance(api, shop)["available"] == 0
+
+    # Without an amount: everything the customer paid, not only the merchant's net.
+    refund = client.post(
+        f"/v1/payments/{first}/refund", json={"reason": "order cancelled"}, headers=shop.headers()
+    )
+    assert refund.status_code == 201, refund.text
+    body = refund.json()
+    assert (body["status"], body["amount"], body["payment_refunded"]) == (
+        "succeeded",
+        104_000,
+        104_000,
+    )
+    assert body["fee_returned"] == 0  # the default plan keeps the fee
+    assert body["channel_ref"].startswith("SBXR-")
+    api.catch_up()
+    books = balance(api, shop)
+    assert (books["available"], books["refunded"], books["fees"], books["paid_out"]) == (
+        -104_000,
+        104_000,
+        4_000,
+        100_000,
+    )
+    assert books["verified"] == 104_000
+
+    refused = client.post("/v1/payouts", json={"amount": 1}, headers=shop.headers())
+    problem = assert_problem(refused, 409, "insufficient-funds", field="amount")
+    assert "IDR -104000" in problem["detail"]
+    assert "next settlements" in problem["detail"]
+
+    # The next settlement makes the negative balance good before anything is paid out.
+    verified_payment(api, shop, 150_000, "VA-NEG-2")  # net 146,000
+    assert settle(api, date(2026, 1, 7)) == 1
+    assert balance(api, shop)["available"] == 42_000
+    too_much = client.post("/v1/payouts", json={"amount": 42_001}, headers=shop.headers())
+    assert_problem(too_much, 409, "insufficient-funds", field="amount")
+    rest = client.post("/v1/payouts", json={"amount": 42_000}, headers=shop.headers())
+    assert rest.status_code == 201, rest.text
+    api.catch_up()
+    assert balance(api, shop)["available"] == 0
+
+    told = [
+        (e["type"], e["data"]["object"], e["data"]["id"])
+        for e in _events(api, shop)
+        if e["type"].startswith("refund.") or e["type"] == "payment.refunded"
+    ]
+    assert told == [
+        ("refund.created", "refund", body["id"]),
+        ("payment.refunded", "payment", str(first)),
+        ("refund.succeeded", "refund", body["id"]),
+    ]
+
+
+def test_the_fee_plan_says_whether_a_refund_gives_the_fee_back(api: Api) -> None:
+    kept, returned = api.merchant("Toko Simpan"), api.merchant("Toko Kembali")
+    plan = FeePlan.from_dict({**DEFAULT_PLAN.to_dict(), "refund_fee": "returned"})
+    api.paylink.merchants.set_fee_plan(returned.id, plan)
+    account = api.client.get("/v1/account", headers=returned.headers()).json()
+    assert account["fee_plan"]["refund_fee"] == "returned"
+    payments = {
+        shop.id: verified_payment(api, shop, 104_000, f"VA-FEE-{n}")
+        for n, shop in enumerate((kept, returned))
+    }
+    assert settle(api, date(2026, 1, 6)) == 2
+    answers = {}
+    for shop in (kept, returned):
+        path = f"/v1/payments/{payments[shop.id]}/refund"
+        half = api.client.post(
+            path, json={"amount": 52_000, "reason": "half"}, headers=shop.headers()
+        )
+        assert half.status_code == 201, half.text
+        answers[shop.id] = half.json()["fee_returned"]
+    assert answers == {kept.id: 0, returned.id: 2_000}
+    api.catch_up()
+    # By hand: net 100,000 was available. Kept: the refund takes 52,000 of it and the
+    # platform keeps its 4,000. Returned: half the fee (2,000) comes back with the half
+    # refunded, so available pays 50,000 and the platform keeps 2,000.
+    assert (balance(api, kept)["available"], balance(api, kept)["fees"]) == (48_000, 4_000)
+    assert (balance(api, returned)["available"], balance(api, returned)["fees"]) == (50_000, 2_000)
+    models = api.app.state.read_models
+    lines = [
+        (
+            row["account"].split(":")[0] + ":" + row["account"].split(":")[-1],
+            row["debit"],
+            row["credit"],
+        )
+        for page in journal(models, merchant_id=returned.id)
+        for row in page
+        if row["event"] == "Payment.Refunded"
+    ]
+    assert lines == [
+        ("platform:fees", 2_000, 0),
+        ("merchant:available", 50_000, 0),
+        ("channel:refunds", 0, 52_000),
+    ]
+    rest = api.client.post(
+        f"/v1/payments/{payments[returned.id]}/refund",
+        json={"reason": "the other half"},
+        headers=returned.headers(),
+    )
+    assert (rest.json()["amount"], rest.json()["fee_returned"]) == (52_000, 2_000)
+    api.catch_up()
+    books = balance(api, returned)
+    assert (books["available"], books["fees"], books["refunded"]) == (0, 0, 104_000)
+    [succeeded] = [e["data"] for e in _events(api, returned) if e["type"] == "refund.succeeded"][
+        -1:
+    ]
+    assert (succeeded["amount"], succeeded["fee_returned"]) == (52_000, 2_000)
+
+
+def test_a_refund_the_channel_refuses_is_told_as_failed_and_moves_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = api.merchant("Toko Tolak")
+    payment = verified_payment(api, shop, 100_000, "VA-NO")
+    api.catch_up()
+    before = balance(api, shop)
+    asked: list[UUID] = []
+
+    def refuse(channel_ref: str, payment_id: UUID, refund_id: UUID, amount: Money) -> RefundResult:
+        asked.append(refund_id)
+        return RefundResult(accepted=False, channel_ref="", detail="the payer's account is closed")
+
+    monkeypatch.setattr(sandbox_channel(api.app.state), "refund", refuse)
+    path = f"/v1/payments/{payment}/refund"
+    key = shop.headers(**{"Idempotency-Key": "refund-refused-1"})
+    first = api.client.post(path, json={"amount": 40_000, "reason": "damaged"}, headers=key)
+    problem = assert_problem(first, 422, "channel-refused", field="payment")
+    assert problem["detail"] == (
+        "the sandbox channel refused the refund: the payer's account is closed"
+    )
+    again = api.client.post(path, json={"amount": 40_000, "reason": "damaged"}, headers=key)
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(asked) == 1, "a replayed answer asks the channel nothing"
+    assert api.paylink.payments.get(payment).refunded == Money(0, "IDR")
+    assert balance(api, shop) == before
+    events = _events(api, shop)
+    refund_events = [e for e in events if e["data"]["object"] == "refund"]
+    assert [e["type"] for e in refund_events] == ["refund.created", "refund.failed"]
+    failed = refund_events[1]["data"]
+    assert failed == {
+        "object": "refund",
+        "id": str(asked[0]),
+        "payment_id": str(payment),
+        "status": "failed",
+        "amount": 40_000,
+        "currency": "IDR",
+        "reason": "damaged",
+        "failure": "the payer's account is closed",
+    }
+    assert not any(e["type"] == "payment.refunded" for e in events)
+    models = api.app.state.read_models
+    posted = [row for page in journal(models, merchant_id=shop.id) for row in page]
+    assert {row["event"] for row in posted} == {"Payment.Verified"}, "no money moved"

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from api.dashboard.charts import bars, columns
+from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
 from paylink_es.locale.dashboard import EN, ID
 from tests.support.desk import VIEWER, Desk, post
@@ -208,3 +209,32 @@ def test_an_owner_pays_out_settled_money_never_more_than_available(desk: Desk) -
     assert 'data-testid="batches-table"' in page
     viewer_page = desk.signed_in(VIEWER).get("/dashboard/settlements").text
     assert 'data-testid="payout-form"' not in viewer_page
+
+
+def test_a_negative_balance_is_shown_and_nothing_is_paid_out_of_it(desk: Desk) -> None:
+    paylink = desk.shop.paylink
+    payment = desk.pay(desk.link(reference_id="NEG-1", amount=200000))
+    desk.catch_up()
+    desk.shop.clock.advance(timedelta(days=7))
+    run = settle_day(paylink, desk.shop.app.state.read_models, today_in_jakarta(paylink))
+    assert run.settled == 1
+    paylink.merchants.set_bank_account(desk.merchant_id, "BCA", "1234567890", "Toko Budi Jaya")
+    available = paylink.money.available_funds(desk.merchant_id, "test", "IDR")
+    paylink.money.request_payout(desk.merchant_id, "test", available)
+    paylink.money.refund(payment, Money(200_000, "IDR"), "order cancelled")  # all of it
+    desk.catch_up()
+    owner = desk.signed_in()
+    page = owner.get("/dashboard/settlements").text
+    assert 'data-testid="available-IDR">-Rp 200.000<' in page
+    assert 'data-testid="negative-IDR"' in page
+    assert ID["balance_negative"] in page
+    overview = owner.get("/dashboard").text
+    assert 'data-testid="available-IDR">-Rp 200.000<' in overview
+    assert 'data-testid="negative-IDR"' in overview
+    refused = post(owner, "/dashboard/payouts", {"amount": "1", "currency": "IDR"})
+    assert refused.status_code == 409, refused.text
+    assert 'data-testid="payout-error"' in refused.text
+    assert "next settlements" in refused.text
+    english = owner.get("/dashboard/settlements?lang=en").text
+    assert 'data-testid="available-IDR">-IDR 200,000<' in english
+    assert EN["balance_negative"] in english

@@ -231,7 +231,7 @@ def test_concurrent_payouts_never_pay_out_more_than_is_available(
     assert (balance["available"], balance["paid_out"]) == (0, 50_000)
 
 
-def test_refunds_come_out_of_wherever_the_money_is_and_never_below_zero(
+def test_refunds_come_out_of_wherever_the_money_is_and_settled_money_may_go_below_zero(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
@@ -247,14 +247,31 @@ def test_refunds_come_out_of_wherever_the_money_is_and_never_below_zero(
         app.money.request_payout(shop, "test", Money(100_000, "IDR"))
         left = app.money.available_funds(shop, "test", "IDR")
         assert left == Money(66_000 + 96_000 - 50_000 - 100_000, "IDR")
+        # The rest of the settled payment's gross goes back too, though only 12,000 is left.
+        assert app.payments.get(settled).refundable == Money(50_000, "IDR")
+        app.money.refund(settled, Money(50_000, "IDR"), "returned, the other half")
+        assert app.money.available_funds(shop, "test", "IDR") == Money(-38_000, "IDR")
+        with pytest.raises(InsufficientFundsError) as refused:
+            app.money.request_payout(shop, "test", Money(1, "IDR"))
+        assert refused.value.field == "amount"
+        assert "IDR -38000" in refused.value.message
+        assert "next settlements" in refused.value.message
+        catch_up(app, views)
+        assert books(views, shop)["available"] == -38_000
+        # The next settlement makes the balance good first: 50,000 net, 12,000 left over.
+        verified(app, shop, "va_mandiri", 54_000, "rf-3")
+        catch_up(app, views)
+        settle_day(app, views, date(2026, 1, 7))
+        assert app.money.available_funds(shop, "test", "IDR") == Money(12_000, "IDR")
         with pytest.raises(InsufficientFundsError):
-            app.money.refund(settled, Money(left.amount + 1, "IDR"), "more than is left")
+            app.money.request_payout(shop, "test", Money(12_001, "IDR"))
+        app.money.request_payout(shop, "test", Money(12_000, "IDR"))
         catch_up(app, views)
         result = replay(app.app, views, app.now())
     assert result.differences == []
     balance = books(views, shop)
-    assert balance["refunded"] == 80_000
-    assert balance["available"] == left.amount
+    assert (balance["refunded"], balance["available"], balance["paid_out"]) == (130_000, 0, 112_000)
+    assert balance["fees"] == 3 * 4_000  # the fee is kept on refunds by default
     assert (
         balance["verified"]
         == sum(

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from paylink_es import bootstrap
+from paylink_es.application.channel_port import RefundResult
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
@@ -375,3 +376,71 @@ def test_every_public_event_type_is_documented_in_the_api(world: World) -> None:
     schema = world.client.get("/openapi.json").json()["components"]["schemas"]["PublicEvent"]
     assert sorted(schema["properties"]["type"]["enum"]) == sorted(EVENT_TYPES)
     assert all(f"`{kind}`" in schema["description"] for kind in EVENT_TYPES)
+
+
+REFUND_EVENTS = ["refund.created", "refund.succeeded", "refund.failed", "payment.refunded"]
+
+
+def test_refunds_are_told_by_the_feed_and_by_webhooks_a_refused_one_as_failed(
+    world: World, receiver: Receiver
+) -> None:
+    add_endpoint(world, receiver.url, REFUND_EVENTS)
+    link = world.client.post(
+        "/v1/links", json={"amount": 50_000, "description": "Kopi"}, headers=world.headers
+    ).json()["id"]
+    started = world.paylink.payments.start(UUID(link), "qris")
+    world.paylink.payments.record(started, "QR-R", Money(50_000, "IDR"), world.clock())
+    world.paylink.payments.verify(started)
+    payment = str(started)
+    path = f"/v1/payments/{payment}/refund"
+    done = world.client.post(
+        path, json={"amount": 20_000, "reason": "one cup"}, headers=world.headers
+    )
+    assert done.status_code == 201, done.text
+    channels = world.client.app.state.services.channels  # type: ignore[attr-defined]
+    sandbox = channels["sandbox"]
+    refuse = RefundResult(accepted=False, channel_ref="", detail="the rail is closed today")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox, "refund", lambda *_: refuse)
+        no = world.client.post(
+            path, json={"amount": 5_000, "reason": "late"}, headers=world.headers
+        )
+    assert (no.status_code, no.json()["type"]) == (422, "/problems/channel-refused")
+    world.settle()
+
+    feed = world.client.get("/v1/events?limit=100", headers=world.headers).json()["data"]
+    told = [e for e in feed if e["type"] in REFUND_EVENTS]
+    assert [e["type"] for e in told] == [
+        "refund.created",
+        "payment.refunded",
+        "refund.succeeded",
+        "refund.created",
+        "refund.failed",
+    ]
+    created, refunded, succeeded, asked, failed = (e["data"] for e in told)
+    assert created == {
+        "object": "refund",
+        "id": done.json()["id"],
+        "payment_id": payment,
+        "status": "pending",
+        "amount": 20_000,
+        "currency": "IDR",
+        "reason": "one cup",
+    }
+    assert (refunded["object"], refunded["id"], refunded["amount"]) == ("payment", payment, 20_000)
+    assert (succeeded["status"], succeeded["id"], succeeded["fee_returned"]) == (
+        "succeeded",
+        done.json()["id"],
+        0,
+    )
+    assert succeeded["channel_ref"] == done.json()["channel_ref"]
+    assert (asked["id"], asked["status"]) == (failed["id"], "pending")
+    assert (failed["status"], failed["amount"], failed["failure"]) == (
+        "failed",
+        5_000,
+        "the rail is closed today",
+    )
+    assert failed["id"] != succeeded["id"]
+    delivered = [json.loads(hit["body"]) for hit in receiver.received]
+    assert [(d["type"], d["data"]) for d in delivered] == [(e["type"], e["data"]) for e in told]
+    assert world.paylink.payments.get(UUID(payment)).refunded == Money(20_000, "IDR")
