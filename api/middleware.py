@@ -45,17 +45,23 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 class RequestContext:
-    """Give each request an id (kept from ``X-Request-Id`` if sane) and refuse big bodies."""
+    """Give each request an id (kept from ``X-Request-Id`` if sane) and refuse big bodies.
+
+    ``max_body_bytes`` bounds every body but those of the paths in ``larger_bodies``
+    (path -> bytes): the uploads of bulk links.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         max_body_bytes: int,
         direct: Mapping[tuple[str, str], Direct] | None = None,
+        larger_bodies: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.direct = dict(direct or {})
+        self.larger_bodies = dict(larger_bodies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,9 +78,10 @@ class RequestContext:
             except ProblemError as refused:
                 await self._refuse(send, request_id, refused)
                 return
+        limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(send, request_id)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(send, request_id, limit)
             return
         # Read the body here (it is small by definition), so that a chunked body that
         # grows past the limit gets 413 before any route starts parsing it.
@@ -88,8 +95,8 @@ class RequestContext:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_large(send, request_id)
+            if size > limit:
+                await self._too_large(send, request_id, limit)
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
@@ -154,13 +161,14 @@ class RequestContext:
             [(name.lower().encode(), value.encode()) for name, value in problem.headers.items()],
         )
 
-    async def _too_large(self, send: Send, request_id: str) -> None:
-        await self._problem(
+    @classmethod
+    async def _too_large(cls, send: Send, request_id: str, limit: int) -> None:
+        await cls._problem(
             send,
             request_id,
             413,
             "payload-too-large",
-            f"the request body is larger than {self.max_body_bytes} bytes",
+            f"the request body is larger than {limit} bytes",
         )
 
     @staticmethod

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may burst")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body")
+    batch_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest file of bulk links (POST /v1/links/batch, the dashboard's upload)",
+    )
     # -- notifications (send a link by e-mail, SMS, WhatsApp) ------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: dev outbox")
     smtp_port: int = 587
