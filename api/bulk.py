@@ -53,7 +53,7 @@ from paylink_es.store.postgres import is_outage
 log = logging.getLogger("paylink.bulk")
 
 MAX_ROWS: Final = 10_000
-WORKERS: Final = 32  # rows in flight at once: the group committer writes them together
+WORKERS: Final = 16  # rows in flight at once: the group committer writes them together
 SENDS_AT_ONCE: Final = 4  # messages being delivered at once (each reads the merchant)
 API_PATH: Final = "/v1/links/batch"
 DASHBOARD_PATH: Final = "/dashboard/links/bulk"
