@@ -139,7 +139,7 @@ class BulkJobs:
         """Run ``work`` for a new job in a thread of its own; :class:`BulkBusyError` if
         the merchant (or the app) has too many running already."""
         with self._lock:
-            self._prune()
+            self._prune(room=1)
             running = sum(
                 1
                 for job in self._jobs.values()
@@ -209,8 +209,9 @@ class BulkJobs:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _prune(self) -> None:
-        """Forget finished jobs past their time, beyond a merchant's share, beyond the total."""
+    def _prune(self, room: int = 0) -> None:
+        """Forget finished jobs past their time, beyond a merchant's share, and beyond the
+        total less ``room`` (a job about to start)."""
         now = time.monotonic()
         finished = [job for job in self._jobs.values() if job.finished_s is not None]
         gone: set[str] = set()
@@ -221,7 +222,7 @@ class BulkJobs:
             old = job.finished_s is not None and now - job.finished_s > self.keep_for_s
             if old or seen[key] > self.keep_per_merchant:
                 gone.add(job.id)
-        extra = len(self._jobs) - len(gone) - (self.keep - 1)
+        extra = len(self._jobs) - len(gone) - (self.keep - room)
         for job in finished:  # oldest first
             if extra <= 0:
                 break
