@@ -416,6 +416,13 @@ def run_batch(
     results: list[RowResult | None] = [None] * len(rows)
     gate = threading.Semaphore(SENDS_AT_ONCE)
     abort = threading.Event()
+    # Rows whose reference names a link already (a file sent again) are looked up, not
+    # created: a create would first conflict on the link's id, with its whole batch.
+    taken = target.paylink.links.taken_references(
+        target.merchant_id,
+        target.mode,
+        [str(row.fields["reference_id"]) for row in rows if row.error is None],
+    )
 
     def one(index: int) -> None:
         row = rows[index]
@@ -424,7 +431,7 @@ def run_batch(
             result = RowResult(row.row, row.reference_id, "error", error=_stopped(message))
         else:
             try:
-                result = _run_row(target, row, gate)
+                result = _run_row(target, row, gate, row.reference_id in taken)
             except Exception as error:
                 if is_outage(error):
                     abort.set()
@@ -447,13 +454,22 @@ def _stopped(message: str) -> RowError:
     return RowError("interrupted", None, message)
 
 
-def _run_row(target: BatchTarget, row: RowRequest, gate: threading.Semaphore) -> RowResult:
+def _run_row(
+    target: BatchTarget, row: RowRequest, gate: threading.Semaphore, taken: bool
+) -> RowResult:
     if row.error is not None:
         return RowResult(row.row, row.reference_id, "error", error=row.error)
+    links = target.paylink.links
     try:
-        details, created = target.paylink.links.create_or_find(
-            target.merchant_id, mode=target.mode, **row.fields
-        )
+        found = None
+        if taken:  # found without a write: the link, or reference-id-reused
+            found = links.find_same(target.merchant_id, mode=target.mode, **row.fields)
+        if found is not None:
+            details, created = found, False
+        else:
+            details, created = links.create_or_find(
+                target.merchant_id, mode=target.mode, **row.fields
+            )
     except ReferenceReusedError as error:
         refused = RowError(error.type, error.field, error.message, link_id=error.link_id)
         return RowResult(row.row, row.reference_id, "error", link_id=error.link_id, error=refused)
