@@ -66,7 +66,9 @@
   function pollBulk() {
     window.fetch(bulk.getAttribute("data-bulk-progress"), { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
-        if (response.status === 401 || response.status === 404) return { gone: true };
+        // Signed out: stop. Anything else (a 404 from another worker process of the
+        // server, which does not hold this upload) is asked again a little later.
+        if (response.status === 401) return { gone: true };
         return response.ok ? response.json() : null;
       })
       .then(function (progress) {
