@@ -96,6 +96,10 @@ def test_a_csv_file_makes_a_link_per_good_row_and_answers_every_row(api: Api) ->
     assert response.headers["Paylink-Batch-Existing"] == "0"
     assert response.headers["Paylink-Batch-Errors"] == "4"
     assert api.count("PaymentLink.Created") == 3
+    api.catch_up()
+    events = api.client.get("/v1/events?limit=100", headers=merchant.headers()).json()["data"]
+    created = {e["data"]["id"] for e in events if e["type"] == "link.created"}
+    assert created == {row["link_id"] for row in rows[:3]}
 
     links = {
         row["reference_id"]: api.client.get(
