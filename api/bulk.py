@@ -16,7 +16,9 @@ upload (:mod:`api.dashboard.bulk`, in the background through :mod:`api.bulk_jobs
   earlier row of the same file is refused for the later row, so the answer never
   depends on which row ran first.
 - **Rows run concurrently** (:data:`WORKERS` threads), so the group committer writes
-  many creations per commit; the results keep the file's order.
+  many creations per commit; the results keep the file's order. A row whose reference
+  names a link already is looked up (``links.find_same``), not created: a create would
+  conflict on the link's id and make its whole group-commit batch run again one by one.
 - **Sending**: a created row whose ``send_email``/``send_whatsapp``/``send_sms`` is true
   goes to the customer's e-mail or phone through ``LinkSender``; each channel's outcome
   is in the row's result and a failed send never undoes the creation. A link that
