@@ -13,12 +13,15 @@ from fastapi import APIRouter, FastAPI, Request
 
 from api import problems
 from api.auth import RateLimiter
+from api.bulk import upload_limits
+from api.bulk_jobs import BulkJobs
 from api.consistency import KeyPositions
 from api.dashboard import dashboard_router
 from api.dashboard.render import dashboard_templates
 from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
+from api.routes import batches as batch_routes
 from api.routes import channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
 from api.schemas import Liveness, Problem, Readiness, problem_responses
@@ -106,6 +109,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.bulk_jobs.close()
             if background is not None:
                 background.stop()
             read_models.close()
@@ -127,6 +131,7 @@ def create_app(
     app.state.dashboard_templates = dashboard_templates()
     app.state.signers = {}
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.bulk_jobs = BulkJobs()
     handlers = {("POST", "/v1/links"): create_link_handler, **(extra_direct or {})}
     direct = {route: make(app.state) for route, make in handlers.items()}
     app.add_middleware(
@@ -134,8 +139,10 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         direct=direct,
         positions=KeyPositions(),
+        larger_bodies=upload_limits(settings),
     )
     problems.install(app)
+    app.include_router(batch_routes.router)  # before /v1/links/{link_id}: "batch" is no id
     app.include_router(links.router)
     app.include_router(send.router)
     app.include_router(payments.router)

@@ -63,6 +63,8 @@ class RequestContext:
     ``Paylink-Position`` when it stored events, and ``positions`` keeps that position for
     its key; a query learns the position it should wait for (``request.state``), and says
     ``Paylink-Stale: true`` when its read models did not reach it in time.
+    ``max_body_bytes`` bounds every body but those of the paths in ``larger_bodies``
+    (path -> bytes): the uploads of bulk links.
     """
 
     def __init__(
@@ -71,11 +73,13 @@ class RequestContext:
         max_body_bytes: int,
         direct: Mapping[tuple[str, str], Direct] | None = None,
         positions: KeyPositions | None = None,
+        larger_bodies: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.direct = dict(direct or {})
         self.positions = positions if positions is not None else KeyPositions()
+        self.larger_bodies = dict(larger_bodies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,9 +115,10 @@ class RequestContext:
         headers: dict[bytes, bytes],
         request_id: str,
     ) -> None:
+        limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(send, request_id)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(send, request_id, limit)
             return
         # Read the body here (it is small by definition), so that a chunked body that
         # grows past the limit gets 413 before any route starts parsing it.
@@ -127,8 +132,8 @@ class RequestContext:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_large(send, request_id)
+            if size > limit:
+                await self._too_large(send, request_id, limit)
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
@@ -212,13 +217,14 @@ class RequestContext:
             field=problem.field,
         )
 
-    async def _too_large(self, send: Send, request_id: str) -> None:
-        await self._problem(
+    @classmethod
+    async def _too_large(cls, send: Send, request_id: str, limit: int) -> None:
+        await cls._problem(
             send,
             request_id,
             413,
             "payload-too-large",
-            f"the request body is larger than {self.max_body_bytes} bytes",
+            f"the request body is larger than {limit} bytes",
         )
 
     @staticmethod

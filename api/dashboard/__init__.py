@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dashboard import auth_routes, developers, exports, links, money, overview, sse
+from api.dashboard import auth_routes, bulk, developers, exports, links, money, overview, sse
 
 
 def dashboard_router() -> APIRouter:
     """Every dashboard route, for ``create_app`` to include."""
     router = APIRouter(include_in_schema=False)
-    for module in (auth_routes, overview, links, money, developers, sse, exports):
+    # bulk before links: /dashboard/links/bulk is no link's id
+    for module in (auth_routes, overview, bulk, links, money, developers, sse, exports):
         router.include_router(module.router)
     return router

@@ -42,4 +42,40 @@
   }
   kinds.forEach(function (input) { input.addEventListener("change", showKind); });
   if (kinds.length) showKind();
+  // A bulk upload's page follows its progress (a small JSON poll) until its rows are done.
+  var bulk = document.querySelector("[data-bulk-progress]");
+  function showBulk(progress) {
+    var bar = bulk.querySelector("progress");
+    bar.max = Math.max(progress.total, 1);
+    bar.value = progress.done;
+    bulk.querySelector("[data-testid=bulk-percent]").textContent = progress.percent + "%";
+    var rows = bulk.querySelector("[data-testid=bulk-rows]");
+    rows.textContent = rows.getAttribute("data-template")
+      .replace("{done}", progress.done).replace("{total}", progress.total);
+    ["created", "existing", "errors"].forEach(function (name) {
+      bulk.querySelector('[data-bulk="' + name + '"]').textContent = progress[name];
+    });
+    var state = bulk.querySelector("[data-testid=bulk-state]");
+    state.textContent = state.getAttribute("data-label-" + progress.state) || progress.state;
+    state.setAttribute("data-state", progress.state);
+    var failure = bulk.querySelector("[data-testid=bulk-failure]");
+    failure.textContent = progress.failure || "";
+    failure.hidden = !progress.failure;
+    bulk.querySelector("[data-testid=bulk-done]").hidden = !progress.result;
+  }
+  function pollBulk() {
+    window.fetch(bulk.getAttribute("data-bulk-progress"), { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        // Signed out: stop. Anything else (a 404 from another worker process of the
+        // server, which does not hold this upload) is asked again a little later.
+        if (response.status === 401) return { gone: true };
+        return response.ok ? response.json() : null;
+      })
+      .then(function (progress) {
+        if (progress && progress.gone) return;
+        if (progress) showBulk(progress);
+        if (!progress || !progress.finished) window.setTimeout(pollBulk, progress ? 250 : 1000);
+      }, function () { window.setTimeout(pollBulk, 1000); });
+  }
+  if (bulk && window.fetch && bulk.getAttribute("data-finished") !== "true") pollBulk();
 })();

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         " (Paylink-Min-Position, else the key's last Paylink-Position); then it answers with"
         " Paylink-Stale: true",
     )
+    batch_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest file of bulk links (POST /v1/links/batch, the dashboard's upload)",
+    )
     # -- notifications (send a link by e-mail, SMS, WhatsApp) ------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: dev outbox")
     smtp_port: int = 587

@@ -134,9 +134,12 @@ def test_bench_prints_every_figure_beside_its_baselines(
         "settle_payments_per_s",
         "settle_one_by_one_per_s",
         "export_peak_mb",
+        "bulk_rows_per_s",
+        "bulk_again_s",
     ):
         assert figures[key] > 0, key
     assert 0 < figures["paid_to_balance_p50_ms"] <= figures["paid_to_balance_p99_ms"]
+    assert figures["bulk_rows"] == 200
     # 200 links (link + code index) and their merchant, twice (one by one, then from 64
     # threads), then 66 whole lifecycles of 9 events, each settlement crediting the
     # merchant's funds guard (opened once), and their merchant: all replayed.

@@ -3,7 +3,7 @@ reactivate, expire and cancel."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -142,9 +142,12 @@ class LinkService:
 
         return command
 
-    def _same_reference(self, link_id: UUID, terms: LinkTerms) -> LinkDetails:
-        """The link a reference already names, if created with these very terms."""
-        link = self.app.get(PaymentLink, link_id, "link")
+    def _same_reference(
+        self, link_id: UUID, terms: LinkTerms, link: PaymentLink | None = None
+    ) -> LinkDetails:
+        """The link a reference already names (loaded here unless given), if created with
+        these very terms."""
+        link = link or self.app.get(PaymentLink, link_id, "link")
         if terms_of(link) != terms:
             raise ReferenceReusedError(
                 f"reference_id {terms.reference_id!r} already names link {link_id}, "
@@ -161,6 +164,54 @@ class LinkService:
         """The link a merchant created with this reference, if any."""
         link_id = link_id_for_reference(merchant_id, mode, reference_id)
         return link_id if link_id in self.app.repository else None
+
+    def find_same(self, merchant_id: UUID, **fields: Any) -> LinkDetails | None:
+        """What :meth:`create_or_find` answers for a reference that names a link already,
+        found without writing: the link, when it was created with these very terms (else
+        :class:`ReferenceReusedError`, as there); None when the fields carry no reference or
+        it names no link yet. Fields the domain refuses raise as they would there.
+
+        A create whose reference exists conflicts on the link's id (in its group-commit
+        batch, making the whole batch run again one by one, then alone) before it finds the
+        link; bulk links ask this first for the references :meth:`taken_references` names,
+        so a file sent again writes nothing at all.
+        """
+        if fields.get("reference_id") is None:
+            return None
+        terms = link_terms(self.app.now(), **fields)
+        assert terms.reference_id is not None  # noqa: S101 - checked just above
+        link_id = link_id_for_reference(merchant_id, terms.mode, terms.reference_id)
+        try:
+            link = self.app.get(PaymentLink, link_id, "link")
+        except NotFoundError:
+            return None
+        # The terms the create command would offer (its methods: those that take the link).
+        offer = Offer(
+            terms.currency,
+            terms.amount if terms.amount is not None else terms.amount_min or 1,
+            terms.amount if terms.amount is not None else terms.amount_max,
+        )
+        plan = self.merchants.fee_plan(merchant_id)
+        methods = accepted_methods(
+            terms.methods,
+            offer,
+            plan,
+            named=fields.get("methods") is not None,
+            minimums=self.minimums,
+        )
+        return self._same_reference(link_id, replace(terms, methods=methods), link)
+
+    def taken_references(self, merchant_id: UUID, mode: str, references: Sequence[str]) -> set[str]:
+        """Which of ``references`` already name one of the merchant's links in ``mode``:
+        read a chunk at a time (one query each), not one by one."""
+        ids = {link_id_for_reference(merchant_id, mode, ref): ref for ref in references}
+        chunk = 1_000
+        keys = list(ids)
+        taken: set[str] = set()
+        for start in range(0, len(keys), chunk):
+            found = self.app.load_many(keys[start : start + chunk])
+            taken.update(ids[link_id] for link_id in found)
+        return taken
 
     def owned(self, merchant_id: UUID, mode: str, link_id: UUID) -> LinkDetails | None:
         """The link if it exists and belongs to this merchant and mode, else None."""

@@ -31,7 +31,10 @@ def _operations(api: Api) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _body_examples(document: dict[str, Any], operation: dict[str, Any]) -> list[Any]:
-    media = operation["requestBody"]["content"]["application/json"]
+    """The JSON examples of an operation's body (``_text_examples``: those of other types)."""
+    media = operation["requestBody"]["content"].get("application/json")
+    if media is None:
+        return []
     examples = list(media.get("examples", {}).values()) + (
         [media["example"]] if "example" in media else []
     )
@@ -42,6 +45,15 @@ def _body_examples(document: dict[str, Any], operation: dict[str, Any]) -> list[
             examples += document["components"]["schemas"][name].get("examples", [])
         examples += candidate.get("examples", [])
     return examples
+
+
+def _text_examples(operation: dict[str, Any]) -> list[tuple[str, str]]:
+    """(content type, example) of each body that is not JSON (the files of bulk links)."""
+    return [
+        (content_type, media["example"])
+        for content_type, media in operation["requestBody"]["content"].items()
+        if content_type != "application/json" and "example" in media
+    ]
 
 
 def _payouts_last(item: tuple[tuple[str, str], Any]) -> tuple[bool, str, str]:
@@ -91,7 +103,13 @@ def test_every_request_body_has_an_example_and_each_example_is_accepted(
 
     for (method, path), operation in sorted(bodies.items(), key=_payouts_last):
         examples = _body_examples(document, operation)
-        assert examples, f"{method} {path} has no request example"
+        files = _text_examples(operation)
+        assert examples or files, f"{method} {path} has no request example"
+        for content_type, text in files:
+            headers = merchant.headers(**{"Content-Type": content_type})
+            response = sqlite_api.client.request(method, path, content=text, headers=headers)
+            assert response.status_code == 200, f"{method} {path} {content_type}: {response.text}"
+            assert response.headers["Paylink-Batch-Errors"] == "0", response.text
         for example in examples:
             url = path
             if "{link_id}" in path:

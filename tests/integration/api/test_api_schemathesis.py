@@ -34,6 +34,7 @@ from tests.support.examples import scaled
 
 OPERATIONS = [
     ("POST", "/v1/links"),
+    ("POST", "/v1/links/batch"),
     ("GET", "/v1/links"),
     ("GET", "/v1/links/{link_id}"),
     ("POST", "/v1/links/{link_id}/cancel"),

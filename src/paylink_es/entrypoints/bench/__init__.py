@@ -10,6 +10,7 @@ measures one thing and names its figures:
 - ``read_side``: rebuild, audit replay, hash-chain verify, and paid -> balance latency;
 - ``settlement``: a day's payments settled in one run, beside one by one;
 - ``export_memory``: peak memory while the dashboard streams a CSV export;
+- ``bulk``: a CSV of 10,000 links (bulk links' most) created, then sent again;
 - ``over_http`` (``--http``): link creation over HTTP from a separate process, on the
   bench's own server (``server``) with its no-I/O baseline endpoints (``validation``).
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api.bulk import MAX_ROWS
 from paylink_es.bootstrap import open_paylink
+from paylink_es.entrypoints.bench.bulk import bench_bulk
 from paylink_es.entrypoints.bench.commands import (
     bench_baseline,
     bench_commands,
@@ -66,6 +69,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
     settle_count = 10_000 if quick else 100_000
     settlement = bench_settlement(settings, settle_count if commands is None else commands * 5)
     export = bench_export(settings, 10_000 if quick else 100_000 if commands is None else commands)
+    bulk = bench_bulk(settings, MAX_ROWS if commands is None else commands)
     return {
         "backend": settings.backend,
         "quick": quick,
@@ -82,6 +86,7 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
         "export_links": export["links"],
         "export_csv_mb": export["csv_mb"],
         "export_peak_mb": export["peak_mb"],
+        **bulk,
         "events": events,
     }
 
