@@ -117,7 +117,7 @@ def start_payment(
 
     The sandbox writes its instructions inside the command. A remote rail (Winpay) is
     called first, outside any write, so the group committer's writer never waits on the
-    network: the payment's id is fixed beforehand and the ledger then records the
+    network: the payment's id is fixed beforehand and the payments service then records the
     attempt with the instructions the rail gave (and checks the link again).
     """
     channel = channel_for_payment(app_state, details.mode, method)

@@ -1,1 +1,1 @@
-"""Read models built from the ledger's events, and the runner that feeds them."""
+"""Read models built from the event store's events, and the runner that feeds them."""

@@ -86,7 +86,7 @@ def view_env(settings: Settings, name: str) -> dict[str, str]:
         env["SQLITE_DBNAME"] = str(settings.sqlite_path(f"view_{name}"))
         env["PERSISTENCE_MODULE"] = "projections.sqlview:ViewSQLiteFactory"
         return env
-    # PostgreSQL: the same settings as the ledger's store, so the same shared pool.
+    # PostgreSQL: the same settings as the application's store, so the same shared pool.
     return settings.eventsourcing_env()
 
 

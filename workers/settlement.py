@@ -1,6 +1,6 @@
 """Settlement runs as operators and the server's scheduler start them.
 
-The candidates come from the payments view (verified, unflagged); the ledger checks each
+The candidates come from the payments view (verified, unflagged); the money service checks each
 again and settles the ones due by the day into that day's batches. Running it twice for
 a day settles nothing twice.
 """
@@ -40,7 +40,7 @@ REPORT_COLUMNS = (
 
 
 def today_in_jakarta(paylink: Paylink) -> date:
-    """The settlement day it is now (Asia/Jakarta), by the ledger's clock."""
+    """The settlement day it is now (Asia/Jakarta), by the application's clock."""
     return paylink.now().astimezone(WIB).date()
 
 

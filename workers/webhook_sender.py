@@ -1,6 +1,6 @@
 """The webhook delivery worker: posts what the outbox owes, signed, and records each try.
 
-At least once: a delivery is sent when the outbox says it is due and the ledger's
+At least once: a delivery is sent when the outbox says it is due and the store's
 count of attempts agrees with the outbox's (so a try the outbox has not seen yet is
 not repeated). Every try — status code or error, and when to try next — is an event.
 

@@ -257,7 +257,7 @@ def get_link(
 ) -> LinkOut:
     """One link with its timeline; another merchant's link is 404, like an unknown one.
 
-    Status, counts and money come from the ledger (a client reads its own writes);
+    Status, counts and money come from the event store (a client reads its own writes);
     the timeline comes from the views and may trail by a few milliseconds.
     """
     details = _owned(paylink, owner, link_id)

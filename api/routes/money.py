@@ -240,7 +240,7 @@ def list_payouts(
     responses=problem_responses(404),
 )
 def get_payout(payout_id: UUID, owner: Owner, paylink: PaylinkDep) -> PayoutOut:
-    """One payout, as the ledger has it now; another merchant's is 404."""
+    """One payout, as the event store has it now; another merchant's is 404."""
     try:
         details = paylink.money.payout(payout_id)
     except NotFoundError:

@@ -156,7 +156,7 @@ class SandboxChannel:
         """Paid only for a reference the sandbox made for this payment and exactly this amount.
 
         Money paid again to instructions already paid becomes a payment of its own whose
-        id the ledger derives from the reference: that payment is the reference's too.
+        id the payments service derives from the reference: that payment is the reference's too.
         """
         parts = channel_ref.split("-")
         paid_to: UUID | None = None

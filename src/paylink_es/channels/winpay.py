@@ -91,7 +91,7 @@ def _payment_id(text: str) -> UUID | None:
 
 
 class WinpayChannel:
-    """The Winpay SNAP rail, as the ledger uses it (see :class:`ChannelPort`)."""
+    """The Winpay SNAP rail, as the platform uses it (see :class:`ChannelPort`)."""
 
     name: str = NAME
     remote: bool = True

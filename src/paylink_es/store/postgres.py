@@ -9,7 +9,7 @@ read model, the webhook sender, the LISTEN doorbell of the projections, schema s
   up too: a query that gets no answer at all within the statement timeout plus
   :data:`REPLY_MARGIN_S` closes its connection (:class:`GuardedConnection`).
 - **one pool per process and database** (:class:`PaylinkPostgresFactory`, named by
-  ``PERSISTENCE_MODULE``): the ledger and the read models open factories with the same
+  ``PERSISTENCE_MODULE``): the application and the read models open factories with the same
   settings and get the same datastore, released when the last of them is closed. A
   borrower waits at most ``pool timeout`` seconds for a connection.
 - **outages fail fast**: a connection that cannot be had in time, or a query that got
