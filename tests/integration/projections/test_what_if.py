@@ -7,6 +7,7 @@ money is settled. The "would have been" side is checked against fees worked out 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
@@ -18,23 +19,19 @@ from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import WIB, FakeClock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan, FeePlanInvalidError, FeeRule
-from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
 from projections.whatif import Figures, WhatIfRow, plan_from_json, what_if
-from tests.support.read_models import catch_up, head, positions, snapshot
+from tests.support.read_models import (
+    CHEAPER_PLAN,
+    catch_up,
+    head,
+    positions,
+    snapshot,
+    verified,
+)
 
-# Cheaper than the default plan (VA Rp 4,000 flat, QRIS 0.7%, e-wallets 1.5%).
-CHEAPER = """{
-  "name": "cheaper",
-  "families": {
-    "virtual_account": {"flat": 2500},
-    "qris": {"rate_ppm": 5000},
-    "ewallet": {"rate_ppm": 12000},
-    "card": {"flat": 2000, "rate_ppm": 29000},
-    "retail": {"flat": 5000}
-  }
-}"""
+CHEAPER = json.dumps(CHEAPER_PLAN)
 # Merchant A's own plan: not the default, so that "its current plan" means something.
 A_PLAN = FeePlan(
     name="toko-a",
@@ -45,17 +42,6 @@ A_PLAN = FeePlan(
     },
 )
 START = datetime(2026, 3, 2, 9, 0, tzinfo=WIB)
-
-
-def verified(
-    app: Paylink, clock: FakeClock, merchant: UUID, method: str, amount: int, mode: str = "test"
-) -> UUID:
-    """A payment of ``amount`` by ``method``, verified and priced by the merchant's plan."""
-    link = app.links.create(merchant, mode=mode, amount=amount, description=f"{method} {amount}")
-    payment = app.payments.start(link, method)
-    app.payments.record(payment, f"ref-{payment}", Money(amount, "IDR"), clock())
-    app.payments.verify(payment)
-    return payment
 
 
 def started_only(app: Paylink, merchant: UUID, method: str, amount: int) -> UUID:
