@@ -66,8 +66,10 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import SecretStr
 
 from paylink_es.channels.qris import qris_payload
+from paylink_es.settings import Settings
 
 WIB = timezone(timedelta(hours=7))
 TOKEN_PATH = "/v1.0/access-token/b2b"
@@ -143,6 +145,25 @@ def public_pem(key: rsa.RSAPrivateKey) -> str:
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
+    )
+
+
+def winpay_at(
+    counterpart: WinpayCounterpart,
+    settings: Settings,
+    merchant_key: rsa.RSAPrivateKey,
+    **extra: Any,
+) -> Settings:
+    """``settings`` with Winpay at ``counterpart``: our partner and channel ids, our private
+    key, and ``extra`` (the scheme, Winpay's public key, credentials...)."""
+    return settings.model_copy(
+        update={
+            "winpay_base_url": counterpart.base_url,
+            "winpay_partner_id": "PAYLINK",
+            "winpay_channel_id": "PAYLINKWEB",
+            "winpay_private_key": SecretStr(private_pem(merchant_key)),
+            **extra,
+        }
     )
 
 
