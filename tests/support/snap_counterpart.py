@@ -58,7 +58,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -69,6 +69,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
 from paylink_es.channels.qris import qris_payload
+from paylink_es.channels.snap_callbacks import SeenExternalIds
 from paylink_es.settings import Settings
 
 WIB = timezone(timedelta(hours=7))
@@ -165,6 +166,25 @@ def winpay_at(
             **extra,
         }
     )
+
+
+def check_once_per_day(
+    here: SeenExternalIds, there: SeenExternalIds, day: date, ref: str, other: str
+) -> None:
+    """An X-EXTERNAL-ID is new once per Jakarta day: asking records nothing, adding it
+    again on that day is refused (also where ``there`` shares the store), the next day
+    takes it anew, and another id is its own."""
+    assert here.seen(day, ref) is False
+    assert here.seen(day, ref) is False  # asking records nothing
+    assert here.add(day, ref) is True
+    assert here.seen(day, ref) is True
+    assert there.seen(day, ref) is True
+    assert here.add(day, ref) is False
+    assert there.add(day, ref) is False
+    assert there.seen(day + timedelta(days=1), ref) is False
+    assert there.add(day + timedelta(days=1), ref) is True
+    assert here.seen(day, other) is False
+    assert here.add(day, other) is True
 
 
 def minified(body: dict[str, Any]) -> bytes:
