@@ -47,7 +47,7 @@ CHECKS: list[CheckFunction] = [*DOCUMENTED, response_headers_conformance]
 # - POST /v1/links answers 200 (a repeated reference_id returns the first link), but
 #   only 201 is declared (test_api_openapi.py).
 # - a POST body that is not UTF-8 answers 400 /problems/http-error, not declared
-#   (test_api_errors.py::test_a_body_that_is_not_utf8_is_a_422_problem).
+#   (test_api_errors.py::test_a_body_that_is_not_a_json_object_is_a_422_problem[not-utf8]).
 UNDECLARED: dict[tuple[str, int], str] = {
     ("POST /v1/links", 200): "payment_link",
     ("POST /v1/links", 400): "problem",
