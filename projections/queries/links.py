@@ -31,6 +31,7 @@ from projections.queries.paging import (
     one,
     page,
     typed_rows,
+    where_given,
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -158,18 +159,10 @@ def list_links(
         else:
             where.append("status = ?")
             params.append(status)
-    if created_from is not None:
-        where.append("created_at >= ?")
-        params.append(iso(created_from))
-    if created_to is not None:
-        where.append("created_at < ?")
-        params.append(iso(created_to))
-    if created_by is not None:
-        where.append("created_at <= ?")
-        params.append(iso(created_by))
-    if reference is not None:
-        where.append("reference_id = ?")
-        params.append(reference)
+    where_given(where, params, "created_at >= ?", created_from, iso)
+    where_given(where, params, "created_at < ?", created_to, iso)
+    where_given(where, params, "created_at <= ?", created_by, iso)
+    where_given(where, params, "reference_id = ?", reference)
     if text:
         # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
         where.append("search LIKE ? ESCAPE '\\'")

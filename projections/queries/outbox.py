@@ -8,7 +8,7 @@ from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from projections.feed import WebhookOutbox
-from projections.queries.paging import Keyset, Page, QueryError, one, page, typed_rows
+from projections.queries.paging import Keyset, Page, QueryError, one, page, typed_rows, where_given
 from projections.readmodel import iso
 from projections.runner import ReadModels
 
@@ -88,14 +88,10 @@ def webhook_deliveries(
     """Deliveries, newest event first, one cursor page at a time."""
     where = ["merchant_id = ?", "mode = ?"]
     params: list[Any] = [str(merchant_id), mode]
-    if endpoint_id is not None:
-        where.append("endpoint_id = ?")
-        params.append(str(endpoint_id))
-    if status is not None:
-        if status not in DELIVERY_STATUSES:
-            raise QueryError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
-        where.append("status = ?")
-        params.append(status)
+    where_given(where, params, "endpoint_id = ?", endpoint_id, str)
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise QueryError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
+    where_given(where, params, "status = ?", status)
     return page(models["outbox"], DELIVERIES, where, params, limit, cursor)
 
 

@@ -84,6 +84,20 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def where_given(
+    where: list[str],
+    params: list[Any],
+    condition: str,
+    value: T | None,
+    convert: Callable[[T], object] | None = None,
+) -> None:
+    """Add ``condition`` (one ``?``) and its parameter, ``value`` or ``convert(value)``, to a
+    query's WHERE clause; nothing when the filter was not given (None)."""
+    if value is not None:
+        where.append(condition)
+        params.append(value if convert is None else convert(value))
+
+
 def encode_cursor(*parts: Any) -> str:
     """The opaque cursor of a page's last row: its keys, as URL-safe base64 of JSON."""
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")

@@ -16,6 +16,7 @@ from projections.queries.paging import (
     one,
     page,
     typed_rows,
+    where_given,
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -98,12 +99,8 @@ def list_payments(
     """The merchant's payments, newest first, one cursor page at a time."""
     where = ["merchant_id = ?", "mode = ?"]
     params: list[Any] = [str(merchant_id), mode]
-    if link_id is not None:
-        where.append("link_id = ?")
-        params.append(str(link_id))
-    if status is not None:
-        where.append("status = ?")
-        params.append(status)
+    where_given(where, params, "link_id = ?", link_id, str)
+    where_given(where, params, "status = ?", status)
     return page(models["payments"], PAYMENTS, where, params, limit, cursor)
 
 
