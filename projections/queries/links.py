@@ -28,7 +28,7 @@ from projections.queries.paging import (
     QueryError,
     every_page,
     like_pattern,
-    one,
+    owned_row,
     page,
     typed_rows,
     where_given,
@@ -188,14 +188,7 @@ def link_detail(
 ) -> LinkDetail | None:
     """One link with its full timeline; None for an unknown link or another merchant's."""
     view = models["links"]
-    row = one(
-        typed_rows(
-            view,
-            LinkRow,
-            "SELECT * FROM {s}links WHERE link_id = ? AND merchant_id = ? AND mode = ?",
-            (str(link_id), str(merchant_id), mode),
-        )
-    )
+    row = owned_row(view, LinkRow, "links", "link_id", str(link_id), merchant_id, mode)
     if row is None:
         return None
     timeline: list[TimelineEntry] = [

@@ -8,7 +8,15 @@ from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from projections.feed import WebhookOutbox
-from projections.queries.paging import Keyset, Page, QueryError, one, page, typed_rows, where_given
+from projections.queries.paging import (
+    Keyset,
+    Page,
+    QueryError,
+    owned_row,
+    page,
+    typed_rows,
+    where_given,
+)
 from projections.readmodel import iso
 from projections.runner import ReadModels
 
@@ -99,14 +107,14 @@ def webhook_delivery(
     models: ReadModels, merchant_id: UUID, mode: str, delivery_id: str
 ) -> DeliveryRow | None:
     """One delivery; None if unknown or another merchant's."""
-    return one(
-        typed_rows(
-            models["outbox"],
-            DeliveryRow,
-            "SELECT * FROM {s}webhook_deliveries WHERE delivery_id = ? AND merchant_id = ?"
-            " AND mode = ?",
-            (delivery_id, str(merchant_id), mode),
-        )
+    return owned_row(
+        models["outbox"],
+        DeliveryRow,
+        "webhook_deliveries",
+        "delivery_id",
+        delivery_id,
+        merchant_id,
+        mode,
     )
 
 

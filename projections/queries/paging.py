@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
+from uuid import UUID
 
 from projections.readmodel import ReadModel
 
@@ -245,6 +246,21 @@ def every_page(fetch: Callable[[str | None], Page[T]]) -> Iterator[list[T]]:
 def one(rows: list[R]) -> R | None:
     """The row of a query by key, or None."""
     return rows[0] if rows else None
+
+
+def owned_row(
+    model: ReadModel, row: type[R], table: str, key: str, value: str, merchant_id: UUID, mode: str
+) -> R | None:
+    """The row of ``table`` whose ``key`` column is ``value`` if the merchant has it in
+    ``mode``; None for an unknown one or another merchant's (they look the same)."""
+    return one(
+        typed_rows(
+            model,
+            row,
+            f"SELECT * FROM {{s}}{table} WHERE {key} = ? AND merchant_id = ? AND mode = ?",
+            (value, str(merchant_id), mode),
+        )
+    )
 
 
 def typed_rows(model: ReadModel, row: type[R], sql: str, params: Sequence[Any] = ()) -> list[R]:

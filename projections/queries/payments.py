@@ -13,7 +13,7 @@ from projections.queries.paging import (
     Keyset,
     Page,
     every_page,
-    one,
+    owned_row,
     page,
     typed_rows,
     where_given,
@@ -119,13 +119,8 @@ def payment_detail(
     models: ReadModels, merchant_id: UUID, mode: str, payment_id: UUID
 ) -> PaymentRow | None:
     """One payment; None for an unknown payment or another merchant's."""
-    return one(
-        typed_rows(
-            models["payments"],
-            PaymentRow,
-            "SELECT * FROM {s}payments WHERE payment_id = ? AND merchant_id = ? AND mode = ?",
-            (str(payment_id), str(merchant_id), mode),
-        )
+    return owned_row(
+        models["payments"], PaymentRow, "payments", "payment_id", str(payment_id), merchant_id, mode
     )
 
 
