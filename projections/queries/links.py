@@ -11,16 +11,13 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from projections.events import (
-    LINK_CANCELLED,
-    LINK_COMPLETED,
     LINK_CREATED,
-    LINK_EXPIRED,
     LINK_OPENED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
     LINK_SENT,
 )
-from projections.links import timeline_event
+from projections.links import LINK_STATUS, timeline_event
 from projections.queries.paging import (
     EXPORT_PAGE,
     Keyset,
@@ -207,9 +204,7 @@ def link_detail(
 # A link's status after each event of its timeline that changes it.
 STATUS_AFTER = {
     timeline_event(LINK_CREATED): "active",
-    timeline_event(LINK_EXPIRED): "expired",
-    timeline_event(LINK_CANCELLED): "cancelled",
-    timeline_event(LINK_COMPLETED): "completed",
+    **{timeline_event(kind): status for kind, status in LINK_STATUS.items()},
 }
 SENT, OPENED = timeline_event(LINK_SENT), timeline_event(LINK_OPENED)
 ACCEPTED, FLAGGED = timeline_event(LINK_PAYMENT_ACCEPTED), timeline_event(LINK_PAYMENT_FLAGGED)
