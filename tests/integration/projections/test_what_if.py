@@ -50,14 +50,19 @@ def started_only(app: Paylink, merchant: UUID, method: str, amount: int) -> UUID
     return app.payments.start(link, method)
 
 
+@pytest.fixture
+def clock() -> FakeClock:
+    """The application's clock, at the start of the sales (the what-if's days)."""
+    return FakeClock(START)
+
+
 def by_method(rows: list[WhatIfRow]) -> dict[tuple[str, str], WhatIfRow]:
     return {(row.mode, row.method): row for row in rows}
 
 
 def test_a_what_if_with_the_current_plan_is_the_live_books(
-    backend_settings: Settings, views: ReadModels
+    backend_settings: Settings, views: ReadModels, clock: FakeClock
 ) -> None:
-    clock = FakeClock(START)
     with open_paylink(backend_settings, clock=clock) as app:
         a = app.merchants.register("Toko A")
         b = app.merchants.register("Toko B")
@@ -128,9 +133,8 @@ def test_a_what_if_with_the_current_plan_is_the_live_books(
 
 
 def test_a_cheaper_plan_charges_exactly_the_fees_worked_out_by_hand(
-    backend_settings: Settings,
+    backend_settings: Settings, clock: FakeClock
 ) -> None:
-    clock = FakeClock(START)
     with open_paylink(backend_settings, clock=clock) as app:
         a = app.merchants.register("Toko A")
         b = app.merchants.register("Toko B")
@@ -208,9 +212,8 @@ def test_the_period_is_the_day_of_verification_in_jakarta_both_ends_included(
 
 
 def test_a_what_if_writes_nothing_to_the_store_or_the_read_models(
-    backend_settings: Settings, views: ReadModels
+    backend_settings: Settings, views: ReadModels, clock: FakeClock
 ) -> None:
-    clock = FakeClock(START)
     with open_paylink(backend_settings, clock=clock) as app:
         a = app.merchants.register("Toko A")
         for method, amount in (("va_bca", 150_000), ("qris", 10_001), ("ewallet_ovo", 9_999)):
