@@ -24,12 +24,11 @@ from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_codes import SnapError
 from paylink_es.channels.winpay import WinpayChannel
 from paylink_es.domain.errors import (
-    AmountInvalidError,
     DomainError,
     NotFoundError,
     PaymentMethodUnknownError,
 )
-from paylink_es.domain.money import Money, parse_minor_units
+from paylink_es.domain.link import amount_due
 from paylink_es.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,19 +91,6 @@ def offered_methods(app_state: Any, details: LinkDetails) -> list[str]:
     return [m for m in details.methods if channel_for_payment(app_state, details.mode, m)]
 
 
-def _amount_due(details: LinkDetails, offered: str | None) -> Money:
-    """What the payer owes, checked like the link will check it (before any remote call)."""
-    if details.amount is not None:
-        return Money(details.amount, details.currency)
-    if offered is None:
-        raise AmountInvalidError("amount", "this link lets the payer choose; give an amount")
-    value = parse_minor_units(offered, "amount")
-    low, high = details.amount_min or 1, details.amount_max
-    if value < low or (high is not None and value > high):
-        raise AmountInvalidError("amount", f"must be between {low} and {high}, got {value}")
-    return Money(value, details.currency)
-
-
 def start_payment(
     app_state: Any,
     paylink: Paylink,
@@ -136,7 +122,7 @@ def start_payment(
         )
     if method not in details.methods:
         raise PaymentMethodUnknownError("method", f"{method!r} is not accepted by this link")
-    due = paylink.payments.charge_for(details.merchant_id, method, _amount_due(details, offered))
+    due = paylink.payments.charge_for(details.merchant_id, method, amount_due(details, offered))
     payment_id = uuid4()
     try:
         if isinstance(channel, WinpayChannel):

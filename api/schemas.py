@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from paylink_es.domain.money import MAX_MINOR_UNITS
 from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
+
+Item = TypeVar("Item")
+
+
+class ListPage(BaseModel, Generic[Item]):
+    """A page of a list, in the list's order; pass ``next_cursor`` back for the next."""
+
+    object: Literal["list"] = "list"
+    data: list[Item]
+    next_cursor: str | None
+
 
 LINK_EXAMPLE: dict[str, Any] = {
     "amount": 150000,
@@ -194,12 +205,9 @@ class LinkOut(BaseModel):
     timeline: list[TimelineEntry] | None = None
 
 
-class LinkList(BaseModel):
+class LinkList(ListPage[LinkOut]):
     """A page of links, newest first; with ``as_of``, as they stood at that instant."""
 
-    object: Literal["list"] = "list"
-    data: list[LinkOut]
-    next_cursor: str | None
     as_of: datetime | None = None
 
 
@@ -227,12 +235,8 @@ class PaymentOut(BaseModel):
     created_at: datetime
 
 
-class PaymentList(BaseModel):
+class PaymentList(ListPage[PaymentOut]):
     """A page of payments, newest first."""
-
-    object: Literal["list"] = "list"
-    data: list[PaymentOut]
-    next_cursor: str | None
 
 
 class BalanceOut(BaseModel):
@@ -390,12 +394,8 @@ class DeliveryOut(BaseModel):
     attempt_log: list[AttemptOut] | None = None
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(ListPage[DeliveryOut]):
     """A page of deliveries, newest first."""
-
-    object: Literal["list"] = "list"
-    data: list[DeliveryOut]
-    next_cursor: str | None
 
 
 def _event_types_table() -> str:
@@ -428,12 +428,8 @@ class PublicEvent(BaseModel):
     data: dict[str, Any]
 
 
-class EventList(BaseModel):
+class EventList(ListPage[PublicEvent]):
     """Events in store order; resume with ``after=next_cursor``."""
-
-    object: Literal["list"] = "list"
-    data: list[PublicEvent]
-    next_cursor: str | None
 
 
 class PayoutCreate(BaseModel):

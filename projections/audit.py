@@ -176,26 +176,17 @@ def verify_chain(
     stored = _stored(recorder, page)
     previous, checked, head = GENESIS, 0, 0
     digest = bytes.fromhex(GENESIS)
+
+    def broken(position: int, problem: str) -> VerifyResult:
+        """The chain holds up to ``checked`` events and breaks at ``position``."""
+        return VerifyResult(False, checked, head, previous, position, problem)
+
     for position, kept in _chained(chain, page):
         found = next(stored, None)
         if found is None or found[0] > position:
-            return VerifyResult(
-                False,
-                checked,
-                head,
-                previous,
-                position,
-                f"the event at position {position} is missing (deleted)",
-            )
+            return broken(position, f"the event at position {position} is missing (deleted)")
         if found[0] < position:
-            return VerifyResult(
-                False,
-                checked,
-                head,
-                previous,
-                found[0],
-                f"an event at position {found[0]} was inserted",
-            )
+            return broken(found[0], f"an event at position {found[0]} was inserted")
         # chain_hash(), without a hex round trip or copying the state per event
         step = hashlib.sha256(digest)
         step.update(found[1])
@@ -203,13 +194,6 @@ def verify_chain(
         digest = step.digest()
         previous = digest.hex()
         if previous != kept:
-            return VerifyResult(
-                False,
-                checked,
-                head,
-                previous,
-                position,
-                f"the event at position {position} was modified or reordered",
-            )
+            return broken(position, f"the event at position {position} was modified or reordered")
         checked, head = checked + 1, position
     return VerifyResult(True, checked, head, previous)

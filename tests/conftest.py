@@ -25,6 +25,7 @@ from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.support.examples import DEFAULT_PROFILE, EXAMPLES, PROFILE_VAR
+from tests.support.loud_skips import shout_if_skipped, unavailable
 
 for _profile, _examples in EXAMPLES.items():
     hypothesis_settings.register_profile(_profile, max_examples=_examples)
@@ -91,10 +92,11 @@ def memory_app(clock: FakeClock) -> Iterator[Paylink]:
 
 
 def _postgres_unavailable(reason: str) -> NoReturn:
-    message = f"{PG_SKIP_PREFIX}: {reason}"
-    if os.environ.get(REQUIRE_PG_VAR) == "1":
-        pytest.fail(f"{message} (and {REQUIRE_PG_VAR}=1 requires it)", pytrace=False)
-    pytest.skip(f"{message} -- set {PG_URL_VAR} to run the PostgreSQL tests")
+    unavailable(
+        f"{PG_SKIP_PREFIX}: {reason}",
+        REQUIRE_PG_VAR,
+        f"set {PG_URL_VAR} to run the PostgreSQL tests",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -160,34 +162,10 @@ def backend_app(backend_settings: Settings, clock: FakeClock) -> Iterator[Paylin
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Shout when PostgreSQL tests were skipped: a green run without them proves less."""
-    skipped = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if PG_SKIP_PREFIX in str(getattr(report, "longrepr", ""))
-    ]
-    if not skipped:
-        return
-    reasons = sorted({_skip_reason(report) for report in skipped})
-    bar = "!" * 78
-    terminalreporter.write_line("")
-    terminalreporter.write_line(bar, red=True, bold=True)
-    terminalreporter.write_line(
-        f"!!! {len(skipped)} PostgreSQL test(s) were SKIPPED -- only SQLite was exercised.",
-        red=True,
-        bold=True,
+    shout_if_skipped(
+        terminalreporter,
+        PG_SKIP_PREFIX,
+        "PostgreSQL test(s) were SKIPPED -- only SQLite was exercised.",
+        f"Set {PG_URL_VAR}=postgresql://... (and {REQUIRE_PG_VAR}=1 in CI).",
+        reasons=True,
     )
-    for reason in reasons:
-        terminalreporter.write_line(f"!!! {reason}", red=True, bold=True)
-    terminalreporter.write_line(
-        f"!!! Set {PG_URL_VAR}=postgresql://... (and {REQUIRE_PG_VAR}=1 in CI).",
-        red=True,
-        bold=True,
-    )
-    terminalreporter.write_line(bar, red=True, bold=True)
-
-
-def _skip_reason(report: object) -> str:
-    longrepr = getattr(report, "longrepr", None)
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)

@@ -8,6 +8,7 @@ and a description, and each bar a ``<title>`` with its exact amount.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from markupsafe import Markup, escape
 
@@ -16,6 +17,21 @@ MUTED = "#5b6676"
 LINE = "#d9dee6"
 FUNNEL_COLOURS = ("#7aa7d9", "#4d8ccc", "#1f70bf", "#137c3a")
 Format = Callable[[int], str]
+
+
+class Chart(Protocol):
+    """A chart of labelled values: :func:`columns` or :func:`bars`."""
+
+    def __call__(
+        self,
+        points: Sequence[tuple[str, int]],
+        /,
+        *,
+        title: str,
+        show: Format,
+        label: Callable[[str], str],
+        testid: str,
+    ) -> Markup: ...
 
 
 def _scaled(value: int, largest: int, full: int) -> int:
@@ -37,7 +53,7 @@ def columns(
     points: Sequence[tuple[str, int]],
     *,
     title: str,
-    money: Format,
+    show: Format,
     label: Callable[[str], str],
     testid: str,
 ) -> Markup:
@@ -56,7 +72,7 @@ def columns(
         body.append(
             f'<rect x="{x}" y="{top + plot - bar}" width="{max(step * 3 // 4, 1)}"'
             f' height="{bar}" fill="{BAR}" data-value="{value}">'
-            f"<title>{escape(label(key))}: {escape(money(value))}</title></rect>"
+            f"<title>{escape(label(key))}: {escape(show(value))}</title></rect>"
         )
         if index % max(len(points) // 7, 1) == 0 or index == len(points) - 1:
             body.append(
@@ -64,9 +80,9 @@ def columns(
                 f' text-anchor="middle" fill="{MUTED}">{escape(label(key))}</text>'
             )
     body.append(
-        f'<text x="{left}" y="14" font-size="12" fill="{MUTED}">max {escape(money(largest))}</text>'
+        f'<text x="{left}" y="14" font-size="12" fill="{MUTED}">max {escape(show(largest))}</text>'
     )
-    desc = "; ".join(f"{label(key)}: {money(value)}" for key, value in points)
+    desc = "; ".join(f"{label(key)}: {show(value)}" for key, value in points)
     return _svg(width, height, title, desc, body, testid)
 
 

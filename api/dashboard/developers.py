@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
+from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
@@ -71,7 +71,7 @@ def _webhooks_page(
         deliveries=page.items,
         delivery_statuses=DELIVERY_STATUSES,
         delivery_status=delivery_status,
-        next_query=urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None,
+        next_query=next_page_query(kept, page.next_cursor),
         event_types=sorted(EVENT_TYPES),
         error=error,
         secret=secret,
@@ -84,8 +84,8 @@ def _webhooks_page(
 def webhooks(
     request: Request,
     staff: StaffDep,
-    status: Annotated[str, Query(max_length=20)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
+    status: StatusQuery = "",
+    cursor: CursorQuery = "",
 ) -> Response:
     """Endpoints and the delivery log (filter by status, a cursor page at a time)."""
     del status, cursor  # read from the query by the page builder, validated by the query

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.dashboard.links import link_filters
+from api.dashboard.links import LinkListParams, link_filters
+from api.dashboard.paging import StatusQuery
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
 from api.routes.payments import PAYMENT_STATUSES
@@ -132,16 +133,9 @@ def _stamp(paylink: Paylink) -> str:
 
 
 @router.get("/dashboard/exports/links.csv")
-def export_links(
-    request: Request,
-    staff: StaffDep,
-    status: Annotated[str, Query(max_length=20)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
-    created_from: Annotated[str, Query(alias="from", max_length=10)] = "",
-    created_to: Annotated[str, Query(alias="to", max_length=10)] = "",
-) -> Response:
+def export_links(request: Request, staff: StaffDep, params: LinkListParams) -> Response:
     """Every link under the list page's filters (not only the page on screen)."""
-    filters = link_filters({"status": status, "q": q, "from": created_from, "to": created_to})
+    filters = link_filters(params)
     models: ReadModels = request.app.state.read_models
     paylink: Paylink = request.app.state.paylink
     # The first page is read now: a bad filter is a 400 page, not a broken download.
@@ -155,9 +149,7 @@ def export_links(
 
 
 @router.get("/dashboard/exports/payments.csv")
-def export_payments(
-    request: Request, staff: StaffDep, status: Annotated[str, Query(max_length=20)] = ""
-) -> Response:
+def export_payments(request: Request, staff: StaffDep, status: StatusQuery = "") -> Response:
     """Every payment attempt (of one status if asked)."""
     if status and status not in PAYMENT_STATUSES:
         raise QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")

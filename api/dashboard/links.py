@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
@@ -21,6 +21,7 @@ from api.dashboard.forms import (
     edit_values,
     parse_link_form,
 )
+from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
 from api.dashboard.render import fragment, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import (
@@ -108,18 +109,24 @@ def links_regions(request: Request, staff: Staff, params: dict[str, str]) -> dic
     return {"links": fragment(request, "_link_table.html", staff, links=page.items)}
 
 
-@router.get("/dashboard/links")
-def list_links(
-    request: Request,
-    staff: StaffDep,
-    status: Annotated[str, Query(max_length=20)] = "",
+def link_list_params(
+    status: StatusQuery = "",
     q: Annotated[str, Query(max_length=200)] = "",
     created_from: Annotated[str, Query(alias="from", max_length=10)] = "",
     created_to: Annotated[str, Query(alias="to", max_length=10)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> dict[str, str]:
+    """The list page's filters from its query, as the page and its export take them."""
+    return {"status": status, "q": q, "from": created_from, "to": created_to}
+
+
+LinkListParams = Annotated[dict[str, str], Depends(link_list_params)]
+
+
+@router.get("/dashboard/links")
+def list_links(
+    request: Request, staff: StaffDep, params: LinkListParams, cursor: CursorQuery = ""
 ) -> Response:
     """Filter by status chip, text and creation day; newest first, a cursor page at a time."""
-    params = {"status": status, "q": q, "from": created_from, "to": created_to}
     page = link_rows(request, staff, {**params, "cursor": cursor})
     kept = {key: value for key, value in params.items() if value}
     stream = None
@@ -134,7 +141,7 @@ def list_links(
         statuses=STATUSES,
         params=params,
         chip_query=lambda chosen: urlencode({**kept, "status": chosen} if chosen else kept),
-        next_query=urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None,
+        next_query=next_page_query(kept, page.next_cursor),
         export_query=urlencode(kept),
         first_query=urlencode(kept) if cursor else None,
         stream=stream,

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
+from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
 from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
@@ -39,8 +40,8 @@ BALANCE_ROWS = ("available", "pending", "held", "refund_due", "paid_out", "fees"
 def payments(
     request: Request,
     staff: StaffDep,
-    status: Annotated[str, Query(max_length=20)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
+    status: StatusQuery = "",
+    cursor: CursorQuery = "",
 ) -> Response:
     """Every payment attempt, newest first, by status."""
     if status and status not in PAYMENT_STATUSES:
@@ -62,7 +63,7 @@ def payments(
         payments=page.items,
         statuses=PAYMENT_STATUSES,
         chosen=status,
-        next_query=urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None,
+        next_query=next_page_query(kept, page.next_cursor),
         export_query=urlencode(kept),
     )
 
@@ -182,7 +183,7 @@ def audit(
     request: Request,
     staff: StaffDep,
     as_of: Annotated[str, Query(max_length=40)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
+    cursor: CursorQuery = "",
 ) -> Response:
     """Balances and links exactly as they were at an instant (from the journal and timelines);
     for owners, the form of a what-if of another fee plan."""
@@ -197,8 +198,7 @@ def audit(
             models, staff.merchant_id, staff.mode, instant, cursor=cursor or None
         )
         links = page.items
-        if page.next_cursor:
-            next_query = urlencode({"as_of": as_of, "cursor": page.next_cursor})
+        next_query = next_page_query({"as_of": as_of}, page.next_cursor)
     return _audit_page(
         request,
         staff,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -48,34 +49,33 @@ def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
         testid="funnel-chart",
         colours=charts.FUNNEL_COLOURS,
     )
-    by_day: list[tuple[str, Markup]] = []
-    for currency, points in numbers.by_day.items():
-        by_day.append(
+
+    def per_currency(
+        draw: charts.Chart,
+        series: Mapping[str, Sequence[tuple[str, int]]],
+        heading: str,
+        label: Callable[[str], str],
+        testid: str,
+    ) -> list[tuple[str, Markup]]:
+        """One chart of each currency's series, its amounts written in that currency."""
+        return [
             (
                 currency,
-                charts.columns(
+                draw(
                     points,
-                    title=f"{t['volume_by_day']} · {currency}",
-                    money=_money(currency, lang),
-                    label=_short_day,
-                    testid=f"day-chart-{currency}",
-                ),
-            )
-        )
-    by_method: list[tuple[str, Markup]] = []
-    for currency, items in numbers.by_method.items():
-        by_method.append(
-            (
-                currency,
-                charts.bars(
-                    items,
-                    title=f"{t['volume_by_method']} · {currency}",
+                    title=f"{t[heading]} · {currency}",
                     show=_money(currency, lang),
-                    label=method_label,
-                    testid=f"method-chart-{currency}",
+                    label=label,
+                    testid=f"{testid}-{currency}",
                 ),
             )
-        )
+            for currency, points in series.items()
+        ]
+
+    by_day = per_currency(charts.columns, numbers.by_day, "volume_by_day", _short_day, "day-chart")
+    by_method = per_currency(
+        charts.bars, numbers.by_method, "volume_by_method", method_label, "method-chart"
+    )
     recent = link_queries.list_links(models, staff.merchant_id, staff.mode, now, limit=8)
     return {
         "books": ledger_queries.balances(models, staff.merchant_id, staff.mode),

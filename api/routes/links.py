@@ -202,19 +202,17 @@ def list_links(
     """
     now = paylink.now()
     base = public_url(request)
+    filters: dict[str, Any] = {
+        "created_from": created_from,
+        "created_to": created_to,
+        "reference": reference_id,
+        "text": q,
+        "limit": limit,
+        "cursor": cursor,
+    }
     if as_of is None:
         page = link_queries.list_links(
-            models,
-            owner.merchant_id,
-            owner.mode,
-            now,
-            status=status,
-            created_from=created_from,
-            created_to=created_to,
-            reference=reference_id,
-            text=q,
-            limit=limit,
-            cursor=cursor,
+            models, owner.merchant_id, owner.mode, now, status=status, **filters
         )
         return LinkList(
             data=[link_out(_row_terms(row), base) for row in page.items],
@@ -223,18 +221,7 @@ def list_links(
     if status is not None:
         raise QueryError("status", "cannot be combined with as_of (a status is read as of now)")
     then = min(as_of, now)  # nothing has happened after now: a later instant reads as now
-    past = link_queries.links_as_of(
-        models,
-        owner.merchant_id,
-        owner.mode,
-        then,
-        created_from=created_from,
-        created_to=created_to,
-        reference=reference_id,
-        text=q,
-        limit=limit,
-        cursor=cursor,
-    )
+    past = link_queries.links_as_of(models, owner.merchant_id, owner.mode, then, **filters)
     return LinkList(
         data=[link_out({**_row_terms(row), "timeline": None}, base) for row in past.items],
         next_cursor=past.next_cursor,

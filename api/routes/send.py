@@ -70,14 +70,7 @@ class SendOut(BaseModel):
 
 def share_out(share: Share) -> ShareOut:
     """The API's view of a share payload."""
-    return ShareOut(
-        language=share.language,
-        url=share.url,
-        qr_url=share.qr_url,
-        text=share.text,
-        whatsapp_text=share.whatsapp_text,
-        whatsapp_url=share.whatsapp_url,
-    )
+    return ShareOut.model_validate(share, from_attributes=True)
 
 
 def link_sender(request: Request, paylink: Paylink) -> LinkSender:

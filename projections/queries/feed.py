@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TypedDict
 from uuid import UUID
 
-from projections.queries.paging import Keyset, Page, check_limit, keyset_rows, position_from_text
+from projections.queries.paging import (
+    Keyset,
+    Page,
+    check_limit,
+    keyset_rows,
+    position_from_text,
+    where_given,
+)
 from projections.runner import ReadModels
 
 
@@ -32,9 +39,7 @@ def events(
     position = 0 if after is None else position_from_text(after, "after")
     size = check_limit(limit)
     where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
-    if event_type is not None:
-        where.append("type = ?")
-        params.append(event_type)
+    where_given(where, params, "type = ?", event_type)
     rows, _ = keyset_rows(models["feed"], FEED, where, params, size, (position,))
     # The cursor moves past what was read; an empty page keeps the caller's cursor.
     following = str(rows[-1]["position"]) if rows else (after or "0")

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from paylink_es.domain.postings import Posting, balance_effects
 from projections.ledger import BALANCE_COLUMNS
-from projections.queries.paging import Keyset, pages, typed_rows
+from projections.queries.paging import Keyset, pages, typed_rows, where_given
 from projections.readmodel import iso
 from projections.runner import ReadModels
 
@@ -162,16 +162,8 @@ def journal(
     before ``end``, if given), ``size`` at a time."""
     where: list[str] = []
     params: list[Any] = []
-    if merchant_id is not None:
-        where.append("merchant_id = ?")
-        params.append(str(merchant_id))
-    if mode is not None:
-        where.append("mode = ?")
-        params.append(mode)
-    if start is not None:
-        where.append("at >= ?")
-        params.append(iso(start))
-    if end is not None:
-        where.append("at < ?")
-        params.append(iso(end))
+    where_given(where, params, "merchant_id = ?", merchant_id, str)
+    where_given(where, params, "mode = ?", mode)
+    where_given(where, params, "at >= ?", start, iso)
+    where_given(where, params, "at < ?", end, iso)
     return pages(models["ledger"], JOURNAL, where, params, size)

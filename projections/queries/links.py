@@ -11,19 +11,14 @@ from typing import Any, TypedDict, cast
 from uuid import UUID
 
 from projections.events import (
-    LINK_CANCELLED,
-    LINK_COMPLETED,
     LINK_CREATED,
-    LINK_DEACTIVATED,
     LINK_EDITED,
-    LINK_EXPIRED,
     LINK_OPENED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
-    LINK_REACTIVATED,
     LINK_SENT,
 )
-from projections.links import search_text, timeline_event
+from projections.links import LINK_STATUS, search_text, timeline_event
 from projections.queries.paging import (
     EXPORT_PAGE,
     Keyset,
@@ -31,9 +26,10 @@ from projections.queries.paging import (
     QueryError,
     every_page,
     like_pattern,
-    one,
+    owned_row,
     page,
     typed_rows,
+    where_given,
 )
 from projections.readmodel import iso, to_json
 from projections.runner import ReadModels
@@ -165,18 +161,10 @@ def list_links(
         else:
             where.append("status = ?")
             params.append(status)
-    if created_from is not None:
-        where.append("created_at >= ?")
-        params.append(iso(created_from))
-    if created_to is not None:
-        where.append("created_at < ?")
-        params.append(iso(created_to))
-    if created_by is not None:
-        where.append("created_at <= ?")
-        params.append(iso(created_by))
-    if reference is not None:
-        where.append("reference_id = ?")
-        params.append(reference)
+    where_given(where, params, "created_at >= ?", created_from, iso)
+    where_given(where, params, "created_at < ?", created_to, iso)
+    where_given(where, params, "created_at <= ?", created_by, iso)
+    where_given(where, params, "reference_id = ?", reference)
     if text:
         # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
         where.append("search LIKE ? ESCAPE '\\'")
@@ -202,14 +190,7 @@ def link_detail(
 ) -> LinkDetail | None:
     """One link with its full timeline; None for an unknown link or another merchant's."""
     view = models["links"]
-    row = one(
-        typed_rows(
-            view,
-            LinkRow,
-            "SELECT * FROM {s}links WHERE link_id = ? AND merchant_id = ? AND mode = ?",
-            (str(link_id), str(merchant_id), mode),
-        )
-    )
+    row = owned_row(view, LinkRow, "links", "link_id", str(link_id), merchant_id, mode)
     if row is None:
         return None
     timeline: list[TimelineEntry] = [
@@ -228,11 +209,7 @@ def link_detail(
 # A link's status after each event of its timeline that changes it.
 STATUS_AFTER = {
     timeline_event(LINK_CREATED): "active",
-    timeline_event(LINK_EXPIRED): "expired",
-    timeline_event(LINK_CANCELLED): "cancelled",
-    timeline_event(LINK_COMPLETED): "completed",
-    timeline_event(LINK_DEACTIVATED): "inactive",
-    timeline_event(LINK_REACTIVATED): "active",
+    **{timeline_event(kind): status for kind, status in LINK_STATUS.items()},
 }
 EDITED = timeline_event(LINK_EDITED)
 # Terms an edit can change that the links view keeps as columns; the rest are in ``terms``.

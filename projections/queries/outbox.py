@@ -8,7 +8,15 @@ from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from projections.feed import WebhookOutbox
-from projections.queries.paging import Keyset, Page, QueryError, one, page, typed_rows
+from projections.queries.paging import (
+    Keyset,
+    Page,
+    QueryError,
+    owned_row,
+    page,
+    typed_rows,
+    where_given,
+)
 from projections.readmodel import iso
 from projections.runner import ReadModels
 
@@ -88,14 +96,10 @@ def webhook_deliveries(
     """Deliveries, newest event first, one cursor page at a time."""
     where = ["merchant_id = ?", "mode = ?"]
     params: list[Any] = [str(merchant_id), mode]
-    if endpoint_id is not None:
-        where.append("endpoint_id = ?")
-        params.append(str(endpoint_id))
-    if status is not None:
-        if status not in DELIVERY_STATUSES:
-            raise QueryError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
-        where.append("status = ?")
-        params.append(status)
+    where_given(where, params, "endpoint_id = ?", endpoint_id, str)
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise QueryError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
+    where_given(where, params, "status = ?", status)
     return page(models["outbox"], DELIVERIES, where, params, limit, cursor)
 
 
@@ -103,14 +107,14 @@ def webhook_delivery(
     models: ReadModels, merchant_id: UUID, mode: str, delivery_id: str
 ) -> DeliveryRow | None:
     """One delivery; None if unknown or another merchant's."""
-    return one(
-        typed_rows(
-            models["outbox"],
-            DeliveryRow,
-            "SELECT * FROM {s}webhook_deliveries WHERE delivery_id = ? AND merchant_id = ?"
-            " AND mode = ?",
-            (delivery_id, str(merchant_id), mode),
-        )
+    return owned_row(
+        models["outbox"],
+        DeliveryRow,
+        "webhook_deliveries",
+        "delivery_id",
+        delivery_id,
+        merchant_id,
+        mode,
     )
 
 

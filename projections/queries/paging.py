@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
+from uuid import UUID
 
 from projections.readmodel import ReadModel
 
@@ -82,6 +83,20 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern that finds ``text`` anywhere, with % and _ taken literally."""
     escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def where_given(
+    where: list[str],
+    params: list[Any],
+    condition: str,
+    value: T | None,
+    convert: Callable[[T], object] | None = None,
+) -> None:
+    """Add ``condition`` (one ``?``) and its parameter, ``value`` or ``convert(value)``, to a
+    query's WHERE clause; nothing when the filter was not given (None)."""
+    if value is not None:
+        where.append(condition)
+        params.append(value if convert is None else convert(value))
 
 
 def encode_cursor(*parts: Any) -> str:
@@ -231,6 +246,21 @@ def every_page(fetch: Callable[[str | None], Page[T]]) -> Iterator[list[T]]:
 def one(rows: list[R]) -> R | None:
     """The row of a query by key, or None."""
     return rows[0] if rows else None
+
+
+def owned_row(
+    model: ReadModel, row: type[R], table: str, key: str, value: str, merchant_id: UUID, mode: str
+) -> R | None:
+    """The row of ``table`` whose ``key`` column is ``value`` if the merchant has it in
+    ``mode``; None for an unknown one or another merchant's (they look the same)."""
+    return one(
+        typed_rows(
+            model,
+            row,
+            f"SELECT * FROM {{s}}{table} WHERE {key} = ? AND merchant_id = ? AND mode = ?",
+            (value, str(merchant_id), mode),
+        )
+    )
 
 
 def typed_rows(model: ReadModel, row: type[R], sql: str, params: Sequence[Any] = ()) -> list[R]:

@@ -13,9 +13,10 @@ from projections.queries.paging import (
     Keyset,
     Page,
     every_page,
-    one,
+    owned_row,
     page,
     typed_rows,
+    where_given,
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -98,12 +99,8 @@ def list_payments(
     """The merchant's payments, newest first, one cursor page at a time."""
     where = ["merchant_id = ?", "mode = ?"]
     params: list[Any] = [str(merchant_id), mode]
-    if link_id is not None:
-        where.append("link_id = ?")
-        params.append(str(link_id))
-    if status is not None:
-        where.append("status = ?")
-        params.append(status)
+    where_given(where, params, "link_id = ?", link_id, str)
+    where_given(where, params, "status = ?", status)
     return page(models["payments"], PAYMENTS, where, params, limit, cursor)
 
 
@@ -122,13 +119,8 @@ def payment_detail(
     models: ReadModels, merchant_id: UUID, mode: str, payment_id: UUID
 ) -> PaymentRow | None:
     """One payment; None for an unknown payment or another merchant's."""
-    return one(
-        typed_rows(
-            models["payments"],
-            PaymentRow,
-            "SELECT * FROM {s}payments WHERE payment_id = ? AND merchant_id = ? AND mode = ?",
-            (str(payment_id), str(merchant_id), mode),
-        )
+    return owned_row(
+        models["payments"], PaymentRow, "payments", "payment_id", str(payment_id), merchant_id, mode
     )
 
 

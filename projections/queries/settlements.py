@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 from uuid import UUID
 
-from projections.queries.paging import Keyset, Page, one, page, typed_rows
+from projections.queries.paging import Keyset, Page, owned_row, page
 from projections.runner import ReadModels
 
 
@@ -81,11 +81,6 @@ def payout_detail(
     models: ReadModels, merchant_id: UUID, mode: str, payout_id: UUID
 ) -> PayoutRow | None:
     """One payout; None for an unknown payout or another merchant's."""
-    return one(
-        typed_rows(
-            models["settlements"],
-            PayoutRow,
-            "SELECT * FROM {s}payouts WHERE payout_id = ? AND merchant_id = ? AND mode = ?",
-            (str(payout_id), str(merchant_id), mode),
-        )
+    return owned_row(
+        models["settlements"], PayoutRow, "payouts", "payout_id", str(payout_id), merchant_id, mode
     )

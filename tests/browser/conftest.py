@@ -13,15 +13,17 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.browser.support import Shoot
+from tests.support.loud_skips import shout_if_skipped, unavailable
 from tests.support.shop import Shop, shop
 
 if TYPE_CHECKING:
@@ -54,10 +56,11 @@ if PLAYWRIGHT_MISSING is not None:
 
 
 def _unavailable(reason: str) -> NoReturn:
-    message = f"{SKIP_PREFIX}: {reason}"
-    if os.environ.get(REQUIRE_VAR) == "1":
-        pytest.fail(f"{message} (and {REQUIRE_VAR}=1 requires it)", pytrace=False)
-    pytest.skip(f"{message} -- install Debian's chromium to run the browser tests")
+    unavailable(
+        f"{SKIP_PREFIX}: {reason}",
+        REQUIRE_VAR,
+        "install Debian's chromium to run the browser tests",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -107,32 +110,29 @@ def served(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) ->
         yield built
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A phone-sized page in a fresh context: a new visitor with no cookies."""
-    context = browser.new_context(
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        locale="id-ID",
-        timezone_id="Asia/Jakarta",
-    )
+@contextmanager
+def _fresh_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A phone-sized page in a new context (no cookies: a new visitor), closed after."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, **options)
     context.set_default_timeout(10_000)
     try:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A phone-sized page in a fresh context: a new visitor with no cookies."""
+    with _fresh_page(browser, has_touch=True, locale="id-ID", timezone_id="Asia/Jakarta") as fresh:
+        yield fresh
 
 
 @pytest.fixture
 def browser_no_js(browser: Browser) -> Iterator[Page]:
     """Like ``page``, with JavaScript turned off: the page must work without it."""
-    context = browser.new_context(viewport=PHONE, is_mobile=True, java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with _fresh_page(browser, java_script_enabled=False) as fresh:
+        yield fresh
 
 
 @pytest.fixture
@@ -152,24 +152,9 @@ def shoot(request: pytest.FixtureRequest) -> Shoot:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Shout when the browser tests were skipped: a green run without them proves less."""
-    skipped = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if SKIP_PREFIX in str(getattr(report, "longrepr", ""))
-    ]
-    if not skipped:
-        return
-    bar = "!" * 78
-    terminalreporter.write_line("")
-    terminalreporter.write_line(bar, red=True, bold=True)
-    terminalreporter.write_line(
-        f"!!! {len(skipped)} browser test(s) were SKIPPED: no Chromium/Playwright here.",
-        red=True,
-        bold=True,
+    shout_if_skipped(
+        terminalreporter,
+        SKIP_PREFIX,
+        "browser test(s) were SKIPPED: no Chromium/Playwright here.",
+        f"Install Debian's chromium; CI sets {REQUIRE_VAR}=1 to make this a failure.",
     )
-    terminalreporter.write_line(
-        f"!!! Install Debian's chromium; CI sets {REQUIRE_VAR}=1 to make this a failure.",
-        red=True,
-        bold=True,
-    )
-    terminalreporter.write_line(bar, red=True, bold=True)

@@ -8,11 +8,9 @@ one link, a key whose request was in flight must end with exactly one link, none
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,7 +25,8 @@ import pytest
 from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.link import PaymentLink
 from paylink_es.settings import Settings
-from tests.e2e.test_serve import free_port
+from tests.support.app import free_port
+from tests.support.serve import outside_env, start_serve, wait_healthy
 
 CLIENTS = 8
 LEASE_S = "2"  # the restarted server retakes a dead claim after this long
@@ -44,12 +43,11 @@ class Server:
     def start(self, **extra: str) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-        env |= {
-            "PAYLINK_DATA_DIR": str(self.settings.data_dir),
-            "PAYLINK_IDEMPOTENCY_LEASE_S": LEASE_S,
-            "PAYLINK_RATE_LIMIT_PER_S": "0",  # the load is one key's: no 429 in the way
-        }
+        env = outside_env(
+            PAYLINK_DATA_DIR=str(self.settings.data_dir),
+            PAYLINK_IDEMPOTENCY_LEASE_S=LEASE_S,
+            PAYLINK_RATE_LIMIT_PER_S="0",  # the load is one key's: no 429 in the way
+        )
         if self.settings.database_url:
             env |= {
                 "PAYLINK_DATABASE_URL": self.settings.database_url,
@@ -58,24 +56,8 @@ class Server:
         env |= {f"PAYLINK_{k.upper()}": v for k, v in extra.items()}
         self.starts += 1
         log = self.tmp_path / f"server-{self.starts}.log"
-        with log.open("w") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "paylink_es", "serve", "--port", str(port)],
-                cwd=self.tmp_path,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+        self.process = start_serve(self.tmp_path, env, log, "--port", str(port))
+        wait_healthy(self.process, self.url, log)
 
     def killed(self) -> int:
         """Wait for the process to be gone; its return code."""
@@ -101,8 +83,10 @@ def server(backend_settings: Settings, tmp_path: Path) -> Iterator[Server]:
         running.stop()
 
 
-def merchant_key(settings: Settings) -> dict[str, str]:
-    with open_paylink(settings) as app:
+@pytest.fixture
+def auth(server: Server) -> dict[str, str]:
+    """The headers of a merchant's test key, issued in the store before the server starts."""
+    with open_paylink(server.settings) as app:
         merchant = app.merchants.register("Toko Kopi")
         secret = app.merchants.issue_key(merchant, "test").secret
     return {"Authorization": f"Bearer {secret}"}
@@ -137,9 +121,8 @@ def retry_until_answered(client: httpx.Client, auth: dict[str, str], key: str) -
 
 @pytest.mark.parametrize("point", ["idempotency.answer", "idempotency.claim"])
 def test_a_request_killed_between_its_saves_answers_its_one_link_after_a_restart(
-    server: Server, point: str
+    server: Server, auth: dict[str, str], point: str
 ) -> None:
-    auth = merchant_key(server.settings)
     server.start(crash_at=point)
     with (
         httpx.Client(base_url=server.url, timeout=30) as client,
@@ -200,9 +183,8 @@ def load_until_killed(server: Server, auth: dict[str, str], stop: threading.Even
 
 @pytest.mark.parametrize("how", ["sigkill-from-outside", "crash-point"])
 def test_kill_9_under_concurrent_creates_loses_duplicates_and_sticks_no_key(
-    server: Server, how: str
+    server: Server, auth: dict[str, str], how: str
 ) -> None:
-    auth = merchant_key(server.settings)
     stop = threading.Event()
     if how == "crash-point":
         server.start(crash_at=f"idempotency.answer:{random.randint(30, 90)}")

@@ -10,9 +10,7 @@ endpoint: the in-process projections resumed by themselves.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +26,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.support.app import free_port
+from tests.support.serve import outside_env, start_serve
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
@@ -62,8 +62,7 @@ def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:
         netloc = target.netloc.rsplit("@", 1)
         userinfo = f"{netloc[0]}@" if len(netloc) == 2 else ""
         url = urlunsplit(target._replace(netloc=f"{userinfo}127.0.0.1:{proxy.port}"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-        env.update(
+        env = outside_env(
             PAYLINK_DATABASE_URL=url,
             PAYLINK_DATABASE_SCHEMA=schema,
             PAYLINK_DATA_DIR=str(tmp_path / "var"),
@@ -82,14 +81,7 @@ def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:
         assert found is not None, demo.stdout
         port = free_port()
         log = tmp_path / "server.log"
-        with log.open("w") as output:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [*cli, "serve", "--port", str(port)],
-                cwd=tmp_path,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_serve(tmp_path, env, log, "--port", str(port))
         try:
             served = Served(f"http://127.0.0.1:{port}", found.group(0), proxy, log)
             _until(lambda: _status(served, "/readyz") == 200, process, log, "the server to start")
@@ -102,13 +94,6 @@ def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:
                 admin.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
                 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _status(served: Served, path: str) -> int | None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,16 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.app import free_port
+from tests.support.serve import outside_env, start_serve, wait_healthy
+
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="parent-death signal is Linux only"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def port_is_free(port: int) -> bool:
@@ -80,30 +77,39 @@ def running(proc: Proc) -> bool:
     return fields is not None and fields[19] == proc.start_time and fields[0] not in "ZX"
 
 
-def start_serve(tmp_path: Path, port: int, log_name: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-    command = [sys.executable, "-m", "paylink_es", "serve", "--workers", "2"]
-    with (tmp_path / log_name).open("w") as output:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+def start_workers(tmp_path: Path, port: int, log_name: str) -> subprocess.Popen[bytes]:
+    """``paylink serve --workers 2`` on ``port``, its output in ``tmp_path / log_name``."""
+    return start_serve(
+        tmp_path,
+        outside_env(),
+        tmp_path / log_name,
+        "--workers",
+        "2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    )
 
 
-def wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.1)
+@contextmanager
+def serving(
+    tmp_path: Path, port: int, log_name: str, reaper: list[Proc]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``paylink serve --workers 2``, healthy, for the block; then SIGTERM, which it must
+    exit 0 on. Whatever it started goes to the ``reaper``."""
+    log = tmp_path / log_name
+    serve = start_workers(tmp_path, port, log_name)
+    try:
+        wait_healthy(serve, f"http://127.0.0.1:{port}", log, within=20)
+        yield serve
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=20) == 0, log.read_text()
+    finally:
+        reaper.extend(descendants(serve.pid))
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait(timeout=10)
 
 
 def wait_for_children(parent: int) -> list[Proc]:
@@ -136,9 +142,9 @@ def test_killing_serve_workers_with_sigkill_takes_every_child_down_and_the_port_
     port = free_port()
     url = f"http://127.0.0.1:{port}"
 
-    first = start_serve(tmp_path, port, "first.log")
+    first = start_workers(tmp_path, port, "first.log")
     try:
-        wait_healthy(first, url, tmp_path / "first.log")
+        wait_healthy(first, url, tmp_path / "first.log", within=20)
         children = wait_for_children(first.pid)
     finally:
         reaper.extend(descendants(first.pid))
@@ -151,18 +157,9 @@ def test_killing_serve_workers_with_sigkill_takes_every_child_down_and_the_port_
     assert alive == [], "children outlived the parent killed with SIGKILL"
     assert port_is_free(port), f"port {port} is still held after the parent was killed"
 
-    second = start_serve(tmp_path, port, "second.log")
-    try:
-        wait_healthy(second, url, tmp_path / "second.log")
+    with serving(tmp_path, port, "second.log", reaper) as second:
         wait_for_children(second.pid)
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=20) == 0, (tmp_path / "second.log").read_text()
-    finally:
-        reaper.extend(descendants(second.pid))
-        if second.poll() is None:
-            second.kill()
-            second.wait(timeout=10)
     assert [c for c in reaper if running(c)] == []
 
 
@@ -180,11 +177,10 @@ def test_a_child_whose_parent_is_already_gone_when_it_asks_gets_sigterm_at_once(
 def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
     tmp_path: Path, reaper: list[Proc]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
     created = subprocess.run(
         [sys.executable, "-m", "paylink_es", "merchants", "create", "--name", "Toko Kilat"],
         cwd=tmp_path,
-        env=env,
+        env=outside_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -193,9 +189,7 @@ def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
     headers = {"Authorization": f"Bearer {key}"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    serve = start_serve(tmp_path, port, "serve.log")
-    try:
-        wait_healthy(serve, url, tmp_path / "serve.log")
+    with serving(tmp_path, port, "serve.log", reaper):
         expires = datetime.now(tz=UTC) + timedelta(seconds=2)
         link = httpx.post(
             f"{url}/v1/links",
@@ -215,10 +209,3 @@ def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
         assert [event["data"] for event in expired] == [
             {"object": "payment_link", "id": link.json()["id"]}
         ], (tmp_path / "serve.log").read_text()
-        serve.send_signal(signal.SIGTERM)
-        assert serve.wait(timeout=20) == 0, (tmp_path / "serve.log").read_text()
-    finally:
-        reaper.extend(descendants(serve.pid))
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait(timeout=10)

@@ -330,6 +330,31 @@ def paylink(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 # -- a large backlog, fast ----------------------------------------------------------------
 
 
+# A fee plan cheaper than the default (VA Rp 4,000 flat, QRIS 0.7%, e-wallets 1.5%), for
+# the what-if tests.
+CHEAPER_PLAN: dict[str, Any] = {
+    "name": "cheaper",
+    "families": {
+        "virtual_account": {"flat": 2500},
+        "qris": {"rate_ppm": 5000},
+        "ewallet": {"rate_ppm": 12000},
+        "card": {"flat": 2000, "rate_ppm": 29000},
+        "retail": {"flat": 5000},
+    },
+}
+
+
+def verified(
+    app: Paylink, clock: FakeClock, merchant: UUID, method: str, amount: int, mode: str = "test"
+) -> UUID:
+    """A payment of ``amount`` by ``method``, verified and priced by the merchant's plan."""
+    link = app.links.create(merchant, mode=mode, amount=amount, description=f"{method} {amount}")
+    payment = app.payments.start(link, method)
+    app.payments.record(payment, f"ref-{payment}", Money(amount, "IDR"), clock())
+    app.payments.verify(payment)
+    return payment
+
+
 def bulk_backlog(app: Paylink, clock: FakeClock, merchant_id: UUID, links: int) -> None:
     """Links that were sent, opened, paid, verified, some settled and refunded.
 

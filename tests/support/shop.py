@@ -202,10 +202,14 @@ class Shop:
         """The payment as the ledger has it."""
         return self.paylink.payments.get(payment_id)
 
-    def balances(self) -> dict[str, int]:
-        """The merchant's IDR test-mode balances over HTTP, once projections caught up."""
+    def caught_up(self) -> None:
+        """Wait until the projections have read every stored event."""
         service: ProjectionService = self.app.state.projections
         service.wait_until(self.head(), timeout=20)
+
+    def balances(self) -> dict[str, int]:
+        """The merchant's IDR test-mode balances over HTTP, once projections caught up."""
+        self.caught_up()
         response = self.client.get("/v1/balances", headers=self.headers())
         assert response.status_code == 200, response.text
         rows = [row for row in response.json()["data"] if row["currency"] == "IDR"]
@@ -213,6 +217,23 @@ class Shop:
             return dict.fromkeys(("pending", "held", "refund_due", "verified"), 0)
         row: dict[str, int] = rows[0]
         return row
+
+    def live_money(self) -> dict[str, int]:
+        """The merchant's live IDR buckets from GET /v1/balances, once projections caught up."""
+        self.caught_up()
+        response = self.client.get("/v1/balances", headers=self.headers("live"))
+        assert response.status_code == 200, response.text
+        rows = [row for row in response.json()["data"] if row["currency"] == "IDR"]
+        buckets = ("pending", "held", "refund_due", "verified")
+        return {name: rows[0][name] for name in buckets} if rows else dict.fromkeys(buckets, 0)
+
+    def api_payment(self, payment_id: UUID) -> dict[str, Any]:
+        """GET /v1/payments/{id} with the live key, once projections caught up."""
+        self.caught_up()
+        response = self.client.get(f"/v1/payments/{payment_id}", headers=self.headers("live"))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
 
 @contextmanager

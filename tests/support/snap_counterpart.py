@@ -58,7 +58,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -66,8 +66,11 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import SecretStr
 
 from paylink_es.channels.qris import qris_payload
+from paylink_es.channels.snap_callbacks import SeenExternalIds
+from paylink_es.settings import Settings
 
 WIB = timezone(timedelta(hours=7))
 TOKEN_PATH = "/v1.0/access-token/b2b"
@@ -144,6 +147,44 @@ def public_pem(key: rsa.RSAPrivateKey) -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+def winpay_at(
+    counterpart: WinpayCounterpart,
+    settings: Settings,
+    merchant_key: rsa.RSAPrivateKey,
+    **extra: Any,
+) -> Settings:
+    """``settings`` with Winpay at ``counterpart``: our partner and channel ids, our private
+    key, and ``extra`` (the scheme, Winpay's public key, credentials...)."""
+    return settings.model_copy(
+        update={
+            "winpay_base_url": counterpart.base_url,
+            "winpay_partner_id": "PAYLINK",
+            "winpay_channel_id": "PAYLINKWEB",
+            "winpay_private_key": SecretStr(private_pem(merchant_key)),
+            **extra,
+        }
+    )
+
+
+def check_once_per_day(
+    here: SeenExternalIds, there: SeenExternalIds, day: date, ref: str, other: str
+) -> None:
+    """An X-EXTERNAL-ID is new once per Jakarta day: asking records nothing, adding it
+    again on that day is refused (also where ``there`` shares the store), the next day
+    takes it anew, and another id is its own."""
+    assert here.seen(day, ref) is False
+    assert here.seen(day, ref) is False  # asking records nothing
+    assert here.add(day, ref) is True
+    assert here.seen(day, ref) is True
+    assert there.seen(day, ref) is True
+    assert here.add(day, ref) is False
+    assert there.add(day, ref) is False
+    assert there.seen(day + timedelta(days=1), ref) is False
+    assert there.add(day + timedelta(days=1), ref) is True
+    assert here.seen(day, other) is False
+    assert here.add(day, other) is True
 
 
 def minified(body: dict[str, Any]) -> bytes:

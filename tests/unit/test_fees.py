@@ -41,23 +41,25 @@ def plan_with(family: str, rule: FeeRule) -> FeePlan:
 
 
 grosses = st.integers(min_value=0, max_value=MAX_MINOR_UNITS)
-rules = st.builds(
-    FeeRule,
-    flat=st.integers(0, 50_000),
-    rate_ppm=st.integers(0, 1_000_000),
-    minimum=st.integers(0, 10_000),
-    maximum=st.none() | st.integers(10_000, 1_000_000),
-    free_up_to=st.integers(0, 200_000),
-)
-payer_rules = st.builds(
-    FeeRule,
-    flat=st.integers(0, 50_000),
-    rate_ppm=st.integers(0, 999_999),
-    minimum=st.integers(0, 10_000),
-    maximum=st.none() | st.integers(10_000, 1_000_000),
-    free_up_to=st.integers(0, 200_000),
-    payer_pays=st.just(True),
-)
+
+
+def fee_rules(
+    max_rate_ppm: int = 1_000_000, payer_pays: bool = False
+) -> st.SearchStrategy[FeeRule]:
+    """Fee rules of every part, the rate up to ``max_rate_ppm``."""
+    return st.builds(
+        FeeRule,
+        flat=st.integers(0, 50_000),
+        rate_ppm=st.integers(0, max_rate_ppm),
+        minimum=st.integers(0, 10_000),
+        maximum=st.none() | st.integers(10_000, 1_000_000),
+        free_up_to=st.integers(0, 200_000),
+        payer_pays=st.just(payer_pays),
+    )
+
+
+rules = fee_rules()
+payer_rules = fee_rules(max_rate_ppm=999_999, payer_pays=True)  # a rate below 100%
 
 
 @pytest.mark.parametrize(

@@ -96,37 +96,22 @@ BAD_METHODS = [
     bad(PaymentMethodUnknownError, "methods", methods=[]),
     bad(PaymentMethodUnknownError, "methods", methods="qris"),
 ]
-BAD_CUSTOMERS = (
-    [
-        bad(InvalidFieldError, "customer.email", customer={"email": value})
-        for value in [
-            "budi",
-            "budi@",
-            "@example.com",
-            "budi@example",
-            "budi@@example.com",
-            "a b@x.id",
-        ]
-    ]
-    + [
-        bad(InvalidFieldError, "customer.phone", customer={"phone": value})
-        for value in [
-            "12345",
-            "0812",
-            "+62 12",
-            "0812abc45678",
-            "+0812345678",
-            "+62812345678901234",
-        ]
-    ]
-    + [
-        bad(TextInvalidError, "customer.name", customer={"name": "Bu\x00di"}),
-        bad(TextInvalidError, "customer.name", customer={"name": "Bu\u200bdi"}),
-        bad(TextInvalidError, "customer.email", customer={"email": 42}),
-        bad(InvalidFieldError, "customer", customer={"nama": "Budi"}),
-        bad(InvalidFieldError, "customer", customer="Budi"),
-    ]
-)
+# Contact details a customer cannot be reached at, by part.
+UNREACHABLE = {
+    "email": ["budi", "budi@", "@example.com", "budi@example", "budi@@example.com", "a b@x.id"],
+    "phone": ["12345", "0812", "+62 12", "0812abc45678", "+0812345678", "+62812345678901234"],
+}
+BAD_CUSTOMERS = [
+    bad(InvalidFieldError, f"customer.{part}", customer={part: value})
+    for part, values in UNREACHABLE.items()
+    for value in values
+] + [
+    bad(TextInvalidError, "customer.name", customer={"name": "Bu\x00di"}),
+    bad(TextInvalidError, "customer.name", customer={"name": "Bu\u200bdi"}),
+    bad(TextInvalidError, "customer.email", customer={"email": 42}),
+    bad(InvalidFieldError, "customer", customer={"nama": "Budi"}),
+    bad(InvalidFieldError, "customer", customer="Budi"),
+]
 BAD_LINE_ITEMS = [
     bad(AmountInvalidError, "line_items", line_items=[{"name": "Kaos", "unit_amount": 100_000}]),
     bad(

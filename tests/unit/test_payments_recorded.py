@@ -26,6 +26,32 @@ def topics(app: Paylink) -> list[str]:
     return [n.topic for n in app.app.recorder.select_notifications(start=1, limit=10_000)]
 
 
+def link_state(app: Paylink, link_id: UUID) -> tuple[str, int, int]:
+    """The link's status, uses and money collected."""
+    link = app.links.get(link_id)
+    return (link.status, link.uses, link.collected)
+
+
+def two_received(app: Paylink, link_id: UUID) -> tuple[UUID, UUID]:
+    """A QRIS payment and a VA payment on the link, both received in full, neither confirmed."""
+    first = app.payments.start(link_id, "qris")
+    second = app.payments.start(link_id, "va_bca")
+    app.payments.record(first, "QR-1", IDR_150K, app.now())
+    app.payments.record(second, "VA-1", IDR_150K, app.now())
+    return first, second
+
+
+def started_then_expired(
+    app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
+) -> tuple[UUID, UUID, datetime]:
+    """A link that expires in an hour, a payment started on it, and the clock two hours on."""
+    expires_at = clock() + timedelta(hours=1)
+    link_id = new_link(expires_at=expires_at)
+    payment_id = app.payments.start(link_id, "qris")
+    clock.advance(timedelta(hours=2))
+    return link_id, payment_id, expires_at
+
+
 # -- usage limits -------------------------------------------------------------------------
 
 
@@ -39,11 +65,9 @@ def test_one_clean_payment_completes_a_single_use_link(
     payment = memory_app.payments.get(payment_id)
     assert (payment.status, payment.received, payment.channel_ref) == ("paid", IDR_150K, "BCA-0001")
     assert (payment.anomaly, payment.disposition) == (None, None)
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("active", 0, 0), "not confirmed yet"
+    assert link_state(memory_app, link_id) == ("active", 0, 0), "not confirmed yet"
     memory_app.payments.verify(payment_id)
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
+    assert link_state(memory_app, link_id) == ("completed", 1, 150_000)
 
 
 def test_money_the_channel_denies_never_completes_a_link(
@@ -53,8 +77,7 @@ def test_money_the_channel_denies_never_completes_a_link(
     forged = memory_app.payments.start(link_id, "qris")
     memory_app.payments.record(forged, "QR-NEVER-ISSUED", IDR_150K, memory_app.now())
     memory_app.payments.reject(forged, "the channel never issued that reference")
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("active", 0, 0)
+    assert link_state(memory_app, link_id) == ("active", 0, 0)
     real = memory_app.payments.start(link_id, "qris")  # a new customer can still pay
     memory_app.payments.record(real, "QR-REAL", IDR_150K, memory_app.now())
     memory_app.payments.verify(real)
@@ -65,10 +88,7 @@ def test_of_two_payments_received_at_once_the_one_confirmed_second_is_due_back(
     memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    first = memory_app.payments.start(link_id, "qris")
-    second = memory_app.payments.start(link_id, "va_bca")
-    memory_app.payments.record(first, "QR-1", IDR_150K, memory_app.now())
-    memory_app.payments.record(second, "VA-1", IDR_150K, memory_app.now())
+    first, second = two_received(memory_app, link_id)
     memory_app.payments.verify(second)
     memory_app.payments.verify(first)
     late = memory_app.payments.get(first)
@@ -77,8 +97,7 @@ def test_of_two_payments_received_at_once_the_one_confirmed_second_is_due_back(
         "link_already_completed",
         "refund_due",
     )
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
+    assert link_state(memory_app, link_id) == ("completed", 1, 150_000)
 
 
 def test_a_link_for_three_uses_takes_three_payments_then_completes(
@@ -106,8 +125,7 @@ def test_an_unlimited_link_stays_active_and_counts_every_payment(
             payment_id, f"QR-{index}", Money(amount, "IDR"), memory_app.now()
         )
         memory_app.payments.verify(payment_id)
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("active", 5, sum(amounts))
+    assert link_state(memory_app, link_id) == ("active", 5, sum(amounts))
 
 
 # -- idempotency --------------------------------------------------------------------------
@@ -171,8 +189,7 @@ def test_the_same_channel_report_twice_is_recorded_once(
     assert again.payment_id == first.payment_id == payment_id
     assert stored_count() == after_first
     memory_app.payments.verify(payment_id)
-    link = memory_app.links.get(link_id)
-    assert (link.uses, link.collected) == (1, 150_000)
+    assert link_state(memory_app, link_id) == ("active", 1, 150_000)
 
 
 def test_a_repeated_channel_report_on_another_attempt_points_at_the_first_payment(
@@ -212,27 +229,20 @@ def test_a_second_report_on_paid_instructions_is_a_payment_of_its_own(
 def test_money_paid_after_the_expiry_is_kept_and_needs_review(
     memory_app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:
-    expires_at = clock() + timedelta(hours=1)
-    link_id = new_link(expires_at=expires_at)
-    payment_id = memory_app.payments.start(link_id, "qris")
-    clock.advance(timedelta(hours=2))
+    link_id, payment_id, expires_at = started_then_expired(memory_app, new_link, clock)
     paid_at = expires_at + timedelta(minutes=30)
     outcome = memory_app.payments.record(payment_id, "QR-LATE", IDR_150K, paid_at)
     assert (outcome.duplicate, outcome.anomaly) == (False, "paid_after_expiry")
     payment = memory_app.payments.get(payment_id)
     assert (payment.status, payment.received, payment.paid_at) == ("paid", IDR_150K, paid_at)
     assert (payment.anomaly, payment.disposition) == ("paid_after_expiry", "needs_review")
-    link = memory_app.links.get(link_id)
-    assert (link.uses, link.collected, link.status) == (0, 0, "expired")
+    assert link_state(memory_app, link_id) == ("expired", 0, 0)
 
 
 def test_money_paid_in_time_but_reported_late_counts(
     memory_app: Paylink, new_link: Callable[..., UUID], clock: FakeClock
 ) -> None:
-    expires_at = clock() + timedelta(hours=1)
-    link_id = new_link(expires_at=expires_at)
-    payment_id = memory_app.payments.start(link_id, "qris")
-    clock.advance(timedelta(hours=2))
+    link_id, payment_id, expires_at = started_then_expired(memory_app, new_link, clock)
     outcome = memory_app.payments.record(
         payment_id, "QR-SLOW", IDR_150K, expires_at - timedelta(seconds=1)
     )
@@ -264,8 +274,7 @@ def test_a_wrong_amount_is_kept_and_needs_review(
         anomaly,
         "needs_review",
     )
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("active", 0, 0)
+    assert link_state(memory_app, link_id) == ("active", 0, 0)
 
 
 def test_money_in_the_wrong_currency_can_be_sent_back_in_that_currency(
@@ -283,15 +292,11 @@ def test_a_link_cancelled_after_its_last_use_was_confirmed_counts_no_further_pay
     memory_app: Paylink, new_link: Callable[..., UUID]
 ) -> None:
     link_id = new_link(usage_limit=1)
-    first = memory_app.payments.start(link_id, "qris")
-    second = memory_app.payments.start(link_id, "va_bca")
-    memory_app.payments.record(first, "QR-1", IDR_150K, memory_app.now())
-    memory_app.payments.record(second, "VA-1", IDR_150K, memory_app.now())
+    first, second = two_received(memory_app, link_id)
     memory_app.links.cancel(link_id, "sold out")
     memory_app.payments.verify(first)  # confirmed after the cancel: still the one use
     memory_app.payments.verify(second)
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("cancelled", 1, 150_000)
+    assert link_state(memory_app, link_id) == ("cancelled", 1, 150_000)
     late = memory_app.payments.get(second)
     assert (late.anomaly, late.disposition) == ("link_already_completed", "refund_due")
 
@@ -308,8 +313,7 @@ def test_a_second_payment_on_a_single_use_link_is_due_back(
     assert (outcome.payment_id, outcome.anomaly) == (second, "link_already_completed")
     payment = memory_app.payments.get(second)
     assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("completed", 1, 150_000)
+    assert link_state(memory_app, link_id) == ("completed", 1, 150_000)
     memory_app.money.refund(second, IDR_150K, "link already paid")
     assert memory_app.payments.get(second).refunded == IDR_150K
 
@@ -324,8 +328,7 @@ def test_money_for_a_link_cancelled_after_the_payment_started_is_due_back(
     assert outcome.anomaly == "link_cancelled"
     payment = memory_app.payments.get(payment_id)
     assert (payment.received, payment.disposition) == (IDR_150K, "refund_due")
-    link = memory_app.links.get(link_id)
-    assert (link.status, link.uses, link.collected) == ("cancelled", 0, 0)
+    assert link_state(memory_app, link_id) == ("cancelled", 0, 0)
 
 
 def test_a_flagged_payment_is_noted_on_the_link_timeline(
@@ -344,43 +347,36 @@ def test_a_flagged_payment_is_noted_on_the_link_timeline(
 
 # -- bad reports ------------------------------------------------------------------------
 
+NAIVE = datetime(2026, 1, 5, 10, 0)  # noqa: DTZ001
 
-@pytest.mark.parametrize("ref", ["", "   ", "QR\x00-1", "x" * 129])
-def test_refuses_a_report_without_a_usable_channel_reference(
+
+@pytest.mark.parametrize(
+    ("ref", "amount", "paid_at", "error", "field"),
+    [
+        *(
+            pytest.param(ref, 150_000, None, TextInvalidError, "channel_ref", id=f"ref={ref!r}")
+            for ref in ["", "   ", "QR\x00-1", "x" * 129]
+        ),
+        pytest.param("QR-1", 150_000, NAIVE, InvalidFieldError, "paid_at", id="naive paid_at"),
+        pytest.param("QR-1", 0, None, AmountInvalidError, "amount", id="no money"),
+        pytest.param("QR-1", -150_000, None, AmountInvalidError, "amount", id="negative money"),
+    ],
+)
+def test_refuses_a_report_without_a_usable_reference_time_zone_or_amount(
     memory_app: Paylink,
     new_link: Callable[..., UUID],
     stored_count: Callable[[], int],
     ref: str,
-) -> None:
-    payment_id = memory_app.payments.start(new_link(), "qris")
-    before = stored_count()
-    with pytest.raises(TextInvalidError) as raised:
-        memory_app.payments.record(payment_id, ref, IDR_150K, memory_app.now())
-    assert raised.value.field == "channel_ref"
-    assert stored_count() == before
-
-
-def test_refuses_a_report_whose_paid_at_has_no_time_zone(
-    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
-) -> None:
-    payment_id = memory_app.payments.start(new_link(), "qris")
-    before = stored_count()
-    with pytest.raises(InvalidFieldError) as raised:
-        memory_app.payments.record(payment_id, "QR-1", IDR_150K, datetime(2026, 1, 5, 10, 0))  # noqa: DTZ001
-    assert raised.value.field == "paid_at"
-    assert stored_count() == before
-
-
-@pytest.mark.parametrize("amount", [0, -150_000])
-def test_refuses_a_report_of_no_money_or_negative_money(
-    memory_app: Paylink,
-    new_link: Callable[..., UUID],
-    stored_count: Callable[[], int],
     amount: int,
+    paid_at: datetime | None,
+    error: type[InvalidFieldError],
+    field: str,
 ) -> None:
     payment_id = memory_app.payments.start(new_link(), "qris")
     before = stored_count()
-    with pytest.raises(AmountInvalidError) as raised:
-        memory_app.payments.record(payment_id, "QR-1", Money(amount, "IDR"), memory_app.now())
-    assert raised.value.field == "amount"
+    with pytest.raises(error) as raised:
+        memory_app.payments.record(
+            payment_id, ref, Money(amount, "IDR"), paid_at or memory_app.now()
+        )
+    assert raised.value.field == field
     assert stored_count() == before

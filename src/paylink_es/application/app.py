@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -38,6 +38,18 @@ from paylink_es.store.topics import register_moved_modules
 from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
 BulkLoader = Callable[[Any, Sequence[UUID]], dict[UUID, Any]]
+
+
+class AppOptions(TypedDict, total=False):
+    """How a :class:`PaylinkApp` runs commands; its constructor's keywords and defaults."""
+
+    clock: Clock
+    new_id: Callable[[], UUID]
+    retries: int
+    group_commit: bool
+    bulk_loader: BulkLoader | None
+
+
 """Loads the aggregates of many ids at once (``paylink_es.store.bulkload.load_many``)."""
 
 log = logging.getLogger(__name__)

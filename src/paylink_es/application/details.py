@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.money import Money
 from paylink_es.domain.payment import Payment
 from paylink_es.domain.terms import Customer, LineItem
+
+T = TypeVar("T")
+
+
+def snapshot(cls: type[T], source: object, **given: object) -> T:
+    """The dataclass ``cls`` of plain values read off ``source``: each field the source's
+    attribute of the same name, unless ``given`` (a copy, a call, another name)."""
+    names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
+    unknown = set(given) - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    return cls(**{name: given[name] if name in given else getattr(source, name) for name in names})
+
+
+class Snapshot:
+    """A frozen dataclass handed out instead of an aggregate: ``of(aggregate)`` reads each
+    field off the aggregate's attribute of the same name, or with ``derived[field]`` where
+    the snapshot's value is not simply that attribute."""
+
+    derived: ClassVar[Mapping[str, Callable[[Any], object]]] = {}
+
+    @classmethod
+    def of(cls, source: Any) -> Self:
+        """Snapshot ``source``."""
+        return snapshot(
+            cls, source, **{name: derive(source) for name, derive in cls.derived.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -53,40 +82,22 @@ class LinkDetails:
     @classmethod
     def of(cls, link: PaymentLink, now: datetime) -> LinkDetails:
         """Snapshot ``link`` as a customer would see it at ``now``."""
-        return cls(
-            id=link.id,
-            merchant_id=link.merchant_id,
-            code=link.code,
+        return snapshot(
+            cls,
+            link,
             slug=getattr(link, "slug", None),  # a snapshot taken before slugs has none
-            mode=link.mode,
+            inactive_message=getattr(link, "inactive_message", None),
             status=link.status_at(now),
-            currency=link.currency,
-            description=link.description,
-            amount=link.amount,
-            amount_min=link.amount_min,
-            amount_max=link.amount_max,
-            reference_id=link.reference_id,
             methods=list(link.methods),
-            expires_at=link.expires_at,
-            usage_limit=link.usage_limit,
             line_items=list(link.line_items),
-            customer=link.customer,
-            success_url=link.success_url,
-            failure_url=link.failure_url,
             metadata=dict(link.metadata),
-            sent_count=link.sent_count,
-            opened_count=link.opened_count,
-            uses=link.uses,
             flagged_count=len(link.flagged_payments),
-            collected=link.collected,
             created_at=link.created_on,
-            version=link.version,
-            inactive_message=link.inactive_message,
         )
 
 
 @dataclass(frozen=True)
-class PaymentDetails:
+class PaymentDetails(Snapshot):
     """A payment attempt as it stands now."""
 
     id: UUID
@@ -112,33 +123,13 @@ class PaymentDetails:
     surcharge: Money | None = None
     withdrawn: str | None = None
 
-    @classmethod
-    def of(cls, payment: Payment) -> PaymentDetails:
-        """Snapshot ``payment``."""
-        return cls(
-            id=payment.id,
-            merchant_id=payment.merchant_id,
-            mode=payment.mode,
-            link_id=payment.link_id,
-            method=payment.method,
-            channel=payment.channel,
-            status=payment.status,
-            amount=payment.amount,
-            received=payment.received,
-            channel_ref=payment.channel_ref,
-            paid_at=payment.paid_at,
-            anomaly=payment.anomaly,
-            disposition=payment.disposition,
-            fee=payment.fee,
-            net=payment.net,
-            refunded=payment.refunded,
-            rejection=payment.rejection,
-            instructions=dict(payment.instructions),
-            created_at=payment.created_on,
-            refundable=payment.refundable(),
-            surcharge=getattr(payment, "surcharge", None),
-            withdrawn=getattr(payment, "withdrawn", None),
-        )
+    derived: ClassVar[Mapping[str, Callable[[Payment], object]]] = {
+        "instructions": lambda payment: dict(payment.instructions),
+        "created_at": lambda payment: payment.created_on,
+        "refundable": lambda payment: payment.refundable(),
+        "surcharge": lambda payment: getattr(payment, "surcharge", None),
+        "withdrawn": lambda payment: getattr(payment, "withdrawn", None),
+    }
 
 
 @dataclass(frozen=True)

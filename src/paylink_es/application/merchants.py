@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from paylink_es.application.app import PaylinkApp
-from paylink_es.application.details import IssuedKey, KeyOwner
+from paylink_es.application.details import IssuedKey, KeyOwner, Snapshot
 from paylink_es.domain.errors import ApiKeyInvalidError
 from paylink_es.domain.fees import FeePlan
 from paylink_es.domain.merchant import ApiKey, ApiKeyIndex, Merchant, hash_secret, key_mode
@@ -20,7 +22,7 @@ AUTH_CACHE_S = 1.0
 
 
 @dataclass(frozen=True)
-class MerchantDetails:
+class MerchantDetails(Snapshot):
     """A merchant as it stands now (its keys as kept: never a secret)."""
 
     id: UUID
@@ -31,18 +33,14 @@ class MerchantDetails:
     fee_plan: FeePlan
     anomaly_policy: dict[str, str]
 
-    @classmethod
-    def of(cls, merchant: Merchant) -> MerchantDetails:
-        """Snapshot ``merchant``."""
-        return cls(
-            id=merchant.id,
-            name=merchant.name,
-            email=merchant.email,
-            keys=dict(merchant.keys),
-            bank_account=dict(merchant.bank_account) if merchant.bank_account else None,
-            fee_plan=merchant.fee_plan(),
-            anomaly_policy=dict(merchant.anomaly_policy),
-        )
+    derived: ClassVar[Mapping[str, Callable[[Merchant], object]]] = {
+        "keys": lambda merchant: dict(merchant.keys),
+        "bank_account": lambda merchant: (
+            dict(merchant.bank_account) if merchant.bank_account else None
+        ),
+        "fee_plan": lambda merchant: merchant.fee_plan(),
+        "anomaly_policy": lambda merchant: dict(merchant.anomaly_policy),
+    }
 
 
 class MerchantService:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError
 
 from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import Snapshot
 from paylink_es.domain.idempotency import OUTCOME_GRACE, IdempotentRequest, first_derived_id
 from paylink_es.domain.validation import require_text
 
 
 @dataclass(frozen=True)
-class RequestDetails:
+class RequestDetails(Snapshot):
     """One use of an Idempotency-Key as it stands now."""
 
     id: UUID
@@ -24,17 +27,10 @@ class RequestDetails:
     retakes: int
     retake_reason: str | None
 
-    @classmethod
-    def of(cls, request: IdempotentRequest) -> RequestDetails:
-        """Snapshot ``request``."""
-        return cls(
-            id=request.id,
-            fingerprint=request.fingerprint,
-            kept=request.kept(),
-            claimed_at=request.modified_on,
-            retakes=request.retakes,
-            retake_reason=request.retake_reason,
-        )
+    derived: ClassVar[Mapping[str, Callable[[IdempotentRequest], object]]] = {
+        "kept": lambda request: request.kept(),
+        "claimed_at": lambda request: request.modified_on,
+    }
 
     @property
     def answered(self) -> bool:

@@ -8,14 +8,13 @@ out ``*Details`` snapshots, never an aggregate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid4
+from typing import Unpack
 
 from eventsourcing.utils import EnvType
 
-from paylink_es.application.app import BulkLoader, PaylinkApp
+from paylink_es.application.app import AppOptions, PaylinkApp
 from paylink_es.application.links import LinkService
 from paylink_es.application.merchants import MerchantService
 from paylink_es.application.money import MoneyService
@@ -25,7 +24,6 @@ from paylink_es.application.users import UserService
 from paylink_es.application.verification import PaymentVerification
 from paylink_es.application.webhooks import WebhookService
 from paylink_es.domain.calendar import SettlementCalendar, SettlementRules
-from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.webhooks import Resolver
 
 
@@ -73,27 +71,16 @@ class Paylink:
         cls,
         env: EnvType | None = None,
         *,
-        clock: Clock = system_clock,
-        new_id: Callable[[], UUID] = uuid4,
-        retries: int = 20,
-        group_commit: bool = False,
-        bulk_loader: BulkLoader | None = None,
         calendar: SettlementCalendar | None = None,
         settlement_rules: SettlementRules | None = None,
         webhook_resolver: Resolver | None = None,
         method_minimums: dict[str, int] | None = None,
+        **app_options: Unpack[AppOptions],
     ) -> Paylink:
-        """Open the application on the store ``env`` names, with every service on it."""
-        app = PaylinkApp(
-            env,
-            clock=clock,
-            new_id=new_id,
-            retries=retries,
-            group_commit=group_commit,
-            bulk_loader=bulk_loader,
-        )
+        """Open the application on the store ``env`` names (run as ``app_options`` say),
+        with every service on it."""
         return cls.on(
-            app,
+            PaylinkApp(env, **app_options),
             calendar=calendar,
             settlement_rules=settlement_rules,
             webhook_resolver=webhook_resolver,

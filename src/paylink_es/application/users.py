@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import Snapshot
 from paylink_es.application.merchants import MerchantService
 from paylink_es.domain.clock import using_clock
 from paylink_es.domain.errors import ConcurrencyConflictError, InvalidFieldError
@@ -37,7 +38,7 @@ from paylink_es.retry import conflict_waits, retry
 
 
 @dataclass(frozen=True)
-class UserDetails:
+class UserDetails(Snapshot):
     """A user as the dashboard needs it (never the password hash)."""
 
     id: UUID
@@ -47,19 +48,6 @@ class UserDetails:
     role: Role
     session_epoch: int
     locked_until: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> UserDetails:
-        """Snapshot ``user``."""
-        return cls(
-            id=user.id,
-            merchant_id=user.merchant_id,
-            email=user.email,
-            name=user.name,
-            role=user.role,
-            session_epoch=user.session_epoch,
-            locked_until=user.locked_until,
-        )
 
 
 class UserService:

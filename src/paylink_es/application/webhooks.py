@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 from uuid import UUID
 
 from paylink_es.application.app import PaylinkApp
+from paylink_es.application.details import Snapshot
 from paylink_es.domain.aggregate import PaylinkAggregate
 from paylink_es.domain.errors import NotFoundError
 from paylink_es.domain.idempotency import deriving_ids
@@ -33,7 +35,7 @@ class NewEndpoint:
 
 
 @dataclass(frozen=True)
-class EndpointDetails:
+class EndpointDetails(Snapshot):
     """An endpoint as it stands now, with the secrets that sign its deliveries."""
 
     id: UUID
@@ -46,20 +48,10 @@ class EndpointDetails:
     old_secret: str | None
     old_secret_until: datetime | None
 
-    @classmethod
-    def of(cls, endpoint: WebhookEndpoint) -> EndpointDetails:
-        """Snapshot ``endpoint``."""
-        return cls(
-            id=endpoint.id,
-            merchant_id=endpoint.merchant_id,
-            mode=endpoint.mode,
-            url=endpoint.url,
-            event_types=list(endpoint.event_types),
-            created_at=endpoint.created_on,
-            secret=endpoint.secret,
-            old_secret=endpoint.old_secret,
-            old_secret_until=endpoint.old_secret_until,
-        )
+    derived: ClassVar[Mapping[str, Callable[[WebhookEndpoint], object]]] = {
+        "event_types": lambda endpoint: list(endpoint.event_types),
+        "created_at": lambda endpoint: endpoint.created_on,
+    }
 
     def signing_secrets(self, now: datetime) -> list[str]:
         """The current secret, and the old one while its 24 hours last."""

@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from paylink_es.application.channel_port import ChannelPort
 from paylink_es.channels.sandbox import SandboxChannel
 from paylink_es.channels.snap_client import SnapClient
@@ -28,7 +30,7 @@ from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.notify.channels import OUTBOX_FILE, Notifications
 from paylink_es.notify.outbox import DevOutbox
 from paylink_es.notify.port import Notifier
-from paylink_es.notify.providers import SmsSender, WhatsAppSender
+from paylink_es.notify.providers import JsonProvider, SmsSender, WhatsAppSender
 from paylink_es.notify.smtp import EmailSender
 from paylink_es.settings import PUBLIC_SANDBOX_SECRET, Settings
 from paylink_es.signing import installation_secret
@@ -173,24 +175,19 @@ def notifications_from_settings(
             ssl_context=ssl_context,
             sleep=sleep,
         )
-    sms: Notifier | None = fallback
-    if settings.sms_gateway_url:
-        sms = SmsSender(
-            url=settings.sms_gateway_url,
-            token=settings.sms_gateway_token,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
-            sleep=sleep,
+
+    def json_provider(
+        kind: type[JsonProvider], url: str | None, token: SecretStr | None
+    ) -> Notifier | None:
+        """The HTTP provider of ``kind`` at ``url``; without a URL, the fallback."""
+        if not url:
+            return fallback
+        return kind(
+            url=url, token=token, timeout_s=timeout_s, tries=tries, backoff_s=backoff_s, sleep=sleep
         )
-    whatsapp: Notifier | None = fallback
-    if settings.whatsapp_api_url:
-        whatsapp = WhatsAppSender(
-            url=settings.whatsapp_api_url,
-            token=settings.whatsapp_token,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
-            sleep=sleep,
-        )
-    return Notifications(email=email, sms=sms, whatsapp=whatsapp)
+
+    return Notifications(
+        email=email,
+        sms=json_provider(SmsSender, settings.sms_gateway_url, settings.sms_gateway_token),
+        whatsapp=json_provider(WhatsAppSender, settings.whatsapp_api_url, settings.whatsapp_token),
+    )

@@ -4,7 +4,7 @@ paid, expired, cancelled, completed."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -75,6 +75,36 @@ PAID_FOR = frozenset({"currency", "amount", "amount_min", "amount_max"})
 def link_id_for_reference(merchant_id: UUID, mode: str, reference_id: str) -> UUID:
     """The id a link with this merchant reference always has: a repeat create finds it."""
     return stable_id(f"/merchants/{merchant_id}/{mode}/links/{reference_id}")
+
+
+class AmountTerms(Protocol):
+    """What a link says about its amount: fixed, or the payer's choice within a range."""
+
+    @property
+    def amount(self) -> int | None: ...
+    @property
+    def amount_min(self) -> int | None: ...
+    @property
+    def amount_max(self) -> int | None: ...
+    @property
+    def currency(self) -> str: ...
+
+
+def amount_due(terms: AmountTerms, offered: object | None) -> Money:
+    """The amount to pay under ``terms``: the fixed amount, or the customer's offer within
+    min/max (a link, or a snapshot of one checked before any remote call)."""
+    if terms.amount is not None:
+        if offered is not None and parse_minor_units(offered, "amount") != terms.amount:
+            raise AmountInvalidError("amount", f"this link is for exactly {terms.amount}")
+        return Money(terms.amount, terms.currency)
+    if offered is None:
+        raise AmountInvalidError("amount", "this link lets the payer choose; give an amount")
+    value = parse_minor_units(offered, "amount")
+    low, high = terms.amount_min or 1, terms.amount_max
+    if value < low or (high is not None and value > high):
+        upper = f" and {high}" if high is not None else ""
+        raise AmountInvalidError("amount", f"must be between {low}{upper}, got {value}")
+    return Money(value, terms.currency)
 
 
 def mask_recipient(recipient: str) -> str:
@@ -182,18 +212,7 @@ class PaymentLink(PaylinkAggregate):
 
     def amount_due(self, offered: object | None) -> Money:
         """The amount to pay: the fixed amount, or the customer's offer within min/max."""
-        if self.amount is not None:
-            if offered is not None and parse_minor_units(offered, "amount") != self.amount:
-                raise AmountInvalidError("amount", f"this link is for exactly {self.amount}")
-            return Money(self.amount, self.currency)
-        if offered is None:
-            raise AmountInvalidError("amount", "this link lets the payer choose; give an amount")
-        value = parse_minor_units(offered, "amount")
-        low, high = self.amount_min or 1, self.amount_max
-        if value < low or (high is not None and value > high):
-            upper = f" and {high}" if high is not None else ""
-            raise AmountInvalidError("amount", f"must be between {low}{upper}, got {value}")
-        return Money(value, self.currency)
+        return amount_due(self, offered)
 
     def check_payable(self, method: str, now: datetime) -> None:
         """Raise unless a customer may start paying by ``method`` at ``now``."""

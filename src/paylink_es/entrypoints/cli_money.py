@@ -147,6 +147,13 @@ def _policy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _about(parsers: Any, name: str, help_text: str, which: str) -> Any:
+    """A subcommand about one thing, named by its id (``--payout``, ``--merchant``)."""
+    command = parsers.add_parser(name, help=help_text)
+    command.add_argument(which, type=UUID, required=True)
+    return command
+
+
 def add_money_commands(commands: Any, merchant_commands: Any) -> None:
     """Add settle, settlements, payouts and the merchants' money settings to the CLI."""
     settle = commands.add_parser("settle", help="settle due payments: pending -> available")
@@ -173,29 +180,28 @@ def add_money_commands(commands: Any, merchant_commands: Any) -> None:
 
     payouts = commands.add_parser("payouts", help="finish live payouts made by bank transfer")
     payout_actions = payouts.add_subparsers(dest="action", required=True, metavar="ACTION")
-    complete = payout_actions.add_parser("complete", help="the transfer went through")
-    complete.add_argument("--payout", type=UUID, required=True)
+    complete = _about(payout_actions, "complete", "the transfer went through", "--payout")
     complete.add_argument("--reference", required=True, help="the bank's transfer reference")
     complete.set_defaults(handler=_payout_finish)
-    fail = payout_actions.add_parser("fail", help="the transfer failed: money back to available")
-    fail.add_argument("--payout", type=UUID, required=True)
+    fail = _about(
+        payout_actions, "fail", "the transfer failed: money back to available", "--payout"
+    )
     fail.add_argument("--reason", required=True)
     fail.set_defaults(handler=_payout_finish)
 
-    bank = merchant_commands.add_parser("bank-account", help="set where payouts go")
-    bank.add_argument("--merchant", type=UUID, required=True)
+    bank = _about(merchant_commands, "bank-account", "set where payouts go", "--merchant")
     bank.add_argument("--bank", required=True, help="e.g. BCA")
     bank.add_argument("--number", required=True, help="account number")
     bank.add_argument("--holder", required=True, help="account holder's name")
     bank.set_defaults(handler=_bank_account)
 
-    plan = merchant_commands.add_parser("fee-plan", help="show or set the merchant's fee plan")
-    plan.add_argument("--merchant", type=UUID, required=True)
+    plan = _about(
+        merchant_commands, "fee-plan", "show or set the merchant's fee plan", "--merchant"
+    )
     plan.add_argument("--file", type=Path, help="a JSON fee plan to set (see docs)")
     plan.set_defaults(handler=_fee_plan)
 
-    policy = merchant_commands.add_parser("policy", help="show or set the anomaly policy")
-    policy.add_argument("--merchant", type=UUID, required=True)
+    policy = _about(merchant_commands, "policy", "show or set the anomaly policy", "--merchant")
     policy.add_argument(
         "decisions", nargs="*", metavar="ANOMALY=DECISION", help="e.g. overpaid=accept"
     )

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
@@ -73,6 +74,13 @@ def wait_for(
         time.sleep(0.005)
 
 
+def at_head(app: Paylink, settings: Settings, child: subprocess.Popen[bytes], log: Path) -> int:
+    """Wait until every view has read the store's newest event; its position."""
+    target = head(app)
+    wait_for(settings, child, log, lambda seen: set(seen.values()) == {target})
+    return target
+
+
 def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_gaps(
     backend_settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -101,23 +109,11 @@ def test_a_projection_process_killed_mid_catch_up_resumes_without_duplicates_or_
         clock.advance(timedelta(minutes=1))
         app.payments.record(payment, "after-crash", Money(5_000, "IDR"), clock())
         with projections_run(store, tmp_path / "second.log") as second:
-            target = head(app)
-            wait_for(
-                store,
-                second,
-                tmp_path / "second.log",
-                lambda seen: set(seen.values()) == {target},
-            )
+            target = at_head(app, store, second, tmp_path / "second.log")
             wait_for_listeners(store, LISTENING, pid=second.pid)
             app.payments.verify(payment, fee=Money(50, "IDR"))
             app.money.refund(payment, Money(1_000, "IDR"), "partial")
-            target = head(app)
-            wait_for(
-                store,
-                second,
-                tmp_path / "second.log",
-                lambda seen: set(seen.values()) == {target},
-            )
+            target = at_head(app, store, second, tmp_path / "second.log")
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=30) == 0, (tmp_path / "second.log").read_text()
 

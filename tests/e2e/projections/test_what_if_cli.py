@@ -8,37 +8,24 @@ import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
-from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import WIB, FakeClock
-from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
-from tests.support.read_models import catch_up, head, paylink, tracking_from_outside
+from tests.support.read_models import (
+    CHEAPER_PLAN,
+    catch_up,
+    head,
+    paylink,
+    tracking_from_outside,
+    verified,
+)
 
-CHEAPER: dict[str, Any] = {
-    "name": "cheaper",
-    "families": {
-        "virtual_account": {"flat": 2500},
-        "qris": {"rate_ppm": 5000},
-        "ewallet": {"rate_ppm": 12000},
-        "card": {"flat": 2000, "rate_ppm": 29000},
-        "retail": {"flat": 5000},
-    },
-}
+CHEAPER = CHEAPER_PLAN
 # The bar redraws itself with "\r"; text-mode pipes hand that over as "\n".
 PROGRESS = re.compile(r"what-if \[#{30}\] 100% ([\d,]+)/([\d,]+) events")
-
-
-def verified(app: Paylink, clock: FakeClock, merchant: UUID, method: str, amount: int) -> None:
-    """A payment verified and priced by the merchant's plan (the default one)."""
-    link = app.links.create(merchant, amount=amount, description=f"{method} {amount}")
-    payment = app.payments.start(link, method)
-    app.payments.record(payment, f"ref-{payment}", Money(amount, "IDR"), clock())
-    app.payments.verify(payment)
 
 
 def shop(settings: Settings, views: ReadModels) -> tuple[UUID, UUID, int]:

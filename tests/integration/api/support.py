@@ -5,6 +5,7 @@ The app itself, merchants with keys and servers come from ``tests.support.app``.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -12,35 +13,26 @@ from typing import Any, Protocol
 
 import pytest
 
+from api.schemas import LINK_EXAMPLE, OPEN_LINK_EXAMPLE
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_MEMBERS = ("type", "title", "status", "detail", "request_id")
 CODE = re.compile(r"[0-9A-Za-z]{10,}")
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
-# Every field a link request can carry (DESIGN §6 plus line items, URLs and metadata).
+# Every field a link request can carry: the API's documented example (DESIGN §6) plus
+# line items, URLs and metadata; and the documented open (pay-what-you-like) link.
 FULL_LINK: dict[str, Any] = {
-    "amount": 150000,
-    "currency": "IDR",
+    **copy.deepcopy(LINK_EXAMPLE),
     "description": "Kaos polos hitam\nukuran L",
-    "reference_id": "INV-2026-0042",
-    "methods": ["va_bca", "va_bri", "qris", "ewallet_ovo"],
     "expires_at": "2026-02-01T23:59:00+07:00",
-    "usage_limit": 1,
     "line_items": [{"name": "Kaos polos hitam", "quantity": 2, "unit_amount": 75000}],
     "customer": {"name": "Budi", "email": "budi@example.com", "phone": "08123456789"},
     "success_url": "https://shop.example/thanks",
     "failure_url": "https://shop.example/sorry",
     "metadata": {"order": "42", "channel": "instagram"},
 }
-OPEN_LINK: dict[str, Any] = {
-    "amount_min": 10000,
-    "amount_max": 5000000,
-    "currency": "IDR",
-    "description": "Donasi bebas",
-    "methods": ["qris", "va_bsi"],
-    "usage_limit": None,
-    "metadata": {"campaign": "ramadan"},
-}
+OPEN_LINK: dict[str, Any] = copy.deepcopy(OPEN_LINK_EXAMPLE)
 
 
 class HttpResponse(Protocol):

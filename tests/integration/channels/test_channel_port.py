@@ -53,6 +53,7 @@ from paylink_es.settings import Settings
 from tests.support.snap_counterpart import (
     BINS,
     WinpayCounterpart,
+    check_once_per_day,
     private_pem,
     public_pem,
     va_payment_body,
@@ -883,15 +884,7 @@ def test_seen_external_ids_are_shared_through_the_store(
         elsewhere = EventSourcedSeenExternalIds(
             second.app.save, lambda i: i in second.app.repository
         )
-        assert seen.seen(day, "100000000001") is False
-        assert seen.add(day, "100000000001") is True
-        assert seen.seen(day, "100000000001") is True
-        assert elsewhere.seen(day, "100000000001") is True
-        assert seen.add(day, "100000000001") is False
-        assert elsewhere.add(day, "100000000001") is False
-        assert elsewhere.seen(day + timedelta(days=1), "100000000001") is False
-        assert elsewhere.add(day + timedelta(days=1), "100000000001") is True
-        assert seen.add(day, "100000000002") is True
+        check_once_per_day(seen, elsewhere, day, "100000000001", "100000000002")
     finally:
         second.close()
         first.close()

@@ -133,14 +133,16 @@ def status_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
 # -- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def merchant() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+@pytest.fixture
+def merchant(merchant_key: rsa.RSAPrivateKey) -> rsa.RSAPrivateKey:
+    """The merchant's key pair (the session's): the counterpart checks our signatures."""
+    return merchant_key
 
 
-@pytest.fixture(scope="module")
-def provider() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+@pytest.fixture
+def provider(winpay_key: rsa.RSAPrivateKey) -> rsa.RSAPrivateKey:
+    """Winpay's key pair (the session's): the counterpart signs with it."""
+    return winpay_key
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from tests.support.snap_counterpart import QRIS_NOTIFY_PATH as SIGNED_QRIS_PATH
 from tests.support.snap_counterpart import (
     VA_FEE,
     WinpayCounterpart,
+    check_once_per_day,
     payment_body,
     private_pem,
     public_pem,
@@ -79,14 +80,10 @@ def accepted(
 
 
 def rejection(
-    verifier: SnapCallbackVerifier,
-    headers: dict[str, str],
-    body: bytes,
-    now: datetime = NOW,
-    path: str = CALLBACK_PATH,
+    verifier: SnapCallbackVerifier, headers: dict[str, str], body: bytes, now: datetime = NOW
 ) -> SnapCallbackRejectedError:
     with pytest.raises(SnapCallbackRejectedError) as caught:
-        parse_va_payment(authenticate(verifier, headers, body, now, path).body)
+        accepted(verifier, headers, body, now)
     return caught.value
 
 
@@ -391,15 +388,7 @@ def test_authenticating_uses_up_no_external_id(
 
 def test_seen_external_ids_are_per_jakarta_day_and_only_once_added() -> None:
     seen = InMemorySeenExternalIds()
-    today = date(2024, 1, 11)
-    assert seen.seen(today, "555") is False
-    assert seen.seen(today, "555") is False  # asking records nothing
-    assert seen.add(today, "555") is True
-    assert seen.seen(today, "555") is True
-    assert seen.add(today, "555") is False
-    assert seen.seen(today + timedelta(days=1), "555") is False
-    assert seen.add(today + timedelta(days=1), "555") is True
-    assert seen.seen(today, "556") is False
+    check_once_per_day(seen, seen, date(2024, 1, 11), "555", "556")
 
 
 def test_seen_external_ids_keep_only_today_and_yesterday() -> None:

@@ -19,7 +19,6 @@ from paylink_es.application.channel_port import (
     ChannelStatus,
     Notification,
     NotificationMismatchError,
-    RefundResult,
 )
 from paylink_es.application.details import PaymentDetails
 from paylink_es.application.services import Paylink
@@ -36,27 +35,16 @@ IDR_50K = Money(50_000, "IDR")
 
 
 @dataclass
-class FlakyChannel:
-    """A channel whose status inquiry fails until told to answer (a provider's outage)."""
+class FlakyChannel(SandboxChannel):
+    """A remote channel whose status inquiry fails until told to answer (a provider's
+    outage); for the rest, the sandbox's instructions and refunds."""
 
+    secret: str = "flaky"
+    base_url: str = ""
     name: str = "flaky"
     remote: bool = True
     up: bool = False
     asked: list[UUID] = field(default_factory=list)
-
-    def supports(self, method: str) -> bool:
-        return True
-
-    def instructions(
-        self,
-        payment_id: UUID,
-        method: str,
-        amount: Money,
-        merchant_name: str,
-        *,
-        expires_at: datetime | None = None,
-    ) -> dict[str, str]:
-        return {"family": "virtual_account"}
 
     def bind(self, notification: Notification, payment: PaymentDetails) -> Notification:
         if payment.channel != self.name:
@@ -70,14 +58,6 @@ class FlakyChannel:
         return ChannelStatus(
             paid=True, amount=payment.received, channel_ref=payment.channel_ref, detail="PAID"
         )
-
-    def withdraw(self, payment: PaymentDetails) -> None:
-        del payment
-
-    def refund(
-        self, channel_ref: str, payment_id: UUID, refund_id: UUID, amount: Money
-    ) -> RefundResult:
-        return RefundResult(accepted=False, channel_ref=channel_ref, detail="no refunds here")
 
 
 def _payment(app: Paylink, channel: str = "flaky") -> UUID:

@@ -38,7 +38,6 @@ from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.entrypoints import operations as commands
 from paylink_es.locale import WIB
 from paylink_es.settings import Settings
-from projections.runner import ProjectionService
 from tests.support.app import live_server
 from tests.support.shop import Shop, csrf_of, shop
 from tests.support.snap_counterpart import (
@@ -51,6 +50,7 @@ from tests.support.snap_counterpart import (
     private_pem,
     public_pem,
     va_payment_body,
+    winpay_at,
 )
 from workers.channel_poller import ChannelPoller
 
@@ -80,17 +80,8 @@ def winpay_settings(
     **extra: Any,
 ) -> Settings:
     """``settings`` with Winpay configured against the counterpart (poller driven by hand)."""
-    return settings.model_copy(
-        update={
-            "winpay_base_url": counterpart.base_url,
-            "winpay_partner_id": "PAYLINK",
-            "winpay_channel_id": "PAYLINKWEB",
-            "winpay_private_key": SecretStr(private_pem(merchant_key)),
-            "winpay_public_key": public_pem(winpay_key),
-            "channel_poll_s": 0,
-            **extra,
-        }
-    )
+    hand_driven = {"winpay_public_key": public_pem(winpay_key), "channel_poll_s": 0}
+    return winpay_at(counterpart, settings, merchant_key, **(hand_driven | extra))
 
 
 @pytest.fixture
@@ -135,30 +126,6 @@ def notify(
     return status, answer
 
 
-def caught_up(shop: Shop) -> None:
-    service: ProjectionService = shop.app.state.projections
-    service.wait_until(shop.head(), timeout=20)
-
-
-def live_money(shop: Shop) -> dict[str, int]:
-    """The merchant's live IDR buckets from GET /v1/balances, once projections caught up."""
-    caught_up(shop)
-    response = shop.client.get("/v1/balances", headers=shop.headers("live"))
-    assert response.status_code == 200, response.text
-    rows = [row for row in response.json()["data"] if row["currency"] == "IDR"]
-    buckets = ("pending", "held", "refund_due", "verified")
-    return {name: rows[0][name] for name in buckets} if rows else dict.fromkeys(buckets, 0)
-
-
-def api_payment(shop: Shop, payment_id: UUID) -> dict[str, Any]:
-    """GET /v1/payments/{id} with the live key, once projections caught up."""
-    caught_up(shop)
-    response = shop.client.get(f"/v1/payments/{payment_id}", headers=shop.headers("live"))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def calls(counterpart: WinpayCounterpart, path: str, trx_id: str) -> list[tuple[str, Any]]:
     """(method, payload) of every call the counterpart answered on ``path`` about ``trx_id``."""
     return [
@@ -175,7 +142,7 @@ def poller(shop: Shop) -> ChannelPoller:
 
 def poll(shop: Shop) -> dict[str, int]:
     """One sweep over every waiting payment, once the payments view caught up."""
-    caught_up(shop)
+    shop.caught_up()
     return poller(shop).run_once(force=True)
 
 
@@ -211,7 +178,7 @@ def test_a_va_is_created_as_winpay_answers_paid_confirmed_and_credited_once(
         shop.paylink.links.get(shop.payment(payment_id).link_id).code, payment_id
     )
     assert number in page.text
-    assert live_money(shop)["pending"] == 0
+    assert shop.live_money()["pending"] == 0
 
     counterpart.pay(trx)
     status, answer = notify(shop, counterpart, va_payment_body(va, "45539"), "100000000001")
@@ -232,9 +199,9 @@ def test_a_va_is_created_as_winpay_answers_paid_confirmed_and_credited_once(
             },
         },
     )
-    read = api_payment(shop, payment_id)
+    read = shop.api_payment(payment_id)
     assert (read["status"], read["channel"], read["received"]) == ("verified", "winpay", 150000)
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
 
     # Winpay sends it again (its retry, a new X-EXTERNAL-ID): answered OK, credited once.
     again = notify(shop, counterpart, va_payment_body(va, "45539"), "100000000002")
@@ -250,7 +217,7 @@ def test_a_va_is_created_as_winpay_answers_paid_confirmed_and_credited_once(
     second = va_payment_body(va, "45540", reference_no="45540")
     other = notify(shop, counterpart, second, "100000000003")
     assert other == (200, OK)
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
     assert shop.count("Payment.Received") == 1
     assert shop.count("Payment.Verified") == 1
 
@@ -273,7 +240,7 @@ def test_notifications_in_every_form_winpay_sends_them_are_credited(
         answer = notify(shop, counterpart, body, f"60000000000{number}", **how)
         assert answer == (200, OK), (form, how)
         assert shop.payment(payment_id).status == "verified", (form, how)
-    assert live_money(shop)["pending"] == 3 * 150000
+    assert shop.live_money()["pending"] == 3 * 150000
 
 
 # -- refusals ------------------------------------------------------------------------------
@@ -334,7 +301,7 @@ def test_forged_stale_altered_and_incomplete_notifications_store_nothing(
     # ids of refused notifications were not used up.
     good = notify(shop, counterpart, body, "200000000000")
     assert good == (200, OK)
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
 
 
 def test_unknown_payments_other_vas_and_wrong_amounts_are_not_credited(
@@ -365,8 +332,8 @@ def test_unknown_payments_other_vas_and_wrong_amounts_are_not_credited(
     assert rejected.status == "rejected"
     assert rejected.rejection is not None
     assert "150000" in rejected.rejection
-    assert api_payment(shop, first)["status"] == "rejected"
-    assert live_money(shop) == {"pending": 0, "held": 0, "refund_due": 0, "verified": 0}
+    assert shop.api_payment(first)["status"] == "rejected"
+    assert shop.live_money() == {"pending": 0, "held": 0, "refund_due": 0, "verified": 0}
 
 
 def test_unpaid_then_paid_is_asked_again_on_winpays_retry(
@@ -382,13 +349,13 @@ def test_unpaid_then_paid_is_asked_again_on_winpays_retry(
     assert (status, answer["responseCode"]) == (500, "5002500"), answer
     assert "01" in answer["responseMessage"]
     assert shop.payment(payment_id).status == "paid"
-    assert live_money(shop)["pending"] == 0
+    assert shop.live_money()["pending"] == 0
 
     # Winpay's retry carries the same X-EXTERNAL-ID: it is asked again, not refused.
     counterpart.pay(trx)
     assert notify(shop, counterpart, body, "500000000001") == (200, OK)
     assert len(calls(counterpart, STATUS_PATH, trx)) == 2
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
 
     # "02" (check) and a failing inquiry are not final either.
     waiting = pick(shop, "va_bsi")
@@ -406,7 +373,7 @@ def test_unpaid_then_paid_is_asked_again_on_winpays_retry(
     # Winpay gave up: the poller asks, and credits it.
     assert poll(shop)["verified"] == 1
     assert shop.payment(waiting).status == "verified"
-    assert live_money(shop)["pending"] == 300000
+    assert shop.live_money()["pending"] == 300000
 
 
 # -- the poller and delete-va ----------------------------------------------------------------
@@ -425,7 +392,7 @@ def test_a_payment_whose_notification_never_comes_is_credited_by_the_poller(
     found = shop.payment(paid)
     assert (found.status, found.channel_ref) == ("verified", str(paid))
     assert shop.payment(unpaid).status == "initiated"
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
     # Its late notification changes nothing.
     late = va_payment_body(va_of(counterpart, paid), "92001")
     assert notify(shop, counterpart, late, "700000000001") == (200, OK)
@@ -485,7 +452,7 @@ def test_money_that_arrives_for_a_cancelled_link_is_recorded_and_flagged(
     flagged = shop.payment(payment_id)
     assert flagged.status == "verified"
     assert flagged.anomaly is not None
-    money = live_money(shop)
+    money = shop.live_money()
     assert money["pending"] == 0
     assert money["held"] + money["refund_due"] == 150000
 
@@ -527,7 +494,7 @@ def test_qris_and_ewallet_payments_complete_through_their_notifications(
     )
     assert (status, answer["responseCode"]) == (200, "2005600"), answer
     assert shop.payment(wallet).status == "verified"
-    assert live_money(shop)["pending"] == 300000
+    assert shop.live_money()["pending"] == 300000
 
     # A QRIS paid without a notification is found by the poller through the QRIS query.
     silent = pick(shop, "qris")
@@ -652,7 +619,7 @@ def test_the_serving_poller_credits_a_silent_payment_within_seconds(
         while built.payment(payment_id).status != "verified":
             assert time.monotonic() < deadline, "the poller did not credit the payment"
             time.sleep(0.1)
-        assert live_money(built)["pending"] == 150000
+        assert built.live_money()["pending"] == 150000
 
 
 def test_a_second_worker_refuses_an_external_id_the_first_processed(
@@ -680,7 +647,7 @@ def test_a_second_worker_refuses_an_external_id_the_first_processed(
         assert (status, answer["responseCode"]) == (200, "2002500"), answer
 
     assert shop.payment(second).status == "verified"
-    assert live_money(shop)["pending"] == 300000
+    assert shop.live_money()["pending"] == 300000
 
 
 def test_channels_status_shows_what_the_poller_waits_on_and_poll_asks_now(
@@ -696,7 +663,7 @@ def test_channels_status_shows_what_the_poller_waits_on_and_poll_asks_now(
     with shop(configured, clock, served=True, run_projections=True) as built:
         waiting, paid = pick(built), pick(built, "va_bsi")
         counterpart.pay(str(paid))
-        caught_up(built)
+        built.caught_up()
         capsys.readouterr()
 
         assert commands.channels_status(built.settings, as_json=True) == 0

@@ -31,7 +31,6 @@ from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
 from paylink_es.settings import Settings
-from projections.runner import ProjectionService
 from tests.integration.channels.conftest import CLIENT_KEY, CLIENT_SECRET
 from tests.support.shop import Shop, shop
 from tests.support.snap_counterpart import (
@@ -40,6 +39,7 @@ from tests.support.snap_counterpart import (
     WinpayCounterpart,
     private_pem,
     va_payment_body,
+    winpay_at,
 )
 
 CREATE = "/v1.0/transfer-va/create-va"
@@ -57,16 +57,13 @@ def hmac_settings(
     settings: Settings, counterpart: WinpayCounterpart, merchant_key: rsa.RSAPrivateKey
 ) -> Settings:
     """``settings`` with Winpay on the generic SNAP scheme against ``counterpart``."""
-    return settings.model_copy(
-        update={
-            "winpay_base_url": counterpart.base_url,
-            "winpay_partner_id": "PAYLINK",
-            "winpay_channel_id": "PAYLINKWEB",
-            "winpay_private_key": SecretStr(private_pem(merchant_key)),
-            "winpay_signature_scheme": "hmac",
-            "winpay_client_key": CLIENT_KEY,
-            "winpay_client_secret": SecretStr(CLIENT_SECRET),
-        }
+    return winpay_at(
+        counterpart,
+        settings,
+        merchant_key,
+        winpay_signature_scheme="hmac",
+        winpay_client_key=CLIENT_KEY,
+        winpay_client_secret=SecretStr(CLIENT_SECRET),
     )
 
 
@@ -228,9 +225,9 @@ def test_a_va_is_created_paid_confirmed_and_credited_over_the_hmac_scheme(
     assert (status, answer) == (200, {"responseCode": "2002500", "responseMessage": "Successful"})
     assert inquiries(counterpart, trx) == 1, "credited without asking the status inquiry"
     assert shop.payment(payment_id).status == "verified"
-    read = api_payment(shop, payment_id)
+    read = shop.api_payment(payment_id)
     assert (read["status"], read["channel"], read["received"]) == ("verified", "winpay", 150000)
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
     assert counterpart.tokens_issued == 1, "the token was not reused for the inquiry"
     (verified,) = [state for topic, state in shop.states() if topic.endswith(".Verified")]
     assert b"HMAC-SHA512" in verified, "the evidence does not name the callback's scheme"
@@ -259,7 +256,7 @@ def test_hmac_callbacks_that_are_forged_tokenless_or_stale_are_refused(
         assert (status, answer["responseCode"]) == (int(code[:3]), code), why
     assert shop.head() == head, "a refused callback stored something"
     assert inquiries(counterpart, str(payment_id)) == 0
-    assert live_money(shop)["pending"] == 0
+    assert shop.live_money()["pending"] == 0
 
     # The provider revoked our token: the next VA is still created (one retry), and a
     # good callback pays the first payment.
@@ -270,7 +267,7 @@ def test_hmac_callbacks_that_are_forged_tokenless_or_stale_are_refused(
     assert counterpart.tokens_issued == 2
     good = send(shop, counterpart, body, external_id="600000000009")
     assert good == (200, {"responseCode": "2002500", "responseMessage": "Successful"})
-    assert live_money(shop)["pending"] == 150000
+    assert shop.live_money()["pending"] == 150000
 
 
 def test_a_callback_answered_not_yet_is_asked_again_on_winpays_retry(
@@ -372,27 +369,6 @@ def send(
 ) -> tuple[int, dict[str, Any]]:
     """A good HMAC-signed VA payment callback, posted to the app over HTTP."""
     return send_hmac(shop, counterpart, body, external_id)
-
-
-def live_money(shop: Shop) -> dict[str, int]:
-    """The merchant's live IDR buckets from GET /v1/balances, once projections caught up."""
-    service: ProjectionService = shop.app.state.projections
-    service.wait_until(shop.head(), timeout=20)
-    response = shop.client.get("/v1/balances", headers=shop.headers("live"))
-    assert response.status_code == 200, response.text
-    rows = [row for row in response.json()["data"] if row["currency"] == "IDR"]
-    buckets = ("pending", "held", "refund_due", "verified")
-    return {name: rows[0][name] for name in buckets} if rows else dict.fromkeys(buckets, 0)
-
-
-def api_payment(shop: Shop, payment_id: UUID) -> dict[str, Any]:
-    """GET /v1/payments/{id} with the live key, once projections caught up."""
-    service: ProjectionService = shop.app.state.projections
-    service.wait_until(shop.head(), timeout=20)
-    response = shop.client.get(f"/v1/payments/{payment_id}", headers=shop.headers("live"))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def inquiries(counterpart: WinpayCounterpart, trx_id: str) -> int:

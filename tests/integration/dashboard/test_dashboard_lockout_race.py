@@ -166,6 +166,15 @@ def _user(paylink: Paylink, user_id: UUID) -> User:
     return found
 
 
+def _one_failure_from_the_lock(paylink: Paylink, users: UserService, budi: UUID) -> int:
+    """Budi's sign-in failed ``MAX_FAILURES - 1`` times: one more locks the account. The
+    version of his User now."""
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(SignInFailedError):
+            users.sign_in("budi@toko.example", WRONG)
+    return _user(paylink, budi).version
+
+
 def _rival_before_the_next_save(
     monkeypatch: pytest.MonkeyPatch, paylink: Paylink, rival: Any
 ) -> list[int]:
@@ -192,9 +201,7 @@ def _rival_before_the_next_save(
 def test_two_decisions_on_the_same_version_cannot_both_be_saved(
     memory_app: Paylink, users: UserService, budi: UUID
 ) -> None:
-    for _ in range(MAX_FAILURES - 1):
-        with pytest.raises(SignInFailedError):
-            users.sign_in("budi@toko.example", WRONG)
+    _one_failure_from_the_lock(memory_app, users, budi)
     success = _user(memory_app, budi)
     failure = _user(memory_app, budi)
     assert success.version == failure.version
@@ -213,10 +220,7 @@ def test_two_decisions_on_the_same_version_cannot_both_be_saved(
 def test_a_success_decided_on_a_stale_version_is_decided_again_and_refused(
     memory_app: Paylink, users: UserService, budi: UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for _ in range(MAX_FAILURES - 1):
-        with pytest.raises(SignInFailedError):
-            users.sign_in("budi@toko.example", WRONG)
-    before = _user(memory_app, budi).version
+    before = _one_failure_from_the_lock(memory_app, users, budi)
     verified: list[str] = []
     verify = users._verify
 
@@ -250,10 +254,7 @@ def test_a_success_decided_on_a_stale_version_is_decided_again_and_refused(
 def test_a_failure_decided_on_a_stale_version_is_decided_again_and_counted_anew(
     memory_app: Paylink, users: UserService, budi: UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for _ in range(MAX_FAILURES - 1):
-        with pytest.raises(SignInFailedError):
-            users.sign_in("budi@toko.example", WRONG)
-    before = _user(memory_app, budi).version
+    before = _one_failure_from_the_lock(memory_app, users, budi)
 
     def success() -> None:
         users.sign_in("budi@toko.example", PASSWORD)

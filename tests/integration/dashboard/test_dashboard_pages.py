@@ -79,7 +79,7 @@ def test_charts_scale_with_integers_and_escape_their_labels() -> None:
     chart = columns(
         [("a", 0), ("b", 50), ("c", 100)],
         title="<t>",
-        money=str,
+        show=str,
         label=lambda key: f"<{key}>",
         testid="x",
     )

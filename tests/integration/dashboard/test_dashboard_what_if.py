@@ -10,20 +10,10 @@ from datetime import timedelta
 from paylink_es.domain.clock import WIB
 from paylink_es.domain.money import Money
 from tests.support.desk import OTHER_OWNER, VIEWER, Desk, post
+from tests.support.read_models import CHEAPER_PLAN
 from tests.support.shop import Reply
 
-CHEAPER = json.dumps(
-    {
-        "name": "lebih-murah",
-        "families": {
-            "virtual_account": {"flat": 2500},
-            "qris": {"rate_ppm": 5000},
-            "ewallet": {"rate_ppm": 12000},
-            "card": {"flat": 2000, "rate_ppm": 29000},
-            "retail": {"flat": 5000},
-        },
-    }
-)
+CHEAPER = json.dumps({**CHEAPER_PLAN, "name": "lebih-murah"})
 ROW = re.compile(r'<tr data-method="([^"]+)" data-currency="([^"]+)">(.*?)</tr>', re.S)
 CELL = re.compile(r'data-col="([a-z_]+)">([^<]*)<')
 

@@ -164,6 +164,19 @@ def sender(port: int, **overrides: Any) -> tuple[EmailSender, list[float]]:
     return EmailSender(**arguments), waits
 
 
+def signed_in_sender(
+    port: int, cert: str, security: str, password: str = SMTP_PASSWORD
+) -> tuple[EmailSender, list[float]]:
+    """A sender that logs in as ``SMTP_USER`` over TLS (``security``), trusting ``cert``."""
+    return sender(
+        port,
+        security=security,
+        user=SMTP_USER,
+        password=SecretStr(password),
+        ssl_context=ssl.create_default_context(cafile=cert),
+    )
+
+
 MESSAGE = Message("email", "budi@example.com", "Bayar di sini", subject="Tagihan", html="<p>x</p>")
 
 
@@ -174,13 +187,7 @@ def test_starttls_then_login_then_the_message(
     controller, mailbox = make_smtp(
         auth=True, tls_context=server_tls_context(cert, key), require_starttls=True
     )
-    email, _ = sender(
-        controller.port,
-        security="starttls",
-        user=SMTP_USER,
-        password=SecretStr(SMTP_PASSWORD),
-        ssl_context=ssl.create_default_context(cafile=cert),
-    )
+    email, _ = signed_in_sender(controller.port, cert, "starttls")
 
     delivery = email.deliver(MESSAGE)
 
@@ -198,13 +205,7 @@ def test_implicit_tls_on_connect(make_smtp: MakeSmtp, tls_files: tuple[str, str]
     controller, mailbox = make_smtp(
         auth=True, ssl_context=server_tls_context(cert, key), auth_require_tls=False
     )
-    email, _ = sender(
-        controller.port,
-        security="tls",
-        user=SMTP_USER,
-        password=SecretStr(SMTP_PASSWORD),
-        ssl_context=ssl.create_default_context(cafile=cert),
-    )
+    email, _ = signed_in_sender(controller.port, cert, "tls")
 
     email.deliver(MESSAGE)
 
@@ -250,13 +251,7 @@ def test_a_wrong_password_fails_for_good_and_is_never_logged_or_stored(
         auth=True, tls_context=server_tls_context(cert, key), require_starttls=True
     )
     wrong = "wrong-" + SMTP_PASSWORD
-    email, waits = sender(
-        controller.port,
-        security="starttls",
-        user=SMTP_USER,
-        password=SecretStr(wrong),
-        ssl_context=ssl.create_default_context(cafile=cert),
-    )
+    email, waits = signed_in_sender(controller.port, cert, "starttls", wrong)
 
     with pytest.raises(DeliveryFailedError) as raised:
         email.deliver(MESSAGE)

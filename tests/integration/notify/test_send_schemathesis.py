@@ -6,39 +6,17 @@ for their input; never a 5xx (a 502 would mean a provider failed: there is none 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis import APIOperation, GenerationMode
-from schemathesis import Case as AnyCase
-from schemathesis.checks import CheckFunction, not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from hypothesis import given
+from schemathesis import GenerationMode
 
 from tests.support.app import Api, MakeApi
+from tests.support.fuzzing import DOCUMENTED, Case, cases, examples, send
 
-Case = AnyCase[APIOperation[Any, Any, Any, Any]]
-CHECKS: list[CheckFunction] = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
 # The same count under every profile: the positive runs must reach the real link, which
 # these 20 derandomized examples do (fewer need not).
-EXAMPLES = settings(
-    max_examples=20,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+EXAMPLES = examples(20)
 
 
 @pytest.mark.parametrize(
@@ -59,28 +37,14 @@ def test_generated_sends_and_shares_get_no_5xx_and_documented_answers(
     merchant = api.merchant()
     link = api.create_link(merchant, amount=150000, description="Kaos", usage_limit=None)
     operation = schemathesis.openapi.from_dict(api.app.openapi())[path][method]
-    strategy: st.SearchStrategy[Case] = operation.as_strategy(generation_mode=mode)
-    if mode is GenerationMode.POSITIVE:
-        real: st.SearchStrategy[Case] = operation.as_strategy(
-            generation_mode=mode, path_parameters={"link_id": link["id"]}
-        )
-        strategy = st.one_of(strategy, real)
     statuses: list[int] = []
 
-    @given(case=strategy)
+    @given(case=cases(operation, mode, {"link_id": link["id"]}))
     @EXAMPLES
     def run(case: Case) -> None:
-        prepared = case.as_transport_kwargs(headers=merchant.headers())
-        arguments = {
-            k: v
-            for k, v in prepared.items()
-            if k in ("method", "url", "headers", "params", "content", "json", "data")
-        }
-        if isinstance(arguments.get("data"), bytes | str):
-            arguments["content"] = arguments.pop("data")
-        response = api.client.request(**arguments)
+        response = send(api, case, merchant)
         statuses.append(response.status_code)
-        case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=DOCUMENTED)
 
     run()
 

@@ -7,6 +7,7 @@ money is settled. The "would have been" side is checked against fees worked out 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
@@ -18,23 +19,19 @@ from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import WIB, FakeClock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan, FeePlanInvalidError, FeeRule
-from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
 from projections.whatif import Figures, WhatIfRow, plan_from_json, what_if
-from tests.support.read_models import catch_up, head, positions, snapshot
+from tests.support.read_models import (
+    CHEAPER_PLAN,
+    catch_up,
+    head,
+    positions,
+    snapshot,
+    verified,
+)
 
-# Cheaper than the default plan (VA Rp 4,000 flat, QRIS 0.7%, e-wallets 1.5%).
-CHEAPER = """{
-  "name": "cheaper",
-  "families": {
-    "virtual_account": {"flat": 2500},
-    "qris": {"rate_ppm": 5000},
-    "ewallet": {"rate_ppm": 12000},
-    "card": {"flat": 2000, "rate_ppm": 29000},
-    "retail": {"flat": 5000}
-  }
-}"""
+CHEAPER = json.dumps(CHEAPER_PLAN)
 # Merchant A's own plan: not the default, so that "its current plan" means something.
 A_PLAN = FeePlan(
     name="toko-a",
@@ -47,21 +44,16 @@ A_PLAN = FeePlan(
 START = datetime(2026, 3, 2, 9, 0, tzinfo=WIB)
 
 
-def verified(
-    app: Paylink, clock: FakeClock, merchant: UUID, method: str, amount: int, mode: str = "test"
-) -> UUID:
-    """A payment of ``amount`` by ``method``, verified and priced by the merchant's plan."""
-    link = app.links.create(merchant, mode=mode, amount=amount, description=f"{method} {amount}")
-    payment = app.payments.start(link, method)
-    app.payments.record(payment, f"ref-{payment}", Money(amount, "IDR"), clock())
-    app.payments.verify(payment)
-    return payment
-
-
 def started_only(app: Paylink, merchant: UUID, method: str, amount: int) -> UUID:
     """A payment started and never paid: no fee at all."""
     link = app.links.create(merchant, amount=amount, description="never paid")
     return app.payments.start(link, method)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The application's clock, at the start of the sales (the what-if's days)."""
+    return FakeClock(START)
 
 
 def by_method(rows: list[WhatIfRow]) -> dict[tuple[str, str], WhatIfRow]:
@@ -69,9 +61,8 @@ def by_method(rows: list[WhatIfRow]) -> dict[tuple[str, str], WhatIfRow]:
 
 
 def test_a_what_if_with_the_current_plan_is_the_live_books(
-    backend_settings: Settings, views: ReadModels
+    backend_settings: Settings, views: ReadModels, clock: FakeClock
 ) -> None:
-    clock = FakeClock(START)
     with open_paylink(backend_settings, clock=clock) as app:
         a = app.merchants.register("Toko A")
         b = app.merchants.register("Toko B")
@@ -142,9 +133,8 @@ def test_a_what_if_with_the_current_plan_is_the_live_books(
 
 
 def test_a_cheaper_plan_charges_exactly_the_fees_worked_out_by_hand(
-    backend_settings: Settings,
+    backend_settings: Settings, clock: FakeClock
 ) -> None:
-    clock = FakeClock(START)
     with open_paylink(backend_settings, clock=clock) as app:
         a = app.merchants.register("Toko A")
         b = app.merchants.register("Toko B")
@@ -222,9 +212,8 @@ def test_the_period_is_the_day_of_verification_in_jakarta_both_ends_included(
 
 
 def test_a_what_if_writes_nothing_to_the_store_or_the_read_models(
-    backend_settings: Settings, views: ReadModels
+    backend_settings: Settings, views: ReadModels, clock: FakeClock
 ) -> None:
-    clock = FakeClock(START)
     with open_paylink(backend_settings, clock=clock) as app:
         a = app.merchants.register("Toko A")
         for method, amount in (("va_bca", 150_000), ("qris", 10_001), ("ewallet_ovo", 9_999)):

@@ -9,10 +9,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +32,7 @@ from paylink_es.domain.webhooks import (
 )
 from paylink_es.settings import Settings
 from projections.runner import CatchUp
+from tests.support.app import QuietHandler, http_server
 from workers.webhook_sender import DeliveryWorker, post_pinned
 
 NOT_REACHABLE = "not reachable on the internet"
@@ -404,24 +403,16 @@ class Loopback:
 def loopback() -> Iterator[Loopback]:
     state = Loopback(url_port=0)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             state.hosts.append(str(self.headers["Host"]))
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url_port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with http_server(Handler) as port:
+        state.url_port = port
+        yield state
 
 
 def test_a_pinned_post_reaches_the_checked_address_with_the_name_in_the_host_header(

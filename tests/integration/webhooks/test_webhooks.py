@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +21,7 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.webhooks import EVENT_TYPES, RETRY_DELAYS, verify_signature
 from paylink_es.settings import Settings
 from projections.runner import CatchUp
+from tests.support.app import QuietHandler, http_server
 from workers.webhook_sender import DeliveryWorker
 
 
@@ -39,7 +38,7 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.received.append({"headers": dict(self.headers), "body": body})
@@ -48,17 +47,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/paylink/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with http_server(Handler) as port:
+        state.url = f"http://127.0.0.1:{port}/paylink/hooks"
+        yield state
 
 
 @dataclass

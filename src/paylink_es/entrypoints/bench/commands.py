@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -40,36 +41,37 @@ class BaselineApp(Application[Any]):
     name = "BaselineBench"
 
 
-def bench_commands(app: Paylink, count: int, budget_s: float) -> float:
-    """Link-create commands per second through the application services."""
-    merchant = app.merchants.register("Bench Merchant")
+def _link_creator(
+    app: Paylink, merchant_name: str, amount: int, description: str, prefix: str, methods: list[str]
+) -> Callable[[int], None]:
+    """A step that creates link ``i`` for a new merchant: ``amount + i``, reference
+    ``<prefix>-<i>``."""
+    merchant = app.merchants.register(merchant_name)
 
-    def step(i: int) -> None:
+    def create(i: int) -> None:
         app.links.create(
             merchant,
-            amount=150000 + i,
-            description="Kaos polos hitam",
-            reference_id=f"BENCH-{i}",
-            methods=["va_bca", "qris"],
+            amount=amount + i,
+            description=description,
+            reference_id=f"{prefix}-{i}",
+            methods=list(methods),
         )
 
+    return create
+
+
+def bench_commands(app: Paylink, count: int, budget_s: float) -> float:
+    """Link-create commands per second through the application services."""
+    step = _link_creator(
+        app, "Bench Merchant", 150000, "Kaos polos hitam", "BENCH", ["va_bca", "qris"]
+    )
     done, seconds = timed(count, budget_s, step)
     return done / seconds
 
 
 def bench_concurrent_commands(app: Paylink, count: int, threads: int = 64) -> float:
     """Link creations per second from many threads at once: what group commit is for."""
-    merchant = app.merchants.register("Bench Concurrent")
-
-    def create(i: int) -> None:
-        app.links.create(
-            merchant,
-            amount=75_000 + i,
-            description="Tiket konser",
-            reference_id=f"CONC-{i}",
-            methods=["qris"],
-        )
-
+    create = _link_creator(app, "Bench Concurrent", 75_000, "Tiket konser", "CONC", ["qris"])
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(create, range(count)))
