@@ -46,6 +46,7 @@ def offer_of(terms: LinkTerms) -> Offer:
         terms.currency,
         terms.amount if terms.amount is not None else terms.amount_min or 1,
         terms.amount if terms.amount is not None else terms.amount_max,
+        open=terms.amount is None,
     )
 
 
@@ -186,11 +187,7 @@ class LinkService:
         except NotFoundError:
             return None
         # The terms the create command would offer (its methods: those that take the link).
-        offer = Offer(
-            terms.currency,
-            terms.amount if terms.amount is not None else terms.amount_min or 1,
-            terms.amount if terms.amount is not None else terms.amount_max,
-        )
+        offer = offer_of(terms)
         plan = self.merchants.fee_plan(merchant_id)
         methods = accepted_methods(
             terms.methods,

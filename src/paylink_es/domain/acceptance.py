@@ -27,33 +27,49 @@ class Offer:
     currency: str
     low: int  # the fixed amount, or the open amount's minimum
     high: int | None  # the fixed amount, or the open amount's maximum (None: no maximum)
+    open: bool = False  # the payer chooses the amount within low..high
 
 
 def refusal(
     method: str, offer: Offer, plan: FeePlan, minimums: dict[str, int] | None = None
 ) -> str | None:
     """Why ``method`` cannot take ``offer`` (None: it can)."""
+    found = _refused(method, offer, plan, minimums)
+    return None if found is None else found[1]
+
+
+def _refused(
+    method: str, offer: Offer, plan: FeePlan, minimums: dict[str, int] | None
+) -> tuple[str, str] | None:
+    """The field of the link that keeps ``method`` out, and why (None: it can take it)."""
     label = PAYMENT_METHODS[method][1]
     if not accepts_currency(method, offer.currency):
-        return f"{label} ({method}) takes IDR only, not {offer.currency}"
+        return "currency", f"{label} ({method}) takes IDR only, not {offer.currency}"
     least = minimum_for(method, offer.currency, minimums)
     top = offer.high
     if top is not None and top < least:
         return (
+            "amount_max" if offer.open else "amount",
             f"{label} ({method}) takes at least {_shown(least, offer.currency)}; "
-            f"this link asks at most {_shown(top, offer.currency)}"
+            f"this link asks at most {_shown(top, offer.currency)}",
         )
     if plan.currency != offer.currency:
-        return f"the fee plan prices {plan.currency}, not {offer.currency}, for {label} ({method})"
+        return (
+            "currency",
+            f"the fee plan prices {plan.currency}, not {offer.currency}, for {label} ({method})",
+        )
     try:
         rule = plan.rule_for(method)
     except InvalidFieldError:
-        return f"the fee plan has no fee for {label} ({method})"
+        return "methods", f"the fee plan has no fee for {label} ({method})"
     if rule.payer_pays and method_family(method) not in NEVER_PAYER_PAYS:
         return None  # the payer brings the fee on top: it is always covered
     amount = max(offer.low, least)
     if fee_for(plan, method, Money(amount, offer.currency)).amount >= amount:
-        return f"{_shown(amount, offer.currency)} cannot cover the fee of {label} ({method})"
+        return (
+            "amount_min" if offer.open else "amount",
+            f"{_shown(amount, offer.currency)} cannot cover the fee of {label} ({method})",
+        )
     return None
 
 
@@ -68,19 +84,20 @@ def accepted_methods(
     """The methods of ``methods`` that can take the offer; raises naming the first that
     cannot when the merchant ``named`` them, or when none can."""
     kept: list[str] = []
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []
     for index, method in enumerate(methods):
-        why = refusal(method, offer, plan, minimums)
-        if why is None:
+        found = _refused(method, offer, plan, minimums)
+        if found is None:
             kept.append(method)
         elif named:
-            raise MethodUnavailableError(f"methods[{index}]", why)
+            raise MethodUnavailableError(f"methods[{index}]", found[1])
         else:
-            reasons.append(why)
+            reasons.append(found)
     if not kept:
-        raise MethodUnavailableError(
-            "methods", f"no payment method can take this link: {reasons[0]}"
-        )
+        # Named for what keeps every method out (the amount, the currency), not the
+        # methods the merchant never named.
+        field, why = reasons[0]
+        raise MethodUnavailableError(field, f"no payment method can take this link: {why}")
     return kept
 
 

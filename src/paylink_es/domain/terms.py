@@ -168,6 +168,7 @@ def _amounts(
         return fixed, None, None
     if amount_min is None:
         if amount_max is not None:
+            parse_minor_units(amount_max, "amount_max")  # a bad maximum is named first
             raise AmountRangeInvalidError(
                 "amount_min", "is required with amount_max: the least the payer may pay"
             )
