@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from api.consistency import KeyPositions
 from paylink_es.application.groupcommit import GroupCommitter
@@ -51,6 +51,29 @@ class FakeStore:
             return self.head
 
 
+T = TypeVar("T")
+
+
+def run_alone(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: a loop another test left running on this
+    thread (a session's browser driver) must not stand in the way."""
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            done.append(asyncio.run(coroutine))
+        except BaseException as error:  # handed back to the test's thread
+            failed.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return done[0]
+
+
 def _committer(store: FakeStore) -> GroupCommitter:
     return GroupCommitter(store.run_alone, store.run_collecting, store.write)
 
@@ -84,7 +107,7 @@ def test_commands_of_a_loop_batch_note_the_batch_write() -> None:
         return list(await asyncio.gather(one(1), one(2), one(3)))
 
     try:
-        noted = asyncio.run(submit_three())
+        noted = run_alone(submit_three())
     finally:
         committer.close()
     assert {w.position for w in noted} == {store.head}
@@ -106,7 +129,7 @@ def test_a_command_retried_alone_after_its_batch_failed_notes_its_own_write() ->
         return list(await asyncio.gather(one(1), one(2)))
 
     try:
-        first, second = asyncio.run(submit_two())
+        first, second = run_alone(submit_two())
     finally:
         committer.close()
     assert first.position > 0
@@ -142,7 +165,7 @@ def test_a_publish_wakes_a_waiter_without_asking_the_views() -> None:
         await loop.run_in_executor(None, watch.publish, {"ledger": 7})  # a catch-up thread
         return await waiting
 
-    assert asyncio.run(scenario()) is True
+    assert run_alone(scenario()) is True
     assert view.looks == 0
 
 
@@ -157,7 +180,7 @@ def test_without_a_catch_up_here_a_waiter_asks_the_views() -> None:
         view.position = 5  # another process fed the view
         return await waiting
 
-    assert asyncio.run(scenario()) is True
+    assert run_alone(scenario()) is True
     assert view.looks >= 2
 
 
@@ -168,11 +191,11 @@ def test_a_position_not_reached_in_time_is_a_no() -> None:
     models = _models(**views)
     watch.publish({"links": 100, "ledger": 4})
 
-    assert asyncio.run(watch.reach(models, ("links",), 100, timeout=0)) is True
-    assert asyncio.run(watch.reach(models, ("links", "ledger"), 5, timeout=0.05)) is False
+    assert run_alone(watch.reach(models, ("links",), 100, timeout=0)) is True
+    assert run_alone(watch.reach(models, ("links", "ledger"), 5, timeout=0.05)) is False
     watch.unfed()
-    assert asyncio.run(watch.reach(models, ("links", "ledger"), 5, timeout=0.05)) is False
-    assert asyncio.run(watch.reach(models, ("ledger",), 0, timeout=0)) is True
+    assert run_alone(watch.reach(models, ("links", "ledger"), 5, timeout=0.05)) is False
+    assert run_alone(watch.reach(models, ("ledger",), 0, timeout=0)) is True
 
 
 def test_key_positions_keep_the_highest_and_forget_the_least_recently_used() -> None:

@@ -143,7 +143,7 @@ def test_an_open_amount_and_the_customer_can_be_changed_and_cleared(desk: Desk) 
             "amount_min",
             "is greater than amount_max",
         ),
-        ({"currency": "USD"}, "methods", "takes IDR only"),
+        ({"currency": "USD"}, "currency", "takes IDR only"),
     ],
 )
 def test_bad_input_is_named_beside_its_field_as_on_the_create_form_and_nothing_is_stored(
