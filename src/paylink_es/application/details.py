@@ -73,6 +73,13 @@ class LinkDetails:
     created_at: datetime
     version: int
     inactive_message: str | None = None  # what an inactive link's page says instead
+    # Paid in parts: the least first part, the policy at expiry, what counts toward the
+    # amount so far (0 for a link paid whole) and what is left (None for a link paid whole).
+    allow_partial: bool = False
+    partial_min: int | None = None
+    partial_expiry: str | None = None
+    amount_paid: int = 0
+    amount_due: int | None = None
 
     @property
     def path(self) -> str:
@@ -93,6 +100,7 @@ class LinkDetails:
             metadata=dict(link.metadata),
             flagged_count=len(link.flagged_payments),
             created_at=link.created_on,
+            amount_due=link.left_to_pay(),
         )
 
 

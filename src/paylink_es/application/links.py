@@ -25,6 +25,7 @@ from paylink_es.domain.idempotency import derived_id
 from paylink_es.domain.link import (
     EDITABLE,
     PAID_FOR,
+    PARTIAL_TERMS,
     LinkCodeIndex,
     PaymentLink,
     link_id_for_reference,
@@ -100,7 +101,6 @@ class LinkService:
         who = _who(by) if by is not None else None
         # Methods a merchant names must take the link; a duplicate keeps those that still can.
         named = fields.get("methods") is not None and duplicate_of is None
-        offer = offer_of(terms)
         # Drawn here, in the caller's thread: an idempotent request derives it from its key.
         derived = derived_id()
         if terms.reference_id is not None:
@@ -109,11 +109,7 @@ class LinkService:
             link_id = derived or app.draw_id()
 
         def command() -> tuple[LinkDetails, bool]:
-            plan = self.merchants.fee_plan(merchant_id)
-            methods = accepted_methods(
-                terms.methods, offer, plan, named=named, minimums=self.minimums
-            )
-            offered = replace(terms, methods=methods)
+            offered = self._offered(merchant_id, terms, named=named)
             code = random_base62(LINK_CODE_LENGTH)
             link = PaymentLink.create(
                 link_id, merchant_id, code, offered, by=who, duplicate_of=duplicate_of
@@ -187,16 +183,24 @@ class LinkService:
         except NotFoundError:
             return None
         # The terms the create command would offer (its methods: those that take the link).
-        offer = offer_of(terms)
+        offered = self._offered(merchant_id, terms, named=fields.get("methods") is not None)
+        return self._same_reference(link_id, offered, link)
+
+    def _offered(self, merchant_id: UUID, terms: LinkTerms, *, named: bool) -> LinkTerms:
+        """``terms`` as a link offers them: the methods that take it (each one ``named``
+        must), and the merchant's expiry policy for a link paid in parts that names none."""
         plan = self.merchants.fee_plan(merchant_id)
         methods = accepted_methods(
-            terms.methods,
-            offer,
-            plan,
-            named=fields.get("methods") is not None,
-            minimums=self.minimums,
+            terms.methods, offer_of(terms), plan, named=named, minimums=self.minimums
         )
-        return self._same_reference(link_id, replace(terms, methods=methods), link)
+        return self._partial_policy(merchant_id, replace(terms, methods=methods))
+
+    def _partial_policy(self, merchant_id: UUID, terms: LinkTerms) -> LinkTerms:
+        """``terms`` with the merchant's ``partial_expiry`` when a link paid in parts names
+        none: a link keeps the policy it was made (or turned partial) with."""
+        if not terms.allow_partial or terms.partial_expiry is not None:
+            return terms
+        return replace(terms, partial_expiry=self.merchants.partial_expiry(merchant_id))
 
     def taken_references(self, merchant_id: UUID, mode: str, references: Sequence[str]) -> set[str]:
         """Which of ``references`` already name one of the merchant's links in ``mode``:
@@ -313,21 +317,15 @@ class LinkService:
         }
         if any(name in changes for name in AMOUNTS):
             raw.update(dict.fromkeys(AMOUNTS))
+        if changes.get("allow_partial") is False:  # paid whole again: no partial terms
+            raw.update(dict.fromkeys(PARTIAL_TERMS[1:]))
         raw.update(changes)
-        terms = link_terms(now, **raw)
+        terms = self._partial_policy(link.merchant_id, link_terms(now, **raw))
         link.changes(terms)  # a link with payments refuses a new price before methods are asked
         price_changed = any(getattr(terms, name) != getattr(current, name) for name in PAID_FOR)
         if "methods" not in changes and not price_changed:
             return terms
-        plan = self.merchants.fee_plan(link.merchant_id)
-        methods = accepted_methods(
-            terms.methods,
-            offer_of(terms),
-            plan,
-            named="methods" in changes,
-            minimums=self.minimums,
-        )
-        return replace(terms, methods=methods)
+        return self._offered(link.merchant_id, terms, named="methods" in changes)
 
     def duplicate(self, link_id: UUID, by: str) -> LinkDetails:
         """A new link on the same terms as ``link_id`` (any status), without its

@@ -32,6 +32,7 @@ class MerchantDetails(Snapshot):
     bank_account: dict[str, str] | None
     fee_plan: FeePlan
     anomaly_policy: dict[str, str]
+    partial_expiry: str
 
     derived: ClassVar[Mapping[str, Callable[[Merchant], object]]] = {
         "keys": lambda merchant: dict(merchant.keys),
@@ -40,6 +41,7 @@ class MerchantDetails(Snapshot):
         ),
         "fee_plan": lambda merchant: merchant.fee_plan(),
         "anomaly_policy": lambda merchant: dict(merchant.anomaly_policy),
+        "partial_expiry": lambda merchant: merchant.partial_expiry_policy(),
     }
 
 
@@ -183,6 +185,15 @@ class MerchantService:
     def set_anomaly_policy(self, merchant_id: UUID, policy: dict[str, str]) -> None:
         """Decide per anomaly what happens to money that arrived oddly: accept, hold, refund."""
         self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_anomaly_policy(policy))
+
+    def set_partial_expiry(self, merchant_id: UUID, policy: object) -> None:
+        """What the merchant's links paid in part do at their expiry (``expire`` or
+        ``keep_open``), for links created from now on that do not say."""
+        self.app.update(Merchant, merchant_id, "merchant", lambda m: m.set_partial_expiry(policy))
+
+    def partial_expiry(self, merchant_id: UUID) -> str:
+        """The merchant's policy for links paid in part at their expiry."""
+        return self.app.get(Merchant, merchant_id, "merchant").partial_expiry_policy()
 
     def set_bank_account(
         self, merchant_id: UUID, bank: str, account_number: str, account_name: str

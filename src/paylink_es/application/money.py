@@ -29,6 +29,7 @@ from paylink_es.domain.calendar import (
 )
 from paylink_es.domain.errors import AmountInvalidError, DomainError, NotFoundError
 from paylink_es.domain.idempotency import deriving_ids
+from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.money import Money
 from paylink_es.domain.payment import REFUND_FAILED, SETTLED, VERIFIED, Payment
@@ -434,7 +435,9 @@ class MoneyService:
         - accepted: ``RefundRequested``, ``Refunded`` (the money moves: settled money out
           of the available balance through the funds guard, below zero if need be, less
           the fee given back under a ``returned`` refund fee policy) and
-          ``RefundSucceeded`` with the channel's reference;
+          ``RefundSucceeded`` with the channel's reference; a part of a link paid in
+          parts counts for less on the link (``PaymentLink.PartRefunded``), and a
+          completed link is partially paid again;
         - refused: ``RefundRequested`` and ``RefundFailed`` with the channel's words; no
           money moves, and :class:`ChannelRefusedError` is raised once it is recorded.
 
@@ -471,6 +474,10 @@ class MoneyService:
             fee_back = payment.fee_share_of(amount)
             payment.refund(refund_id, amount, why, channel_ref)
             changed: list[Any] = [payment]
+            link = self.app.get(PaymentLink, payment.link_id, "link")
+            if link.allow_partial:  # a part refunded: less is paid toward the link
+                link.recount(payment.id, refund_id, payment.refundable())
+                changed.append(link)
             if settled:
                 taken = amount - fee_back if fee_back is not None else amount
                 funds = self._funds(payment.merchant_id, payment.mode, amount.currency)

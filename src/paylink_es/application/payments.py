@@ -16,7 +16,7 @@ from paylink_es.domain.acceptance import check_amount_for
 from paylink_es.domain.aggregate import stable_id
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
 from paylink_es.domain.fees import FeePlan, amount_with_fee_on_customer, fee_at_verification
-from paylink_es.domain.link import LINK_ALREADY_COMPLETED, PaymentLink
+from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import check_method
 from paylink_es.domain.money import MAX_MINOR_UNITS, Money
@@ -151,11 +151,14 @@ class PaymentService:
             payment = app.get(Payment, payment_id, "payment")
             link = app.get(PaymentLink, payment.link_id, "link")
             if payment.anomaly is None and payment.received is not None:
-                if not link.uses_left():
-                    # Other payments were confirmed first and took every use of the link.
-                    self._flag(payment, link, LINK_ALREADY_COMPLETED)
+                part = payment.toward_link()
+                # Other payments confirmed first may have taken every use of the link, or
+                # paid so much of a link paid in parts that this part is more than is left.
+                anomaly = link.acceptance_anomaly(part)
+                if anomaly is not None:
+                    self._flag(payment, link, anomaly)
                 else:
-                    link.accept_payment(payment.id, payment.received)
+                    link.accept_payment(payment.id, payment.received, part)
             plan = app.get(Merchant, payment.merchant_id, "merchant").fee_plan()
             payment.verify(
                 fee if fee is not None else self._plan_fee(payment, plan),

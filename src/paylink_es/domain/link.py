@@ -1,5 +1,5 @@
 """The PaymentLink aggregate: created, edited, sent, opened, deactivated and reactivated,
-paid, expired, cancelled, completed."""
+paid (whole, or in parts), expired, cancelled, completed."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from paylink_es.domain.errors import (
     TransitionInvalidError,
 )
 from paylink_es.domain.money import Money, parse_minor_units
-from paylink_es.domain.terms import Customer, LineItem, LinkTerms
+from paylink_es.domain.terms import KEEP_OPEN, Customer, LineItem, LinkTerms
 
 # Why money that arrived was not simply counted; each is recorded, never dropped.
 PAID_AFTER_EXPIRY = "paid_after_expiry"
@@ -56,7 +56,10 @@ ACTIVE, COMPLETED, EXPIRED, CANCELLED = "active", "completed", "expired", "cance
 # Deactivated by the merchant: not payable, shows the merchant's message; not closed (it
 # can be reactivated, edited, cancelled, and it still expires).
 INACTIVE = "inactive"
-OPEN_STATUSES = (ACTIVE, INACTIVE)
+# A link paid in parts after its first verified part, until it is paid in full.
+PARTIALLY_PAID = "partially_paid"
+OPEN_STATUSES = (ACTIVE, INACTIVE, PARTIALLY_PAID)
+PAYABLE_STATUSES = (ACTIVE, PARTIALLY_PAID)
 
 # What an edit may change, and which of those say what a payment paid for.
 EDITABLE: tuple[str, ...] = (
@@ -68,8 +71,12 @@ EDITABLE: tuple[str, ...] = (
     "methods",
     "expires_at",
     "customer",
+    "allow_partial",
+    "partial_min",
+    "partial_expiry",
 )
-PAID_FOR = frozenset({"currency", "amount", "amount_min", "amount_max"})
+PAID_FOR = frozenset({"currency", "amount", "amount_min", "amount_max", "allow_partial"})
+PARTIAL_TERMS = ("allow_partial", "partial_min", "partial_expiry")
 
 
 def link_id_for_reference(merchant_id: UUID, mode: str, reference_id: str) -> UUID:
@@ -78,7 +85,8 @@ def link_id_for_reference(merchant_id: UUID, mode: str, reference_id: str) -> UU
 
 
 class AmountTerms(Protocol):
-    """What a link says about its amount: fixed, or the payer's choice within a range."""
+    """What a link says about its amount: fixed (perhaps paid in parts), or the payer's
+    choice within a range."""
 
     @property
     def amount(self) -> int | None: ...
@@ -88,11 +96,20 @@ class AmountTerms(Protocol):
     def amount_max(self) -> int | None: ...
     @property
     def currency(self) -> str: ...
+    @property
+    def allow_partial(self) -> bool: ...
+    @property
+    def partial_min(self) -> int | None: ...
+    @property
+    def amount_paid(self) -> int: ...
 
 
 def amount_due(terms: AmountTerms, offered: object | None) -> Money:
     """The amount to pay under ``terms``: the fixed amount, or the customer's offer within
-    min/max (a link, or a snapshot of one checked before any remote call)."""
+    min/max, or a part of a link paid in parts (a link, or a snapshot of one checked before
+    any remote call)."""
+    if terms.allow_partial and terms.amount is not None:
+        return _part_due(terms, terms.amount, offered)
     if terms.amount is not None:
         if offered is not None and parse_minor_units(offered, "amount") != terms.amount:
             raise AmountInvalidError("amount", f"this link is for exactly {terms.amount}")
@@ -104,6 +121,24 @@ def amount_due(terms: AmountTerms, offered: object | None) -> Money:
     if value < low or (high is not None and value > high):
         upper = f" and {high}" if high is not None else ""
         raise AmountInvalidError("amount", f"must be between {low}{upper}, got {value}")
+    return Money(value, terms.currency)
+
+
+def _part_due(terms: AmountTerms, amount: int, offered: object | None) -> Money:
+    """A part of a link paid in parts: what is left when no amount is offered; an offer is
+    at least ``partial_min`` for the first part (later ones at least the method's minimum,
+    checked by the method) and never more than what is left."""
+    left = amount - terms.amount_paid
+    if offered is None:
+        return Money(left, terms.currency)
+    value = parse_minor_units(offered, "amount")
+    if value > left:
+        raise AmountInvalidError("amount", f"{value} is more than the {left} left to pay")
+    least = terms.partial_min if terms.amount_paid == 0 else None
+    if least is not None and value < least:
+        raise AmountInvalidError(
+            "amount", f"the first payment must be at least {least}, got {value}"
+        )
     return Money(value, terms.currency)
 
 
@@ -147,6 +182,10 @@ class PaymentLink(PaylinkAggregate):
         slug: str | None = None,  # links created before slugs have none
         by: str | None = None,  # who created it (links created before say nobody)
         duplicate_of: UUID | None = None,  # the link this one was duplicated from
+        # Paid in parts (links paid whole, and those stored before, carry none of these).
+        allow_partial: bool = False,
+        partial_min: int | None = None,
+        partial_expiry: str | None = None,
     ) -> None:
         self.merchant_id = merchant_id
         self.code = code
@@ -166,6 +205,9 @@ class PaymentLink(PaylinkAggregate):
         self.success_url = success_url
         self.failure_url = failure_url
         self.metadata = metadata
+        self.allow_partial = allow_partial
+        self.partial_min = partial_min
+        self.partial_expiry = partial_expiry
         self.status = ACTIVE
         self.sent_count = 0
         self.opened_count = 0
@@ -174,6 +216,9 @@ class PaymentLink(PaylinkAggregate):
         self.accepted_payments: list[UUID] = []
         self.flagged_payments: list[UUID] = []
         self.inactive_message: str | None = None
+        # A link paid in parts: what counts toward its amount, in all and per payment.
+        self.amount_paid = 0
+        self.parts: dict[UUID, int] = {}
 
     @classmethod
     def create(
@@ -199,11 +244,26 @@ class PaymentLink(PaylinkAggregate):
     # -- reading -------------------------------------------------------------------
 
     def status_at(self, now: datetime) -> str:
-        """The status a customer sees at ``now``: an active or inactive link past its
-        expiry is expired."""
-        if self.status in OPEN_STATUSES and self.expires_at is not None and now >= self.expires_at:
+        """The status a customer sees at ``now``: an open link (active, inactive, partially
+        paid) past its expiry is expired, unless its expiry is held open."""
+        if self.status in OPEN_STATUSES and self.past_expiry(now):
             return EXPIRED
         return self.status
+
+    def held_open(self) -> bool:
+        """Whether the expiry is held: a link paid in part whose policy is ``keep_open``
+        does not expire until it is paid in full or cancelled."""
+        return self.partial_expiry == KEEP_OPEN and self.amount_paid > 0
+
+    def past_expiry(self, instant: datetime) -> bool:
+        """Whether the link's expiry has passed at ``instant`` (and is not held open)."""
+        return self.expires_at is not None and instant >= self.expires_at and not self.held_open()
+
+    def left_to_pay(self) -> int | None:
+        """What is left to pay on a link paid in parts; None for a link paid whole."""
+        if not self.allow_partial or self.amount is None:
+            return None
+        return self.amount - self.amount_paid
 
     @property
     def has_payments(self) -> bool:
@@ -217,7 +277,7 @@ class PaymentLink(PaylinkAggregate):
     def check_payable(self, method: str, now: datetime) -> None:
         """Raise unless a customer may start paying by ``method`` at ``now``."""
         status = self.status_at(now)
-        if status != ACTIVE:
+        if status not in PAYABLE_STATUSES:
             raise LinkNotPayableError(f"link is {status}; it takes no new payments", field="link")
         if method not in self.methods:
             raise PaymentMethodUnknownError(
@@ -230,7 +290,7 @@ class PaymentLink(PaylinkAggregate):
             return LINK_CANCELLED
         if self.status == COMPLETED:
             return LINK_ALREADY_COMPLETED
-        if self.expires_at is not None and paid_at >= self.expires_at:
+        if self.past_expiry(paid_at):
             return PAID_AFTER_EXPIRY
         if paid.currency != expected.currency:
             return CURRENCY_MISMATCH
@@ -245,7 +305,7 @@ class PaymentLink(PaylinkAggregate):
     def send(self, channel: str, recipient: str, now: datetime) -> None:
         """Record that the link was sent; a closed or expired link is not sent."""
         status = self.status_at(now)
-        if status != ACTIVE:
+        if status not in PAYABLE_STATUSES:
             raise LinkClosedError(f"link is {status}; it cannot be sent", field="link")
         self._sent(channel=channel, recipient=mask_recipient(recipient))
 
@@ -271,7 +331,7 @@ class PaymentLink(PaylinkAggregate):
 
     def expire(self, now: datetime) -> bool:
         """Record the expiry if it has passed; returns whether anything changed."""
-        if self.status in OPEN_STATUSES and self.expires_at is not None and now >= self.expires_at:
+        if self.status in OPEN_STATUSES and self.past_expiry(now):
             self._expired()
             return True
         return False
@@ -312,8 +372,8 @@ class PaymentLink(PaylinkAggregate):
                 if name in PAID_FOR:
                     raise LinkHasPaymentsError(
                         f"{name}: the link has payments, and its {name} is what they paid "
-                        "for; it cannot change (description, expiry, methods and customer "
-                        "can). Duplicate the link for new terms",
+                        "for; it cannot change (description, expiry, methods, customer, "
+                        "partial_min and partial_expiry can). Duplicate the link for new terms",
                         field=name,
                     )
         return changed
@@ -355,6 +415,9 @@ class PaymentLink(PaylinkAggregate):
         metadata: dict[str, str],
         mode: str,
         slug: str | None,
+        allow_partial: bool = False,
+        partial_min: int | None = None,
+        partial_expiry: str | None = None,
     ) -> None:
         """The full terms after the edit: a read model rewrites the link from this alone."""
         self.currency = currency
@@ -373,13 +436,16 @@ class PaymentLink(PaylinkAggregate):
         self.metadata = metadata
         self.mode = mode
         self.slug = slug
+        self.allow_partial = allow_partial
+        self.partial_min = partial_min
+        self.partial_expiry = partial_expiry
 
     def deactivate(self, message: str | None, by: str, now: datetime) -> None:
         """Stop taking payments for now; the page shows ``message`` instead of the methods."""
         status = self.status_at(now)
         if status == INACTIVE:
             raise TransitionInvalidError("link is already inactive", field="link")
-        if status != ACTIVE:
+        if status not in PAYABLE_STATUSES:
             raise LinkClosedError(f"link is {status}; it cannot be deactivated", field="link")
         self._deactivated(message=message, by=by)
 
@@ -389,32 +455,66 @@ class PaymentLink(PaylinkAggregate):
         self.inactive_message = message
 
     def reactivate(self, by: str, now: datetime) -> None:
-        """Take payments again; only an inactive link (not past its expiry) can."""
+        """Take payments again; only an inactive link (not past its expiry) can. A link
+        paid in part is partially paid again."""
         status = self.status_at(now)
-        if status == ACTIVE:
+        if status in PAYABLE_STATUSES:
             raise TransitionInvalidError(
-                "link is active; only an inactive link can be reactivated", field="link"
+                f"link is {status}; only an inactive link can be reactivated", field="link"
             )
         if status != INACTIVE:
             raise LinkClosedError(f"link is {status}; it cannot be reactivated", field="link")
-        self._reactivated(by=by)
+        self._reactivated(by=by, status=PARTIALLY_PAID if self.amount_paid > 0 else ACTIVE)
 
     @event("Reactivated")
-    def _reactivated(self, by: str) -> None:
-        self.status = ACTIVE
+    def _reactivated(self, by: str, status: str = ACTIVE) -> None:
+        self.status = status
         self.inactive_message = None
 
     def uses_left(self) -> bool:
         """Whether another confirmed payment may count as a use (a link cancelled after
-        its last use was taken has none left, though it never completed)."""
+        its last use was taken has none left, though it never completed); a link paid in
+        parts takes parts until it is paid in full."""
         if self.status == COMPLETED:
             return False
+        if self.allow_partial and self.amount is not None:
+            return self.amount_paid < self.amount
         return self.usage_limit is None or self.uses < self.usage_limit
 
-    def accept_payment(self, payment_id: UUID, amount: Money) -> None:
+    def acceptance_anomaly(self, part: Money) -> str | None:
+        """Why a confirmed payment of which ``part`` counts toward the link cannot count
+        now: every use taken, or more than is left to pay on a link paid in parts."""
+        if not self.uses_left():
+            return LINK_ALREADY_COMPLETED
+        left = self.left_to_pay()
+        if left is not None and part.amount > left:
+            return OVERPAID
+        return None
+
+    def accept_payment(self, payment_id: UUID, amount: Money, part: Money | None = None) -> None:
         """Count a confirmed payment as one use; the last allowed use completes an active
         or inactive link (one cancelled while the payment was being confirmed stays
-        cancelled)."""
+        cancelled).
+
+        On a link paid in parts, ``part`` (``amount`` unless given: without the fee the
+        payer paid on top) counts toward the link's amount: the link is partially paid
+        until the parts reach the amount, and then completed.
+        """
+        if self.allow_partial and self.amount is not None:
+            counted = part or amount
+            self._payment_accepted(payment_id=payment_id, amount=amount, part=counted)
+            left = self.amount - self.amount_paid
+            if left > 0:
+                self._partially_paid(
+                    payment_id=payment_id,
+                    amount=counted,
+                    amount_paid=self.amount_paid,
+                    amount_due=left,
+                    status=PARTIALLY_PAID if self.status in PAYABLE_STATUSES else self.status,
+                )
+            elif self.status in OPEN_STATUSES:
+                self._completed()
+            return
         self._payment_accepted(payment_id=payment_id, amount=amount)
         if (
             self.usage_limit is not None
@@ -424,10 +524,55 @@ class PaymentLink(PaylinkAggregate):
             self._completed()
 
     @event("PaymentAccepted")
-    def _payment_accepted(self, payment_id: UUID, amount: Money) -> None:
+    def _payment_accepted(self, payment_id: UUID, amount: Money, part: Money | None = None) -> None:
         self.uses += 1
         self.collected += amount.amount
         self.accepted_payments.append(payment_id)
+        if part is not None:  # what counts toward a link paid in parts
+            self.amount_paid += part.amount
+            self.parts[payment_id] = part.amount
+
+    @event("PartiallyPaid")
+    def _partially_paid(
+        self, payment_id: UUID, amount: Money, amount_paid: int, amount_due: int, status: str
+    ) -> None:
+        """A part was paid and some is left: an open link is partially paid now (one
+        inactive, cancelled or expired keeps its status)."""
+        self.status = status
+
+    def recount(self, payment_id: UUID, refund_id: UUID, left: Money) -> None:
+        """A refund of ``payment_id`` left ``left`` of it: a link paid in parts counts no
+        more of that payment than is left (the fee the payer paid on top goes back first).
+        A completed link is partially paid again (active, once nothing is paid)."""
+        counted = self.parts.get(payment_id)
+        if counted is None or counted <= left.amount:
+            return
+        paid = self.amount_paid - (counted - left.amount)
+        status = self.status
+        if status in (COMPLETED, PARTIALLY_PAID):
+            status = PARTIALLY_PAID if paid > 0 else ACTIVE
+        self._part_refunded(
+            payment_id=payment_id,
+            refund_id=refund_id,
+            amount=Money(counted - left.amount, self.currency),
+            amount_paid=paid,
+            amount_due=(self.amount or 0) - paid,
+            status=status,
+        )
+
+    @event("PartRefunded")
+    def _part_refunded(
+        self,
+        payment_id: UUID,
+        refund_id: UUID,
+        amount: Money,
+        amount_paid: int,
+        amount_due: int,
+        status: str,
+    ) -> None:
+        self.parts[payment_id] -= amount.amount
+        self.amount_paid = amount_paid
+        self.status = status
 
     @event("Completed")
     def _completed(self) -> None:

@@ -15,7 +15,7 @@ from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
 from paylink_es.domain.errors import ApiKeyInvalidError, InvalidFieldError
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan
 from paylink_es.domain.link import DEFAULT_DECISIONS
-from paylink_es.domain.terms import Mode
+from paylink_es.domain.terms import DEFAULT_PARTIAL_EXPIRY, Mode, check_partial_expiry
 
 _BASE62 = string.digits + string.ascii_letters
 
@@ -69,6 +69,8 @@ class Merchant(PaylinkAggregate):
         self.bank_account: dict[str, str] | None = None
         self.fee_plan_data: dict[str, Any] | None = None
         self.anomaly_policy: dict[str, str] = {}
+        # What links paid in part do at their expiry, unless a link says (None: default).
+        self.partial_expiry: str | None = None
         # Per mode: the secret that signs the hosted page's redirects to the link's URLs.
         self.redirect_secrets: dict[str, str] = {}
 
@@ -153,6 +155,24 @@ class Merchant(PaylinkAggregate):
     @event("AnomalyPolicySet")
     def _anomaly_policy_set(self, policy: dict[str, str]) -> None:
         self.anomaly_policy = dict(policy)
+
+    def partial_expiry_policy(self) -> str:
+        """What this merchant's links paid in part do at their expiry, unless a link says:
+        ``expire`` (the platform's default) or ``keep_open``."""
+        return self.partial_expiry or DEFAULT_PARTIAL_EXPIRY
+
+    def set_partial_expiry(self, policy: object) -> None:
+        """Record the policy for links created from now on (the same policy records
+        nothing); a link made before keeps the policy it was made with."""
+        checked = check_partial_expiry(policy)
+        if checked is None:
+            raise InvalidFieldError("partial_expiry", "is required: 'expire' or 'keep_open'")
+        if checked != self.partial_expiry_policy():
+            self._partial_expiry_set(policy=checked)
+
+    @event("PartialExpirySet")
+    def _partial_expiry_set(self, policy: str) -> None:
+        self.partial_expiry = policy
 
     def decision_for(self, anomaly: str) -> str:
         """This merchant's decision for an anomaly (the platform default if not set)."""

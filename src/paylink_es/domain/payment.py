@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -257,6 +258,17 @@ class Payment(PaylinkAggregate):
         self.settled_fee = fee
         self.fee_returned_after_settlement = Money.zero(fee.currency)
 
+    def toward_link(self) -> Money:
+        """What of this payment counts toward its link's amount (a link paid in parts):
+        the amount asked less the fee the payer paid on top, and never more than is left
+        after refunds."""
+        if self.received is None:
+            return Money.zero(self.amount.currency)
+        surcharge = getattr(self, "surcharge", None)
+        base = self.amount - surcharge if surcharge is not None else self.amount
+        left = self.received - self.refunded
+        return base if base.currency == left.currency and base <= left else left
+
     def refundable(self) -> Money:
         """How much can still be refunded: all the payer paid, less what went back.
 
@@ -289,43 +301,21 @@ class Payment(PaylinkAggregate):
         (``Refunded``: the postings) and the refund done (``RefundSucceeded``, with the
         channel's reference).
         """
-        self.check_refund(refund_id, amount)
         fee_back = self.fee_share_of(amount)
-        self._request_refund(refund_id, amount, reason)
+        refund = self._request_refund(refund_id, amount, reason)
         self._refunded(
-            merchant_id=self.merchant_id,
-            mode=self.mode,
             channel=self.channel,
-            refund_id=refund_id,
-            amount=amount,
             source=self.ledger_account(),
-            reason=reason,
             channel_ref=channel_ref,
             fee_returned=fee_back,
+            **refund,
         )
-        self._refund_succeeded(
-            merchant_id=self.merchant_id,
-            mode=self.mode,
-            refund_id=refund_id,
-            amount=amount,
-            reason=reason,
-            channel_ref=channel_ref,
-            fee_returned=fee_back,
-        )
+        self._refund_succeeded(channel_ref=channel_ref, fee_returned=fee_back, **refund)
 
     def refund_refused(self, refund_id: UUID, amount: Money, reason: str, failure: str) -> None:
         """The channel refused the refund: the request and the refusal (in the channel's
         words) are recorded; no money moves."""
-        self.check_refund(refund_id, amount)
-        self._request_refund(refund_id, amount, reason)
-        self._refund_failed(
-            merchant_id=self.merchant_id,
-            mode=self.mode,
-            refund_id=refund_id,
-            amount=amount,
-            reason=reason,
-            failure=failure,
-        )
+        self._refund_failed(failure=failure, **self._request_refund(refund_id, amount, reason))
 
     def fee_share_of(self, amount: Money) -> Money | None:
         """The fee a refund of ``amount`` gives back now; None when the fee is kept.
@@ -346,15 +336,19 @@ class Payment(PaylinkAggregate):
             share = share if share <= left else left
         return share
 
-    def _request_refund(self, refund_id: UUID, amount: Money, reason: str) -> None:
-        self._refund_requested(
-            merchant_id=self.merchant_id,
-            mode=self.mode,
-            channel=self.channel,
-            refund_id=refund_id,
-            amount=amount,
-            reason=reason,
-        )
+    def _request_refund(self, refund_id: UUID, amount: Money, reason: str) -> dict[str, Any]:
+        """Check the refund and record it asked for; returns what every event of the
+        refund says (its outcome's, and the money's), for those events."""
+        self.check_refund(refund_id, amount)
+        refund: dict[str, Any] = {
+            "merchant_id": self.merchant_id,
+            "mode": self.mode,
+            "refund_id": refund_id,
+            "amount": amount,
+            "reason": reason,
+        }
+        self._refund_requested(channel=self.channel, **refund)
+        return refund
 
     def refund_ids_so_far(self) -> tuple[UUID, ...]:
         """The ids of the refunds that returned money on this payment, oldest first."""

@@ -29,6 +29,11 @@ from paylink_es.domain.validation import (
 MAX_USAGE_LIMIT = 1_000_000
 MAX_LINE_ITEMS = 100
 Mode = Literal["test", "live"]
+# What becomes of a link paid in part when its expiry passes: it expires (what was paid
+# stays credited), or it stays open until it is paid in full or cancelled.
+EXPIRE, KEEP_OPEN = "expire", "keep_open"
+PARTIAL_EXPIRY_POLICIES = (EXPIRE, KEEP_OPEN)
+DEFAULT_PARTIAL_EXPIRY = EXPIRE
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,11 @@ class LinkTerms:
     metadata: dict[str, str] = field(default_factory=dict)
     mode: Mode = "test"
     slug: str | None = None
+    # Paid in parts (a down payment first): the first part at least ``partial_min``;
+    # ``partial_expiry`` None on a request means the merchant's policy.
+    allow_partial: bool = False
+    partial_min: int | None = None
+    partial_expiry: str | None = None
 
     @property
     def is_open_amount(self) -> bool:
@@ -184,13 +194,66 @@ def _amounts(
     return None, low, high
 
 
+def check_partial_expiry(value: object, field: str = "partial_expiry") -> str | None:
+    """``expire`` or ``keep_open`` (what a link paid in part does at its expiry), or None."""
+    if value is None:
+        return None
+    if value not in PARTIAL_EXPIRY_POLICIES:
+        raise InvalidFieldError(field, "must be 'expire' or 'keep_open'")
+    return str(value)
+
+
+def _partial(
+    raw: dict[str, Any], amount: int | None, items: list[LineItem], usage_limit: int | None
+) -> tuple[bool, int | None, str | None]:
+    """``allow_partial``, ``partial_min`` and ``partial_expiry``, checked against the
+    amount: only a fixed amount without line items, used once, is paid in parts."""
+    allow = raw.get("allow_partial", False)
+    if not isinstance(allow, bool):
+        raise InvalidFieldError("allow_partial", "must be true or false")
+    least, policy = raw.get("partial_min"), check_partial_expiry(raw.get("partial_expiry"))
+    if not allow:
+        for name, value in (("partial_min", least), ("partial_expiry", policy)):
+            if value is not None:
+                raise InvalidFieldError(
+                    name, "is only for a link paid in parts: set allow_partial to true"
+                )
+        return False, None, None
+    if amount is None:
+        raise InvalidFieldError(
+            "allow_partial",
+            "partial payments pay a fixed amount in parts; this link lets the payer choose "
+            "the amount (amount_min/amount_max): give a fixed amount",
+        )
+    if items:
+        raise InvalidFieldError(
+            "allow_partial",
+            "line items are paid for whole; a link paid in parts takes a fixed amount "
+            "without line_items",
+        )
+    if usage_limit != 1:
+        raise UsageLimitInvalidError(
+            "usage_limit",
+            "a link paid in parts is one use, complete when paid in full: usage_limit must be 1",
+        )
+    if least is None:
+        raise AmountInvalidError(
+            "partial_min", "is required with allow_partial: the least the first payment may be"
+        )
+    first = parse_minor_units(least, "partial_min")
+    if first > amount:
+        raise AmountInvalidError("partial_min", f"{first} is more than the amount {amount}")
+    return True, first, policy
+
+
 def link_terms(now: datetime, **raw: Any) -> LinkTerms:
     """Check every field of a link request; raise a named domain error on the first bad one.
 
     ``amount`` (or ``line_items``) fixes the price; an amount the payer chooses is asked
     for explicitly with ``amount_min`` (and optionally ``amount_max``): a link with none
     of these is refused, never made pay-anything from Rp 1. ``usage_limit`` defaults to
-    1 (single use); ``None`` means unlimited.
+    1 (single use); ``None`` means unlimited. ``allow_partial`` (with ``partial_min``, the
+    least first payment) lets a fixed amount be paid in parts.
     """
     known = set(LinkTerms.__dataclass_fields__)
     unknown = set(raw) - known
@@ -203,6 +266,8 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
     mode = raw.get("mode", "test")
     if mode not in ("test", "live"):
         raise InvalidFieldError("mode", "must be 'test' or 'live'")
+    usage_limit = _usage_limit(raw.get("usage_limit", 1))
+    allow_partial, partial_min, partial_expiry = _partial(raw, amount, items, usage_limit)
     return LinkTerms(
         currency=check_currency(raw.get("currency", "IDR")),
         description=require_text(
@@ -214,7 +279,7 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
         reference_id=check_reference(raw.get("reference_id")),
         methods=check_methods(raw.get("methods")),
         expires_at=check_expiry(raw.get("expires_at"), now),
-        usage_limit=_usage_limit(raw.get("usage_limit", 1)),
+        usage_limit=usage_limit,
         line_items=items,
         customer=_customer(raw.get("customer")),
         success_url=check_url(raw.get("success_url"), "success_url"),
@@ -222,4 +287,7 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
         metadata=check_metadata(raw.get("metadata")),
         mode=mode,
         slug=check_slug(raw.get("slug")),
+        allow_partial=allow_partial,
+        partial_min=partial_min,
+        partial_expiry=partial_expiry,
     )
