@@ -83,6 +83,8 @@ LINK_PAYMENT_FLAGGED = event_type(PaymentLink, "PaymentFlagged")
 LINK_EDITED = event_type(PaymentLink, "Edited")
 LINK_DEACTIVATED = event_type(PaymentLink, "Deactivated")
 LINK_REACTIVATED = event_type(PaymentLink, "Reactivated")
+LINK_PARTIALLY_PAID = event_type(PaymentLink, "PartiallyPaid")
+LINK_PART_REFUNDED = event_type(PaymentLink, "PartRefunded")
 
 PAYMENT_INITIATED = event_type(Payment, "Initiated")
 PAYMENT_RECEIVED = event_type(Payment, "Received")

@@ -35,7 +35,7 @@ from projections.events import (
     REFUND_SUCCEEDED,
     event_named,
 )
-from projections.links import link_event_detail, payment_event_detail, term_value
+from projections.links import link_event_detail, partial_terms, payment_event_detail, term_value
 from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement
 
@@ -85,7 +85,9 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
             "changed": detail["changed"],
             "by": detail["by"],
             "previous": detail["from"],
-            **{name: term_value(name, e[name]) for name in EDITABLE},
+            # Terms added since the edit was stored read as a link paid whole has them.
+            **{name: term_value(name, e.get(name)) for name in EDITABLE},
+            **partial_terms(e),
         }
     elif issubclass(kind, PaymentLink.Event):
         data = {
@@ -102,6 +104,8 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
                 currency=e["currency"],
                 description=e["description"],
                 reference_id=e["reference_id"],
+                **partial_terms(e),
+                partial_expiry=e.get("partial_expiry"),
             )
     elif kind in PAYOUT_EVENTS:
         data = {"object": "payout", "id": originator(event), "status": PAYOUT_STATUS[kind]}

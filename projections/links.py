@@ -1,4 +1,5 @@
-"""Link tracking: each link's status, counts, money collected and full timeline."""
+"""Link tracking: each link's status, counts, money collected (and paid toward a link paid
+in parts) and full timeline."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from projections.events import (
     LINK_EDITED,
     LINK_EXPIRED,
     LINK_OPENED,
+    LINK_PART_REFUNDED,
+    LINK_PARTIALLY_PAID,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
     LINK_REACTIVATED,
@@ -40,7 +43,20 @@ LINK_STATUS: dict[type, str] = {
     LINK_COMPLETED: "completed",
     LINK_DEACTIVATED: "inactive",
     LINK_REACTIVATED: "active",
+    LINK_PARTIALLY_PAID: "partially_paid",
+    LINK_PART_REFUNDED: "partially_paid",
 }
+# Events that say the status they leave the link in (it depends on what was paid);
+# Reactivated stored before links were paid in parts says none: active.
+STATUS_SAID = frozenset({LINK_REACTIVATED, LINK_PARTIALLY_PAID, LINK_PART_REFUNDED})
+
+
+def status_after(kind: type, e: dict[str, Any]) -> str:
+    """The status a link has after an event of ``kind`` (one of :data:`LINK_STATUS`)."""
+    said: str | None = e.get("status") if kind in STATUS_SAID else None
+    return said or LINK_STATUS[kind]
+
+
 COUNTERS: dict[type, str] = {
     LINK_SENT: "sent_count = sent_count + 1",
     LINK_OPENED: "opened_count = opened_count + 1",
@@ -78,7 +94,22 @@ def _terms(e: dict[str, Any]) -> dict[str, Any]:
         "failure_url": e["failure_url"],
         "metadata": e["metadata"],
         "slug": e.get("slug"),
+        **partial_terms(e),
     }
+
+
+def partial_terms(e: dict[str, Any]) -> dict[str, Any]:
+    """Whether a created or edited link is paid in parts, and the least first part (links
+    stored before links could be paid in parts are paid whole); ``partial_expiry`` is a
+    column."""
+    return {"allow_partial": e.get("allow_partial", False), "partial_min": e.get("partial_min")}
+
+
+def partial_columns(e: dict[str, Any]) -> tuple[str | None, bool]:
+    """A link's ``partial_expiry`` column, and whether it is paid in parts (its
+    ``amount_paid`` column is then a number, else NULL)."""
+    partial = bool(e.get("allow_partial"))
+    return (e.get("partial_expiry") if partial else None), partial
 
 
 def search_text(description: str, reference_id: str | None) -> str:
@@ -107,6 +138,11 @@ def _who(e: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
     return detail
 
 
+MONEY_EVENTS = frozenset(
+    {LINK_PAYMENT_ACCEPTED, LINK_PAYMENT_FLAGGED, LINK_PARTIALLY_PAID, LINK_PART_REFUNDED}
+)
+
+
 def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
     """What a link's timeline says about one of its events (JSON values)."""
     if kind is LINK_EDITED:
@@ -121,7 +157,7 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         detail = {"message": e["message"]} if e["message"] is not None else {}
         return _who(e, detail)
     if kind is LINK_REACTIVATED:
-        return _who(e, {})
+        return _who(e, {"status": e["status"]} if e.get("status") else {})
     if kind is LINK_CREATED:
         detail = {}
         if e.get("duplicate_of") is not None:
@@ -131,7 +167,7 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         return {"channel": e["channel"], "recipient": e["recipient"]}
     if kind is LINK_SEND_FAILED:
         return {"channel": e["channel"], "recipient": e["recipient"], "reason": e["reason"]}
-    if kind is LINK_PAYMENT_ACCEPTED or kind is LINK_PAYMENT_FLAGGED:
+    if kind in MONEY_EVENTS:
         detail = {
             "payment_id": str(e["payment_id"]),
             "amount": e["amount"].amount,
@@ -139,6 +175,14 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         }
         if "anomaly" in e:
             detail["anomaly"] = e["anomaly"]
+        if e.get("part") is not None:  # what counts toward a link paid in parts
+            detail["part"] = e["part"].amount
+        if kind is LINK_PART_REFUNDED:
+            detail["refund_id"] = uuid_text(e["refund_id"])
+        if kind is LINK_PARTIALLY_PAID or kind is LINK_PART_REFUNDED:
+            detail.update(
+                amount_paid=e["amount_paid"], amount_due=e["amount_due"], status=e["status"]
+            )
         return detail
     if kind is LINK_CANCELLED:
         return _who(e, {"reason": e["reason"]} if e.get("reason") else {})
@@ -191,7 +235,7 @@ class LinkTracking(ReadModel):
         " payment_count BIGINT NOT NULL DEFAULT 0, flagged_count BIGINT NOT NULL DEFAULT 0,"
         " collected BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL, position BIGINT NOT NULL, terms TEXT NOT NULL,"
-        " search TEXT NOT NULL)",
+        " search TEXT NOT NULL, amount_paid BIGINT, partial_expiry TEXT)",
         "CREATE INDEX IF NOT EXISTS links_by_merchant"
         " ON {s}links (merchant_id, mode, created_at, link_id)",
         "CREATE INDEX IF NOT EXISTS links_expiring ON {s}links (status, expires_at)",
@@ -218,12 +262,14 @@ class LinkTracking(ReadModel):
         )
         if kind is LINK_CREATED:
             expires = e["expires_at"]
+            partial_expiry, partial = partial_columns(e)
             return [
                 (
                     "INSERT INTO {s}links (link_id, merchant_id, mode, code, reference_id,"
                     " description, currency, amount, amount_min, amount_max, usage_limit,"
-                    " expires_at, status, created_at, updated_at, position, terms, search)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                    " expires_at, status, created_at, updated_at, position, terms, search,"
+                    " amount_paid, partial_expiry)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
                     (
                         link_id,
                         uuid_text(e["merchant_id"]),
@@ -242,20 +288,29 @@ class LinkTracking(ReadModel):
                         position,
                         to_json(_terms(e)),
                         search_text(e["description"], e["reference_id"]),
+                        0 if partial else None,
+                        partial_expiry,
                     ),
                 ),
                 timeline,
             ]
         if kind is LINK_EDITED:
             return [self._edited(e, link_id, at, position), timeline]
-        if kind in LINK_STATUS:
-            change = "status = ?"
-            params: tuple[Any, ...] = (LINK_STATUS[kind],)
+        if kind is LINK_PART_REFUNDED:
+            change = "status = ?, amount_paid = ?"
+            params: tuple[Any, ...] = (e["status"], e["amount_paid"])
+        elif kind in LINK_STATUS:
+            change, params = "status = ?", (status_after(kind, e),)
         elif kind in COUNTERS:
             change, params = COUNTERS[kind], ()
         elif kind is LINK_PAYMENT_ACCEPTED:
-            change = "payment_count = payment_count + 1, collected = collected + ?"
-            params = (e["amount"].amount,)
+            # amount_paid: NULL (a link paid whole) stays NULL.
+            change = (
+                "payment_count = payment_count + 1, collected = collected + ?,"
+                " amount_paid = amount_paid + ?"
+            )
+            part = e.get("part")
+            params = (e["amount"].amount, part.amount if part is not None else 0)
         else:
             return [timeline]
         update = f"UPDATE {{s}}links SET {change}, updated_at = ?, position = ? WHERE link_id = ?"
@@ -263,12 +318,15 @@ class LinkTracking(ReadModel):
 
     @staticmethod
     def _edited(e: dict[str, Any], link_id: str, at: str, position: int) -> Statement:
-        """The link's columns and terms rewritten from the edit's full terms."""
+        """The link's columns and terms rewritten from the edit's full terms (an edit turns
+        partial payments on or off only while nothing was paid)."""
         expires = e["expires_at"]
+        partial_expiry, partial = partial_columns(e)
         return (
             "UPDATE {s}links SET reference_id = ?, description = ?, currency = ?, amount = ?,"
             " amount_min = ?, amount_max = ?, usage_limit = ?, expires_at = ?, terms = ?,"
-            " search = ?, updated_at = ?, position = ? WHERE link_id = ?",
+            " search = ?, amount_paid = CASE WHEN ? THEN COALESCE(amount_paid, 0) END,"
+            " partial_expiry = ?, updated_at = ?, position = ? WHERE link_id = ?",
             (
                 e["reference_id"],
                 e["description"],
@@ -280,6 +338,8 @@ class LinkTracking(ReadModel):
                 iso(expires) if expires else None,
                 to_json(_terms(e)),
                 search_text(e["description"], e["reference_id"]),
+                partial,
+                partial_expiry,
                 at,
                 position,
                 link_id,

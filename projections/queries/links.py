@@ -14,11 +14,12 @@ from projections.events import (
     LINK_CREATED,
     LINK_EDITED,
     LINK_OPENED,
+    LINK_PART_REFUNDED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
     LINK_SENT,
 )
-from projections.links import LINK_STATUS, search_text, timeline_event
+from projections.links import LINK_STATUS, STATUS_SAID, search_text, timeline_event
 from projections.queries.paging import (
     EXPORT_PAGE,
     Keyset,
@@ -34,9 +35,14 @@ from projections.queries.paging import (
 from projections.readmodel import iso, to_json
 from projections.runner import ReadModels
 
-LINK_STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
+LINK_STATUSES = ("active", "partially_paid", "inactive", "completed", "expired", "cancelled")
 # Statuses that still end at the link's expiry (past it, the link reads expired).
-OPEN = ("active", "inactive")
+OPEN = ("active", "inactive", "partially_paid")
+# An open link is past its expiry at ``?``, unless a part paid holds it open (keep_open).
+PAST_EXPIRY = (
+    "(expires_at IS NOT NULL AND expires_at <= ? AND (partial_expiry IS NULL"
+    " OR partial_expiry <> 'keep_open' OR amount_paid = 0))"
+)
 
 
 class LinkRow(TypedDict):
@@ -64,8 +70,11 @@ class LinkRow(TypedDict):
     created_at: str
     updated_at: str
     position: int
-    terms: str  # JSON: methods, line_items, customer, success_url, failure_url, metadata
+    terms: str  # JSON: methods, line_items, customer, success_url, failure_url, metadata,
+    # slug, allow_partial, partial_min
     search: str  # description and reference, case-folded
+    amount_paid: int | None  # toward a link paid in parts; None for a link paid whole
+    partial_expiry: str | None  # a link paid in parts: expire or keep_open
 
 
 class TimelineEntry(TypedDict):
@@ -107,18 +116,27 @@ class LinkAsOf(LinkDetail):
 LINKS = Keyset("links", ("created_at", "link_id"), (str, str), LinkRow)
 
 
-def _effective_status(row: LinkRow, now: datetime) -> str:
-    if row["status"] in OPEN and row["expires_at"] and row["expires_at"] <= iso(now):
+def _status_at(row: LinkRow, status: str, then: str) -> str:
+    """``status`` as read at ``then``: an open link past its expiry (:data:`PAST_EXPIRY`)
+    reads expired."""
+    expires = row["expires_at"]
+    held = row["partial_expiry"] == "keep_open" and bool(row["amount_paid"])
+    if status in OPEN and expires and expires <= then and not held:
         return "expired"
-    return row["status"]
+    return status
+
+
+def _effective_status(row: LinkRow, now: datetime) -> str:
+    return _status_at(row, row["status"], iso(now))
 
 
 def expiring(models: ReadModels, now: datetime, limit: int = 500) -> list[str]:
-    """Active and inactive links whose expiry has passed by ``now`` (earliest first): the
-    ones still waiting for their ``Expired`` event."""
+    """Open links (active, inactive, partially paid and not held open) whose expiry has
+    passed by ``now`` (earliest first): the ones still waiting for their ``Expired``
+    event."""
     rows = models["links"].view.query(
-        "SELECT link_id FROM {s}links WHERE status IN ('active', 'inactive')"
-        " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, link_id LIMIT ?",
+        "SELECT link_id FROM {s}links WHERE status IN ('active', 'inactive', 'partially_paid')"
+        f" AND {PAST_EXPIRY} ORDER BY expires_at, link_id LIMIT ?",
         (iso(now), limit),
     )
     return [row["link_id"] for row in rows]
@@ -149,13 +167,13 @@ def list_links(
     if status is not None:
         if status not in LINK_STATUSES:
             raise QueryError("status", f"must be one of {', '.join(LINK_STATUSES)}")
-        expired = "(expires_at IS NOT NULL AND expires_at <= ?)"
         if status in OPEN:
-            where.append(f"status = ? AND NOT {expired}")
+            where.append(f"status = ? AND NOT {PAST_EXPIRY}")
             params.extend((status, iso(now)))
         elif status == "expired":
             where.append(
-                f"(status = 'expired' OR (status IN ('active', 'inactive') AND {expired}))"
+                "(status = 'expired' OR (status IN ('active', 'inactive', 'partially_paid')"
+                f" AND {PAST_EXPIRY}))"
             )
             params.append(iso(now))
         else:
@@ -206,16 +224,34 @@ def link_detail(
     return {**row, "status": _effective_status(row, now), "timeline": timeline}
 
 
-# A link's status after each event of its timeline that changes it.
+# A link's status after each event of its timeline that changes it (those that say the
+# status they leave it in say it in their detail).
 STATUS_AFTER = {
     timeline_event(LINK_CREATED): "active",
     **{timeline_event(kind): status for kind, status in LINK_STATUS.items()},
 }
+SAYS_STATUS = frozenset(timeline_event(kind) for kind in STATUS_SAID)
 EDITED = timeline_event(LINK_EDITED)
 # Terms an edit can change that the links view keeps as columns; the rest are in ``terms``.
-TERM_COLUMNS = frozenset({"description", "currency", "amount", "amount_min", "amount_max"})
+TERM_COLUMNS = frozenset(
+    (
+        "description",
+        "currency",
+        "amount",
+        "amount_min",
+        "amount_max",
+        "expires_at",
+        "partial_expiry",
+    )
+)
 SENT, OPENED = timeline_event(LINK_SENT), timeline_event(LINK_OPENED)
 ACCEPTED, FLAGGED = timeline_event(LINK_PAYMENT_ACCEPTED), timeline_event(LINK_PAYMENT_FLAGGED)
+PART_REFUNDED = timeline_event(LINK_PART_REFUNDED)
+
+
+def _status_after(entry: TimelineEntry, status: str) -> str:
+    said = entry["detail"].get("status") if entry["event"] in SAYS_STATUS else None
+    return said or STATUS_AFTER.get(entry["event"], status)
 
 
 def link_as_of(
@@ -237,7 +273,7 @@ def _terms_before(link: LinkDetail, edits: list[TimelineEntry]) -> LinkDetail:
     terms = json.loads(link["terms"])
     for entry in reversed(edits):
         for name, value in entry["detail"]["from"].items():
-            if name in TERM_COLUMNS or name == "expires_at":
+            if name in TERM_COLUMNS:
                 row[name] = value
             else:
                 terms[name] = value
@@ -253,19 +289,21 @@ def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
     later_edits = [e for e in link["timeline"] if e["at"] > then and e["event"] == EDITED]
     link = _terms_before(link, later_edits)
     timeline = [entry for entry in link["timeline"] if entry["at"] <= then]
-    status, collected = "active", 0
+    status, collected, paid = "active", 0, 0
     counts: defaultdict[str, int] = defaultdict(int)
     for entry in timeline:
-        status = STATUS_AFTER.get(entry["event"], status)
+        status = _status_after(entry, status)
         counts[entry["event"]] += 1
         if entry["event"] == ACCEPTED:
             collected += int(entry["detail"]["amount"])
-    expires = link["expires_at"]
-    if status in OPEN and expires and expires <= then:
-        status = "expired"
+            paid += int(entry["detail"].get("part", 0))
+        elif entry["event"] == PART_REFUNDED:
+            paid = int(entry["detail"]["amount_paid"])
+    partial = bool(json.loads(link["terms"]).get("allow_partial"))
+    link = {**link, "amount_paid": paid if partial else None}
     return {
         **link,
-        "status": status,
+        "status": _status_at(link, status, then),
         "sent_count": counts[SENT],
         "opened_count": counts[OPENED],
         "payment_count": counts[ACCEPTED],

@@ -56,18 +56,31 @@ _JOURNEYS = st.tuples(
     ),
     st.sampled_from([None, None, 10, 50, 100]),  # refund percent
 )
+# Parts of a link paid in parts, each paid and verified; then perhaps one refunded.
+_INSTALMENTS = st.tuples(
+    st.just("instalments"),
+    _index,
+    st.sampled_from(METHODS),
+    st.integers(1, 4),  # parts
+    st.integers(1_000, 80_000),  # each part's offer
+    st.booleans(),  # then a last part of all that is left
+    st.sampled_from([None, None, 30, 100]),  # refund percent of the last part
+)
 OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     _JOURNEYS,
     _JOURNEYS,
     _JOURNEYS,
     _JOURNEYS,
+    _INSTALMENTS,
+    _INSTALMENTS,
     # Everything available paid out: a refund of settled money then overdraws the balance.
     st.tuples(st.just("payout_all"), _index),
     st.tuples(st.just("merchant")),
     st.tuples(
         st.just("link"),
         _index,
-        st.sampled_from(["fixed", "open"]),
+        # partial: a fixed amount paid in parts (a down payment first).
+        st.sampled_from(["fixed", "open", "partial"]),
         st.integers(1_000, 200_000),
         st.sampled_from([1, 2, 3, None]),
         st.sampled_from([None, 1, 6, 48]),  # hours to expiry
@@ -82,7 +95,18 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
         st.just("edit"),
         _index,
         st.sampled_from(
-            ["description", "amount", "range", "methods", "expiry", "no_expiry", "customer"]
+            [
+                "description",
+                "amount",
+                "range",
+                "methods",
+                "expiry",
+                "no_expiry",
+                "customer",
+                "partial",
+                "whole",
+                "keep_open",
+            ]
         ),
         st.integers(5_000, 200_000),
         st.sampled_from([1, 6, 48]),  # hours to the new expiry
@@ -100,6 +124,8 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     st.tuples(st.just("advance"), st.sampled_from([1, 30, 90, 600, 1_500, 3_000])),
     # What refunds do to the fee of payments verified from now on.
     st.tuples(st.just("plan"), _index, st.sampled_from(["kept", "returned"])),
+    # What links paid in part made from now on do at their expiry.
+    st.tuples(st.just("partial_policy"), _index, st.sampled_from(["expire", "keep_open"])),
 )
 HISTORIES = st.lists(OPERATIONS, min_size=12, max_size=40)
 
@@ -113,6 +139,7 @@ class History:
         self.merchants: list[UUID] = []
         self.links: list[UUID] = []
         self.deactivated: list[UUID] = []  # links deactivated at some point
+        self.partial: list[UUID] = []  # links created to be paid in parts
         self.attempts: list[UUID] = []  # payments started on a link
         self.payments: list[UUID] = []  # every payment that received money
         self.reports: list[tuple[UUID, str, Money]] = []  # (attempt, channel ref, amount)
@@ -123,6 +150,7 @@ class History:
         self.play(("merchant",))
         self.play(("link", 0, "fixed", 25_000, 2, 48, "test", "IDR"))
         self.play(("link", 0, "open", 90_000, None, None, "test", "IDR"))
+        self.play(("link", 0, "partial", 120_000, 1, 6, "test", "IDR"))
 
     def _next(self) -> int:
         self._counter += 1
@@ -181,6 +209,26 @@ class History:
         if refund_percent is not None:
             self.play(("refund", -1, refund_percent))
 
+    def _instalments(
+        self,
+        link: int,
+        method: str,
+        parts: int,
+        offer: int,
+        finish: bool,
+        refund_percent: int | None,
+    ) -> None:
+        index = self.links.index(self._pick(self.partial, link))
+        for offered in [offer] * parts + [0] * finish:  # 0: all that is left
+            before = len(self.attempts)
+            self.play(("start", index, method, offered))
+            if len(self.attempts) == before:
+                break
+            self.play(("pay", -1, "exact"))
+            self.play(("verify", -1, 10))
+        if refund_percent is not None:
+            self.play(("refund", -1, refund_percent))
+
     def _merchant(self) -> None:
         if len(self.merchants) >= 3:
             raise _Skip
@@ -205,15 +253,22 @@ class History:
             "usage_limit": usage_limit,
             "mode": mode,
         }
-        if kind == "fixed":
-            fields["amount"] = amount
-        else:
+        if kind == "open":
             fields["amount_min"], fields["amount_max"] = 1_000, amount
+        else:
+            fields["amount"] = amount
+        if kind == "partial":  # one use, paid in parts: the first at least a third
+            fields.update(usage_limit=1, allow_partial=True, partial_min=max(amount // 3, 1_000))
+            if number % 3 == 0:
+                fields["partial_expiry"] = "keep_open"
         if hours is not None:
             fields["expires_at"] = self.clock() + timedelta(hours=hours)
         if number % 2:
             fields["reference_id"] = f"INV-{number}"
-        self.links.append(self.app.links.create(self._pick(self.merchants, merchant), **fields))
+        link_id = self.app.links.create(self._pick(self.merchants, merchant), **fields)
+        self.links.append(link_id)
+        if kind == "partial":
+            self.partial.append(link_id)
 
     def _send(self, link: int) -> None:
         self.app.links.send(self._pick(self.links, link), "whatsapp", "+6281234567890")
@@ -236,6 +291,9 @@ class History:
             "expiry": {"expires_at": self.clock() + timedelta(hours=hours)},
             "no_expiry": {"expires_at": None},
             "customer": {"customer": {"name": "Budi", "email": "budi@example.com"}},
+            "partial": {"allow_partial": True, "partial_min": 1_000},
+            "whole": {"allow_partial": False},
+            "keep_open": {"partial_expiry": "keep_open"},
         }
         _, changed = self.app.links.edit(self._pick(self.links, link), "key-1", **table[what])
         if not changed:
@@ -259,6 +317,9 @@ class History:
         amount = None
         if details.amount is None:
             amount = max(details.amount_min or 1, min(offer, details.amount_max or offer))
+        elif details.amount_due is not None and offer:  # a part: the first at least partial_min
+            least = (details.partial_min or 1) if details.amount_paid == 0 else 1
+            amount = min(max(offer, least), details.amount_due)
         self.attempts.append(self.app.payments.start(link_id, method, amount=amount))
 
     def _pay(self, attempt: int, how: str) -> None:
@@ -316,6 +377,9 @@ class History:
     def _plan(self, merchant: int, refund_fee: str) -> None:
         plan = FeePlan.from_dict({**DEFAULT_PLAN.to_dict(), "refund_fee": refund_fee})
         self.app.merchants.set_fee_plan(self._pick(self.merchants, merchant), plan)
+
+    def _partial_policy(self, merchant: int, policy: str) -> None:
+        self.app.merchants.set_partial_expiry(self._pick(self.merchants, merchant), policy)
 
     def _payout_all(self, merchant: int) -> None:
         merchant_id = self._pick(self.merchants, merchant)
@@ -399,6 +463,8 @@ def check_views_against_aggregates(app: Paylink, history: History, tables: Snaps
         )
         assert (row["sent_count"], row["opened_count"]) == (link.sent_count, link.opened_count)
         assert (row["payment_count"], row["collected"]) == (link.uses, link.collected)
+        assert row["amount_paid"] == (link.amount_paid if link.allow_partial else None)
+        assert link.amount_paid == sum(link.parts.values())
         assert row["flagged_count"] == len(link.flagged_payments)
         check_link_terms(row, link)
         flags = funnel[str(link_id)]
@@ -452,6 +518,8 @@ def check_link_terms(row: Row, link: PaymentLink) -> None:
     terms = json.loads(row["terms"])
     assert terms["methods"] == link.methods
     assert terms["customer"] == (vars(link.customer) if link.customer else None)
+    assert (terms["allow_partial"], terms["partial_min"]) == (link.allow_partial, link.partial_min)
+    assert row["partial_expiry"] == link.partial_expiry
 
 
 def check_links_as_of(app: Paylink, models: ReadModels, history: History, when: datetime) -> None:
@@ -470,6 +538,7 @@ def check_links_as_of(app: Paylink, models: ReadModels, history: History, when: 
         row = link_as_of(models, then.merchant_id, then.mode, link_id, when)
         assert row is not None
         assert row["status"] == then.status_at(when), link_id
+        assert row["amount_paid"] == (then.amount_paid if then.allow_partial else None)
         check_link_terms(cast(Row, row), then)
 
 

@@ -35,6 +35,8 @@ PUBLIC_EVENTS: Final[dict[str, str]] = {
     "PaymentLink.Expired": "link.expired",
     "PaymentLink.Cancelled": "link.cancelled",
     "PaymentLink.Completed": "link.completed",
+    "PaymentLink.PartiallyPaid": "link.partially_paid",
+    "PaymentLink.PartRefunded": "link.part_refunded",
     "Payment.Initiated": "payment.initiated",
     "Payment.Received": "payment.paid",
     "Payment.Flagged": "payment.flagged",
@@ -56,19 +58,28 @@ EVENT_TYPES: Final = frozenset(PUBLIC_EVENTS.values())
 # documentation of the event feed and of webhook bodies is made from this table.
 EVENT_DATA: Final[dict[str, str]] = {
     "link.created": "payment_link: code, amount or amount_min/amount_max, currency, "
-    "description, reference_id; by (who created it: an API key's id or a dashboard "
-    "user's e-mail) and duplicate_of (the link it copies) when known",
+    "description, reference_id, allow_partial, partial_min, partial_expiry; by (who "
+    "created it: an API key's id or a dashboard user's e-mail) and duplicate_of (the link "
+    "it copies) when known",
     "link.updated": "payment_link: changed (the names of the fields the edit changed), by, "
     "previous (those fields before), and the terms after it: description, currency, "
-    "amount, amount_min, amount_max, methods, expires_at, customer",
+    "amount, amount_min, amount_max, methods, expires_at, customer, allow_partial, "
+    "partial_min, partial_expiry",
     "link.deactivated": "payment_link: message (what the page shows payers instead of the "
     "methods; absent when none was given), by",
-    "link.reactivated": "payment_link: by (the link takes payments again)",
+    "link.reactivated": "payment_link: by, status (active, or partially_paid for a link "
+    "paid in part: the link takes payments again)",
     "link.sent": "payment_link: channel, recipient (masked)",
     "link.opened": "payment_link: opened by a customer",
     "link.expired": "payment_link: its expiry passed (recorded by the expiry scheduler)",
     "link.cancelled": "payment_link: reason, by (when given)",
-    "link.completed": "payment_link: its last use was paid",
+    "link.completed": "payment_link: its last use was paid (a link paid in parts: paid in full)",
+    "link.partially_paid": "payment_link: payment_id, amount (this part), currency, "
+    "amount_paid (all parts so far), amount_due (what is left to pay), status "
+    "(partially_paid; an inactive, cancelled or expired link keeps its own)",
+    "link.part_refunded": "payment_link: payment_id, refund_id, amount (how much less counts "
+    "toward the link), currency, amount_paid, amount_due, status (a completed link is "
+    "partially_paid again; active once nothing is paid)",
     "payment.initiated": "payment: link_id, method, channel, amount",
     "payment.paid": "payment: amount, channel_ref, paid_at (money reported, not yet verified)",
     "payment.flagged": "payment: anomaly, disposition (needs_review or refund_due)",
