@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar, overload
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
 
 from paylink_es.domain.money import MAX_MINOR_UNITS
 from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
@@ -32,6 +32,27 @@ LINK_EXAMPLE: dict[str, Any] = {
     "usage_limit": 1,
     "customer": {"name": "Budi", "email": "budi@example.com", "phone": "+628123456789"},
 }
+DP_LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 5000000,
+    "currency": "IDR",
+    "description": "Sofa 3 dudukan: DP minimal 30%",
+    "allow_partial": True,
+    "partial_min": 1500000,
+    "partial_expiry": "keep_open",
+    "expires_at": "2026-12-31T23:59:00+07:00",
+}
+PARTIAL = (
+    "Paid in parts (a down payment, then instalments): only a fixed amount without "
+    "line_items and with usage_limit 1 (the link is one use, complete once paid in full). "
+    "The first part is at least partial_min, later ones at least the method's minimum; "
+    "none more than what is left (amount_due)."
+)
+PARTIAL_EXPIRY = (
+    "What a link paid in part does at its expiry: expire (what was paid stays credited; "
+    "nothing more can be paid) or keep_open (it stays open until paid in full or "
+    "cancelled). Null: the merchant's policy (PUT /v1/account/partial-expiry) when the "
+    "link is made; the link keeps the policy it was made with."
+)
 OPEN_LINK_EXAMPLE: dict[str, Any] = {
     "amount_min": 10000,
     "amount_max": 5000000,
@@ -63,10 +84,12 @@ class CustomerIn(BaseModel):
 
 class LinkCreate(BaseModel):
     """A new payment link: a fixed ``amount`` (or ``line_items``), or ``amount_min`` and
-    optionally ``amount_max`` for an amount the payer chooses; one of them is required."""
+    optionally ``amount_max`` for an amount the payer chooses; one of them is required.
+    A fixed amount may be paid in parts: ``allow_partial`` with ``partial_min``."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE]}
+        extra="forbid",
+        json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE, DP_LINK_EXAMPLE]},
     )
     amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
     amount_min: StrictInt | None = None
@@ -82,12 +105,25 @@ class LinkCreate(BaseModel):
     )
     methods: list[str] | None = Field(default=None, max_length=32)
     expires_at: datetime | None = None
-    usage_limit: StrictInt | None = Field(default=1, description="null means unlimited")
+    usage_limit: StrictInt | None = Field(
+        default=1,
+        description="null means unlimited; a link paid in parts is one use (1): it "
+        "completes when paid in full, whatever the number of parts",
+    )
     line_items: list[LineItemIn] | None = Field(default=None, max_length=100)
     customer: CustomerIn | None = None
     success_url: str | None = Field(default=None, max_length=2048)
     failure_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] | None = None
+    allow_partial: StrictBool = Field(default=False, description=PARTIAL)
+    partial_min: StrictInt | None = Field(
+        default=None,
+        description="the least the first part may be, in minor units (required with "
+        "allow_partial; at most amount)",
+    )
+    partial_expiry: Literal["expire", "keep_open"] | None = Field(
+        default=None, description=PARTIAL_EXPIRY
+    )
 
 
 class LinkEdit(BaseModel):
@@ -95,6 +131,7 @@ class LinkEdit(BaseModel):
 
     Any of ``amount``, ``amount_min``, ``amount_max`` replaces all three (those not given
     are cleared). ``customer`` is replaced whole; ``null`` clears it, or the expiry.
+    ``allow_partial: false`` clears ``partial_min`` and ``partial_expiry`` too.
     """
 
     model_config = ConfigDict(
@@ -114,6 +151,14 @@ class LinkEdit(BaseModel):
     methods: list[str] | None = Field(default=None, max_length=32)
     expires_at: datetime | None = None
     customer: CustomerIn | None = None
+    allow_partial: StrictBool | None = Field(
+        default=None,
+        description="turn payment in parts on or off (not once the link has payments)",
+    )
+    partial_min: StrictInt | None = None
+    partial_expiry: Literal["expire", "keep_open"] | None = Field(
+        default=None, description=PARTIAL_EXPIRY
+    )
 
 
 class DeactivateRequest(BaseModel):
@@ -179,7 +224,10 @@ class LinkOut(BaseModel):
     slug: str | None = None
     url: str = Field(description="the page: /l/{slug} when the link has a slug, else /l/{code}")
     qr_url: str
-    status: str
+    status: str = Field(
+        description="active, partially_paid (paid in part, more to pay), inactive, "
+        "completed, expired or cancelled"
+    )
     currency: str
     amount: int | None
     amount_min: int | None
@@ -196,6 +244,21 @@ class LinkOut(BaseModel):
     metadata: dict[str, str]
     counts: Counts
     collected: int
+    allow_partial: bool = Field(default=False, description=PARTIAL)
+    partial_min: int | None = None
+    partial_expiry: Literal["expire", "keep_open"] | None = Field(
+        default=None, description=PARTIAL_EXPIRY
+    )
+    amount_paid: int | None = Field(
+        default=None,
+        description="a link paid in parts: what its verified parts count toward the "
+        "amount, less what was refunded of them (the fee a payer paid on top never "
+        "counts); null for a link paid whole",
+    )
+    amount_due: int | None = Field(
+        default=None,
+        description="a link paid in parts: what is left to pay; null for a link paid whole",
+    )
     created_at: datetime
     inactive_message: str | None = Field(
         default=None,
@@ -583,10 +646,24 @@ class RedirectSecretOut(BaseModel):
     )
 
 
+class PartialExpiryIn(BaseModel):
+    """What the merchant's links paid in part do at their expiry, unless a link says."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"partial_expiry": "keep_open"}]}
+    )
+    partial_expiry: Literal["expire", "keep_open"] = Field(description=PARTIAL_EXPIRY)
+
+
 class AccountOut(BaseModel):
     """The merchant's money settings."""
 
     object: Literal["account"] = "account"
     bank_account: BankAccountOut | None
     anomaly_policy: dict[str, str]
+    partial_expiry: str = Field(
+        default="expire",
+        description="what links paid in part do at their expiry unless a link says "
+        "(applies to links made from then on)",
+    )
     fee_plan: dict[str, Any]

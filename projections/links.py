@@ -157,7 +157,9 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         detail = {"message": e["message"]} if e["message"] is not None else {}
         return _who(e, detail)
     if kind is LINK_REACTIVATED:
-        return _who(e, {"status": e["status"]} if e.get("status") else {})
+        # A link paid in part is partially paid again (none said: active, as before).
+        said = e.get("status")
+        return _who(e, {"status": said} if said not in (None, "active") else {})
     if kind is LINK_CREATED:
         detail = {}
         if e.get("duplicate_of") is not None:

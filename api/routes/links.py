@@ -71,6 +71,10 @@ def details_row(details: LinkDetails) -> dict[str, Any]:
         "failure_url": details.failure_url,
         "metadata": details.metadata,
         "inactive_message": details.inactive_message,
+        "allow_partial": details.allow_partial,
+        "partial_min": details.partial_min,
+        "partial_expiry": details.partial_expiry,
+        "amount_paid": details.amount_paid if details.allow_partial else None,
     }
 
 
@@ -108,10 +112,21 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
             flagged=row["flagged_count"],
         ),
         collected=row["collected"],
+        allow_partial=row.get("allow_partial", False),
+        partial_min=row.get("partial_min"),
+        partial_expiry=row.get("partial_expiry"),
+        amount_paid=row.get("amount_paid"),
+        amount_due=_amount_due(row),
         created_at=row["created_at"],
         inactive_message=row.get("inactive_message"),
         timeline=row.get("timeline"),
     )
+
+
+def _amount_due(row: dict[str, Any]) -> int | None:
+    """What is left to pay on a link paid in parts (None for a link paid whole)."""
+    paid = row.get("amount_paid")
+    return None if paid is None or row["amount"] is None else row["amount"] - paid
 
 
 @router.post(
@@ -137,7 +152,13 @@ async def create_link(
     (200 instead of 201), with another body it is a 409 ``reference-id-reused`` naming it.
 
     The amount is required: ``amount`` (or ``line_items``), or ``amount_min`` (and optionally
-    ``amount_max``) for an amount the payer chooses. Each method in ``methods`` must take the
+    ``amount_max``) for an amount the payer chooses. A fixed ``amount`` may be paid in parts
+    (a down payment first): ``allow_partial`` with ``partial_min``, the least first part;
+    such a link is one use (``usage_limit`` 1) that completes when paid in full, and
+    ``partial_expiry`` says whether a link paid in part expires (``expire``: what was paid
+    stays credited) or stays open until paid in full (``keep_open``); without it, the
+    merchant's policy. An open amount, line items or another usage_limit with
+    ``allow_partial`` is a 422 naming the field. Each method in ``methods`` must take the
     link's currency, amount and fee (422 ``method-unavailable`` naming ``methods[i]``);
     without ``methods`` the link is offered by every method that can take it.
 
@@ -186,7 +207,8 @@ def list_links(
     models: LinksView,
     paylink: PaylinkDep,
     status: Annotated[
-        str | None, Query(description="active, inactive, completed, expired, cancelled")
+        str | None,
+        Query(description="active, partially_paid, inactive, completed, expired, cancelled"),
     ] = None,
     created_from: Annotated[Instant | None, Query(description="created at or after")] = None,
     created_to: Annotated[Instant | None, Query(description="created before")] = None,
@@ -295,11 +317,12 @@ def edit_link(
     link_id: UUID, body: LinkEdit, request: Request, owner: Owner, paylink: PaylinkDep
 ) -> LinkOut:
     """Change a link that is not closed: any of description, currency, amount (or
-    amount_min/amount_max), methods, expires_at, customer. Each is checked as on create;
+    amount_min/amount_max), methods, expires_at, customer, allow_partial, partial_min,
+    partial_expiry. Each is checked as on create;
     methods given must each take the link (422 ``method-unavailable``). An empty body is a
     422; an edit that changes nothing answers the link and records nothing.
 
-    A link that has payments keeps its amount, range and currency (409
+    A link that has payments keeps its amount, range, currency and allow_partial (409
     ``link-has-payments`` naming the field); a cancelled, completed or expired link cannot
     be edited (409 ``link-closed``). The ``link.updated`` event lists what changed.
     """

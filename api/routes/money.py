@@ -21,6 +21,7 @@ from api.schemas import (
     AnomalyPolicyIn,
     BankAccountIn,
     BankAccountOut,
+    PartialExpiryIn,
     PaymentOut,
     PayoutCreate,
     PayoutList,
@@ -307,6 +308,7 @@ def account_out(merchant: MerchantDetails) -> AccountOut:
     return AccountOut(
         bank_account=BankAccountOut(**masked(account)) if account else None,
         anomaly_policy={**_default_policy(), **merchant.anomaly_policy},
+        partial_expiry=merchant.partial_expiry,
         fee_plan=merchant.fee_plan.to_dict(),
     )
 
@@ -342,6 +344,19 @@ def set_bank_account(body: BankAccountIn, owner: Owner, paylink: PaylinkDep) -> 
 def set_anomaly_policy(body: AnomalyPolicyIn, owner: Owner, paylink: PaylinkDep) -> AccountOut:
     """Per anomaly (overpaid, underpaid, paid_after_expiry, …): accept, hold or refund."""
     paylink.merchants.set_anomaly_policy(owner.merchant_id, dict(body.policy))
+    return account_out(paylink.merchants.get(owner.merchant_id))
+
+
+@router.put(
+    "/v1/account/partial-expiry",
+    response_model=AccountOut,
+    summary="Set what links paid in part do at their expiry",
+)
+def set_partial_expiry(body: PartialExpiryIn, owner: Owner, paylink: PaylinkDep) -> AccountOut:
+    """``expire`` (the default: a link paid in part expires, what was paid stays credited)
+    or ``keep_open`` (it stays open until paid in full or cancelled), for links made from
+    now on that do not say (``partial_expiry`` on the link); links made before keep theirs."""
+    paylink.merchants.set_partial_expiry(owner.merchant_id, body.partial_expiry)
     return account_out(paylink.merchants.get(owner.merchant_id))
 
 

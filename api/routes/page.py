@@ -35,9 +35,10 @@ from api.sandbox import simulate
 from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError, NotFoundError
+from paylink_es.domain.link import PAYABLE_STATUSES
 from paylink_es.domain.methods import PAYMENT_METHODS, method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
-from paylink_es.locale import PAGE_TEXT, format_link_amount
+from paylink_es.locale import PAGE_TEXT, format_link_amount, format_money
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
@@ -106,6 +107,7 @@ def _link_page(
     return render(
         request,
         "link.html",
+        part_min=_part_min(details),
         status=status,
         link=details,
         merchant=merchant,
@@ -124,10 +126,27 @@ def _link_page(
     )
 
 
+def _part_min(details: LinkDetails) -> int | None:
+    """The least part the page asks for on a link paid in parts: ``partial_min`` for the
+    first, 1 after it (each method's own minimum still holds); None for other links."""
+    if details.amount_due is None:
+        return None
+    return (details.partial_min or 1) if details.amount_paid == 0 else 1
+
+
 def _form_error(request: Request, error: DomainError, details: LinkDetails) -> str:
     """What went wrong with the form, in the page's language."""
     lang = language(request)
     t = PAGE_TEXT[lang]
+    least = _part_min(details)
+    if least is not None and details.amount_due is not None:
+        if error.type == "amount-invalid":
+            return t["part_error"].format(
+                low=format_money(least, details.currency, lang),
+                high=format_money(details.amount_due, details.currency, lang),
+            )
+        if error.type == "method-unavailable" and error.field == "amount":
+            return t["part_method_error"]
     if error.type == "amount-invalid" and details.amount is None:
         span = format_link_amount(
             None, details.amount_min, details.amount_max, details.currency, lang, t
@@ -139,7 +158,7 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
 
 
 def _closed(request: Request, details: LinkDetails, merchant: str) -> Response | None:
-    if details.status == "active":
+    if details.status in PAYABLE_STATUSES:
         return None
     if details.status == "inactive":  # the merchant's own words instead of the methods
         t = PAGE_TEXT[language(request)]

@@ -67,8 +67,8 @@ EVENT_DATA: Final[dict[str, str]] = {
     "partial_min, partial_expiry",
     "link.deactivated": "payment_link: message (what the page shows payers instead of the "
     "methods; absent when none was given), by",
-    "link.reactivated": "payment_link: by, status (active, or partially_paid for a link "
-    "paid in part: the link takes payments again)",
+    "link.reactivated": "payment_link: by (the link takes payments again); status "
+    "partially_paid when it was paid in part (absent: active)",
     "link.sent": "payment_link: channel, recipient (masked)",
     "link.opened": "payment_link: opened by a customer",
     "link.expired": "payment_link: its expiry passed (recorded by the expiry scheduler)",

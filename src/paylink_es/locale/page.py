@@ -75,6 +75,15 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "processing": "Pembayaran diterima, sedang diverifikasi…",
         "amount_error": "Jumlah harus {range}.",
         "method_error": "Pilih salah satu metode pembayaran di bawah ini.",
+        "paid_so_far": "Sudah dibayar",
+        "left_to_pay": "Sisa tagihan",
+        "pay_now": "Bayar sekarang",
+        "part_first": "Pembayaran pertama (DP) antara {low} dan {high}",
+        "part_next": "Bayar sebagian atau seluruh sisa tagihan, hingga {high}",
+        "part_error": "Jumlah yang dibayar sekarang harus antara {low} dan {high}.",
+        "part_method_error": "Metode ini tidak menerima jumlah tersebut. Ubah jumlahnya atau "
+        "pilih metode lain.",
+        "pay_rest": "Bayar sisa tagihan",
     },
     "en": {
         "title": "Payment",
@@ -144,5 +153,14 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "processing": "Payment received, verifying…",
         "amount_error": "The amount must be {range}.",
         "method_error": "Choose one of the payment methods below.",
+        "paid_so_far": "Paid so far",
+        "left_to_pay": "Left to pay",
+        "pay_now": "Pay now",
+        "part_first": "First payment (down payment) between {low} and {high}",
+        "part_next": "Pay part or all of what is left, up to {high}",
+        "part_error": "The amount to pay now must be between {low} and {high}.",
+        "part_method_error": "This method does not take that amount. Change the amount or "
+        "choose another method.",
+        "pay_rest": "Pay what is left",
     },
 }

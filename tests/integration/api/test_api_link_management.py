@@ -501,6 +501,9 @@ def test_changes_reach_the_feed_as_public_events_with_who_made_them(api: Api) ->
         "methods": ["qris"],
         "expires_at": None,
         "customer": None,
+        "allow_partial": False,
+        "partial_min": None,
+        "partial_expiry": None,
     }
     (deactivated,) = _events(api, merchant, "link.deactivated")
     assert deactivated["data"] == {
