@@ -26,7 +26,7 @@ from projections.queries import ledger as ledger_queries
 from projections.queries import links as link_queries
 from projections.queries import payments as payment_queries
 from projections.queries.ledger import JOURNAL_COLUMNS
-from projections.queries.links import LinkRow
+from projections.queries.links import LinkRow, amount_due
 from projections.queries.paging import QueryError
 from projections.runner import ReadModels
 
@@ -45,6 +45,8 @@ LINK_COLUMNS = (
     "usage_limit",
     "payment_count",
     "collected",
+    "amount_paid",
+    "amount_due",
     "sent_count",
     "opened_count",
     "created_at",
@@ -72,9 +74,11 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 class LinkExportRow(LinkRow):
-    """A link as its export writes it: with its short URL."""
+    """A link as its export writes it: with its short URL and, for a link paid in parts,
+    what is left to pay."""
 
     url: str
+    amount_due: int | None
 
 
 def _cell(value: Any) -> Any:
@@ -113,7 +117,10 @@ def link_pages(
 ) -> Iterator[list[LinkExportRow]]:
     """Pages of link rows with their short URL."""
     for page in link_queries.all_links(models, merchant_id, mode, paylink.now(), **filters):
-        yield [{**row, "url": f"{base_url}/l/{row['code']}"} for row in page]
+        yield [
+            {**row, "url": f"{base_url}/l/{row['code']}", "amount_due": amount_due(row)}
+            for row in page
+        ]
 
 
 def _download(chunks: Iterator[str], name: str) -> StreamingResponse:

@@ -17,12 +17,15 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from paylink_es.application.details import LinkDetails
+from paylink_es.domain.errors import DomainError, PartialTermsInvalidError
 from paylink_es.locale import WIB
 
 ITEM_ROWS = 5
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _ITEM_FIELD = re.compile(r"line_items\[(\d+)\]\.(name|quantity|unit_amount)")
 ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_unit"}
+# Paid in parts: the box, the least first part and the policy at the expiry.
+PARTIAL_INPUTS = ("allow_partial", "partial_min", "partial_expiry")
 # The inputs of the edit form (and "form", for what belongs to none of them).
 EDIT_INPUTS = frozenset(
     {
@@ -37,6 +40,7 @@ EDIT_INPUTS = frozenset(
         "customer_name",
         "customer_email",
         "customer_phone",
+        *PARTIAL_INPUTS,
     }
 )
 
@@ -100,6 +104,7 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
             "success_url",
             "failure_url",
             "metadata",
+            *PARTIAL_INPUTS,
         )
     }
     values["methods"] = [m for m in form.getlist("methods") if isinstance(m, str)]
@@ -142,7 +147,24 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
         if values[name]:
             fields[name] = values[name]
     _metadata(parsed, words)
+    _partial(parsed, currency, words)
     return parsed
+
+
+def _partial(parsed: LinkForm, currency: str, words: dict[str, str]) -> None:
+    """Paid in parts when the box is ticked: the least first part is then required."""
+    values, fields = parsed.values, parsed.fields
+    fields["allow_partial"] = bool(values["allow_partial"])
+    if not fields["allow_partial"]:
+        return
+    if not values["partial_min"]:
+        parsed.errors["partial_min"] = words["required"]
+    elif (least := _whole(values["partial_min"], currency)) is None:
+        parsed.errors["partial_min"] = words["must_be_number"]
+    else:
+        fields["partial_min"] = least
+    if values["partial_expiry"]:
+        fields["partial_expiry"] = values["partial_expiry"]
 
 
 def _amounts(parsed: LinkForm, currency: str, words: dict[str, str]) -> None:
@@ -229,6 +251,15 @@ def domain_message(message: str, field_name: str | None) -> str:
     return message
 
 
+def error_message(error: DomainError, words: dict[str, str]) -> str:
+    """What the form shows beside the field a domain error names: in the dashboard's
+    language where it has words for the rule (terms a link paid in parts cannot have),
+    else the domain's message."""
+    if isinstance(error, PartialTermsInvalidError):
+        return words[f"partial_{error.reason}"]
+    return domain_message(error.message, error.field)
+
+
 def _minute(instant: datetime | None) -> str:
     """An instant as a ``datetime-local`` input shows it: Jakarta time, to the minute."""
     return instant.astimezone(WIB).strftime("%Y-%m-%dT%H:%M") if instant is not None else ""
@@ -249,6 +280,9 @@ def edit_values(link: LinkDetails) -> dict[str, Any]:
         "customer_name": (customer.name if customer else None) or "",
         "customer_email": (customer.email if customer else None) or "",
         "customer_phone": (customer.phone if customer else None) or "",
+        "allow_partial": "on" if link.allow_partial else "",
+        "partial_min": str(link.partial_min) if link.partial_min is not None else "",
+        "partial_expiry": link.partial_expiry or "",
     }
 
 
@@ -256,8 +290,9 @@ def edit_changes(form: LinkForm, before: dict[str, Any]) -> dict[str, Any]:
     """The changes of ``links.edit`` an edit form asks for (read by :func:`parse_link_form`,
     without errors), given what it was prefilled with (:func:`edit_values`).
 
-    Text, amounts, currency and customer are always given: the domain compares them with
-    the link as it stands (a repeated value changes nothing). Methods are given when their
+    Text, amounts, currency, customer and whether the link is paid in parts are always
+    given: the domain compares them with the link as it stands (a repeated value changes
+    nothing). Methods are given when their
     set changed (the form lists them in the catalogue's order), the expiry when its text
     changed (the input keeps minutes, the link may have seconds).
     """
@@ -276,4 +311,8 @@ def edit_changes(form: LinkForm, before: dict[str, Any]) -> dict[str, Any]:
         changes["methods"] = fields.get("methods", [])
     if values["expires_at"] != before["expires_at"]:
         changes["expires_at"] = fields.get("expires_at")
+    changes["allow_partial"] = fields["allow_partial"]
+    if fields["allow_partial"]:
+        changes["partial_min"] = fields.get("partial_min")
+        changes["partial_expiry"] = fields.get("partial_expiry")
     return changes

@@ -16,9 +16,9 @@ from fastapi.responses import RedirectResponse
 from api.dashboard.forms import (
     EDIT_INPUTS,
     LinkForm,
-    domain_message,
     edit_changes,
     edit_values,
+    error_message,
     parse_link_form,
 )
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
@@ -54,7 +54,7 @@ from projections.queries.links import LinkRow
 from projections.queries.paging import Page
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
-STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
+STATUSES = ("active", "partially_paid", "inactive", "completed", "expired", "cancelled")
 NOTICES = (
     "created_ok",
     "sent_ok",
@@ -65,7 +65,7 @@ NOTICES = (
     "reactivated_ok",
     "duplicated_ok",
 )
-OPEN = ("active", "inactive")  # statuses a link can still be edited in
+OPEN = ("active", "partially_paid", "inactive")  # statuses a link can still be edited in
 CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms", "whatsapp": "whatsapp"}
 PAGE_SIZE = 20
 
@@ -185,7 +185,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
             staff.merchant_id, by=staff.user.email, mode=staff.mode, **form.fields
         )
     except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
-        form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
+        form.errors[form.input_for(error.field)] = error_message(error, words(request))
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     return RedirectResponse(f"/dashboard/links/{details.id}?notice=created_ok", 303)
 
@@ -372,9 +372,7 @@ async def edit(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response
         name = form.input_for(error.field)
         if name.startswith("item_"):  # the link's items fix its amount
             name = "amount"
-        form.errors[name if name in EDIT_INPUTS else "form"] = domain_message(
-            error.message, error.field
-        )
+        form.errors[name if name in EDIT_INPUTS else "form"] = error_message(error, words(request))
         status = 409 if isinstance(error, TransitionInvalidError) else 422
         return await run_in_threadpool(
             _edit_page, request, staff, details, form.values, form.errors, status

@@ -24,6 +24,7 @@ from paylink_es.locale import (
     other_language,
     status_label,
 )
+from projections.queries.links import amount_due
 from projections.readmodel import from_iso
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -103,6 +104,7 @@ def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, An
         "path": request.url.path,
         "money": lambda amount, currency="IDR": format_money(int(amount), currency, lang),
         "link_amount": link_amount,
+        "amount_due": amount_due,
         "status_label": lambda status: status_label(lang, status),
         "method_label": method_label,
         "notice": None,

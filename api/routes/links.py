@@ -116,17 +116,11 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
         partial_min=row.get("partial_min"),
         partial_expiry=row.get("partial_expiry"),
         amount_paid=row.get("amount_paid"),
-        amount_due=_amount_due(row),
+        amount_due=link_queries.amount_due(row),
         created_at=row["created_at"],
         inactive_message=row.get("inactive_message"),
         timeline=row.get("timeline"),
     )
-
-
-def _amount_due(row: dict[str, Any]) -> int | None:
-    """What is left to pay on a link paid in parts (None for a link paid whole)."""
-    paid = row.get("amount_paid")
-    return None if paid is None or row["amount"] is None else row["amount"] - paid
 
 
 @router.post(

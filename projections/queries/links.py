@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypedDict, cast
 from uuid import UUID
@@ -114,6 +114,13 @@ class LinkAsOf(LinkDetail):
 
 
 LINKS = Keyset("links", ("created_at", "link_id"), (str, str), LinkRow)
+
+
+def amount_due(row: Mapping[str, Any]) -> int | None:
+    """What is left to pay on a link paid in parts (a row of the links view, or one shaped
+    like it): its amount less what was paid; None for a link paid whole."""
+    paid, amount = row.get("amount_paid"), row.get("amount")
+    return None if paid is None or amount is None else int(amount) - int(paid)
 
 
 def _status_at(row: LinkRow, status: str, then: str) -> str:

@@ -33,6 +33,17 @@ class AmountInvalidError(InvalidFieldError):
     type = "amount-invalid"
 
 
+class PartialTermsInvalidError(InvalidFieldError):
+    """Terms a link paid in parts cannot have; ``reason`` says which rule, in a stable word
+    a surface can put in its own language."""
+
+    type = "partial-terms-invalid"
+
+    def __init__(self, field: str, message: str, reason: str) -> None:
+        super().__init__(field, message)
+        self.reason = reason
+
+
 class CurrencyUnsupportedError(InvalidFieldError):
     """A currency code is not one the platform settles."""
 

@@ -10,6 +10,7 @@ from paylink_es.domain.errors import (
     AmountInvalidError,
     AmountRangeInvalidError,
     InvalidFieldError,
+    PartialTermsInvalidError,
     UsageLimitInvalidError,
 )
 from paylink_es.domain.methods import check_methods
@@ -215,35 +216,52 @@ def _partial(
     if not allow:
         for name, value in (("partial_min", least), ("partial_expiry", policy)):
             if value is not None:
-                raise InvalidFieldError(
-                    name, "is only for a link paid in parts: set allow_partial to true"
+                raise PartialTermsInvalidError(
+                    name, "is only for a link paid in parts: set allow_partial to true", "whole"
                 )
         return False, None, None
+    refusal = _partial_refusal(amount, items, usage_limit, least)
+    if refusal is not None:
+        raise PartialTermsInvalidError(*refusal)
+    first = parse_minor_units(least, "partial_min")
+    if amount is not None and first > amount:
+        raise PartialTermsInvalidError(
+            "partial_min", f"{first} is more than the amount {amount}", "above_amount"
+        )
+    return True, first, policy
+
+
+def _partial_refusal(
+    amount: int | None, items: list[LineItem], usage_limit: int | None, least: object
+) -> tuple[str, str, str] | None:
+    """Why terms cannot be paid in parts: (field, message, reason), or None."""
     if amount is None:
-        raise InvalidFieldError(
+        return (
             "allow_partial",
             "partial payments pay a fixed amount in parts; this link lets the payer choose "
             "the amount (amount_min/amount_max): give a fixed amount",
+            "open_amount",
         )
     if items:
-        raise InvalidFieldError(
+        return (
             "allow_partial",
             "line items are paid for whole; a link paid in parts takes a fixed amount "
             "without line_items",
+            "line_items",
         )
     if usage_limit != 1:
-        raise UsageLimitInvalidError(
+        return (
             "usage_limit",
             "a link paid in parts is one use, complete when paid in full: usage_limit must be 1",
+            "usage_limit",
         )
     if least is None:
-        raise AmountInvalidError(
-            "partial_min", "is required with allow_partial: the least the first payment may be"
+        return (
+            "partial_min",
+            "is required with allow_partial: the least the first payment may be",
+            "min_required",
         )
-    first = parse_minor_units(least, "partial_min")
-    if first > amount:
-        raise AmountInvalidError("partial_min", f"{first} is more than the amount {amount}")
-    return True, first, policy
+    return None
 
 
 def link_terms(now: datetime, **raw: Any) -> LinkTerms:
