@@ -229,3 +229,52 @@ def test_a_paid_link_lands_the_customer_on_the_merchants_success_page(
     checked = readme_recipe()(landed, secret.json()["secret"])
     assert checked is not None, "the landing URL verifies with the merchant's redirect secret"
     assert checked["paylink_payment_id"] == str(payment_id)
+
+
+def test_a_down_payment_on_the_indonesian_page_shows_what_is_left(
+    page: Page, served: Shop, shoot: Shoot
+) -> None:
+    url, code = _link_url(
+        served,
+        amount=1_000_000,
+        line_items=[],
+        methods=["va_bca"],
+        allow_partial=True,
+        partial_min=300_000,
+    )
+    page.goto(url)
+    expect(page.locator("html")).to_have_attribute("lang", "id")
+    expect(page.get_by_test_id("amount")).to_have_text("Rp 1.000.000")
+    expect(page.get_by_test_id("amount-paid")).to_have_text("Rp 0")
+    expect(page.get_by_test_id("amount-due")).to_have_text("Rp 1.000.000")
+    now = page.get_by_label("Bayar sekarang")
+    expect(now).to_have_value("1000000")  # all that is left, unless the customer says less
+    expect(
+        page.get_by_text("Pembayaran pertama (DP) antara Rp 300.000 dan Rp 1.000.000")
+    ).to_be_visible()
+    now.fill("300000")
+    shoot(page, "01-dp-chosen")
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    expect(page.get_by_test_id("va-number")).to_be_visible()
+    paid = served.sandbox_pay(_payment_id(page))
+    assert paid.status_code == 200, paid.text
+
+    receipt = page.get_by_test_id("receipt")
+    expect(receipt).to_be_visible(timeout=10_000)
+    expect(receipt).to_contain_text("Pembayaran berhasil")
+    expect(receipt).to_contain_text("Rp 300.000")
+    expect(receipt.get_by_test_id("amount-paid")).to_have_text("Rp 300.000")
+    expect(receipt.get_by_test_id("amount-due")).to_have_text("Rp 700.000")
+    shoot(page, "02-dp-receipt")
+
+    page.get_by_role("link", name="Bayar sisa tagihan").click()
+    page.wait_for_url(re.compile(rf"/l/{code}\?"))
+    expect(page.get_by_test_id("amount-paid")).to_have_text("Rp 300.000")
+    expect(page.get_by_test_id("amount-due")).to_have_text("Rp 700.000")
+    expect(page.get_by_label("Bayar sekarang")).to_have_value("700000")
+    expect(
+        page.get_by_text("Bayar sebagian atau seluruh sisa tagihan, hingga Rp 700.000")
+    ).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(page, "03-rest-to-pay")
