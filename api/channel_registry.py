@@ -132,12 +132,12 @@ def start_payment(
                 method,
                 due,
                 merchant_name,
-                expires_at=details.expires_at,
+                expires_at=details.payable_until,
                 return_url=f"{settings.public_url}/l/{details.code}/p/{payment_id}",
             )
         else:
             instructions = channel.instructions(
-                payment_id, method, due, merchant_name, expires_at=details.expires_at
+                payment_id, method, due, merchant_name, expires_at=details.payable_until
             )
     except SnapError as error:
         log.warning("%s gave no instructions for %s: %s", channel.name, payment_id, error)

@@ -3,8 +3,9 @@
 A link past its expiry already reads as expired (its status is computed from the clock),
 but only an ``Expired`` event puts ``link.expired`` in the feed, fires the webhook and lets
 the channel poller delete the link's unpaid virtual accounts. The scheduler asks the links
-view for active and inactive (deactivated) links whose expiry has passed, every ``every_s``
-seconds, and records each one's expiry through the links service. Several processes may
+view for open links (active, deactivated, partially paid) whose expiry has passed, every
+``every_s`` seconds (a link paid in part under ``keep_open`` is held open, so it is not
+asked for), and records each one's expiry through the links service. Several processes may
 run it at once: the command is decided on the link's current version, so a link expires
 exactly once whoever is first.
 """

@@ -20,6 +20,7 @@ from paylink_es.domain.errors import (
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan, FeeRule
 from paylink_es.domain.link import OVERPAID, PaymentLink
 from paylink_es.domain.money import Money
+from paylink_es.domain.payment import Payment
 
 TOTAL, FIRST = 1_000_000, 300_000
 DP = {"amount": TOTAL, "allow_partial": True, "partial_min": FIRST}
@@ -264,9 +265,13 @@ def test_keep_open_holds_a_part_paid_link_open_until_paid_in_full(
     assert memory_app.links.get(unpaid).status == "expired"  # nothing paid: nothing held
     assert memory_app.links.get(link_id).status == "partially_paid"
     assert memory_app.links.expire(link_id) is False
-    # Money of a part paid after the expiry counts: the link is held open.
+    # Money of a part paid after the expiry counts: the link is held open, and a part
+    # started now does not expire with it.
     later = pay_part(memory_app, link_id, 100_000, "keep-2")
     assert memory_app.payments.get(later).anomaly is None
+    started: object = memory_app.app.repository.get(later)
+    assert isinstance(started, Payment)
+    assert started.expires_at is None
     assert memory_app.links.get(link_id).amount_paid == FIRST + 100_000
     # Refunded to nothing, nothing holds it any more: it expires.
     memory_app.money.refund(down, idr(FIRST), "changed")

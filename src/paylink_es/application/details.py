@@ -80,6 +80,7 @@ class LinkDetails:
     partial_expiry: str | None = None
     amount_paid: int = 0
     amount_due: int | None = None
+    payable_until: datetime | None = None  # the expiry, unless a part holds the link open
 
     @property
     def path(self) -> str:
@@ -101,6 +102,7 @@ class LinkDetails:
             flagged_count=len(link.flagged_payments),
             created_at=link.created_on,
             amount_due=link.left_to_pay(),
+            payable_until=link.payable_until(),
         )
 
 

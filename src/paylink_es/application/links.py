@@ -277,7 +277,9 @@ class LinkService:
 
     def edit(self, link_id: UUID, by: str, **changes: Any) -> tuple[LinkDetails, list[str]]:
         """Change a link that is not closed: any of :data:`EDITABLE`; returns the link and
-        the fields that changed (none: nothing is recorded).
+        the fields that changed (none: nothing is recorded). ``allow_partial`` false clears
+        ``partial_min`` and ``partial_expiry``; turned on without a ``partial_expiry``, the
+        link takes the merchant's policy.
 
         The changed fields are merged into the link's terms and checked exactly as a new
         link's are (``link_terms``). Giving any of ``amount``, ``amount_min``,
@@ -285,7 +287,7 @@ class LinkService:
         becomes an open one). Methods given are checked as named on create (each must take
         the link); when the amount or currency changes without them, the link keeps those
         of its methods that can take it. A link with payments cannot change its amount,
-        range or currency.
+        range, currency or whether it is paid in parts.
         """
         who = _who(by)
         unknown = sorted(set(changes) - set(EDITABLE))

@@ -76,7 +76,7 @@ class PaymentService:
                 channel=channel,
                 amount=due,
                 instructions=instructions_now,
-                expires_at=expires_at or link.expires_at,
+                expires_at=expires_at or link.payable_until(),
                 surcharge=due - base if due != base else None,
             )
             app.save(payment)

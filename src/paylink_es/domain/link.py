@@ -259,6 +259,11 @@ class PaymentLink(PaylinkAggregate):
         """Whether the link's expiry has passed at ``instant`` (and is not held open)."""
         return self.expires_at is not None and instant >= self.expires_at and not self.held_open()
 
+    def payable_until(self) -> datetime | None:
+        """Until when a payment started now may be paid: the link's expiry, none while a
+        part paid holds the link open past it."""
+        return None if self.held_open() else self.expires_at
+
     def left_to_pay(self) -> int | None:
         """What is left to pay on a link paid in parts; None for a link paid whole."""
         if not self.allow_partial or self.amount is None:

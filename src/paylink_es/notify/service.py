@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from paylink_es.application.details import LinkDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import InvalidFieldError, LinkClosedError
-from paylink_es.domain.link import ACTIVE, mask_recipient
+from paylink_es.domain.link import PAYABLE_STATUSES, mask_recipient
 from paylink_es.domain.validation import check_email, normalise_phone, require_text
 from paylink_es.locale import Language
 from paylink_es.notify.channels import Notifications
@@ -58,7 +58,7 @@ class LinkSender:
         failed delivery is recorded and :class:`DeliveryFailedError` raised again.
         """
         recipient = check_recipient(channel, to)
-        if link.status != ACTIVE:
+        if link.status not in PAYABLE_STATUSES:  # a link paid in part: a reminder of the rest
             raise LinkClosedError(f"link is {link.status}; it cannot be sent", field="link")
         notifier = self.notifications.for_channel(channel)
         content = self.content(link, language)
