@@ -38,6 +38,7 @@ from projections.runner import ReadModels
 LINK_STATUSES = ("active", "partially_paid", "inactive", "completed", "expired", "cancelled")
 # Statuses that still end at the link's expiry (past it, the link reads expired).
 OPEN = ("active", "inactive", "partially_paid")
+IS_OPEN = "status IN ({})".format(", ".join(f"'{status}'" for status in OPEN))
 # An open link is past its expiry at ``?``, unless a part paid holds it open (keep_open).
 PAST_EXPIRY = (
     "(expires_at IS NOT NULL AND expires_at <= ? AND (partial_expiry IS NULL"
@@ -142,8 +143,8 @@ def expiring(models: ReadModels, now: datetime, limit: int = 500) -> list[str]:
     passed by ``now`` (earliest first): the ones still waiting for their ``Expired``
     event."""
     rows = models["links"].view.query(
-        "SELECT link_id FROM {s}links WHERE status IN ('active', 'inactive', 'partially_paid')"
-        f" AND {PAST_EXPIRY} ORDER BY expires_at, link_id LIMIT ?",
+        f"SELECT link_id FROM {{s}}links WHERE {IS_OPEN} AND {PAST_EXPIRY}"
+        " ORDER BY expires_at, link_id LIMIT ?",
         (iso(now), limit),
     )
     return [row["link_id"] for row in rows]
@@ -178,10 +179,7 @@ def list_links(
             where.append(f"status = ? AND NOT {PAST_EXPIRY}")
             params.extend((status, iso(now)))
         elif status == "expired":
-            where.append(
-                "(status = 'expired' OR (status IN ('active', 'inactive', 'partially_paid')"
-                f" AND {PAST_EXPIRY}))"
-            )
+            where.append(f"(status = 'expired' OR ({IS_OPEN} AND {PAST_EXPIRY}))")
             params.append(iso(now))
         else:
             where.append("status = ?")

@@ -182,7 +182,7 @@ class PaymentLink(PaylinkAggregate):
         slug: str | None = None,  # links created before slugs have none
         by: str | None = None,  # who created it (links created before say nobody)
         duplicate_of: UUID | None = None,  # the link this one was duplicated from
-        # Paid in parts (links paid whole, and those stored before, carry none of these).
+        # Paid in parts (links stored before links could be paid in parts carry none).
         allow_partial: bool = False,
         partial_min: int | None = None,
         partial_expiry: str | None = None,
