@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paylink_es.application.services import Paylink
@@ -29,6 +32,7 @@ from projections.queries.links import link_as_of
 from projections.readmodel import iso
 from projections.runner import ReadModels
 from projections.sqlview import Row
+from tests.support.examples import scaled
 from tests.support.read_models import Snapshot
 
 METHODS = ("qris", "va_bca", "ewallet_ovo")
@@ -128,6 +132,27 @@ OPERATIONS: st.SearchStrategy[Op] = st.one_of(
     st.tuples(st.just("partial_policy"), _index, st.sampled_from(["expire", "keep_open"])),
 )
 HISTORIES = st.lists(OPERATIONS, min_size=12, max_size=40)
+
+
+def on_random_histories(test: Callable[[list[Op]], None]) -> Callable[[], None]:
+    """Run ``test(operations)`` on random histories: 30 under the ci profile, scaled to
+    the loaded one (played in memory, they are quick)."""
+    checked: Callable[[], None] = settings(
+        max_examples=scaled(30),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )(given(operations=HISTORIES)(test))
+    return checked
+
+
+@contextmanager
+def played_in_memory(operations: list[Op], clock: FakeClock) -> Iterator[tuple[Paylink, History]]:
+    """The application on the in-memory store after ``operations``, and their history."""
+    with Paylink.open({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock) as app:
+        history = History(app, clock)
+        history.play_all(operations)
+        yield app, history
 
 
 class History:

@@ -10,7 +10,6 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from hypothesis import HealthCheck, given, settings
 
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
@@ -22,8 +21,7 @@ from projections.ledger import BALANCE_COLUMNS
 from projections.replay import check_books
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError
-from tests.support.examples import scaled
-from tests.support.histories import HISTORIES, History, Op
+from tests.support.histories import Op, on_random_histories, played_in_memory
 from tests.support.read_models import APP_NAME, catch_up, head, positions, snapshot
 
 LEDGER_EVENTS = ("Payment.Verified", "Payment.Settled", "Payment.Refunded")
@@ -183,17 +181,9 @@ def test_only_a_refund_may_take_available_below_zero_and_no_payout_ever_does(
     check_books(books, {key}, "settlement", half, {key: 1})
 
 
-@settings(
-    max_examples=scaled(30),
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(operations=HISTORIES)
+@on_random_histories
 def test_the_postings_of_every_ledger_event_balance_in_each_currency(operations: list[Op]) -> None:
-    clock = FakeClock()
-    with Paylink.open({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock) as app:
-        History(app, clock).play_all(operations)
+    with played_in_memory(operations, FakeClock()) as (app, _):
         stored = app.app.recorder.select_notifications(0, 100_000, inclusive_of_start=False)
         for notification in stored:
             event = app.app.mapper.to_domain_event(notification)
