@@ -152,3 +152,27 @@ def test_a_phone_clock_ahead_of_the_server_does_not_reload_in_a_loop(
     page.goto(url, wait_until="commit")
     page.wait_for_timeout(2500)
     assert len(loads) <= 2, f"the page loaded {len(loads)} times in 2.5 s"
+
+
+def test_the_api_docs_render_with_no_request_leaving_this_server(
+    page: Page, served: Shop, shoot: Shoot
+) -> None:
+    elsewhere: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(served.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{served.url}/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/v1/links").first).to_be_visible()
+    shoot(page, "01-swagger")
+    page.goto(f"{served.url}/redoc")
+    expect(page.get_by_text("Paylink ES").first).to_be_visible()
+    expect(page.locator("[data-section-id]").first).to_be_attached()
+    shoot(page, "02-redoc")
+    assert elsewhere == []
