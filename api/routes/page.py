@@ -37,7 +37,7 @@ from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError, NotFoundError
 from paylink_es.domain.methods import PAYMENT_METHODS, method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
-from paylink_es.locale import PAGE_TEXT, format_link_amount
+from paylink_es.locale import PAGE_TEXT, format_link_amount, read_amount
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
@@ -124,11 +124,15 @@ def _link_page(
     )
 
 
-def _form_error(request: Request, error: DomainError, details: LinkDetails) -> str:
+def _form_error(
+    request: Request, error: DomainError, details: LinkDetails, offered: str | None
+) -> str:
     """What went wrong with the form, in the page's language."""
     lang = language(request)
     t = PAGE_TEXT[lang]
     if error.type == "amount-invalid" and details.amount is None:
+        if offered is not None and not offered.isdigit():
+            return t["amount_unreadable"]
         span = format_link_amount(
             None, details.amount_min, details.amount_max, details.currency, lang, t
         )
@@ -241,7 +245,8 @@ def pay(
     closed = _closed(request, details, merchant)
     if closed is not None:
         return closed
-    offered: str | None = amount.strip() or None
+    # "25.000" as Indonesians write it (or "25,000", "Rp 25.000") is read as 25000.
+    offered: str | None = read_amount(amount, details.currency) or None
     try:
         # The channel is chosen per payment: sandbox in test mode, Winpay in live mode.
         payment_id = start_channel_payment(
@@ -251,7 +256,7 @@ def pay(
         return _message(request, 503, "bad_request", merchant, "unavailable")
     except DomainError as error:
         status = 409 if error.type == "link-not-payable" else 400
-        message = _form_error(request, error, details)
+        message = _form_error(request, error, details, offered)
         return _link_page(
             request,
             code,
@@ -259,7 +264,7 @@ def pay(
             merchant,
             status=status,
             error=message,
-            offered=offered,
+            offered=amount.strip() or None,  # as typed, to correct
             chosen=method if method in details.methods else None,
         )
     return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)

@@ -24,6 +24,7 @@ from paylink_es.locale.formats import (
     format_money,
     language_of,
     other_language,
+    read_amount,
 )
 from paylink_es.locale.messages import MESSAGE_TEXT
 from paylink_es.locale.page import PAGE_TEXT
@@ -43,5 +44,6 @@ __all__ = [
     "format_money",
     "language_of",
     "other_language",
+    "read_amount",
     "status_label",
 ]

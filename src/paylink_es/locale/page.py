@@ -74,6 +74,7 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "language": "English",
         "processing": "Pembayaran diterima, sedang diverifikasi…",
         "amount_error": "Jumlah harus {range}.",
+        "amount_unreadable": "Tulis jumlahnya dengan angka, misalnya 25.000.",
         "method_error": "Pilih salah satu metode pembayaran di bawah ini.",
     },
     "en": {
@@ -143,6 +144,7 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "language": "Bahasa Indonesia",
         "processing": "Payment received, verifying…",
         "amount_error": "The amount must be {range}.",
+        "amount_unreadable": "Write the amount in figures, for example 25,000.",
         "method_error": "Choose one of the payment methods below.",
     },
 }
