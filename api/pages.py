@@ -19,6 +19,7 @@ from paylink_es.locale import (
     LANGUAGES,
     PAGE_TEXT,
     Language,
+    format_digits,
     format_instant,
     format_link_amount,
     format_money,
@@ -41,7 +42,9 @@ _FORM_ACTION = re.compile(r"/(pay|simulate|card)$")
 
 def page_templates() -> Jinja2Templates:
     """The page templates (the app factory builds them once)."""
-    return Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    built = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    built.env.filters["digits"] = format_digits
+    return built
 
 
 def templates(request: Request) -> Jinja2Templates:

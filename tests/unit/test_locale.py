@@ -18,6 +18,7 @@ from paylink_es.locale import (
     PAGE_TEXT,
     WIB,
     Language,
+    format_digits,
     format_instant,
     format_link_amount,
     format_money,
@@ -127,6 +128,12 @@ def test_an_amount_that_could_mean_two_things_is_left_for_the_check_to_refuse(
 
 def test_amounts_in_a_currency_with_cents_are_not_reinterpreted() -> None:
     assert read_amount(" 1,000.50 ", "USD") == "1,000.50"
+
+
+def test_a_va_number_is_shown_in_fours_as_banks_print_it() -> None:
+    assert format_digits("3901716810411330") == "3901 7168 1041 1330"
+    assert format_digits("390171681041133") == "3901 7168 1041 133"
+    assert format_digits("") == ""
 
 
 def test_a_link_shows_its_amount_or_its_range_in_the_words_of_where_it_is_shown() -> None:

@@ -112,6 +112,12 @@ def read_amount(typed: str, currency: str) -> str:
     return re.sub(r"[.,\s]", "", typed_whole.group("whole"))
 
 
+def format_digits(number: str, group: int = 4) -> str:
+    """A number to be read off a screen and typed into a bank's app, in groups of four
+    (``3901 7168 1041 133``), as the banks print virtual account numbers."""
+    return " ".join(number[start : start + group] for start in range(0, len(number), group))
+
+
 def format_link_amount(
     amount: int | None,
     amount_min: int | None,

@@ -34,7 +34,8 @@ def test_virtual_account_number_is_the_banks_prefix_and_twelve_digits(page_shop:
         assert re.fullmatch(r"\d{16}", number), number
         assert number[:4] == BANK_PREFIX[method]
         page = page_shop.payment_page(link.code, payment_id)
-        assert f'data-testid="va-number">{number}</span>' in page.text
+        grouped = " ".join(re.findall(r"\d{1,4}", number))  # "3901 7168 1041 1330"
+        assert f'data-testid="va-number">{grouped}</span>' in page.text
         assert f"Nomor Virtual Account — {bank}" in page.text
         assert 'data-copy="va-number"' in page.text  # the copy button
         steps = re.findall(r"<li>(.*?)</li>", page.text)
