@@ -157,3 +157,24 @@ def qr_png(text: str) -> bytes:
     out = io.BytesIO()
     segno.make(text, error="m").save(out, kind="png", scale=8, border=2)
     return out.getvalue()
+
+
+def render_message(
+    request: Request,
+    status: int,
+    key: str,
+    merchant: str | None = None,
+    detail_key: str | None = None,
+) -> HTMLResponse:
+    """A page that only says something: its heading is catalogue entry ``key``, its text
+    ``detail_key`` (by default ``{key}_detail``)."""
+    t = PAGE_TEXT[language(request)]
+    return render(
+        request,
+        "message.html",
+        status=status,
+        heading=t[key],
+        detail=t.get(detail_key or f"{key}_detail", ""),
+        merchant=merchant,
+        title=t[key],
+    )

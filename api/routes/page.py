@@ -29,6 +29,7 @@ from api.pages import (
     qr_png,
     qr_svg,
     render,
+    render_message,
     visitor_id,
 )
 from api.sandbox import simulate
@@ -47,25 +48,6 @@ REDIRECT_DELAY_S = 3  # the outcome is shown this long before the customer is se
 def _paylink(request: Request) -> Paylink:
     paylink: Paylink = request.app.state.paylink
     return paylink
-
-
-def _message(
-    request: Request,
-    status: int,
-    key: str,
-    merchant: str | None = None,
-    detail_key: str | None = None,
-) -> Response:
-    t = PAGE_TEXT[language(request)]
-    return render(
-        request,
-        "message.html",
-        status=status,
-        heading=t[key],
-        detail=t.get(detail_key or f"{key}_detail", ""),
-        merchant=merchant,
-        title=t[key],
-    )
 
 
 def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
@@ -208,7 +190,7 @@ def open_link(code: str, request: Request) -> Response:
     """The link's page; the first visit of a visitor session records an Opened event."""
     found = _link(request, code)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     details, merchant = found
     closed = _closed(request, details, merchant)
     if closed is not None:
@@ -238,10 +220,10 @@ def pay(
     """Start a payment by the chosen method; tampered forms get a 4xx page, nothing stored."""
     found = _link(request, code)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     details, merchant = found
     if not csrf_ok(request, code, csrf):
-        return _message(request, 403, "bad_request", merchant, "forbidden")
+        return render_message(request, 403, "bad_request", merchant, "forbidden")
     closed = _closed(request, details, merchant)
     if closed is not None:
         return closed
@@ -253,7 +235,7 @@ def pay(
             request.app.state, _paylink(request), details, method, offered, merchant
         )
     except ChannelUnavailableError:
-        return _message(request, 503, "bad_request", merchant, "unavailable")
+        return render_message(request, 503, "bad_request", merchant, "unavailable")
     except DomainError as error:
         status = 409 if error.type == "link-not-payable" else 400
         message = _form_error(request, error, details, offered)
@@ -314,7 +296,7 @@ def payment_page(code: str, payment_id: UUID, request: Request) -> Response:
     there is an outcome, which sends the customer back to the merchant."""
     found = _payment(request, code, payment_id)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     context = _context(request, code, *found)
     template = "receipt_page.html" if context["outcome"] is not None else "payment.html"
     return render(request, template, **context)
@@ -338,7 +320,7 @@ def return_from_payment(code: str, payment_id: UUID, request: Request) -> Respon
     payment's page while there is no outcome (or no URL for it)."""
     found = _payment(request, code, payment_id)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     target = _merchant_url(request, found[0], found[2], signed=True)
     if target is None:
         return _see_other(f"/l/{code}/p/{payment_id}?lang={language(request)}")
@@ -351,7 +333,7 @@ def return_from_link(code: str, request: Request) -> Response:
     to the link's page otherwise."""
     found = _link(request, code)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     target = _merchant_url(request, found[0], signed=True)
     if target is None:
         return _see_other(f"/l/{code}?lang={language(request)}")
@@ -365,9 +347,9 @@ def simulate_payment(
     """Test mode: the sandbox pays, by a signed callback over HTTP to our own endpoint."""
     found = _payment(request, code, payment_id)
     if found is None or found[0].mode != "test" or found[2].channel != "sandbox":
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     if not csrf_ok(request, code, csrf):
-        return _message(request, 403, "bad_request", found[1], "forbidden")
+        return render_message(request, 403, "bad_request", found[1], "forbidden")
     if found[2].status == "initiated":  # a second click pays nothing more
         simulate(request, found[2])
     return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
@@ -397,9 +379,9 @@ def pay_by_card(
         or found[0].mode != "test"
         or found[2].channel != "sandbox"
     ):
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     if not csrf_ok(request, code, csrf):
-        return _message(request, 403, "bad_request", found[1], "forbidden")
+        return render_message(request, 403, "bad_request", found[1], "forbidden")
     number = card_number.replace(" ", "")
     month, _, year = card_expiry.partition("/")
     valid = (

@@ -233,6 +233,23 @@ def test_a_paid_link_lands_the_customer_on_the_merchants_success_page(
     assert checked["paylink_payment_id"] == str(payment_id)
 
 
+def test_an_e_wallet_payment_through_the_sandbox_wallet_in_indonesian(
+    page: Page, served: Shop, shoot: Shoot
+) -> None:
+    url, code = _link_url(served, methods=["ewallet_ovo"])
+    page.goto(url)
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.get_by_role("link", name="Lanjut ke OVO").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("OVO (sandbox)")
+    expect(page.get_by_text("Setujui pembayaran Rp 150.000 kepada Toko Budi Jaya?")).to_be_visible()
+    expect(page.get_by_text("MODE UJI")).to_be_visible()
+    shoot(page, "01-wallet")
+    page.get_by_role("button", name="Setujui pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    expect(page.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
+    shoot(page, "02-receipt")
+
+
 def _fits_on_one_line(page: Page, test_id: str) -> None:
     """The element is one line, inside the screen (a phone is 390 px wide)."""
     box = page.get_by_test_id(test_id).bounding_box()

@@ -36,6 +36,10 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "qris_steps": "Buka aplikasi bank atau dompet digital mana pun|Pindai kode QR ini|"
         "Periksa jumlah {amount} dan bayar",
         "ewallet_go": "Lanjut ke {wallet}",
+        "ewallet_sandbox": "{wallet} (sandbox)",
+        "ewallet_confirm": "Setujui pembayaran {amount} kepada {merchant}?",
+        "ewallet_approve": "Setujui pembayaran",
+        "ewallet_note": "Ini dompet uji: tidak ada saldo sungguhan yang dipotong.",
         "retail_code": "Kode pembayaran",
         "retail_steps": "Datang ke kasir {outlet}|Sebutkan kode pembayaran di atas|Bayar {amount}",
         "card_number": "Nomor kartu",
@@ -106,6 +110,10 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "qris_steps": "Open any bank or e-wallet app|Scan this QR code|Check the amount "
         "{amount} and pay",
         "ewallet_go": "Continue to {wallet}",
+        "ewallet_sandbox": "{wallet} (sandbox)",
+        "ewallet_confirm": "Approve a payment of {amount} to {merchant}?",
+        "ewallet_approve": "Approve the payment",
+        "ewallet_note": "This is a test wallet: no real balance is charged.",
         "retail_code": "Payment code",
         "retail_steps": "Go to a {outlet} cashier|Give the payment code above|Pay {amount}",
         "card_number": "Card number",

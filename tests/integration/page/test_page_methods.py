@@ -173,7 +173,12 @@ def test_ewallet_redirect_opens_the_sandbox_wallet_and_approving_pays(served_sho
     with httpx.Client(timeout=30) as wallet:  # the customer's browser, off to the wallet
         opened = wallet.get(redirect)
         assert opened.status_code == 200
-        assert "Approve" in opened.text
+        # The customer's language (Indonesian unless asked), the amount as rupiah.
+        assert "DANA (sandbox)" in opened.text
+        assert "Setujui pembayaran Rp 150.000 kepada Toko Budi Jaya?" in opened.text
+        english = wallet.get(redirect, params={"lang": "en"})
+        assert "Approve a payment of IDR 150,000 to Toko Budi Jaya?" in english.text
+        assert "IDR 150000" not in opened.text + english.text
         approved = wallet.post(f"{redirect}/approve", follow_redirects=False)
     assert approved.status_code == 303
     assert approved.headers["location"].startswith(f"/l/{link.code}/p/{payment_id}")
