@@ -8,9 +8,10 @@ import secrets
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import segno
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -143,6 +144,36 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     if request.query_params.get("lang") in LANGUAGES:
         page.set_cookie(LANG_COOKIE, lang, samesite="lax", secure=secure, max_age=365 * 24 * 3600)
     return page
+
+
+PAYMENT_COOKIE = "pl_payment"
+
+
+def remember_payment(request: Request, response: Response, code: str, payment: UUID) -> None:
+    """Tell this browser's later visits to link ``code`` which payment it started there
+    (signed, so a visitor cannot name another's): a paid link's page then offers its
+    receipt to the one who paid, and to no one else."""
+    token = signer(request, "page:payment").token(f"{code}:{payment}")
+    response.set_cookie(
+        PAYMENT_COOKIE,
+        f"{payment}.{token}",
+        path=f"/l/{code}",
+        max_age=90 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.environment == "production",
+    )
+
+
+def remembered_payment(request: Request, code: str) -> UUID | None:
+    """The payment this browser started on link ``code``, if its cookie is genuine."""
+    payment, _, token = request.cookies.get(PAYMENT_COOKIE, "").partition(".")
+    if not signer(request, "page:payment").token_ok(f"{code}:{payment}", token):
+        return None
+    try:
+        return UUID(payment)
+    except ValueError:
+        return None
 
 
 def qr_svg(text: str) -> bytes:

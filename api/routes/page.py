@@ -28,6 +28,8 @@ from api.pages import (
     language,
     qr_png,
     qr_svg,
+    remember_payment,
+    remembered_payment,
     render,
     render_message,
     visitor_id,
@@ -148,9 +150,28 @@ def _closed(request: Request, details: LinkDetails, merchant: str) -> Response |
         detail=t.get(f"{details.status}_detail", ""),
         merchant=merchant,
         title=t[details.status],
+        about=details.description,  # what the link was for
+        receipt_url=_receipt_of_this_visitor(request, details),
         return_url=back,
         redirect_delay=REDIRECT_DELAY_S,
     )
+
+
+def _receipt_of_this_visitor(request: Request, details: LinkDetails) -> str | None:
+    """The receipt of the payment this browser made on the link, if it was paid."""
+    payment_id = remembered_payment(request, details.code)
+    if payment_id is None:
+        return None
+    try:
+        payment = _paylink(request).payments.get(payment_id)
+    except NotFoundError:
+        return None
+    if payment.link_id != details.id:
+        return None
+    done = _outcome(details, payment)
+    if done is None or done.result != SUCCESS:
+        return None
+    return f"/l/{details.code}/p/{payment.id}?lang={language(request)}"
 
 
 def _outcome(details: LinkDetails, payment: PaymentDetails | None = None) -> Outcome | None:
@@ -249,7 +270,9 @@ def pay(
             offered=amount.strip() or None,  # as typed, to correct
             chosen=method if method in details.methods else None,
         )
-    return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+    started = RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+    remember_payment(request, started, code, payment_id)
+    return started
 
 
 def _payment(

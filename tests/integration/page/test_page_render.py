@@ -379,6 +379,38 @@ def test_closed_links_get_a_clear_page_without_a_payment_form(page_shop: Shop) -
         assert 'role="status"' in response.text, kind
         assert 'name="csrf"' not in response.text, kind
         assert MERCHANT_NAME in text_of(response), kind
+        # What the link was for, so the customer knows which one this was.
+        description = page_shop.paylink.links.get(
+            page_shop.paylink.links.id_for_code(code)
+        ).description
+        assert f'data-testid="link-about">{description}</p>' in response.text, kind
+
+
+def test_a_paid_link_offers_its_receipt_to_the_browser_that_paid_and_no_other(
+    page_shop: Shop,
+) -> None:
+    link = page_shop.link(reference_id="PAID")
+    payment_id = page_shop.choose(link.code, "qris")
+    assert page_shop.sandbox_pay(payment_id).status_code == 200
+
+    mine = page_shop.client.get(f"/l/{link.code}")
+    assert_message_page(mine, 200, "Tautan pembayaran ini sudah dibayar")
+    receipt = re.search(
+        r'href="([^"]+)" data-testid="see-receipt">Lihat bukti pembayaran', mine.text
+    )
+    assert receipt is not None, mine.text
+    assert receipt.group(1) == f"/l/{link.code}/p/{payment_id}?lang=id"
+    assert 'data-testid="receipt"' in page_shop.client.get(receipt.group(1)).text
+
+    stranger = page_shop.visitor()
+    assert 'data-testid="see-receipt"' not in stranger.get(f"/l/{link.code}").text
+    genuine = page_shop.client.cookies.get("pl_payment", path=f"/l/{link.code}")
+    assert genuine is not None
+    for value, offered in ((f"{payment_id}.{'0' * 64}", False), (genuine, True)):
+        other = page_shop.visitor()  # the cookie, forged or carried over to a new browser
+        other.cookies.set("pl_payment", value, path=f"/l/{link.code}")
+        page = other.get(f"/l/{link.code}").text
+        assert ('data-testid="see-receipt"' in page) is offered, value
 
 
 def test_closed_links_refuse_new_payments_and_record_none(page_shop: Shop) -> None:
