@@ -71,7 +71,8 @@ def test_page_shows_merchant_description_items_amount_and_countdown(page_shop: S
     assert f"Ongkos kirim {TIMES} 1 Rp 50.000" in text
     # 50 hours left by the app's clock, and the instant it ends for the script.
     assert re.search(
-        r'<span id="countdown" data-left="180000" data-code="[0-9A-Za-z]+">50:00:00</span>',
+        r'<span id="countdown" data-left="180000" data-code="[0-9A-Za-z]+"'
+        r' data-over="[^"]+">50:00:00</span>',
         response.text,
     )
     assert "Sisa waktu" in text
