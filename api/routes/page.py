@@ -38,9 +38,9 @@ from api.sandbox import simulate
 from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError, NotFoundError
-from paylink_es.domain.methods import PAYMENT_METHODS, method_family
+from paylink_es.domain.methods import method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
-from paylink_es.locale import PAGE_TEXT, format_link_amount, read_amount
+from paylink_es.locale import PAGE_TEXT, format_link_amount, method_name, read_amount
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
@@ -64,8 +64,9 @@ def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
 def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:
     # Only what a channel here can take and confirm: a live card payment is never offered.
     methods = offered_methods(request.app.state, details)
+    lang = language(request)
     return [
-        (family, [(m, PAYMENT_METHODS[m][1]) for m in methods if method_family(m) == family])
+        (family, [(m, method_name(m, lang)) for m in methods if method_family(m) == family])
         for family in FAMILIES
         if any(method_family(m) == family for m in methods)
     ]
@@ -308,7 +309,7 @@ def _context(
         "csrf": csrf_token(request, code),
         "currency": payment.amount.currency,
         "test_mode": details.mode == "test",
-        "method_label": PAYMENT_METHODS[payment.method][1],
+        "method_label": method_name(payment.method, language(request)),
         "title": details.description,
     }
 

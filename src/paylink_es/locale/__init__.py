@@ -28,7 +28,7 @@ from paylink_es.locale.formats import (
     read_amount,
 )
 from paylink_es.locale.messages import MESSAGE_TEXT
-from paylink_es.locale.page import PAGE_TEXT
+from paylink_es.locale.page import PAGE_TEXT, method_name
 
 __all__ = [
     "DASHBOARD_TEXT",
@@ -45,6 +45,7 @@ __all__ = [
     "format_link_amount",
     "format_money",
     "language_of",
+    "method_name",
     "other_language",
     "read_amount",
     "status_label",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale.formats import Language
 
 PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
@@ -158,3 +159,13 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "method_error": "Choose one of the payment methods below.",
     },
 }
+
+
+def method_name(code: str, language: Language) -> str:
+    """A payment method as the customer reads it: brands by their own names, the card in
+    the page's language; a code the catalogue does not know, as itself."""
+    entry = PAYMENT_METHODS.get(code)
+    if entry is None:
+        return code
+    family, name = entry
+    return PAGE_TEXT[language]["card"] if family == "card" else name

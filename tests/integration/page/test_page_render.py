@@ -11,6 +11,7 @@ from datetime import timedelta, timezone
 from html import unescape
 
 from paylink_es.domain.clock import FakeClock
+from paylink_es.locale import PAGE_TEXT
 from tests.support.shop import (
     ALL_METHODS,
     BASE62,
@@ -430,3 +431,50 @@ def test_an_expired_page_in_english(page_shop: Shop) -> None:
     response = page_shop.client.get(f"/l/{link.code}", params={"lang": "en"})
     assert_message_page(response, 200, "This payment link has expired")
     assert "Ask the merchant for a new link." in text_of(response)
+
+
+def _english_phrases() -> list[str]:
+    """Runs of words only the English page says (its catalogue, placeholders cut out)."""
+    english, indonesian = PAGE_TEXT["en"], PAGE_TEXT["id"]
+    phrases = set()
+    for key, said in english.items():
+        if said == indonesian[key]:
+            continue
+        for piece in re.split(r"\{[a-z_]+\}|\|", said):
+            piece = piece.strip(" .,:;!?—-()")
+            if len(piece) >= 8 and " " in piece and piece not in indonesian[key]:
+                phrases.add(piece)
+    return sorted(phrases)
+
+
+def test_every_page_in_indonesian_says_nothing_in_english_and_writes_rupiah_as_rupiah(
+    served_shop: Shop,
+) -> None:
+    shop = served_shop
+    phrases = _english_phrases()
+    assert len(phrases) > 40  # the check reads the catalogue, not a hand-picked list
+    open_link = shop.link(OPEN_LINK, reference_id="OPEN-ID")
+    link = shop.link(methods=sorted(ALL_METHODS), expires_at=in_hours(shop.clock, 5))
+    csrf = csrf_of(shop.open(link.code).text)
+    pages = [
+        shop.open(link.code),
+        shop.open(open_link.code),
+        shop.client.post(
+            f"/l/{open_link.code}/pay",
+            data={"csrf": csrf_of(shop.open(open_link.code).text), "method": "qris", "amount": "5"},
+        ),
+        shop.client.post(f"/l/{link.code}/pay", data={"csrf": csrf, "method": "bitcoin"}),
+        shop.client.get("/l/NoSuchCode12"),
+    ]
+    for method in sorted(ALL_METHODS):
+        payment_id = shop.choose(link.code, method)
+        pages.append(shop.payment_page(link.code, payment_id))
+        redirect = shop.payment(payment_id).instructions.get("redirect_url")
+        if redirect:
+            pages.append(shop.client.get(redirect))  # the sandbox wallet
+    for page in pages:
+        assert html_lang(page) == "id", page.request.url
+        shown = text_of(page)
+        said_in_english = [phrase for phrase in phrases if phrase in shown]
+        assert not said_in_english, f"{page.request.url} says {said_in_english}"
+        assert not re.search(r"IDR ?[0-9]", shown), f"{page.request.url}: {shown}"
