@@ -10,6 +10,7 @@ SHA-256 (see :mod:`paylink_es.domain.logo`).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -76,7 +77,7 @@ def contrast_ratio(first: str, second: str) -> float:
 def shown_ratio(ratio: float) -> str:
     """A ratio as people read it, cut (never rounded up) to two decimals: 4.499 is
     ``4.49``, so a refused colour never reads as reaching the minimum."""
-    return f"{int(ratio * 100) / 100:.2f}"
+    return f"{math.floor(ratio * 100 + 1e-9) / 100:.2f}"
 
 
 def check_brand_color(value: object, field: str = "brand_color") -> str | None:
