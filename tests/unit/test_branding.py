@@ -11,7 +11,6 @@ import io
 import random
 import struct
 import zlib
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -35,6 +34,7 @@ from paylink_es.domain.logo import (
     Logo,
     prepare_logo,
 )
+from tests.support.images import SVG_LOGO, encoded
 
 # -- colours -------------------------------------------------------------------------
 
@@ -138,12 +138,6 @@ def test_a_bad_display_name_is_refused_naming_the_field(value: str, kind: str) -
 # -- logos ---------------------------------------------------------------------------
 
 
-def encoded(image: Image.Image, kind: str = "PNG", **options: Any) -> bytes:
-    out = io.BytesIO()
-    image.save(out, kind, **options)
-    return out.getvalue()
-
-
 def refused(data: bytes) -> BrandingInvalidError:
     with pytest.raises(BrandingInvalidError) as caught:
         prepare_logo(data)
@@ -200,11 +194,7 @@ def test_bytes_after_a_png_signature_that_are_no_png_are_damaged() -> None:
 
 
 def test_an_svg_renamed_png_is_refused_by_its_content() -> None:
-    svg = (
-        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="64" '
-        b'height="64"><script>alert(1)</script><rect width="64" height="64"/></svg>'
-    )
-    error = refused(svg)
+    error = refused(SVG_LOGO)
     assert error.message == "logo: must be PNG or JPEG"
     assert error.kind == "format"
 

@@ -48,6 +48,9 @@ class Brand:
     logo: LogoRef | None = None
 
 
+NO_BRAND: Final = Brand()  # the platform's look: registered name, default colour, no logo
+
+
 def check_display_name(value: object, field: str = "display_name") -> str | None:
     """A display name, trimmed: 1-60 characters on one line, no control characters;
     ``None`` clears it (the registered name is shown again)."""

@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
-from paylink_es.domain.branding import Brand, LogoRef, check_brand_color, check_display_name
+from paylink_es.domain.branding import NO_BRAND, LogoRef, check_brand_color, check_display_name
 from paylink_es.domain.errors import ApiKeyInvalidError, InvalidFieldError
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan
 from paylink_es.domain.link import DEFAULT_DECISIONS
@@ -73,7 +73,7 @@ class Merchant(PaylinkAggregate):
         # Per mode: the secret that signs the hosted page's redirects to the link's URLs.
         self.redirect_secrets: dict[str, str] = {}
         # What customers see of the merchant: display name, colour, logo (defaults: None).
-        self.brand = Brand()
+        self.brand = NO_BRAND
 
     @property
     def shown_name(self) -> str:
