@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
-from paylink_es.domain.branding import NO_BRAND
+from paylink_es.domain.branding import DEFAULT_COLOR, NO_BRAND
 from paylink_es.locale import (
     LANGUAGES,
     PAGE_TEXT,
@@ -120,6 +120,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     lang = language(request)
     currency = context.get("currency", "IDR")
     words = PAGE_TEXT[lang]
+    brand = getattr(request.state, "brand", None) or NO_BRAND
     page = templates(request).TemplateResponse(
         request,
         name,
@@ -135,7 +136,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
             ),
             "title": context.get("title", words["title"]),
             "status": status,
-            "brand": getattr(request.state, "brand", None) or NO_BRAND,
+            "brand": brand,
+            "brand_color": brand.color or DEFAULT_COLOR,
             # Where the language switch points: the page itself, never a form's action.
             "here": _FORM_ACTION.sub("", request.url.path),
             **context,

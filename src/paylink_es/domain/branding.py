@@ -19,6 +19,7 @@ from paylink_es.domain.errors import BrandingInvalidError
 from paylink_es.domain.validation import require_text
 
 DISPLAY_NAME_MAX: Final = 60
+DEFAULT_COLOR: Final = "#0b6bcb"  # the hosted page's buttons without a brand colour
 BRAND_TEXT: Final = "#ffffff"  # the text the brand colour carries: buttons' white labels
 MIN_CONTRAST: Final = 4.5  # WCAG 2.x AA for normal text
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
