@@ -1,0 +1,111 @@
+"""Branding in Chromium: the owner picks a colour (the preview follows as it is typed),
+names the shop and uploads a logo in the dashboard; the customer's page shows all three.
+
+One server for the module (SQLite, read models running, real uvicorn on 127.0.0.1); the
+owner works in a desktop-sized page, the customer in a phone-sized one of their own.
+Screenshots go to test-output/screenshots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
+
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.browser.conftest import PHONE
+from tests.browser.support import Shoot
+from tests.support.images import SVG_LOGO, encoded
+from tests.support.shop import Shop, shop
+
+PASSWORD = "correct horse battery"
+OWNER = "owner@brand.example"
+PLUM = "rgb(122, 31, 92)"  # #7a1f5c
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
+    """The app in uvicorn with its read models running, one merchant and its owner."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("brand") / "var")
+    with shop(settings, server_clock, served=True, run_projections=True) as built:
+        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
+        yield built
+
+
+@pytest.fixture
+def owner(browser: Browser, desk: Shop) -> Iterator[Page]:
+    """A desktop-sized page, signed in as the owner."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{desk.url}/dashboard")
+        page.wait_for_url(re.compile(r"/dashboard/login"))
+        page.get_by_label("E-mail").fill(OWNER)
+        page.get_by_label("Kata sandi").fill(PASSWORD)
+        page.get_by_role("button", name="Masuk").click()
+        page.wait_for_url(f"{desk.url}/dashboard")
+        yield page
+    finally:
+        context.close()
+
+
+def test_a_logo_uploaded_in_the_dashboard_shows_on_the_hosted_page(
+    owner: Page, browser: Browser, desk: Shop, shoot: Shoot, tmp_path: Path
+) -> None:
+    logo_file = tmp_path / "logo.png"
+    logo = Image.new("RGBA", (600, 300), (0, 0, 0, 0))
+    logo.paste((122, 31, 92, 255), (50, 50, 550, 250))
+    logo_file.write_bytes(encoded(logo))
+    fake = tmp_path / "logo-palsu.png"
+    fake.write_bytes(SVG_LOGO)
+
+    owner.get_by_role("link", name="Merek", exact=True).click()
+    owner.wait_for_url(f"{desk.url}/dashboard/branding")
+    preview = owner.get_by_test_id("preview-button")
+    expect(preview).to_have_css("background-color", "rgb(11, 107, 203)")  # the default
+    owner.get_by_label("Nama tampilan").fill("Kopi Senja")
+    owner.get_by_label("Warna merek", exact=True).fill("#7a1f5c")
+    expect(preview).to_have_css("background-color", PLUM)  # as typed, before saving
+    shoot(owner, "01-preview")
+    owner.get_by_test_id("save-branding").click()
+    expect(owner.get_by_test_id("notice")).to_have_text("Merek disimpan.")
+    expect(preview).to_have_css("background-color", PLUM)
+
+    owner.get_by_label(re.compile("File logo")).set_input_files(str(fake))
+    owner.get_by_test_id("upload-logo").click()
+    expect(owner.locator("[data-error-for=logo]")).to_have_text(
+        "Logo harus berupa gambar PNG atau JPEG."
+    )
+    owner.get_by_label(re.compile("File logo")).set_input_files(str(logo_file))
+    owner.get_by_test_id("upload-logo").click()
+    expect(owner.get_by_test_id("notice")).to_have_text("Logo diunggah.")
+    expect(owner.get_by_test_id("current-logo")).to_be_visible()
+    shoot(owner, "02-branding-saved")
+
+    link = desk.link(amount=150_000, description="Kopi susu gula aren", methods=["qris"])
+    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="id-ID")
+    context.set_default_timeout(10_000)
+    try:
+        customer = context.new_page()
+        customer.goto(f"{desk.url}/l/{link.code}")
+        shown = customer.get_by_test_id("merchant-logo")
+        expect(shown).to_be_visible()
+        assert shown.evaluate("img => img.complete && img.naturalWidth") == 512
+        expect(customer.get_by_test_id("merchant-name")).to_have_text("Kopi Senja")
+        expect(customer.get_by_role("button", name="Lanjutkan pembayaran")).to_have_css(
+            "background-color", PLUM
+        )
+        shoot(customer, "03-hosted-page")
+    finally:
+        context.close()
