@@ -20,13 +20,10 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from paylink_es.domain.clock import FakeClock
-from paylink_es.settings import Settings
-from tests.browser.conftest import PHONE
-from tests.browser.support import Shoot
+from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
 from tests.support.images import SVG_LOGO, encoded
-from tests.support.shop import Shop, shop
+from tests.support.shop import Shop
 
-PASSWORD = "correct horse battery"
 OWNER = "owner@brand.example"
 PLUM = "rgb(122, 31, 92)"  # #7a1f5c
 
@@ -34,35 +31,22 @@ PLUM = "rgb(122, 31, 92)"  # #7a1f5c
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
     """The app in uvicorn with its read models running, one merchant and its owner."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("brand") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
+    with desk_with_owner(tmp_path_factory.mktemp("brand"), server_clock, OWNER) as built:
         yield built
 
 
 @pytest.fixture
 def owner(browser: Browser, desk: Shop) -> Iterator[Page]:
     """A desktop-sized page, signed in as the owner."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    try:
-        page.goto(f"{desk.url}/dashboard")
-        page.wait_for_url(re.compile(r"/dashboard/login"))
-        page.get_by_label("E-mail").fill(OWNER)
-        page.get_by_label("Kata sandi").fill(PASSWORD)
-        page.get_by_role("button", name="Masuk").click()
-        page.wait_for_url(f"{desk.url}/dashboard")
-        yield page
-    finally:
-        context.close()
+    with desktop_page(browser) as signed_in:
+        sign_in(signed_in, desk, OWNER)
+        yield signed_in
 
 
 def test_a_logo_uploaded_in_the_dashboard_shows_on_the_hosted_page(
-    owner: Page, browser: Browser, desk: Shop, shoot: Shoot, tmp_path: Path
+    owner: Page, page: Page, desk: Shop, shoot: Shoot, tmp_path: Path
 ) -> None:
+    """``page`` is the customer's phone, a browser of its own."""
     logo_file = tmp_path / "logo.png"
     logo = Image.new("RGBA", (600, 300), (0, 0, 0, 0))
     logo.paste((122, 31, 92, 255), (50, 50, 550, 250))
@@ -94,18 +78,12 @@ def test_a_logo_uploaded_in_the_dashboard_shows_on_the_hosted_page(
     shoot(owner, "02-branding-saved")
 
     link = desk.link(amount=150_000, description="Kopi susu gula aren", methods=["qris"])
-    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="id-ID")
-    context.set_default_timeout(10_000)
-    try:
-        customer = context.new_page()
-        customer.goto(f"{desk.url}/l/{link.code}")
-        shown = customer.get_by_test_id("merchant-logo")
-        expect(shown).to_be_visible()
-        assert shown.evaluate("img => img.complete && img.naturalWidth") == 512
-        expect(customer.get_by_test_id("merchant-name")).to_have_text("Kopi Senja")
-        expect(customer.get_by_role("button", name="Lanjutkan pembayaran")).to_have_css(
-            "background-color", PLUM
-        )
-        shoot(customer, "03-hosted-page")
-    finally:
-        context.close()
+    page.goto(f"{desk.url}/l/{link.code}")
+    shown = page.get_by_test_id("merchant-logo")
+    expect(shown).to_be_visible()
+    assert shown.evaluate("img => img.complete && img.naturalWidth") == 512
+    expect(page.get_by_test_id("merchant-name")).to_have_text("Kopi Senja")
+    expect(page.get_by_role("button", name="Lanjutkan pembayaran")).to_have_css(
+        "background-color", PLUM
+    )
+    shoot(page, "03-hosted-page")
