@@ -9,7 +9,6 @@ Screenshots go to test-output/screenshots.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,30 +16,14 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
+from tests.browser.support import Shoot
 from tests.support.images import SVG_LOGO, encoded
 from tests.support.shop import Shop
 
 OWNER = "owner@brand.example"
 PLUM = "rgb(122, 31, 92)"  # #7a1f5c
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    with desk_with_owner(tmp_path_factory.mktemp("brand"), server_clock, OWNER) as built:
-        yield built
-
-
-@pytest.fixture
-def owner(browser: Browser, desk: Shop) -> Iterator[Page]:
-    """A desktop-sized page, signed in as the owner."""
-    with desktop_page(browser) as signed_in:
-        sign_in(signed_in, desk, OWNER)
-        yield signed_in
 
 
 def test_a_logo_uploaded_in_the_dashboard_shows_on_the_hosted_page(

@@ -19,19 +19,11 @@ pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
+from tests.browser.support import Shoot, desktop_page, sign_in
 from tests.support.shop import Shop
 
 OWNER = "owner@bulk.example"
 HEADER = "reference_id,description,amount,methods,customer_email,send_email"
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    with desk_with_owner(tmp_path_factory.mktemp("bulk"), server_clock, OWNER) as built:
-        yield built
 
 
 @pytest.fixture

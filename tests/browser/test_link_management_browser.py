@@ -8,36 +8,18 @@ Screenshots go to test-output/screenshots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, Page, expect
 
-from paylink_es.domain.clock import FakeClock
 from tests.browser.conftest import PHONE
-from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
+from tests.browser.support import Shoot
 from tests.support.shop import Shop
 
 OWNER = "owner@manage.example"
 MESSAGE = "Stok habis, buka lagi Senin depan."
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    with desk_with_owner(tmp_path_factory.mktemp("manage"), server_clock, OWNER) as built:
-        yield built
-
-
-@pytest.fixture
-def owner(browser: Browser, desk: Shop) -> Iterator[Page]:
-    """A desktop-sized page, signed in as the owner."""
-    with desktop_page(browser) as signed_in:
-        sign_in(signed_in, desk, OWNER)
-        yield signed_in
 
 
 def test_a_deactivated_link_shows_the_message_and_a_reactivated_one_its_methods(
