@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 
-from api import problems
+from api import docs, problems
 from api.auth import RateLimiter
 from api.bulk import upload_limits
 from api.bulk_jobs import BulkJobs
@@ -118,8 +118,14 @@ def create_app(
             app.state.closed = True
 
     app = FastAPI(
-        title="Paylink ES", version=__version__, description=DESCRIPTION, lifespan=lifespan
+        title="Paylink ES",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.settings = settings
     app.state.services = services
     app.state.paylink = services.paylink

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -102,6 +104,28 @@ def test_the_openapi_document_and_the_docs_are_served(sqlite_api: Api) -> None:
     assert {"/v1/links", "/v1/links/{link_id}", "/v1/balances"} <= set(document.json()["paths"])
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_load_every_asset_from_this_server(sqlite_api: Api, page: str) -> None:
+    html = sqlite_api.client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+
+    assert assets, html
+    assert not [url for url in assets if "//" in url], "the docs must not fetch another host"
+    for url in assets:
+        answer = sqlite_api.client.get(url)
+        assert answer.status_code == 200, url
+        assert len(answer.content) > 100, url
+    assert "/openapi.json" in html
+
+
+def test_the_site_icon_is_served(sqlite_api: Api) -> None:
+    icon = sqlite_api.client.get("/favicon.ico")
+
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
 
 
 def test_every_request_body_has_an_example_and_each_example_is_accepted(

@@ -71,7 +71,8 @@ def test_page_shows_merchant_description_items_amount_and_countdown(page_shop: S
     assert f"Ongkos kirim {TIMES} 1 Rp 50.000" in text
     # 50 hours left by the app's clock, and the instant it ends for the script.
     assert re.search(
-        r'<span id="countdown" data-left="180000" data-code="[0-9A-Za-z]+">50:00:00</span>',
+        r'<span id="countdown" data-left="180000" data-code="[0-9A-Za-z]+"'
+        r' data-over="[^"]+">50:00:00</span>',
         response.text,
     )
     assert "Sisa waktu" in text
@@ -140,11 +141,13 @@ def test_every_family_is_offered_when_the_link_allows_it(page_shop: Shop) -> Non
         assert family in text
 
 
-def test_open_amount_page_has_a_labelled_input_within_min_and_max(page_shop: Shop) -> None:
+def test_open_amount_page_has_a_labelled_input_saying_its_range(page_shop: Shop) -> None:
     link = page_shop.link(OPEN_LINK)
     response = page_shop.open(link.code)
+    # Text with a numeric keypad: a number input would refuse "25.000" as people write it.
     assert re.search(
-        r'<input id="amount" name="amount" type="number"[^>]*min="10000"[^>]*max="500000"',
+        r'<input id="amount" name="amount" type="text" inputmode="numeric"[^>]*'
+        r'aria-describedby="range"',
         response.text.replace("\n", " "),
     )
     assert '<label class="field" for="amount">Masukkan jumlah</label>' in response.text
@@ -377,6 +380,38 @@ def test_closed_links_get_a_clear_page_without_a_payment_form(page_shop: Shop) -
         assert 'role="status"' in response.text, kind
         assert 'name="csrf"' not in response.text, kind
         assert MERCHANT_NAME in text_of(response), kind
+        # What the link was for, so the customer knows which one this was.
+        description = page_shop.paylink.links.get(
+            page_shop.paylink.links.id_for_code(code)
+        ).description
+        assert f'data-testid="link-about">{description}</p>' in response.text, kind
+
+
+def test_a_paid_link_offers_its_receipt_to_the_browser_that_paid_and_no_other(
+    page_shop: Shop,
+) -> None:
+    link = page_shop.link(reference_id="PAID")
+    payment_id = page_shop.choose(link.code, "qris")
+    assert page_shop.sandbox_pay(payment_id).status_code == 200
+
+    mine = page_shop.client.get(f"/l/{link.code}")
+    assert_message_page(mine, 200, "Tautan pembayaran ini sudah dibayar")
+    receipt = re.search(
+        r'href="([^"]+)" data-testid="see-receipt">Lihat bukti pembayaran', mine.text
+    )
+    assert receipt is not None, mine.text
+    assert receipt.group(1) == f"/l/{link.code}/p/{payment_id}?lang=id"
+    assert 'data-testid="receipt"' in page_shop.client.get(receipt.group(1)).text
+
+    stranger = page_shop.visitor()
+    assert 'data-testid="see-receipt"' not in stranger.get(f"/l/{link.code}").text
+    genuine = page_shop.client.cookies.get("pl_payment", path=f"/l/{link.code}")
+    assert genuine is not None
+    for value, offered in ((f"{payment_id}.{'0' * 64}", False), (genuine, True)):
+        other = page_shop.visitor()  # the cookie, forged or carried over to a new browser
+        other.cookies.set("pl_payment", value, path=f"/l/{link.code}")
+        page = other.get(f"/l/{link.code}").text
+        assert ('data-testid="see-receipt"' in page) is offered, value
 
 
 def test_closed_links_refuse_new_payments_and_record_none(page_shop: Shop) -> None:
