@@ -15,7 +15,9 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
+from paylink_es.domain.branding import DEFAULT_COLOR, NO_BRAND
 from paylink_es.locale import (
     LANGUAGES,
     PAGE_TEXT,
@@ -105,11 +107,23 @@ def is_preview_fetch(request: Request) -> bool:
     return request.method == "HEAD" or bool(PREVIEW_AGENTS.search(agent))
 
 
+def merchant_brand(request: Request, merchant_id: UUID) -> str:
+    """The name the merchant's page shows (its display name, else its registered name);
+    the rest of its brand (colour, logo) goes to every page of this request
+    (:func:`render`), whichever answer it turns out to be."""
+    paylink: Paylink = request.app.state.paylink
+    branding = paylink.merchants.branding(merchant_id)
+    request.state.brand = branding.brand
+    return branding.shown_name
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page in the visitor's language, keeping its session and language cookies."""
+    """Render a page in the visitor's language, keeping its session and language cookies;
+    in the brand of the merchant :func:`merchant_brand` looked up (else the platform's)."""
     lang = language(request)
     currency = context.get("currency", "IDR")
     words = PAGE_TEXT[lang]
+    brand = getattr(request.state, "brand", None) or NO_BRAND
     page = templates(request).TemplateResponse(
         request,
         name,
@@ -125,6 +139,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
             ),
             "title": context.get("title", words["title"]),
             "status": status,
+            "brand": brand,
+            "brand_color": brand.color or DEFAULT_COLOR,
             # Where the language switch points: the page itself, never a form's action.
             "here": _FORM_ACTION.sub("", request.url.path),
             **context,

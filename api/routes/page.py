@@ -26,6 +26,7 @@ from api.pages import (
     csrf_token,
     is_preview_fetch,
     language,
+    merchant_brand,
     qr_png,
     qr_svg,
     remember_payment,
@@ -58,7 +59,7 @@ def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
         details = paylink.links.get(paylink.links.id_for_code(code))
     except NotFoundError:
         return None
-    return details, paylink.merchants.name(details.merchant_id)
+    return details, merchant_brand(request, details.merchant_id)
 
 
 def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:

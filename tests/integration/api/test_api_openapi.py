@@ -16,6 +16,7 @@ from paylink_es.bootstrap import build
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.support.app import Api, Merchant
+from tests.support.images import logo_upload
 
 # Webhooks and the feed are tested in tests/integration/webhooks; the sandbox's example
 # names a payment that has to exist first, and tests/integration/page pays through it.
@@ -55,6 +56,16 @@ def _text_examples(operation: dict[str, Any]) -> list[tuple[str, str]]:
         (content_type, media["example"])
         for content_type, media in operation["requestBody"]["content"].items()
         if content_type != "application/json" and "example" in media
+    ]
+
+
+def _binary_types(operation: dict[str, Any]) -> list[str]:
+    """The content types of a body that is a file's bytes (a logo): no text example fits
+    them, so the test sends an image of its own."""
+    return [
+        content_type
+        for content_type, media in operation["requestBody"]["content"].items()
+        if media.get("schema", {}).get("format") == "binary"
     ]
 
 
@@ -128,7 +139,14 @@ def test_every_request_body_has_an_example_and_each_example_is_accepted(
     for (method, path), operation in sorted(bodies.items(), key=_payouts_last):
         examples = _body_examples(document, operation)
         files = _text_examples(operation)
-        assert examples or files, f"{method} {path} has no request example"
+        images = _binary_types(operation)
+        assert examples or files or images, f"{method} {path} has no request example"
+        for content_type in images:
+            headers = merchant.headers(**{"Content-Type": content_type})
+            response = sqlite_api.client.request(
+                method, path, content=logo_upload((64, 64)), headers=headers
+            )
+            assert response.status_code == 200, f"{method} {path} {content_type}: {response.text}"
         for content_type, text in files:
             headers = merchant.headers(**{"Content-Type": content_type})
             response = sqlite_api.client.request(method, path, content=text, headers=headers)
