@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-import time
-from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Literal
@@ -14,10 +12,10 @@ from pydantic import SecretStr
 
 from paylink_es.notify.port import (
     Delivery,
+    DeliveryPolicy,
     Message,
     PermanentDeliveryError,
     TransientDeliveryError,
-    deliver_with_retries,
 )
 
 Security = Literal["starttls", "tls", "none"]
@@ -37,11 +35,8 @@ class EmailSender:
         user: str | None,
         password: SecretStr | None,
         mail_from: str,
-        timeout_s: float,
-        tries: int,
-        backoff_s: float = 0.5,
+        policy: DeliveryPolicy,
         ssl_context: ssl.SSLContext | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host
         self.port = port
@@ -49,11 +44,8 @@ class EmailSender:
         self.user = user
         self._password = password
         self.mail_from = mail_from
-        self.timeout_s = timeout_s
-        self.tries = tries
-        self.backoff_s = backoff_s
+        self.policy = policy
         self._ssl_context = ssl_context
-        self._sleep = sleep
 
     def __repr__(self) -> str:  # never the password
         return f"EmailSender({self.security}://{self.host}:{self.port}, user={self.user!r})"
@@ -61,13 +53,7 @@ class EmailSender:
     def deliver(self, message: Message) -> Delivery:
         """Send ``message`` as a text + HTML e-mail; the provider id is its Message-ID."""
         mail = self.compose(message)
-        return deliver_with_retries(
-            self.name,
-            lambda: self._send_once(mail),
-            tries=self.tries,
-            backoff_s=self.backoff_s,
-            sleep=self._sleep,
-        )
+        return self.policy.deliver(self.name, lambda: self._send_once(mail))
 
     def compose(self, message: Message) -> EmailMessage:
         """The e-mail: From the settings, a plain-text part and, when given, an HTML one."""
@@ -87,11 +73,12 @@ class EmailSender:
         return self._ssl_context or ssl.create_default_context()
 
     def _connect(self) -> smtplib.SMTP:
+        timeout_s = self.policy.timeout_s
         if self.security == "tls":
             return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout_s, context=self._context()
+                self.host, self.port, timeout=timeout_s, context=self._context()
             )
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        return smtplib.SMTP(self.host, self.port, timeout=timeout_s)
 
     def _send_once(self, mail: EmailMessage) -> str | None:
         try:
@@ -115,7 +102,9 @@ class EmailSender:
         except ssl.SSLError as error:
             raise PermanentDeliveryError(f"smtp: TLS failed ({error.reason})") from None
         except TimeoutError:
-            raise TransientDeliveryError(f"smtp: no answer within {self.timeout_s:g} s") from None
+            raise TransientDeliveryError(
+                f"smtp: no answer within {self.policy.timeout_s:g} s"
+            ) from None
         except OSError as error:  # refused, unreachable, reset; SMTPException is one too
             detail = error.strerror or type(error).__name__
             raise TransientDeliveryError(f"smtp: cannot reach the server ({detail})") from None

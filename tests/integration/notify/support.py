@@ -22,6 +22,7 @@ from uuid import UUID
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from paylink_es.application.services import Paylink
+from paylink_es.notify.port import DeliveryPolicy
 
 SMTP_USER = "mailer@toko.example"
 SMTP_PASSWORD = "s3cret-smtp-password"
@@ -174,6 +175,14 @@ class Provider:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+def recording_policy(
+    timeout_s: float = 5.0, tries: int = 3, backoff_s: float = 0.5
+) -> tuple[DeliveryPolicy, list[float]]:
+    """A sender's policy that notes its waits instead of sleeping, and the list of them."""
+    waits: list[float] = []
+    return DeliveryPolicy(timeout_s, tries, backoff_s, sleep=waits.append), waits
 
 
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
