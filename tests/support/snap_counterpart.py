@@ -59,7 +59,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import httpx
@@ -71,6 +70,7 @@ from pydantic import SecretStr
 from paylink_es.channels.qris import qris_payload
 from paylink_es.channels.snap_callbacks import SeenExternalIds
 from paylink_es.settings import Settings
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 WIB = timezone(timedelta(hours=7))
 TOKEN_PATH = "/v1.0/access-token/b2b"
@@ -279,7 +279,7 @@ def _money(body: dict[str, Any], name: str) -> dict[str, str]:
     return {"value": amount["value"], "currency": "IDR"}
 
 
-class WinpayCounterpart:
+class WinpayCounterpart(LoopbackServer):
     """The provider's side of the SNAP conversation, on a random local port."""
 
     def __init__(
@@ -324,47 +324,22 @@ class WinpayCounterpart:
             ("POST", EWALLET_STATUS_PATH): ("55", self._ewallet_status),
         }
         self._services = {path: service for (_, path), (service, _) in self._routes.items()}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        # A short poll interval makes shutdown (after every test) quick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(self._handler_class(), poll_interval_s=0.02)
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[QuietHandler]:
         counterpart = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = dict(self.headers.items())
-                status, kind, raw = counterpart.handle_raw(self.command, self.path, headers, body)
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                status, kind, raw = counterpart.handle_raw(
+                    self.command, self.path, headers, self.body()
+                )
+                self.reply(status, raw, kind)
 
             do_POST = do_GET = do_DELETE = do_PUT = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
         return Handler
-
-    @property
-    def base_url(self) -> str:
-        """Where the counterpart listens."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> WinpayCounterpart:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     @property
     def hmac_scheme(self) -> bool:

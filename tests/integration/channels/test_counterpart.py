@@ -10,11 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any
 
@@ -24,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.support.loopback import LoopbackServer, QuietHandler
 from tests.support.snap_counterpart import (
     BINS,
     EWALLET_NOTIFY_PATH,
@@ -673,25 +672,13 @@ def test_notify_posts_signed_callbacks_under_the_merchant_base(
 ) -> None:
     received: list[tuple[str, dict[str, str], bytes]] = []
 
-    class Receiver(BaseHTTPRequestHandler):
+    class Receiver(QuietHandler):
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, dict(self.headers.items()), raw))
-            answer = b'{"responseCode":"2002500","responseMessage":"Successful"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            received.append((self.path, dict(self.headers.items()), self.body()))
+            self.reply(200, b'{"responseCode":"2002500","responseMessage":"Successful"}')
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    merchant_site = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=merchant_site.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{merchant_site.server_address[1]}/channels/winpay"
+    with LoopbackServer(Receiver) as merchant_site:
+        base = f"{merchant_site.base_url}/channels/winpay"
         qr = {"partnerReferenceNo": "QR-CB-1", "amount": {"value": "25000.00", "currency": "IDR"}}
         call(server, merchant, "/v1.0/qr/qr-mpm-generate", qr)
         server.pay_qris("QR-CB-1")
@@ -709,10 +696,6 @@ def test_notify_posts_signed_callbacks_under_the_merchant_base(
         call(server, merchant, "/v1.0/debit/payment-host-to-host", ew)
         wallet = server.ewallet_notify_body("EW-CB-1")
         server.notify(base, wallet, path=EWALLET_NOTIFY_PATH, external_id="7002")
-    finally:
-        merchant_site.shutdown()
-        merchant_site.server_close()
-        thread.join(timeout=5)
     assert [path for path, _, _ in received] == [
         "/channels/winpay/v1.0/qr/qr-mpm-notify",
         "/channels/winpay/v1.0/debit/notify",
