@@ -40,8 +40,8 @@ inquiry answers ``5002600``); ``accept_tokens``; ``revoke_tokens()``; ``vas``, `
 to force a QRIS or e-wallet status). Paying, without HTTP: ``pay``, ``pay_qris``, ``pay_ewallet``,
 ``fail_qris``, ``fail_ewallet``.
 
-Callbacks Winpay sends: ``va_payment_body``, ``qris_notify_body``, ``ewallet_notify_body``
-build them; ``callback`` signs one over its path relative to ``/v1.0/`` (the merchant's
+Callbacks Winpay sends: ``va_payment_body`` and ``notify_body`` (QRIS, e-wallet) build
+them; ``callback`` signs one over its path relative to ``/v1.0/`` (the merchant's
 base URL prefix is not signed) and the minified body (``pretty=True`` sends it indented,
 as a receiver must re-minify); ``notify`` signs and POSTs it to ``base_url + path``.
 """
@@ -783,41 +783,26 @@ class WinpayCounterpart(LoopbackServer):
 
     # -- callbacks Winpay sends ------------------------------------------------------------
 
-    def qris_notify_body(
+    def notify_body(
         self,
+        kind: Literal["qris", "ewallet"],
         partner_reference_no: str,
         *,
         amount_style: Literal["decimal", "plain"] = "decimal",
         millis: bool = False,
     ) -> dict[str, Any]:
-        """The QRIS payment notification (paid time: the payment's, or now if unpaid)."""
-        found = self.qris[partner_reference_no]
+        """The QRIS or e-wallet payment notification (paid time: the payment's, or now if
+        unpaid; an e-wallet's names its channel)."""
+        found = (self.qris if kind == "qris" else self.ewallets)[partner_reference_no]
+        info = {"channel": found.channel} if kind == "ewallet" else {}
         return {
             "originalReferenceNo": found.reference_no,
             "originalPartnerReferenceNo": found.partner_reference_no,
-            "latestTransactionStatus": "00",
-            "transactionStatusDesc": "Success",
-            "amount": {"value": styled(found.amount["value"], amount_style), "currency": "IDR"},
-            "additionalInfo": {"paidTime": wib_time(found.paid_at or self.clock(), millis=millis)},
-        }
-
-    def ewallet_notify_body(
-        self,
-        partner_reference_no: str,
-        *,
-        amount_style: Literal["decimal", "plain"] = "decimal",
-        millis: bool = False,
-    ) -> dict[str, Any]:
-        """The e-wallet payment notification (paid time: the payment's, or now if unpaid)."""
-        found = self.ewallets[partner_reference_no]
-        return {
-            "originalPartnerReferenceNo": found.partner_reference_no,
-            "originalReferenceNo": found.reference_no,
             "latestTransactionStatus": "00",
             "transactionStatusDesc": "Success",
             "amount": {"value": styled(found.amount["value"], amount_style), "currency": "IDR"},
             "additionalInfo": {
-                "channel": found.channel,
+                **info,
                 "paidTime": wib_time(found.paid_at or self.clock(), millis=millis),
             },
         }

@@ -688,7 +688,7 @@ def test_a_qris_notification_binds_by_winpays_reference(
     payment_id = uuid4()
     made = winpay.instructions(payment_id, "qris", Money(25_000, IDR), "Toko Budi")
     counterpart.pay_qris(str(payment_id))
-    notice = parse_transaction_notice(counterpart.qris_notify_body(str(payment_id)), "52")
+    notice = parse_transaction_notice(counterpart.notify_body("qris", str(payment_id)), "52")
     received = datetime.now(UTC)
     note = winpay.transaction_notification(notice, "200000000001", received)
     assert note is not None

@@ -682,7 +682,7 @@ def test_notify_posts_signed_callbacks_under_the_merchant_base(
         qr = {"partnerReferenceNo": "QR-CB-1", "amount": {"value": "25000.00", "currency": "IDR"}}
         call(server, merchant, "/v1.0/qr/qr-mpm-generate", qr)
         server.pay_qris("QR-CB-1")
-        qris = server.qris_notify_body("QR-CB-1")
+        qris = server.notify_body("qris", "QR-CB-1")
         assert server.notify(base, qris, path=QRIS_NOTIFY_PATH, external_id="7001") == (
             200,
             {"responseCode": "2002500", "responseMessage": "Successful"},
@@ -694,7 +694,7 @@ def test_notify_posts_signed_callbacks_under_the_merchant_base(
             "additionalInfo": {"channel": "OVO"},
         }
         call(server, merchant, "/v1.0/debit/payment-host-to-host", ew)
-        wallet = server.ewallet_notify_body("EW-CB-1")
+        wallet = server.notify_body("ewallet", "EW-CB-1")
         server.notify(base, wallet, path=EWALLET_NOTIFY_PATH, external_id="7002")
     assert [path for path, _, _ in received] == [
         "/channels/winpay/v1.0/qr/qr-mpm-notify",

@@ -471,7 +471,7 @@ def test_qris_and_ewallet_payments_complete_through_their_notifications(
     counterpart.pay_qris(str(qris))
     status, answer = counterpart.notify(
         base(shop),
-        counterpart.qris_notify_body(str(qris)),
+        counterpart.notify_body("qris", str(qris)),
         path=QRIS_NOTIFY_PATH,
         external_id="900000000001",
     )
@@ -488,7 +488,7 @@ def test_qris_and_ewallet_payments_complete_through_their_notifications(
     counterpart.pay_ewallet(str(wallet))
     status, answer = counterpart.notify(
         base(shop),
-        counterpart.ewallet_notify_body(str(wallet)),
+        counterpart.notify_body("ewallet", str(wallet)),
         path=EWALLET_NOTIFY_PATH,
         external_id="900000000002",
     )
