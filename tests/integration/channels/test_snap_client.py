@@ -547,10 +547,10 @@ def test_generates_a_qris_for_the_amount_and_asks_its_status(
     assert code.partner_reference_no == "QR-000123"
     assert code.reference_no == counterpart.qris["QR-000123"].reference_no
     refs = {"reference_no": code.reference_no, "partner_reference_no": "QR-000123"}
-    waiting = api.qris_status(**refs)
+    waiting = api.transaction_status("qris", **refs)
     assert (waiting.code, waiting.paid, waiting.final) == ("01", False, False)
     counterpart.pay_qris("QR-000123")
-    paid = api.qris_status(**refs)
+    paid = api.transaction_status("qris", **refs)
     assert (paid.code, paid.paid, paid.final) == ("00", True, True)
     assert paid.amount == Money(25_000, IDR)
     assert paid.paid_at is not None
@@ -559,7 +559,9 @@ def test_generates_a_qris_for_the_amount_and_asks_its_status(
 def test_a_failed_qris_is_final_and_unpaid(api: WinpayApi, counterpart: WinpayCounterpart) -> None:
     code = api.generate_qris(partner_reference_no="QR-000124", amount=Money(5_000, IDR))
     counterpart.fail_qris("QR-000124")
-    failed = api.qris_status(reference_no=code.reference_no, partner_reference_no="QR-000124")
+    failed = api.transaction_status(
+        "qris", reference_no=code.reference_no, partner_reference_no="QR-000124"
+    )
     assert (failed.code, failed.paid, failed.final) == ("06", False, True)
 
 
@@ -578,9 +580,9 @@ def test_an_ewallet_payment_sends_the_customer_to_a_page_and_reports_its_status(
     assert page.status_code == 200
     assert "DANA" in page.text
     refs = {"reference_no": made.reference_no, "partner_reference_no": "EW-000001"}
-    assert api.ewallet_status(**refs).final is False
+    assert api.transaction_status("ewallet", **refs).final is False
     counterpart.pay_ewallet("EW-000001")
-    paid = api.ewallet_status(**refs)
+    paid = api.transaction_status("ewallet", **refs)
     assert (paid.paid, paid.amount) == (True, Money(30_000, IDR))
 
 
