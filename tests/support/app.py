@@ -9,12 +9,14 @@ around them.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,8 +29,22 @@ from paylink_es import bootstrap
 from paylink_es.application.details import IssuedKey
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
+from paylink_es.notify.channels import OUTBOX_FILE
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
+
+
+def outbox_file(settings: Settings) -> Path:
+    """Where the dev outbox of a process on ``settings`` keeps its messages."""
+    return settings.data_dir / OUTBOX_FILE
+
+
+def outbox_messages(settings: Settings) -> list[dict[str, Any]]:
+    """The messages the dev outbox kept, oldest first (none before the first)."""
+    path = outbox_file(settings)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @dataclass
@@ -81,6 +97,10 @@ class Store:
     def count(self, suffix: str) -> int:
         """How many stored events have a topic ending with ``suffix``."""
         return sum(1 for topic in self.topics() if topic.endswith(suffix))
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """The messages the app's dev outbox kept, oldest first."""
+        return outbox_messages(self.app.state.settings)
 
 
 @dataclass(kw_only=True)
