@@ -116,17 +116,24 @@ def va_request(trx_id: str, **changes: Any) -> dict[str, Any]:
     return body | changes
 
 
-def status_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A status inquiry body for a created VA (as the PHP library sends it)."""
+def delete_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A delete-va body for a created VA (its number, trxId, contractId and channel)."""
     return {
         "virtualAccountNo": va["virtualAccountNo"],
         "trxId": va["trxId"],
         "additionalInfo": {
             "contractId": va["additionalInfo"]["contractId"],
             "channel": va["additionalInfo"]["channel"],
-            "trxId": va["trxId"],
         },
     } | changes
+
+
+def status_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A status inquiry body for a created VA (as the PHP library sends it: delete-va's,
+    with the trxId again in ``additionalInfo``)."""
+    body = delete_request(va)
+    body["additionalInfo"]["trxId"] = va["trxId"]
+    return body | changes
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -424,12 +431,7 @@ def test_a_one_off_va_is_paid_once(server: WinpayCounterpart, merchant: rsa.RSAP
 def test_delete_va_takes_http_delete_and_refuses_post(
     server: WinpayCounterpart, merchant: rsa.RSAPrivateKey
 ) -> None:
-    va = create(server, merchant, "INV-DEL-1")
-    body = {
-        "virtualAccountNo": va["virtualAccountNo"],
-        "trxId": "INV-DEL-1",
-        "additionalInfo": dict(va["additionalInfo"]),
-    }
+    body = delete_request(create(server, merchant, "INV-DEL-1"))
     status, answer = call(server, merchant, DELETE, body)
     assert (status, answer) == (
         405,
@@ -448,12 +450,8 @@ def test_delete_va_takes_http_delete_and_refuses_post(
 def test_delete_with_another_contract_id_is_not_found(
     server: WinpayCounterpart, merchant: rsa.RSAPrivateKey
 ) -> None:
-    va = create(server, merchant, "INV-DEL-2")
-    body = {
-        "virtualAccountNo": va["virtualAccountNo"],
-        "trxId": "INV-DEL-2",
-        "additionalInfo": {"contractId": "ci" + "1" * 30, "channel": "BSI"},
-    }
+    another_contract = {"contractId": "ci" + "1" * 30, "channel": "BSI"}
+    body = delete_request(create(server, merchant, "INV-DEL-2"), additionalInfo=another_contract)
     status, answer = call(server, merchant, DELETE, body, method="DELETE")
     assert (status, answer["responseCode"]) == (404, "4043101")
     assert server.deleted == set()
