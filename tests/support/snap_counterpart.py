@@ -33,7 +33,8 @@ X-EXTERNAL-ID (digits or a UUID, never twice: ``409xx00``), CHANNEL-ID (missing:
 ``400xx02``), ``Content-Type: application/json``.
 
 Knobs and records: ``requests`` (path, headers, payload) and ``calls`` (method, path,
-headers, payload) of every authenticated request; ``refused`` (every refusal's code);
+headers, payload) of every authenticated request, ``sent(path)`` (method, payload) of
+those to a path; ``refused`` (every refusal's code);
 ``status_flags`` (trxId → forced ``paymentFlagStatus``); ``fail_status`` (every status
 inquiry answers ``5002600``); ``accept_tokens``; ``revoke_tokens()``; ``vas``, ``deleted``,
 ``va_states`` (payments, deleted), ``qris``, ``ewallets`` (mutable state: set ``.status``
@@ -345,6 +346,10 @@ class WinpayCounterpart(LoopbackServer):
     def hmac_scheme(self) -> bool:
         """Whether this counterpart speaks generic SNAP (B2B token + HMAC-SHA512)."""
         return self.client_secret is not None
+
+    def sent(self, path: str) -> list[tuple[str, dict[str, Any]]]:
+        """(HTTP method, payload) of every accepted request to ``path``, oldest first."""
+        return [(method, payload) for method, p, _, payload in self.calls if p == path]
 
     def revoke_tokens(self) -> None:
         """Forget every issued token (as a provider restarting or rotating would)."""

@@ -96,11 +96,6 @@ def winpay(configured: Settings) -> Iterator[WinpayChannel]:
     channel.close()
 
 
-def sent(counterpart: WinpayCounterpart, path: str) -> list[tuple[str, dict[str, Any]]]:
-    """(HTTP method, payload) of every accepted request to ``path``."""
-    return [(method, payload) for method, p, _, payload in counterpart.calls if p == path]
-
-
 def instructed(
     channel: ChannelPort, method: str, amount: int = 10_000, merchant: str = "Toko Budi"
 ) -> tuple[UUID, dict[str, str]]:
@@ -322,7 +317,7 @@ def test_the_status_inquiry_goes_out_by_the_configured_method(
         channel.inquire(details(payment_id, "va_cimb", made))
     finally:
         channel.close()
-    ((used, body),) = sent(counterpart, PATH_VA_STATUS)
+    ((used, body),) = counterpart.sent(PATH_VA_STATUS)
     assert used == method
     assert body == {
         "virtualAccountNo": made["virtual_account_no"],
@@ -361,7 +356,7 @@ def test_instructions_asked_twice_create_one_va(
     first = winpay.instructions(payment_id, "va_mandiri", Money(250000, IDR), "Toko Budi Jaya")
     again = winpay.instructions(payment_id, "va_mandiri", Money(250000, IDR), "Toko Budi Jaya")
     assert first == again
-    assert len(sent(counterpart, PATH_CREATE_VA)) == 1
+    assert len(counterpart.sent(PATH_CREATE_VA)) == 1
     va = counterpart.vas[str(payment_id)]
     assert va["virtualAccountName"] == "Toko Budi Jaya"
     assert first["va_number"] == va["virtualAccountNo"].replace(" ", "")
@@ -373,7 +368,7 @@ def test_instructions_keep_winpays_create_answer_verbatim(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
     payment_id, made = instructed(winpay, "va_bsi", 75_000)
-    ((method, body),) = sent(counterpart, PATH_CREATE_VA)
+    ((method, body),) = counterpart.sent(PATH_CREATE_VA)
     assert method == "POST"
     assert "partnerServiceId" not in body
     assert "virtualAccountNo" not in body
@@ -517,7 +512,7 @@ def test_a_payment_without_winpays_contract_cannot_be_inquired_about(
         winpay.inquire(details(payment_id, "va_bsi", made))
     assert caught.value.field == "instructions"
     assert "contract_id" in caught.value.message
-    assert sent(counterpart, PATH_VA_STATUS) == []
+    assert counterpart.sent(PATH_VA_STATUS) == []
 
 
 def test_withdrawing_a_va_deletes_it_by_http_delete(
@@ -525,7 +520,7 @@ def test_withdrawing_a_va_deletes_it_by_http_delete(
 ) -> None:
     payment_id, made = instructed(winpay, "va_bsi")
     winpay.withdraw(details(payment_id, "va_bsi", made))
-    ((method, body),) = sent(counterpart, PATH_DELETE_VA)
+    ((method, body),) = counterpart.sent(PATH_DELETE_VA)
     assert method == "DELETE"
     assert body == {
         "virtualAccountNo": made["virtual_account_no"],

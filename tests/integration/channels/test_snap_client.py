@@ -94,11 +94,6 @@ def ref_of(va: VirtualAccount) -> VaRef:
     )
 
 
-def sent(counterpart: WinpayCounterpart, path: str) -> list[tuple[str, dict[str, Any]]]:
-    """(HTTP method, payload) of every accepted request to ``path``."""
-    return [(method, payload) for method, p, _, payload in counterpart.calls if p == path]
-
-
 # -- create-va ---------------------------------------------------------------------------------
 
 
@@ -124,7 +119,7 @@ def test_creates_a_virtual_account_and_keeps_winpays_answer_verbatim(
     assert va.amount == Money(10_000, IDR)
     assert va.expires_at.isoformat() == answered["expiredDate"]
 
-    ((method, body),) = sent(counterpart, PATH_CREATE_VA)
+    ((method, body),) = counterpart.sent(PATH_CREATE_VA)
     assert method == "POST"
     assert "partnerServiceId" not in body
     assert "virtualAccountNo" not in body
@@ -178,7 +173,7 @@ def test_winpay_may_answer_another_customer_no_than_the_one_asked_for(
         expires_at=wib_now() + timedelta(days=1),
         customer_no="000003212",
     )
-    assert sent(counterpart, PATH_CREATE_VA)[-1][1]["customerNo"] == "000003212"
+    assert counterpart.sent(PATH_CREATE_VA)[-1][1]["customerNo"] == "000003212"
     assert wished.customer_no == counterpart.vas["INV-ASKED-2"]["customerNo"] != "000003212"
 
 
@@ -385,7 +380,7 @@ def test_status_is_asked_with_the_va_as_winpay_gave_it_by_post(
 ) -> None:
     va = create(api, "INV-SHAPE-1", "va_cimb")
     api.va_status(ref_of(va))
-    ((method, body),) = sent(counterpart, PATH_VA_STATUS)
+    ((method, body),) = counterpart.sent(PATH_VA_STATUS)
     assert method == "POST"
     assert body == {
         "virtualAccountNo": va.virtual_account_no,
@@ -407,7 +402,7 @@ def test_status_goes_out_by_get_when_configured(
     va = create(api, "INV-GET-1")
     counterpart.pay("INV-GET-1")
     assert api.va_status(ref_of(va)).paid
-    ((method, body),) = sent(counterpart, PATH_VA_STATUS)
+    ((method, body),) = counterpart.sent(PATH_VA_STATUS)
     assert method == "GET"
     assert body["additionalInfo"]["contractId"] == va.contract_id
     assert "GET" in repr(api)
@@ -511,7 +506,7 @@ def test_delete_goes_out_as_http_delete_and_the_va_takes_no_more_money(
 ) -> None:
     va = create(api, "INV-DEL-1", "va_bsi")
     api.delete_va(ref_of(va))
-    ((method, body),) = sent(counterpart, PATH_DELETE_VA)
+    ((method, body),) = counterpart.sent(PATH_DELETE_VA)
     assert method == "DELETE"
     assert body == {
         "virtualAccountNo": va.virtual_account_no,

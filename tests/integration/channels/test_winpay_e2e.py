@@ -131,8 +131,8 @@ def calls(counterpart: WinpayCounterpart, path: str, trx_id: str) -> list[tuple[
     """(method, payload) of every call the counterpart answered on ``path`` about ``trx_id``."""
     return [
         (method, payload)
-        for method, called, _, payload in counterpart.calls
-        if called == path and trx_id in (payload.get("trxId"), payload.get("partnerReferenceNo"))
+        for method, payload in counterpart.sent(path)
+        if trx_id in (payload.get("trxId"), payload.get("partnerReferenceNo"))
     ]
 
 
@@ -427,8 +427,7 @@ def test_cancelled_expired_and_completed_links_have_their_vas_deleted(
     assert counts["withdrawn"] == 3
     deletes = {
         payload["trxId"]: method
-        for method, path, _, payload in counterpart.calls
-        if path == "/v1.0/transfer-va/delete-va"
+        for method, payload in counterpart.sent("/v1.0/transfer-va/delete-va")
     }
     assert deletes == dict.fromkeys(map(str, (cancelled, expiring, loser)), "DELETE")
     assert str(untouched) not in counterpart.deleted
