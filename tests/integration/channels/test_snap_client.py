@@ -94,6 +94,16 @@ def ref_of(va: VirtualAccount) -> VaRef:
     )
 
 
+def about_va(va: VirtualAccount, channel: str, **info: str) -> dict[str, Any]:
+    """What a request about ``va`` says: its number as Winpay gave it, its trxId, and its
+    contract and ``channel`` (and ``info``) in ``additionalInfo``."""
+    return {
+        "virtualAccountNo": va.virtual_account_no,
+        "trxId": va.trx_id,
+        "additionalInfo": {"contractId": va.contract_id, "channel": channel, **info},
+    }
+
+
 # -- create-va ---------------------------------------------------------------------------------
 
 
@@ -381,16 +391,7 @@ def test_status_is_asked_with_the_va_as_winpay_gave_it_by_post(
     va = create(api, "INV-SHAPE-1", "va_cimb")
     api.va_status(ref_of(va))
     ((method, body),) = counterpart.sent(PATH_VA_STATUS)
-    assert method == "POST"
-    assert body == {
-        "virtualAccountNo": va.virtual_account_no,
-        "trxId": "INV-SHAPE-1",
-        "additionalInfo": {
-            "contractId": va.contract_id,
-            "channel": "CIMB",
-            "trxId": "INV-SHAPE-1",
-        },
-    }
+    assert (method, body) == ("POST", about_va(va, "CIMB", trxId="INV-SHAPE-1"))
     assert body["virtualAccountNo"].startswith("   22691")  # with its spaces
     assert "paidAmount" not in body
 
@@ -506,13 +507,7 @@ def test_delete_goes_out_as_http_delete_and_the_va_takes_no_more_money(
 ) -> None:
     va = create(api, "INV-DEL-1", "va_bsi")
     api.delete_va(ref_of(va))
-    ((method, body),) = counterpart.sent(PATH_DELETE_VA)
-    assert method == "DELETE"
-    assert body == {
-        "virtualAccountNo": va.virtual_account_no,
-        "trxId": "INV-DEL-1",
-        "additionalInfo": {"contractId": va.contract_id, "channel": "BSI"},
-    }
+    assert counterpart.sent(PATH_DELETE_VA) == [("DELETE", about_va(va, "BSI"))]
     assert counterpart.deleted == {"INV-DEL-1"}
     with pytest.raises(ValueError, match="deleted"):
         counterpart.pay("INV-DEL-1")
