@@ -300,29 +300,6 @@ def test_a_duplicate_trx_id_is_a_typed_conflict(api: WinpayApi) -> None:
     assert caught.value.http_status == 409
 
 
-def test_an_answer_about_another_trx_id_is_refused(merchant_key: rsa.RSAPrivateKey) -> None:
-    answer = {
-        "responseCode": "2002700",
-        "responseMessage": "Successful",
-        "virtualAccountData": {
-            "partnerServiceId": "    9042",
-            "customerNo": "41693898987",
-            "virtualAccountNo": "    904241693898987",
-            "trxId": "SOMEONE-ELSE",
-            "totalAmount": {"value": "10000.00", "currency": "IDR"},
-            "virtualAccountTrxType": "c",
-            "expiredDate": "2030-01-12T09:00:00+07:00",
-            "additionalInfo": {"channel": "BSI", "contractId": "ci1"},
-        },
-    }
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
-    with (
-        make_client("http://127.0.0.1:9", RsaSigner(merchant_key), transport=transport) as c,
-        pytest.raises(SnapAnswerInvalidError, match="trxId"),
-    ):
-        create(WinpayApi(c), "INV-MINE-1")
-
-
 # -- the create answer, read ----------------------------------------------------------------
 
 ANSWER: dict[str, Any] = {
@@ -336,6 +313,20 @@ ANSWER: dict[str, Any] = {
     "expiredDate": "2024-02-27T19:04:51+07:00",
     "additionalInfo": {"channel": "CIMB", "contractId": "ciaf1b98"},
 }
+
+
+def test_an_answer_about_another_trx_id_is_refused(merchant_key: rsa.RSAPrivateKey) -> None:
+    answer = {
+        "responseCode": "2002700",
+        "responseMessage": "Successful",
+        "virtualAccountData": {**ANSWER, "trxId": "SOMEONE-ELSE"},
+    }
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
+    with (
+        make_client("http://127.0.0.1:9", RsaSigner(merchant_key), transport=transport) as c,
+        pytest.raises(SnapAnswerInvalidError, match="trxId"),
+    ):
+        create(WinpayApi(c), "INV-MINE-1")
 
 
 def test_a_create_answer_is_read_verbatim() -> None:
