@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Literal
@@ -21,31 +22,20 @@ from paylink_es.notify.port import (
 Security = Literal["starttls", "tls", "none"]
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class EmailSender:
     """The e-mail notifier: one SMTP conversation per attempt, retried on 4xx and timeouts."""
 
     name = "smtp"
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        security: Security,
-        user: str | None,
-        password: SecretStr | None,
-        mail_from: str,
-        policy: DeliveryPolicy,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.security = security
-        self.user = user
-        self._password = password
-        self.mail_from = mail_from
-        self.policy = policy
-        self._ssl_context = ssl_context
+    host: str
+    port: int
+    security: Security
+    user: str | None
+    password: SecretStr | None
+    mail_from: str
+    policy: DeliveryPolicy
+    ssl_context: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:  # never the password
         return f"EmailSender({self.security}://{self.host}:{self.port}, user={self.user!r})"
@@ -70,7 +60,7 @@ class EmailSender:
         return mail
 
     def _context(self) -> ssl.SSLContext:
-        return self._ssl_context or ssl.create_default_context()
+        return self.ssl_context or ssl.create_default_context()
 
     def _connect(self) -> smtplib.SMTP:
         timeout_s = self.policy.timeout_s
@@ -87,7 +77,7 @@ class EmailSender:
                     # Never fall back to plain text when STARTTLS was asked for.
                     smtp.starttls(context=self._context())
                 if self.user:
-                    password = self._password
+                    password = self.password
                     smtp.login(self.user, password.get_secret_value() if password else "")
                 smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as error:
