@@ -33,6 +33,14 @@ from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import NotFoundError
+from paylink_es.store.leases import (
+    CHANNELS,
+    ElectedThread,
+    Lease,
+    LeaseLostError,
+    LocalLease,
+    every,
+)
 from projections.queries.payments import waiting_on_channels
 from projections.runner import ReadModels
 
@@ -142,6 +150,7 @@ class ChannelPoller:
         models: ReadModels,
         channels: Mapping[str, ChannelPort],
         every_s: float = 5.0,
+        lease: Lease | None = None,
     ) -> None:
         self.paylink = paylink
         self.models = models
@@ -149,27 +158,21 @@ class ChannelPoller:
         self.every_s = every_s
         self.verification = paylink.verification
         self._asked: dict[UUID, datetime] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = ElectedThread("channel-poller", lease or LocalLease(CHANNELS), self._run)
         self.sweeps = 0
 
     def start(self) -> None:
-        """Sweep every ``every_s`` seconds in a thread of its own."""
-        self._thread = threading.Thread(target=self._run, name="channel-poller", daemon=True)
+        """Sweep every ``every_s`` seconds in a thread of its own (with a ``lease``, while
+        this node leads the poller)."""
         self._thread.start()
 
     def stop(self) -> None:
         """Stop after the current sweep."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._thread.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every_s):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("channel poll failed; trying again in %.0f s", self.every_s)
+    def _run(self, ended: threading.Event) -> None:
+        self._asked.clear()  # a new term: what another node asked meanwhile is not known
+        every(ended, self.every_s, self.run_once, "channel poll")
 
     def run_once(self, *, force: bool = False) -> dict[str, int]:
         """Ask about every waiting payment that is due (``force``: all of them)."""
@@ -182,6 +185,8 @@ class ChannelPoller:
                 continue
             try:
                 self._one(item, channel, now, force, counts)
+            except LeaseLostError:
+                raise  # another node polls now
             except Exception as error:
                 log.warning("polling payment %s failed: %s", item.payment_id, error)
         alive = {item.payment_id for item in waiting}

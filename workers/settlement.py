@@ -18,6 +18,13 @@ from uuid import UUID
 from paylink_es.application.money import SettlementRun
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import WIB
+from paylink_es.store.leases import (
+    SETTLEMENT,
+    ElectedThread,
+    Lease,
+    LocalLease,
+    every,
+)
 from projections.queries.payments import SettledPaymentRow, settlement_candidates
 from projections.runner import CatchUp, ReadModels
 
@@ -71,32 +78,28 @@ def settle_day(
     return paylink.money.settle(day, candidates, progress=step)
 
 
-class SettlementScheduler(threading.Thread):
-    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
+class SettlementScheduler(ElectedThread):
+    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds;
+    with a ``lease``, only while this node leads the settlement scheduler."""
 
-    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__(name="settlement-scheduler", daemon=True)
+    def __init__(
+        self, paylink: Paylink, models: ReadModels, every_s: float, lease: Lease | None = None
+    ) -> None:
+        super().__init__("settlement-scheduler", lease or LocalLease(SETTLEMENT), self._runs)
         self.paylink = paylink
         self.models = models
         self.every_s = every_s
-        self.stopping = threading.Event()
         self.runs = 0
 
-    def run(self) -> None:
-        """Settle, wait, repeat, until stopped; a failed run is logged and retried later."""
-        while not self.stopping.wait(self.every_s):
-            try:
-                result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
-                self.runs += 1
-                if result.settled:
-                    log.info("settlement: %s", result.as_dict())
-            except Exception:
-                log.exception("settlement run failed; retrying in %.0f s", self.every_s)
+    def _runs(self, ended: threading.Event) -> None:
+        """Settle, wait, repeat, until the term ends."""
+        every(ended, self.every_s, self._run_once, "settlement run")
 
-    def stop(self) -> None:
-        """Stop after the current run."""
-        self.stopping.set()
-        self.join(timeout=30)
+    def _run_once(self) -> None:
+        result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
+        self.runs += 1
+        if result.settled:
+            log.info("settlement: %s", result.as_dict())
 
 
 def report_csv(rows: list[SettledPaymentRow]) -> Iterator[str]:

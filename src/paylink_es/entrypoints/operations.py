@@ -31,7 +31,7 @@ from projections.queries.ledger import JOURNAL_LINE, journal
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
-from projections.runner import CatchUp, ProjectionService, ReadModels, status
+from projections.runner import CatchUp, ReadModels, status
 from projections.whatif import (
     CSV_COLUMNS,
     MAX_PLAN_BYTES,
@@ -40,8 +40,8 @@ from projections.whatif import (
     plan_from_json,
     what_if,
 )
+from workers.background import Background
 from workers.channel_poller import ChannelPoller, waiting_payments
-from workers.expiry import ExpiryScheduler
 
 
 class ProgressBar:
@@ -88,35 +88,25 @@ def _opened(
 
 
 def run(settings: Settings) -> int:
-    """Keep every read model up to date until interrupted (a process of its own); the
-    expiry scheduler runs beside them, and the channel poller when a remote channel is
-    configured."""
+    """Run the background workers until interrupted (a process of its own): the read
+    models, webhook delivery, the settlement and expiry schedulers, and the channel poller
+    when a remote channel is configured; each while this node leads it (PostgreSQL)."""
     channels = build_channels(settings)
     paylink = open_paylink(settings)
-    service = ProjectionService(settings, paylink.app)
+    models = ReadModels(settings)
+    background = Background(settings, paylink, models, channels)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    service.start()
-    poller = None
-    if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
-        poller = ChannelPoller(paylink, service.models, channels, settings.channel_poll_s)
-        poller.start()
-    expirer = None
-    if settings.expire_every_s > 0:
-        expirer = ExpiryScheduler(paylink, service.models, settings.expire_every_s)
-        expirer.start()
+    background.start()
     freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
     try:
         while not stopping.wait(1.0):
             pass
     finally:
-        if expirer is not None:
-            expirer.stop()
-        if poller is not None:
-            poller.stop()
-        service.stop()
+        background.stop()
+        models.close()
         paylink.close()
         close_all(channels)
     return 0

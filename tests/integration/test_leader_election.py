@@ -1,0 +1,310 @@
+"""One leader per background worker among nodes on one PostgreSQL, and the fence that stops
+an old leader's writes once another node took its worker over.
+
+Two electors stand for two nodes. A node "dies" the way PostgreSQL sees a dead node: its
+lease session ends (``pg_terminate_backend``), and with it every advisory lock it held.
+The old leader's own elector has not noticed yet, so its terms still look current to it —
+a paused or cut-off node — and every kind of write its workers make is tried with them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import Tracking
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import open_paylink
+from paylink_es.settings import Settings
+from paylink_es.store.leases import (
+    EXPIRY,
+    PROJECTIONS,
+    SINGLETONS,
+    WEBHOOKS,
+    Claims,
+    Elector,
+    LeaseLostError,
+    LocalLeases,
+    Term,
+    fenced,
+    leadership,
+    leases_for,
+    lock_key,
+    run_elected,
+)
+from paylink_es.store.postgres import settings_for
+from projections.runner import CatchUp, ReadModels
+
+WAIT_S = 30.0  # a bound for what takes a moment (a session to end); no speed is asserted
+
+
+@pytest.fixture
+def pg_settings(pg_url: str, tmp_path: Path) -> Iterator[Settings]:
+    schema = "t_lead_" + uuid.uuid4().hex[:10]
+    settings = Settings(
+        database_url=pg_url,
+        database_schema=schema,
+        data_dir=tmp_path / "var",
+        postgres_pool_size=2,
+    )
+    try:
+        yield settings
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def admin(pg_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    with psycopg.connect(pg_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture
+def nodes(pg_settings: Settings) -> Iterator[Callable[[str], Elector]]:
+    """Electors for nodes of this test (names no other test uses), closed at the end."""
+    made: list[Elector] = []
+    suffix = uuid.uuid4().hex[:8]
+
+    def node(name: str) -> Elector:
+        elector = Elector(
+            settings_for(pg_settings),
+            pg_settings.database_schema or "public",
+            f"{name}-{suffix}",
+        )
+        made.append(elector)
+        return elector
+
+    yield node
+    for elector in made:
+        elector.close()
+
+
+def end_session(admin: psycopg.Connection[dict[str, Any]], node: Elector) -> None:
+    """The node's lease session ends, as when its process is killed or cut off."""
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        (node.connection.application_name,),
+    )
+
+
+def until_leads(node: Elector, worker: str) -> Term:
+    deadline = time.monotonic() + WAIT_S
+    while worker not in node.terms():
+        assert time.monotonic() < deadline, f"{node.node} never took {worker} over"
+        time.sleep(0.05)
+        node.elect_once()
+    return node.terms()[worker]
+
+
+def lock_holders(admin: psycopg.Connection[dict[str, Any]], schema: str) -> dict[str, list[str]]:
+    """For each worker, the application names of the sessions holding its lock."""
+    rows = admin.execute(
+        "SELECT (k.classid::bigint << 32) | k.objid::bigint AS key, a.application_name"
+        " FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid"
+        " WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 1"
+    ).fetchall()
+    return {
+        worker: [row["application_name"] for row in rows if row["key"] == lock_key(schema, worker)]
+        for worker in SINGLETONS
+    }
+
+
+@pytest.mark.postgres
+def test_one_node_leads_each_worker_and_another_takes_over_when_its_session_ends(
+    pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
+) -> None:
+    schema = pg_settings.database_schema or "public"
+    first, second = nodes("first"), nodes("second")
+    for node in (first, second):
+        node.lease(PROJECTIONS)
+        node.lease(WEBHOOKS)
+    first.elect_once()
+    second.elect_once()
+    assert set(first.terms()) == {PROJECTIONS, WEBHOOKS}
+    assert second.terms() == {}
+    holders = lock_holders(admin, schema)
+    assert holders[PROJECTIONS] == holders[WEBHOOKS] == [first.connection.application_name]
+    status = {row.worker: row for row in leadership(pg_settings)}
+    assert (status[PROJECTIONS].node, status[PROJECTIONS].epoch) == (first.node, 1)
+    assert status[PROJECTIONS].led
+    assert status[EXPIRY].node is None
+    assert not status[EXPIRY].led
+
+    old = first.terms()[PROJECTIONS]
+    end_session(admin, first)
+    new = until_leads(second, PROJECTIONS)
+    until_leads(second, WEBHOOKS)
+    assert new.fence is not None
+    assert old.fence is not None
+    assert (new.fence.node, new.fence.epoch) == (second.node, 2)
+    assert not old.ended.is_set()  # the old leader has not noticed yet: it could still write
+
+    first.elect_once()  # now it notices: its connection is gone, and every term with it
+    assert old.ended.is_set()
+    assert first.terms() == {}
+    first.elect_once()  # a new connection: the locks are the other node's now
+    assert first.terms() == {}
+    holders = lock_holders(admin, schema)
+    assert holders[PROJECTIONS] == holders[WEBHOOKS] == [second.connection.application_name]
+    status = {row.worker: row for row in leadership(pg_settings)}
+    assert (status[WEBHOOKS].node, status[WEBHOOKS].epoch) == (second.node, 2)
+
+
+@pytest.mark.postgres
+def test_the_old_leaders_writes_are_refused_once_another_node_took_over(
+    pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
+) -> None:
+    first, second = nodes("first"), nodes("second")
+    for node in (first, second):
+        for worker in (PROJECTIONS, WEBHOOKS, EXPIRY):
+            node.lease(worker)
+    first.elect_once()
+    stale = first.terms()
+    end_session(admin, first)
+    for worker in (PROJECTIONS, WEBHOOKS, EXPIRY):
+        until_leads(second, worker)
+    current = second.terms()
+
+    with open_paylink(pg_settings) as paylink:
+        paylink.merchants.register("Toko Dulu")
+        head = paylink.app.recorder.max_notification_id()
+        models = ReadModels(pg_settings, ["links", "audit"])
+        try:
+            views_refused(paylink, models, stale[PROJECTIONS], current[PROJECTIONS])
+        finally:
+            models.close()
+
+        # Events a scheduler saves: refused whole, nothing stored.
+        with fenced(stale[EXPIRY].fence), pytest.raises(LeaseLostError, match="no longer leads"):
+            paylink.merchants.register("Toko Basi")
+        assert paylink.app.recorder.max_notification_id() == head
+        with fenced(current[EXPIRY].fence):
+            paylink.merchants.register("Toko Baru")
+        assert paylink.app.recorder.max_notification_id() == (head or 0) + 1
+
+        # The webhook sender's claim of a try: the old term cannot claim it, the new one can.
+        claims = Claims(paylink.app.recorder.datastore, WEBHOOKS, ttl_s=60.0)  # type: ignore[attr-defined]
+        with fenced(stale[WEBHOOKS].fence), pytest.raises(LeaseLostError):
+            claims.claim("delivery-1#1")
+        with fenced(current[WEBHOOKS].fence):
+            assert claims.claim("delivery-1#1")
+            assert claims.claim("delivery-1#1")  # the same term again: its record failed
+
+
+def views_refused(paylink: Paylink, models: ReadModels, stale: Term, current: Term) -> None:
+    """The old term moves no view (rows or position); the new one feeds them."""
+    head = paylink.app.recorder.max_notification_id() or 0
+    links = models["links"].view
+    with fenced(stale.fence):
+        with pytest.raises(LeaseLostError):
+            CatchUp(paylink.app, list(models.models.values())).run_once()
+        with pytest.raises(LeaseLostError):
+            links.apply([], Tracking(paylink.app.name, head))
+        with pytest.raises(LeaseLostError):
+            links.record_failure(head, "a failure the old leader saw", "2026-01-01T00:00:00Z")
+    assert links.max_tracking_id(paylink.app.name) is None
+    assert links.failure() is None
+    with fenced(current.fence):
+        CatchUp(paylink.app, list(models.models.values())).run_once()
+    assert {m.view.max_tracking_id(paylink.app.name) for m in models.models.values()} == {head}
+
+
+@pytest.mark.postgres
+def test_a_claim_left_by_a_term_that_ended_is_taken_over_only_after_its_time(
+    pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
+) -> None:
+    first, second = nodes("first"), nodes("second")
+    for node in (first, second):
+        node.lease(WEBHOOKS)
+    first.elect_once()
+    stale = first.terms()[WEBHOOKS]
+    with open_paylink(pg_settings) as paylink:
+        datastore = paylink.app.recorder.datastore  # type: ignore[attr-defined]
+        with fenced(stale.fence):
+            assert Claims(datastore, WEBHOOKS, ttl_s=60.0).claim("delivery-2#1")
+        end_session(admin, first)
+        current = until_leads(second, WEBHOOKS)
+        with fenced(current.fence):
+            # The old node may still be posting it: not yet.
+            assert not Claims(datastore, WEBHOOKS, ttl_s=60.0).claim("delivery-2#1")
+            # Once the claim is older than its time, the new term makes the try.
+            assert Claims(datastore, WEBHOOKS, ttl_s=0.0).claim("delivery-2#1")
+            claims = Claims(datastore, WEBHOOKS, ttl_s=60.0)
+            claims.release("delivery-2#1")
+        claims_table = sql.Identifier(pg_settings.database_schema or "public", "worker_claims")
+        left = admin.execute(sql.SQL("SELECT count(*) AS n FROM {}").format(claims_table))
+        assert left.fetchone() == {"n": 0}
+
+
+@pytest.mark.postgres
+def test_a_takeover_waits_for_the_old_leaders_write_under_way(
+    pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
+) -> None:
+    first, second = nodes("first"), nodes("second")
+    for node in (first, second):
+        node.lease(PROJECTIONS)
+    first.elect_once()
+    term = first.terms()[PROJECTIONS]
+    assert term.fence is not None
+    with open_paylink(pg_settings) as paylink:
+        datastore = paylink.app.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=True) as curs:
+            term.fence.check(curs)  # the write under way holds the lease row
+            end_session(admin, first)
+            taking = threading.Thread(target=until_leads, args=(second, PROJECTIONS))
+            taking.start()
+            waiting_on_lock(admin, second)
+            assert PROJECTIONS not in second.terms()
+        taking.join(timeout=WAIT_S)
+    assert not taking.is_alive()
+    fence = second.terms()[PROJECTIONS].fence
+    assert fence is not None
+    assert fence.epoch == 2
+
+
+def waiting_on_lock(admin: psycopg.Connection[dict[str, Any]], node: Elector) -> None:
+    """Wait until ``node``'s lease session waits for a row lock (its takeover)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        row = admin.execute(
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (node.connection.application_name,),
+        ).fetchone()
+        if row is not None and row["n"] == 1:
+            return
+        assert time.monotonic() < deadline, "the takeover never waited for the write"
+        time.sleep(0.05)
+
+
+def test_on_sqlite_every_process_leads_its_workers_and_nothing_is_fenced(
+    tmp_path: Path,
+) -> None:
+    leases = leases_for(Settings(data_dir=tmp_path / "var"))
+    assert isinstance(leases, LocalLeases)
+    lease = leases.lease(PROJECTIONS)
+    leases.start()
+    stopping = threading.Event()
+    terms: list[Term] = []
+
+    def body(ended: threading.Event) -> None:
+        term = lease.current()
+        assert term is not None
+        terms.append(term)
+        lease.resign()  # as the worker's stop does
+        assert ended.is_set()
+
+    run_elected(lease, stopping, body)
+    leases.close()
+    assert [(term.worker, term.fence) for term in terms] == [(PROJECTIONS, None)]
+    assert lease.current() is None
