@@ -31,7 +31,7 @@ from projections.queries.ledger import JOURNAL_LINE, journal
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
-from projections.runner import CatchUp, ReadModels, status
+from projections.runner import CatchUp, ProjectionStatus, ReadModels, status
 from projections.whatif import (
     CSV_COLUMNS,
     MAX_PLAN_BYTES,
@@ -75,9 +75,10 @@ class ProgressBar:
 
 
 @contextmanager
-def _opened(
+def opened(
     settings: Settings, names: list[str] | None = None
 ) -> Iterator[tuple[Paylink, ReadModels]]:
+    """The application and the read models (``names``, else all), closed after the block."""
     paylink = open_paylink(settings)
     models = ReadModels(settings, names)
     try:
@@ -114,7 +115,7 @@ def run(settings: Settings) -> int:
 
 def rebuild(settings: Settings, name: str | None) -> int:
     """Rebuild one read model (or all) from zero, in batched transactions."""
-    with _opened(settings, [name] if name else None) as (paylink, models):
+    with opened(settings, [name] if name else None) as (paylink, models):
         bar = ProgressBar(f"rebuild {name or 'all'}")
         started = time.perf_counter()
         events = rebuild_models(settings, paylink.app, models, progress=bar)
@@ -126,11 +127,17 @@ def rebuild(settings: Settings, name: str | None) -> int:
 
 def show_status(settings: Settings, as_json: bool) -> int:
     """Each read model's position, events behind and seconds behind."""
-    with _opened(settings) as (paylink, models):
+    with opened(settings) as (paylink, models):
         rows = status(paylink.app, models)
     if as_json:
         print(json.dumps([row.__dict__ for row in rows]))
         return 0
+    print_positions(rows)
+    return 1 if any(row.failure for row in rows) else 0
+
+
+def print_positions(rows: list[ProjectionStatus]) -> None:
+    """Each read model's position, events and seconds behind, and any that is stopped."""
     print(f"{'projection':<10} {'position':>10} {'head':>10} {'behind':>8} {'seconds':>9}")
     for row in rows:
         print(
@@ -140,7 +147,6 @@ def show_status(settings: Settings, as_json: bool) -> int:
     for row in rows:
         if row.failure is not None:
             print(f"!! {row.name} is stopped, cannot apply the event {row.failure}")
-    return 1 if any(row.failure for row in rows) else 0
 
 
 def _catch_up(paylink: Paylink, models: ReadModels) -> None:
@@ -149,7 +155,7 @@ def _catch_up(paylink: Paylink, models: ReadModels) -> None:
 
 def audit_replay(settings: Settings, when: When, merchant: UUID | None, fmt: str) -> int:
     """Rebuild balances from the store up to ``when``; compare with the live view."""
-    with _opened(settings) as (paylink, models):
+    with opened(settings) as (paylink, models):
         _catch_up(paylink, models)
         # ``now`` is read after the catch-up: every event the views hold is in.
         as_of = resolved(when, paylink)
@@ -280,7 +286,7 @@ def _what_if_table(result: WhatIfResult) -> None:
 
 def audit_verify(settings: Settings) -> int:
     """Re-read the store and check it against the hash chain."""
-    with _opened(settings, ["audit"]) as (paylink, models):
+    with opened(settings, ["audit"]) as (paylink, models):
         _catch_up(paylink, models)
         result = verify_chain(paylink.app.recorder, models.chain())
     if result.ok:
@@ -299,7 +305,7 @@ def audit_verify(settings: Settings) -> int:
 
 def audit_digest(settings: Settings) -> int:
     """Print the chain's head: anchor it outside the database."""
-    with _opened(settings, ["audit"]) as (paylink, models):
+    with opened(settings, ["audit"]) as (paylink, models):
         _catch_up(paylink, models)
         position, digest = models.chain().head()
     print(f"{position} {digest}")
@@ -310,7 +316,7 @@ def audit_export(
     settings: Settings, start: When | None, end: When | None, output: Path | None
 ) -> int:
     """Write the journal between two instants as CSV, streamed page by page."""
-    with _opened(settings, ["ledger"]) as (paylink, models):
+    with opened(settings, ["ledger"]) as (paylink, models):
         _catch_up(paylink, models)
         first = None if start is None else resolved(start, paylink)
         last = None if end is None else resolved(end, paylink)
@@ -345,7 +351,7 @@ def channels_status(settings: Settings, as_json: bool) -> int:
     """Each configured channel, and the payments the poller is waiting on."""
     channels = build_channels(settings)
     try:
-        with _opened(settings, ["payments"]) as (paylink, models):
+        with opened(settings, ["payments"]) as (paylink, models):
             now = paylink.now()
             waiting = [item.as_row(now) for item in waiting_payments(models, channels, now)]
     finally:
@@ -376,7 +382,7 @@ def channels_poll(settings: Settings) -> int:
     """Ask the channels about every waiting payment now (what the poller does on schedule)."""
     channels = build_channels(settings)
     try:
-        with _opened(settings, ["payments"]) as (paylink, models):
+        with opened(settings, ["payments"]) as (paylink, models):
             _catch_up(paylink, models)
             counts = ChannelPoller(paylink, models, channels).run_once(force=True)
     finally:
