@@ -28,7 +28,6 @@ from paylink_es.settings import Settings
 from paylink_es.store.leases import (
     EXPIRY,
     PROJECTIONS,
-    SINGLETONS,
     WEBHOOKS,
     Claims,
     Elector,
@@ -38,11 +37,11 @@ from paylink_es.store.leases import (
     fenced,
     leadership,
     leases_for,
-    lock_key,
     run_elected,
 )
 from paylink_es.store.postgres import settings_for
 from projections.runner import CatchUp, ReadModels
+from tests.support.leases import lock_holders
 
 WAIT_S = 30.0  # a bound for what takes a moment (a session to end); no speed is asserted
 
@@ -104,19 +103,6 @@ def until_leads(node: Elector, worker: str) -> Term:
         time.sleep(0.05)
         node.elect_once()
     return node.terms()[worker]
-
-
-def lock_holders(admin: psycopg.Connection[dict[str, Any]], schema: str) -> dict[str, list[str]]:
-    """For each worker, the application names of the sessions holding its lock."""
-    rows = admin.execute(
-        "SELECT (k.classid::bigint << 32) | k.objid::bigint AS key, a.application_name"
-        " FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid"
-        " WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 1"
-    ).fetchall()
-    return {
-        worker: [row["application_name"] for row in rows if row["key"] == lock_key(schema, worker)]
-        for worker in SINGLETONS
-    }
 
 
 @pytest.mark.postgres
