@@ -32,19 +32,19 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from paylink_es.store.leases import EXPIRY, PROJECTIONS, SETTLEMENT, WEBHOOKS, leadership
-from tests.support.app import free_port
+from tests.support.app import QuietHandler, free_port, http_server
 from tests.support.leases import lock_holders
 from tests.support.read_models import (
     StoredEvents,
@@ -89,33 +89,18 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     got = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            self.rfile.read(length)
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            event, delivery = self.headers["Paylink-Event-Id"], self.headers["Paylink-Delivery-Id"]
             with got.lock:
-                got.received.append(
-                    (
-                        self.path,
-                        self.headers["Paylink-Event-Id"],
-                        self.headers["Paylink-Delivery-Id"],
-                    )
-                )
+                got.received.append((self.path, event, delivery))
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    got.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as port:
+        got.url = f"http://127.0.0.1:{port}"
         yield got
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -478,6 +463,10 @@ def nothing_lost_or_doubled(
         assert all(count == 1 for count in per_aggregate.values()), (kind, per_aggregate)
     tries = Counter(row.originator_id for row in stored if ":WebhookDelivery." in row.topic)
     assert sorted(tries.values()) == [1] * len(receiver.received)
+    with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+        table = sql.Identifier(settings.database_schema or "public", "worker_claims")
+        claims = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+    assert claims == (0,)  # every try was claimed, made, recorded, and its claim let go
     with open_paylink(settings) as paylink, opened_views(settings) as models:
         head = paylink.app.recorder.max_notification_id() or 0
         assert set(positions(models).values()) == {head}

@@ -34,14 +34,18 @@ from paylink_es.store.leases import (
     LeaseLostError,
     LocalLeases,
     Term,
+    claims_for,
     fenced,
     leadership,
     leases_for,
     run_elected,
 )
 from paylink_es.store.postgres import settings_for
+from projections.queries.outbox import due_deliveries
 from projections.runner import CatchUp, ReadModels
+from tests.support.app import QuietHandler, http_server
 from tests.support.leases import lock_holders
+from workers.webhook_sender import CLAIM_TTL_S, DeliveryWorker
 
 WAIT_S = 30.0  # a bound for what takes a moment (a session to end); no speed is asserted
 
@@ -294,3 +298,61 @@ def test_on_sqlite_every_process_leads_its_workers_and_nothing_is_fenced(
     leases.close()
     assert [(term.worker, term.fence) for term in terms] == [(PROJECTIONS, None)]
     assert lease.current() is None
+
+
+@pytest.mark.postgres
+def test_two_nodes_that_both_believe_they_lead_the_webhooks_post_each_try_once(
+    pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
+) -> None:
+    posted: list[str] = []
+
+    class Endpoint(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            posted.append(self.headers["Paylink-Event-Id"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    first, second = nodes("first"), nodes("second")
+    for node in (first, second):
+        node.lease(WEBHOOKS)
+    first.elect_once()
+    stale = first.terms()[WEBHOOKS]
+    with http_server(Endpoint) as port, open_paylink(pg_settings) as paylink:
+        merchant = paylink.merchants.register("Toko Dua Pemimpin")
+        url = f"http://127.0.0.1:{port}/hooks"
+        paylink.webhooks.create_endpoint(merchant, "test", url, None, allow_private=True)
+        paylink.links.create(merchant, amount=10_000, description="Sekali saja", usage_limit=None)
+        models = ReadModels(pg_settings, ["outbox"])
+        try:
+            CatchUp(paylink.app, [models["outbox"]]).run_once()
+            datastore = paylink.app.recorder.datastore  # type: ignore[attr-defined]
+            claims = claims_for(datastore, WEBHOOKS, CLAIM_TTL_S)
+            senders = [
+                DeliveryWorker(paylink, models.outbox(), allow_private=True, claims=claims)
+                for _ in range(2)
+            ]
+            # The old leader claimed the try, then was cut off (its post may be under way).
+            (due,) = due_deliveries(models.outbox(), paylink.now(), 10)
+            with fenced(stale.fence):
+                assert claims is not None
+                assert claims.claim(f"{due['delivery_id']}#1")
+            end_session(admin, first)
+            current = until_leads(second, WEBHOOKS)
+            with fenced(current.fence):
+                assert senders[1].run_once() == 0  # the claim is the old term's: no post
+            with fenced(stale.fence), pytest.raises(LeaseLostError):
+                senders[0].run_once()  # the old node cannot claim anything any more
+            assert posted == []
+            # Once the old claim is past its time, the new leader makes the try, once.
+            senders[1].claims = claims_for(datastore, WEBHOOKS, 0.0)
+            with fenced(current.fence):
+                assert senders[1].run_once() == 1
+                CatchUp(paylink.app, [models["outbox"]]).run_once()
+                assert senders[1].run_once() == 0
+            for sender in senders:
+                sender.close()
+        finally:
+            models.close()
+    assert len(posted) == 1
