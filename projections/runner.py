@@ -47,6 +47,7 @@ from paylink_es.store.leases import (
     LeaseLostError,
     LocalLease,
     fenced,
+    leases_for,
 )
 from paylink_es.store.postgres import ListenBell, connection_settings, is_outage
 from projections.audit import AuditChain
@@ -508,6 +509,41 @@ class ProjectionService:
             self.doorbell.close()
         if self._owns_models:
             self.models.close()
+
+
+ONE_OFF_WAIT_S = 60.0  # how long a one-off command waits for the leader of the projections
+
+
+def up_to_date(
+    settings: Settings,
+    app: PaylinkApp,
+    models: Sequence[ReadModel],
+    *,
+    wait_s: float = ONE_OFF_WAIT_S,
+) -> None:
+    """Bring ``models`` to the log's head before a one-off command reads them.
+
+    On PostgreSQL another node may be feeding them: the command takes the projections'
+    lease for the moment it catches up, as a term of its own (fenced like any leader's
+    writes), or, when a node leads the projections, waits for it to reach the head. On
+    SQLite it catches up here, as every process does.
+    """
+    leases = leases_for(settings)
+    lease = leases.lease(PROJECTIONS)
+    leases.start()
+    try:
+        term = lease.current()
+        if term is not None:
+            with fenced(term.fence):
+                CatchUp(app, models).run_once()
+            return
+        head = app.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + wait_s
+        for model in models:
+            remaining = max(deadline - time.monotonic(), 0.001)
+            model.view.wait(app.name, head, timeout=remaining)
+    finally:
+        leases.close()
 
 
 @dataclass(frozen=True)

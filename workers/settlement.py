@@ -26,7 +26,7 @@ from paylink_es.store.leases import (
     every,
 )
 from projections.queries.payments import SettledPaymentRow, settlement_candidates
-from projections.runner import CatchUp, ReadModels
+from projections.runner import ReadModels, up_to_date
 
 log = logging.getLogger(__name__)
 REPORT_COLUMNS = (
@@ -63,7 +63,7 @@ def settle_day(
     """Settle every payment due by ``day`` (one merchant's, if given)."""
     if catch_up:
         try:
-            CatchUp(paylink.app, [models["payments"]]).run_once()
+            up_to_date(models.settings, paylink.app, [models["payments"]])
         except Exception as error:
             log.warning("payments view not caught up (%s); settling what it shows", error)
     candidates = settlement_candidates(models, merchant_id)

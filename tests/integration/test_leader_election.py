@@ -42,9 +42,10 @@ from paylink_es.store.leases import (
 )
 from paylink_es.store.postgres import settings_for
 from projections.queries.outbox import due_deliveries
-from projections.runner import CatchUp, ReadModels
+from projections.runner import CatchUp, ReadModels, up_to_date
 from tests.support.app import QuietHandler, http_server
 from tests.support.leases import lock_holders
+from tests.support.read_models import positions
 from workers.webhook_sender import CLAIM_TTL_S, DeliveryWorker
 
 WAIT_S = 30.0  # a bound for what takes a moment (a session to end); no speed is asserted
@@ -356,3 +357,36 @@ def test_two_nodes_that_both_believe_they_lead_the_webhooks_post_each_try_once(
         finally:
             models.close()
     assert len(posted) == 1
+
+
+@pytest.mark.postgres
+def test_a_one_off_command_catches_up_alone_or_waits_for_the_node_that_leads(
+    pg_settings: Settings, nodes: Any
+) -> None:
+    with open_paylink(pg_settings) as paylink:
+        paylink.merchants.register("Toko Sekali")
+        head = paylink.app.recorder.max_notification_id()
+        models = ReadModels(pg_settings, ["links", "payments"])
+        try:
+            views = list(models.models.values())
+            # Nobody leads the projections: the command feeds the views itself, in a term.
+            up_to_date(pg_settings, paylink.app, views)
+            assert set(positions(models).values()) == {head}
+            assert [row.led for row in leadership(pg_settings, [PROJECTIONS])] == [False]
+
+            paylink.merchants.register("Toko Kedua")
+            newer = paylink.app.recorder.max_notification_id()
+            leader = nodes("leader")
+            leader.lease(PROJECTIONS)
+            leader.elect_once()
+            term = leader.terms()[PROJECTIONS]
+            # A node leads them: the command does not write, it waits for the leader.
+            with pytest.raises(TimeoutError):
+                up_to_date(pg_settings, paylink.app, views, wait_s=0.3)
+            assert set(positions(models).values()) == {head}
+            with fenced(term.fence):
+                CatchUp(paylink.app, views).run_once()
+            up_to_date(pg_settings, paylink.app, views, wait_s=0.3)
+            assert set(positions(models).values()) == {newer}
+        finally:
+            models.close()

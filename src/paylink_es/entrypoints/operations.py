@@ -31,7 +31,7 @@ from projections.queries.ledger import JOURNAL_LINE, journal
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
-from projections.runner import CatchUp, ProjectionStatus, ReadModels, status
+from projections.runner import ProjectionStatus, ReadModels, status, up_to_date
 from projections.whatif import (
     CSV_COLUMNS,
     MAX_PLAN_BYTES,
@@ -150,7 +150,7 @@ def print_positions(rows: list[ProjectionStatus]) -> None:
 
 
 def _catch_up(paylink: Paylink, models: ReadModels) -> None:
-    CatchUp(paylink.app, list(models.models.values())).run_once()
+    up_to_date(models.settings, paylink.app, list(models.models.values()))
 
 
 def audit_replay(settings: Settings, when: When, merchant: UUID | None, fmt: str) -> int:
