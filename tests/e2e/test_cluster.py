@@ -44,10 +44,11 @@ from psycopg.rows import dict_row
 from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
 from paylink_es.store.leases import EXPIRY, PROJECTIONS, SETTLEMENT, WEBHOOKS, leadership
-from tests.support.app import QuietHandler, free_port, http_server
+from tests.support.app import free_port
 from tests.support.leases import lock_holders
 from tests.support.read_models import (
     StoredEvents,
+    another_store,
     opened_views,
     positions,
     rebuilt_elsewhere,
@@ -55,6 +56,7 @@ from tests.support.read_models import (
 )
 from tests.support.serve import outside_env, start_serve, wait_healthy
 from tests.support.shop import PAYMENT_PATH, csrf_of
+from tests.support.webhooks import Deliveries, webhook_receiver
 
 pytestmark = pytest.mark.postgres
 
@@ -72,34 +74,9 @@ class Node:
     log: Path
 
 
-@dataclass
-class Receiver:
-    """A loopback webhook endpoint: every delivery it was sent, by path."""
-
-    url: str = ""
-    received: list[tuple[str, str, str]] = field(default_factory=list)  # path, event, delivery
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def events(self, path: str) -> list[str]:
-        with self.lock:
-            return [event for where, event, _ in self.received if where == path]
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    got = Receiver()
-
-    class Handler(QuietHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            event, delivery = self.headers["Paylink-Event-Id"], self.headers["Paylink-Delivery-Id"]
-            with got.lock:
-                got.received.append((self.path, event, delivery))
-            self.send_response(204)
-            self.end_headers()
-
-    with http_server(Handler) as port:
-        got.url = f"http://127.0.0.1:{port}"
+def receiver() -> Iterator[Deliveries]:
+    with webhook_receiver() as got:
         yield got
 
 
@@ -140,35 +117,28 @@ class Cluster:
 
 @pytest.fixture
 def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    schema = "t_cluster_" + uuid.uuid4().hex[:10]
-    env = outside_env(
-        PAYLINK_DATABASE_URL=pg_url,
-        PAYLINK_DATABASE_SCHEMA=schema,
-        PAYLINK_SECRET_KEY="cluster-test-secret-key-" + uuid.uuid4().hex,
-        PAYLINK_SANDBOX_SECRET="cluster-test-sandbox-" + uuid.uuid4().hex,
-        PAYLINK_ALLOW_PRIVATE_WEBHOOKS="true",
-        PAYLINK_RATE_LIMIT_PER_S="0",
-        PAYLINK_POSTGRES_POOL_SIZE="3",
-        PAYLINK_SETTLE_EVERY_S="1",
-        PAYLINK_EXPIRE_EVERY_S="0.5",
-        PAYLINK_READ_WAIT_S="20",  # a busy machine must not turn a read stale
-    )
-    settings = Settings(
-        database_url=pg_url,
-        database_schema=schema,
-        data_dir=tmp_path / "test-var",
-        postgres_pool_size=1,
-    )
-    made = Cluster(settings, env, tmp_path)
-    try:
-        yield made
-    finally:
-        for node in made.nodes.values():
-            if node.process.poll() is None:
-                node.process.kill()
-                node.process.wait(timeout=30)
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    base = Settings(database_url=pg_url, data_dir=tmp_path / "test-var", postgres_pool_size=1)
+    with another_store(base, tmp_path) as settings:
+        env = outside_env(
+            PAYLINK_DATABASE_URL=pg_url,
+            PAYLINK_DATABASE_SCHEMA=settings.database_schema or "",
+            PAYLINK_SECRET_KEY="cluster-test-secret-key-" + uuid.uuid4().hex,
+            PAYLINK_SANDBOX_SECRET="cluster-test-sandbox-" + uuid.uuid4().hex,
+            PAYLINK_ALLOW_PRIVATE_WEBHOOKS="true",
+            PAYLINK_RATE_LIMIT_PER_S="0",
+            PAYLINK_POSTGRES_POOL_SIZE="3",
+            PAYLINK_SETTLE_EVERY_S="1",
+            PAYLINK_EXPIRE_EVERY_S="0.5",
+            PAYLINK_READ_WAIT_S="20",  # a busy machine must not turn a read stale
+        )
+        made = Cluster(settings, env, tmp_path)
+        try:
+            yield made
+        finally:
+            for node in made.nodes.values():
+                if node.process.poll() is None:
+                    node.process.kill()
+                    node.process.wait(timeout=30)
 
 
 def headers(key: str, **more: str) -> dict[str, str]:
@@ -243,7 +213,7 @@ def one_leader_each(
 
 
 def test_three_nodes_share_one_database_and_a_killed_leader_is_replaced_within_5_s(
-    cluster: Cluster, receiver: Receiver
+    cluster: Cluster, receiver: Deliveries
 ) -> None:
     registered = [cluster.cli("merchants", "create", "--name", name) for name in ("Satu", "Dua")]
     merchants = {re.findall(r"sk_test_\w+", out)[0]: out.split()[1] for out in registered}
@@ -449,7 +419,7 @@ def outbox_empty(cluster: Cluster) -> bool:
 
 def nothing_lost_or_doubled(
     cluster: Cluster,
-    receiver: Receiver,
+    receiver: Deliveries,
     acknowledged: list[str],
     same_keys: list[str],
     expiring: list[str],
@@ -481,7 +451,7 @@ def nothing_lost_or_doubled(
 
 
 def webhooks_each_once_to_their_own(
-    cluster: Cluster, receiver: Receiver, merchants: dict[str, str], paid: dict[str, list[str]]
+    cluster: Cluster, receiver: Deliveries, merchants: dict[str, str], paid: dict[str, list[str]]
 ) -> None:
     """Each merchant's endpoint got its own payments' verifications, each exactly once."""
     with opened_views(cluster.settings, ["feed"]) as models:

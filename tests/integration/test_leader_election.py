@@ -43,9 +43,9 @@ from paylink_es.store.leases import (
 from paylink_es.store.postgres import settings_for
 from projections.queries.outbox import due_deliveries
 from projections.runner import CatchUp, ReadModels, up_to_date
-from tests.support.app import QuietHandler, http_server
 from tests.support.leases import lock_holders
-from tests.support.read_models import positions
+from tests.support.read_models import another_store, positions
+from tests.support.webhooks import webhook_receiver
 from workers.webhook_sender import CLAIM_TTL_S, DeliveryWorker
 
 WAIT_S = 30.0  # a bound for what takes a moment (a session to end); no speed is asserted
@@ -53,18 +53,9 @@ WAIT_S = 30.0  # a bound for what takes a moment (a session to end); no speed is
 
 @pytest.fixture
 def pg_settings(pg_url: str, tmp_path: Path) -> Iterator[Settings]:
-    schema = "t_lead_" + uuid.uuid4().hex[:10]
-    settings = Settings(
-        database_url=pg_url,
-        database_schema=schema,
-        data_dir=tmp_path / "var",
-        postgres_pool_size=2,
-    )
-    try:
+    base = Settings(database_url=pg_url, data_dir=tmp_path / "var", postgres_pool_size=2)
+    with another_store(base, tmp_path) as settings:
         yield settings
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture
@@ -93,6 +84,16 @@ def nodes(pg_settings: Settings) -> Iterator[Callable[[str], Elector]]:
         elector.close()
 
 
+def first_leads(nodes: Callable[[str], Elector], *workers: str) -> tuple[Elector, Elector]:
+    """Two nodes that want ``workers``; the first has taken them all."""
+    first, second = nodes("first"), nodes("second")
+    for node in (first, second):
+        for worker in workers:
+            node.lease(worker)
+    first.elect_once()
+    return first, second
+
+
 def end_session(admin: psycopg.Connection[dict[str, Any]], node: Elector) -> None:
     """The node's lease session ends, as when its process is killed or cut off."""
     admin.execute(
@@ -115,11 +116,7 @@ def test_one_node_leads_each_worker_and_another_takes_over_when_its_session_ends
     pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
 ) -> None:
     schema = pg_settings.database_schema or "public"
-    first, second = nodes("first"), nodes("second")
-    for node in (first, second):
-        node.lease(PROJECTIONS)
-        node.lease(WEBHOOKS)
-    first.elect_once()
+    first, second = first_leads(nodes, PROJECTIONS, WEBHOOKS)
     second.elect_once()
     assert set(first.terms()) == {PROJECTIONS, WEBHOOKS}
     assert second.terms() == {}
@@ -155,11 +152,7 @@ def test_one_node_leads_each_worker_and_another_takes_over_when_its_session_ends
 def test_the_old_leaders_writes_are_refused_once_another_node_took_over(
     pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
 ) -> None:
-    first, second = nodes("first"), nodes("second")
-    for node in (first, second):
-        for worker in (PROJECTIONS, WEBHOOKS, EXPIRY):
-            node.lease(worker)
-    first.elect_once()
+    first, second = first_leads(nodes, PROJECTIONS, WEBHOOKS, EXPIRY)
     stale = first.terms()
     end_session(admin, first)
     for worker in (PROJECTIONS, WEBHOOKS, EXPIRY):
@@ -214,10 +207,7 @@ def views_refused(paylink: Paylink, models: ReadModels, stale: Term, current: Te
 def test_a_claim_left_by_a_term_that_ended_is_taken_over_only_after_its_time(
     pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
 ) -> None:
-    first, second = nodes("first"), nodes("second")
-    for node in (first, second):
-        node.lease(WEBHOOKS)
-    first.elect_once()
+    first, second = first_leads(nodes, WEBHOOKS)
     stale = first.terms()[WEBHOOKS]
     with open_paylink(pg_settings) as paylink:
         datastore = paylink.app.recorder.datastore  # type: ignore[attr-defined]
@@ -241,10 +231,7 @@ def test_a_claim_left_by_a_term_that_ended_is_taken_over_only_after_its_time(
 def test_a_takeover_waits_for_the_old_leaders_write_under_way(
     pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
 ) -> None:
-    first, second = nodes("first"), nodes("second")
-    for node in (first, second):
-        node.lease(PROJECTIONS)
-    first.elect_once()
+    first, second = first_leads(nodes, PROJECTIONS)
     term = first.terms()[PROJECTIONS]
     assert term.fence is not None
     with open_paylink(pg_settings) as paylink:
@@ -305,24 +292,11 @@ def test_on_sqlite_every_process_leads_its_workers_and_nothing_is_fenced(
 def test_two_nodes_that_both_believe_they_lead_the_webhooks_post_each_try_once(
     pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]], nodes: Any
 ) -> None:
-    posted: list[str] = []
-
-    class Endpoint(QuietHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            posted.append(self.headers["Paylink-Event-Id"])
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    first, second = nodes("first"), nodes("second")
-    for node in (first, second):
-        node.lease(WEBHOOKS)
-    first.elect_once()
+    first, second = first_leads(nodes, WEBHOOKS)
     stale = first.terms()[WEBHOOKS]
-    with http_server(Endpoint) as port, open_paylink(pg_settings) as paylink:
+    with webhook_receiver() as endpoint, open_paylink(pg_settings) as paylink:
         merchant = paylink.merchants.register("Toko Dua Pemimpin")
-        url = f"http://127.0.0.1:{port}/hooks"
+        url = f"{endpoint.url}/hooks"
         paylink.webhooks.create_endpoint(merchant, "test", url, None, allow_private=True)
         paylink.links.create(merchant, amount=10_000, description="Sekali saja", usage_limit=None)
         models = ReadModels(pg_settings, ["outbox"])
@@ -345,7 +319,7 @@ def test_two_nodes_that_both_believe_they_lead_the_webhooks_post_each_try_once(
                 assert senders[1].run_once() == 0  # the claim is the old term's: no post
             with fenced(stale.fence), pytest.raises(LeaseLostError):
                 senders[0].run_once()  # the old node cannot claim anything any more
-            assert posted == []
+            assert endpoint.events() == []
             # Once the old claim is past its time, the new leader makes the try, once.
             senders[1].claims = claims_for(datastore, WEBHOOKS, 0.0)
             with fenced(current.fence):
@@ -356,7 +330,7 @@ def test_two_nodes_that_both_believe_they_lead_the_webhooks_post_each_try_once(
                 sender.close()
         finally:
             models.close()
-    assert len(posted) == 1
+        assert len(endpoint.events()) == 1
 
 
 @pytest.mark.postgres
