@@ -425,8 +425,11 @@ class Elector:
                 conn = self._connected()
                 self._confirm(conn)
                 self._campaign(conn)
-            except psycopg.Error as error:
-                if not self._quiet:
+            except Exception as error:
+                # Whatever went wrong, no term outlives a round that could not confirm it.
+                if not isinstance(error, psycopg.Error):
+                    log.exception("%s: leader election failed", self.node)
+                elif not self._quiet:
                     log.warning(
                         "%s: the lease connection failed (%s); this node leads nothing"
                         " until it works again",
