@@ -42,7 +42,7 @@ from paylink_es.store.leases import (
 )
 from paylink_es.store.postgres import settings_for
 from projections.queries.outbox import due_deliveries
-from projections.runner import CatchUp, ReadModels, up_to_date
+from projections.runner import CatchUp, ProjectionService, ReadModels, up_to_date
 from tests.support.leases import lock_holders
 from tests.support.read_models import another_store, positions
 from tests.support.webhooks import webhook_receiver
@@ -344,3 +344,54 @@ def test_a_one_off_command_catches_up_alone_or_waits_for_the_node_that_leads(
             assert set(positions(models).values()) == {newer}
         finally:
             models.close()
+
+
+@pytest.mark.postgres
+def test_a_node_whose_lease_session_ends_stops_feeding_the_views_and_another_goes_on(
+    pg_settings: Settings, admin: psycopg.Connection[dict[str, Any]]
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    electors = [
+        Elector(
+            settings_for(pg_settings),
+            pg_settings.database_schema or "public",
+            f"{name}-{suffix}",
+            retry_s=0.1,
+        )
+        for name in ("first", "second")
+    ]
+    with open_paylink(pg_settings) as paylink:
+        paylink.merchants.register("Toko Bergilir")
+        services = []
+        for elector in electors:
+            models = ReadModels(pg_settings, ["links", "audit"])
+            services.append(
+                ProjectionService(
+                    pg_settings, paylink.app, models, lease=elector.lease(PROJECTIONS)
+                )
+            )
+        first, second = services
+        try:
+            for elector, service in zip(electors, services, strict=True):
+                elector.start()
+                service.start()
+            assert PROJECTIONS in electors[0].terms()
+            first.wait_until(paylink.app.recorder.max_notification_id() or 0, timeout=WAIT_S)
+
+            end_session(admin, electors[0])
+            until_leads(electors[1], PROJECTIONS)
+            paylink.merchants.register("Toko Penerus")
+            head = paylink.app.recorder.max_notification_id() or 0
+            second.wait_until(head, timeout=WAIT_S)
+            deadline = time.monotonic() + WAIT_S
+            while first.thread.lease.current() is not None:  # its elector notices the loss
+                assert time.monotonic() < deadline, "the old leader never noticed"
+                time.sleep(0.05)
+            assert first.thread.is_alive()  # cold now, waiting for a term of its own again
+            assert second.thread.lease.current() is not None
+        finally:
+            for service, elector in zip(services, electors, strict=True):
+                service.stop()
+                service.models.close()
+                elector.close()
+    assert not any(service.thread.is_alive() for service in services)
