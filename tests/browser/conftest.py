@@ -4,7 +4,9 @@ No Chromium (or no Playwright) means the browser tests skip, loudly; with
 ``PAYLINK_REQUIRE_BROWSER=1`` (CI sets it) they fail instead. The app runs in a real
 uvicorn on 127.0.0.1 with ``base_url`` set to itself, on a SQLite store, for the whole
 module; each test gets a fresh browser context (new cookies: a new visitor) on a
-390x844 phone viewport. Screenshots of each step go to ``test-output/screenshots/``.
+390x844 phone viewport. The dashboard's tests take ``desk`` (the same with its read
+models running and an owner) and a desktop-sized ``desktop`` page, or ``owner``: one
+signed in. Screenshots of each step go to ``test-output/screenshots/``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
-from tests.browser.support import Shoot
+from tests.browser.support import OWNER, PASSWORD, Shoot, sign_in
 from tests.support.loud_skips import shout_if_skipped, unavailable
 from tests.support.shop import Shop, shop
 
@@ -34,6 +36,8 @@ REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
 SKIP_PREFIX = "BROWSER NOT AVAILABLE"
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+ON_A_PHONE: dict[str, Any] = {"viewport": PHONE, "is_mobile": True}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -110,10 +114,20 @@ def served(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) ->
         yield built
 
 
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
+    """The app in uvicorn with its read models running, one merchant and its owner
+    (``OWNER``, signing in with ``PASSWORD``); for the module."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("desk") / "var")
+    with shop(settings, server_clock, served=True, run_projections=True) as built:
+        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
+        yield built
+
+
 @contextmanager
 def _fresh_page(browser: Browser, **options: Any) -> Iterator[Page]:
-    """A phone-sized page in a new context (no cookies: a new visitor), closed after."""
-    context = browser.new_context(viewport=PHONE, is_mobile=True, **options)
+    """A page in a new context (no cookies: a new visitor), closed after."""
+    context = browser.new_context(**options)
     context.set_default_timeout(10_000)
     try:
         yield context.new_page()
@@ -124,15 +138,39 @@ def _fresh_page(browser: Browser, **options: Any) -> Iterator[Page]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A phone-sized page in a fresh context: a new visitor with no cookies."""
-    with _fresh_page(browser, has_touch=True, locale="id-ID", timezone_id="Asia/Jakarta") as fresh:
+    with _fresh_page(
+        browser, **ON_A_PHONE, has_touch=True, locale="id-ID", timezone_id="Asia/Jakarta"
+    ) as fresh:
         yield fresh
+
+
+@pytest.fixture
+def customer(page: Page) -> Page:
+    """A customer on a phone (``page``), beside the merchant's page in the same test."""
+    return page
 
 
 @pytest.fixture
 def browser_no_js(browser: Browser) -> Iterator[Page]:
     """Like ``page``, with JavaScript turned off: the page must work without it."""
-    with _fresh_page(browser, java_script_enabled=False) as fresh:
+    with _fresh_page(browser, **ON_A_PHONE, java_script_enabled=False) as fresh:
         yield fresh
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    """A desktop-sized page in a fresh context (no session), in Indonesian, Jakarta time."""
+    with _fresh_page(
+        browser, viewport=DESKTOP, locale="id-ID", timezone_id="Asia/Jakarta"
+    ) as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def owner(desktop: Page, desk: Shop) -> Page:
+    """``desktop``, signed in to the dashboard as the desk's owner."""
+    sign_in(desktop, desk, OWNER)
+    return desktop
 
 
 @pytest.fixture

@@ -11,63 +11,30 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from playwright.sync_api import Browser, Frame, Page, expect
+from playwright.sync_api import Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from paylink_es.settings import Settings
-from tests.browser.conftest import PHONE
-from tests.browser.support import Shoot
-from tests.support.shop import Shop, shop
+from tests.browser.support import OWNER, PASSWORD, Shoot, sign_in, watch_navigations
+from tests.support.shop import Shop
 
-PASSWORD = "correct horse battery"
-OWNER = "owner@dashboard.example"
 VIEWER = "viewer@dashboard.example"
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant, an owner and a viewer."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("dashboard") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        users = built.paylink.users
-        users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
-        users.create_user(built.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
-        yield built
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    """A desktop-sized page in a fresh context (no session)."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _sign_in(page: Page, desk: Shop, email: str) -> None:
-    page.goto(f"{desk.url}/dashboard")
-    page.wait_for_url(re.compile(r"/dashboard/login"))
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(f"{desk.url}/dashboard")
+def desk(desk: Shop) -> Shop:
+    """The desk, with a viewer beside its owner."""
+    desk.paylink.users.create_user(desk.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
+    return desk
 
 
 def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
-    desktop: Page, browser: Browser, desk: Shop, shoot: Shoot
+    owner: Page, customer: Page, desk: Shop, shoot: Shoot
 ) -> None:
-    page = desktop
-    _sign_in(page, desk, OWNER)
+    page = owner
     expect(page.get_by_test_id("who")).to_contain_text(OWNER)
     shoot(page, "01-overview-empty")
 
@@ -99,27 +66,15 @@ def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
     expect(page.get_by_test_id("pending-IDR")).to_have_text("Rp 0")
     row = page.locator("tr[data-link]", has_text="Kaos polos hitam")
     expect(row.get_by_test_id("status")).to_have_text("Aktif")
-    page.evaluate("window.__marker = 1")
-    navigations: list[str] = []
+    navigations = watch_navigations(page)
 
-    def navigated(frame: Frame) -> None:
-        if frame == page.main_frame:
-            navigations.append(frame.url)
-
-    page.on("framenavigated", navigated)
-
-    customer_context = browser.new_context(viewport=PHONE, is_mobile=True, locale="id-ID")
-    try:
-        customer = customer_context.new_page()
-        customer.goto(url)
-        customer.get_by_label("QRIS").check()
-        customer.get_by_role("button", name="Lanjutkan pembayaran").click()
-        customer.get_by_test_id("simulate").click()
-        expect(customer.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
-        paid_at = time.monotonic()
-        shoot(customer, "04-customer-receipt")
-    finally:
-        customer_context.close()
+    customer.goto(url)
+    customer.get_by_label("QRIS").check()
+    customer.get_by_role("button", name="Lanjutkan pembayaran").click()
+    customer.get_by_test_id("simulate").click()
+    expect(customer.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
+    paid_at = time.monotonic()
+    shoot(customer, "04-customer-receipt")
 
     expect(page.get_by_test_id("pending-IDR")).to_have_text("Rp 150.000", timeout=2_000)
     expect(row.get_by_test_id("status")).to_have_text("Lunas", timeout=2_000)
@@ -148,7 +103,7 @@ def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
 
 def test_a_viewer_cannot_reach_owner_actions(desktop: Page, desk: Shop, shoot: Shoot) -> None:
     page = desktop
-    _sign_in(page, desk, VIEWER)
+    sign_in(page, desk, VIEWER)
     page.goto(f"{desk.url}/dashboard/links")
     expect(page.get_by_test_id("new-link")).to_have_count(0)
     response = page.goto(f"{desk.url}/dashboard/links/new")
@@ -160,9 +115,8 @@ def test_a_viewer_cannot_reach_owner_actions(desktop: Page, desk: Shop, shoot: S
     expect(page.get_by_test_id("issue-key")).to_have_count(0)
 
 
-def test_a_tampered_csrf_token_gives_a_403_page(desktop: Page, desk: Shop, shoot: Shoot) -> None:
-    page = desktop
-    _sign_in(page, desk, OWNER)
+def test_a_tampered_csrf_token_gives_a_403_page(owner: Page, desk: Shop, shoot: Shoot) -> None:
+    page = owner
     page.goto(f"{desk.url}/dashboard/keys")
     before = page.locator("tr[data-key]").count()
     page.evaluate(

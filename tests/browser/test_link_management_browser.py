@@ -8,106 +8,63 @@ Screenshots go to test-output/screenshots.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from paylink_es.settings import Settings
-from tests.browser.conftest import PHONE
-from tests.browser.support import Shoot
-from tests.support.shop import Shop, shop
+from tests.browser.support import OWNER, Shoot
+from tests.support.shop import Shop
 
-PASSWORD = "correct horse battery"
-OWNER = "owner@manage.example"
 MESSAGE = "Stok habis, buka lagi Senin depan."
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("manage") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
-        yield built
-
-
-@pytest.fixture
-def owner(browser: Browser, desk: Shop) -> Iterator[Page]:
-    """A desktop-sized page, signed in as the owner."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    try:
-        page.goto(f"{desk.url}/dashboard")
-        page.wait_for_url(re.compile(r"/dashboard/login"))
-        page.get_by_label("E-mail").fill(OWNER)
-        page.get_by_label("Kata sandi").fill(PASSWORD)
-        page.get_by_role("button", name="Masuk").click()
-        page.wait_for_url(f"{desk.url}/dashboard")
-        yield page
-    finally:
-        context.close()
-
-
 def test_a_deactivated_link_shows_the_message_and_a_reactivated_one_its_methods(
-    owner: Page, browser: Browser, desk: Shop, shoot: Shoot
+    owner: Page, customer: Page, desk: Shop, shoot: Shoot
 ) -> None:
     link_id = desk.paylink.links.create(
         desk.merchant_id, amount=150_000, description="Kaos polos hitam", methods=["qris", "va_bca"]
     )
     code = desk.paylink.links.get(link_id).code
-    customer_context = browser.new_context(viewport=PHONE, is_mobile=True, locale="id-ID")
-    customer_context.set_default_timeout(10_000)
-    try:
-        customer = customer_context.new_page()
-        customer.goto(f"{desk.url}/l/{code}")
-        expect(customer.get_by_label("QRIS")).to_be_visible()
+    customer.goto(f"{desk.url}/l/{code}")
+    expect(customer.get_by_label("QRIS")).to_be_visible()
 
-        owner.goto(f"{desk.url}/dashboard/links/{link_id}")
-        owner.get_by_label("Pesan untuk pelanggan (opsional, tampil di halaman pembayaran)").fill(
-            MESSAGE
-        )
-        owner.get_by_test_id("deactivate-link").click()
-        expect(owner.get_by_test_id("notice")).to_have_text("Tautan dinonaktifkan.")
-        expect(owner.get_by_test_id("link-status")).to_have_text("Nonaktif")
-        expect(owner.get_by_test_id("inactive-message")).to_have_text(MESSAGE)
-        shoot(owner, "01-dashboard-deactivated")
+    owner.goto(f"{desk.url}/dashboard/links/{link_id}")
+    owner.get_by_label("Pesan untuk pelanggan (opsional, tampil di halaman pembayaran)").fill(
+        MESSAGE
+    )
+    owner.get_by_test_id("deactivate-link").click()
+    expect(owner.get_by_test_id("notice")).to_have_text("Tautan dinonaktifkan.")
+    expect(owner.get_by_test_id("link-status")).to_have_text("Nonaktif")
+    expect(owner.get_by_test_id("inactive-message")).to_have_text(MESSAGE)
+    shoot(owner, "01-dashboard-deactivated")
 
-        customer.reload()
-        expect(customer.get_by_test_id("message")).to_contain_text(
-            "Tautan pembayaran ini sedang tidak aktif"
-        )
-        expect(customer.get_by_test_id("merchant-message")).to_have_text(MESSAGE)
-        expect(customer.get_by_label("QRIS")).to_have_count(0)
-        expect(customer.get_by_role("button", name="Lanjutkan pembayaran")).to_have_count(0)
-        shoot(customer, "02-page-inactive")
-        customer.get_by_role("link", name="English").click()
-        expect(customer.get_by_test_id("message")).to_contain_text(
-            "This payment link is not active right now"
-        )
-        expect(customer.get_by_test_id("merchant-message")).to_have_text(MESSAGE)
-        shoot(customer, "03-page-inactive-en")
+    customer.reload()
+    expect(customer.get_by_test_id("message")).to_contain_text(
+        "Tautan pembayaran ini sedang tidak aktif"
+    )
+    expect(customer.get_by_test_id("merchant-message")).to_have_text(MESSAGE)
+    expect(customer.get_by_label("QRIS")).to_have_count(0)
+    expect(customer.get_by_role("button", name="Lanjutkan pembayaran")).to_have_count(0)
+    shoot(customer, "02-page-inactive")
+    customer.get_by_role("link", name="English").click()
+    expect(customer.get_by_test_id("message")).to_contain_text(
+        "This payment link is not active right now"
+    )
+    expect(customer.get_by_test_id("merchant-message")).to_have_text(MESSAGE)
+    shoot(customer, "03-page-inactive-en")
 
-        owner.get_by_test_id("reactivate-link").click()
-        expect(owner.get_by_test_id("notice")).to_have_text("Tautan aktif lagi.")
-        expect(owner.get_by_test_id("link-status")).to_have_text("Aktif")
-        expect(owner.locator('li[data-event="Deactivated"]')).to_contain_text(f"by={OWNER}")
-        expect(owner.locator('li[data-event="Reactivated"]')).to_contain_text(f"by={OWNER}")
-        shoot(owner, "04-dashboard-reactivated")
+    owner.get_by_test_id("reactivate-link").click()
+    expect(owner.get_by_test_id("notice")).to_have_text("Tautan aktif lagi.")
+    expect(owner.get_by_test_id("link-status")).to_have_text("Aktif")
+    expect(owner.locator('li[data-event="Deactivated"]')).to_contain_text(f"by={OWNER}")
+    expect(owner.locator('li[data-event="Reactivated"]')).to_contain_text(f"by={OWNER}")
+    shoot(owner, "04-dashboard-reactivated")
 
-        customer.reload()
-        expect(customer.get_by_test_id("merchant-message")).to_have_count(0)
-        expect(customer.get_by_label("QRIS")).to_be_visible()
-        expect(customer.get_by_label("BCA Virtual Account")).to_be_visible()
-        expect(customer.get_by_role("button", name="Continue to payment")).to_be_visible()
-        shoot(customer, "05-page-active-again")
-    finally:
-        customer_context.close()
+    customer.reload()
+    expect(customer.get_by_test_id("merchant-message")).to_have_count(0)
+    expect(customer.get_by_label("QRIS")).to_be_visible()
+    expect(customer.get_by_label("BCA Virtual Account")).to_be_visible()
+    expect(customer.get_by_role("button", name="Continue to payment")).to_be_visible()
+    shoot(customer, "05-page-active-again")
