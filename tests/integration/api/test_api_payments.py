@@ -9,20 +9,11 @@ from uuid import UUID, uuid4
 import pytest
 
 from paylink_es.domain.money import Money
+from projections.ledger import BALANCE_COLUMNS
 from tests.integration.api.support import UNKNOWN_ID, assert_problem, instant
 from tests.support.app import Api, Merchant
 
 WIB = timezone(timedelta(hours=7))
-BALANCE_COLUMNS = (
-    "pending",
-    "available",
-    "held",
-    "refund_due",
-    "fees",
-    "refunded",
-    "paid_out",
-    "verified",
-)
 
 
 def _idr(amount: int) -> Money:
