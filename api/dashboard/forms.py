@@ -17,27 +17,18 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from paylink_es.application.details import LinkDetails
+from paylink_es.domain.link import EDITABLE
 from paylink_es.locale import WIB
 
 ITEM_ROWS = 5
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _ITEM_FIELD = re.compile(r"line_items\[(\d+)\]\.(name|quantity|unit_amount)")
 ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_unit"}
-# The inputs of the edit form (and "form", for what belongs to none of them).
+CUSTOMER_INPUTS = ("customer_name", "customer_email", "customer_phone")
+# The inputs of the edit form: what an edit may change, the customer as its three inputs
+# (and "form", for what belongs to none of them).
 EDIT_INPUTS = frozenset(
-    {
-        "form",
-        "description",
-        "amount",
-        "amount_min",
-        "amount_max",
-        "currency",
-        "methods",
-        "expires_at",
-        "customer_name",
-        "customer_email",
-        "customer_phone",
-    }
+    {"form"}.union(*(CUSTOMER_INPUTS if name == "customer" else (name,) for name in EDITABLE))
 )
 
 
@@ -94,9 +85,7 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
             "expires_at",
             "usage",
             "usage_limit",
-            "customer_name",
-            "customer_email",
-            "customer_phone",
+            *CUSTOMER_INPUTS,
             "success_url",
             "failure_url",
             "metadata",
