@@ -26,6 +26,7 @@ from projections.queries.paging import (
     QueryError,
     every_page,
     like_pattern,
+    merchant_where,
     owned_row,
     page,
     typed_rows,
@@ -144,8 +145,7 @@ def list_links(
     ``created_from`` is inclusive and ``created_to`` exclusive (a window); ``created_by``
     is inclusive (the links that existed at an instant).
     """
-    where = ["merchant_id = ?", "mode = ?"]
-    params: list[Any] = [str(merchant_id), mode]
+    where, params = merchant_where(merchant_id, mode, reference_id=reference)
     if status is not None:
         if status not in LINK_STATUSES:
             raise QueryError("status", f"must be one of {', '.join(LINK_STATUSES)}")
@@ -164,7 +164,6 @@ def list_links(
     where_given(where, params, "created_at >= ?", created_from, iso)
     where_given(where, params, "created_at < ?", created_to, iso)
     where_given(where, params, "created_at <= ?", created_by, iso)
-    where_given(where, params, "reference_id = ?", reference)
     if text:
         # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
         where.append("search LIKE ? ESCAPE '\\'")

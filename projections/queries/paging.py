@@ -214,6 +214,29 @@ def page(
     return Page(rows, None if following is None else encode_cursor(*following))
 
 
+def merchant_where(merchant_id: UUID, mode: str, **equal: Any) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and their parameters for a merchant's rows in ``mode`` whose
+    columns equal what ``equal`` gives (None: a filter not asked for; a UUID is bound as
+    its text)."""
+    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
+    for column, value in equal.items():
+        where_given(where, params, f"{column} = ?", value, str if isinstance(value, UUID) else None)
+    return where, params
+
+
+def merchant_page(
+    model: ReadModel,
+    keyset: Keyset[R],
+    merchant_id: UUID,
+    mode: str,
+    limit: int,
+    cursor: str | None,
+    **equal: Any,
+) -> Page[R]:
+    """One page of a merchant's rows in ``mode`` (see :func:`merchant_where`)."""
+    return page(model, keyset, *merchant_where(merchant_id, mode, **equal), limit, cursor)
+
+
 def pages(
     model: ReadModel,
     keyset: Keyset[R],

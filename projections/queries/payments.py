@@ -13,10 +13,9 @@ from projections.queries.paging import (
     Keyset,
     Page,
     every_page,
+    merchant_page,
     owned_row,
-    page,
     typed_rows,
-    where_given,
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -97,11 +96,10 @@ def list_payments(
     cursor: str | None = None,
 ) -> Page[PaymentRow]:
     """The merchant's payments, newest first, one cursor page at a time."""
-    where = ["merchant_id = ?", "mode = ?"]
-    params: list[Any] = [str(merchant_id), mode]
-    where_given(where, params, "link_id = ?", link_id, str)
-    where_given(where, params, "status = ?", status)
-    return page(models["payments"], PAYMENTS, where, params, limit, cursor)
+    view = models["payments"]
+    return merchant_page(
+        view, PAYMENTS, merchant_id, mode, limit, cursor, link_id=link_id, status=status
+    )
 
 
 def all_payments(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 from uuid import UUID
 
-from projections.queries.paging import Keyset, Page, owned_row, page
+from projections.queries.paging import Keyset, Page, merchant_page, owned_row
 from projections.runner import ReadModels
 
 
@@ -60,8 +60,7 @@ def settlement_batches(
     cursor: str | None = None,
 ) -> Page[SettlementBatchRow]:
     """The merchant's settlement batches (one row per day and currency), newest first."""
-    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
-    return page(models["settlements"], BATCHES, where, params, limit, cursor)
+    return merchant_page(models["settlements"], BATCHES, merchant_id, mode, limit, cursor)
 
 
 def payouts(
@@ -73,8 +72,7 @@ def payouts(
     cursor: str | None = None,
 ) -> Page[PayoutRow]:
     """The merchant's payouts, newest first."""
-    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
-    return page(models["settlements"], PAYOUTS, where, params, limit, cursor)
+    return merchant_page(models["settlements"], PAYOUTS, merchant_id, mode, limit, cursor)
 
 
 def payout_detail(
