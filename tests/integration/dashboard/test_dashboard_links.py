@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from paylink_es.locale import WIB
-from tests.support.desk import Desk, field_errors, post
+from tests.support.desk import Desk, assert_named_beside, field_errors, post
 
 FULL_FORM: dict[str, Any] = {
     "description": "Kaos polos hitam\r\nukuran L",
@@ -141,11 +141,7 @@ def test_bad_input_is_named_beside_its_field_and_nothing_is_stored(
     owner = desk.signed_in()
     head = desk.shop.head()
     response = post(owner, "/dashboard/links", {**FULL_FORM, **changes})
-    assert response.status_code == 422, response.text
-    errors = field_errors(response.text)
-    assert field in errors, errors
-    assert message in errors[field], errors
-    assert 'aria-invalid="true"' in response.text
+    assert_named_beside(response, field, message)
     assert desk.shop.head() == head
     # What was typed is still there.
     assert "budi@" in response.text or changes.get("customer_email") != "budi@"
