@@ -189,6 +189,7 @@ def test_a_closed_link_offers_no_edit_only_a_duplicate(desk: Desk) -> None:
     assert 'data-testid="edit-link"' not in detail
     assert 'data-testid="duplicate-link"' in detail
     assert 'data-testid="deactivate-link"' not in detail
+    assert 'data-testid="cancel-link"' not in detail
     closed = owner.get(f"/dashboard/links/{link_id}/edit")
     assert closed.status_code == 409
     assert "tidak bisa diubah" in closed.text
@@ -214,6 +215,7 @@ def test_deactivate_with_a_message_then_reactivate(desk: Desk) -> None:
     assert 'data-testid="inactive-message">Libur Lebaran<' in page
     assert 'data-testid="reactivate-link"' in page
     assert 'data-testid="deactivate-link"' not in page
+    assert 'data-testid="cancel-link"' in page, "an inactive link can still be cancelled"
     assert f"by={OWNER}" in page
     listed = owner.get("/dashboard/links?status=inactive").text
     assert re.findall(r'<tr data-link="([^"]+)"', listed) == [str(link_id)]

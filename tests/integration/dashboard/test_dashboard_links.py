@@ -209,6 +209,7 @@ def test_send_again_and_cancel(desk: Desk) -> None:
     wrong = post(owner, f"/dashboard/links/{link_id}/send", {"channel": "email", "to": "nope"})
     assert wrong.status_code == 422
     assert "is not an e-mail address" in wrong.text
+    assert 'data-testid="cancel-link"' in wrong.text, "the active link's page offers a cancel"
     cancelled = post(owner, f"/dashboard/links/{link_id}/cancel", {"reason": "salah harga"})
     assert cancelled.status_code == 303
     assert desk.shop.paylink.links.get(link_id).status == "cancelled"
