@@ -32,7 +32,7 @@ from projections.events import (
     REFUND_SUCCEEDED,
 )
 from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
-from projections.sqlview import Statement
+from projections.sqlview import Statement, marks
 
 LINK_STATUS: dict[type, str] = {
     LINK_EXPIRED: "expired",
@@ -81,11 +81,9 @@ TERMS_COLUMNS = (
     "search",
 )
 CREATED_SQL = (
-    "INSERT INTO {s}links (link_id, merchant_id, mode, code, "
-    + ", ".join(TERMS_COLUMNS)
-    + ", status, created_at, updated_at, position) VALUES (?, ?, ?, ?, "
-    + ", ".join("?" for _ in TERMS_COLUMNS)
-    + ", 'active', ?, ?, ?)"
+    f"INSERT INTO {{s}}links (link_id, merchant_id, mode, code, {', '.join(TERMS_COLUMNS)},"
+    " status, created_at, updated_at, position)"
+    f" VALUES (?, ?, ?, ?, {marks(TERMS_COLUMNS)}, 'active', ?, ?, ?)"
 )
 EDITED_SQL = (
     "UPDATE {s}links SET "

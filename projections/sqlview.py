@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, Tracking, TrackingRecorder
@@ -32,6 +32,11 @@ Row = dict[str, Any]
 Statement = tuple[str, Sequence[Any]]
 # A check is a query that returns no rows when all is well; any row it returns is a violation.
 Check = tuple[str, Sequence[Any], str]
+
+
+def marks(values: Sized) -> str:
+    """One ``?`` for each of ``values``, comma-separated: an INSERT's values, an IN list."""
+    return ", ".join(["?"] * len(values))
 
 
 class InvariantViolationError(Exception):

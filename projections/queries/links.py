@@ -34,6 +34,7 @@ from projections.queries.paging import (
 )
 from projections.readmodel import iso, to_json
 from projections.runner import ReadModels
+from projections.sqlview import marks
 
 LINK_STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
 # Statuses that still end at the link's expiry (past it, the link reads expired).
@@ -308,12 +309,12 @@ def links_as_of(
     )
     timelines: defaultdict[str, list[TimelineEntry]] = defaultdict(list)
     if found.items:
-        marks = ", ".join("?" for _ in found.items)
         for entry in typed_rows(
             models["links"],
             LinkTimelineRow,
             "SELECT link_id, position, at, event, detail FROM {s}link_timeline"
-            f" WHERE link_id IN ({marks}) AND (at <= ? OR event = ?) ORDER BY position",
+            f" WHERE link_id IN ({marks(found.items)}) AND (at <= ? OR event = ?)"
+            " ORDER BY position",
             [*(row["link_id"] for row in found.items), iso(as_of), EDITED],
         ):
             timelines[entry["link_id"]].append(

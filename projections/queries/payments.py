@@ -19,6 +19,7 @@ from projections.queries.paging import (
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
+from projections.sqlview import marks
 
 PaymentStatus = Literal["initiated", "paid", "verified", "rejected", "settled"]
 
@@ -165,13 +166,13 @@ def waiting_on_channels(
     received-unverified, oldest first."""
     if not channels:
         return []
-    marks = ", ".join("?" for _ in channels)
     return typed_rows(
         models["payments"],
         WaitingPaymentRow,
         "SELECT payment_id, link_id, channel, method, status, currency, amount, created_at,"
         " updated_at FROM {s}payments"
-        f" WHERE channel IN ({marks}) AND status IN ('initiated', 'paid') AND created_at >= ?"
+        f" WHERE channel IN ({marks(channels)}) AND status IN ('initiated', 'paid')"
+        " AND created_at >= ?"
         " ORDER BY created_at, payment_id",
         [*channels, iso(created_from)],
     )
