@@ -40,6 +40,7 @@ def test_every_page_renders_with_strict_headers(sqlite_desk: Desk, lang: str) ->
         response = owner.get(f"{path}{joiner}lang={lang}")
         assert response.status_code == 200, (path, response.text)
         assert f'<html lang="{lang}">' in response.text
+        assert '<meta name="robots" content="noindex">' in response.text
         assert words["sign_out"] in response.text
         policy = response.headers["content-security-policy"]
         assert "script-src 'self'" in policy

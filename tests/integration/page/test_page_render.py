@@ -79,6 +79,7 @@ def test_page_shows_merchant_description_items_amount_and_countdown(page_shop: S
     assert ends in text
     assert "MODE UJI" in text  # a test-mode link says so
     assert 'name="viewport" content="width=device-width' in response.text
+    assert '<meta name="robots" content="noindex">' in response.text
 
 
 def test_countdown_follows_the_clock(page_shop: Shop) -> None:
