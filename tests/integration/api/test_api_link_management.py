@@ -32,27 +32,15 @@ def _post(
 
 
 def _read(api: Api, merchant: Merchant, link_id: str) -> dict[str, Any]:
-    api.catch_up()
-    response = api.client.get(f"/v1/links/{link_id}", headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    link: dict[str, Any] = response.json()
-    return link
+    return api.read(merchant, f"/v1/links/{link_id}")
 
 
 def _listed(api: Api, merchant: Merchant, **params: Any) -> list[dict[str, Any]]:
-    api.catch_up()
-    response = api.client.get("/v1/links", params=params, headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return api.listed(merchant, "/v1/links", **params)
 
 
 def _events(api: Api, merchant: Merchant, kind: str) -> list[dict[str, Any]]:
-    api.catch_up()
-    response = api.client.get("/v1/events", params={"type": kind}, headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return api.listed(merchant, "/v1/events", type=kind)
 
 
 def _pay(api: Api, link_id: str, amount: int, ref: str) -> UUID:

@@ -41,10 +41,7 @@ def _pay(api: Api, link_id: str, method: str, ref: str, amount: int = 100000) ->
 
 
 def _payments(api: Api, merchant: Merchant, **params: Any) -> list[dict[str, Any]]:
-    response = api.client.get("/v1/payments", params=params, headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return api.listed(merchant, "/v1/payments", **params)
 
 
 def test_balances_move_with_each_payment_step_and_as_of_shows_them_as_they_were(
