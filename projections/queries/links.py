@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, Unpack, cast
 from uuid import UUID
 
 from projections.events import (
@@ -276,37 +276,31 @@ def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
     }
 
 
+class AsOfFilters(TypedDict, total=False):
+    """What :func:`links_as_of` filters by: those of :func:`list_links` but the status
+    (read as of now) and ``created_by`` (the instant itself)."""
+
+    created_from: datetime | None
+    created_to: datetime | None
+    reference: str | None
+    text: str | None
+    limit: int
+    cursor: str | None
+
+
 def links_as_of(
     models: ReadModels,
     merchant_id: UUID,
     mode: str,
     as_of: datetime,
-    *,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    reference: str | None = None,
-    text: str | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
+    **filters: Unpack[AsOfFilters],
 ) -> Page[LinkAsOf]:
     """The links that existed at ``as_of`` (created at or before it), each as it stood then
     (status, counts, money), newest first; filters and cursors as :func:`list_links`.
 
     A page's links and their timelines take two queries, however many links it holds.
     """
-    found = list_links(
-        models,
-        merchant_id,
-        mode,
-        as_of,
-        created_from=created_from,
-        created_to=created_to,
-        created_by=as_of,
-        reference=reference,
-        text=text,
-        limit=limit,
-        cursor=cursor,
-    )
+    found = list_links(models, merchant_id, mode, as_of, created_by=as_of, **filters)
     timelines: defaultdict[str, list[TimelineEntry]] = defaultdict(list)
     if found.items:
         for entry in typed_rows(
