@@ -9,6 +9,7 @@ around them.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,8 +30,22 @@ from paylink_es import bootstrap
 from paylink_es.application.details import IssuedKey
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
+from paylink_es.notify.channels import OUTBOX_FILE
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
+
+
+def outbox_path(settings: Settings) -> Path:
+    """The dev outbox of an app built on ``settings``: where messages no provider sent go."""
+    return settings.data_dir / OUTBOX_FILE
+
+
+def outbox_messages(settings: Settings) -> list[dict[str, Any]]:
+    """The messages in the dev outbox of an app built on ``settings``, oldest first."""
+    path = outbox_path(settings)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @dataclass

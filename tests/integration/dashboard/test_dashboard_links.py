@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 
 from paylink_es.locale import WIB
+from tests.support.app import outbox_messages
 from tests.support.desk import Desk, assert_named_beside, field_errors, post
 
 FULL_FORM: dict[str, Any] = {
@@ -204,8 +204,7 @@ def test_send_again_and_cancel(desk: Desk) -> None:
     )
     assert sent.status_code == 303, sent.text
     assert desk.shop.paylink.links.get(link_id).sent_count == 1
-    lines = (desk.shop.settings.data_dir / "outbox.jsonl").read_text().splitlines()
-    assert json.loads(lines[-1])["to"] == "+6281234567890"
+    assert outbox_messages(desk.shop.settings)[-1]["to"] == "+6281234567890"
     wrong = post(owner, f"/dashboard/links/{link_id}/send", {"channel": "email", "to": "nope"})
     assert wrong.status_code == 422
     assert "is not an e-mail address" in wrong.text

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from pathlib import Path
 from typing import Any
 
-from paylink_es.settings import Settings
 from tests.integration.notify.conftest import SmtpServer
 from tests.integration.notify.support import link_event_names, link_events
-from tests.support.app import Api, MakeApi, Merchant
+from tests.support.app import Api, MakeApi, Merchant, outbox_messages
 
 HEADER = (
     "reference_id,description,amount,customer_email,customer_phone,"
@@ -36,11 +33,7 @@ def upload(api: Api, merchant: Merchant, text: str, **params: str) -> list[dict[
 
 
 def outbox_lines(api: Api) -> list[dict[str, Any]]:
-    settings: Settings = api.app.state.settings
-    path: Path = settings.data_dir / "outbox.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return outbox_messages(api.app.state.settings)
 
 
 def test_rows_that_ask_are_sent_to_their_customers_and_a_file_sent_again_sends_nothing(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -12,10 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from paylink_es.settings import Settings
 from tests.integration.api.support import UNKNOWN_ID, assert_problem
 from tests.integration.notify.support import link_event_names
-from tests.support.app import Api, MakeApi, Merchant
+from tests.support.app import Api, MakeApi, Merchant, outbox_messages, outbox_path
 
 LINK: dict[str, Any] = {
     "amount": 150000,
@@ -31,15 +29,11 @@ def api(make_sqlite_send_api: MakeApi) -> Api:
 
 
 def outbox(api: Api) -> Path:
-    settings: Settings = api.app.state.settings
-    return settings.data_dir / "outbox.jsonl"
+    return outbox_path(api.app.state.settings)
 
 
 def outbox_lines(api: Api) -> list[dict[str, Any]]:
-    path = outbox(api)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return outbox_messages(api.app.state.settings)
 
 
 def send(api: Api, link_id: str, merchant: Merchant, mode: str = "test", **body: Any) -> Any:
