@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
-from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.clock import WIB, FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.readmodel import iso
@@ -31,7 +31,6 @@ from tests.support.read_models import (
     wait_for_listeners,
 )
 
-WIB = timezone(timedelta(hours=7))
 # The bar redraws itself with "\r"; text-mode pipes hand that over as "\n".
 PROGRESS = re.compile(r"\nrebuild all \[#{30}\] 100% ([\d,]+)/([\d,]+) events [\d,]+/s\n")
 

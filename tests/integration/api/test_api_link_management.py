@@ -3,20 +3,19 @@ and reactivate, duplicate; every change an event naming the key that made it."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from paylink_es.domain.clock import WIB
 from paylink_es.domain.errors import LinkNotPayableError
 from paylink_es.domain.money import Money
 from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
 from tests.integration.api.support import FULL_LINK, UNKNOWN_ID, assert_problem, instant
 from tests.support.app import Api, Merchant
 from workers.expiry import expire_due
-
-WIB = timezone(timedelta(hours=7))
 
 
 def _patch(api: Api, merchant: Merchant, link_id: str, body: object) -> Any:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
+from paylink_es.domain.clock import WIB
 from paylink_es.domain.money import Money
 from projections.ledger import BALANCE_COLUMNS
 from tests.integration.api.support import UNKNOWN_ID, assert_problem, instant
 from tests.support.app import Api, Merchant
-
-WIB = timezone(timedelta(hours=7))
 
 
 def _idr(amount: int) -> Money:

@@ -7,10 +7,10 @@ cancelled, completed) and unknown codes get a clear page, never an error page.
 from __future__ import annotations
 
 import re
-from datetime import timedelta, timezone
+from datetime import timedelta
 from html import unescape
 
-from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.clock import WIB, FakeClock
 from tests.support.shop import (
     ALL_METHODS,
     BASE62,
@@ -26,7 +26,6 @@ from tests.support.shop import (
     require,
 )
 
-WIB = timezone(timedelta(hours=7))
 RADIO = re.compile(r'<input type="radio" name="method" value="([^"]+)"')
 TIMES = "\u00d7"  # the multiplication sign between an item and its quantity
 UNKNOWN_PAYMENT = "00000000-0000-4000-8000-000000000000"
