@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 from uuid import UUID
 
-from projections.queries.paging import Keyset, Page, merchant_page, owned_row
+from projections.queries.paging import Keyset, MerchantList, owned_row
 from projections.runner import ReadModels
 
 
@@ -51,28 +51,10 @@ BATCHES = Keyset(
 PAYOUTS = Keyset("payouts", ("created_at", "payout_id"), (str, str), PayoutRow)
 
 
-def settlement_batches(
-    models: ReadModels,
-    merchant_id: UUID,
-    mode: str,
-    *,
-    limit: int = 20,
-    cursor: str | None = None,
-) -> Page[SettlementBatchRow]:
-    """The merchant's settlement batches (one row per day and currency), newest first."""
-    return merchant_page(models["settlements"], BATCHES, merchant_id, mode, limit, cursor)
-
-
-def payouts(
-    models: ReadModels,
-    merchant_id: UUID,
-    mode: str,
-    *,
-    limit: int = 20,
-    cursor: str | None = None,
-) -> Page[PayoutRow]:
-    """The merchant's payouts, newest first."""
-    return merchant_page(models["settlements"], PAYOUTS, merchant_id, mode, limit, cursor)
+# The merchant's settlement batches (one row per day and currency), newest first.
+settlement_batches = MerchantList("settlements", BATCHES)
+# The merchant's payouts, newest first.
+payouts = MerchantList("settlements", PAYOUTS)
 
 
 def payout_detail(
