@@ -2,7 +2,9 @@
 
 A view is an eventsourcing ``TrackingRecorder`` with the read model's own tables. Read
 models write portable SQL: ``?`` placeholders and ``{s}`` before every table name
-(empty on SQLite; the quoted schema on PostgreSQL).
+(empty on SQLite; the quoted schema on PostgreSQL). On PostgreSQL a write made by the
+projections' leader checks its term in the same transaction (``paylink_es.store.leases``):
+a node that no longer leads the projections writes no row and no position.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence, Sized
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import InterfaceError, Tracking, TrackingRecorder
@@ -28,6 +30,7 @@ from psycopg import Cursor
 from psycopg import sql as pgsql
 from psycopg.rows import DictRow
 
+from paylink_es.store.leases import check_fence
 from paylink_es.store.sqlite import ChosenPoolDatastore, SQLiteStoreFactory
 
 Row = dict[str, Any]
@@ -300,7 +303,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
     def apply(
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
-        with self.datastore.transaction(commit=True) as curs:
+        with self._transaction(commit=True) as curs:
             piped: list[tuple[str, list[Sequence[Any]]]] = []
             for sql, many in runs(statements):
                 copy = self._copy(sql) if len(many) >= COPY_FROM else None
@@ -326,8 +329,13 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
         with curs.connection.pipeline():
             self._execute(curs, piped)
 
-    def _transaction(self, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
-        return self.datastore.transaction(commit=commit)
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Cursor[DictRow]]:
+        """A transaction of the view; one that writes checks the leader's term first."""
+        with self.datastore.transaction(commit=commit) as curs:
+            if commit:
+                check_fence(curs)
+            yield curs
 
     def reset(self) -> None:
         tracking = pgsql.Identifier(self.datastore.schema, self.tracking_table_name)

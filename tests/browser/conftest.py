@@ -4,9 +4,9 @@ No Chromium (or no Playwright) means the browser tests skip, loudly; with
 ``PAYLINK_REQUIRE_BROWSER=1`` (CI sets it) they fail instead. The app runs in a real
 uvicorn on 127.0.0.1 with ``base_url`` set to itself, on a SQLite store, for the whole
 module; each test gets a fresh browser context (new cookies: a new visitor) on a
-390x844 phone viewport. The dashboard's tests take ``desk`` (the same with its read
-models running and an owner) and a desktop-sized ``desktop`` page, or ``owner``: one
-signed in. Screenshots of each step go to ``test-output/screenshots/``.
+390x844 phone viewport. Dashboard modules name their ``OWNER``: ``desk`` serves the app
+with its read models and that owner, ``owner`` is a desktop page signed in as them.
+Screenshots of each step go to ``test-output/screenshots/``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
-from tests.browser.support import OWNER, PASSWORD, Shoot, sign_in
+from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
 from tests.support.loud_skips import shout_if_skipped, unavailable
 from tests.support.shop import Shop, shop
 
@@ -36,8 +36,6 @@ REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
 SKIP_PREFIX = "BROWSER NOT AVAILABLE"
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-ON_A_PHONE: dict[str, Any] = {"viewport": PHONE, "is_mobile": True}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -115,19 +113,30 @@ def served(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) ->
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner
-    (``OWNER``, signing in with ``PASSWORD``); for the module."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("desk") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
+def desk(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_clock: FakeClock,
+) -> Iterator[Shop]:
+    """The app in uvicorn with its read models running, one merchant and its owner (the
+    test module's ``OWNER``), for the module."""
+    owner: str = request.module.OWNER
+    with desk_with_owner(tmp_path_factory.mktemp("desk"), server_clock, owner) as built:
         yield built
+
+
+@pytest.fixture
+def owner(request: pytest.FixtureRequest, browser: Browser, desk: Shop) -> Iterator[Page]:
+    """A desktop-sized page, signed in as the test module's ``OWNER``."""
+    with desktop_page(browser) as signed_in:
+        sign_in(signed_in, desk, request.module.OWNER)
+        yield signed_in
 
 
 @contextmanager
 def _fresh_page(browser: Browser, **options: Any) -> Iterator[Page]:
-    """A page in a new context (no cookies: a new visitor), closed after."""
-    context = browser.new_context(**options)
+    """A phone-sized page in a new context (no cookies: a new visitor), closed after."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, **options)
     context.set_default_timeout(10_000)
     try:
         yield context.new_page()
@@ -138,9 +147,7 @@ def _fresh_page(browser: Browser, **options: Any) -> Iterator[Page]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A phone-sized page in a fresh context: a new visitor with no cookies."""
-    with _fresh_page(
-        browser, **ON_A_PHONE, has_touch=True, locale="id-ID", timezone_id="Asia/Jakarta"
-    ) as fresh:
+    with _fresh_page(browser, has_touch=True, locale="id-ID", timezone_id="Asia/Jakarta") as fresh:
         yield fresh
 
 
@@ -153,24 +160,8 @@ def customer(page: Page) -> Page:
 @pytest.fixture
 def browser_no_js(browser: Browser) -> Iterator[Page]:
     """Like ``page``, with JavaScript turned off: the page must work without it."""
-    with _fresh_page(browser, **ON_A_PHONE, java_script_enabled=False) as fresh:
+    with _fresh_page(browser, java_script_enabled=False) as fresh:
         yield fresh
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    """A desktop-sized page in a fresh context (no session), in Indonesian, Jakarta time."""
-    with _fresh_page(
-        browser, viewport=DESKTOP, locale="id-ID", timezone_id="Asia/Jakarta"
-    ) as fresh:
-        yield fresh
-
-
-@pytest.fixture
-def owner(desktop: Page, desk: Shop) -> Page:
-    """``desktop``, signed in to the dashboard as the desk's owner."""
-    sign_in(desktop, desk, OWNER)
-    return desktop
 
 
 @pytest.fixture

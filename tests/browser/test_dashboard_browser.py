@@ -11,30 +11,46 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.support import OWNER, PASSWORD, Shoot, sign_in, watch_navigations
-from tests.support.shop import Shop
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
+from tests.browser.support import PASSWORD, Shoot, desktop_page, sign_in, watch_navigations
+from tests.support.shop import Shop, shop
 
+OWNER = "owner@dashboard.example"
 VIEWER = "viewer@dashboard.example"
 
 
 @pytest.fixture(scope="module")
-def desk(desk: Shop) -> Shop:
-    """The desk, with a viewer beside its owner."""
-    desk.paylink.users.create_user(desk.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
-    return desk
+def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
+    """The app in uvicorn with its read models running, one merchant, an owner and a viewer."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dashboard") / "var")
+    with shop(settings, server_clock, served=True, run_projections=True) as built:
+        users = built.paylink.users
+        users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
+        users.create_user(built.merchant_id, VIEWER, PASSWORD, "viewer", "Siti")
+        yield built
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    """A desktop-sized page in a fresh context (no session)."""
+    with desktop_page(browser) as fresh:
+        yield fresh
 
 
 def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
-    owner: Page, customer: Page, desk: Shop, shoot: Shoot
+    desktop: Page, customer: Page, desk: Shop, shoot: Shoot
 ) -> None:
-    page = owner
+    page = desktop
+    sign_in(page, desk, OWNER)
     expect(page.get_by_test_id("who")).to_contain_text(OWNER)
     shoot(page, "01-overview-empty")
 
@@ -115,8 +131,9 @@ def test_a_viewer_cannot_reach_owner_actions(desktop: Page, desk: Shop, shoot: S
     expect(page.get_by_test_id("issue-key")).to_have_count(0)
 
 
-def test_a_tampered_csrf_token_gives_a_403_page(owner: Page, desk: Shop, shoot: Shoot) -> None:
-    page = owner
+def test_a_tampered_csrf_token_gives_a_403_page(desktop: Page, desk: Shop, shoot: Shoot) -> None:
+    page = desktop
+    sign_in(page, desk, OWNER)
     page.goto(f"{desk.url}/dashboard/keys")
     before = page.locator("tr[data-key]").count()
     page.evaluate(

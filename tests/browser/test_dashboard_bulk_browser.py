@@ -10,18 +10,27 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from playwright.sync_api import FilePayload, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from tests.browser.support import Shoot, watch_navigations
+from tests.browser.support import Shoot, desktop_page, sign_in, watch_navigations
 from tests.support.shop import Shop
 
+OWNER = "owner@bulk.example"
 HEADER = "reference_id,description,amount,methods,customer_email,send_email"
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    """A desktop-sized page in a fresh context (no session), downloads allowed."""
+    with desktop_page(browser, accept_downloads=True) as fresh:
+        yield fresh
 
 
 def _choose(page: Page, name: str, text: str) -> None:
@@ -30,9 +39,10 @@ def _choose(page: Page, name: str, text: str) -> None:
 
 
 def test_a_small_csv_runs_to_100_percent_and_its_results_download(
-    owner: Page, desk: Shop, shoot: Shoot, tmp_path: Path
+    desktop: Page, desk: Shop, shoot: Shoot, tmp_path: Path
 ) -> None:
-    page = owner
+    page = desktop
+    sign_in(page, desk, OWNER)
     page.get_by_role("link", name="Tautan", exact=True).click()
     page.get_by_test_id("bulk-links").click()
     expect(page.get_by_role("heading", name="Tautan massal")).to_be_visible()
@@ -74,9 +84,10 @@ def test_a_small_csv_runs_to_100_percent_and_its_results_download(
 
 
 def test_the_bar_moves_while_a_larger_file_runs_without_reloading_the_page(
-    owner: Page, desk: Shop, shoot: Shoot
+    desktop: Page, desk: Shop, shoot: Shoot
 ) -> None:
-    page = owner
+    page = desktop
+    sign_in(page, desk, OWNER)
     page.goto(f"{desk.url}/dashboard/links/bulk")
     rows = "".join(f"MOVE-{i:04d},Barang {i},{10_000 + i},qris,,\n" for i in range(3_000))
     _choose(page, "banyak.csv", f"{HEADER}\n{rows}")

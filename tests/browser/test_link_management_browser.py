@@ -14,9 +14,10 @@ pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.support import OWNER, Shoot
+from tests.browser.support import Shoot
 from tests.support.shop import Shop
 
+OWNER = "owner@manage.example"
 MESSAGE = "Stok habis, buka lagi Senin depan."
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -29,7 +30,7 @@ def check_text(
     """Trim and check a human text: present if required, not too long, no control chars."""
     if value is None:
         if required:
-            raise TextInvalidError(field, "is required")
+            raise TextInvalidError(field, "is required", kind="required")
         return None
     if not isinstance(value, str):
         raise TextInvalidError(field, f"must be text, got {type(value).__name__}")
@@ -38,14 +39,23 @@ def check_text(
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         if required:
-            raise TextInvalidError(field, "must not be empty")
+            raise TextInvalidError(field, "must not be empty", kind="empty")
         return None
     if len(text) > max_length:
-        raise TextInvalidError(field, f"is {len(text)} characters; the limit is {max_length}")
+        raise TextInvalidError(
+            field,
+            f"is {len(text)} characters; the limit is {max_length}",
+            kind="too_long",
+            length=len(text),
+            limit=max_length,
+        )
     allowed = {"\n", "\t"} if multiline else set()
     for char in text:
         if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
-            raise TextInvalidError(field, f"contains the control character U+{ord(char):04X}")
+            code = f"U+{ord(char):04X}"
+            raise TextInvalidError(
+                field, f"contains the control character {code}", kind="control", char=code
+            )
     return text
 
 
@@ -55,6 +65,14 @@ def require_text(value: object, field: str, *, max_length: int, multiline: bool 
     if text is None:
         raise TextInvalidError(field, "is required")
     return text
+
+
+BY_LENGTH = 320  # who made a change: an API key's id or a dashboard user's e-mail
+
+
+def check_by(by: object) -> str:
+    """Who made a change, as its event records it (required, one line)."""
+    return require_text(by, "by", max_length=BY_LENGTH)
 
 
 def check_reference(value: object, field: str = "reference_id") -> str | None:
@@ -94,22 +112,35 @@ def check_slug(value: object, field: str = "slug") -> str | None:
     return slug
 
 
-def check_email(value: object, field: str) -> str | None:
+def optional_text(
+    max_length: int,
+) -> Callable[[Callable[[str, str], str]], Callable[[object, str], str | None]]:
+    """Make ``check(text, field)`` the check of an optional field: a value that is absent
+    or blank is None; any other goes through :func:`check_text` first."""
+
+    def decorate(check: Callable[[str, str], str]) -> Callable[[object, str], str | None]:
+        @functools.wraps(check)
+        def checked(value: object, field: str) -> str | None:
+            text = check_text(value, field, max_length=max_length, required=False)
+            return None if text is None else check(text, field)
+
+        return checked
+
+    return decorate
+
+
+@optional_text(max_length=254)
+def check_email(text: str, field: str) -> str:
     """A plausible e-mail address (lower-cased domain), or None when absent."""
-    text = check_text(value, field, max_length=254, required=False)
-    if text is None:
-        return None
     if not _EMAIL.fullmatch(text):
         raise InvalidFieldError(field, f"{text!r} is not an e-mail address")
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
-def normalise_phone(value: object, field: str) -> str | None:
+@optional_text(max_length=32)
+def normalise_phone(text: str, field: str) -> str:
     """Normalise a phone number to E.164; Indonesian ``08…`` becomes ``+628…``."""
-    text = check_text(value, field, max_length=32, required=False)
-    if text is None:
-        return None
     digits = re.sub(r"[\s().-]", "", text)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -124,11 +155,9 @@ def normalise_phone(value: object, field: str) -> str | None:
     return digits
 
 
-def check_url(value: object, field: str) -> str | None:
+@optional_text(max_length=2048)
+def check_url(text: str, field: str) -> str:
     """An absolute http(s) URL of at most 2,048 characters, or None when absent."""
-    text = check_text(value, field, max_length=2048, required=False)
-    if text is None:
-        return None
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidFieldError(field, f"{text!r} is not an absolute http(s) URL")
