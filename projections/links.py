@@ -35,7 +35,7 @@ from projections.events import (
     REFUND_SUCCEEDED,
 )
 from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
-from projections.sqlview import Statement
+from projections.sqlview import Statement, marks
 
 LINK_STATUS: dict[type, str] = {
     LINK_EXPIRED: "expired",
@@ -83,6 +83,57 @@ PAYMENT_TIMELINE_SQL = (
 )
 
 
+# The columns a link's terms fill: set on create, all rewritten on an edit.
+TERMS_COLUMNS = (
+    "reference_id",
+    "description",
+    "currency",
+    "amount",
+    "amount_min",
+    "amount_max",
+    "usage_limit",
+    "expires_at",
+    "terms",
+    "search",
+    "partial_expiry",
+)
+# After the terms, whether the link is paid in parts: its amount_paid is then a number
+# (0 when created; an edit turns payment in parts on or off only while nothing was paid),
+# else NULL.
+CREATED_SQL = (
+    f"INSERT INTO {{s}}links (link_id, merchant_id, mode, code, {', '.join(TERMS_COLUMNS)},"
+    " amount_paid, status, created_at, updated_at, position)"
+    f" VALUES (?, ?, ?, ?, {marks(TERMS_COLUMNS)}, CASE WHEN ? THEN 0 END, 'active', ?, ?, ?)"
+)
+EDITED_SQL = (
+    "UPDATE {s}links SET "
+    + ", ".join(f"{column} = ?" for column in TERMS_COLUMNS)
+    + ", amount_paid = CASE WHEN ? THEN COALESCE(amount_paid, 0) END"
+    + ", updated_at = ?, position = ? WHERE link_id = ?"
+)
+
+
+def _terms_columns(e: dict[str, Any]) -> tuple[Any, ...]:
+    """The values of :data:`TERMS_COLUMNS` from a created or edited link's full terms, and
+    whether it is paid in parts."""
+    expires = e["expires_at"]
+    partial = bool(e.get("allow_partial"))
+    return (
+        e["reference_id"],
+        e["description"],
+        e["currency"],
+        e["amount"],
+        e["amount_min"],
+        e["amount_max"],
+        e["usage_limit"],
+        iso(expires) if expires else None,
+        to_json(_terms(e)),
+        search_text(e["description"], e["reference_id"]),
+        e.get("partial_expiry") if partial else None,
+        partial,
+    )
+
+
 def _terms(e: dict[str, Any]) -> dict[str, Any]:
     """What a link's page and API show beyond the columns: methods, items, customer…"""
     customer = e["customer"]
@@ -103,13 +154,6 @@ def partial_terms(e: dict[str, Any]) -> dict[str, Any]:
     stored before links could be paid in parts are paid whole); ``partial_expiry`` is a
     column."""
     return {"allow_partial": e.get("allow_partial", False), "partial_min": e.get("partial_min")}
-
-
-def partial_columns(e: dict[str, Any]) -> tuple[str | None, bool]:
-    """A link's ``partial_expiry`` column, and whether it is paid in parts (its
-    ``amount_paid`` column is then a number, else NULL)."""
-    partial = bool(e.get("allow_partial"))
-    return (e.get("partial_expiry") if partial else None), partial
 
 
 def search_text(description: str, reference_id: str | None) -> str:
@@ -263,41 +307,11 @@ class LinkTracking(ReadModel):
             (position, link_id, at, timeline_event(kind), to_json(link_event_detail(kind, e))),
         )
         if kind is LINK_CREATED:
-            expires = e["expires_at"]
-            partial_expiry, partial = partial_columns(e)
-            return [
-                (
-                    "INSERT INTO {s}links (link_id, merchant_id, mode, code, reference_id,"
-                    " description, currency, amount, amount_min, amount_max, usage_limit,"
-                    " expires_at, status, created_at, updated_at, position, terms, search,"
-                    " amount_paid, partial_expiry)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        link_id,
-                        uuid_text(e["merchant_id"]),
-                        e["mode"],
-                        e["code"],
-                        e["reference_id"],
-                        e["description"],
-                        e["currency"],
-                        e["amount"],
-                        e["amount_min"],
-                        e["amount_max"],
-                        e["usage_limit"],
-                        iso(expires) if expires else None,
-                        at,
-                        at,
-                        position,
-                        to_json(_terms(e)),
-                        search_text(e["description"], e["reference_id"]),
-                        0 if partial else None,
-                        partial_expiry,
-                    ),
-                ),
-                timeline,
-            ]
+            identity = (link_id, uuid_text(e["merchant_id"]), e["mode"], e["code"])
+            row = (*identity, *_terms_columns(e), at, at, position)
+            return [(CREATED_SQL, row), timeline]
         if kind is LINK_EDITED:
-            return [self._edited(e, link_id, at, position), timeline]
+            return [(EDITED_SQL, (*_terms_columns(e), at, position, link_id)), timeline]
         if kind is LINK_PART_REFUNDED:
             change = "status = ?, amount_paid = ?"
             params: tuple[Any, ...] = (e["status"], e["amount_paid"])
@@ -317,36 +331,6 @@ class LinkTracking(ReadModel):
             return [timeline]
         update = f"UPDATE {{s}}links SET {change}, updated_at = ?, position = ? WHERE link_id = ?"
         return [(update, (*params, at, position, link_id)), timeline]
-
-    @staticmethod
-    def _edited(e: dict[str, Any], link_id: str, at: str, position: int) -> Statement:
-        """The link's columns and terms rewritten from the edit's full terms (an edit turns
-        partial payments on or off only while nothing was paid)."""
-        expires = e["expires_at"]
-        partial_expiry, partial = partial_columns(e)
-        return (
-            "UPDATE {s}links SET reference_id = ?, description = ?, currency = ?, amount = ?,"
-            " amount_min = ?, amount_max = ?, usage_limit = ?, expires_at = ?, terms = ?,"
-            " search = ?, amount_paid = CASE WHEN ? THEN COALESCE(amount_paid, 0) END,"
-            " partial_expiry = ?, updated_at = ?, position = ? WHERE link_id = ?",
-            (
-                e["reference_id"],
-                e["description"],
-                e["currency"],
-                e["amount"],
-                e["amount_min"],
-                e["amount_max"],
-                e["usage_limit"],
-                iso(expires) if expires else None,
-                to_json(_terms(e)),
-                search_text(e["description"], e["reference_id"]),
-                partial,
-                partial_expiry,
-                at,
-                position,
-                link_id,
-            ),
-        )
 
     def _payment(self, kind: type, e: dict[str, Any], at: str, position: int) -> list[Statement]:
         payment_id = originator(e)

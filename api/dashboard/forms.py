@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from paylink_es.application.details import LinkDetails
 from paylink_es.domain.errors import DomainError, PartialTermsInvalidError
+from paylink_es.domain.link import EDITABLE
 from paylink_es.locale import WIB
 
 ITEM_ROWS = 5
@@ -26,22 +27,11 @@ _ITEM_FIELD = re.compile(r"line_items\[(\d+)\]\.(name|quantity|unit_amount)")
 ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_unit"}
 # Paid in parts: the box, the least first part and the policy at the expiry.
 PARTIAL_INPUTS = ("allow_partial", "partial_min", "partial_expiry")
-# The inputs of the edit form (and "form", for what belongs to none of them).
+CUSTOMER_INPUTS = ("customer_name", "customer_email", "customer_phone")
+# The inputs of the edit form: what an edit may change, the customer as its three inputs
+# (and "form", for what belongs to none of them).
 EDIT_INPUTS = frozenset(
-    {
-        "form",
-        "description",
-        "amount",
-        "amount_min",
-        "amount_max",
-        "currency",
-        "methods",
-        "expires_at",
-        "customer_name",
-        "customer_email",
-        "customer_phone",
-        *PARTIAL_INPUTS,
-    }
+    {"form"}.union(*(CUSTOMER_INPUTS if name == "customer" else (name,) for name in EDITABLE))
 )
 
 
@@ -98,9 +88,7 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
             "expires_at",
             "usage",
             "usage_limit",
-            "customer_name",
-            "customer_email",
-            "customer_phone",
+            *CUSTOMER_INPUTS,
             "success_url",
             "failure_url",
             "metadata",
