@@ -163,13 +163,8 @@ def _closed(request: Request, details: LinkDetails, merchant: str) -> Response |
 def _receipt_of_this_visitor(request: Request, details: LinkDetails) -> str | None:
     """The receipt of the payment this browser made on the link, if it was paid."""
     payment_id = remembered_payment(request, details.code)
-    if payment_id is None:
-        return None
-    try:
-        payment = _paylink(request).payments.get(payment_id)
-    except NotFoundError:
-        return None
-    if payment.link_id != details.id:
+    payment = None if payment_id is None else _payment_of(request, details, payment_id)
+    if payment is None:
         return None
     done = _outcome(details, payment)
     if done is None or done.result != SUCCESS:
@@ -282,15 +277,19 @@ def _payment(
     request: Request, code: str, payment_id: UUID
 ) -> tuple[LinkDetails, str, PaymentDetails] | None:
     found = _link(request, code)
-    if found is None:
+    payment = None if found is None else _payment_of(request, found[0], payment_id)
+    if found is None or payment is None:
         return None
+    return found[0], found[1], payment
+
+
+def _payment_of(request: Request, link: LinkDetails, payment_id: UUID) -> PaymentDetails | None:
+    """The payment if it is one of ``link``'s; None for an unknown one or another link's."""
     try:
         payment = _paylink(request).payments.get(payment_id)
     except NotFoundError:
         return None
-    if payment.link_id != found[0].id:
-        return None
-    return found[0], found[1], payment
+    return payment if payment.link_id == link.id else None
 
 
 def _context(
