@@ -36,7 +36,7 @@ from projections.events import (
     event_named,
 )
 from projections.links import link_event_detail, payment_event_detail, term_value
-from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
+from projections.readmodel import Event, ReadModel, fields_at, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement
 
 # The public type of each public event (``payment.verified``), keyed by its class: the
@@ -356,8 +356,7 @@ class WebhookOutbox(ReadModel):
 
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         if issubclass(kind, WebhookEndpoint.Event):
             return self._endpoint(kind, e, at)
         if issubclass(kind, WebhookDelivery.Event):

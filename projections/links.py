@@ -31,7 +31,7 @@ from projections.events import (
     REFUND_REQUESTED,
     REFUND_SUCCEEDED,
 )
-from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
+from projections.readmodel import Event, ReadModel, fields_at, iso, originator, to_json, uuid_text
 from projections.sqlview import Statement, marks
 
 LINK_STATUS: dict[type, str] = {
@@ -247,8 +247,7 @@ class LinkTracking(ReadModel):
 
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         if issubclass(kind, Payment.Event):
             return self._payment(kind, e, at, position)
         if not issubclass(kind, PaymentLink.Event):

@@ -15,7 +15,7 @@ from projections.events import (
     PAYMENT_SETTLED,
     PAYMENT_VERIFIED,
 )
-from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
+from projections.readmodel import Event, ReadModel, fields_at, iso, originator, uuid_text
 from projections.sqlview import Statement
 
 
@@ -68,8 +68,7 @@ class PaymentsView(ReadModel):
         kind = type(event)
         if not issubclass(kind, Payment.Event):
             return []
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         payment_id = originator(event)
         if kind is PAYMENT_INITIATED:
             amount = e["amount"]
