@@ -165,6 +165,14 @@ class Shop:
         assert match["code"] == code
         return UUID(match["payment"])
 
+    def chosen(
+        self, method: str, terms: dict[str, Any] | None = None, **overrides: Any
+    ) -> tuple[LinkDetails, UUID]:
+        """A new link (as :meth:`link` makes it) and the payment its page starts when the
+        customer chooses ``method``."""
+        link = self.link(terms, **overrides)
+        return link, self.choose(link.code, method)
+
     def payment_page(self, code: str, payment_id: UUID, client: Http | None = None) -> Reply:
         """GET the instructions (or receipt) page of a payment."""
         response = (client or self.client).get(f"/l/{code}/p/{payment_id}")
