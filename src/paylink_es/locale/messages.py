@@ -25,6 +25,7 @@ MESSAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "whatsapp": "Halo! {merchant} mengirimkan tagihan *{amount}* untuk {description}.\n"
         "{expiry}Bayar di sini: {url}",
         "whatsapp_expiry": "Berlaku sampai {expires}.\n",
+        "no_expiry": "tanpa batas waktu",
         "social": "Bayar {description} dari {merchant} ({amount}) di sini: {url}",
     },
     "en": {
@@ -45,6 +46,7 @@ MESSAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "whatsapp": "Hello! {merchant} has sent you a payment request of *{amount}* for"
         " {description}.\n{expiry}Pay here: {url}",
         "whatsapp_expiry": "Valid until {expires}.\n",
+        "no_expiry": "no expiry date",
         "social": "Pay {merchant} {amount} for {description} here: {url}",
     },
 }

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from paylink_es.application.details import LinkDetails
 from paylink_es.locale import MESSAGE_TEXT, Language, format_instant, format_link_amount
-from paylink_es.notify.port import Channel, Message
+from paylink_es.notify.port import Channel, Message, MessageKind, Template
 
 HTML = """<!DOCTYPE html>
 <html lang="{lang}">
@@ -74,6 +74,14 @@ class LinkContent:
             url=url,
             qr_url=f"{url}/qr.svg",
             expires=format_instant(link.expires_at, language) if link.expires_at else None,
+        )
+
+    def template(self, kind: MessageKind) -> Template:
+        """The WhatsApp template of ``kind`` about this link: merchant, amount, link URL
+        and expiry in WIB (the words for none when the link never expires)."""
+        expires = self.expires or MESSAGE_TEXT[self.language]["no_expiry"]
+        return Template(
+            kind, self.language, (one_line(self.merchant, 100), self.amount, self.url, expires)
         )
 
     def text(self, key: str, *, description_limit: int = 200) -> str:
@@ -148,7 +156,9 @@ def compose(channel: Channel, to: str, content: LinkContent) -> Message:
         )
     if channel == "sms":  # one SMS where the description allows: keep it short
         return Message(channel, to, content.text("sms", description_limit=60))
-    return Message(channel, to, content.text("whatsapp"))
+    return Message(
+        channel, to, content.text("whatsapp"), template=content.template("payment_request")
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Fixtures for sending links: the app, a real SMTP server and an HTTP provider on loopback.
 
 ``make_send_api`` builds the app on the test's backend (``backend_settings``: SQLite and
-PostgreSQL), ``make_sqlite_send_api`` on SQLite only; keyword arguments override Settings
+PostgreSQL), ``make_sqlite_send_api`` on SQLite only; ``cloud_api`` is the WhatsApp Cloud
+API counterpart (``tests.support.whatsapp_counterpart``); keyword arguments override Settings
 (``smtp_host=…``, ``sms_gateway_url=…``). Projections do not run: what these tests read
 (link counts, stored events) comes from the ledger itself. The builder is
 ``tests.support.app``'s.
@@ -22,6 +23,7 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.integration.notify.support import Mailbox, Provider
 from tests.support.app import MakeApi, app_builder, free_port
+from tests.support.whatsapp_counterpart import CloudApi, CloudApiServer
 
 
 @pytest.fixture
@@ -70,6 +72,16 @@ def smtp(make_smtp: MakeSmtp) -> SmtpServer:
 def provider() -> Iterator[Provider]:
     """An HTTP server on 127.0.0.1 playing the SMS gateway or the WhatsApp Cloud API."""
     server = Provider().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cloud_api(clock: FakeClock) -> Iterator[CloudApiServer]:
+    """The WhatsApp Cloud API counterpart on 127.0.0.1, on the test's clock."""
+    server = CloudApiServer(CloudApi(clock=clock)).start()
     try:
         yield server
     finally:
