@@ -30,6 +30,7 @@ from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services, build
 from paylink_es.heap import freeze_startup_heap
+from paylink_es.notify import Notifications
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
 from paylink_es.store.postgres import SharedDatastore
@@ -37,6 +38,7 @@ from projections.freshness import PositionWatch
 from projections.runner import ProjectionService, ReadModels
 from workers.channel_poller import ChannelPoller
 from workers.expiry import ExpiryScheduler
+from workers.messages import MessageScheduler, message_scheduler
 from workers.settlement import SettlementScheduler
 from workers.webhook_sender import DeliveryWorker
 
@@ -100,6 +102,7 @@ def create_app(
                 read_models,
                 services.channels,
                 app.state.position_watch,
+                services.notifications,
             )
             if run_projections
             else None
@@ -219,8 +222,8 @@ def app_from_environment(
 
 
 class _Background:
-    """The read models' runner, the webhook sender, the settlement and expiry schedulers
-    and the channel poller."""
+    """The read models' runner, the webhook sender, the settlement, expiry and message
+    schedulers and the channel poller."""
 
     def __init__(
         self,
@@ -229,6 +232,7 @@ class _Background:
         models: ReadModels,
         channels: dict[str, ChannelPort],
         watch: PositionWatch,
+        notifications: Notifications,
     ) -> None:
         self.service = ProjectionService(settings, paylink.app, models, watch)
         self.service.start()
@@ -251,6 +255,9 @@ class _Background:
         if settings.expire_every_s > 0:
             self.expirer = ExpiryScheduler(paylink, models, settings.expire_every_s)
             self.expirer.start()
+        self.messages: MessageScheduler | None = message_scheduler(
+            settings, paylink, models, notifications
+        )
         self.poller: ChannelPoller | None = None
         if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
             self.poller = ChannelPoller(paylink, models, channels, settings.channel_poll_s)
@@ -264,6 +271,8 @@ class _Background:
             self.settler.stop()
         if self.expirer is not None:
             self.expirer.stop()
+        if self.messages is not None:
+            self.messages.stop()
         self.stopping.set()
         self.sender.join(timeout=15)
         self.worker.close()

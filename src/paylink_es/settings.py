@@ -208,6 +208,16 @@ class Settings(BaseSettings):
         ge=0,
         description="How often links past their expiry get their Expired event; 0: never",
     )
+    messages_every_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often reminders, receipts and alerts that are due are sent; 0: never",
+    )
+    message_max_age_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A receipt or alert whose cause is older than this is not sent any more",
+    )
     # -- settlement ----------------------------------------------------------------------
     settle_every_s: float = Field(
         default=900.0,

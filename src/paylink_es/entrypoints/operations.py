@@ -18,7 +18,7 @@ from uuid import UUID
 
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
-from paylink_es.bootstrap.adapters import build_channels
+from paylink_es.bootstrap.adapters import build_channels, notifications_from_settings
 from paylink_es.channels.registry import close_all
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.fees import FeePlan
@@ -42,6 +42,7 @@ from projections.whatif import (
 )
 from workers.channel_poller import ChannelPoller, waiting_payments
 from workers.expiry import ExpiryScheduler
+from workers.messages import message_scheduler
 
 
 class ProgressBar:
@@ -106,12 +107,17 @@ def run(settings: Settings) -> int:
     if settings.expire_every_s > 0:
         expirer = ExpiryScheduler(paylink, service.models, settings.expire_every_s)
         expirer.start()
+    messages = message_scheduler(
+        settings, paylink, service.models, notifications_from_settings(settings)
+    )
     freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
     try:
         while not stopping.wait(1.0):
             pass
     finally:
+        if messages is not None:
+            messages.stop()
         if expirer is not None:
             expirer.stop()
         if poller is not None:

@@ -1,4 +1,10 @@
-"""What a link's messages say: e-mail (text and HTML), SMS, WhatsApp and the share payload."""
+"""What a link's messages say: e-mail (text and HTML), SMS, WhatsApp and the share payload.
+
+The same frame says each kind of message about a link (:data:`MessageKind`): the payment
+request, the reminder before its expiry and the receipt of a payment. A kind's own words
+are the catalogue's keys with its prefix (``reminder_subject`` for ``subject``); the
+others are the payment request's.
+"""
 
 from __future__ import annotations
 
@@ -54,12 +60,21 @@ class LinkContent:
     url: str
     qr_url: str
     expires: str | None
+    kind: MessageKind = "payment_request"
 
     @classmethod
-    def of(cls, link: LinkDetails, merchant: str, base_url: str, language: Language) -> LinkContent:
+    def of(
+        cls,
+        link: LinkDetails,
+        merchant: str,
+        base_url: str,
+        language: Language,
+        kind: MessageKind = "payment_request",
+    ) -> LinkContent:
         """The content of ``link``'s messages; its short URL hangs off ``base_url``."""
         url = f"{base_url.rstrip('/')}/l/{link.path}"
         return cls(
+            kind=kind,
             language=language,
             merchant=merchant,
             description=link.description,
@@ -76,17 +91,27 @@ class LinkContent:
             expires=format_instant(link.expires_at, language) if link.expires_at else None,
         )
 
-    def template(self, kind: MessageKind) -> Template:
-        """The WhatsApp template of ``kind`` about this link: merchant, amount, link URL
-        and expiry in WIB (the words for none when the link never expires)."""
-        expires = self.expires or MESSAGE_TEXT[self.language]["no_expiry"]
+    @property
+    def words(self) -> dict[str, str]:
+        """The catalogue of this kind of message in its language."""
+        texts = MESSAGE_TEXT[self.language]
+        if self.kind == "payment_request":
+            return texts
+        prefix = f"{self.kind}_"
+        own = {key[len(prefix) :]: text for key, text in texts.items() if key.startswith(prefix)}
+        return {**texts, **own}
+
+    def template(self) -> Template:
+        """The WhatsApp template of this kind of message: merchant, amount, URL and the
+        instant in WIB (the expiry, or the words for none; a receipt's: when it was paid)."""
+        when = self.expires or self.words["no_expiry"]
         return Template(
-            kind, self.language, (one_line(self.merchant, 100), self.amount, self.url, expires)
+            self.kind, self.language, (one_line(self.merchant, 100), self.amount, self.url, when)
         )
 
     def text(self, key: str, *, description_limit: int = 200) -> str:
         """The template ``key`` filled in (descriptions on one line, cut at the limit)."""
-        texts = MESSAGE_TEXT[self.language]
+        texts = self.words
         expiry = texts["whatsapp_expiry"].format(expires=self.expires) if self.expires else ""
         return texts[key].format(
             merchant=one_line(self.merchant, 100),
@@ -100,7 +125,7 @@ class LinkContent:
 
 def email_text(content: LinkContent) -> str:
     """The plain-text part of the e-mail."""
-    texts = MESSAGE_TEXT[content.language]
+    texts = content.words
     details = [
         f"{texts['for']}: {content.description}".replace("\n", "\n  "),
         f"{texts['amount']}: {content.amount}",
@@ -120,7 +145,7 @@ def email_text(content: LinkContent) -> str:
 
 def email_html(content: LinkContent) -> str:
     """The HTML part of the e-mail: every value escaped."""
-    texts = MESSAGE_TEXT[content.language]
+    texts = content.words
     expiry_row = ""
     if content.expires:
         expiry_row = HTML_EXPIRY_ROW.format(
@@ -145,7 +170,7 @@ def email_html(content: LinkContent) -> str:
 
 
 def compose(channel: Channel, to: str, content: LinkContent) -> Message:
-    """The message that sends the link to ``to`` by ``channel``."""
+    """The message of ``content``'s kind to ``to`` by ``channel``."""
     if channel == "email":
         return Message(
             channel,
@@ -156,9 +181,7 @@ def compose(channel: Channel, to: str, content: LinkContent) -> Message:
         )
     if channel == "sms":  # one SMS where the description allows: keep it short
         return Message(channel, to, content.text("sms", description_limit=60))
-    return Message(
-        channel, to, content.text("whatsapp"), template=content.template("payment_request")
-    )
+    return Message(channel, to, content.text("whatsapp"), template=content.template())
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,16 @@ log = logging.getLogger("paylink.notify")
 Channel = Literal["email", "sms", "whatsapp"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "whatsapp")
 REASON_LIMIT = 300
+
+
+def channel_named(name: str) -> Channel:
+    """The channel of this name (as events keep it); raises for another name."""
+    for channel in CHANNELS:
+        if channel == name:
+            return channel
+    raise ValueError(f"{name!r} is not a channel; one of {', '.join(CHANNELS)}")
+
+
 # What a message is about; a WhatsApp message of each kind goes as its own template.
 MessageKind = Literal["payment_request", "reminder", "receipt"]
 MESSAGE_KINDS: tuple[MessageKind, ...] = ("payment_request", "reminder", "receipt")

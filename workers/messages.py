@@ -1,0 +1,104 @@
+"""Messages the worker sends on its own: reminders before a link expires, receipts of
+payments, and alerts to merchants.
+
+Every ``every_s`` seconds the scheduler asks the messages view for reminders whose time
+has come and for receipts and alerts owed, and has the :class:`Messenger` send each: the
+write side decides it on the current version of its aggregate first, so several
+processes may run the scheduler at once and each message still goes at most once. What
+is owed for a cause older than ``max_age_s`` is dropped unsent (a process that was down
+for a day does not send yesterday's alerts).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from paylink_es.application.services import Paylink
+from paylink_es.notify.channels import Notifications
+from paylink_es.notify.messaging import Messenger
+from paylink_es.settings import Settings
+from projections.queries.messages import DueRow, due_messages, due_reminders, forget_stale
+from projections.runner import ReadModels
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def send_due(messenger: Messenger, models: ReadModels, max_age_s: float, batch: int = BATCH) -> int:
+    """Send the reminders, receipts and alerts due now; returns how many messages went."""
+    now = messenger.paylink.now()
+    sent = 0
+    for link_id in due_reminders(models, now, batch):
+        try:
+            sent += messenger.remind(UUID(link_id))
+        except Exception:
+            log.exception("could not send the reminder of link %s", link_id)
+    oldest = now - timedelta(seconds=max_age_s)
+    forget_stale(models, oldest)
+    for row in due_messages(models, oldest, batch):
+        try:
+            sent += _send(messenger, row)
+        except Exception:
+            log.exception("could not send %s", row["cause"])
+    return sent
+
+
+def _send(messenger: Messenger, row: DueRow) -> int:
+    if row["kind"] == "receipt" and row["link_id"] is not None:
+        return messenger.receipt(UUID(row["link_id"]), UUID(row["subject"]))
+    detail: dict[str, Any] = json.loads(row["detail"]) if row["detail"] else {}
+    if row["count"] is not None:
+        detail["failures"] = row["count"]
+    alerted = messenger.alert(
+        UUID(row["merchant_id"]), row["mode"], row["kind"], row["cause"], row["subject"], detail
+    )
+    return int(alerted)
+
+
+class MessageScheduler(threading.Thread):
+    """Inside ``paylink serve`` (and the projections process): send messages on time."""
+
+    def __init__(
+        self, messenger: Messenger, models: ReadModels, every_s: float, max_age_s: float
+    ) -> None:
+        super().__init__(name="message-scheduler", daemon=True)
+        self.messenger = messenger
+        self.models = models
+        self.every_s = every_s
+        self.max_age_s = max_age_s
+        self.stopping = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        """Send what is due, wait, repeat, until stopped; a failed tick is logged."""
+        while not self.stopping.wait(self.every_s):
+            try:
+                self.sent += send_due(self.messenger, self.models, self.max_age_s)
+            except Exception:
+                log.exception("message tick failed; trying again in %.1f s", self.every_s)
+
+    def stop(self) -> None:
+        """Stop after the current tick."""
+        self.stopping.set()
+        self.join(timeout=30)
+
+
+def message_scheduler(
+    settings: Settings, paylink: Paylink, models: ReadModels, notifications: Notifications
+) -> MessageScheduler | None:
+    """The scheduler a process runs as the settings ask (started), or None (``0``: never)."""
+    if settings.messages_every_s <= 0:
+        return None
+    scheduler = MessageScheduler(
+        Messenger(paylink, notifications, settings.public_url),
+        models,
+        settings.messages_every_s,
+        settings.message_max_age_s,
+    )
+    scheduler.start()
+    return scheduler
