@@ -5,7 +5,8 @@ write side decide each one on its aggregate, so a row here never sends anything 
 the decision's event (``Reminded``, ``Receipted``, ``MerchantAlert.Raised``) removes the
 row when it arrives here.
 
-- ``message_links``: each link's merchant, status, whether it took money, its expiry and
+- ``message_links``: each link's merchant, status, whether money was reported for it
+  (a payment received, even before it is verified, or flagged), its expiry and
   creation (Unix seconds, so a reminder's time is arithmetic), and whether it has a
   contact for reminders (it was sent to someone) and for receipts (sent by e-mail or
   WhatsApp, or a customer with an e-mail address or phone);
@@ -15,9 +16,9 @@ row when it arrives here.
   ``payout_failed:<payout>``, ``webhook_failing:<endpoint>:<first failure's position>``),
   with what the read side knows of them; an alert is owed only when the merchant wanted
   it when its cause happened and has an address;
-- ``message_merchants``, ``message_payouts``, ``message_endpoints``: what those decisions
-  need (alert preferences and whether there is an address; a payout's and an endpoint's
-  merchant; an endpoint's failures in a row).
+- ``message_merchants``, ``message_payments``, ``message_payouts``, ``message_endpoints``:
+  what those decisions need (alert preferences and whether there is an address; a
+  payment's link; a payout's and an endpoint's merchant; an endpoint's failures in a row).
 
 A row whose cause is older than the worker's limit is not sent: the worker deletes it
 (``queries.messages.forget_stale``), the one write to this view from outside; a rebuild
@@ -54,6 +55,8 @@ from projections.events import (
     LINK_REMINDERS_SCHEDULED,
     LINK_SENT,
     MERCHANT_REGISTERED,
+    PAYMENT_INITIATED,
+    PAYMENT_RECEIVED,
     PAYMENT_VERIFIED,
     PAYOUT_FAILED,
     PAYOUT_PAID_OUT,
@@ -98,6 +101,8 @@ class MessagesView(ReadModel):
             LINK_PAYMENT_ACCEPTED,
             LINK_PAYMENT_FLAGGED,
             *LINK_STATUS,
+            PAYMENT_INITIATED,
+            PAYMENT_RECEIVED,
             PAYMENT_VERIFIED,
             PAYOUT_REQUESTED,
             PAYOUT_PAID_OUT,
@@ -115,6 +120,7 @@ class MessagesView(ReadModel):
         "message_reminders",
         "messages_due",
         "message_merchants",
+        "message_payments",
         "message_payouts",
         "message_endpoints",
     )
@@ -138,6 +144,8 @@ class MessagesView(ReadModel):
         " webhook_failing INTEGER NOT NULL DEFAULT 1, payout_paid INTEGER NOT NULL DEFAULT 1,"
         " payout_failed INTEGER NOT NULL DEFAULT 1,"
         " webhook_failures BIGINT NOT NULL DEFAULT 5)",
+        "CREATE TABLE IF NOT EXISTS {s}message_payments ("
+        " payment_id TEXT PRIMARY KEY, link_id TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS {s}message_payouts ("
         " payout_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS {s}message_endpoints ("
@@ -305,6 +313,21 @@ class MessagesView(ReadModel):
                         position,
                         uuid_text(e["merchant_id"]),
                     ),
+                )
+            ]
+        if kind is PAYMENT_INITIATED:
+            return [
+                (
+                    "INSERT INTO {s}message_payments (payment_id, link_id) VALUES (?, ?)",
+                    (key, uuid_text(e["link_id"])),
+                )
+            ]
+        if kind is PAYMENT_RECEIVED:  # money reported: no reminder, even before it is verified
+            return [
+                (
+                    "UPDATE {s}message_links SET paid = 1 WHERE link_id ="
+                    " (SELECT link_id FROM {s}message_payments WHERE payment_id = ?)",
+                    (key,),
                 )
             ]
         if kind is PAYOUT_REQUESTED:

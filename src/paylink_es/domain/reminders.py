@@ -25,15 +25,19 @@ _WRITTEN = re.compile(r"\s*([0-9]{1,5})\s*([dhm])\s*", re.IGNORECASE)
 
 
 def parse_reminder(value: object, field: str) -> int:
-    """``"24h"``, ``"90m"``, ``"2d"`` as seconds; raises naming ``field``."""
-    if not isinstance(value, str):
+    """``"24h"``, ``"90m"``, ``"2d"`` (or a whole number of seconds) as seconds; raises
+    naming ``field``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str):
+        found = _WRITTEN.fullmatch(value)
+        if found is None:
+            raise InvalidFieldError(
+                field, f"{value!r} is not a time before the expiry, like 24h, 30m or 2d"
+            )
+        seconds = int(found[1]) * UNITS[found[2].lower()]
+    else:
         raise InvalidFieldError(field, 'must be a time before the expiry, like "24h" or "30m"')
-    found = _WRITTEN.fullmatch(value)
-    if found is None:
-        raise InvalidFieldError(
-            field, f"{value!r} is not a time before the expiry, like 24h, 30m or 2d"
-        )
-    seconds = int(found[1]) * UNITS[found[2].lower()]
     if not SHORTEST_S <= seconds <= LONGEST_S:
         raise InvalidFieldError(field, f"{value!r} must be between 5m and 30d before the expiry")
     return seconds
@@ -56,12 +60,13 @@ def check_reminders(values: object, field: str = "reminders") -> list[int]:
 
 
 def written(seconds: int) -> str:
-    """A time before the expiry as the API writes it: ``86400`` → ``"1d"``, ``5400`` →
-    ``"90m"`` (the largest unit it is a whole number of)."""
-    for unit, size in UNITS.items():
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds // 60}m"
+    """A time before the expiry as the API writes it: whole days from two days up
+    (``"2d"``), else whole hours (``"24h"``), else minutes (``"90m"``)."""
+    if seconds >= 2 * UNITS["d"] and seconds % UNITS["d"] == 0:
+        return f"{seconds // UNITS['d']}d"
+    if seconds % UNITS["h"] == 0:
+        return f"{seconds // UNITS['h']}h"
+    return f"{seconds // UNITS['m']}m"
 
 
 def due_reminder(
