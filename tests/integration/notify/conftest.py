@@ -95,17 +95,20 @@ def cloud_api(clock: FakeClock) -> Iterator[CloudApiServer]:
         server.stop()
 
 
+def messaging_overrides(smtp: SmtpServer, cloud_api: CloudApiServer) -> dict[str, Any]:
+    """Settings that send e-mail to ``smtp`` and WhatsApp to the counterpart, once each."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp[0].port,
+        "smtp_security": "none",
+        "notify_retries": 1,
+        **cloud_api.settings(),
+    }
+
+
 def messaging_settings(base: Settings, smtp: SmtpServer, cloud_api: CloudApiServer) -> Settings:
     """``base`` sending e-mail to ``smtp`` and WhatsApp to the counterpart."""
-    return base.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp[0].port,
-            "smtp_security": "none",
-            "notify_retries": 1,
-            **cloud_api.settings(),
-        }
-    )
+    return base.model_copy(update=messaging_overrides(smtp, cloud_api))
 
 
 @pytest.fixture

@@ -228,4 +228,4 @@ class Messaging:
 
     def subjects(self) -> list[str]:
         """The subjects of every e-mail received so far, in order."""
-        return [str(received.mail["Subject"]) for received in self.mailbox.received]
+        return [str(received.mail["Subject"]).strip() for received in self.mailbox.received]
