@@ -14,7 +14,7 @@ from api.dashboard.render import render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_paylink
-from paylink_es.domain.alerts import ALERTS
+from paylink_es.domain.alerts import ALERTS, MAX_WEBHOOK_FAILURES
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.reminders import written
 
@@ -77,7 +77,7 @@ async def save_alerts(request: Request, staff: OwnerFormDep) -> Response:
             _page, request, staff, status=422, alerts=shown, errors=errors
         )
 
-    if not failures.isdigit():
+    if not failures.isdigit() or not 1 <= int(failures) <= MAX_WEBHOOK_FAILURES:
         return await refused("webhook_failures", words(request)["must_be_whole"])
     given["webhook_failures"] = int(failures)
     try:

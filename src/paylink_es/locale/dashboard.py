@@ -219,9 +219,9 @@ ID: Final[dict[str, str]] = {
     "f_notify": "Kirim sekarang (opsional)",
     "notify_hint": "Tautan dikirim ke alamat ini begitu dibuat. Pesan yang gagal tercatat di"
     " riwayat tautan, dan tautannya tetap dibuat.",
-    "notify_email": "E-mail",
-    "notify_whatsapp": "WhatsApp",
-    "notify_sms": "SMS",
+    "notify_email": "Kirim ke e-mail",
+    "notify_whatsapp": "Kirim ke WhatsApp",
+    "notify_sms": "Kirim lewat SMS",
     "notify_language": "Bahasa pesan",
     "f_reminders": "Pengingat sebelum berakhir",
     "reminders_hint": "Mis. 24h, 1h (m menit, h jam, d hari), ke pelanggan yang dikirimi tautan."
@@ -579,9 +579,9 @@ EN: Final[dict[str, str]] = {
     "f_notify": "Send it now (optional)",
     "notify_hint": "The link goes to these addresses as soon as it is created. A message that"
     " fails is on the link's timeline, and the link stays created.",
-    "notify_email": "E-mail",
-    "notify_whatsapp": "WhatsApp",
-    "notify_sms": "SMS",
+    "notify_email": "Send to e-mail",
+    "notify_whatsapp": "Send to WhatsApp",
+    "notify_sms": "Send by SMS",
     "notify_language": "Language of the messages",
     "f_reminders": "Reminders before it expires",
     "reminders_hint": "E.g. 24h, 1h (m minutes, h hours, d days), to the customer the link was"
