@@ -26,7 +26,9 @@ API's shape: ``{"error": {"message": "(#<code>) …", "type": "OAuthException", 
 "error_data": {"messaging_product": "whatsapp", "details"}, "fbtrace_id"}}``.
 
 Records: ``sent`` (each accepted message: to, type, template name, language, parameters,
-text) and ``refused`` (each refusal's code and body).
+text) and ``refused`` (each refusal's code and body). ``python -m
+tests.support.whatsapp_counterpart`` serves it on its own (port 8931) and prints what it
+accepts and refuses.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -233,9 +236,9 @@ def _body_parameters(components: object) -> tuple[str, ...]:
 
 
 class CloudApiServer:
-    """The counterpart served over HTTP on 127.0.0.1 (a free port), in a thread."""
+    """The counterpart served over HTTP on 127.0.0.1 (a free port unless given), in a thread."""
 
-    def __init__(self, api: CloudApi | None = None) -> None:
+    def __init__(self, api: CloudApi | None = None, port: int = 0) -> None:
         self.api = api or CloudApi()
         state = self.api
 
@@ -255,7 +258,7 @@ class CloudApiServer:
             def log_message(self, *_: Any) -> None:
                 """Quiet: tests read ``sent`` and ``refused``."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -285,3 +288,39 @@ class CloudApiServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+def main() -> None:
+    """``python -m tests.support.whatsapp_counterpart [--port N]``: serve the counterpart
+    (the templates of ``PAYLINK_TEMPLATES`` approved), print the settings that send to it,
+    and print each message it accepts or refuses, until interrupted."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="A local WhatsApp Cloud API counterpart")
+    parser.add_argument("--port", type=int, default=8931)
+    api = CloudApi()
+    server = CloudApiServer(api, parser.parse_args().port).start()
+    print(f"PAYLINK_WHATSAPP_API_URL={server.api_url}")
+    print(f"PAYLINK_WHATSAPP_PHONE_NUMBER_ID={PHONE_NUMBER_ID}")
+    print(f"PAYLINK_WHATSAPP_TOKEN={TOKEN}", flush=True)
+    shown = (0, 0)
+    try:
+        while True:
+            time.sleep(0.2)
+            with api.lock:
+                sent, refused = list(api.sent), list(api.refused)
+            for accepted in sent[shown[0] :]:
+                print(f"accepted {accepted.template} ({accepted.language}) to +{accepted.to}:")
+                for number, text in enumerate(accepted.parameters, start=1):
+                    print(f"  {{{{{number}}}}} {text}")
+            for refusal in refused[shown[1] :]:
+                print(f"refused: HTTP {refusal.status}, error {refusal.code}: {refusal.details}")
+            sys.stdout.flush()
+            shown = (len(sent), len(refused))
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
