@@ -44,6 +44,7 @@ NAV = (
     ("settlements", "/dashboard/settlements"),
     ("webhooks", "/dashboard/webhooks"),
     ("keys", "/dashboard/keys"),
+    ("branding", "/dashboard/branding"),
     ("messages", "/dashboard/settings/messages"),
     ("audit", "/dashboard/audit"),
 )

@@ -19,12 +19,20 @@ class DomainError(Exception):
 
 
 class InvalidFieldError(DomainError):
-    """A field of a command has a value the domain does not accept."""
+    """A field of a command has a value the domain does not accept.
+
+    ``kind`` (a word such as ``too_long``) and ``params`` (the numbers in the message),
+    when given, let a page say the same in its own language.
+    """
 
     type = "invalid-field"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, kind: str | None = None, **params: object
+    ) -> None:
         super().__init__(f"{field}: {message}", field=field)
+        self.kind = kind
+        self.params = params
 
 
 class AmountInvalidError(InvalidFieldError):
@@ -125,6 +133,12 @@ class SlugTakenError(TransitionInvalidError):
     """A slug already names another link (slugs are unique across the platform)."""
 
     type = "slug-taken"
+
+
+class BrandingInvalidError(InvalidFieldError):
+    """A display name, brand colour or logo the hosted page cannot show as it is."""
+
+    type = "branding-invalid"
 
 
 class MethodUnavailableError(InvalidFieldError):

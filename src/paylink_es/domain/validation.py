@@ -29,7 +29,7 @@ def check_text(
     """Trim and check a human text: present if required, not too long, no control chars."""
     if value is None:
         if required:
-            raise TextInvalidError(field, "is required")
+            raise TextInvalidError(field, "is required", kind="required")
         return None
     if not isinstance(value, str):
         raise TextInvalidError(field, f"must be text, got {type(value).__name__}")
@@ -38,14 +38,23 @@ def check_text(
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         if required:
-            raise TextInvalidError(field, "must not be empty")
+            raise TextInvalidError(field, "must not be empty", kind="empty")
         return None
     if len(text) > max_length:
-        raise TextInvalidError(field, f"is {len(text)} characters; the limit is {max_length}")
+        raise TextInvalidError(
+            field,
+            f"is {len(text)} characters; the limit is {max_length}",
+            kind="too_long",
+            length=len(text),
+            limit=max_length,
+        )
     allowed = {"\n", "\t"} if multiline else set()
     for char in text:
         if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
-            raise TextInvalidError(field, f"contains the control character U+{ord(char):04X}")
+            code = f"U+{ord(char):04X}"
+            raise TextInvalidError(
+                field, f"contains the control character {code}", kind="control", char=code
+            )
     return text
 
 
@@ -55,6 +64,14 @@ def require_text(value: object, field: str, *, max_length: int, multiline: bool 
     if text is None:
         raise TextInvalidError(field, "is required")
     return text
+
+
+BY_LENGTH = 320  # who made a change: an API key's id or a dashboard user's e-mail
+
+
+def check_by(by: object) -> str:
+    """Who made a change, as its event records it (required, one line)."""
+    return require_text(by, "by", max_length=BY_LENGTH)
 
 
 def check_reference(value: object, field: str = "reference_id") -> str | None:

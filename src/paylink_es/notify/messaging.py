@@ -127,18 +127,18 @@ class Messenger:
         return 0 if message is None else self._to_customer(message)
 
     def _to_customer(self, message: LinkMessage) -> int:
-        merchant = self.paylink.merchants.name(message.link.merchant_id)
         sent = 0
         for recipient in message.recipients:
-            content = self._content(message, merchant, language_of(recipient.language))
+            content = self._content(message, language_of(recipient.language))
             reason = self._deliver(compose(channel_named(recipient.channel), recipient.to, content))
             self.paylink.messages.record_message(message, recipient, reason)
             sent += reason is None
         return sent
 
-    def _content(self, message: LinkMessage, merchant: str, language: Language) -> LinkContent:
+    def _content(self, message: LinkMessage, language: Language) -> LinkContent:
+        """What the reminder or receipt says, in the merchant's name and brand."""
         kind: MessageKind = "receipt" if message.kind == "receipt" else "reminder"
-        content = LinkContent.of(message.link, merchant, self.base_url, language, kind)
+        content = replace(self.sender.content(message.link, language), kind=kind)
         payment = message.payment
         if payment is None:
             return content
