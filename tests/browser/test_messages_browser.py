@@ -9,54 +9,23 @@ link's e-mail goes to the development outbox. Screenshots go to test-output/scre
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from paylink_es.settings import Settings
 from tests.browser.support import Shoot
-from tests.support.shop import Shop, shop
+from tests.support.shop import Shop
 
-PASSWORD = "correct horse battery"
-OWNER = "owner@pesan.example"
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("messages") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
-        yield built
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    """A desktop-sized page in a fresh context (no session)."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+OWNER = "owner@pesan.example"  # the conftest's desk makes this owner; ``owner`` signs in
 
 
 def test_the_owner_sets_alerts_and_reminders_then_a_new_link_goes_out_as_it_is_made(
-    desktop: Page, desk: Shop, shoot: Shoot
+    owner: Page, desk: Shop, shoot: Shoot
 ) -> None:
-    page = desktop
-    page.goto(f"{desk.url}/dashboard/login")
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(f"{desk.url}/dashboard")
+    page = owner
 
     page.get_by_role("link", name="Pesan & notifikasi").click()
     page.get_by_label("Pembayaran diterima").uncheck()
