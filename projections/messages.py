@@ -41,15 +41,11 @@ from projections.events import (
     DELIVERY_ATTEMPTED,
     DELIVERY_RETRIED,
     ENDPOINT_CREATED,
-    LINK_CANCELLED,
-    LINK_COMPLETED,
     LINK_CREATED,
-    LINK_DEACTIVATED,
     LINK_EDITED,
     LINK_EXPIRED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
-    LINK_REACTIVATED,
     LINK_RECEIPTED,
     LINK_REMINDED,
     LINK_REMINDERS_SCHEDULED,
@@ -62,15 +58,14 @@ from projections.events import (
     PAYOUT_PAID_OUT,
     PAYOUT_REQUESTED,
 )
+from projections.links import LINK_STATUS
 from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
 from projections.sqlview import Statement
 
-LINK_STATUS: dict[type, str] = {
-    LINK_EXPIRED: "expired",
-    LINK_CANCELLED: "cancelled",
-    LINK_COMPLETED: "completed",
-    LINK_DEACTIVATED: "inactive",
-    LINK_REACTIVATED: "active",
+# Where the messages view keeps whose a payout or a webhook endpoint is (table, id column).
+OWNED: dict[type, tuple[str, str]] = {
+    PAYOUT_REQUESTED: ("message_payouts", "payout_id"),
+    ENDPOINT_CREATED: ("message_endpoints", "endpoint_id"),
 }
 DUE_COLUMNS = "cause, kind, merchant_id, mode, subject, link_id, count, detail, at, position"
 # An alert is owed when the merchant wants its kind and has somewhere to send it.
@@ -330,11 +325,11 @@ class MessagesView(ReadModel):
                     (key,),
                 )
             ]
-        if kind is PAYOUT_REQUESTED:
+        if kind in OWNED:  # a payout's or an endpoint's merchant, for their alerts
+            table, column = OWNED[kind]
             return [
                 (
-                    "INSERT INTO {s}message_payouts (payout_id, merchant_id, mode)"
-                    " VALUES (?, ?, ?)",
+                    f"INSERT INTO {{s}}{table} ({column}, merchant_id, mode) VALUES (?, ?, ?)",
                     (key, uuid_text(e["merchant_id"]), e["mode"]),
                 )
             ]
@@ -350,14 +345,6 @@ class MessagesView(ReadModel):
                     + WANTS.format(kind=alert)
                     + " ON CONFLICT (cause) DO NOTHING",
                     (f"{alert}:{key}", alert, at, position, key),
-                )
-            ]
-        if kind is ENDPOINT_CREATED:
-            return [
-                (
-                    "INSERT INTO {s}message_endpoints (endpoint_id, merchant_id, mode)"
-                    " VALUES (?, ?, ?)",
-                    (key, uuid_text(e["merchant_id"]), e["mode"]),
                 )
             ]
         if kind is DELIVERY_ATTEMPTED or kind is DELIVERY_RETRIED:

@@ -12,12 +12,12 @@ exactly once whoever is first.
 from __future__ import annotations
 
 import logging
-import threading
 from uuid import UUID
 
 from paylink_es.application.services import Paylink
 from projections.queries.links import expiring
 from projections.runner import ReadModels
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -38,26 +38,15 @@ def expire_due(paylink: Paylink, models: ReadModels, batch: int = BATCH) -> int:
     return expired
 
 
-class ExpiryScheduler(threading.Thread):
+class ExpiryScheduler(Periodic):
     """Inside ``paylink serve`` (and the projections process): expire links on time."""
 
     def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__(name="expiry-scheduler", daemon=True)
+        super().__init__("expiry-scheduler", every_s)
         self.paylink = paylink
         self.models = models
-        self.every_s = every_s
-        self.stopping = threading.Event()
         self.expired = 0
 
-    def run(self) -> None:
-        """Expire what is due, wait, repeat, until stopped; a failed tick is logged."""
-        while not self.stopping.wait(self.every_s):
-            try:
-                self.expired += expire_due(self.paylink, self.models)
-            except Exception:
-                log.exception("expiry tick failed; trying again in %.1f s", self.every_s)
-
-    def stop(self) -> None:
-        """Stop after the current tick."""
-        self.stopping.set()
-        self.join(timeout=30)
+    def round(self) -> None:
+        """Expire what is due."""
+        self.expired += expire_due(self.paylink, self.models)

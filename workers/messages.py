@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -24,6 +23,7 @@ from paylink_es.notify.messaging import Messenger
 from paylink_es.settings import Settings
 from projections.queries.messages import DueRow, due_messages, due_reminders, forget_stale
 from projections.runner import ReadModels
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -60,32 +60,21 @@ def _send(messenger: Messenger, row: DueRow) -> int:
     return int(alerted)
 
 
-class MessageScheduler(threading.Thread):
+class MessageScheduler(Periodic):
     """Inside ``paylink serve`` (and the projections process): send messages on time."""
 
     def __init__(
         self, messenger: Messenger, models: ReadModels, every_s: float, max_age_s: float
     ) -> None:
-        super().__init__(name="message-scheduler", daemon=True)
+        super().__init__("message-scheduler", every_s)
         self.messenger = messenger
         self.models = models
-        self.every_s = every_s
         self.max_age_s = max_age_s
-        self.stopping = threading.Event()
         self.sent = 0
 
-    def run(self) -> None:
-        """Send what is due, wait, repeat, until stopped; a failed tick is logged."""
-        while not self.stopping.wait(self.every_s):
-            try:
-                self.sent += send_due(self.messenger, self.models, self.max_age_s)
-            except Exception:
-                log.exception("message tick failed; trying again in %.1f s", self.every_s)
-
-    def stop(self) -> None:
-        """Stop after the current tick."""
-        self.stopping.set()
-        self.join(timeout=30)
+    def round(self) -> None:
+        """Send what is due."""
+        self.sent += send_due(self.messenger, self.models, self.max_age_s)
 
 
 def message_scheduler(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from uuid import UUID
@@ -20,6 +19,7 @@ from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import WIB
 from projections.queries.payments import SettledPaymentRow, settlement_candidates
 from projections.runner import CatchUp, ReadModels
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 REPORT_COLUMNS = (
@@ -71,32 +71,21 @@ def settle_day(
     return paylink.money.settle(day, candidates, progress=step)
 
 
-class SettlementScheduler(threading.Thread):
+class SettlementScheduler(Periodic):
     """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
 
     def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__(name="settlement-scheduler", daemon=True)
+        super().__init__("settlement-scheduler", every_s)
         self.paylink = paylink
         self.models = models
-        self.every_s = every_s
-        self.stopping = threading.Event()
         self.runs = 0
 
-    def run(self) -> None:
-        """Settle, wait, repeat, until stopped; a failed run is logged and retried later."""
-        while not self.stopping.wait(self.every_s):
-            try:
-                result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
-                self.runs += 1
-                if result.settled:
-                    log.info("settlement: %s", result.as_dict())
-            except Exception:
-                log.exception("settlement run failed; retrying in %.0f s", self.every_s)
-
-    def stop(self) -> None:
-        """Stop after the current run."""
-        self.stopping.set()
-        self.join(timeout=30)
+    def round(self) -> None:
+        """Settle what is due today (Asia/Jakarta)."""
+        result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
+        self.runs += 1
+        if result.settled:
+            log.info("settlement: %s", result.as_dict())
 
 
 def report_csv(rows: list[SettledPaymentRow]) -> Iterator[str]:

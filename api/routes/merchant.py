@@ -30,16 +30,8 @@ class AlertsIn(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {
-                    "payment_received": False,
-                    "link_expired": True,
-                    "webhook_failing": True,
-                    "webhook_failures": 3,
-                    "payout_paid": True,
-                    "payout_failed": True,
-                    "email": "keuangan@toko.example",
-                    "language": "id",
-                }
+                {"payment_received": False, "webhook_failures": 3},
+                {"email": "keuangan@toko.example", "language": "en"},
             ]
         },
     )

@@ -41,10 +41,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pydantic import SecretStr
+
+from tests.support.json_server import JsonServer
 
 VERSION = "v21.0"
 PHONE_NUMBER_ID = "106540352242922"
@@ -235,40 +236,20 @@ def _body_parameters(components: object) -> tuple[str, ...]:
     return tuple(found)
 
 
-class CloudApiServer:
+class CloudApiServer(JsonServer):
     """The counterpart served over HTTP on 127.0.0.1 (a free port unless given), in a thread."""
 
     def __init__(self, api: CloudApi | None = None, port: int = 0) -> None:
         self.api = api or CloudApi()
-        state = self.api
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                status, body = state.answer(
-                    self.path, self.headers.get("Authorization"), self.rfile.read(length)
-                )
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_: Any) -> None:
-                """Quiet: tests read ``sent`` and ``refused``."""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        super().__init__(
+            lambda path, headers, raw: self.api.answer(path, headers.get("authorization"), raw),
+            port,
         )
 
     @property
     def api_url(self) -> str:
         """The base URL a sender is configured with (``PAYLINK_WHATSAPP_API_URL``)."""
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/{VERSION}"
+        return f"{self.base_url}/{VERSION}"
 
     def settings(self) -> dict[str, Any]:
         """Settings that send WhatsApp messages here (overrides of ``Settings``)."""
@@ -277,17 +258,6 @@ class CloudApiServer:
             "whatsapp_phone_number_id": PHONE_NUMBER_ID,
             "whatsapp_token": SecretStr(TOKEN),
         }
-
-    def start(self) -> CloudApiServer:
-        """Serve in a thread."""
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 def main() -> None:
@@ -300,7 +270,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A local WhatsApp Cloud API counterpart")
     parser.add_argument("--port", type=int, default=8931)
     api = CloudApi()
-    server = CloudApiServer(api, parser.parse_args().port).start()
+    server = CloudApiServer(api, parser.parse_args().port)
+    server.start()
     print(f"PAYLINK_WHATSAPP_API_URL={server.api_url}")
     print(f"PAYLINK_WHATSAPP_PHONE_NUMBER_ID={PHONE_NUMBER_ID}")
     print(f"PAYLINK_WHATSAPP_TOKEN={TOKEN}", flush=True)

@@ -161,7 +161,13 @@ def notifications_from_settings(
     fallback: Notifier | None = None
     if settings.environment == "development":
         fallback = DevOutbox(settings.data_dir / OUTBOX_FILE)
-    timeout_s, tries = settings.notify_timeout_s, settings.notify_retries
+    # Every provider: timeouts, tries and the waits between them.
+    attempts: dict[str, Any] = {
+        "timeout_s": settings.notify_timeout_s,
+        "tries": settings.notify_retries,
+        "backoff_s": backoff_s,
+        "sleep": sleep,
+    }
     email: Notifier | None = fallback
     if settings.smtp_host:
         email = EmailSender(
@@ -171,35 +177,20 @@ def notifications_from_settings(
             user=settings.smtp_user,
             password=settings.smtp_password,
             mail_from=settings.mail_from,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
             ssl_context=ssl_context,
-            sleep=sleep,
+            **attempts,
         )
-
     sms: Notifier | None = fallback
     if settings.sms_gateway_url:
-        sms = SmsSender(
-            url=settings.sms_gateway_url,
-            token=settings.sms_gateway_token,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
-            sleep=sleep,
-        )
+        sms = SmsSender(url=settings.sms_gateway_url, token=settings.sms_gateway_token, **attempts)
     whatsapp: Notifier | None = fallback
     phone_number_id = whatsapp_phone_number_id(settings)
     if phone_number_id is not None:
         whatsapp = WhatsAppSender(
-            api_url=settings.whatsapp_api_url,
-            phone_number_id=phone_number_id,
+            url=WhatsAppSender.messages_url(settings.whatsapp_api_url, phone_number_id),
             templates=whatsapp_templates(settings),
             token=settings.whatsapp_token,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
-            sleep=sleep,
+            **attempts,
         )
     return Notifications(email=email, sms=sms, whatsapp=whatsapp)
 

@@ -133,35 +133,23 @@ class SmsSender(JsonProvider):
 
 
 class WhatsAppSender(JsonProvider):
-    """The WhatsApp Cloud API: template messages to ``{api_url}/{phone_number_id}/messages``.
+    """The WhatsApp Cloud API: template messages to ``url`` (:meth:`messages_url`).
 
     ``templates`` names the approved template of each message kind; a message's template
-    says which kind it is, its language code and its body parameters.
+    says which kind it is, its language code and its body parameters. The rest are
+    :class:`JsonProvider`'s (the token, timeouts, tries).
     """
 
     name = "whatsapp"
 
-    def __init__(
-        self,
-        *,
-        api_url: str,
-        phone_number_id: str,
-        templates: Mapping[MessageKind, str],
-        token: SecretStr | None,
-        timeout_s: float,
-        tries: int,
-        backoff_s: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(
-            url=f"{api_url.rstrip('/')}/{phone_number_id}/messages",
-            token=token,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
-            sleep=sleep,
-        )
+    def __init__(self, *, templates: Mapping[MessageKind, str], **provider: Any) -> None:
+        super().__init__(**provider)
         self.templates = dict(templates)
+
+    @staticmethod
+    def messages_url(api_url: str, phone_number_id: str) -> str:
+        """Where the Cloud API takes a business number's messages."""
+        return f"{api_url.rstrip('/')}/{phone_number_id}/messages"
 
     def payload(self, message: Message) -> dict[str, Any]:
         """The Cloud API's template message, to the number without its plus."""

@@ -17,7 +17,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +26,7 @@ from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.notify import Messenger
 from projections.runner import ReadModels
+from tests.support.json_server import JsonServer
 from tests.support.read_models import catch_up
 from tests.support.whatsapp_counterpart import CloudApi
 from workers.messages import send_due
@@ -122,66 +122,21 @@ class Seen:
     body: Any
 
 
-class Provider:
+class Provider(JsonServer):
     """An HTTP provider on 127.0.0.1: records each POST and answers from ``replies``."""
 
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        provider = self
+        super().__init__(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(length)
-                with provider._lock:
-                    provider.seen.append(
-                        Seen(
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            json.loads(raw) if raw else None,
-                        )
-                    )
-                    reply = provider.replies.popleft() if provider.replies else Reply()
-                time.sleep(reply.delay_s)
-                payload = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the tests read ``seen``."""
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                """A client that timed out has hung up: writing to it fails, as expected."""
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> Provider:
-        """Serve in a thread."""
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+    def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        with self._lock:
+            self.seen.append(Seen(path, headers, json.loads(raw) if raw else None))
+            reply = self.replies.popleft() if self.replies else Reply()
+        time.sleep(reply.delay_s)
+        return reply.status, reply.body
 
 
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:

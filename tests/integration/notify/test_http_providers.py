@@ -226,8 +226,7 @@ def test_the_whatsapp_message_id_is_kept_and_no_token_means_no_authorization(
 
 def whatsapp_sender(base_url: str, token: SecretStr | None) -> WhatsAppSender:
     return WhatsAppSender(
-        api_url=base_url,
-        phone_number_id="1234567890",
+        url=WhatsAppSender.messages_url(base_url, "1234567890"),
         templates={
             "payment_request": "toko_request",
             "reminder": "toko_reminder",
