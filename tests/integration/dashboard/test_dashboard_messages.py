@@ -15,8 +15,11 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.integration.notify.support import link_event_names, link_events
 from tests.support.desk import VIEWER, Desk, build_desk, field_errors, post
+from tests.support.fixtures import cloud_api
 from tests.support.shop import shop
-from tests.support.whatsapp_counterpart import CloudApi, CloudApiServer
+from tests.support.whatsapp_counterpart import CloudApiServer
+
+__all__ = ["cloud_api"]
 
 FORM: dict[str, Any] = {
     "description": "Kaos polos hitam",
@@ -30,18 +33,9 @@ FORM: dict[str, Any] = {
 
 
 @pytest.fixture
-def cloud(clock: FakeClock) -> Iterator[CloudApiServer]:
-    server = CloudApiServer(CloudApi(clock=clock)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def desk(backend_settings: Settings, clock: FakeClock, cloud: CloudApiServer) -> Iterator[Desk]:
+def desk(backend_settings: Settings, clock: FakeClock, cloud_api: CloudApiServer) -> Iterator[Desk]:
     """The dashboard desk; e-mail to the dev outbox, WhatsApp to the Cloud API counterpart."""
-    settings = backend_settings.model_copy(update=cloud.settings())
+    settings = backend_settings.model_copy(update=cloud_api.settings())
     with shop(settings, clock, run_projections=True) as built:
         yield build_desk(built)
 
@@ -53,7 +47,7 @@ def created_link(desk: Desk, response: Any) -> UUID:
 
 
 def test_the_create_form_sends_the_link_and_schedules_its_reminders(
-    desk: Desk, cloud: CloudApiServer
+    desk: Desk, cloud_api: CloudApiServer
 ) -> None:
     owner = desk.signed_in()
     form = {
@@ -73,7 +67,7 @@ def test_the_create_form_sends_the_link_and_schedules_its_reminders(
     ]
     events = dict(link_events(desk.shop.paylink, str(link_id))[1:])
     assert events["Sent"]["language"] == "en"
-    (sent,) = cloud.api.sent
+    (sent,) = cloud_api.api.sent
     assert (sent.template, sent.language, sent.to) == (
         "paylink_payment_request",
         "en",
@@ -84,8 +78,10 @@ def test_the_create_form_sends_the_link_and_schedules_its_reminders(
     assert (mail["channel"], mail["to"]) == ("email", "budi@example.com")
 
 
-def test_a_send_that_fails_leaves_the_link_and_says_so(desk: Desk, cloud: CloudApiServer) -> None:
-    del cloud.api.approved[("paylink_payment_request", "id")]
+def test_a_send_that_fails_leaves_the_link_and_says_so(
+    desk: Desk, cloud_api: CloudApiServer
+) -> None:
+    del cloud_api.api.approved[("paylink_payment_request", "id")]
     owner = desk.signed_in()
 
     response = post(owner, "/dashboard/links", {**FORM, "notify_whatsapp": "081234567890"})

@@ -27,10 +27,10 @@ from paylink_es.settings import Settings
 from projections.runner import ReadModels
 from tests.integration.notify.support import BASE_URL, Mailbox, Messaging, Provider
 from tests.support.app import MakeApi, app_builder, free_port
-from tests.support.fixtures import views
-from tests.support.whatsapp_counterpart import CloudApi, CloudApiServer
+from tests.support.fixtures import cloud_api, views
+from tests.support.whatsapp_counterpart import CloudApiServer
 
-__all__ = ["views"]
+__all__ = ["cloud_api", "views"]
 
 
 @pytest.fixture
@@ -79,16 +79,6 @@ def smtp(make_smtp: MakeSmtp) -> SmtpServer:
 def provider() -> Iterator[Provider]:
     """An HTTP server on 127.0.0.1 playing the SMS gateway or the WhatsApp Cloud API."""
     server = Provider().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cloud_api(clock: FakeClock) -> Iterator[CloudApiServer]:
-    """The WhatsApp Cloud API counterpart on 127.0.0.1, on the test's clock."""
-    server = CloudApiServer(CloudApi(clock=clock)).start()
     try:
         yield server
     finally:
