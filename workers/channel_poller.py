@@ -22,7 +22,6 @@ uses, from any process.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import NotFoundError
 from projections.queries.payments import waiting_on_channels
 from projections.runner import ReadModels
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,11 @@ def waiting_payments(
     return found
 
 
-class ChannelPoller:
-    """One sweep at a time over the waiting payments (``run_once``), or a thread of it."""
+class ChannelPoller(Periodic):
+    """One sweep at a time over the waiting payments (``run_once``), or, started, a sweep
+    every ``every_s`` seconds in a thread of its own."""
+
+    thread_name, what = "channel-poller", "channel poll"
 
     def __init__(
         self,
@@ -143,33 +146,15 @@ class ChannelPoller:
         channels: Mapping[str, ChannelPort],
         every_s: float = 5.0,
     ) -> None:
-        self.paylink = paylink
-        self.models = models
+        super().__init__(paylink, models, every_s)
         self.channels = channels
-        self.every_s = every_s
         self.verification = paylink.verification
         self._asked: dict[UUID, datetime] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self.sweeps = 0
 
-    def start(self) -> None:
-        """Sweep every ``every_s`` seconds in a thread of its own."""
-        self._thread = threading.Thread(target=self._run, name="channel-poller", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current sweep."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every_s):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("channel poll failed; trying again in %.0f s", self.every_s)
+    def tick(self) -> None:
+        """One sweep."""
+        self.run_once()
 
     def run_once(self, *, force: bool = False) -> dict[str, int]:
         """Ask about every waiting payment that is due (``force``: all of them)."""

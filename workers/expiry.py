@@ -41,12 +41,9 @@ def expire_due(paylink: Paylink, models: ReadModels, batch: int = BATCH) -> int:
 class ExpiryScheduler(Periodic):
     """Inside ``paylink serve`` (and the projections process): expire links on time."""
 
-    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__("expiry-scheduler", every_s)
-        self.paylink = paylink
-        self.models = models
-        self.expired = 0
+    thread_name, what = "expiry-scheduler", "expiry tick"
+    expired = 0  # links this scheduler expired
 
-    def round(self) -> None:
+    def tick(self) -> None:
         """Expire what is due."""
         self.expired += expire_due(self.paylink, self.models)

@@ -63,16 +63,17 @@ def _send(messenger: Messenger, row: DueRow) -> int:
 class MessageScheduler(Periodic):
     """Inside ``paylink serve`` (and the projections process): send messages on time."""
 
+    thread_name, what = "message-scheduler", "message tick"
+    sent = 0  # messages this scheduler sent
+
     def __init__(
         self, messenger: Messenger, models: ReadModels, every_s: float, max_age_s: float
     ) -> None:
-        super().__init__("message-scheduler", every_s)
+        super().__init__(messenger.paylink, models, every_s)
         self.messenger = messenger
-        self.models = models
         self.max_age_s = max_age_s
-        self.sent = 0
 
-    def round(self) -> None:
+    def tick(self) -> None:
         """Send what is due."""
         self.sent += send_due(self.messenger, self.models, self.max_age_s)
 

@@ -1,7 +1,9 @@
-"""A scheduler's thread: one round every ``every_s`` seconds until stopped.
+"""The thread of a worker that does one thing again and again: the settlement and expiry
+schedulers and the channel poller.
 
-The settlement, expiry and message schedulers run this way inside ``paylink serve`` (and
-the projections process): a round that fails is logged, and the next comes on time.
+``Periodic.tick`` runs every ``every_s`` seconds in a daemon thread until ``stop``; a tick
+that fails is logged (by the worker's module, naming its ``what``) and the next one comes
+on time.
 """
 
 from __future__ import annotations
@@ -9,30 +11,40 @@ from __future__ import annotations
 import logging
 import threading
 
-log = logging.getLogger(__name__)
+from paylink_es.application.services import Paylink
+from projections.runner import ReadModels
 
 
 class Periodic(threading.Thread):
-    """A daemon thread that runs :meth:`round` every ``every_s`` seconds until stopped."""
+    """Runs ``tick`` every ``every_s`` seconds, in a thread of its own, until stopped; a
+    tick commands ``paylink`` from what the read models show."""
 
-    def __init__(self, name: str, every_s: float) -> None:
-        super().__init__(name=name, daemon=True)
+    thread_name = "periodic"
+    what = "tick"  # what a tick does, for the log: "settlement run", "channel poll"…
+
+    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
+        super().__init__(name=self.thread_name, daemon=True)
+        self.paylink = paylink
+        self.models = models
         self.every_s = every_s
         self.stopping = threading.Event()
 
-    def round(self) -> None:
-        """One round of the scheduler's work."""
+    def tick(self) -> None:
+        """One run of the worker's job."""
         raise NotImplementedError
 
     def run(self) -> None:
-        """Wait, run a round, repeat, until stopped; a failed round is logged."""
+        """Wait, tick, repeat, until stopped; a failed tick is logged and tried again."""
         while not self.stopping.wait(self.every_s):
             try:
-                self.round()
+                self.tick()
             except Exception:
-                log.exception("%s: a round failed; trying again in %.1f s", self.name, self.every_s)
+                logging.getLogger(type(self).__module__).exception(
+                    "%s failed; trying again in %.1f s", self.what, self.every_s
+                )
 
     def stop(self) -> None:
-        """Stop after the current round."""
+        """Stop after the current tick (a worker never started just stays stopped)."""
         self.stopping.set()
-        self.join(timeout=30)
+        if self.ident is not None:
+            self.join(timeout=30)

@@ -74,14 +74,11 @@ def settle_day(
 class SettlementScheduler(Periodic):
     """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
 
-    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__("settlement-scheduler", every_s)
-        self.paylink = paylink
-        self.models = models
-        self.runs = 0
+    thread_name, what = "settlement-scheduler", "settlement run"
+    runs = 0  # runs that went through
 
-    def round(self) -> None:
-        """Settle what is due today (Asia/Jakarta)."""
+    def tick(self) -> None:
+        """Settle what is due today."""
         result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
         self.runs += 1
         if result.settled:

@@ -45,7 +45,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from tests.support.json_server import JsonServer
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 VERSION = "v21.0"
 PHONE_NUMBER_ID = "106540352242922"
@@ -236,15 +236,20 @@ def _body_parameters(components: object) -> tuple[str, ...]:
     return tuple(found)
 
 
-class CloudApiServer(JsonServer):
+class CloudApiServer(LoopbackServer):
     """The counterpart served over HTTP on 127.0.0.1 (a free port unless given), in a thread."""
 
     def __init__(self, api: CloudApi | None = None, port: int = 0) -> None:
-        self.api = api or CloudApi()
-        super().__init__(
-            lambda path, headers, raw: self.api.answer(path, headers.get("authorization"), raw),
-            port,
-        )
+        self.api = state = api or CloudApi()
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                status, body = state.answer(
+                    self.path, self.headers.get("Authorization"), self.body()
+                )
+                self.reply(status, json.dumps(body).encode())
+
+        super().__init__(Handler, port=port)
 
     @property
     def api_url(self) -> str:

@@ -28,7 +28,7 @@ from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.notify.channels import OUTBOX_FILE, Notifications
 from paylink_es.notify.outbox import DevOutbox
-from paylink_es.notify.port import MESSAGE_KINDS, MessageKind, Notifier
+from paylink_es.notify.port import MESSAGE_KINDS, DeliveryPolicy, MessageKind, Notifier
 from paylink_es.notify.providers import SmsSender, WhatsAppSender
 from paylink_es.notify.smtp import EmailSender
 from paylink_es.settings import PUBLIC_SANDBOX_SECRET, Settings
@@ -161,13 +161,7 @@ def notifications_from_settings(
     fallback: Notifier | None = None
     if settings.environment == "development":
         fallback = DevOutbox(settings.data_dir / OUTBOX_FILE)
-    # Every provider: timeouts, tries and the waits between them.
-    attempts: dict[str, Any] = {
-        "timeout_s": settings.notify_timeout_s,
-        "tries": settings.notify_retries,
-        "backoff_s": backoff_s,
-        "sleep": sleep,
-    }
+    policy = DeliveryPolicy(settings.notify_timeout_s, settings.notify_retries, backoff_s, sleep)
     email: Notifier | None = fallback
     if settings.smtp_host:
         email = EmailSender(
@@ -177,20 +171,22 @@ def notifications_from_settings(
             user=settings.smtp_user,
             password=settings.smtp_password,
             mail_from=settings.mail_from,
+            policy=policy,
             ssl_context=ssl_context,
-            **attempts,
         )
     sms: Notifier | None = fallback
     if settings.sms_gateway_url:
-        sms = SmsSender(url=settings.sms_gateway_url, token=settings.sms_gateway_token, **attempts)
+        sms = SmsSender(
+            url=settings.sms_gateway_url, token=settings.sms_gateway_token, policy=policy
+        )
     whatsapp: Notifier | None = fallback
     phone_number_id = whatsapp_phone_number_id(settings)
     if phone_number_id is not None:
         whatsapp = WhatsAppSender(
             url=WhatsAppSender.messages_url(settings.whatsapp_api_url, phone_number_id),
-            templates=whatsapp_templates(settings),
             token=settings.whatsapp_token,
-            **attempts,
+            policy=policy,
+            templates=whatsapp_templates(settings),
         )
     return Notifications(email=email, sms=sms, whatsapp=whatsapp)
 

@@ -20,6 +20,7 @@ from paylink_es.notify.port import (
     ChannelNotConfiguredError,
     Delivery,
     DeliveryFailedError,
+    DeliveryPolicy,
     Message,
     Notifier,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ChannelNotConfiguredError",
     "Delivery",
     "DeliveryFailedError",
+    "DeliveryPolicy",
     "DevOutbox",
     "EmailSender",
     "LinkContent",

@@ -9,8 +9,7 @@ WhatsApp message it sends is a template.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -19,11 +18,11 @@ from pydantic import SecretStr
 from paylink_es import __version__
 from paylink_es.notify.port import (
     Delivery,
+    DeliveryPolicy,
     Message,
     MessageKind,
     PermanentDeliveryError,
     TransientDeliveryError,
-    deliver_with_retries,
     safe_reason,
 )
 
@@ -38,25 +37,14 @@ class JsonProvider:
 
     name = "http-provider"
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        token: SecretStr | None,
-        timeout_s: float,
-        tries: int,
-        backoff_s: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, *, url: str, token: SecretStr | None, policy: DeliveryPolicy) -> None:
         self.url = url
         self._token = token
-        self.timeout_s = timeout_s
-        self.tries = tries
-        self.backoff_s = backoff_s
-        self._sleep = sleep
+        self.policy = policy
 
     def __repr__(self) -> str:  # never the token, nor a URL that may carry a key
-        return f"{type(self).__name__}(timeout_s={self.timeout_s}, tries={self.tries})"
+        policy = self.policy
+        return f"{type(self).__name__}(timeout_s={policy.timeout_s}, tries={policy.tries})"
 
     def payload(self, message: Message) -> dict[str, Any]:
         """The JSON document the provider expects for ``message``."""
@@ -77,14 +65,8 @@ class JsonProvider:
         headers = {"User-Agent": f"paylink-es/{__version__}", "Accept": "application/json"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
-            return deliver_with_retries(
-                self.name,
-                lambda: self._post_once(client, body, headers),
-                tries=self.tries,
-                backoff_s=self.backoff_s,
-                sleep=self._sleep,
-            )
+        with httpx.Client(timeout=self.policy.timeout_s, follow_redirects=False) as client:
+            return self.policy.deliver(self.name, lambda: self._post_once(client, body, headers))
 
     def _post_once(
         self, client: httpx.Client, body: dict[str, Any], headers: dict[str, str]
@@ -95,7 +77,7 @@ class JsonProvider:
             response = client.post(self.url, json=body, headers=headers)
         except httpx.TimeoutException:
             raise TransientDeliveryError(
-                f"{self.name}: no answer within {self.timeout_s:g} s"
+                f"{self.name}: no answer within {self.policy.timeout_s:g} s"
             ) from None
         except httpx.TransportError as error:
             raise TransientDeliveryError(
@@ -136,14 +118,20 @@ class WhatsAppSender(JsonProvider):
     """The WhatsApp Cloud API: template messages to ``url`` (:meth:`messages_url`).
 
     ``templates`` names the approved template of each message kind; a message's template
-    says which kind it is, its language code and its body parameters. The rest are
-    :class:`JsonProvider`'s (the token, timeouts, tries).
+    says which kind it is, its language code and its body parameters.
     """
 
     name = "whatsapp"
 
-    def __init__(self, *, templates: Mapping[MessageKind, str], **provider: Any) -> None:
-        super().__init__(**provider)
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: SecretStr | None,
+        policy: DeliveryPolicy,
+        templates: Mapping[MessageKind, str],
+    ) -> None:
+        super().__init__(url=url, token=token, policy=policy)
         self.templates = dict(templates)
 
     @staticmethod

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from http.server import ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -25,8 +26,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.notify import Messenger
+from paylink_es.notify.port import DeliveryPolicy
 from projections.runner import ReadModels
-from tests.support.json_server import JsonServer
+from tests.support.loopback import LoopbackServer, QuietHandler
 from tests.support.read_models import catch_up
 from tests.support.whatsapp_counterpart import CloudApi
 from workers.messages import send_due
@@ -122,21 +124,44 @@ class Seen:
     body: Any
 
 
-class Provider(JsonServer):
+class _HangUpServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out has hung up: writing to it fails, as expected."""
+
+
+class Provider(LoopbackServer):
     """An HTTP provider on 127.0.0.1: records each POST and answers from ``replies``."""
 
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        super().__init__(self._answer)
+        provider = self
 
-    def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
-        with self._lock:
-            self.seen.append(Seen(path, headers, json.loads(raw) if raw else None))
-            reply = self.replies.popleft() if self.replies else Reply()
-        time.sleep(reply.delay_s)
-        return reply.status, reply.body
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                raw = self.body()
+                with provider._lock:
+                    provider.seen.append(
+                        Seen(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            json.loads(raw) if raw else None,
+                        )
+                    )
+                    reply = provider.replies.popleft() if provider.replies else Reply()
+                time.sleep(reply.delay_s)
+                self.reply(reply.status, json.dumps(reply.body).encode())
+
+        super().__init__(Handler, server_class=_HangUpServer)
+
+
+def recording_policy(
+    timeout_s: float = 5.0, tries: int = 3, backoff_s: float = 0.5
+) -> tuple[DeliveryPolicy, list[float]]:
+    """A sender's policy that notes its waits instead of sleeping, and the list of them."""
+    waits: list[float] = []
+    return DeliveryPolicy(timeout_s, tries, backoff_s, sleep=waits.append), waits
 
 
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:

@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from paylink_es.notify import DeliveryFailedError, Message, SmsSender, WhatsAppSender
+from paylink_es.notify import (
+    DeliveryFailedError,
+    DeliveryPolicy,
+    Message,
+    SmsSender,
+    WhatsAppSender,
+)
 from paylink_es.notify.port import Template
 from tests.integration.api.support import assert_problem
-from tests.integration.notify.support import Provider, Reply, link_events
+from tests.integration.notify.support import Provider, Reply, link_events, recording_policy
 from tests.support.app import Api, MakeApi
 
 SMS_TOKEN = "sms-token-9f8e7d"
@@ -146,17 +152,11 @@ def test_a_provider_that_keeps_failing_is_a_502_and_a_failure_on_record(
     assert all(SMS_TOKEN not in record.getMessage() for record in caplog.records)
 
 
-def sms(provider: Provider, **overrides: Any) -> tuple[SmsSender, list[float]]:
-    waits: list[float] = []
-    arguments: dict[str, Any] = {
-        "url": f"{provider.base_url}/sms",
-        "token": SecretStr(SMS_TOKEN),
-        "timeout_s": 5.0,
-        "tries": 3,
-        "sleep": waits.append,
-        **overrides,
-    }
-    return SmsSender(**arguments), waits
+def sms(provider: Provider, **policy: Any) -> tuple[SmsSender, list[float]]:
+    """An SMS sender to ``provider``; ``policy``: the fields of its DeliveryPolicy."""
+    chosen, waits = recording_policy(**policy)
+    sender = SmsSender(url=f"{provider.base_url}/sms", token=SecretStr(SMS_TOKEN), policy=chosen)
+    return sender, waits
 
 
 SMS = Message("sms", "+6281234567890", "Toko Budi: tagihan Rp 150.000")
@@ -227,12 +227,11 @@ def test_the_whatsapp_message_id_is_kept_and_no_token_means_no_authorization(
 def whatsapp_sender(base_url: str, token: SecretStr | None) -> WhatsAppSender:
     return WhatsAppSender(
         url=WhatsAppSender.messages_url(base_url, "1234567890"),
+        token=token,
+        policy=DeliveryPolicy(5, tries=1),
         templates={
             "payment_request": "toko_request",
             "reminder": "toko_reminder",
             "receipt": "toko_receipt",
         },
-        token=token,
-        timeout_s=5,
-        tries=1,
     )
