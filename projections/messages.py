@@ -10,7 +10,8 @@ row when it arrives here.
   creation (Unix seconds, so a reminder's time is arithmetic), and whether it has a
   contact for reminders (it was sent to someone) and for receipts (sent by e-mail or
   WhatsApp, or a customer with an e-mail address or phone);
-- ``message_reminders``: each link's reminders not sent yet (seconds before its expiry);
+- ``message_reminders``: the reminders not sent yet (seconds before the expiry) of links
+  that may still be reminded (gone once a link took money or closed for good);
 - ``messages_due``: receipts and alerts to send, by cause (``receipt:<payment>``,
   ``payment_received:<payment>``, ``link_expired:<link>``, ``payout_paid:<payout>``,
   ``payout_failed:<payout>``, ``webhook_failing:<endpoint>:<first failure's position>``),
@@ -41,6 +42,8 @@ from projections.events import (
     DELIVERY_ATTEMPTED,
     DELIVERY_RETRIED,
     ENDPOINT_CREATED,
+    LINK_CANCELLED,
+    LINK_COMPLETED,
     LINK_CREATED,
     LINK_EDITED,
     LINK_EXPIRED,
@@ -132,6 +135,7 @@ class MessagesView(ReadModel):
         " mode TEXT NOT NULL, subject TEXT NOT NULL, link_id TEXT, count BIGINT,"
         " detail TEXT, at TEXT NOT NULL, position BIGINT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS messages_due_by_position ON {s}messages_due (position)",
+        "CREATE INDEX IF NOT EXISTS messages_due_by_at ON {s}messages_due (at)",
         "CREATE TABLE IF NOT EXISTS {s}message_merchants ("
         " merchant_id TEXT PRIMARY KEY, registered INTEGER NOT NULL,"
         " alert_email INTEGER NOT NULL DEFAULT 0,"
@@ -226,6 +230,8 @@ class MessagesView(ReadModel):
     def _link_changed(
         self, kind: type, e: dict[str, Any], link_id: str, at: str, position: int
     ) -> list[Statement]:
+        # A link closed for good, or that took money, is never reminded again.
+        forget = ("DELETE FROM {s}message_reminders WHERE link_id = ?", (link_id,))
         if kind in LINK_STATUS:
             statements: list[Statement] = [
                 (
@@ -233,6 +239,8 @@ class MessagesView(ReadModel):
                     (LINK_STATUS[kind], link_id),
                 )
             ]
+            if kind in (LINK_EXPIRED, LINK_CANCELLED, LINK_COMPLETED):
+                statements.append(forget)
             if kind is LINK_EXPIRED:
                 cause = f"{alerts.LINK_EXPIRED}:{link_id}"
                 statements.append(
@@ -248,7 +256,10 @@ class MessagesView(ReadModel):
                     )
                 )
             return statements
-        statements = [("UPDATE {s}message_links SET paid = 1 WHERE link_id = ?", (link_id,))]
+        statements = [
+            ("UPDATE {s}message_links SET paid = 1 WHERE link_id = ?", (link_id,)),
+            forget,
+        ]
         if kind is LINK_PAYMENT_ACCEPTED:
             payment = uuid_text(e["payment_id"])
             statements.append(
@@ -318,12 +329,10 @@ class MessagesView(ReadModel):
                 )
             ]
         if kind is PAYMENT_RECEIVED:  # money reported: no reminder, even before it is verified
+            link = "(SELECT link_id FROM {s}message_payments WHERE payment_id = ?)"
             return [
-                (
-                    "UPDATE {s}message_links SET paid = 1 WHERE link_id ="
-                    " (SELECT link_id FROM {s}message_payments WHERE payment_id = ?)",
-                    (key,),
-                )
+                (f"UPDATE {{s}}message_links SET paid = 1 WHERE link_id = {link}", (key,)),
+                (f"DELETE FROM {{s}}message_reminders WHERE link_id = {link}", (key,)),
             ]
         if kind in OWNED:  # a payout's or an endpoint's merchant, for their alerts
             table, column = OWNED[kind]

@@ -30,9 +30,11 @@ def due_reminders(models: ReadModels, now: datetime, limit: int = 500) -> list[s
     """Links with a reminder whose time has come by ``now``: active, unpaid, sent to
     someone, not expired yet, the reminder's time after the link was made."""
     rows = models["messages"].view.query(
-        "SELECT DISTINCT l.link_id FROM {s}message_links l"
-        " JOIN {s}message_reminders r ON r.link_id = l.link_id"
-        " WHERE l.status = 'active' AND l.paid = 0 AND l.remind = 1 AND l.expires_s > ?"
+        # From the reminders (few: those of links that may still be reminded) to their links.
+        "SELECT DISTINCT l.link_id FROM {s}message_reminders r"
+        " CROSS JOIN {s}message_links l"
+        " WHERE l.link_id = r.link_id AND l.status = 'active' AND l.paid = 0 AND l.remind = 1"
+        " AND l.expires_s > ?"
         " AND l.expires_s - r.before_s <= ? AND l.expires_s - r.before_s > l.created_s"
         " ORDER BY l.link_id LIMIT ?",
         (seconds(now), seconds(now), limit),

@@ -133,6 +133,11 @@ def test_a_link_paid_cancelled_or_deactivated_is_never_reminded(
 
     assert (len(messaging.mailbox.received), len(messaging.cloud.sent)) == before
     assert "Reminded" not in kinds(messaging, link)
+    kept = messaging.views["messages"].view.query(
+        "SELECT before_s FROM {s}message_reminders WHERE link_id = ?", (str(link),)
+    )
+    # A deactivated link may come back; one paid or cancelled never will.
+    assert len(kept) == (2 if closing == "deactivated" else 0)
 
 
 def test_an_expired_link_is_never_reminded(messaging: Messaging) -> None:
