@@ -2,7 +2,9 @@
 
 A view is an eventsourcing ``TrackingRecorder`` with the read model's own tables. Read
 models write portable SQL: ``?`` placeholders and ``{s}`` before every table name
-(empty on SQLite; the quoted schema on PostgreSQL).
+(empty on SQLite; the quoted schema on PostgreSQL). On PostgreSQL a write made by the
+projections' leader checks its term in the same transaction (``paylink_es.store.leases``):
+a node that no longer leads the projections writes no row and no position.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from psycopg import Cursor
 from psycopg import sql as pgsql
 from psycopg.rows import DictRow
 
+from paylink_es.store.leases import check_fence
 from paylink_es.store.sqlite import ChosenPoolDatastore, SQLiteStoreFactory
 
 Row = dict[str, Any]
@@ -267,6 +270,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            check_fence(curs)
             piped: list[tuple[str, list[Sequence[Any]]]] = []
             for sql, many in runs(statements):
                 copy = self._copy(sql) if len(many) >= COPY_FROM else None
@@ -307,6 +311,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
 
     def run(self, statements: Sequence[Statement]) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            check_fence(curs)
             for sql, params in statements:
                 curs.execute(self._text(sql), params)
 

@@ -32,6 +32,11 @@ from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import NotFoundError
+from paylink_es.store.leases import (
+    CHANNELS,
+    Lease,
+    LeaseLostError,
+)
 from projections.queries.payments import waiting_on_channels
 from projections.runner import ReadModels
 from workers.periodic import Periodic
@@ -135,9 +140,10 @@ def waiting_payments(
 
 class ChannelPoller(Periodic):
     """One sweep at a time over the waiting payments (``run_once``), or, started, a sweep
-    every ``every_s`` seconds in a thread of its own."""
+    every ``every_s`` seconds in a thread of its own (with a ``lease``, while this node
+    leads the poller)."""
 
-    thread_name, what = "channel-poller", "channel poll"
+    thread_name, worker, what = "channel-poller", CHANNELS, "channel poll"
 
     def __init__(
         self,
@@ -145,12 +151,17 @@ class ChannelPoller(Periodic):
         models: ReadModels,
         channels: Mapping[str, ChannelPort],
         every_s: float = 5.0,
+        lease: Lease | None = None,
     ) -> None:
-        super().__init__(paylink, models, every_s)
+        super().__init__(paylink, models, every_s, lease)
         self.channels = channels
         self.verification = paylink.verification
         self._asked: dict[UUID, datetime] = {}
         self.sweeps = 0
+
+    def new_term(self) -> None:
+        """What another node asked meanwhile is not known: ask as if anew."""
+        self._asked.clear()
 
     def tick(self) -> None:
         """One sweep."""
@@ -167,6 +178,8 @@ class ChannelPoller(Periodic):
                 continue
             try:
                 self._one(item, channel, now, force, counts)
+            except LeaseLostError:
+                raise  # another node polls now
             except Exception as error:
                 log.warning("polling payment %s failed: %s", item.payment_id, error)
         alive = {item.payment_id for item in waiting}

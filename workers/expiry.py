@@ -6,7 +6,7 @@ the channel poller delete the link's unpaid virtual accounts. The scheduler asks
 view for active and inactive (deactivated) links whose expiry has passed, every ``every_s``
 seconds, and records each one's expiry through the links service. Several processes may
 run it at once: the command is decided on the link's current version, so a link expires
-exactly once whoever is first.
+exactly once whoever is first. Among nodes on one PostgreSQL one of them leads it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ import logging
 from uuid import UUID
 
 from paylink_es.application.services import Paylink
+from paylink_es.store.leases import (
+    EXPIRY,
+    LeaseLostError,
+)
 from projections.queries.links import expiring
 from projections.runner import ReadModels
 from workers.periodic import Periodic
@@ -33,15 +37,18 @@ def expire_due(paylink: Paylink, models: ReadModels, batch: int = BATCH) -> int:
         try:
             if paylink.links.expire(UUID(link_id)):
                 expired += 1
+        except LeaseLostError:
+            raise  # another node expires links now
         except Exception:
             log.exception("could not record the expiry of link %s", link_id)
     return expired
 
 
 class ExpiryScheduler(Periodic):
-    """Inside ``paylink serve`` (and the projections process): expire links on time."""
+    """Inside ``paylink serve`` (and the projections process): expire links on time; with
+    a ``lease``, only while this node leads the expiry scheduler."""
 
-    thread_name, what = "expiry-scheduler", "expiry tick"
+    thread_name, worker, what = "expiry-scheduler", EXPIRY, "expiry tick"
     expired = 0  # links this scheduler expired
 
     def tick(self) -> None:

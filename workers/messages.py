@@ -3,10 +3,11 @@ payments, and alerts to merchants.
 
 Every ``every_s`` seconds the scheduler asks the messages view for reminders whose time
 has come and for receipts and alerts owed, and has the :class:`Messenger` send each: the
-write side decides it on the current version of its aggregate first, so several
-processes may run the scheduler at once and each message still goes at most once. What
-is owed for a cause older than ``max_age_s`` is dropped unsent (a process that was down
-for a day does not send yesterday's alerts).
+write side decides it on the current version of its aggregate first, so each message goes
+at most once even when several processes run the scheduler at once (on SQLite each
+process runs it; on PostgreSQL one node leads it at a time, and a takeover meets the
+decisions the last leader made). What is owed for a cause older than ``max_age_s`` is
+dropped unsent (a process that was down for a day does not send yesterday's alerts).
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from paylink_es.application.services import Paylink
-from paylink_es.notify.channels import Notifications
 from paylink_es.notify.messaging import Messenger
-from paylink_es.settings import Settings
+from paylink_es.store.leases import MESSAGES, Lease
 from projections.queries.messages import DueRow, due_messages, due_reminders, forget_stale
 from projections.runner import ReadModels
 from workers.periodic import Periodic
@@ -61,34 +60,24 @@ def _send(messenger: Messenger, row: DueRow) -> int:
 
 
 class MessageScheduler(Periodic):
-    """Inside ``paylink serve`` (and the projections process): send messages on time."""
+    """Inside ``paylink serve`` (and the projections process): send messages on time,
+    while this node leads the ``messages`` worker."""
 
-    thread_name, what = "message-scheduler", "message tick"
+    thread_name, worker, what = "message-scheduler", MESSAGES, "message tick"
     sent = 0  # messages this scheduler sent
 
     def __init__(
-        self, messenger: Messenger, models: ReadModels, every_s: float, max_age_s: float
+        self,
+        messenger: Messenger,
+        models: ReadModels,
+        every_s: float,
+        max_age_s: float,
+        lease: Lease | None = None,
     ) -> None:
-        super().__init__(messenger.paylink, models, every_s)
+        super().__init__(messenger.paylink, models, every_s, lease)
         self.messenger = messenger
         self.max_age_s = max_age_s
 
     def tick(self) -> None:
         """Send what is due."""
         self.sent += send_due(self.messenger, self.models, self.max_age_s)
-
-
-def message_scheduler(
-    settings: Settings, paylink: Paylink, models: ReadModels, notifications: Notifications
-) -> MessageScheduler | None:
-    """The scheduler a process runs as the settings ask (started), or None (``0``: never)."""
-    if settings.messages_every_s <= 0:
-        return None
-    scheduler = MessageScheduler(
-        Messenger(paylink, notifications, settings.public_url),
-        models,
-        settings.messages_every_s,
-        settings.message_max_age_s,
-    )
-    scheduler.start()
-    return scheduler

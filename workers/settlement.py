@@ -17,8 +17,11 @@ from uuid import UUID
 from paylink_es.application.money import SettlementRun
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import WIB
+from paylink_es.store.leases import (
+    SETTLEMENT,
+)
 from projections.queries.payments import SettledPaymentRow, settlement_candidates
-from projections.runner import CatchUp, ReadModels
+from projections.runner import ReadModels, up_to_date
 from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ def settle_day(
     """Settle every payment due by ``day`` (one merchant's, if given)."""
     if catch_up:
         try:
-            CatchUp(paylink.app, [models["payments"]]).run_once()
+            up_to_date(models.settings, paylink.app, [models["payments"]])
         except Exception as error:
             log.warning("payments view not caught up (%s); settling what it shows", error)
     candidates = settlement_candidates(models, merchant_id)
@@ -72,10 +75,11 @@ def settle_day(
 
 
 class SettlementScheduler(Periodic):
-    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
+    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds;
+    with a ``lease``, only while this node leads the settlement scheduler."""
 
-    thread_name, what = "settlement-scheduler", "settlement run"
-    runs = 0  # runs that went through
+    thread_name, worker, what = "settlement-scheduler", SETTLEMENT, "settlement run"
+    runs = 0  # runs this scheduler made
 
     def tick(self) -> None:
         """Settle what is due today."""
