@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from paylink_es.application.details import LinkDetails
 from paylink_es.domain.errors import InvalidFieldError
+from paylink_es.domain.link import EDITABLE
 from paylink_es.locale import WIB, Language
 from paylink_es.notify import CHANNELS, NewLinkMessages
 
@@ -28,21 +29,11 @@ ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_
 # The create form's inputs that send the new link and remind its customer.
 MESSAGE_INPUTS = ("notify_email", "notify_whatsapp", "notify_sms", "notify_language", "reminders")
 _LIST = re.compile(r"[\s,;]+")
-# The inputs of the edit form (and "form", for what belongs to none of them).
+CUSTOMER_INPUTS = ("customer_name", "customer_email", "customer_phone")
+# The inputs of the edit form: what an edit may change, the customer as its three inputs
+# (and "form", for what belongs to none of them).
 EDIT_INPUTS = frozenset(
-    {
-        "form",
-        "description",
-        "amount",
-        "amount_min",
-        "amount_max",
-        "currency",
-        "methods",
-        "expires_at",
-        "customer_name",
-        "customer_email",
-        "customer_phone",
-    }
+    {"form"}.union(*(CUSTOMER_INPUTS if name == "customer" else (name,) for name in EDITABLE))
 )
 
 
@@ -99,9 +90,7 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
             "expires_at",
             "usage",
             "usage_limit",
-            "customer_name",
-            "customer_email",
-            "customer_phone",
+            *CUSTOMER_INPUTS,
             "success_url",
             "failure_url",
             "metadata",
