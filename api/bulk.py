@@ -346,6 +346,11 @@ def _checked(
         sends = RowOptions.model_validate(options)
     except ValidationError as error:
         return RowRequest(row, reference, error=_validation_error(error))
+    for name in ("notify", "reminders"):
+        if getattr(link, name) is not None:
+            message = f"{name}: a file's rows are sent by its send_email, send_whatsapp and"
+            message += " send_sms columns, and remind as the merchant's default says"
+            return RowRequest(row, reference, error=RowError("validation-error", name, message))
     if not link.reference_id:
         message = "reference_id: is required: it is the row's idempotency key"
         return RowRequest(row, None, error=RowError("validation-error", "reference_id", message))

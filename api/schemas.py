@@ -32,6 +32,13 @@ LINK_EXAMPLE: dict[str, Any] = {
     "usage_limit": 1,
     "customer": {"name": "Budi", "email": "budi@example.com", "phone": "+628123456789"},
 }
+SENT_LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 250000,
+    "description": "Sepatu lari",
+    "expires_at": "2026-12-31T23:59:00+07:00",
+    "notify": {"email": "budi@example.com", "whatsapp": "0812-3456-7890", "language": "id"},
+    "reminders": ["24h", "1h"],
+}
 OPEN_LINK_EXAMPLE: dict[str, Any] = {
     "amount_min": 10000,
     "amount_max": 5000000,
@@ -61,12 +68,30 @@ class CustomerIn(BaseModel):
     phone: str | None = Field(default=None, max_length=32)
 
 
+class NotifyIn(BaseModel):
+    """Where to send a new link as soon as it is made: an address for each channel wanted
+    (``08…`` and ``+62…`` numbers become E.164), and the language of the messages."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = Field(default=None, max_length=254)
+    whatsapp: str | None = Field(default=None, max_length=32)
+    sms: str | None = Field(default=None, max_length=32)
+    language: Literal["id", "en"] = Field(default="id", description="Bahasa Indonesia or English")
+
+
+REMINDERS = (
+    'times before the expiry to remind the customer the link was sent to, like ["24h", "1h"]'
+    " (m, h or d; 5m to 30d; at most 5); none: the merchant's default when the link is sent"
+)
+
+
 class LinkCreate(BaseModel):
     """A new payment link: a fixed ``amount`` (or ``line_items``), or ``amount_min`` and
     optionally ``amount_max`` for an amount the payer chooses; one of them is required."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE]}
+        extra="forbid",
+        json_schema_extra={"examples": [LINK_EXAMPLE, SENT_LINK_EXAMPLE, OPEN_LINK_EXAMPLE]},
     )
     amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
     amount_min: StrictInt | None = None
@@ -88,6 +113,12 @@ class LinkCreate(BaseModel):
     success_url: str | None = Field(default=None, max_length=2048)
     failure_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] | None = None
+    notify: NotifyIn | None = Field(
+        default=None,
+        description="send the link right after it is made; a send that fails is on the link's"
+        " timeline and in the answer's notifications, and the link stays created",
+    )
+    reminders: list[str] | None = Field(default=None, max_length=5, description=REMINDERS)
 
 
 class LinkEdit(BaseModel):
@@ -169,6 +200,18 @@ class Counts(BaseModel):
     flagged: int
 
 
+class SendResultOut(BaseModel):
+    """How sending a new link by one channel went."""
+
+    channel: str
+    to: str = Field(description="The recipient, masked")
+    status: Literal["sent", "failed"]
+    reason: str | None = Field(default=None, description="why it was not delivered")
+    delivered_to: str | None = Field(
+        default=None, description="smtp, sms-gateway, whatsapp or dev-outbox"
+    )
+
+
 class LinkOut(BaseModel):
     """A payment link."""
 
@@ -203,6 +246,10 @@ class LinkOut(BaseModel):
         "methods (in a single link's answer; null in lists)",
     )
     timeline: list[TimelineEntry] | None = None
+    notifications: list[SendResultOut] | None = Field(
+        default=None,
+        description="in the answer to a create with notify: how sending to each address went",
+    )
 
 
 class LinkList(ListPage[LinkOut]):

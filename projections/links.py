@@ -7,6 +7,7 @@ from typing import Any
 
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.payment import Payment
+from paylink_es.domain.reminders import written
 from projections.events import (
     LINK_CANCELLED,
     LINK_COMPLETED,
@@ -14,10 +15,15 @@ from projections.events import (
     LINK_DEACTIVATED,
     LINK_EDITED,
     LINK_EXPIRED,
+    LINK_MESSAGE_FAILED,
+    LINK_MESSAGE_SENT,
     LINK_OPENED,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
     LINK_REACTIVATED,
+    LINK_RECEIPTED,
+    LINK_REMINDED,
+    LINK_REMINDERS_SCHEDULED,
     LINK_SEND_FAILED,
     LINK_SENT,
     PAYMENT_FLAGGED,
@@ -171,8 +177,15 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         return _who(e, detail)
     if kind is LINK_SENT:
         return {"channel": e["channel"], "recipient": e["recipient"]}
-    if kind is LINK_SEND_FAILED:
-        return {"channel": e["channel"], "recipient": e["recipient"], "reason": e["reason"]}
+    if kind is LINK_SEND_FAILED or kind is LINK_MESSAGE_SENT or kind is LINK_MESSAGE_FAILED:
+        keep = ("kind", "about", "channel", "recipient", "reason")
+        return {name: e[name] for name in keep if name in e}
+    if kind is LINK_REMINDERS_SCHEDULED:
+        return _who(e, {"reminders": [written(before) for before in e["reminders"]]})
+    if kind is LINK_REMINDED:
+        return {"before": written(e["before_s"]), "passed": [written(b) for b in e["passed"]]}
+    if kind is LINK_RECEIPTED:
+        return {"payment_id": uuid_text(e["payment_id"])}
     if kind is LINK_PAYMENT_ACCEPTED or kind is LINK_PAYMENT_FLAGGED:
         detail = {
             "payment_id": str(e["payment_id"]),

@@ -17,13 +17,18 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from paylink_es.application.details import LinkDetails
+from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.link import EDITABLE
-from paylink_es.locale import WIB
+from paylink_es.locale import WIB, Language
+from paylink_es.notify import CHANNELS, NewLinkMessages
 
 ITEM_ROWS = 5
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _ITEM_FIELD = re.compile(r"line_items\[(\d+)\]\.(name|quantity|unit_amount)")
 ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_unit"}
+# The create form's inputs that send the new link and remind its customer.
+MESSAGE_INPUTS = ("notify_email", "notify_whatsapp", "notify_sms", "notify_language", "reminders")
+_LIST = re.compile(r"[\s,;]+")
 CUSTOMER_INPUTS = ("customer_name", "customer_email", "customer_phone")
 # The inputs of the edit form: what an edit may change, the customer as its three inputs
 # (and "form", for what belongs to none of them).
@@ -266,3 +271,30 @@ def edit_changes(form: LinkForm, before: dict[str, Any]) -> dict[str, Any]:
     if values["expires_at"] != before["expires_at"]:
         changes["expires_at"] = fields.get("expires_at")
     return changes
+
+
+def split_list(text: str) -> list[str]:
+    """What a person typed as a list (``24h, 1h`` or ``24h 1h``), its parts."""
+    return [part for part in _LIST.split(text) if part]
+
+
+def parse_link_messages(form: FormData, parsed: LinkForm) -> NewLinkMessages | None:
+    """Where to send the new link, and its reminders, from the create form's inputs for
+    them; None when it asks for neither, or when one is wrong (its error in ``parsed``,
+    beside the input: ``notify_whatsapp``, ``reminders``)."""
+    values = {name: _text(form, name) for name in MESSAGE_INPUTS}
+    parsed.values.update(values)
+    notify: dict[str, str] = {
+        channel: values[f"notify_{channel}"] for channel in CHANNELS if values[f"notify_{channel}"]
+    }
+    reminders = split_list(values["reminders"]) or None
+    if not notify and reminders is None:
+        return None
+    language: Language = "en" if values["notify_language"] == "en" else "id"
+    try:
+        return NewLinkMessages.check(notify, reminders, language)
+    except InvalidFieldError as error:
+        field_name = error.field or "reminders"
+        name = field_name.replace(".", "_") if field_name.startswith("notify.") else "reminders"
+        parsed.errors[name] = domain_message(error.message, field_name)
+        return None

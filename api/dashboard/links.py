@@ -22,6 +22,7 @@ from api.dashboard.forms import (
     edit_changes,
     edit_values,
     parse_link_form,
+    parse_link_messages,
 )
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
 from api.dashboard.render import fragment, render, words
@@ -36,7 +37,7 @@ from api.dashboard.session import (
 from api.deps import get_models, get_paylink
 from api.pages import language
 from api.params import day, text
-from api.routes.links import details_row
+from api.routes.links import details_row, messenger
 from api.routes.send import link_sender
 from paylink_es.application.details import LinkDetails
 from paylink_es.domain.errors import (
@@ -59,6 +60,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
 NOTICES = (
     "created_ok",
+    "created_send_failed",
     "sent_ok",
     "cancelled_ok",
     "edited_ok",
@@ -178,18 +180,26 @@ def new_link(request: Request, staff: StaffDep) -> Response:
 @router.post("/dashboard/links")
 async def create_link(request: Request, staff: OwnerFormDep) -> Response:
     """Create the link; bad input comes back with a message beside each wrong field."""
-    form = parse_link_form(await request.form(), words(request))
+    data = await request.form()
+    form = parse_link_form(data, words(request))
+    asked = parse_link_messages(data, form)
     if form.errors:
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     paylink = get_paylink(request)
     try:
-        details, _ = await paylink.links.create_or_find_async(
+        details, created = await paylink.links.create_or_find_async(
             staff.merchant_id, by=staff.user.email, mode=staff.mode, **form.fields
         )
     except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
         form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
         return await run_in_threadpool(_form_page, request, staff, form, 422)
-    return RedirectResponse(f"/dashboard/links/{details.id}?notice=created_ok", 303)
+    notice = "created_ok"
+    if asked is not None and created:
+        sender = messenger(request, paylink)
+        sent = await run_in_threadpool(sender.created, details, asked, staff.user.email)
+        if any(result.status == "failed" for result in sent):
+            notice = "created_send_failed"  # each failure is on the link's timeline
+    return RedirectResponse(f"/dashboard/links/{details.id}?notice={notice}", 303)
 
 
 def owned_link(request: Request, staff: Staff, link_id: UUID) -> LinkDetails:

@@ -45,6 +45,7 @@ NAV = (
     ("webhooks", "/dashboard/webhooks"),
     ("keys", "/dashboard/keys"),
     ("branding", "/dashboard/branding"),
+    ("messages", "/dashboard/settings/messages"),
     ("audit", "/dashboard/audit"),
 )
 

@@ -229,12 +229,27 @@ class LinkService:
             index = self.app.get(LinkCodeIndex, LinkCodeIndex.create_id(code.lower()), "link")
         return index.link_id
 
-    def send(self, link_id: UUID, channel: str, recipient: str) -> None:
-        """Record that the link went out by ``channel`` to ``recipient`` (stored masked)."""
+    def send(
+        self,
+        link_id: UUID,
+        channel: str,
+        recipient: str,
+        *,
+        language: str | None = None,
+        reminders: Sequence[int] | None = None,
+    ) -> None:
+        """Record that the link went out by ``channel`` to ``recipient`` in ``language``
+        (shown masked; kept for reminders and receipts). A link without reminders of its
+        own takes ``reminders`` (the merchant's default)."""
         channel_name = require_text(channel, "channel", max_length=32)
         to = require_text(recipient, "recipient", max_length=254)
         self.app.update(
-            PaymentLink, link_id, "link", lambda link: link.send(channel_name, to, self.app.now())
+            PaymentLink,
+            link_id,
+            "link",
+            lambda link: link.send(
+                channel_name, to, self.app.now(), language=language, reminders=reminders
+            ),
         )
 
     def record_send_failure(self, link_id: UUID, channel: str, recipient: str, reason: str) -> None:

@@ -3,6 +3,7 @@ paid, expired, cancelled, completed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -20,6 +21,7 @@ from paylink_es.domain.errors import (
     TransitionInvalidError,
 )
 from paylink_es.domain.money import Money, parse_minor_units
+from paylink_es.domain.reminders import due_reminder
 from paylink_es.domain.terms import Customer, LineItem, LinkTerms
 
 # Why money that arrived was not simply counted; each is recorded, never dropped.
@@ -57,6 +59,8 @@ ACTIVE, COMPLETED, EXPIRED, CANCELLED = "active", "completed", "expired", "cance
 # can be reactivated, edited, cancelled, and it still expires).
 INACTIVE = "inactive"
 OPEN_STATUSES = (ACTIVE, INACTIVE)
+# The channels a receipt goes by (a number given for SMS may not be on WhatsApp).
+RECEIPT_CHANNELS = ("email", "whatsapp")
 
 # What an edit may change, and which of those say what a payment paid for.
 EDITABLE: tuple[str, ...] = (
@@ -174,6 +178,13 @@ class PaymentLink(PaylinkAggregate):
         self.accepted_payments: list[UUID] = []
         self.flagged_payments: list[UUID] = []
         self.inactive_message: str | None = None
+        # Messages to the customer: where the link was sent (channel -> address and
+        # language), its reminders before expiry (None: none decided yet) and those sent
+        # or passed over, and the payments whose receipt went out.
+        self.contacts: dict[str, tuple[str, str]] = {}
+        self.reminders: list[int] | None = None
+        self.reminders_done: list[int] = []
+        self.receipts: list[UUID] = []
 
     @classmethod
     def create(
@@ -242,16 +253,41 @@ class PaymentLink(PaylinkAggregate):
 
     # -- commands ------------------------------------------------------------------
 
-    def send(self, channel: str, recipient: str, now: datetime) -> None:
-        """Record that the link was sent; a closed or expired link is not sent."""
+    def send(
+        self,
+        channel: str,
+        recipient: str,
+        now: datetime,
+        *,
+        language: str | None = None,
+        reminders: Sequence[int] | None = None,
+    ) -> None:
+        """Record that the link was sent; a closed or expired link is not sent.
+
+        The event keeps the recipient masked (what the timeline and the feed show) and,
+        for reminders and receipts, the address and the language it went in. A link
+        without reminders of its own takes ``reminders`` (the merchant's default).
+        """
         status = self.status_at(now)
         if status != ACTIVE:
             raise LinkClosedError(f"link is {status}; it cannot be sent", field="link")
-        self._sent(channel=channel, recipient=mask_recipient(recipient))
+        self._sent(
+            channel=channel, recipient=mask_recipient(recipient), to=recipient, language=language
+        )
+        if reminders is not None and self.reminders is None:
+            self.schedule_reminders(reminders, by=None)
 
     @event("Sent")
-    def _sent(self, channel: str, recipient: str) -> None:
+    def _sent(
+        self,
+        channel: str,
+        recipient: str,
+        to: str | None = None,  # links sent before reminders kept the masked recipient only
+        language: str | None = None,
+    ) -> None:
         self.sent_count += 1
+        if to is not None:
+            self.contacts[channel] = (to, language or "id")
 
     def record_send_failure(self, channel: str, recipient: str, reason: str) -> None:
         """Record an attempt to send the link that failed; the recipient is stored masked."""
@@ -437,6 +473,89 @@ class PaymentLink(PaylinkAggregate):
     def flag_payment(self, payment_id: UUID, amount: Money, anomaly: str) -> None:
         """Note on the link's timeline that money arrived that did not count as a use."""
         self.flagged_payments.append(payment_id)
+
+    # -- messages to the customer: reminders and receipts ---------------------------
+
+    def schedule_reminders(self, reminders: Sequence[int], by: str | None) -> None:
+        """Remind the customer this long (seconds) before the expiry (checked by the
+        caller: ``reminders.check_reminders``); ``by`` None: the merchant's default."""
+        schedule = sorted(set(reminders), reverse=True)
+        if schedule != self.reminders:
+            self._reminders_scheduled(reminders=schedule, by=by)
+
+    @event("RemindersScheduled")
+    def _reminders_scheduled(self, reminders: list[int], by: str | None) -> None:
+        self.reminders = list(reminders)
+
+    def remind(self, now: datetime) -> int | None:
+        """Record the reminder due at ``now`` (and those passed over), returning how long
+        before the expiry it is; None when none is due. None is due unless the link is
+        active, took no payment, was sent to someone, and one of its reminders has come."""
+        if self.status_at(now) != ACTIVE or self.has_payments or not self.contacts:
+            return None
+        due = due_reminder(
+            self.reminders or [], self.reminders_done, self.expires_at, self.created_on, now
+        )
+        if due is None:
+            return None
+        self._reminded(before_s=due[0], passed=due[1])
+        return due[0]
+
+    @event("Reminded")
+    def _reminded(self, before_s: int, passed: list[int]) -> None:
+        self.reminders_done.extend([before_s, *passed])
+
+    def receipt(self, payment_id: UUID) -> bool:
+        """Record that the receipt of a payment counted on this link is due now; False
+        (nothing recorded) for another payment, or one whose receipt was recorded."""
+        if payment_id not in self.accepted_payments or payment_id in self.receipts:
+            return False
+        self._receipted(payment_id=payment_id)
+        return True
+
+    @event("Receipted")
+    def _receipted(self, payment_id: UUID) -> None:
+        self.receipts.append(payment_id)
+
+    def receipt_contacts(self) -> list[tuple[str, str, str]]:
+        """(channel, address, language) a receipt goes to: the e-mail and WhatsApp the
+        link was sent to, else the customer's e-mail and phone (WhatsApp)."""
+        sent = [
+            (channel, to, language)
+            for channel, (to, language) in sorted(self.contacts.items())
+            if channel in RECEIPT_CHANNELS
+        ]
+        if sent or self.customer is None:
+            return sent
+        found = []
+        if self.customer.email:
+            found.append(("email", self.customer.email, "id"))
+        if self.customer.phone:
+            found.append(("whatsapp", self.customer.phone, "id"))
+        return found
+
+    def record_message(
+        self, kind: str, about: str, channel: str, recipient: str, reason: str | None
+    ) -> None:
+        """Record how a reminder or receipt (``kind``) went by ``channel``: sent, or
+        failed for ``reason``. ``about`` says which (a reminder's time, a payment's id)."""
+        masked = mask_recipient(recipient)
+        if reason is None:
+            self._message_sent(kind=kind, about=about, channel=channel, recipient=masked)
+        else:
+            self._message_failed(
+                kind=kind, about=about, channel=channel, recipient=masked, reason=reason
+            )
+
+    @event("MessageSent")
+    def _message_sent(self, kind: str, about: str, channel: str, recipient: str) -> None:
+        """On the timeline; nothing changes on the link."""
+
+    @event("MessageFailed")
+    def _message_failed(
+        self, kind: str, about: str, channel: str, recipient: str, reason: str
+    ) -> None:
+        """On the timeline; nothing changes on the link."""
 
 
 class LinkCodeIndex(PaylinkAggregate):
