@@ -17,8 +17,9 @@ from eventsourcing.persistence import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paylink_es.domain.fields import Customer
 from paylink_es.domain.money import Money
-from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.domain.terms import LineItem
 from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
 

@@ -33,6 +33,20 @@ class AmountInvalidError(InvalidFieldError):
     type = "amount-invalid"
 
 
+class AnswerInvalidError(InvalidFieldError):
+    """What a payer entered on a link's page (a customer detail, a custom field) is missing
+    or not what the field takes; ``reason`` says which in one word (``required``,
+    ``too_long``, ``text``, ``email``, ``phone``, ``number``, ``option``, …) so the page can
+    say it in the payer's language, and ``limit`` is the length a ``too_long`` one exceeds."""
+
+    type = "answer-invalid"
+
+    def __init__(self, field: str, message: str, *, reason: str, limit: int | None = None) -> None:
+        super().__init__(field, message)
+        self.reason = reason
+        self.limit = limit
+
+
 class CurrencyUnsupportedError(InvalidFieldError):
     """A currency code is not one the platform settles."""
 

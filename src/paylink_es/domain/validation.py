@@ -106,7 +106,9 @@ def check_email(value: object, field: str) -> str | None:
 
 
 def normalise_phone(value: object, field: str) -> str | None:
-    """Normalise a phone number to E.164; Indonesian ``08…`` becomes ``+628…``."""
+    """Normalise a phone number to E.164: Indonesian ``08…``, ``628…`` and ``+62 0 8…`` (the
+    trunk 0 kept after the country code) become ``+628…``; spaces, dashes, dots and
+    brackets go; ``00`` is the international prefix."""
     text = check_text(value, field, max_length=32, required=False)
     if text is None:
         return None
@@ -117,9 +119,11 @@ def normalise_phone(value: object, field: str) -> str | None:
         digits = "+62" + digits[1:]
     elif digits.startswith("62"):
         digits = "+" + digits
+    if digits.startswith("+620"):
+        digits = "+62" + digits[4:]
     if not re.fullmatch(r"\+[1-9][0-9]{7,14}", digits):
         raise InvalidFieldError(field, f"{text!r} is not a phone number")
-    if digits.startswith("+62") and not re.fullmatch(r"\+62[0-9]{8,13}", digits):
+    if digits.startswith("+62") and not re.fullmatch(r"\+62[1-9][0-9]{7,12}", digits):
         raise InvalidFieldError(field, f"{text!r} is not an Indonesian phone number")
     return digits
 

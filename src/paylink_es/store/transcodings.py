@@ -8,8 +8,9 @@ from uuid import UUID, SafeUUID
 import orjson
 from eventsourcing.persistence import JSONTranscoder, Transcoding, UUIDAsHex
 
+from paylink_es.domain.fields import Customer, CustomField
 from paylink_es.domain.money import Money
-from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.domain.terms import LineItem
 
 _UNKNOWN = SafeUUID.unknown
 
@@ -70,10 +71,32 @@ class CustomerAsDict(Transcoding):
     name = "customer"
 
     def encode(self, obj: Customer) -> dict[str, Any]:
-        return {"name": obj.name, "email": obj.email, "phone": obj.phone}
+        data = {"name": obj.name, "email": obj.email, "phone": obj.phone}
+        if obj.address is not None:  # customers stored before addresses have none
+            data["address"] = obj.address
+        return data
 
     def decode(self, data: dict[str, Any]) -> Customer:
         return Customer(**data)
+
+
+class CustomFieldAsDict(Transcoding):
+    """A link's custom field definition as a plain object."""
+
+    type = CustomField
+    name = "custom_field"
+
+    def encode(self, obj: CustomField) -> dict[str, Any]:
+        return {
+            "key": obj.key,
+            "type": obj.type,
+            "label": obj.label,
+            "required": obj.required,
+            "options": obj.options,
+        }
+
+    def decode(self, data: dict[str, Any]) -> CustomField:
+        return CustomField(**data)
 
 
 class _LibraryReads(Exception):
@@ -139,5 +162,11 @@ class FastJSONTranscoder(JSONTranscoder):
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     """Teach ``transcoder`` every value type the domain puts in events."""
-    for transcoding in (UUIDAsHexFast(), MoneyAsList(), LineItemAsDict(), CustomerAsDict()):
+    for transcoding in (
+        UUIDAsHexFast(),
+        MoneyAsList(),
+        LineItemAsDict(),
+        CustomerAsDict(),
+        CustomFieldAsDict(),
+    ):
         transcoder.register(transcoding)
