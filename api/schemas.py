@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar, overload
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
 
 from paylink_es.domain.money import MAX_MINOR_UNITS
 from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
@@ -31,6 +31,28 @@ LINK_EXAMPLE: dict[str, Any] = {
     "expires_at": "2026-12-31T23:59:00+07:00",
     "usage_limit": 1,
     "customer": {"name": "Budi", "email": "budi@example.com", "phone": "+628123456789"},
+}
+FIELDS_LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 350000,
+    "currency": "IDR",
+    "description": "SPP Januari 2027",
+    "usage_limit": None,
+    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
+    "custom_fields": [
+        {
+            "key": "student_id",
+            "type": "text",
+            "label": {"id": "NIS", "en": "Student ID"},
+            "required": True,
+        },
+        {
+            "key": "class",
+            "type": "dropdown",
+            "label": {"id": "Kelas", "en": "Class"},
+            "required": True,
+            "options": ["7A", "7B", "8A"],
+        },
+    ],
 }
 OPEN_LINK_EXAMPLE: dict[str, Any] = {
     "amount_min": 10000,
@@ -59,6 +81,50 @@ class CustomerIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=500)
+
+
+Rule = Literal["required", "optional"]
+CustomerPart = Literal["name", "email", "phone", "address"]
+
+
+class CustomerFieldsIn(BaseModel):
+    """Which customer details the link's page asks the payer for: each ``required`` or
+    ``optional``; one left out (or null) is not asked. The phone is kept in E.164
+    (Indonesian ``08…`` becomes ``+628…``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Rule | None = None
+    email: Rule | None = None
+    phone: Rule | None = None
+    address: Rule | None = None
+
+
+class LabelIn(BaseModel):
+    """A custom field's label in Bahasa Indonesia and/or English (1-80 characters each);
+    the page shows the payer's language, else the other."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    en: str | None = None
+
+
+class CustomFieldIn(BaseModel):
+    """A question of the merchant's own on the link's page."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(
+        description="1-40 lower-case letters, digits or _, starting with a letter; unique "
+        "on the link (the payment's custom_fields are keyed by it)"
+    )
+    type: Literal["text", "number", "dropdown"]
+    label: LabelIn
+    required: StrictBool = False
+    options: list[str] | None = Field(
+        default=None,
+        description="a dropdown's 1-20 options (unique, 1-100 characters); none for the "
+        "other types",
+    )
 
 
 class LinkCreate(BaseModel):
@@ -66,7 +132,8 @@ class LinkCreate(BaseModel):
     optionally ``amount_max`` for an amount the payer chooses; one of them is required."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE]}
+        extra="forbid",
+        json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE, FIELDS_LINK_EXAMPLE]},
     )
     amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
     amount_min: StrictInt | None = None
@@ -88,13 +155,19 @@ class LinkCreate(BaseModel):
     success_url: str | None = Field(default=None, max_length=2048)
     failure_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] | None = None
+    customer_fields: CustomerFieldsIn | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(
+        default=None, max_length=3, description="at most 3 fields of your own for the payer"
+    )
 
 
 class LinkEdit(BaseModel):
     """Fields of a link to change (at least one); those left out stay as they are.
 
     Any of ``amount``, ``amount_min``, ``amount_max`` replaces all three (those not given
-    are cleared). ``customer`` is replaced whole; ``null`` clears it, or the expiry.
+    are cleared). ``customer``, ``customer_fields`` and ``custom_fields`` are replaced
+    whole; ``null`` clears them, or the expiry. What the page asks payers
+    (``customer_fields``, ``custom_fields``) changes only before the first payment.
     """
 
     model_config = ConfigDict(
@@ -114,6 +187,8 @@ class LinkEdit(BaseModel):
     methods: list[str] | None = Field(default=None, max_length=32)
     expires_at: datetime | None = None
     customer: CustomerIn | None = None
+    customer_fields: CustomerFieldsIn | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
 
 
 class DeactivateRequest(BaseModel):
@@ -144,11 +219,22 @@ class LineItemOut(BaseModel):
 
 
 class CustomerOut(BaseModel):
-    """A customer as stored."""
+    """A customer as stored (the phone in E.164)."""
 
     name: str | None
     email: str | None
     phone: str | None
+    address: str | None = None
+
+
+class CustomFieldOut(BaseModel):
+    """A custom field the link's page asks."""
+
+    key: str
+    type: Literal["text", "number", "dropdown"]
+    label: dict[str, str]
+    required: bool
+    options: list[str]
 
 
 class TimelineEntry(BaseModel):
@@ -194,6 +280,10 @@ class LinkOut(BaseModel):
     success_url: str | None
     failure_url: str | None
     metadata: dict[str, str]
+    customer_fields: dict[CustomerPart, Rule] = Field(
+        default_factory=dict, description="the customer details the page asks for"
+    )
+    custom_fields: list[CustomFieldOut] = Field(default_factory=list)
     counts: Counts
     collected: int
     created_at: datetime
@@ -233,6 +323,13 @@ class PaymentOut(BaseModel):
     rejection: str | None
     paid_at: datetime | None
     created_at: datetime
+    customer: CustomerOut | None = Field(
+        default=None, description="the details the payer entered on the page (null: none asked)"
+    )
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="the payer's answers to the link's custom fields, by key (empty ones left out)",
+    )
 
 
 class PaymentList(ListPage[PaymentOut]):

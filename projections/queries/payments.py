@@ -49,6 +49,12 @@ class PaymentRow(TypedDict):
     paid_at: str | None
     created_at: str
     updated_at: str
+    # What the payer entered on the page; custom_fields is JSON (key -> value) or None.
+    customer_name: str | None
+    customer_email: str | None
+    customer_phone: str | None
+    customer_address: str | None
+    custom_fields: str | None
 
 
 class SettledPaymentRow(TypedDict):
