@@ -13,11 +13,13 @@ there after :data:`REDIRECT_DELAY_S` seconds, by script and by a meta refresh, t
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from api.channel_registry import ChannelUnavailableError, offered_methods
 from api.channel_registry import start_payment as start_channel_payment
@@ -34,10 +36,11 @@ from api.pages import (
 from api.sandbox import simulate
 from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
-from paylink_es.domain.errors import DomainError, NotFoundError
+from paylink_es.domain.errors import AnswerInvalidError, DomainError, NotFoundError
+from paylink_es.domain.fields import ANSWER_LENGTH, NUMBER_LENGTH, OPTION_LENGTH, REQUIRED
 from paylink_es.domain.methods import PAYMENT_METHODS, method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
-from paylink_es.locale import PAGE_TEXT, format_link_amount
+from paylink_es.locale import PAGE_TEXT, Language, format_link_amount
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
@@ -87,6 +90,59 @@ def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tupl
     ]
 
 
+@dataclass(frozen=True)
+class Question:
+    """A field the page asks the payer: a customer detail or one of the link's own."""
+
+    name: str  # the input's name, as the domain names the field: customer.phone
+    label: str
+    kind: str  # name, email, phone, address; text, number, dropdown
+    required: bool
+    limit: int
+    options: tuple[str, ...] = ()
+
+
+def questions(details: LinkDetails, lang: Language) -> list[Question]:
+    """What the link's page asks, in its order: the customer details, then its own fields."""
+    t = PAGE_TEXT[lang]
+    asked = [
+        Question(
+            f"customer.{part}", t[f"customer_{part}"], part, rule == REQUIRED, ANSWER_LENGTH[part]
+        )
+        for part, rule in details.customer_fields.items()
+    ]
+    limits = {"number": NUMBER_LENGTH, "dropdown": OPTION_LENGTH}
+    asked.extend(
+        Question(
+            f"custom_fields.{field.key}",
+            field.label_in(lang),
+            field.type,
+            field.required,
+            limits.get(field.type, ANSWER_LENGTH["text"]),
+            tuple(field.options),
+        )
+        for field in details.custom_fields
+    )
+    return asked
+
+
+def _answers(form: FormData, details: LinkDetails) -> tuple[dict[str, object], dict[str, object]]:
+    """What the payer entered for the customer details and the custom fields the link asks
+    (nothing else of the form is read)."""
+    customer: dict[str, object] = {
+        part: form.get(f"customer.{part}") for part in details.customer_fields
+    }
+    custom: dict[str, object] = {
+        field.key: form.get(f"custom_fields.{field.key}") for field in details.custom_fields
+    }
+    return customer, custom
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form (parsed once: the route's own form fields read the same)."""
+    return await request.form()
+
+
 def _link_page(
     request: Request,
     code: str,
@@ -96,6 +152,8 @@ def _link_page(
     error: str | None = None,
     offered: str | None = None,
     chosen: str | None = None,
+    typed: dict[str, str] | None = None,
+    invalid: str | None = None,
 ) -> Response:
     now = _paylink(request).now()
     left, seconds = "", 0
@@ -121,6 +179,9 @@ def _link_page(
         title=details.description,
         currency=details.currency,
         test_mode=details.mode == "test",
+        questions=questions(details, language(request)),
+        typed=typed or {},
+        invalid=invalid,
     )
 
 
@@ -128,6 +189,13 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
     """What went wrong with the form, in the page's language."""
     lang = language(request)
     t = PAGE_TEXT[lang]
+    if isinstance(error, AnswerInvalidError):
+        label = next(
+            (asked.label for asked in questions(details, lang) if asked.name == error.field),
+            error.field or "",
+        )
+        words = t.get(f"answer_{error.reason}", t["answer_text"])
+        return words.format(field=label, limit=error.limit)
     if error.type == "amount-invalid" and details.amount is None:
         span = format_link_amount(
             None, details.amount_min, details.amount_max, details.currency, lang, t
@@ -227,11 +295,13 @@ def open_link(code: str, request: Request) -> Response:
 def pay(
     code: str,
     request: Request,
+    form: Annotated[FormData, Depends(_form)],
     csrf: Annotated[str, Form()] = "",
     method: Annotated[str, Form()] = "",
     amount: Annotated[str, Form()] = "",
 ) -> Response:
-    """Start a payment by the chosen method; tampered forms get a 4xx page, nothing stored."""
+    """Start a payment by the chosen method, with the details and fields the link asks;
+    tampered forms and bad answers get a 4xx page saying what is wrong, nothing stored."""
     found = _link(request, code)
     if found is None:
         return _message(request, 404, "not_found")
@@ -242,10 +312,18 @@ def pay(
     if closed is not None:
         return closed
     offered: str | None = amount.strip() or None
+    customer, custom = _answers(form, details)
     try:
         # The channel is chosen per payment: sandbox in test mode, Winpay in live mode.
         payment_id = start_channel_payment(
-            request.app.state, _paylink(request), details, method, offered, merchant
+            request.app.state,
+            _paylink(request),
+            details,
+            method,
+            offered,
+            merchant,
+            customer=customer,
+            custom_fields=custom,
         )
     except ChannelUnavailableError:
         return _message(request, 503, "bad_request", merchant, "unavailable")
@@ -261,6 +339,12 @@ def pay(
             error=message,
             offered=offered,
             chosen=method if method in details.methods else None,
+            typed={
+                asked.name: value
+                for asked in questions(details, language(request))
+                if isinstance(value := form.get(asked.name), str)
+            },
+            invalid=error.field if isinstance(error, AnswerInvalidError) else None,
         )
     return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
 

@@ -149,11 +149,13 @@ class Shop:
         amount: str | None = None,
         client: Http | None = None,
         lang: str = "id",
+        answers: dict[str, str] | None = None,
     ) -> UUID:
-        """Open the page, submit the method form, follow to the instructions; the payment."""
+        """Open the page, submit the method form (with ``answers`` to the fields the link
+        asks: ``{"customer.phone": "0812…"}``), follow to the instructions; the payment."""
         http = client or self.client
         page = self.open(code, http, lang=lang)
-        form = {"csrf": csrf_of(page.text), "method": method}
+        form = {"csrf": csrf_of(page.text), "method": method, **(answers or {})}
         if amount is not None:
             form["amount"] = amount
         response = http.post(
