@@ -14,7 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.forms import (
+    CUSTOM_ROWS,
     EDIT_INPUTS,
+    ITEM_ROWS,
     LinkForm,
     domain_message,
     edit_changes,
@@ -44,6 +46,7 @@ from paylink_es.domain.errors import (
     SlugTakenError,
     TransitionInvalidError,
 )
+from paylink_es.domain.fields import CUSTOMER_PARTS
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
 from paylink_es.locale import WIB, event_label
@@ -148,6 +151,16 @@ def list_links(
     )
 
 
+# What both link forms (new, edit) lay out: the catalogues and the rows of their inputs.
+TERMS_INPUTS: dict[str, Any] = {
+    "methods": PAYMENT_METHODS,
+    "currencies": sorted(CURRENCY_EXPONENTS),
+    "item_rows": range(ITEM_ROWS),
+    "custom_rows": range(CUSTOM_ROWS),
+    "customer_parts": CUSTOMER_PARTS,
+}
+
+
 def _form_page(
     request: Request, staff: Staff, form: LinkForm | None, status: int = 200
 ) -> Response:
@@ -159,9 +172,7 @@ def _form_page(
         title=words(request)["create_title"],
         values=form.values if form else {"methods": ["va_bca", "va_bri", "qris"], "items": []},
         errors=form.errors if form else {},
-        methods=PAYMENT_METHODS,
-        currencies=sorted(CURRENCY_EXPONENTS),
-        item_rows=range(5),
+        **TERMS_INPUTS,
     )
 
 
@@ -334,8 +345,7 @@ def _edit_page(
         has_payments=details.uses > 0 or details.flagged_count > 0,
         values=values,
         errors=errors,
-        methods=PAYMENT_METHODS,
-        currencies=sorted(CURRENCY_EXPONENTS),
+        **TERMS_INPUTS,
     )
 
 

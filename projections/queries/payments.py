@@ -111,12 +111,22 @@ def list_payments(
 
 
 def all_payments(
-    models: ReadModels, merchant_id: UUID, mode: str, status: str | None = None
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    status: str | None = None,
+    link_id: UUID | None = None,
 ) -> Iterator[list[PaymentRow]]:
-    """Every payment, newest first, a keyset page at a time."""
+    """Every payment (of one link if given), newest first, a keyset page at a time."""
     return every_page(
         lambda cursor: list_payments(
-            models, merchant_id, mode, status=status, limit=EXPORT_PAGE, cursor=cursor
+            models,
+            merchant_id,
+            mode,
+            link_id=link_id,
+            status=status,
+            limit=EXPORT_PAGE,
+            cursor=cursor,
         )
     )
 
