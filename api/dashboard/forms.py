@@ -75,10 +75,15 @@ class LinkForm:
         head = re.split(r"[\[. ]", field_name, maxsplit=1)[0]
         if head == "customer":
             return field_name.replace(".", "_")
-        if head == "customer_fields":
-            part = field_name.partition(".")[2]
-            return f"ask_{part if part in CUSTOMER_PARTS else CUSTOMER_PARTS[0]}"
-        return {"line_items": "item_name_0", "custom_fields": "cf_key_0"}.get(head, head)
+        part = field_name.partition(".")[2]
+        if head == "customer_fields" and part in CUSTOMER_PARTS:
+            return f"ask_{part}"
+        # What the page asks as a whole (a link with payments keeps it): the form's.
+        return {
+            "line_items": "item_name_0",
+            "customer_fields": "form",
+            "custom_fields": "form",
+        }.get(head, head)
 
 
 def _row(rows: list[int], index: str) -> int:
