@@ -170,4 +170,3 @@ def form_inputs(html: str) -> dict[str, Any]:
     parser = _Inputs()
     parser.feed(html)
     return parser.values
-

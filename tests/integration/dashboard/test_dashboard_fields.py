@@ -113,7 +113,8 @@ def test_the_edit_form_changes_the_questions_until_the_first_payment(desk: Desk)
     link_id = desk.link(**SCHOOL_LINK)
     page = owner.get(f"/dashboard/links/{link_id}/edit").text
     form = form_inputs(page)
-    assert (form["ask_name"], form["ask_email"], form["ask_address"]) == ("required", "optional", "")
+    asks = (form["ask_name"], form["ask_email"], form["ask_address"])
+    assert asks == ("required", "optional", "")
     assert (form["cf_key_0"], form["cf_label_id_0"], form["cf_required_0"]) == (
         "student_id",
         "NIS",
