@@ -17,6 +17,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from paylink_es.application.details import LinkDetails
+from paylink_es.domain.errors import DomainError, InvalidFieldError
 from paylink_es.domain.fields import CUSTOMER_PARTS, LABEL_LANGUAGES, MAX_CUSTOM_FIELDS
 from paylink_es.locale import WIB
 
@@ -283,6 +284,16 @@ def domain_message(message: str, field_name: str | None) -> str:
     if field_name and message.startswith(f"{field_name}: "):
         return message[len(field_name) + 2 :]
     return message
+
+
+def error_text(error: DomainError, words: dict[str, str]) -> str:
+    """What the form says beside an input about a domain error: in the page's language when
+    the domain names the problem (``why_<problem>``), else the domain's own words."""
+    problem = error.problem if isinstance(error, InvalidFieldError) else None
+    said = words.get(f"why_{problem}") if problem else None
+    if said is not None:
+        return said.format(limit=getattr(error, "limit", None))
+    return domain_message(error.message, error.field)
 
 
 def _minute(instant: datetime | None) -> str:

@@ -18,9 +18,9 @@ from api.dashboard.forms import (
     EDIT_INPUTS,
     ITEM_ROWS,
     LinkForm,
-    domain_message,
     edit_changes,
     edit_values,
+    error_text,
     parse_link_form,
 )
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
@@ -196,7 +196,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
             staff.merchant_id, by=staff.user.email, mode=staff.mode, **form.fields
         )
     except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
-        form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
+        form.errors[form.input_for(error.field)] = error_text(error, words(request))
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     return RedirectResponse(f"/dashboard/links/{details.id}?notice=created_ok", 303)
 
@@ -382,9 +382,7 @@ async def edit(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response
         name = form.input_for(error.field)
         if name.startswith("item_"):  # the link's items fix its amount
             name = "amount"
-        form.errors[name if name in EDIT_INPUTS else "form"] = domain_message(
-            error.message, error.field
-        )
+        form.errors[name if name in EDIT_INPUTS else "form"] = error_text(error, words(request))
         status = 409 if isinstance(error, TransitionInvalidError) else 422
         return await run_in_threadpool(
             _edit_page, request, staff, details, form.values, form.errors, status

@@ -194,7 +194,7 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
             (asked.label for asked in questions(details, lang) if asked.name == error.field),
             error.field or "",
         )
-        words = t.get(f"answer_{error.reason}", t["answer_text"])
+        words = t.get(f"answer_{error.problem}", t["answer_text"])
         return words.format(field=label, limit=error.limit)
     if error.type == "amount-invalid" and details.amount is None:
         span = format_link_amount(

@@ -2,7 +2,8 @@
 
 Definitions are refused naming the exact place (``custom_fields[1].options[0]``), hostile
 values included (huge strings, control characters, wrong types), without echoing a huge
-value back; answers are refused with a reason the page can say in the payer's language.
+value back; answers are refused naming their problem, which the page says in the payer's
+language.
 """
 
 from __future__ import annotations
@@ -297,7 +298,7 @@ def test_answers_are_checked_normalised_and_empty_optional_ones_left_out() -> No
 
 
 @pytest.mark.parametrize(
-    ("customer", "custom", "field", "reason"),
+    ("customer", "custom", "field", "problem"),
     [
         ({"name": "  "}, {}, "customer.name", "required"),
         ({"name": None}, {}, "customer.name", "required"),
@@ -324,13 +325,13 @@ def test_answers_are_checked_normalised_and_empty_optional_ones_left_out() -> No
         ({}, {"siblings": "9" * 25}, "custom_fields.siblings", "too_long"),
     ],
 )
-def test_a_bad_answer_is_refused_with_its_reason(
-    customer: dict[str, object], custom: dict[str, object], field: str, reason: str
+def test_a_bad_answer_is_refused_naming_its_problem(
+    customer: dict[str, object], custom: dict[str, object], field: str, problem: str
 ) -> None:
     with pytest.raises(AnswerInvalidError) as refused:
         check_answers(SCHOOL, {**GOOD_CUSTOMER, **customer}, {**GOOD_CUSTOM, **custom})
-    assert (refused.value.field, refused.value.reason) == (field, reason)
-    if reason == "too_long":
+    assert (refused.value.field, refused.value.problem) == (field, problem)
+    if problem == "too_long":
         assert refused.value.limit is not None
     assert len(refused.value.message) < 300
 

@@ -19,12 +19,21 @@ class DomainError(Exception):
 
 
 class InvalidFieldError(DomainError):
-    """A field of a command has a value the domain does not accept."""
+    """A field of a command has a value the domain does not accept.
+
+    ``problem``, when given, says what is wrong in one word (``required``, ``too_long``,
+    ``text``, ``email``, ``phone``, …) so a page can say it in its reader's language;
+    ``limit`` is the length a ``too_long`` value exceeds.
+    """
 
     type = "invalid-field"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, problem: str | None = None, limit: int | None = None
+    ) -> None:
         super().__init__(f"{field}: {message}", field=field)
+        self.problem = problem
+        self.limit = limit
 
 
 class AmountInvalidError(InvalidFieldError):
@@ -35,16 +44,10 @@ class AmountInvalidError(InvalidFieldError):
 
 class AnswerInvalidError(InvalidFieldError):
     """What a payer entered on a link's page (a customer detail, a custom field) is missing
-    or not what the field takes; ``reason`` says which in one word (``required``,
-    ``too_long``, ``text``, ``email``, ``phone``, ``number``, ``option``, …) so the page can
-    say it in the payer's language, and ``limit`` is the length a ``too_long`` one exceeds."""
+    or not what the field takes; its ``problem`` says which (``required``, ``too_long``,
+    ``text``, ``email``, ``phone``, ``number``, ``option``)."""
 
     type = "answer-invalid"
-
-    def __init__(self, field: str, message: str, *, reason: str, limit: int | None = None) -> None:
-        super().__init__(field, message)
-        self.reason = reason
-        self.limit = limit
 
 
 class CurrencyUnsupportedError(InvalidFieldError):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from paylink_es.domain.errors import AnswerInvalidError, InvalidFieldError, TextInvalidError
+from paylink_es.domain.errors import AnswerInvalidError, InvalidFieldError
 from paylink_es.domain.validation import check_email, check_text, normalise_phone, require_text
 
 REQUIRED: Final = "required"
@@ -125,7 +125,9 @@ def check_customer_fields(value: object, where: str = "customer_fields") -> dict
             continue
         if rule not in (REQUIRED, OPTIONAL):
             raise InvalidFieldError(
-                f"{where}.{part}", "must be 'required' or 'optional' (or null: not asked)"
+                f"{where}.{part}",
+                "must be 'required' or 'optional' (or null: not asked)",
+                problem="rule",
             )
         asked[part] = str(rule)
     return asked
@@ -148,6 +150,7 @@ def check_custom_fields(value: object, where: str = "custom_fields") -> list[Cus
                 raise InvalidFieldError(
                     f"{where}[{index}].key",
                     f"{definition.key!r} is already the key of {where}[{earlier}]",
+                    problem="key_taken",
                 )
         checked.append(definition)
     return checked
@@ -166,10 +169,13 @@ def _definition(raw: object, where: str) -> CustomField:
         raise InvalidFieldError(
             f"{where}.key",
             f"must be 1-{KEY_LENGTH} lower-case letters, digits or _, starting with a letter",
+            problem="key",
         )
     kind = raw.get("type")
     if kind not in FIELD_TYPES:
-        raise InvalidFieldError(f"{where}.type", f"must be one of {', '.join(FIELD_TYPES)}")
+        raise InvalidFieldError(
+            f"{where}.type", f"must be one of {', '.join(FIELD_TYPES)}", problem="type"
+        )
     required = raw.get("required", False)
     if not isinstance(required, bool):
         raise InvalidFieldError(f"{where}.required", "must be true or false")
@@ -197,7 +203,7 @@ def _label(value: object, where: str) -> dict[str, str]:
         if text is not None:
             label[language] = text
     if not label:
-        raise InvalidFieldError(where, "must give the label in id, en or both")
+        raise InvalidFieldError(where, "must give the label in id, en or both", problem="label")
     return label
 
 
@@ -205,18 +211,26 @@ def _options(value: object, kind: str, where: str) -> list[str]:
     """A dropdown's 1-20 options, each 1-100 characters and given once; none for the rest."""
     if kind != "dropdown":
         if value is not None and value != []:
-            raise InvalidFieldError(where, f"only a dropdown has options, not a {kind} field")
+            raise InvalidFieldError(
+                where, f"only a dropdown has options, not a {kind} field", problem="no_options"
+            )
         return []
     if not isinstance(value, list | tuple) or not value:
-        raise InvalidFieldError(where, f"a dropdown needs a list of 1-{MAX_OPTIONS} options")
+        raise InvalidFieldError(
+            where, f"a dropdown needs a list of 1-{MAX_OPTIONS} options", problem="options"
+        )
     if len(value) > MAX_OPTIONS:
-        raise InvalidFieldError(where, f"has {len(value)} options; the limit is {MAX_OPTIONS}")
+        raise InvalidFieldError(
+            where,
+            f"has {len(value)} options; the limit is {MAX_OPTIONS}",
+            problem="options",
+        )
     options: list[str] = []
     for index, raw in enumerate(value):
         option = require_text(raw, f"{where}[{index}]", max_length=OPTION_LENGTH)
         if option in options:
             raise InvalidFieldError(
-                f"{where}[{index}]", f"repeats {where}[{options.index(option)}]"
+                f"{where}[{index}]", f"repeats {where}[{options.index(option)}]", problem="repeated"
             )
         options.append(option)
     return options
@@ -267,15 +281,12 @@ def _answer(part: str, value: object, where: str, required: bool) -> str | None:
     """One customer detail a payer entered (None: left empty, and optional)."""
     if _blank(value):
         if required:
-            raise AnswerInvalidError(where, "is required", reason="required")
+            raise AnswerInvalidError(where, "is required", problem="required")
         return None
-    _check_length(value, where, ANSWER_LENGTH[part])
     try:
         return _part(part, value, where)
-    except TextInvalidError as error:
-        raise AnswerInvalidError(where, _after(error, where), reason="text") from None
-    except InvalidFieldError as error:  # not an e-mail address, not a phone number
-        raise AnswerInvalidError(where, _after(error, where), reason=part) from None
+    except InvalidFieldError as error:  # too long, not text, not an address or a number
+        raise _answer_error(error, where) from None
 
 
 def _custom_answer(definition: CustomField, value: object) -> str | None:
@@ -283,33 +294,23 @@ def _custom_answer(definition: CustomField, value: object) -> str | None:
     where = f"custom_fields.{definition.key}"
     if _blank(value):
         if definition.required:
-            raise AnswerInvalidError(where, "is required", reason="required")
+            raise AnswerInvalidError(where, "is required", problem="required")
         return None
     limit = {"number": NUMBER_LENGTH, "dropdown": OPTION_LENGTH}.get(
         definition.type, ANSWER_LENGTH["text"]
     )
-    _check_length(value, where, limit)
     try:
         text = require_text(value, where, max_length=limit)
-    except TextInvalidError as error:
-        raise AnswerInvalidError(where, _after(error, where), reason="text") from None
+    except InvalidFieldError as error:
+        raise _answer_error(error, where) from None
     if definition.type == "number" and not _NUMBER.fullmatch(text):
-        raise AnswerInvalidError(where, "must be a number, like 12 or 2.5", reason="number")
+        raise AnswerInvalidError(where, "must be a number, like 12 or 2.5", problem="number")
     if definition.type == "dropdown" and text not in definition.options:
-        raise AnswerInvalidError(where, "must be one of the field's options", reason="option")
+        raise AnswerInvalidError(where, "must be one of the field's options", problem="option")
     return text
 
 
-def _check_length(value: object, where: str, limit: int) -> None:
-    if isinstance(value, str) and len(value.strip()) > limit:
-        raise AnswerInvalidError(
-            where,
-            f"is {len(value.strip())} characters; the limit is {limit}",
-            reason="too_long",
-            limit=limit,
-        )
-
-
-def _after(error: InvalidFieldError, where: str) -> str:
-    """An error's message without its ``field: `` prefix."""
-    return error.message.removeprefix(f"{where}: ")
+def _answer_error(error: InvalidFieldError, where: str) -> AnswerInvalidError:
+    """A check's error as a bad answer, with its problem (``text`` when it named none)."""
+    message = error.message.removeprefix(f"{where}: ")
+    return AnswerInvalidError(where, message, problem=error.problem or "text", limit=error.limit)

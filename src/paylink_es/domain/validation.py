@@ -29,23 +29,30 @@ def check_text(
     """Trim and check a human text: present if required, not too long, no control chars."""
     if value is None:
         if required:
-            raise TextInvalidError(field, "is required")
+            raise TextInvalidError(field, "is required", problem="required")
         return None
     if not isinstance(value, str):
-        raise TextInvalidError(field, f"must be text, got {type(value).__name__}")
+        raise TextInvalidError(field, f"must be text, got {type(value).__name__}", problem="text")
     text = value.strip()
     if multiline:  # browsers submit textarea line breaks as CRLF
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         if required:
-            raise TextInvalidError(field, "must not be empty")
+            raise TextInvalidError(field, "must not be empty", problem="required")
         return None
     if len(text) > max_length:
-        raise TextInvalidError(field, f"is {len(text)} characters; the limit is {max_length}")
+        raise TextInvalidError(
+            field,
+            f"is {len(text)} characters; the limit is {max_length}",
+            problem="too_long",
+            limit=max_length,
+        )
     allowed = {"\n", "\t"} if multiline else set()
     for char in text:
         if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
-            raise TextInvalidError(field, f"contains the control character U+{ord(char):04X}")
+            raise TextInvalidError(
+                field, f"contains the control character U+{ord(char):04X}", problem="text"
+            )
     return text
 
 
@@ -53,7 +60,7 @@ def require_text(value: object, field: str, *, max_length: int, multiline: bool 
     """Like :func:`check_text` for a field that must be present."""
     text = check_text(value, field, max_length=max_length, multiline=multiline)
     if text is None:
-        raise TextInvalidError(field, "is required")
+        raise TextInvalidError(field, "is required", problem="required")
     return text
 
 
@@ -100,7 +107,7 @@ def check_email(value: object, field: str) -> str | None:
     if text is None:
         return None
     if not _EMAIL.fullmatch(text):
-        raise InvalidFieldError(field, f"{text!r} is not an e-mail address")
+        raise InvalidFieldError(field, f"{text!r} is not an e-mail address", problem="email")
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -122,9 +129,11 @@ def normalise_phone(value: object, field: str) -> str | None:
     if digits.startswith("+620"):
         digits = "+62" + digits[4:]
     if not re.fullmatch(r"\+[1-9][0-9]{7,14}", digits):
-        raise InvalidFieldError(field, f"{text!r} is not a phone number")
+        raise InvalidFieldError(field, f"{text!r} is not a phone number", problem="phone")
     if digits.startswith("+62") and not re.fullmatch(r"\+62[1-9][0-9]{7,12}", digits):
-        raise InvalidFieldError(field, f"{text!r} is not an Indonesian phone number")
+        raise InvalidFieldError(
+            field, f"{text!r} is not an Indonesian phone number", problem="phone"
+        )
     return digits
 
 

@@ -88,24 +88,37 @@ def test_the_new_link_form_chooses_what_the_page_asks(desk: Desk) -> None:
     assert "Kelas [class] (pilihan: 7A, 7B, 8A)" in detail
 
 
-def test_a_bad_field_is_named_beside_its_input_and_nothing_is_stored(desk: Desk) -> None:
+# A bad field on the form -> the input it is named beside, and what is said there.
+BAD_FIELDS: dict[str, tuple[dict[str, str], str]] = {
+    "cf_options_2": ({"cf_options_2": ""}, "jenis Pilihan memerlukan 1-20 pilihan"),
+    "cf_key_2": ({"cf_key_2": "student_id"}, "sudah menjadi kunci kolom tambahan lain"),
+    "cf_label_id_0": (
+        {"cf_label_id_0": "", "cf_label_en_0": ""},
+        "isi label dalam Bahasa Indonesia, Inggris, atau keduanya",
+    ),
+    "cf_label_en_0": ({"cf_label_en_0": "x" * 81}, "terlalu panjang: paling banyak 80 karakter"),
+    "cf_options_0": ({"cf_options_0": "a"}, "hanya jenis Pilihan yang memiliki pilihan"),
+    "ask_phone": ({"ask_phone": "sometimes"}, "pilih Tidak ditanyakan, Opsional atau Wajib"),
+}
+
+
+def test_a_bad_field_is_named_beside_its_input_in_the_pages_language(desk: Desk) -> None:
     owner = desk.signed_in()
-    cases = {
-        "cf_options_2": {"cf_options_2": ""},  # a dropdown without options
-        "cf_key_2": {"cf_key_2": "student_id"},  # the key of row 0 again
-        "cf_label_id_0": {"cf_label_id_0": "", "cf_label_en_0": ""},
-        "cf_label_en_0": {"cf_label_en_0": "x" * 81},
-        "ask_phone": {"ask_phone": "sometimes"},
-    }
-    for name, change in cases.items():
+    for name, (change, said) in BAD_FIELDS.items():
         before = desk.shop.head()
         response = post(owner, "/dashboard/links", {**SCHOOL_FORM, **change})
         assert response.status_code == 422, name
         errors = field_errors(response.text)
         assert list(errors) == [name], errors
+        assert errors[name].endswith(f": {said}"), errors
         assert desk.shop.head() == before
         # what was typed comes back to correct
         assert 'value="student_id"' in response.text
+    english = post(owner, "/dashboard/links?lang=en", {**SCHOOL_FORM, "cf_key_2": "Kelas Siswa"})
+    assert field_errors(english.text) == {
+        "cf_key_2": "Key (e.g. student_id): must be 1-40 lower-case letters, digits or _, "
+        "starting with a letter"
+    }
 
 
 def test_the_edit_form_changes_the_questions_until_the_first_payment(desk: Desk) -> None:
