@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 
-from api import problems
+from api import docs, problems
 from api.auth import RateLimiter
 from api.bulk import upload_limits
 from api.bulk_jobs import BulkJobs
@@ -22,7 +22,7 @@ from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
 from api.routes import batches as batch_routes
-from api.routes import channels, links, money, page, payments, send, webhooks
+from api.routes import branding, channels, links, money, page, payments, send, webhooks
 from api.routes import winpay as winpay_routes
 from api.schemas import Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
@@ -118,8 +118,14 @@ def create_app(
             app.state.closed = True
 
     app = FastAPI(
-        title="Paylink ES", version=__version__, description=DESCRIPTION, lifespan=lifespan
+        title="Paylink ES",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.settings = settings
     app.state.services = services
     app.state.paylink = services.paylink
@@ -139,7 +145,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         direct=direct,
         positions=KeyPositions(),
-        larger_bodies=upload_limits(settings),
+        larger_bodies={**upload_limits(settings), **branding.logo_upload_limits()},
     )
     problems.install(app)
     app.include_router(batch_routes.router)  # before /v1/links/{link_id}: "batch" is no id
@@ -147,11 +153,13 @@ def create_app(
     app.include_router(send.router)
     app.include_router(payments.router)
     app.include_router(money.router)
+    app.include_router(branding.router)
     app.include_router(webhooks.router)
     app.include_router(channels.api_router)
     app.include_router(channels.router)
     app.include_router(winpay_routes.router)
     app.include_router(page.router)
+    app.include_router(branding.public_router)
     app.include_router(dashboard_router())
 
     @app.get("/healthz", tags=["operations"], response_model=Liveness)

@@ -8,17 +8,21 @@ import secrets
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import segno
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
+from paylink_es.domain.branding import DEFAULT_COLOR, NO_BRAND
 from paylink_es.locale import (
     LANGUAGES,
     PAGE_TEXT,
     Language,
+    format_digits,
     format_instant,
     format_link_amount,
     format_money,
@@ -41,7 +45,9 @@ _FORM_ACTION = re.compile(r"/(pay|simulate|card)$")
 
 def page_templates() -> Jinja2Templates:
     """The page templates (the app factory builds them once)."""
-    return Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    built = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    built.env.filters["digits"] = format_digits
+    return built
 
 
 def templates(request: Request) -> Jinja2Templates:
@@ -101,11 +107,23 @@ def is_preview_fetch(request: Request) -> bool:
     return request.method == "HEAD" or bool(PREVIEW_AGENTS.search(agent))
 
 
+def merchant_brand(request: Request, merchant_id: UUID) -> str:
+    """The name the merchant's page shows (its display name, else its registered name);
+    the rest of its brand (colour, logo) goes to every page of this request
+    (:func:`render`), whichever answer it turns out to be."""
+    paylink: Paylink = request.app.state.paylink
+    branding = paylink.merchants.branding(merchant_id)
+    request.state.brand = branding.brand
+    return branding.shown_name
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page in the visitor's language, keeping its session and language cookies."""
+    """Render a page in the visitor's language, keeping its session and language cookies;
+    in the brand of the merchant :func:`merchant_brand` looked up (else the platform's)."""
     lang = language(request)
     currency = context.get("currency", "IDR")
     words = PAGE_TEXT[lang]
+    brand = getattr(request.state, "brand", None) or NO_BRAND
     page = templates(request).TemplateResponse(
         request,
         name,
@@ -121,6 +139,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
             ),
             "title": context.get("title", words["title"]),
             "status": status,
+            "brand": brand,
+            "brand_color": brand.color or DEFAULT_COLOR,
             # Where the language switch points: the page itself, never a form's action.
             "here": _FORM_ACTION.sub("", request.url.path),
             **context,
@@ -142,6 +162,36 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return page
 
 
+PAYMENT_COOKIE = "pl_payment"
+
+
+def remember_payment(request: Request, response: Response, code: str, payment: UUID) -> None:
+    """Tell this browser's later visits to link ``code`` which payment it started there
+    (signed, so a visitor cannot name another's): a paid link's page then offers its
+    receipt to the one who paid, and to no one else."""
+    token = signer(request, "page:payment").token(f"{code}:{payment}")
+    response.set_cookie(
+        PAYMENT_COOKIE,
+        f"{payment}.{token}",
+        path=f"/l/{code}",
+        max_age=90 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.environment == "production",
+    )
+
+
+def remembered_payment(request: Request, code: str) -> UUID | None:
+    """The payment this browser started on link ``code``, if its cookie is genuine."""
+    payment, _, token = request.cookies.get(PAYMENT_COOKIE, "").partition(".")
+    if not signer(request, "page:payment").token_ok(f"{code}:{payment}", token):
+        return None
+    try:
+        return UUID(payment)
+    except ValueError:
+        return None
+
+
 def qr_svg(text: str) -> bytes:
     """A QR code as SVG."""
     out = io.BytesIO()
@@ -154,3 +204,24 @@ def qr_png(text: str) -> bytes:
     out = io.BytesIO()
     segno.make(text, error="m").save(out, kind="png", scale=8, border=2)
     return out.getvalue()
+
+
+def render_message(
+    request: Request,
+    status: int,
+    key: str,
+    merchant: str | None = None,
+    detail_key: str | None = None,
+) -> HTMLResponse:
+    """A page that only says something: its heading is catalogue entry ``key``, its text
+    ``detail_key`` (by default ``{key}_detail``)."""
+    t = PAGE_TEXT[language(request)]
+    return render(
+        request,
+        "message.html",
+        status=status,
+        heading=t[key],
+        detail=t.get(detail_key or f"{key}_detail", ""),
+        merchant=merchant,
+        title=t[key],
+    )

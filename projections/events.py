@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 from paylink_es.domain.aggregate import UnknownEventError, event_type
 from paylink_es.domain.idempotency import IdempotentRequest
 from paylink_es.domain.link import LinkCodeIndex, PaymentLink
+from paylink_es.domain.logo import LogoImage
 from paylink_es.domain.merchant import ApiKeyIndex, Merchant
 from paylink_es.domain.payment import ChannelPaymentIndex, Payment
 from paylink_es.domain.settlement import Funds, Payout, SettlementBatch
@@ -31,6 +32,7 @@ EventType = type[DomainEvent]
 AGGREGATES: tuple[type[Aggregate], ...] = (
     Merchant,
     ApiKeyIndex,
+    LogoImage,
     PaymentLink,
     LinkCodeIndex,
     Payment,

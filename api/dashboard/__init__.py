@@ -2,7 +2,7 @@
 
 Sign-in with argon2 passwords (``paylink users create``), signed session cookies,
 CSRF tokens on every form, owner and viewer roles, pages for links, payments,
-settlements, webhooks, API keys and audit, live numbers over server-sent events,
+settlements, webhooks, API keys, branding and audit, live numbers over server-sent events,
 streamed CSV exports and server-rendered SVG charts, in Bahasa Indonesia and English.
 """
 
@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dashboard import auth_routes, bulk, developers, exports, links, money, overview, sse
+from api.dashboard import (
+    auth_routes,
+    branding,
+    bulk,
+    developers,
+    exports,
+    links,
+    money,
+    overview,
+    sse,
+)
 
 
 def dashboard_router() -> APIRouter:
     """Every dashboard route, for ``create_app`` to include."""
     router = APIRouter(include_in_schema=False)
     # bulk before links: /dashboard/links/bulk is no link's id
-    for module in (auth_routes, overview, bulk, links, money, developers, sse, exports):
+    for module in (auth_routes, overview, bulk, links, money, developers, branding, sse, exports):
         router.include_router(module.router)
     return router

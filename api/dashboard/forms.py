@@ -288,11 +288,11 @@ def domain_message(message: str, field_name: str | None) -> str:
 
 def error_text(error: DomainError, words: dict[str, str]) -> str:
     """What the form says beside an input about a domain error: in the page's language when
-    the domain names the problem (``why_<problem>``), else the domain's own words."""
-    problem = error.problem if isinstance(error, InvalidFieldError) else None
-    said = words.get(f"why_{problem}") if problem else None
-    if said is not None:
-        return said.format(limit=getattr(error, "limit", None))
+    the domain names its kind (``why_<kind>``), else the domain's own words."""
+    if isinstance(error, InvalidFieldError) and error.kind is not None:
+        said = words.get(f"why_{error.kind}")
+        if said is not None:
+            return said.format(**error.params)
     return domain_message(error.message, error.field)
 
 

@@ -47,6 +47,7 @@ NAV = (
     ("settlements", "/dashboard/settlements"),
     ("webhooks", "/dashboard/webhooks"),
     ("keys", "/dashboard/keys"),
+    ("branding", "/dashboard/branding"),
     ("audit", "/dashboard/audit"),
 )
 

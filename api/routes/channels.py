@@ -10,12 +10,13 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import IdempotencyKey, Owner
 from api.deps import PaylinkDep
 from api.idempotency import run_idempotent
+from api.pages import language, render, render_message
 from api.problems import ProblemError
 from api.sandbox import sandbox, simulate
 from api.schemas import COMMON_PROBLEMS, problem_responses
@@ -83,21 +84,26 @@ async def sandbox_callback(request: Request) -> Response:
 
 @router.get("/sandbox/ewallet/{payment_id}")
 def ewallet_page(payment_id: UUID, request: Request) -> Response:
-    """The sandbox e-wallet: one button that approves the payment."""
+    """The sandbox e-wallet: the payment, in the customer's language, and one button."""
     paylink: Paylink = request.app.state.paylink
     try:
         payment = paylink.payments.get(payment_id)
+        link = paylink.links.get(payment.link_id)
     except NotFoundError:
-        return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
-    html = (
-        "<!doctype html><html lang=en><meta name=viewport content='width=device-width'>"
-        "<title>Sandbox e-wallet</title><body style='font-family:system-ui;max-width:26rem;"
-        "margin:2rem auto;padding:1rem'><h1>Sandbox e-wallet</h1>"
-        f"<p>Approve a payment of {payment.amount}?</p>"
-        f"<form method=post action='/sandbox/ewallet/{payment_id}/approve'>"
-        "<button style='font-size:1.1rem;padding:.8rem 1.5rem'>Approve</button></form>"
+        return render_message(request, 404, "not_found")
+    if link.mode != "test" or payment.channel != "sandbox":
+        return render_message(request, 404, "not_found")
+    return render(
+        request,
+        "ewallet.html",
+        payment=payment,
+        link=link,
+        wallet=payment.instructions.get("wallet", ""),
+        merchant=paylink.merchants.name(link.merchant_id),
+        currency=payment.amount.currency,
+        title=link.description,
+        test_mode=True,
     )
-    return HTMLResponse(html)
 
 
 @router.post("/sandbox/ewallet/{payment_id}/approve")
@@ -111,12 +117,12 @@ def ewallet_approve(
         payment = paylink.payments.get(payment_id)
         link = paylink.links.get(payment.link_id)
     except NotFoundError:
-        return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
+        return render_message(request, 404, "not_found")
     if link.mode != "test" or payment.channel != "sandbox":
-        return HTMLResponse("<h1>Not available</h1>", status_code=404)
+        return render_message(request, 404, "not_found")
     if payment.status == "initiated":  # approving twice pays once
         simulate(request, payment)
-    return RedirectResponse(f"/l/{link.code}/p/{payment_id}", 303)
+    return RedirectResponse(f"/l/{link.code}/p/{payment_id}?lang={language(request)}", 303)
 
 
 class SandboxPayment(BaseModel):

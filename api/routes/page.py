@@ -28,9 +28,13 @@ from api.pages import (
     csrf_token,
     is_preview_fetch,
     language,
+    merchant_brand,
     qr_png,
     qr_svg,
+    remember_payment,
+    remembered_payment,
     render,
+    render_message,
     visitor_id,
 )
 from api.sandbox import simulate
@@ -38,9 +42,9 @@ from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import AnswerInvalidError, DomainError, NotFoundError
 from paylink_es.domain.fields import ANSWER_LENGTH, NUMBER_LENGTH, OPTION_LENGTH, REQUIRED
-from paylink_es.domain.methods import PAYMENT_METHODS, method_family
+from paylink_es.domain.methods import method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
-from paylink_es.locale import PAGE_TEXT, Language, format_link_amount
+from paylink_es.locale import PAGE_TEXT, Language, format_link_amount, method_name, read_amount
 
 router = APIRouter(include_in_schema=False)
 FAMILIES = ("virtual_account", "qris", "ewallet", "card", "retail")
@@ -52,39 +56,21 @@ def _paylink(request: Request) -> Paylink:
     return paylink
 
 
-def _message(
-    request: Request,
-    status: int,
-    key: str,
-    merchant: str | None = None,
-    detail_key: str | None = None,
-) -> Response:
-    t = PAGE_TEXT[language(request)]
-    return render(
-        request,
-        "message.html",
-        status=status,
-        heading=t[key],
-        detail=t.get(detail_key or f"{key}_detail", ""),
-        merchant=merchant,
-        title=t[key],
-    )
-
-
 def _link(request: Request, code: str) -> tuple[LinkDetails, str] | None:
     paylink = _paylink(request)
     try:
         details = paylink.links.get(paylink.links.id_for_code(code))
     except NotFoundError:
         return None
-    return details, paylink.merchants.name(details.merchant_id)
+    return details, merchant_brand(request, details.merchant_id)
 
 
 def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tuple[str, str]]]]:
     # Only what a channel here can take and confirm: a live card payment is never offered.
     methods = offered_methods(request.app.state, details)
+    lang = language(request)
     return [
-        (family, [(m, PAYMENT_METHODS[m][1]) for m in methods if method_family(m) == family])
+        (family, [(m, method_name(m, lang)) for m in methods if method_family(m) == family])
         for family in FAMILIES
         if any(method_family(m) == family for m in methods)
     ]
@@ -185,7 +171,9 @@ def _link_page(
     )
 
 
-def _form_error(request: Request, error: DomainError, details: LinkDetails) -> str:
+def _form_error(
+    request: Request, error: DomainError, details: LinkDetails, offered: str | None
+) -> str:
     """What went wrong with the form, in the page's language."""
     lang = language(request)
     t = PAGE_TEXT[lang]
@@ -194,9 +182,11 @@ def _form_error(request: Request, error: DomainError, details: LinkDetails) -> s
             (asked.label for asked in questions(details, lang) if asked.name == error.field),
             error.field or "",
         )
-        words = t.get(f"answer_{error.problem}", t["answer_text"])
-        return words.format(field=label, limit=error.limit)
+        words = t.get(f"answer_{error.kind}", t["answer_text"])
+        return words.format(field=label, **error.params)
     if error.type == "amount-invalid" and details.amount is None:
+        if offered is not None and not offered.isdigit():
+            return t["amount_unreadable"]
         span = format_link_amount(
             None, details.amount_min, details.amount_max, details.currency, lang, t
         )
@@ -230,9 +220,28 @@ def _closed(request: Request, details: LinkDetails, merchant: str) -> Response |
         detail=t.get(f"{details.status}_detail", ""),
         merchant=merchant,
         title=t[details.status],
+        about=details.description,  # what the link was for
+        receipt_url=_receipt_of_this_visitor(request, details),
         return_url=back,
         redirect_delay=REDIRECT_DELAY_S,
     )
+
+
+def _receipt_of_this_visitor(request: Request, details: LinkDetails) -> str | None:
+    """The receipt of the payment this browser made on the link, if it was paid."""
+    payment_id = remembered_payment(request, details.code)
+    if payment_id is None:
+        return None
+    try:
+        payment = _paylink(request).payments.get(payment_id)
+    except NotFoundError:
+        return None
+    if payment.link_id != details.id:
+        return None
+    done = _outcome(details, payment)
+    if done is None or done.result != SUCCESS:
+        return None
+    return f"/l/{details.code}/p/{payment.id}?lang={language(request)}"
 
 
 def _outcome(details: LinkDetails, payment: PaymentDetails | None = None) -> Outcome | None:
@@ -272,7 +281,7 @@ def open_link(code: str, request: Request) -> Response:
     """The link's page; the first visit of a visitor session records an Opened event."""
     found = _link(request, code)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     details, merchant = found
     closed = _closed(request, details, merchant)
     if closed is not None:
@@ -304,14 +313,15 @@ def pay(
     tampered forms and bad answers get a 4xx page saying what is wrong, nothing stored."""
     found = _link(request, code)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     details, merchant = found
     if not csrf_ok(request, code, csrf):
-        return _message(request, 403, "bad_request", merchant, "forbidden")
+        return render_message(request, 403, "bad_request", merchant, "forbidden")
     closed = _closed(request, details, merchant)
     if closed is not None:
         return closed
-    offered: str | None = amount.strip() or None
+    # "25.000" as Indonesians write it (or "25,000", "Rp 25.000") is read as 25000.
+    offered: str | None = read_amount(amount, details.currency) or None
     customer, custom = _answers(form, details)
     try:
         # The channel is chosen per payment: sandbox in test mode, Winpay in live mode.
@@ -326,10 +336,10 @@ def pay(
             custom_fields=custom,
         )
     except ChannelUnavailableError:
-        return _message(request, 503, "bad_request", merchant, "unavailable")
+        return render_message(request, 503, "bad_request", merchant, "unavailable")
     except DomainError as error:
         status = 409 if error.type == "link-not-payable" else 400
-        message = _form_error(request, error, details)
+        message = _form_error(request, error, details, offered)
         return _link_page(
             request,
             code,
@@ -337,7 +347,7 @@ def pay(
             merchant,
             status=status,
             error=message,
-            offered=offered,
+            offered=amount.strip() or None,  # as typed, to correct
             chosen=method if method in details.methods else None,
             typed={
                 asked.name: value
@@ -346,7 +356,9 @@ def pay(
             },
             invalid=error.field if isinstance(error, AnswerInvalidError) else None,
         )
-    return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+    started = RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
+    remember_payment(request, started, code, payment_id)
+    return started
 
 
 def _payment(
@@ -382,7 +394,7 @@ def _context(
         "csrf": csrf_token(request, code),
         "currency": payment.amount.currency,
         "test_mode": details.mode == "test",
-        "method_label": PAYMENT_METHODS[payment.method][1],
+        "method_label": method_name(payment.method, language(request)),
         "title": details.description,
     }
 
@@ -393,7 +405,7 @@ def payment_page(code: str, payment_id: UUID, request: Request) -> Response:
     there is an outcome, which sends the customer back to the merchant."""
     found = _payment(request, code, payment_id)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     context = _context(request, code, *found)
     template = "receipt_page.html" if context["outcome"] is not None else "payment.html"
     return render(request, template, **context)
@@ -417,7 +429,7 @@ def return_from_payment(code: str, payment_id: UUID, request: Request) -> Respon
     payment's page while there is no outcome (or no URL for it)."""
     found = _payment(request, code, payment_id)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     target = _merchant_url(request, found[0], found[2], signed=True)
     if target is None:
         return _see_other(f"/l/{code}/p/{payment_id}?lang={language(request)}")
@@ -430,7 +442,7 @@ def return_from_link(code: str, request: Request) -> Response:
     to the link's page otherwise."""
     found = _link(request, code)
     if found is None:
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     target = _merchant_url(request, found[0], signed=True)
     if target is None:
         return _see_other(f"/l/{code}?lang={language(request)}")
@@ -444,9 +456,9 @@ def simulate_payment(
     """Test mode: the sandbox pays, by a signed callback over HTTP to our own endpoint."""
     found = _payment(request, code, payment_id)
     if found is None or found[0].mode != "test" or found[2].channel != "sandbox":
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     if not csrf_ok(request, code, csrf):
-        return _message(request, 403, "bad_request", found[1], "forbidden")
+        return render_message(request, 403, "bad_request", found[1], "forbidden")
     if found[2].status == "initiated":  # a second click pays nothing more
         simulate(request, found[2])
     return RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
@@ -476,9 +488,9 @@ def pay_by_card(
         or found[0].mode != "test"
         or found[2].channel != "sandbox"
     ):
-        return _message(request, 404, "not_found")
+        return render_message(request, 404, "not_found")
     if not csrf_ok(request, code, csrf):
-        return _message(request, 403, "bad_request", found[1], "forbidden")
+        return render_message(request, 403, "bad_request", found[1], "forbidden")
     number = card_number.replace(" ", "")
     month, _, year = card_expiry.partition("/")
     valid = (

@@ -78,4 +78,23 @@
       }, function () { window.setTimeout(pollBulk, 1000); });
   }
   if (bulk && window.fetch && bulk.getAttribute("data-finished") !== "true") pollBulk();
+  // The branding form: the button preview takes the colour as it is typed or picked
+  // (the server checks it, and its contrast, when the form is saved).
+  var colorText = document.querySelector("[data-brand-color]");
+  var picker = document.querySelector("[data-brand-picker]");
+  var preview = document.querySelector("[data-testid=preview-button]");
+  var fallback = document.querySelector("[data-default-color]");
+  function showColor() {
+    var typed = colorText.value.trim();
+    var valid = /^#[0-9a-fA-F]{6}$/.test(typed);
+    preview.style.backgroundColor = valid ? typed : fallback.getAttribute("data-default-color");
+    if (valid && picker) picker.value = typed.toLowerCase();
+  }
+  if (colorText && preview && fallback) {
+    colorText.addEventListener("input", showColor);
+    if (picker) {
+      picker.addEventListener("input", function () { colorText.value = picker.value; showColor(); });
+    }
+    showColor();
+  }
 })();

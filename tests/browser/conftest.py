@@ -4,7 +4,9 @@ No Chromium (or no Playwright) means the browser tests skip, loudly; with
 ``PAYLINK_REQUIRE_BROWSER=1`` (CI sets it) they fail instead. The app runs in a real
 uvicorn on 127.0.0.1 with ``base_url`` set to itself, on a SQLite store, for the whole
 module; each test gets a fresh browser context (new cookies: a new visitor) on a
-390x844 phone viewport. Screenshots of each step go to ``test-output/screenshots/``.
+390x844 phone viewport. Dashboard modules name their ``OWNER``: ``desk`` serves the app
+with its read models and that owner, ``owner`` is a desktop page signed in as them.
+Screenshots of each step go to ``test-output/screenshots/``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
-from tests.browser.support import Shoot
+from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
 from tests.support.loud_skips import shout_if_skipped, unavailable
 from tests.support.shop import Shop, shop
 
@@ -108,6 +110,27 @@ def served(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) ->
         settings = Settings(data_dir=tmp_path_factory.mktemp("browser") / "var")
     with shop(settings, server_clock, served=True) as built:
         yield built
+
+
+@pytest.fixture(scope="module")
+def desk(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_clock: FakeClock,
+) -> Iterator[Shop]:
+    """The app in uvicorn with its read models running, one merchant and its owner (the
+    test module's ``OWNER``), for the module."""
+    owner: str = request.module.OWNER
+    with desk_with_owner(tmp_path_factory.mktemp("desk"), server_clock, owner) as built:
+        yield built
+
+
+@pytest.fixture
+def owner(request: pytest.FixtureRequest, browser: Browser, desk: Shop) -> Iterator[Page]:
+    """A desktop-sized page, signed in as the test module's ``OWNER``."""
+    with desktop_page(browser) as signed_in:
+        sign_in(signed_in, desk, request.module.OWNER)
+        yield signed_in
 
 
 @contextmanager

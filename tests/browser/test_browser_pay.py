@@ -78,7 +78,8 @@ def test_va_on_a_phone_turns_into_the_receipt_without_reload(
     page.get_by_role("button", name="Lanjutkan pembayaran").click()
     page.wait_for_url(re.compile(rf"/l/{code}/p/"))
     number = page.get_by_test_id("va-number")
-    expect(number).to_have_text(re.compile(r"^2620\d{12}$"))
+    expect(number).to_have_text(re.compile(r"^2620( \d{4}){3}$"))  # in fours, as banks print
+    _fits_on_one_line(page, "va-number")
     expect(page.get_by_role("heading", name="Nomor Virtual Account — BRI")).to_be_visible()
     expect(page.get_by_test_id("waiting")).to_have_text("Menunggu pembayaran…")
     expect(page.locator("button[data-copy=va-number]")).to_be_visible()
@@ -112,11 +113,12 @@ def test_copy_button_copies_the_va_number(page: Page, served: Shop, shoot: Shoot
     page.goto(url)
     page.get_by_role("button", name="Lanjutkan pembayaran").click()
     number = page.get_by_test_id("va-number").inner_text()
-    assert re.fullmatch(r"8902\d{12}", number)
+    assert re.fullmatch(r"8902( \d{4}){3}", number)
     copy = page.locator("button[data-copy=va-number]")  # its label: see test_page_render
     copy.click()
     expect(copy).to_have_text("Tersalin")
-    assert page.evaluate("navigator.clipboard.readText()") == number
+    # The digits alone, as a bank's app wants them pasted.
+    assert page.evaluate("navigator.clipboard.readText()") == number.replace(" ", "")
     shoot(page, "01-copied")
 
 
@@ -229,3 +231,34 @@ def test_a_paid_link_lands_the_customer_on_the_merchants_success_page(
     checked = readme_recipe()(landed, secret.json()["secret"])
     assert checked is not None, "the landing URL verifies with the merchant's redirect secret"
     assert checked["paylink_payment_id"] == str(payment_id)
+
+
+def test_an_e_wallet_payment_through_the_sandbox_wallet_in_indonesian(
+    page: Page, served: Shop, shoot: Shoot
+) -> None:
+    url, code = _link_url(served, methods=["ewallet_ovo"])
+    page.goto(url)
+    page.get_by_role("button", name="Lanjutkan pembayaran").click()
+    page.get_by_role("link", name="Lanjut ke OVO").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("OVO (sandbox)")
+    expect(page.get_by_text("Setujui pembayaran Rp 150.000 kepada Toko Budi Jaya?")).to_be_visible()
+    expect(page.get_by_text("MODE UJI")).to_be_visible()
+    shoot(page, "01-wallet")
+    page.get_by_role("button", name="Setujui pembayaran").click()
+    page.wait_for_url(re.compile(rf"/l/{code}/p/"))
+    expect(page.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
+    shoot(page, "02-receipt")
+
+
+def _fits_on_one_line(page: Page, test_id: str) -> None:
+    """The element is one line, inside the screen (a phone is 390 px wide)."""
+    box = page.get_by_test_id(test_id).bounding_box()
+    assert box is not None
+    line = page.evaluate(
+        f"parseFloat(getComputedStyle(document.querySelector('[data-testid={test_id}]'))"
+        ".lineHeight)"
+    )
+    width = page.evaluate("window.innerWidth")
+    assert box["height"] < 1.5 * line, box
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= width, (box, width)

@@ -22,10 +22,9 @@ from playwright.sync_api import Browser, Frame, Page, expect
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.browser.conftest import PHONE
-from tests.browser.support import Shoot
+from tests.browser.support import PASSWORD, Shoot, desktop_page, sign_in
 from tests.support.shop import Shop, shop
 
-PASSWORD = "correct horse battery"
 OWNER = "owner@dashboard.example"
 VIEWER = "viewer@dashboard.example"
 
@@ -44,30 +43,15 @@ def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> I
 @pytest.fixture
 def desktop(browser: Browser) -> Iterator[Page]:
     """A desktop-sized page in a fresh context (no session)."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _sign_in(page: Page, desk: Shop, email: str) -> None:
-    page.goto(f"{desk.url}/dashboard")
-    page.wait_for_url(re.compile(r"/dashboard/login"))
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(f"{desk.url}/dashboard")
+    with desktop_page(browser) as fresh:
+        yield fresh
 
 
 def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
     desktop: Page, browser: Browser, desk: Shop, shoot: Shoot
 ) -> None:
     page = desktop
-    _sign_in(page, desk, OWNER)
+    sign_in(page, desk, OWNER)
     expect(page.get_by_test_id("who")).to_contain_text(OWNER)
     shoot(page, "01-overview-empty")
 
@@ -148,7 +132,7 @@ def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
 
 def test_a_viewer_cannot_reach_owner_actions(desktop: Page, desk: Shop, shoot: Shoot) -> None:
     page = desktop
-    _sign_in(page, desk, VIEWER)
+    sign_in(page, desk, VIEWER)
     page.goto(f"{desk.url}/dashboard/links")
     expect(page.get_by_test_id("new-link")).to_have_count(0)
     response = page.goto(f"{desk.url}/dashboard/links/new")
@@ -162,7 +146,7 @@ def test_a_viewer_cannot_reach_owner_actions(desktop: Page, desk: Shop, shoot: S
 
 def test_a_tampered_csrf_token_gives_a_403_page(desktop: Page, desk: Shop, shoot: Shoot) -> None:
     page = desktop
-    _sign_in(page, desk, OWNER)
+    sign_in(page, desk, OWNER)
     page.goto(f"{desk.url}/dashboard/keys")
     before = page.locator("tr[data-key]").count()
     page.evaluate(

@@ -19,48 +19,18 @@ pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from paylink_es.settings import Settings
-from tests.browser.support import Shoot
-from tests.support.shop import Shop, shop
+from tests.browser.support import Shoot, desktop_page, sign_in
+from tests.support.shop import Shop
 
-PASSWORD = "correct horse battery"
 OWNER = "owner@bulk.example"
 HEADER = "reference_id,description,amount,methods,customer_email,send_email"
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("bulk") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
-        yield built
 
 
 @pytest.fixture
 def desktop(browser: Browser) -> Iterator[Page]:
     """A desktop-sized page in a fresh context (no session), downloads allowed."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900},
-        locale="id-ID",
-        timezone_id="Asia/Jakarta",
-        accept_downloads=True,
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _sign_in(page: Page, desk: Shop) -> None:
-    page.goto(f"{desk.url}/dashboard")
-    page.wait_for_url(re.compile(r"/dashboard/login"))
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(f"{desk.url}/dashboard")
+    with desktop_page(browser, accept_downloads=True) as fresh:
+        yield fresh
 
 
 def _choose(page: Page, name: str, text: str) -> None:
@@ -72,7 +42,7 @@ def test_a_small_csv_runs_to_100_percent_and_its_results_download(
     desktop: Page, desk: Shop, shoot: Shoot, tmp_path: Path
 ) -> None:
     page = desktop
-    _sign_in(page, desk)
+    sign_in(page, desk, OWNER)
     page.get_by_role("link", name="Tautan", exact=True).click()
     page.get_by_test_id("bulk-links").click()
     expect(page.get_by_role("heading", name="Tautan massal")).to_be_visible()
@@ -117,7 +87,7 @@ def test_the_bar_moves_while_a_larger_file_runs_without_reloading_the_page(
     desktop: Page, desk: Shop, shoot: Shoot
 ) -> None:
     page = desktop
-    _sign_in(page, desk)
+    sign_in(page, desk, OWNER)
     page.goto(f"{desk.url}/dashboard/links/bulk")
     rows = "".join(f"MOVE-{i:04d},Barang {i},{10_000 + i},qris,,\n" for i in range(3_000))
     _choose(page, "banyak.csv", f"{HEADER}\n{rows}")

@@ -8,53 +8,18 @@ Screenshots go to test-output/screenshots.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, Page, expect
 
-from paylink_es.domain.clock import FakeClock
-from paylink_es.settings import Settings
 from tests.browser.conftest import PHONE
 from tests.browser.support import Shoot
-from tests.support.shop import Shop, shop
+from tests.support.shop import Shop
 
-PASSWORD = "correct horse battery"
 OWNER = "owner@manage.example"
 MESSAGE = "Stok habis, buka lagi Senin depan."
-
-
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, server_clock: FakeClock) -> Iterator[Shop]:
-    """The app in uvicorn with its read models running, one merchant and its owner."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("manage") / "var")
-    with shop(settings, server_clock, served=True, run_projections=True) as built:
-        built.paylink.users.create_user(built.merchant_id, OWNER, PASSWORD, "owner", "Budi")
-        yield built
-
-
-@pytest.fixture
-def owner(browser: Browser, desk: Shop) -> Iterator[Page]:
-    """A desktop-sized page, signed in as the owner."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    try:
-        page.goto(f"{desk.url}/dashboard")
-        page.wait_for_url(re.compile(r"/dashboard/login"))
-        page.get_by_label("E-mail").fill(OWNER)
-        page.get_by_label("Kata sandi").fill(PASSWORD)
-        page.get_by_role("button", name="Masuk").click()
-        page.wait_for_url(f"{desk.url}/dashboard")
-        yield page
-    finally:
-        context.close()
 
 
 def test_a_deactivated_link_shows_the_message_and_a_reactivated_one_its_methods(

@@ -18,11 +18,13 @@ from paylink_es.locale import (
     PAGE_TEXT,
     WIB,
     Language,
+    format_digits,
     format_instant,
     format_link_amount,
     format_money,
     language_of,
     other_language,
+    read_amount,
 )
 
 CATALOGUES = {"page": PAGE_TEXT, "dashboard": DASHBOARD_TEXT, "messages": MESSAGE_TEXT}
@@ -100,6 +102,38 @@ def test_the_written_amount_reads_back_exactly(
     assert digits.count(".") == (1 if exponent else 0)
     value = Decimal(digits) * 10**exponent * (-1 if negative else 1)
     assert value == minor
+
+
+@given(
+    whole=st.integers(min_value=0, max_value=10**15),
+    language=st.sampled_from(LANGUAGES),
+    with_symbol=st.booleans(),
+)
+def test_a_rupiah_amount_as_it_is_written_is_read_back_as_typed(
+    whole: int, language: Language, with_symbol: bool
+) -> None:
+    shown = format_money(whole, "IDR", language)
+    typed = shown if with_symbol else shown.partition(" ")[2]
+    assert read_amount(typed, "IDR") == str(whole)
+
+
+@pytest.mark.parametrize(
+    "typed", ["25.5", "25.00", "1.00.000", "1.000,000", "1,000.000", "-5", "abc", "2 5", "1e5"]
+)
+def test_an_amount_that_could_mean_two_things_is_left_for_the_check_to_refuse(
+    typed: str,
+) -> None:
+    assert read_amount(typed, "IDR") == typed
+
+
+def test_amounts_in_a_currency_with_cents_are_not_reinterpreted() -> None:
+    assert read_amount(" 1,000.50 ", "USD") == "1,000.50"
+
+
+def test_a_va_number_is_shown_in_fours_as_banks_print_it() -> None:
+    assert format_digits("3901716810411330") == "3901 7168 1041 1330"
+    assert format_digits("390171681041133") == "3901 7168 1041 133"
+    assert format_digits("") == ""
 
 
 def test_a_link_shows_its_amount_or_its_range_in_the_words_of_where_it_is_shown() -> None:

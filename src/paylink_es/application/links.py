@@ -32,12 +32,11 @@ from paylink_es.domain.link import (
 )
 from paylink_es.domain.merchant import random_base62
 from paylink_es.domain.terms import LinkTerms, link_terms
-from paylink_es.domain.validation import check_text, require_text
+from paylink_es.domain.validation import check_by, check_text, require_text
 
 LINK_CODE_LENGTH = 12
 AMOUNTS = ("amount", "amount_min", "amount_max")
 # Who made a change: an API key's id, or a dashboard user's e-mail address.
-BY_LENGTH = 320
 
 
 def offer_of(terms: LinkTerms) -> Offer:
@@ -51,7 +50,7 @@ def offer_of(terms: LinkTerms) -> Offer:
 
 
 def _who(by: object) -> str:
-    return require_text(by, "by", max_length=BY_LENGTH)
+    return check_by(by)
 
 
 class LinkService:

@@ -1,8 +1,11 @@
-"""Merchants: registration, API keys and who a key belongs to, fee plans, bank accounts."""
+"""Merchants: registration, API keys and who a key belongs to, fee plans, bank accounts,
+and the brand customers see (display name, colour, logo)."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -12,13 +15,27 @@ from eventsourcing.application import AggregateNotFoundError
 
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import IssuedKey, KeyOwner, Snapshot
-from paylink_es.domain.errors import ApiKeyInvalidError
+from paylink_es.domain.branding import Brand
+from paylink_es.domain.errors import ApiKeyInvalidError, NotFoundError
 from paylink_es.domain.fees import FeePlan
+from paylink_es.domain.logo import LogoImage, prepare_logo
 from paylink_es.domain.merchant import ApiKey, ApiKeyIndex, Merchant, hash_secret, key_mode
 from paylink_es.domain.terms import Mode
-from paylink_es.domain.validation import check_email, require_text
+from paylink_es.domain.validation import check_by, check_email, require_text
 
 AUTH_CACHE_S = 1.0
+LOGOS_KEPT = 64  # logos' PNGs held in memory (content never changes under a hash)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class BrandingDetails(Snapshot):
+    """What customers see of a merchant: the name shown (display name, else the
+    registered ``name``) and the brand as set."""
+
+    name: str
+    shown_name: str
+    brand: Brand
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,7 @@ class MerchantDetails(Snapshot):
     bank_account: dict[str, str] | None
     fee_plan: FeePlan
     anomaly_policy: dict[str, str]
+    brand: Brand
 
     derived: ClassVar[Mapping[str, Callable[[Merchant], object]]] = {
         "keys": lambda merchant: dict(merchant.keys),
@@ -51,6 +69,7 @@ class MerchantService:
         self._known: set[UUID] = set()
         self._auth_cache: dict[str, tuple[KeyOwner, float]] = {}
         self._plans: dict[UUID, tuple[FeePlan, float]] = {}
+        self._logos: OrderedDict[str, bytes] = OrderedDict()
 
     def register(
         self, name: str, email: str | None = None, *, merchant_id: UUID | None = None
@@ -200,5 +219,78 @@ class MerchantService:
         return MerchantDetails.of(self.app.get(Merchant, merchant_id, "merchant"))
 
     def name(self, merchant_id: UUID) -> str:
-        """The merchant's display name."""
-        return self.app.get(Merchant, merchant_id, "merchant").name
+        """The name customers see: the display name, else the registered name."""
+        return self.app.get(Merchant, merchant_id, "merchant").shown_name
+
+    # -- brand -------------------------------------------------------------------------
+
+    def branding(self, merchant_id: UUID) -> BrandingDetails:
+        """The merchant's brand as customers see it."""
+        return BrandingDetails.of(self.app.get(Merchant, merchant_id, "merchant"))
+
+    def set_branding(
+        self, merchant_id: UUID, display_name: object, brand_color: object, by: str
+    ) -> BrandingDetails:
+        """Set the display name and brand colour (each ``None``: the default); checked by
+        the merchant (1-60 characters; ``#RRGGBB`` white text reads on). ``by``: who."""
+        who = check_by(by)
+
+        def command() -> BrandingDetails:
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
+            if merchant.set_branding(display_name, brand_color, who):
+                self.app.save(merchant)
+            return BrandingDetails.of(merchant)
+
+        return self.app.run(command)
+
+    def set_logo(self, merchant_id: UUID, upload: bytes, by: str) -> BrandingDetails:
+        """Show a new logo: ``upload`` (PNG or JPEG) is checked and made a PNG of its own
+        (``prepare_logo``) before the write; the PNG is saved once per content, with the
+        merchant's ``LogoSet`` naming its hash."""
+        who = check_by(by)
+        self.require(merchant_id)
+        logo = prepare_logo(upload)
+        image_id = LogoImage.create_id(logo.sha256)
+
+        def command() -> BrandingDetails:
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
+            if merchant.set_logo(logo.ref, who):
+                kept = self.app.recorder.select_events(image_id, limit=1)
+                self.app.save(merchant, *(() if kept else (LogoImage.of(logo),)))
+            return BrandingDetails.of(merchant)
+
+        details = self.app.run(command)
+        self._keep_logo(logo.sha256, logo.png)
+        return details
+
+    def remove_logo(self, merchant_id: UUID, by: str) -> BrandingDetails:
+        """Show no logo (the name alone); without one this records nothing."""
+        who = check_by(by)
+
+        def command() -> BrandingDetails:
+            merchant = self.app.get(Merchant, merchant_id, "merchant")
+            if merchant.remove_logo(who):
+                self.app.save(merchant)
+            return BrandingDetails.of(merchant)
+
+        return self.app.run(command)
+
+    def logo_png(self, sha256: str) -> bytes | None:
+        """The PNG of the logo with this SHA-256 (lower-case hex); ``None`` if none is kept."""
+        if not _SHA256.fullmatch(sha256):
+            return None
+        known = self._logos.get(sha256)
+        if known is not None:
+            return known
+        try:
+            image = self.app.get(LogoImage, LogoImage.create_id(sha256), "logo")
+        except NotFoundError:
+            return None
+        png = image.png()
+        self._keep_logo(sha256, png)
+        return png
+
+    def _keep_logo(self, sha256: str, png: bytes) -> None:
+        self._logos[sha256] = png
+        while len(self._logos) > LOGOS_KEPT:
+            self._logos.popitem(last=False)

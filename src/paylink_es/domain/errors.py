@@ -21,19 +21,18 @@ class DomainError(Exception):
 class InvalidFieldError(DomainError):
     """A field of a command has a value the domain does not accept.
 
-    ``problem``, when given, says what is wrong in one word (``required``, ``too_long``,
-    ``text``, ``email``, ``phone``, …) so a page can say it in its reader's language;
-    ``limit`` is the length a ``too_long`` value exceeds.
+    ``kind`` (a word such as ``too_long``) and ``params`` (the numbers in the message),
+    when given, let a page say the same in its own language.
     """
 
     type = "invalid-field"
 
     def __init__(
-        self, field: str, message: str, *, problem: str | None = None, limit: int | None = None
+        self, field: str, message: str, *, kind: str | None = None, **params: object
     ) -> None:
         super().__init__(f"{field}: {message}", field=field)
-        self.problem = problem
-        self.limit = limit
+        self.kind = kind
+        self.params = params
 
 
 class AmountInvalidError(InvalidFieldError):
@@ -44,8 +43,8 @@ class AmountInvalidError(InvalidFieldError):
 
 class AnswerInvalidError(InvalidFieldError):
     """What a payer entered on a link's page (a customer detail, a custom field) is missing
-    or not what the field takes; its ``problem`` says which (``required``, ``too_long``,
-    ``text``, ``email``, ``phone``, ``number``, ``option``)."""
+    or not what the field takes; its ``kind`` says which (``required``, ``too_long``,
+    ``control``, ``not_text``, ``email``, ``phone``, ``number``, ``option``)."""
 
     type = "answer-invalid"
 
@@ -142,6 +141,12 @@ class SlugTakenError(TransitionInvalidError):
     """A slug already names another link (slugs are unique across the platform)."""
 
     type = "slug-taken"
+
+
+class BrandingInvalidError(InvalidFieldError):
+    """A display name, brand colour or logo the hosted page cannot show as it is."""
+
+    type = "branding-invalid"
 
 
 class MethodUnavailableError(InvalidFieldError):

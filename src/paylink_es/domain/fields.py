@@ -127,7 +127,7 @@ def check_customer_fields(value: object, where: str = "customer_fields") -> dict
             raise InvalidFieldError(
                 f"{where}.{part}",
                 "must be 'required' or 'optional' (or null: not asked)",
-                problem="rule",
+                kind="rule",
             )
         asked[part] = str(rule)
     return asked
@@ -150,7 +150,7 @@ def check_custom_fields(value: object, where: str = "custom_fields") -> list[Cus
                 raise InvalidFieldError(
                     f"{where}[{index}].key",
                     f"{definition.key!r} is already the key of {where}[{earlier}]",
-                    problem="key_taken",
+                    kind="key_taken",
                 )
         checked.append(definition)
     return checked
@@ -169,12 +169,12 @@ def _definition(raw: object, where: str) -> CustomField:
         raise InvalidFieldError(
             f"{where}.key",
             f"must be 1-{KEY_LENGTH} lower-case letters, digits or _, starting with a letter",
-            problem="key",
+            kind="key",
         )
     kind = raw.get("type")
     if kind not in FIELD_TYPES:
         raise InvalidFieldError(
-            f"{where}.type", f"must be one of {', '.join(FIELD_TYPES)}", problem="type"
+            f"{where}.type", f"must be one of {', '.join(FIELD_TYPES)}", kind="type"
         )
     required = raw.get("required", False)
     if not isinstance(required, bool):
@@ -203,7 +203,7 @@ def _label(value: object, where: str) -> dict[str, str]:
         if text is not None:
             label[language] = text
     if not label:
-        raise InvalidFieldError(where, "must give the label in id, en or both", problem="label")
+        raise InvalidFieldError(where, "must give the label in id, en or both", kind="label")
     return label
 
 
@@ -212,25 +212,25 @@ def _options(value: object, kind: str, where: str) -> list[str]:
     if kind != "dropdown":
         if value is not None and value != []:
             raise InvalidFieldError(
-                where, f"only a dropdown has options, not a {kind} field", problem="no_options"
+                where, f"only a dropdown has options, not a {kind} field", kind="no_options"
             )
         return []
     if not isinstance(value, list | tuple) or not value:
         raise InvalidFieldError(
-            where, f"a dropdown needs a list of 1-{MAX_OPTIONS} options", problem="options"
+            where, f"a dropdown needs a list of 1-{MAX_OPTIONS} options", kind="options"
         )
     if len(value) > MAX_OPTIONS:
         raise InvalidFieldError(
             where,
             f"has {len(value)} options; the limit is {MAX_OPTIONS}",
-            problem="options",
+            kind="options",
         )
     options: list[str] = []
     for index, raw in enumerate(value):
         option = require_text(raw, f"{where}[{index}]", max_length=OPTION_LENGTH)
         if option in options:
             raise InvalidFieldError(
-                f"{where}[{index}]", f"repeats {where}[{options.index(option)}]", problem="repeated"
+                f"{where}[{index}]", f"repeats {where}[{options.index(option)}]", kind="repeated"
             )
         options.append(option)
     return options
@@ -281,7 +281,7 @@ def _answer(part: str, value: object, where: str, required: bool) -> str | None:
     """One customer detail a payer entered (None: left empty, and optional)."""
     if _blank(value):
         if required:
-            raise AnswerInvalidError(where, "is required", problem="required")
+            raise AnswerInvalidError(where, "is required", kind="required")
         return None
     try:
         return _part(part, value, where)
@@ -294,7 +294,7 @@ def _custom_answer(definition: CustomField, value: object) -> str | None:
     where = f"custom_fields.{definition.key}"
     if _blank(value):
         if definition.required:
-            raise AnswerInvalidError(where, "is required", problem="required")
+            raise AnswerInvalidError(where, "is required", kind="required")
         return None
     limit = {"number": NUMBER_LENGTH, "dropdown": OPTION_LENGTH}.get(
         definition.type, ANSWER_LENGTH["text"]
@@ -304,13 +304,13 @@ def _custom_answer(definition: CustomField, value: object) -> str | None:
     except InvalidFieldError as error:
         raise _answer_error(error, where) from None
     if definition.type == "number" and not _NUMBER.fullmatch(text):
-        raise AnswerInvalidError(where, "must be a number, like 12 or 2.5", problem="number")
+        raise AnswerInvalidError(where, "must be a number, like 12 or 2.5", kind="number")
     if definition.type == "dropdown" and text not in definition.options:
-        raise AnswerInvalidError(where, "must be one of the field's options", problem="option")
+        raise AnswerInvalidError(where, "must be one of the field's options", kind="option")
     return text
 
 
 def _answer_error(error: InvalidFieldError, where: str) -> AnswerInvalidError:
-    """A check's error as a bad answer, with its problem (``text`` when it named none)."""
+    """A check's error as a bad answer, of the same kind (``not_text`` when it named none)."""
     message = error.message.removeprefix(f"{where}: ")
-    return AnswerInvalidError(where, message, problem=error.problem or "text", limit=error.limit)
+    return AnswerInvalidError(where, message, kind=error.kind or "not_text", **error.params)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
+from paylink_es.domain.branding import NO_BRAND, LogoRef, check_brand_color, check_display_name
 from paylink_es.domain.errors import ApiKeyInvalidError, InvalidFieldError
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan
 from paylink_es.domain.link import DEFAULT_DECISIONS
@@ -71,6 +72,50 @@ class Merchant(PaylinkAggregate):
         self.anomaly_policy: dict[str, str] = {}
         # Per mode: the secret that signs the hosted page's redirects to the link's URLs.
         self.redirect_secrets: dict[str, str] = {}
+        # What customers see of the merchant: display name, colour, logo (defaults: None).
+        self.brand = NO_BRAND
+
+    @property
+    def shown_name(self) -> str:
+        """The name customers see: the display name, else the registered name."""
+        return self.brand.display_name or self.name
+
+    def set_branding(self, display_name: object, brand_color: object, by: str) -> bool:
+        """Set the display name and brand colour (``None``: the default); checked here.
+        The same values again record nothing (returns whether anything changed)."""
+        name = check_display_name(display_name)
+        color = check_brand_color(brand_color)
+        if (name, color) == (self.brand.display_name, self.brand.color):
+            return False
+        self._branding_set(display_name=name, brand_color=color, by=by)
+        return True
+
+    @event("BrandingSet")
+    def _branding_set(self, display_name: str | None, brand_color: str | None, by: str) -> None:
+        self.brand = replace(self.brand, display_name=display_name, color=brand_color)
+
+    def set_logo(self, logo: LogoRef, by: str) -> bool:
+        """Show ``logo`` (kept in its own aggregate, by hash); the same logo again records
+        nothing (returns whether anything changed)."""
+        if logo == self.brand.logo:
+            return False
+        self._logo_set(sha256=logo.sha256, width=logo.width, height=logo.height, by=by)
+        return True
+
+    @event("LogoSet")
+    def _logo_set(self, sha256: str, width: int, height: int, by: str) -> None:
+        self.brand = replace(self.brand, logo=LogoRef(sha256, width, height))
+
+    def remove_logo(self, by: str) -> bool:
+        """Show no logo; without one this records nothing (returns whether it changed)."""
+        if self.brand.logo is None:
+            return False
+        self._logo_removed(by=by)
+        return True
+
+    @event("LogoRemoved")
+    def _logo_removed(self, by: str) -> None:
+        self.brand = replace(self.brand, logo=None)
 
     def issue_key(self, key_id: UUID, mode: Mode) -> str:
         """Issue a secret key and return it; only its hash is recorded."""

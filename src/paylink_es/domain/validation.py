@@ -29,29 +29,31 @@ def check_text(
     """Trim and check a human text: present if required, not too long, no control chars."""
     if value is None:
         if required:
-            raise TextInvalidError(field, "is required", problem="required")
+            raise TextInvalidError(field, "is required", kind="required")
         return None
     if not isinstance(value, str):
-        raise TextInvalidError(field, f"must be text, got {type(value).__name__}", problem="text")
+        raise TextInvalidError(field, f"must be text, got {type(value).__name__}", kind="not_text")
     text = value.strip()
     if multiline:  # browsers submit textarea line breaks as CRLF
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         if required:
-            raise TextInvalidError(field, "must not be empty", problem="required")
+            raise TextInvalidError(field, "must not be empty", kind="empty")
         return None
     if len(text) > max_length:
         raise TextInvalidError(
             field,
             f"is {len(text)} characters; the limit is {max_length}",
-            problem="too_long",
+            kind="too_long",
+            length=len(text),
             limit=max_length,
         )
     allowed = {"\n", "\t"} if multiline else set()
     for char in text:
         if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
+            code = f"U+{ord(char):04X}"
             raise TextInvalidError(
-                field, f"contains the control character U+{ord(char):04X}", problem="text"
+                field, f"contains the control character {code}", kind="control", char=code
             )
     return text
 
@@ -60,8 +62,16 @@ def require_text(value: object, field: str, *, max_length: int, multiline: bool 
     """Like :func:`check_text` for a field that must be present."""
     text = check_text(value, field, max_length=max_length, multiline=multiline)
     if text is None:
-        raise TextInvalidError(field, "is required", problem="required")
+        raise TextInvalidError(field, "is required", kind="required")
     return text
+
+
+BY_LENGTH = 320  # who made a change: an API key's id or a dashboard user's e-mail
+
+
+def check_by(by: object) -> str:
+    """Who made a change, as its event records it (required, one line)."""
+    return require_text(by, "by", max_length=BY_LENGTH)
 
 
 def check_reference(value: object, field: str = "reference_id") -> str | None:
@@ -107,7 +117,7 @@ def check_email(value: object, field: str) -> str | None:
     if text is None:
         return None
     if not _EMAIL.fullmatch(text):
-        raise InvalidFieldError(field, f"{text!r} is not an e-mail address", problem="email")
+        raise InvalidFieldError(field, f"{text!r} is not an e-mail address", kind="email")
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -129,11 +139,9 @@ def normalise_phone(value: object, field: str) -> str | None:
     if digits.startswith("+620"):
         digits = "+62" + digits[4:]
     if not re.fullmatch(r"\+[1-9][0-9]{7,14}", digits):
-        raise InvalidFieldError(field, f"{text!r} is not a phone number", problem="phone")
+        raise InvalidFieldError(field, f"{text!r} is not a phone number", kind="phone")
     if digits.startswith("+62") and not re.fullmatch(r"\+62[1-9][0-9]{7,12}", digits):
-        raise InvalidFieldError(
-            field, f"{text!r} is not an Indonesian phone number", problem="phone"
-        )
+        raise InvalidFieldError(field, f"{text!r} is not an Indonesian phone number", kind="phone")
     return digits
 
 

@@ -19,14 +19,16 @@ from paylink_es.locale.formats import (
     LANGUAGES,
     InstantStyle,
     Language,
+    format_digits,
     format_instant,
     format_link_amount,
     format_money,
     language_of,
     other_language,
+    read_amount,
 )
 from paylink_es.locale.messages import MESSAGE_TEXT
-from paylink_es.locale.page import PAGE_TEXT
+from paylink_es.locale.page import PAGE_TEXT, method_name
 
 __all__ = [
     "DASHBOARD_TEXT",
@@ -38,10 +40,13 @@ __all__ = [
     "InstantStyle",
     "Language",
     "event_label",
+    "format_digits",
     "format_instant",
     "format_link_amount",
     "format_money",
     "language_of",
+    "method_name",
     "other_language",
+    "read_amount",
     "status_label",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, Literal
@@ -77,6 +78,44 @@ def format_money(minor_units: int, currency: str, language: Language) -> str:
     symbol = "Rp" if currency == "IDR" and language == "id" else currency
     sign = "-" if minor_units < 0 else ""
     return f"{sign}{symbol} {number}"
+
+
+# Whole units as people type them: "25000", "25.000", "25,000", "25 000", "1.000.000", each
+# perhaps after "Rp" or "IDR", perhaps ending in zero cents written with the other mark
+# ("Rp 25.000,00", "25,000.00").
+_TYPED_WHOLE = re.compile(
+    r"(?:rp\.?|idr)?\s*"
+    r"(?P<whole>[0-9]+|[0-9]{1,3}(?P<group>[.,\s])[0-9]{3}(?:(?P=group)[0-9]{3})*)"
+    r"(?P<cents>[.,]00?)?"
+)
+
+
+def read_amount(typed: str, currency: str) -> str:
+    """An amount as a customer types it, as the digits of its minor units.
+
+    For a currency with no minor unit (IDR), the ways people write whole amounts are read:
+    thousands grouped by ``.`` (as in Indonesia), ``,`` or a space, with or without ``Rp``
+    or ``IDR`` in front, and zero cents after the other mark. Anything else comes back
+    trimmed but unchanged, so the check of the amount refuses it by name instead of
+    guessing (``25.5`` is neither twenty-five thousand five hundred nor twenty-five and
+    a half).
+    """
+    text = typed.strip()
+    if CURRENCY_EXPONENTS.get(currency, 2) != 0:
+        return text
+    typed_whole = _TYPED_WHOLE.fullmatch(text.lower())
+    if typed_whole is None:
+        return text
+    group, cents = typed_whole.group("group"), typed_whole.group("cents")
+    if cents is not None and (group is None or cents[0] == group):
+        return text  # "25.00" or "1.000.00": the same mark cannot group and end
+    return re.sub(r"[.,\s]", "", typed_whole.group("whole"))
+
+
+def format_digits(number: str, group: int = 4) -> str:
+    """A number to be read off a screen and typed into a bank's app, in groups of four
+    (``3901 7168 1041 133``), as the banks print virtual account numbers."""
+    return " ".join(number[start : start + group] for start in range(0, len(number), group))
 
 
 def format_link_amount(

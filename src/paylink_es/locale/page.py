@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale.formats import Language
 
 PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
@@ -36,6 +37,10 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "qris_steps": "Buka aplikasi bank atau dompet digital mana pun|Pindai kode QR ini|"
         "Periksa jumlah {amount} dan bayar",
         "ewallet_go": "Lanjut ke {wallet}",
+        "ewallet_sandbox": "{wallet} (sandbox)",
+        "ewallet_confirm": "Setujui pembayaran {amount} kepada {merchant}?",
+        "ewallet_approve": "Setujui pembayaran",
+        "ewallet_note": "Ini dompet uji: tidak ada saldo sungguhan yang dipotong.",
         "retail_code": "Kode pembayaran",
         "retail_steps": "Datang ke kasir {outlet}|Sebutkan kode pembayaran di atas|Bayar {amount}",
         "card_number": "Nomor kartu",
@@ -47,6 +52,7 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "simulate": "Simulasikan pembayaran (mode uji)",
         "test_mode": "MODE UJI — tidak ada uang sungguhan",
         "receipt": "Pembayaran berhasil",
+        "see_receipt": "Lihat bukti pembayaran Anda",
         "receipt_thanks": "Terima kasih! Pembayaran Anda telah diterima dan diverifikasi.",
         "paid_at": "Dibayar pada",
         "reference": "Referensi",
@@ -74,6 +80,7 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "language": "English",
         "processing": "Pembayaran diterima, sedang diverifikasi…",
         "amount_error": "Jumlah harus {range}.",
+        "amount_unreadable": "Tulis jumlahnya dengan angka, misalnya 25.000.",
         "method_error": "Pilih salah satu metode pembayaran di bawah ini.",
         "your_details": "Data Anda",
         "optional": "opsional",
@@ -121,6 +128,10 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "qris_steps": "Open any bank or e-wallet app|Scan this QR code|Check the amount "
         "{amount} and pay",
         "ewallet_go": "Continue to {wallet}",
+        "ewallet_sandbox": "{wallet} (sandbox)",
+        "ewallet_confirm": "Approve a payment of {amount} to {merchant}?",
+        "ewallet_approve": "Approve the payment",
+        "ewallet_note": "This is a test wallet: no real balance is charged.",
         "retail_code": "Payment code",
         "retail_steps": "Go to a {outlet} cashier|Give the payment code above|Pay {amount}",
         "card_number": "Card number",
@@ -132,6 +143,7 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "simulate": "Simulate payment (test mode)",
         "test_mode": "TEST MODE — no real money",
         "receipt": "Payment successful",
+        "see_receipt": "See your receipt",
         "receipt_thanks": "Thank you! Your payment has been received and verified.",
         "paid_at": "Paid at",
         "reference": "Reference",
@@ -159,6 +171,7 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "language": "Bahasa Indonesia",
         "processing": "Payment received, verifying…",
         "amount_error": "The amount must be {range}.",
+        "amount_unreadable": "Write the amount in figures, for example 25,000.",
         "method_error": "Choose one of the payment methods below.",
         "your_details": "Your details",
         "optional": "optional",
@@ -177,3 +190,13 @@ PAGE_TEXT: Final[dict[Language, dict[str, str]]] = {
         "answer_option": "Choose one of the options for {field}.",
     },
 }
+
+
+def method_name(code: str, language: Language) -> str:
+    """A payment method as the customer reads it: brands by their own names, the card in
+    the page's language; a code the catalogue does not know, as itself."""
+    entry = PAYMENT_METHODS.get(code)
+    if entry is None:
+        return code
+    family, name = entry
+    return PAGE_TEXT[language]["card"] if family == "card" else name

@@ -7,6 +7,7 @@ from html import escape
 from urllib.parse import quote
 
 from paylink_es.application.details import LinkDetails
+from paylink_es.domain.branding import NO_BRAND, Brand
 from paylink_es.locale import MESSAGE_TEXT, Language, format_instant, format_link_amount
 from paylink_es.notify.port import Channel, Message
 
@@ -16,16 +17,17 @@ HTML = """<!DOCTYPE html>
 <title>{subject}</title></head>
 <body style="margin:0;padding:24px;background:#f4f5f7;font-family:Arial,sans-serif;color:#1f2933">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0"
- style="max-width:520px;margin:0 auto;background:#ffffff;border-radius:8px">
+ style="max-width:520px;margin:0 auto;background:#ffffff;border-radius:8px;\
+border-top:4px solid {color}">
 <tr><td style="padding:24px">
-<p>{greeting}</p>
+{logo}<p>{greeting}</p>
 <p>{intro}</p>
 <table role="presentation" cellpadding="4" cellspacing="0">
 <tr><td style="color:#52606d">{label_for}</td><td>{description}</td></tr>
 <tr><td style="color:#52606d">{label_amount}</td><td><strong>{amount}</strong></td></tr>
 {expiry_row}</table>
 <p style="margin:24px 0"><a href="{url}" style="display:inline-block;padding:12px 24px;\
-background:#0b7a75;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:bold">\
+background:{color};color:#ffffff;text-decoration:none;border-radius:6px;font-weight:bold">\
 {button}</a></p>
 <p style="font-size:13px;color:#52606d">{pay} <a href="{url}">{url}</a></p>
 <p style="font-size:13px;color:#52606d">{methods}</p>
@@ -35,6 +37,12 @@ background:#0b7a75;color:#ffffff;text-decoration:none;border-radius:6px;font-wei
 </html>
 """
 HTML_EXPIRY_ROW = '<tr><td style="color:#52606d">{label}</td><td>{expires}</td></tr>\n'
+HTML_LOGO = (
+    '<p style="margin:0 0 16px"><img src="{url}" alt="{merchant}" width="{width}" '
+    'height="{height}" style="display:block;border:0;width:{width}px;height:{height}px"></p>\n'
+)
+EMAIL_COLOR = "#0b7a75"  # the button and accent without a brand colour
+LOGO_BOX = (200, 48)  # an e-mail's logo fits in this many pixels (width, height)
 
 
 def one_line(text: str, limit: int) -> str:
@@ -54,11 +62,22 @@ class LinkContent:
     url: str
     qr_url: str
     expires: str | None
+    brand: Brand = NO_BRAND
+    logo_url: str | None = None
 
     @classmethod
-    def of(cls, link: LinkDetails, merchant: str, base_url: str, language: Language) -> LinkContent:
-        """The content of ``link``'s messages; its short URL hangs off ``base_url``."""
+    def of(
+        cls,
+        link: LinkDetails,
+        merchant: str,
+        base_url: str,
+        language: Language,
+        brand: Brand = NO_BRAND,
+    ) -> LinkContent:
+        """The content of ``link``'s messages from ``merchant`` (the name customers see)
+        in its ``brand``; its short URL and logo hang off ``base_url``."""
         url = f"{base_url.rstrip('/')}/l/{link.path}"
+        logo = brand.logo
         return cls(
             language=language,
             merchant=merchant,
@@ -74,6 +93,8 @@ class LinkContent:
             url=url,
             qr_url=f"{url}/qr.svg",
             expires=format_instant(link.expires_at, language) if link.expires_at else None,
+            brand=brand,
+            logo_url=None if logo is None else f"{base_url.rstrip('/')}{logo.path}",
         )
 
     def text(self, key: str, *, description_limit: int = 200) -> str:
@@ -118,8 +139,19 @@ def email_html(content: LinkContent) -> str:
         expiry_row = HTML_EXPIRY_ROW.format(
             label=escape(texts["expires"]), expires=escape(content.expires)
         )
+    logo, shown = "", content.brand.logo
+    if content.logo_url is not None and shown is not None:
+        scale = min(1, LOGO_BOX[0] / shown.width, LOGO_BOX[1] / shown.height)
+        logo = HTML_LOGO.format(
+            url=escape(content.logo_url),
+            merchant=escape(one_line(content.merchant, 100)),
+            width=max(1, round(shown.width * scale)),
+            height=max(1, round(shown.height * scale)),
+        )
     return HTML.format(
         lang=content.language,
+        color=content.brand.color or EMAIL_COLOR,
+        logo=logo,
         subject=escape(content.text("subject")),
         greeting=escape(texts["greeting"]),
         intro=escape(content.text("intro")),

@@ -44,8 +44,10 @@ class LinkSender:
 
     def content(self, link: LinkDetails, language: Language) -> LinkContent:
         """What messages about ``link`` say in ``language``."""
-        merchant = self.paylink.merchants.name(link.merchant_id)
-        return LinkContent.of(link, merchant, self.base_url, language)
+        branding = self.paylink.merchants.branding(link.merchant_id)
+        return LinkContent.of(
+            link, branding.shown_name, self.base_url, language, brand=branding.brand
+        )
 
     def share(self, link: LinkDetails, language: Language) -> Share:
         """The short URL, QR URL, WhatsApp deep link and social post text of ``link``."""

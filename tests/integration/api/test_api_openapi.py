@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -14,6 +16,7 @@ from paylink_es.bootstrap import build
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from tests.support.app import Api, Merchant
+from tests.support.images import logo_upload
 
 # Webhooks and the feed are tested in tests/integration/webhooks; the sandbox's example
 # names a payment that has to exist first, and tests/integration/page pays through it.
@@ -56,6 +59,16 @@ def _text_examples(operation: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _binary_types(operation: dict[str, Any]) -> list[str]:
+    """The content types of a body that is a file's bytes (a logo): no text example fits
+    them, so the test sends an image of its own."""
+    return [
+        content_type
+        for content_type, media in operation["requestBody"]["content"].items()
+        if media.get("schema", {}).get("format") == "binary"
+    ]
+
+
 def _payouts_last(item: tuple[tuple[str, str], Any]) -> tuple[bool, str, str]:
     (method, path), _ = item
     return (path == "/v1/payouts", path, method)  # after the bank account is set
@@ -93,6 +106,28 @@ def test_the_openapi_document_and_the_docs_are_served(sqlite_api: Api) -> None:
     assert docs.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_load_every_asset_from_this_server(sqlite_api: Api, page: str) -> None:
+    html = sqlite_api.client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+
+    assert assets, html
+    assert not [url for url in assets if "//" in url], "the docs must not fetch another host"
+    for url in assets:
+        answer = sqlite_api.client.get(url)
+        assert answer.status_code == 200, url
+        assert len(answer.content) > 100, url
+    assert "/openapi.json" in html
+
+
+def test_the_site_icon_is_served(sqlite_api: Api) -> None:
+    icon = sqlite_api.client.get("/favicon.ico")
+
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+
+
 def test_every_request_body_has_an_example_and_each_example_is_accepted(
     sqlite_api: Api,
 ) -> None:
@@ -104,7 +139,14 @@ def test_every_request_body_has_an_example_and_each_example_is_accepted(
     for (method, path), operation in sorted(bodies.items(), key=_payouts_last):
         examples = _body_examples(document, operation)
         files = _text_examples(operation)
-        assert examples or files, f"{method} {path} has no request example"
+        images = _binary_types(operation)
+        assert examples or files or images, f"{method} {path} has no request example"
+        for content_type in images:
+            headers = merchant.headers(**{"Content-Type": content_type})
+            response = sqlite_api.client.request(
+                method, path, content=logo_upload((64, 64)), headers=headers
+            )
+            assert response.status_code == 200, f"{method} {path} {content_type}: {response.text}"
         for content_type, text in files:
             headers = merchant.headers(**{"Content-Type": content_type})
             response = sqlite_api.client.request(method, path, content=text, headers=headers)

@@ -42,6 +42,9 @@ OPERATIONS = [
     ("GET", "/v1/payments"),
     ("GET", "/v1/payments/{payment_id}"),
     ("GET", "/v1/balances"),
+    ("GET", "/v1/account/branding"),
+    ("PUT", "/v1/account/branding"),
+    ("DELETE", "/v1/account/branding/logo"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
 ]

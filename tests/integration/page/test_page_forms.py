@@ -37,17 +37,24 @@ def _assert_refused(shop: Shop, response: Reply, status: int, before: int) -> st
     return "Permintaan tidak dapat diproses"
 
 
-BAD_AMOUNTS = {
+OUT_OF_RANGE = {
     "9999": "below the minimum",
+    "9.999": "below the minimum, written as Indonesians do",
     "500001": "above the maximum",
-    "abc": "not a number",
-    "1e5": "not a whole number",
-    "25000.50": "a fraction",
-    "-25000": "negative",
+    "Rp 500.001": "above the maximum, with the currency",
     "0": "zero",
     "": "missing",
     "99999999999999999999999": "absurdly large",
 }
+UNREADABLE = {
+    "abc": "not a number",
+    "1e5": "not a whole number",
+    "25000.50": "a fraction",
+    "25.5": "neither thousands nor cents",
+    "1.00.000": "grouped wrongly",
+    "-25000": "negative",
+}
+BAD_AMOUNTS = {**OUT_OF_RANGE, **UNREADABLE}
 BAD_METHODS = ["va_bni", "card", "bitcoin", "", "QRIS", "qris'; DROP TABLE links;--"]
 
 
@@ -59,7 +66,9 @@ def test_open_amount_outside_the_range_or_not_a_number_is_refused(backend_shop: 
         before = shop.head()
         response = _post(shop, link.code, csrf, method="qris", amount=amount)
         message = _assert_refused(shop, response, 400, before)
-        assert "Jumlah harus" in message, why  # in the page's language
+        # in the page's language, saying what is wrong: the range, or how to write it
+        expected = "Jumlah harus" if amount in OUT_OF_RANGE else "misalnya 25.000"
+        assert expected in message, why
         # the form comes back, with the amount field, to try again
         assert 'id="amount"' in response.text, why
         assert 'name="csrf"' in response.text, why
@@ -70,6 +79,21 @@ def test_an_amount_within_the_range_is_taken(page_shop: Shop) -> None:
     for amount in ("10000", "500000", " 25000 "):
         payment_id = page_shop.choose(link.code, "va_bsi", amount=amount)
         assert page_shop.payment(payment_id).amount.amount == int(amount)
+
+
+def test_an_amount_written_the_indonesian_way_is_read_as_people_mean_it(
+    page_shop: Shop,
+) -> None:
+    link = page_shop.link(OPEN_LINK)
+    for typed, meant in {
+        "25.000": 25_000,
+        "Rp 250.000": 250_000,
+        "Rp25.000,00": 25_000,
+        "10,000": 10_000,
+        "IDR 40 000": 40_000,
+    }.items():
+        payment_id = page_shop.choose(link.code, "va_bsi", amount=typed)
+        assert page_shop.payment(payment_id).amount.amount == meant, typed
 
 
 def test_a_fixed_amount_cannot_be_changed_by_the_form(page_shop: Shop) -> None:

@@ -34,7 +34,8 @@ def test_virtual_account_number_is_the_banks_prefix_and_twelve_digits(page_shop:
         assert re.fullmatch(r"\d{16}", number), number
         assert number[:4] == BANK_PREFIX[method]
         page = page_shop.payment_page(link.code, payment_id)
-        assert f'data-testid="va-number">{number}</span>' in page.text
+        grouped = " ".join(re.findall(r"\d{1,4}", number))  # "3901 7168 1041 1330"
+        assert f'data-testid="va-number">{grouped}</span>' in page.text
         assert f"Nomor Virtual Account — {bank}" in page.text
         assert 'data-copy="va-number"' in page.text  # the copy button
         steps = re.findall(r"<li>(.*?)</li>", page.text)
@@ -172,7 +173,12 @@ def test_ewallet_redirect_opens_the_sandbox_wallet_and_approving_pays(served_sho
     with httpx.Client(timeout=30) as wallet:  # the customer's browser, off to the wallet
         opened = wallet.get(redirect)
         assert opened.status_code == 200
-        assert "Approve" in opened.text
+        # The customer's language (Indonesian unless asked), the amount as rupiah.
+        assert "DANA (sandbox)" in opened.text
+        assert "Setujui pembayaran Rp 150.000 kepada Toko Budi Jaya?" in opened.text
+        english = wallet.get(redirect, params={"lang": "en"})
+        assert "Approve a payment of IDR 150,000 to Toko Budi Jaya?" in english.text
+        assert "IDR 150000" not in opened.text + english.text
         approved = wallet.post(f"{redirect}/approve", follow_redirects=False)
     assert approved.status_code == 303
     assert approved.headers["location"].startswith(f"/l/{link.code}/p/{payment_id}")

@@ -11,6 +11,7 @@ from datetime import timedelta, timezone
 from html import unescape
 
 from paylink_es.domain.clock import FakeClock
+from paylink_es.locale import PAGE_TEXT
 from tests.support.shop import (
     ALL_METHODS,
     BASE62,
@@ -71,7 +72,8 @@ def test_page_shows_merchant_description_items_amount_and_countdown(page_shop: S
     assert f"Ongkos kirim {TIMES} 1 Rp 50.000" in text
     # 50 hours left by the app's clock, and the instant it ends for the script.
     assert re.search(
-        r'<span id="countdown" data-left="180000" data-code="[0-9A-Za-z]+">50:00:00</span>',
+        r'<span id="countdown" data-left="180000" data-code="[0-9A-Za-z]+"'
+        r' data-over="[^"]+">50:00:00</span>',
         response.text,
     )
     assert "Sisa waktu" in text
@@ -140,11 +142,13 @@ def test_every_family_is_offered_when_the_link_allows_it(page_shop: Shop) -> Non
         assert family in text
 
 
-def test_open_amount_page_has_a_labelled_input_within_min_and_max(page_shop: Shop) -> None:
+def test_open_amount_page_has_a_labelled_input_saying_its_range(page_shop: Shop) -> None:
     link = page_shop.link(OPEN_LINK)
     response = page_shop.open(link.code)
+    # Text with a numeric keypad: a number input would refuse "25.000" as people write it.
     assert re.search(
-        r'<input id="amount" name="amount" type="number"[^>]*min="10000"[^>]*max="500000"',
+        r'<input id="amount" name="amount" type="text" inputmode="numeric"[^>]*'
+        r'aria-describedby="range"',
         response.text.replace("\n", " "),
     )
     assert '<label class="field" for="amount">Masukkan jumlah</label>' in response.text
@@ -377,6 +381,38 @@ def test_closed_links_get_a_clear_page_without_a_payment_form(page_shop: Shop) -
         assert 'role="status"' in response.text, kind
         assert 'name="csrf"' not in response.text, kind
         assert MERCHANT_NAME in text_of(response), kind
+        # What the link was for, so the customer knows which one this was.
+        description = page_shop.paylink.links.get(
+            page_shop.paylink.links.id_for_code(code)
+        ).description
+        assert f'data-testid="link-about">{description}</p>' in response.text, kind
+
+
+def test_a_paid_link_offers_its_receipt_to_the_browser_that_paid_and_no_other(
+    page_shop: Shop,
+) -> None:
+    link = page_shop.link(reference_id="PAID")
+    payment_id = page_shop.choose(link.code, "qris")
+    assert page_shop.sandbox_pay(payment_id).status_code == 200
+
+    mine = page_shop.client.get(f"/l/{link.code}")
+    assert_message_page(mine, 200, "Tautan pembayaran ini sudah dibayar")
+    receipt = re.search(
+        r'href="([^"]+)" data-testid="see-receipt">Lihat bukti pembayaran', mine.text
+    )
+    assert receipt is not None, mine.text
+    assert receipt.group(1) == f"/l/{link.code}/p/{payment_id}?lang=id"
+    assert 'data-testid="receipt"' in page_shop.client.get(receipt.group(1)).text
+
+    stranger = page_shop.visitor()
+    assert 'data-testid="see-receipt"' not in stranger.get(f"/l/{link.code}").text
+    genuine = page_shop.client.cookies.get("pl_payment", path=f"/l/{link.code}")
+    assert genuine is not None
+    for value, offered in ((f"{payment_id}.{'0' * 64}", False), (genuine, True)):
+        other = page_shop.visitor()  # the cookie, forged or carried over to a new browser
+        other.cookies.set("pl_payment", value, path=f"/l/{link.code}")
+        page = other.get(f"/l/{link.code}").text
+        assert ('data-testid="see-receipt"' in page) is offered, value
 
 
 def test_closed_links_refuse_new_payments_and_record_none(page_shop: Shop) -> None:
@@ -395,3 +431,50 @@ def test_an_expired_page_in_english(page_shop: Shop) -> None:
     response = page_shop.client.get(f"/l/{link.code}", params={"lang": "en"})
     assert_message_page(response, 200, "This payment link has expired")
     assert "Ask the merchant for a new link." in text_of(response)
+
+
+def _english_phrases() -> list[str]:
+    """Runs of words only the English page says (its catalogue, placeholders cut out)."""
+    english, indonesian = PAGE_TEXT["en"], PAGE_TEXT["id"]
+    phrases = set()
+    for key, said in english.items():
+        if said == indonesian[key]:
+            continue
+        for piece in re.split(r"\{[a-z_]+\}|\|", said):
+            piece = piece.strip(" .,:;!?—-()")
+            if len(piece) >= 8 and " " in piece and piece not in indonesian[key]:
+                phrases.add(piece)
+    return sorted(phrases)
+
+
+def test_every_page_in_indonesian_says_nothing_in_english_and_writes_rupiah_as_rupiah(
+    served_shop: Shop,
+) -> None:
+    shop = served_shop
+    phrases = _english_phrases()
+    assert len(phrases) > 40  # the check reads the catalogue, not a hand-picked list
+    open_link = shop.link(OPEN_LINK, reference_id="OPEN-ID")
+    link = shop.link(methods=sorted(ALL_METHODS), expires_at=in_hours(shop.clock, 5))
+    csrf = csrf_of(shop.open(link.code).text)
+    pages = [
+        shop.open(link.code),
+        shop.open(open_link.code),
+        shop.client.post(
+            f"/l/{open_link.code}/pay",
+            data={"csrf": csrf_of(shop.open(open_link.code).text), "method": "qris", "amount": "5"},
+        ),
+        shop.client.post(f"/l/{link.code}/pay", data={"csrf": csrf, "method": "bitcoin"}),
+        shop.client.get("/l/NoSuchCode12"),
+    ]
+    for method in sorted(ALL_METHODS):
+        payment_id = shop.choose(link.code, method)
+        pages.append(shop.payment_page(link.code, payment_id))
+        redirect = shop.payment(payment_id).instructions.get("redirect_url")
+        if redirect:
+            pages.append(shop.client.get(redirect))  # the sandbox wallet
+    for page in pages:
+        assert html_lang(page) == "id", page.request.url
+        shown = text_of(page)
+        said_in_english = [phrase for phrase in phrases if phrase in shown]
+        assert not said_in_english, f"{page.request.url} says {said_in_english}"
+        assert not re.search(r"IDR ?[0-9]", shown), f"{page.request.url}: {shown}"

@@ -1,0 +1,71 @@
+"""The API's documentation pages and the site icon, served with no outside request.
+
+``/docs`` (Swagger UI) and ``/redoc`` load their scripts and styles from this server: the
+assets ship in the ``fastapi-offline`` package, so the docs work on a machine with no
+internet and no third party learns who reads them. ``/favicon.ico`` is the product's icon.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+ASSETS_URL = "/docs/assets"
+ASSETS = Path(str(files("fastapi_offline") / "static"))
+FAVICON = Path(__file__).parent / "static" / "favicon.ico"
+# A day: the assets change only with the package, the icon only with a release.
+CACHED = {"Cache-Control": "public, max-age=86400"}
+# The pages may load only from here. ReDoc's bundle links its own logo on a CDN: the
+# browser is told not to fetch it. (Both pages start with an inline script.)
+HERE_ONLY = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+    "worker-src 'self' blob:; font-src 'self' data:"
+}
+
+
+def install(app: FastAPI) -> None:
+    """Add ``/docs``, ``/redoc``, their assets and ``/favicon.ico`` to ``app``, which must
+    be made with ``docs_url=None, redoc_url=None`` (FastAPI's own pages fetch a CDN)."""
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _here_only(
+            get_swagger_ui_html(
+                openapi_url=f"{root}{openapi_url}",
+                title=f"{app.title} - API",
+                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}/favicon.ico",
+            )
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _here_only(
+            get_redoc_html(
+                openapi_url=f"{root}{openapi_url}",
+                title=f"{app.title} - API",
+                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}/favicon.ico",
+                with_google_fonts=False,
+            )
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(FAVICON, media_type="image/x-icon", headers=CACHED)
+
+
+def _here_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers.update(HERE_ONLY)
+    return page
