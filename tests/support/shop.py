@@ -78,6 +78,23 @@ OPEN_LINK: dict[str, Any] = {
     "usage_limit": None,
 }
 ALL_METHODS = ["va_mandiri", "qris", "ewallet_dana", "card", "retail_alfamart"]
+# School fees: the page asks the payer's name and phone (email optional), the student's
+# number, class and (optionally) how many siblings.
+SCHOOL_LINK: dict[str, Any] = {
+    "amount": 350000,
+    "currency": "IDR",
+    "description": "SPP Januari 2027",
+    "methods": ["qris", "va_bca"],
+    "usage_limit": None,
+    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
+    "custom_fields": [
+        {"key": "student_id", "type": "text", "label": {"id": "NIS", "en": "Student ID"},
+         "required": True},
+        {"key": "class", "type": "dropdown", "label": {"id": "Kelas", "en": "Class"},
+         "required": True, "options": ["7A", "7B", "8A"]},
+        {"key": "siblings", "type": "number", "label": {"id": "Jumlah saudara"}},
+    ],
+}  # fmt: skip
 
 
 def require(condition: object, message: str) -> None:

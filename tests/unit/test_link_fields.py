@@ -241,27 +241,33 @@ def _named(refused: DomainError, *prefixes: str) -> None:
     assert refused.field.startswith(prefixes), refused.field
 
 
+def _custom_fields_hold(checked: list[CustomField]) -> None:
+    assert len(checked) <= 3
+    assert len({definition.key for definition in checked}) == len(checked)
+
+
+def _customer_fields_hold(asked: dict[str, str]) -> None:
+    assert set(asked) <= {"name", "email", "phone", "address"}
+    assert set(asked.values()) <= {"required", "optional"}
+
+
+@pytest.mark.parametrize(
+    ("check", "where", "holds"),
+    [
+        (check_custom_fields, "custom_fields", _custom_fields_hold),
+        (check_customer_fields, "customer_fields", _customer_fields_hold),
+    ],
+)
 @settings(max_examples=scaled(300))
-@given(st.lists(json_values, max_size=4) | json_values)
-def test_any_value_is_either_checked_or_refused_by_name(value: object) -> None:
-    checked, refused = _outcome(check_custom_fields, value)
+@given(value=st.lists(json_values, max_size=4) | json_values)
+def test_any_definition_is_either_checked_or_refused_by_name(
+    check: Callable[[object], Any], where: str, holds: Callable[[Any], None], value: object
+) -> None:
+    checked, refused = _outcome(check, value)
     if refused is not None:
-        _named(refused, "custom_fields")
+        _named(refused, where)
     else:
-        assert checked is not None
-        assert len(checked) <= 3
-        assert len({definition.key for definition in checked}) == len(checked)
-
-
-@settings(max_examples=scaled(200))
-@given(json_values)
-def test_any_customer_fields_is_either_checked_or_refused_by_name(value: object) -> None:
-    asked, refused = _outcome(check_customer_fields, value)
-    if refused is not None:
-        _named(refused, "customer_fields")
-    else:
-        assert asked is not None
-        assert set(asked.values()) <= {"required", "optional"}
+        holds(checked)
 
 
 class Asking:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from api.dashboard.exports import PAYMENT_COLUMNS
 from tests.support.desk import OTHER_OWNER, Desk, field_errors, form_inputs, post
+from tests.support.shop import SCHOOL_LINK
 
 SCHOOL_FORM: dict[str, Any] = {
     "description": "SPP Januari",
@@ -35,17 +36,6 @@ SCHOOL_FORM: dict[str, Any] = {
     "cf_type_2": "dropdown",
     "cf_label_id_2": "Kelas",
     "cf_options_2": "7A\r\n 7B \r\n\r\n8A",
-}
-SCHOOL_LINK: dict[str, Any] = {
-    "amount": 350000,
-    "description": "SPP Januari",
-    "methods": ["qris"],
-    "usage_limit": None,
-    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
-    "custom_fields": [
-        {"key": "student_id", "type": "text", "label": {"id": "NIS"}, "required": True},
-        {"key": "class", "type": "dropdown", "label": {"id": "Kelas"}, "options": ["7A", "7B"]},
-    ],
 }
 ANSWERS = {
     "customer.name": "Ani Lestari",
@@ -133,16 +123,21 @@ def test_the_edit_form_changes_the_questions_until_the_first_payment(desk: Desk)
         "NIS",
         ["on"],
     )
-    assert (form["cf_type_1"], form["cf_options_1"]) == ("dropdown", "7A\n7B")
+    assert (form["cf_type_1"], form["cf_options_1"]) == ("dropdown", "7A\n7B\n8A")
+    assert (form["cf_type_2"], form["cf_label_id_2"], "cf_required_2" in form) == (
+        "number",
+        "Jumlah saudara",
+        False,
+    )
     unchanged = post(owner, f"/dashboard/links/{link_id}/edit", form)
     assert unchanged.headers["location"].endswith("notice=nothing_changed")
 
-    changed = {**form, "ask_address": "optional", "cf_options_1": "7A\n7B\n7C"}
+    changed = {**form, "ask_address": "optional", "cf_options_1": "7A\n7B\n8A\n9A"}
     saved = post(owner, f"/dashboard/links/{link_id}/edit", changed)
     assert saved.status_code == 303, field_errors(saved.text) or saved.text
     link = desk.shop.paylink.links.get(link_id)
     assert link.customer_fields["address"] == "optional"
-    assert link.custom_fields[1].options == ["7A", "7B", "7C"]
+    assert link.custom_fields[1].options == ["7A", "7B", "8A", "9A"]
 
     _pay(desk, link_id, ANSWERS)
     form = form_inputs(owner.get(f"/dashboard/links/{link_id}/edit").text)
@@ -183,11 +178,16 @@ def test_payers_details_are_shown_and_exported_to_their_merchant_only(desk: Desk
     detail = owner.get(f"/dashboard/links/{link_id}").text
     assert f'href="/dashboard/exports/payments.csv?link={link_id}"' in detail
     (only,) = _rows(owner.get(f"/dashboard/exports/payments.csv?link={link_id}").text)
-    assert list(only)[-2:] == ["custom_fields.student_id", "custom_fields.class"]
+    assert list(only)[-3:] == [
+        "custom_fields.student_id",
+        "custom_fields.class",
+        "custom_fields.siblings",
+    ]
     assert "custom_fields" not in only
     assert only["payment_id"] == str(payment_id)
     assert only["custom_fields.student_id"] == "'=1+1"  # not run as a formula
     assert only["custom_fields.class"] == "7B"
+    assert only["custom_fields.siblings"] == ""  # optional, left empty
 
     stranger = desk.signed_in(OTHER_OWNER)
     assert "Ani Lestari" not in stranger.get("/dashboard/payments").text

@@ -9,27 +9,11 @@ What is entered is kept on the payment's ``Initiated`` event, the phone in E.164
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
-from tests.support.shop import Reply, Shop, csrf_of
+from tests.support.shop import SCHOOL_LINK, Reply, Shop, csrf_of
 
-SCHOOL_LINK: dict[str, Any] = {
-    "amount": 350000,
-    "currency": "IDR",
-    "description": "SPP Januari",
-    "methods": ["qris", "va_bca"],
-    "usage_limit": None,
-    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
-    "custom_fields": [
-        {"key": "student_id", "type": "text", "label": {"id": "NIS", "en": "Student ID"},
-         "required": True},
-        {"key": "class", "type": "dropdown", "label": {"id": "Kelas", "en": "Class"},
-         "required": True, "options": ["7A", "7B", "8A"]},
-        {"key": "siblings", "type": "number", "label": {"id": "Jumlah saudara"}},
-    ],
-}  # fmt: skip
 GOOD: dict[str, str] = {
     "customer.name": "  Ani Lestari ",
     "customer.email": "",
