@@ -214,6 +214,7 @@ ID: Final[dict[str, str]] = {
     "f_asks": "Yang ditanyakan ke pembayar",
     "asks_note": "Halaman pembayaran menanyakan data ini; setelah ada pembayaran, "
     "pertanyaannya tidak dapat diubah.",
+    "ask_for": "Tanyakan: {part}",
     "ask_not": "Tidak ditanyakan",
     "ask_optional": "Opsional",
     "ask_required": "Wajib",
@@ -606,6 +607,7 @@ EN: Final[dict[str, str]] = {
     "f_asks": "Asked of payers",
     "asks_note": "The payment page asks for these; once the link has a payment, the "
     "questions cannot change.",
+    "ask_for": "Ask: {part}",
     "ask_not": "Not asked",
     "ask_optional": "Optional",
     "ask_required": "Required",
