@@ -41,7 +41,7 @@ from api.sandbox import simulate
 from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import AnswerInvalidError, DomainError, NotFoundError
-from paylink_es.domain.fields import ANSWER_LENGTH, NUMBER_LENGTH, OPTION_LENGTH, REQUIRED
+from paylink_es.domain.fields import ANSWER_LENGTH, REQUIRED
 from paylink_es.domain.methods import method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
 from paylink_es.locale import PAGE_TEXT, Language, format_link_amount, method_name, read_amount
@@ -97,14 +97,13 @@ def questions(details: LinkDetails, lang: Language) -> list[Question]:
         )
         for part, rule in details.customer_fields.items()
     ]
-    limits = {"number": NUMBER_LENGTH, "dropdown": OPTION_LENGTH}
     asked.extend(
         Question(
             f"custom_fields.{field.key}",
             field.label_in(lang),
             field.type,
             field.required,
-            limits.get(field.type, ANSWER_LENGTH["text"]),
+            field.limit,
             tuple(field.options),
         )
         for field in details.custom_fields

@@ -60,6 +60,13 @@ class CustomField:
     required: bool = False
     options: list[str] = field(default_factory=list)
 
+    @property
+    def limit(self) -> int:
+        """The longest answer it takes."""
+        return {"number": NUMBER_LENGTH, "dropdown": OPTION_LENGTH}.get(
+            self.type, ANSWER_LENGTH["text"]
+        )
+
     def label_in(self, language: str) -> str:
         """The label in ``language``, else in the other language it was given in."""
         return self.label.get(language) or next(iter(self.label.values()))
@@ -285,7 +292,7 @@ def _answer(part: str, value: object, where: str, required: bool) -> str | None:
         return None
     try:
         return _part(part, value, where)
-    except InvalidFieldError as error:  # too long, not text, not an address or a number
+    except InvalidFieldError as error:  # too long, not text, not an e-mail address or a phone
         raise _answer_error(error, where) from None
 
 
@@ -296,11 +303,8 @@ def _custom_answer(definition: CustomField, value: object) -> str | None:
         if definition.required:
             raise AnswerInvalidError(where, "is required", kind="required")
         return None
-    limit = {"number": NUMBER_LENGTH, "dropdown": OPTION_LENGTH}.get(
-        definition.type, ANSWER_LENGTH["text"]
-    )
     try:
-        text = require_text(value, where, max_length=limit)
+        text = require_text(value, where, max_length=definition.limit)
     except InvalidFieldError as error:
         raise _answer_error(error, where) from None
     if definition.type == "number" and not _NUMBER.fullmatch(text):
