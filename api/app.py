@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,6 @@ from api.routes import branding, channels, links, money, page, payments, send, w
 from api.routes import winpay as winpay_routes
 from api.schemas import Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
-from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services, build
 from paylink_es.heap import freeze_startup_heap
@@ -34,11 +32,8 @@ from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
 from paylink_es.store.postgres import SharedDatastore
 from projections.freshness import PositionWatch
-from projections.runner import ProjectionService, ReadModels
-from workers.channel_poller import ChannelPoller
-from workers.expiry import ExpiryScheduler
-from workers.settlement import SettlementScheduler
-from workers.webhook_sender import DeliveryWorker
+from projections.runner import ReadModels
+from workers.background import Background
 
 DESCRIPTION = """
 Payment links on an event-sourced paylink. Authenticate with
@@ -73,11 +68,13 @@ def create_app(
 ) -> FastAPI:
     """Build the HTTP app on ``services`` (``paylink_es.bootstrap.build``).
 
-    With ``run_projections`` the read models are kept up to date in-process while the
-    app runs (``paylink projections run`` does the same as a process of its own), and
-    the webhook sender runs beside them. The app can be started again after a shutdown:
-    what the shutdown closed (the read models) is opened anew. The services are closed at
-    shutdown only when ``owns_services`` (a worker process that built them for this app).
+    With ``run_projections`` the background workers run in-process while the app runs
+    (``workers.background``: the read models' runner, the webhook sender, the schedulers;
+    ``paylink projections run`` does the same as a process of its own), each while this
+    node leads it when many nodes share one PostgreSQL. The app can be started again
+    after a shutdown: what the shutdown closed (the read models) is opened anew. The
+    services are closed at shutdown only when ``owns_services`` (a worker process that
+    built them for this app).
 
     Routes beyond the product's, for a caller that serves the app with more (the
     benchmark's baselines): ``extra_direct`` maps ``(method, path)`` to what makes that
@@ -94,7 +91,7 @@ def create_app(
             app.state.closed = False
         read_models: ReadModels = app.state.read_models
         background = (
-            _Background(
+            Background(
                 settings,
                 services.paylink,
                 read_models,
@@ -105,6 +102,7 @@ def create_app(
             else None
         )
         if background is not None:
+            background.start()
             app.state.projections = background.service
         try:
             yield
@@ -224,58 +222,6 @@ def app_from_environment(
     )
     freeze_startup_heap()
     return app
-
-
-class _Background:
-    """The read models' runner, the webhook sender, the settlement and expiry schedulers
-    and the channel poller."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        paylink: Paylink,
-        models: ReadModels,
-        channels: dict[str, ChannelPort],
-        watch: PositionWatch,
-    ) -> None:
-        self.service = ProjectionService(settings, paylink.app, models, watch)
-        self.service.start()
-        self.stopping = threading.Event()
-        self.worker = DeliveryWorker(
-            paylink, models.outbox(), allow_private=settings.allow_private_webhooks
-        )
-        self.sender = threading.Thread(
-            target=self.worker.run_forever,
-            args=(self.stopping,),
-            name="webhook-delivery",
-            daemon=True,
-        )
-        self.sender.start()
-        self.settler: SettlementScheduler | None = None
-        if settings.settle_every_s > 0:
-            self.settler = SettlementScheduler(paylink, models, settings.settle_every_s)
-            self.settler.start()
-        self.expirer: ExpiryScheduler | None = None
-        if settings.expire_every_s > 0:
-            self.expirer = ExpiryScheduler(paylink, models, settings.expire_every_s)
-            self.expirer.start()
-        self.poller: ChannelPoller | None = None
-        if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
-            self.poller = ChannelPoller(paylink, models, channels, settings.channel_poll_s)
-            self.poller.start()
-
-    def stop(self) -> None:
-        """Stop polling, settling and sending, then stop the projections."""
-        if self.poller is not None:
-            self.poller.stop()
-        if self.settler is not None:
-            self.settler.stop()
-        if self.expirer is not None:
-            self.expirer.stop()
-        self.stopping.set()
-        self.sender.join(timeout=15)
-        self.worker.close()
-        self.service.stop()
 
 
 def _document_problems(app: FastAPI) -> None:

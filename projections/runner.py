@@ -14,6 +14,9 @@
   the failed one again after a pause — after a fix it resumes from where it stopped.
 - A database that is unavailable is nobody's fault: the loop waits (a short backoff)
   and goes on where the views stand once the database answers again, with no restart.
+- Many nodes on one PostgreSQL: only the node that leads the projections feeds the read
+  models (``paylink_es.store.leases``), from where the views stand when its term begins;
+  every view write checks the term, so a node that lost it writes nothing more.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ from eventsourcing.utils import Environment
 from paylink_es.application.app import PaylinkApp
 from paylink_es.settings import Settings
 from paylink_es.store.doorbell import FALLBACK_S, Doorbell
+from paylink_es.store.leases import (
+    PROJECTIONS,
+    ElectedThread,
+    Lease,
+    LeaseLostError,
+    LocalLease,
+    fenced,
+    leases_for,
+)
 from paylink_es.store.postgres import ListenBell, connection_settings, is_outage
 from projections.audit import AuditChain
 from projections.feed import EventFeed, WebhookOutbox
@@ -216,8 +228,10 @@ class CatchUp:
                 decoded = self._decode(page)
             try:
                 self._apply(model, page, decoded, first, len(page))
-            except IntegrityError:
-                raise  # another process advanced this view: the caller reads positions again
+            except (IntegrityError, LeaseLostError):
+                # Another process advanced this view: the caller reads positions again; or
+                # another node leads the projections now: this one stops.
+                raise
             except Exception as error:
                 if not self.isolate or is_outage(error):
                     raise  # an unavailable database is not the event's fault: try again later
@@ -256,7 +270,7 @@ class CatchUp:
         for index in range(first, len(page)):
             try:
                 self._apply(model, page, decoded, index, index + 1)
-            except IntegrityError:
+            except (IntegrityError, LeaseLostError):
                 raise
             except Exception as failed:
                 if is_outage(failed):
@@ -378,7 +392,12 @@ def _doorbell(settings: Settings, app: PaylinkApp) -> Doorbell | ListenBell:
 
 
 class ProjectionService:
-    """All read models kept up to date in background threads (``serve``, ``projections run``)."""
+    """All read models kept up to date in background threads (``serve``, ``projections run``).
+
+    With a ``lease`` (many nodes on one PostgreSQL) the read models are fed only while
+    this node leads the projections, and every write checks that it still does; without
+    one this process always feeds them.
+    """
 
     def __init__(
         self,
@@ -386,40 +405,59 @@ class ProjectionService:
         app: PaylinkApp,
         models: ReadModels | None = None,
         watch: PositionWatch | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.app = app
         # Told where the read models stand after every round (queries wait on it).
         self.watch = watch
-        self.stopping = threading.Event()
         self._owns_models = models is None
         self.models = models if models is not None else ReadModels(settings)
-        self.threads: list[threading.Thread] = []
         self.catch_up = CatchUp(app, list(self.models.models.values()), isolate=True)
         self.doorbell: Doorbell | ListenBell | None = None
         self.outage = False  # the database was unavailable at the last try
+        self.thread = ElectedThread(
+            "projection-catch-up", lease or LocalLease(PROJECTIONS), self._lead
+        )
+        self.stopping = self.thread.stopping
+        self.threads: list[threading.Thread] = [self.thread]
 
     def start(self) -> None:
-        """Catch up in pages, then follow new events."""
-        self.doorbell = _doorbell(self.settings, self.app)
+        """Catch up in pages (when this node leads the projections), then follow new events."""
+        term = self.thread.lease.current()
+        if term is not None:
+            with fenced(term.fence):
+                self._first_catch_up()
+        self.thread.start()
+
+    def _first_catch_up(self) -> None:
+        if self.doorbell is None:
+            self.doorbell = _doorbell(self.settings, self.app)
         try:
             self.catch_up.run_once()
         except Exception as error:
             if not is_outage(error):
                 raise
             log.warning("projections start while the database is unavailable: %s", error)
-        thread = threading.Thread(
-            target=self._follow, args=(self.catch_up,), name="projection-catch-up", daemon=True
-        )
-        thread.start()
-        self.threads.append(thread)
 
-    def _follow(self, follower: CatchUp) -> None:
+    def _lead(self, ended: threading.Event) -> None:
+        """One term of leading the projections: catch up, then follow until it ends."""
+        try:
+            self._first_catch_up()
+            self._follow(self.catch_up, ended)
+        finally:
+            if self.watch is not None:
+                self.watch.unfed()  # another node feeds the views now: waiters ask them
+            doorbell, self.doorbell = self.doorbell, None
+            if doorbell is not None:
+                doorbell.close()
+
+    def _follow(self, follower: CatchUp, ended: threading.Event) -> None:
         backoff = RETRY_OUTAGE_FIRST_S
-        while not self.stopping.is_set():
+        while not ended.is_set():
             try:
                 follower.run_forever(
-                    self.stopping,
+                    ended,
                     gather=self.settings.projection_gather_ms / 1000,
                     doorbell=self.doorbell,
                     on_round=self._round,
@@ -428,6 +466,8 @@ class ProjectionService:
                 log.exception("projections stopped")
                 return
             except Exception as error:
+                if isinstance(error, LeaseLostError):
+                    raise
                 if is_outage(error):
                     if not self.outage:
                         log.warning("projections wait for the database: %s", error)
@@ -436,7 +476,7 @@ class ProjectionService:
                         self.doorbell.reset()  # its connection may be dead without a word
                 else:
                     log.warning("catch-up failed; retrying", exc_info=True)
-                self.stopping.wait(backoff)
+                ended.wait(backoff)
                 backoff = min(backoff * 2, RETRY_OUTAGE_MAX_S)
                 continue
             backoff = RETRY_OUTAGE_FIRST_S
@@ -456,18 +496,54 @@ class ProjectionService:
             model.view.wait(self.app.name, position, timeout=remaining)
 
     def stop(self) -> None:
-        """Stop following and close the views."""
+        """Stop following (and leading) and close the views."""
         self.stopping.set()
-        if self.doorbell is not None:
-            self.doorbell.wake()
-        for thread in self.threads:
-            thread.join(timeout=10)
+        self.thread.lease.resign()  # the term ends before the wake, which it then hears
+        doorbell = self.doorbell
+        if doorbell is not None:
+            doorbell.wake()
+        self.thread.stop(timeout=10)
         if self.watch is not None:
             self.watch.unfed()
         if self.doorbell is not None:
             self.doorbell.close()
         if self._owns_models:
             self.models.close()
+
+
+ONE_OFF_WAIT_S = 60.0  # how long a one-off command waits for the leader of the projections
+
+
+def up_to_date(
+    settings: Settings,
+    app: PaylinkApp,
+    models: Sequence[ReadModel],
+    *,
+    wait_s: float = ONE_OFF_WAIT_S,
+) -> None:
+    """Bring ``models`` to the log's head before a one-off command reads them.
+
+    On PostgreSQL another node may be feeding them: the command takes the projections'
+    lease for the moment it catches up, as a term of its own (fenced like any leader's
+    writes), or, when a node leads the projections, waits for it to reach the head. On
+    SQLite it catches up here, as every process does.
+    """
+    leases = leases_for(settings)
+    lease = leases.lease(PROJECTIONS)
+    leases.start()
+    try:
+        term = lease.current()
+        if term is not None:
+            with fenced(term.fence):
+                CatchUp(app, models).run_once()
+            return
+        head = app.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + wait_s
+        for model in models:
+            remaining = max(deadline - time.monotonic(), 0.001)
+            model.view.wait(app.name, head, timeout=remaining)
+    finally:
+        leases.close()
 
 
 @dataclass(frozen=True)

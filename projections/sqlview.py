@@ -6,7 +6,9 @@ models write portable SQL: ``?`` placeholders and ``{s}`` before every table nam
 were first made is declared in the read model's DDL as
 ``ALTER TABLE {s}t ADD COLUMN IF NOT EXISTS c TYPE``: each view adds it when the table
 lacks it (SQLite has no such clause), so a view made before keeps its rows and gains the
-column empty.
+column empty. On PostgreSQL a write made by the projections' leader checks its term in
+the same transaction (``paylink_es.store.leases``): a node that no longer leads the
+projections writes no row and no position.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from psycopg import Cursor
 from psycopg import sql as pgsql
 from psycopg.rows import DictRow
 
+from paylink_es.store.leases import check_fence
 from paylink_es.store.sqlite import ChosenPoolDatastore, SQLiteStoreFactory
 
 Row = dict[str, Any]
@@ -319,6 +322,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            check_fence(curs)
             piped: list[tuple[str, list[Sequence[Any]]]] = []
             for sql, many in runs(statements):
                 copy = self._copy(sql) if len(many) >= COPY_FROM else None
@@ -359,6 +363,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
 
     def run(self, statements: Sequence[Statement]) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            check_fence(curs)
             for sql, params in statements:
                 curs.execute(self._text(sql), params)
 

@@ -22,7 +22,6 @@ uses, from any process.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,8 +32,14 @@ from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.details import PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import NotFoundError
+from paylink_es.store.leases import (
+    CHANNELS,
+    Lease,
+    LeaseLostError,
+)
 from projections.queries.payments import waiting_on_channels
 from projections.runner import ReadModels
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +138,12 @@ def waiting_payments(
     return found
 
 
-class ChannelPoller:
-    """One sweep at a time over the waiting payments (``run_once``), or a thread of it."""
+class ChannelPoller(Periodic):
+    """One sweep at a time over the waiting payments (``run_once``), or, started, a sweep
+    every ``every_s`` seconds in a thread of its own (with a ``lease``, while this node
+    leads the poller)."""
+
+    thread_name, worker, what = "channel-poller", CHANNELS, "channel poll"
 
     def __init__(
         self,
@@ -142,34 +151,21 @@ class ChannelPoller:
         models: ReadModels,
         channels: Mapping[str, ChannelPort],
         every_s: float = 5.0,
+        lease: Lease | None = None,
     ) -> None:
-        self.paylink = paylink
-        self.models = models
+        super().__init__(paylink, models, every_s, lease)
         self.channels = channels
-        self.every_s = every_s
         self.verification = paylink.verification
         self._asked: dict[UUID, datetime] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self.sweeps = 0
 
-    def start(self) -> None:
-        """Sweep every ``every_s`` seconds in a thread of its own."""
-        self._thread = threading.Thread(target=self._run, name="channel-poller", daemon=True)
-        self._thread.start()
+    def new_term(self) -> None:
+        """What another node asked meanwhile is not known: ask as if anew."""
+        self._asked.clear()
 
-    def stop(self) -> None:
-        """Stop after the current sweep."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every_s):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("channel poll failed; trying again in %.0f s", self.every_s)
+    def tick(self) -> None:
+        """One sweep."""
+        self.run_once()
 
     def run_once(self, *, force: bool = False) -> dict[str, int]:
         """Ask about every waiting payment that is due (``force``: all of them)."""
@@ -182,6 +178,8 @@ class ChannelPoller:
                 continue
             try:
                 self._one(item, channel, now, force, counts)
+            except LeaseLostError:
+                raise  # another node polls now
             except Exception as error:
                 log.warning("polling payment %s failed: %s", item.payment_id, error)
         alive = {item.payment_id for item in waiting}

@@ -6,18 +6,22 @@ the channel poller delete the link's unpaid virtual accounts. The scheduler asks
 view for active and inactive (deactivated) links whose expiry has passed, every ``every_s``
 seconds, and records each one's expiry through the links service. Several processes may
 run it at once: the command is decided on the link's current version, so a link expires
-exactly once whoever is first.
+exactly once whoever is first. Among nodes on one PostgreSQL one of them leads it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from uuid import UUID
 
 from paylink_es.application.services import Paylink
+from paylink_es.store.leases import (
+    EXPIRY,
+    LeaseLostError,
+)
 from projections.queries.links import expiring
 from projections.runner import ReadModels
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -33,31 +37,20 @@ def expire_due(paylink: Paylink, models: ReadModels, batch: int = BATCH) -> int:
         try:
             if paylink.links.expire(UUID(link_id)):
                 expired += 1
+        except LeaseLostError:
+            raise  # another node expires links now
         except Exception:
             log.exception("could not record the expiry of link %s", link_id)
     return expired
 
 
-class ExpiryScheduler(threading.Thread):
-    """Inside ``paylink serve`` (and the projections process): expire links on time."""
+class ExpiryScheduler(Periodic):
+    """Inside ``paylink serve`` (and the projections process): expire links on time; with
+    a ``lease``, only while this node leads the expiry scheduler."""
 
-    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__(name="expiry-scheduler", daemon=True)
-        self.paylink = paylink
-        self.models = models
-        self.every_s = every_s
-        self.stopping = threading.Event()
-        self.expired = 0
+    thread_name, worker, what = "expiry-scheduler", EXPIRY, "expiry tick"
+    expired = 0  # links this scheduler expired
 
-    def run(self) -> None:
-        """Expire what is due, wait, repeat, until stopped; a failed tick is logged."""
-        while not self.stopping.wait(self.every_s):
-            try:
-                self.expired += expire_due(self.paylink, self.models)
-            except Exception:
-                log.exception("expiry tick failed; trying again in %.1f s", self.every_s)
-
-    def stop(self) -> None:
-        """Stop after the current tick."""
-        self.stopping.set()
-        self.join(timeout=30)
+    def tick(self) -> None:
+        """Expire what is due."""
+        self.expired += expire_due(self.paylink, self.models)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from uuid import UUID
@@ -18,8 +17,12 @@ from uuid import UUID
 from paylink_es.application.money import SettlementRun
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import WIB
+from paylink_es.store.leases import (
+    SETTLEMENT,
+)
 from projections.queries.payments import SettledPaymentRow, settlement_candidates
-from projections.runner import CatchUp, ReadModels
+from projections.runner import ReadModels, up_to_date
+from workers.periodic import Periodic
 
 log = logging.getLogger(__name__)
 REPORT_COLUMNS = (
@@ -56,7 +59,7 @@ def settle_day(
     """Settle every payment due by ``day`` (one merchant's, if given)."""
     if catch_up:
         try:
-            CatchUp(paylink.app, [models["payments"]]).run_once()
+            up_to_date(models.settings, paylink.app, [models["payments"]])
         except Exception as error:
             log.warning("payments view not caught up (%s); settling what it shows", error)
     candidates = settlement_candidates(models, merchant_id)
@@ -71,32 +74,19 @@ def settle_day(
     return paylink.money.settle(day, candidates, progress=step)
 
 
-class SettlementScheduler(threading.Thread):
-    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds."""
+class SettlementScheduler(Periodic):
+    """Inside ``paylink serve``: settle today's due payments every ``every_s`` seconds;
+    with a ``lease``, only while this node leads the settlement scheduler."""
 
-    def __init__(self, paylink: Paylink, models: ReadModels, every_s: float) -> None:
-        super().__init__(name="settlement-scheduler", daemon=True)
-        self.paylink = paylink
-        self.models = models
-        self.every_s = every_s
-        self.stopping = threading.Event()
-        self.runs = 0
+    thread_name, worker, what = "settlement-scheduler", SETTLEMENT, "settlement run"
+    runs = 0  # runs this scheduler made
 
-    def run(self) -> None:
-        """Settle, wait, repeat, until stopped; a failed run is logged and retried later."""
-        while not self.stopping.wait(self.every_s):
-            try:
-                result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
-                self.runs += 1
-                if result.settled:
-                    log.info("settlement: %s", result.as_dict())
-            except Exception:
-                log.exception("settlement run failed; retrying in %.0f s", self.every_s)
-
-    def stop(self) -> None:
-        """Stop after the current run."""
-        self.stopping.set()
-        self.join(timeout=30)
+    def tick(self) -> None:
+        """Settle what is due today."""
+        result = settle_day(self.paylink, self.models, today_in_jakarta(self.paylink))
+        self.runs += 1
+        if result.settled:
+            log.info("settlement: %s", result.as_dict())
 
 
 def report_csv(rows: list[SettledPaymentRow]) -> Iterator[str]:

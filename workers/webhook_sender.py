@@ -3,6 +3,11 @@
 At least once: a delivery is sent when the outbox says it is due and the store's
 count of attempts agrees with the outbox's (so a try the outbox has not seen yet is
 not repeated). Every try — status code or error, and when to try next — is an event.
+Among nodes on one PostgreSQL the node that leads the webhooks claims each try first, in
+a transaction that checks its term (``paylink_es.store.leases.Claims``): two nodes never
+both make the same try. A node that dies between its post and the record of it leaves
+a claim a later term takes over after :data:`CLAIM_TTL_S` and posts again: the one case
+a receiver sees a try twice (the same ``Paylink-Event-Id``).
 
 Before every try the endpoint's host is resolved again and every address checked (DNS
 can change after the endpoint was registered); the request then goes to a checked
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from uuid import UUID
 
 import httpx
@@ -30,6 +36,7 @@ from paylink_es.domain.webhooks import (
     signature_header,
 )
 from paylink_es.resolver import system_resolver
+from paylink_es.store.leases import Claims, LeaseLostError
 from paylink_es.store.postgres import is_outage
 from projections.feed import WebhookOutbox
 from projections.queries.outbox import DeliveryRow, due_deliveries
@@ -37,10 +44,14 @@ from projections.queries.outbox import DeliveryRow, due_deliveries
 log = logging.getLogger("paylink.webhooks")
 USER_AGENT = "Paylink-Webhooks/0.1"
 OUTAGE_WAIT_MAX_S = 5.0  # while the database is unavailable, a look this often at most
+# A try claimed by a term that ended without recording it (its node died mid-way) is made
+# again by a later term only after this long; a claim older than half of it is not posted on.
+CLAIM_TTL_S = 60.0
 
 
 class DeliveryWorker:
-    """Sends due webhook deliveries; one instance per process is enough."""
+    """Sends due webhook deliveries; one instance per process is enough, and among nodes on
+    one PostgreSQL one of them leads it: each try is then claimed first (``claims``)."""
 
     def __init__(
         self,
@@ -51,6 +62,7 @@ class DeliveryWorker:
         client: httpx.Client | None = None,
         timeout_s: float = 10.0,
         resolve: Resolver = system_resolver,
+        claims: Claims | None = None,
     ) -> None:
         self.paylink = paylink
         self.outbox = outbox
@@ -58,6 +70,7 @@ class DeliveryWorker:
         self.resolve = resolve
         self.client = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._owns_client = client is None
+        self.claims = claims
 
     def run_once(self, limit: int = 50) -> int:
         """Send everything due now (up to ``limit``); returns how many were tried."""
@@ -68,11 +81,16 @@ class DeliveryWorker:
             delivery = WebhookDelivery.create_id(endpoint_id, position)
             if self.paylink.webhooks.delivery_attempts(delivery) != row["attempts"]:
                 continue  # the outbox has not seen the last try yet
-            self._send(row, endpoint_id, position)
+            attempt = f"{row['delivery_id']}#{row['attempts'] + 1}"
+            if self.claims is not None and not self.claims.claim(attempt):
+                continue  # another node's term claimed this try and may still be making it
+            if self._send(row, endpoint_id, position, time.monotonic()) and self.claims:
+                self.claims.release(attempt)
             tried += 1
         return tried
 
-    def _send(self, row: DeliveryRow, endpoint_id: UUID, position: int) -> None:
+    def _send(self, row: DeliveryRow, endpoint_id: UUID, position: int, claimed: float) -> bool:
+        """Post one try and record it; False when its claim grew too old to post on."""
         merchant = UUID(row["merchant_id"])
         now = self.paylink.now()
         body = row["payload"].encode()
@@ -84,6 +102,8 @@ class DeliveryWorker:
                 endpoint.url, allow_private=self.allow_private, resolve=self.resolve
             )
             stamp = int(now.timestamp())
+            if time.monotonic() - claimed > CLAIM_TTL_S / 2:
+                return False  # paused since the claim: a later term may have taken it over
             response = post_pinned(
                 self.client,
                 target,
@@ -119,6 +139,7 @@ class DeliveryWorker:
         self.paylink.webhooks.record_delivery_attempt(
             endpoint_id, merchant, position, status_code, error, retry
         )
+        return True
 
     def run_forever(self, stopping: threading.Event, interval: float = 0.2) -> None:
         """Keep sending until ``stopping`` is set.
@@ -130,6 +151,8 @@ class DeliveryWorker:
         while not stopping.is_set():
             try:
                 busy = self.run_once()
+            except LeaseLostError:
+                raise  # another node sends the webhooks now
             except Exception as error:
                 if not is_outage(error):
                     log.exception("webhook delivery round failed")

@@ -133,3 +133,30 @@ def due_deliveries(outbox: WebhookOutbox, now: datetime, limit: int) -> list[Del
     """Pending deliveries to live endpoints whose next attempt is due at ``now``, in
     store order (at most ``limit``): what the delivery worker sends."""
     return typed_rows(outbox, DeliveryRow, DUE, (iso(now), limit))
+
+
+class OutboxBacklog(TypedDict):
+    """How far behind webhook delivery is: what is owed to live endpoints."""
+
+    pending: int  # deliveries neither delivered nor given up
+    due: int  # of those, the ones due now
+    oldest_due_at: str | None  # since when the longest-waiting due one has been due
+
+
+BACKLOG = (
+    "SELECT count(*) AS pending,"
+    " coalesce(sum(CASE WHEN d.next_attempt_at IS NULL OR d.next_attempt_at <= ? THEN 1"
+    " ELSE 0 END), 0) AS due,"
+    " min(coalesce(d.next_attempt_at, d.created_at)) AS oldest_due_at"
+    " FROM {s}webhook_deliveries d JOIN {s}webhook_endpoints e"
+    " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.deleted = 0"
+)
+
+
+def outbox_backlog(outbox: WebhookOutbox, now: datetime) -> OutboxBacklog:
+    """What the delivery worker still owes, and how long the oldest due delivery waits."""
+    row = typed_rows(outbox, OutboxBacklog, BACKLOG, (iso(now),))[0]
+    due_since = row["oldest_due_at"]
+    if due_since is not None and due_since > iso(now):
+        due_since = None  # every pending one is a retry scheduled later: none is due
+    return {"pending": int(row["pending"]), "due": int(row["due"]), "oldest_due_at": due_since}

@@ -9,6 +9,8 @@ would invent (:meth:`Settings.live_secret_problems`).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -187,6 +189,28 @@ class Settings(BaseSettings):
         ge=0,
         description="How often links past their expiry get their Expired event; 0: never",
     )
+    # -- many nodes on one PostgreSQL: one leader per background worker ------------------
+    node_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="This node's name in leader election and `paylink cluster status`;"
+        " default hostname:pid",
+    )
+    leader_retry_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often a node tries to take over the workers no node leads, and a"
+        " leader checks that it still leads its own (PostgreSQL)",
+    )
+    leader_dead_after_s: int = Field(
+        default=3,
+        ge=2,
+        le=120,
+        description="TCP keepalives of the lease connection: a node (or the server) silent"
+        " this long is dead, and its workers are taken over (PostgreSQL)",
+    )
     # -- settlement ----------------------------------------------------------------------
     settle_every_s: float = Field(
         default=900.0,
@@ -296,6 +320,11 @@ class Settings(BaseSettings):
         return "postgres" if self.database_url else "sqlite"
 
     @property
+    def node(self) -> str:
+        """This node's name among the nodes on one database: ``node_id``, else hostname:pid."""
+        return self.node_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    @property
     def public_url(self) -> str:
         """Where customers and merchants reach this server."""
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -319,6 +348,9 @@ class Settings(BaseSettings):
         env = {
             # The library's factory on a pool shared by the process (paylink_es.store.postgres).
             "PERSISTENCE_MODULE": "paylink_es.store.postgres:PaylinkPostgresFactory",
+            # Events saved by a background worker are fenced: refused once its node no
+            # longer leads that worker (paylink_es.store.leases).
+            "APPLICATION_RECORDER_TOPIC": "paylink_es.store.leases:FencedApplicationRecorder",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),

@@ -86,6 +86,24 @@ def test_a_non_postgres_database_url_is_refused_clearly(tmp_path: Path) -> None:
     assert "postgresql://" in result.stderr
 
 
+def test_cluster_status_on_sqlite_says_there_is_no_election_and_where_the_views_stand(
+    tmp_path: Path,
+) -> None:
+    assert paylink(tmp_path, "demo").returncode == 0
+    text = paylink(tmp_path, "cluster", "status")
+    assert text.returncode == 0, text.stderr
+    assert "SQLite: one machine, no election" in text.stdout
+    assert "outbox: 0 deliveries pending, 0 due now" in text.stdout
+    document = json.loads(paylink(tmp_path, "cluster", "status", "--json").stdout)
+    assert (document["backend"], document["workers"]) == ("sqlite", [])
+    head = {row["head"] for row in document["read_models"]}
+    assert len(head) == 1
+    assert head != {0}  # the demo's events, which no read model has seen yet
+    assert {row["events_behind"] for row in document["read_models"]} == head
+    nothing_owed = {"pending": 0, "due": 0, "oldest_due_at": None, "oldest_due_s": 0.0}
+    assert document["outbox"] == nothing_owed
+
+
 def test_every_command_has_help(tmp_path: Path) -> None:
     for command in (
         ["serve"],
@@ -101,6 +119,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["audit", "verify"],
         ["audit", "digest"],
         ["audit", "export"],
+        ["cluster", "status"],
         ["bench"],
     ):
         result = paylink(tmp_path, *command, "--help")

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.app import free_port
 from tests.support.serve import outside_env, start_serve, wait_healthy
+from tests.support.webhooks import webhook_receiver
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="parent-death signal is Linux only"
@@ -77,11 +78,13 @@ def running(proc: Proc) -> bool:
     return fields is not None and fields[19] == proc.start_time and fields[0] not in "ZX"
 
 
-def start_workers(tmp_path: Path, port: int, log_name: str) -> subprocess.Popen[bytes]:
+def start_workers(
+    tmp_path: Path, port: int, log_name: str, **variables: str
+) -> subprocess.Popen[bytes]:
     """``paylink serve --workers 2`` on ``port``, its output in ``tmp_path / log_name``."""
     return start_serve(
         tmp_path,
-        outside_env(),
+        outside_env(**variables),
         tmp_path / log_name,
         "--workers",
         "2",
@@ -94,12 +97,12 @@ def start_workers(tmp_path: Path, port: int, log_name: str) -> subprocess.Popen[
 
 @contextmanager
 def serving(
-    tmp_path: Path, port: int, log_name: str, reaper: list[Proc]
+    tmp_path: Path, port: int, log_name: str, reaper: list[Proc], **variables: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``paylink serve --workers 2``, healthy, for the block; then SIGTERM, which it must
     exit 0 on. Whatever it started goes to the ``reaper``."""
     log = tmp_path / log_name
-    serve = start_workers(tmp_path, port, log_name)
+    serve = start_workers(tmp_path, port, log_name, **variables)
     try:
         wait_healthy(serve, f"http://127.0.0.1:{port}", log, within=20)
         yield serve
@@ -174,7 +177,7 @@ def test_a_child_whose_parent_is_already_gone_when_it_asks_gets_sigterm_at_once(
     assert child.returncode == -signal.SIGTERM
 
 
-def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
+def test_a_link_expires_as_an_event_and_its_webhook_is_sent_while_serve_runs_with_workers(
     tmp_path: Path, reaper: list[Proc]
 ) -> None:
     created = subprocess.run(
@@ -189,7 +192,15 @@ def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
     headers = {"Authorization": f"Bearer {key}"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with serving(tmp_path, port, "serve.log", reaper):
+    allowed = {"PAYLINK_ALLOW_PRIVATE_WEBHOOKS": "true"}
+    with webhook_receiver() as endpoint, serving(tmp_path, port, "serve.log", reaper, **allowed):
+        hooked = httpx.post(
+            f"{url}/v1/webhook-endpoints",
+            json={"url": endpoint.url, "event_types": ["link.expired"]},
+            headers=headers,
+            timeout=10,
+        )
+        assert hooked.status_code == 201, hooked.text
         expires = datetime.now(tz=UTC) + timedelta(seconds=2)
         link = httpx.post(
             f"{url}/v1/links",
@@ -209,3 +220,7 @@ def test_a_link_expires_as_an_event_while_serve_runs_with_workers(
         assert [event["data"] for event in expired] == [
             {"object": "payment_link", "id": link.json()["id"]}
         ], (tmp_path / "serve.log").read_text()
+        # The workers' process sends webhooks too: the expiry reaches the endpoint.
+        while not endpoint.events() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert endpoint.events() == [expired[0]["id"]], (tmp_path / "serve.log").read_text()

@@ -9,13 +9,14 @@ around them.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,8 +29,22 @@ from paylink_es import bootstrap
 from paylink_es.application.details import IssuedKey
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
+from paylink_es.notify.channels import OUTBOX_FILE
 from paylink_es.settings import Settings
 from projections.runner import ProjectionService
+
+
+def outbox_file(settings: Settings) -> Path:
+    """Where the dev outbox of a process on ``settings`` keeps its messages."""
+    return settings.data_dir / OUTBOX_FILE
+
+
+def outbox_messages(settings: Settings) -> list[dict[str, Any]]:
+    """The messages the dev outbox kept, oldest first (none before the first)."""
+    path = outbox_file(settings)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @dataclass
@@ -82,6 +97,10 @@ class Store:
     def count(self, suffix: str) -> int:
         """How many stored events have a topic ending with ``suffix``."""
         return sum(1 for topic in self.topics() if topic.endswith(suffix))
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """The messages the app's dev outbox kept, oldest first."""
+        return outbox_messages(self.app.state.settings)
 
 
 @dataclass(kw_only=True)
@@ -136,27 +155,6 @@ def live_server(app: FastAPI, port: int | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         assert not thread.is_alive(), "uvicorn did not stop"
-
-
-class QuietHandler(BaseHTTPRequestHandler):
-    """A request handler that logs nothing (the test reads what it records instead)."""
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-@contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    """Serve ``handler`` on 127.0.0.1 (a free port) in a thread; yields the port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager

@@ -33,15 +33,16 @@ X-EXTERNAL-ID (digits or a UUID, never twice: ``409xx00``), CHANNEL-ID (missing:
 ``400xx02``), ``Content-Type: application/json``.
 
 Knobs and records: ``requests`` (path, headers, payload) and ``calls`` (method, path,
-headers, payload) of every authenticated request; ``refused`` (every refusal's code);
+headers, payload) of every authenticated request, ``sent(path)`` (method, payload) of
+those to a path; ``refused`` (every refusal's code);
 ``status_flags`` (trxId → forced ``paymentFlagStatus``); ``fail_status`` (every status
 inquiry answers ``5002600``); ``accept_tokens``; ``revoke_tokens()``; ``vas``, ``deleted``,
 ``va_states`` (payments, deleted), ``qris``, ``ewallets`` (mutable state: set ``.status``
 to force a QRIS or e-wallet status). Paying, without HTTP: ``pay``, ``pay_qris``, ``pay_ewallet``,
 ``fail_qris``, ``fail_ewallet``.
 
-Callbacks Winpay sends: ``va_payment_body``, ``qris_notify_body``, ``ewallet_notify_body``
-build them; ``callback`` signs one over its path relative to ``/v1.0/`` (the merchant's
+Callbacks Winpay sends: ``va_payment_body`` and ``notify_body`` (QRIS, e-wallet) build
+them; ``callback`` signs one over its path relative to ``/v1.0/`` (the merchant's
 base URL prefix is not signed) and the minified body (``pretty=True`` sends it indented,
 as a receiver must re-minify); ``notify`` signs and POSTs it to ``base_url + path``.
 """
@@ -59,7 +60,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import httpx
@@ -71,6 +71,7 @@ from pydantic import SecretStr
 from paylink_es.channels.qris import qris_payload
 from paylink_es.channels.snap_callbacks import SeenExternalIds
 from paylink_es.settings import Settings
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 WIB = timezone(timedelta(hours=7))
 TOKEN_PATH = "/v1.0/access-token/b2b"
@@ -279,7 +280,7 @@ def _money(body: dict[str, Any], name: str) -> dict[str, str]:
     return {"value": amount["value"], "currency": "IDR"}
 
 
-class WinpayCounterpart:
+class WinpayCounterpart(LoopbackServer):
     """The provider's side of the SNAP conversation, on a random local port."""
 
     def __init__(
@@ -324,52 +325,31 @@ class WinpayCounterpart:
             ("POST", EWALLET_STATUS_PATH): ("55", self._ewallet_status),
         }
         self._services = {path: service for (_, path), (service, _) in self._routes.items()}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        # A short poll interval makes shutdown (after every test) quick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(self._handler_class(), poll_interval_s=0.02)
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[QuietHandler]:
         counterpart = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = dict(self.headers.items())
-                status, kind, raw = counterpart.handle_raw(self.command, self.path, headers, body)
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                status, kind, raw = counterpart.handle_raw(
+                    self.command, self.path, headers, self.body()
+                )
+                self.reply(status, raw, kind)
 
             do_POST = do_GET = do_DELETE = do_PUT = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
         return Handler
-
-    @property
-    def base_url(self) -> str:
-        """Where the counterpart listens."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> WinpayCounterpart:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     @property
     def hmac_scheme(self) -> bool:
         """Whether this counterpart speaks generic SNAP (B2B token + HMAC-SHA512)."""
         return self.client_secret is not None
+
+    def sent(self, path: str) -> list[tuple[str, dict[str, Any]]]:
+        """(HTTP method, payload) of every accepted request to ``path``, oldest first."""
+        return [(method, payload) for method, p, _, payload in self.calls if p == path]
 
     def revoke_tokens(self) -> None:
         """Forget every issued token (as a provider restarting or rotating would)."""
@@ -808,41 +788,26 @@ class WinpayCounterpart:
 
     # -- callbacks Winpay sends ------------------------------------------------------------
 
-    def qris_notify_body(
+    def notify_body(
         self,
+        kind: Literal["qris", "ewallet"],
         partner_reference_no: str,
         *,
         amount_style: Literal["decimal", "plain"] = "decimal",
         millis: bool = False,
     ) -> dict[str, Any]:
-        """The QRIS payment notification (paid time: the payment's, or now if unpaid)."""
-        found = self.qris[partner_reference_no]
+        """The QRIS or e-wallet payment notification (paid time: the payment's, or now if
+        unpaid; an e-wallet's names its channel)."""
+        found = (self.qris if kind == "qris" else self.ewallets)[partner_reference_no]
+        info = {"channel": found.channel} if kind == "ewallet" else {}
         return {
             "originalReferenceNo": found.reference_no,
             "originalPartnerReferenceNo": found.partner_reference_no,
-            "latestTransactionStatus": "00",
-            "transactionStatusDesc": "Success",
-            "amount": {"value": styled(found.amount["value"], amount_style), "currency": "IDR"},
-            "additionalInfo": {"paidTime": wib_time(found.paid_at or self.clock(), millis=millis)},
-        }
-
-    def ewallet_notify_body(
-        self,
-        partner_reference_no: str,
-        *,
-        amount_style: Literal["decimal", "plain"] = "decimal",
-        millis: bool = False,
-    ) -> dict[str, Any]:
-        """The e-wallet payment notification (paid time: the payment's, or now if unpaid)."""
-        found = self.ewallets[partner_reference_no]
-        return {
-            "originalPartnerReferenceNo": found.partner_reference_no,
-            "originalReferenceNo": found.reference_no,
             "latestTransactionStatus": "00",
             "transactionStatusDesc": "Success",
             "amount": {"value": styled(found.amount["value"], amount_style), "currency": "IDR"},
             "additionalInfo": {
-                "channel": found.channel,
+                **info,
                 "paidTime": wib_time(found.paid_at or self.clock(), millis=millis),
             },
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import pytest
@@ -13,6 +13,14 @@ from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
 
 LINK_AMOUNT = 150_000
+E = TypeVar("E", bound=Exception)
+
+
+class Refused(Protocol):
+    """``refused(Error, command)``: the ``Error`` that ``command()`` raised, once it is
+    checked that nothing was stored."""
+
+    def __call__(self, error: type[E], command: Callable[[], object]) -> E: ...
 
 
 @pytest.fixture
@@ -54,3 +62,17 @@ def stored_count(memory_app: Paylink) -> Callable[[], int]:
         return memory_app.app.recorder.max_notification_id() or 0
 
     return count
+
+
+@pytest.fixture
+def refused(stored_count: Callable[[], int]) -> Refused:
+    """Run a command that must be refused: its error, and nothing stored."""
+
+    def refuse(error: type[E], command: Callable[[], object]) -> E:
+        before = stored_count()
+        with pytest.raises(error) as raised:
+            command()
+        assert stored_count() == before, "a refused command stored events"
+        return raised.value
+
+    return refuse

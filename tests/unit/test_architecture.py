@@ -2,7 +2,7 @@
 
 domain            the aggregates, money, rules: no I/O, no framework
 locale            words and formats (over the domain's values)
-support modules   settings, retry, signing, bearer, faults, process, heap, resolver
+support modules   settings, retry, signing, bearer, faults, process, heap, resolver, closing
 store             the event store on SQLite/PostgreSQL (the library's factory hooks)
 application       the services that run commands on the store
 channels, notify  adapters for payment channels and for sending messages
@@ -20,7 +20,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SUPPORT = {"settings", "retry", "signing", "bearer", "faults", "process", "heap", "resolver"}
+SUPPORT = {
+    "settings",
+    "retry",
+    "signing",
+    "bearer",
+    "faults",
+    "process",
+    "heap",
+    "resolver",
+    "closing",
+}
 CORE = {"domain", "locale", "support", "store", "application", "channels", "notify"}
 # What each layer may import, first-party.
 MAY_IMPORT: dict[str, set[str]] = {

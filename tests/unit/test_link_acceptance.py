@@ -13,28 +13,27 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import MethodUnavailableError
 from paylink_es.domain.fees import DEFAULT_PLAN, FeePlan, FeeRule
 from paylink_es.domain.methods import DEFAULT_METHODS, minimum_for
+from tests.unit.conftest import Refused
 
 
 def test_a_named_method_that_does_not_take_the_currency_is_refused_naming_it(
-    new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    new_link: Callable[..., UUID], refused: Refused
 ) -> None:
-    before = stored_count()
-    with pytest.raises(MethodUnavailableError) as refused:
-        new_link(currency="USD", amount=5_000, methods=["va_bca"])
-    assert refused.value.field == "methods[0]"
-    assert "va_bca" in refused.value.message
-    assert "IDR only" in refused.value.message
-    assert stored_count() == before
+    error = refused(
+        MethodUnavailableError, lambda: new_link(currency="USD", amount=5_000, methods=["va_bca"])
+    )
+    assert error.field == "methods[0]"
+    assert "va_bca" in error.message
+    assert "IDR only" in error.message
 
 
 def test_a_plan_that_cannot_price_the_currency_refuses_the_link_never_a_zero_fee(
-    new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    new_link: Callable[..., UUID], refused: Refused
 ) -> None:
-    before = stored_count()
-    with pytest.raises(MethodUnavailableError) as refused:
-        new_link(currency="USD", amount=5_000, methods=["card"])
-    assert "fee plan prices IDR, not USD" in refused.value.message
-    assert stored_count() == before
+    error = refused(
+        MethodUnavailableError, lambda: new_link(currency="USD", amount=5_000, methods=["card"])
+    )
+    assert "fee plan prices IDR, not USD" in error.message
 
 
 def test_with_a_plan_in_its_currency_a_foreign_link_is_offered_by_card_only(
@@ -57,14 +56,13 @@ def test_unnamed_methods_are_narrowed_to_those_that_can_take_the_amount(
 
 
 def test_a_named_method_whose_minimum_is_above_the_amount_is_refused_naming_it(
-    new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    new_link: Callable[..., UUID], refused: Refused
 ) -> None:
-    before = stored_count()
-    with pytest.raises(MethodUnavailableError) as refused:
-        new_link(amount=5_000, methods=["qris", "va_bca"])
-    assert refused.value.field == "methods[1]"
-    assert "at least IDR 10000" in refused.value.message
-    assert stored_count() == before
+    error = refused(
+        MethodUnavailableError, lambda: new_link(amount=5_000, methods=["qris", "va_bca"])
+    )
+    assert error.field == "methods[1]"
+    assert "at least IDR 10000" in error.message
 
 
 def test_an_amount_that_cannot_cover_the_fee_refuses_the_method(
@@ -79,15 +77,14 @@ def test_an_amount_that_cannot_cover_the_fee_refuses_the_method(
 
 
 def test_a_payer_bringing_less_than_the_methods_minimum_is_refused_and_nothing_stored(
-    memory_app: Paylink, new_link: Callable[..., UUID], stored_count: Callable[[], int]
+    memory_app: Paylink, new_link: Callable[..., UUID], refused: Refused
 ) -> None:
     link = new_link(amount=None, amount_min=1_000, methods=["qris", "va_bca"])
-    before = stored_count()
-    with pytest.raises(MethodUnavailableError) as refused:
-        memory_app.payments.start(link, "va_bca", amount=5_000)
-    assert refused.value.field == "amount"
-    assert "va_bca" in refused.value.message
-    assert stored_count() == before
+    error = refused(
+        MethodUnavailableError, lambda: memory_app.payments.start(link, "va_bca", amount=5_000)
+    )
+    assert error.field == "amount"
+    assert "va_bca" in error.message
     memory_app.payments.start(link, "va_bca", amount=10_000)
 
 

@@ -17,6 +17,7 @@ from paylink_es.domain.errors import (
     TextInvalidError,
 )
 from paylink_es.domain.money import Money
+from tests.unit.conftest import Refused
 
 IDR_150K = Money(150_000, "IDR")
 
@@ -365,7 +366,7 @@ NAIVE = datetime(2026, 1, 5, 10, 0)  # noqa: DTZ001
 def test_refuses_a_report_without_a_usable_reference_time_zone_or_amount(
     memory_app: Paylink,
     new_link: Callable[..., UUID],
-    stored_count: Callable[[], int],
+    refused: Refused,
     ref: str,
     amount: int,
     paid_at: datetime | None,
@@ -373,10 +374,10 @@ def test_refuses_a_report_without_a_usable_reference_time_zone_or_amount(
     field: str,
 ) -> None:
     payment_id = memory_app.payments.start(new_link(), "qris")
-    before = stored_count()
-    with pytest.raises(error) as raised:
-        memory_app.payments.record(
+    raised = refused(
+        error,
+        lambda: memory_app.payments.record(
             payment_id, ref, Money(amount, "IDR"), paid_at or memory_app.now()
-        )
-    assert raised.value.field == field
-    assert stored_count() == before
+        ),
+    )
+    assert raised.field == field

@@ -93,23 +93,27 @@ def test_a_command_run_alone_notes_its_write_for_its_submitter() -> None:
         committer.close()
 
 
-def test_commands_of_a_loop_batch_note_the_batch_write() -> None:
-    store = FakeStore()
-    committer = _committer(store)
+def submit_together(committer: GroupCommitter, count: int) -> list[Written]:
+    """``count`` commands submitted from one loop at once, each noting its write."""
 
-    async def submit_three() -> list[Written]:
-        async def one(n: int) -> Written:
-            written = Written()
-            with noting_writes(written):
-                await committer.submit_async(lambda: n)
-            return written
+    async def one(n: int) -> Written:
+        written = Written()
+        with noting_writes(written):
+            await committer.submit_async(lambda: n)
+        return written
 
-        return list(await asyncio.gather(one(1), one(2), one(3)))
+    async def all_of_them() -> list[Written]:
+        return list(await asyncio.gather(*(one(n) for n in range(1, count + 1))))
 
     try:
-        noted = run_alone(submit_three())
+        return run_alone(all_of_them())
     finally:
         committer.close()
+
+
+def test_commands_of_a_loop_batch_note_the_batch_write() -> None:
+    store = FakeStore()
+    noted = submit_together(_committer(store), 3)
     assert {w.position for w in noted} == {store.head}
     assert store.head >= 1
 
@@ -117,21 +121,7 @@ def test_commands_of_a_loop_batch_note_the_batch_write() -> None:
 def test_a_command_retried_alone_after_its_batch_failed_notes_its_own_write() -> None:
     store = FakeStore()
     store.fail_writes = 1
-    committer = _committer(store)
-
-    async def submit_two() -> list[Written]:
-        async def one(n: int) -> Written:
-            written = Written()
-            with noting_writes(written):
-                await committer.submit_async(lambda: n)
-            return written
-
-        return list(await asyncio.gather(one(1), one(2)))
-
-    try:
-        first, second = run_alone(submit_two())
-    finally:
-        committer.close()
+    first, second = submit_together(_committer(store), 2)
     assert first.position > 0
     assert second.position > 0
     assert max(first.position, second.position) == store.head

@@ -34,6 +34,7 @@ from paylink_es.domain.clock import Clock, system_clock, using_clock
 from paylink_es.domain.errors import ConcurrencyConflictError, NotFoundError
 from paylink_es.domain.idempotency import derived_id
 from paylink_es.retry import conflict_waits, retry
+from paylink_es.store.leases import current_fence
 from paylink_es.store.topics import register_moved_modules
 from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
@@ -165,9 +166,14 @@ class PaylinkApp(Application[UUID]):
     # -- plumbing ------------------------------------------------------------------
 
     def run(self, command: Callable[[], T]) -> T:
-        """Run a command: through the group committer when there is one, else alone."""
+        """Run a command: through the group committer when there is one, else alone.
+
+        A background worker's command runs alone in the worker's thread: its save checks
+        the worker's term in its own transaction (``store.leases``), which a batch of
+        other callers' commands must not share.
+        """
         committer = self.committer
-        if committer is None or committer.in_writer:
+        if committer is None or committer.in_writer or current_fence() is not None:
             return self.run_alone(command)
         return committer.submit(command)
 

@@ -23,12 +23,13 @@ from paylink_es.application.requests import RequestService
 from paylink_es.application.users import UserService
 from paylink_es.application.verification import PaymentVerification
 from paylink_es.application.webhooks import WebhookService
+from paylink_es.closing import Closing
 from paylink_es.domain.calendar import SettlementCalendar, SettlementRules
 from paylink_es.domain.webhooks import Resolver
 
 
 @dataclass
-class Paylink:
+class Paylink(Closing):
     """Every context's service on one application; built by :meth:`on` or :meth:`open`."""
 
     app: PaylinkApp
@@ -94,9 +95,3 @@ class Paylink:
     def close(self) -> None:
         """Let queued commands finish, then close the store."""
         self.app.close()
-
-    def __enter__(self) -> Paylink:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()

@@ -14,6 +14,7 @@ from paylink_es.application.channel_port import ChannelPort
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap.adapters import build_channels, notifications_from_settings
 from paylink_es.channels.registry import close_all
+from paylink_es.closing import Closing
 from paylink_es.domain.calendar import (
     DEFAULT_SETTLEMENT_RULES,
     INDONESIA,
@@ -80,7 +81,7 @@ class CallbackClient(Protocol):
 
 
 @dataclass
-class Services:
+class Services(Closing):
     """Everything a process serves with, built once by :func:`build` and closed together.
 
     ``paylink`` holds every context's application service (merchants, links, payments,
@@ -108,12 +109,6 @@ class Services:
         self.callback_client.close()
         if self.owns_paylink:
             self.paylink.close()
-
-    def __enter__(self) -> Services:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
 
 def build(

@@ -29,7 +29,7 @@ from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.notify.channels import OUTBOX_FILE, Notifications
 from paylink_es.notify.outbox import DevOutbox
-from paylink_es.notify.port import Notifier
+from paylink_es.notify.port import DeliveryPolicy, Notifier
 from paylink_es.notify.providers import JsonProvider, SmsSender, WhatsAppSender
 from paylink_es.notify.smtp import EmailSender
 from paylink_es.settings import PUBLIC_SANDBOX_SECRET, Settings
@@ -159,7 +159,7 @@ def notifications_from_settings(
     fallback: Notifier | None = None
     if settings.environment == "development":
         fallback = DevOutbox(settings.data_dir / OUTBOX_FILE)
-    timeout_s, tries = settings.notify_timeout_s, settings.notify_retries
+    policy = DeliveryPolicy(settings.notify_timeout_s, settings.notify_retries, backoff_s, sleep)
     email: Notifier | None = fallback
     if settings.smtp_host:
         email = EmailSender(
@@ -169,11 +169,8 @@ def notifications_from_settings(
             user=settings.smtp_user,
             password=settings.smtp_password,
             mail_from=settings.mail_from,
-            timeout_s=timeout_s,
-            tries=tries,
-            backoff_s=backoff_s,
+            policy=policy,
             ssl_context=ssl_context,
-            sleep=sleep,
         )
 
     def json_provider(
@@ -182,9 +179,7 @@ def notifications_from_settings(
         """The HTTP provider of ``kind`` at ``url``; without a URL, the fallback."""
         if not url:
             return fallback
-        return kind(
-            url=url, token=token, timeout_s=timeout_s, tries=tries, backoff_s=backoff_s, sleep=sleep
-        )
+        return kind(url=url, token=token, policy=policy)
 
     return Notifications(
         email=email,

@@ -32,6 +32,7 @@ from paylink_es.channels.snap_tokens import (
     AccessTokenCache,
     B2BCredentials,
 )
+from paylink_es.closing import Closing
 from paylink_es.locale import WIB
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 # --- the client --------------------------------------------------------------------------
 
 
-class SnapClient:
+class SnapClient(Closing):
     """Signed SNAP calls to Winpay over HTTP; answers parsed, failures typed.
 
     The scheme is chosen by what it is given: ``signer`` (RSA, "asymmetric without access
@@ -135,12 +136,6 @@ class SnapClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
-
-    def __enter__(self) -> SnapClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

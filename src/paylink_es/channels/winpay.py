@@ -56,6 +56,7 @@ from paylink_es.channels.snap_signing import Verifier
 from paylink_es.channels.winpay_api import (
     EWALLET_CHANNELS,
     SNAP_CHANNELS,
+    STATUS_QUERIES,
     VaRef,
     WinpayApi,
     clean_trx_id,
@@ -288,12 +289,9 @@ class WinpayChannel:
             "reference_no": known.get("reference_no", ""),
             "partner_reference_no": known.get("partner_reference_no", str(payment.id)),
         }
-        if family == "qris":
-            state = self.api.qris_status(**refs)
-        elif family == "ewallet":
-            state = self.api.ewallet_status(**refs)
-        else:
+        if family is None or family not in STATUS_QUERIES:
             raise InvalidFieldError("method", f"{payment.method!r} is not a Winpay method")
+        state = self.api.transaction_status(family, **refs)
         return ChannelStatus(
             paid=state.paid,
             amount=state.amount if state.paid else None,

@@ -43,6 +43,12 @@ PATH_QRIS_MPM: Final = "/v1.0/qr/qr-mpm-generate"
 PATH_QRIS_QUERY: Final = "/v1.0/qr/qr-mpm-query"
 PATH_EWALLET_PAY: Final = "/v1.0/debit/payment-host-to-host"
 PATH_EWALLET_STATUS: Final = "/v1.0/debit/status"
+# The status query of a QRIS (service 51) or of an e-wallet payment (55): its path, the
+# service that made the transaction, and the code of a good answer.
+STATUS_QUERIES: Final[Mapping[str, tuple[str, str, str]]] = {
+    "qris": (PATH_QRIS_QUERY, codes.SERVICE_QRIS_MPM, codes.QRIS_QUERY_OK),
+    "ewallet": (PATH_EWALLET_STATUS, codes.SERVICE_EWALLET_PAY, codes.EWALLET_STATUS_OK),
+}
 
 # Our method codes -> Winpay's additionalInfo.channel for VAs and retail outlets.
 SNAP_CHANNELS: Final = {
@@ -460,20 +466,11 @@ class WinpayApi:
             qr_content=_text(answer, "qrContent"),
         )
 
-    def qris_status(self, *, reference_no: str, partner_reference_no: str) -> TransactionStatus:
-        """Service 51: the QRIS payment's latest status."""
-        return self._status(
-            PATH_QRIS_QUERY,
-            codes.SERVICE_QRIS_MPM,
-            codes.QRIS_QUERY_OK,
-            reference_no,
-            partner_reference_no,
-        )
-
-    def _status(
-        self, path: str, service: str, success: str, reference_no: str, partner_reference_no: str
+    def transaction_status(
+        self, family: str, *, reference_no: str, partner_reference_no: str
     ) -> TransactionStatus:
-        """A SNAP transaction status query about the transaction ``service`` created."""
+        """Service 51 or 55: the latest status of a QRIS or e-wallet payment (``family``)."""
+        path, service, success = STATUS_QUERIES[family]
         body = {
             "originalReferenceNo": reference_no,
             "originalPartnerReferenceNo": partner_reference_no,
@@ -507,14 +504,4 @@ class WinpayApi:
             reference_no=_text(answer, "referenceNo"),
             redirect_url=_text(answer, "webRedirectUrl"),
             channel=channel,
-        )
-
-    def ewallet_status(self, *, reference_no: str, partner_reference_no: str) -> TransactionStatus:
-        """Service 55: the e-wallet payment's latest status."""
-        return self._status(
-            PATH_EWALLET_STATUS,
-            codes.SERVICE_EWALLET_PAY,
-            codes.EWALLET_STATUS_OK,
-            reference_no,
-            partner_reference_no,
         )

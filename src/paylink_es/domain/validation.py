@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -111,24 +112,37 @@ def check_slug(value: object, field: str = "slug") -> str | None:
     return slug
 
 
-def check_email(value: object, field: str) -> str | None:
+def optional_text(
+    max_length: int,
+) -> Callable[[Callable[[str, str], str]], Callable[[object, str], str | None]]:
+    """Make ``check(text, field)`` the check of an optional field: a value that is absent
+    or blank is None; any other goes through :func:`check_text` first."""
+
+    def decorate(check: Callable[[str, str], str]) -> Callable[[object, str], str | None]:
+        @functools.wraps(check)
+        def checked(value: object, field: str) -> str | None:
+            text = check_text(value, field, max_length=max_length, required=False)
+            return None if text is None else check(text, field)
+
+        return checked
+
+    return decorate
+
+
+@optional_text(max_length=254)
+def check_email(text: str, field: str) -> str:
     """A plausible e-mail address (lower-cased domain), or None when absent."""
-    text = check_text(value, field, max_length=254, required=False)
-    if text is None:
-        return None
     if not _EMAIL.fullmatch(text):
         raise InvalidFieldError(field, f"{text!r} is not an e-mail address", kind="email")
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
-def normalise_phone(value: object, field: str) -> str | None:
+@optional_text(max_length=32)
+def normalise_phone(text: str, field: str) -> str:
     """Normalise a phone number to E.164: Indonesian ``08…``, ``628…`` and ``+62 0 8…`` (the
     trunk 0 kept after the country code) become ``+628…``; spaces, dashes, dots and
     brackets go; ``00`` is the international prefix."""
-    text = check_text(value, field, max_length=32, required=False)
-    if text is None:
-        return None
     digits = re.sub(r"[\s().-]", "", text)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -145,11 +159,9 @@ def normalise_phone(value: object, field: str) -> str | None:
     return digits
 
 
-def check_url(value: object, field: str) -> str | None:
+@optional_text(max_length=2048)
+def check_url(text: str, field: str) -> str:
     """An absolute http(s) URL of at most 2,048 characters, or None when absent."""
-    text = check_text(value, field, max_length=2048, required=False)
-    if text is None:
-        return None
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidFieldError(field, f"{text!r} is not an absolute http(s) URL")

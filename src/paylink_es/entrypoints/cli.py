@@ -230,6 +230,12 @@ def _projections(args: argparse.Namespace, settings: Settings) -> int:
     return commands.show_status(settings, args.json)
 
 
+def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    from paylink_es.entrypoints.cluster import cluster_status
+
+    return cluster_status(settings, args.json)
+
+
 def _channels(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.entrypoints import operations as commands
 
@@ -306,6 +312,18 @@ def _add_projection_commands(commands: Any) -> None:
     state = actions.add_parser("status", help="position, events and seconds behind")
     state.add_argument("--json", action="store_true")
     projections.set_defaults(handler=_projections)
+
+    cluster = commands.add_parser(
+        "cluster", help="the nodes on one PostgreSQL: who leads which background worker"
+    )
+    cluster_actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
+    leaders = cluster_actions.add_parser(
+        "status",
+        help="which node leads which worker, since when, and how far behind each read model"
+        " and the webhook outbox are",
+    )
+    leaders.add_argument("--json", action="store_true")
+    cluster.set_defaults(handler=_cluster)
 
     channels = commands.add_parser(
         "channels", help="configured payment channels and the payments they still owe an answer"

@@ -31,7 +31,7 @@ from projections.queries.ledger import JOURNAL_LINE, journal
 from projections.readmodel import iso
 from projections.rebuild import rebuild_models
 from projections.replay import replay
-from projections.runner import CatchUp, ProjectionService, ReadModels, status
+from projections.runner import ProjectionStatus, ReadModels, status, up_to_date
 from projections.whatif import (
     CSV_COLUMNS,
     MAX_PLAN_BYTES,
@@ -40,8 +40,8 @@ from projections.whatif import (
     plan_from_json,
     what_if,
 )
+from workers.background import Background
 from workers.channel_poller import ChannelPoller, waiting_payments
-from workers.expiry import ExpiryScheduler
 
 
 class ProgressBar:
@@ -75,9 +75,10 @@ class ProgressBar:
 
 
 @contextmanager
-def _opened(
+def opened(
     settings: Settings, names: list[str] | None = None
 ) -> Iterator[tuple[Paylink, ReadModels]]:
+    """The application and the read models (``names``, else all), closed after the block."""
     paylink = open_paylink(settings)
     models = ReadModels(settings, names)
     try:
@@ -88,35 +89,25 @@ def _opened(
 
 
 def run(settings: Settings) -> int:
-    """Keep every read model up to date until interrupted (a process of its own); the
-    expiry scheduler runs beside them, and the channel poller when a remote channel is
-    configured."""
+    """Run the background workers until interrupted (a process of its own): the read
+    models, webhook delivery, the settlement and expiry schedulers, and the channel poller
+    when a remote channel is configured; each while this node leads it (PostgreSQL)."""
     channels = build_channels(settings)
     paylink = open_paylink(settings)
-    service = ProjectionService(settings, paylink.app)
+    models = ReadModels(settings)
+    background = Background(settings, paylink, models, channels)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    service.start()
-    poller = None
-    if settings.channel_poll_s > 0 and any(c.remote for c in channels.values()):
-        poller = ChannelPoller(paylink, service.models, channels, settings.channel_poll_s)
-        poller.start()
-    expirer = None
-    if settings.expire_every_s > 0:
-        expirer = ExpiryScheduler(paylink, service.models, settings.expire_every_s)
-        expirer.start()
+    background.start()
     freeze_startup_heap()
     print("projections running; Ctrl-C to stop", file=sys.stderr)
     try:
         while not stopping.wait(1.0):
             pass
     finally:
-        if expirer is not None:
-            expirer.stop()
-        if poller is not None:
-            poller.stop()
-        service.stop()
+        background.stop()
+        models.close()
         paylink.close()
         close_all(channels)
     return 0
@@ -124,7 +115,7 @@ def run(settings: Settings) -> int:
 
 def rebuild(settings: Settings, name: str | None) -> int:
     """Rebuild one read model (or all) from zero, in batched transactions."""
-    with _opened(settings, [name] if name else None) as (paylink, models):
+    with opened(settings, [name] if name else None) as (paylink, models):
         bar = ProgressBar(f"rebuild {name or 'all'}")
         started = time.perf_counter()
         events = rebuild_models(settings, paylink.app, models, progress=bar)
@@ -136,11 +127,17 @@ def rebuild(settings: Settings, name: str | None) -> int:
 
 def show_status(settings: Settings, as_json: bool) -> int:
     """Each read model's position, events behind and seconds behind."""
-    with _opened(settings) as (paylink, models):
+    with opened(settings) as (paylink, models):
         rows = status(paylink.app, models)
     if as_json:
         print(json.dumps([row.__dict__ for row in rows]))
         return 0
+    print_positions(rows)
+    return 1 if any(row.failure for row in rows) else 0
+
+
+def print_positions(rows: list[ProjectionStatus]) -> None:
+    """Each read model's position, events and seconds behind, and any that is stopped."""
     print(f"{'projection':<10} {'position':>10} {'head':>10} {'behind':>8} {'seconds':>9}")
     for row in rows:
         print(
@@ -150,16 +147,15 @@ def show_status(settings: Settings, as_json: bool) -> int:
     for row in rows:
         if row.failure is not None:
             print(f"!! {row.name} is stopped, cannot apply the event {row.failure}")
-    return 1 if any(row.failure for row in rows) else 0
 
 
 def _catch_up(paylink: Paylink, models: ReadModels) -> None:
-    CatchUp(paylink.app, list(models.models.values())).run_once()
+    up_to_date(models.settings, paylink.app, list(models.models.values()))
 
 
 def audit_replay(settings: Settings, when: When, merchant: UUID | None, fmt: str) -> int:
     """Rebuild balances from the store up to ``when``; compare with the live view."""
-    with _opened(settings) as (paylink, models):
+    with opened(settings) as (paylink, models):
         _catch_up(paylink, models)
         # ``now`` is read after the catch-up: every event the views hold is in.
         as_of = resolved(when, paylink)
@@ -290,7 +286,7 @@ def _what_if_table(result: WhatIfResult) -> None:
 
 def audit_verify(settings: Settings) -> int:
     """Re-read the store and check it against the hash chain."""
-    with _opened(settings, ["audit"]) as (paylink, models):
+    with opened(settings, ["audit"]) as (paylink, models):
         _catch_up(paylink, models)
         result = verify_chain(paylink.app.recorder, models.chain())
     if result.ok:
@@ -309,7 +305,7 @@ def audit_verify(settings: Settings) -> int:
 
 def audit_digest(settings: Settings) -> int:
     """Print the chain's head: anchor it outside the database."""
-    with _opened(settings, ["audit"]) as (paylink, models):
+    with opened(settings, ["audit"]) as (paylink, models):
         _catch_up(paylink, models)
         position, digest = models.chain().head()
     print(f"{position} {digest}")
@@ -320,7 +316,7 @@ def audit_export(
     settings: Settings, start: When | None, end: When | None, output: Path | None
 ) -> int:
     """Write the journal between two instants as CSV, streamed page by page."""
-    with _opened(settings, ["ledger"]) as (paylink, models):
+    with opened(settings, ["ledger"]) as (paylink, models):
         _catch_up(paylink, models)
         first = None if start is None else resolved(start, paylink)
         last = None if end is None else resolved(end, paylink)
@@ -355,7 +351,7 @@ def channels_status(settings: Settings, as_json: bool) -> int:
     """Each configured channel, and the payments the poller is waiting on."""
     channels = build_channels(settings)
     try:
-        with _opened(settings, ["payments"]) as (paylink, models):
+        with opened(settings, ["payments"]) as (paylink, models):
             now = paylink.now()
             waiting = [item.as_row(now) for item in waiting_payments(models, channels, now)]
     finally:
@@ -386,7 +382,7 @@ def channels_poll(settings: Settings) -> int:
     """Ask the channels about every waiting payment now (what the poller does on schedule)."""
     channels = build_channels(settings)
     try:
-        with _opened(settings, ["payments"]) as (paylink, models):
+        with opened(settings, ["payments"]) as (paylink, models):
             _catch_up(paylink, models)
             counts = ChannelPoller(paylink, models, channels).run_once(force=True)
     finally:

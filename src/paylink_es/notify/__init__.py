@@ -16,6 +16,7 @@ from paylink_es.notify.port import (
     ChannelNotConfiguredError,
     Delivery,
     DeliveryFailedError,
+    DeliveryPolicy,
     Message,
     Notifier,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ChannelNotConfiguredError",
     "Delivery",
     "DeliveryFailedError",
+    "DeliveryPolicy",
     "DevOutbox",
     "EmailSender",
     "LinkContent",

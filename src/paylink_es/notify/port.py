@@ -1,4 +1,5 @@
-"""The notifier port: a message, what delivering it did, and retries with backoff."""
+"""The notifier port: a message, what delivering it did, and retries with backoff (a
+sender's :class:`DeliveryPolicy`)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,20 @@ def deliver_with_retries(
     log.warning("%s: giving up after %d attempts: %s", name, made, last)
     reason = safe_reason(f"{last} (after {made} attempts)")
     raise DeliveryFailedError(name, reason, made)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How a sender tries a message: each attempt's timeout, how many attempts, the first
+    wait between them (doubling after) and how it waits."""
+
+    timeout_s: float
+    tries: int
+    backoff_s: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def deliver(self, name: str, attempt: Callable[[], str | None]) -> Delivery:
+        """``attempt`` as :func:`deliver_with_retries` runs it, with this policy's tries."""
+        return deliver_with_retries(
+            name, attempt, tries=self.tries, backoff_s=self.backoff_s, sleep=self.sleep
+        )

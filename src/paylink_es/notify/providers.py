@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,10 +10,10 @@ from pydantic import SecretStr
 from paylink_es import __version__
 from paylink_es.notify.port import (
     Delivery,
+    DeliveryPolicy,
     Message,
     PermanentDeliveryError,
     TransientDeliveryError,
-    deliver_with_retries,
 )
 
 # Answers worth another try; any other status of 300 or more is final.
@@ -27,25 +25,14 @@ class JsonProvider:
 
     name = "http-provider"
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        token: SecretStr | None,
-        timeout_s: float,
-        tries: int,
-        backoff_s: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, *, url: str, token: SecretStr | None, policy: DeliveryPolicy) -> None:
         self.url = url
         self._token = token
-        self.timeout_s = timeout_s
-        self.tries = tries
-        self.backoff_s = backoff_s
-        self._sleep = sleep
+        self.policy = policy
 
     def __repr__(self) -> str:  # never the token, nor a URL that may carry a key
-        return f"{type(self).__name__}(timeout_s={self.timeout_s}, tries={self.tries})"
+        policy = self.policy
+        return f"{type(self).__name__}(timeout_s={policy.timeout_s}, tries={policy.tries})"
 
     def payload(self, message: Message) -> dict[str, Any]:
         """The JSON document the provider expects for ``message``."""
@@ -61,14 +48,8 @@ class JsonProvider:
         headers = {"User-Agent": f"paylink-es/{__version__}", "Accept": "application/json"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
-            return deliver_with_retries(
-                self.name,
-                lambda: self._post_once(client, body, headers),
-                tries=self.tries,
-                backoff_s=self.backoff_s,
-                sleep=self._sleep,
-            )
+        with httpx.Client(timeout=self.policy.timeout_s, follow_redirects=False) as client:
+            return self.policy.deliver(self.name, lambda: self._post_once(client, body, headers))
 
     def _post_once(
         self, client: httpx.Client, body: dict[str, Any], headers: dict[str, str]
@@ -78,7 +59,7 @@ class JsonProvider:
             response = client.post(self.url, json=body, headers=headers)
         except httpx.TimeoutException:
             raise TransientDeliveryError(
-                f"{self.name}: no answer within {self.timeout_s:g} s"
+                f"{self.name}: no answer within {self.policy.timeout_s:g} s"
             ) from None
         except httpx.TransportError as error:
             raise TransientDeliveryError(

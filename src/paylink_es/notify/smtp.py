@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Literal
@@ -14,46 +13,29 @@ from pydantic import SecretStr
 
 from paylink_es.notify.port import (
     Delivery,
+    DeliveryPolicy,
     Message,
     PermanentDeliveryError,
     TransientDeliveryError,
-    deliver_with_retries,
 )
 
 Security = Literal["starttls", "tls", "none"]
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class EmailSender:
     """The e-mail notifier: one SMTP conversation per attempt, retried on 4xx and timeouts."""
 
     name = "smtp"
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        security: Security,
-        user: str | None,
-        password: SecretStr | None,
-        mail_from: str,
-        timeout_s: float,
-        tries: int,
-        backoff_s: float = 0.5,
-        ssl_context: ssl.SSLContext | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.security = security
-        self.user = user
-        self._password = password
-        self.mail_from = mail_from
-        self.timeout_s = timeout_s
-        self.tries = tries
-        self.backoff_s = backoff_s
-        self._ssl_context = ssl_context
-        self._sleep = sleep
+    host: str
+    port: int
+    security: Security
+    user: str | None
+    password: SecretStr | None
+    mail_from: str
+    policy: DeliveryPolicy
+    ssl_context: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:  # never the password
         return f"EmailSender({self.security}://{self.host}:{self.port}, user={self.user!r})"
@@ -61,13 +43,7 @@ class EmailSender:
     def deliver(self, message: Message) -> Delivery:
         """Send ``message`` as a text + HTML e-mail; the provider id is its Message-ID."""
         mail = self.compose(message)
-        return deliver_with_retries(
-            self.name,
-            lambda: self._send_once(mail),
-            tries=self.tries,
-            backoff_s=self.backoff_s,
-            sleep=self._sleep,
-        )
+        return self.policy.deliver(self.name, lambda: self._send_once(mail))
 
     def compose(self, message: Message) -> EmailMessage:
         """The e-mail: From the settings, a plain-text part and, when given, an HTML one."""
@@ -84,14 +60,15 @@ class EmailSender:
         return mail
 
     def _context(self) -> ssl.SSLContext:
-        return self._ssl_context or ssl.create_default_context()
+        return self.ssl_context or ssl.create_default_context()
 
     def _connect(self) -> smtplib.SMTP:
+        timeout_s = self.policy.timeout_s
         if self.security == "tls":
             return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout_s, context=self._context()
+                self.host, self.port, timeout=timeout_s, context=self._context()
             )
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        return smtplib.SMTP(self.host, self.port, timeout=timeout_s)
 
     def _send_once(self, mail: EmailMessage) -> str | None:
         try:
@@ -100,7 +77,7 @@ class EmailSender:
                     # Never fall back to plain text when STARTTLS was asked for.
                     smtp.starttls(context=self._context())
                 if self.user:
-                    password = self._password
+                    password = self.password
                     smtp.login(self.user, password.get_secret_value() if password else "")
                 smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as error:
@@ -115,7 +92,9 @@ class EmailSender:
         except ssl.SSLError as error:
             raise PermanentDeliveryError(f"smtp: TLS failed ({error.reason})") from None
         except TimeoutError:
-            raise TransientDeliveryError(f"smtp: no answer within {self.timeout_s:g} s") from None
+            raise TransientDeliveryError(
+                f"smtp: no answer within {self.policy.timeout_s:g} s"
+            ) from None
         except OSError as error:  # refused, unreachable, reset; SMTPException is one too
             detail = error.strerror or type(error).__name__
             raise TransientDeliveryError(f"smtp: cannot reach the server ({detail})") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 from uuid import UUID, SafeUUID
 
@@ -51,52 +52,41 @@ class MoneyAsList(Transcoding):
         return Money(amount, currency)
 
 
-class LineItemAsDict(Transcoding):
+class FieldsAsDict(Transcoding):
+    """A dataclass of plain values as a plain object of its fields, in their order."""
+
+    _names: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._names = tuple(field.name for field in fields(cls.type))
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self._names}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+class LineItemAsDict(FieldsAsDict):
     """A line item as a plain object."""
 
     type = LineItem
     name = "line_item"
 
-    def encode(self, obj: LineItem) -> dict[str, Any]:
-        return {"name": obj.name, "quantity": obj.quantity, "unit_amount": obj.unit_amount}
 
-    def decode(self, data: dict[str, Any]) -> LineItem:
-        return LineItem(**data)
-
-
-class CustomerAsDict(Transcoding):
+class CustomerAsDict(FieldsAsDict):
     """A customer as a plain object."""
 
     type = Customer
     name = "customer"
 
-    def encode(self, obj: Customer) -> dict[str, Any]:
-        data = {"name": obj.name, "email": obj.email, "phone": obj.phone}
-        if obj.address is not None:  # customers stored before addresses have none
-            data["address"] = obj.address
-        return data
 
-    def decode(self, data: dict[str, Any]) -> Customer:
-        return Customer(**data)
-
-
-class CustomFieldAsDict(Transcoding):
+class CustomFieldAsDict(FieldsAsDict):
     """A link's custom field definition as a plain object."""
 
     type = CustomField
     name = "custom_field"
-
-    def encode(self, obj: CustomField) -> dict[str, Any]:
-        return {
-            "key": obj.key,
-            "type": obj.type,
-            "label": obj.label,
-            "required": obj.required,
-            "options": obj.options,
-        }
-
-    def decode(self, data: dict[str, Any]) -> CustomField:
-        return CustomField(**data)
 
 
 class _LibraryReads(Exception):

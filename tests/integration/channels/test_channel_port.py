@@ -96,9 +96,13 @@ def winpay(configured: Settings) -> Iterator[WinpayChannel]:
     channel.close()
 
 
-def sent(counterpart: WinpayCounterpart, path: str) -> list[tuple[str, dict[str, Any]]]:
-    """(HTTP method, payload) of every accepted request to ``path``."""
-    return [(method, payload) for method, p, _, payload in counterpart.calls if p == path]
+def instructed(
+    channel: ChannelPort, method: str, amount: int = 10_000, merchant: str = "Toko Budi"
+) -> tuple[UUID, dict[str, str]]:
+    """A new payment's id and the instructions ``channel`` made for it (``amount`` rupiah
+    by ``method``, for ``merchant``)."""
+    payment_id = uuid4()
+    return payment_id, channel.instructions(payment_id, method, Money(amount, IDR), merchant)
 
 
 def details(
@@ -309,12 +313,11 @@ def test_the_status_inquiry_goes_out_by_the_configured_method(
     assert channel is not None
     try:
         assert channel.api.status_method == method
-        payment_id = uuid4()
-        made = channel.instructions(payment_id, "va_cimb", Money(10_000, IDR), "Toko Budi")
+        payment_id, made = instructed(channel, "va_cimb")
         channel.inquire(details(payment_id, "va_cimb", made))
     finally:
         channel.close()
-    ((used, body),) = sent(counterpart, PATH_VA_STATUS)
+    ((used, body),) = counterpart.sent(PATH_VA_STATUS)
     assert used == method
     assert body == {
         "virtualAccountNo": made["virtual_account_no"],
@@ -353,7 +356,7 @@ def test_instructions_asked_twice_create_one_va(
     first = winpay.instructions(payment_id, "va_mandiri", Money(250000, IDR), "Toko Budi Jaya")
     again = winpay.instructions(payment_id, "va_mandiri", Money(250000, IDR), "Toko Budi Jaya")
     assert first == again
-    assert len(sent(counterpart, PATH_CREATE_VA)) == 1
+    assert len(counterpart.sent(PATH_CREATE_VA)) == 1
     va = counterpart.vas[str(payment_id)]
     assert va["virtualAccountName"] == "Toko Budi Jaya"
     assert first["va_number"] == va["virtualAccountNo"].replace(" ", "")
@@ -364,9 +367,8 @@ def test_instructions_asked_twice_create_one_va(
 def test_instructions_keep_winpays_create_answer_verbatim(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bsi", Money(75_000, IDR), "Toko Budi")
-    ((method, body),) = sent(counterpart, PATH_CREATE_VA)
+    payment_id, made = instructed(winpay, "va_bsi", 75_000)
+    ((method, body),) = counterpart.sent(PATH_CREATE_VA)
     assert method == "POST"
     assert "partnerServiceId" not in body
     assert "virtualAccountNo" not in body
@@ -392,8 +394,7 @@ def test_instructions_keep_winpays_create_answer_verbatim(
 def test_merchant_names_winpay_would_refuse_still_get_a_va(
     winpay: WinpayChannel, counterpart: WinpayCounterpart, merchant: str, name: str
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bri", Money(20_000, IDR), merchant)
+    payment_id, made = instructed(winpay, "va_bri", 20_000, merchant)
     assert counterpart.vas[str(payment_id)]["virtualAccountName"] == name
     assert made["va_number"]
     assert counterpart.refused == []
@@ -402,8 +403,7 @@ def test_merchant_names_winpay_would_refuse_still_get_a_va(
 def test_retail_gets_a_payment_code_and_short_names_are_padded(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "retail_alfamart", Money(50000, IDR), "Abc")
+    payment_id, made = instructed(winpay, "retail_alfamart", 50000, "Abc")
     va = counterpart.vas[str(payment_id)]
     assert made["family"] == "retail"
     assert made["outlet"] == "Alfamart"
@@ -466,8 +466,7 @@ def test_the_va_expires_at_the_link_expiry_when_winpay_accepts_it(
 def test_inquiry_says_not_yet_then_paid_with_winpays_amount(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bri", Money(150000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bri", 150000)
     payment = details(payment_id, "va_bri", made, amount=Money(150000, IDR))
     before = winpay.inquire(payment)
     assert (before.paid, before.amount, before.channel_ref) == (False, None, None)
@@ -486,8 +485,7 @@ def test_inquiry_says_not_yet_then_paid_with_winpays_amount(
 def test_a_check_status_is_not_final_either(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bsi", Money(10_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bsi")
     counterpart.pay(str(payment_id))
     counterpart.status_flags[str(payment_id)] = "02"
     status = winpay.inquire(details(payment_id, "va_bsi", made))
@@ -498,8 +496,7 @@ def test_a_check_status_is_not_final_either(
 def test_a_failing_status_inquiry_is_a_typed_error(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bsi", Money(10_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bsi")
     counterpart.fail_status = True
     with pytest.raises(SnapRequestRejectedError) as caught:
         winpay.inquire(details(payment_id, "va_bsi", made))
@@ -509,23 +506,21 @@ def test_a_failing_status_inquiry_is_a_typed_error(
 def test_a_payment_without_winpays_contract_cannot_be_inquired_about(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bsi", Money(10_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bsi")
     del made["contract_id"]
     with pytest.raises(InvalidFieldError) as caught:
         winpay.inquire(details(payment_id, "va_bsi", made))
     assert caught.value.field == "instructions"
     assert "contract_id" in caught.value.message
-    assert sent(counterpart, PATH_VA_STATUS) == []
+    assert counterpart.sent(PATH_VA_STATUS) == []
 
 
 def test_withdrawing_a_va_deletes_it_by_http_delete(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bsi", Money(10_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bsi")
     winpay.withdraw(details(payment_id, "va_bsi", made))
-    ((method, body),) = sent(counterpart, PATH_DELETE_VA)
+    ((method, body),) = counterpart.sent(PATH_DELETE_VA)
     assert method == "DELETE"
     assert body == {
         "virtualAccountNo": made["virtual_account_no"],
@@ -540,8 +535,7 @@ def test_withdrawing_a_va_deletes_it_by_http_delete(
 def test_qris_is_made_at_winpay_inquired_and_lapses_without_a_delete(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "qris", Money(25_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "qris", 25_000)
     transaction = counterpart.qris[str(payment_id)]
     assert made["family"] == "qris"
     assert made["qr_content"].startswith("000201")
@@ -607,8 +601,7 @@ def notified(
 def test_a_va_notification_binds_to_its_payment_with_spaces_ignored(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bri", Money(10_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bri")
     reference_no = counterpart.pay(str(payment_id))
     note = notified(winpay, counterpart, str(payment_id))
     assert (note.payment_id, note.channel_ref, note.amount) == (
@@ -648,8 +641,7 @@ def test_a_notification_that_does_not_fit_its_payment_is_a_mismatch(
 def test_a_recurring_vas_money_is_referenced_by_its_reference_no(
     winpay: WinpayChannel, counterpart: WinpayCounterpart
 ) -> None:
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "va_bsi", Money(10_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "va_bsi")
     recurring = {**made, "va_trx_type": "o"}
     note = winpay.va_notification(
         parse_va_payment(
@@ -685,10 +677,9 @@ def test_a_qris_notification_binds_by_winpays_reference(
 ) -> None:
     from paylink_es.channels.snap_callbacks import parse_transaction_notice
 
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, "qris", Money(25_000, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, "qris", 25_000)
     counterpart.pay_qris(str(payment_id))
-    notice = parse_transaction_notice(counterpart.qris_notify_body(str(payment_id)), "52")
+    notice = parse_transaction_notice(counterpart.notify_body("qris", str(payment_id)), "52")
     received = datetime.now(UTC)
     note = winpay.transaction_notification(notice, "200000000001", received)
     assert note is not None
@@ -718,8 +709,7 @@ def winpay_payment(
     link = paylink.links.create(
         merchant, mode="live", amount=amount, description="x", methods=[method], usage_limit=None
     )
-    payment_id = uuid4()
-    made = winpay.instructions(payment_id, method, Money(amount, IDR), "Toko Budi")
+    payment_id, made = instructed(winpay, method, amount)
     return paylink.payments.start(
         link, method, channel=NAME, instructions=made, payment_id=payment_id
     )

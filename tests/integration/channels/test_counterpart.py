@@ -10,11 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any
 
@@ -24,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.support.loopback import LoopbackServer, QuietHandler
 from tests.support.snap_counterpart import (
     BINS,
     EWALLET_NOTIFY_PATH,
@@ -117,17 +116,24 @@ def va_request(trx_id: str, **changes: Any) -> dict[str, Any]:
     return body | changes
 
 
-def status_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A status inquiry body for a created VA (as the PHP library sends it)."""
+def delete_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A delete-va body for a created VA (its number, trxId, contractId and channel)."""
     return {
         "virtualAccountNo": va["virtualAccountNo"],
         "trxId": va["trxId"],
         "additionalInfo": {
             "contractId": va["additionalInfo"]["contractId"],
             "channel": va["additionalInfo"]["channel"],
-            "trxId": va["trxId"],
         },
     } | changes
+
+
+def status_request(va: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A status inquiry body for a created VA (as the PHP library sends it: delete-va's,
+    with the trxId again in ``additionalInfo``)."""
+    body = delete_request(va)
+    body["additionalInfo"]["trxId"] = va["trxId"]
+    return body | changes
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -425,12 +431,7 @@ def test_a_one_off_va_is_paid_once(server: WinpayCounterpart, merchant: rsa.RSAP
 def test_delete_va_takes_http_delete_and_refuses_post(
     server: WinpayCounterpart, merchant: rsa.RSAPrivateKey
 ) -> None:
-    va = create(server, merchant, "INV-DEL-1")
-    body = {
-        "virtualAccountNo": va["virtualAccountNo"],
-        "trxId": "INV-DEL-1",
-        "additionalInfo": dict(va["additionalInfo"]),
-    }
+    body = delete_request(create(server, merchant, "INV-DEL-1"))
     status, answer = call(server, merchant, DELETE, body)
     assert (status, answer) == (
         405,
@@ -449,12 +450,8 @@ def test_delete_va_takes_http_delete_and_refuses_post(
 def test_delete_with_another_contract_id_is_not_found(
     server: WinpayCounterpart, merchant: rsa.RSAPrivateKey
 ) -> None:
-    va = create(server, merchant, "INV-DEL-2")
-    body = {
-        "virtualAccountNo": va["virtualAccountNo"],
-        "trxId": "INV-DEL-2",
-        "additionalInfo": {"contractId": "ci" + "1" * 30, "channel": "BSI"},
-    }
+    another_contract = {"contractId": "ci" + "1" * 30, "channel": "BSI"}
+    body = delete_request(create(server, merchant, "INV-DEL-2"), additionalInfo=another_contract)
     status, answer = call(server, merchant, DELETE, body, method="DELETE")
     assert (status, answer["responseCode"]) == (404, "4043101")
     assert server.deleted == set()
@@ -673,29 +670,17 @@ def test_notify_posts_signed_callbacks_under_the_merchant_base(
 ) -> None:
     received: list[tuple[str, dict[str, str], bytes]] = []
 
-    class Receiver(BaseHTTPRequestHandler):
+    class Receiver(QuietHandler):
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, dict(self.headers.items()), raw))
-            answer = b'{"responseCode":"2002500","responseMessage":"Successful"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            received.append((self.path, dict(self.headers.items()), self.body()))
+            self.reply(200, b'{"responseCode":"2002500","responseMessage":"Successful"}')
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    merchant_site = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=merchant_site.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{merchant_site.server_address[1]}/channels/winpay"
+    with LoopbackServer(Receiver) as merchant_site:
+        base = f"{merchant_site.base_url}/channels/winpay"
         qr = {"partnerReferenceNo": "QR-CB-1", "amount": {"value": "25000.00", "currency": "IDR"}}
         call(server, merchant, "/v1.0/qr/qr-mpm-generate", qr)
         server.pay_qris("QR-CB-1")
-        qris = server.qris_notify_body("QR-CB-1")
+        qris = server.notify_body("qris", "QR-CB-1")
         assert server.notify(base, qris, path=QRIS_NOTIFY_PATH, external_id="7001") == (
             200,
             {"responseCode": "2002500", "responseMessage": "Successful"},
@@ -707,12 +692,8 @@ def test_notify_posts_signed_callbacks_under_the_merchant_base(
             "additionalInfo": {"channel": "OVO"},
         }
         call(server, merchant, "/v1.0/debit/payment-host-to-host", ew)
-        wallet = server.ewallet_notify_body("EW-CB-1")
+        wallet = server.notify_body("ewallet", "EW-CB-1")
         server.notify(base, wallet, path=EWALLET_NOTIFY_PATH, external_id="7002")
-    finally:
-        merchant_site.shutdown()
-        merchant_site.server_close()
-        thread.join(timeout=5)
     assert [path for path, _, _ in received] == [
         "/channels/winpay/v1.0/qr/qr-mpm-notify",
         "/channels/winpay/v1.0/debit/notify",

@@ -536,7 +536,7 @@ def test_a_qris_notification_is_authenticated_and_read(
 ) -> None:
     code = api.generate_qris(partner_reference_no="QR-NOTIFY-1", amount=Money(25_000, "IDR"))
     counterpart.pay_qris("QR-NOTIFY-1")
-    body = counterpart.qris_notify_body("QR-NOTIFY-1", amount_style=amount_style, millis=millis)
+    body = counterpart.notify_body("qris", "QR-NOTIFY-1", amount_style=amount_style, millis=millis)
     now = datetime.now(WIB)
     headers, raw = counterpart.callback(body, stamp=now, path=SIGNED_QRIS_PATH, millis=millis)
     signed = verifier.authenticate("POST", QRIS_NOTIFY_PATH, headers, raw, now)
@@ -559,7 +559,7 @@ def test_an_ewallet_notification_is_authenticated_and_read(
         valid_until=datetime.now(WIB) + timedelta(hours=1),
     )
     counterpart.pay_ewallet("EW-NOTIFY-1")
-    body = counterpart.ewallet_notify_body("EW-NOTIFY-1", amount_style="plain")
+    body = counterpart.notify_body("ewallet", "EW-NOTIFY-1", amount_style="plain")
     now = datetime.now(WIB)
     headers, raw = counterpart.callback(body, stamp=now, path=SIGNED_EWALLET_PATH, pretty=True)
     signed = verifier.authenticate("POST", EWALLET_NOTIFY_PATH, headers, raw, now)

@@ -94,9 +94,14 @@ def ref_of(va: VirtualAccount) -> VaRef:
     )
 
 
-def sent(counterpart: WinpayCounterpart, path: str) -> list[tuple[str, dict[str, Any]]]:
-    """(HTTP method, payload) of every accepted request to ``path``."""
-    return [(method, payload) for method, p, _, payload in counterpart.calls if p == path]
+def about_va(va: VirtualAccount, channel: str, **info: str) -> dict[str, Any]:
+    """What a request about ``va`` says: its number as Winpay gave it, its trxId, and its
+    contract and ``channel`` (and ``info``) in ``additionalInfo``."""
+    return {
+        "virtualAccountNo": va.virtual_account_no,
+        "trxId": va.trx_id,
+        "additionalInfo": {"contractId": va.contract_id, "channel": channel, **info},
+    }
 
 
 # -- create-va ---------------------------------------------------------------------------------
@@ -124,7 +129,7 @@ def test_creates_a_virtual_account_and_keeps_winpays_answer_verbatim(
     assert va.amount == Money(10_000, IDR)
     assert va.expires_at.isoformat() == answered["expiredDate"]
 
-    ((method, body),) = sent(counterpart, PATH_CREATE_VA)
+    ((method, body),) = counterpart.sent(PATH_CREATE_VA)
     assert method == "POST"
     assert "partnerServiceId" not in body
     assert "virtualAccountNo" not in body
@@ -178,7 +183,7 @@ def test_winpay_may_answer_another_customer_no_than_the_one_asked_for(
         expires_at=wib_now() + timedelta(days=1),
         customer_no="000003212",
     )
-    assert sent(counterpart, PATH_CREATE_VA)[-1][1]["customerNo"] == "000003212"
+    assert counterpart.sent(PATH_CREATE_VA)[-1][1]["customerNo"] == "000003212"
     assert wished.customer_no == counterpart.vas["INV-ASKED-2"]["customerNo"] != "000003212"
 
 
@@ -295,29 +300,6 @@ def test_a_duplicate_trx_id_is_a_typed_conflict(api: WinpayApi) -> None:
     assert caught.value.http_status == 409
 
 
-def test_an_answer_about_another_trx_id_is_refused(merchant_key: rsa.RSAPrivateKey) -> None:
-    answer = {
-        "responseCode": "2002700",
-        "responseMessage": "Successful",
-        "virtualAccountData": {
-            "partnerServiceId": "    9042",
-            "customerNo": "41693898987",
-            "virtualAccountNo": "    904241693898987",
-            "trxId": "SOMEONE-ELSE",
-            "totalAmount": {"value": "10000.00", "currency": "IDR"},
-            "virtualAccountTrxType": "c",
-            "expiredDate": "2030-01-12T09:00:00+07:00",
-            "additionalInfo": {"channel": "BSI", "contractId": "ci1"},
-        },
-    }
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
-    with (
-        make_client("http://127.0.0.1:9", RsaSigner(merchant_key), transport=transport) as c,
-        pytest.raises(SnapAnswerInvalidError, match="trxId"),
-    ):
-        create(WinpayApi(c), "INV-MINE-1")
-
-
 # -- the create answer, read ----------------------------------------------------------------
 
 ANSWER: dict[str, Any] = {
@@ -331,6 +313,20 @@ ANSWER: dict[str, Any] = {
     "expiredDate": "2024-02-27T19:04:51+07:00",
     "additionalInfo": {"channel": "CIMB", "contractId": "ciaf1b98"},
 }
+
+
+def test_an_answer_about_another_trx_id_is_refused(merchant_key: rsa.RSAPrivateKey) -> None:
+    answer = {
+        "responseCode": "2002700",
+        "responseMessage": "Successful",
+        "virtualAccountData": {**ANSWER, "trxId": "SOMEONE-ELSE"},
+    }
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
+    with (
+        make_client("http://127.0.0.1:9", RsaSigner(merchant_key), transport=transport) as c,
+        pytest.raises(SnapAnswerInvalidError, match="trxId"),
+    ):
+        create(WinpayApi(c), "INV-MINE-1")
 
 
 def test_a_create_answer_is_read_verbatim() -> None:
@@ -385,17 +381,8 @@ def test_status_is_asked_with_the_va_as_winpay_gave_it_by_post(
 ) -> None:
     va = create(api, "INV-SHAPE-1", "va_cimb")
     api.va_status(ref_of(va))
-    ((method, body),) = sent(counterpart, PATH_VA_STATUS)
-    assert method == "POST"
-    assert body == {
-        "virtualAccountNo": va.virtual_account_no,
-        "trxId": "INV-SHAPE-1",
-        "additionalInfo": {
-            "contractId": va.contract_id,
-            "channel": "CIMB",
-            "trxId": "INV-SHAPE-1",
-        },
-    }
+    ((method, body),) = counterpart.sent(PATH_VA_STATUS)
+    assert (method, body) == ("POST", about_va(va, "CIMB", trxId="INV-SHAPE-1"))
     assert body["virtualAccountNo"].startswith("   22691")  # with its spaces
     assert "paidAmount" not in body
 
@@ -407,7 +394,7 @@ def test_status_goes_out_by_get_when_configured(
     va = create(api, "INV-GET-1")
     counterpart.pay("INV-GET-1")
     assert api.va_status(ref_of(va)).paid
-    ((method, body),) = sent(counterpart, PATH_VA_STATUS)
+    ((method, body),) = counterpart.sent(PATH_VA_STATUS)
     assert method == "GET"
     assert body["additionalInfo"]["contractId"] == va.contract_id
     assert "GET" in repr(api)
@@ -511,13 +498,7 @@ def test_delete_goes_out_as_http_delete_and_the_va_takes_no_more_money(
 ) -> None:
     va = create(api, "INV-DEL-1", "va_bsi")
     api.delete_va(ref_of(va))
-    ((method, body),) = sent(counterpart, PATH_DELETE_VA)
-    assert method == "DELETE"
-    assert body == {
-        "virtualAccountNo": va.virtual_account_no,
-        "trxId": "INV-DEL-1",
-        "additionalInfo": {"contractId": va.contract_id, "channel": "BSI"},
-    }
+    assert counterpart.sent(PATH_DELETE_VA) == [("DELETE", about_va(va, "BSI"))]
     assert counterpart.deleted == {"INV-DEL-1"}
     with pytest.raises(ValueError, match="deleted"):
         counterpart.pay("INV-DEL-1")
@@ -547,10 +528,10 @@ def test_generates_a_qris_for_the_amount_and_asks_its_status(
     assert code.partner_reference_no == "QR-000123"
     assert code.reference_no == counterpart.qris["QR-000123"].reference_no
     refs = {"reference_no": code.reference_no, "partner_reference_no": "QR-000123"}
-    waiting = api.qris_status(**refs)
+    waiting = api.transaction_status("qris", **refs)
     assert (waiting.code, waiting.paid, waiting.final) == ("01", False, False)
     counterpart.pay_qris("QR-000123")
-    paid = api.qris_status(**refs)
+    paid = api.transaction_status("qris", **refs)
     assert (paid.code, paid.paid, paid.final) == ("00", True, True)
     assert paid.amount == Money(25_000, IDR)
     assert paid.paid_at is not None
@@ -559,7 +540,9 @@ def test_generates_a_qris_for_the_amount_and_asks_its_status(
 def test_a_failed_qris_is_final_and_unpaid(api: WinpayApi, counterpart: WinpayCounterpart) -> None:
     code = api.generate_qris(partner_reference_no="QR-000124", amount=Money(5_000, IDR))
     counterpart.fail_qris("QR-000124")
-    failed = api.qris_status(reference_no=code.reference_no, partner_reference_no="QR-000124")
+    failed = api.transaction_status(
+        "qris", reference_no=code.reference_no, partner_reference_no="QR-000124"
+    )
     assert (failed.code, failed.paid, failed.final) == ("06", False, True)
 
 
@@ -578,9 +561,9 @@ def test_an_ewallet_payment_sends_the_customer_to_a_page_and_reports_its_status(
     assert page.status_code == 200
     assert "DANA" in page.text
     refs = {"reference_no": made.reference_no, "partner_reference_no": "EW-000001"}
-    assert api.ewallet_status(**refs).final is False
+    assert api.transaction_status("ewallet", **refs).final is False
     counterpart.pay_ewallet("EW-000001")
-    paid = api.ewallet_status(**refs)
+    paid = api.transaction_status("ewallet", **refs)
     assert (paid.paid, paid.amount) == (True, Money(30_000, IDR))
 
 

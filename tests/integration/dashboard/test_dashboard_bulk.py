@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from typing import Any
 from uuid import UUID
 
 from api.bulk import COLUMNS, RESULT_COLUMNS
-from paylink_es.settings import Settings
+from tests.support.app import outbox_messages
 from tests.support.desk import OTHER_OWNER, VIEWER, Desk, post
 from tests.support.shop import Http, Reply
 
@@ -61,11 +60,7 @@ def result_rows(client: Http, path: str) -> list[dict[str, str]]:
 
 
 def outbox(desk: Desk) -> list[dict[str, Any]]:
-    settings: Settings = desk.shop.app.state.settings
-    path = settings.data_dir / "outbox.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return outbox_messages(desk.shop.settings)
 
 
 def test_an_owner_uploads_a_csv_follows_its_progress_and_downloads_the_results(

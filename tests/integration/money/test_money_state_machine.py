@@ -34,7 +34,7 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.payment import SETTLED, Payment
 from paylink_es.domain.settlement import InsufficientFundsError
 from paylink_es.settings import Settings
-from projections.ledger import BalanceColumn
+from projections.ledger import BUCKETS
 from projections.queries.ledger import balances
 from projections.replay import replay
 from projections.runner import ReadModels
@@ -42,15 +42,6 @@ from tests.support.read_models import another_store, catch_up
 from workers.settlement import settle_day
 
 METHODS = ("va_bca", "qris", "ewallet_ovo", "card", "retail_alfamart")
-BUCKETS: tuple[BalanceColumn, ...] = (
-    "pending",
-    "available",
-    "held",
-    "refund_due",
-    "fees",
-    "refunded",
-    "paid_out",
-)
 
 
 class MoneyMachine(RuleBasedStateMachine):

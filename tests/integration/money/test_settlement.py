@@ -24,19 +24,10 @@ from projections.queries.payments import settlement_report
 from projections.queries.settlements import payouts, settlement_batches
 from projections.replay import replay
 from projections.runner import ReadModels
-from tests.support.read_models import catch_up
+from tests.support.read_models import catch_up, verified
 from workers.settlement import SettlementScheduler, settle_day
 
 MONDAY = date(2026, 1, 5)  # the fake clock starts on Monday 2026-01-05, 10:00 in Jakarta
-
-
-def verified(app: Paylink, merchant: UUID, method: str, amount: int, ref: str) -> UUID:
-    """A link paid by ``method`` and verified (fee from the merchant's plan)."""
-    link = app.links.create(merchant, amount=amount, description=f"Order {ref}")
-    payment = app.payments.start(link, method)
-    app.payments.record(payment, ref, Money(amount, "IDR"), app.now())
-    app.payments.verify(payment)
-    return payment
 
 
 def books(views: ReadModels, merchant: UUID) -> Balance:
@@ -48,9 +39,9 @@ def test_a_day_settles_what_is_due_once_and_moves_pending_to_available_minus_fee
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
         shop = app.merchants.register("Toko Settle")
-        va = verified(app, shop, "va_bca", 150_000, "va-1")  # T+1: Tuesday
-        qris = verified(app, shop, "qris", 100_000, "qr-1")  # T+2: Wednesday
-        card = verified(app, shop, "card", 200_000, "cc-1")  # T+5: next Monday
+        va = verified(app, clock, shop, "va_bca", 150_000)  # T+1: Tuesday
+        qris = verified(app, clock, shop, "qris", 100_000)  # T+2: Wednesday
+        card = verified(app, clock, shop, "card", 200_000)  # T+5: next Monday
         catch_up(app, views)
 
         monday = settle_day(app, views, MONDAY)
@@ -93,7 +84,7 @@ def test_holidays_and_weekends_push_settlement_out(
     with open_paylink(backend_settings, clock=clock) as app:
         app.money.calendar = SettlementCalendar(frozenset({date(2026, 1, 6)}))  # Tuesday off
         shop = app.merchants.register("Toko Libur")
-        verified(app, shop, "va_bni", 50_000, "va-h")
+        verified(app, clock, shop, "va_bni", 50_000)
         catch_up(app, views)
         assert settle_day(app, views, date(2026, 1, 6)).settled == 0
         assert settle_day(app, views, date(2026, 1, 7)).settled == 1
@@ -155,8 +146,8 @@ def test_a_fee_plan_set_for_the_merchant_prices_its_payments(
     with open_paylink(backend_settings, clock=clock) as app:
         shop = app.merchants.register("Toko Plan")
         app.merchants.set_fee_plan(shop, plan)
-        bca = verified(app, shop, "va_bca", 50_000, "f-1")  # 1% = 500, raised to 1,000
-        bri = verified(app, shop, "va_bri", 50_000, "f-2")  # family rule: 2,500 flat
+        bca = verified(app, clock, shop, "va_bca", 50_000)  # 1% = 500, raised to 1,000
+        bri = verified(app, clock, shop, "va_bri", 50_000)  # family rule: 2,500 flat
         assert app.payments.get(bca).fee == Money(1_000, "IDR")
         assert app.payments.get(bri).fee == Money(2_500, "IDR")
         assert app.merchants.get(shop).fee_plan == plan
@@ -167,7 +158,7 @@ def test_payouts_take_available_money_to_the_bank_and_failures_bring_it_back(
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
         shop = app.merchants.register("Toko Payout")
-        verified(app, shop, "va_bca", 104_000, "po-1")
+        verified(app, clock, shop, "va_bca", 104_000)
         catch_up(app, views)
         settle_day(app, views, date(2026, 1, 6))
         with pytest.raises(BankAccountMissingError):
@@ -205,7 +196,7 @@ def test_concurrent_payouts_never_pay_out_more_than_is_available(
     with open_paylink(settings, clock=clock) as app:
         shop = app.merchants.register("Toko Race")
         app.merchants.set_bank_account(shop, "BRI", "555566667777", "Toko Race")
-        verified(app, shop, "va_bca", 54_000, "race-1")  # net 50,000 after the 4,000 fee
+        verified(app, clock, shop, "va_bca", 54_000)  # net 50,000 after the 4,000 fee
         catch_up(app, views)
         settle_day(app, views, date(2026, 1, 6))
         outcomes: list[str] = []
@@ -237,8 +228,8 @@ def test_refunds_come_out_of_wherever_the_money_is_and_settled_money_may_go_belo
     with open_paylink(backend_settings, clock=clock) as app:
         shop = app.merchants.register("Toko Refund")
         app.merchants.set_bank_account(shop, "BNI", "1111222233", "Toko Refund")
-        pending = verified(app, shop, "va_bca", 100_000, "rf-1")
-        settled = verified(app, shop, "va_bri", 100_000, "rf-2")
+        pending = verified(app, clock, shop, "va_bca", 100_000)
+        settled = verified(app, clock, shop, "va_bri", 100_000)
         clock.advance(timedelta(minutes=1))
         catch_up(app, views)
         app.money.refund(pending, Money(30_000, "IDR"), "one item out of stock")
@@ -259,7 +250,7 @@ def test_refunds_come_out_of_wherever_the_money_is_and_settled_money_may_go_belo
         catch_up(app, views)
         assert books(views, shop)["available"] == -38_000
         # The next settlement makes the balance good first: 50,000 net, 12,000 left over.
-        verified(app, shop, "va_mandiri", 54_000, "rf-3")
+        verified(app, clock, shop, "va_mandiri", 54_000)
         catch_up(app, views)
         settle_day(app, views, date(2026, 1, 7))
         assert app.money.available_funds(shop, "test", "IDR") == Money(12_000, "IDR")
@@ -287,7 +278,7 @@ def test_loading_many_at_once_gives_what_the_repository_gives_one_by_one(
     for app in (open_paylink(backend_settings, clock=clock), memory_app):
         with app:
             shop = app.merchants.register("Toko Bulk")
-            ids = [verified(app, shop, "qris", 10_000 + i, f"bulk-{i}") for i in range(5)]
+            ids = [verified(app, clock, shop, "qris", 10_000 + i) for i in range(5)]
             app.money.refund(ids[0], Money(1_000, "IDR"), "partial")
             unknown = UUID(int=7)
             loaded = load_many(app.app, [*ids, unknown])
@@ -336,7 +327,7 @@ def test_the_scheduler_in_serve_settles_what_is_due_by_itself(
     paid_at = FakeClock(datetime.now(tz=UTC) - timedelta(days=10))
     with open_paylink(backend_settings, clock=paid_at) as app:
         shop = app.merchants.register("Toko Jadwal")
-        payment = verified(app, shop, "va_mandiri", 80_000, "sched-1")
+        payment = verified(app, paid_at, shop, "va_mandiri", 80_000)
         catch_up(app, views)
         app.app.clock = system_clock
         scheduler = SettlementScheduler(app, views, every_s=0.05)

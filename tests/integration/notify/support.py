@@ -15,13 +15,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from paylink_es.application.services import Paylink
+from paylink_es.notify.port import DeliveryPolicy
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 SMTP_USER = "mailer@toko.example"
 SMTP_PASSWORD = "s3cret-smtp-password"
@@ -114,7 +116,12 @@ class Seen:
     body: Any
 
 
-class Provider:
+class _HangUpServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out has hung up: writing to it fails, as expected."""
+
+
+class Provider(LoopbackServer):
     """An HTTP provider on 127.0.0.1: records each POST and answers from ``replies``."""
 
     def __init__(self) -> None:
@@ -123,10 +130,9 @@ class Provider:
         self._lock = threading.Lock()
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(length)
+                raw = self.body()
                 with provider._lock:
                     provider.seen.append(
                         Seen(
@@ -137,43 +143,17 @@ class Provider:
                     )
                     reply = provider.replies.popleft() if provider.replies else Reply()
                 time.sleep(reply.delay_s)
-                payload = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.reply(reply.status, json.dumps(reply.body).encode())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the tests read ``seen``."""
+        super().__init__(Handler, server_class=_HangUpServer)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
 
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                """A client that timed out has hung up: writing to it fails, as expected."""
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> Provider:
-        """Serve in a thread."""
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+def recording_policy(
+    timeout_s: float = 5.0, tries: int = 3, backoff_s: float = 0.5
+) -> tuple[DeliveryPolicy, list[float]]:
+    """A sender's policy that notes its waits instead of sleeping, and the list of them."""
+    waits: list[float] = []
+    return DeliveryPolicy(timeout_s, tries, backoff_s, sleep=waits.append), waits
 
 
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:

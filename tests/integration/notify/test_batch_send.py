@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from pathlib import Path
-from typing import Any
 
-from paylink_es.settings import Settings
 from tests.integration.notify.conftest import SmtpServer
 from tests.integration.notify.support import link_event_names, link_events
 from tests.support.app import Api, MakeApi, Merchant
@@ -33,14 +29,6 @@ def upload(api: Api, merchant: Merchant, text: str, **params: str) -> list[dict[
     )
     assert response.status_code == 200, response.text
     return list(csv.DictReader(io.StringIO(response.text)))
-
-
-def outbox_lines(api: Api) -> list[dict[str, Any]]:
-    settings: Settings = api.app.state.settings
-    path: Path = settings.data_dir / "outbox.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_rows_that_ask_are_sent_to_their_customers_and_a_file_sent_again_sends_nothing(
@@ -70,13 +58,13 @@ def test_rows_that_ask_are_sent_to_their_customers_and_a_file_sent_again_sends_n
         "S-4": ("error", "", "", ""),
         "S-5": ("created", "", "", ""),
     }
-    messages = sorted((line["channel"], line["to"]) for line in outbox_lines(api))
+    messages = sorted((line["channel"], line["to"]) for line in api.outbox())
     assert messages == [
         ("email", "budi@example.com"),
         ("sms", "+6281234567890"),
         ("whatsapp", "+6281234567890"),
     ]
-    email = next(line for line in outbox_lines(api) if line["channel"] == "email")
+    email = next(line for line in api.outbox() if line["channel"] == "email")
     assert email["subject"] == "Tagihan dari Toko Budi: Rp 150.000"
     assert rows["S-1"]["url"] in email["text"]
     assert link_event_names(api.paylink, rows["S-1"]["link_id"]) == ["Sent"]
@@ -91,7 +79,7 @@ def test_rows_that_ask_are_sent_to_their_customers_and_a_file_sent_again_sends_n
         "skipped-existing",
         "skipped-existing",
     )
-    assert len(outbox_lines(api)) == 3
+    assert len(api.outbox()) == 3
     assert link_event_names(api.paylink, rows["S-1"]["link_id"]) == ["Sent"]
 
 
@@ -104,7 +92,7 @@ def test_messages_go_in_the_language_asked(make_sqlite_send_api: MakeApi) -> Non
     )
 
     assert row["send_email"] == "sent"
-    (email,) = outbox_lines(api)
+    (email,) = api.outbox()
     assert email["subject"] == "Payment request from Toko Budi: IDR 150,000"
 
 

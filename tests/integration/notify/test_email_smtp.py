@@ -17,6 +17,7 @@ from tests.integration.notify.support import (
     SMTP_PASSWORD,
     SMTP_USER,
     link_events,
+    recording_policy,
     server_tls_context,
 )
 from tests.support.app import Api, MakeApi, free_port
@@ -148,7 +149,7 @@ def test_a_temporary_smtp_refusal_is_retried_and_then_delivered(
 
 
 def sender(port: int, **overrides: Any) -> tuple[EmailSender, list[float]]:
-    waits: list[float] = []
+    policy, waits = recording_policy()
     arguments: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": port,
@@ -156,9 +157,7 @@ def sender(port: int, **overrides: Any) -> tuple[EmailSender, list[float]]:
         "user": None,
         "password": None,
         "mail_from": MAIL_FROM,
-        "timeout_s": 5.0,
-        "tries": 3,
-        "sleep": waits.append,
+        "policy": policy,
         **overrides,
     }
     return EmailSender(**arguments), waits
@@ -267,7 +266,8 @@ def test_a_wrong_password_fails_for_good_and_is_never_logged_or_stored(
 
 
 def test_an_unreachable_server_is_tried_again_then_given_up() -> None:
-    email, waits = sender(free_port(), tries=3, backoff_s=0.25)  # nobody listens there
+    policy, waits = recording_policy(tries=3, backoff_s=0.25)
+    email, _ = sender(free_port(), policy=policy)  # nobody listens there
 
     with pytest.raises(DeliveryFailedError) as raised:
         email.deliver(MESSAGE)
@@ -295,6 +295,6 @@ def test_the_sender_is_built_from_the_settings(smtp: SmtpServer, tmp_path: Any) 
 
     assert isinstance(email, EmailSender)
     assert (email.host, email.port, email.security) == ("127.0.0.1", smtp[0].port, "none")
-    assert (email.tries, email.timeout_s, email.mail_from) == (5, 2.5, MAIL_FROM)
+    assert (email.policy.tries, email.policy.timeout_s, email.mail_from) == (5, 2.5, MAIL_FROM)
     email.deliver(MESSAGE)
     assert smtp[1].received[0].mail["From"] == MAIL_FROM

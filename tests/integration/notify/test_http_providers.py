@@ -8,9 +8,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from paylink_es.notify import DeliveryFailedError, Message, SmsSender, WhatsAppSender
+from paylink_es.notify import (
+    DeliveryFailedError,
+    DeliveryPolicy,
+    Message,
+    SmsSender,
+    WhatsAppSender,
+)
 from tests.integration.api.support import assert_problem
-from tests.integration.notify.support import Provider, Reply, link_events
+from tests.integration.notify.support import Provider, Reply, link_events, recording_policy
 from tests.support.app import Api, MakeApi
 
 SMS_TOKEN = "sms-token-9f8e7d"
@@ -132,17 +138,11 @@ def test_a_provider_that_keeps_failing_is_a_502_and_a_failure_on_record(
     assert all(SMS_TOKEN not in record.getMessage() for record in caplog.records)
 
 
-def sms(provider: Provider, **overrides: Any) -> tuple[SmsSender, list[float]]:
-    waits: list[float] = []
-    arguments: dict[str, Any] = {
-        "url": f"{provider.base_url}/sms",
-        "token": SecretStr(SMS_TOKEN),
-        "timeout_s": 5.0,
-        "tries": 3,
-        "sleep": waits.append,
-        **overrides,
-    }
-    return SmsSender(**arguments), waits
+def sms(provider: Provider, **policy: Any) -> tuple[SmsSender, list[float]]:
+    """An SMS sender to ``provider``; ``policy``: the fields of its DeliveryPolicy."""
+    chosen, waits = recording_policy(**policy)
+    sender = SmsSender(url=f"{provider.base_url}/sms", token=SecretStr(SMS_TOKEN), policy=chosen)
+    return sender, waits
 
 
 SMS = Message("sms", "+6281234567890", "Toko Budi: tagihan Rp 150.000")
@@ -199,11 +199,13 @@ def test_the_whatsapp_message_id_is_kept_and_no_token_means_no_authorization(
     provider: Provider,
 ) -> None:
     provider.replies.append(Reply(body={"messages": [{"id": "wamid.XYZ"}]}))
-    sender = WhatsAppSender(url=f"{provider.base_url}/messages", token=None, timeout_s=5, tries=1)
+    sender = WhatsAppSender(
+        url=f"{provider.base_url}/messages", token=None, policy=DeliveryPolicy(5, tries=1)
+    )
 
     delivery = sender.deliver(Message("whatsapp", "+6281234567890", "Halo"))
 
     assert delivery.provider_id == "wamid.XYZ"
     assert "authorization" not in provider.seen[0].headers
-    shown = repr(WhatsAppSender(url="x", token=SecretStr(WA_TOKEN), timeout_s=1, tries=1))
+    shown = repr(WhatsAppSender(url="x", token=SecretStr(WA_TOKEN), policy=DeliveryPolicy(1, 1)))
     assert WA_TOKEN not in shown

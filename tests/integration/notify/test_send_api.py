@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from pydantic import SecretStr
 
-from paylink_es.settings import Settings
 from tests.integration.api.support import UNKNOWN_ID, assert_problem
 from tests.integration.notify.support import link_event_names
-from tests.support.app import Api, MakeApi, Merchant
+from tests.support.app import Api, MakeApi, Merchant, outbox_file
 
 LINK: dict[str, Any] = {
     "amount": 150000,
@@ -28,18 +25,6 @@ LINK: dict[str, Any] = {
 def api(make_sqlite_send_api: MakeApi) -> Api:
     """The app on SQLite with no provider configured: every channel goes to the dev outbox."""
     return make_sqlite_send_api()
-
-
-def outbox(api: Api) -> Path:
-    settings: Settings = api.app.state.settings
-    return settings.data_dir / "outbox.jsonl"
-
-
-def outbox_lines(api: Api) -> list[dict[str, Any]]:
-    path = outbox(api)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def send(api: Api, link_id: str, merchant: Merchant, mode: str = "test", **body: Any) -> Any:
@@ -63,7 +48,7 @@ def test_without_a_provider_the_dev_outbox_keeps_the_message_and_says_so(
     assert whatsapp.status_code == 200, whatsapp.text
     assert email.json()["delivered_to"] == "dev-outbox"
     assert whatsapp.json()["delivered_to"] == "dev-outbox"
-    first, second = outbox_lines(api)
+    first, second = api.outbox()
     assert (first["channel"], first["to"]) == ("email", "budi@example.com")
     assert first["subject"] == "Tagihan dari Toko Budi: Rp 150.000"
     assert link["url"] in first["text"]
@@ -74,7 +59,7 @@ def test_without_a_provider_the_dev_outbox_keeps_the_message_and_says_so(
     logged = [r.getMessage() for r in caplog.records if r.name == "paylink.notify"]
     assert len(logged) == 2
     assert all("NOT sent" in message and link["url"] in message for message in logged)
-    assert str(outbox(api)) in logged[0]
+    assert str(outbox_file(api.app.state.settings)) in logged[0]
     assert link_event_names(api.paylink, link["id"]) == ["Sent", "Sent"]
     details = api.client.get(f"/v1/links/{link['id']}", headers=merchant.headers()).json()
     assert details["counts"]["sent"] == 2
@@ -104,7 +89,7 @@ def test_a_recipient_the_channel_cannot_reach_is_a_422_naming_to(
 
     assert_problem(response, 422, field="to")
     assert link_event_names(api.paylink, link["id"]) == []
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
 
 
 @pytest.mark.parametrize(
@@ -126,7 +111,7 @@ def test_unknown_channels_languages_and_fields_are_422_naming_them(
     response = send(api, link["id"], merchant, **body)
 
     assert_problem(response, 422, "validation-error", field=field)
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
 
 
 def test_a_cancelled_link_is_not_sent_and_nothing_is_recorded(api: Api) -> None:
@@ -141,7 +126,7 @@ def test_a_cancelled_link_is_not_sent_and_nothing_is_recorded(api: Api) -> None:
     problem = assert_problem(response, 409, "link-closed")
     assert "cancelled" in problem["detail"]
     assert api.head() == head
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
 
 
 def test_an_expired_link_is_not_sent_and_nothing_is_recorded(api: Api) -> None:
@@ -155,7 +140,7 @@ def test_an_expired_link_is_not_sent_and_nothing_is_recorded(api: Api) -> None:
     problem = assert_problem(response, 409, "link-closed")
     assert "expired" in problem["detail"]
     assert api.head() == head
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
 
 
 def test_another_merchants_link_or_mode_is_404_for_send_and_share(api: Api) -> None:
@@ -175,7 +160,7 @@ def test_another_merchants_link_or_mode_is_404_for_send_and_share(api: Api) -> N
     for response in answers:
         assert_problem(response, 404, "not-found", field="link_id")
     assert api.head() == head
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
     assert send(api, link["id"], owner).status_code == 200
 
 
@@ -188,7 +173,7 @@ def test_a_send_without_a_key_is_401(api: Api) -> None:
     )
 
     assert_problem(response, 401, "authentication-required")
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
 
 
 def test_the_same_idempotency_key_replays_the_answer_and_sends_once(api: Api) -> None:
@@ -208,7 +193,7 @@ def test_the_same_idempotency_key_replays_the_answer_and_sends_once(api: Api) ->
     assert again.headers.get("idempotent-replayed") == "true"
     assert again.content == first.content
     assert_problem(other, 409, "idempotency-key-reused")
-    assert len(outbox_lines(api)) == 1
+    assert len(api.outbox()) == 1
     assert link_event_names(api.paylink, link["id"]) == ["Sent"]
 
 
@@ -219,7 +204,7 @@ def test_without_a_key_every_post_sends_again(api: Api) -> None:
     for _ in range(2):
         assert send(api, link["id"], merchant).status_code == 200
 
-    assert len(outbox_lines(api)) == 2
+    assert len(api.outbox()) == 2
     assert link_event_names(api.paylink, link["id"]) == ["Sent", "Sent"]
 
 
@@ -293,7 +278,7 @@ def test_in_production_a_channel_without_provider_is_503_and_nothing_is_recorded
 
     assert_problem(response, 503, "channel-not-configured", field="channel")
     assert api.head() == head
-    assert outbox_lines(api) == []
+    assert api.outbox() == []
 
 
 def test_the_openapi_document_declares_what_send_and_share_answer(api: Api) -> None:
@@ -322,4 +307,4 @@ def test_every_example_of_the_send_request_is_accepted(api: Api) -> None:
         )
         assert response.status_code == 200, f"{example}: {response.text}"
 
-    assert {line["channel"] for line in outbox_lines(api)} == {"email", "sms", "whatsapp"}
+    assert {line["channel"] for line in api.outbox()} == {"email", "sms", "whatsapp"}

@@ -228,6 +228,10 @@ def test_every_query_gives_the_rows_its_type_names(
     checked.rows(outbox.AttemptRow, outbox.webhook_attempts(views, delivery_id))
     due = outbox.due_deliveries(views.outbox(), now + timedelta(hours=1), 100)
     checked.rows(outbox.DeliveryRow, due, 4)
+    backlog = outbox.outbox_backlog(views.outbox(), now + timedelta(hours=1))
+    checked.rows(outbox.OutboxBacklog, [backlog])
+    oldest = min(row["next_attempt_at"] or row["created_at"] for row in due)
+    assert (backlog["due"], backlog["oldest_due_at"]) == (len(due), oldest)
 
     batches = settlements.settlement_batches(views, m, "test")
     checked.page(settlements.SettlementBatchRow, batches)

@@ -32,7 +32,7 @@ from paylink_es.domain.webhooks import (
 )
 from paylink_es.settings import Settings
 from projections.runner import CatchUp
-from tests.support.app import QuietHandler, http_server
+from tests.support.loopback import LoopbackServer, QuietHandler
 from workers.webhook_sender import DeliveryWorker, post_pinned
 
 NOT_REACHABLE = "not reachable on the internet"
@@ -405,13 +405,13 @@ def loopback() -> Iterator[Loopback]:
 
     class Handler(QuietHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
+            self.body()
             state.hosts.append(str(self.headers["Host"]))
             self.send_response(204)
             self.end_headers()
 
-    with http_server(Handler) as port:
-        state.url_port = port
+    with LoopbackServer(Handler) as served:
+        state.url_port = served.port
         yield state
 
 

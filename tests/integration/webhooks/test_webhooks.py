@@ -21,7 +21,7 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.webhooks import EVENT_TYPES, RETRY_DELAYS, verify_signature
 from paylink_es.settings import Settings
 from projections.runner import CatchUp
-from tests.support.app import QuietHandler, http_server
+from tests.support.loopback import LoopbackServer, QuietHandler
 from workers.webhook_sender import DeliveryWorker
 
 
@@ -40,15 +40,11 @@ def receiver() -> Iterator[Receiver]:
 
     class Handler(QuietHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append({"headers": dict(self.headers), "body": body})
-            status = state.answers.pop(0) if state.answers else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            state.received.append({"headers": dict(self.headers), "body": self.body()})
+            self.reply(state.answers.pop(0) if state.answers else 200)
 
-    with http_server(Handler) as port:
-        state.url = f"http://127.0.0.1:{port}/paylink/hooks"
+    with LoopbackServer(Handler) as served:
+        state.url = f"{served.base_url}/paylink/hooks"
         yield state
 
 
