@@ -28,7 +28,7 @@ from paylink_es.domain.postings import (
     postings_for,
 )
 from projections.readmodel import Event, ReadModel, event_name, iso, originator, uuid_text
-from projections.sqlview import Check, InvariantViolationError, Statement
+from projections.sqlview import Check, InvariantViolationError, Statement, marks
 
 BalanceColumn = Literal[
     "pending", "available", "held", "refund_due", "fees", "refunded", "paid_out", "verified"
@@ -50,11 +50,9 @@ NEVER_NEGATIVE: tuple[BalanceColumn, ...] = tuple(c for c in BUCKETS if c != "av
 
 # One statement per book moves all its columns: deltas add up, the position only rises.
 BOOK_UPSERT = (
-    "INSERT INTO {s}balances AS b (merchant_id, mode, currency, "
-    + ", ".join(BALANCE_COLUMNS)
-    + ", position) VALUES (?, ?, ?, "
-    + ", ".join("?" for _ in BALANCE_COLUMNS)
-    + ", ?) ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET "
+    f"INSERT INTO {{s}}balances AS b (merchant_id, mode, currency, {', '.join(BALANCE_COLUMNS)},"
+    f" position) VALUES (?, ?, ?, {marks(BALANCE_COLUMNS)}, ?)"
+    " ON CONFLICT (merchant_id, mode, currency) DO UPDATE SET "
     + ", ".join(f"{c} = b.{c} + excluded.{c}" for c in BALANCE_COLUMNS)
     + ", position = CASE WHEN b.position > excluded.position THEN b.position"
     " ELSE excluded.position END"

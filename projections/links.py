@@ -32,7 +32,7 @@ from projections.events import (
     REFUND_SUCCEEDED,
 )
 from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
-from projections.sqlview import Statement
+from projections.sqlview import Statement, marks
 
 LINK_STATUS: dict[type, str] = {
     LINK_EXPIRED: "expired",
@@ -65,6 +65,48 @@ PAYMENT_TIMELINE_SQL = (
     "INSERT INTO {s}link_timeline (position, link_id, at, event, detail)"
     " SELECT ?, link_id, ?, ?, ? FROM {s}link_payments WHERE payment_id = ?"
 )
+
+
+# The columns a link's terms fill: set on create, all rewritten on an edit.
+TERMS_COLUMNS = (
+    "reference_id",
+    "description",
+    "currency",
+    "amount",
+    "amount_min",
+    "amount_max",
+    "usage_limit",
+    "expires_at",
+    "terms",
+    "search",
+)
+CREATED_SQL = (
+    f"INSERT INTO {{s}}links (link_id, merchant_id, mode, code, {', '.join(TERMS_COLUMNS)},"
+    " status, created_at, updated_at, position)"
+    f" VALUES (?, ?, ?, ?, {marks(TERMS_COLUMNS)}, 'active', ?, ?, ?)"
+)
+EDITED_SQL = (
+    "UPDATE {s}links SET "
+    + ", ".join(f"{column} = ?" for column in TERMS_COLUMNS)
+    + ", updated_at = ?, position = ? WHERE link_id = ?"
+)
+
+
+def _terms_columns(e: dict[str, Any]) -> tuple[Any, ...]:
+    """The values of :data:`TERMS_COLUMNS` from a created or edited link's full terms."""
+    expires = e["expires_at"]
+    return (
+        e["reference_id"],
+        e["description"],
+        e["currency"],
+        e["amount"],
+        e["amount_min"],
+        e["amount_max"],
+        e["usage_limit"],
+        iso(expires) if expires else None,
+        to_json(_terms(e)),
+        search_text(e["description"], e["reference_id"]),
+    )
 
 
 def _terms(e: dict[str, Any]) -> dict[str, Any]:
@@ -219,37 +261,11 @@ class LinkTracking(ReadModel):
             (position, link_id, at, timeline_event(kind), to_json(link_event_detail(kind, e))),
         )
         if kind is LINK_CREATED:
-            expires = e["expires_at"]
-            return [
-                (
-                    "INSERT INTO {s}links (link_id, merchant_id, mode, code, reference_id,"
-                    " description, currency, amount, amount_min, amount_max, usage_limit,"
-                    " expires_at, status, created_at, updated_at, position, terms, search)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
-                    (
-                        link_id,
-                        uuid_text(e["merchant_id"]),
-                        e["mode"],
-                        e["code"],
-                        e["reference_id"],
-                        e["description"],
-                        e["currency"],
-                        e["amount"],
-                        e["amount_min"],
-                        e["amount_max"],
-                        e["usage_limit"],
-                        iso(expires) if expires else None,
-                        at,
-                        at,
-                        position,
-                        to_json(_terms(e)),
-                        search_text(e["description"], e["reference_id"]),
-                    ),
-                ),
-                timeline,
-            ]
+            identity = (link_id, uuid_text(e["merchant_id"]), e["mode"], e["code"])
+            row = (*identity, *_terms_columns(e), at, at, position)
+            return [(CREATED_SQL, row), timeline]
         if kind is LINK_EDITED:
-            return [self._edited(e, link_id, at, position), timeline]
+            return [(EDITED_SQL, (*_terms_columns(e), at, position, link_id)), timeline]
         if kind in LINK_STATUS:
             change = "status = ?"
             params: tuple[Any, ...] = (LINK_STATUS[kind],)
@@ -262,31 +278,6 @@ class LinkTracking(ReadModel):
             return [timeline]
         update = f"UPDATE {{s}}links SET {change}, updated_at = ?, position = ? WHERE link_id = ?"
         return [(update, (*params, at, position, link_id)), timeline]
-
-    @staticmethod
-    def _edited(e: dict[str, Any], link_id: str, at: str, position: int) -> Statement:
-        """The link's columns and terms rewritten from the edit's full terms."""
-        expires = e["expires_at"]
-        return (
-            "UPDATE {s}links SET reference_id = ?, description = ?, currency = ?, amount = ?,"
-            " amount_min = ?, amount_max = ?, usage_limit = ?, expires_at = ?, terms = ?,"
-            " search = ?, updated_at = ?, position = ? WHERE link_id = ?",
-            (
-                e["reference_id"],
-                e["description"],
-                e["currency"],
-                e["amount"],
-                e["amount_min"],
-                e["amount_max"],
-                e["usage_limit"],
-                iso(expires) if expires else None,
-                to_json(_terms(e)),
-                search_text(e["description"], e["reference_id"]),
-                at,
-                position,
-                link_id,
-            ),
-        )
 
     def _payment(self, kind: type, e: dict[str, Any], at: str, position: int) -> list[Statement]:
         payment_id = originator(e)

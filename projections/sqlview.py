@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
 from eventsourcing.persistence import InterfaceError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -37,9 +38,26 @@ from paylink_es.store.leases import check_fence
 from paylink_es.store.sqlite import ChosenPoolDatastore, SQLiteStoreFactory
 
 Row = dict[str, Any]
+
+
+class ViewCursor(Protocol):
+    """What a view runs its SQL on: a cursor of SQLite or of PostgreSQL."""
+
+    def execute(self, sql: str, params: Sequence[Any], /) -> object: ...
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object: ...
+
+    def fetchall(self) -> Sequence[Any]: ...
+
+
 Statement = tuple[str, Sequence[Any]]
 # A check is a query that returns no rows when all is well; any row it returns is a violation.
 Check = tuple[str, Sequence[Any], str]
+
+
+def marks(values: Sized) -> str:
+    """One ``?`` for each of ``values``, comma-separated: an INSERT's values, an IN list."""
+    return ", ".join(["?"] * len(values))
 
 
 class InvariantViolationError(Exception):
@@ -64,12 +82,42 @@ class RowsView(TrackingRecorder, ABC):
         """Run ``statements``, then ``checks``, then record ``tracking``: all or nothing."""
 
     @abstractmethod
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Rows of a read-only query."""
+    def _transaction(self, commit: bool) -> AbstractContextManager[ViewCursor]:
+        """A transaction on the view's database, committed at the end if ``commit``."""
 
     @abstractmethod
+    def _text(self, sql: str) -> str:
+        """``sql`` as this database runs it: its tables named, its placeholders."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of a read-only query."""
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(self._text(sql), params)
+            return [dict(row) for row in cursor.fetchall()]
+
     def run(self, statements: Sequence[Statement]) -> None:
         """Run ``statements`` in one transaction, tracking nothing."""
+        with self._transaction(commit=True) as cursor:
+            for sql, params in statements:
+                cursor.execute(self._text(sql), params)
+
+    def _execute(
+        self, cursor: ViewCursor, piped: Iterable[tuple[str, list[Sequence[Any]]]]
+    ) -> None:
+        """Run each run of statements of one SQL (see :func:`runs`): many at once if many."""
+        for sql, many in piped:
+            if len(many) == 1:
+                cursor.execute(self._text(sql), many[0])
+            else:
+                cursor.executemany(self._text(sql), many)
+
+    def _check(self, cursor: ViewCursor, checks: Sequence[Check]) -> None:
+        """Run each check; the first that finds rows raises :class:`InvariantViolationError`."""
+        for sql, params, message in checks:
+            cursor.execute(self._text(sql), params)
+            rows = [dict(row) for row in cursor.fetchall()]
+            if rows:
+                raise _violations(rows, message)
 
     # -- a failure to apply an event, kept where every process can see it ---------------
 
@@ -230,31 +278,16 @@ class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
             text = self._sql[sql] = sql.format(s="")
         return text
 
+    def _transaction(self, commit: bool) -> AbstractContextManager[SQLiteCursor]:
+        return self.datastore.transaction(commit=commit)
+
     def apply(
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
-            for sql, many in runs(statements):
-                if len(many) == 1:
-                    c.execute(self._text(sql), many[0])
-                else:
-                    c.executemany(self._text(sql), many)
-            for sql, params, message in checks:
-                c.execute(self._text(sql), params)
-                rows = [dict(row) for row in c.fetchall()]
-                if rows:
-                    raise _violations(rows, message)
+            self._execute(c, runs(statements))
+            self._check(c, checks)
             self._insert_tracking(c, tracking)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(self._text(sql), params)
-            return [dict(row) for row in c.fetchall()]
-
-    def run(self, statements: Sequence[Statement]) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            for sql, params in statements:
-                c.execute(self._text(sql), params)
 
     def reset(self) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -321,8 +354,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
     def apply(
         self, statements: Sequence[Statement], tracking: Tracking, checks: Sequence[Check] = ()
     ) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            check_fence(curs)
+        with self._transaction(commit=True) as curs:
             piped: list[tuple[str, list[Sequence[Any]]]] = []
             for sql, many in runs(statements):
                 copy = self._copy(sql) if len(many) >= COPY_FROM else None
@@ -336,11 +368,7 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
                     for row in many:
                         rows.write_row(row)
             self._pipeline(curs, piped)
-            for sql, params, message in checks:
-                curs.execute(self._text(sql), params)
-                found = [dict(row) for row in curs.fetchall()]
-                if found:
-                    raise _violations(found, message)
+            self._check(curs, checks)
             self._insert_tracking(curs, tracking)
 
     def _pipeline(
@@ -350,22 +378,15 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
         if not piped:
             return
         with curs.connection.pipeline():
-            for sql, many in piped:
-                if len(many) == 1:
-                    curs.execute(self._text(sql), many[0])
-                else:
-                    curs.executemany(self._text(sql), many)
+            self._execute(curs, piped)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._text(sql), params)
-            return [dict(row) for row in curs.fetchall()]
-
-    def run(self, statements: Sequence[Statement]) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            check_fence(curs)
-            for sql, params in statements:
-                curs.execute(self._text(sql), params)
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Cursor[DictRow]]:
+        """A transaction of the view; one that writes checks the leader's term first."""
+        with self.datastore.transaction(commit=commit) as curs:
+            if commit:
+                check_fence(curs)
+            yield curs
 
     def reset(self) -> None:
         tracking = pgsql.Identifier(self.datastore.schema, self.tracking_table_name)

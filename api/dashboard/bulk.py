@@ -19,7 +19,6 @@ from api.bulk import (
     COLUMNS,
     MAX_ROWS,
     BatchFileError,
-    BatchTarget,
     Format,
     parse_batch,
     run_batch,
@@ -36,9 +35,9 @@ from api.dashboard.session import (
     StaffDep,
     load_staff,
 )
-from api.deps import get_paylink, public_url
+from api.deps import get_paylink
 from api.pages import language
-from api.routes.send import link_sender
+from api.routes.batches import batch_target
 from paylink_es.locale import WIB
 from paylink_es.settings import Settings
 
@@ -101,22 +100,14 @@ def bulk_upload(
     except BatchFileError as error:
         message = t["bulk_bad_file"].format(detail=error.detail)
         return _form_page(request, staff, status=error.status, error=message)
-    paylink = get_paylink(request)
-    target = BatchTarget(
-        paylink,
-        staff.merchant_id,
-        staff.mode,
-        public_url(request),
-        sender=link_sender(request, paylink),
-        language=language(request),
-    )
+    target = batch_target(request, staff.merchant_id, staff.mode, language(request))
     try:
         job = bulk_jobs(request).start(
             staff.merchant_id,
             staff.mode,
             file.filename[:200],
             len(rows),
-            paylink.now(),
+            get_paylink(request).now(),
             lambda job, stop: run_batch(target, rows, on_row=job.record, stop=stop),
         )
     except BulkBusyError:

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from paylink_es.application.details import LinkDetails
 from paylink_es.domain.errors import DomainError, InvalidFieldError
 from paylink_es.domain.fields import CUSTOMER_PARTS, LABEL_LANGUAGES, MAX_CUSTOM_FIELDS
+from paylink_es.domain.link import EDITABLE
 from paylink_es.locale import WIB
 
 ITEM_ROWS = 5
@@ -30,22 +31,19 @@ ITEM_INPUT = {"name": "item_name", "quantity": "item_qty", "unit_amount": "item_
 _CUSTOM_FIELD = re.compile(r"custom_fields\[(\d+)\](?:\.(\w+)(?:\.(\w+))?)?.*")
 # One custom field's inputs of a form row: cf_<part>_<row>.
 CUSTOM_PARTS = ("key", "type", "label_id", "label_en", "required", "options")
-# The inputs of the edit form (and "form", for what belongs to none of them).
-EDIT_INPUTS = frozenset(
-    {
-        "form",
-        "description",
-        "amount",
-        "amount_min",
-        "amount_max",
-        "currency",
-        "methods",
-        "expires_at",
-        *(f"customer_{part}" for part in CUSTOMER_PARTS),
-        *(f"ask_{part}" for part in CUSTOMER_PARTS),
-        *(f"cf_{part}_{row}" for part in CUSTOM_PARTS for row in range(CUSTOM_ROWS)),
-    }
-)
+CUSTOMER_INPUTS = tuple(f"customer_{part}" for part in CUSTOMER_PARTS)
+ASK_INPUTS = tuple(f"ask_{part}" for part in CUSTOMER_PARTS)
+# The inputs of the terms an edit may change that are not one input of the same name.
+TERM_INPUTS: dict[str, tuple[str, ...]] = {
+    "customer": CUSTOMER_INPUTS,
+    "customer_fields": ASK_INPUTS,
+    "custom_fields": tuple(
+        f"cf_{part}_{row}" for part in CUSTOM_PARTS for row in range(CUSTOM_ROWS)
+    ),
+}
+# The inputs of the edit form: what an edit may change (and "form", for what belongs to
+# none of them).
+EDIT_INPUTS = frozenset({"form"}.union(*(TERM_INPUTS.get(name, (name,)) for name in EDITABLE)))
 
 
 @dataclass
@@ -122,8 +120,8 @@ def parse_link_form(form: FormData, words: dict[str, str]) -> LinkForm:
             "expires_at",
             "usage",
             "usage_limit",
-            *(f"customer_{part}" for part in CUSTOMER_PARTS),
-            *(f"ask_{part}" for part in CUSTOMER_PARTS),
+            *CUSTOMER_INPUTS,
+            *ASK_INPUTS,
             "success_url",
             "failure_url",
             "metadata",

@@ -4,7 +4,9 @@ signed-in user as who made it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -319,12 +321,29 @@ def cancel(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Close the link to new payments."""
+    command = partial(get_paylink(request).links.cancel, link_id, reason or None)
+    return _change(request, staff, link_id, command, "cancelled_ok")
+
+
+def _change(
+    request: Request,
+    staff: Staff,
+    link_id: UUID,
+    command: Callable[[str], LinkDetails | None],
+    notice: str,
+    refused: int = 409,
+) -> Response:
+    """Run ``command`` on one of the merchant's links, naming the signed-in user as who
+    made the change; then the page of the link it returns (a new one), or else of this
+    link, with ``notice``. A change the link refuses: its page with the reason (status
+    ``refused``)."""
     owned_link(request, staff, link_id)
     try:
-        get_paylink(request).links.cancel(link_id, reason or None, by=staff.user.email)
+        made = command(staff.user.email)
     except DomainError as error:
-        return _detail_page(request, staff, link_id, status=409, error=error.message)
-    return RedirectResponse(f"/dashboard/links/{link_id}?notice=cancelled_ok", 303)
+        return _detail_page(request, staff, link_id, status=refused, error=error.message)
+    shown = link_id if made is None else made.id
+    return RedirectResponse(f"/dashboard/links/{shown}?notice={notice}", 303)
 
 
 def _edit_page(
@@ -399,31 +418,19 @@ def deactivate(
     message: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Stop the link taking payments; its page shows the message instead of the methods."""
-    owned_link(request, staff, link_id)
-    try:
-        get_paylink(request).links.deactivate(link_id, message or None, staff.user.email)
-    except DomainError as error:
-        return _detail_page(request, staff, link_id, status=409, error=error.message)
-    return RedirectResponse(f"/dashboard/links/{link_id}?notice=deactivated_ok", 303)
+    command = partial(get_paylink(request).links.deactivate, link_id, message or None)
+    return _change(request, staff, link_id, command, "deactivated_ok")
 
 
 @router.post("/dashboard/links/{link_id}/reactivate")
 def reactivate(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response:
     """Let an inactive link take payments again."""
-    owned_link(request, staff, link_id)
-    try:
-        get_paylink(request).links.reactivate(link_id, staff.user.email)
-    except DomainError as error:
-        return _detail_page(request, staff, link_id, status=409, error=error.message)
-    return RedirectResponse(f"/dashboard/links/{link_id}?notice=reactivated_ok", 303)
+    command = partial(get_paylink(request).links.reactivate, link_id)
+    return _change(request, staff, link_id, command, "reactivated_ok")
 
 
 @router.post("/dashboard/links/{link_id}/duplicate")
 def duplicate(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response:
     """A new link on the same terms; the page of the new link follows."""
-    owned_link(request, staff, link_id)
-    try:
-        copy = get_paylink(request).links.duplicate(link_id, staff.user.email)
-    except DomainError as error:
-        return _detail_page(request, staff, link_id, status=422, error=error.message)
-    return RedirectResponse(f"/dashboard/links/{copy.id}?notice=duplicated_ok", 303)
+    command = partial(get_paylink(request).links.duplicate, link_id)
+    return _change(request, staff, link_id, command, "duplicated_ok", refused=422)

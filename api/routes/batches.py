@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -27,8 +28,20 @@ from api.deps import public_url
 from api.routes.send import link_sender
 from api.schemas import COMMON_PROBLEMS, problem_responses
 from paylink_es.application.services import Paylink
+from paylink_es.locale import Language
 
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
+
+
+def batch_target(request: Request, merchant_id: UUID, mode: str, language: Language) -> BatchTarget:
+    """The rows of a file become the merchant's links in ``mode``; the messages they ask
+    for go out through this app's notifiers, in ``language``."""
+    paylink: Paylink = request.app.state.paylink
+    sender = link_sender(request, paylink)
+    return BatchTarget(
+        paylink, merchant_id, mode, public_url(request), sender=sender, language=language
+    )
+
 
 CSV_EXAMPLE = (
     ",".join(COLUMNS) + "\n"
@@ -141,15 +154,7 @@ async def create_batch(
     sent = format_of(request.headers.get("content-type"))
     data = await request.body()
     rows = await run_in_threadpool(parse_batch, data, sent)
-    paylink: Paylink = request.app.state.paylink
-    target = BatchTarget(
-        paylink,
-        owner.merchant_id,
-        owner.mode,
-        public_url(request),
-        sender=link_sender(request, paylink),
-        language=language,
-    )
+    target = batch_target(request, owner.merchant_id, owner.mode, language)
     results = await run_in_threadpool(run_batch, target, rows)
     kind = answer_format(request.headers.get("accept"), sent)
     return Response(

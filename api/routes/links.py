@@ -3,12 +3,15 @@ payment links. Every change records who made it: the API key's id."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from api.auth import IdempotencyKey, Owner
 from api.deps import LinksView, PaylinkDep, public_url
@@ -252,7 +255,7 @@ def get_link(
     Status, counts and money come from the event store (a client reads its own writes);
     the timeline comes from the views and may trail by a few milliseconds.
     """
-    details = _owned(paylink, owner, link_id)
+    details = owned(paylink, owner, link_id)
     row = link_queries.link_detail(models, owner.merchant_id, owner.mode, link_id, paylink.now())
     timeline = row["timeline"] if row is not None else []
     return link_out({**details_row(details), "timeline": timeline}, public_url(request))
@@ -273,21 +276,38 @@ def cancel_link(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Close the link to new payments (an active or inactive one)."""
-
-    def execute() -> tuple[int, LinkOut]:
-        _owned(paylink, owner, link_id)
-        paylink.links.cancel(link_id, body.reason if body else None, by=str(owner.key_id))
-        return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
-
-    return run_idempotent(request, owner, body, execute)
+    cancel = partial(paylink.links.cancel, link_id, body.reason if body else None)
+    return _on_owned(request, owner, paylink, link_id, body, cancel)
 
 
-def _owned(paylink: Paylink, owner: KeyOwner, link_id: UUID) -> LinkDetails:
+def owned(paylink: Paylink, owner: KeyOwner, link_id: UUID) -> LinkDetails:
     """The link if the key's merchant and mode own it; else the 404 an unknown one gets."""
     details = paylink.links.owned(owner.merchant_id, owner.mode, link_id)
     if details is None:
         raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
     return details
+
+
+def _on_owned(
+    request: Request,
+    owner: KeyOwner,
+    paylink: Paylink,
+    link_id: UUID,
+    body: BaseModel | None,
+    command: Callable[[str], LinkDetails | None],
+    status: int = 200,
+) -> Response:
+    """Run ``command`` on one of the key's links, once per Idempotency-Key, naming the
+    key's id as who made the change; answer the link it returns (a new one), or else the
+    link as the command left it."""
+
+    def execute() -> tuple[int, LinkOut]:
+        owned(paylink, owner, link_id)
+        made = command(str(owner.key_id))
+        details = made if made is not None else paylink.links.get(link_id)
+        return status, link_out(details_row(details), public_url(request))
+
+    return run_idempotent(request, owner, body, execute)
 
 
 @router.patch(
@@ -308,7 +328,7 @@ def edit_link(
     ``link-has-payments`` naming the field); a cancelled, completed or expired link cannot
     be edited (409 ``link-closed``). The ``link.updated`` event lists what changed.
     """
-    _owned(paylink, owner, link_id)
+    owned(paylink, owner, link_id)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("expires_at") is not None:
         changes["expires_at"] = body.expires_at
@@ -333,13 +353,8 @@ def duplicate_link(
     """A new link on the same terms as this one (whatever its status), without its
     reference_id or slug; an expiry keeps the original's duration, counted from now.
     Methods that can no longer take the link are left out."""
-
-    def execute() -> tuple[int, LinkOut]:
-        _owned(paylink, owner, link_id)
-        copy = paylink.links.duplicate(link_id, str(owner.key_id))
-        return 201, link_out(details_row(copy), public_url(request))
-
-    return run_idempotent(request, owner, None, execute)
+    duplicate = partial(paylink.links.duplicate, link_id)
+    return _on_owned(request, owner, paylink, link_id, None, duplicate, status=201)
 
 
 @router.post(
@@ -358,13 +373,8 @@ def deactivate_link(
 ) -> Response:
     """Stop an active link taking payments until it is reactivated: status ``inactive``,
     and its page shows ``message`` (optional) instead of the methods. It still expires."""
-
-    def execute() -> tuple[int, LinkOut]:
-        _owned(paylink, owner, link_id)
-        paylink.links.deactivate(link_id, body.message if body else None, str(owner.key_id))
-        return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
-
-    return run_idempotent(request, owner, body, execute)
+    deactivate = partial(paylink.links.deactivate, link_id, body.message if body else None)
+    return _on_owned(request, owner, paylink, link_id, body, deactivate)
 
 
 @router.post(
@@ -382,10 +392,5 @@ def reactivate_link(
 ) -> Response:
     """Let an inactive link take payments again (not one past its expiry: that one is
     expired)."""
-
-    def execute() -> tuple[int, LinkOut]:
-        _owned(paylink, owner, link_id)
-        paylink.links.reactivate(link_id, str(owner.key_id))
-        return 200, link_out(details_row(paylink.links.get(link_id)), public_url(request))
-
-    return run_idempotent(request, owner, None, execute)
+    reactivate = partial(paylink.links.reactivate, link_id)
+    return _on_owned(request, owner, paylink, link_id, None, reactivate)

@@ -13,6 +13,7 @@ there after :data:`REDIRECT_DELAY_S` seconds, by script and by a meta refresh, t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -523,20 +524,18 @@ def qris_image(code: str, payment_id: UUID, request: Request) -> Response:
 @router.get("/l/{code}/qr.svg")
 def link_qr_svg(code: str, request: Request) -> Response:
     """A QR code of the short URL, to print or share."""
-    if _link(request, code) is None:
-        return Response(status_code=404)
-    url = f"{request.app.state.settings.public_url}/l/{code}"
-    return Response(
-        qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
-    )
+    return _link_qr(request, code, qr_svg, "image/svg+xml")
 
 
 @router.get("/l/{code}/qr.png")
 def link_qr_png(code: str, request: Request) -> Response:
     """The same QR code as PNG."""
+    return _link_qr(request, code, qr_png, "image/png")
+
+
+def _link_qr(request: Request, code: str, draw: Callable[[str], bytes], media: str) -> Response:
+    """The QR code of a link's short URL, drawn by ``draw``; 404 for an unknown link."""
     if _link(request, code) is None:
         return Response(status_code=404)
     url = f"{request.app.state.settings.public_url}/l/{code}"
-    return Response(
-        qr_png(url), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
-    )
+    return Response(draw(url), media_type=media, headers={"Cache-Control": "public, max-age=86400"})

@@ -12,9 +12,8 @@ from api.auth import IdempotencyKey, Owner
 from api.deps import PaylinkDep, public_url
 from api.idempotency import run_idempotent
 from api.problems import ProblemError
-from api.routes.links import NOT_FOUND
+from api.routes.links import owned
 from api.schemas import COMMON_PROBLEMS, problem_responses
-from paylink_es.application.details import KeyOwner, LinkDetails
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
 from paylink_es.notify import (
@@ -77,14 +76,6 @@ def link_sender(request: Request, paylink: Paylink) -> LinkSender:
     """A sender on the notifiers this app's services were built with."""
     services: Services = request.app.state.services
     return LinkSender(paylink, services.notifications, public_url(request))
-
-
-def owned(paylink: Paylink, owner: KeyOwner, link_id: UUID) -> LinkDetails:
-    """The link if the key's merchant and mode own it; 404 otherwise, like an unknown one."""
-    details = paylink.links.owned(owner.merchant_id, owner.mode, link_id)
-    if details is None:
-        raise ProblemError(404, "not-found", NOT_FOUND, field="link_id")
-    return details
 
 
 @router.post(

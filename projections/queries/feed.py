@@ -10,8 +10,8 @@ from projections.queries.paging import (
     Page,
     check_limit,
     keyset_rows,
+    merchant_where,
     position_from_text,
-    where_given,
 )
 from projections.runner import ReadModels
 
@@ -38,8 +38,7 @@ def events(
     """The merchant's public events after a cursor (a position), in store order."""
     position = 0 if after is None else position_from_text(after, "after")
     size = check_limit(limit)
-    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
-    where_given(where, params, "type = ?", event_type)
+    where, params = merchant_where(merchant_id, mode, type=event_type)
     rows, _ = keyset_rows(models["feed"], FEED, where, params, size, (position,))
     # The cursor moves past what was read; an empty page keeps the caller's cursor.
     following = str(rows[-1]["position"]) if rows else (after or "0")

@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, Unpack, cast
 from uuid import UUID
 
 from projections.events import (
@@ -26,6 +26,7 @@ from projections.queries.paging import (
     QueryError,
     every_page,
     like_pattern,
+    merchant_where,
     owned_row,
     page,
     typed_rows,
@@ -33,6 +34,7 @@ from projections.queries.paging import (
 )
 from projections.readmodel import iso, to_json
 from projections.runner import ReadModels
+from projections.sqlview import marks
 
 LINK_STATUSES = ("active", "inactive", "completed", "expired", "cancelled")
 # Statuses that still end at the link's expiry (past it, the link reads expired).
@@ -144,8 +146,7 @@ def list_links(
     ``created_from`` is inclusive and ``created_to`` exclusive (a window); ``created_by``
     is inclusive (the links that existed at an instant).
     """
-    where = ["merchant_id = ?", "mode = ?"]
-    params: list[Any] = [str(merchant_id), mode]
+    where, params = merchant_where(merchant_id, mode, reference_id=reference)
     if status is not None:
         if status not in LINK_STATUSES:
             raise QueryError("status", f"must be one of {', '.join(LINK_STATUSES)}")
@@ -164,7 +165,6 @@ def list_links(
     where_given(where, params, "created_at >= ?", created_from, iso)
     where_given(where, params, "created_at < ?", created_to, iso)
     where_given(where, params, "created_at <= ?", created_by, iso)
-    where_given(where, params, "reference_id = ?", reference)
     if text:
         # ``search`` is folded in Python (SQLite's LOWER() only folds ASCII).
         where.append("search LIKE ? ESCAPE '\\'")
@@ -276,45 +276,39 @@ def _as_it_stood(link: LinkDetail, as_of: datetime) -> LinkAsOf:
     }
 
 
+class AsOfFilters(TypedDict, total=False):
+    """What :func:`links_as_of` filters by: those of :func:`list_links` but the status
+    (read as of now) and ``created_by`` (the instant itself)."""
+
+    created_from: datetime | None
+    created_to: datetime | None
+    reference: str | None
+    text: str | None
+    limit: int
+    cursor: str | None
+
+
 def links_as_of(
     models: ReadModels,
     merchant_id: UUID,
     mode: str,
     as_of: datetime,
-    *,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    reference: str | None = None,
-    text: str | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
+    **filters: Unpack[AsOfFilters],
 ) -> Page[LinkAsOf]:
     """The links that existed at ``as_of`` (created at or before it), each as it stood then
     (status, counts, money), newest first; filters and cursors as :func:`list_links`.
 
     A page's links and their timelines take two queries, however many links it holds.
     """
-    found = list_links(
-        models,
-        merchant_id,
-        mode,
-        as_of,
-        created_from=created_from,
-        created_to=created_to,
-        created_by=as_of,
-        reference=reference,
-        text=text,
-        limit=limit,
-        cursor=cursor,
-    )
+    found = list_links(models, merchant_id, mode, as_of, created_by=as_of, **filters)
     timelines: defaultdict[str, list[TimelineEntry]] = defaultdict(list)
     if found.items:
-        marks = ", ".join("?" for _ in found.items)
         for entry in typed_rows(
             models["links"],
             LinkTimelineRow,
             "SELECT link_id, position, at, event, detail FROM {s}link_timeline"
-            f" WHERE link_id IN ({marks}) AND (at <= ? OR event = ?) ORDER BY position",
+            f" WHERE link_id IN ({marks(found.items)}) AND (at <= ? OR event = ?)"
+            " ORDER BY position",
             [*(row["link_id"] for row in found.items), iso(as_of), EDITED],
         ):
             timelines[entry["link_id"]].append(

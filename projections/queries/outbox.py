@@ -4,7 +4,7 @@ endpoints, deliveries and their attempts, and what the delivery worker owes now.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Literal, TypedDict
 from uuid import UUID
 
 from projections.feed import WebhookOutbox
@@ -12,10 +12,9 @@ from projections.queries.paging import (
     Keyset,
     Page,
     QueryError,
+    merchant_page,
     owned_row,
-    page,
     typed_rows,
-    where_given,
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -94,13 +93,12 @@ def webhook_deliveries(
     cursor: str | None = None,
 ) -> Page[DeliveryRow]:
     """Deliveries, newest event first, one cursor page at a time."""
-    where = ["merchant_id = ?", "mode = ?"]
-    params: list[Any] = [str(merchant_id), mode]
-    where_given(where, params, "endpoint_id = ?", endpoint_id, str)
     if status is not None and status not in DELIVERY_STATUSES:
         raise QueryError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
-    where_given(where, params, "status = ?", status)
-    return page(models["outbox"], DELIVERIES, where, params, limit, cursor)
+    view = models["outbox"]
+    return merchant_page(
+        view, DELIVERIES, merchant_id, mode, limit, cursor, endpoint_id=endpoint_id, status=status
+    )
 
 
 def webhook_delivery(

@@ -15,10 +15,13 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from projections.readmodel import ReadModel
+
+if TYPE_CHECKING:
+    from projections.runner import ReadModels
 
 MAX_PAGE = 100
 EXPORT_PAGE = MAX_PAGE  # exports walk the list queries in their largest pages
@@ -212,6 +215,49 @@ def page(
     last = None if cursor is None else decode_cursor(cursor, *keyset.kinds)
     rows, following = keyset_rows(model, keyset, where, params, size, last)
     return Page(rows, None if following is None else encode_cursor(*following))
+
+
+def merchant_where(merchant_id: UUID, mode: str, **equal: Any) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and their parameters for a merchant's rows in ``mode`` whose
+    columns equal what ``equal`` gives (None: a filter not asked for; a UUID is bound as
+    its text)."""
+    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
+    for column, value in equal.items():
+        where_given(where, params, f"{column} = ?", value, str if isinstance(value, UUID) else None)
+    return where, params
+
+
+def merchant_page(
+    model: ReadModel,
+    keyset: Keyset[R],
+    merchant_id: UUID,
+    mode: str,
+    limit: int,
+    cursor: str | None,
+    **equal: Any,
+) -> Page[R]:
+    """One page of a merchant's rows in ``mode`` (see :func:`merchant_where`)."""
+    return page(model, keyset, *merchant_where(merchant_id, mode, **equal), limit, cursor)
+
+
+@dataclass(frozen=True)
+class MerchantList(Generic[R]):
+    """The list query of a read model's table ``keyset``: a merchant's rows in a mode, a
+    cursor page at a time, in the keyset's order."""
+
+    model: str
+    keyset: Keyset[R]
+
+    def __call__(
+        self,
+        models: ReadModels,
+        merchant_id: UUID,
+        mode: str,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[R]:
+        return merchant_page(models[self.model], self.keyset, merchant_id, mode, limit, cursor)
 
 
 def pages(

@@ -13,13 +13,13 @@ from projections.queries.paging import (
     Keyset,
     Page,
     every_page,
+    merchant_page,
     owned_row,
-    page,
     typed_rows,
-    where_given,
 )
 from projections.readmodel import iso
 from projections.runner import ReadModels
+from projections.sqlview import marks
 
 PaymentStatus = Literal["initiated", "paid", "verified", "rejected", "settled"]
 
@@ -103,11 +103,10 @@ def list_payments(
     cursor: str | None = None,
 ) -> Page[PaymentRow]:
     """The merchant's payments, newest first, one cursor page at a time."""
-    where = ["merchant_id = ?", "mode = ?"]
-    params: list[Any] = [str(merchant_id), mode]
-    where_given(where, params, "link_id = ?", link_id, str)
-    where_given(where, params, "status = ?", status)
-    return page(models["payments"], PAYMENTS, where, params, limit, cursor)
+    view = models["payments"]
+    return merchant_page(
+        view, PAYMENTS, merchant_id, mode, limit, cursor, link_id=link_id, status=status
+    )
 
 
 def all_payments(
@@ -183,13 +182,13 @@ def waiting_on_channels(
     received-unverified, oldest first."""
     if not channels:
         return []
-    marks = ", ".join("?" for _ in channels)
     return typed_rows(
         models["payments"],
         WaitingPaymentRow,
         "SELECT payment_id, link_id, channel, method, status, currency, amount, created_at,"
         " updated_at FROM {s}payments"
-        f" WHERE channel IN ({marks}) AND status IN ('initiated', 'paid') AND created_at >= ?"
+        f" WHERE channel IN ({marks(channels)}) AND status IN ('initiated', 'paid')"
+        " AND created_at >= ?"
         " ORDER BY created_at, payment_id",
         [*channels, iso(created_from)],
     )

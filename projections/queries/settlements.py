@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 from uuid import UUID
 
-from projections.queries.paging import Keyset, Page, owned_row, page
+from projections.queries.paging import Keyset, MerchantList, owned_row
 from projections.runner import ReadModels
 
 
@@ -51,30 +51,10 @@ BATCHES = Keyset(
 PAYOUTS = Keyset("payouts", ("created_at", "payout_id"), (str, str), PayoutRow)
 
 
-def settlement_batches(
-    models: ReadModels,
-    merchant_id: UUID,
-    mode: str,
-    *,
-    limit: int = 20,
-    cursor: str | None = None,
-) -> Page[SettlementBatchRow]:
-    """The merchant's settlement batches (one row per day and currency), newest first."""
-    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
-    return page(models["settlements"], BATCHES, where, params, limit, cursor)
-
-
-def payouts(
-    models: ReadModels,
-    merchant_id: UUID,
-    mode: str,
-    *,
-    limit: int = 20,
-    cursor: str | None = None,
-) -> Page[PayoutRow]:
-    """The merchant's payouts, newest first."""
-    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
-    return page(models["settlements"], PAYOUTS, where, params, limit, cursor)
+# The merchant's settlement batches (one row per day and currency), newest first.
+settlement_batches = MerchantList("settlements", BATCHES)
+# The merchant's payouts, newest first.
+payouts = MerchantList("settlements", PAYOUTS)
 
 
 def payout_detail(

@@ -10,7 +10,7 @@ from typing import Literal, TypedDict
 from uuid import UUID
 
 from paylink_es.domain.clock import WIB
-from projections.queries.paging import typed_rows
+from projections.queries.paging import merchant_where, typed_rows
 from projections.runner import ReadModels
 
 FunnelStep = Literal["created", "sent", "opened", "paid"]
@@ -52,7 +52,7 @@ def stats(
     day_to: str | None = None,
 ) -> Stats:
     """The funnel created → sent → opened → paid and volume by day and method (WIB days)."""
-    where, params = ["merchant_id = ?", "mode = ?"], [str(merchant_id), mode]
+    where, params = merchant_where(merchant_id, mode)
     if day_from:
         where.append("created_day >= ?")
         params.append(day_from)

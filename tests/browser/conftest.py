@@ -152,6 +152,12 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
+def customer(page: Page) -> Page:
+    """A customer on a phone (``page``), beside the merchant's page in the same test."""
+    return page
+
+
+@pytest.fixture
 def browser_no_js(browser: Browser) -> Iterator[Page]:
     """Like ``page``, with JavaScript turned off: the page must work without it."""
     with _fresh_page(browser, java_script_enabled=False) as fresh:

@@ -13,7 +13,7 @@ from paylink_es.settings import Settings
 from tests.support.shop import Shop, shop
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Frame, Page
 
 # shoot(page, "01-step") saves a screenshot of the step and returns its path.
 Shoot: TypeAlias = Callable[["Page", str], Path]
@@ -53,3 +53,18 @@ def sign_in(page: Page, desk: Shop, email: str) -> None:
     page.get_by_label("Kata sandi").fill(PASSWORD)
     page.get_by_role("button", name="Masuk").click()
     page.wait_for_url(f"{desk.url}/dashboard")
+
+
+def watch_navigations(page: Page) -> list[str]:
+    """Mark the document (``window.__marker`` is 1 until it is reloaded) and collect the
+    URLs its main frame navigates to from now on: both stay as they are while the page
+    updates itself."""
+    page.evaluate("window.__marker = 1")
+    navigations: list[str] = []
+
+    def navigated(frame: Frame) -> None:
+        if frame == page.main_frame:
+            navigations.append(frame.url)
+
+    page.on("framenavigated", navigated)
+    return navigations

@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 import pytest
-from playwright.sync_api import Frame, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.support import Shoot
+from tests.browser.support import Shoot, watch_navigations
 from tests.support.redirects import readme_recipe
 from tests.support.shop import PAYMENT_PATH, Shop
 
@@ -85,14 +85,7 @@ def test_va_on_a_phone_turns_into_the_receipt_without_reload(
     expect(page.locator("button[data-copy=va-number]")).to_be_visible()
     shoot(page, "03-va-number")
 
-    page.evaluate("window.__marker = 1")
-    navigations: list[str] = []
-
-    def navigated(frame: Frame) -> None:
-        if frame == page.main_frame:
-            navigations.append(frame.url)
-
-    page.on("framenavigated", navigated)
+    navigations = watch_navigations(page)
     paid = served.sandbox_pay(_payment_id(page))  # the bank reports, the page is open
     assert paid.status_code == 200, paid.text
 

@@ -17,12 +17,11 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from playwright.sync_api import Browser, Frame, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
-from tests.browser.conftest import PHONE
-from tests.browser.support import PASSWORD, Shoot, desktop_page, sign_in
+from tests.browser.support import PASSWORD, Shoot, desktop_page, sign_in, watch_navigations
 from tests.support.shop import Shop, shop
 
 OWNER = "owner@dashboard.example"
@@ -48,7 +47,7 @@ def desktop(browser: Browser) -> Iterator[Page]:
 
 
 def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
-    desktop: Page, browser: Browser, desk: Shop, shoot: Shoot
+    desktop: Page, customer: Page, desk: Shop, shoot: Shoot
 ) -> None:
     page = desktop
     sign_in(page, desk, OWNER)
@@ -83,27 +82,15 @@ def test_a_link_made_in_the_form_and_paid_by_a_customer_shows_up_paid_live(
     expect(page.get_by_test_id("pending-IDR")).to_have_text("Rp 0")
     row = page.locator("tr[data-link]", has_text="Kaos polos hitam")
     expect(row.get_by_test_id("status")).to_have_text("Aktif")
-    page.evaluate("window.__marker = 1")
-    navigations: list[str] = []
+    navigations = watch_navigations(page)
 
-    def navigated(frame: Frame) -> None:
-        if frame == page.main_frame:
-            navigations.append(frame.url)
-
-    page.on("framenavigated", navigated)
-
-    customer_context = browser.new_context(viewport=PHONE, is_mobile=True, locale="id-ID")
-    try:
-        customer = customer_context.new_page()
-        customer.goto(url)
-        customer.get_by_label("QRIS").check()
-        customer.get_by_role("button", name="Lanjutkan pembayaran").click()
-        customer.get_by_test_id("simulate").click()
-        expect(customer.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
-        paid_at = time.monotonic()
-        shoot(customer, "04-customer-receipt")
-    finally:
-        customer_context.close()
+    customer.goto(url)
+    customer.get_by_label("QRIS").check()
+    customer.get_by_role("button", name="Lanjutkan pembayaran").click()
+    customer.get_by_test_id("simulate").click()
+    expect(customer.get_by_test_id("receipt")).to_contain_text("Pembayaran berhasil")
+    paid_at = time.monotonic()
+    shoot(customer, "04-customer-receipt")
 
     expect(page.get_by_test_id("pending-IDR")).to_have_text("Rp 150.000", timeout=2_000)
     expect(row.get_by_test_id("status")).to_have_text("Lunas", timeout=2_000)

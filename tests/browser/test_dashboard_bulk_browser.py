@@ -19,7 +19,7 @@ pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from tests.browser.support import Shoot, desktop_page, sign_in
+from tests.browser.support import Shoot, desktop_page, sign_in, watch_navigations
 from tests.support.shop import Shop
 
 OWNER = "owner@bulk.example"
@@ -94,7 +94,7 @@ def test_the_bar_moves_while_a_larger_file_runs_without_reloading_the_page(
     page.get_by_test_id("bulk-upload").click()
     page.wait_for_url(re.compile(r"/dashboard/links/bulk/[\w-]+$"))
     started_unfinished = page.get_by_test_id("bulk-batch").get_attribute("data-finished")
-    page.evaluate("window.__marker = 1")
+    navigations = watch_navigations(page)
     expect(page.get_by_test_id("bulk-result")).to_be_hidden()
     shoot(page, "01-bulk-running")
 
@@ -104,4 +104,5 @@ def test_the_bar_moves_while_a_larger_file_runs_without_reloading_the_page(
     expect(page.get_by_test_id("bulk-created")).to_have_text("3000")
     assert started_unfinished == "false", "the file ran faster than the page loaded"
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert navigations == [], f"the page navigated: {navigations}"
     shoot(page, "02-bulk-finished-live")

@@ -117,6 +117,20 @@ class Api(Store):
         link: dict[str, Any] = response.json()
         return link
 
+    def read(self, merchant: Merchant, path: str, **params: Any) -> dict[str, Any]:
+        """GET ``path`` as the merchant once the read models have every event; its JSON
+        (200 expected)."""
+        self.catch_up()
+        response = self.client.get(path, params=params, headers=merchant.headers())
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def listed(self, merchant: Merchant, path: str, **params: Any) -> list[dict[str, Any]]:
+        """The ``data`` of a list ``path`` (see :meth:`read`)."""
+        data: list[dict[str, Any]] = self.read(merchant, path, **params)["data"]
+        return data
+
 
 @dataclass(kw_only=True)
 class Server(Store):

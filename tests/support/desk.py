@@ -109,6 +109,16 @@ def field_errors(html: str) -> dict[str, str]:
     return dict(ERROR_FOR.findall(html))
 
 
+def assert_named_beside(response: Reply, field: str, message: str) -> None:
+    """A form page answered 422, saying ``message`` beside the input ``field``, marked
+    invalid."""
+    assert response.status_code == 422, response.text
+    errors = field_errors(response.text)
+    assert field in errors, errors
+    assert message in errors[field], errors
+    assert 'aria-invalid="true"' in response.text
+
+
 def is_test_client(client: Http) -> bool:
     """Whether the client is the in-process TestClient."""
     return isinstance(client, TestClient)

@@ -344,13 +344,30 @@ CHEAPER_PLAN: dict[str, Any] = {
 }
 
 
+def recorded(
+    app: Paylink,
+    clock: FakeClock,
+    merchant: UUID,
+    method: str,
+    amount: int,
+    *,
+    received: int | None = None,
+    mode: str = "test",
+) -> tuple[UUID, UUID]:
+    """A new link of ``amount`` and a payment of it by ``method`` whose money
+    (``received``, by default the amount) is recorded, not yet verified: (link, payment)."""
+    link = app.links.create(merchant, mode=mode, amount=amount, description=f"{method} {amount}")
+    payment = app.payments.start(link, method)
+    money = Money(amount if received is None else received, "IDR")
+    app.payments.record(payment, f"ref-{payment}", money, clock())
+    return link, payment
+
+
 def verified(
     app: Paylink, clock: FakeClock, merchant: UUID, method: str, amount: int, mode: str = "test"
 ) -> UUID:
     """A payment of ``amount`` by ``method``, verified and priced by the merchant's plan."""
-    link = app.links.create(merchant, mode=mode, amount=amount, description=f"{method} {amount}")
-    payment = app.payments.start(link, method)
-    app.payments.record(payment, f"ref-{payment}", Money(amount, "IDR"), clock())
+    _, payment = recorded(app, clock, merchant, method, amount, mode=mode)
     app.payments.verify(payment)
     return payment
 

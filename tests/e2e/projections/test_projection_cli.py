@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
-from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.clock import WIB, FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.readmodel import iso
@@ -27,20 +27,18 @@ from tests.support.read_models import (
     opened_views,
     paylink,
     positions,
+    recorded,
     snapshot,
     wait_for_listeners,
 )
 
-WIB = timezone(timedelta(hours=7))
 # The bar redraws itself with "\r"; text-mode pipes hand that over as "\n".
 PROGRESS = re.compile(r"\nrebuild all \[#{30}\] 100% ([\d,]+)/([\d,]+) events [\d,]+/s\n")
 
 
 def sell(app: Paylink, clock: FakeClock, merchant: UUID, number: int) -> UUID:
     """One link paid, verified, settled and partly refunded; returns the payment."""
-    link = app.links.create(merchant, amount=40_000 + number, description=f"Barang {number}")
-    payment = app.payments.start(link, "va_bca")
-    app.payments.record(payment, f"sell-{number}", Money(40_000 + number, "IDR"), clock())
+    _, payment = recorded(app, clock, merchant, "va_bca", 40_000 + number)
     app.payments.verify(payment, fee=Money(400, "IDR"))
     app.money.settle_payment(payment, uuid4(), clock().date())
     app.money.refund(payment, Money(1_000 + number, "IDR"), "returned")
@@ -185,10 +183,8 @@ def test_replay_exits_non_zero_with_a_readable_diff_when_a_live_balance_was_alte
     with open_paylink(backend_settings, clock=clock) as app:
         merchant = app.merchants.register("Toko Jujur")
         sell(app, clock, merchant, 1)
-        unsettled = app.links.create(merchant, amount=9_000, description="Belum")
-        payment = app.payments.start(unsettled, "qris")
-        app.payments.record(payment, "pending-one", Money(9_000, "IDR"), clock())
-        app.payments.verify(payment, fee=Money(90, "IDR"))
+        _, unsettled = recorded(app, clock, merchant, "qris", 9_000)
+        app.payments.verify(unsettled, fee=Money(90, "IDR"))
         catch_up(app, views)
     later = (clock() + timedelta(days=1)).isoformat()
     [book] = views["ledger"].view.query("SELECT * FROM {s}balances")
@@ -230,9 +226,7 @@ def test_replay_keeps_microseconds_an_event_just_before_the_instant_counts_one_j
     with open_paylink(backend_settings, clock=clock) as app:
         merchant = app.merchants.register("Toko Detik")
         app.merchants.set_bank_account(merchant, "BCA", "1234567890", "Toko Detik")
-        link = app.links.create(merchant, amount=50_000, description="Sepatu")
-        payment = app.payments.start(link, "va_bca")
-        app.payments.record(payment, "va-detik", Money(50_000, "IDR"), clock())
+        _, payment = recorded(app, clock, merchant, "va_bca", 50_000)
         app.payments.verify(payment, fee=Money(500, "IDR"))
         app.money.settle_payment(payment, uuid4(), clock().date())  # all at .100000
         paid_out_at = clock.advance(timedelta(microseconds=400_000))  # .500000, same second

@@ -25,82 +25,52 @@ NUL = "INV\x00-1"
 LISTS = ("/v1/links", "/v1/payments", "/v1/payouts", "/v1/settlements")
 
 # (why, method, path, query, the field the problem must name, its type)
-HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
+Case = tuple[str, str, str, dict[str, str], str, str]
+
+
+def _query(why: str, path: str, name: str, value: str, slug: str) -> Case:
+    """A GET with ``value`` in the query parameter ``name``: the problem names ``name``."""
+    return (why, "GET", path, {name: value}, name, slug)
+
+
+def _path(why: str, method: str, path: str, field: str) -> Case:
+    """A request whose ``path`` holds a hostile ``field``."""
+    return (why, method, path, {}, field, VALIDATION)
+
+
+DELIVERIES = "/v1/webhook-deliveries"
+HOSTILE: list[Case] = [
     # -- the four reproductions of the finding --------------------------------------
-    ("after beyond 64 bits", "GET", "/v1/events", {"after": str(2**63)}, "after", INVALID_QUERY),
-    ("NUL in q", "GET", "/v1/links", {"q": NUL}, "q", VALIDATION),
-    ("NUL in reference_id", "GET", "/v1/links", {"reference_id": NUL}, "reference_id", VALIDATION),
-    ("NUL in type", "GET", "/v1/events", {"type": "link.\x00created"}, "type", VALIDATION),
-    (
-        "NUL in a path id",
-        "GET",
-        "/v1/webhook-deliveries/whd%00x",
-        {},
-        "delivery_id",
-        VALIDATION,
-    ),
-    ("as_of a number", "GET", "/v1/balances", {"as_of": "0.5"}, "as_of", VALIDATION),
-    ("date a number", "GET", "/v1/settlements/report.csv", {"date": "0"}, "date", VALIDATION),
+    _query("after beyond 64 bits", "/v1/events", "after", str(2**63), INVALID_QUERY),
+    _query("NUL in q", "/v1/links", "q", NUL, VALIDATION),
+    _query("NUL in reference_id", "/v1/links", "reference_id", NUL, VALIDATION),
+    _query("NUL in type", "/v1/events", "type", "link.\x00created", VALIDATION),
+    _path("NUL in a path id", "GET", f"{DELIVERIES}/whd%00x", "delivery_id"),
+    _query("as_of a number", "/v1/balances", "as_of", "0.5", VALIDATION),
+    _query("date a number", "/v1/settlements/report.csv", "date", "0", VALIDATION),
     # -- positions: ASCII digits, 0 to 2**63 - 1 ---------------------------------------
-    ("after of 30 digits", "GET", "/v1/events", {"after": "9" * 30}, "after", INVALID_QUERY),
-    ("after negative", "GET", "/v1/events", {"after": "-1"}, "after", INVALID_QUERY),
-    ("after a superscript", "GET", "/v1/events", {"after": "²"}, "after", INVALID_QUERY),
-    ("after Arabic digits", "GET", "/v1/events", {"after": "١٢"}, "after", INVALID_QUERY),
-    ("after a fraction", "GET", "/v1/events", {"after": "1.5"}, "after", INVALID_QUERY),
-    ("NUL in after", "GET", "/v1/events", {"after": "1\x00"}, "after", INVALID_QUERY),
-    (
-        "delivery cursor beyond 64 bits",
-        "GET",
-        "/v1/webhook-deliveries",
-        {"cursor": encode_cursor(2**63, "whd_1")},
-        "cursor",
-        INVALID_QUERY,
-    ),
-    (
-        "delivery cursor negative",
-        "GET",
-        "/v1/webhook-deliveries",
-        {"cursor": encode_cursor(-1, "whd_1")},
-        "cursor",
-        INVALID_QUERY,
-    ),
-    (
-        "NUL in a delivery cursor",
-        "GET",
-        "/v1/webhook-deliveries",
-        {"cursor": encode_cursor(7, "whd\x00")},
-        "cursor",
-        INVALID_QUERY,
-    ),
-    # -- free text ---------------------------------------------------------------------
-    (
-        "NUL in the path of a resend",
-        "POST",
-        "/v1/webhook-deliveries/whd%00x/resend",
-        {},
-        "delivery_id",
-        VALIDATION,
-    ),
-    ("NUL alone in q", "GET", "/v1/links", {"q": "\x00"}, "q", VALIDATION),
-    ("NUL in a link status", "GET", "/v1/links", {"status": "active\x00"}, "status", INVALID_QUERY),
-    (
-        "NUL in a payment status",
-        "GET",
-        "/v1/payments",
-        {"status": "paid\x00"},
-        "status",
-        VALIDATION,
-    ),
-    (
-        "NUL in a delivery status",
-        "GET",
-        "/v1/webhook-deliveries",
-        {"status": "failed\x00"},
-        "status",
-        INVALID_QUERY,
-    ),
+    _query("after of 30 digits", "/v1/events", "after", "9" * 30, INVALID_QUERY),
+    _query("after negative", "/v1/events", "after", "-1", INVALID_QUERY),
+    _query("after a superscript", "/v1/events", "after", "²", INVALID_QUERY),
+    _query("after Arabic digits", "/v1/events", "after", "١٢", INVALID_QUERY),
+    _query("after a fraction", "/v1/events", "after", "1.5", INVALID_QUERY),
+    _query("NUL in after", "/v1/events", "after", "1\x00", INVALID_QUERY),
     *[
-        (f"NUL in a cursor of {path}", "GET", path, {"cursor": cursor}, "cursor", INVALID_QUERY)
+        _query(why, DELIVERIES, "cursor", cursor, INVALID_QUERY)
+        for why, cursor in (
+            ("delivery cursor beyond 64 bits", encode_cursor(2**63, "whd_1")),
+            ("delivery cursor negative", encode_cursor(-1, "whd_1")),
+            ("NUL in a delivery cursor", encode_cursor(7, "whd\x00")),
+        )
+    ],
+    # -- free text ---------------------------------------------------------------------
+    _path("NUL in the path of a resend", "POST", f"{DELIVERIES}/whd%00x/resend", "delivery_id"),
+    _query("NUL alone in q", "/v1/links", "q", "\x00", VALIDATION),
+    _query("NUL in a link status", "/v1/links", "status", "active\x00", INVALID_QUERY),
+    _query("NUL in a payment status", "/v1/payments", "status", "paid\x00", VALIDATION),
+    _query("NUL in a delivery status", DELIVERIES, "status", "failed\x00", INVALID_QUERY),
+    *[
+        _query(f"NUL in a cursor of {path}", path, "cursor", cursor, INVALID_QUERY)
         for path in LISTS
         for cursor in (
             encode_cursor("2026-01-05T03:00:00.000000Z\x00", UNKNOWN_ID),
@@ -108,20 +78,13 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
         )
     ],
     *[
-        (
-            f"lone surrogate in a cursor of {path}",
-            "GET",
-            path,
-            {"cursor": cursor},
-            "cursor",
-            INVALID_QUERY,
-        )
+        _query(f"lone surrogate in a cursor of {path}", path, "cursor", cursor, INVALID_QUERY)
         for path in LISTS
         for cursor in (encode_cursor("\ud800", UNKNOWN_ID),)
     ],
     # -- instants: ISO-8601 with a time zone, nothing else --------------------------------
     *[
-        (f"{name} {why}", "GET", path, {name: value}, name, VALIDATION)
+        _query(f"{name} {why}", path, name, value, VALIDATION)
         for path, name in (
             ("/v1/balances", "as_of"),
             ("/v1/links", "as_of"),
@@ -146,7 +109,7 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], str, str]] = [
     ],
     # -- days: YYYY-MM-DD ------------------------------------------------------------------
     *[
-        (f"date {why}", "GET", "/v1/settlements/report.csv", {"date": value}, "date", VALIDATION)
+        _query(f"date {why}", "/v1/settlements/report.csv", "date", value, VALIDATION)
         for why, value in (
             ("Unix seconds", "1700000000"),
             ("in the basic format", "20260131"),

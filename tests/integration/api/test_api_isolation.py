@@ -29,12 +29,16 @@ KNOWN_GET_ROUTES = {
     "/v1/settlements/report.csv",
     "/v1/account",
     "/v1/account/redirect-secret",
+    "/v1/account/branding",
 }
 # Settings of the merchant itself, the same whichever mode's key reads them.
-MERCHANT_LEVEL = ("/v1/account",)
+MERCHANT_LEVEL = ("/v1/account", "/v1/account/branding")
 # Settings of one merchant's mode: an object of the reader's own (its secret), never a list.
 MODE_SETTINGS = ("/v1/account/redirect-secret",)
 ACCOUNT_NAME = "Rekening Toko Pertama"
+BRAND_NAME = "Merek Toko Pertama"
+# What only the first merchant's settings say: its bank account's name, its brand.
+OWN_SETTINGS = (ACCOUNT_NAME, BRAND_NAME)
 # Being built by another engineer right now (event feed, webhooks, deliveries): not
 # tested here yet. Any other new route is checked, and must have its path parameters
 # known below.
@@ -178,7 +182,7 @@ def _assert_sees_nothing(
             settings = path in MERCHANT_LEVEL
             shown = _leaks(mine, owner) or (not csv_report and mine.json().get("data"))
             if settings:  # the account name is the merchant's, not one mode's
-                shown = ACCOUNT_NAME in mine.text
+                shown = any(said in mine.text for said in OWN_SETTINGS)
             assert shown, f"{url} {params} shows nothing of its owner either: {mine.text}"
 
             theirs = api.client.get(url, params=params, headers=viewer.headers())
@@ -198,7 +202,7 @@ def _assert_sees_nothing(
                     assert rows == [], f"{label}: {theirs.text}"
             elif settings:
                 assert theirs.status_code == 200, f"{label}: {theirs.text}"
-                assert ACCOUNT_NAME not in theirs.text, label
+                assert not [said for said in OWN_SETTINGS if said in theirs.text], label
             elif path in MODE_SETTINGS:  # their own, which leaks nothing (checked above)
                 assert theirs.status_code == 200, f"{label}: {theirs.text}"
                 assert theirs.json()["mode"] == viewer.mode, label
@@ -218,6 +222,7 @@ def _world(api: Api) -> tuple[Books, Books, Merchant]:
     first = api.merchant("Toko Pertama")
     second = api.merchant("Toko Kedua")
     api.paylink.merchants.set_bank_account(first.id, "BCA", "8000123456", ACCOUNT_NAME)
+    api.paylink.merchants.set_branding(first.id, BRAND_NAME, "#0B6BCB", by="owner")
     test_books = _fill(api, first, "test", "test-1", 250017, 100_013)
     api.clock.advance(timedelta(minutes=1))
     live_books = _fill(api, first, "live", "live-1", 370023, 200_029)

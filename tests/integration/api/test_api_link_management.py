@@ -3,20 +3,19 @@ and reactivate, duplicate; every change an event naming the key that made it."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from paylink_es.domain.clock import WIB
 from paylink_es.domain.errors import LinkNotPayableError
 from paylink_es.domain.money import Money
 from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
 from tests.integration.api.support import FULL_LINK, UNKNOWN_ID, assert_problem, instant
 from tests.support.app import Api, Merchant
 from workers.expiry import expire_due
-
-WIB = timezone(timedelta(hours=7))
 
 
 def _patch(api: Api, merchant: Merchant, link_id: str, body: object) -> Any:
@@ -32,27 +31,15 @@ def _post(
 
 
 def _read(api: Api, merchant: Merchant, link_id: str) -> dict[str, Any]:
-    api.catch_up()
-    response = api.client.get(f"/v1/links/{link_id}", headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    link: dict[str, Any] = response.json()
-    return link
+    return api.read(merchant, f"/v1/links/{link_id}")
 
 
 def _listed(api: Api, merchant: Merchant, **params: Any) -> list[dict[str, Any]]:
-    api.catch_up()
-    response = api.client.get("/v1/links", params=params, headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return api.listed(merchant, "/v1/links", **params)
 
 
 def _events(api: Api, merchant: Merchant, kind: str) -> list[dict[str, Any]]:
-    api.catch_up()
-    response = api.client.get("/v1/events", params={"type": kind}, headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return api.listed(merchant, "/v1/events", type=kind)
 
 
 def _pay(api: Api, link_id: str, amount: int, ref: str) -> UUID:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from paylink_es.domain.clock import WIB
 from paylink_es.domain.money import Money
 from tests.integration.api.support import (
     CODE,
@@ -21,7 +22,6 @@ from tests.integration.api.support import (
 )
 from tests.support.app import Api, MakeApi, Merchant
 
-WIB = timezone(timedelta(hours=7))
 EST = timezone(timedelta(hours=-5))
 
 

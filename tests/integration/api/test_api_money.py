@@ -188,11 +188,7 @@ def _account(api: Api, merchant: Merchant) -> None:
 
 
 def _events(api: Api, merchant: Merchant) -> list[dict[str, Any]]:
-    api.catch_up()
-    response = api.client.get("/v1/events?limit=100", headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()["data"]
-    return events
+    return api.listed(merchant, "/v1/events", limit=100)
 
 
 def test_a_settled_payment_is_refunded_in_full_the_balance_goes_negative_and_recovers(

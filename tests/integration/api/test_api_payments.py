@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
+from paylink_es.domain.clock import WIB
 from paylink_es.domain.money import Money
+from projections.ledger import BALANCE_COLUMNS
 from tests.integration.api.support import UNKNOWN_ID, assert_problem, instant
 from tests.support.app import Api, Merchant
-
-WIB = timezone(timedelta(hours=7))
-BALANCE_COLUMNS = (
-    "pending",
-    "available",
-    "held",
-    "refund_due",
-    "fees",
-    "refunded",
-    "paid_out",
-    "verified",
-)
 
 
 def _idr(amount: int) -> Money:
@@ -50,10 +40,7 @@ def _pay(api: Api, link_id: str, method: str, ref: str, amount: int = 100000) ->
 
 
 def _payments(api: Api, merchant: Merchant, **params: Any) -> list[dict[str, Any]]:
-    response = api.client.get("/v1/payments", params=params, headers=merchant.headers())
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return api.listed(merchant, "/v1/payments", **params)
 
 
 def test_balances_move_with_each_payment_step_and_as_of_shows_them_as_they_were(

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from paylink_es.locale import WIB
-from tests.support.desk import OWNER, VIEWER, Desk, field_errors, post
+from tests.support.desk import OWNER, VIEWER, Desk, assert_named_beside, field_errors, post
 
 EXPIRY = datetime(2026, 1, 7, 10, 30, 15, tzinfo=WIB)  # seconds a datetime-local drops
 
@@ -156,11 +156,7 @@ def test_bad_input_is_named_beside_its_field_as_on_the_create_form_and_nothing_i
 
     response = post(owner, f"/dashboard/links/{link_id}/edit", {**form, **changes})
 
-    assert response.status_code == 422, response.text
-    errors = field_errors(response.text)
-    assert field in errors, errors
-    assert message in errors[field], errors
-    assert 'aria-invalid="true"' in response.text
+    assert_named_beside(response, field, message)
     assert desk.shop.head() == head
 
 
@@ -193,6 +189,7 @@ def test_a_closed_link_offers_no_edit_only_a_duplicate(desk: Desk) -> None:
     assert 'data-testid="edit-link"' not in detail
     assert 'data-testid="duplicate-link"' in detail
     assert 'data-testid="deactivate-link"' not in detail
+    assert 'data-testid="cancel-link"' not in detail
     closed = owner.get(f"/dashboard/links/{link_id}/edit")
     assert closed.status_code == 409
     assert "tidak bisa diubah" in closed.text
@@ -218,6 +215,7 @@ def test_deactivate_with_a_message_then_reactivate(desk: Desk) -> None:
     assert 'data-testid="inactive-message">Libur Lebaran<' in page
     assert 'data-testid="reactivate-link"' in page
     assert 'data-testid="deactivate-link"' not in page
+    assert 'data-testid="cancel-link"' in page, "an inactive link can still be cancelled"
     assert f"by={OWNER}" in page
     listed = owner.get("/dashboard/links?status=inactive").text
     assert re.findall(r'<tr data-link="([^"]+)"', listed) == [str(link_id)]

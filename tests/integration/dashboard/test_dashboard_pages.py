@@ -8,21 +8,17 @@ from datetime import datetime, timedelta
 import pytest
 
 from api.dashboard.charts import bars, columns
+from api.dashboard.render import NAV
 from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
 from paylink_es.locale.dashboard import EN, ID
 from tests.support.desk import VIEWER, Desk, post
 from workers.settlement import settle_day, today_in_jakarta
 
+# Every page of the navigation, the create form and the audit as of an instant.
 PAGES = (
-    "/dashboard",
-    "/dashboard/links",
+    *(path for _, path in NAV),
     "/dashboard/links/new",
-    "/dashboard/payments",
-    "/dashboard/settlements",
-    "/dashboard/webhooks",
-    "/dashboard/keys",
-    "/dashboard/audit",
     "/dashboard/audit?as_of=2026-01-05T12:00",
 )
 
@@ -40,6 +36,7 @@ def test_every_page_renders_with_strict_headers(sqlite_desk: Desk, lang: str) ->
         response = owner.get(f"{path}{joiner}lang={lang}")
         assert response.status_code == 200, (path, response.text)
         assert f'<html lang="{lang}">' in response.text
+        assert '<meta name="robots" content="noindex">' in response.text
         assert words["sign_out"] in response.text
         policy = response.headers["content-security-policy"]
         assert "script-src 'self'" in policy

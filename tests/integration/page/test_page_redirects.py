@@ -28,7 +28,9 @@ REFERENCES = count(1)
 META_REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+);url=([^"]+)">')
 
 
-def _link(shop: Shop, **overrides: Any) -> tuple[UUID, str]:
+def _chosen(shop: Shop, method: str = "va_bca", **overrides: Any) -> tuple[UUID, str, UUID]:
+    """A link with both URLs (and an expiry), its method chosen on the page: the link's
+    id and code, the payment's id."""
     terms = {
         "reference_id": f"REDIRECT-{next(REFERENCES)}",
         "success_url": SUCCESS_URL,
@@ -37,7 +39,7 @@ def _link(shop: Shop, **overrides: Any) -> tuple[UUID, str]:
         **overrides,
     }
     link = shop.link(**terms)
-    return link.id, link.code
+    return link.id, link.code, shop.choose(link.code, method)
 
 
 def _redirect_secret(shop: Shop, mode: str = "test") -> str:
@@ -70,6 +72,14 @@ def _params(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
 
 
+def _params_naming(url: str, link_id: UUID, payment_id: UUID) -> dict[str, str]:
+    """The query of a URL the customer was sent to, which names the link and the payment."""
+    params = _params(url)
+    assert params["paylink_link_id"] == str(link_id)
+    assert params["paylink_payment_id"] == str(payment_id)
+    return params
+
+
 def _verifies(url: str, secret: str) -> bool:
     recipe_says = readme_recipe()(url, secret) is not None
     code_says = verify_redirect(secret, url, int(time.time())) is not None
@@ -87,8 +97,7 @@ def test_a_verified_payment_sends_the_customer_to_the_success_url_signed(
     backend_shop: Shop,
 ) -> None:
     shop = backend_shop
-    link_id, code = _link(shop)
-    payment_id = shop.choose(code, "va_bca")
+    link_id, code, payment_id = _chosen(shop)
     waiting = shop.payment_page(code, payment_id)
     assert "data-return=" not in waiting.text
     assert shop.client.get(f"/l/{code}/p/{payment_id}/receipt").status_code == 204
@@ -106,9 +115,7 @@ def test_a_verified_payment_sends_the_customer_to_the_success_url_signed(
     assert SUCCESS_URL not in receipt.text, "the page links to its own route, signed on use"
     location = _follow(shop, back)
     assert location.startswith("https://shop.example/thanks?order=42&paylink_result=success&")
-    params = _params(location)
-    assert params["paylink_link_id"] == str(link_id)
-    assert params["paylink_payment_id"] == str(payment_id)
+    params = _params_naming(location, link_id, payment_id)
     assert "paylink_reason" not in params
     assert abs(int(params["paylink_t"]) - time.time()) < 60, "signed now, in real time"
     secret = _redirect_secret(shop)
@@ -127,8 +134,7 @@ def test_a_verified_payment_sends_the_customer_to_the_success_url_signed(
 
 def test_a_rejected_payment_sends_the_customer_to_the_failure_url(page_shop: Shop) -> None:
     shop = page_shop
-    link_id, code = _link(shop)
-    payment_id = shop.choose(code, "va_bri")
+    link_id, code, payment_id = _chosen(shop, "va_bri")
     shop.paylink.payments.record(payment_id, "VA-NOT-PAID", Money(150000, "IDR"), shop.clock())
     require_paid = shop.payment_page(code, payment_id)
     assert "data-return=" not in require_paid.text, "money being checked: no outcome yet"
@@ -138,9 +144,7 @@ def test_a_rejected_payment_sends_the_customer_to_the_failure_url(page_shop: Sho
     location = _follow(shop, _meta_refresh(receipt))
 
     assert location.startswith(FAILURE_URL + "&paylink_result=failure&")
-    params = _params(location)
-    assert params["paylink_link_id"] == str(link_id)
-    assert params["paylink_payment_id"] == str(payment_id)
+    params = _params_naming(location, link_id, payment_id)
     assert params["paylink_reason"] == "rejected"
     secret = _redirect_secret(shop)
     assert _verifies(location, secret)
@@ -152,8 +156,7 @@ def test_a_link_that_expires_while_the_customer_waits_sends_them_to_the_failure_
     page_shop: Shop,
 ) -> None:
     shop = page_shop
-    link_id, code = _link(shop)
-    payment_id = shop.choose(code, "qris")
+    link_id, code, payment_id = _chosen(shop, "qris")
     assert shop.client.get(f"/l/{code}/p/{payment_id}/receipt").status_code == 204
 
     shop.clock.advance(timedelta(hours=3))
@@ -162,10 +165,8 @@ def test_a_link_that_expires_while_the_customer_waits_sends_them_to_the_failure_
     assert fragment.status_code == 200, "the polling page learns it at its next look"
     assert f'data-return="/l/{code}/p/{payment_id}/return"' in fragment.text
     location = _follow(shop, f"/l/{code}/p/{payment_id}/return")
-    params = _params(location)
+    params = _params_naming(location, link_id, payment_id)
     assert (params["paylink_result"], params["paylink_reason"]) == ("failure", "expired")
-    assert params["paylink_payment_id"] == str(payment_id)
-    assert params["paylink_link_id"] == str(link_id)
     assert _verifies(location, _redirect_secret(shop))
 
 
@@ -173,8 +174,7 @@ def test_a_cancelled_link_sends_the_waiting_customer_and_a_late_visitor_back(
     page_shop: Shop,
 ) -> None:
     shop = page_shop
-    link_id, code = _link(shop)
-    payment_id = shop.choose(code, "va_bca")
+    link_id, code, payment_id = _chosen(shop)
     shop.paylink.links.cancel(link_id, "out of stock")
 
     waited = _follow(shop, _meta_refresh(shop.payment_page(code, payment_id)))
@@ -194,8 +194,7 @@ def test_a_cancelled_link_sends_the_waiting_customer_and_a_late_visitor_back(
 
 def test_a_payment_held_for_review_goes_to_the_failure_url_saying_so(page_shop: Shop) -> None:
     shop = page_shop
-    _, code = _link(shop)
-    payment_id = shop.choose(code, "va_bca")
+    _, code, payment_id = _chosen(shop)
     assert shop.sandbox_pay(payment_id, "overpay").status_code == 200
 
     location = _follow(shop, _meta_refresh(shop.payment_page(code, payment_id)))
@@ -227,8 +226,9 @@ def test_without_the_links_url_the_customer_stays_on_the_receipt(page_shop: Shop
 
 def test_the_return_route_goes_only_where_the_link_says(page_shop: Shop) -> None:
     shop = page_shop
-    _, code = _link(shop, success_url="https://shop.example/ok?paylink_result=failure&x=1#done")
-    payment_id = shop.choose(code, "va_bca")
+    _, code, payment_id = _chosen(
+        shop, success_url="https://shop.example/ok?paylink_result=failure&x=1#done"
+    )
     assert shop.sandbox_pay(payment_id).status_code == 200
 
     for query in ("", "?url=https://evil.example/", "?next=//evil.example&success_url=x"):
@@ -250,8 +250,7 @@ def test_the_redirect_secret_is_kept_per_mode_and_rotates(page_shop: Shop) -> No
     assert _redirect_secret(shop) == test_secret, "made once, then the same"
     live_secret = _redirect_secret(shop, "live")
     assert live_secret.startswith("rdsec_live_")
-    _, code = _link(shop)
-    payment_id = shop.choose(code, "va_bca")
+    _, code, payment_id = _chosen(shop)
     assert shop.sandbox_pay(payment_id).status_code == 200
     before = _follow(shop, f"/l/{code}/p/{payment_id}/return")
 

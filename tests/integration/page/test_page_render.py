@@ -7,10 +7,10 @@ cancelled, completed) and unknown codes get a clear page, never an error page.
 from __future__ import annotations
 
 import re
-from datetime import timedelta, timezone
+from datetime import timedelta
 from html import unescape
 
-from paylink_es.domain.clock import FakeClock
+from paylink_es.domain.clock import WIB, FakeClock
 from paylink_es.locale import PAGE_TEXT
 from tests.support.shop import (
     ALL_METHODS,
@@ -27,7 +27,6 @@ from tests.support.shop import (
     require,
 )
 
-WIB = timezone(timedelta(hours=7))
 RADIO = re.compile(r'<input type="radio" name="method" value="([^"]+)"')
 TIMES = "\u00d7"  # the multiplication sign between an item and its quantity
 UNKNOWN_PAYMENT = "00000000-0000-4000-8000-000000000000"
@@ -81,6 +80,7 @@ def test_page_shows_merchant_description_items_amount_and_countdown(page_shop: S
     assert ends in text
     assert "MODE UJI" in text  # a test-mode link says so
     assert 'name="viewport" content="width=device-width' in response.text
+    assert '<meta name="robots" content="noindex">' in response.text
 
 
 def test_countdown_follows_the_clock(page_shop: Shop) -> None:

@@ -24,7 +24,7 @@ from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError
 from tests.support.examples import scaled
 from tests.support.histories import HISTORIES, History, Op
-from tests.support.read_models import APP_NAME, catch_up, head, positions, snapshot
+from tests.support.read_models import APP_NAME, catch_up, head, positions, recorded, snapshot
 
 LEDGER_EVENTS = ("Payment.Verified", "Payment.Settled", "Payment.Refunded")
 POSTING_EVENTS = (*LEDGER_EVENTS, "Payout.Requested", "Payout.Failed")
@@ -222,9 +222,7 @@ def test_a_refund_before_verification_leaves_nothing_stranded_in_pending(
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
         merchant = app.merchants.register("Toko Cepat")
-        link = app.links.create(merchant, amount=2_000, description="Refund first")
-        payment = app.payments.start(link, "qris")
-        app.payments.record(payment, "early", Money(2_000, "IDR"), clock())
+        _, payment = recorded(app, clock, merchant, "qris", 2_000)
         app.money.refund(payment, Money(300, "IDR"), "refunded before the channel confirmed")
         app.payments.verify(payment, Money(0, "IDR"))  # fee-free: only the refund matters here
         app.money.settle_payment(payment, uuid4(), date(2026, 1, 6))

@@ -16,7 +16,7 @@ from projections.queries.ledger import Balances, balances
 from projections.queries.links import LinkDetail, link_as_of, link_detail, links_as_of
 from projections.readmodel import iso
 from projections.runner import ReadModels
-from tests.support.read_models import catch_up, paylink
+from tests.support.read_models import catch_up, paylink, recorded
 
 # flagged_count has a test of its own below (it is counted twice as of an instant).
 COMPARED = ("status", "sent_count", "opened_count", "payment_count", "collected", "timeline")
@@ -188,10 +188,8 @@ def test_a_flagged_payment_counts_once_in_a_link_as_of_an_instant(
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
         merchant = app.merchants.register("Toko Kurang")
-        link = app.links.create(merchant, amount=10_000, description="Underpaid")
-        payment = app.payments.start(link, "qris")
-        outcome = app.payments.record(payment, "short", Money(4_000, "IDR"), clock())
-        assert outcome.anomaly == "underpaid"
+        link, payment = recorded(app, clock, merchant, "qris", 10_000, received=4_000)
+        assert app.payments.get(payment).anomaly == "underpaid"
         catch_up(app, views)
         now = link_detail(views, merchant, "test", link, clock())
         then = link_as_of(views, merchant, "test", link, clock())
