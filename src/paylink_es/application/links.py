@@ -28,6 +28,7 @@ from paylink_es.domain.link import (
     LinkCodeIndex,
     PaymentLink,
     link_id_for_reference,
+    term_fields,
     terms_of,
 )
 from paylink_es.domain.merchant import random_base62
@@ -294,9 +295,7 @@ class LinkService:
     def _edited_terms(self, link: PaymentLink, changes: dict[str, Any], now: datetime) -> LinkTerms:
         """The link's terms with ``changes`` merged in, validated as on create."""
         current = terms_of(link)
-        raw: dict[str, Any] = {
-            name: getattr(current, name) for name in LinkTerms.__dataclass_fields__
-        }
+        raw = term_fields(current)
         if any(name in changes for name in AMOUNTS):
             raw.update(dict.fromkeys(AMOUNTS))
         raw.update(changes)
@@ -325,9 +324,9 @@ class LinkService:
     def _duplicate_command(self, link_id: UUID, by: str) -> Callable[[], LinkDetails]:
         original = self.app.get(PaymentLink, link_id, "link")
         terms = terms_of(original)
-        fields: dict[str, Any] = {
-            name: getattr(terms, name)
-            for name in LinkTerms.__dataclass_fields__
+        fields = {
+            name: value
+            for name, value in term_fields(terms).items()
             if name not in ("reference_id", "slug", "expires_at")
         }
         if terms.expires_at is not None:

@@ -120,14 +120,14 @@ def mask_recipient(recipient: str) -> str:
     return f"{recipient[:4]}***{recipient[-3:]}" if len(recipient) > 7 else "***"
 
 
+def term_fields(source: LinkTerms | PaymentLink) -> dict[str, Any]:
+    """Every term of ``source`` by name, as the ``Created`` and ``Edited`` events carry them."""
+    return {name: getattr(source, name) for name in LinkTerms.__dataclass_fields__}
+
+
 def terms_of(link: PaymentLink) -> LinkTerms:
     """The terms a link was created on (to tell a repeated request from a different one)."""
-    return LinkTerms(**{name: getattr(link, name) for name in LinkTerms.__dataclass_fields__})
-
-
-def term_fields(terms: LinkTerms) -> dict[str, Any]:
-    """Every term by name, as the ``Created`` and ``Edited`` events carry them."""
-    return {name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__}
+    return LinkTerms(**term_fields(link))
 
 
 class PaymentLink(PaylinkAggregate):
