@@ -41,7 +41,7 @@ from uuid import UUID
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from api.problems import ProblemError
+from api.problems import ProblemError, field_path
 from api.routes.links import _link_fields
 from api.schemas import LinkCreate
 from paylink_es.application.details import LinkDetails
@@ -360,7 +360,7 @@ def _checked(
 
 def _validation_error(error: ValidationError) -> RowError:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    where = field_path(first.get("loc", ()))
     return RowError("validation-error", where, f"{where}: {first.get('msg', 'invalid')}")
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar, overload
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
 
 from paylink_es.domain.money import MAX_MINOR_UNITS
 from paylink_es.domain.webhooks import EVENT_DATA, EVENT_TYPES
@@ -39,6 +39,28 @@ SENT_LINK_EXAMPLE: dict[str, Any] = {
     "notify": {"email": "budi@example.com", "whatsapp": "0812-3456-7890", "language": "id"},
     "reminders": ["24h", "1h"],
 }
+FIELDS_LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 350000,
+    "currency": "IDR",
+    "description": "SPP Januari 2027",
+    "usage_limit": None,
+    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
+    "custom_fields": [
+        {
+            "key": "student_id",
+            "type": "text",
+            "label": {"id": "NIS", "en": "Student ID"},
+            "required": True,
+        },
+        {
+            "key": "class",
+            "type": "dropdown",
+            "label": {"id": "Kelas", "en": "Class"},
+            "required": True,
+            "options": ["7A", "7B", "8A"],
+        },
+    ],
+}
 OPEN_LINK_EXAMPLE: dict[str, Any] = {
     "amount_min": 10000,
     "amount_max": 5000000,
@@ -66,6 +88,50 @@ class CustomerIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=500)
+
+
+Rule = Literal["required", "optional"]
+CustomerPart = Literal["name", "email", "phone", "address"]
+
+
+class CustomerFieldsIn(BaseModel):
+    """Which customer details the link's page asks the payer for: each ``required`` or
+    ``optional``; one left out (or null) is not asked. The phone is kept in E.164
+    (Indonesian ``08…`` becomes ``+628…``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Rule | None = None
+    email: Rule | None = None
+    phone: Rule | None = None
+    address: Rule | None = None
+
+
+class LabelIn(BaseModel):
+    """A custom field's label in Bahasa Indonesia and/or English (1-80 characters each);
+    the page shows the payer's language, else the other."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    en: str | None = None
+
+
+class CustomFieldIn(BaseModel):
+    """A question of the merchant's own on the link's page."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(
+        description="1-40 lower-case letters, digits or _, starting with a letter; unique "
+        "on the link (the payment's custom_fields are keyed by it)"
+    )
+    type: Literal["text", "number", "dropdown"]
+    label: LabelIn
+    required: StrictBool = False
+    options: list[str] | None = Field(
+        default=None,
+        description="a dropdown's 1-20 options (unique, 1-100 characters); none for the "
+        "other types",
+    )
 
 
 class NotifyIn(BaseModel):
@@ -91,7 +157,9 @@ class LinkCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [LINK_EXAMPLE, SENT_LINK_EXAMPLE, OPEN_LINK_EXAMPLE]},
+        json_schema_extra={
+            "examples": [LINK_EXAMPLE, SENT_LINK_EXAMPLE, OPEN_LINK_EXAMPLE, FIELDS_LINK_EXAMPLE]
+        },
     )
     amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
     amount_min: StrictInt | None = None
@@ -119,13 +187,19 @@ class LinkCreate(BaseModel):
         " timeline and in the answer's notifications, and the link stays created",
     )
     reminders: list[str] | None = Field(default=None, max_length=5, description=REMINDERS)
+    customer_fields: CustomerFieldsIn | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(
+        default=None, max_length=3, description="at most 3 fields of your own for the payer"
+    )
 
 
 class LinkEdit(BaseModel):
     """Fields of a link to change (at least one); those left out stay as they are.
 
     Any of ``amount``, ``amount_min``, ``amount_max`` replaces all three (those not given
-    are cleared). ``customer`` is replaced whole; ``null`` clears it, or the expiry.
+    are cleared). ``customer``, ``customer_fields`` and ``custom_fields`` are replaced
+    whole; ``null`` clears them, or the expiry. What the page asks payers
+    (``customer_fields``, ``custom_fields``) changes only before the first payment.
     """
 
     model_config = ConfigDict(
@@ -145,6 +219,8 @@ class LinkEdit(BaseModel):
     methods: list[str] | None = Field(default=None, max_length=32)
     expires_at: datetime | None = None
     customer: CustomerIn | None = None
+    customer_fields: CustomerFieldsIn | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
 
 
 class DeactivateRequest(BaseModel):
@@ -175,11 +251,22 @@ class LineItemOut(BaseModel):
 
 
 class CustomerOut(BaseModel):
-    """A customer as stored."""
+    """A customer as stored (the phone in E.164)."""
 
     name: str | None
     email: str | None
     phone: str | None
+    address: str | None = None
+
+
+class CustomFieldOut(BaseModel):
+    """A custom field the link's page asks."""
+
+    key: str
+    type: Literal["text", "number", "dropdown"]
+    label: dict[str, str]
+    required: bool
+    options: list[str]
 
 
 class TimelineEntry(BaseModel):
@@ -237,6 +324,10 @@ class LinkOut(BaseModel):
     success_url: str | None
     failure_url: str | None
     metadata: dict[str, str]
+    customer_fields: dict[CustomerPart, Rule] = Field(
+        default_factory=dict, description="the customer details the page asks for"
+    )
+    custom_fields: list[CustomFieldOut] = Field(default_factory=list)
     counts: Counts
     collected: int
     created_at: datetime
@@ -280,6 +371,13 @@ class PaymentOut(BaseModel):
     rejection: str | None
     paid_at: datetime | None
     created_at: datetime
+    customer: CustomerOut | None = Field(
+        default=None, description="the details the payer entered on the page (null: none asked)"
+    )
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="the payer's answers to the link's custom fields, by key (empty ones left out)",
+    )
 
 
 class PaymentList(ListPage[PaymentOut]):

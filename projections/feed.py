@@ -138,6 +138,9 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
         data = {"object": "payment", "id": originator(event), **detail}
         if kind is PAYMENT_INITIATED:
             data["link_id"] = uuid_text(e["link_id"])
+            # What the payer entered on the page (payments started before: nothing).
+            data["customer"] = term_value("customer", e.get("customer"))
+            data["custom_fields"] = e.get("custom_fields") or {}
         elif kind is PAYMENT_REVIEWED:
             data.update(
                 decision=e["decision"],

@@ -116,16 +116,18 @@ def _terms_columns(e: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _terms(e: dict[str, Any]) -> dict[str, Any]:
-    """What a link's page and API show beyond the columns: methods, items, customer…"""
-    customer = e["customer"]
+    """What a link's page and API show beyond the columns: methods, items, customer, what
+    the page asks payers…"""
     return {
         "methods": e["methods"],
-        "line_items": [vars(item) for item in e["line_items"]],
-        "customer": vars(customer) if customer is not None else None,
+        "line_items": term_value("line_items", e["line_items"]),
+        "customer": term_value("customer", e["customer"]),
         "success_url": e["success_url"],
         "failure_url": e["failure_url"],
         "metadata": e["metadata"],
         "slug": e.get("slug"),
+        "customer_fields": e.get("customer_fields") or {},
+        "custom_fields": term_value("custom_fields", e.get("custom_fields") or []),
     }
 
 
@@ -142,7 +144,7 @@ def term_value(name: str, value: Any) -> Any:
         return iso(value)
     if name == "customer":
         return vars(value)
-    if name == "line_items":
+    if name in ("line_items", "custom_fields"):
         return [vars(item) for item in value]
     return value
 

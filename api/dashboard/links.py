@@ -16,11 +16,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.forms import (
+    CUSTOM_ROWS,
     EDIT_INPUTS,
+    ITEM_ROWS,
     LinkForm,
-    domain_message,
     edit_changes,
     edit_values,
+    error_text,
     parse_link_form,
     parse_link_messages,
 )
@@ -47,6 +49,7 @@ from paylink_es.domain.errors import (
     SlugTakenError,
     TransitionInvalidError,
 )
+from paylink_es.domain.fields import CUSTOMER_PARTS
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
 from paylink_es.locale import WIB, event_label
@@ -152,6 +155,16 @@ def list_links(
     )
 
 
+# What both link forms (new, edit) lay out: the catalogues and the rows of their inputs.
+TERMS_INPUTS: dict[str, Any] = {
+    "methods": PAYMENT_METHODS,
+    "currencies": sorted(CURRENCY_EXPONENTS),
+    "item_rows": range(ITEM_ROWS),
+    "custom_rows": range(CUSTOM_ROWS),
+    "customer_parts": CUSTOMER_PARTS,
+}
+
+
 def _form_page(
     request: Request, staff: Staff, form: LinkForm | None, status: int = 200
 ) -> Response:
@@ -163,9 +176,7 @@ def _form_page(
         title=words(request)["create_title"],
         values=form.values if form else {"methods": ["va_bca", "va_bri", "qris"], "items": []},
         errors=form.errors if form else {},
-        methods=PAYMENT_METHODS,
-        currencies=sorted(CURRENCY_EXPONENTS),
-        item_rows=range(5),
+        **TERMS_INPUTS,
     )
 
 
@@ -191,7 +202,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
             staff.merchant_id, by=staff.user.email, mode=staff.mode, **form.fields
         )
     except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
-        form.errors[form.input_for(error.field)] = domain_message(error.message, error.field)
+        form.errors[form.input_for(error.field)] = error_text(error, words(request))
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     notice = "created_ok"
     if asked is not None and created:
@@ -363,8 +374,7 @@ def _edit_page(
         has_payments=details.uses > 0 or details.flagged_count > 0,
         values=values,
         errors=errors,
-        methods=PAYMENT_METHODS,
-        currencies=sorted(CURRENCY_EXPONENTS),
+        **TERMS_INPUTS,
     )
 
 
@@ -401,9 +411,7 @@ async def edit(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response
         name = form.input_for(error.field)
         if name.startswith("item_"):  # the link's items fix its amount
             name = "amount"
-        form.errors[name if name in EDIT_INPUTS else "form"] = domain_message(
-            error.message, error.field
-        )
+        form.errors[name if name in EDIT_INPUTS else "form"] = error_text(error, words(request))
         status = 409 if isinstance(error, TransitionInvalidError) else 422
         return await run_in_threadpool(
             _edit_page, request, staff, details, form.values, form.errors, status

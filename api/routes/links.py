@@ -77,6 +77,8 @@ def details_row(details: LinkDetails) -> dict[str, Any]:
         "failure_url": details.failure_url,
         "metadata": details.metadata,
         "inactive_message": details.inactive_message,
+        "customer_fields": details.customer_fields,
+        "custom_fields": [vars(definition) for definition in details.custom_fields],
     }
 
 
@@ -107,6 +109,9 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
         success_url=row["success_url"],
         failure_url=row["failure_url"],
         metadata=row["metadata"],
+        # Rows of the links view made before links asked payers anything have neither.
+        customer_fields=row.get("customer_fields") or {},
+        custom_fields=row.get("custom_fields") or [],
         counts=Counts(
             sent=row["sent_count"],
             opened=row["opened_count"],

@@ -28,6 +28,7 @@ from paylink_es.domain.link import (
     LinkCodeIndex,
     PaymentLink,
     link_id_for_reference,
+    term_fields,
     terms_of,
 )
 from paylink_es.domain.merchant import random_base62
@@ -99,7 +100,6 @@ class LinkService:
         who = _who(by) if by is not None else None
         # Methods a merchant names must take the link; a duplicate keeps those that still can.
         named = fields.get("methods") is not None and duplicate_of is None
-        offer = offer_of(terms)
         # Drawn here, in the caller's thread: an idempotent request derives it from its key.
         derived = derived_id()
         if terms.reference_id is not None:
@@ -108,11 +108,7 @@ class LinkService:
             link_id = derived or app.draw_id()
 
         def command() -> tuple[LinkDetails, bool]:
-            plan = self.merchants.fee_plan(merchant_id)
-            methods = accepted_methods(
-                terms.methods, offer, plan, named=named, minimums=self.minimums
-            )
-            offered = replace(terms, methods=methods)
+            offered = self._offered(merchant_id, terms, named=named)
             code = random_base62(LINK_CODE_LENGTH)
             link = PaymentLink.create(
                 link_id, merchant_id, code, offered, by=who, duplicate_of=duplicate_of
@@ -186,16 +182,8 @@ class LinkService:
         except NotFoundError:
             return None
         # The terms the create command would offer (its methods: those that take the link).
-        offer = offer_of(terms)
-        plan = self.merchants.fee_plan(merchant_id)
-        methods = accepted_methods(
-            terms.methods,
-            offer,
-            plan,
-            named=fields.get("methods") is not None,
-            minimums=self.minimums,
-        )
-        return self._same_reference(link_id, replace(terms, methods=methods), link)
+        offered = self._offered(merchant_id, terms, named=fields.get("methods") is not None)
+        return self._same_reference(link_id, offered, link)
 
     def taken_references(self, merchant_id: UUID, mode: str, references: Sequence[str]) -> set[str]:
         """Which of ``references`` already name one of the merchant's links in ``mode``:
@@ -322,9 +310,7 @@ class LinkService:
     def _edited_terms(self, link: PaymentLink, changes: dict[str, Any], now: datetime) -> LinkTerms:
         """The link's terms with ``changes`` merged in, validated as on create."""
         current = terms_of(link)
-        raw: dict[str, Any] = {
-            name: getattr(current, name) for name in LinkTerms.__dataclass_fields__
-        }
+        raw = term_fields(current)
         if any(name in changes for name in AMOUNTS):
             raw.update(dict.fromkeys(AMOUNTS))
         raw.update(changes)
@@ -333,13 +319,15 @@ class LinkService:
         price_changed = any(getattr(terms, name) != getattr(current, name) for name in PAID_FOR)
         if "methods" not in changes and not price_changed:
             return terms
-        plan = self.merchants.fee_plan(link.merchant_id)
+        return self._offered(link.merchant_id, terms, named="methods" in changes)
+
+    def _offered(self, merchant_id: UUID, terms: LinkTerms, *, named: bool) -> LinkTerms:
+        """``terms`` (checked by ``link_terms``) with the methods that can take them, as the
+        link offers them: each method a merchant ``named`` must take the link (else
+        ``method-unavailable``), the others that cannot are left out."""
+        plan = self.merchants.fee_plan(merchant_id)
         methods = accepted_methods(
-            terms.methods,
-            offer_of(terms),
-            plan,
-            named="methods" in changes,
-            minimums=self.minimums,
+            terms.methods, offer_of(terms), plan, named=named, minimums=self.minimums
         )
         return replace(terms, methods=methods)
 
@@ -351,9 +339,9 @@ class LinkService:
     def _duplicate_command(self, link_id: UUID, by: str) -> Callable[[], LinkDetails]:
         original = self.app.get(PaymentLink, link_id, "link")
         terms = terms_of(original)
-        fields: dict[str, Any] = {
-            name: getattr(terms, name)
-            for name in LinkTerms.__dataclass_fields__
+        fields = {
+            name: value
+            for name, value in term_fields(terms).items()
             if name not in ("reference_id", "slug", "expires_at")
         }
         if terms.expires_at is not None:

@@ -41,6 +41,14 @@ class AmountInvalidError(InvalidFieldError):
     type = "amount-invalid"
 
 
+class AnswerInvalidError(InvalidFieldError):
+    """What a payer entered on a link's page (a customer detail, a custom field) is missing
+    or not what the field takes; its ``kind`` says which (``required``, ``too_long``,
+    ``control``, ``not_text``, ``email``, ``phone``, ``number``, ``option``)."""
+
+    type = "answer-invalid"
+
+
 class CurrencyUnsupportedError(InvalidFieldError):
     """A currency code is not one the platform settles."""
 

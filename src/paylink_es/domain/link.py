@@ -20,9 +20,10 @@ from paylink_es.domain.errors import (
     PaymentMethodUnknownError,
     TransitionInvalidError,
 )
+from paylink_es.domain.fields import Customer, CustomField
 from paylink_es.domain.money import Money, parse_minor_units
 from paylink_es.domain.reminders import due_reminder
-from paylink_es.domain.terms import Customer, LineItem, LinkTerms
+from paylink_es.domain.terms import LineItem, LinkTerms
 
 # Why money that arrived was not simply counted; each is recorded, never dropped.
 PAID_AFTER_EXPIRY = "paid_after_expiry"
@@ -72,8 +73,12 @@ EDITABLE: tuple[str, ...] = (
     "methods",
     "expires_at",
     "customer",
+    "customer_fields",
+    "custom_fields",
 )
 PAID_FOR = frozenset({"currency", "amount", "amount_min", "amount_max"})
+# What the page asks payers: once a payment answered it, the questions stay as they were.
+ASKED = frozenset({"customer_fields", "custom_fields"})
 
 
 def link_id_for_reference(merchant_id: UUID, mode: str, reference_id: str) -> UUID:
@@ -119,9 +124,14 @@ def mask_recipient(recipient: str) -> str:
     return f"{recipient[:4]}***{recipient[-3:]}" if len(recipient) > 7 else "***"
 
 
+def term_fields(source: LinkTerms | PaymentLink) -> dict[str, Any]:
+    """Every term of ``source`` by name, as the ``Created`` and ``Edited`` events carry them."""
+    return {name: getattr(source, name) for name in LinkTerms.__dataclass_fields__}
+
+
 def terms_of(link: PaymentLink) -> LinkTerms:
     """The terms a link was created on (to tell a repeated request from a different one)."""
-    return LinkTerms(**{name: getattr(link, name) for name in LinkTerms.__dataclass_fields__})
+    return LinkTerms(**term_fields(link))
 
 
 class PaymentLink(PaylinkAggregate):
@@ -151,6 +161,9 @@ class PaymentLink(PaylinkAggregate):
         slug: str | None = None,  # links created before slugs have none
         by: str | None = None,  # who created it (links created before say nobody)
         duplicate_of: UUID | None = None,  # the link this one was duplicated from
+        # What the page asks payers (links created before ask nothing).
+        customer_fields: dict[str, str] | None = None,
+        custom_fields: list[CustomField] | None = None,
     ) -> None:
         self.merchant_id = merchant_id
         self.code = code
@@ -170,6 +183,8 @@ class PaymentLink(PaylinkAggregate):
         self.success_url = success_url
         self.failure_url = failure_url
         self.metadata = metadata
+        self.customer_fields = dict(customer_fields or {})
+        self.custom_fields = list(custom_fields or [])
         self.status = ACTIVE
         self.sent_count = 0
         self.opened_count = 0
@@ -198,9 +213,7 @@ class PaymentLink(PaylinkAggregate):
         duplicate_of: UUID | None = None,
     ) -> PaymentLink:
         """Open a new link on validated terms."""
-        fields: dict[str, Any] = {
-            name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__
-        }
+        fields = term_fields(terms)
         if by is not None:
             fields["by"] = by
         if duplicate_of is not None:
@@ -345,11 +358,14 @@ class PaymentLink(PaylinkAggregate):
         changed = [name for name in EDITABLE if getattr(terms, name) != getattr(current, name)]
         if self.has_payments:
             for name in changed:
-                if name in PAID_FOR:
+                if name in PAID_FOR or name in ASKED:
+                    what = (
+                        "what they paid for" if name in PAID_FOR else "what their payers answered"
+                    )
                     raise LinkHasPaymentsError(
-                        f"{name}: the link has payments, and its {name} is what they paid "
-                        "for; it cannot change (description, expiry, methods and customer "
-                        "can). Duplicate the link for new terms",
+                        f"{name}: the link has payments, and its {name} is {what}; it "
+                        "cannot change (description, expiry, methods and customer can). "
+                        "Duplicate the link for new terms",
                         field=name,
                     )
         return changed
@@ -365,7 +381,7 @@ class PaymentLink(PaylinkAggregate):
                 changed=changed,
                 previous={name: getattr(self, name) for name in changed},
                 by=by,
-                **{name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__},
+                **term_fields(terms),
             )
         return changed
 
@@ -391,6 +407,8 @@ class PaymentLink(PaylinkAggregate):
         metadata: dict[str, str],
         mode: str,
         slug: str | None,
+        customer_fields: dict[str, str] | None = None,  # edits stored before asked nothing
+        custom_fields: list[CustomField] | None = None,
     ) -> None:
         """The full terms after the edit: a read model rewrites the link from this alone."""
         self.currency = currency
@@ -409,6 +427,8 @@ class PaymentLink(PaylinkAggregate):
         self.metadata = metadata
         self.mode = mode
         self.slug = slug
+        self.customer_fields = dict(customer_fields or {})
+        self.custom_fields = list(custom_fields or [])
 
     def deactivate(self, message: str | None, by: str, now: datetime) -> None:
         """Stop taking payments for now; the page shows ``message`` instead of the methods."""

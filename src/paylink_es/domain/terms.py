@@ -12,17 +12,21 @@ from paylink_es.domain.errors import (
     InvalidFieldError,
     UsageLimitInvalidError,
 )
+from paylink_es.domain.fields import (
+    Customer,
+    CustomField,
+    check_custom_fields,
+    check_customer,
+    check_customer_fields,
+)
 from paylink_es.domain.methods import check_methods
 from paylink_es.domain.money import MAX_MINOR_UNITS, check_currency, parse_minor_units
 from paylink_es.domain.validation import (
-    check_email,
     check_expiry,
     check_metadata,
     check_reference,
     check_slug,
-    check_text,
     check_url,
-    normalise_phone,
     require_text,
 )
 
@@ -46,15 +50,6 @@ class LineItem:
 
 
 @dataclass(frozen=True)
-class Customer:
-    """Who the merchant expects to pay; every part optional."""
-
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-
-
-@dataclass(frozen=True)
 class LinkTerms:
     """Validated terms of a new link; construct it with :func:`link_terms`."""
 
@@ -74,6 +69,10 @@ class LinkTerms:
     metadata: dict[str, str] = field(default_factory=dict)
     mode: Mode = "test"
     slug: str | None = None
+    # What the page asks the payer: customer details (part -> required/optional) and the
+    # merchant's own fields.
+    customer_fields: dict[str, str] = field(default_factory=dict)
+    custom_fields: list[CustomField] = field(default_factory=list)
 
     @property
     def is_open_amount(self) -> bool:
@@ -113,24 +112,6 @@ def _line_items(value: object) -> list[LineItem]:
             )
         )
     return items
-
-
-def _customer(value: object) -> Customer | None:
-    if value is None:
-        return None
-    if isinstance(value, Customer):
-        value = {"name": value.name, "email": value.email, "phone": value.phone}
-    if not isinstance(value, dict):
-        raise InvalidFieldError("customer", "must be an object with name, email, phone")
-    unknown = set(value) - {"name", "email", "phone"}
-    if unknown:
-        raise InvalidFieldError("customer", f"unknown fields: {', '.join(sorted(unknown))}")
-    customer = Customer(
-        name=check_text(value.get("name"), "customer.name", max_length=200, required=False),
-        email=check_email(value.get("email"), "customer.email"),
-        phone=normalise_phone(value.get("phone"), "customer.phone"),
-    )
-    return None if customer == Customer() else customer
 
 
 def _usage_limit(value: object) -> int | None:
@@ -216,10 +197,12 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
         expires_at=check_expiry(raw.get("expires_at"), now),
         usage_limit=_usage_limit(raw.get("usage_limit", 1)),
         line_items=items,
-        customer=_customer(raw.get("customer")),
+        customer=check_customer(raw.get("customer")),
         success_url=check_url(raw.get("success_url"), "success_url"),
         failure_url=check_url(raw.get("failure_url"), "failure_url"),
         metadata=check_metadata(raw.get("metadata")),
         mode=mode,
         slug=check_slug(raw.get("slug")),
+        customer_fields=check_customer_fields(raw.get("customer_fields")),
+        custom_fields=check_custom_fields(raw.get("custom_fields")),
     )
