@@ -21,7 +21,17 @@ from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
 from api.routes import batches as batch_routes
-from api.routes import branding, channels, links, money, page, payments, send, webhooks
+from api.routes import (
+    branding,
+    channels,
+    links,
+    merchant,
+    money,
+    page,
+    payments,
+    send,
+    webhooks,
+)
 from api.routes import winpay as winpay_routes
 from api.schemas import Liveness, Problem, Readiness, problem_responses
 from paylink_es import __version__
@@ -97,6 +107,7 @@ def create_app(
                 read_models,
                 services.channels,
                 app.state.position_watch,
+                notifications=services.notifications,
             )
             if run_projections
             else None
@@ -151,6 +162,7 @@ def create_app(
     app.include_router(send.router)
     app.include_router(payments.router)
     app.include_router(money.router)
+    app.include_router(merchant.router)
     app.include_router(branding.router)
     app.include_router(webhooks.router)
     app.include_router(channels.api_router)

@@ -41,7 +41,7 @@ from uuid import UUID
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from api.problems import ProblemError
+from api.problems import ProblemError, field_path
 from api.routes.links import _link_fields
 from api.schemas import LinkCreate
 from paylink_es.application.details import LinkDetails
@@ -346,6 +346,11 @@ def _checked(
         sends = RowOptions.model_validate(options)
     except ValidationError as error:
         return RowRequest(row, reference, error=_validation_error(error))
+    for name in ("notify", "reminders"):
+        if getattr(link, name) is not None:
+            message = f"{name}: a file's rows are sent by its send_email, send_whatsapp and"
+            message += " send_sms columns, and remind as the merchant's default says"
+            return RowRequest(row, reference, error=RowError("validation-error", name, message))
     if not link.reference_id:
         message = "reference_id: is required: it is the row's idempotency key"
         return RowRequest(row, None, error=RowError("validation-error", "reference_id", message))
@@ -355,7 +360,7 @@ def _checked(
 
 def _validation_error(error: ValidationError) -> RowError:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    where = field_path(first.get("loc", ()))
     return RowError("validation-error", where, f"{where}: {first.get('msg', 'invalid')}")
 
 

@@ -14,6 +14,7 @@ test mode, Winpay in live mode for the methods it offers, otherwise none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,6 +29,7 @@ from paylink_es.domain.errors import (
     NotFoundError,
     PaymentMethodUnknownError,
 )
+from paylink_es.domain.fields import check_answers
 from paylink_es.domain.link import amount_due
 from paylink_es.settings import Settings
 
@@ -98,14 +100,19 @@ def start_payment(
     method: str,
     offered: str | None,
     merchant_name: str,
+    customer: Mapping[str, object] | None = None,
+    custom_fields: Mapping[str, object] | None = None,
 ) -> UUID:
-    """Start a payment on ``details`` by ``method`` through the channel chosen for it.
+    """Start a payment on ``details`` by ``method`` through the channel chosen for it, with
+    what the payer entered for the customer details and custom fields the link asks.
 
     The sandbox writes its instructions inside the command. A remote rail (Winpay) is
     called first, outside any write, so the group committer's writer never waits on the
-    network: the payment's id is fixed beforehand and the payments service then records the
-    attempt with the instructions the rail gave (and checks the link again).
+    network: the amount and the payer's answers are checked before it is asked, the
+    payment's id is fixed beforehand and the payments service then records the attempt
+    with the instructions the rail gave (and checks the link and the answers again).
     """
+    answers: dict[str, Any] = {"customer": customer, "custom_fields": custom_fields}
     channel = channel_for_payment(app_state, details.mode, method)
     if channel is None:
         raise ChannelUnavailableError(
@@ -119,10 +126,12 @@ def start_payment(
             channel=sandbox.name,
             amount=offered,
             instruct=lambda pid, due: sandbox.instructions(pid, method, due, merchant_name),
+            **answers,
         )
     if method not in details.methods:
         raise PaymentMethodUnknownError("method", f"{method!r} is not accepted by this link")
     due = paylink.payments.charge_for(details.merchant_id, method, amount_due(details, offered))
+    check_answers(details, customer, custom_fields)
     payment_id = uuid4()
     try:
         if isinstance(channel, WinpayChannel):
@@ -152,4 +161,5 @@ def start_payment(
         amount=str(due.amount) if details.amount is None else offered,
         instructions=instructions,
         payment_id=payment_id,
+        **answers,
     )

@@ -87,6 +87,8 @@ def create_link_handler(state: State) -> Direct:
         if admitted is None:
             return None
         paylink, owner, link = admitted
+        if link.notify is not None or link.reminders is not None:
+            return None  # the route sends it and schedules its reminders
         settings: Settings = state.settings
         try:
             status, content = await open_link(paylink, owner, link, settings.public_url)

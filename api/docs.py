@@ -7,6 +7,8 @@ internet and no third party learns who reads them. ``/favicon.ico`` is the produ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 
@@ -35,37 +37,34 @@ def install(app: FastAPI) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
 
+    def page(request: Request, html: Callable[..., HTMLResponse], **assets: str) -> HTMLResponse:
+        """``html``, a FastAPI docs page of this app's document, with its ``assets`` (URL
+        keyword arguments) under the app's root path, allowed to load from here only."""
+        root = request.scope.get("root_path", "")
+        urls = {name: f"{root}{path}" for name, path in assets.items()}
+        built = html(openapi_url=f"{root}{openapi_url}", title=f"{app.title} - API", **urls)
+        built.headers.update(HERE_ONLY)
+        return built
+
     @app.get("/docs", include_in_schema=False)
     def swagger(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _here_only(
-            get_swagger_ui_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - API",
-                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-                swagger_favicon_url=f"{root}/favicon.ico",
-            )
+        return page(
+            request,
+            get_swagger_ui_html,
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _here_only(
-            get_redoc_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - API",
-                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}/favicon.ico",
-                with_google_fonts=False,
-            )
+        return page(
+            request,
+            partial(get_redoc_html, with_google_fonts=False),
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url="/favicon.ico",
         )
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:
         return FileResponse(FAVICON, media_type="image/x-icon", headers=CACHED)
-
-
-def _here_only(page: HTMLResponse) -> HTMLResponse:
-    page.headers.update(HERE_ONLY)
-    return page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -163,9 +164,18 @@ def status_for(error: DomainError) -> int:
     return 422
 
 
-def _field_of(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+def field_path(location: Sequence[Any], empty: str = "body") -> str:
+    """Where a validation error is, written as the domain names fields: ``line_items[0].name``,
+    ``custom_fields[1].options`` (a list's index in brackets); ``empty`` when nowhere."""
+    path = ""
+    for part in location:
+        if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or empty
 
 
 def _allowed_methods(request: Request) -> set[str]:
@@ -213,7 +223,7 @@ def install(app: FastAPI) -> None:
             {
                 "field": "body"
                 if e.get("type") == "json_invalid"
-                else _field_of(tuple(e.get("loc", ()))),
+                else field_path(e.get("loc", ())),
                 "message": str(e.get("msg", "")),
             }
             for e in error.errors()

@@ -32,6 +32,35 @@ LINK_EXAMPLE: dict[str, Any] = {
     "usage_limit": 1,
     "customer": {"name": "Budi", "email": "budi@example.com", "phone": "+628123456789"},
 }
+SENT_LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 250000,
+    "description": "Sepatu lari",
+    "expires_at": "2026-12-31T23:59:00+07:00",
+    "notify": {"email": "budi@example.com", "whatsapp": "0812-3456-7890", "language": "id"},
+    "reminders": ["24h", "1h"],
+}
+FIELDS_LINK_EXAMPLE: dict[str, Any] = {
+    "amount": 350000,
+    "currency": "IDR",
+    "description": "SPP Januari 2027",
+    "usage_limit": None,
+    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
+    "custom_fields": [
+        {
+            "key": "student_id",
+            "type": "text",
+            "label": {"id": "NIS", "en": "Student ID"},
+            "required": True,
+        },
+        {
+            "key": "class",
+            "type": "dropdown",
+            "label": {"id": "Kelas", "en": "Class"},
+            "required": True,
+            "options": ["7A", "7B", "8A"],
+        },
+    ],
+}
 DP_LINK_EXAMPLE: dict[str, Any] = {
     "amount": 5000000,
     "currency": "IDR",
@@ -80,6 +109,67 @@ class CustomerIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=500)
+
+
+Rule = Literal["required", "optional"]
+CustomerPart = Literal["name", "email", "phone", "address"]
+
+
+class CustomerFieldsIn(BaseModel):
+    """Which customer details the link's page asks the payer for: each ``required`` or
+    ``optional``; one left out (or null) is not asked. The phone is kept in E.164
+    (Indonesian ``08…`` becomes ``+628…``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Rule | None = None
+    email: Rule | None = None
+    phone: Rule | None = None
+    address: Rule | None = None
+
+
+class LabelIn(BaseModel):
+    """A custom field's label in Bahasa Indonesia and/or English (1-80 characters each);
+    the page shows the payer's language, else the other."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    en: str | None = None
+
+
+class CustomFieldIn(BaseModel):
+    """A question of the merchant's own on the link's page."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(
+        description="1-40 lower-case letters, digits or _, starting with a letter; unique "
+        "on the link (the payment's custom_fields are keyed by it)"
+    )
+    type: Literal["text", "number", "dropdown"]
+    label: LabelIn
+    required: StrictBool = False
+    options: list[str] | None = Field(
+        default=None,
+        description="a dropdown's 1-20 options (unique, 1-100 characters); none for the "
+        "other types",
+    )
+
+
+class NotifyIn(BaseModel):
+    """Where to send a new link as soon as it is made: an address for each channel wanted
+    (``08…`` and ``+62…`` numbers become E.164), and the language of the messages."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = Field(default=None, max_length=254)
+    whatsapp: str | None = Field(default=None, max_length=32)
+    sms: str | None = Field(default=None, max_length=32)
+    language: Literal["id", "en"] = Field(default="id", description="Bahasa Indonesia or English")
+
+
+REMINDERS = (
+    'times before the expiry to remind the customer the link was sent to, like ["24h", "1h"]'
+    " (m, h or d; 5m to 30d; at most 5); none: the merchant's default when the link is sent"
+)
 
 
 class LinkCreate(BaseModel):
@@ -89,7 +179,15 @@ class LinkCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [LINK_EXAMPLE, OPEN_LINK_EXAMPLE, DP_LINK_EXAMPLE]},
+        json_schema_extra={
+            "examples": [
+                LINK_EXAMPLE,
+                SENT_LINK_EXAMPLE,
+                OPEN_LINK_EXAMPLE,
+                FIELDS_LINK_EXAMPLE,
+                DP_LINK_EXAMPLE,
+            ]
+        },
     )
     amount: StrictInt | None = Field(default=None, description="Minor units (IDR: rupiah)")
     amount_min: StrictInt | None = None
@@ -115,6 +213,16 @@ class LinkCreate(BaseModel):
     success_url: str | None = Field(default=None, max_length=2048)
     failure_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] | None = None
+    notify: NotifyIn | None = Field(
+        default=None,
+        description="send the link right after it is made; a send that fails is on the link's"
+        " timeline and in the answer's notifications, and the link stays created",
+    )
+    reminders: list[str] | None = Field(default=None, max_length=5, description=REMINDERS)
+    customer_fields: CustomerFieldsIn | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(
+        default=None, max_length=3, description="at most 3 fields of your own for the payer"
+    )
     allow_partial: StrictBool = Field(default=False, description=PARTIAL)
     partial_min: StrictInt | None = Field(
         default=None,
@@ -130,7 +238,9 @@ class LinkEdit(BaseModel):
     """Fields of a link to change (at least one); those left out stay as they are.
 
     Any of ``amount``, ``amount_min``, ``amount_max`` replaces all three (those not given
-    are cleared). ``customer`` is replaced whole; ``null`` clears it, or the expiry.
+    are cleared). ``customer``, ``customer_fields`` and ``custom_fields`` are replaced
+    whole; ``null`` clears them, or the expiry. What the page asks payers
+    (``customer_fields``, ``custom_fields``) changes only before the first payment.
     ``allow_partial: false`` clears ``partial_min`` and ``partial_expiry`` too.
     """
 
@@ -151,6 +261,8 @@ class LinkEdit(BaseModel):
     methods: list[str] | None = Field(default=None, max_length=32)
     expires_at: datetime | None = None
     customer: CustomerIn | None = None
+    customer_fields: CustomerFieldsIn | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
     allow_partial: StrictBool | None = Field(
         default=None,
         description="turn payment in parts on or off (not once the link has payments)",
@@ -189,11 +301,22 @@ class LineItemOut(BaseModel):
 
 
 class CustomerOut(BaseModel):
-    """A customer as stored."""
+    """A customer as stored (the phone in E.164)."""
 
     name: str | None
     email: str | None
     phone: str | None
+    address: str | None = None
+
+
+class CustomFieldOut(BaseModel):
+    """A custom field the link's page asks."""
+
+    key: str
+    type: Literal["text", "number", "dropdown"]
+    label: dict[str, str]
+    required: bool
+    options: list[str]
 
 
 class TimelineEntry(BaseModel):
@@ -212,6 +335,18 @@ class Counts(BaseModel):
     opened: int
     payments: int
     flagged: int
+
+
+class SendResultOut(BaseModel):
+    """How sending a new link by one channel went."""
+
+    channel: str
+    to: str = Field(description="The recipient, masked")
+    status: Literal["sent", "failed"]
+    reason: str | None = Field(default=None, description="why it was not delivered")
+    delivered_to: str | None = Field(
+        default=None, description="smtp, sms-gateway, whatsapp or dev-outbox"
+    )
 
 
 class LinkOut(BaseModel):
@@ -242,6 +377,10 @@ class LinkOut(BaseModel):
     success_url: str | None
     failure_url: str | None
     metadata: dict[str, str]
+    customer_fields: dict[CustomerPart, Rule] = Field(
+        default_factory=dict, description="the customer details the page asks for"
+    )
+    custom_fields: list[CustomFieldOut] = Field(default_factory=list)
     counts: Counts
     collected: int
     allow_partial: bool = Field(default=False, description=PARTIAL)
@@ -266,6 +405,10 @@ class LinkOut(BaseModel):
         "methods (in a single link's answer; null in lists)",
     )
     timeline: list[TimelineEntry] | None = None
+    notifications: list[SendResultOut] | None = Field(
+        default=None,
+        description="in the answer to a create with notify: how sending to each address went",
+    )
 
 
 class LinkList(ListPage[LinkOut]):
@@ -296,6 +439,13 @@ class PaymentOut(BaseModel):
     rejection: str | None
     paid_at: datetime | None
     created_at: datetime
+    customer: CustomerOut | None = Field(
+        default=None, description="the details the payer entered on the page (null: none asked)"
+    )
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="the payer's answers to the link's custom fields, by key (empty ones left out)",
+    )
 
 
 class PaymentList(ListPage[PaymentOut]):

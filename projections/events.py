@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from eventsourcing.domain import Aggregate, DomainEvent
 
 from paylink_es.domain.aggregate import UnknownEventError, event_type
+from paylink_es.domain.alerts import MerchantAlert, MessageSettings
 from paylink_es.domain.idempotency import IdempotentRequest
 from paylink_es.domain.link import LinkCodeIndex, PaymentLink
 from paylink_es.domain.logo import LogoImage
@@ -44,6 +45,8 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     WebhookDelivery,
     User,
     IdempotentRequest,
+    MessageSettings,
+    MerchantAlert,
 )
 _BY_NAME = {aggregate.__qualname__: aggregate for aggregate in AGGREGATES}
 
@@ -87,6 +90,11 @@ LINK_DEACTIVATED = event_type(PaymentLink, "Deactivated")
 LINK_REACTIVATED = event_type(PaymentLink, "Reactivated")
 LINK_PARTIALLY_PAID = event_type(PaymentLink, "PartiallyPaid")
 LINK_PART_REFUNDED = event_type(PaymentLink, "PartRefunded")
+LINK_REMINDERS_SCHEDULED = event_type(PaymentLink, "RemindersScheduled")
+LINK_REMINDED = event_type(PaymentLink, "Reminded")
+LINK_RECEIPTED = event_type(PaymentLink, "Receipted")
+LINK_MESSAGE_SENT = event_type(PaymentLink, "MessageSent")
+LINK_MESSAGE_FAILED = event_type(PaymentLink, "MessageFailed")
 
 PAYMENT_INITIATED = event_type(Payment, "Initiated")
 PAYMENT_RECEIVED = event_type(Payment, "Received")
@@ -110,3 +118,7 @@ ENDPOINT_DELETED = event_type(WebhookEndpoint, "Deleted")
 DELIVERY_ATTEMPTED = event_type(WebhookDelivery, "Attempted")
 DELIVERY_RETRIED = event_type(WebhookDelivery, "Retried")
 DELIVERY_RESEND_REQUESTED = event_type(WebhookDelivery, "ResendRequested")
+
+MERCHANT_REGISTERED = event_type(Merchant, "Registered")
+ALERTS_SET = event_type(MessageSettings, "AlertsSet")
+ALERT_RAISED = event_type(MerchantAlert, "Raised")

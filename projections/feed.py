@@ -36,7 +36,7 @@ from projections.events import (
     event_named,
 )
 from projections.links import link_event_detail, partial_terms, payment_event_detail, term_value
-from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
+from projections.readmodel import Event, ReadModel, fields_at, iso, originator, uuid_text
 from projections.sqlview import RowsView, Statement
 
 # The public type of each public event (``payment.verified``), keyed by its class: the
@@ -142,6 +142,9 @@ def public_payload(event: Event, at: str, mode: str | None = None) -> dict[str, 
         data = {"object": "payment", "id": originator(event), **detail}
         if kind is PAYMENT_INITIATED:
             data["link_id"] = uuid_text(e["link_id"])
+            # What the payer entered on the page (payments started before: nothing).
+            data["customer"] = term_value("customer", e.get("customer"))
+            data["custom_fields"] = e.get("custom_fields") or {}
         elif kind is PAYMENT_REVIEWED:
             data.update(
                 decision=e["decision"],
@@ -360,8 +363,7 @@ class WebhookOutbox(ReadModel):
 
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         if issubclass(kind, WebhookEndpoint.Event):
             return self._endpoint(kind, e, at)
         if issubclass(kind, WebhookDelivery.Event):

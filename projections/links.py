@@ -8,6 +8,7 @@ from typing import Any
 
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.payment import Payment
+from paylink_es.domain.reminders import written
 from projections.events import (
     LINK_CANCELLED,
     LINK_COMPLETED,
@@ -15,12 +16,17 @@ from projections.events import (
     LINK_DEACTIVATED,
     LINK_EDITED,
     LINK_EXPIRED,
+    LINK_MESSAGE_FAILED,
+    LINK_MESSAGE_SENT,
     LINK_OPENED,
     LINK_PART_REFUNDED,
     LINK_PARTIALLY_PAID,
     LINK_PAYMENT_ACCEPTED,
     LINK_PAYMENT_FLAGGED,
     LINK_REACTIVATED,
+    LINK_RECEIPTED,
+    LINK_REMINDED,
+    LINK_REMINDERS_SCHEDULED,
     LINK_SEND_FAILED,
     LINK_SENT,
     PAYMENT_FLAGGED,
@@ -34,7 +40,7 @@ from projections.events import (
     REFUND_REQUESTED,
     REFUND_SUCCEEDED,
 )
-from projections.readmodel import Event, ReadModel, iso, originator, to_json, uuid_text
+from projections.readmodel import Event, ReadModel, fields_at, iso, originator, to_json, uuid_text
 from projections.sqlview import Statement, marks
 
 LINK_STATUS: dict[type, str] = {
@@ -135,16 +141,18 @@ def _terms_columns(e: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _terms(e: dict[str, Any]) -> dict[str, Any]:
-    """What a link's page and API show beyond the columns: methods, items, customer…"""
-    customer = e["customer"]
+    """What a link's page and API show beyond the columns: methods, items, customer, what
+    the page asks payers…"""
     return {
         "methods": e["methods"],
-        "line_items": [vars(item) for item in e["line_items"]],
-        "customer": vars(customer) if customer is not None else None,
+        "line_items": term_value("line_items", e["line_items"]),
+        "customer": term_value("customer", e["customer"]),
         "success_url": e["success_url"],
         "failure_url": e["failure_url"],
         "metadata": e["metadata"],
         "slug": e.get("slug"),
+        "customer_fields": e.get("customer_fields") or {},
+        "custom_fields": term_value("custom_fields", e.get("custom_fields") or []),
         **partial_terms(e),
     }
 
@@ -169,7 +177,7 @@ def term_value(name: str, value: Any) -> Any:
         return iso(value)
     if name == "customer":
         return vars(value)
-    if name == "line_items":
+    if name in ("line_items", "custom_fields"):
         return [vars(item) for item in value]
     return value
 
@@ -211,8 +219,15 @@ def link_event_detail(kind: type, e: dict[str, Any]) -> dict[str, Any]:
         return _who(e, detail)
     if kind is LINK_SENT:
         return {"channel": e["channel"], "recipient": e["recipient"]}
-    if kind is LINK_SEND_FAILED:
-        return {"channel": e["channel"], "recipient": e["recipient"], "reason": e["reason"]}
+    if kind is LINK_SEND_FAILED or kind is LINK_MESSAGE_SENT or kind is LINK_MESSAGE_FAILED:
+        keep = ("kind", "about", "channel", "recipient", "reason")
+        return {name: e[name] for name in keep if name in e}
+    if kind is LINK_REMINDERS_SCHEDULED:
+        return _who(e, {"reminders": [written(before) for before in e["reminders"]]})
+    if kind is LINK_REMINDED:
+        return {"before": written(e["before_s"]), "passed": [written(b) for b in e["passed"]]}
+    if kind is LINK_RECEIPTED:
+        return {"payment_id": uuid_text(e["payment_id"])}
     if kind in MONEY_EVENTS:
         detail = {
             "payment_id": str(e["payment_id"]),
@@ -281,7 +296,7 @@ class LinkTracking(ReadModel):
         " payment_count BIGINT NOT NULL DEFAULT 0, flagged_count BIGINT NOT NULL DEFAULT 0,"
         " collected BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL, position BIGINT NOT NULL, terms TEXT NOT NULL,"
-        " search TEXT NOT NULL, amount_paid BIGINT, partial_expiry TEXT)",
+        " search TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS links_by_merchant"
         " ON {s}links (merchant_id, mode, created_at, link_id)",
         "CREATE INDEX IF NOT EXISTS links_expiring ON {s}links (status, expires_at)",
@@ -291,12 +306,15 @@ class LinkTracking(ReadModel):
         "CREATE INDEX IF NOT EXISTS link_timeline_by_link ON {s}link_timeline (link_id, position)",
         "CREATE TABLE IF NOT EXISTS {s}link_payments ("
         " payment_id TEXT PRIMARY KEY, link_id TEXT NOT NULL)",
+        # A link paid in parts: what counts toward its amount (NULL for a link paid whole)
+        # and its policy at the expiry; added after the table.
+        "ALTER TABLE {s}links ADD COLUMN IF NOT EXISTS amount_paid BIGINT",
+        "ALTER TABLE {s}links ADD COLUMN IF NOT EXISTS partial_expiry TEXT",
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         if issubclass(kind, Payment.Event):
             return self._payment(kind, e, at, position)
         if not issubclass(kind, PaymentLink.Event):

@@ -1,8 +1,11 @@
-"""Payments: every attempt with method, channel, status, amounts, fee and net."""
+"""Payments: every attempt with method, channel, status, amounts, fee and net, and what
+the payer entered on the page (customer details, custom field values)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 from paylink_es.domain.payment import Payment
 from projections.events import (
@@ -15,7 +18,7 @@ from projections.events import (
     PAYMENT_SETTLED,
     PAYMENT_VERIFIED,
 )
-from projections.readmodel import Event, ReadModel, iso, originator, uuid_text
+from projections.readmodel import Event, ReadModel, fields_at, iso, originator, uuid_text
 from projections.sqlview import Statement
 
 
@@ -43,6 +46,26 @@ def _update(e: dict[str, Any], kind: type) -> tuple[str, tuple[Any, ...]] | None
     return None
 
 
+PAYER_COLUMNS = (
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "customer_address",
+    "custom_fields",
+)
+
+
+def payer_values(e: dict[str, Any]) -> tuple[str | None, ...]:
+    """The payer columns of a ``Payment.Initiated`` (none in events stored before)."""
+    customer = e.get("customer")
+    parts = ("name", "email", "phone", "address")
+    custom = e.get("custom_fields")
+    return (
+        *(getattr(customer, part) if customer is not None else None for part in parts),
+        orjson.dumps(custom).decode() if custom else None,  # in the link's order
+    )
+
+
 class PaymentsView(ReadModel):
     """One row per payment attempt."""
 
@@ -62,22 +85,28 @@ class PaymentsView(ReadModel):
         "CREATE INDEX IF NOT EXISTS payments_by_merchant"
         " ON {s}payments (merchant_id, mode, created_at, payment_id)",
         "CREATE INDEX IF NOT EXISTS payments_by_link ON {s}payments (link_id)",
+        # What the payer entered (custom_fields: JSON, key -> value); added after the table.
+        *(
+            f"ALTER TABLE {{s}}payments ADD COLUMN IF NOT EXISTS {column} TEXT"
+            for column in PAYER_COLUMNS
+        ),
     )
 
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
         if not issubclass(kind, Payment.Event):
             return []
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         payment_id = originator(event)
         if kind is PAYMENT_INITIATED:
             amount = e["amount"]
             return [
                 (
                     "INSERT INTO {s}payments (payment_id, link_id, merchant_id, mode, method,"
-                    " channel, status, currency, amount, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?, ?, ?, ?)",
+                    " channel, status, currency, amount, created_at, updated_at,"
+                    " customer_name, customer_email, customer_phone, customer_address,"
+                    " custom_fields)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'initiated', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         payment_id,
                         uuid_text(e["link_id"]),
@@ -89,6 +118,7 @@ class PaymentsView(ReadModel):
                         amount.amount,
                         at,
                         at,
+                        *payer_values(e),
                     ),
                 )
             ]

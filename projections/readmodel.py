@@ -80,6 +80,13 @@ def originator(event: Event | dict[str, Any]) -> str:
     return text
 
 
+def fields_at(event: Event) -> tuple[dict[str, Any], str]:
+    """The event's fields (its ``vars()``, where :func:`originator` caches) and the instant
+    it happened as :func:`iso` text: what a read model writes a row from."""
+    e = vars(event)
+    return e, iso(e["timestamp"])
+
+
 def event_name(event: object) -> str:
     """``PaymentLink.Created`` and the like."""
     return type(event).__qualname__

@@ -36,6 +36,7 @@ REBUILD_COST = {
     "ledger": 1.0,
     "audit": 1.0,
     "settlements": 0.5,
+    "messages": 1.5,
 }
 SHARED_COST = 2.0  # reading and decoding the log, paid by every group
 PROCESS_COST = 0.5  # starting a further process and its connections

@@ -55,6 +55,7 @@ from projections.feed import EventFeed, WebhookOutbox
 from projections.freshness import PositionWatch
 from projections.ledger import LedgerView
 from projections.links import LinkTracking
+from projections.messages import MessagesView
 from projections.payments import PaymentsView
 from projections.readmodel import (
     UNREAD,
@@ -76,6 +77,7 @@ READ_MODELS: tuple[type[ReadModel], ...] = (
     WebhookOutbox,
     AuditChain,
     SettlementsView,
+    MessagesView,
 )
 PAGE = 1000
 # A read model that failed on an event is tried again after this long, doubling up to

@@ -10,7 +10,7 @@ from projections.events import (
     PAYOUT_PAID_OUT,
     PAYOUT_REQUESTED,
 )
-from projections.readmodel import Event, ReadModel, iso, originator
+from projections.readmodel import Event, ReadModel, fields_at, originator
 from projections.sqlview import Statement
 
 BATCH_SQL = (
@@ -50,8 +50,7 @@ class SettlementsView(ReadModel):
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
         if kind is BATCH_PAYMENTS_ADDED:
-            e = vars(event)
-            at = iso(e["timestamp"])
+            e, at = fields_at(event)
             gross, fee, net = e["gross"], e["fee"], e["net"]
             count = e["count"]
             return [
@@ -79,8 +78,7 @@ class SettlementsView(ReadModel):
             ]
         if not issubclass(kind, Payout.Event):
             return []
-        e = vars(event)
-        at = iso(e["timestamp"])
+        e, at = fields_at(event)
         payout_id = originator(event)
         if kind is PAYOUT_REQUESTED:
             amount, account = e["amount"], e["bank_account"]

@@ -2,9 +2,13 @@
 
 A view is an eventsourcing ``TrackingRecorder`` with the read model's own tables. Read
 models write portable SQL: ``?`` placeholders and ``{s}`` before every table name
-(empty on SQLite; the quoted schema on PostgreSQL). On PostgreSQL a write made by the
-projections' leader checks its term in the same transaction (``paylink_es.store.leases``):
-a node that no longer leads the projections writes no row and no position.
+(empty on SQLite; the quoted schema on PostgreSQL). A column a table gained after views
+were first made is declared in the read model's DDL as
+``ALTER TABLE {s}t ADD COLUMN IF NOT EXISTS c TYPE``: each view adds it when the table
+lacks it (SQLite has no such clause), so a view made before keeps its rows and gains the
+column empty. On PostgreSQL a write made by the projections' leader checks its term in
+the same transaction (``paylink_es.store.leases``): a node that no longer leads the
+projections writes no row and no position.
 """
 
 from __future__ import annotations
@@ -166,6 +170,21 @@ def _violations(rows: list[Row], message: str) -> InvariantViolationError:
 
 
 STATEMENT_CACHE = 256  # prepared statements kept per view connection
+ADD_COLUMN = re.compile(r"ALTER TABLE \{s\}(\w+) ADD COLUMN IF NOT EXISTS (\w+) (.+)")
+Column = tuple[str, str, str]  # table, column, its type
+
+
+def added_columns(ddl: Sequence[str]) -> tuple[list[str], list[Column]]:
+    """A view's DDL split into the statements to run and the columns to add if missing."""
+    statements: list[str] = []
+    columns: list[Column] = []
+    for statement in ddl:
+        added = ADD_COLUMN.fullmatch(statement)
+        if added is None:
+            statements.append(statement)
+        else:
+            columns.append((added[1], added[2], added[3]))
+    return statements, columns
 
 
 def sqlite_ddl(statement: str) -> str:
@@ -233,13 +252,25 @@ class SQLiteRowsView(SQLiteTrackingRecorder, RowsView):
     """A view in its own SQLite file (9.5.6 names the tracking table ``tracking``)."""
 
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
-        self._ddl = [sqlite_ddl(statement.format(s="")) for statement in self.ddl]
+        statements, self._columns = added_columns(self.ddl)
+        self._ddl = [sqlite_ddl(statement.format(s="")) for statement in statements]
         self._tables = list(self.tables)
         self._sql: dict[str, str] = {}
         super().__init__(datastore, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self._ddl]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        for table, column, kind in self._columns:
+            c.execute(f"SELECT name FROM pragma_table_info('{table}')")
+            if column not in {row[0] for row in c.fetchall()}:
+                try:
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as error:  # another process added it first
+                    if "duplicate column" not in str(error):
+                        raise
 
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -278,12 +309,32 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
         super().__init__(datastore, tracking_table_name=f"{self.name}_tracking")
         self._prefix = pgsql.Identifier(datastore.schema).as_string() + "."
         self._tables = [self._prefix + table for table in self.tables]
-        for statement in self.ddl:
+        statements, self._columns = added_columns(self.ddl)
+        for statement in statements:
             self.sql_create_statements.append(
                 pgsql.SQL(statement.format(s=self._prefix))  # type: ignore[arg-type]
             )
         self._sql: dict[str, str] = {}
         self._copies: dict[str, str | None] = {}
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        super()._create_table(curs)
+        for table, column, kind in self._columns:
+            # Asked first: ALTER TABLE takes the table's exclusive lock even when it then
+            # finds the column there, and every process opening the view would queue for it.
+            curs.execute(
+                "SELECT 1 FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s AND column_name = %s",
+                (self.datastore.schema, table, column),
+            )
+            if curs.fetchone() is None:
+                curs.execute(
+                    pgsql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                        pgsql.Identifier(self.datastore.schema, table),
+                        pgsql.Identifier(column),
+                        pgsql.SQL(kind),
+                    )
+                )
 
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)

@@ -2,7 +2,8 @@
 
 Sign-in with argon2 passwords (``paylink users create``), signed session cookies,
 CSRF tokens on every form, owner and viewer roles, pages for links, payments,
-settlements, webhooks, API keys, branding and audit, live numbers over server-sent events,
+settlements, webhooks, API keys, branding, message settings and audit, live numbers over
+server-sent events,
 streamed CSV exports and server-rendered SVG charts, in Bahasa Indonesia and English.
 """
 
@@ -19,6 +20,7 @@ from api.dashboard import (
     links,
     money,
     overview,
+    settings,
     sse,
 )
 
@@ -27,6 +29,7 @@ def dashboard_router() -> APIRouter:
     """Every dashboard route, for ``create_app`` to include."""
     router = APIRouter(include_in_schema=False)
     # bulk before links: /dashboard/links/bulk is no link's id
-    for module in (auth_routes, overview, bulk, links, money, developers, branding, sse, exports):
+    modules = (auth_routes, overview, bulk, links, money, developers, branding, settings, sse)
+    for module in (*modules, exports):
         router.include_router(module.router)
     return router

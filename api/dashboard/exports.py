@@ -10,17 +10,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.dashboard.links import LinkListParams, link_filters
+from api.dashboard.links import LinkListParams, link_filters, owned_link
 from api.dashboard.paging import StatusQuery
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
-from api.routes.payments import PAYMENT_STATUSES
+from api.routes.payments import PAYMENT_STATUSES, payer_of
 from paylink_es.application.services import Paylink
 from projections.queries import ledger as ledger_queries
 from projections.queries import links as link_queries
@@ -28,6 +28,7 @@ from projections.queries import payments as payment_queries
 from projections.queries.ledger import JOURNAL_COLUMNS
 from projections.queries.links import LinkRow, amount_due
 from projections.queries.paging import QueryError
+from projections.queries.payments import PaymentRow
 from projections.runner import ReadModels
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -69,6 +70,13 @@ PAYMENT_COLUMNS = (
     "disposition",
     "paid_at",
     "created_at",
+    # What the payer entered: the customer details, and the custom fields' values as JSON
+    # (key -> value); a link's own export has a column per custom field instead.
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "customer_address",
+    "custom_fields",
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -155,18 +163,40 @@ def export_links(request: Request, staff: StaffDep, params: LinkListParams) -> R
     return _download(csv_chunks(pages, LINK_COLUMNS), name)
 
 
+def answer_pages(
+    pages: Iterable[list[PaymentRow]], keys: Sequence[str]
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of payment rows with a ``custom_fields.<key>`` cell per custom field."""
+    for page in pages:
+        yield [
+            {**row, **{f"custom_fields.{key}": value for key, value in payer_of(row)[1].items()}}
+            for row in page
+        ]
+
+
 @router.get("/dashboard/exports/payments.csv")
-def export_payments(request: Request, staff: StaffDep, status: StatusQuery = "") -> Response:
-    """Every payment attempt (of one status if asked)."""
+def export_payments(
+    request: Request,
+    staff: StaffDep,
+    status: StatusQuery = "",
+    link: Annotated[UUID | None, Query(description="only this link's payments")] = None,
+) -> Response:
+    """Every payment attempt (of one status, of one link if asked). A link's export has a
+    column per custom field of the link (``custom_fields.<key>``) instead of the JSON."""
     if status and status not in PAYMENT_STATUSES:
         raise QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
     models: ReadModels = request.app.state.read_models
     paylink: Paylink = request.app.state.paylink
-    pages = payment_queries.all_payments(
-        models, staff.merchant_id, staff.mode, status=status or None
+    rows = payment_queries.all_payments(
+        models, staff.merchant_id, staff.mode, status=status or None, link_id=link
     )
-    name = f"payments-{staff.mode}-{_stamp(paylink)}.csv"
-    return _download(csv_chunks(pages, PAYMENT_COLUMNS), name)
+    if link is None:
+        name = f"payments-{staff.mode}-{_stamp(paylink)}.csv"
+        return _download(csv_chunks(rows, PAYMENT_COLUMNS), name)
+    keys = [field.key for field in owned_link(request, staff, link).custom_fields]
+    columns = [*PAYMENT_COLUMNS[:-1], *(f"custom_fields.{key}" for key in keys)]
+    name = f"payments-{staff.mode}-{link}-{_stamp(paylink)}.csv"
+    return _download(csv_chunks(answer_pages(rows, keys), columns), name)
 
 
 @router.get("/dashboard/exports/journal.csv")

@@ -16,12 +16,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.forms import (
+    CUSTOM_ROWS,
     EDIT_INPUTS,
+    ITEM_ROWS,
     LinkForm,
     edit_changes,
     edit_values,
-    error_message,
+    error_text,
     parse_link_form,
+    parse_link_messages,
 )
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
 from api.dashboard.render import fragment, render, words
@@ -36,7 +39,7 @@ from api.dashboard.session import (
 from api.deps import get_models, get_paylink
 from api.pages import language
 from api.params import day, text
-from api.routes.links import details_row
+from api.routes.links import details_row, messenger
 from api.routes.send import link_sender
 from paylink_es.application.details import LinkDetails
 from paylink_es.domain.errors import (
@@ -46,6 +49,7 @@ from paylink_es.domain.errors import (
     SlugTakenError,
     TransitionInvalidError,
 )
+from paylink_es.domain.fields import CUSTOMER_PARTS
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
 from paylink_es.locale import WIB, event_label
@@ -59,6 +63,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 STATUSES = ("active", "partially_paid", "inactive", "completed", "expired", "cancelled")
 NOTICES = (
     "created_ok",
+    "created_send_failed",
     "sent_ok",
     "cancelled_ok",
     "edited_ok",
@@ -150,6 +155,16 @@ def list_links(
     )
 
 
+# What both link forms (new, edit) lay out: the catalogues and the rows of their inputs.
+TERMS_INPUTS: dict[str, Any] = {
+    "methods": PAYMENT_METHODS,
+    "currencies": sorted(CURRENCY_EXPONENTS),
+    "item_rows": range(ITEM_ROWS),
+    "custom_rows": range(CUSTOM_ROWS),
+    "customer_parts": CUSTOMER_PARTS,
+}
+
+
 def _form_page(
     request: Request, staff: Staff, form: LinkForm | None, status: int = 200
 ) -> Response:
@@ -161,9 +176,7 @@ def _form_page(
         title=words(request)["create_title"],
         values=form.values if form else {"methods": ["va_bca", "va_bri", "qris"], "items": []},
         errors=form.errors if form else {},
-        methods=PAYMENT_METHODS,
-        currencies=sorted(CURRENCY_EXPONENTS),
-        item_rows=range(5),
+        **TERMS_INPUTS,
     )
 
 
@@ -178,18 +191,26 @@ def new_link(request: Request, staff: StaffDep) -> Response:
 @router.post("/dashboard/links")
 async def create_link(request: Request, staff: OwnerFormDep) -> Response:
     """Create the link; bad input comes back with a message beside each wrong field."""
-    form = parse_link_form(await request.form(), words(request))
+    data = await request.form()
+    form = parse_link_form(data, words(request))
+    asked = parse_link_messages(data, form)
     if form.errors:
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     paylink = get_paylink(request)
     try:
-        details, _ = await paylink.links.create_or_find_async(
+        details, created = await paylink.links.create_or_find_async(
             staff.merchant_id, by=staff.user.email, mode=staff.mode, **form.fields
         )
     except (InvalidFieldError, ReferenceReusedError, SlugTakenError) as error:
-        form.errors[form.input_for(error.field)] = error_message(error, words(request))
+        form.errors[form.input_for(error.field)] = error_text(error, words(request))
         return await run_in_threadpool(_form_page, request, staff, form, 422)
-    return RedirectResponse(f"/dashboard/links/{details.id}?notice=created_ok", 303)
+    notice = "created_ok"
+    if asked is not None and created:
+        sender = messenger(request, paylink)
+        sent = await run_in_threadpool(sender.created, details, asked, staff.user.email)
+        if any(result.status == "failed" for result in sent):
+            notice = "created_send_failed"  # each failure is on the link's timeline
+    return RedirectResponse(f"/dashboard/links/{details.id}?notice={notice}", 303)
 
 
 def owned_link(request: Request, staff: Staff, link_id: UUID) -> LinkDetails:
@@ -353,8 +374,7 @@ def _edit_page(
         has_payments=details.uses > 0 or details.flagged_count > 0,
         values=values,
         errors=errors,
-        methods=PAYMENT_METHODS,
-        currencies=sorted(CURRENCY_EXPONENTS),
+        **TERMS_INPUTS,
     )
 
 
@@ -391,7 +411,7 @@ async def edit(request: Request, staff: OwnerFormDep, link_id: UUID) -> Response
         name = form.input_for(error.field)
         if name.startswith("item_"):  # the link's items fix its amount
             name = "amount"
-        form.errors[name if name in EDIT_INPUTS else "form"] = error_message(error, words(request))
+        form.errors[name if name in EDIT_INPUTS else "form"] = error_text(error, words(request))
         status = 409 if isinstance(error, TransitionInvalidError) else 422
         return await run_in_threadpool(
             _edit_page, request, staff, details, form.values, form.errors, status

@@ -14,6 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from api.dashboard.session import Staff, csrf_token
 from api.pages import LANG_COOKIE, language
+from api.routes.payments import payer_of
+from paylink_es.domain.fields import CUSTOMER_PARTS
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale import (
     DASHBOARD_TEXT,
@@ -25,6 +27,7 @@ from paylink_es.locale import (
     status_label,
 )
 from projections.queries.links import amount_due
+from projections.queries.payments import PaymentRow
 from projections.readmodel import from_iso
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -46,6 +49,7 @@ NAV = (
     ("webhooks", "/dashboard/webhooks"),
     ("keys", "/dashboard/keys"),
     ("branding", "/dashboard/branding"),
+    ("messages", "/dashboard/settings/messages"),
     ("audit", "/dashboard/audit"),
 )
 
@@ -80,6 +84,14 @@ def method_label(code: str) -> str:
     return entry[1] if entry else code
 
 
+def payer_lines(row: PaymentRow) -> list[str]:
+    """What the payer entered, a line each: the customer details, then ``key: value`` of
+    each custom field."""
+    customer, custom = payer_of(row)
+    details = [getattr(customer, part) for part in CUSTOMER_PARTS] if customer else []
+    return [text for text in details if text] + [f"{key}: {value}" for key, value in custom.items()]
+
+
 def words(request: Request) -> dict[str, str]:
     """The dashboard's words in the request's language."""
     return DASHBOARD_TEXT[language(request)]
@@ -108,6 +120,7 @@ def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, An
         "amount_due": amount_due,
         "status_label": lambda status: status_label(lang, status),
         "method_label": method_label,
+        "payer_lines": payer_lines,
         "notice": None,
         "stream": None,
         "title": t["app"],

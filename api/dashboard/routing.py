@@ -25,7 +25,7 @@ from api.dashboard.session import (
     SignInRequiredError,
     load_staff,
 )
-from api.problems import status_for
+from api.problems import field_path, status_for
 from paylink_es.domain.errors import DomainError
 from projections.queries.paging import QueryError
 
@@ -47,8 +47,8 @@ def _validation_messages(error: RequestValidationError) -> list[str]:
     """``field: message`` for each parameter the request got wrong."""
     messages = []
     for problem in error.errors():
-        where = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
-        messages.append(f"{'.'.join(where) or 'form'}: {problem.get('msg', 'invalid')}")
+        where = field_path(problem.get("loc", ()), "form")
+        messages.append(f"{where}: {problem.get('msg', 'invalid')}")
     return messages
 
 

@@ -21,6 +21,7 @@ from api.problems import ProblemError
 from api.sandbox import sandbox, simulate
 from api.schemas import COMMON_PROBLEMS, problem_responses
 from paylink_es.application.channel_port import Notification
+from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
 from paylink_es.channels.sandbox import SIGNATURE_HEADER
 from paylink_es.domain.errors import DomainError, NotFoundError
@@ -82,24 +83,35 @@ async def sandbox_callback(request: Request) -> Response:
     )
 
 
-@router.get("/sandbox/ewallet/{payment_id}")
-def ewallet_page(payment_id: UUID, request: Request) -> Response:
-    """The sandbox e-wallet: the payment, in the customer's language, and one button."""
+def _sandbox_payment(
+    request: Request, payment_id: UUID
+) -> tuple[PaymentDetails, LinkDetails] | None:
+    """A test-mode payment of the sandbox channel and its link; None for any other."""
     paylink: Paylink = request.app.state.paylink
     try:
         payment = paylink.payments.get(payment_id)
         link = paylink.links.get(payment.link_id)
     except NotFoundError:
-        return render_message(request, 404, "not_found")
+        return None
     if link.mode != "test" or payment.channel != "sandbox":
+        return None
+    return payment, link
+
+
+@router.get("/sandbox/ewallet/{payment_id}")
+def ewallet_page(payment_id: UUID, request: Request) -> Response:
+    """The sandbox e-wallet: the payment, in the customer's language, and one button."""
+    found = _sandbox_payment(request, payment_id)
+    if found is None:
         return render_message(request, 404, "not_found")
+    payment, link = found
     return render(
         request,
         "ewallet.html",
         payment=payment,
         link=link,
         wallet=payment.instructions.get("wallet", ""),
-        merchant=paylink.merchants.name(link.merchant_id),
+        merchant=request.app.state.paylink.merchants.name(link.merchant_id),
         currency=payment.amount.currency,
         title=link.description,
         test_mode=True,
@@ -112,14 +124,10 @@ def ewallet_approve(
 ) -> Response:
     """Approve in the sandbox wallet, then go back to the merchant's page."""
     del confirm
-    paylink: Paylink = request.app.state.paylink
-    try:
-        payment = paylink.payments.get(payment_id)
-        link = paylink.links.get(payment.link_id)
-    except NotFoundError:
+    found = _sandbox_payment(request, payment_id)
+    if found is None:
         return render_message(request, 404, "not_found")
-    if link.mode != "test" or payment.channel != "sandbox":
-        return render_message(request, 404, "not_found")
+    payment, link = found
     if payment.status == "initiated":  # approving twice pays once
         simulate(request, payment)
     return RedirectResponse(f"/l/{link.code}/p/{payment_id}?lang={language(request)}", 303)

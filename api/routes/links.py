@@ -27,10 +27,13 @@ from api.schemas import (
     LinkEdit,
     LinkList,
     LinkOut,
+    SendResultOut,
     problem_responses,
 )
 from paylink_es.application.details import KeyOwner, LinkDetails
 from paylink_es.application.services import Paylink
+from paylink_es.bootstrap import Services
+from paylink_es.notify import Messenger, NewLinkMessages
 from projections.queries import links as link_queries
 from projections.queries.links import LinkRow
 from projections.queries.paging import QueryError
@@ -74,6 +77,8 @@ def details_row(details: LinkDetails) -> dict[str, Any]:
         "failure_url": details.failure_url,
         "metadata": details.metadata,
         "inactive_message": details.inactive_message,
+        "customer_fields": details.customer_fields,
+        "custom_fields": [vars(definition) for definition in details.custom_fields],
         "allow_partial": details.allow_partial,
         "partial_min": details.partial_min,
         "partial_expiry": details.partial_expiry,
@@ -108,6 +113,9 @@ def link_out(row: dict[str, Any], base: str) -> LinkOut:
         success_url=row["success_url"],
         failure_url=row["failure_url"],
         metadata=row["metadata"],
+        # Rows of the links view made before links asked payers anything have neither.
+        customer_fields=row.get("customer_fields") or {},
+        custom_fields=row.get("custom_fields") or [],
         counts=Counts(
             sent=row["sent_count"],
             opened=row["opened_count"],
@@ -148,6 +156,12 @@ async def create_link(
     """Create a link; the same ``reference_id`` with the same body returns the first link
     (200 instead of 201), with another body it is a 409 ``reference-id-reused`` naming it.
 
+    ``notify`` sends the new link at once to each address given (e-mail, WhatsApp, SMS),
+    each send recorded on its timeline; the answer's ``notifications`` say how each went,
+    and a send that fails leaves the link created. An address that is not one is a 422
+    naming it (``notify.whatsapp``), and nothing is stored. ``reminders`` remind the
+    customer the link was sent to before it expires.
+
     The amount is required: ``amount`` (or ``line_items``), or ``amount_min`` (and optionally
     ``amount_max``) for an amount the payer chooses. A fixed ``amount`` may be paid in parts
     (a down payment first): ``allow_partial`` with ``partial_min``, the least first part;
@@ -164,7 +178,12 @@ async def create_link(
     """
     # Not PaylinkDep: a plain function dependency runs in the thread pool, a hop per request.
     paylink: Paylink = request.app.state.paylink
-    if idempotency_key is None:
+    messages = None
+    if body.notify is not None or body.reminders is not None:
+        notify = body.notify.model_dump(exclude={"language"}) if body.notify else None
+        language = body.notify.language if body.notify else "id"
+        messages = NewLinkMessages.check(notify, body.reminders, language)
+    elif idempotency_key is None:
         # No thread of the pool waits while the group commit writes.
         status, content = await open_link(paylink, owner, body, public_url(request))
         return Response(content, status_code=status, media_type="application/json")
@@ -174,13 +193,28 @@ async def create_link(
         details, created = paylink.links.create_or_find(
             owner.merchant_id, by=str(owner.key_id), mode=owner.mode, **fields
         )
-        return (201 if created else 200), link_out(details_row(details), public_url(request))
+        results = None
+        # A request run again (its first run died) finds its link sent: not twice.
+        if messages is not None and created and details.sent_count == 0:
+            results = messenger(request, paylink).created(details, messages, str(owner.key_id))
+            details = paylink.links.get(details.id)
+        out = link_out(details_row(details), public_url(request))
+        if results is not None:
+            out.notifications = [SendResultOut.model_validate(vars(r)) for r in results]
+        return (201 if created else 200), out
 
     return await run_in_threadpool(run_idempotent, request, owner, body, execute)
 
 
+def messenger(request: Request, paylink: Paylink) -> Messenger:
+    """A messenger on the notifiers this app's services were built with."""
+    services: Services = request.app.state.services
+    return Messenger(paylink, services.notifications, public_url(request))
+
+
 def _link_fields(body: LinkCreate) -> dict[str, Any]:
-    fields = body.model_dump(exclude_unset=True)
+    """The fields of the link itself (not where it goes, nor its reminders)."""
+    fields = body.model_dump(exclude_unset=True, exclude={"notify", "reminders"})
     if fields.get("expires_at") is not None:
         fields["expires_at"] = body.expires_at
     return fields

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from api.channel_registry import ChannelUnavailableError, offered_methods
 from api.channel_registry import start_payment as start_channel_payment
@@ -39,12 +41,14 @@ from api.pages import (
 from api.sandbox import simulate
 from paylink_es.application.details import LinkDetails, PaymentDetails
 from paylink_es.application.services import Paylink
-from paylink_es.domain.errors import DomainError, NotFoundError
+from paylink_es.domain.errors import AnswerInvalidError, DomainError, NotFoundError
+from paylink_es.domain.fields import ANSWER_LENGTH, REQUIRED
 from paylink_es.domain.link import PAYABLE_STATUSES
 from paylink_es.domain.methods import method_family
 from paylink_es.domain.redirects import SUCCESS, Outcome, outcome, redirect_url
 from paylink_es.locale import (
     PAGE_TEXT,
+    Language,
     format_link_amount,
     format_money,
     method_name,
@@ -81,6 +85,58 @@ def _groups(request: Request, details: LinkDetails) -> list[tuple[str, list[tupl
     ]
 
 
+@dataclass(frozen=True)
+class Question:
+    """A field the page asks the payer: a customer detail or one of the link's own."""
+
+    name: str  # the input's name, as the domain names the field: customer.phone
+    label: str
+    kind: str  # name, email, phone, address; text, number, dropdown
+    required: bool
+    limit: int
+    options: tuple[str, ...] = ()
+
+
+def questions(details: LinkDetails, lang: Language) -> list[Question]:
+    """What the link's page asks, in its order: the customer details, then its own fields."""
+    t = PAGE_TEXT[lang]
+    asked = [
+        Question(
+            f"customer.{part}", t[f"customer_{part}"], part, rule == REQUIRED, ANSWER_LENGTH[part]
+        )
+        for part, rule in details.customer_fields.items()
+    ]
+    asked.extend(
+        Question(
+            f"custom_fields.{field.key}",
+            field.label_in(lang),
+            field.type,
+            field.required,
+            field.limit,
+            tuple(field.options),
+        )
+        for field in details.custom_fields
+    )
+    return asked
+
+
+def _answers(form: FormData, details: LinkDetails) -> tuple[dict[str, object], dict[str, object]]:
+    """What the payer entered for the customer details and the custom fields the link asks
+    (nothing else of the form is read)."""
+    customer: dict[str, object] = {
+        part: form.get(f"customer.{part}") for part in details.customer_fields
+    }
+    custom: dict[str, object] = {
+        field.key: form.get(f"custom_fields.{field.key}") for field in details.custom_fields
+    }
+    return customer, custom
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form (parsed once: the route's own form fields read the same)."""
+    return await request.form()
+
+
 def _link_page(
     request: Request,
     code: str,
@@ -90,6 +146,8 @@ def _link_page(
     error: str | None = None,
     offered: str | None = None,
     chosen: str | None = None,
+    typed: dict[str, str] | None = None,
+    invalid: str | None = None,
 ) -> Response:
     now = _paylink(request).now()
     left, seconds = "", 0
@@ -116,6 +174,9 @@ def _link_page(
         title=details.description,
         currency=details.currency,
         test_mode=details.mode == "test",
+        questions=questions(details, language(request)),
+        typed=typed or {},
+        invalid=invalid,
     )
 
 
@@ -133,9 +194,16 @@ def _form_error(
     """What went wrong with the form, in the page's language."""
     lang = language(request)
     t = PAGE_TEXT[lang]
+    if isinstance(error, AnswerInvalidError):
+        label = next(
+            (asked.label for asked in questions(details, lang) if asked.name == error.field),
+            error.field or "",
+        )
+        words = t.get(f"answer_{error.kind}", t["answer_text"])
+        return words.format(field=label, **error.params)
     least = _part_min(details)
-    asked = details.amount is None or least is not None  # the customer typed an amount
-    if error.type == "amount-invalid" and asked and offered and not offered.isdigit():
+    typed = details.amount is None or least is not None  # the customer typed an amount
+    if error.type == "amount-invalid" and typed and offered and not offered.isdigit():
         return t["amount_unreadable"]
     if least is not None and details.amount_due is not None:
         if error.type == "amount-invalid":
@@ -189,13 +257,8 @@ def _closed(request: Request, details: LinkDetails, merchant: str) -> Response |
 def _receipt_of_this_visitor(request: Request, details: LinkDetails) -> str | None:
     """The receipt of the payment this browser made on the link, if it was paid."""
     payment_id = remembered_payment(request, details.code)
-    if payment_id is None:
-        return None
-    try:
-        payment = _paylink(request).payments.get(payment_id)
-    except NotFoundError:
-        return None
-    if payment.link_id != details.id:
+    payment = None if payment_id is None else _payment_of(request, details, payment_id)
+    if payment is None:
         return None
     done = _outcome(details, payment)
     if done is None or done.result != SUCCESS:
@@ -263,11 +326,13 @@ def open_link(code: str, request: Request) -> Response:
 def pay(
     code: str,
     request: Request,
+    form: Annotated[FormData, Depends(_form)],
     csrf: Annotated[str, Form()] = "",
     method: Annotated[str, Form()] = "",
     amount: Annotated[str, Form()] = "",
 ) -> Response:
-    """Start a payment by the chosen method; tampered forms get a 4xx page, nothing stored."""
+    """Start a payment by the chosen method, with the details and fields the link asks;
+    tampered forms and bad answers get a 4xx page saying what is wrong, nothing stored."""
     found = _link(request, code)
     if found is None:
         return render_message(request, 404, "not_found")
@@ -279,10 +344,18 @@ def pay(
         return closed
     # "25.000" as Indonesians write it (or "25,000", "Rp 25.000") is read as 25000.
     offered: str | None = read_amount(amount, details.currency) or None
+    customer, custom = _answers(form, details)
     try:
         # The channel is chosen per payment: sandbox in test mode, Winpay in live mode.
         payment_id = start_channel_payment(
-            request.app.state, _paylink(request), details, method, offered, merchant
+            request.app.state,
+            _paylink(request),
+            details,
+            method,
+            offered,
+            merchant,
+            customer=customer,
+            custom_fields=custom,
         )
     except ChannelUnavailableError:
         return render_message(request, 503, "bad_request", merchant, "unavailable")
@@ -298,6 +371,12 @@ def pay(
             error=message,
             offered=amount.strip() or None,  # as typed, to correct
             chosen=method if method in details.methods else None,
+            typed={
+                asked.name: value
+                for asked in questions(details, language(request))
+                if isinstance(value := form.get(asked.name), str)
+            },
+            invalid=error.field if isinstance(error, AnswerInvalidError) else None,
         )
     started = RedirectResponse(f"/l/{code}/p/{payment_id}?lang={language(request)}", 303)
     remember_payment(request, started, code, payment_id)
@@ -308,15 +387,19 @@ def _payment(
     request: Request, code: str, payment_id: UUID
 ) -> tuple[LinkDetails, str, PaymentDetails] | None:
     found = _link(request, code)
-    if found is None:
+    payment = None if found is None else _payment_of(request, found[0], payment_id)
+    if found is None or payment is None:
         return None
+    return found[0], found[1], payment
+
+
+def _payment_of(request: Request, link: LinkDetails, payment_id: UUID) -> PaymentDetails | None:
+    """The payment if it is one of ``link``'s; None for an unknown one or another link's."""
     try:
         payment = _paylink(request).payments.get(payment_id)
     except NotFoundError:
         return None
-    if payment.link_id != found[0].id:
-        return None
-    return found[0], found[1], payment
+    return payment if payment.link_id == link.id else None
 
 
 def _context(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Query
 
 from api.auth import Owner
@@ -15,6 +16,7 @@ from api.schemas import (
     COMMON_PROBLEMS,
     BalanceOut,
     Balances,
+    CustomerOut,
     PaymentList,
     PaymentOut,
     instant_of,
@@ -28,8 +30,26 @@ router = APIRouter(tags=["payments"], responses=COMMON_PROBLEMS)
 PAYMENT_STATUSES = ("initiated", "paid", "verified", "rejected", "settled")
 
 
+def payer_of(row: PaymentRow) -> tuple[CustomerOut | None, dict[str, str]]:
+    """What the payer entered on the page: customer details (None: none) and custom field
+    values by key, from a row of the payments view."""
+    parts = (
+        row["customer_name"],
+        row["customer_email"],
+        row["customer_phone"],
+        row["customer_address"],
+    )
+    customer = None
+    if any(part is not None for part in parts):
+        name, email, phone, address = parts
+        customer = CustomerOut(name=name, email=email, phone=phone, address=address)
+    custom: dict[str, str] = orjson.loads(row["custom_fields"]) if row["custom_fields"] else {}
+    return customer, custom
+
+
 def payment_out(row: PaymentRow) -> PaymentOut:
     """The API's view of a row of the payments view."""
+    customer, custom = payer_of(row)
     return PaymentOut(
         id=row["payment_id"],
         link_id=row["link_id"],
@@ -49,6 +69,8 @@ def payment_out(row: PaymentRow) -> PaymentOut:
         rejection=row["rejection"],
         paid_at=instant_of(row["paid_at"]),
         created_at=instant_of(row["created_at"]),
+        customer=customer,
+        custom_fields=custom,
     )
 
 

@@ -49,6 +49,12 @@ class PaymentRow(TypedDict):
     paid_at: str | None
     created_at: str
     updated_at: str
+    # What the payer entered on the page; custom_fields is JSON (key -> value) or None.
+    customer_name: str | None
+    customer_email: str | None
+    customer_phone: str | None
+    customer_address: str | None
+    custom_fields: str | None
 
 
 class SettledPaymentRow(TypedDict):
@@ -104,12 +110,22 @@ def list_payments(
 
 
 def all_payments(
-    models: ReadModels, merchant_id: UUID, mode: str, status: str | None = None
+    models: ReadModels,
+    merchant_id: UUID,
+    mode: str,
+    status: str | None = None,
+    link_id: UUID | None = None,
 ) -> Iterator[list[PaymentRow]]:
-    """Every payment, newest first, a keyset page at a time."""
+    """Every payment (of one link if given), newest first, a keyset page at a time."""
     return every_page(
         lambda cursor: list_payments(
-            models, merchant_id, mode, status=status, limit=EXPORT_PAGE, cursor=cursor
+            models,
+            merchant_id,
+            mode,
+            link_id=link_id,
+            status=status,
+            limit=EXPORT_PAGE,
+            cursor=cursor,
         )
     )
 

@@ -145,11 +145,32 @@ class Settings(BaseSettings):
     sms_gateway_token: SecretStr | None = Field(
         default=None, description="Bearer token of the SMS gateway; never logged"
     )
-    whatsapp_api_url: str | None = Field(
-        default=None, description="WhatsApp Cloud API-style messages URL (…/<phone-id>/messages)"
+    whatsapp_api_url: str = Field(
+        default="https://graph.facebook.com/v21.0",
+        description="The WhatsApp Cloud API's base URL (messages go to"
+        " <url>/<phone number id>/messages)",
+    )
+    whatsapp_phone_number_id: str | None = Field(
+        default=None,
+        description="The WhatsApp business phone number's id; setting it turns WhatsApp on",
     )
     whatsapp_token: SecretStr | None = Field(
         default=None, description="Bearer token of the WhatsApp API; never logged"
+    )
+    whatsapp_template_payment_request: str = Field(
+        default="paylink_payment_request",
+        description="Approved template of a payment request: {{1}} merchant, {{2}} amount,"
+        " {{3}} link URL, {{4}} expiry (WIB)",
+    )
+    whatsapp_template_reminder: str = Field(
+        default="paylink_payment_reminder",
+        description="Approved template of a reminder before expiry: {{1}} merchant,"
+        " {{2}} amount, {{3}} link URL, {{4}} expiry (WIB)",
+    )
+    whatsapp_template_receipt: str = Field(
+        default="paylink_payment_receipt",
+        description="Approved template of a receipt: {{1}} merchant, {{2}} amount paid,"
+        " {{3}} when (WIB), {{4}} receipt URL",
     )
     notify_timeout_s: float = Field(default=10.0, gt=0)
     notify_retries: int = Field(default=3, ge=1)
@@ -188,6 +209,16 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         description="How often links past their expiry get their Expired event; 0: never",
+    )
+    messages_every_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often reminders, receipts and alerts that are due are sent; 0: never",
+    )
+    message_max_age_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A receipt or alert whose cause is older than this is not sent any more",
     )
     # -- many nodes on one PostgreSQL: one leader per background worker ------------------
     node_id: str | None = Field(

@@ -43,7 +43,14 @@ from psycopg.rows import dict_row
 
 from paylink_es.bootstrap import open_paylink
 from paylink_es.settings import Settings
-from paylink_es.store.leases import EXPIRY, PROJECTIONS, SETTLEMENT, WEBHOOKS, leadership
+from paylink_es.store.leases import (
+    EXPIRY,
+    MESSAGES,
+    PROJECTIONS,
+    SETTLEMENT,
+    WEBHOOKS,
+    leadership,
+)
 from tests.support.app import free_port
 from tests.support.leases import lock_holders
 from tests.support.read_models import (
@@ -60,7 +67,7 @@ from tests.support.webhooks import Deliveries, webhook_receiver
 
 pytestmark = pytest.mark.postgres
 
-RUNNING = (PROJECTIONS, WEBHOOKS, SETTLEMENT, EXPIRY)  # the workers these nodes run
+RUNNING = (PROJECTIONS, WEBHOOKS, SETTLEMENT, EXPIRY, MESSAGES)  # the workers these nodes run
 TAKEOVER_S = 5.0
 WAIT_S = 60.0  # a bound for what takes a moment; only the takeover's time is asserted
 CLIENT_TIMEOUT_S = 30.0

@@ -15,8 +15,9 @@ from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.errors import ReferenceReusedError
+from paylink_es.domain.fields import Customer
 from paylink_es.domain.money import Money
-from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.domain.terms import LineItem
 from paylink_es.settings import Settings
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 from uuid import UUID
 
@@ -121,3 +122,61 @@ def assert_named_beside(response: Reply, field: str, message: str) -> None:
 def is_test_client(client: Http) -> bool:
     """Whether the client is the in-process TestClient."""
     return isinstance(client, TestClient)
+
+
+class _Inputs(HTMLParser):
+    """What a browser would submit from a page's forms: inputs' values, checked boxes and
+    radios, selected options (else the first), textareas' text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, Any] = {}
+        self._select: str | None = None
+        self._first: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        given = {key: value or "" for key, value in attrs}
+        name = given.get("name")
+        if tag == "input" and name:
+            if given.get("type") in ("checkbox", "radio"):
+                if "checked" in given:
+                    self._add(name, given.get("value", "on"), many=given["type"] == "checkbox")
+            elif given.get("type") != "hidden":
+                self.values[name] = given.get("value", "")
+        elif tag == "select" and name:
+            self._select, self._first = name, None
+        elif tag == "option" and self._select is not None:
+            value = given.get("value", "")
+            if self._first is None:
+                self._first = value
+                self.values[self._select] = value
+            if "selected" in given:
+                self.values[self._select] = value
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.values[self._textarea] += data
+
+    def _add(self, name: str, value: str, *, many: bool) -> None:
+        if many:
+            self.values.setdefault(name, []).append(value)
+        else:
+            self.values[name] = value
+
+
+def form_inputs(html: str) -> dict[str, Any]:
+    """The values a browser would submit from the forms of ``html`` (checkboxes as lists),
+    the CSRF token left out (``post`` adds it)."""
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.values

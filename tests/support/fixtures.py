@@ -2,7 +2,8 @@
 
 ``merchant_key`` and ``winpay_key`` are the SNAP key pairs (unit and integration channel
 tests). ``backend_settings`` (a one-connection pool for the test's own app) and ``views``
-serve the read-model tests (integration and e2e).
+serve the read-model tests (integration and e2e). ``cloud_api`` is the WhatsApp Cloud API
+counterpart, on the test's clock.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paylink_es.bootstrap import ensure_postgres_schema
+from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
+from tests.support.whatsapp_counterpart import CloudApi, CloudApiServer
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,13 @@ def views(backend_settings: Settings) -> Iterator[ReadModels]:
         yield models
     finally:
         models.close()
+
+
+@pytest.fixture
+def cloud_api(clock: FakeClock) -> Iterator[CloudApiServer]:
+    """The WhatsApp Cloud API counterpart on 127.0.0.1, on the test's clock."""
+    server = CloudApiServer(CloudApi(clock=clock)).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -35,7 +35,8 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """A ``ThreadingHTTPServer`` for ``handler`` on 127.0.0.1 (a free port), in a thread.
+    """A ``ThreadingHTTPServer`` for ``handler`` on 127.0.0.1 (a free port unless ``port``
+    says which), in a thread.
 
     A short ``poll_interval_s`` makes stopping quick (after every test).
     """
@@ -46,8 +47,9 @@ class LoopbackServer:
         *,
         server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
         poll_interval_s: float = 0.05,
+        port: int = 0,
     ) -> None:
-        self.server = server_class(("127.0.0.1", 0), handler)
+        self.server = server_class(("127.0.0.1", port), handler)
         self.thread = threading.Thread(
             target=self.server.serve_forever,
             kwargs={"poll_interval": poll_interval_s},

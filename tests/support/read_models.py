@@ -344,6 +344,13 @@ CHEAPER_PLAN: dict[str, Any] = {
 }
 
 
+def payee(app: Paylink, name: str, bank: str = "BCA", account: str = "1234567890") -> UUID:
+    """A new merchant with a bank account in its own name: one that payouts can reach."""
+    merchant = app.merchants.register(name)
+    app.merchants.set_bank_account(merchant, bank, account, name)
+    return merchant
+
+
 def recorded(
     app: Paylink,
     clock: FakeClock,

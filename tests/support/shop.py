@@ -78,6 +78,23 @@ OPEN_LINK: dict[str, Any] = {
     "usage_limit": None,
 }
 ALL_METHODS = ["va_mandiri", "qris", "ewallet_dana", "card", "retail_alfamart"]
+# School fees: the page asks the payer's name and phone (email optional), the student's
+# number, class and (optionally) how many siblings.
+SCHOOL_LINK: dict[str, Any] = {
+    "amount": 350000,
+    "currency": "IDR",
+    "description": "SPP Januari 2027",
+    "methods": ["qris", "va_bca"],
+    "usage_limit": None,
+    "customer_fields": {"name": "required", "email": "optional", "phone": "required"},
+    "custom_fields": [
+        {"key": "student_id", "type": "text", "label": {"id": "NIS", "en": "Student ID"},
+         "required": True},
+        {"key": "class", "type": "dropdown", "label": {"id": "Kelas", "en": "Class"},
+         "required": True, "options": ["7A", "7B", "8A"]},
+        {"key": "siblings", "type": "number", "label": {"id": "Jumlah saudara"}},
+    ],
+}  # fmt: skip
 
 
 def require(condition: object, message: str) -> None:
@@ -149,11 +166,13 @@ class Shop:
         amount: str | None = None,
         client: Http | None = None,
         lang: str = "id",
+        answers: dict[str, str] | None = None,
     ) -> UUID:
-        """Open the page, submit the method form, follow to the instructions; the payment."""
+        """Open the page, submit the method form (with ``answers`` to the fields the link
+        asks: ``{"customer.phone": "0812…"}``), follow to the instructions; the payment."""
         http = client or self.client
         page = self.open(code, http, lang=lang)
-        form = {"csrf": csrf_of(page.text), "method": method}
+        form = {"csrf": csrf_of(page.text), "method": method, **(answers or {})}
         if amount is not None:
             form["amount"] = amount
         response = http.post(
@@ -164,6 +183,14 @@ class Shop:
         assert match is not None, response.headers["location"]
         assert match["code"] == code
         return UUID(match["payment"])
+
+    def chosen(
+        self, method: str, terms: dict[str, Any] | None = None, **overrides: Any
+    ) -> tuple[LinkDetails, UUID]:
+        """A new link (as :meth:`link` makes it) and the payment its page starts when the
+        customer chooses ``method``."""
+        link = self.link(terms, **overrides)
+        return link, self.choose(link.code, method)
 
     def payment_page(self, code: str, payment_id: UUID, client: Http | None = None) -> Reply:
         """GET the instructions (or receipt) page of a payment."""

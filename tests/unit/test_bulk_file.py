@@ -242,3 +242,19 @@ def test_the_template_is_a_file_of_one_good_row() -> None:
     assert only.error is None
     assert only.channels == ("email",)
     assert only.fields["customer"]["email"] == "budi@example.com"
+
+
+def test_a_line_that_asks_to_notify_or_remind_is_refused_naming_the_field() -> None:
+    text = (
+        '{"reference_id": "R-1", "description": "Kaos", "amount": 1000,'
+        ' "notify": {"email": "budi@example.com"}}\n'
+        '{"reference_id": "R-2", "description": "Kaos", "amount": 1000, "reminders": ["1h"]}\n'
+    )
+
+    notify, remind = rows_of(text, "ndjson")
+
+    assert notify.error is not None
+    assert (notify.error.field, notify.reference_id) == ("notify", "R-1")
+    assert "send_email, send_whatsapp and send_sms columns" in notify.error.message
+    assert remind.error is not None
+    assert remind.error.field == "reminders"

@@ -17,8 +17,9 @@ from eventsourcing.persistence import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paylink_es.domain.fields import FIELD_TYPES, LABEL_LANGUAGES, Customer, CustomField
 from paylink_es.domain.money import Money
-from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.domain.terms import LineItem
 from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
 
 
@@ -45,7 +46,15 @@ values = st.recursive(
     | st.decimals(allow_nan=False, allow_infinity=False)
     | st.builds(Money, st.integers(0, 10**15), st.sampled_from(["IDR", "USD"]))
     | st.builds(LineItem, text, st.integers(1, 99), st.integers(0, 10**9))
-    | st.builds(Customer, text, st.none() | text, st.none() | text),
+    | st.builds(Customer, text, st.none() | text, st.none() | text, st.none() | text)
+    | st.builds(
+        CustomField,
+        text,
+        st.sampled_from(FIELD_TYPES),
+        st.dictionaries(st.sampled_from(LABEL_LANGUAGES), text, min_size=1),
+        st.booleans(),
+        st.lists(text, max_size=3),
+    ),
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(st.sampled_from(["_type_", "_data_", "a", "b", ""]) | text, children)

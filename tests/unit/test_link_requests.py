@@ -25,8 +25,9 @@ from paylink_es.domain.errors import (
     TextInvalidError,
     UsageLimitInvalidError,
 )
+from paylink_es.domain.fields import Customer
 from paylink_es.domain.methods import DEFAULT_METHODS
-from paylink_es.domain.terms import Customer, LineItem, LinkTerms
+from paylink_es.domain.terms import LineItem, LinkTerms
 from tests.support.examples import scaled
 from tests.unit.conftest import Refused
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
+from paylink_es.domain.fields import Customer, CustomField
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.money import Money
 from paylink_es.domain.payment import Payment
-from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.domain.terms import LineItem
 
 T = TypeVar("T")
 
@@ -19,7 +20,7 @@ T = TypeVar("T")
 def snapshot(cls: type[T], source: object, **given: object) -> T:
     """The dataclass ``cls`` of plain values read off ``source``: each field the source's
     attribute of the same name, unless ``given`` (a copy, a call, another name)."""
-    names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
+    names = [each.name for each in fields(cls)]  # type: ignore[arg-type]
     unknown = set(given) - set(names)
     if unknown:
         raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
@@ -73,6 +74,9 @@ class LinkDetails:
     created_at: datetime
     version: int
     inactive_message: str | None = None  # what an inactive link's page says instead
+    # What the page asks payers: customer details (part -> required/optional), own fields.
+    customer_fields: dict[str, str] = field(default_factory=dict)
+    custom_fields: list[CustomField] = field(default_factory=list)
     # Paid in parts: the least first part, the policy at expiry, what counts toward the
     # amount so far (0 for a link paid whole) and what is left (None for a link paid whole).
     allow_partial: bool = False
@@ -99,6 +103,8 @@ class LinkDetails:
             methods=list(link.methods),
             line_items=list(link.line_items),
             metadata=dict(link.metadata),
+            customer_fields=dict(getattr(link, "customer_fields", {})),
+            custom_fields=list(getattr(link, "custom_fields", [])),
             flagged_count=len(link.flagged_payments),
             created_at=link.created_on,
             amount_due=link.left_to_pay(),
@@ -132,6 +138,8 @@ class PaymentDetails(Snapshot):
     refundable: Money | None = None
     surcharge: Money | None = None
     withdrawn: str | None = None
+    customer: Customer | None = None  # what the payer entered on the page
+    custom_fields: dict[str, str] = field(default_factory=dict)
 
     derived: ClassVar[Mapping[str, Callable[[Payment], object]]] = {
         "instructions": lambda payment: dict(payment.instructions),
@@ -139,6 +147,8 @@ class PaymentDetails(Snapshot):
         "refundable": lambda payment: payment.refundable(),
         "surcharge": lambda payment: getattr(payment, "surcharge", None),
         "withdrawn": lambda payment: getattr(payment, "withdrawn", None),
+        "customer": lambda payment: getattr(payment, "customer", None),
+        "custom_fields": lambda payment: dict(getattr(payment, "custom_fields", {})),
     }
 
 

@@ -29,6 +29,7 @@ from paylink_es.domain.link import (
     LinkCodeIndex,
     PaymentLink,
     link_id_for_reference,
+    term_fields,
     terms_of,
 )
 from paylink_es.domain.merchant import random_base62
@@ -186,8 +187,10 @@ class LinkService:
         return self._same_reference(link_id, offered, link)
 
     def _offered(self, merchant_id: UUID, terms: LinkTerms, *, named: bool) -> LinkTerms:
-        """``terms`` as a link offers them: the methods that take it (each one ``named``
-        must), and the merchant's expiry policy for a link paid in parts that names none."""
+        """``terms`` (checked by ``link_terms``) as the link offers them: the methods that
+        can take them (each method a merchant ``named`` must take the link, else
+        ``method-unavailable``; the others that cannot are left out), and the merchant's
+        expiry policy for a link paid in parts that names none."""
         plan = self.merchants.fee_plan(merchant_id)
         methods = accepted_methods(
             terms.methods, offer_of(terms), plan, named=named, minimums=self.minimums
@@ -233,12 +236,27 @@ class LinkService:
             index = self.app.get(LinkCodeIndex, LinkCodeIndex.create_id(code.lower()), "link")
         return index.link_id
 
-    def send(self, link_id: UUID, channel: str, recipient: str) -> None:
-        """Record that the link went out by ``channel`` to ``recipient`` (stored masked)."""
+    def send(
+        self,
+        link_id: UUID,
+        channel: str,
+        recipient: str,
+        *,
+        language: str | None = None,
+        reminders: Sequence[int] | None = None,
+    ) -> None:
+        """Record that the link went out by ``channel`` to ``recipient`` in ``language``
+        (shown masked; kept for reminders and receipts). A link without reminders of its
+        own takes ``reminders`` (the merchant's default)."""
         channel_name = require_text(channel, "channel", max_length=32)
         to = require_text(recipient, "recipient", max_length=254)
         self.app.update(
-            PaymentLink, link_id, "link", lambda link: link.send(channel_name, to, self.app.now())
+            PaymentLink,
+            link_id,
+            "link",
+            lambda link: link.send(
+                channel_name, to, self.app.now(), language=language, reminders=reminders
+            ),
         )
 
     def record_send_failure(self, link_id: UUID, channel: str, recipient: str, reason: str) -> None:
@@ -313,9 +331,7 @@ class LinkService:
     def _edited_terms(self, link: PaymentLink, changes: dict[str, Any], now: datetime) -> LinkTerms:
         """The link's terms with ``changes`` merged in, validated as on create."""
         current = terms_of(link)
-        raw: dict[str, Any] = {
-            name: getattr(current, name) for name in LinkTerms.__dataclass_fields__
-        }
+        raw = term_fields(current)
         if any(name in changes for name in AMOUNTS):
             raw.update(dict.fromkeys(AMOUNTS))
         if changes.get("allow_partial") is False:  # paid whole again: no partial terms
@@ -336,9 +352,9 @@ class LinkService:
     def _duplicate_command(self, link_id: UUID, by: str) -> Callable[[], LinkDetails]:
         original = self.app.get(PaymentLink, link_id, "link")
         terms = terms_of(original)
-        fields: dict[str, Any] = {
-            name: getattr(terms, name)
-            for name in LinkTerms.__dataclass_fields__
+        fields = {
+            name: value
+            for name, value in term_fields(terms).items()
             if name not in ("reference_id", "slug", "expires_at")
         }
         if terms.expires_at is not None:

@@ -6,7 +6,7 @@ Notifications from the channels reach these commands through one pipeline,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from paylink_es.domain.acceptance import check_amount_for
 from paylink_es.domain.aggregate import stable_id
 from paylink_es.domain.errors import AmountInvalidError, InvalidFieldError
 from paylink_es.domain.fees import FeePlan, amount_with_fee_on_customer, fee_at_verification
+from paylink_es.domain.fields import check_answers
 from paylink_es.domain.link import PaymentLink
 from paylink_es.domain.merchant import Merchant
 from paylink_es.domain.methods import check_method
@@ -43,12 +44,17 @@ class PaymentService:
         instruct: Callable[[UUID, Money], dict[str, str]] | None = None,
         expires_at: datetime | None = None,
         payment_id: UUID | None = None,
+        customer: Mapping[str, object] | None = None,
+        custom_fields: Mapping[str, object] | None = None,
     ) -> UUID:
         """Begin a payment attempt on a link by one method; returns the payment id.
 
         ``instruct(payment_id, amount_due)`` lets a channel write the instructions (a VA
         number, QRIS content) once the amount is known. ``payment_id`` fixes the id, for
-        a channel that must be told it before the attempt is recorded.
+        a channel that must be told it before the attempt is recorded. ``customer`` (name,
+        email, phone, address) and ``custom_fields`` (key -> value) are what the payer
+        entered, checked against what the link asks (``check_answers``) and kept on the
+        payment's ``Initiated`` event; a bad answer stores nothing.
         """
         app = self.app
         code = check_method(method)
@@ -59,6 +65,7 @@ class PaymentService:
             link = app.get(PaymentLink, link_id, "link")
             link.check_payable(code, app.now())
             base = link.amount_due(amount)
+            payer, answers = check_answers(link, customer, custom_fields)
             plan = app.get(Merchant, link.merchant_id, "merchant").fee_plan()
             check_amount_for(code, base, plan, self.minimums)
             due = amount_with_fee_on_customer(plan, code, base)
@@ -78,6 +85,8 @@ class PaymentService:
                 instructions=instructions_now,
                 expires_at=expires_at or link.payable_until(),
                 surcharge=due - base if due != base else None,
+                customer=payer,
+                custom_fields=answers,
             )
             app.save(payment)
             return payment.id
@@ -121,6 +130,8 @@ class PaymentService:
                     amount=payment.amount,
                     instructions=payment.instructions,
                     expires_at=payment.expires_at,
+                    customer=payment.customer,
+                    custom_fields=payment.custom_fields,
                 )
             link = app.get(PaymentLink, payment.link_id, "link")
             payment.receive(ref, amount, paid_at, received_at=app.now())

@@ -1,7 +1,7 @@
 """The application services of every context, side by side on one event store.
 
 Each context has its own service (merchants, links, payments, money, webhooks,
-Idempotency-Key requests, dashboard users); they share one :class:`PaylinkApp` (the
+Idempotency-Key requests, dashboard users, messages); they share one :class:`PaylinkApp` (the
 store and the way commands run) and never each other's aggregates. Every service hands
 out ``*Details`` snapshots, never an aggregate.
 """
@@ -17,6 +17,7 @@ from eventsourcing.utils import EnvType
 from paylink_es.application.app import AppOptions, PaylinkApp
 from paylink_es.application.links import LinkService
 from paylink_es.application.merchants import MerchantService
+from paylink_es.application.messages import MessageService
 from paylink_es.application.money import MoneyService
 from paylink_es.application.payments import PaymentService
 from paylink_es.application.requests import RequestService
@@ -41,6 +42,7 @@ class Paylink(Closing):
     webhooks: WebhookService
     requests: RequestService
     users: UserService
+    messages: MessageService
 
     @classmethod
     def on(
@@ -65,6 +67,7 @@ class Paylink(Closing):
             webhooks=WebhookService(app, webhook_resolver),
             requests=RequestService(app),
             users=UserService(app, merchants),
+            messages=MessageService(app),
         )
 
     @classmethod

@@ -8,14 +8,13 @@ payment or message.
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from pydantic import SecretStr
 
 from paylink_es.application.channel_port import ChannelPort
 from paylink_es.channels.sandbox import SandboxChannel
@@ -29,11 +28,14 @@ from paylink_es.domain.clock import Clock, system_clock
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.notify.channels import OUTBOX_FILE, Notifications
 from paylink_es.notify.outbox import DevOutbox
-from paylink_es.notify.port import DeliveryPolicy, Notifier
-from paylink_es.notify.providers import JsonProvider, SmsSender, WhatsAppSender
+from paylink_es.notify.port import MESSAGE_KINDS, DeliveryPolicy, MessageKind, Notifier
+from paylink_es.notify.providers import SmsSender, WhatsAppSender
 from paylink_es.notify.smtp import EmailSender
 from paylink_es.settings import PUBLIC_SANDBOX_SECRET, Settings
 from paylink_es.signing import installation_secret
+
+# Meta's template names: lower-case letters, digits and underscores.
+TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 
 
 def sandbox_secret(settings: Settings) -> str:
@@ -172,17 +174,57 @@ def notifications_from_settings(
             policy=policy,
             ssl_context=ssl_context,
         )
+    sms: Notifier | None = fallback
+    if settings.sms_gateway_url:
+        sms = SmsSender(
+            url=settings.sms_gateway_url, token=settings.sms_gateway_token, policy=policy
+        )
+    whatsapp: Notifier | None = fallback
+    phone_number_id = whatsapp_phone_number_id(settings)
+    if phone_number_id is not None:
+        whatsapp = WhatsAppSender(
+            url=WhatsAppSender.messages_url(settings.whatsapp_api_url, phone_number_id),
+            token=settings.whatsapp_token,
+            policy=policy,
+            templates=whatsapp_templates(settings),
+        )
+    return Notifications(email=email, sms=sms, whatsapp=whatsapp)
 
-    def json_provider(
-        kind: type[JsonProvider], url: str | None, token: SecretStr | None
-    ) -> Notifier | None:
-        """The HTTP provider of ``kind`` at ``url``; without a URL, the fallback."""
-        if not url:
-            return fallback
-        return kind(url=url, token=token, policy=policy)
 
-    return Notifications(
-        email=email,
-        sms=json_provider(SmsSender, settings.sms_gateway_url, settings.sms_gateway_token),
-        whatsapp=json_provider(WhatsAppSender, settings.whatsapp_api_url, settings.whatsapp_token),
-    )
+def whatsapp_phone_number_id(settings: Settings) -> str | None:
+    """The WhatsApp business number's id when WhatsApp is configured (checked), else None.
+
+    The Cloud API wants a token with every message; ``whatsapp_api_url`` is its base URL
+    (a URL that already ends in ``/messages`` names no phone number id of its own).
+    """
+    number = (settings.whatsapp_phone_number_id or "").strip()
+    if settings.whatsapp_api_url.rstrip("/").endswith("/messages"):
+        raise InvalidFieldError(
+            "whatsapp_api_url",
+            "is the Cloud API's base URL (e.g. https://graph.facebook.com/v21.0); give the"
+            " phone number id in PAYLINK_WHATSAPP_PHONE_NUMBER_ID",
+        )
+    if not number:
+        return None
+    if not number.isdigit():
+        raise InvalidFieldError("whatsapp_phone_number_id", "must be the number's id: digits")
+    token = settings.whatsapp_token
+    if token is None or not token.get_secret_value():
+        raise InvalidFieldError(
+            "whatsapp_token", "is required when PAYLINK_WHATSAPP_PHONE_NUMBER_ID is set"
+        )
+    return number
+
+
+def whatsapp_templates(settings: Settings) -> dict[MessageKind, str]:
+    """The approved template of each message kind, each name checked as Meta names them."""
+    names: dict[MessageKind, str] = {}
+    for kind in MESSAGE_KINDS:
+        setting = f"whatsapp_template_{kind}"
+        name = str(getattr(settings, setting)).strip()
+        if not TEMPLATE_NAME.fullmatch(name):
+            raise InvalidFieldError(
+                setting, "must be a template name: lower-case letters, digits and _ (1-512)"
+            )
+        names[kind] = name
+    return names

@@ -42,14 +42,17 @@ class AmountInvalidError(InvalidFieldError):
 
 
 class PartialTermsInvalidError(InvalidFieldError):
-    """Terms a link paid in parts cannot have; ``reason`` says which rule, in a stable word
-    a surface can put in its own language."""
+    """Terms a link paid in parts cannot have; its ``kind`` (``partial_…``) says which rule."""
 
     type = "partial-terms-invalid"
 
-    def __init__(self, field: str, message: str, reason: str) -> None:
-        super().__init__(field, message)
-        self.reason = reason
+
+class AnswerInvalidError(InvalidFieldError):
+    """What a payer entered on a link's page (a customer detail, a custom field) is missing
+    or not what the field takes; its ``kind`` says which (``required``, ``too_long``,
+    ``control``, ``not_text``, ``email``, ``phone``, ``number``, ``option``)."""
+
+    type = "answer-invalid"
 
 
 class CurrencyUnsupportedError(InvalidFieldError):

@@ -3,6 +3,7 @@ paid (whole, or in parts), expired, cancelled, completed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -19,8 +20,10 @@ from paylink_es.domain.errors import (
     PaymentMethodUnknownError,
     TransitionInvalidError,
 )
+from paylink_es.domain.fields import Customer, CustomField
 from paylink_es.domain.money import Money, parse_minor_units
-from paylink_es.domain.terms import KEEP_OPEN, Customer, LineItem, LinkTerms
+from paylink_es.domain.reminders import due_reminder
+from paylink_es.domain.terms import KEEP_OPEN, LineItem, LinkTerms
 
 # Why money that arrived was not simply counted; each is recorded, never dropped.
 PAID_AFTER_EXPIRY = "paid_after_expiry"
@@ -60,6 +63,8 @@ INACTIVE = "inactive"
 PARTIALLY_PAID = "partially_paid"
 OPEN_STATUSES = (ACTIVE, INACTIVE, PARTIALLY_PAID)
 PAYABLE_STATUSES = (ACTIVE, PARTIALLY_PAID)
+# The channels a receipt goes by (a number given for SMS may not be on WhatsApp).
+RECEIPT_CHANNELS = ("email", "whatsapp")
 
 # What an edit may change, and which of those say what a payment paid for.
 EDITABLE: tuple[str, ...] = (
@@ -71,11 +76,15 @@ EDITABLE: tuple[str, ...] = (
     "methods",
     "expires_at",
     "customer",
+    "customer_fields",
+    "custom_fields",
     "allow_partial",
     "partial_min",
     "partial_expiry",
 )
 PAID_FOR = frozenset({"currency", "amount", "amount_min", "amount_max", "allow_partial"})
+# What the page asks payers: once a payment answered it, the questions stay as they were.
+ASKED = frozenset({"customer_fields", "custom_fields"})
 PARTIAL_TERMS = ("allow_partial", "partial_min", "partial_expiry")
 
 
@@ -150,9 +159,14 @@ def mask_recipient(recipient: str) -> str:
     return f"{recipient[:4]}***{recipient[-3:]}" if len(recipient) > 7 else "***"
 
 
+def term_fields(source: LinkTerms | PaymentLink) -> dict[str, Any]:
+    """Every term of ``source`` by name, as the ``Created`` and ``Edited`` events carry them."""
+    return {name: getattr(source, name) for name in LinkTerms.__dataclass_fields__}
+
+
 def terms_of(link: PaymentLink) -> LinkTerms:
     """The terms a link was created on (to tell a repeated request from a different one)."""
-    return LinkTerms(**{name: getattr(link, name) for name in LinkTerms.__dataclass_fields__})
+    return LinkTerms(**term_fields(link))
 
 
 class PaymentLink(PaylinkAggregate):
@@ -182,6 +196,9 @@ class PaymentLink(PaylinkAggregate):
         slug: str | None = None,  # links created before slugs have none
         by: str | None = None,  # who created it (links created before say nobody)
         duplicate_of: UUID | None = None,  # the link this one was duplicated from
+        # What the page asks payers (links created before ask nothing).
+        customer_fields: dict[str, str] | None = None,
+        custom_fields: list[CustomField] | None = None,
         # Paid in parts (links stored before links could be paid in parts carry none).
         allow_partial: bool = False,
         partial_min: int | None = None,
@@ -205,6 +222,8 @@ class PaymentLink(PaylinkAggregate):
         self.success_url = success_url
         self.failure_url = failure_url
         self.metadata = metadata
+        self.customer_fields = dict(customer_fields or {})
+        self.custom_fields = list(custom_fields or [])
         self.allow_partial = allow_partial
         self.partial_min = partial_min
         self.partial_expiry = partial_expiry
@@ -216,6 +235,13 @@ class PaymentLink(PaylinkAggregate):
         self.accepted_payments: list[UUID] = []
         self.flagged_payments: list[UUID] = []
         self.inactive_message: str | None = None
+        # Messages to the customer: where the link was sent (channel -> address and
+        # language), its reminders before expiry (None: none decided yet) and those sent
+        # or passed over, and the payments whose receipt went out.
+        self.contacts: dict[str, tuple[str, str]] = {}
+        self.reminders: list[int] | None = None
+        self.reminders_done: list[int] = []
+        self.receipts: list[UUID] = []
         # A link paid in parts: what counts toward its amount, in all and per payment.
         self.amount_paid = 0
         self.parts: dict[UUID, int] = {}
@@ -232,9 +258,7 @@ class PaymentLink(PaylinkAggregate):
         duplicate_of: UUID | None = None,
     ) -> PaymentLink:
         """Open a new link on validated terms."""
-        fields: dict[str, Any] = {
-            name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__
-        }
+        fields = term_fields(terms)
         if by is not None:
             fields["by"] = by
         if duplicate_of is not None:
@@ -307,16 +331,41 @@ class PaymentLink(PaylinkAggregate):
 
     # -- commands ------------------------------------------------------------------
 
-    def send(self, channel: str, recipient: str, now: datetime) -> None:
-        """Record that the link was sent; a closed or expired link is not sent."""
+    def send(
+        self,
+        channel: str,
+        recipient: str,
+        now: datetime,
+        *,
+        language: str | None = None,
+        reminders: Sequence[int] | None = None,
+    ) -> None:
+        """Record that the link was sent; a closed or expired link is not sent.
+
+        The event keeps the recipient masked (what the timeline and the feed show) and,
+        for reminders and receipts, the address and the language it went in. A link
+        without reminders of its own takes ``reminders`` (the merchant's default).
+        """
         status = self.status_at(now)
         if status not in PAYABLE_STATUSES:
             raise LinkClosedError(f"link is {status}; it cannot be sent", field="link")
-        self._sent(channel=channel, recipient=mask_recipient(recipient))
+        self._sent(
+            channel=channel, recipient=mask_recipient(recipient), to=recipient, language=language
+        )
+        if reminders is not None and self.reminders is None:
+            self.schedule_reminders(reminders, by=None)
 
     @event("Sent")
-    def _sent(self, channel: str, recipient: str) -> None:
+    def _sent(
+        self,
+        channel: str,
+        recipient: str,
+        to: str | None = None,  # links sent before reminders kept the masked recipient only
+        language: str | None = None,
+    ) -> None:
         self.sent_count += 1
+        if to is not None:
+            self.contacts[channel] = (to, language or "id")
 
     def record_send_failure(self, channel: str, recipient: str, reason: str) -> None:
         """Record an attempt to send the link that failed; the recipient is stored masked."""
@@ -374,11 +423,14 @@ class PaymentLink(PaylinkAggregate):
         changed = [name for name in EDITABLE if getattr(terms, name) != getattr(current, name)]
         if self.has_payments:
             for name in changed:
-                if name in PAID_FOR:
+                if name in PAID_FOR or name in ASKED:
+                    what = (
+                        "what they paid for" if name in PAID_FOR else "what their payers answered"
+                    )
                     raise LinkHasPaymentsError(
-                        f"{name}: the link has payments, and its {name} is what they paid "
-                        "for; it cannot change (description, expiry, methods, customer, "
-                        "partial_min and partial_expiry can). Duplicate the link for new terms",
+                        f"{name}: the link has payments, and its {name} is {what}; it "
+                        "cannot change (description, expiry, methods, customer, partial_min "
+                        "and partial_expiry can). Duplicate the link for new terms",
                         field=name,
                     )
         return changed
@@ -394,7 +446,7 @@ class PaymentLink(PaylinkAggregate):
                 changed=changed,
                 previous={name: getattr(self, name) for name in changed},
                 by=by,
-                **{name: getattr(terms, name) for name in LinkTerms.__dataclass_fields__},
+                **term_fields(terms),
             )
         return changed
 
@@ -420,6 +472,8 @@ class PaymentLink(PaylinkAggregate):
         metadata: dict[str, str],
         mode: str,
         slug: str | None,
+        customer_fields: dict[str, str] | None = None,  # edits stored before asked nothing
+        custom_fields: list[CustomField] | None = None,
         allow_partial: bool = False,
         partial_min: int | None = None,
         partial_expiry: str | None = None,
@@ -441,6 +495,8 @@ class PaymentLink(PaylinkAggregate):
         self.metadata = metadata
         self.mode = mode
         self.slug = slug
+        self.customer_fields = dict(customer_fields or {})
+        self.custom_fields = list(custom_fields or [])
         self.allow_partial = allow_partial
         self.partial_min = partial_min
         self.partial_expiry = partial_expiry
@@ -587,6 +643,89 @@ class PaymentLink(PaylinkAggregate):
     def flag_payment(self, payment_id: UUID, amount: Money, anomaly: str) -> None:
         """Note on the link's timeline that money arrived that did not count as a use."""
         self.flagged_payments.append(payment_id)
+
+    # -- messages to the customer: reminders and receipts ---------------------------
+
+    def schedule_reminders(self, reminders: Sequence[int], by: str | None) -> None:
+        """Remind the customer this long (seconds) before the expiry (checked by the
+        caller: ``reminders.check_reminders``); ``by`` None: the merchant's default."""
+        schedule = sorted(set(reminders), reverse=True)
+        if schedule != self.reminders:
+            self._reminders_scheduled(reminders=schedule, by=by)
+
+    @event("RemindersScheduled")
+    def _reminders_scheduled(self, reminders: list[int], by: str | None) -> None:
+        self.reminders = list(reminders)
+
+    def remind(self, now: datetime) -> int | None:
+        """Record the reminder due at ``now`` (and those passed over), returning how long
+        before the expiry it is; None when none is due. None is due unless the link is
+        active, took no payment, was sent to someone, and one of its reminders has come."""
+        if self.status_at(now) != ACTIVE or self.has_payments or not self.contacts:
+            return None
+        due = due_reminder(
+            self.reminders or [], self.reminders_done, self.expires_at, self.created_on, now
+        )
+        if due is None:
+            return None
+        self._reminded(before_s=due[0], passed=due[1])
+        return due[0]
+
+    @event("Reminded")
+    def _reminded(self, before_s: int, passed: list[int]) -> None:
+        self.reminders_done.extend([before_s, *passed])
+
+    def receipt(self, payment_id: UUID) -> bool:
+        """Record that the receipt of a payment counted on this link is due now; False
+        (nothing recorded) for another payment, or one whose receipt was recorded."""
+        if payment_id not in self.accepted_payments or payment_id in self.receipts:
+            return False
+        self._receipted(payment_id=payment_id)
+        return True
+
+    @event("Receipted")
+    def _receipted(self, payment_id: UUID) -> None:
+        self.receipts.append(payment_id)
+
+    def receipt_contacts(self) -> list[tuple[str, str, str]]:
+        """(channel, address, language) a receipt goes to: the e-mail and WhatsApp the
+        link was sent to, else the customer's e-mail and phone (WhatsApp)."""
+        sent = [
+            (channel, to, language)
+            for channel, (to, language) in sorted(self.contacts.items())
+            if channel in RECEIPT_CHANNELS
+        ]
+        if sent or self.customer is None:
+            return sent
+        found = []
+        if self.customer.email:
+            found.append(("email", self.customer.email, "id"))
+        if self.customer.phone:
+            found.append(("whatsapp", self.customer.phone, "id"))
+        return found
+
+    def record_message(
+        self, kind: str, about: str, channel: str, recipient: str, reason: str | None
+    ) -> None:
+        """Record how a reminder or receipt (``kind``) went by ``channel``: sent, or
+        failed for ``reason``. ``about`` says which (a reminder's time, a payment's id)."""
+        masked = mask_recipient(recipient)
+        if reason is None:
+            self._message_sent(kind=kind, about=about, channel=channel, recipient=masked)
+        else:
+            self._message_failed(
+                kind=kind, about=about, channel=channel, recipient=masked, reason=reason
+            )
+
+    @event("MessageSent")
+    def _message_sent(self, kind: str, about: str, channel: str, recipient: str) -> None:
+        """On the timeline; nothing changes on the link."""
+
+    @event("MessageFailed")
+    def _message_failed(
+        self, kind: str, about: str, channel: str, recipient: str, reason: str
+    ) -> None:
+        """On the timeline; nothing changes on the link."""
 
 
 class LinkCodeIndex(PaylinkAggregate):

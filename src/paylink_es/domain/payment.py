@@ -11,6 +11,7 @@ from eventsourcing.domain import event
 from paylink_es.domain.aggregate import PaylinkAggregate, stable_id
 from paylink_es.domain.errors import PaymentStateError, RefundExceedsPaymentError
 from paylink_es.domain.fees import FEE_KEPT, FEE_RETURNED, check_refund_fee, fee_share_returned
+from paylink_es.domain.fields import Customer
 from paylink_es.domain.link import DECISION_DISPOSITION, DEFAULT_DECISIONS, NEEDS_REVIEW, REFUND_DUE
 from paylink_es.domain.money import Money
 
@@ -41,6 +42,9 @@ class Payment(PaylinkAggregate):
         instructions: dict[str, str],
         expires_at: datetime | None,
         surcharge: Money | None = None,
+        # What the payer entered on the page (payments started before entered nothing).
+        customer: Customer | None = None,
+        custom_fields: dict[str, str] | None = None,
     ) -> None:
         self.merchant_id = merchant_id
         self.mode = mode
@@ -52,6 +56,8 @@ class Payment(PaylinkAggregate):
         self.expires_at = expires_at
         # The part of ``amount`` that is the fee passed on to the payer (plan: payer_pays).
         self.surcharge = surcharge
+        self.customer = customer
+        self.custom_fields = dict(custom_fields or {})
         self.status = INITIATED
         self.channel_ref: str | None = None
         self.received: Money | None = None

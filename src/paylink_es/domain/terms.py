@@ -13,17 +13,21 @@ from paylink_es.domain.errors import (
     PartialTermsInvalidError,
     UsageLimitInvalidError,
 )
+from paylink_es.domain.fields import (
+    Customer,
+    CustomField,
+    check_custom_fields,
+    check_customer,
+    check_customer_fields,
+)
 from paylink_es.domain.methods import check_methods
 from paylink_es.domain.money import MAX_MINOR_UNITS, check_currency, parse_minor_units
 from paylink_es.domain.validation import (
-    check_email,
     check_expiry,
     check_metadata,
     check_reference,
     check_slug,
-    check_text,
     check_url,
-    normalise_phone,
     require_text,
 )
 
@@ -52,15 +56,6 @@ class LineItem:
 
 
 @dataclass(frozen=True)
-class Customer:
-    """Who the merchant expects to pay; every part optional."""
-
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-
-
-@dataclass(frozen=True)
 class LinkTerms:
     """Validated terms of a new link; construct it with :func:`link_terms`."""
 
@@ -85,6 +80,10 @@ class LinkTerms:
     allow_partial: bool = False
     partial_min: int | None = None
     partial_expiry: str | None = None
+    # What the page asks the payer: customer details (part -> required/optional) and the
+    # merchant's own fields.
+    customer_fields: dict[str, str] = field(default_factory=dict)
+    custom_fields: list[CustomField] = field(default_factory=list)
 
     @property
     def is_open_amount(self) -> bool:
@@ -124,24 +123,6 @@ def _line_items(value: object) -> list[LineItem]:
             )
         )
     return items
-
-
-def _customer(value: object) -> Customer | None:
-    if value is None:
-        return None
-    if isinstance(value, Customer):
-        value = {"name": value.name, "email": value.email, "phone": value.phone}
-    if not isinstance(value, dict):
-        raise InvalidFieldError("customer", "must be an object with name, email, phone")
-    unknown = set(value) - {"name", "email", "phone"}
-    if unknown:
-        raise InvalidFieldError("customer", f"unknown fields: {', '.join(sorted(unknown))}")
-    customer = Customer(
-        name=check_text(value.get("name"), "customer.name", max_length=200, required=False),
-        email=check_email(value.get("email"), "customer.email"),
-        phone=normalise_phone(value.get("phone"), "customer.phone"),
-    )
-    return None if customer == Customer() else customer
 
 
 def _usage_limit(value: object) -> int | None:
@@ -217,16 +198,19 @@ def _partial(
         for name, value in (("partial_min", least), ("partial_expiry", policy)):
             if value is not None:
                 raise PartialTermsInvalidError(
-                    name, "is only for a link paid in parts: set allow_partial to true", "whole"
+                    name,
+                    "is only for a link paid in parts: set allow_partial to true",
+                    kind="partial_whole",
                 )
         return False, None, None
     refusal = _partial_refusal(amount, items, usage_limit, least)
     if refusal is not None:
-        raise PartialTermsInvalidError(*refusal)
+        field, message, kind = refusal
+        raise PartialTermsInvalidError(field, message, kind=kind)
     first = parse_minor_units(least, "partial_min")
     if amount is not None and first > amount:
         raise PartialTermsInvalidError(
-            "partial_min", f"{first} is more than the amount {amount}", "above_amount"
+            "partial_min", f"{first} is more than the amount {amount}", kind="partial_above"
         )
     return True, first, policy
 
@@ -234,32 +218,32 @@ def _partial(
 def _partial_refusal(
     amount: int | None, items: list[LineItem], usage_limit: int | None, least: object
 ) -> tuple[str, str, str] | None:
-    """Why terms cannot be paid in parts: (field, message, reason), or None."""
+    """Why terms cannot be paid in parts: (field, message, kind), or None."""
     if amount is None:
         return (
             "allow_partial",
             "partial payments pay a fixed amount in parts; this link lets the payer choose "
             "the amount (amount_min/amount_max): give a fixed amount",
-            "open_amount",
+            "partial_open_amount",
         )
     if items:
         return (
             "allow_partial",
             "line items are paid for whole; a link paid in parts takes a fixed amount "
             "without line_items",
-            "line_items",
+            "partial_line_items",
         )
     if usage_limit != 1:
         return (
             "usage_limit",
             "a link paid in parts is one use, complete when paid in full: usage_limit must be 1",
-            "usage_limit",
+            "partial_usage_limit",
         )
     if least is None:
         return (
             "partial_min",
             "is required with allow_partial: the least the first payment may be",
-            "min_required",
+            "partial_min_required",
         )
     return None
 
@@ -299,7 +283,7 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
         expires_at=check_expiry(raw.get("expires_at"), now),
         usage_limit=usage_limit,
         line_items=items,
-        customer=_customer(raw.get("customer")),
+        customer=check_customer(raw.get("customer")),
         success_url=check_url(raw.get("success_url"), "success_url"),
         failure_url=check_url(raw.get("failure_url"), "failure_url"),
         metadata=check_metadata(raw.get("metadata")),
@@ -308,4 +292,6 @@ def link_terms(now: datetime, **raw: Any) -> LinkTerms:
         allow_partial=allow_partial,
         partial_min=partial_min,
         partial_expiry=partial_expiry,
+        customer_fields=check_customer_fields(raw.get("customer_fields")),
+        custom_fields=check_custom_fields(raw.get("custom_fields")),
     )

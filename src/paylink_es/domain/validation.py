@@ -33,7 +33,7 @@ def check_text(
             raise TextInvalidError(field, "is required", kind="required")
         return None
     if not isinstance(value, str):
-        raise TextInvalidError(field, f"must be text, got {type(value).__name__}")
+        raise TextInvalidError(field, f"must be text, got {type(value).__name__}", kind="not_text")
     text = value.strip()
     if multiline:  # browsers submit textarea line breaks as CRLF
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -63,7 +63,7 @@ def require_text(value: object, field: str, *, max_length: int, multiline: bool 
     """Like :func:`check_text` for a field that must be present."""
     text = check_text(value, field, max_length=max_length, multiline=multiline)
     if text is None:
-        raise TextInvalidError(field, "is required")
+        raise TextInvalidError(field, "is required", kind="required")
     return text
 
 
@@ -133,14 +133,16 @@ def optional_text(
 def check_email(text: str, field: str) -> str:
     """A plausible e-mail address (lower-cased domain), or None when absent."""
     if not _EMAIL.fullmatch(text):
-        raise InvalidFieldError(field, f"{text!r} is not an e-mail address")
+        raise InvalidFieldError(field, f"{text!r} is not an e-mail address", kind="email")
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
 @optional_text(max_length=32)
 def normalise_phone(text: str, field: str) -> str:
-    """Normalise a phone number to E.164; Indonesian ``08…`` becomes ``+628…``."""
+    """Normalise a phone number to E.164: Indonesian ``08…``, ``628…`` and ``+62 0 8…`` (the
+    trunk 0 kept after the country code) become ``+628…``; spaces, dashes, dots and
+    brackets go; ``00`` is the international prefix."""
     digits = re.sub(r"[\s().-]", "", text)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -148,10 +150,12 @@ def normalise_phone(text: str, field: str) -> str:
         digits = "+62" + digits[1:]
     elif digits.startswith("62"):
         digits = "+" + digits
+    if digits.startswith("+620"):
+        digits = "+62" + digits[4:]
     if not re.fullmatch(r"\+[1-9][0-9]{7,14}", digits):
-        raise InvalidFieldError(field, f"{text!r} is not a phone number")
-    if digits.startswith("+62") and not re.fullmatch(r"\+62[0-9]{8,13}", digits):
-        raise InvalidFieldError(field, f"{text!r} is not an Indonesian phone number")
+        raise InvalidFieldError(field, f"{text!r} is not a phone number", kind="phone")
+    if digits.startswith("+62") and not re.fullmatch(r"\+62[1-9][0-9]{7,12}", digits):
+        raise InvalidFieldError(field, f"{text!r} is not an Indonesian phone number", kind="phone")
     return digits
 
 

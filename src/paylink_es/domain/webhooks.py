@@ -63,8 +63,9 @@ EVENT_DATA: Final[dict[str, str]] = {
     "it copies) when known",
     "link.updated": "payment_link: changed (the names of the fields the edit changed), by, "
     "previous (those fields before), and the terms after it: description, currency, "
-    "amount, amount_min, amount_max, methods, expires_at, customer, allow_partial, "
-    "partial_min, partial_expiry",
+    "amount, amount_min, amount_max, methods, expires_at, customer, customer_fields (the "
+    "customer details the page asks for), custom_fields (the link's own fields), "
+    "allow_partial, partial_min, partial_expiry",
     "link.deactivated": "payment_link: message (what the page shows payers instead of the "
     "methods; absent when none was given), by",
     "link.reactivated": "payment_link: by (the link takes payments again); status "
@@ -80,7 +81,9 @@ EVENT_DATA: Final[dict[str, str]] = {
     "link.part_refunded": "payment_link: payment_id, refund_id, amount (how much less counts "
     "toward the link), currency, amount_paid, amount_due, status (a completed link is "
     "partially_paid again; active once nothing is paid)",
-    "payment.initiated": "payment: link_id, method, channel, amount",
+    "payment.initiated": "payment: link_id, method, channel, amount, customer (the details "
+    "the payer entered on the page: name, email, phone in E.164, address; null when none "
+    "were asked), custom_fields (the payer's answers to the link's custom fields, by key)",
     "payment.paid": "payment: amount, channel_ref, paid_at (money reported, not yet verified)",
     "payment.flagged": "payment: anomaly, disposition (needs_review or refund_due)",
     "payment.review_decided": "payment: decision (accept or refund), disposition, moved, note",

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import open_paylink
-from paylink_es.bootstrap.adapters import build_channels
+from paylink_es.bootstrap.adapters import build_channels, notifications_from_settings
 from paylink_es.channels.registry import close_all
 from paylink_es.domain.errors import InvalidFieldError
 from paylink_es.domain.fees import FeePlan
@@ -90,12 +90,15 @@ def opened(
 
 def run(settings: Settings) -> int:
     """Run the background workers until interrupted (a process of its own): the read
-    models, webhook delivery, the settlement and expiry schedulers, and the channel poller
-    when a remote channel is configured; each while this node leads it (PostgreSQL)."""
+    models, webhook delivery, the settlement, expiry and message schedulers, and the
+    channel poller when a remote channel is configured; each while this node leads it
+    (PostgreSQL)."""
     channels = build_channels(settings)
     paylink = open_paylink(settings)
     models = ReadModels(settings)
-    background = Background(settings, paylink, models, channels)
+    background = Background(
+        settings, paylink, models, channels, notifications=notifications_from_settings(settings)
+    )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())

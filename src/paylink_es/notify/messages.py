@@ -1,4 +1,10 @@
-"""What a link's messages say: e-mail (text and HTML), SMS, WhatsApp and the share payload."""
+"""What a link's messages say: e-mail (text and HTML), SMS, WhatsApp and the share payload.
+
+The same frame says each kind of message about a link (:data:`MessageKind`): the payment
+request, the reminder before its expiry and the receipt of a payment. A kind's own words
+are the catalogue's keys with its prefix (``reminder_subject`` for ``subject``); the
+others are the payment request's.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from urllib.parse import quote
 from paylink_es.application.details import LinkDetails
 from paylink_es.domain.branding import NO_BRAND, Brand
 from paylink_es.locale import MESSAGE_TEXT, Language, format_instant, format_link_amount
-from paylink_es.notify.port import Channel, Message
+from paylink_es.notify.port import Channel, Message, MessageKind, Template
 
 HTML = """<!DOCTYPE html>
 <html lang="{lang}">
@@ -64,6 +70,7 @@ class LinkContent:
     expires: str | None
     brand: Brand = NO_BRAND
     logo_url: str | None = None
+    kind: MessageKind = "payment_request"
 
     @classmethod
     def of(
@@ -73,12 +80,14 @@ class LinkContent:
         base_url: str,
         language: Language,
         brand: Brand = NO_BRAND,
+        kind: MessageKind = "payment_request",
     ) -> LinkContent:
-        """The content of ``link``'s messages from ``merchant`` (the name customers see)
-        in its ``brand``; its short URL and logo hang off ``base_url``."""
+        """The ``kind`` of message about ``link`` from ``merchant`` (the name customers
+        see) in its ``brand``; its short URL and logo hang off ``base_url``."""
         url = f"{base_url.rstrip('/')}/l/{link.path}"
         logo = brand.logo
         return cls(
+            kind=kind,
             language=language,
             merchant=merchant,
             description=link.description,
@@ -97,9 +106,27 @@ class LinkContent:
             logo_url=None if logo is None else f"{base_url.rstrip('/')}{logo.path}",
         )
 
+    @property
+    def words(self) -> dict[str, str]:
+        """The catalogue of this kind of message in its language."""
+        texts = MESSAGE_TEXT[self.language]
+        if self.kind == "payment_request":
+            return texts
+        prefix = f"{self.kind}_"
+        own = {key[len(prefix) :]: text for key, text in texts.items() if key.startswith(prefix)}
+        return {**texts, **own}
+
+    def template(self) -> Template:
+        """The WhatsApp template of this kind of message: merchant, amount, URL and the
+        instant in WIB (the expiry, or the words for none; a receipt's: when it was paid)."""
+        when = self.expires or self.words["no_expiry"]
+        return Template(
+            self.kind, self.language, (one_line(self.merchant, 100), self.amount, self.url, when)
+        )
+
     def text(self, key: str, *, description_limit: int = 200) -> str:
         """The template ``key`` filled in (descriptions on one line, cut at the limit)."""
-        texts = MESSAGE_TEXT[self.language]
+        texts = self.words
         expiry = texts["whatsapp_expiry"].format(expires=self.expires) if self.expires else ""
         return texts[key].format(
             merchant=one_line(self.merchant, 100),
@@ -113,7 +140,7 @@ class LinkContent:
 
 def email_text(content: LinkContent) -> str:
     """The plain-text part of the e-mail."""
-    texts = MESSAGE_TEXT[content.language]
+    texts = content.words
     details = [
         f"{texts['for']}: {content.description}".replace("\n", "\n  "),
         f"{texts['amount']}: {content.amount}",
@@ -133,7 +160,7 @@ def email_text(content: LinkContent) -> str:
 
 def email_html(content: LinkContent) -> str:
     """The HTML part of the e-mail: every value escaped."""
-    texts = MESSAGE_TEXT[content.language]
+    texts = content.words
     expiry_row = ""
     if content.expires:
         expiry_row = HTML_EXPIRY_ROW.format(
@@ -169,7 +196,7 @@ def email_html(content: LinkContent) -> str:
 
 
 def compose(channel: Channel, to: str, content: LinkContent) -> Message:
-    """The message that sends the link to ``to`` by ``channel``."""
+    """The message of ``content``'s kind to ``to`` by ``channel``."""
     if channel == "email":
         return Message(
             channel,
@@ -180,7 +207,7 @@ def compose(channel: Channel, to: str, content: LinkContent) -> Message:
         )
     if channel == "sms":  # one SMS where the description allows: keep it short
         return Message(channel, to, content.text("sms", description_limit=60))
-    return Message(channel, to, content.text("whatsapp"))
+    return Message(channel, to, content.text("whatsapp"), template=content.template())
 
 
 @dataclass(frozen=True)

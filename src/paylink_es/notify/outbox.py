@@ -26,7 +26,7 @@ class DevOutbox:
 
     def deliver(self, message: Message) -> Delivery:
         """Append the message to the outbox file (one JSON object a line) and log it."""
-        record = {
+        record: dict[str, object] = {
             "at": self.clock().isoformat(),
             "channel": message.channel,
             "to": message.to,
@@ -34,6 +34,12 @@ class DevOutbox:
             "text": message.text,
             "html": message.html,
         }
+        if message.template is not None:
+            record["template"] = {
+                "kind": message.template.kind,
+                "language": message.template.language,
+                "parameters": list(message.template.parameters),
+            }
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

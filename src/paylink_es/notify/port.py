@@ -18,15 +18,43 @@ CHANNELS: tuple[Channel, ...] = ("email", "sms", "whatsapp")
 REASON_LIMIT = 300
 
 
+def channel_named(name: str) -> Channel:
+    """The channel of this name (as events keep it); raises for another name."""
+    for channel in CHANNELS:
+        if channel == name:
+            return channel
+    raise ValueError(f"{name!r} is not a channel; one of {', '.join(CHANNELS)}")
+
+
+# What a message is about; a WhatsApp message of each kind goes as its own template.
+MessageKind = Literal["payment_request", "reminder", "receipt"]
+MESSAGE_KINDS: tuple[MessageKind, ...] = ("payment_request", "reminder", "receipt")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A WhatsApp template message: its kind (the provider knows each kind's approved
+    template by name), the language code, and the body's parameters ``{{1}}``, ``{{2}}``…"""
+
+    kind: MessageKind
+    language: str
+    parameters: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Message:
-    """One message to one recipient (an e-mail address or an E.164 number)."""
+    """One message to one recipient (an e-mail address or an E.164 number).
+
+    ``text`` is the message as a person reads it; a WhatsApp message also carries the
+    ``template`` it goes as (a business may start a conversation with templates only).
+    """
 
     channel: Channel
     to: str
     text: str
     subject: str | None = None
     html: str | None = None
+    template: Template | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,15 @@
-"""SMS and WhatsApp through HTTP providers: a JSON POST with a Bearer token, retried."""
+"""SMS and WhatsApp through HTTP providers: a JSON POST with a Bearer token, retried.
+
+WhatsApp goes through the Cloud API as template messages: a business may start a
+conversation only with a template Meta approved, and may write free-form text only within
+24 hours of the customer's last message to it. The platform never hears the customer's
+messages (it subscribes to no WhatsApp webhook), so it cannot know a window is open: every
+WhatsApp message it sends is a template.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -12,12 +20,16 @@ from paylink_es.notify.port import (
     Delivery,
     DeliveryPolicy,
     Message,
+    MessageKind,
     PermanentDeliveryError,
     TransientDeliveryError,
+    safe_reason,
 )
 
 # Answers worth another try; any other status of 300 or more is final.
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Cloud API error codes that say "later" (rate limits), whatever the HTTP status.
+WHATSAPP_RETRYABLE_CODES = frozenset({4, 80007, 130429, 131056})
 
 
 class JsonProvider:
@@ -42,6 +54,11 @@ class JsonProvider:
         """The provider's id for the message, from its JSON answer (None if absent)."""
         return None
 
+    def refusal(self, answer: Any) -> tuple[str, bool] | None:
+        """What the provider's JSON answer to a refused message says, and whether it is
+        worth another try (None: it says nothing we read)."""
+        return None
+
     def deliver(self, message: Message) -> Delivery:
         """POST the message, retrying timeouts, connection failures, 429 and 5xx."""
         body = self.payload(message)
@@ -54,7 +71,8 @@ class JsonProvider:
     def _post_once(
         self, client: httpx.Client, body: dict[str, Any], headers: dict[str, str]
     ) -> str | None:
-        # Reasons name the provider and the status only: URLs may carry keys.
+        # Reasons name the provider, the status and the error its answer names, never
+        # the URL: it may carry keys.
         try:
             response = client.post(self.url, json=body, headers=headers)
         except httpx.TimeoutException:
@@ -66,14 +84,16 @@ class JsonProvider:
                 f"{self.name}: cannot reach the provider ({type(error).__name__})"
             ) from None
         status = response.status_code
-        if status in RETRYABLE_STATUS:
-            raise TransientDeliveryError(f"{self.name}: HTTP {status}")
-        if status >= 300:
-            raise PermanentDeliveryError(f"{self.name}: HTTP {status}")
         try:
             answer = response.json()
         except ValueError:
-            return None
+            answer = None
+        if status >= 300:
+            said = self.refusal(answer)
+            reason = f"{self.name}: HTTP {status}" + (f": {said[0]}" if said else "")
+            if status in RETRYABLE_STATUS or (said is not None and said[1]):
+                raise TransientDeliveryError(reason)
+            raise PermanentDeliveryError(reason)
         return self.provider_id(answer)
 
 
@@ -95,17 +115,52 @@ class SmsSender(JsonProvider):
 
 
 class WhatsAppSender(JsonProvider):
-    """The WhatsApp Cloud API's text message (``…/<phone-number-id>/messages``)."""
+    """The WhatsApp Cloud API: template messages to ``url`` (:meth:`messages_url`).
+
+    ``templates`` names the approved template of each message kind; a message's template
+    says which kind it is, its language code and its body parameters.
+    """
 
     name = "whatsapp"
 
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: SecretStr | None,
+        policy: DeliveryPolicy,
+        templates: Mapping[MessageKind, str],
+    ) -> None:
+        super().__init__(url=url, token=token, policy=policy)
+        self.templates = dict(templates)
+
+    @staticmethod
+    def messages_url(api_url: str, phone_number_id: str) -> str:
+        """Where the Cloud API takes a business number's messages."""
+        return f"{api_url.rstrip('/')}/{phone_number_id}/messages"
+
     def payload(self, message: Message) -> dict[str, Any]:
-        """The Cloud API wants the number without the plus."""
+        """The Cloud API's template message, to the number without its plus."""
+        template = message.template
+        if template is None:
+            msg = "a WhatsApp message a business starts must be a template"
+            raise ValueError(msg)
         return {
             "messaging_product": "whatsapp",
             "to": message.to.removeprefix("+"),
-            "type": "text",
-            "text": {"body": message.text},
+            "type": "template",
+            "template": {
+                "name": self.templates[template.kind],
+                "language": {"code": template.language},
+                "components": [
+                    {
+                        "type": "body",
+                        "parameters": [
+                            {"type": "text", "text": text} for text in template.parameters
+                        ],
+                    }
+                ],
+            },
         }
 
     def provider_id(self, answer: Any) -> str | None:
@@ -116,3 +171,17 @@ class WhatsAppSender(JsonProvider):
                 found = messages[0].get("id")
                 return str(found) if found is not None else None
         return None
+
+    def refusal(self, answer: Any) -> tuple[str, bool] | None:
+        """The Cloud API's ``error``: its code, message and details (``error 132001:
+        (#132001) Template name does not exist in the translation``); rate limits are
+        worth another try."""
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if not isinstance(error, dict):
+            return None
+        code = error.get("code")
+        said = f"error {code}: {error.get('message', '')}".strip()
+        data = error.get("error_data")
+        if isinstance(data, dict) and data.get("details"):
+            said += f" ({data['details']})"
+        return safe_reason(said), code in WHATSAPP_RETRYABLE_CODES

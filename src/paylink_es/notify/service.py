@@ -57,7 +57,9 @@ class LinkSender:
         """Deliver the link to ``to``; a ``Sent`` event on success, ``SendFailed`` if not.
 
         A closed or expired link is refused before anything is sent or recorded. A
-        failed delivery is recorded and :class:`DeliveryFailedError` raised again.
+        failed delivery is recorded and :class:`DeliveryFailedError` raised again. The
+        ``Sent`` event keeps the address and the language for reminders and receipts, and
+        gives a link without reminders of its own the merchant's default ones.
         """
         recipient = check_recipient(channel, to)
         if link.status not in PAYABLE_STATUSES:  # a link paid in part: a reminder of the rest
@@ -69,5 +71,8 @@ class LinkSender:
         except DeliveryFailedError as error:
             self.paylink.links.record_send_failure(link.id, channel, recipient, error.reason)
             raise
-        self.paylink.links.send(link.id, channel, recipient)
+        reminders = self.paylink.messages.settings(link.merchant_id).reminders
+        self.paylink.links.send(
+            link.id, channel, recipient, language=language, reminders=reminders or None
+        )
         return SendOutcome(channel, mask_recipient(recipient), delivery, share_for(content))

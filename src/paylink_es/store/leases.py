@@ -1,8 +1,8 @@
 """One leader per background worker among the nodes on one PostgreSQL, and its fence.
 
 Every node (``paylink serve``, ``paylink projections run``) is a candidate for each
-background worker it runs: the projections, webhook delivery, the settlement and expiry
-schedulers, the channel poller. On PostgreSQL exactly one node at a time leads each of
+background worker it runs: the projections, webhook delivery, the settlement, expiry and
+message schedulers, the channel poller. On PostgreSQL exactly one node at a time leads each of
 them; the others stay cold:
 
 - **Election** (:class:`Elector`): each node keeps one connection of its own, on which it
@@ -65,7 +65,8 @@ WEBHOOKS = "webhooks"
 SETTLEMENT = "settlement"
 EXPIRY = "expiry"
 CHANNELS = "channel-poller"
-SINGLETONS = (PROJECTIONS, WEBHOOKS, SETTLEMENT, EXPIRY, CHANNELS)
+MESSAGES = "messages"
+SINGLETONS = (PROJECTIONS, WEBHOOKS, SETTLEMENT, EXPIRY, CHANNELS, MESSAGES)
 
 WAKE_S = 0.25  # a cold worker's thread looks at its stop flag this often
 RETRY_AFTER_FAILURE_S = 1.0  # a worker's term that failed outright runs again after this

@@ -9,8 +9,9 @@ from uuid import UUID, SafeUUID
 import orjson
 from eventsourcing.persistence import JSONTranscoder, Transcoding, UUIDAsHex
 
+from paylink_es.domain.fields import Customer, CustomField
 from paylink_es.domain.money import Money
-from paylink_es.domain.terms import Customer, LineItem
+from paylink_es.domain.terms import LineItem
 
 _UNKNOWN = SafeUUID.unknown
 
@@ -81,6 +82,13 @@ class CustomerAsDict(FieldsAsDict):
     name = "customer"
 
 
+class CustomFieldAsDict(FieldsAsDict):
+    """A link's custom field definition as a plain object."""
+
+    type = CustomField
+    name = "custom_field"
+
+
 class _LibraryReads(Exception):
     """State that orjson would read differently from the library: the library reads it."""
 
@@ -144,5 +152,11 @@ class FastJSONTranscoder(JSONTranscoder):
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     """Teach ``transcoder`` every value type the domain puts in events."""
-    for transcoding in (UUIDAsHexFast(), MoneyAsList(), LineItemAsDict(), CustomerAsDict()):
+    for transcoding in (
+        UUIDAsHexFast(),
+        MoneyAsList(),
+        LineItemAsDict(),
+        CustomerAsDict(),
+        CustomFieldAsDict(),
+    ):
         transcoder.register(transcoding)

@@ -25,6 +25,7 @@ from tests.support.read_models import (
     change_view,
     head,
     opened_views,
+    payee,
     paylink,
     positions,
     recorded,
@@ -224,8 +225,7 @@ def test_replay_keeps_microseconds_an_event_just_before_the_instant_counts_one_j
 ) -> None:
     clock.current = datetime(2026, 3, 2, 3, 0, 0, 100_000, tzinfo=UTC)
     with open_paylink(backend_settings, clock=clock) as app:
-        merchant = app.merchants.register("Toko Detik")
-        app.merchants.set_bank_account(merchant, "BCA", "1234567890", "Toko Detik")
+        merchant = payee(app, "Toko Detik")
         _, payment = recorded(app, clock, merchant, "va_bca", 50_000)
         app.payments.verify(payment, fee=Money(500, "IDR"))
         app.money.settle_payment(payment, uuid4(), clock().date())  # all at .100000

@@ -118,6 +118,7 @@ def test_a_csv_file_makes_a_link_per_good_row_and_answers_every_row(api: Api) ->
         "name": "Budi",
         "email": "budi@example.com",
         "phone": "+628123456789",
+        "address": None,
     }
     assert (open_amount["amount_min"], open_amount["amount_max"]) == (10000, 5000000)
     assert open_amount["usage_limit"] is None

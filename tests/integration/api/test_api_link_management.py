@@ -89,7 +89,12 @@ def test_an_edit_changes_the_link_everywhere_and_records_one_event_naming_the_ke
         ["qris", "ewallet_ovo"],
     )
     assert instant(body["expires_at"]) == expiry
-    assert body["customer"] == {"name": "Siti", "email": "siti@example.com", "phone": None}
+    assert body["customer"] == {
+        "name": "Siti",
+        "email": "siti@example.com",
+        "phone": None,
+        "address": None,
+    }
     assert (body["code"], body["reference_id"], body["status"]) == (
         link["code"],
         "INV-EDIT-1",
@@ -113,7 +118,12 @@ def test_an_edit_changes_the_link_everywhere_and_records_one_event_naming_the_ke
     assert last["detail"]["from"]["amount"] == 100000
     assert last["detail"]["to"]["amount"] == 175000
     assert last["detail"]["from"]["expires_at"] is None
-    assert last["detail"]["from"]["customer"] == {"name": "Budi", "email": None, "phone": None}
+    assert last["detail"]["from"]["customer"] == {
+        "name": "Budi",
+        "email": None,
+        "phone": None,
+        "address": None,
+    }
 
     (listed,) = _listed(api, merchant)
     for name in ("description", "amount", "methods", "customer"):
@@ -488,6 +498,8 @@ def test_changes_reach_the_feed_as_public_events_with_who_made_them(api: Api) ->
         "methods": ["qris"],
         "expires_at": None,
         "customer": None,
+        "customer_fields": {},
+        "custom_fields": [],
         "allow_partial": False,
         "partial_min": None,
         "partial_expiry": None,

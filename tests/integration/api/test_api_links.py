@@ -66,6 +66,7 @@ def test_a_link_with_every_field_is_created_with_its_short_url_and_its_terms_ech
         "name": "Budi",
         "email": "budi@example.com",
         "phone": "+628123456789",  # normalised to E.164
+        "address": None,
     }
     assert link["success_url"] == FULL_LINK["success_url"]
     assert link["failure_url"] == FULL_LINK["failure_url"]

@@ -108,8 +108,10 @@ def test_the_openapi_document_and_the_docs_are_served(sqlite_api: Api) -> None:
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 def test_the_docs_pages_load_every_asset_from_this_server(sqlite_api: Api, page: str) -> None:
-    html = sqlite_api.client.get(page).text
+    answered = sqlite_api.client.get(page)
+    html = answered.text
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert answered.headers["content-security-policy"].startswith("default-src 'self';")
 
     assert assets, html
     assert not [url for url in assets if "//" in url], "the docs must not fetch another host"

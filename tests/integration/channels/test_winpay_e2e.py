@@ -540,6 +540,30 @@ def test_names_winpay_refuses_are_cleaned_before_the_va_is_asked_for(
         assert va_of(counterpart, payment_id)["virtualAccountName"] == cleaned, name
 
 
+def test_a_bad_answer_on_a_live_page_asks_winpay_for_nothing_and_stores_nothing(
+    winpay_shop: Shop, counterpart: WinpayCounterpart
+) -> None:
+    shop = winpay_shop
+    link = shop.link(LINK, mode="live", customer_fields={"phone": "required"})
+    page = shop.client.get(f"/l/{link.code}")
+    assert page.status_code == 200, page.text
+    head, asked = shop.head(), len(counterpart.calls)
+    refused = shop.client.post(
+        f"/l/{link.code}/pay",
+        data={"csrf": csrf_of(page.text), "method": "va_bri", "customer.phone": "12345"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 400, refused.text
+    assert "Nomor telepon harus berupa nomor telepon" in refused.text
+    assert (shop.head(), len(counterpart.calls)) == (head, asked)
+
+    payment_id = shop.choose(link.code, "va_bri", answers={"customer.phone": "0812 3456 7890"})
+    assert str(payment_id) in counterpart.vas
+    customer = shop.payment(payment_id).customer
+    assert customer is not None
+    assert customer.phone == "+6281234567890"
+
+
 # -- start-up ----------------------------------------------------------------------------------
 
 

@@ -137,7 +137,7 @@ def test_an_open_amount_and_the_customer_can_be_changed_and_cleared(desk: Desk) 
         ({"amount": "5000", "methods": ["va_bca"]}, "methods", "takes at least"),
         ({"expires_at": "kemarin"}, "expires_at", "bukan tanggal"),
         ({"expires_at": "2025-12-31T10:00"}, "expires_at", "is in the past"),
-        ({"customer_email": "budi@"}, "customer_email", "is not an e-mail address"),
+        ({"customer_email": "budi@"}, "customer_email", "bukan alamat e-mail"),
         (
             {"amount_kind": "open", "amount_min": "9000", "amount_max": "100"},
             "amount_min",

@@ -1,7 +1,8 @@
 """Fixtures for sending links: the app, a real SMTP server and an HTTP provider on loopback.
 
 ``make_send_api`` builds the app on the test's backend (``backend_settings``: SQLite and
-PostgreSQL), ``make_sqlite_send_api`` on SQLite only; keyword arguments override Settings
+PostgreSQL), ``make_sqlite_send_api`` on SQLite only; ``cloud_api`` is the WhatsApp Cloud
+API counterpart (``tests.support.whatsapp_counterpart``); keyword arguments override Settings
 (``smtp_host=…``, ``sms_gateway_url=…``). Projections do not run: what these tests read
 (link counts, stored events) comes from the ledger itself. The builder is
 ``tests.support.app``'s.
@@ -18,10 +19,18 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from paylink_es.bootstrap import open_paylink
+from paylink_es.bootstrap.adapters import notifications_from_settings
 from paylink_es.domain.clock import FakeClock
+from paylink_es.notify import Messenger
 from paylink_es.settings import Settings
-from tests.integration.notify.support import Mailbox, Provider
+from projections.runner import ReadModels
+from tests.integration.notify.support import BASE_URL, Mailbox, Messaging, Provider
 from tests.support.app import MakeApi, app_builder, free_port
+from tests.support.fixtures import cloud_api, views
+from tests.support.whatsapp_counterpart import CloudApiServer
+
+__all__ = ["cloud_api", "views"]
 
 
 @pytest.fixture
@@ -74,6 +83,38 @@ def provider() -> Iterator[Provider]:
         yield server
     finally:
         server.stop()
+
+
+def messaging_overrides(smtp: SmtpServer, cloud_api: CloudApiServer) -> dict[str, Any]:
+    """Settings that send e-mail to ``smtp`` and WhatsApp to the counterpart, once each."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp[0].port,
+        "smtp_security": "none",
+        "notify_retries": 1,
+        **cloud_api.settings(),
+    }
+
+
+def messaging_settings(base: Settings, smtp: SmtpServer, cloud_api: CloudApiServer) -> Settings:
+    """``base`` sending e-mail to ``smtp`` and WhatsApp to the counterpart."""
+    return base.model_copy(update=messaging_overrides(smtp, cloud_api))
+
+
+@pytest.fixture
+def messaging(
+    backend_settings: Settings,
+    clock: FakeClock,
+    smtp: SmtpServer,
+    cloud_api: CloudApiServer,
+    views: ReadModels,
+) -> Iterator[Messaging]:
+    """The messages worker's world on the test's store (see ``support.Messaging``)."""
+    settings = messaging_settings(backend_settings, smtp, cloud_api)
+    with open_paylink(settings, clock=clock) as paylink:
+        notifications = notifications_from_settings(settings, backoff_s=0)
+        messenger = Messenger(paylink, notifications, BASE_URL)
+        yield Messaging(paylink, views, messenger, clock, smtp[1], cloud_api.api)
 
 
 @pytest.fixture(scope="session")

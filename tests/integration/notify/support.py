@@ -2,7 +2,9 @@
 
 An aiosmtpd SMTP server whose DATA answers can be scripted (``Mailbox``), and an
 ``http.server`` that plays an SMS gateway or the WhatsApp Cloud API (``Provider``).
-Imported as ``tests.integration.notify.support``.
+``Messaging`` is the messages worker's world: the application, its read models, the
+messenger on those servers, and one tick of the worker. Imported as
+``tests.integration.notify.support``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from uuid import UUID
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from paylink_es.application.services import Paylink
+from paylink_es.domain.clock import FakeClock
+from paylink_es.notify import Messenger
 from paylink_es.notify.port import DeliveryPolicy
+from projections.runner import ReadModels
 from tests.support.loopback import LoopbackServer, QuietHandler
+from tests.support.read_models import catch_up
+from tests.support.whatsapp_counterpart import CloudApi
+from workers.messages import send_due
 
 SMTP_USER = "mailer@toko.example"
 SMTP_PASSWORD = "s3cret-smtp-password"
@@ -175,3 +183,29 @@ def link_events(paylink: Paylink, link_id: str) -> list[tuple[str, dict[str, Any
 def link_event_names(paylink: Paylink, link_id: str) -> list[str]:
     """The names of the link's events after Created."""
     return [name for name, _ in link_events(paylink, link_id)]
+
+
+BASE_URL = "https://pay.toko.example"
+MAX_AGE_S = 86400.0
+
+
+@dataclass
+class Messaging:
+    """The application on the test's store, its read models, and a messenger that sends
+    through the loopback SMTP server and the WhatsApp Cloud API counterpart."""
+
+    paylink: Paylink
+    views: ReadModels
+    messenger: Messenger
+    clock: FakeClock
+    mailbox: Mailbox
+    cloud: CloudApi
+
+    def tick(self, max_age_s: float = MAX_AGE_S) -> int:
+        """One round of the messages worker, once the read models caught up."""
+        catch_up(self.paylink, self.views)
+        return send_due(self.messenger, self.views, max_age_s)
+
+    def subjects(self) -> list[str]:
+        """The subjects of every e-mail received so far, in order."""
+        return [str(received.mail["Subject"]).strip() for received in self.mailbox.received]

@@ -15,6 +15,7 @@ from paylink_es.notify import (
     SmsSender,
     WhatsAppSender,
 )
+from paylink_es.notify.port import Template
 from tests.integration.api.support import assert_problem
 from tests.integration.notify.support import Provider, Reply, link_events, recording_policy
 from tests.support.app import Api, MakeApi
@@ -28,7 +29,8 @@ def provider_api(make: MakeApi, provider: Provider, **overrides: Any) -> Api:
     return make(
         sms_gateway_url=f"{provider.base_url}/sms/send",
         sms_gateway_token=SecretStr(SMS_TOKEN),
-        whatsapp_api_url=f"{provider.base_url}/v19.0/1234567890/messages",
+        whatsapp_api_url=f"{provider.base_url}/v19.0",
+        whatsapp_phone_number_id="1234567890",
         whatsapp_token=SecretStr(WA_TOKEN),
         **overrides,
     )
@@ -69,11 +71,13 @@ def test_an_sms_is_posted_to_the_gateway_as_json_with_the_bearer_token(
     assert [name for name, _ in link_events(api.paylink, link["id"])] == ["Sent"]
 
 
-def test_whatsapp_is_a_cloud_api_text_message_to_the_number_without_plus(
+def test_whatsapp_is_a_cloud_api_template_message_to_the_number_without_plus(
     make_sqlite_send_api: MakeApi, provider: Provider
 ) -> None:
     api = provider_api(make_sqlite_send_api, provider)
-    link = api.create_link(api.merchant("Toko Budi"), **LINK)
+    link = api.create_link(
+        api.merchant("Toko Budi"), expires_at="2026-12-01T23:59:00+07:00", **LINK
+    )
     provider.replies.append(Reply(body={"messages": [{"id": "wamid.HBgM"}]}))
 
     response = send(api, link, "whatsapp", "+62 812 3456 7890", language="en")
@@ -83,16 +87,26 @@ def test_whatsapp_is_a_cloud_api_text_message_to_the_number_without_plus(
     (seen,) = provider.seen
     assert seen.path == "/v19.0/1234567890/messages"
     assert seen.headers["authorization"] == f"Bearer {WA_TOKEN}"
-    body = seen.body["text"]["body"]
     assert seen.body == {
         "messaging_product": "whatsapp",
         "to": "6281234567890",
-        "type": "text",
-        "text": {"body": body},
+        "type": "template",
+        "template": {
+            "name": "paylink_payment_request",
+            "language": {"code": "en"},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "Toko Budi"},
+                        {"type": "text", "text": "IDR 150,000"},
+                        {"type": "text", "text": link["url"]},
+                        {"type": "text", "text": "1 December 2026, 23:59 WIB"},
+                    ],
+                }
+            ],
+        },
     }
-    assert link["url"] in body
-    assert "*IDR 150,000*" in body
-    assert body.startswith("Hello! Toko Budi")
     ((name, event),) = link_events(api.paylink, link["id"])
     assert (name, event["channel"], event["recipient"]) == ("Sent", "whatsapp", "+628***890")
 
@@ -199,13 +213,25 @@ def test_the_whatsapp_message_id_is_kept_and_no_token_means_no_authorization(
     provider: Provider,
 ) -> None:
     provider.replies.append(Reply(body={"messages": [{"id": "wamid.XYZ"}]}))
-    sender = WhatsAppSender(
-        url=f"{provider.base_url}/messages", token=None, policy=DeliveryPolicy(5, tries=1)
-    )
+    sender = whatsapp_sender(provider.base_url, token=None)
+    template = Template("receipt", "id", ("Toko Budi", "Rp 1.000", "5 Januari", "https://x"))
 
-    delivery = sender.deliver(Message("whatsapp", "+6281234567890", "Halo"))
+    delivery = sender.deliver(Message("whatsapp", "+6281234567890", "Halo", template=template))
 
     assert delivery.provider_id == "wamid.XYZ"
     assert "authorization" not in provider.seen[0].headers
-    shown = repr(WhatsAppSender(url="x", token=SecretStr(WA_TOKEN), policy=DeliveryPolicy(1, 1)))
-    assert WA_TOKEN not in shown
+    assert provider.seen[0].body["template"]["name"] == "toko_receipt"
+    assert WA_TOKEN not in repr(whatsapp_sender("x", token=SecretStr(WA_TOKEN)))
+
+
+def whatsapp_sender(base_url: str, token: SecretStr | None) -> WhatsAppSender:
+    return WhatsAppSender(
+        url=WhatsAppSender.messages_url(base_url, "1234567890"),
+        token=token,
+        policy=DeliveryPolicy(5, tries=1),
+        templates={
+            "payment_request": "toko_request",
+            "reminder": "toko_reminder",
+            "receipt": "toko_receipt",
+        },
+    )

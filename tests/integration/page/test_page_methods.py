@@ -62,8 +62,7 @@ def _check_qris(content: str, amount: int) -> dict[str, str]:
 
 
 def test_qris_is_an_emvco_payload_with_the_amount_and_a_valid_crc(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "qris")
+    link, payment_id = page_shop.chosen("qris")
     content = page_shop.payment(payment_id).instructions["qr_content"]
     _check_qris(content, 150000)
     tampered = content.replace("5406150000", "5406100000")
@@ -90,8 +89,9 @@ def test_qris_of_an_open_amount_carries_the_amount_chosen(page_shop: Shop) -> No
 
 
 def test_retail_shows_a_payment_code_and_the_outlets_steps(page_shop: Shop) -> None:
-    link = page_shop.link(methods=["retail_alfamart", "retail_indomaret"])
-    payment_id = page_shop.choose(link.code, "retail_indomaret")
+    link, payment_id = page_shop.chosen(
+        "retail_indomaret", methods=["retail_alfamart", "retail_indomaret"]
+    )
     code = page_shop.payment(payment_id).instructions["payment_code"]
     assert re.fullmatch(r"PLK\d{10}", code), code
     page = page_shop.payment_page(link.code, payment_id)
@@ -120,8 +120,7 @@ def _wait_then_pay(shop: Shop, code: str, payment_id: UUID) -> Reply:
 
 
 def test_receipt_fragment_is_204_until_verified_then_the_receipt(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "va_bri")
+    link, payment_id = page_shop.chosen("va_bri")
     receipt = _wait_then_pay(page_shop, link.code, payment_id)
     assert "Rp 150.000" in receipt.text
     assert payment_id.hex[:12].upper() in receipt.text
@@ -132,8 +131,7 @@ def test_receipt_fragment_is_204_until_verified_then_the_receipt(page_shop: Shop
 
 
 def test_the_simulate_button_pays_and_shows_the_receipt(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "va_bca")
+    link, payment_id = page_shop.chosen("va_bca")
     page = page_shop.payment_page(link.code, payment_id)
     assert 'data-testid="simulate"' in page.text
     response = page_shop.client.post(
@@ -149,8 +147,7 @@ def test_the_simulate_button_pays_and_shows_the_receipt(page_shop: Shop) -> None
 
 
 def test_simulate_refuses_a_forged_csrf_and_pays_nothing(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "va_bca")
+    link, payment_id = page_shop.chosen("va_bca")
     before = page_shop.head()
     response = page_shop.client.post(
         f"/l/{link.code}/p/{payment_id}/simulate", data={"csrf": "f" * 40}
@@ -163,8 +160,7 @@ def test_simulate_refuses_a_forged_csrf_and_pays_nothing(page_shop: Shop) -> Non
 
 def test_ewallet_redirect_opens_the_sandbox_wallet_and_approving_pays(served_shop: Shop) -> None:
     shop = served_shop
-    link = shop.link(methods=["ewallet_ovo", "ewallet_dana"])
-    payment_id = shop.choose(link.code, "ewallet_dana")
+    link, payment_id = shop.chosen("ewallet_dana", methods=["ewallet_ovo", "ewallet_dana"])
     redirect = shop.payment(payment_id).instructions["redirect_url"]
     assert redirect == f"{shop.url}/sandbox/ewallet/{payment_id}"
     page = shop.payment_page(link.code, payment_id)
@@ -294,8 +290,7 @@ def test_card_form_refuses_a_forged_csrf(page_shop: Shop) -> None:
 
 
 def test_card_form_is_only_for_card_payments(page_shop: Shop) -> None:
-    link = page_shop.link(methods=["qris", "card"])
-    payment_id = page_shop.choose(link.code, "qris")
+    link, payment_id = page_shop.chosen("qris", methods=["qris", "card"])
     csrf = csrf_of(page_shop.payment_page(link.code, payment_id).text)
     response = page_shop.client.post(
         f"/l/{link.code}/p/{payment_id}/card",

@@ -206,8 +206,7 @@ def test_a_payment_held_for_review_goes_to_the_failure_url_saying_so(page_shop: 
 
 def test_without_the_links_url_the_customer_stays_on_the_receipt(page_shop: Shop) -> None:
     shop = page_shop
-    link = shop.link(success_url=None, failure_url=None)
-    payment_id = shop.choose(link.code, "va_bca")
+    link, payment_id = shop.chosen("va_bca", success_url=None, failure_url=None)
     assert shop.sandbox_pay(payment_id).status_code == 200
 
     receipt = shop.payment_page(link.code, payment_id)

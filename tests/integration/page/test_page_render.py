@@ -391,8 +391,7 @@ def test_closed_links_get_a_clear_page_without_a_payment_form(page_shop: Shop) -
 def test_a_paid_link_offers_its_receipt_to_the_browser_that_paid_and_no_other(
     page_shop: Shop,
 ) -> None:
-    link = page_shop.link(reference_id="PAID")
-    payment_id = page_shop.choose(link.code, "qris")
+    link, payment_id = page_shop.chosen("qris", reference_id="PAID")
     assert page_shop.sandbox_pay(payment_id).status_code == 200
 
     mine = page_shop.client.get(f"/l/{link.code}")

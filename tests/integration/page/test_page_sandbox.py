@@ -71,8 +71,7 @@ def test_a_callback_with_a_bad_signature_credits_nothing(backend_shop: Shop) -> 
     paid_link = shop.link(reference_id="PAID")
     paid = shop.choose(paid_link.code, "qris")
     assert shop.sandbox_pay(paid).status_code == 200
-    link = shop.link(reference_id="WAITING")
-    payment_id = shop.choose(link.code, "va_bca")
+    link, payment_id = shop.chosen("va_bca", reference_id="WAITING")
     before_money, before_head = _money(shop), shop.head()
     require(before_money["pending"] == 150000, "one payment is pending")
 
@@ -147,8 +146,7 @@ def test_simulate_sends_a_signed_callback_over_http_to_our_endpoint(served_shop:
     with httpx.Client(timeout=30, event_hooks={"request": [sent.append]}) as wire:
         services = shop.app.state.services
         own, services.callback_client = services.callback_client, wire
-        link = shop.link()
-        payment_id = shop.choose(link.code, "va_bri")
+        link, payment_id = shop.chosen("va_bri")
         page = shop.payment_page(link.code, payment_id)
         response = shop.client.post(
             f"/l/{link.code}/p/{payment_id}/simulate", data={"csrf": csrf_of(page.text)}
@@ -172,8 +170,7 @@ def test_simulate_sends_a_signed_callback_over_http_to_our_endpoint(served_shop:
 
 def test_normal_pays_once_and_credits_pending(served_shop: Shop) -> None:
     shop = served_shop
-    link = shop.link()
-    payment_id = shop.choose(link.code, "va_bca")
+    link, payment_id = shop.chosen("va_bca")
     callbacks = _scenario(shop, payment_id, "normal")
     assert _recorded(callbacks) == [("PAID", True)]
     assert callbacks[0]["response"]["anomaly"] is None
@@ -187,8 +184,7 @@ def test_normal_pays_once_and_credits_pending(served_shop: Shop) -> None:
 
 
 def test_an_ewallet_goes_pending_then_paid(page_shop: Shop) -> None:
-    link = page_shop.link(methods=["ewallet_ovo"])
-    payment_id = page_shop.choose(link.code, "ewallet_ovo")
+    _, payment_id = page_shop.chosen("ewallet_ovo", methods=["ewallet_ovo"])
     callbacks = _scenario(page_shop, payment_id, "normal")
     assert _recorded(callbacks) == [("PENDING", False), ("PAID", True)]
     assert page_shop.payment(payment_id).status == "verified"
@@ -213,8 +209,7 @@ def test_duplicate_callback_changes_nothing_and_money_counts_once(served_shop: S
 
 def test_out_of_order_pending_after_paid_is_still_paid_once(served_shop: Shop) -> None:
     shop = served_shop
-    link = shop.link()
-    payment_id = shop.choose(link.code, "va_bri")
+    link, payment_id = shop.chosen("va_bri")
     callbacks = _scenario(shop, payment_id, "out_of_order")
     assert _recorded(callbacks) == [("PAID", True), ("PENDING", False)]
     assert shop.payment(payment_id).status == "verified"
@@ -225,8 +220,7 @@ def test_out_of_order_pending_after_paid_is_still_paid_once(served_shop: Shop) -
 
 def test_late_payment_is_recorded_and_flagged_paid_after_expiry(served_shop: Shop) -> None:
     shop = served_shop
-    link = shop.link(expires_at=in_hours(shop.clock, 2))
-    payment_id = shop.choose(link.code, "va_bca")
+    link, payment_id = shop.chosen("va_bca", expires_at=in_hours(shop.clock, 2))
     callbacks = _scenario(shop, payment_id, "late")
     assert callbacks[0]["response"]["anomaly"] == "paid_after_expiry"
     payment = shop.payment(payment_id)
@@ -242,8 +236,7 @@ def test_late_payment_is_recorded_and_flagged_paid_after_expiry(served_shop: Sho
 
 
 def test_late_needs_a_link_that_expires(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "va_bca")
+    _, payment_id = page_shop.chosen("va_bca")
     before = page_shop.head()
     response = page_shop.sandbox_pay(payment_id, "late")
     assert 400 <= response.status_code < 500
@@ -260,8 +253,7 @@ def test_over_and_under_payment_are_recorded_and_flagged(
     served_shop: Shop, scenario: str, anomaly: str, received: int
 ) -> None:
     shop = served_shop
-    link = shop.link()
-    payment_id = shop.choose(link.code, "qris")
+    link, payment_id = shop.chosen("qris")
     callbacks = _scenario(shop, payment_id, scenario)
     assert callbacks[0]["response"]["anomaly"] == anomaly
     payment = shop.payment(payment_id)
@@ -276,8 +268,7 @@ def test_over_and_under_payment_are_recorded_and_flagged(
 
 
 def test_an_exact_amount_can_be_given(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "qris")
+    _, payment_id = page_shop.chosen("qris")
     callbacks = _scenario(page_shop, payment_id, "normal", amount=100000)
     assert callbacks[0]["response"]["anomaly"] == "underpaid"
     assert page_shop.payment(payment_id).received == Money(100000, "IDR")
@@ -285,8 +276,7 @@ def test_an_exact_amount_can_be_given(page_shop: Shop) -> None:
 
 def test_live_keys_unknown_and_foreign_payments_get_404(page_shop: Shop) -> None:
     shop = page_shop
-    link = shop.link()
-    payment_id = shop.choose(link.code, "va_bca")
+    _, payment_id = shop.chosen("va_bca")
     other = shop.paylink.merchants.register("Toko Lain")
     other_key = shop.paylink.merchants.issue_key(other, "test").secret
     before = shop.head()
@@ -314,8 +304,7 @@ def test_live_keys_unknown_and_foreign_payments_get_404(page_shop: Shop) -> None
 
 
 def test_an_unknown_scenario_is_refused(page_shop: Shop) -> None:
-    link = page_shop.link()
-    payment_id = page_shop.choose(link.code, "va_bca")
+    _, payment_id = page_shop.chosen("va_bca")
     response = page_shop.sandbox_pay(payment_id, "steal")
     assert response.status_code == 422
     assert page_shop.payment(payment_id).status == "initiated"
@@ -335,8 +324,7 @@ def test_a_test_key_cannot_pay_a_live_payment_in_the_sandbox(page_shop: Shop) ->
 
 def test_an_amount_beyond_the_limit_is_refused_at_every_sandbox_entry(backend_shop: Shop) -> None:
     shop = backend_shop
-    link = shop.link(reference_id="HUGE")
-    payment_id = shop.choose(link.code, "qris")
+    _, payment_id = shop.chosen("qris", reference_id="HUGE")
     before = shop.head()
     for amount in (10**30, 2**63, MAX_MINOR_UNITS + 1):
         response = shop.sandbox_pay(payment_id, amount=amount)
@@ -361,8 +349,7 @@ def test_an_amount_beyond_the_limit_is_refused_at_every_sandbox_entry(backend_sh
 
 def test_the_sandbox_pays_an_attempt_once_however_often_it_is_asked(served_shop: Shop) -> None:
     shop = served_shop
-    link = shop.link(reference_id="ONCE", usage_limit=None)
-    payment_id = shop.choose(link.code, "qris")
+    link, payment_id = shop.chosen("qris", reference_id="ONCE", usage_limit=None)
     assert shop.sandbox_pay(payment_id).status_code == 200
     for _ in range(2):
         again = shop.sandbox_pay(payment_id)

@@ -1,4 +1,5 @@
-"""Events no read model cares about still move every view's tracking to the head."""
+"""Events no read model cares about still move every view's tracking to the head (a new
+merchant is one row, in the messages view: whether its alerts have an address)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def test_events_no_view_cares_about_still_move_every_view_to_the_head(
             assert positions(service.models) == dict.fromkeys(MODEL_NAMES, head(app))
             tables = snapshot(service.models)
             assert len(tables.pop("audit_chain")) == head(app)  # the chain covers every event
+            # The one row: whom the merchant's alerts can reach (it registered an address).
+            merchants = tables.pop("message_merchants")
+            assert [(row["merchant_id"], row["registered"]) for row in merchants] == [
+                (str(merchant), 1)
+            ]
             assert {name: rows for name, rows in tables.items() if rows} == {}
 
             link = app.links.create(merchant, amount=5_000, description="Satu")

@@ -22,7 +22,15 @@ from projections.replay import check_books
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError
 from tests.support.histories import Op, on_random_histories, played_in_memory
-from tests.support.read_models import APP_NAME, catch_up, head, positions, recorded, snapshot
+from tests.support.read_models import (
+    APP_NAME,
+    catch_up,
+    head,
+    payee,
+    positions,
+    recorded,
+    snapshot,
+)
 
 LEDGER_EVENTS = ("Payment.Verified", "Payment.Settled", "Payment.Refunded")
 POSTING_EVENTS = (*LEDGER_EVENTS, "Payout.Requested", "Payout.Failed")
@@ -109,8 +117,7 @@ def test_only_a_refund_may_take_available_below_zero_and_no_payout_ever_does(
     backend_settings: Settings, clock: FakeClock, views: ReadModels
 ) -> None:
     with open_paylink(backend_settings, clock=clock) as app:
-        merchant = app.merchants.register("Toko Minus")
-        app.merchants.set_bank_account(merchant, "BCA", "1234567890", "Toko Minus")
+        merchant = payee(app, "Toko Minus")
         link = app.links.create(merchant, amount=10_000, description="Buku", usage_limit=None)
         payment = app.payments.start(link, "qris")
         app.payments.record(payment, "minus-1", Money(10_000, "IDR"), clock())

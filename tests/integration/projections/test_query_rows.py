@@ -132,11 +132,15 @@ def business(backend_settings: Settings, clock: FakeClock, views: ReadModels) ->
             reference_id="ROW-1",
             expires_at=clock() + timedelta(days=30),
             usage_limit=None,
+            customer_fields={"name": "optional", "phone": "optional"},
+            custom_fields=[{"key": "nis", "type": "text", "label": {"id": "NIS"}}],
         )
         app.links.create(merchant, amount_min=10_000, amount_max=90_000, description="Donasi")
         app.links.send(link, "email", "budi@example.com")
         app.links.open(link, "visitor-1")
-        payment = app.payments.start(link, "va_bca")
+        payment = app.payments.start(  # with the payer's answers; the waiting one has none
+            link, "va_bca", customer={"name": "Budi"}, custom_fields={"nis": "42"}
+        )
         app.payments.record(payment, "va-row-1", Money(150_000, "IDR"), clock())
         app.payments.verify(payment)
         waiting = app.payments.start(link, "qris")
