@@ -1,9 +1,10 @@
 """Shared fixtures: a fake clock, the in-memory app, and the app on SQLite and PostgreSQL.
 
 The backend fixtures are a contract other test modules rely on: ``clock``,
-``memory_app``, ``pg_url``, ``backend_settings`` (ids ``sqlite`` and ``postgres``)
-and ``backend_app``. The Hypothesis profiles (``dev``, ``ci``) are registered here and
-the one ``PAYLINK_HYPOTHESIS_PROFILE`` names is loaded (``tests/support/examples.py``).
+``memory_app``, ``pg_url``, ``backend_settings`` (ids ``sqlite`` and ``postgres``),
+``module_backend_settings`` (the same, one store per module) and ``backend_app``. The
+Hypothesis profiles (``dev``, ``ci``) are registered here and the one
+``PAYLINK_HYPOTHESIS_PROFILE`` names is loaded (``tests/support/examples.py``).
 
 ``scripts/test`` runs the suite with pytest-xdist, a worker process per core
 (``--dist loadgroup``): every browser test goes to one worker (one Chromium, one server
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -140,15 +142,15 @@ def _drop_schema(url: str, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
-def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
-    data_dir = tmp_path / "var"
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@contextmanager
+def _fresh_store(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store of the backend ``request.param`` names."""
     if request.param == "sqlite":
         settings = Settings(data_dir=data_dir)
         assert settings.database_url is None
@@ -161,6 +163,23 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield settings
     finally:
         _drop_schema(url, schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
+    with _fresh_store(request, tmp_path / "var") as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Like ``backend_settings``, one store per module and backend: for a module of many
+    tests that only read, each as a merchant of its own, so none sees another's data."""
+    with _fresh_store(request, tmp_path_factory.mktemp("module") / "var") as settings:
+        yield settings
 
 
 @pytest.fixture
