@@ -1,9 +1,17 @@
 """Shared fixtures: a fake clock, the in-memory app, and the app on SQLite and PostgreSQL.
 
 The backend fixtures are a contract other test modules rely on: ``clock``,
-``memory_app``, ``pg_url``, ``backend_settings`` (ids ``sqlite`` and ``postgres``)
-and ``backend_app``. The Hypothesis profiles (``dev``, ``ci``) are registered here and
-the one ``PAYLINK_HYPOTHESIS_PROFILE`` names is loaded (``tests/support/examples.py``).
+``memory_app``, ``pg_url``, ``backend_settings`` (ids ``sqlite`` and ``postgres``),
+``module_backend_settings`` (the same, one store per module) and ``backend_app``. The
+Hypothesis profiles (``dev``, ``ci``) are registered here and the one
+``PAYLINK_HYPOTHESIS_PROFILE`` names is loaded (``tests/support/examples.py``).
+
+``scripts/test`` runs the suite with pytest-xdist, a worker process per core
+(``--dist loadgroup``): every browser test goes to one worker (one Chromium, one server
+per module), every other test to whichever worker is free. Each worker has its own
+``tmp_path`` folders, and every test's PostgreSQL schema has a random name, so no two
+workers share a store. The loud-skip banners are written here, by the process that
+reports the run (under xdist the controller, which loads only this conftest).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +34,12 @@ from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.support.examples import DEFAULT_PROFILE, EXAMPLES, PROFILE_VAR
-from tests.support.loud_skips import shout_if_skipped, unavailable
+from tests.support.loud_skips import (
+    BROWSER_REQUIRE_VAR,
+    BROWSER_SKIP_PREFIX,
+    shout_if_skipped,
+    unavailable,
+)
 
 for _profile, _examples in EXAMPLES.items():
     hypothesis_settings.register_profile(_profile, max_examples=_examples)
@@ -37,6 +51,7 @@ hypothesis_settings.load_profile(_chosen)
 PG_URL_VAR = "PAYLINK_TEST_DATABASE_URL"
 REQUIRE_PG_VAR = "PAYLINK_REQUIRE_POSTGRES"
 PG_SKIP_PREFIX = "POSTGRESQL NOT AVAILABLE"
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 # Variables that would steer Settings() or the eventsourcing library away from what a
 # test asked for. eventsourcing looks up "PAYLINK_<KEY>" before "<KEY>" (the app is
@@ -127,15 +142,15 @@ def _drop_schema(url: str, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
-def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
-    data_dir = tmp_path / "var"
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@contextmanager
+def _fresh_store(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store of the backend ``request.param`` names."""
     if request.param == "sqlite":
         settings = Settings(data_dir=data_dir)
         assert settings.database_url is None
@@ -150,6 +165,23 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         _drop_schema(url, schema)
 
 
+@pytest.fixture(params=BACKENDS)
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
+    with _fresh_store(request, tmp_path / "var") as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Like ``backend_settings``, one store per module and backend: for a module of many
+    tests that only read, each as a merchant of its own, so none sees another's data."""
+    with _fresh_store(request, tmp_path_factory.mktemp("module") / "var") as settings:
+        yield settings
+
+
 @pytest.fixture
 def backend_app(backend_settings: Settings, clock: FakeClock) -> Iterator[Paylink]:
     """The application opened through the composition root on a real database."""
@@ -160,12 +192,27 @@ def backend_app(backend_settings: Settings, clock: FakeClock) -> Iterator[Paylin
         app.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, keep the browser tests on one worker: they share one Chromium
+    (a session fixture) and a served app per module (``--dist loadgroup``)."""
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Shout when PostgreSQL tests were skipped: a green run without them proves less."""
+    """Shout when PostgreSQL or browser tests were skipped: a green run without them
+    proves less."""
     shout_if_skipped(
         terminalreporter,
         PG_SKIP_PREFIX,
         "PostgreSQL test(s) were SKIPPED -- only SQLite was exercised.",
         f"Set {PG_URL_VAR}=postgresql://... (and {REQUIRE_PG_VAR}=1 in CI).",
         reasons=True,
+    )
+    shout_if_skipped(
+        terminalreporter,
+        BROWSER_SKIP_PREFIX,
+        "browser test(s) were SKIPPED: no Chromium/Playwright here.",
+        f"Install Debian's chromium; CI sets {BROWSER_REQUIRE_VAR}=1 to make this a failure.",
     )

@@ -25,15 +25,13 @@ import pytest
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
 from tests.browser.support import Shoot, desk_with_owner, desktop_page, sign_in
-from tests.support.loud_skips import shout_if_skipped, unavailable
+from tests.support.loud_skips import BROWSER_REQUIRE_VAR, BROWSER_SKIP_PREFIX, unavailable
 from tests.support.shop import Shop, shop
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
-SKIP_PREFIX = "BROWSER NOT AVAILABLE"
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
@@ -59,8 +57,8 @@ if PLAYWRIGHT_MISSING is not None:
 
 def _unavailable(reason: str) -> NoReturn:
     unavailable(
-        f"{SKIP_PREFIX}: {reason}",
-        REQUIRE_VAR,
+        f"{BROWSER_SKIP_PREFIX}: {reason}",
+        BROWSER_REQUIRE_VAR,
         "install Debian's chromium to run the browser tests",
     )
 
@@ -177,13 +175,3 @@ def shoot(request: pytest.FixtureRequest) -> Shoot:
         return path
 
     return take
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Shout when the browser tests were skipped: a green run without them proves less."""
-    shout_if_skipped(
-        terminalreporter,
-        SKIP_PREFIX,
-        "browser test(s) were SKIPPED: no Chromium/Playwright here.",
-        f"Install Debian's chromium; CI sets {REQUIRE_VAR}=1 to make this a failure.",
-    )

@@ -26,7 +26,7 @@ def paylink(
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # a bound against a hang: `bench` alone runs for a minute or more
         check=False,
     )
 

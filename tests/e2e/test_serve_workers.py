@@ -104,7 +104,7 @@ def serving(
     log = tmp_path / log_name
     serve = start_workers(tmp_path, port, log_name, **variables)
     try:
-        wait_healthy(serve, f"http://127.0.0.1:{port}", log, within=20)
+        wait_healthy(serve, f"http://127.0.0.1:{port}", log)
         yield serve
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=20) == 0, log.read_text()
@@ -147,7 +147,7 @@ def test_killing_serve_workers_with_sigkill_takes_every_child_down_and_the_port_
 
     first = start_workers(tmp_path, port, "first.log")
     try:
-        wait_healthy(first, url, tmp_path / "first.log", within=20)
+        wait_healthy(first, url, tmp_path / "first.log")
         children = wait_for_children(first.pid)
     finally:
         reaper.extend(descendants(first.pid))

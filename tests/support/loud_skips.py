@@ -8,6 +8,10 @@ from typing import NoReturn
 
 import pytest
 
+# The browser tests' loud skip (tests/browser/conftest.py raises it, tests/conftest.py shouts).
+BROWSER_SKIP_PREFIX = "BROWSER NOT AVAILABLE"
+BROWSER_REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
+
 
 def unavailable(message: str, require_var: str, hint: str) -> NoReturn:
     """Skip with ``message`` and ``hint``; fail instead when ``require_var`` is ``1``."""

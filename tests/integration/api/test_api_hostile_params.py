@@ -11,13 +11,16 @@ nothing stored. The well-formed values the document promises still pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
 from projections.queries.paging import MAX_POSITION, encode_cursor
 from tests.integration.api.support import UNKNOWN_ID, assert_problem
-from tests.support.app import Api
+from tests.support.app import Api, app_builder
 
 VALIDATION = "validation-error"  # a parameter the route's own validators refuse
 INVALID_QUERY = "invalid-query"  # a cursor (``after``, ``cursor``) the query refuses
@@ -121,6 +124,14 @@ HOSTILE: list[Case] = [
         )
     ],
 ]
+
+
+@pytest.fixture(scope="module")
+def api(module_backend_settings: Settings) -> Iterator[Api]:
+    """One running app per backend for this module: each test asks as a merchant of its
+    own (or about no merchant's data) and checks that its own request stored nothing."""
+    with app_builder(module_backend_settings, FakeClock()) as build:
+        yield build()
 
 
 @pytest.mark.parametrize(

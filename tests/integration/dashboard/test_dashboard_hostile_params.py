@@ -9,12 +9,16 @@ gets the error page with the parameter named; nothing is stored.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 
 import pytest
 
+from paylink_es.domain.clock import FakeClock
+from paylink_es.settings import Settings
 from projections.queries.paging import encode_cursor
 from tests.integration.api.support import UNKNOWN_ID
-from tests.support.desk import Desk, post
+from tests.support.desk import Desk, build_desk, post
+from tests.support.shop import shop
 
 NUL_CURSOR = encode_cursor("2026-01-05T03:00:00.000000Z\x00", UNKNOWN_ID)
 SURROGATE_CURSOR = encode_cursor("\ud800", UNKNOWN_ID)
@@ -72,6 +76,14 @@ HOSTILE: list[tuple[str, str, dict[str, str], str]] = [
         "cursor",
     ),
 ]
+
+
+@pytest.fixture(scope="module")
+def desk(module_backend_settings: Settings) -> Iterator[Desk]:
+    """One desk per backend for this module: every test only reads, and checks that its
+    own request stored nothing but the sign-in it made."""
+    with shop(module_backend_settings, FakeClock(), run_projections=True) as built:
+        yield build_desk(built)
 
 
 @pytest.mark.parametrize(
