@@ -157,20 +157,23 @@ def create_app(
         larger_bodies={**upload_limits(settings), **branding.logo_upload_limits()},
     )
     problems.install(app)
-    app.include_router(batch_routes.router)  # before /v1/links/{link_id}: "batch" is no id
-    app.include_router(links.router)
-    app.include_router(send.router)
-    app.include_router(payments.router)
-    app.include_router(money.router)
-    app.include_router(merchant.router)
-    app.include_router(branding.router)
-    app.include_router(webhooks.router)
-    app.include_router(channels.api_router)
-    app.include_router(channels.router)
-    app.include_router(winpay_routes.router)
-    app.include_router(page.router)
-    app.include_router(branding.public_router)
-    app.include_router(dashboard_router())
+    for router in (
+        batch_routes.router,  # before /v1/links/{link_id}: "batch" is no id
+        links.router,
+        send.router,
+        payments.router,
+        money.router,
+        merchant.router,
+        branding.router,
+        webhooks.router,
+        channels.api_router,
+        channels.router,
+        winpay_routes.router,
+        page.router,
+        branding.public_router,
+        dashboard_router(),
+    ):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], response_model=Liveness)
     async def health() -> Liveness:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
-from api.dashboard.render import render, words
+from api.dashboard.render import render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_paylink
@@ -40,7 +40,6 @@ def _page(
 ) -> Response:
     branding = get_paylink(request).merchants.branding(staff.merchant_id)
     brand = branding.brand
-    notice = request.query_params.get("notice", "")
     return render(
         request,
         "branding.html",
@@ -52,7 +51,7 @@ def _page(
         form=form or {"display_name": brand.display_name or "", "brand_color": brand.color or ""},
         errors=errors or {},
         default_color=DEFAULT_COLOR,
-        notice=words(request)[notice] if notice in NOTICES else None,
+        notice=said_notice(request, NOTICES),
     )
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
-from api.dashboard.render import render, words
+from api.dashboard.render import render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
 from api.deps import get_models, get_paylink
@@ -26,11 +26,6 @@ from projections.queries import outbox as outbox_queries
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 NOTICES = ("resent_ok", "revoked_ok")
-
-
-def _notice(request: Request) -> str | None:
-    key = request.query_params.get("notice", "")
-    return words(request)[key] if key in NOTICES else None
 
 
 # -- webhooks --------------------------------------------------------------------
@@ -76,7 +71,7 @@ def _webhooks_page(
         error=error,
         secret=secret,
         form=form or {"url": "", "event_types": []},
-        notice=_notice(request),
+        notice=said_notice(request, NOTICES),
     )
 
 
@@ -160,7 +155,7 @@ def _keys_page(
         title=words(request)["keys_title"],
         keys=merchant_keys(get_paylink(request), staff.merchant_id, staff.mode),
         secret=secret,
-        notice=_notice(request),
+        notice=said_notice(request, NOTICES),
     )
 
 

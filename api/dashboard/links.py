@@ -27,7 +27,7 @@ from api.dashboard.forms import (
     parse_link_messages,
 )
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
-from api.dashboard.render import fragment, render, words
+from api.dashboard.render import fragment, render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import (
     ForbiddenError,
@@ -289,8 +289,8 @@ def link_detail(
     notice: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     """Everything about one link, its timeline live."""
-    message = words(request)[notice] if notice in NOTICES else None
-    return _detail_page(request, staff, link_id, notice=message)
+    del notice  # declared for its length limit; said_notice reads it
+    return _detail_page(request, staff, link_id, notice=said_notice(request, NOTICES))
 
 
 @router.post("/dashboard/links/{link_id}/send")

@@ -97,6 +97,13 @@ def words(request: Request) -> dict[str, str]:
     return DASHBOARD_TEXT[language(request)]
 
 
+def said_notice(request: Request, known: tuple[str, ...]) -> str | None:
+    """What the page after a change says it did: ``?notice=`` if it is one of ``known``
+    (a redirect names it), in the request's language; anything else says nothing."""
+    key = request.query_params.get("notice", "")
+    return words(request)[key] if key in known else None
+
+
 def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, Any]:
     """What every dashboard template may use."""
     lang = language(request)

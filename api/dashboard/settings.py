@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.forms import domain_message, split_list
-from api.dashboard.render import render, words
+from api.dashboard.render import render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_paylink
@@ -33,7 +33,6 @@ def _page(
     errors: dict[str, str] | None = None,
 ) -> Response:
     settings = get_paylink(request).messages.settings(staff.merchant_id)
-    notice = request.query_params.get("notice", "")
     return render(
         request,
         "messages.html",
@@ -49,7 +48,7 @@ def _page(
             else ", ".join(written(before) for before in settings.reminders)
         ),
         errors=errors or {},
-        notice=words(request)[notice] if notice in NOTICES else None,
+        notice=said_notice(request, NOTICES),
     )
 
 

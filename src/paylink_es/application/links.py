@@ -226,6 +226,10 @@ class LinkService:
             return None
         return LinkDetails.of(link, self.app.now())
 
+    def _change(self, link_id: UUID, change: Callable[[PaymentLink], None]) -> None:
+        """Run ``change`` on the link (its current version; retried on a conflict), save."""
+        self.app.update(PaymentLink, link_id, "link", change)
+
     def id_for_code(self, code: str) -> UUID:
         """The link a short code or a slug points to (slugs in any case: ``/l/Promo``)."""
         try:
@@ -250,10 +254,8 @@ class LinkService:
         own takes ``reminders`` (the merchant's default)."""
         channel_name = require_text(channel, "channel", max_length=32)
         to = require_text(recipient, "recipient", max_length=254)
-        self.app.update(
-            PaymentLink,
+        self._change(
             link_id,
-            "link",
             lambda link: link.send(
                 channel_name, to, self.app.now(), language=language, reminders=reminders
             ),
@@ -264,17 +266,12 @@ class LinkService:
         channel_name = require_text(channel, "channel", max_length=32)
         to = require_text(recipient, "recipient", max_length=254)
         why = require_text(reason, "reason", max_length=500)
-        self.app.update(
-            PaymentLink,
-            link_id,
-            "link",
-            lambda link: link.record_send_failure(channel_name, to, why),
-        )
+        self._change(link_id, lambda link: link.record_send_failure(channel_name, to, why))
 
     def open(self, link_id: UUID, visitor: str) -> None:
         """Record a customer opening the link's page."""
         who = require_text(visitor, "visitor", max_length=128)
-        self.app.update(PaymentLink, link_id, "link", lambda link: link.open(who))
+        self._change(link_id, lambda link: link.open(who))
 
     def expire(self, link_id: UUID) -> bool:
         """Record the link's expiry if it has passed; returns whether it expired now."""
@@ -283,14 +280,14 @@ class LinkService:
         def command(link: PaymentLink) -> None:
             expired.append(link.expire(self.app.now()))
 
-        self.app.update(PaymentLink, link_id, "link", command)
+        self._change(link_id, command)
         return expired[-1]
 
     def cancel(self, link_id: UUID, reason: str | None = None, by: str | None = None) -> None:
         """Close the link to new payments."""
         why = check_text(reason, "reason", max_length=500, required=False)
         who = _who(by) if by is not None else None
-        self.app.update(PaymentLink, link_id, "link", lambda link: link.cancel(why, who))
+        self._change(link_id, lambda link: link.cancel(why, who))
 
     def edit(self, link_id: UUID, by: str, **changes: Any) -> tuple[LinkDetails, list[str]]:
         """Change a link that is not closed: any of :data:`EDITABLE`; returns the link and
@@ -366,16 +363,9 @@ class LinkService:
         """Stop the link taking payments; its page shows ``message`` (optional) instead."""
         text = check_text(message, "message", max_length=500, multiline=True, required=False)
         who = _who(by)
-        self.app.update(
-            PaymentLink,
-            link_id,
-            "link",
-            lambda link: link.deactivate(text, who, self.app.now()),
-        )
+        self._change(link_id, lambda link: link.deactivate(text, who, self.app.now()))
 
     def reactivate(self, link_id: UUID, by: str) -> None:
         """Let an inactive link take payments again."""
         who = _who(by)
-        self.app.update(
-            PaymentLink, link_id, "link", lambda link: link.reactivate(who, self.app.now())
-        )
+        self._change(link_id, lambda link: link.reactivate(who, self.app.now()))
