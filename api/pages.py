@@ -15,20 +15,10 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from paylink_es import locale
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
 from paylink_es.domain.branding import DEFAULT_COLOR, NO_BRAND
-from paylink_es.locale import (
-    LANGUAGES,
-    PAGE_TEXT,
-    Language,
-    format_digits,
-    format_instant,
-    format_link_amount,
-    format_money,
-    language_of,
-    other_language,
-)
 from paylink_es.signing import Signer
 
 VISITOR_COOKIE = "pl_visitor"
@@ -46,7 +36,7 @@ _FORM_ACTION = re.compile(r"/(pay|simulate|card)$")
 def page_templates() -> Jinja2Templates:
     """The page templates (the app factory builds them once)."""
     built = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-    built.env.filters["digits"] = format_digits
+    built.env.filters["digits"] = locale.format_digits
     return built
 
 
@@ -86,9 +76,9 @@ def visitor_id(request: Request) -> str:
     return cookie_nonce(request, VISITOR_COOKIE, 16)
 
 
-def language(request: Request) -> Language:
+def language(request: Request) -> locale.Language:
     """``?lang=`` if given, else the visitor's choice, else Bahasa Indonesia."""
-    return language_of(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
+    return locale.language_of(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
 
 
 def csrf_token(request: Request, code: str) -> str:
@@ -122,7 +112,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     in the brand of the merchant :func:`merchant_brand` looked up (else the platform's)."""
     lang = language(request)
     currency = context.get("currency", "IDR")
-    words = PAGE_TEXT[lang]
+    words = locale.PAGE_TEXT[lang]
     brand = getattr(request.state, "brand", None) or NO_BRAND
     page = templates(request).TemplateResponse(
         request,
@@ -131,10 +121,10 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         context={
             "t": words,
             "lang": lang,
-            "other_lang": other_language(lang),
-            "wib": partial(format_instant, language=lang, style="short"),
-            "money": lambda amount: format_money(int(amount), currency, lang),
-            "amount_span": lambda low, high: format_link_amount(
+            "other_lang": locale.other_language(lang),
+            "wib": partial(locale.format_instant, language=lang, style="short"),
+            "money": lambda amount: locale.format_money(int(amount), currency, lang),
+            "amount_span": lambda low, high: locale.format_link_amount(
                 None, low, high, currency, lang, words
             ),
             "title": context.get("title", words["title"]),
@@ -157,7 +147,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     visitor = visitor_id(request)
     if request.cookies.get(VISITOR_COOKIE) != visitor:
         page.set_cookie(VISITOR_COOKIE, visitor, httponly=True, samesite="lax", secure=secure)
-    if request.query_params.get("lang") in LANGUAGES:
+    if request.query_params.get("lang") in locale.LANGUAGES:
         page.set_cookie(LANG_COOKIE, lang, samesite="lax", secure=secure, max_age=365 * 24 * 3600)
     return page
 
@@ -215,7 +205,7 @@ def render_message(
 ) -> HTMLResponse:
     """A page that only says something: its heading is catalogue entry ``key``, its text
     ``detail_key`` (by default ``{key}_detail``)."""
-    t = PAGE_TEXT[language(request)]
+    t = locale.PAGE_TEXT[language(request)]
     return render(
         request,
         "message.html",
