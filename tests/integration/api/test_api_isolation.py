@@ -30,15 +30,25 @@ KNOWN_GET_ROUTES = {
     "/v1/account",
     "/v1/account/redirect-secret",
     "/v1/account/branding",
+    "/v1/merchant/alerts",
+    "/v1/merchant/reminders",
 }
 # Settings of the merchant itself, the same whichever mode's key reads them.
-MERCHANT_LEVEL = ("/v1/account", "/v1/account/branding")
+MERCHANT_LEVEL = (
+    "/v1/account",
+    "/v1/account/branding",
+    "/v1/merchant/alerts",
+    "/v1/merchant/reminders",
+)
 # Settings of one merchant's mode: an object of the reader's own (its secret), never a list.
 MODE_SETTINGS = ("/v1/account/redirect-secret",)
 ACCOUNT_NAME = "Rekening Toko Pertama"
 BRAND_NAME = "Merek Toko Pertama"
-# What only the first merchant's settings say: its bank account's name, its brand.
-OWN_SETTINGS = (ACCOUNT_NAME, BRAND_NAME)
+ALERTS_TO = "kasir@toko-pertama.example"
+REMINDERS = '"17h"'
+# What only the first merchant's settings say: its bank account's name, its brand, where
+# its alerts go, when its links remind.
+OWN_SETTINGS = (ACCOUNT_NAME, BRAND_NAME, ALERTS_TO, REMINDERS)
 # Being built by another engineer right now (event feed, webhooks, deliveries): not
 # tested here yet. Any other new route is checked, and must have its path parameters
 # known below.
@@ -223,6 +233,8 @@ def _world(api: Api) -> tuple[Books, Books, Merchant]:
     second = api.merchant("Toko Kedua")
     api.paylink.merchants.set_bank_account(first.id, "BCA", "8000123456", ACCOUNT_NAME)
     api.paylink.merchants.set_branding(first.id, BRAND_NAME, "#0B6BCB", by="owner")
+    api.paylink.messages.set_alerts(first.id, {"email": ALERTS_TO})
+    api.paylink.messages.set_reminders(first.id, ["17h"])
     test_books = _fill(api, first, "test", "test-1", 250017, 100_013)
     api.clock.advance(timedelta(minutes=1))
     live_books = _fill(api, first, "live", "live-1", 370023, 200_029)

@@ -13,7 +13,7 @@ import pkgutil
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 from uuid import UUID
 
@@ -26,7 +26,16 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.ledger import BALANCE_COLUMNS, BalanceColumn
-from projections.queries import feed, ledger, links, outbox, payments, settlements, stats
+from projections.queries import (
+    feed,
+    ledger,
+    links,
+    messages,
+    outbox,
+    payments,
+    settlements,
+    stats,
+)
 from projections.queries.paging import Page
 from projections.readmodel import iso
 from projections.runner import ReadModels
@@ -239,6 +248,10 @@ def test_every_query_gives_the_rows_its_type_names(
     checked.page(settlements.PayoutRow, found, 2)
     payout = UUID(found.items[0]["payout_id"])
     checked.rows(settlements.PayoutRow, [settlements.payout_detail(views, m, "test", payout)])
+
+    # Alerts owed the merchant for what happened (a payment received, a payout...).
+    owed = messages.due_messages(views, datetime(2000, 1, 1, tzinfo=UTC))
+    checked.rows(messages.DueRow, owed)
 
     # Every row type was held against real rows (the timeline and posting rows inside
     # others: a link's detail, links as of an instant, the journal).
