@@ -1,26 +1,35 @@
-"""Stored state read with orjson is exactly what the library's JSON decoder reads."""
+"""Stored state read with orjson is exactly what the library's JSON decoder reads, and
+stored events are mapped exactly as the library's mapper maps them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
     JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
     TranscodingNotRegisteredError,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paylink_es.application.services import Paylink
 from paylink_es.domain.fields import FIELD_TYPES, LABEL_LANGUAGES, Customer, CustomField
 from paylink_es.domain.money import Money
 from paylink_es.domain.terms import LineItem
-from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
+from paylink_es.store.transcodings import (
+    FastJSONTranscoder,
+    FastMapper,
+    register_domain_transcodings,
+)
 
 
 def _transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:
@@ -115,3 +124,31 @@ def test_an_unknown_type_is_refused_as_the_library_refuses_it() -> None:
         LIBRARY.decode(stored)
     with pytest.raises(TranscodingNotRegisteredError, match="no_such_type"):
         FAST.decode(stored)
+
+
+def test_the_mapper_reads_every_stored_event_as_the_library_does(memory_app: Paylink) -> None:
+    merchant = memory_app.merchants.register("Mapper Check")
+    link = memory_app.links.create(merchant, amount=50_000, description="Paket", methods=["qris"])
+    payment = memory_app.payments.start(link, "qris")
+    memory_app.payments.record(payment, "QR-1", Money(50_000, "IDR"), memory_app.now())
+    memory_app.payments.verify(payment, fee=Money(350, "IDR"))
+    mapper = memory_app.app.mapper
+    assert isinstance(mapper, FastMapper)
+    library = Mapper[UUID](transcoder=mapper.transcoder)
+    stored = memory_app.app.recorder.select_notifications(start=1, limit=1_000)
+    assert len({n.topic for n in stored}) >= 5
+    for notification in stored * 2:  # the second time from the topics it keeps
+        fast, expected = mapper.to_domain_event(notification), library.to_domain_event(notification)
+        assert type(fast) is type(expected)
+        assert vars(fast) == vars(expected)
+
+
+def test_the_mapper_refuses_what_the_library_refuses(memory_app: Paylink) -> None:
+    mapper = memory_app.app.mapper
+    memory_app.merchants.register("Mapper Refusal")
+    first = memory_app.app.recorder.select_notifications(start=1, limit=1)[0]
+    stored = StoredEvent(
+        originator_id=uuid4(), originator_version=1, topic=first.topic, state=b"{not json"
+    )
+    with pytest.raises(MapperDeserialisationError):
+        mapper.to_domain_event(stored)

@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
     JSONTranscoder,
+    Mapper,
     OperationalError,
     RecordConflictError,
     Transcoder,
@@ -36,7 +37,11 @@ from paylink_es.domain.idempotency import derived_id
 from paylink_es.retry import conflict_waits, retry
 from paylink_es.store.leases import current_fence
 from paylink_es.store.topics import register_moved_modules
-from paylink_es.store.transcodings import FastJSONTranscoder, register_domain_transcodings
+from paylink_es.store.transcodings import (
+    FastJSONTranscoder,
+    FastMapper,
+    register_domain_transcodings,
+)
 
 BulkLoader = Callable[[Any, Sequence[UUID]], dict[UUID, Any]]
 
@@ -149,6 +154,10 @@ class PaylinkApp(Application[UUID]):
         ``<KEY>`` (the app is named Paylink): a stray variable must not steer the store.
         """
         return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, each topic's class looked up once (``FastMapper``)."""
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=FastMapper)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoding, read with orjson (``FastJSONTranscoder``); events

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 from uuid import UUID, SafeUUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, Transcoding, UUIDAsHex
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoding,
+    UUIDAsHex,
+    find_id_convertor,
+    pass_through_convertor,
+)
+from eventsourcing.utils import resolve_topic
 
 from paylink_es.domain.fields import Customer, CustomField
 from paylink_es.domain.money import Money
@@ -89,6 +101,10 @@ class CustomFieldAsDict(FieldsAsDict):
     name = "custom_field"
 
 
+SHAPES_KEPT = 4096  # shapes of objects remembered (keys and their values' types)
+_Plan = tuple[tuple[str, ...], tuple[str, ...]]  # keys of objects, keys of arrays
+
+
 class _LibraryReads(Exception):
     """State that orjson would read differently from the library: the library reads it."""
 
@@ -106,48 +122,122 @@ class FastJSONTranscoder(JSONTranscoder):
     this reads it in about three quarters of the time (a rebuild: -10% instructions).
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        # name -> its transcoding's decode, for the common case of plain text data
+        # (a UUID's hex, a datetime's ISO text): one dict lookup and one call.
+        self._text_decoders: dict[str, Callable[[Any], Any]] | None = None
+        self._shapes: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        self._text_decoders = None
+
+    def _text_decoder_table(self) -> dict[str, Callable[[Any], Any]]:
+        table: dict[str, Callable[[Any], Any]] = {}
+        for name, transcoding in self.names.items():
+            kind = type(transcoding)
+            if kind is DatetimeAsISO:
+                table[name] = datetime.fromisoformat  # its decode, without the assert
+            elif kind is UUIDAsHexFast:
+                table[name] = uuid_from_hex
+            else:
+                table[name] = transcoding.decode
+        self._text_decoders = table
+        return table
+
     def decode(self, data: bytes) -> Any:
         try:
             parsed = orjson.loads(data)
             kind = type(parsed)
             if kind is dict:
-                return self._object(parsed)
+                return self._object(parsed, self._text_decoders or self._text_decoder_table())
             if kind is list:
-                return self._array(parsed)
+                return self._array(parsed, self._text_decoders or self._text_decoder_table())
             if kind is float:
                 raise _LibraryReads
         except (orjson.JSONDecodeError, _LibraryReads):
             return super().decode(data)
         return parsed
 
-    def _object(self, obj: dict[str, Any]) -> Any:
+    def _object(self, obj: dict[str, Any], text: dict[str, Callable[[Any], Any]]) -> Any:
         for key, value in obj.items():
             kind = type(value)
             if kind is dict:
-                # Most objects in stored state are a transcoded value with plain data
-                # (a UUID's hex, a datetime's ISO text): decoded without a further call.
-                if len(value) == 2 and type(value.get("_data_")) is str and "_type_" in value:
-                    obj[key] = self._decode_obj(value)
-                else:
-                    obj[key] = self._object(value)
+                # Most objects in stored state are a transcoded value with plain text
+                # data (a UUID's hex, a datetime's ISO text): decoded here, at once.
+                if len(value) == 2:
+                    name = value.get("_type_")
+                    data = value.get("_data_")
+                    if type(name) is str and type(data) is str:
+                        decoder = text.get(name)
+                        if decoder is not None:
+                            obj[key] = decoder(data)
+                            continue
+                obj[key] = self._object(value, text)
             elif kind is list:
-                obj[key] = self._array(value)
+                obj[key] = self._array(value, text)
             elif kind is float:
                 raise _LibraryReads
         if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
             return self._decode_obj(obj)
         return obj
 
-    def _array(self, values: list[Any]) -> list[Any]:
+    def _array(self, values: list[Any], text: dict[str, Callable[[Any], Any]]) -> list[Any]:
         for index, value in enumerate(values):
             kind = type(value)
             if kind is dict:
-                values[index] = self._object(value)
+                values[index] = self._object(value, text)
             elif kind is list:
-                values[index] = self._array(value)
+                values[index] = self._array(value, text)
             elif kind is float:
                 raise _LibraryReads
         return values
+
+
+class FastMapper(Mapper[UUID]):
+    """The library's mapper, reading events with each topic's facts looked up once.
+
+    For every stored event the library resolves its topic, finds how to convert its
+    originator id and reads its class version; here those are kept per topic (and type
+    of stored id), and the rest is the library's own steps in the same order: the state
+    decoded, the id and version set, upcast from the stored class version, the event
+    made without ``__init__``. A cipher or a compressor, and any state that fails to
+    decode, go through the library's method (which raises its own error).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._topics: dict[tuple[str, type], tuple[type, Callable[[Any], Any] | None, int]] = {}
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        if self.cipher is not None or self.compressor is not None:
+            return super().to_domain_event(stored_event)
+        originator_id = stored_event.originator_id
+        key = (stored_event.topic, type(originator_id))
+        known = self._topics.get(key)
+        if known is None:
+            cls = resolve_topic(stored_event.topic)
+            convertor = find_id_convertor(cls, type(originator_id))
+            known = self._topics[key] = (
+                cls,
+                None if convertor is pass_through_convertor else convertor,
+                getattr(cls, "class_version", 1),
+            )
+        cls, convertor, class_version = known
+        try:
+            state: dict[str, Any] = self.transcoder.decode(stored_event.state)
+        except Exception:
+            return super().to_domain_event(stored_event)
+        state["originator_id"] = originator_id if convertor is None else convertor(originator_id)
+        state["originator_version"] = stored_event.originator_version
+        from_version = state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
