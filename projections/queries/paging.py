@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from projections.readmodel import ReadModel
+from projections.sqlview import marks
 
 if TYPE_CHECKING:
     from projections.runner import ReadModels
@@ -158,21 +159,46 @@ class Keyset(Generic[R]):
     columns: str = "*"
 
     def past(self, last: Sequence[Any]) -> tuple[str, list[Any]]:
-        """The condition for rows after ``last`` (the keys of a row) in this order."""
+        """The condition for rows after ``last`` (the keys of a row) in this order.
+
+        A row-value comparison, ``(created_at, link_id) < (?, ?)``: both databases seek
+        to it on an index whose columns are the keys (after the equalities), so a page
+        deep in a list costs what the first one does. Its expansion into ``a < ? OR
+        (a = ? AND b < ?)`` made them walk the index from the start of the list.
+        """
         op = "<" if self.descending else ">"
-        condition, params = "", []
-        for key, value in reversed(list(zip(self.keys, last, strict=True))):
-            if not condition:
-                condition, params = f"{key} {op} ?", [value]
-            else:
-                condition = f"({key} {op} ? OR ({key} = ? AND {condition}))"
-                params = [value, value, *params]
-        return condition, params
+        values = list(last)
+        if len(self.keys) != len(values):
+            msg = f"a cursor of {self.table} has {len(self.keys)} keys, not {len(values)}"
+            raise ValueError(msg)
+        if len(self.keys) == 1:
+            return f"{self.keys[0]} {op} ?", values
+        return f"({', '.join(self.keys)}) {op} ({marks(values)})", values
 
     def order(self) -> str:
         """The ORDER BY clause's terms."""
         direction = " DESC" if self.descending else ""
         return ", ".join(f"{key}{direction}" for key in self.keys)
+
+
+def keyset_query(
+    keyset: Keyset[Any],
+    where: Sequence[str],
+    params: Sequence[Any],
+    limit: int,
+    last: Sequence[Any] | None = None,
+) -> tuple[str, list[Any]]:
+    """The query of up to ``limit`` rows after ``last`` that match ``where``, and its
+    parameters: a seek on the index of ``where``'s columns and then the keys."""
+    terms, bound = list(where), list(params)
+    if last is not None:
+        condition, extra = keyset.past(last)
+        terms.append(condition)
+        bound.extend(extra)
+    sql = f"SELECT {keyset.columns} FROM {{s}}{keyset.table}"
+    if terms:
+        sql += " WHERE " + " AND ".join(terms)
+    return f"{sql} ORDER BY {keyset.order()} LIMIT ?", [*bound, limit]
 
 
 def keyset_rows(
@@ -186,15 +212,7 @@ def keyset_rows(
     """Up to ``size`` rows after ``last`` (from the start if None) that match ``where``,
     and the keys of the last of them when more follow (None at the end): one row more
     than ``size`` is asked for, so the end is known without another query."""
-    terms, bound = list(where), list(params)
-    if last is not None:
-        condition, extra = keyset.past(last)
-        terms.append(condition)
-        bound.extend(extra)
-    sql = f"SELECT {keyset.columns} FROM {{s}}{keyset.table}"
-    if terms:
-        sql += " WHERE " + " AND ".join(terms)
-    rows = model.view.query(f"{sql} ORDER BY {keyset.order()} LIMIT ?", [*bound, size + 1])
+    rows = model.view.query(*keyset_query(keyset, where, params, size + 1, last))
     following = None
     if len(rows) > size:
         following = tuple(rows[size - 1][key] for key in keyset.keys)
