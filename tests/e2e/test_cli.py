@@ -184,3 +184,40 @@ def test_bench_http_drives_link_creation_beside_a_no_io_baseline(tmp_path: Path)
     assert figures["http_open_create_per_s"] > 0
     assert 0 < figures["http_open_create_p50_ms"] <= figures["http_open_create_p99_ms"]
     assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_bench_grow_measures_the_read_side_at_two_sizes_and_their_ratios(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    env = {}
+    if backend == "postgres":
+        env["PAYLINK_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    result = paylink(tmp_path, "bench", "--grow", "--json", "--sizes", "300,900", env=env)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["backend"] == backend
+    for size in (300, 900):
+        # Whole lifecycles until the log holds at least the size: a few more events.
+        assert size <= figures[f"grow_{size}_events"] <= size * 1.2, size
+        for key in ("rebuild_s", "audit_replay_s", "audit_verify_s"):
+            assert 0 < figures[f"grow_{size}_{key}"] < 300, key
+        for key in ("page_first_ms", "page_deep_ms"):
+            assert 0 < figures[f"grow_{size}_{key}"] < 60_000, key
+    events = figures["grow_900_events"] / figures["grow_300_events"]
+    assert figures["grow_events_ratio"] == round(events, 2)
+    for name in ("rebuild", "audit_replay", "audit_verify", "page_first", "page_deep"):
+        unit = "ms" if name.startswith("page") else "s"
+        small, large = figures[f"grow_300_{name}_{unit}"], figures[f"grow_900_{name}_{unit}"]
+        assert figures[f"grow_{name}_ratio"] == round(large / small, 2), name
+    assert not (tmp_path / "var").exists(), "the benchmark must not touch the user's store"
+
+
+def test_bench_grow_refuses_sizes_that_are_not_two_growing_counts(tmp_path: Path) -> None:
+    for sizes in ("900,300", "300", "a,b", "0,10"):
+        result = paylink(tmp_path, "bench", "--grow", "--sizes", sizes)
+        assert result.returncode == 2, sizes
+        assert "--sizes" in result.stderr, sizes
+    assert not (tmp_path / "var").exists()

@@ -191,8 +191,29 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.entrypoints.bench import main as bench_main
 
     return bench_main(
-        settings, quick=args.quick, as_json=args.json, commands=args.commands, http=args.http
+        settings,
+        quick=args.quick,
+        as_json=args.json,
+        commands=args.commands,
+        http=args.http,
+        grow=args.grow,
+        sizes=args.sizes,
     )
+
+
+def _sizes(text: str) -> tuple[int, int]:
+    """Two sizes of history, ``SMALL,LARGE`` in events (``--grow``)."""
+    parts = text.split(",")
+    if len(parts) != 2 or not all(
+        part.strip().isascii() and part.strip().isdigit() for part in parts
+    ):
+        msg = f"{text!r} is not two sizes SMALL,LARGE (whole numbers of events)"
+        raise argparse.ArgumentTypeError(msg)
+    small, large = (int(part) for part in parts)
+    if not 0 < small < large:
+        msg = f"{text!r}: the sizes must be above 0, the first below the second"
+        raise argparse.ArgumentTypeError(msg)
+    return small, large
 
 
 def _instant(text: str) -> When:
@@ -441,6 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="finish within about 60 s")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--http", action="store_true", help="link creation over HTTP instead")
+    bench.add_argument(
+        "--grow", action="store_true", help="read-side costs at two sizes of history instead"
+    )
+    bench.add_argument(
+        "--sizes",
+        type=_sizes,
+        help="with --grow: the two sizes of history, in events (default 20000,200000 quick)",
+    )
     bench.add_argument("--commands", type=int, help="commands per phase (default 3,000 quick)")
     bench.set_defaults(handler=_bench)
     return parser

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, SafeUUID
 
 import orjson
@@ -217,12 +217,12 @@ class FastMapper(Mapper[UUID]):
         key = (stored_event.topic, type(originator_id))
         known = self._topics.get(key)
         if known is None:
-            cls = resolve_topic(stored_event.topic)
-            convertor = find_id_convertor(cls, type(originator_id))
+            found: type = resolve_topic(stored_event.topic)
+            convert = find_id_convertor(found, cast("Hashable", type(originator_id)))
             known = self._topics[key] = (
-                cls,
-                None if convertor is pass_through_convertor else convertor,
-                getattr(cls, "class_version", 1),
+                found,
+                None if convert is pass_through_convertor else convert,
+                getattr(found, "class_version", 1),
             )
         cls, convertor, class_version = known
         try:
@@ -235,7 +235,7 @@ class FastMapper(Mapper[UUID]):
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
-        event = object.__new__(cls)
+        event: Any = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event
 

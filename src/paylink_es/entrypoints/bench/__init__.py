@@ -11,6 +11,8 @@ measures one thing and names its figures:
 - ``settlement``: a day's payments settled in one run, beside one by one;
 - ``export_memory``: peak memory while the dashboard streams a CSV export;
 - ``bulk``: a CSV of 10,000 links (bulk links' most) created, then sent again;
+- ``grow`` (``--grow``): rebuild, audit replay and verify, first and deep cursor pages,
+  at two sizes of history, and how much each grew;
 - ``over_http`` (``--http``): link creation over HTTP from a separate process, on the
   bench's own server (``server``) with its no-I/O baseline endpoints (``validation``).
 
@@ -32,6 +34,7 @@ from paylink_es.entrypoints.bench.commands import (
     bench_raw_commits,
 )
 from paylink_es.entrypoints.bench.export_memory import bench_export
+from paylink_es.entrypoints.bench.grow import run_grow
 from paylink_es.entrypoints.bench.over_http import run_http
 from paylink_es.entrypoints.bench.read_side import bench_paid_to_balance, bench_projections
 from paylink_es.entrypoints.bench.replay import bench_raw_read, bench_replay, seed_lifecycles
@@ -39,7 +42,7 @@ from paylink_es.entrypoints.bench.settlement import bench_settlement
 from paylink_es.entrypoints.bench.support import percentile, progress, scratch_settings
 from paylink_es.settings import Settings
 
-__all__ = ["main", "run", "run_http"]
+__all__ = ["main", "run", "run_grow", "run_http"]
 
 
 def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict[str, Any]:
@@ -98,9 +101,13 @@ def main(
     as_json: bool,
     commands: int | None = None,
     http: bool = False,
+    grow: bool = False,
+    sizes: tuple[int, int] | None = None,
 ) -> int:
     """Run the benchmark and print its figures."""
-    if http:
+    if grow:
+        figures = run_grow(settings, quick=quick, sizes=sizes)
+    elif http:
         figures = run_http(settings, quick=quick, commands=commands)
     else:
         figures = run(settings, quick=quick, commands=commands)

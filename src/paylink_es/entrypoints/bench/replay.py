@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
 
 from paylink_es.application.services import Paylink
 from paylink_es.domain.money import Money
@@ -14,19 +16,36 @@ from paylink_es.domain.money import Money
 PAGE = 1000
 
 
-def seed_lifecycles(app: Paylink, count: int) -> None:
-    """Whole payment lifecycles (link, payment, receipt, verification, settlement)."""
-    merchant = app.merchants.register("Bench Lifecycles")
+def seed_lifecycles(
+    app: Paylink, count: int, *, merchant: UUID | None = None, threads: int = 1
+) -> UUID:
+    """Whole payment lifecycles (link, payment, receipt, verification, settlement) of
+    ``merchant`` (a new one if None), from ``threads`` threads at once (their saves then
+    share commits); returns the merchant."""
+    if merchant is None:
+        merchant = app.merchants.register("Bench Lifecycles")
+    owner = merchant
     today = app.now().date()
     batch = app.app.new_id()
-    for i in range(count):
+
+    def lifecycle(i: int) -> None:
         link = app.links.create(
-            merchant, amount=50_000 + i, description="Paket data", methods=["qris", "va_bri"]
+            owner, amount=50_000 + i, description="Paket data", methods=["qris", "va_bri"]
         )
         payment = app.payments.start(link, "qris")
-        app.payments.record(payment, f"bench-{i}", Money(50_000 + i, "IDR"), app.now())
+        app.payments.record(
+            payment, f"bench-{batch.hex[:8]}-{i}", Money(50_000 + i, "IDR"), app.now()
+        )
         app.payments.verify(payment, fee=Money(350, "IDR"))
         app.money.settle_payment(payment, batch, today)
+
+    if threads <= 1:
+        for i in range(count):
+            lifecycle(i)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lifecycle, range(count)))
+    return merchant
 
 
 def bench_replay(app: Paylink) -> tuple[int, float]:
