@@ -135,7 +135,7 @@ def test_the_mapper_reads_every_stored_event_as_the_library_does(memory_app: Pay
     mapper = memory_app.app.mapper
     assert isinstance(mapper, FastMapper)
     library = Mapper[UUID](transcoder=mapper.transcoder)
-    stored = memory_app.app.recorder.select_notifications(start=1, limit=1_000)
+    stored = list(memory_app.app.recorder.select_notifications(start=1, limit=1_000))
     assert len({n.topic for n in stored}) >= 5
     for notification in stored * 2:  # the second time from the topics it keeps
         fast, expected = mapper.to_domain_event(notification), library.to_domain_event(notification)
