@@ -255,6 +255,7 @@ class EventFeed(ReadModel):
     deferred = frozenset({FEED_SQL, FEED_OWNED_SQL})  # appends, after the batch's objects
     reads = frozenset(PUBLIC_TYPES)
     tables = ("feed_objects", "feed")
+    later_indexes = ("feed_by_merchant",)
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}feed_objects ("
         " object_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL)",

@@ -105,6 +105,7 @@ class LedgerView(ReadModel):
     # Journal lines are appended; balance upserts add up in any order.
     deferred = frozenset({JOURNAL_SQL, BOOK_UPSERT})
     tables = ("journal", "balances")
+    later_indexes = ("journal_by_merchant", "journal_by_time")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}journal ("
         " position BIGINT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,"

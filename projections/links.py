@@ -286,6 +286,7 @@ class LinkTracking(ReadModel):
     deferred = frozenset({TIMELINE_SQL, PAYMENT_TIMELINE_SQL})
     reads = frozenset({PaymentLink, Payment})
     tables = ("links", "link_timeline", "link_payments")
+    later_indexes = ("links_by_merchant", "links_expiring", "link_timeline_by_link")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}links ("
         " link_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL,"

@@ -72,6 +72,7 @@ class PaymentsView(ReadModel):
     name = "payments"
     reads = frozenset({Payment})
     tables = ("payments",)
+    later_indexes = ("payments_by_merchant", "payments_by_link")
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}payments ("
         " payment_id TEXT PRIMARY KEY, link_id TEXT NOT NULL, merchant_id TEXT NOT NULL,"

@@ -112,6 +112,8 @@ class ReadModel(Projection[RowsView]):
     # for all of an aggregate's events (projections.events); None means any event. A
     # batch skips the others without asking, by the names their stored topics end with.
     reads: ClassVar[frozenset[type] | None] = None
+    # Indexes of ``ddl`` that only queries use: a rebuild builds them after the rows.
+    later_indexes: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def statements(self, event: Event, position: int) -> list[Statement]:

@@ -5,8 +5,9 @@ read models can be rebuilt side by side without touching each other's rows. One
 Python process rebuilds at most one core's worth: the models are split into groups of
 about equal cost, the first group is rebuilt in this process and each other group by a
 process of its own (spawned: a fresh interpreter, its own connections), every group
-reading the log for itself. The bar shows the slowest group's position; an error in any
-group fails the rebuild with that group's message.
+reading the log for itself. Indexes only queries use (``ReadModel.later_indexes``) are
+dropped before and built from the rows after. The bar shows the slowest group's
+position; an error in any group fails the rebuild with that group's message.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from paylink_es.application.app import PaylinkApp
 from paylink_es.bootstrap import open_paylink
 from paylink_es.heap import collection_paused
 from paylink_es.settings import Settings
+from projections.readmodel import ReadModel
 from projections.runner import CatchUp, ReadModels
 
 Progress = Callable[[int, int], None]
@@ -83,12 +85,13 @@ def rebuild_models(
     """
     for model in models.models.values():
         model.view.reset()
+        model.view.drop_later_indexes()
     wanted = processes or settings.rebuild_processes or os.cpu_count() or 1
     if processes is None and (app.recorder.max_notification_id() or 0) < PARALLEL_MIN_EVENTS:
         wanted = 1
     groups = groups_for(list(models.models), wanted)
     if len(groups) == 1:
-        return CatchUp(app, list(models.models.values())).run_once(progress=progress)
+        return _fill(app, list(models.models.values()), progress)
     context = multiprocessing.get_context("spawn")
     reports: Any = context.Queue()
     children = [
@@ -109,7 +112,7 @@ def rebuild_models(
             tracker.report(0, position, head)
             tracker.drain(reports)
 
-        events = CatchUp(app, [models[name] for name in groups[0]]).run_once(own_progress)
+        events = _fill(app, [models[name] for name in groups[0]], own_progress)
         tracker.done(0)
         while not tracker.finished():
             tracker.drain(reports, wait=0.2)
@@ -125,6 +128,16 @@ def rebuild_models(
             if child.is_alive():
                 child.terminate()
     return events
+
+
+def _fill(app: PaylinkApp, models: list[ReadModel], progress: Progress | None) -> int:
+    """Feed ``models`` (emptied, their later indexes dropped) the whole log, then build
+    those indexes; they are built even when feeding fails, so no view is left without."""
+    try:
+        return CatchUp(app, models).run_once(progress=progress)
+    finally:
+        for model in models:
+            model.view.create_later_indexes()
 
 
 class _Tracker:
@@ -178,7 +191,7 @@ def _rebuild_group(settings: Settings, names: list[str], index: int, reports: An
                 last[:] = [position, head]
                 reports.put((index, "at", position, head))
 
-            CatchUp(app, list(models.models.values())).run_once(progress=report)
+            _fill(app, list(models.models.values()), report)
             head = app.recorder.max_notification_id() or 0
             reports.put((index, "done", max(last[0], head), max(last[1], head)))
         finally:

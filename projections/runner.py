@@ -111,7 +111,9 @@ def open_model(
     factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
         Environment(cls.name, view_env(settings, cls.name))
     )
-    view = factory.tracking_recorder(view_class(settings.backend, cls.name, cls.ddl, cls.tables))
+    view = factory.tracking_recorder(
+        view_class(settings.backend, cls.name, cls.ddl, cls.tables, cls.later_indexes)
+    )
     return cls(view=view), factory
 
 

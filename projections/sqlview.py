@@ -74,6 +74,9 @@ class RowsView(TrackingRecorder, ABC):
     name: str = ""
     ddl: Sequence[str] = ()
     tables: Sequence[str] = ()
+    # Indexes only queries use (no write of the read model reads through them): a
+    # rebuild drops them, fills the tables, then builds them from the rows at once.
+    later_indexes: Sequence[str] = ()
 
     @abstractmethod
     def apply(
@@ -152,6 +155,16 @@ class RowsView(TrackingRecorder, ABC):
     def reset(self) -> None:
         """Delete every row and the tracking position, for a rebuild from zero."""
 
+    def drop_later_indexes(self) -> None:
+        """Drop :attr:`later_indexes` (a rebuild's inserts then skip them)."""
+        self.run([(f"DROP INDEX IF EXISTS {{s}}{name}", ()) for name in self.later_indexes])
+
+    def create_later_indexes(self) -> None:
+        """Build :attr:`later_indexes` again, as the view's DDL makes them (at once from
+        the rows, which is cheaper than growing them row by row)."""
+        wanted = set(self.later_indexes)
+        self.run([(sql, ()) for sql in self.ddl if index_name(sql) in wanted])
+
 
 def runs(statements: Sequence[Statement]) -> list[tuple[str, list[Sequence[Any]]]]:
     """Consecutive statements with the same SQL, grouped for ``executemany``."""
@@ -167,6 +180,15 @@ def runs(statements: Sequence[Statement]) -> list[tuple[str, list[Sequence[Any]]
 def _violations(rows: list[Row], message: str) -> InvariantViolationError:
     sample = ", ".join(str(dict(row)) for row in rows[:3])
     return InvariantViolationError(f"{message}: {sample}")
+
+
+CREATE_INDEX = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+) ON ")
+
+
+def index_name(statement: str) -> str | None:
+    """The name of the index a DDL statement creates (None for any other statement)."""
+    made = CREATE_INDEX.match(statement)
+    return made[1] if made else None
 
 
 STATEMENT_CACHE = 256  # prepared statements kept per view connection
@@ -404,7 +426,11 @@ _VIEW_CLASSES: dict[tuple[str, str], type[RowsView]] = {}
 
 
 def view_class(
-    backend: str, name: str, ddl: Sequence[str], tables: Sequence[str]
+    backend: str,
+    name: str,
+    ddl: Sequence[str],
+    tables: Sequence[str],
+    later_indexes: Sequence[str] = (),
 ) -> type[RowsView]:
     """The view class of one read model on one backend (``sqlite`` or ``postgres``)."""
     key = (backend, name)
@@ -417,6 +443,16 @@ def view_class(
             f"CREATE TABLE IF NOT EXISTS {{s}}{failures} (position BIGINT NOT NULL,"
             " error TEXT NOT NULL, failed_at TEXT NOT NULL)",
         )
-        attrs = {"name": name, "ddl": tuple(ddl), "tables": (*tables, failures)}
+        made = {index_name(statement) for statement in ddl}
+        unknown = sorted(set(later_indexes) - made)
+        if unknown:
+            msg = f"view {name} has no index {unknown[0]} to build after a rebuild"
+            raise ValueError(msg)
+        attrs = {
+            "name": name,
+            "ddl": tuple(ddl),
+            "tables": (*tables, failures),
+            "later_indexes": tuple(later_indexes),
+        }
         cls = _VIEW_CLASSES[key] = type(f"{name.title()}{base.__name__}", (base,), attrs)
     return cls

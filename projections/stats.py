@@ -39,6 +39,7 @@ class MerchantStats(ReadModel):
     deferred = frozenset({*FLAG_SQL.values(), DAILY_SQL})
     reads = frozenset({LINK_CREATED, *FUNNEL_FLAGS, PAYMENT_INITIATED, PAYMENT_VERIFIED})
     tables = ("stats_links", "stats_payments", "stats_daily")
+    later_indexes = ("stats_links_by_merchant",)
     ddl = (
         "CREATE TABLE IF NOT EXISTS {s}stats_links ("
         " link_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, mode TEXT NOT NULL,"

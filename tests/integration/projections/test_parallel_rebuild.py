@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,8 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.rebuild import REBUILD_COST, groups_for, rebuild_models
+from projections.runner import CatchUp, ReadModels
+from projections.sqlview import view_class
 from tests.support.read_models import MODEL_NAMES, head, opened_views, positions, snapshot
 
 
@@ -60,3 +63,58 @@ def test_groups_cover_every_read_model_once_and_balance_the_cost() -> None:
 @pytest.mark.parametrize("pair", [["settlements", "audit"], ["ledger", "settlements"]])
 def test_cheap_models_are_not_worth_a_process_of_their_own(pair: list[str]) -> None:
     assert len(groups_for(pair, 2)) == 1  # a second reader would cost more than it saves
+
+
+def _indexes(models: ReadModels, name: str, backend: str) -> set[str]:
+    view = models[name].view
+    if backend == "sqlite":
+        rows = view.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {str(row["name"]) for row in rows}
+    schema = view.datastore.schema  # type: ignore[attr-defined]
+    rows = view.query("SELECT indexname FROM pg_indexes WHERE schemaname = ?", [schema])
+    return {str(row["indexname"]) for row in rows}
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_indexes_only_queries_use_are_dropped_for_a_rebuild_and_built_after(
+    backend_settings: Settings, clock: FakeClock, processes: int
+) -> None:
+    with open_paylink(backend_settings, clock=clock) as app:
+        merchant = app.merchants.register("Toko Indeks")
+        for i in range(5):
+            link = app.links.create(merchant, amount=10_000 + i, description=f"Topi {i}")
+            app.payments.start(link, "qris")
+        with opened_views(backend_settings) as models:
+            later = {name: models[name].view.later_indexes for name in models.models}
+            assert set(later["links"]) >= {"links_by_merchant"}
+            assert set(later["payments"]) >= {"payments_by_merchant"}
+            assert set(later["feed"]) >= {"feed_by_merchant"}
+            dropped: dict[str, set[str]] = {}
+            feeds = CatchUp.run_once
+
+            def noting(catch_up: CatchUp, *args: Any, **kwargs: Any) -> int:
+                for model in catch_up.models:  # while the rows go in (this process's group)
+                    dropped[model.name] = _indexes(models, model.name, backend_settings.backend)
+                return feeds(catch_up, *args, **kwargs)
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(CatchUp, "run_once", noting)
+                rebuild_models(backend_settings, app.app, models, processes=processes)
+            assert dropped
+            for name, present in dropped.items():
+                assert not present & set(later[name]), name
+            for name in models.models:
+                built = _indexes(models, name, backend_settings.backend)
+                assert set(later[name]) <= built, name
+            assert len(snapshot(models)["links"]) == 5
+
+
+def test_a_later_index_must_be_one_the_view_makes() -> None:
+    with pytest.raises(ValueError, match="no index nope"):
+        view_class(
+            "sqlite",
+            "later_check",
+            ("CREATE TABLE IF NOT EXISTS {s}t (a TEXT)",),
+            ("t",),
+            ("nope",),
+        )
