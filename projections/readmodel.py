@@ -6,7 +6,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 from uuid import UUID
 
 import orjson
@@ -144,18 +144,48 @@ class ReadModel(Projection[RowsView]):
         ordered: list[Statement] = []
         deferred: list[Statement] = []
         later = self.deferred
-        reads = _reader(type(self))
+        kinds = _kinds(type(self))
+        statements = self.statements
         for event, tracking in batch:
-            if reads(type(event).__qualname__):
-                if isinstance(event, Undecodable):
-                    raise event.error
-                for statement in self.statements(event, tracking.notification_id):
+            kind = type(event)
+            read = kinds.get(kind)
+            if read is None:
+                read = _kind_read(type(self), kind)
+            if read is _SKIP:
+                continue
+            if read is _FAIL:
+                raise cast("Undecodable", event).error
+            made = statements(event, tracking.notification_id)
+            if later:
+                for statement in made:
                     (deferred if statement[0] in later else ordered).append(statement)
+            else:
+                ordered.extend(made)
         deferred.sort(key=lambda statement: statement[0])
         self.view.apply(ordered + deferred, batch[-1][1], self.checks(batch[0][1].notification_id))
 
 
 _READERS: dict[type[ReadModel], Callable[[str], bool]] = {}
+# What a batch does with an event of a class, per read model: skip it, apply it, or fail
+# on it (a stand-in for an event that did not decode, which this model reads).
+_SKIP, _APPLY, _FAIL = "skip", "apply", "fail"
+_KINDS: dict[type[ReadModel], dict[type, str]] = {}
+
+
+def _kinds(cls: type[ReadModel]) -> dict[type, str]:
+    kinds = _KINDS.get(cls)
+    if kinds is None:
+        kinds = _KINDS[cls] = {}
+    return kinds
+
+
+def _kind_read(cls: type[ReadModel], kind: type) -> str:
+    """Whether ``cls`` skips, applies or fails on events of class ``kind`` (remembered)."""
+    read = _SKIP
+    if _reader(cls)(kind.__qualname__):
+        read = _FAIL if issubclass(kind, Undecodable) else _APPLY
+    _kinds(cls)[kind] = read
+    return read
 
 
 class _Unread:
