@@ -101,10 +101,6 @@ class CustomFieldAsDict(FieldsAsDict):
     name = "custom_field"
 
 
-SHAPES_KEPT = 4096  # shapes of objects remembered (keys and their values' types)
-_Plan = tuple[tuple[str, ...], tuple[str, ...]]  # keys of objects, keys of arrays
-
-
 class _LibraryReads(Exception):
     """State that orjson would read differently from the library: the library reads it."""
 
@@ -127,7 +123,6 @@ class FastJSONTranscoder(JSONTranscoder):
         # name -> its transcoding's decode, for the common case of plain text data
         # (a UUID's hex, a datetime's ISO text): one dict lookup and one call.
         self._text_decoders: dict[str, Callable[[Any], Any]] | None = None
-        self._shapes: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
