@@ -19,8 +19,8 @@ def get_paylink(request: Request) -> Paylink:
 
 
 def get_models(request: Request) -> ReadModels:
-    """The read models the queries run on."""
-    models: ReadModels = request.app.state.read_models
+    """The read models the queries run on (the read replica's, when there is one)."""
+    models: ReadModels = request.app.state.query_models
     return models
 
 

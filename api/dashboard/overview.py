@@ -36,7 +36,7 @@ def _money(currency: str, lang: Language) -> charts.Format:
 
 def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
     """Everything the overview shows, for the page and for the live stream alike."""
-    models: ReadModels = request.app.state.read_models
+    models: ReadModels = request.app.state.query_models
     paylink: Paylink = request.app.state.paylink
     lang, t = language(request), words(request)
     now = paylink.now()

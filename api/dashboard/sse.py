@@ -45,7 +45,7 @@ def _event(name: str, data: dict[str, str]) -> str:
 
 
 async def _follow(request: Request, staff: Staff, build: Regions) -> AsyncIterator[str]:
-    models: ReadModels = request.app.state.read_models
+    models: ReadModels = request.app.state.query_models
     paylink: Paylink = request.app.state.paylink
     params = dict(request.query_params)
     sent: dict[str, str] = {}
