@@ -220,11 +220,11 @@ def create_app(
 
 
 def _open_replica(state: Any, settings: Settings) -> None:
-    """The read models the queries read: the read replica's, if there is one."""
+    """The read models on the read replica, if there is one (``api.consistency`` chooses
+    which a query reads)."""
     state.replica_models = open_replica(settings)
     # Nothing publishes the replica's positions: its waiters ask its views.
     state.replica_watch = PositionWatch(state.paylink.app.name)
-    state.query_models = state.replica_models or state.read_models
 
 
 def replica_status(

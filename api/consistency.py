@@ -20,14 +20,14 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from fastapi import Request
 
 from api.auth import Owner
 from api.problems import ProblemError
 from paylink_es.settings import Settings
-from paylink_es.store.postgres import is_outage
+from paylink_es.store.postgres import SharedDatastore, is_outage
 from projections.freshness import PositionWatch
 from projections.runner import ReadModels
 
@@ -119,6 +119,20 @@ def open_replica(settings: Settings) -> ReadModels | None:
     return ReadModels(replica, create_tables=False)
 
 
+def query_models(state: Any) -> ReadModels:
+    """The read models a query that waits for nothing reads: the replica's, unless it is
+    known to be unreachable (then the primary's, while a probe looks for its return)."""
+    replica: ReadModels | None = state.replica_models
+    primary: ReadModels = state.read_models
+    if replica is None:
+        return primary
+    views = (model.view for model in replica.models.values())
+    datastore = getattr(next(views, None), "datastore", None)
+    if isinstance(datastore, SharedDatastore) and not datastore.reachable():
+        return primary
+    return replica
+
+
 async def _replica_at(request: Request, names: tuple[str, ...], wanted: int) -> ReadModels | None:
     """The replica's read models once they have replayed ``wanted`` (at most
     ``PAYLINK_REPLICA_WAIT_S``); None without a replica, when it stays behind, or when it
@@ -126,6 +140,8 @@ async def _replica_at(request: Request, names: tuple[str, ...], wanted: int) -> 
     replica: ReadModels | None = request.app.state.replica_models
     if replica is None:
         return None
+    if query_models(request.app.state) is not replica:
+        return None  # known to be down
     if wanted <= 0:
         return replica
     watch: PositionWatch = request.app.state.replica_watch

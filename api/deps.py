@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.consistency import fresh
+from api.consistency import fresh, query_models
 from paylink_es.application.services import Paylink
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
@@ -20,8 +20,7 @@ def get_paylink(request: Request) -> Paylink:
 
 def get_models(request: Request) -> ReadModels:
     """The read models the queries run on (the read replica's, when there is one)."""
-    models: ReadModels = request.app.state.query_models
-    return models
+    return query_models(request.app.state)
 
 
 def public_url(request: Request) -> str:

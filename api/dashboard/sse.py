@@ -23,6 +23,7 @@ from api.dashboard.links import detail_regions, links_regions
 from api.dashboard.overview import overview_regions
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import PageNotFoundError, Staff, current_staff
+from api.deps import get_models
 from paylink_es.application.services import Paylink
 from projections.queries.live import positions
 from projections.runner import ReadModels
@@ -45,7 +46,7 @@ def _event(name: str, data: dict[str, str]) -> str:
 
 
 async def _follow(request: Request, staff: Staff, build: Regions) -> AsyncIterator[str]:
-    models: ReadModels = request.app.state.query_models
+    models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     params = dict(request.query_params)
     sent: dict[str, str] = {}

@@ -152,6 +152,10 @@ class PgPair:
         """Make the standby the primary and wait until it takes writes."""
         self._tool("pg_ctl", "-D", str(self.standby.data), "-w", "-t", "60", "promote")
 
+    def stop_standby(self) -> None:
+        """Stop the standby (the primary's commits wait for it from then on)."""
+        self._tool("pg_ctl", "-D", str(self.standby.data), "-m", "fast", "stop")
+
     def stop(self) -> None:
         """Stop whatever still runs (quickly: the data is thrown away)."""
         for server in (self.standby, self.primary):

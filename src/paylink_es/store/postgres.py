@@ -242,25 +242,35 @@ class OutagePool(ConnectionPool[psycopg.Connection[DictRow]]):
 
     down_since: float | None = None
     last_error: str = ""
+    up_since: float = 0.0  # when a connection last worked (monotonic)
 
     def _connect(self, timeout: float | None = None) -> psycopg.Connection[DictRow]:
+        started = time.monotonic()
         try:
             conn = super()._connect(timeout=timeout)
         except Exception as error:
             self.last_error = " ".join(str(error).split())[:300]
-            if self.down_since is None:
+            # An attempt begun before a connection worked again (one of the pool's
+            # reconnections, tried while a standby was being promoted) says nothing new:
+            # it must not declare the outage again.
+            if self.down_since is None and started >= self.up_since:
                 self.down_since = time.monotonic()
                 log.warning("PostgreSQL unavailable: %s", error)
                 # The idle connections are most likely dead too: weed them out now, not
                 # one borrower at a time.
                 threading.Thread(target=self._weed, name="postgres-weed", daemon=True).start()
             raise
+        self.reachable()
+        return conn
+
+    def reachable(self) -> None:
+        """A connection works (new, or one that answered): the outage, if any, is over."""
+        self.up_since = time.monotonic()
         if self.down_since is not None:
             log.warning(
                 "PostgreSQL reachable again after %.1f s", time.monotonic() - self.down_since
             )
             self.down_since = None
-        return conn
 
     def _weed(self) -> None:
         with contextlib.suppress(Exception):
@@ -354,6 +364,15 @@ class SharedDatastore(PostgresDatastore):
         msg = f"the database is unavailable ({pool.last_error or 'no connection'})"
         raise DatabaseUnavailableError(msg)
 
+    def reachable(self) -> bool:
+        """Whether the database is not known to be down (no query is made; while it is
+        down, this asks a probe to look again, as a refused borrower does)."""
+        pool = self.pool
+        if not isinstance(pool, OutagePool) or pool.down_since is None:
+            return True
+        self._probe_soon(pool)
+        return False
+
     def _probe_soon(self, pool: OutagePool) -> None:
         now = time.monotonic()
         with self._probe_lock:
@@ -366,7 +385,7 @@ class SharedDatastore(PostgresDatastore):
             try:
                 with pool.connection(timeout=self.pool_timeout_s) as conn:
                     conn.execute("")
-                pool.down_since = None  # a connection works, new or not
+                pool.reachable()  # a connection works, new or not
             except Exception as error:
                 log.debug("PostgreSQL still unavailable: %s", error)
             finally:
