@@ -18,6 +18,7 @@ import pytest
 
 from paylink_es.domain.clock import FakeClock
 from paylink_es.settings import Settings
+from tests.support import pg_pair as pg_pair_module
 from tests.support.app import MakeServer, Merchant, Server, server_builder
 from tests.support.pg_pair import PgPair, pg_pair
 
@@ -176,3 +177,15 @@ def test_a_replica_that_is_down_is_passed_over_for_the_primary(
     unwaited, answer = listed(server, merchant, 0)
     assert unwaited == [first]
     assert "Paylink-Stale" not in answer.headers
+
+
+def test_without_postgresqls_tools_the_pair_skips_loudly_or_fails_where_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pg_pair_module, "postgres_bin", lambda: None)
+    monkeypatch.delenv(pg_pair_module.REQUIRE_VAR, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="POSTGRESQL NOT AVAILABLE: no initdb"):
+        pg_pair().__enter__()
+    monkeypatch.setenv(pg_pair_module.REQUIRE_VAR, "1")
+    with pytest.raises(pytest.fail.Exception, match="PAYLINK_REQUIRE_POSTGRES=1 requires it"):
+        pg_pair().__enter__()
