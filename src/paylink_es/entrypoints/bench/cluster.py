@@ -10,6 +10,9 @@ process, its connections spread over the nodes in turn, every create with an
 is the baseline of the same run: on one machine the N nodes share its cores, so the
 figures show what coordinating through one database costs, not a speed-up.
 
+Every create must be answered 201, and the store must then hold exactly as many links
+as were answered (``cluster_links``): nothing lost or doubled by the nodes or the kill.
+
 ``cluster_takeover_s`` counts from the SIGKILL until the lease table and PostgreSQL's
 locks (what ``paylink cluster status`` shows) have every worker the killed node led held
 by a live node, polled every :data:`POLL_S`.
@@ -46,7 +49,7 @@ NEEDS_POSTGRES = (
 )
 MAX_NODES = 8
 NODE_POOL_SIZE = "3"  # each node's pool: N nodes share the server's connections with others
-WARM_UP = 200  # creates each node answers before it is measured
+WARM_UP = 200  # creates each node answers before it is measured (at most as many as measured)
 POLL_S = 0.05
 TAKEOVER_BOUND_S = 60.0  # a bound against a cluster that never recovers, not a target
 LINKS = "/v1/links"
@@ -71,6 +74,7 @@ def run_cluster(
         msg = f"--cluster takes 2 to {MAX_NODES} nodes, not {nodes}"
         raise ValueError(msg)
     count = commands or (1_500 if quick else 10_000)
+    warm = min(WARM_UP, count)
     started: list[Node] = []
     with scratch_settings(settings) as scratch:
         with open_paylink(scratch) as app:
@@ -81,14 +85,14 @@ def run_cluster(
             first = _start(scratch, 1, secret)
             started.append(first)
             progress(f"one node: POST /v1/links x {count:,} with Idempotency-Keys...")
-            _load(first.url, LINKS, key, WARM_UP, HTTP_CONCURRENCY, idempotent=True)
+            _load(first.url, LINKS, key, warm, HTTP_CONCURRENCY, idempotent=True)
             _caught_up(first.url)
             one = _load(first.url, LINKS, key, count, HTTP_CONCURRENCY, idempotent=True)
             _caught_up(first.url)
             progress(f"starting {nodes - 1} more node(s)...")
             started.extend(_start(scratch, n, secret) for n in range(2, nodes + 1))
             everyone = ",".join(node.url for node in started)
-            _load(everyone, LINKS, key, WARM_UP * nodes, HTTP_CONCURRENCY, idempotent=True)
+            _load(everyone, LINKS, key, warm * nodes, HTTP_CONCURRENCY, idempotent=True)
             _caught_up(first.url)
             progress(f"{nodes} nodes: POST /v1/links x {count:,} spread over them...")
             many = _load(everyone, LINKS, key, count, HTTP_CONCURRENCY, idempotent=True)
@@ -96,19 +100,25 @@ def run_cluster(
             progress("killing the node that leads the background workers (SIGKILL)...")
             takeover, moved = _takeover(scratch, started)
             survivors = ",".join(node.url for node in started if node.process.poll() is None)
-            after = _load(survivors, LINKS, key, WARM_UP, HTTP_CONCURRENCY, idempotent=True)
+            after = _load(survivors, LINKS, key, warm, HTTP_CONCURRENCY, idempotent=True)
         finally:
             _stop(started)
-    failed = {"one": one["failures"], "many": many["failures"], "after": after["failures"]}
-    if any(failed.values()):
-        msg = f"creates failed (not 201): {failed}"
-        raise RuntimeError(msg)
+        failed = {"one": one["failures"], "many": many["failures"], "after": after["failures"]}
+        if any(failed.values()):
+            msg = f"creates failed (not 201): {failed}"
+            raise RuntimeError(msg)
+        answered = 2 * count + warm * (nodes + 2)
+        stored = _links_stored(scratch)
+        if stored != answered:
+            msg = f"{answered} creates were answered 201 but {stored} links are stored"
+            raise RuntimeError(msg)
     return {
         "backend": settings.backend,
         "quick": quick,
         "cluster_nodes": nodes,
         "cluster_requests": count,
         "cluster_concurrency": HTTP_CONCURRENCY,
+        "cluster_links": stored,
         "cluster_create_per_s_1": round(one["per_s"], 1),
         "cluster_create_p50_ms_1": round(one["p50_ms"], 2),
         "cluster_create_p99_ms_1": round(one["p99_ms"], 2),
@@ -155,6 +165,16 @@ def _start(scratch: Settings, n: int, secret: str) -> Node:
     node = Node(name, f"http://127.0.0.1:{port}", process)
     wait_started(process, node.url, log)
     return node
+
+
+def _links_stored(scratch: Settings) -> int:
+    """How many links the nodes stored between them (their Created events in the log)."""
+    stored = last = 0
+    with open_paylink(scratch) as app:
+        while page := app.app.recorder.select_notifications(last, 1_000, inclusive_of_start=False):
+            stored += sum(1 for event in page if event.topic.endswith("PaymentLink.Created"))
+            last = page[-1].id
+    return stored
 
 
 def _leaders(scratch: Settings) -> dict[str, str]:
