@@ -12,7 +12,6 @@ from eventsourcing.postgres import PostgresDatastore
 from fastapi import APIRouter, FastAPI, Request
 
 from api import docs, problems
-from api.auth import RateLimiter
 from api.bulk import upload_limits
 from api.bulk_jobs import BulkJobs
 from api.consistency import KeyPositions, open_replica
@@ -21,6 +20,7 @@ from api.dashboard.render import dashboard_templates
 from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
+from api.rate_limit import close_limiter, limiter_state, rate_limiter
 from api.routes import batches as batch_routes
 from api.routes import (
     branding,
@@ -126,6 +126,7 @@ def create_app(
             read_models.close()
             if app.state.replica_models is not None:
                 app.state.replica_models.close()
+            close_limiter(app.state.rate_limiter)
             if owns_services:
                 services.close()
             app.state.closed = True
@@ -150,7 +151,7 @@ def create_app(
     app.state.templates = page_templates()
     app.state.dashboard_templates = dashboard_templates()
     app.state.signers = {}
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.rate_limiter = rate_limiter(settings)
     app.state.bulk_jobs = BulkJobs()
     handlers = {("POST", "/v1/links"): create_link_handler, **(extra_direct or {})}
     direct = {route: make(app.state) for route, make in handlers.items()}
@@ -210,6 +211,7 @@ def create_app(
             events=paylink.app.recorder.max_notification_id() or 0,
             projections=projections,
             replica=replica_status(paylink, projections, request.app.state.replica_models),
+            rate_limit=limiter_state(request.app.state.rate_limiter),
             version=__version__,
         )
 

@@ -552,6 +552,20 @@ class ReplicaStatus(BaseModel):
     )
 
 
+class RateLimitState(BaseModel):
+    """Where the per-key rate limits are kept."""
+
+    store: Literal["redis", "node"] = Field(
+        description="redis: one limit per key across the cluster; node: each node's own"
+    )
+    redis_reachable: bool | None = Field(
+        default=None, description="whether Redis answered the last time it was asked"
+    )
+    local_decisions: int = Field(
+        default=0, description="requests this process judged by its own limit: Redis did not answer"
+    )
+
+
 class Readiness(BaseModel):
     """The database answers; how far the log and each read model have got."""
 
@@ -562,6 +576,7 @@ class Readiness(BaseModel):
     replica: ReplicaStatus | None = Field(
         default=None, description="the read replica's lag (with PAYLINK_DATABASE_READ_URL)"
     )
+    rate_limit: RateLimitState
     version: str
 
 
