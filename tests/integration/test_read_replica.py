@@ -7,6 +7,8 @@ the primary for as long as a test needs: no timing decides what a test sees.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import psycopg
 import pytest
 
 from paylink_es.domain.clock import FakeClock
+from paylink_es.entrypoints.cluster import cluster_status
 from paylink_es.settings import Settings
 from tests.support import pg_pair as pg_pair_module
 from tests.support.app import MakeServer, Merchant, Server, server_builder
@@ -189,3 +192,30 @@ def test_without_postgresqls_tools_the_pair_skips_loudly_or_fails_where_required
     monkeypatch.setenv(pg_pair_module.REQUIRE_VAR, "1")
     with pytest.raises(pytest.fail.Exception, match="PAYLINK_REQUIRE_POSTGRES=1 requires it"):
         pg_pair().__enter__()
+
+
+def test_cluster_status_shows_how_far_the_replica_is_behind(
+    pair: PgPair, make_server: MakeServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = make_server()
+    merchant = server.merchant()
+    _, at = create(server, merchant, "Kaos")
+    listed(server, merchant, at)
+    replay(pair, paused=True)
+    create(server, merchant, "Topi")
+    server.catch_up()
+    settings: Settings = server.app.state.settings
+
+    assert cluster_status(settings, as_json=True) == 0
+    replica = json.loads(capsys.readouterr().out)["replica"]
+    assert (replica["available"], replica["standby"]) == (True, True)
+    assert replica["lag_bytes"] > 0
+    assert replica["positions_behind"]["links"] > 0
+    assert cluster_status(settings, as_json=False) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(
+        r"replica: standby, [1-9]\d* bytes and \d+\.\d{3} s of WAL behind;"
+        r" read models up to [1-9]\d* positions behind",
+        line,
+    ), line
+    replay(pair, paused=False)
