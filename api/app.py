@@ -237,17 +237,15 @@ def replica_status(
     if replica is None:
         return None
     own = getattr(paylink.app.recorder, "datastore", None)
-    views = [getattr(model.view, "datastore", None) for model in replica.models.values()]
+    theirs = getattr(next(iter(replica.models.values())).view, "datastore", None)
+    if not isinstance(own, PostgresDatastore) or not isinstance(theirs, PostgresDatastore):
+        return None  # pragma: no cover - a replica is PostgreSQL by its settings
     try:
         positions = {
             name: model.view.max_tracking_id(paylink.app.name) or 0
             for name, model in replica.models.items()
         }
-        if not isinstance(own, PostgresDatastore) or not isinstance(
-            views[0], PostgresDatastore
-        ):  # pragma: no cover - a replica is PostgreSQL by its settings
-            return None
-        lag = replica_lag(own, views[0])
+        lag = replica_lag(own, theirs)
     except Exception as error:
         if not is_outage(error):
             raise

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -173,6 +174,14 @@ class PgPair:
         return "\n".join(parts)
 
 
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def pg_pair() -> Iterator[PgPair]:
     """A started primary and standby, stopped and deleted afterwards; a loud skip (a
@@ -184,9 +193,10 @@ def pg_pair() -> Iterator[PgPair]:
             REQUIRE_VAR,
             "install PostgreSQL's server package to run the replication tests",
         )
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
+    if os.geteuid() == 0 and (shutil.which("runuser") is None or not _has_user("postgres")):
         unavailable(
-            f"{SKIP_PREFIX}: running as root without runuser to start PostgreSQL as postgres",
+            f"{SKIP_PREFIX}: running as root, with no runuser or no postgres user to run"
+            " PostgreSQL's servers",
             REQUIRE_VAR,
             "run the tests as a user other than root",
         )
