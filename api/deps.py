@@ -23,6 +23,13 @@ def get_models(request: Request) -> ReadModels:
     return query_models(request.app.state)
 
 
+def get_primary_models(request: Request) -> ReadModels:
+    """The primary's read models, for a command that decides on what they hold (a read
+    replica may not have replayed it yet)."""
+    models: ReadModels = request.app.state.read_models
+    return models
+
+
 def public_url(request: Request) -> str:
     """Where customers reach this server (links and QR codes point here)."""
     settings: Settings = request.app.state.settings
@@ -30,7 +37,7 @@ def public_url(request: Request) -> str:
 
 
 PaylinkDep = Annotated[Paylink, Depends(get_paylink)]
-ModelsDep = Annotated[ReadModels, Depends(get_models)]
+PrimaryModels = Annotated[ReadModels, Depends(get_primary_models)]
 
 # The read models a query reads, once they reached the caller's last write (or the
 # wait's bound passed: the answer then says Paylink-Stale); see api.consistency.

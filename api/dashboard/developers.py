@@ -13,7 +13,7 @@ from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
 from api.dashboard.render import render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
-from api.deps import get_models, get_paylink
+from api.deps import get_models, get_paylink, get_primary_models
 from api.params import Text
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError
@@ -123,7 +123,7 @@ def resend(
 ) -> Response:
     """Queue one delivery to be posted again now."""
     row = outbox_queries.webhook_delivery(
-        get_models(request), staff.merchant_id, staff.mode, delivery_id
+        get_primary_models(request), staff.merchant_id, staff.mode, delivery_id
     )
     if row is None:
         raise PageNotFoundError

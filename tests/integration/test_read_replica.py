@@ -46,6 +46,7 @@ def make_server(pair: PgPair, tmp_path: Path, clock: FakeClock) -> Iterator[Make
         postgres_pool_size=2,
         rate_limit_per_s=0,
         replica_wait_s=0.3,
+        allow_private_webhooks=True,
     )
     with server_builder(base, clock) as build:
         yield build
@@ -218,4 +219,37 @@ def test_cluster_status_shows_how_far_the_replica_is_behind(
         r" read models up to [1-9]\d* positions behind",
         line,
     ), line
+    replay(pair, paused=False)
+
+
+def test_a_resend_finds_a_delivery_the_replica_has_not_replayed(
+    pair: PgPair, make_server: MakeServer
+) -> None:
+    server = make_server()
+    merchant = server.merchant()
+    endpoint = httpx.post(
+        f"{server.url}/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hooks", "event_types": ["link.created"]},
+        headers=merchant.headers(),
+        timeout=WAIT_S,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    replay(pair, paused=True)
+    _, at = create(server, merchant, "Kaos")
+    deliveries = httpx.get(  # the replica is behind: the primary answers
+        f"{server.url}/v1/webhook-deliveries",
+        headers=merchant.headers(**{"Paylink-Min-Position": str(at)}),
+        timeout=WAIT_S,
+    )
+    assert deliveries.status_code == 200, deliveries.text
+    (delivery,) = deliveries.json()["data"]
+
+    resent = httpx.post(
+        f"{server.url}/v1/webhook-deliveries/{delivery['id']}/resend",
+        headers=merchant.headers(),
+        timeout=WAIT_S,
+    )
+
+    assert resent.status_code == 202, resent.text  # decided on the primary's outbox
+    assert resent.json()["status"] == "pending"
     replay(pair, paused=False)
