@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from api.dashboard.forms import domain_message, split_list
+from api.dashboard.forms import error_text, split_list
 from api.dashboard.render import render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
@@ -82,7 +82,7 @@ async def save_alerts(request: Request, staff: OwnerFormDep) -> Response:
     try:
         await run_in_threadpool(get_paylink(request).messages.set_alerts, staff.merchant_id, given)
     except InvalidFieldError as error:
-        return await refused(error.field or "form", domain_message(error.message, error.field))
+        return await refused(error.field or "form", error_text(error, words(request)))
     return RedirectResponse(f"{PAGE}?notice=alerts_saved", 303)
 
 
@@ -95,7 +95,7 @@ async def save_reminders(request: Request, staff: OwnerFormDep) -> Response:
             get_paylink(request).messages.set_reminders, staff.merchant_id, split_list(typed)
         )
     except InvalidFieldError as error:
-        errors = {"reminders": domain_message(error.message, error.field)}
+        errors = {"reminders": error_text(error, words(request))}
         return await run_in_threadpool(
             _page, request, staff, status=422, reminders=typed, errors=errors
         )
