@@ -53,6 +53,7 @@ NAV = (
     ("keys", "/dashboard/keys"),
     ("branding", "/dashboard/branding"),
     ("messages", "/dashboard/settings/messages"),
+    ("partial", "/dashboard/settings/partial"),
     ("audit", "/dashboard/audit"),
 )
 

@@ -395,3 +395,31 @@ def test_a_payout_waits_for_its_confirmation_and_errors_speak_the_users_language
     page.get_by_test_id("create-link").click()
     expect(page.locator("[data-error-for=slug]")).to_contain_text("bukan kata yang dicadangkan")
     shoot(page, f"05-domain-error-id-{viewport}")
+
+
+# the policy of links paid in part --------------------------------------------------
+
+
+def test_the_owner_chooses_what_links_paid_in_part_do_at_their_expiry(
+    blank: Page, desk: Shop, viewport: str, shoot: Shoot
+) -> None:
+    merchant_id, owner, _ = _new_merchant(desk, f"Cicil{viewport.title()}")
+    page = blank
+    sign_in(page, desk, owner)
+    page.get_by_role("link", name="Bayar sebagian").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Pembayaran sebagian saat kedaluwarsa"
+    )
+    expect(page.get_by_label("kedaluwarsa (yang sudah dibayar tetap masuk)")).to_be_checked()
+    page.get_by_label("tetap terbuka sampai lunas").check()
+    page.get_by_test_id("save-partial").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Kebijakan pembayaran sebagian disimpan.")
+    expect(page.get_by_label("tetap terbuka sampai lunas")).to_be_checked()
+    assert desk.paylink.merchants.partial_expiry(merchant_id) == "keep_open"
+    shoot(page, f"01-partial-policy-id-{viewport}")
+    page.goto(f"{desk.url}/dashboard/settings/partial?lang=en")
+    page.get_by_label("expires (what was paid stays credited)").check()
+    page.get_by_role("button", name="Save the policy").click()
+    expect(page.get_by_test_id("notice")).to_have_text("The policy for payment in parts was saved.")
+    assert desk.paylink.merchants.partial_expiry(merchant_id) == "expire"
+    shoot(page, f"02-partial-policy-en-{viewport}")

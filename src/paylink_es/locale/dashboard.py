@@ -520,6 +520,14 @@ ID: Final[dict[str, str]] = {
     "date_invalid": "“{value}” bukan tanggal. Tulis hh/bb/tttt, mis. 31/01/2026.",
     "date_not_in_calendar": "tanggal {value} tidak ada di kalender.",
     "date_order": "tanggal akhir tidak boleh sebelum tanggal awal.",
+    # the policy of links paid in part at their expiry
+    "nav_partial": "Bayar sebagian",
+    "partial_settings_title": "Pembayaran sebagian saat kedaluwarsa",
+    "partial_settings_lead": "Yang terjadi pada tautan yang baru dibayar sebagian ketika"
+    " waktunya habis. Berlaku untuk tautan yang dibuat mulai sekarang tanpa pilihannya"
+    " sendiri; tautan yang sudah ada tetap memakai kebijakannya.",
+    "partial_settings_save": "Simpan kebijakan",
+    "partial_saved": "Kebijakan pembayaran sebagian disimpan.",
     # payouts: the confirmation step
     "payout_confirm_title": "Konfirmasi penarikan",
     "payout_confirm_lead": "Periksa dulu. Belum ada dana yang ditarik sampai Anda menekan"
@@ -545,6 +553,7 @@ ID: Final[dict[str, str]] = {
     "err_invalid_field_line_items": "periksa rincian barang: paling banyak 100, tiap jumlah"
     " barang 1-10000",
     "err_invalid_field_metadata": "paling banyak 50 baris kunci=nilai",
+    "err_invalid_field_partial_expiry": "pilih kedaluwarsa atau tetap terbuka sampai lunas",
     "err_amount_invalid": "Jumlah tidak sah: periksa nilainya, batasnya, dan total rincian"
     " barangnya.",
     "err_partial_terms_invalid": "Syarat pembayaran sebagian tidak sesuai.",
@@ -1083,6 +1092,14 @@ EN: Final[dict[str, str]] = {
     "date_invalid": "“{value}” is not a date. Write dd/mm/yyyy, e.g. 31/01/2026.",
     "date_not_in_calendar": "{value} is not a day of the calendar.",
     "date_order": "the last day cannot be before the first day.",
+    # the policy of links paid in part at their expiry
+    "nav_partial": "Part payments",
+    "partial_settings_title": "Links paid in part at their expiry",
+    "partial_settings_lead": "What a link paid in part does when its time runs out. It applies"
+    " to links created from now on that do not choose for themselves; links made before keep"
+    " theirs.",
+    "partial_settings_save": "Save the policy",
+    "partial_saved": "The policy for payment in parts was saved.",
     # payouts: the confirmation step
     "payout_confirm_title": "Confirm the payout",
     "payout_confirm_lead": "Check it first. Nothing is paid out until you press Yes, pay out.",
@@ -1106,6 +1123,7 @@ EN: Final[dict[str, str]] = {
     "err_invalid_field_failure_url": "must be a full address starting with http:// or https://",
     "err_invalid_field_line_items": "check the items: at most 100, each quantity 1-10000",
     "err_invalid_field_metadata": "at most 50 lines of key=value",
+    "err_invalid_field_partial_expiry": "choose expires or stays open until paid in full",
     "err_amount_invalid": "The amount is not valid: check its value, its limits and the total"
     " of its items.",
     "err_partial_terms_invalid": "The terms of payment in parts do not fit.",

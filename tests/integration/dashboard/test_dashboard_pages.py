@@ -253,3 +253,31 @@ def test_a_negative_balance_is_shown_and_nothing_is_paid_out_of_it(desk: Desk) -
     english = owner.get("/dashboard/settlements?lang=en").text
     assert 'data-testid="available-IDR">-IDR 200,000<' in english
     assert EN["balance_negative"] in english
+
+
+def test_the_owner_sets_what_links_paid_in_part_do_at_their_expiry(desk: Desk) -> None:
+    merchants = desk.shop.paylink.merchants
+    assert merchants.partial_expiry(desk.merchant_id) == "expire"
+    owner = desk.signed_in()
+    page = owner.get("/dashboard/settings/partial").text
+    assert 'value="expire" checked' in page
+    assert ID["partial_expiry_keep_open"] in page
+    head = desk.shop.head()
+    wrong = post(owner, "/dashboard/settings/partial", {"partial_expiry": "forever"})
+    assert wrong.status_code == 422, wrong.text
+    assert 'data-testid="partial-error"' in wrong.text
+    assert "pilih kedaluwarsa atau tetap terbuka sampai lunas" in wrong.text
+    assert "must be" not in wrong.text  # said in Indonesian, not the domain's English
+    assert desk.shop.head() == head
+    saved = post(owner, "/dashboard/settings/partial", {"partial_expiry": "keep_open"})
+    assert saved.status_code == 303, saved.text
+    assert merchants.partial_expiry(desk.merchant_id) == "keep_open"
+    page = owner.get(saved.headers["location"]).text
+    assert ID["partial_saved"] in page
+    assert 'value="keep_open" checked' in page
+    assert EN["partial_settings_title"] in owner.get("/dashboard/settings/partial?lang=en").text
+    viewer = desk.signed_in(VIEWER)
+    assert 'data-testid="save-partial"' not in viewer.get("/dashboard/settings/partial").text
+    refused = post(viewer, "/dashboard/settings/partial", {"partial_expiry": "expire"})
+    assert refused.status_code == 403
+    assert merchants.partial_expiry(desk.merchant_id) == "keep_open"
