@@ -554,8 +554,9 @@ ID: Final[dict[str, str]] = {
     " barang 1-10000",
     "err_invalid_field_metadata": "paling banyak 50 baris kunci=nilai",
     "err_invalid_field_partial_expiry": "pilih kedaluwarsa atau tetap terbuka sampai lunas",
-    "err_amount_invalid": "Jumlah tidak sah: periksa nilainya, batasnya, dan total rincian"
-    " barangnya.",
+    "err_amount_invalid": "Jumlah harus bilangan bulat lebih dari nol, dalam batas yang"
+    " diizinkan.",
+    "err_amount_invalid_line_items": "total rincian barang harus sama dengan jumlah tautan",
     "err_partial_terms_invalid": "Syarat pembayaran sebagian tidak sesuai.",
     "err_answer_invalid": "Data yang diisi pelanggan tidak sah.",
     "err_currency_unsupported": "Mata uang ini tidak didukung.",
@@ -1124,8 +1125,8 @@ EN: Final[dict[str, str]] = {
     "err_invalid_field_line_items": "check the items: at most 100, each quantity 1-10000",
     "err_invalid_field_metadata": "at most 50 lines of key=value",
     "err_invalid_field_partial_expiry": "choose expires or stays open until paid in full",
-    "err_amount_invalid": "The amount is not valid: check its value, its limits and the total"
-    " of its items.",
+    "err_amount_invalid": "The amount must be a whole number above zero, within the limits.",
+    "err_amount_invalid_line_items": "the items must add up to the amount of the link",
     "err_partial_terms_invalid": "The terms of payment in parts do not fit.",
     "err_answer_invalid": "What the customer entered is not valid.",
     "err_currency_unsupported": "This currency is not supported.",

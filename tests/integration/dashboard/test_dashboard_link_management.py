@@ -134,7 +134,7 @@ def test_an_open_amount_and_the_customer_can_be_changed_and_cleared(desk: Desk) 
     [
         ({"description": ""}, "description", "Deskripsi: wajib diisi"),
         ({"amount": "12,5"}, "amount", "Jumlah: harus berupa bilangan bulat rupiah"),
-        ({"amount": "0"}, "amount", "Jumlah tidak sah"),
+        ({"amount": "0"}, "amount", "Jumlah harus bilangan bulat lebih dari nol"),
         ({"methods": []}, "methods", "Metode pembayaran: wajib diisi"),
         (
             {"amount": "5000", "methods": ["va_bca"]},

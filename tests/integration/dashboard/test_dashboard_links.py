@@ -108,13 +108,13 @@ def test_a_slug_from_the_form_gives_the_link_its_address_and_a_taken_one_is_name
     [
         ({"description": ""}, "description", "Deskripsi: wajib diisi"),
         ({"amount": "12,5"}, "amount", "Jumlah: harus berupa bilangan bulat rupiah"),
-        ({"amount": "0", **NO_ITEMS}, "amount", "Jumlah: Jumlah tidak sah"),
+        ({"amount": "0", **NO_ITEMS}, "amount", "Jumlah: Jumlah harus bilangan bulat lebih dari nol"),
         ({"methods": []}, "methods", "Metode pembayaran: wajib diisi"),
         ({"expires_at": "kemarin"}, "expires_at", "Berlaku sampai (WIB): bukan tanggal"),
         ({"expires_at": "2025-12-31T10:00"}, "expires_at", "Waktu kedaluwarsa tidak sah"),
         ({"usage_limit": "0"}, "usage_limit", "Batas pemakaian harus bilangan bulat"),
         ({"item_unit_2": "lima"}, "item_unit_2", "harus berupa bilangan bulat"),
-        ({"amount": "160000"}, "item_name_0", "Jumlah tidak sah"),
+        ({"amount": "160000"}, "item_name_0", "total rincian barang harus sama"),
         ({"customer_email": "budi@"}, "customer_email", "bukan alamat e-mail"),
         ({"customer_phone": "12"}, "customer_phone", "bukan nomor telepon"),
         (
