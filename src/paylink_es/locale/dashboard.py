@@ -554,8 +554,7 @@ ID: Final[dict[str, str]] = {
     " barang 1-10000",
     "err_invalid_field_metadata": "paling banyak 50 baris kunci=nilai",
     "err_invalid_field_partial_expiry": "pilih kedaluwarsa atau tetap terbuka sampai lunas",
-    "err_amount_invalid": "Jumlah harus bilangan bulat lebih dari nol, dalam batas yang"
-    " diizinkan.",
+    "err_amount_invalid": "Jumlah harus bilangan bulat lebih dari nol, dalam batas yang diizinkan.",
     "err_amount_invalid_line_items": "total rincian barang harus sama dengan jumlah tautan",
     "err_partial_terms_invalid": "Syarat pembayaran sebagian tidak sesuai.",
     "err_answer_invalid": "Data yang diisi pelanggan tidak sah.",

@@ -108,7 +108,11 @@ def test_a_slug_from_the_form_gives_the_link_its_address_and_a_taken_one_is_name
     [
         ({"description": ""}, "description", "Deskripsi: wajib diisi"),
         ({"amount": "12,5"}, "amount", "Jumlah: harus berupa bilangan bulat rupiah"),
-        ({"amount": "0", **NO_ITEMS}, "amount", "Jumlah: Jumlah harus bilangan bulat lebih dari nol"),
+        (
+            {"amount": "0", **NO_ITEMS},
+            "amount",
+            "Jumlah: Jumlah harus bilangan bulat lebih dari nol",
+        ),
         ({"methods": []}, "methods", "Metode pembayaran: wajib diisi"),
         ({"expires_at": "kemarin"}, "expires_at", "Berlaku sampai (WIB): bukan tanggal"),
         ({"expires_at": "2025-12-31T10:00"}, "expires_at", "Waktu kedaluwarsa tidak sah"),
