@@ -1,5 +1,6 @@
 """Days as the dashboard's people read and type them: ``31/01/2026`` (day/month/year), in
-both languages; ``2026-01-31`` (ISO) is read too, for links written before."""
+both languages; day-month-year with dashes or dots as the tables write it (``31-01-2026``)
+and ``2026-01-31`` (ISO, for links written before) are read too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date
 
 from projections.queries.paging import QueryError
 
-_TYPED = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_TYPED = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
@@ -21,7 +22,7 @@ def typed_day(value: str, field: str, words: dict[str, str]) -> date | None:
     said = text if text.isprintable() else ascii(text)
     typed, iso = _TYPED.fullmatch(text), _ISO.fullmatch(text)
     if typed is not None:
-        day, month, year = (int(part) for part in typed.groups())
+        day, month, year = int(typed[1]), int(typed[3]), int(typed[4])
     elif iso is not None:
         year, month, day = (int(part) for part in iso.groups())
     else:

@@ -183,6 +183,8 @@ def test_a_domain_error_reads_in_the_users_language() -> None:
         ("31/01/2026", date(2026, 1, 31)),
         ("5/2/2026", date(2026, 2, 5)),
         (" 05/02/2026 ", date(2026, 2, 5)),
+        ("05-02-2026", date(2026, 2, 5)),  # as the dashboard's tables write a day
+        ("5.2.2026", date(2026, 2, 5)),
         ("2026-02-05", date(2026, 2, 5)),  # ISO, as links written before carry it
         ("", None),
     ],
@@ -198,8 +200,9 @@ def test_a_day_is_read_as_the_page_shows_it(typed: str, day: date | None) -> Non
     [
         ("31/02/2026", "id", "tanggal 31/02/2026 tidak ada di kalender."),
         ("2026/01/31", "id", "“2026/01/31” bukan tanggal. Tulis hh/bb/tttt, mis. 31/01/2026."),
-        ("01-31-2026", "en", "“01-31-2026” is not a date. Write dd/mm/yyyy, e.g. 31/01/2026."),
+        ("01-31-2026", "en", "01-31-2026 is not a day of the calendar."),  # month first
         ("0", "en", "“0” is not a date. Write dd/mm/yyyy, e.g. 31/01/2026."),
+        ("05/02-2026", "en", "“05/02-2026” is not a date. Write dd/mm/yyyy, e.g. 31/01/2026."),
     ],
 )
 def test_a_wrong_day_is_said_in_the_users_language(
