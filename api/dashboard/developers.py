@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
-from api.dashboard.render import render, said_notice, words
+from api.dashboard.render import render, said_error, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
 from api.deps import get_models, get_paylink, get_primary_models
@@ -106,7 +106,8 @@ def add_endpoint(
         )
     except DomainError as error:
         form = {"url": url, "event_types": event_types or []}
-        return _webhooks_page(request, staff, status=422, error=error.message, form=form)
+        message = said_error(request, error)
+        return _webhooks_page(request, staff, status=422, error=message, form=form)
     return _webhooks_page(request, staff, status=201, secret=created.secret)
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from api.dashboard.links import LinkListParams, link_filters, owned_link
 from api.dashboard.paging import StatusQuery
+from api.dashboard.render import words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
 from api.deps import get_models
@@ -151,7 +152,7 @@ def _stamp(paylink: Paylink) -> str:
 @router.get("/dashboard/exports/links.csv")
 def export_links(request: Request, staff: StaffDep, params: LinkListParams) -> Response:
     """Every link under the list page's filters (not only the page on screen)."""
-    filters = link_filters(params)
+    filters = link_filters(params, words(request))
     models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     # The first page is read now: a bad filter is a 400 page, not a broken download.
