@@ -24,7 +24,7 @@ from email.message import Message
 from pydantic import ValidationError
 from starlette.datastructures import State
 
-from api.auth import RateLimiter
+from api.auth import Limiter
 from api.middleware import Answer, Direct
 from api.problems import PROBLEM, error_document
 from api.routes.links import open_link
@@ -73,7 +73,7 @@ def admit(
         link = LinkCreate.model_validate_json(body)
     except ValidationError:
         return None
-    limiter: RateLimiter = state.rate_limiter
+    limiter: Limiter = state.rate_limiter
     if limiter.wait_needed(owner.key_id) > 0:
         return None
     return paylink, owner, link

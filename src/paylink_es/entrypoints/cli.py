@@ -198,6 +198,7 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
         http=args.http,
         grow=args.grow,
         sizes=args.sizes,
+        cluster=args.cluster,
     )
 
 
@@ -214,6 +215,16 @@ def _sizes(text: str) -> tuple[int, int]:
         msg = f"{text!r}: the sizes must be above 0, the first below the second"
         raise argparse.ArgumentTypeError(msg)
     return small, large
+
+
+def _node_count(text: str) -> int:
+    """``--cluster N``: a whole number of nodes from 2 to 8."""
+    from paylink_es.entrypoints.bench.cluster import MAX_NODES
+
+    if not text.isdigit() or not 2 <= int(text) <= MAX_NODES:
+        msg = f"N must be a whole number of nodes from 2 to {MAX_NODES}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def _instant(text: str) -> When:
@@ -471,6 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --grow: the two sizes of history, in events (default 20000,200000 quick)",
     )
     bench.add_argument("--commands", type=int, help="commands per phase (default 3,000 quick)")
+    bench.add_argument(
+        "--cluster",
+        type=_node_count,
+        metavar="N",
+        help="PostgreSQL: creates over HTTP on 1 serve node, then on N (2-8), and the takeover"
+        " after the leading node is killed",
+    )
     bench.set_defaults(handler=_bench)
     return parser
 

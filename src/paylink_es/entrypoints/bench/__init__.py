@@ -14,7 +14,9 @@ measures one thing and names its figures:
 - ``grow`` (``--grow``): rebuild, audit replay and verify, first and deep cursor pages,
   at two sizes of history, and how much each grew;
 - ``over_http`` (``--http``): link creation over HTTP from a separate process, on the
-  bench's own server (``server``) with its no-I/O baseline endpoints (``validation``).
+  bench's own server (``server``) with its no-I/O baseline endpoints (``validation``);
+- ``cluster`` (``--cluster N``, PostgreSQL): the same creates on one ``paylink serve`` node,
+  then on N, and the takeover after the leading node is killed.
 
 ``support`` holds what they share (the scratch store, the timed loop, progress lines).
 """
@@ -22,11 +24,13 @@ measures one thing and names its figures:
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from api.bulk import MAX_ROWS
 from paylink_es.bootstrap import open_paylink
 from paylink_es.entrypoints.bench.bulk import bench_bulk
+from paylink_es.entrypoints.bench.cluster import NEEDS_POSTGRES, run_cluster
 from paylink_es.entrypoints.bench.commands import (
     bench_baseline,
     bench_commands,
@@ -42,7 +46,7 @@ from paylink_es.entrypoints.bench.settlement import bench_settlement
 from paylink_es.entrypoints.bench.support import percentile, progress, scratch_settings
 from paylink_es.settings import Settings
 
-__all__ = ["main", "run", "run_grow", "run_http"]
+__all__ = ["main", "run", "run_cluster", "run_grow", "run_http"]
 
 
 def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict[str, Any]:
@@ -106,9 +110,16 @@ def main(
     http: bool = False,
     grow: bool = False,
     sizes: tuple[int, int] | None = None,
+    cluster: int | None = None,
 ) -> int:
-    """Run the benchmark and print its figures."""
-    if grow:
+    """Run the benchmark and print its figures (2 with a message when ``cluster`` asks for
+    nodes on SQLite)."""
+    if cluster is not None:
+        if settings.database_url is None:
+            print(NEEDS_POSTGRES, file=sys.stderr)
+            return 2
+        figures = run_cluster(settings, nodes=cluster, quick=quick, commands=commands)
+    elif grow:
         figures = run_grow(settings, quick=quick, sizes=sizes)
     elif http:
         figures = run_http(settings, quick=quick, commands=commands)

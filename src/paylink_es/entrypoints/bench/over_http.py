@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,33 @@ def _free_port() -> int:
         return port
 
 
+def server_env(scratch: Settings, **more: str) -> dict[str, str]:
+    """A bench server's environment: none of ours but the scratch store's, no rate limit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    env.update(PAYLINK_DATA_DIR=str(scratch.data_dir), PAYLINK_RATE_LIMIT_PER_S="0")
+    if scratch.database_url:
+        env.update(
+            PAYLINK_DATABASE_URL=scratch.database_url,
+            PAYLINK_DATABASE_SCHEMA=scratch.database_schema or "",
+        )
+    return env | more
+
+
+def wait_started(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until ``url`` answers ``/healthz``; fail with ``log`` if ``server`` exits or
+    60 s pass first."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                msg = f"the server did not start:\n{log.read_text()}"
+                raise RuntimeError(msg) from None
+            time.sleep(0.1)
+
+
 def _caught_up(url: str, timeout: float = 300.0) -> None:
     """Wait until the projections have processed every stored event (``/readyz``).
 
@@ -57,9 +85,19 @@ def _caught_up(url: str, timeout: float = 300.0) -> None:
 
 
 def _load(
-    url: str, path: str, key: str, count: int, concurrency: int, rate: float | None = None
+    url: str,
+    path: str,
+    key: str,
+    count: int,
+    concurrency: int,
+    rate: float | None = None,
+    *,
+    idempotent: bool = False,
 ) -> dict[str, float]:
+    """The load generator's figures (``paylink_es.entrypoints.loadgen``, a process of its
+    own): ``url`` may be several, comma-separated; ``idempotent`` sends Idempotency-Keys."""
     paced = [] if rate is None else [str(rate)]
+    once = ["--idempotency-keys"] if idempotent else []
     output = subprocess.run(  # noqa: S603 - our own interpreter and module
         [
             sys.executable,
@@ -71,6 +109,7 @@ def _load(
             str(count),
             str(concurrency),
             *paced,
+            *once,
         ],
         capture_output=True,
         text=True,
@@ -102,13 +141,7 @@ def run_http(
             merchant = app.merchants.register("Bench HTTP")
             key = app.merchants.issue_key(merchant, "test").secret
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-        env.update(PAYLINK_DATA_DIR=str(scratch.data_dir), PAYLINK_RATE_LIMIT_PER_S="0")
-        if scratch.database_url:
-            env.update(
-                PAYLINK_DATABASE_URL=scratch.database_url,
-                PAYLINK_DATABASE_SCHEMA=scratch.database_schema or "",
-            )
+        env = server_env(scratch)
         log = scratch.data_dir / "server.log"
         with log.open("w") as output:
             server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -130,16 +163,7 @@ def run_http(
         url = f"http://127.0.0.1:{port}"
         creates: dict[int, dict[str, float]] = {}
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{url}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        msg = f"the server did not start:\n{log.read_text()}"
-                        raise RuntimeError(msg) from None
-                    time.sleep(0.1)
+            wait_started(server, url, log)
             progress(f"{scratch.backend}: warming up...")
             _load(url, VALIDATE, key, 500, 50)
             _load(url, "/v1/links", key, 500, 50)
