@@ -5,7 +5,8 @@ Histories of two sizes (20,000 and 200,000 events with ``--quick``; 100,000 and
 lifecycles of one merchant (seeded from many threads, so that their saves share
 commits). At each size ``<n>``:
 
-- ``grow_<n>_events``: the events the history holds (at least ``n``);
+- ``grow_<n>_events``: the log's last position, at least ``n`` (the events it holds; on
+  PostgreSQL the sequence's gaps count too);
 - ``grow_<n>_rebuild_s``: every read model rebuilt from zero (``projections rebuild``);
 - ``grow_<n>_audit_replay_s``, ``grow_<n>_audit_verify_s``: ``audit replay`` and
   ``audit verify`` over the whole log;
