@@ -84,6 +84,17 @@ class IdempotentRequest(PaylinkAggregate):
         self.retakes = 0
         self.retake_reason: str | None = None
 
+    @classmethod
+    def kept_at_once(
+        cls, merchant_id: UUID, mode: str, key: str, fingerprint: str, status_code: int, body: str
+    ) -> IdempotentRequest:
+        """A key's record started and answered in one go, for a command that saves it in
+        the same write as its own events: the log then holds both or neither, so there is
+        no claim to take over after a crash (the lease below is for the two-step way)."""
+        record = cls(merchant_id=merchant_id, mode=mode, key=key, fingerprint=fingerprint)
+        record.answer(status_code, body)
+        return record
+
     @event("Retaken")
     def retake(self, reason: str) -> None:
         """Another request takes over a claim whose owner is gone (see module docs)."""

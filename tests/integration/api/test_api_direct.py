@@ -1,8 +1,8 @@
 """The direct path of ``POST /v1/links`` (api.direct) answers as the route does, or declines.
 
-The handler is called as RequestContext calls it; the route is reached over HTTP with an
-``Idempotency-Key`` (which the direct path always leaves to the route). Everything the
-direct path declines goes through FastAPI unchanged, and nothing is stored first.
+The handler is called as RequestContext calls it; the route is reached over HTTP with a
+key the direct path has not seen lately (which it always leaves to the route). Everything
+the direct path declines goes through FastAPI unchanged, and nothing is stored first.
 """
 
 from __future__ import annotations
@@ -59,13 +59,16 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
 def both_paths(
     api: Api, merchant: Merchant, body: dict[str, Any], key: str
 ) -> tuple[int, bytes, dict[str, Any], int, dict[str, Any]]:
-    """The direct answer (status, content type, document) and the route's (status, document).
+    """The direct answer (status, content type, document) and the route's (status, document),
+    both under the Idempotency-Key ``key``.
 
-    The route is reached with an Idempotency-Key, which the direct path always declines.
+    The route is reached with another merchant's key, one not seen lately, which the
+    direct path always declines.
     """
-    answer = direct(api, merchant, body)
+    answer = direct(api, merchant, body, **{"Idempotency-Key": key.encode()})
+    unseen = api.merchant()
     routed = api.client.post(
-        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": key})
+        "/v1/links", json=body, headers=unseen.headers(**{"Idempotency-Key": key})
     )
     assert answer is not None
     status, content_type, content = answer
@@ -100,14 +103,23 @@ def test_a_refused_create_gets_the_routes_problem_document(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
-        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b"k-3"}),
+        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b"k" * 256}),
+        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b""}),
         ({"amount": 1_000, "description": "a"}, {"Content-Type": b"text/plain"}),
         (b'{"amount": 1000, "description": ', {}),
         ({"amount": "lots", "description": "a"}, {}),
         ({"amount": 1_000}, {}),
         (b"\xff\xfe", {}),
     ],
-    ids=["idempotency-key", "not-json", "malformed", "invalid-field", "missing-field", "not-utf8"],
+    ids=[
+        "long-idempotency-key",
+        "empty-idempotency-key",
+        "not-json",
+        "malformed",
+        "invalid-field",
+        "missing-field",
+        "not-utf8",
+    ],
 )
 def test_what_the_route_must_judge_is_declined_and_nothing_is_stored(
     api: Api, body: object, headers: dict[str, bytes]
@@ -117,6 +129,35 @@ def test_what_the_route_must_judge_is_declined_and_nothing_is_stored(
 
     assert direct(api, merchant, body, **headers) is None
     assert api.head() == before
+
+
+def test_a_key_used_before_stores_nothing_and_is_left_to_the_route_which_replays_it(
+    api: Api,
+) -> None:
+    merchant = known(api)
+    body = {"amount": 150_000, "description": "Kaos polos"}
+    first = direct(api, merchant, body, **{"Idempotency-Key": b"order-7"})
+    assert first is not None
+    assert first[0] == 201
+    before = api.head()
+
+    assert direct(api, merchant, body, **{"Idempotency-Key": b"order-7"}) is None
+    assert (
+        direct(api, merchant, {**body, "amount": 1_000}, **{"Idempotency-Key": b"order-7"}) is None
+    )
+    assert api.head() == before
+    replayed = api.client.post(
+        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "order-7"})
+    )
+    assert (replayed.status_code, replayed.content) == (201, first[2])
+    assert replayed.headers["idempotent-replayed"] == "true"
+    reused = api.client.post(
+        "/v1/links",
+        json={**body, "amount": 1_000},
+        headers=merchant.headers(**{"Idempotency-Key": "order-7"}),
+    )
+    assert reused.status_code == 409
+    assert api.count("PaymentLink.Created") == 1
 
 
 def test_a_key_not_seen_lately_or_no_key_is_left_to_the_route(api: Api) -> None:
