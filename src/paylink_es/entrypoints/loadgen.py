@@ -1,13 +1,15 @@
 """Load generator for ``paylink bench --http``: run as its own process, prints JSON.
 
-``python -m paylink_es.entrypoints.loadgen URL PATH KEY COUNT CONCURRENCY [RATE]`` posts COUNT link
-requests over CONCURRENCY keep-alive connections and reports throughput and latency
-percentiles. Without RATE it is closed-loop (each connection sends as soon as it has its
-answer). With RATE it is open-loop: request *i* is due at ``start + i / RATE`` whatever
-the server is doing, and its latency counts from when it was due, so time spent waiting
-for a free connection is part of it (no coordinated omission). It speaks plain HTTP/1.1
-on asyncio streams: a general-purpose client costs more CPU per request than the server
-under test, and would measure itself.
+``python -m paylink_es.entrypoints.loadgen URL PATH KEY COUNT CONCURRENCY [RATE] [--idempotent]``
+posts COUNT link requests over CONCURRENCY keep-alive connections and reports throughput
+and latency percentiles. With ``--idempotent`` every request carries an
+``Idempotency-Key`` of its own (as merchant integrations send them). Without RATE it is
+closed-loop (each connection sends as soon as it has its answer). With RATE it is
+open-loop: request *i* is due at ``start + i / RATE`` whatever the server is doing, and
+its latency counts from when it was due, so time spent waiting for a free connection is
+part of it (no coordinated omission). It speaks plain HTTP/1.1 on asyncio streams: a
+general-purpose client costs more CPU per request than the server under test, and would
+measure itself.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ _BODY = (
 )
 
 
-def _request(host: str, path: str, key: str, i: int) -> bytes:
+def _request(host: str, path: str, key: str, i: int, idempotent: bool = False) -> bytes:
     # A byte template, not json.dumps: the generator shares the cores with the server.
     body = _BODY % (150000 + i, RUN.encode(), i)  # new links on every run, never repeats
+    once = f"Idempotency-Key: {RUN}-{i}\r\n" if idempotent else ""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n{once}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -48,7 +51,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _drive(
-    url: str, path: str, key: str, count: int, concurrency: int, rate: float | None = None
+    url: str,
+    path: str,
+    key: str,
+    count: int,
+    concurrency: int,
+    rate: float | None = None,
+    *,
+    idempotent: bool = False,
 ) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -70,7 +80,7 @@ async def _drive(
                     delay = sent - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                writer.write(_request(f"{host}:{port}", path, key, i))
+                writer.write(_request(f"{host}:{port}", path, key, i, idempotent))
                 status = await _read_response(reader)
                 latencies.append((time.perf_counter() - sent) * 1000)
                 if status not in (200, 201):
@@ -93,16 +103,19 @@ async def _drive(
 
 
 def main() -> None:
-    """Entry point: arguments URL PATH KEY COUNT CONCURRENCY [RATE]."""
-    url, path, key, count, concurrency = sys.argv[1:6]
-    rate = float(sys.argv[6]) if len(sys.argv) > 6 else None
+    """Entry point: arguments URL PATH KEY COUNT CONCURRENCY [RATE] [--idempotent]."""
+    args = [arg for arg in sys.argv[1:] if arg != "--idempotent"]
+    idempotent = len(args) < len(sys.argv) - 1
+    url, path, key, count, concurrency = args[:5]
+    rate = float(args[5]) if len(args) > 5 else None
     try:
         import uvloop  # uvicorn[standard] brings it; a cheaper loop leaves more CPU to the server
     except ImportError:  # pragma: no cover - plain asyncio then
         run = asyncio.run
     else:
         run = uvloop.run
-    print(json.dumps(run(_drive(url, path, key, int(count), int(concurrency), rate))))
+    figures = _drive(url, path, key, int(count), int(concurrency), rate, idempotent=idempotent)
+    print(json.dumps(run(figures)))
 
 
 if __name__ == "__main__":
