@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import ClassVar
 from uuid import UUID
@@ -59,7 +60,7 @@ class KeyUse:
     key: str
     fingerprint: str
 
-    @property
+    @cached_property
     def record_id(self) -> UUID:
         """The id of the key's record (and the seed of the ids its command draws)."""
         return IdempotentRequest.create_id(self.merchant_id, self.mode, self.key)
