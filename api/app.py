@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 
 from api import docs, problems
-from api.auth import RateLimiter
 from api.bulk import upload_limits
 from api.bulk_jobs import BulkJobs
 from api.consistency import KeyPositions
@@ -20,6 +19,7 @@ from api.dashboard.render import dashboard_templates
 from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
+from api.rate_limit import close_limiter, limiter_state, rate_limiter
 from api.routes import batches as batch_routes
 from api.routes import (
     branding,
@@ -122,6 +122,7 @@ def create_app(
             if background is not None:
                 background.stop()
             read_models.close()
+            close_limiter(app.state.rate_limiter)
             if owns_services:
                 services.close()
             app.state.closed = True
@@ -145,7 +146,7 @@ def create_app(
     app.state.templates = page_templates()
     app.state.dashboard_templates = dashboard_templates()
     app.state.signers = {}
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.rate_limiter = rate_limiter(settings)
     app.state.bulk_jobs = BulkJobs()
     handlers = {("POST", "/v1/links"): create_link_handler, **(extra_direct or {})}
     direct = {route: make(app.state) for route, make in handlers.items()}
@@ -203,6 +204,7 @@ def create_app(
                 name: model.view.max_tracking_id(paylink.app.name) or 0
                 for name, model in read_models.models.items()
             },
+            rate_limit=limiter_state(request.app.state.rate_limiter),
             version=__version__,
         )
 

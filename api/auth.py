@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,8 +20,16 @@ from paylink_es.domain.errors import ApiKeyInvalidError
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="paylink"'}
 
 
+class Limiter(Protocol):
+    """What judges a request against its key's rate limit (``api.rate_limit``)."""
+
+    def wait_needed(self, key: object) -> float:
+        """0 if the request may go now (and counts against the limit), else seconds to wait."""
+        ...
+
+
 class RateLimiter:
-    """A token bucket per API key: ``rate`` per second sustained, ``burst`` at once."""
+    """A token bucket per API key in this process: ``rate``/s sustained, ``burst`` at once."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -90,7 +98,7 @@ async def authenticate(request: Request) -> KeyOwner:
             owner = await run_in_threadpool(paylink.merchants.authenticate, secret)
         except ApiKeyInvalidError as error:
             raise ProblemError(401, "api-key-invalid", error.message, headers=CHALLENGE) from None
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter: Limiter = request.app.state.rate_limiter
     wait = limiter.wait_needed(owner.key_id)
     if wait > 0:
         raise ProblemError(

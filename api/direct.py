@@ -26,7 +26,7 @@ from typing import NamedTuple
 from pydantic import ValidationError
 from starlette.datastructures import State
 
-from api.auth import RateLimiter
+from api.auth import Limiter
 from api.middleware import Answer, Direct
 from api.problems import PROBLEM, error_document
 from api.routes.links import Earlier, open_link
@@ -96,7 +96,7 @@ def admit(state: State, headers: dict[bytes, bytes], body: bytes) -> Admitted | 
         link = LinkCreate.model_validate_json(body)
     except ValidationError:
         return None
-    limiter: RateLimiter = state.rate_limiter
+    limiter: Limiter = state.rate_limiter
     if limiter.wait_needed(owner.key_id) > 0:
         return None
     return Admitted(paylink, owner, link, key)

@@ -534,6 +534,20 @@ class Liveness(BaseModel):
     version: str
 
 
+class RateLimitState(BaseModel):
+    """Where the per-key rate limits are kept."""
+
+    store: Literal["redis", "node"] = Field(
+        description="redis: one limit per key across the cluster; node: each node's own"
+    )
+    redis_reachable: bool | None = Field(
+        default=None, description="whether Redis answered the last time it was asked"
+    )
+    local_decisions: int = Field(
+        default=0, description="requests this process judged by its own limit: Redis did not answer"
+    )
+
+
 class Readiness(BaseModel):
     """The database answers; how far the log and each read model have got."""
 
@@ -541,6 +555,7 @@ class Readiness(BaseModel):
     backend: Literal["sqlite", "postgres"]
     events: int = Field(description="position of the last stored event")
     projections: dict[str, int] = Field(description="each read model's position")
+    rate_limit: RateLimitState
     version: str
 
 

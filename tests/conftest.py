@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import redis
 from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
@@ -37,6 +38,10 @@ from tests.support.examples import DEFAULT_PROFILE, EXAMPLES, PROFILE_VAR
 from tests.support.loud_skips import (
     BROWSER_REQUIRE_VAR,
     BROWSER_SKIP_PREFIX,
+    REDIS_DEFAULT_URL,
+    REDIS_REQUIRE_VAR,
+    REDIS_SKIP_PREFIX,
+    REDIS_URL_VAR,
     shout_if_skipped,
     unavailable,
 )
@@ -128,6 +133,40 @@ def pg_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis that answers ($PAYLINK_TEST_REDIS_URL, else 127.0.0.1:6379), or a loud
+    skip (a failure where PAYLINK_REQUIRE_REDIS=1)."""
+    url = os.environ.get(REDIS_URL_VAR, "").strip() or REDIS_DEFAULT_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable(
+            f"{REDIS_SKIP_PREFIX}: {_redacted(url)} does not answer ({error})",
+            REDIS_REQUIRE_VAR,
+            f"start Redis or set {REDIS_URL_VAR} to run the Redis tests",
+        )
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of the test's own (parallel runs share one Redis); its keys are
+    deleted afterwards."""
+    prefix = "paylink-test-" + uuid.uuid4().hex[:12]
+    yield prefix
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def _redacted(url: str) -> str:
     """The URL without its password, fit for a test report."""
     parts = urlsplit(url)
@@ -201,13 +240,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Shout when PostgreSQL or browser tests were skipped: a green run without them
+    """Shout when PostgreSQL, Redis or browser tests were skipped: a green run without them
     proves less."""
     shout_if_skipped(
         terminalreporter,
         PG_SKIP_PREFIX,
         "PostgreSQL test(s) were SKIPPED -- only SQLite was exercised.",
         f"Set {PG_URL_VAR}=postgresql://... (and {REQUIRE_PG_VAR}=1 in CI).",
+        reasons=True,
+    )
+    shout_if_skipped(
+        terminalreporter,
+        REDIS_SKIP_PREFIX,
+        "Redis test(s) were SKIPPED -- the rate limit across nodes was not exercised.",
+        f"Start Redis on 127.0.0.1:6379 or set {REDIS_URL_VAR} ({REDIS_REQUIRE_VAR}=1 in CI).",
         reasons=True,
     )
     shout_if_skipped(

@@ -120,6 +120,26 @@ def questions(details: LinkDetails, lang: Language) -> list[Question]:
     return asked
 
 
+def answered(
+    details: LinkDetails, payment: PaymentDetails, lang: Language
+) -> list[tuple[str, str]]:
+    """What the payer entered on the page, as the page asked it (label, answer), in the
+    page's order; questions left blank are left out."""
+    given: dict[str, str] = {
+        f"custom_fields.{key}": value for key, value in payment.custom_fields.items()
+    }
+    if payment.customer is not None:
+        for part in ("name", "email", "phone", "address"):
+            value = getattr(payment.customer, part)
+            if value:
+                given[f"customer.{part}"] = value
+    return [
+        (asked.label, given[asked.name])
+        for asked in questions(details, lang)
+        if given.get(asked.name)
+    ]
+
+
 def _answers(form: FormData, details: LinkDetails) -> tuple[dict[str, object], dict[str, object]]:
     """What the payer entered for the customer details and the custom fields the link asks
     (nothing else of the form is read)."""
@@ -421,6 +441,7 @@ def _context(
         "currency": payment.amount.currency,
         "test_mode": details.mode == "test",
         "method_label": method_name(payment.method, language(request)),
+        "answers": answered(details, payment, language(request)),
         "title": details.description,
     }
 

@@ -120,6 +120,23 @@ class Settings(BaseSettings):
         default=100.0, ge=0, description="Sustained requests per second per API key; 0 = off"
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may burst")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db shared by every node: the rate limits hold across"
+        " the cluster; unset means each node limits on its own",
+    )
+    redis_key_prefix: str = Field(
+        default="paylink",
+        min_length=1,
+        max_length=64,
+        description="Prefix of the rate limiter's Redis keys (environments sharing a Redis)",
+    )
+    redis_timeout_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=5,
+        description="Longest a request waits for Redis before its node's own limit decides",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body")
     read_wait_s: float = Field(
         default=2.0,
@@ -328,9 +345,9 @@ class Settings(BaseSettings):
         return problems
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        """The fields as pydantic shows them, the database URL without its password."""
+        """The fields as pydantic shows them, the database and Redis URLs without passwords."""
         for name, value in super().__repr_args__():
-            if name == "database_url" and isinstance(value, str):
+            if name in ("database_url", "redis_url") and isinstance(value, str):
                 yield name, without_password(value)
             else:
                 yield name, value
@@ -342,6 +359,16 @@ class Settings(BaseSettings):
             return None
         if urlsplit(value).scheme not in ("postgresql", "postgres"):
             msg = "PAYLINK_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_only(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            msg = "PAYLINK_REDIS_URL must be a redis://, rediss:// or unix:// URL"
             raise ValueError(msg)
         return value
 

@@ -1,4 +1,4 @@
-"""Loud skips: tests that need something missing here (PostgreSQL, a browser) skip, or
+"""Loud skips: tests that need something missing here (PostgreSQL, Redis, a browser) skip, or
 fail where a variable requires it, and the run ends with a banner saying so."""
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ import pytest
 # The browser tests' loud skip (tests/browser/conftest.py raises it, tests/conftest.py shouts).
 BROWSER_SKIP_PREFIX = "BROWSER NOT AVAILABLE"
 BROWSER_REQUIRE_VAR = "PAYLINK_REQUIRE_BROWSER"
+# The Redis tests' (the cluster-wide rate limit): tests/conftest.py's ``redis_url``.
+REDIS_SKIP_PREFIX = "REDIS NOT AVAILABLE"
+REDIS_REQUIRE_VAR = "PAYLINK_REQUIRE_REDIS"
+REDIS_URL_VAR = "PAYLINK_TEST_REDIS_URL"
+REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
 def unavailable(message: str, require_var: str, hint: str) -> NoReturn:

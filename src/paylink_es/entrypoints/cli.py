@@ -191,8 +191,23 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from paylink_es.entrypoints.bench import main as bench_main
 
     return bench_main(
-        settings, quick=args.quick, as_json=args.json, commands=args.commands, http=args.http
+        settings,
+        quick=args.quick,
+        as_json=args.json,
+        commands=args.commands,
+        http=args.http,
+        cluster=args.cluster,
     )
+
+
+def _node_count(text: str) -> int:
+    """``--cluster N``: a whole number of nodes from 2 to 8."""
+    from paylink_es.entrypoints.bench.cluster import MAX_NODES
+
+    if not text.isdigit() or not 2 <= int(text) <= MAX_NODES:
+        msg = f"N must be a whole number of nodes from 2 to {MAX_NODES}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def _instant(text: str) -> When:
@@ -442,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--http", action="store_true", help="link creation over HTTP instead")
     bench.add_argument("--commands", type=int, help="commands per phase (default 3,000 quick)")
+    bench.add_argument(
+        "--cluster",
+        type=_node_count,
+        metavar="N",
+        help="PostgreSQL: creates over HTTP on 1 serve node, then on N (2-8), and the takeover"
+        " after the leading node is killed",
+    )
     bench.set_defaults(handler=_bench)
     return parser
 

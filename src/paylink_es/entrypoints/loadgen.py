@@ -1,15 +1,15 @@
 """Load generator for ``paylink bench --http``: run as its own process, prints JSON.
 
-``python -m paylink_es.entrypoints.loadgen URL PATH KEY COUNT CONCURRENCY [RATE] [--idempotent]``
-posts COUNT link requests over CONCURRENCY keep-alive connections and reports throughput
-and latency percentiles. With ``--idempotent`` every request carries an
-``Idempotency-Key`` of its own (as merchant integrations send them). Without RATE it is
-closed-loop (each connection sends as soon as it has its answer). With RATE it is
-open-loop: request *i* is due at ``start + i / RATE`` whatever the server is doing, and
-its latency counts from when it was due, so time spent waiting for a free connection is
-part of it (no coordinated omission). It speaks plain HTTP/1.1 on asyncio streams: a
-general-purpose client costs more CPU per request than the server under test, and would
-measure itself.
+``python -m paylink_es.entrypoints.loadgen URL PATH KEY COUNT CONCURRENCY [RATE]`` posts COUNT link
+requests over CONCURRENCY keep-alive connections and reports throughput and latency
+percentiles. URL may be several, comma-separated (``paylink bench --cluster``'s nodes): the
+connections are spread over them in turn. With ``--idempotency-keys`` anywhere in the
+arguments every request carries an ``Idempotency-Key`` of its own. Without RATE it is
+closed-loop (each connection sends as soon as it has its answer). With RATE it is open-loop:
+request *i* is due at ``start + i / RATE`` whatever the server is doing, and its latency
+counts from when it was due, so time spent waiting for a free connection is part of it (no
+coordinated omission). It speaks plain HTTP/1.1 on asyncio streams: a general-purpose client
+costs more CPU per request than the server under test, and would measure itself.
 """
 
 from __future__ import annotations
@@ -60,14 +60,15 @@ async def _drive(
     *,
     idempotent: bool = False,
 ) -> dict[str, float]:
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    servers = [urlsplit(each) for each in url.split(",")]
     latencies: list[float] = []
     failures = 0
     next_index = 0
 
-    async def connection() -> None:
+    async def connection(n: int) -> None:
         nonlocal failures, next_index
+        parts = servers[n % len(servers)]
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while next_index < count:
@@ -90,7 +91,7 @@ async def _drive(
             await writer.wait_closed()
 
     begun = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    await asyncio.gather(*(connection(n) for n in range(concurrency)))
     seconds = time.perf_counter() - begun
     latencies.sort()
     return {
@@ -103,8 +104,8 @@ async def _drive(
 
 
 def main() -> None:
-    """Entry point: arguments URL PATH KEY COUNT CONCURRENCY [RATE] [--idempotent]."""
-    args = [arg for arg in sys.argv[1:] if arg != "--idempotent"]
+    """Entry point: arguments URL[,URL…] PATH KEY COUNT CONCURRENCY [RATE] [--idempotency-keys]."""
+    args = [arg for arg in sys.argv[1:] if arg != "--idempotency-keys"]
     idempotent = len(args) < len(sys.argv) - 1
     url, path, key, count, concurrency = args[:5]
     rate = float(args[5]) if len(args) > 5 else None
@@ -114,8 +115,8 @@ def main() -> None:
         run = asyncio.run
     else:
         run = uvloop.run
-    figures = _drive(url, path, key, int(count), int(concurrency), rate, idempotent=idempotent)
-    print(json.dumps(run(figures)))
+    driven = _drive(url, path, key, int(count), int(concurrency), rate, idempotent=idempotent)
+    print(json.dumps(run(driven)))
 
 
 if __name__ == "__main__":

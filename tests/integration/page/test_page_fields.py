@@ -167,3 +167,29 @@ def test_a_required_answer_missing_from_the_form_is_refused(backend_shop: Shop) 
         "customer.phone": "Nomor telepon wajib diisi."
     }
     assert backend_shop.count("Payment.Initiated") == 0
+
+
+def test_the_receipt_echoes_what_the_payer_entered_in_the_pages_language(
+    page_shop: Shop,
+) -> None:
+    link = page_shop.link(SCHOOL_LINK)
+    payment_id = page_shop.choose(link.code, "qris", answers=GOOD)
+    assert page_shop.sandbox_pay(payment_id).status_code == 200
+    path = f"/l/{link.code}/p/{payment_id}"
+
+    def rows(lang: str) -> list[tuple[str, str]]:
+        html = page_shop.client.get(path, params={"lang": lang}).text
+        found = re.findall(
+            r'<tr data-testid="receipt-answer"><td class="muted">([^<]*)</td>'
+            r'<td class="r">([^<]*)</td></tr>',
+            html,
+        )
+        return [(label, answer) for label, answer in found]
+
+    assert rows("id") == [
+        ("Nama", "Ani Lestari"),
+        ("Nomor telepon", "+6281234567890"),
+        ("NIS", "2027-0042"),
+        ("Kelas", "7B"),
+    ]  # the e-mail and the number of siblings were left blank: not shown
+    assert [label for label, _ in rows("en")] == ["Name", "Phone number", "Student ID", "Class"]

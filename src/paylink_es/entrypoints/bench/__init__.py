@@ -12,7 +12,9 @@ measures one thing and names its figures:
 - ``export_memory``: peak memory while the dashboard streams a CSV export;
 - ``bulk``: a CSV of 10,000 links (bulk links' most) created, then sent again;
 - ``over_http`` (``--http``): link creation over HTTP from a separate process, on the
-  bench's own server (``server``) with its no-I/O baseline endpoints (``validation``).
+  bench's own server (``server``) with its no-I/O baseline endpoints (``validation``);
+- ``cluster`` (``--cluster N``, PostgreSQL): the same creates on one ``paylink serve`` node,
+  then on N, and the takeover after the leading node is killed.
 
 ``support`` holds what they share (the scratch store, the timed loop, progress lines).
 """
@@ -20,11 +22,13 @@ measures one thing and names its figures:
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from api.bulk import MAX_ROWS
 from paylink_es.bootstrap import open_paylink
 from paylink_es.entrypoints.bench.bulk import bench_bulk
+from paylink_es.entrypoints.bench.cluster import NEEDS_POSTGRES, run_cluster
 from paylink_es.entrypoints.bench.commands import (
     bench_baseline,
     bench_commands,
@@ -39,7 +43,7 @@ from paylink_es.entrypoints.bench.settlement import bench_settlement
 from paylink_es.entrypoints.bench.support import percentile, progress, scratch_settings
 from paylink_es.settings import Settings
 
-__all__ = ["main", "run", "run_http"]
+__all__ = ["main", "run", "run_cluster", "run_http"]
 
 
 def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict[str, Any]:
@@ -98,9 +102,16 @@ def main(
     as_json: bool,
     commands: int | None = None,
     http: bool = False,
+    cluster: int | None = None,
 ) -> int:
-    """Run the benchmark and print its figures."""
-    if http:
+    """Run the benchmark and print its figures (2 with a message when ``cluster`` asks for
+    nodes on SQLite)."""
+    if cluster is not None:
+        if settings.database_url is None:
+            print(NEEDS_POSTGRES, file=sys.stderr)
+            return 2
+        figures = run_cluster(settings, nodes=cluster, quick=quick, commands=commands)
+    elif http:
         figures = run_http(settings, quick=quick, commands=commands)
     else:
         figures = run(settings, quick=quick, commands=commands)

@@ -38,6 +38,33 @@ def _free_port() -> int:
         return port
 
 
+def server_env(scratch: Settings, **more: str) -> dict[str, str]:
+    """A bench server's environment: none of ours but the scratch store's, no rate limit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    env.update(PAYLINK_DATA_DIR=str(scratch.data_dir), PAYLINK_RATE_LIMIT_PER_S="0")
+    if scratch.database_url:
+        env.update(
+            PAYLINK_DATABASE_URL=scratch.database_url,
+            PAYLINK_DATABASE_SCHEMA=scratch.database_schema or "",
+        )
+    return env | more
+
+
+def wait_started(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until ``url`` answers ``/healthz``; fail with ``log`` if ``server`` exits or
+    60 s pass first."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                msg = f"the server did not start:\n{log.read_text()}"
+                raise RuntimeError(msg) from None
+            time.sleep(0.1)
+
+
 def _caught_up(url: str, timeout: float = 300.0) -> None:
     """Wait until the projections have processed every stored event (``/readyz``).
 
@@ -90,9 +117,10 @@ def _load(
     *,
     idempotent: bool = False,
 ) -> dict[str, float]:
+    """The load generator's figures (``paylink_es.entrypoints.loadgen``, a process of its
+    own): ``url`` may be several, comma-separated; ``idempotent`` sends Idempotency-Keys."""
     paced = [] if rate is None else [str(rate)]
-    if idempotent:
-        paced.append("--idempotent")
+    once = ["--idempotency-keys"] if idempotent else []
     output = subprocess.run(  # noqa: S603 - our own interpreter and module
         [
             sys.executable,
@@ -104,6 +132,7 @@ def _load(
             str(count),
             str(concurrency),
             *paced,
+            *once,
         ],
         capture_output=True,
         text=True,
@@ -135,13 +164,7 @@ def run_http(
             merchant = app.merchants.register("Bench HTTP")
             key = app.merchants.issue_key(merchant, "test").secret
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-        env.update(PAYLINK_DATA_DIR=str(scratch.data_dir), PAYLINK_RATE_LIMIT_PER_S="0")
-        if scratch.database_url:
-            env.update(
-                PAYLINK_DATABASE_URL=scratch.database_url,
-                PAYLINK_DATABASE_SCHEMA=scratch.database_schema or "",
-            )
+        env = server_env(scratch)
         log = scratch.data_dir / "server.log"
         with log.open("w") as output:
             server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -164,16 +187,7 @@ def run_http(
         creates: dict[int, dict[str, float]] = {}
         cpu_s: dict[str, float] = {}
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{url}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        msg = f"the server did not start:\n{log.read_text()}"
-                        raise RuntimeError(msg) from None
-                    time.sleep(0.1)
+            wait_started(server, url, log)
             progress(f"{scratch.backend}: warming up...")
             _load(url, VALIDATE, key, 500, 50)
             _load(url, "/v1/links", key, 500, 50)
