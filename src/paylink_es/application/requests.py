@@ -143,15 +143,6 @@ class RequestService:
         """:meth:`once_command` run on the application (group-committed) from an event loop."""
         return await self.app.run_async(self.once_command(use, run, refused))
 
-    def once(
-        self,
-        use: KeyUse,
-        run: Callable[[], Answer],
-        refused: Callable[[DomainError], Answer],
-    ) -> Once:
-        """:meth:`once_command` run on the application from a thread."""
-        return self.app.run(self.once_command(use, run, refused))
-
     def begin(
         self, merchant_id: UUID, mode: str, key: str, fingerprint: str
     ) -> RequestDetails | None:
