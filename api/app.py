@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eventsourcing.postgres import PostgresDatastore
 from fastapi import APIRouter, FastAPI, Request
 
 from api import docs, problems
 from api.bulk import upload_limits
 from api.bulk_jobs import BulkJobs
-from api.consistency import KeyPositions
+from api.consistency import KeyPositions, open_replica
 from api.dashboard import dashboard_router
 from api.dashboard.render import dashboard_templates
 from api.direct import MakeDirect, create_link_handler
@@ -33,14 +34,14 @@ from api.routes import (
     webhooks,
 )
 from api.routes import winpay as winpay_routes
-from api.schemas import Liveness, Problem, Readiness, problem_responses
+from api.schemas import Liveness, Problem, Readiness, ReplicaStatus, problem_responses
 from paylink_es import __version__
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services, build
 from paylink_es.heap import freeze_startup_heap
 from paylink_es.process import die_with_parent
 from paylink_es.settings import Settings
-from paylink_es.store.postgres import SharedDatastore
+from paylink_es.store.postgres import SharedDatastore, is_outage, replica_lag
 from projections.freshness import PositionWatch
 from projections.runner import ReadModels
 from workers.background import Background
@@ -98,6 +99,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.closed:
             app.state.read_models = ReadModels(settings)
+            _open_replica(app.state, settings)
             app.state.closed = False
         read_models: ReadModels = app.state.read_models
         background = (
@@ -122,6 +124,8 @@ def create_app(
             if background is not None:
                 background.stop()
             read_models.close()
+            if app.state.replica_models is not None:
+                app.state.replica_models.close()
             close_limiter(app.state.rate_limiter)
             if owns_services:
                 services.close()
@@ -142,6 +146,7 @@ def create_app(
     app.state.read_models = ReadModels(settings)
     # Where the read models stand (fed by the in-process catch-up): queries wait on it.
     app.state.position_watch = PositionWatch(services.paylink.app.name)
+    _open_replica(app.state, settings)
     app.state.closed = False
     app.state.templates = page_templates()
     app.state.dashboard_templates = dashboard_templates()
@@ -197,13 +202,15 @@ def create_app(
         datastore = getattr(paylink.app.recorder, "datastore", None)
         if isinstance(datastore, SharedDatastore):
             datastore.ready(min(READY_TIMEOUT_S, settings.postgres_pool_timeout_s))
+        projections = {
+            name: model.view.max_tracking_id(paylink.app.name) or 0
+            for name, model in read_models.models.items()
+        }
         return Readiness(
             backend=settings.backend,
             events=paylink.app.recorder.max_notification_id() or 0,
-            projections={
-                name: model.view.max_tracking_id(paylink.app.name) or 0
-                for name, model in read_models.models.items()
-            },
+            projections=projections,
+            replica=replica_status(paylink, projections, request.app.state.replica_models),
             rate_limit=limiter_state(request.app.state.rate_limiter),
             version=__version__,
         )
@@ -212,6 +219,47 @@ def create_app(
         app.include_router(router)
     _document_problems(app)
     return app
+
+
+def _open_replica(state: Any, settings: Settings) -> None:
+    """The read models on the read replica, if there is one (``api.consistency`` chooses
+    which a query reads)."""
+    state.replica_models = open_replica(settings)
+    # Nothing publishes the replica's positions: its waiters ask its views.
+    state.replica_watch = PositionWatch(state.paylink.app.name)
+
+
+def replica_status(
+    paylink: Paylink, primary: dict[str, int], replica: ReadModels | None
+) -> ReplicaStatus | None:
+    """The read replica's lag, in WAL bytes and seconds and in log positions per read
+    model (None without a replica; ``available: false`` when it does not answer)."""
+    if replica is None:
+        return None
+    own = getattr(paylink.app.recorder, "datastore", None)
+    theirs = getattr(next(iter(replica.models.values())).view, "datastore", None)
+    if not isinstance(own, PostgresDatastore) or not isinstance(theirs, PostgresDatastore):
+        return None  # pragma: no cover - a replica is PostgreSQL by its settings
+    try:
+        positions = {
+            name: model.view.max_tracking_id(paylink.app.name) or 0
+            for name, model in replica.models.items()
+        }
+        lag = replica_lag(own, theirs)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        return ReplicaStatus(available=False, standby=None, lag_bytes=None, lag_seconds=None)
+    return ReplicaStatus(
+        available=True,
+        standby=lag.standby,
+        lag_bytes=lag.bytes,
+        lag_seconds=lag.seconds,
+        projections=positions,
+        positions_behind={
+            name: max(0, primary.get(name, 0) - position) for name, position in positions.items()
+        },
+    )
 
 
 def app_from_environment(

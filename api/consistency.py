@@ -8,20 +8,26 @@
   processed the caller's position: ``Paylink-Min-Position`` if the request sends it, else
   the last position written with the same key in this process. At most
   ``PAYLINK_READ_WAIT_S`` (2 s): past that it answers anyway, with ``Paylink-Stale: true``.
+- With a read replica (``PAYLINK_DATABASE_READ_URL``) queries read the replica's copy of
+  the read models (:func:`open_replica`); one that waits for a position waits for the
+  replica to have replayed it, at most ``PAYLINK_REPLICA_WAIT_S``, then reads the primary's
+  (and waits there as above). A replica that cannot be reached is passed over the same way.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from fastapi import Request
 
 from api.auth import Owner
 from api.problems import ProblemError
 from paylink_es.settings import Settings
+from paylink_es.store.postgres import SharedDatastore, is_outage
 from projections.freshness import PositionWatch
 from projections.runner import ReadModels
 
@@ -30,6 +36,7 @@ MIN_POSITION_HEADER: Final = "Paylink-Min-Position"
 STALE_HEADER: Final = "Paylink-Stale"
 KEYS_KEPT: Final = 10_000
 MAX_POSITION: Final = 2**63 - 1
+log = logging.getLogger(__name__)
 MIN_POSITION_STATE: Final = "min_position"  # request.state: the position a query waits for
 STALE_STATE: Final = "stale"  # request.state: a query answered before its read models caught up
 
@@ -89,6 +96,9 @@ def fresh(*names: str) -> Callable[[Request, Owner], Awaitable[ReadModels]]:
         # ``owner``: only an authenticated caller waits.
         models: ReadModels = request.app.state.read_models
         wanted: int = getattr(request.state, MIN_POSITION_STATE, 0)
+        replica = await _replica_at(request, names, wanted)
+        if replica is not None:
+            return replica
         if wanted > 0:
             watch: PositionWatch = request.app.state.position_watch
             settings: Settings = request.app.state.settings
@@ -98,3 +108,49 @@ def fresh(*names: str) -> Callable[[Request, Owner], Awaitable[ReadModels]]:
 
     read_models.__name__ = f"fresh_{'_'.join(names)}"
     return read_models
+
+
+def open_replica(settings: Settings) -> ReadModels | None:
+    """The read models on the read replica (its tables are the primary's, replicated;
+    nothing is created there), or None without ``PAYLINK_DATABASE_READ_URL``."""
+    replica = settings.read_replica()
+    if replica is None:
+        return None
+    return ReadModels(replica, create_tables=False)
+
+
+def query_models(state: Any) -> ReadModels:
+    """The read models a query that waits for nothing reads: the replica's, unless it is
+    known to be unreachable (then the primary's, while a probe looks for its return)."""
+    replica: ReadModels | None = state.replica_models
+    primary: ReadModels = state.read_models
+    if replica is None:
+        return primary
+    views = (model.view for model in replica.models.values())
+    datastore = getattr(next(views, None), "datastore", None)
+    if isinstance(datastore, SharedDatastore) and not datastore.reachable():
+        return primary
+    return replica
+
+
+async def _replica_at(request: Request, names: tuple[str, ...], wanted: int) -> ReadModels | None:
+    """The replica's read models once they have replayed ``wanted`` (at most
+    ``PAYLINK_REPLICA_WAIT_S``); None without a replica, when it stays behind, or when it
+    cannot be reached: the query then reads the primary."""
+    replica: ReadModels | None = request.app.state.replica_models
+    if replica is None:
+        return None
+    if query_models(request.app.state) is not replica:
+        return None  # known to be down
+    if wanted <= 0:
+        return replica
+    watch: PositionWatch = request.app.state.replica_watch
+    settings: Settings = request.app.state.settings
+    try:
+        if await watch.reach(replica.models, names, wanted, settings.replica_wait_s):
+            return replica
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        log.warning("the read replica is unavailable; reading the primary: %s", error)
+    return None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.consistency import fresh
+from api.consistency import fresh, query_models
 from paylink_es.application.services import Paylink
 from paylink_es.settings import Settings
 from projections.runner import ReadModels
@@ -19,7 +19,13 @@ def get_paylink(request: Request) -> Paylink:
 
 
 def get_models(request: Request) -> ReadModels:
-    """The read models the queries run on."""
+    """The read models the queries run on (the read replica's, when there is one)."""
+    return query_models(request.app.state)
+
+
+def get_primary_models(request: Request) -> ReadModels:
+    """The primary's read models, for a command that decides on what they hold (a read
+    replica may not have replayed it yet)."""
     models: ReadModels = request.app.state.read_models
     return models
 
@@ -31,7 +37,7 @@ def public_url(request: Request) -> str:
 
 
 PaylinkDep = Annotated[Paylink, Depends(get_paylink)]
-ModelsDep = Annotated[ReadModels, Depends(get_models)]
+PrimaryModels = Annotated[ReadModels, Depends(get_primary_models)]
 
 # The read models a query reads, once they reached the caller's last write (or the
 # wait's bound passed: the answer then says Paylink-Stale); see api.consistency.

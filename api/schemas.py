@@ -534,6 +534,24 @@ class Liveness(BaseModel):
     version: str
 
 
+class ReplicaStatus(BaseModel):
+    """How far the read replica the queries read is behind the primary."""
+
+    available: bool = Field(description="false: it did not answer (queries read the primary)")
+    standby: bool | None = Field(description="false once it was promoted (or is no standby)")
+    lag_bytes: int | None = Field(description="WAL written on the primary, not yet replayed")
+    lag_seconds: float | None = Field(
+        description="since the last replayed commit was made; 0 when nothing is pending"
+    )
+    projections: dict[str, int] = Field(
+        default_factory=dict, description="each read model's position on the replica"
+    )
+    positions_behind: dict[str, int] = Field(
+        default_factory=dict,
+        description="how many log positions each read model there trails the primary's",
+    )
+
+
 class RateLimitState(BaseModel):
     """Where the per-key rate limits are kept."""
 
@@ -555,6 +573,9 @@ class Readiness(BaseModel):
     backend: Literal["sqlite", "postgres"]
     events: int = Field(description="position of the last stored event")
     projections: dict[str, int] = Field(description="each read model's position")
+    replica: ReplicaStatus | None = Field(
+        default=None, description="the read replica's lag (with PAYLINK_DATABASE_READ_URL)"
+    )
     rate_limit: RateLimitState
     version: str
 

@@ -12,7 +12,9 @@ without a bound, and nothing polls the database in a tight loop:
   view can be advanced by someone else, e.g. the settlement scheduler's catch-up).
 - When nothing in this process feeds the views (``serve --workers N``, where they are fed
   by a process of their own, or an app without projections), a waiter asks the views:
-  first at once, then after 10 ms, at intervals doubling up to :data:`LOOK_MAX_S`.
+  first at once, then after 10 ms, at intervals doubling up to :data:`LOOK_MAX_S`. The
+  read replica's views (``PAYLINK_DATABASE_READ_URL``) have a watch of their own that
+  nothing publishes to: their waiters always ask them.
 
 Waiters are asyncio tasks (the queries' FastAPI dependency): no thread is held while one
 waits; each look at the views is one ``max_tracking_id`` query per read model, in a

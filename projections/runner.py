@@ -93,8 +93,11 @@ GATHER_AFTER = 32  # events in a round that make the live catch-up gather before
 Progress = Callable[[int, int], None]
 
 
-def view_env(settings: Settings, name: str) -> dict[str, str]:
-    """The eventsourcing environment of one read model's view."""
+def view_env(settings: Settings, name: str, *, create_tables: bool = True) -> dict[str, str]:
+    """The eventsourcing environment of one read model's view (``create_tables=False``: the
+    tables are there already, e.g. on a read replica, which refuses DDL)."""
+    if not create_tables:
+        return {**view_env(settings, name), "CREATE_TABLE": "no"}
     if settings.database_url is None:
         env = settings.eventsourcing_env()
         env["SQLITE_DBNAME"] = str(settings.sqlite_path(f"view_{name}"))
@@ -105,11 +108,11 @@ def view_env(settings: Settings, name: str) -> dict[str, str]:
 
 
 def open_model(
-    settings: Settings, cls: type[ReadModel]
+    settings: Settings, cls: type[ReadModel], *, create_tables: bool = True
 ) -> tuple[ReadModel, InfrastructureFactory[Any]]:
-    """Construct one read model on its view (tables created if missing)."""
+    """Construct one read model on its view (tables created if missing, if asked)."""
     factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
-        Environment(cls.name, view_env(settings, cls.name))
+        Environment(cls.name, view_env(settings, cls.name, create_tables=create_tables))
     )
     view = factory.tracking_recorder(view_class(settings.backend, cls.name, cls.ddl, cls.tables))
     return cls(view=view), factory
@@ -118,7 +121,13 @@ def open_model(
 class ReadModels:
     """Every read model of one store, opened together and closed together."""
 
-    def __init__(self, settings: Settings, names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        names: Sequence[str] | None = None,
+        *,
+        create_tables: bool = True,
+    ) -> None:
         wanted = [cls for cls in READ_MODELS if names is None or cls.name in names]
         unknown = set(names or ()) - {cls.name for cls in READ_MODELS}
         if unknown:
@@ -129,7 +138,7 @@ class ReadModels:
         self._factories: list[InfrastructureFactory[Any]] = []
         self.models: dict[str, ReadModel] = {}
         for cls in wanted:
-            model, factory = open_model(settings, cls)
+            model, factory = open_model(settings, cls, create_tables=create_tables)
             self.models[cls.name] = model
             self._factories.append(factory)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
-from api.dashboard.render import render, said_notice, words
+from api.dashboard.render import render, said_error, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
 from api.deps import get_paylink
@@ -24,10 +24,10 @@ NOTICES = ("branding_saved", "logo_saved", "logo_removed")
 
 
 def refusal(request: Request, error: InvalidFieldError) -> str:
-    """What the domain refused, in the dashboard's language (its English words when the
-    catalogue has none for it)."""
+    """What the domain refused, in the dashboard's language (by its type when the catalogue
+    has no words for its kind)."""
     template = words(request).get(f"{error.field}_{error.kind}")
-    return error.message if template is None else template.format(**error.params)
+    return said_error(request, error) if template is None else template.format(**error.params)
 
 
 def _page(

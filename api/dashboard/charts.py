@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 BAR = "#0b6bcb"
 MUTED = "#5b6676"
 LINE = "#d9dee6"
+MAX_COLUMN = 40  # a day's bar is never wider than this (one day of data stays a bar)
 FUNNEL_COLOURS = ("#7aa7d9", "#4d8ccc", "#1f70bf", "#137c3a")
 Format = Callable[[int], str]
 
@@ -49,6 +50,16 @@ def _svg(width: int, height: int, title: str, desc: str, body: list[str], testid
     )
 
 
+def nice_top(largest: int) -> int:
+    """The top of a value axis over ``largest``: the next of 1, 2, 2.5, 5 times a power of
+    ten at or above it (150 000 -> 200 000), so one bar does not always fill the chart;
+    0 for nothing to show."""
+    if largest <= 0:
+        return 0
+    base: int = 10 ** (len(str(largest)) - 1)
+    return next(top for top in (base * k // 10 for k in (10, 20, 25, 50, 100)) if top >= largest)
+
+
 def columns(
     points: Sequence[tuple[str, int]],
     *,
@@ -57,31 +68,36 @@ def columns(
     label: Callable[[str], str],
     testid: str,
 ) -> Markup:
-    """Vertical bars, one per point (a day), with the largest value marked."""
-    width, height, top, bottom, left = 640, 220, 24, 34, 8
+    """Vertical bars, one per point (a day), on a value axis from 0 to a round top (its
+    ticks labelled), each bar at most ``MAX_COLUMN`` wide, so one day of data reads as one
+    bar of its size, not a block filling the chart."""
+    width, height, top, bottom, left, right = 640, 220, 16, 34, 104, 8
     plot = height - top - bottom
-    largest = max((value for _, value in points), default=0)
-    step = (width - 2 * left) // max(len(points), 1)
-    body = [
-        f'<line x1="{left}" y1="{top + plot}" x2="{width - left}" y2="{top + plot}"'
-        f' stroke="{LINE}"/>'
-    ]
-    for index, (key, value) in enumerate(points):
-        bar = _scaled(value, largest, plot)
-        x = left + index * step + step // 8
+    axis_top = nice_top(max((value for _, value in points), default=0))
+    step = (width - left - right) // max(len(points), 1)
+    bar_width = max(min(step * 3 // 4, MAX_COLUMN), 1)
+    ticks = (0, axis_top // 2, axis_top) if axis_top % 2 == 0 else (0, axis_top)
+    body = []
+    for tick in sorted(set(ticks)):
+        y = top + plot - _scaled(tick, axis_top, plot)
         body.append(
-            f'<rect x="{x}" y="{top + plot - bar}" width="{max(step * 3 // 4, 1)}"'
+            f'<line x1="{left}" y1="{y}" x2="{width - right}" y2="{y}" stroke="{LINE}"/>'
+            f'<text x="{left - 6}" y="{y + 4}" font-size="11" text-anchor="end"'
+            f' fill="{MUTED}" class="tick" data-tick="{tick}">{escape(show(tick))}</text>'
+        )
+    for index, (key, value) in enumerate(points):
+        bar = _scaled(value, axis_top, plot)
+        middle = left + index * step + step // 2
+        body.append(
+            f'<rect x="{middle - bar_width // 2}" y="{top + plot - bar}" width="{bar_width}"'
             f' height="{bar}" fill="{BAR}" data-value="{value}">'
             f"<title>{escape(label(key))}: {escape(show(value))}</title></rect>"
         )
         if index % max(len(points) // 7, 1) == 0 or index == len(points) - 1:
             body.append(
-                f'<text x="{x + step * 3 // 8}" y="{height - 12}" font-size="11"'
+                f'<text x="{middle}" y="{height - 12}" font-size="11" class="day"'
                 f' text-anchor="middle" fill="{MUTED}">{escape(label(key))}</text>'
             )
-    body.append(
-        f'<text x="{left}" y="14" font-size="12" fill="{MUTED}">max {escape(show(largest))}</text>'
-    )
     desc = "; ".join(f"{label(key)}: {show(value)}" for key, value in points)
     return _svg(width, height, title, desc, body, testid)
 

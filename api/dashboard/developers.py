@@ -10,10 +10,10 @@ from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
-from api.dashboard.render import render, said_notice, words
+from api.dashboard.render import render, said_error, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
-from api.deps import get_models, get_paylink
+from api.deps import get_models, get_paylink, get_primary_models
 from api.params import Text
 from paylink_es.application.services import Paylink
 from paylink_es.domain.errors import DomainError
@@ -106,7 +106,8 @@ def add_endpoint(
         )
     except DomainError as error:
         form = {"url": url, "event_types": event_types or []}
-        return _webhooks_page(request, staff, status=422, error=error.message, form=form)
+        message = said_error(request, error)
+        return _webhooks_page(request, staff, status=422, error=message, form=form)
     return _webhooks_page(request, staff, status=201, secret=created.secret)
 
 
@@ -123,7 +124,7 @@ def resend(
 ) -> Response:
     """Queue one delivery to be posted again now."""
     row = outbox_queries.webhook_delivery(
-        get_models(request), staff.merchant_id, staff.mode, delivery_id
+        get_primary_models(request), staff.merchant_id, staff.mode, delivery_id
     )
     if row is None:
         raise PageNotFoundError

@@ -18,8 +18,10 @@ from fastapi.responses import StreamingResponse
 
 from api.dashboard.links import LinkListParams, link_filters, owned_link
 from api.dashboard.paging import StatusQuery
+from api.dashboard.render import words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import StaffDep
+from api.deps import get_models
 from api.routes.payments import PAYMENT_STATUSES, payer_of
 from paylink_es.application.services import Paylink
 from projections.queries import ledger as ledger_queries
@@ -150,8 +152,8 @@ def _stamp(paylink: Paylink) -> str:
 @router.get("/dashboard/exports/links.csv")
 def export_links(request: Request, staff: StaffDep, params: LinkListParams) -> Response:
     """Every link under the list page's filters (not only the page on screen)."""
-    filters = link_filters(params)
-    models: ReadModels = request.app.state.read_models
+    filters = link_filters(params, words(request))
+    models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     # The first page is read now: a bad filter is a 400 page, not a broken download.
     link_queries.list_links(
@@ -185,7 +187,7 @@ def export_payments(
     column per custom field of the link (``custom_fields.<key>``) instead of the JSON."""
     if status and status not in PAYMENT_STATUSES:
         raise QueryError("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
-    models: ReadModels = request.app.state.read_models
+    models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     rows = payment_queries.all_payments(
         models, staff.merchant_id, staff.mode, status=status or None, link_id=link
@@ -202,7 +204,7 @@ def export_payments(
 @router.get("/dashboard/exports/journal.csv")
 def export_journal(request: Request, staff: StaffDep) -> Response:
     """The merchant's double-entry journal lines in store order, for accountants."""
-    models: ReadModels = request.app.state.read_models
+    models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     pages = ledger_queries.journal(models, merchant_id=staff.merchant_id, mode=staff.mode)
     name = f"journal-{staff.mode}-{_stamp(paylink)}.csv"

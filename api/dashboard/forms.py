@@ -21,6 +21,7 @@ from paylink_es.domain.errors import DomainError, InvalidFieldError
 from paylink_es.domain.fields import CUSTOMER_PARTS, LABEL_LANGUAGES, MAX_CUSTOM_FIELDS
 from paylink_es.domain.link import EDITABLE
 from paylink_es.locale import WIB, Language
+from paylink_es.locale.dashboard import error_said
 from paylink_es.notify import CHANNELS, NewLinkMessages
 
 ITEM_ROWS = 5
@@ -301,21 +302,14 @@ def _metadata(parsed: LinkForm, words: dict[str, str]) -> None:
     parsed.fields["metadata"] = pairs
 
 
-def domain_message(message: str, field_name: str | None) -> str:
-    """A domain error's message without its ``field: `` prefix (the page shows the label)."""
-    if field_name and message.startswith(f"{field_name}: "):
-        return message[len(field_name) + 2 :]
-    return message
-
-
 def error_text(error: DomainError, words: dict[str, str]) -> str:
-    """What the form says beside an input about a domain error: in the page's language when
-    the domain names its kind (``why_<kind>``), else the domain's own words."""
+    """What the form says beside an input about a domain error, in the page's language: by
+    its kind when the domain names one (``why_<kind>``), else by its type (``err_<type>``)."""
     if isinstance(error, InvalidFieldError) and error.kind is not None:
         said = words.get(f"why_{error.kind}")
         if said is not None:
             return said.format(**error.params)
-    return domain_message(error.message, error.field)
+    return error_said(words, error)
 
 
 def _minute(instant: datetime | None) -> str:
@@ -396,7 +390,9 @@ def split_list(text: str) -> list[str]:
     return [part for part in _LIST.split(text) if part]
 
 
-def parse_link_messages(form: FormData, parsed: LinkForm) -> NewLinkMessages | None:
+def parse_link_messages(
+    form: FormData, parsed: LinkForm, words: dict[str, str]
+) -> NewLinkMessages | None:
     """Where to send the new link, and its reminders, from the create form's inputs for
     them; None when it asks for neither, or when one is wrong (its error in ``parsed``,
     beside the input: ``notify_whatsapp``, ``reminders``)."""
@@ -414,5 +410,5 @@ def parse_link_messages(form: FormData, parsed: LinkForm) -> NewLinkMessages | N
     except InvalidFieldError as error:
         field_name = error.field or "reminders"
         name = field_name.replace(".", "_") if field_name.startswith("notify.") else "reminders"
-        parsed.errors[name] = domain_message(error.message, field_name)
+        parsed.errors[name] = error_text(error, words)
         return None

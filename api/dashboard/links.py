@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
+from api.dashboard.dates import shown_day, typed_day
 from api.dashboard.forms import (
     CUSTOM_ROWS,
     EDIT_INPUTS,
@@ -26,8 +27,9 @@ from api.dashboard.forms import (
     parse_link_form,
     parse_link_messages,
 )
+from api.dashboard.money import payment_links
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
-from api.dashboard.render import fragment, render, said_notice, words
+from api.dashboard.render import fragment, render, said_error, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import (
     ForbiddenError,
@@ -38,7 +40,7 @@ from api.dashboard.session import (
 )
 from api.deps import get_models, get_paylink
 from api.pages import language
-from api.params import day, text
+from api.params import text
 from api.routes.links import details_row, messenger
 from api.routes.send import link_sender
 from paylink_es.application.details import LinkDetails
@@ -52,12 +54,12 @@ from paylink_es.domain.errors import (
 from paylink_es.domain.fields import CUSTOMER_PARTS
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.domain.money import CURRENCY_EXPONENTS
-from paylink_es.locale import WIB, event_label
+from paylink_es.locale import WIB, timeline_sentence
 from paylink_es.notify import Channel, ChannelNotConfiguredError, DeliveryFailedError
 from projections.queries import links as link_queries
 from projections.queries import payments as payment_queries
 from projections.queries.links import LinkRow
-from projections.queries.paging import Page
+from projections.queries.paging import Page, QueryError
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 STATUSES = ("active", "partially_paid", "inactive", "completed", "expired", "cancelled")
@@ -77,23 +79,25 @@ CHANNELS: dict[str, Channel] = {"email": "email", "sms": "sms", "whatsapp": "wha
 PAGE_SIZE = 20
 
 
-def _day_start(value: str, field: str) -> datetime | None:
-    """The start of a day (a date input, ``YYYY-MM-DD``) in Jakarta; None when empty."""
-    return datetime.combine(day(value, field), time(), WIB) if value else None
+def _day_start(value: str, field: str, t: dict[str, str]) -> datetime | None:
+    """The start of a typed day (``31/01/2026``) in Jakarta; None when empty."""
+    typed = typed_day(value, field, t)
+    return datetime.combine(typed, time(), WIB) if typed is not None else None
 
 
-def link_filters(params: dict[str, str]) -> dict[str, Any]:
+def link_filters(params: dict[str, str], t: dict[str, str]) -> dict[str, Any]:
     """The list page's filters as arguments of ``link_queries.list_links``, checked.
 
     The list page, its export and its live stream (which reads a plain dict of the
-    query) all come through here, so each parameter is checked once for all three.
+    query) all come through here, so each parameter is checked once for all three; a
+    wrong day is said in the page's language (``t``).
     """
     status = params.get("status") or None
     return {
         "status": status,
         "text": text(params.get("q", ""), "q") or None,
-        "created_from": _day_start(params.get("from", ""), "from"),
-        "created_to": _day_start(params.get("to", ""), "to"),
+        "created_from": _day_start(params.get("from", ""), "from", t),
+        "created_to": _day_start(params.get("to", ""), "to", t),
     }
 
 
@@ -106,7 +110,7 @@ def link_rows(request: Request, staff: Staff, params: dict[str, str]) -> Page[Li
         get_paylink(request).now(),
         limit=PAGE_SIZE,
         cursor=params.get("cursor") or None,
-        **link_filters(params),
+        **link_filters(params, words(request)),
     )
 
 
@@ -133,9 +137,36 @@ LinkListParams = Annotated[dict[str, str], Depends(link_list_params)]
 def list_links(
     request: Request, staff: StaffDep, params: LinkListParams, cursor: CursorQuery = ""
 ) -> Response:
-    """Filter by status chip, text and creation day; newest first, a cursor page at a time."""
-    page = link_rows(request, staff, {**params, "cursor": cursor})
+    """Filter by status chip, text and creation days (typed ``31/01/2026``); newest first,
+    a cursor page at a time. A day that is no day: the page says so beside its input."""
+    t = words(request)
     kept = {key: value for key, value in params.items() if value}
+    shown = {**params, **{name: shown_day(params[name], name, t) for name in ("from", "to")}}
+    common: dict[str, Any] = {
+        "title": t["links_title"],
+        "statuses": STATUSES,
+        "params": shown,
+        "chip_query": lambda chosen: urlencode({**kept, "status": chosen} if chosen else kept),
+    }
+    try:
+        page = link_rows(request, staff, {**params, "cursor": cursor})
+    except QueryError as error:
+        if error.field not in ("from", "to"):
+            raise
+        label = t["created_from" if error.field == "from" else "created_to"]
+        wrong = {"field": error.field, "text": f"{label}: {error.message}"}
+        return render(
+            request,
+            "links.html",
+            staff,
+            status=400,
+            links=[],
+            next_query=None,
+            export_query="",
+            first_query=None,
+            filter_error=wrong,
+            **common,
+        )
     stream = None
     if not cursor:  # only the first page follows new links live
         stream = "/dashboard/stream?" + urlencode({"page": "links", **kept})
@@ -143,15 +174,13 @@ def list_links(
         request,
         "links.html",
         staff,
-        title=words(request)["links_title"],
         links=page.items,
-        statuses=STATUSES,
-        params=params,
-        chip_query=lambda chosen: urlencode({**kept, "status": chosen} if chosen else kept),
         next_query=next_page_query(kept, page.next_cursor),
         export_query=urlencode(kept),
         first_query=urlencode(kept) if cursor else None,
         stream=stream,
+        filter_error=None,
+        **common,
     )
 
 
@@ -193,7 +222,7 @@ async def create_link(request: Request, staff: OwnerFormDep) -> Response:
     """Create the link; bad input comes back with a message beside each wrong field."""
     data = await request.form()
     form = parse_link_form(data, words(request))
-    asked = parse_link_messages(data, form)
+    asked = parse_link_messages(data, form, words(request))
     if form.errors:
         return await run_in_threadpool(_form_page, request, staff, form, 422)
     paylink = get_paylink(request)
@@ -237,8 +266,11 @@ def detail_data(request: Request, staff: Staff, link_id: UUID) -> dict[str, Any]
         "details": details,
         "timeline": row["timeline"] if row is not None else [],
         "payments": payments.items,
+        "link_names": payment_links(request, staff, payments.items),
         "url": f"{base}/l/{details.path}",
-        "event_label": lambda event: event_label(lang, event),
+        "sentence": lambda entry: timeline_sentence(
+            lang, entry["event"], entry["detail"], details.currency
+        ),
     }
 
 
@@ -315,7 +347,7 @@ def send_again(
             request, staff, link_id, status=502, error=message, send={"channel": chosen, "to": to}
         )
     except (ChannelNotConfiguredError, DomainError) as error:
-        reason = error.message if isinstance(error, DomainError) else str(error)
+        reason = said_error(request, error) if isinstance(error, DomainError) else str(error)
         message = t["send_failed"].format(reason=reason)
         return _detail_page(
             request, staff, link_id, status=422, error=message, send={"channel": chosen, "to": to}
@@ -351,7 +383,8 @@ def _change(
     try:
         made = command(staff.user.email)
     except DomainError as error:
-        return _detail_page(request, staff, link_id, status=refused, error=error.message)
+        message = said_error(request, error)
+        return _detail_page(request, staff, link_id, status=refused, error=message)
     shown = link_id if made is None else made.id
     return RedirectResponse(f"/dashboard/links/{shown}?notice={notice}", 303)
 

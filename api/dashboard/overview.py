@@ -13,6 +13,7 @@ from api.dashboard import charts
 from api.dashboard.render import fragment, method_label, render, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import Staff, StaffDep
+from api.deps import get_models
 from api.pages import language
 from paylink_es.application.services import Paylink
 from paylink_es.locale import Language, format_money
@@ -36,7 +37,7 @@ def _money(currency: str, lang: Language) -> charts.Format:
 
 def overview_data(request: Request, staff: Staff) -> dict[str, Any]:
     """Everything the overview shows, for the page and for the live stream alike."""
-    models: ReadModels = request.app.state.read_models
+    models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     lang, t = language(request), words(request)
     now = paylink.now()

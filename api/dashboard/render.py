@@ -15,11 +15,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from api.dashboard.session import Staff, csrf_token
 from api.pages import LANG_COOKIE, language
 from api.routes.payments import payer_of
+from paylink_es.domain.errors import DomainError
 from paylink_es.domain.fields import CUSTOMER_PARTS
 from paylink_es.domain.methods import PAYMENT_METHODS
 from paylink_es.locale import (
     DASHBOARD_TEXT,
     LANGUAGES,
+    Language,
+    error_message,
     format_instant,
     format_link_amount,
     format_money,
@@ -50,6 +53,7 @@ NAV = (
     ("keys", "/dashboard/keys"),
     ("branding", "/dashboard/branding"),
     ("messages", "/dashboard/settings/messages"),
+    ("partial", "/dashboard/settings/partial"),
     ("audit", "/dashboard/audit"),
 )
 
@@ -78,6 +82,11 @@ def when(value: str | datetime | None) -> str:
     return format_instant(instant, style="seconds")
 
 
+def brief(value: str, language: Language) -> str:
+    """A stored instant as the timeline shows it: ``5 Des 2026 14.03 WIB``."""
+    return format_instant(from_iso(value), language, style="brief")
+
+
 def method_label(code: str) -> str:
     """A method's name (the code itself if the catalogue does not know it)."""
     entry = PAYMENT_METHODS.get(code)
@@ -104,6 +113,11 @@ def said_notice(request: Request, known: tuple[str, ...]) -> str | None:
     return words(request)[key] if key in known else None
 
 
+def said_error(request: Request, error: DomainError) -> str:
+    """A domain error as the dashboard says it, in the request's language."""
+    return error_message(language(request), error)
+
+
 def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, Any]:
     """What every dashboard template may use."""
     lang = language(request)
@@ -128,6 +142,7 @@ def context(request: Request, staff: Staff | None, **extra: Any) -> dict[str, An
         "status_label": lambda status: status_label(lang, status),
         "method_label": method_label,
         "payer_lines": payer_lines,
+        "brief": lambda value: brief(value, lang),
         "notice": None,
         "stream": None,
         "title": t["app"],

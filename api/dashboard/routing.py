@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-from api.dashboard.render import render
+from api.dashboard.render import render, said_error
 from api.dashboard.session import (
     ForbiddenError,
     PageNotFoundError,
@@ -80,7 +80,7 @@ class DashboardRoute(APIRoute):
             except DomainError as error:
                 status = status_for(error)
                 return await run_in_threadpool(
-                    error_page, request, status, "bad_input", error.message
+                    error_page, request, status, "bad_input", said_error(request, error)
                 )
 
         return route_handler

@@ -1,5 +1,6 @@
-"""Message settings: which alerts the merchant gets by e-mail, and the reminders its links
-take by default (owners change them; viewers see them)."""
+"""Settings: which alerts the merchant gets by e-mail, the reminders its links take by
+default, and what its links paid in part do at their expiry (owners change them; viewers
+see them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from api.dashboard.forms import domain_message, split_list
+from api.dashboard.forms import error_text, split_list
 from api.dashboard.render import render, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, Staff, StaffDep
@@ -21,6 +22,8 @@ from paylink_es.domain.reminders import written
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 PAGE = "/dashboard/settings/messages"
 NOTICES = ("alerts_saved", "reminders_saved")
+PARTIAL_PAGE = "/dashboard/settings/partial"
+PARTIAL_POLICIES = ("expire", "keep_open")
 
 
 def _page(
@@ -82,7 +85,7 @@ async def save_alerts(request: Request, staff: OwnerFormDep) -> Response:
     try:
         await run_in_threadpool(get_paylink(request).messages.set_alerts, staff.merchant_id, given)
     except InvalidFieldError as error:
-        return await refused(error.field or "form", domain_message(error.message, error.field))
+        return await refused(error.field or "form", error_text(error, words(request)))
     return RedirectResponse(f"{PAGE}?notice=alerts_saved", 303)
 
 
@@ -95,8 +98,44 @@ async def save_reminders(request: Request, staff: OwnerFormDep) -> Response:
             get_paylink(request).messages.set_reminders, staff.merchant_id, split_list(typed)
         )
     except InvalidFieldError as error:
-        errors = {"reminders": domain_message(error.message, error.field)}
+        errors = {"reminders": error_text(error, words(request))}
         return await run_in_threadpool(
             _page, request, staff, status=422, reminders=typed, errors=errors
         )
     return RedirectResponse(f"{PAGE}?notice=reminders_saved", 303)
+
+
+def _partial_page(
+    request: Request, staff: Staff, *, status: int = 200, error: str | None = None
+) -> Response:
+    return render(
+        request,
+        "partial_settings.html",
+        staff,
+        status=status,
+        title=words(request)["partial_settings_title"],
+        policies=PARTIAL_POLICIES,
+        policy=get_paylink(request).merchants.partial_expiry(staff.merchant_id),
+        error=error,
+        notice=said_notice(request, ("partial_saved",)),
+    )
+
+
+@router.get(PARTIAL_PAGE)
+def partial_settings(request: Request, staff: StaffDep) -> Response:
+    """What the merchant's links paid in part do at their expiry, unless a link says."""
+    return _partial_page(request, staff)
+
+
+@router.post(PARTIAL_PAGE)
+async def save_partial(request: Request, staff: OwnerFormDep) -> Response:
+    """Set the policy for links created from now on (links made before keep theirs)."""
+    chosen = str((await request.form()).get("partial_expiry", ""))
+    try:
+        await run_in_threadpool(
+            get_paylink(request).merchants.set_partial_expiry, staff.merchant_id, chosen
+        )
+    except InvalidFieldError as error:
+        message = error_text(error, words(request))
+        return await run_in_threadpool(_partial_page, request, staff, status=422, error=message)
+    return RedirectResponse(f"{PARTIAL_PAGE}?notice=partial_saved", 303)

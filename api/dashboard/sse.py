@@ -20,9 +20,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.dashboard.links import detail_regions, links_regions
+from api.dashboard.money import payments_regions
 from api.dashboard.overview import overview_regions
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import PageNotFoundError, Staff, current_staff
+from api.deps import get_models
 from paylink_es.application.services import Paylink
 from projections.queries.live import positions
 from projections.runner import ReadModels
@@ -33,6 +35,7 @@ PAGES: dict[str, Regions] = {
     "overview": overview_regions,
     "links": links_regions,
     "link": detail_regions,
+    "payments": payments_regions,
 }
 POLL_S = 0.2
 HEARTBEAT_S = 15.0
@@ -45,7 +48,7 @@ def _event(name: str, data: dict[str, str]) -> str:
 
 
 async def _follow(request: Request, staff: Staff, build: Regions) -> AsyncIterator[str]:
-    models: ReadModels = request.app.state.read_models
+    models: ReadModels = get_models(request)
     paylink: Paylink = request.app.state.paylink
     params = dict(request.query_params)
     sent: dict[str, str] = {}
@@ -70,7 +73,7 @@ async def _follow(request: Request, staff: Staff, build: Regions) -> AsyncIterat
 
 @router.get("/dashboard/stream")
 async def stream(request: Request) -> Response:
-    """``text/event-stream`` of a page's live regions (``?page=overview|links|link``)."""
+    """``text/event-stream`` of a page's live regions (``?page=overview|links|link|payments``)."""
     staff = await run_in_threadpool(current_staff, request)
     build = PAGES.get(request.query_params.get("page", ""))
     if build is None:

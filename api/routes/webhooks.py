@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import IdempotencyKey, Owner
-from api.deps import FeedView, ModelsDep, OutboxView, PaylinkDep
+from api.deps import FeedView, OutboxView, PaylinkDep, PrimaryModels
 from api.idempotency import run_idempotent
 from api.params import Text
 from api.problems import ProblemError
@@ -223,7 +223,7 @@ def resend(
     delivery_id: Annotated[Text, Path(max_length=80)],
     request: Request,
     owner: Owner,
-    models: ModelsDep,
+    models: PrimaryModels,
     paylink: PaylinkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypedDict, Unpack, cast
 from uuid import UUID
@@ -366,3 +366,20 @@ def links_as_of(
         _as_it_stood({**row, "timeline": timelines[row["link_id"]]}, as_of) for row in found.items
     ]
     return Page(rows, found.next_cursor)
+
+
+def links_by_id(
+    models: ReadModels, merchant_id: UUID, mode: str, link_ids: Iterable[str]
+) -> dict[str, LinkRow]:
+    """The merchant's links among ``link_ids`` (a page's worth), by id; others' are left out."""
+    wanted = sorted(set(link_ids))
+    if not wanted:
+        return {}
+    rows = typed_rows(
+        models["links"],
+        LinkRow,
+        f"SELECT * FROM {{s}}links WHERE link_id IN ({marks(wanted)})"
+        " AND merchant_id = ? AND mode = ?",
+        (*wanted, str(merchant_id), mode),
+    )
+    return {row["link_id"]: row for row in rows}

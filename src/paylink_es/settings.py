@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # What an earlier version used as everyone's sandbox secret: it is public, so production
@@ -259,6 +260,20 @@ class Settings(BaseSettings):
         description="TCP keepalives of the lease connection: a node (or the server) silent"
         " this long is dead, and its workers are taken over (PostgreSQL)",
     )
+    # -- a read replica and a primary that fails over (PostgreSQL) ---------------------
+    database_read_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL of a streaming standby the queries read from (the"
+        " API's read models, the dashboard, exports); commands and events go to"
+        " database_url. Unset: everything reads the primary",
+    )
+    replica_wait_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="Longest a query waits for the read replica to replay past the caller's"
+        " last write; then it reads the primary instead",
+    )
     # -- settlement ----------------------------------------------------------------------
     settle_every_s: float = Field(
         default=900.0,
@@ -347,20 +362,43 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """The fields as pydantic shows them, the database and Redis URLs without passwords."""
         for name, value in super().__repr_args__():
-            if name in ("database_url", "redis_url") and isinstance(value, str):
+            if name in ("database_url", "database_read_url", "redis_url") and isinstance(
+                value, str
+            ):
                 yield name, without_password(value)
             else:
                 yield name, value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
-    def _postgres_only(cls, value: str | None) -> str | None:
+    def _postgres_only(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value == "":
             return None
+        name = f"PAYLINK_{(info.field_name or '').upper()}"
         if urlsplit(value).scheme not in ("postgresql", "postgres"):
-            msg = "PAYLINK_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)"
+            msg = f"{name} must be a postgresql:// URL (unset it for SQLite)"
             raise ValueError(msg)
+        postgres_address(value, name)  # a bad host list or port is refused now, named
         return value
+
+    @model_validator(mode="after")
+    def _replica_beside_a_primary(self) -> Settings:
+        if self.database_read_url is not None and self.database_url is None:
+            msg = "PAYLINK_DATABASE_READ_URL needs PAYLINK_DATABASE_URL (the primary) too"
+            raise ValueError(msg)
+        return self
+
+    def read_replica(self) -> Settings | None:
+        """These settings with the read replica as their database (None: no replica).
+
+        The replica's views are the primary's tables, replicated: same schema, same pool
+        limits, a pool of its own.
+        """
+        if self.database_read_url is None:
+            return None
+        return self.model_copy(
+            update={"database_url": self.database_read_url, "database_read_url": None}
+        )
 
     @field_validator("redis_url")
     @classmethod
@@ -402,18 +440,19 @@ class Settings(BaseSettings):
                 "SQLITE_DBNAME": str(self.sqlite_path(store)),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
-        url = urlsplit(self.database_url)
+        address = postgres_address(self.database_url)
         env = {
             # The library's factory on a pool shared by the process (paylink_es.store.postgres).
             "PERSISTENCE_MODULE": "paylink_es.store.postgres:PaylinkPostgresFactory",
             # Events saved by a background worker are fenced: refused once its node no
             # longer leads that worker (paylink_es.store.leases).
             "APPLICATION_RECORDER_TOPIC": "paylink_es.store.leases:FencedApplicationRecorder",
-            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_DBNAME": address.dbname,
+            "POSTGRES_HOST": address.host,
+            "POSTGRES_PORT": address.port,
+            "POSTGRES_USER": address.user,
+            "POSTGRES_PASSWORD": address.password,
+            "PAYLINK_PG_TARGET_SESSION_ATTRS": address.target_session_attrs,
             "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_s),
             "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout_s),
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
@@ -425,6 +464,75 @@ class Settings(BaseSettings):
             "POSTGRES_SCHEMA": self.database_schema or "",
         }
         return env
+
+
+@dataclass(frozen=True)
+class PostgresAddress:
+    """Where a ``postgresql://`` URL points: libpq's keywords, hosts and ports as lists.
+
+    A URL may name several hosts (``postgresql://u@h1:5432,h2:5433/db``): libpq tries them
+    in turn, and ``?target_session_attrs=read-write`` makes it pass over a standby, so a
+    process follows its primary to the standby promoted in its place.
+    """
+
+    host: str  # "h1,h2"
+    port: str  # "5432,5433"
+    dbname: str
+    user: str
+    password: str
+    target_session_attrs: str  # "" (any), "read-write", "prefer-standby", ...
+
+
+TARGET_SESSION_ATTRS: Final = (
+    "any",
+    "read-write",
+    "read-only",
+    "primary",
+    "standby",
+    "prefer-standby",
+)
+
+
+def postgres_address(url: str, name: str = "PAYLINK_DATABASE_URL") -> PostgresAddress:
+    """Parse ``url`` (one host or several); a ``ValueError`` naming ``name`` when it is bad.
+
+    Of the query string only ``target_session_attrs`` is kept: the connections' other
+    parameters (timeouts, keepalives, application_name) come from the settings.
+    """
+    parts = urlsplit(url)
+    user_info, _, hosts = parts.netloc.rpartition("@")
+    user, _, password = user_info.partition(":")
+    names: list[str] = []
+    ports: list[str] = []
+    for item in hosts.split(","):
+        host, port = _host_port(item)
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            msg = f"{name}: {port!r} is not a port (1-65535)"
+            raise ValueError(msg)
+        names.append(host or "127.0.0.1")
+        ports.append(port)
+    query = parse_qs(parts.query)
+    attrs = query.get("target_session_attrs", [""])[-1]
+    if attrs and attrs not in TARGET_SESSION_ATTRS:
+        msg = f"{name}: target_session_attrs must be one of {', '.join(TARGET_SESSION_ATTRS)}"
+        raise ValueError(msg)
+    return PostgresAddress(
+        host=",".join(names),
+        port=",".join(ports),
+        dbname=unquote(parts.path.lstrip("/")) or "postgres",
+        user=unquote(user) or "postgres",
+        password=unquote(password),
+        target_session_attrs=attrs,
+    )
+
+
+def _host_port(item: str) -> tuple[str, str]:
+    """``host:port`` (``[v6]:port`` too) split in two; the port defaults to 5432."""
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        return host, rest.removeprefix(":") or "5432"
+    host, _, port = item.partition(":")
+    return host, port or "5432"
 
 
 def without_password(url: str) -> str:

@@ -59,8 +59,8 @@ def test_a_deactivated_link_shows_the_message_and_a_reactivated_one_its_methods(
     owner.get_by_test_id("reactivate-link").click()
     expect(owner.get_by_test_id("notice")).to_have_text("Tautan aktif lagi.")
     expect(owner.get_by_test_id("link-status")).to_have_text("Aktif")
-    expect(owner.locator('li[data-event="Deactivated"]')).to_contain_text(f"by={OWNER}")
-    expect(owner.locator('li[data-event="Reactivated"]')).to_contain_text(f"by={OWNER}")
+    expect(owner.locator('li[data-event="Deactivated"]')).to_contain_text(f"oleh {OWNER}")
+    expect(owner.locator('li[data-event="Reactivated"]')).to_contain_text(f"oleh {OWNER}")
     shoot(owner, "04-dashboard-reactivated")
 
     customer.reload()

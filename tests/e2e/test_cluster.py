@@ -94,11 +94,17 @@ class Cluster:
     folder: Path
     nodes: dict[str, Node] = field(default_factory=dict)
 
-    def start(self, name: str) -> Node:
+    def start(self, name: str, **more: str) -> Node:
+        """Start node ``name`` with the cluster's settings and ``more`` of its own."""
         port = free_port()
         folder = self.folder / name
         folder.mkdir()
-        env = {**self.env, "PAYLINK_NODE_ID": name, "PAYLINK_DATA_DIR": str(folder / "var")}
+        env = {
+            **self.env,
+            "PAYLINK_NODE_ID": name,
+            "PAYLINK_DATA_DIR": str(folder / "var"),
+            **more,
+        }
         log = folder / "serve.log"
         process = start_serve(folder, env, log, "--port", str(port))
         node = self.nodes[name] = Node(name, f"http://127.0.0.1:{port}", process, log)

@@ -1,5 +1,5 @@
 """``paylink cluster status``: which node leads which background worker, since when, and
-how far behind each read model and the webhook outbox are."""
+how far behind each read model, the webhook outbox and the read replica are."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from api.app import replica_status
+from api.consistency import open_replica
+from api.schemas import ReplicaStatus
+from paylink_es.application.services import Paylink
 from paylink_es.entrypoints.operations import opened, print_positions
 from paylink_es.settings import Settings
 from paylink_es.store.leases import SINGLETONS, Leadership, leadership
@@ -25,6 +29,7 @@ def cluster_status(settings: Settings, as_json: bool) -> int:
         now = paylink.now()
         positions = status(paylink.app, models)
         backlog = outbox_backlog(models.outbox(), now)
+        replica = _replica(settings, paylink, {row.name: row.position for row in positions})
     oldest = backlog["oldest_due_at"]
     waiting = round((now - from_iso(oldest)).total_seconds(), 3) if oldest else 0.0
     outbox = {**backlog, "oldest_due_s": waiting}
@@ -35,6 +40,7 @@ def cluster_status(settings: Settings, as_json: bool) -> int:
             "workers": workers,
             "read_models": [asdict(row) for row in positions],
             "outbox": outbox,
+            "replica": replica.model_dump() if replica is not None else None,
         }
         print(json.dumps(document))
         return 1 if stopped else 0
@@ -45,7 +51,32 @@ def cluster_status(settings: Settings, as_json: bool) -> int:
         f"outbox: {outbox['pending']} deliveries pending, {outbox['due']} due now"
         + (f", the oldest due for {waiting:.1f} s" if oldest else "")
     )
+    if replica is not None:
+        print(_replica_line(replica))
     return 1 if stopped else 0
+
+
+def _replica(settings: Settings, paylink: Paylink, primary: dict[str, int]) -> ReplicaStatus | None:
+    """The read replica's lag (``PAYLINK_DATABASE_READ_URL``), or None without one."""
+    models = open_replica(settings)
+    if models is None:
+        return None
+    try:
+        return replica_status(paylink, primary, models)
+    finally:
+        models.close()
+
+
+def _replica_line(replica: ReplicaStatus) -> str:
+    if not replica.available:
+        return "replica: does not answer (queries read the primary)"
+    if not replica.standby:
+        return "replica: not a standby (promoted?); it is read as it is"
+    behind = max(replica.positions_behind.values(), default=0)
+    return (
+        f"replica: standby, {replica.lag_bytes} bytes and {replica.lag_seconds or 0:.3f} s"
+        f" of WAL behind; read models up to {behind} positions behind"
+    )
 
 
 def _worker(row: Leadership) -> dict[str, Any]:

@@ -13,7 +13,13 @@
 from __future__ import annotations
 
 from paylink_es.domain.clock import WIB
-from paylink_es.locale.dashboard import DASHBOARD_TEXT, event_label, status_label
+from paylink_es.locale.dashboard import (
+    DASHBOARD_TEXT,
+    error_message,
+    event_label,
+    status_label,
+    timeline_sentence,
+)
 from paylink_es.locale.formats import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -39,6 +45,7 @@ __all__ = [
     "WIB",
     "InstantStyle",
     "Language",
+    "error_message",
     "event_label",
     "format_digits",
     "format_instant",
@@ -49,4 +56,5 @@ __all__ = [
     "other_language",
     "read_amount",
     "status_label",
+    "timeline_sentence",
 ]

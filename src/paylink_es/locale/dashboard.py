@@ -5,9 +5,13 @@ The same approach as the hosted page's catalogue: one dict per language with the
 
 from __future__ import annotations
 
-from typing import Final
+import re
+from collections.abc import Mapping
+from typing import Any, Final
 
-from paylink_es.locale.formats import Language
+from paylink_es.domain.errors import DomainError, InvalidFieldError
+from paylink_es.locale.formats import Language, format_money
+from paylink_es.locale.page import method_name
 
 ID: Final[dict[str, str]] = {
     "app": "Dasbor Paylink",
@@ -247,6 +251,8 @@ ID: Final[dict[str, str]] = {
     "why_options": "jenis Pilihan memerlukan 1-20 pilihan",
     "why_no_options": "hanya jenis Pilihan yang memiliki pilihan",
     "why_repeated": "ada pilihan yang ditulis dua kali",
+    "why_number": "harus berupa angka, mis. 12 atau 2,5",
+    "why_option": "harus salah satu pilihan kolom ini",
     "f_success_url": "URL setelah berhasil",
     "f_failure_url": "URL setelah gagal",
     "f_metadata": "Metadata (satu kunci=nilai per baris)",
@@ -464,6 +470,131 @@ ID: Final[dict[str, str]] = {
     "ev_PaymentRefundRequested": "Pengembalian dana diminta",
     "ev_PaymentRefundSucceeded": "Pengembalian dana berhasil",
     "ev_PaymentRefundFailed": "Pengembalian dana ditolak kanal",
+    # the timeline as sentences: tl_<event> (a link's or its payments'), then what a
+    # detail adds (tl_with_<key>), appended in TIMELINE_CLAUSES' order
+    "tl_Created": "Tautan dibuat",
+    "tl_Sent": "Tautan dikirim lewat {channel} ke {recipient}",
+    "tl_SendFailed": "Pengiriman lewat {channel} ke {recipient} gagal",
+    "tl_RemindersScheduled": "Pengingat dijadwalkan: {reminders} sebelum kedaluwarsa",
+    "tl_RemindersScheduled_none": "Pengingat dihapus",
+    "tl_Reminded": "Pengingat {before} sebelum kedaluwarsa waktunya dikirim",
+    "tl_Receipted": "Kuitansi pembayaran waktunya dikirim",
+    "tl_MessageSent": "{message} terkirim lewat {channel} ke {recipient}",
+    "tl_MessageFailed": "{message} lewat {channel} ke {recipient} gagal terkirim",
+    "tl_Opened": "Tautan dibuka oleh pelanggan",
+    "tl_Expired": "Tautan kedaluwarsa",
+    "tl_Cancelled": "Tautan dibatalkan",
+    "tl_Edited": "Tautan diubah oleh {by}: {changes}",
+    "tl_Deactivated": "Tautan dinonaktifkan",
+    "tl_Reactivated": "Tautan diaktifkan lagi",
+    "tl_PaymentAccepted": "Pembayaran {amount} diterima",
+    "tl_PaymentFlagged": "Dana {amount} masuk tetapi ditandai ({anomaly})",
+    "tl_Completed": "Tautan lunas",
+    "tl_PartiallyPaid": "Dibayar sebagian {amount}: sudah dibayar {amount_paid}, sisa {amount_due}",
+    "tl_PartRefunded": "Bagian {amount} dikembalikan: sudah dibayar {amount_paid},"
+    " sisa {amount_due}",
+    "tl_PaymentCreated": "Pembayaran dibuat",
+    "tl_PaymentInitiated": "Pembayaran {amount} dimulai dengan {method}",
+    "tl_PaymentReceived": "Dana {amount} masuk (referensi kanal {channel_ref})",
+    "tl_PaymentWithdrawn": "Pembayaran ditarik sebelum dibayar",
+    "tl_PaymentAnomaly": "Pembayaran perlu ditinjau ({anomaly})",
+    "tl_PaymentReviewed": "Pembayaran selesai ditinjau",
+    "tl_PaymentVerified": "Pembayaran {gross} terverifikasi: biaya {fee}, bersih {net}",
+    "tl_PaymentRejected": "Pembayaran ditolak",
+    "tl_PaymentSettled": "Pembayaran diselesaikan: bersih {net} pada {settlement_date}",
+    "tl_PaymentRefunded": "Pembayaran {amount} dikembalikan",
+    "tl_PaymentRefundRequested": "Pengembalian dana {amount} diminta",
+    "tl_PaymentRefundSucceeded": "Pengembalian dana {amount} berhasil",
+    "tl_PaymentRefundFailed": "Pengembalian dana {amount} ditolak kanal",
+    "tl_with_duplicate_of": " sebagai salinan tautan lain",
+    "tl_with_status": " (kembali {status})",
+    "tl_with_by": " oleh {by}",
+    "tl_with_reason": ". Alasan: {reason}",
+    "tl_with_failure": ". Alasan: {failure}",
+    "tl_with_message": ". Pesan untuk pelanggan: “{message}”",
+    "tl_none": "tidak ada",
+    "msg_reminder": "Pengingat",
+    "msg_receipt": "Kuitansi",
+    # dates typed in filters
+    "date_format": "hh/bb/tttt",
+    "date_invalid": "“{value}” bukan tanggal. Tulis hh/bb/tttt, mis. 31/01/2026.",
+    "date_not_in_calendar": "tanggal {value} tidak ada di kalender.",
+    "date_order": "tanggal akhir tidak boleh sebelum tanggal awal.",
+    # the policy of links paid in part at their expiry
+    "nav_partial": "Bayar sebagian",
+    "partial_settings_title": "Pembayaran sebagian saat kedaluwarsa",
+    "partial_settings_lead": "Yang terjadi pada tautan yang baru dibayar sebagian ketika"
+    " waktunya habis. Berlaku untuk tautan yang dibuat mulai sekarang tanpa pilihannya"
+    " sendiri; tautan yang sudah ada tetap memakai kebijakannya.",
+    "partial_settings_save": "Simpan kebijakan",
+    "partial_saved": "Kebijakan pembayaran sebagian disimpan.",
+    # payouts: the confirmation step
+    "payout_confirm_title": "Konfirmasi penarikan",
+    "payout_confirm_lead": "Periksa dulu. Belum ada dana yang ditarik sampai Anda menekan"
+    " Ya, tarik dana.",
+    "payout_fee": "Biaya penarikan",
+    "payout_net": "Diterima di rekening",
+    "payout_to": "Rekening tujuan",
+    "payout_yes": "Ya, tarik dana",
+    "payout_cancel": "Batal",
+    "payout_cancelled": "Penarikan dibatalkan. Tidak ada dana yang ditarik.",
+    # errors of the domain, by their type
+    "err_domain_error": "Permintaan ini tidak dapat diproses.",
+    "err_invalid_field": "Isian ini tidak sah.",
+    # ... of one field (err_<type>_<field>), where the field says more than its type
+    "err_invalid_field_reminders": "tulis waktu sebelum kedaluwarsa, mis. 24h, 1h atau 30m"
+    " (antara 5m dan 30d, masing-masing sekali)",
+    "err_invalid_field_slug": "pakai 3-64 huruf, angka atau tanda hubung (diawali dan diakhiri"
+    " huruf atau angka), bukan kata yang dicadangkan",
+    "err_invalid_field_reference_id": "pakai 1-64 huruf, angka atau . _ : / # -, diawali huruf"
+    " atau angka",
+    "err_invalid_field_success_url": "harus alamat lengkap yang diawali http:// atau https://",
+    "err_invalid_field_failure_url": "harus alamat lengkap yang diawali http:// atau https://",
+    "err_invalid_field_line_items": "periksa rincian barang: paling banyak 100, tiap jumlah"
+    " barang 1-10000",
+    "err_invalid_field_metadata": "paling banyak 50 baris kunci=nilai",
+    "err_invalid_field_partial_expiry": "pilih kedaluwarsa atau tetap terbuka sampai lunas",
+    "err_amount_invalid": "Jumlah harus bilangan bulat lebih dari nol, dalam batas yang diizinkan.",
+    "err_amount_invalid_line_items": "total rincian barang harus sama dengan jumlah tautan",
+    "err_partial_terms_invalid": "Syarat pembayaran sebagian tidak sesuai.",
+    "err_answer_invalid": "Data yang diisi pelanggan tidak sah.",
+    "err_currency_unsupported": "Mata uang ini tidak didukung.",
+    "err_amount_range_invalid": "Rentang jumlah tidak sah: minimum harus di bawah maksimum.",
+    "err_expiry_invalid": "Waktu kedaluwarsa tidak sah: harus di masa depan dan tidak"
+    " terlalu jauh.",
+    "err_usage_limit_invalid": "Batas pemakaian harus bilangan bulat dari 1 sampai batas yang"
+    " diizinkan.",
+    "err_text_invalid": "Teks ini kosong, terlalu panjang, atau berisi karakter kendali.",
+    "err_payment_method_unknown": "Metode pembayaran ini tidak dikenal atau tidak diizinkan.",
+    "err_branding_invalid": "Merek ini tidak dapat ditampilkan apa adanya.",
+    "err_method_unavailable": "Metode pembayaran ini tidak dapat dipakai untuk tautan ini"
+    " (mata uang, jumlah minimum, atau biaya).",
+    "err_fee_plan_invalid": "Paket biaya ini tidak sah.",
+    "err_fee_rule_missing": "Paket biaya tidak punya aturan untuk metode ini.",
+    "err_holiday_invalid": "Hari libur ini tidak sah.",
+    "err_settlement_rule_invalid": "Aturan penyelesaian ini tidak sah.",
+    "err_paid_at_invalid": "Waktu pembayaran tidak sah.",
+    "err_user_exists": "Pengguna dengan e-mail ini sudah ada.",
+    "err_currency_mismatch": "Jumlah dalam mata uang yang berbeda tidak dapat digabung.",
+    "err_transition_invalid": "Perubahan ini tidak dapat dilakukan pada keadaan sekarang.",
+    "err_link_not_payable": "Tautan ini tidak dapat dibayar lagi.",
+    "err_link_closed": "Tautan ini sudah ditutup.",
+    "err_link_has_payments": "Tautan ini sudah menerima pembayaran, jadi {field} tidak dapat"
+    " diubah lagi. Duplikat tautan untuk syarat baru.",
+    "err_payment_state_invalid": "Pembayaran ini tidak dapat berpindah ke status tersebut.",
+    "err_refund_exceeds_payment": "Pengembalian dana melebihi yang diterima.",
+    "err_reference_id_reused": "Referensi ini sudah dipakai tautan lain dengan syarat berbeda.",
+    "err_slug_taken": "Slug ini sudah dipakai tautan lain.",
+    "err_insufficient_funds": "Saldo tersedia tidak cukup untuk penarikan ini.",
+    "err_not_found": "Data ini tidak ditemukan.",
+    "err_channel_not_configured": "Kanal ini belum diatur.",
+    "err_api_key_invalid": "Kunci API tidak dikenal, salah bentuk, atau sudah dicabut.",
+    "err_concurrency_conflict": "Data sedang diubah bersamaan. Coba lagi.",
+    "err_bank_account_missing": "Atur dulu rekening bank penyelesaian sebelum menarik dana.",
+    "err_sign_in_failed": "E-mail atau kata sandi salah.",
+    "err_account_locked": "Akun dikunci sementara karena terlalu banyak percobaan.",
+    "err_channel_refused": "Kanal pembayaran menolak permintaan ini.",
+    "err_channel_unavailable": "Kanal pembayaran sedang tidak tersedia. Coba lagi nanti.",
 }
 
 EN: Final[dict[str, str]] = {
@@ -697,6 +828,8 @@ EN: Final[dict[str, str]] = {
     "why_options": "a dropdown needs 1-20 options",
     "why_no_options": "only a dropdown has options",
     "why_repeated": "an option is given twice",
+    "why_number": "must be a number, like 12 or 2.5",
+    "why_option": "must be one of the field's options",
     "f_success_url": "URL after success",
     "f_failure_url": "URL after failure",
     "f_metadata": "Metadata (one key=value per line)",
@@ -909,6 +1042,129 @@ EN: Final[dict[str, str]] = {
     "ev_PaymentRefundRequested": "Refund requested",
     "ev_PaymentRefundSucceeded": "Refund succeeded",
     "ev_PaymentRefundFailed": "Refund refused by the channel",
+    # the timeline as sentences: tl_<event> (a link's or its payments'), then what a
+    # detail adds (tl_with_<key>), appended in TIMELINE_CLAUSES' order
+    "tl_Created": "Link created",
+    "tl_Sent": "Link sent by {channel} to {recipient}",
+    "tl_SendFailed": "Sending by {channel} to {recipient} failed",
+    "tl_RemindersScheduled": "Reminders scheduled: {reminders} before expiry",
+    "tl_RemindersScheduled_none": "Reminders removed",
+    "tl_Reminded": "The reminder {before} before expiry is due",
+    "tl_Receipted": "A receipt for a payment is due",
+    "tl_MessageSent": "{message} sent by {channel} to {recipient}",
+    "tl_MessageFailed": "{message} by {channel} to {recipient} was not delivered",
+    "tl_Opened": "A customer opened the link",
+    "tl_Expired": "The link expired",
+    "tl_Cancelled": "Link cancelled",
+    "tl_Edited": "Link edited by {by}: {changes}",
+    "tl_Deactivated": "Link deactivated",
+    "tl_Reactivated": "Link reactivated",
+    "tl_PaymentAccepted": "A payment of {amount} was accepted",
+    "tl_PaymentFlagged": "{amount} arrived but was flagged ({anomaly})",
+    "tl_Completed": "The link is paid in full",
+    "tl_PartiallyPaid": "Paid in part: {amount}; paid so far {amount_paid}, due {amount_due}",
+    "tl_PartRefunded": "A part of {amount} was refunded; paid so far {amount_paid},"
+    " due {amount_due}",
+    "tl_PaymentCreated": "A payment was created",
+    "tl_PaymentInitiated": "A payment of {amount} was started with {method}",
+    "tl_PaymentReceived": "{amount} received (channel reference {channel_ref})",
+    "tl_PaymentWithdrawn": "A payment was withdrawn before it was paid",
+    "tl_PaymentAnomaly": "A payment needs review ({anomaly})",
+    "tl_PaymentReviewed": "A payment was reviewed",
+    "tl_PaymentVerified": "A payment of {gross} was verified: fee {fee}, net {net}",
+    "tl_PaymentRejected": "A payment was rejected",
+    "tl_PaymentSettled": "A payment was settled: net {net} on {settlement_date}",
+    "tl_PaymentRefunded": "A payment of {amount} was refunded",
+    "tl_PaymentRefundRequested": "A refund of {amount} was requested",
+    "tl_PaymentRefundSucceeded": "A refund of {amount} went through",
+    "tl_PaymentRefundFailed": "A refund of {amount} was refused by the channel",
+    "tl_with_duplicate_of": " as a copy of another link",
+    "tl_with_status": " ({status} again)",
+    "tl_with_by": " by {by}",
+    "tl_with_reason": ". Reason: {reason}",
+    "tl_with_failure": ". Reason: {failure}",
+    "tl_with_message": ". Message to customers: “{message}”",
+    "tl_none": "none",
+    "msg_reminder": "A reminder",
+    "msg_receipt": "A receipt",
+    # dates typed in filters
+    "date_format": "dd/mm/yyyy",
+    "date_invalid": "“{value}” is not a date. Write dd/mm/yyyy, e.g. 31/01/2026.",
+    "date_not_in_calendar": "{value} is not a day of the calendar.",
+    "date_order": "the last day cannot be before the first day.",
+    # the policy of links paid in part at their expiry
+    "nav_partial": "Part payments",
+    "partial_settings_title": "Links paid in part at their expiry",
+    "partial_settings_lead": "What a link paid in part does when its time runs out. It applies"
+    " to links created from now on that do not choose for themselves; links made before keep"
+    " theirs.",
+    "partial_settings_save": "Save the policy",
+    "partial_saved": "The policy for payment in parts was saved.",
+    # payouts: the confirmation step
+    "payout_confirm_title": "Confirm the payout",
+    "payout_confirm_lead": "Check it first. Nothing is paid out until you press Yes, pay out.",
+    "payout_fee": "Payout fee",
+    "payout_net": "Reaches the account",
+    "payout_to": "To the account",
+    "payout_yes": "Yes, pay out",
+    "payout_cancel": "Cancel",
+    "payout_cancelled": "The payout was cancelled. Nothing was paid out.",
+    # errors of the domain, by their type
+    "err_domain_error": "This request cannot be processed.",
+    "err_invalid_field": "This value is not valid.",
+    # ... of one field (err_<type>_<field>), where the field says more than its type
+    "err_invalid_field_reminders": "write times before the expiry, e.g. 24h, 1h or 30m"
+    " (from 5m to 30d, each once)",
+    "err_invalid_field_slug": "use 3-64 letters, digits or hyphens (starting and ending with a"
+    " letter or digit), not a reserved word",
+    "err_invalid_field_reference_id": "use 1-64 letters, digits or . _ : / # -, starting with a"
+    " letter or digit",
+    "err_invalid_field_success_url": "must be a full address starting with http:// or https://",
+    "err_invalid_field_failure_url": "must be a full address starting with http:// or https://",
+    "err_invalid_field_line_items": "check the items: at most 100, each quantity 1-10000",
+    "err_invalid_field_metadata": "at most 50 lines of key=value",
+    "err_invalid_field_partial_expiry": "choose expires or stays open until paid in full",
+    "err_amount_invalid": "The amount must be a whole number above zero, within the limits.",
+    "err_amount_invalid_line_items": "the items must add up to the amount of the link",
+    "err_partial_terms_invalid": "The terms of payment in parts do not fit.",
+    "err_answer_invalid": "What the customer entered is not valid.",
+    "err_currency_unsupported": "This currency is not supported.",
+    "err_amount_range_invalid": "The amount range is not valid: the minimum must be below"
+    " the maximum.",
+    "err_expiry_invalid": "The expiry is not valid: it must be in the future and not too far"
+    " ahead.",
+    "err_usage_limit_invalid": "The usage limit must be a whole number from 1 up to the limit.",
+    "err_text_invalid": "This text is empty, too long, or holds control characters.",
+    "err_payment_method_unknown": "This payment method is unknown or not allowed.",
+    "err_branding_invalid": "This branding cannot be shown as it is.",
+    "err_method_unavailable": "This payment method cannot take this link (its currency,"
+    " minimum or fee).",
+    "err_fee_plan_invalid": "This fee plan is not valid.",
+    "err_fee_rule_missing": "The fee plan has no rule for this method.",
+    "err_holiday_invalid": "This holiday is not valid.",
+    "err_settlement_rule_invalid": "This settlement rule is not valid.",
+    "err_paid_at_invalid": "The time of payment is not valid.",
+    "err_user_exists": "A user with this e-mail already exists.",
+    "err_currency_mismatch": "Amounts in different currencies cannot be combined.",
+    "err_transition_invalid": "This change cannot be made in the current state.",
+    "err_link_not_payable": "This link cannot be paid any more.",
+    "err_link_closed": "This link is already closed.",
+    "err_link_has_payments": "This link has taken payments, so its {field} cannot change"
+    " any more. Duplicate the link for new terms.",
+    "err_payment_state_invalid": "This payment cannot move to that status.",
+    "err_refund_exceeds_payment": "The refund is more than was received.",
+    "err_reference_id_reused": "This reference already names a link with other terms.",
+    "err_slug_taken": "This slug already names another link.",
+    "err_insufficient_funds": "The available balance is not enough for this payout.",
+    "err_not_found": "This was not found.",
+    "err_channel_not_configured": "This channel is not set up.",
+    "err_api_key_invalid": "The API key is unknown, malformed or revoked.",
+    "err_concurrency_conflict": "This was being changed at the same time. Try again.",
+    "err_bank_account_missing": "Set the settlement bank account before paying out.",
+    "err_sign_in_failed": "Wrong e-mail or password.",
+    "err_account_locked": "The account is locked for a while after too many tries.",
+    "err_channel_refused": "The payment channel refused this request.",
+    "err_channel_unavailable": "The payment channel is unavailable. Try again later.",
 }
 
 DASHBOARD_TEXT: Final[dict[Language, dict[str, str]]] = {"id": ID, "en": EN}
@@ -923,3 +1179,120 @@ def status_label(language: Language, status: str) -> str:
 def event_label(language: Language, event: str) -> str:
     """A timeline event in words (its name when there is no word for it)."""
     return DASHBOARD_TEXT[language].get(f"ev_{event}", event)
+
+
+# What a timeline entry's detail adds to its sentence, in this order (tl_with_<key>);
+# a clause some events only take names them.
+TIMELINE_CLAUSES: Final = ("duplicate_of", "status", "by", "reason", "failure", "message")
+_CLAUSE_EVENTS: Final = {"status": frozenset({"Reactivated"})}
+# Details that are amounts in the link's minor units (the entry's own currency if it says).
+_AMOUNTS: Final = frozenset(
+    {
+        "amount",
+        "amount_paid",
+        "amount_due",
+        "part",
+        "gross",
+        "fee",
+        "net",
+        "amount_min",
+        "amount_max",
+    }
+)
+
+
+class _Said(dict[str, str]):
+    """A sentence's values: a value the detail does not have reads as a dash."""
+
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def timeline_sentence(
+    language: Language, event: str, detail: Mapping[str, Any], currency: str
+) -> str:
+    """A link's timeline entry as a sentence in ``language``: what happened (``tl_<event>``),
+    then who and why (``tl_with_<key>``), amounts written in ``currency``."""
+    words = DASHBOARD_TEXT[language]
+    money = detail.get("currency") or currency
+    said = _Said()
+    for key, value in detail.items():
+        if key in _AMOUNTS and isinstance(value, int):
+            said[key] = format_money(value, money, language)
+        elif isinstance(value, list):
+            said[key] = ", ".join(str(item) for item in value) or words["tl_none"]
+        elif value is not None:
+            said[key] = str(value)
+    if "status" in said:
+        said["status"] = status_label(language, said["status"]).lower()
+    if "method" in said:
+        said["method"] = method_name(said["method"], language)
+    if "kind" in detail:
+        said["message"] = words.get(f"msg_{detail['kind']}", str(detail["kind"]))
+    if isinstance(detail.get("to"), Mapping):
+        before = detail.get("from") or {}
+        said["changes"] = "; ".join(
+            f"{name} {_shown(name, before.get(name), words, money, language)}"
+            f" → {_shown(name, value, words, money, language)}"
+            for name, value in ((name, detail["to"][name]) for name in _changed(detail))
+        )
+    if event == "RemindersScheduled" and not detail.get("reminders"):
+        event = "RemindersScheduled_none"
+    template = words.get(f"tl_{event}", event)
+    sentence = template.format_map(said)
+    for key in TIMELINE_CLAUSES:
+        if detail.get(key) in (None, "") or "{" + key + "}" in template:
+            continue
+        if event not in _CLAUSE_EVENTS.get(key, {event}):
+            continue
+        sentence += words[f"tl_with_{key}"].format_map(said)
+    return sentence + "."
+
+
+def _changed(detail: Mapping[str, Any]) -> list[str]:
+    """The terms an edit changed, in the order the edit names them."""
+    named = [name for name in detail.get("changed") or [] if name in detail["to"]]
+    return named or list(detail["to"])
+
+
+def _shown(
+    name: str, value: object, words: Mapping[str, str], currency: str, language: Language
+) -> str:
+    """A term's value in an edit's sentence (none as the word for none, amounts as money)."""
+    if value is None or value == "" or value == []:
+        return words["tl_none"]
+    if name in _AMOUNTS and isinstance(value, int):
+        return format_money(value, currency, language)
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def error_message(language: Language, error: DomainError) -> str:
+    """A domain error in ``language``: by its kind when the catalogue says it (``why_<kind>``,
+    after the field), else by its type (``err_<type>``)."""
+    words = DASHBOARD_TEXT[language]
+    if isinstance(error, InvalidFieldError) and error.kind is not None:
+        why = words.get(f"why_{error.kind}")
+        if why is not None:
+            return f"{error.field}: {why.format(**error.params)}"
+    said = error_said(words, error)
+    return f"{error.field}: {said}" if isinstance(error, InvalidFieldError) else said
+
+
+def error_said(words: Mapping[str, str], error: DomainError) -> str:
+    """A domain error's type in ``words`` (``err_<type>``; a ``{field}`` in it is the
+    error's). In English, the domain's own words follow, after a dash: they say the rule."""
+    code = error_code(error)
+    head = re.split(r"[.\[]", error.field or "", maxsplit=1)[0]
+    said = words.get(f"err_{code}_{head}") or words.get(f"err_{code}", words["err_domain_error"])
+    said = said.format(field=error.field or "")
+    if words is DASHBOARD_TEXT["en"]:
+        detail = error.message.removeprefix(f"{error.field}: ") if error.field else error.message
+        said = f"{said.rstrip('.')} — {detail}"
+    return said
+
+
+def error_code(error: DomainError) -> str:
+    """An error's type as a catalogue key's tail (``insufficient-funds`` → insufficient_funds)."""
+    return error.type.replace("-", "_")

@@ -47,7 +47,7 @@ _MONTHS: Final[dict[Language, tuple[str, ...]]] = {
         "December",
     ),
 }
-InstantStyle = Literal["long", "short", "seconds"]
+InstantStyle = Literal["long", "short", "seconds", "brief"]
 
 
 def language_of(asked: str | None) -> Language:
@@ -148,8 +148,13 @@ def format_instant(
     - ``long`` (messages): ``1 Desember 2026 23.59 WIB`` / ``1 December 2026, 23:59 WIB``
     - ``short`` (the hosted page): ``01-12-2026 23:59 WIB``
     - ``seconds`` (the dashboard's tables): ``01-12-2026 23:59:59 WIB``
+    - ``brief`` (the dashboard's timeline): ``5 Des 2026 14.03 WIB`` / ``5 Dec 2026 14:03 WIB``
     """
     local = instant.astimezone(WIB)
+    if style == "brief":
+        short_month = _MONTHS.get(language, _MONTHS["en"])[local.month - 1][:3]
+        clock = f"{local:%H.%M}" if language == "id" else f"{local:%H:%M}"
+        return f"{local.day} {short_month} {local.year} {clock} WIB"
     if style == "short":
         return local.strftime("%d-%m-%Y %H:%M WIB")
     if style == "seconds":

@@ -36,7 +36,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 import psycopg.errors
@@ -48,7 +47,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
-from paylink_es.settings import Settings
+from paylink_es.settings import Settings, postgres_address
 
 log = logging.getLogger(__name__)
 RV = TypeVar("RV")
@@ -57,6 +56,7 @@ RV = TypeVar("RV")
 STATEMENT_TIMEOUT = "PAYLINK_PG_STATEMENT_TIMEOUT_S"
 POOL_TIMEOUT = "PAYLINK_PG_POOL_TIMEOUT_S"
 APPLICATION_NAME = "PAYLINK_PG_APPLICATION_NAME"
+TARGET_SESSION_ATTRS = "PAYLINK_PG_TARGET_SESSION_ATTRS"
 
 REPLY_MARGIN_S = 2.0  # a query gets no answer this long after the server's own limit: dead
 PING_TIMEOUT_S = 2.0  # the check of a pooled connection before it is lent
@@ -81,8 +81,8 @@ class NoReplyError(psycopg.OperationalError):
 class ConnectionSettings:
     """How every connection of a process to one database is made."""
 
-    host: str
-    port: int
+    host: str  # one host, or several ("h1,h2": libpq tries them in turn)
+    port: int | str  # a port, or one per host ("5432,5433")
     dbname: str
     user: str
     password: str
@@ -91,6 +91,9 @@ class ConnectionSettings:
     lock_timeout_s: float = 5.0
     idle_in_transaction_timeout_s: float = 5.0
     application_name: str = "paylink"
+    # "read-write" with several hosts: a connection is made to the primary only, so a
+    # process follows it to the standby promoted in its place.
+    target_session_attrs: str = ""
 
     def kwargs(self) -> dict[str, Any]:
         """psycopg's connection arguments: the limits are set on the server at connect."""
@@ -102,7 +105,9 @@ class ConnectionSettings:
                 ("idle_in_transaction_session_timeout", self.idle_in_transaction_timeout_s),
             )
         )
+        attrs = {"target_session_attrs": self.target_session_attrs}
         return {
+            **(attrs if self.target_session_attrs else {}),
             "host": self.host,
             "port": self.port,
             "dbname": self.dbname,
@@ -237,25 +242,35 @@ class OutagePool(ConnectionPool[psycopg.Connection[DictRow]]):
 
     down_since: float | None = None
     last_error: str = ""
+    up_since: float = 0.0  # when a connection last worked (monotonic)
 
     def _connect(self, timeout: float | None = None) -> psycopg.Connection[DictRow]:
+        started = time.monotonic()
         try:
             conn = super()._connect(timeout=timeout)
         except Exception as error:
             self.last_error = " ".join(str(error).split())[:300]
-            if self.down_since is None:
+            # An attempt begun before a connection worked again (one of the pool's
+            # reconnections, tried while a standby was being promoted) says nothing new:
+            # it must not declare the outage again.
+            if self.down_since is None and started >= self.up_since:
                 self.down_since = time.monotonic()
                 log.warning("PostgreSQL unavailable: %s", error)
                 # The idle connections are most likely dead too: weed them out now, not
                 # one borrower at a time.
                 threading.Thread(target=self._weed, name="postgres-weed", daemon=True).start()
             raise
+        self.reachable()
+        return conn
+
+    def reachable(self) -> None:
+        """A connection works (new, or one that answered): the outage, if any, is over."""
+        self.up_since = time.monotonic()
         if self.down_since is not None:
             log.warning(
                 "PostgreSQL reachable again after %.1f s", time.monotonic() - self.down_since
             )
             self.down_since = None
-        return conn
 
     def _weed(self) -> None:
         with contextlib.suppress(Exception):
@@ -349,6 +364,15 @@ class SharedDatastore(PostgresDatastore):
         msg = f"the database is unavailable ({pool.last_error or 'no connection'})"
         raise DatabaseUnavailableError(msg)
 
+    def reachable(self) -> bool:
+        """Whether the database is not known to be down (no query is made; while it is
+        down, this asks a probe to look again, as a refused borrower does)."""
+        pool = self.pool
+        if not isinstance(pool, OutagePool) or pool.down_since is None:
+            return True
+        self._probe_soon(pool)
+        return False
+
     def _probe_soon(self, pool: OutagePool) -> None:
         now = time.monotonic()
         with self._probe_lock:
@@ -361,7 +385,7 @@ class SharedDatastore(PostgresDatastore):
             try:
                 with pool.connection(timeout=self.pool_timeout_s) as conn:
                     conn.execute("")
-                pool.down_since = None  # a connection works, new or not
+                pool.reachable()  # a connection works, new or not
             except Exception as error:
                 log.debug("PostgreSQL still unavailable: %s", error)
             finally:
@@ -411,7 +435,7 @@ class PaylinkPostgresFactory(PostgresFactory):
         kwargs = parsed.pool.kwargs if isinstance(parsed.pool.kwargs, dict) else {}
         connection = ConnectionSettings(
             host=str(kwargs.get("host", "127.0.0.1")),
-            port=int(kwargs.get("port", 5432)),
+            port=str(kwargs.get("port", 5432)),
             dbname=str(kwargs.get("dbname", "postgres")),
             user=str(kwargs.get("user", "postgres")),
             password=str(kwargs.get("password", "")),
@@ -420,6 +444,7 @@ class PaylinkPostgresFactory(PostgresFactory):
             lock_timeout_s=float(parsed.lock_timeout or 0),
             idle_in_transaction_timeout_s=float(parsed.idle_in_transaction_session_timeout),
             application_name=self.env.get(APPLICATION_NAME) or "paylink",
+            target_session_attrs=self.env.get(TARGET_SESSION_ATTRS) or "",
         )
         pool_size = parsed.pool.max_size
         pool_timeout = float(self.env.get(POOL_TIMEOUT) or 3.0)
@@ -548,6 +573,50 @@ class ListenBell:
         self.reset()
 
 
+# -- a read replica's lag ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicaLag:
+    """How far a streaming standby is behind its primary, by its own replay.
+
+    ``standby`` is False for a server that is not (or no longer: promoted) in recovery;
+    its lag is then unknown (None). ``seconds`` is 0 while nothing waits to be replayed,
+    else the time since the last transaction it replayed was committed.
+    """
+
+    standby: bool
+    bytes: int | None
+    seconds: float | None
+
+
+LAG_SQL = """
+SELECT pg_is_in_recovery() AS standby,
+       pg_wal_lsn_diff(%(head)s::pg_lsn, pg_last_wal_replay_lsn())::bigint AS bytes,
+       CASE WHEN pg_last_wal_replay_lsn() >= %(head)s::pg_lsn THEN 0
+            ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())
+       END::float8 AS seconds
+"""
+
+
+def replica_lag(primary: PostgresDatastore, replica: PostgresDatastore) -> ReplicaLag:
+    """The replica's lag behind the primary's WAL as it is now (two short queries)."""
+    with primary.get_connection() as conn:
+        head = conn.execute("SELECT pg_current_wal_lsn()::text AS lsn").fetchone()
+    assert head is not None  # noqa: S101 - a SELECT without FROM returns its row
+    with replica.get_connection() as conn:
+        row = conn.execute(LAG_SQL, {"head": head["lsn"]}).fetchone()
+    assert row is not None  # noqa: S101 - the same
+    if not row["standby"]:
+        return ReplicaLag(standby=False, bytes=None, seconds=None)
+    seconds = row["seconds"]
+    return ReplicaLag(
+        standby=True,
+        bytes=max(0, int(row["bytes"] or 0)),
+        seconds=None if seconds is None else max(0.0, round(float(seconds), 3)),
+    )
+
+
 def connection_settings(datastore: PostgresDatastore) -> ConnectionSettings | None:
     """How the connections of ``datastore`` are made (None for a library datastore)."""
     if isinstance(datastore, SharedDatastore):
@@ -560,13 +629,14 @@ def settings_for(settings: Settings) -> ConnectionSettings:
     if settings.database_url is None:
         msg = "PAYLINK_DATABASE_URL is not set: there is no PostgreSQL to connect to"
         raise ValueError(msg)
-    url = urlsplit(settings.database_url)
+    address = postgres_address(settings.database_url)
     return ConnectionSettings(
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 5432,
-        dbname=url.path.lstrip("/") or "postgres",
-        user=unquote(url.username or "postgres"),
-        password=unquote(url.password or ""),
+        host=address.host,
+        port=address.port,
+        dbname=address.dbname,
+        user=address.user,
+        password=address.password,
+        target_session_attrs=address.target_session_attrs,
         connect_timeout_s=settings.postgres_connect_timeout_s,
         statement_timeout_s=settings.postgres_statement_timeout_s,
         lock_timeout_s=settings.postgres_lock_timeout_s,

@@ -144,7 +144,8 @@ def test_the_edit_form_changes_the_questions_until_the_first_payment(desk: Desk)
     before = desk.shop.head()
     refused = post(owner, f"/dashboard/links/{link_id}/edit", {**form, "cf_options_1": "7A"})
     assert refused.status_code == 409
-    assert "what their payers answered" in field_errors(refused.text)["form"]
+    said = field_errors(refused.text)["form"]
+    assert "sudah menerima pembayaran, jadi custom_fields tidak dapat diubah lagi" in said
     assert desk.shop.head() == before
     renamed = post(owner, f"/dashboard/links/{link_id}/edit", {**form, "description": "SPP"})
     assert renamed.headers["location"].endswith("notice=edited_ok")

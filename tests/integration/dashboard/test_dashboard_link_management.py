@@ -86,8 +86,10 @@ def test_the_edit_form_is_prefilled_and_saves_only_what_changed(desk: Desk) -> N
     shown = owner.get(f"/dashboard/links/{link_id}?notice=edited_ok").text
     assert "Perubahan disimpan." in shown
     assert 'data-event="Edited"' in shown
-    assert "amount: 150000 → 175000" in shown
-    assert f"by={OWNER}" in shown
+    assert (
+        f"Tautan diubah oleh {OWNER}: description Kaos polos → Kaos polos hitam;"
+        " amount Rp 150.000 → Rp 175.000." in shown
+    )
 
 
 def test_the_form_sent_back_unchanged_records_nothing(desk: Desk) -> None:
@@ -132,18 +134,22 @@ def test_an_open_amount_and_the_customer_can_be_changed_and_cleared(desk: Desk) 
     [
         ({"description": ""}, "description", "Deskripsi: wajib diisi"),
         ({"amount": "12,5"}, "amount", "Jumlah: harus berupa bilangan bulat rupiah"),
-        ({"amount": "0"}, "amount", "must be greater than zero"),
+        ({"amount": "0"}, "amount", "Jumlah harus bilangan bulat lebih dari nol"),
         ({"methods": []}, "methods", "Metode pembayaran: wajib diisi"),
-        ({"amount": "5000", "methods": ["va_bca"]}, "methods", "takes at least"),
+        (
+            {"amount": "5000", "methods": ["va_bca"]},
+            "methods",
+            "Metode pembayaran ini tidak dapat dipakai",
+        ),
         ({"expires_at": "kemarin"}, "expires_at", "bukan tanggal"),
-        ({"expires_at": "2025-12-31T10:00"}, "expires_at", "is in the past"),
+        ({"expires_at": "2025-12-31T10:00"}, "expires_at", "Waktu kedaluwarsa tidak sah"),
         ({"customer_email": "budi@"}, "customer_email", "bukan alamat e-mail"),
         (
             {"amount_kind": "open", "amount_min": "9000", "amount_max": "100"},
             "amount_min",
-            "is greater than amount_max",
+            "Rentang jumlah tidak sah",
         ),
-        ({"currency": "USD"}, "currency", "takes IDR only"),
+        ({"currency": "USD"}, "currency", "Metode pembayaran ini tidak dapat dipakai"),
     ],
 )
 def test_bad_input_is_named_beside_its_field_as_on_the_create_form_and_nothing_is_stored(
@@ -172,7 +178,7 @@ def test_a_link_with_payments_keeps_its_amount_and_says_why(desk: Desk) -> None:
     refused = post(owner, f"/dashboard/links/{link_id}/edit", {**form, "amount": "99000"})
 
     assert refused.status_code == 409, refused.text
-    assert "the link has payments" in field_errors(refused.text)["amount"]
+    assert "sudah menerima pembayaran, jadi amount tidak" in field_errors(refused.text)["amount"]
     assert desk.shop.head() == head
     renamed = post(owner, f"/dashboard/links/{link_id}/edit", {**form, "description": "Kaos v2"})
     assert renamed.status_code == 303, field_errors(renamed.text) or renamed.text
@@ -195,7 +201,7 @@ def test_a_closed_link_offers_no_edit_only_a_duplicate(desk: Desk) -> None:
     assert "tidak bisa diubah" in closed.text
     late = post(owner, f"/dashboard/links/{link_id}/edit", {**form, "description": "Baru"})
     assert late.status_code == 409
-    assert "a closed link cannot be edited" in field_errors(late.text)["form"]
+    assert "Tautan ini sudah ditutup." in field_errors(late.text)["form"]
 
 
 def test_deactivate_with_a_message_then_reactivate(desk: Desk) -> None:
@@ -216,7 +222,7 @@ def test_deactivate_with_a_message_then_reactivate(desk: Desk) -> None:
     assert 'data-testid="reactivate-link"' in page
     assert 'data-testid="deactivate-link"' not in page
     assert 'data-testid="cancel-link"' in page, "an inactive link can still be cancelled"
-    assert f"by={OWNER}" in page
+    assert f"Tautan dinonaktifkan oleh {OWNER}. Pesan untuk pelanggan: “Libur Lebaran”." in page
     listed = owner.get("/dashboard/links?status=inactive").text
     assert re.findall(r'<tr data-link="([^"]+)"', listed) == [str(link_id)]
     assert "Libur Lebaran" in desk.client().get(f"/l/{code}").text
@@ -228,7 +234,7 @@ def test_deactivate_with_a_message_then_reactivate(desk: Desk) -> None:
     assert _last_event(desk, link_id) == ("Reactivated", {"by": OWNER})
     again = post(owner, f"/dashboard/links/{link_id}/reactivate")
     assert again.status_code == 409
-    assert "link is active" in again.text
+    assert "Perubahan ini tidak dapat dilakukan pada keadaan sekarang." in again.text
 
 
 def test_duplicate_opens_the_new_link(desk: Desk) -> None:

@@ -99,7 +99,7 @@ def test_a_slug_from_the_form_gives_the_link_its_address_and_a_taken_one_is_name
     head = desk.shop.head()
     again = post(owner, "/dashboard/links", {**FULL_FORM, "slug": "kaos-hitam", "reference_id": ""})
     assert again.status_code == 422, again.text
-    assert "is taken" in field_errors(again.text)["slug"]
+    assert "Slug ini sudah dipakai tautan lain." in field_errors(again.text)["slug"]
     assert desk.shop.head() == head
 
 
@@ -108,31 +108,43 @@ def test_a_slug_from_the_form_gives_the_link_its_address_and_a_taken_one_is_name
     [
         ({"description": ""}, "description", "Deskripsi: wajib diisi"),
         ({"amount": "12,5"}, "amount", "Jumlah: harus berupa bilangan bulat rupiah"),
-        ({"amount": "0", **NO_ITEMS}, "amount", "Jumlah: must be greater than zero"),
+        (
+            {"amount": "0", **NO_ITEMS},
+            "amount",
+            "Jumlah: Jumlah harus bilangan bulat lebih dari nol",
+        ),
         ({"methods": []}, "methods", "Metode pembayaran: wajib diisi"),
         ({"expires_at": "kemarin"}, "expires_at", "Berlaku sampai (WIB): bukan tanggal"),
-        ({"expires_at": "2025-12-31T10:00"}, "expires_at", "is in the past"),
-        ({"usage_limit": "0"}, "usage_limit", "must be at least 1"),
+        ({"expires_at": "2025-12-31T10:00"}, "expires_at", "Waktu kedaluwarsa tidak sah"),
+        ({"usage_limit": "0"}, "usage_limit", "Batas pemakaian harus bilangan bulat"),
         ({"item_unit_2": "lima"}, "item_unit_2", "harus berupa bilangan bulat"),
-        ({"amount": "160000"}, "item_name_0", "add up to 150000, but amount is 160000"),
+        ({"amount": "160000"}, "item_name_0", "total rincian barang harus sama"),
         ({"customer_email": "budi@"}, "customer_email", "bukan alamat e-mail"),
         ({"customer_phone": "12"}, "customer_phone", "bukan nomor telepon"),
-        ({"success_url": "javascript:alert(1)"}, "success_url", "not an absolute http(s) URL"),
-        ({"reference_id": "bad ref!"}, "reference_id", "must be 1-64 letters"),
-        ({"slug": "dashboard"}, "slug", "is reserved"),
-        ({"slug": "a b"}, "slug", "must be 3-64 letters"),
+        (
+            {"success_url": "javascript:alert(1)"},
+            "success_url",
+            "harus alamat lengkap yang diawali http://",
+        ),
+        ({"reference_id": "bad ref!"}, "reference_id", "pakai 1-64 huruf"),
+        ({"slug": "dashboard"}, "slug", "bukan kata yang dicadangkan"),
+        ({"slug": "a b"}, "slug", "pakai 3-64 huruf, angka atau tanda hubung"),
         (
             {"currency": "USD", "amount": "150000", **NO_ITEMS, "methods": ["va_bca"]},
             "methods",
-            "takes IDR only",
+            "Metode pembayaran ini tidak dapat dipakai untuk tautan ini",
         ),
         ({"metadata": "tanpa tanda sama dengan"}, "metadata", "baris 1 harus berbentuk"),
         (
             {"amount_kind": "open", "amount_min": "9000", "amount_max": "100"},
             "amount_min",
-            "is greater than amount_max",
+            "Rentang jumlah tidak sah",
         ),
-        ({"currency": "XYZ", "amount": "150000", **NO_ITEMS}, "currency", "is not supported"),
+        (
+            {"currency": "XYZ", "amount": "150000", **NO_ITEMS},
+            "currency",
+            "Mata uang ini tidak didukung.",
+        ),
     ],
 )
 def test_bad_input_is_named_beside_its_field_and_nothing_is_stored(
@@ -191,7 +203,7 @@ def test_the_detail_shows_the_timeline_and_the_payments(desk: Desk) -> None:
     assert events[0] == "Created"
     for expected in ("Opened", "PaymentInitiated", "PaymentAccepted", "PaymentVerified"):
         assert expected in events, events
-    assert "Pembayaran terverifikasi" in page
+    assert "Pembayaran Rp 150.000 terverifikasi: biaya Rp " in page
     assert "BRI Virtual Account" in page
     assert 'data-testid="link-status">Lunas<' in page
 
@@ -207,7 +219,7 @@ def test_send_again_and_cancel(desk: Desk) -> None:
     assert outbox_messages(desk.shop.settings)[-1]["to"] == "+6281234567890"
     wrong = post(owner, f"/dashboard/links/{link_id}/send", {"channel": "email", "to": "nope"})
     assert wrong.status_code == 422
-    assert "is not an e-mail address" in wrong.text
+    assert "bukan alamat e-mail" in wrong.text
     assert 'data-testid="cancel-link"' in wrong.text, "the active link's page offers a cancel"
     cancelled = post(owner, f"/dashboard/links/{link_id}/cancel", {"reason": "salah harga"})
     assert cancelled.status_code == 303

@@ -81,6 +81,31 @@ def test_the_links_stream_follows_the_lists_filters(served_desk: Desk) -> None:
         assert "Kaos lain" not in rows
 
 
+def test_the_payments_stream_follows_the_status_chosen_and_names_each_link(
+    served_desk: Desk,
+) -> None:
+    desk = served_desk
+    owner = desk.signed_in(OWNER)
+    cookies = {SESSION_COOKIE: owner.cookies[SESSION_COOKIE]}
+    verified = desk.link(reference_id="PAY-LIVE", description="Sepatu lari", slug="sepatu-lari")
+    params = {"page": "payments", "status": "verified"}
+    with (
+        httpx.Client(base_url=desk.shop.url, cookies=cookies, timeout=10) as client,
+        client.stream("GET", "/dashboard/stream", params=params) as response,
+    ):
+        events = _events(response)
+        assert "Belum ada pembayaran." in next(events)["payments"]
+        started = desk.link(reference_id="PAY-STARTED", description="Kaos dimulai")
+        desk.shop.choose(desk.shop.paylink.links.get(started).code, "qris")
+        desk.pay(verified)
+        rows = ""
+        while "Sepatu lari" not in rows:
+            rows = next(events)["payments"]
+        assert f'<a href="/dashboard/links/{verified}">Sepatu lari</a>' in rows
+        assert "/l/sepatu-lari" in rows
+        assert "Kaos dimulai" not in rows  # initiated, not verified
+
+
 def test_a_stream_needs_a_session_and_a_known_page(served_desk: Desk) -> None:
     desk = served_desk
     with httpx.Client(base_url=desk.shop.url, timeout=10) as anonymous:
@@ -90,3 +115,4 @@ def test_a_stream_needs_a_session_and_a_known_page(served_desk: Desk) -> None:
     with httpx.Client(base_url=desk.shop.url, cookies=cookies, timeout=10) as client:
         assert client.get("/dashboard/stream?page=nothing").status_code == 404
         assert client.get("/dashboard/stream?page=links&status=lost").status_code == 400
+        assert client.get("/dashboard/stream?page=payments&status=lost").status_code == 400

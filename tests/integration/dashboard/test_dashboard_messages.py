@@ -94,7 +94,8 @@ def test_a_send_that_fails_leaves_the_link_and_says_so(
     desk.catch_up()
     page = owner.get(response.headers["location"]).text
     assert "ada pesan yang gagal dikirim" in page
-    assert "Gagal dikirim" in page
+    assert "Pengiriman lewat whatsapp ke +628" in page
+    assert "gagal. Alasan: whatsapp: HTTP 404" in page
 
 
 def test_the_settings_page_sets_this_merchants_alerts_and_reminders_only(desk: Desk) -> None:
@@ -147,13 +148,18 @@ REMINDERS = "/dashboard/settings/reminders"
 @pytest.mark.parametrize(
     ("path", "form", "field", "message"),
     [
-        (NEW_LINK, {**FORM, "notify_whatsapp": "0812"}, "notify_whatsapp", "not a phone number"),
-        (NEW_LINK, {**FORM, "notify_email": "budi@"}, "notify_email", "not an e-mail address"),
-        (NEW_LINK, {**FORM, "reminders": "24h, sehari"}, "reminders", "not a time before"),
+        (NEW_LINK, {**FORM, "notify_whatsapp": "0812"}, "notify_whatsapp", "bukan nomor telepon"),
+        (NEW_LINK, {**FORM, "notify_email": "budi@"}, "notify_email", "bukan alamat e-mail"),
+        (
+            NEW_LINK,
+            {**FORM, "reminders": "24h, sehari"},
+            "reminders",
+            "tulis waktu sebelum kedaluwarsa",
+        ),
         (ALERTS, {"webhook_failures": "nol"}, "webhook_failures", "1 sampai"),
         (ALERTS, {"webhook_failures": "500"}, "webhook_failures", "1 sampai"),
-        (ALERTS, {"webhook_failures": "5", "email": "x@"}, "email", "not an e-mail"),
-        (REMINDERS, {"reminders": "1h, 1m"}, "reminders", "between 5m"),
+        (ALERTS, {"webhook_failures": "5", "email": "x@"}, "email", "bukan alamat e-mail"),
+        (REMINDERS, {"reminders": "1h, 1m"}, "reminders", "antara 5m dan 30d"),
     ],
 )
 def test_a_wrong_address_reminder_or_setting_is_named_beside_it_and_nothing_is_stored(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from api.dashboard.charts import bars, columns
+from api.dashboard.charts import bars, columns, nice_top
 from api.dashboard.render import NAV
 from paylink_es.domain.money import Money
 from paylink_es.locale import WIB
@@ -81,7 +81,20 @@ def test_charts_scale_with_integers_and_escape_their_labels() -> None:
         testid="x",
     )
     heights = re.findall(r'height="(\d+)" fill', chart)
-    assert heights == ["0", "81", "162"]
+    assert heights == ["0", "85", "170"]  # of 170, on an axis from 0 to 100
+    assert re.findall(r'data-tick="(\d+)"', chart) == ["0", "50", "100"]
+    one = columns([("d", 150_000)], title="t", show=str, label=str, testid="one")
+    assert re.findall(r'height="(\d+)" fill', one) == ["127"]  # 150 000 of an axis to 200 000
+    assert re.findall(r'width="(\d+)" height', one) == ["40"]
+    assert [nice_top(n) for n in (0, 1, 7, 100, 101, 150_000, 2_400_000)] == [
+        0,
+        1,
+        10,
+        100,
+        200,
+        200_000,
+        2_500_000,
+    ]
     assert "<a>" not in chart
     assert "&lt;a&gt;" in chart
     empty = bars([], title="t", show=str, label=str, testid="e")
@@ -181,7 +194,7 @@ def test_an_owner_pays_out_settled_money_never_more_than_available(desk: Desk) -
     owner = desk.signed_in()
     missing_account = post(owner, "/dashboard/payouts", {"amount": "50.000", "currency": "IDR"})
     assert missing_account.status_code == 422, missing_account.text
-    assert "bank account" in missing_account.text
+    assert "Atur dulu rekening bank penyelesaian" in missing_account.text
     paylink.merchants.set_bank_account(desk.merchant_id, "BCA", "1234567890", "Toko Budi Jaya")
     desk.catch_up()
     available = paylink.money.available_funds(desk.merchant_id, "test", "IDR").amount
@@ -191,9 +204,14 @@ def test_an_owner_pays_out_settled_money_never_more_than_available(desk: Desk) -
     bad = post(owner, "/dashboard/payouts", {"amount": "lima puluh"})
     assert bad.status_code == 422
     assert "Jumlah penarikan: harus berupa bilangan bulat" in bad.text
-    paid = post(
-        owner, "/dashboard/payouts", {"amount": "50.000", "currency": "IDR", "description": "Mei"}
-    )
+    asked = {"amount": "50.000", "currency": "IDR", "description": "Mei"}
+    confirm = post(owner, "/dashboard/payouts", asked)
+    assert confirm.status_code == 200, confirm.text
+    assert 'data-testid="confirm-amount">Rp 50.000<' in confirm.text
+    assert 'data-testid="confirm-fee">Rp 0<' in confirm.text
+    assert 'data-testid="confirm-account">BCA 1234567890 (Toko Budi Jaya)<' in confirm.text
+    assert paylink.money.available_funds(desk.merchant_id, "test", "IDR").amount == available
+    paid = post(owner, "/dashboard/payouts", {**asked, "amount": "50000", "confirmed": "yes"})
     assert paid.status_code == 303, paid.text
     assert (
         paylink.money.available_funds(desk.merchant_id, "test", "IDR").amount == available - 50000
@@ -231,7 +249,35 @@ def test_a_negative_balance_is_shown_and_nothing_is_paid_out_of_it(desk: Desk) -
     refused = post(owner, "/dashboard/payouts", {"amount": "1", "currency": "IDR"})
     assert refused.status_code == 409, refused.text
     assert 'data-testid="payout-error"' in refused.text
-    assert "next settlements" in refused.text
+    assert "Saldo tersedia tidak cukup untuk penarikan ini." in refused.text
     english = owner.get("/dashboard/settlements?lang=en").text
     assert 'data-testid="available-IDR">-IDR 200,000<' in english
     assert EN["balance_negative"] in english
+
+
+def test_the_owner_sets_what_links_paid_in_part_do_at_their_expiry(desk: Desk) -> None:
+    merchants = desk.shop.paylink.merchants
+    assert merchants.partial_expiry(desk.merchant_id) == "expire"
+    owner = desk.signed_in()
+    page = owner.get("/dashboard/settings/partial").text
+    assert 'value="expire" checked' in page
+    assert ID["partial_expiry_keep_open"] in page
+    head = desk.shop.head()
+    wrong = post(owner, "/dashboard/settings/partial", {"partial_expiry": "forever"})
+    assert wrong.status_code == 422, wrong.text
+    assert 'data-testid="partial-error"' in wrong.text
+    assert "pilih kedaluwarsa atau tetap terbuka sampai lunas" in wrong.text
+    assert "must be" not in wrong.text  # said in Indonesian, not the domain's English
+    assert desk.shop.head() == head
+    saved = post(owner, "/dashboard/settings/partial", {"partial_expiry": "keep_open"})
+    assert saved.status_code == 303, saved.text
+    assert merchants.partial_expiry(desk.merchant_id) == "keep_open"
+    page = owner.get(saved.headers["location"]).text
+    assert ID["partial_saved"] in page
+    assert 'value="keep_open" checked' in page
+    assert EN["partial_settings_title"] in owner.get("/dashboard/settings/partial?lang=en").text
+    viewer = desk.signed_in(VIEWER)
+    assert 'data-testid="save-partial"' not in viewer.get("/dashboard/settings/partial").text
+    refused = post(viewer, "/dashboard/settings/partial", {"partial_expiry": "expire"})
+    assert refused.status_code == 403
+    assert merchants.partial_expiry(desk.merchant_id) == "keep_open"

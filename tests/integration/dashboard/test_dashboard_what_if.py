@@ -125,7 +125,7 @@ def test_a_bad_plan_is_shown_beside_the_form_naming_the_field_and_nothing_is_wri
         {"plan": CHEAPER, "from": "2026-03-03", "to": "2026-03-02"},
     )
     assert backwards.status_code == 422
-    assert "to: 2026-03-02 is before the first day 2026-03-03" in backwards.text
+    assert "to: tanggal akhir tidak boleh sebelum tanggal awal." in backwards.text
     assert (
         post(owner, "/dashboard/audit/what-if", {"plan": CHEAPER, "from": "kemarin"}).status_code
         == 422

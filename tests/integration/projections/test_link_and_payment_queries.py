@@ -17,7 +17,7 @@ from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.queries.ledger import balances
-from projections.queries.links import link_detail, list_links
+from projections.queries.links import link_detail, links_by_id, list_links
 from projections.queries.paging import Page, QueryError, encode_cursor
 from projections.queries.payments import list_payments, payment_detail
 from projections.queries.stats import stats
@@ -121,6 +121,11 @@ def test_another_merchants_links_and_payments_are_never_seen(
     assert payment_detail(views, shop.ours, "test", shop.payments["theirs"]) is None
     assert payment_detail(views, theirs, "test", shop.payments["kaos"]) is None
     assert payment_detail(views, theirs, "test", shop.payments["theirs"]) is not None
+    both = [str(shop.links["Kaos Polos Hitam"]), their_link]
+    assert list(links_by_id(views, shop.ours, "test", both)) == [both[0]]
+    assert list(links_by_id(views, theirs, "test", both)) == [their_link]
+    assert links_by_id(views, shop.ours, "live", both) == {}
+    assert links_by_id(views, shop.ours, "test", []) == {}
 
     listed = ids(list_links(views, shop.ours, "test", now, limit=100))
     assert set(listed) == {str(link) for link in shop.links.values()}
