@@ -183,6 +183,7 @@ def test_bench_http_drives_link_creation_beside_a_no_io_baseline(tmp_path: Path)
     assert figures["http_idem_create_per_s"] > 0
     assert 0 < figures["http_idem_create_p50_ms"] <= figures["http_idem_create_p99_ms"]
     assert figures["http_idem_vs_create"] > 0
+    assert figures["http_create_again_per_s"] > 0
     assert figures["http_create_cpu_us"] > 0
     assert figures["http_idem_create_cpu_us"] > 0
     assert figures["http_offered_per_s"] == 1_500
