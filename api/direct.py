@@ -8,9 +8,10 @@ route registered here it first asks the route's direct handler.
 
 A direct handler answers only the common case, with the same code the route runs
 (:func:`api.routes.links.open_link`): a key seen within the last second, within its
-rate, a JSON body the model accepts, no ``Idempotency-Key``. For anything else it
-returns ``None`` before anything is stored, and the request goes through FastAPI
-unchanged, which gives the canonical answer (401, 422, 429, an idempotent replay…).
+rate, a JSON body the model accepts, with or without an ``Idempotency-Key`` (a key used
+before is replayed by the route). For anything else it returns ``None`` before anything
+is stored, and the request goes through FastAPI unchanged, which gives the canonical
+answer (401, 422, 429, an idempotent replay…).
 
 ``create_app(services, extra_direct=…)`` answers more routes this way (the benchmark's
 no-I/O baseline is one); their handlers admit requests with :func:`admit`.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import Message
+from typing import NamedTuple
 
 from pydantic import ValidationError
 from starlette.datastructures import State
@@ -27,12 +29,13 @@ from starlette.datastructures import State
 from api.auth import Limiter
 from api.middleware import Answer, Direct
 from api.problems import PROBLEM, error_document
-from api.routes.links import open_link
+from api.routes.links import Earlier, open_link
 from api.schemas import LinkCreate
 from paylink_es.application.details import KeyOwner
 from paylink_es.application.services import Paylink
 from paylink_es.bearer import bearer_token
 from paylink_es.domain.errors import DomainError
+from paylink_es.domain.validation import require_text
 from paylink_es.settings import Settings
 
 JSON = b"application/json"
@@ -54,15 +57,35 @@ def json_content(value: bytes | None) -> bool:
     )
 
 
-def admit(
-    state: State, headers: dict[bytes, bytes], body: bytes
-) -> tuple[Paylink, KeyOwner, LinkCreate] | None:
-    """The paylink, the key's owner and the valid body of a request the direct path may
-    answer; ``None`` when the route must judge it (it then spends no rate token).
+class Admitted(NamedTuple):
+    """A request the direct path may answer: the paylink, the key's owner, the valid body
+    and its ``Idempotency-Key`` (None without one)."""
+
+    paylink: Paylink
+    owner: KeyOwner
+    link: LinkCreate
+    key: str | None
+
+
+def checked_key(raw: bytes) -> str | None:
+    """An ``Idempotency-Key`` header's value as the route reads it (latin-1, 1-255
+    characters of text); None for a value the route must refuse."""
+    try:
+        return require_text(raw.decode("latin-1"), "Idempotency-Key", max_length=255)
+    except DomainError:
+        return None
+
+
+def admit(state: State, headers: dict[bytes, bytes], body: bytes) -> Admitted | None:
+    """The paylink, the key's owner, the valid body and the Idempotency-Key of a request
+    the direct path may answer; ``None`` when the route must judge it (it then spends no
+    rate token).
 
     Every direct handler admits requests with it (those given to ``create_app`` as
     ``extra_direct`` too), so each declines what ``POST /v1/links``'s handler declines."""
-    if b"idempotency-key" in headers or not json_content(headers.get(b"content-type")):
+    raw_key = headers.get(b"idempotency-key")
+    key = None if raw_key is None else checked_key(raw_key)
+    if (raw_key is not None and key is None) or not json_content(headers.get(b"content-type")):
         return None
     secret = bearer_token(headers.get(b"authorization"))
     paylink: Paylink = state.paylink
@@ -76,7 +99,7 @@ def admit(
     limiter: Limiter = state.rate_limiter
     if limiter.wait_needed(owner.key_id) > 0:
         return None
-    return paylink, owner, link
+    return Admitted(paylink, owner, link, key)
 
 
 def create_link_handler(state: State) -> Direct:
@@ -86,17 +109,22 @@ def create_link_handler(state: State) -> Direct:
         admitted = admit(state, headers, body)
         if admitted is None:
             return None
-        paylink, owner, link = admitted
+        paylink, owner, link, key = admitted
         if link.notify is not None or link.reminders is not None:
             return None  # the route sends it and schedules its reminders
         settings: Settings = state.settings
         try:
-            status, content = await open_link(paylink, owner, link, settings.public_url)
+            opened = await open_link(
+                paylink, owner, link, settings.public_url, key=key, request_id=request_id
+            )
         except DomainError as error:
             # Refused by the domain: nothing was stored, and the token is spent as the
             # route would have spent it.
             status, problem = error_document(error, request_id)
             return status, PROBLEM.encode(), problem
-        return status, JSON, content
+        if isinstance(opened, Earlier):
+            return None  # a key used before: nothing was run; the route replays its answer
+        status, content = opened
+        return status, PROBLEM.encode() if status >= 400 else JSON, content
 
     return handle

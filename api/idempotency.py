@@ -1,5 +1,10 @@
 """``Idempotency-Key`` on POSTs: the first response is kept (as an event) and replayed.
 
+A command whose effects are all in the store (creating a link) keeps its answer in the
+same write as its events (``RequestService.once_command``): nothing to claim first, nothing
+to take over after a crash. Routes with effects outside the store (sending messages,
+calling a channel) claim the key first, as below.
+
 Same key, same body: the stored status and body, byte for byte. Same key, another body:
 409. Two requests racing with one key: one executes, the other waits for its answer.
 
@@ -82,15 +87,32 @@ def run_idempotent(
     if key is None:
         return _response(*_render(request, execute), replayed=False)
     paylink: Paylink = request.app.state.paylink
-    payload = body.model_dump_json() if body is not None else ""
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.url.path}\n{payload}".encode()
-    ).hexdigest()
-    earlier = paylink.requests.begin(owner.merchant_id, owner.mode, key, fingerprint)
+    asked = fingerprint(request.method, request.url.path, body)
+    earlier = paylink.requests.begin(owner.merchant_id, owner.mode, key, asked)
     if earlier is None:
         faults.reach("idempotency.claim")
         return _execute_and_answer(request, owner, key, execute)
-    if earlier.fingerprint != fingerprint:
+    return replay_earlier(request, owner, key, earlier, asked, execute)
+
+
+def fingerprint(method: str, path: str, body: BaseModel | None) -> str:
+    """What a request under an Idempotency-Key asks: its method, path and validated body."""
+    payload = body.model_dump_json() if body is not None else ""
+    return hashlib.sha256(f"{method} {path}\n{payload}".encode()).hexdigest()
+
+
+def replay_earlier(
+    request: Request,
+    owner: KeyOwner,
+    key: str,
+    earlier: RequestDetails,
+    asked: str,
+    execute: Callable[[], Outcome],
+) -> Response:
+    """The answer to a key used before: its kept answer (once there is one), a 409 when it
+    asked something else; a claim whose owner is gone is taken over and ``execute`` run."""
+    paylink: Paylink = request.app.state.paylink
+    if earlier.fingerprint != asked:
         raise ProblemError(
             409,
             "idempotency-key-reused",

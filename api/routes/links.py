@@ -4,6 +4,7 @@ payment links. Every change records who made it: the API key's id."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,9 +16,9 @@ from pydantic import BaseModel
 
 from api.auth import IdempotencyKey, Owner
 from api.deps import LinksView, PaylinkDep, public_url
-from api.idempotency import run_idempotent
+from api.idempotency import fingerprint, replay_earlier, run_idempotent
 from api.params import Instant, Text
-from api.problems import ProblemError
+from api.problems import PROBLEM, ProblemError, error_document
 from api.schemas import (
     COMMON_PROBLEMS,
     CancelRequest,
@@ -30,14 +31,18 @@ from api.schemas import (
     SendResultOut,
     problem_responses,
 )
+from paylink_es import faults
 from paylink_es.application.details import KeyOwner, LinkDetails
+from paylink_es.application.requests import Answer, RequestDetails
 from paylink_es.application.services import Paylink
 from paylink_es.bootstrap import Services
+from paylink_es.domain.errors import DomainError
 from paylink_es.notify import Messenger, NewLinkMessages
 from projections.queries import links as link_queries
 from projections.queries.links import LinkRow
 from projections.queries.paging import QueryError
 
+JSON = "application/json"
 router = APIRouter(prefix="/v1/links", tags=["links"], responses=COMMON_PROBLEMS)
 NOT_FOUND = "no such payment link"
 AS_OF = (
@@ -174,7 +179,8 @@ async def create_link(
     without ``methods`` the link is offered by every method that can take it.
 
     Most creations never get here: :mod:`api.direct` answers them with :func:`open_link`
-    before FastAPI's layers. This route answers the rest (idempotent requests, errors).
+    before FastAPI's layers. This route answers the rest (keys not seen lately, errors,
+    replays, links sent or reminded at once) with the same function where it can.
     """
     # Not PaylinkDep: a plain function dependency runs in the thread pool, a hop per request.
     paylink: Paylink = request.app.state.paylink
@@ -183,10 +189,6 @@ async def create_link(
         notify = body.notify.model_dump(exclude={"language"}) if body.notify else None
         language = body.notify.language if body.notify else "id"
         messages = NewLinkMessages.check(notify, body.reminders, language)
-    elif idempotency_key is None:
-        # No thread of the pool waits while the group commit writes.
-        status, content = await open_link(paylink, owner, body, public_url(request))
-        return Response(content, status_code=status, media_type="application/json")
     fields = _link_fields(body)
 
     def execute() -> tuple[int, LinkOut]:
@@ -203,7 +205,25 @@ async def create_link(
             out.notifications = [SendResultOut.model_validate(vars(r)) for r in results]
         return (201 if created else 200), out
 
-    return await run_in_threadpool(run_idempotent, request, owner, body, execute)
+    if messages is not None:  # sends leave the store: claim the key, then keep the answer
+        return await run_in_threadpool(run_idempotent, request, owner, body, execute)
+    # No thread of the pool waits while the group commit writes.
+    opened = await open_link(
+        paylink,
+        owner,
+        body,
+        public_url(request),
+        key=idempotency_key,
+        path=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    if isinstance(opened, Earlier):
+        assert idempotency_key is not None  # noqa: S101 - only a key has an earlier use
+        return await run_in_threadpool(
+            replay_earlier, request, owner, idempotency_key, opened.record, opened.asked, execute
+        )
+    status, content = opened
+    return Response(content, status_code=status, media_type=PROBLEM if status >= 400 else JSON)
 
 
 def messenger(request: Request, paylink: Paylink) -> Messenger:
@@ -220,15 +240,60 @@ def _link_fields(body: LinkCreate) -> dict[str, Any]:
     return fields
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """An Idempotency-Key used before (``record``), and what this request asks (``asked``)."""
+
+    record: RequestDetails
+    asked: str
+
+
 async def open_link(
-    paylink: Paylink, owner: KeyOwner, body: LinkCreate, base: str
-) -> tuple[int, bytes]:
-    """Create the link a validated body asks for: 201 (or 200: the reference's link), JSON."""
-    details, created = await paylink.links.create_or_find_async(
-        owner.merchant_id, by=str(owner.key_id), mode=owner.mode, **_link_fields(body)
-    )
-    out = link_out(details_row(details), base)
-    return (201 if created else 200), out.model_dump_json().encode()
+    paylink: Paylink,
+    owner: KeyOwner,
+    body: LinkCreate,
+    base: str,
+    *,
+    key: str | None = None,
+    path: str = router.prefix,
+    request_id: str | None = None,
+) -> tuple[int, bytes] | Earlier:
+    """Create the link a validated body asks for: 201 (or 200: the reference's link), JSON.
+
+    With an Idempotency-Key (``key``), the link's events and the key's record with this
+    very answer are saved in one write (group-committed with other requests'); a domain
+    refusal is answered as its problem document, kept as the answer too. A key used
+    before runs and stores nothing: its record comes back (:class:`Earlier`) for the
+    route to replay. Without a key a refusal raises.
+    """
+    fields = _link_fields(body)
+    by = str(owner.key_id)
+    if key is None:
+        details, created = await paylink.links.create_or_find_async(
+            owner.merchant_id, by=by, mode=owner.mode, **fields
+        )
+        return (201 if created else 200), link_out(
+            details_row(details), base
+        ).model_dump_json().encode()
+    asked = fingerprint("POST", path, body)
+    use = paylink.requests.use(owner.merchant_id, owner.mode, key, asked)
+
+    def render(details: LinkDetails, created: bool) -> Answer:
+        return (201 if created else 200), link_out(details_row(details), base).model_dump_json()
+
+    def refused(error: DomainError) -> Answer:
+        status, problem = error_document(error, request_id)
+        return status, problem.decode()
+
+    run = paylink.links.kept_create(owner.merchant_id, use, render, by=by, **fields)
+    faults.reach("idempotency.claim")
+    once = await paylink.requests.once_async(use, run, refused)
+    if once.answer is None:
+        assert once.earlier is not None  # noqa: S101 - one or the other
+        return Earlier(once.earlier, asked)
+    faults.reach("idempotency.answer")
+    status, content = once.answer
+    return status, content.encode()
 
 
 @router.get("", response_model=LinkList, summary="List payment links")

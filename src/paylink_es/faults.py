@@ -9,9 +9,11 @@ it unset.
 Points:
 
 ``idempotency.answer``
-    An idempotent request's command is stored, its answer is not (between the two saves).
+    An idempotent request's command is stored, its answer not sent (a link create: after
+    its one write of the link and the key's record; a claimed request: between its saves).
 ``idempotency.claim``
-    The Idempotency-Key is claimed, the command has not run.
+    An idempotent request is about to run (a link create: nothing written yet; a claimed
+    request: the key is claimed, the command has not run).
 """
 
 from __future__ import annotations

@@ -180,6 +180,12 @@ def test_bench_http_drives_link_creation_beside_a_no_io_baseline(tmp_path: Path)
         p50, p99 = (figures[f"http_create_{q}_ms_at_{concurrency}"] for q in ("p50", "p99"))
         assert 0 < p50 <= p99, concurrency
     assert figures["http_create_per_s"] == figures["http_create_per_s_at_32"]
+    assert figures["http_idem_create_per_s"] > 0
+    assert 0 < figures["http_idem_create_p50_ms"] <= figures["http_idem_create_p99_ms"]
+    assert figures["http_idem_vs_create"] > 0
+    assert figures["http_create_again_per_s"] > 0
+    assert figures["http_create_cpu_us"] > 0
+    assert figures["http_idem_create_cpu_us"] > 0
     assert figures["http_offered_per_s"] == 1_500
     assert figures["http_open_create_per_s"] > 0
     assert 0 < figures["http_open_create_p50_ms"] <= figures["http_open_create_p99_ms"]

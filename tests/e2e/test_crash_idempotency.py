@@ -119,9 +119,20 @@ def retry_until_answered(client: httpx.Client, auth: dict[str, str], key: str) -
     return response
 
 
-@pytest.mark.parametrize("point", ["idempotency.answer", "idempotency.claim"])
-def test_a_request_killed_between_its_saves_answers_its_one_link_after_a_restart(
-    server: Server, auth: dict[str, str], point: str
+def stored_topics(settings: Settings) -> Counter[str]:
+    """Every stored event counted by its topic's class and event name."""
+    with open_paylink(settings) as app:
+        notifications = app.app.recorder.select_notifications(1, 1_000_000)
+    return Counter(n.topic.rpartition(":")[2] for n in notifications)
+
+
+@pytest.mark.parametrize(
+    ("point", "stored"),
+    [("idempotency.answer", True), ("idempotency.claim", False)],
+    ids=["after-the-write", "before-the-write"],
+)
+def test_a_request_killed_around_its_one_write_answers_its_one_link_after_a_restart(
+    server: Server, auth: dict[str, str], point: str, stored: bool
 ) -> None:
     server.start(crash_at=point)
     with (
@@ -130,17 +141,27 @@ def test_a_request_killed_between_its_saves_answers_its_one_link_after_a_restart
     ):
         create(client, auth, "order-1")
     assert server.killed() == -signal.SIGKILL
+    # The link and the key's record with its answer (one event) are one write: both or
+    # neither.
+    topics = stored_topics(server.settings)
+    written = {
+        "PaymentLink.Created": topics["PaymentLink.Created"],
+        "IdempotentRequest.Started": topics["IdempotentRequest.Started"],
+    }
+    assert set(written.values()) == {1 if stored else 0}, written
 
     server.start()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         first = create(client, auth, "order-1")
         again = create(client, auth, "order-1")
     assert first.status_code == 201, first.text
-    assert "Idempotent-Replayed" not in first.headers
+    # Stored before the kill: its kept answer; else it runs now, for the first time.
+    assert ("Idempotent-Replayed" in first.headers) is stored
     assert (again.status_code, again.content) == (201, first.content)
     assert again.headers["Idempotent-Replayed"] == "true"
     server.stop()
     assert links_by_description(server.settings) == Counter({"order-1": 1})
+    assert stored_topics(server.settings)["IdempotentRequest.Retaken"] == 0
 
 
 @dataclass
@@ -236,3 +257,53 @@ def test_kill_9_under_concurrent_creates_loses_duplicates_and_sticks_no_key(
     )
     assert (lost, duplicated, stuck, unresolved) == ([], [], [], [])
     assert set(stored) == set(keys), "a link exists for a key no client sent"
+
+
+def test_one_key_raced_across_two_processes_makes_one_link_and_one_answer(
+    backend_settings: Settings, tmp_path: Path
+) -> None:
+    servers = [Server(backend_settings, tmp_path / name) for name in ("a", "b")]
+    with open_paylink(backend_settings) as app:
+        merchant = app.merchants.register("Toko Kopi")
+        secret = app.merchants.issue_key(merchant, "test").secret
+    auth = {"Authorization": f"Bearer {secret}"}
+    rounds, racers = 4, 8
+    answers: dict[int, list[httpx.Response]] = {n: [] for n in range(rounds)}
+    errors: list[BaseException] = []
+    try:
+        for server in servers:
+            server.tmp_path.mkdir()
+            server.start()
+        barrier = threading.Barrier(racers)
+
+        def racer(n: int) -> None:
+            server = servers[n % len(servers)]
+            try:
+                with httpx.Client(base_url=server.url, timeout=30) as client:
+                    for round_ in range(rounds):
+                        # A key just seen: the process answers on its direct path.
+                        assert client.get("/v1/links", headers=auth).status_code == 200
+                        barrier.wait(timeout=30)
+                        answers[round_].append(create(client, auth, f"race-{round_}"))
+            except BaseException as error:  # reported below, not lost in a thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=racer, args=(n,)) for n in range(racers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for server in servers:
+            server.stop()
+    assert not errors, errors
+    for round_, responses in answers.items():
+        assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
+        assert len({r.content for r in responses}) == 1, f"round {round_}: different answers"
+        executed = [r for r in responses if "Idempotent-Replayed" not in r.headers]
+        assert len(executed) == 1, f"round {round_}: {len(executed)} requests executed"
+    assert links_by_description(backend_settings) == Counter(
+        {f"race-{n}": 1 for n in range(rounds)}
+    )
+    topics = stored_topics(backend_settings)
+    assert topics["IdempotentRequest.Started"] == rounds

@@ -6,8 +6,11 @@ server with SIGKILL at the same point): the claim is left as a crash leaves it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
+
+import orjson
 
 from paylink_es.application.services import Paylink
 from paylink_es.domain.clock import FakeClock
@@ -130,3 +133,22 @@ def test_a_webhook_endpoint_made_by_a_dead_request_is_found_with_its_secret(
     first = register()
     assert register() == first
     assert stored(backend_app, WebhookEndpoint) == [first[0]]
+
+
+def test_a_claim_stored_before_records_could_start_answered_still_reads_as_a_claim(
+    backend_app: Paylink, clock: FakeClock
+) -> None:
+    # A Started event as stored before it could carry an answer: without those fields.
+    record = IdempotentRequest(merchant_id=UUID(int=7), mode="test", key=KEY, fingerprint="f")
+    [started] = record.collect_events()
+    app = backend_app.app
+    stored_event = app.mapper.to_stored_event(started)
+    state = orjson.loads(stored_event.state)
+    del state["status_code"], state["body"]
+    app.recorder.insert_events([replace(stored_event, state=orjson.dumps(state))])
+
+    earlier = backend_app.requests.earlier(UUID(int=7), "test", KEY)
+
+    assert (earlier.fingerprint, earlier.kept, earlier.answered) == ("f", None, False)
+    backend_app.requests.answer(UUID(int=7), "test", KEY, 201, "{}")
+    assert backend_app.requests.earlier(UUID(int=7), "test", KEY).kept == (201, "{}")

@@ -116,6 +116,13 @@ class PaylinkApp(Application[UUID]):
         request runs (so running it again draws the same ids), else a fresh one."""
         return derived_id() or self.draw_id()
 
+    @property
+    def collecting(self) -> bool:
+        """Whether this thread runs a command of a group-commit batch: its saves are
+        collected for the batch's one write, where a conflict shows (the batch's commands
+        then run again one by one, alone)."""
+        return getattr(self._collecting, "objs", None) is not None
+
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         """Save aggregates; inside a group-commit batch, collect them for one write."""
         collected: list[Any] | None = getattr(self._collecting, "objs", None)

@@ -14,6 +14,7 @@ from eventsourcing.persistence import RecordConflictError
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import LinkDetails
 from paylink_es.application.merchants import MerchantService
+from paylink_es.application.requests import Answer, KeyUse
 from paylink_es.domain.acceptance import Offer, accepted_methods
 from paylink_es.domain.errors import (
     InvalidFieldError,
@@ -21,7 +22,7 @@ from paylink_es.domain.errors import (
     ReferenceReusedError,
     SlugTakenError,
 )
-from paylink_es.domain.idempotency import derived_id
+from paylink_es.domain.idempotency import derived_id, ids_from
 from paylink_es.domain.link import (
     EDITABLE,
     PAID_FOR,
@@ -88,6 +89,35 @@ class LinkService:
         """:meth:`create_or_find` for an event loop (the HTTP hot path)."""
         return await self.app.run_async(self._create_command(merchant_id, fields, by=by))
 
+    def kept_create(
+        self,
+        merchant_id: UUID,
+        use: KeyUse,
+        render: Callable[[LinkDetails, bool], Answer],
+        *,
+        by: str | None = None,
+        **fields: Any,
+    ) -> Callable[[], Answer]:
+        """:meth:`create_or_find` under an Idempotency-Key, for
+        :meth:`~paylink_es.application.requests.RequestService.once_command`: the link's
+        events and the key's record with the answer (``render(link, created)``) are saved
+        in one write. The link's id is derived from the key, so a request that lost the
+        race for the key conflicts on the link too and stores nothing."""
+
+        def run() -> Answer:
+            answer: list[Answer] = []
+
+            def keep(details: LinkDetails, created: bool) -> list[Any]:
+                answer[:] = [render(details, created)]
+                return [use.kept(*answer[0])]
+
+            with ids_from(use.record_id):
+                create = self._create_command(merchant_id, fields, by=by, riders=keep)
+            create()
+            return answer[0]
+
+        return run
+
     def _create_command(
         self,
         merchant_id: UUID,
@@ -95,7 +125,11 @@ class LinkService:
         *,
         by: str | None = None,
         duplicate_of: UUID | None = None,
+        riders: Callable[[LinkDetails, bool], Sequence[Any]] | None = None,
     ) -> Callable[[], tuple[LinkDetails, bool]]:
+        """The create command; ``riders`` gives what is saved in the same write as the
+        link (the key's record of an idempotent request), given the link and whether it
+        is new."""
         app = self.app
         terms = link_terms(app.now(), **fields)
         who = _who(by) if by is not None else None
@@ -117,16 +151,23 @@ class LinkService:
             indexes = [LinkCodeIndex(link_id=link_id, code=code)]
             if offered.slug is not None:
                 indexes.append(LinkCodeIndex(link_id=link_id, code=offered.slug))
+            details = LinkDetails.of(link, app.now())
             try:
-                app.save(link, *indexes)
+                app.save(link, *indexes, *(riders(details, True) if riders else ()))
             except RecordConflictError:
                 # The reference's id is taken: that is the first link, unless it was the
                 # code that collided (then the retry draws a new code). An id derived from
                 # an Idempotency-Key is taken when this very request ran before and died
-                # before answering: the link is the one it created.
+                # before answering: the link is the one it created. With riders, the
+                # key's record was written with that link: running again finds it.
                 if terms.reference_id is not None and link_id in app.repository:
-                    return self._same_reference(link_id, offered), False
+                    found = self._same_reference(link_id, offered)
+                    if riders is not None:
+                        app.save(*riders(found, False))
+                    return found, False
                 if derived is not None and link_id in app.repository:
+                    if riders is not None:
+                        raise
                     return self.get(link_id), True
                 if offered.slug is not None and (
                     LinkCodeIndex.create_id(offered.slug) in app.repository
@@ -135,7 +176,7 @@ class LinkService:
                         f"the slug {offered.slug!r} is taken; choose another", field="slug"
                     ) from None
                 raise
-            return LinkDetails.of(link, app.now()), True
+            return details, True
 
         return command
 

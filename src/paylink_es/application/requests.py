@@ -1,10 +1,13 @@
-"""Idempotency-Keys: claim a key, keep its answer, take over a claim whose owner is gone."""
+"""Idempotency-Keys: run a command once per key with its answer kept in the same write;
+or (for commands with effects outside the store) claim a key, keep its answer, take over
+a claim whose owner is gone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import ClassVar
 from uuid import UUID
 
@@ -12,6 +15,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from paylink_es.application.app import PaylinkApp
 from paylink_es.application.details import Snapshot
+from paylink_es.domain.errors import DomainError, NotFoundError
 from paylink_es.domain.idempotency import OUTCOME_GRACE, IdempotentRequest, first_derived_id
 from paylink_es.domain.validation import require_text
 
@@ -42,11 +46,102 @@ class RequestDetails(Snapshot):
         return self.claimed_at + lease
 
 
+Answer = tuple[int, str]
+"""A kept answer: the status code and the body exactly as sent."""
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """One request under an Idempotency-Key: whose key, in which mode, and what it asks
+    (``fingerprint``: a digest of the method, path and body)."""
+
+    merchant_id: UUID
+    mode: str
+    key: str
+    fingerprint: str
+
+    @cached_property
+    def record_id(self) -> UUID:
+        """The id of the key's record (and the seed of the ids its command draws)."""
+        return IdempotentRequest.create_id(self.merchant_id, self.mode, self.key)
+
+    def kept(self, status_code: int, body: str) -> IdempotentRequest:
+        """The key's record with this answer kept: to be saved with the command's events."""
+        return IdempotentRequest.kept_at_once(
+            self.merchant_id, self.mode, self.key, self.fingerprint, status_code, body
+        )
+
+
+@dataclass(frozen=True)
+class Once:
+    """What :meth:`RequestService.once` did: ran the command (``answer``, now kept), or
+    found the key already used (``earlier``, answered or not) and ran nothing."""
+
+    answer: Answer | None = None
+    earlier: RequestDetails | None = None
+
+
 class RequestService:
     """The record of each Idempotency-Key a merchant used, per mode."""
 
     def __init__(self, app: PaylinkApp) -> None:
         self.app = app
+
+    def use(self, merchant_id: UUID, mode: str, key: str, fingerprint: str) -> KeyUse:
+        """A use of ``key``; a key that is no Idempotency-Key (empty, too long, control
+        characters) raises :class:`~paylink_es.domain.errors.InvalidFieldError` naming it."""
+        checked = require_text(key, "Idempotency-Key", max_length=255)
+        return KeyUse(merchant_id, mode, checked, fingerprint)
+
+    def once_command(
+        self,
+        use: KeyUse,
+        run: Callable[[], Answer],
+        refused: Callable[[DomainError], Answer],
+    ) -> Callable[[], Once]:
+        """A command that runs ``run`` unless ``use``'s key has a record already.
+
+        ``run`` saves its events together with ``use.kept(status, body)`` in one ``save``
+        (one transaction; in a group-commit batch, one write with the batch), and returns
+        that answer. A refusal (a :class:`DomainError`) stores nothing of the command: its
+        answer (``refused``) is kept alone. Two requests with one key both writing the
+        key's record conflict: the loser runs again (alone, with the usual retries), finds
+        the winner's record and returns it as ``earlier``, having stored nothing.
+
+        Run alone, it reads the key's record first. In a group-commit batch it does not
+        (a read per request on the event loop's thread cost more than the rest of the
+        record): a key used before makes the batch's write conflict, and each command of
+        the batch then runs alone, this one finding the record.
+        """
+        app = self.app
+
+        def command() -> Once:
+            # In a batch, no read first: a key used before conflicts at the batch's write
+            # (its record exists), and the batch runs again command by command, looking.
+            if not app.collecting:
+                try:
+                    earlier = app.get(IdempotentRequest, use.record_id, "request")
+                except NotFoundError:
+                    pass
+                else:
+                    return Once(earlier=RequestDetails.of(earlier))
+            try:
+                return Once(answer=run())
+            except DomainError as error:
+                answer = refused(error)
+                app.save(use.kept(*answer))
+                return Once(answer=answer)
+
+        return command
+
+    async def once_async(
+        self,
+        use: KeyUse,
+        run: Callable[[], Answer],
+        refused: Callable[[DomainError], Answer],
+    ) -> Once:
+        """:meth:`once_command` run on the application (group-committed) from an event loop."""
+        return await self.app.run_async(self.once_command(use, run, refused))
 
     def begin(
         self, merchant_id: UUID, mode: str, key: str, fingerprint: str

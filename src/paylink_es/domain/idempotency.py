@@ -74,15 +74,41 @@ class IdempotentRequest(PaylinkAggregate):
         return stable_id(f"/merchants/{merchant_id}/{mode}/idempotency/{key}")
 
     @event("Started")
-    def __init__(self, merchant_id: UUID, mode: str, key: str, fingerprint: str) -> None:
+    def __init__(
+        self,
+        merchant_id: UUID,
+        mode: str,
+        key: str,
+        fingerprint: str,
+        status_code: int | None = None,
+        body: str | None = None,
+    ) -> None:
         self.merchant_id = merchant_id
         self.mode = mode
         self.key = key
         self.fingerprint = fingerprint
-        self.status_code: int | None = None
-        self.body: str | None = None
+        # Given when the record starts answered (:meth:`kept_at_once`); a claim's start
+        # (and every Started stored before there were these) has neither.
+        self.status_code: int | None = status_code
+        self.body: str | None = body
         self.retakes = 0
         self.retake_reason: str | None = None
+
+    @classmethod
+    def kept_at_once(
+        cls, merchant_id: UUID, mode: str, key: str, fingerprint: str, status_code: int, body: str
+    ) -> IdempotentRequest:
+        """A key's record started with its answer (one event), for a command that saves it
+        in the same write as its own events: the log then holds both or neither, so there
+        is no claim to take over after a crash (the lease below is for the two-step way)."""
+        return cls(
+            merchant_id=merchant_id,
+            mode=mode,
+            key=key,
+            fingerprint=fingerprint,
+            status_code=status_code,
+            body=body,
+        )
 
     @event("Retaken")
     def retake(self, reason: str) -> None:

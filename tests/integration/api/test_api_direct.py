@@ -1,8 +1,8 @@
 """The direct path of ``POST /v1/links`` (api.direct) answers as the route does, or declines.
 
-The handler is called as RequestContext calls it; the route is reached over HTTP with an
-``Idempotency-Key`` (which the direct path always leaves to the route). Everything the
-direct path declines goes through FastAPI unchanged, and nothing is stored first.
+The handler is called as RequestContext calls it; the route is reached over HTTP with a
+key the direct path has not seen lately (which it always leaves to the route). Everything
+the direct path declines goes through FastAPI unchanged, and nothing is stored first.
 """
 
 from __future__ import annotations
@@ -59,13 +59,16 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
 def both_paths(
     api: Api, merchant: Merchant, body: dict[str, Any], key: str
 ) -> tuple[int, bytes, dict[str, Any], int, dict[str, Any]]:
-    """The direct answer (status, content type, document) and the route's (status, document).
+    """The direct answer (status, content type, document) and the route's (status, document),
+    both under the Idempotency-Key ``key``.
 
-    The route is reached with an Idempotency-Key, which the direct path always declines.
+    The route is reached with another merchant's key, one not seen lately, which the
+    direct path always declines.
     """
-    answer = direct(api, merchant, body)
+    answer = direct(api, merchant, body, **{"Idempotency-Key": key.encode()})
+    unseen = api.merchant()
     routed = api.client.post(
-        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": key})
+        "/v1/links", json=body, headers=unseen.headers(**{"Idempotency-Key": key})
     )
     assert answer is not None
     status, content_type, content = answer
@@ -100,14 +103,23 @@ def test_a_refused_create_gets_the_routes_problem_document(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
-        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b"k-3"}),
+        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b"k" * 256}),
+        ({"amount": 1_000, "description": "a"}, {"Idempotency-Key": b""}),
         ({"amount": 1_000, "description": "a"}, {"Content-Type": b"text/plain"}),
         (b'{"amount": 1000, "description": ', {}),
         ({"amount": "lots", "description": "a"}, {}),
         ({"amount": 1_000}, {}),
         (b"\xff\xfe", {}),
     ],
-    ids=["idempotency-key", "not-json", "malformed", "invalid-field", "missing-field", "not-utf8"],
+    ids=[
+        "long-idempotency-key",
+        "empty-idempotency-key",
+        "not-json",
+        "malformed",
+        "invalid-field",
+        "missing-field",
+        "not-utf8",
+    ],
 )
 def test_what_the_route_must_judge_is_declined_and_nothing_is_stored(
     api: Api, body: object, headers: dict[str, bytes]
@@ -117,6 +129,35 @@ def test_what_the_route_must_judge_is_declined_and_nothing_is_stored(
 
     assert direct(api, merchant, body, **headers) is None
     assert api.head() == before
+
+
+def test_a_key_used_before_stores_nothing_and_is_left_to_the_route_which_replays_it(
+    api: Api,
+) -> None:
+    merchant = known(api)
+    body = {"amount": 150_000, "description": "Kaos polos"}
+    first = direct(api, merchant, body, **{"Idempotency-Key": b"order-7"})
+    assert first is not None
+    assert first[0] == 201
+    before = api.head()
+
+    assert direct(api, merchant, body, **{"Idempotency-Key": b"order-7"}) is None
+    assert (
+        direct(api, merchant, {**body, "amount": 1_000}, **{"Idempotency-Key": b"order-7"}) is None
+    )
+    assert api.head() == before
+    replayed = api.client.post(
+        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "order-7"})
+    )
+    assert (replayed.status_code, replayed.content) == (201, first[2])
+    assert replayed.headers["idempotent-replayed"] == "true"
+    reused = api.client.post(
+        "/v1/links",
+        json={**body, "amount": 1_000},
+        headers=merchant.headers(**{"Idempotency-Key": "order-7"}),
+    )
+    assert reused.status_code == 409
+    assert api.count("PaymentLink.Created") == 1
 
 
 def test_a_key_not_seen_lately_or_no_key_is_left_to_the_route(api: Api) -> None:
@@ -175,3 +216,105 @@ def test_the_products_app_serves_no_bench_route(sqlite_api: Api) -> None:
     for path in (validation.VALIDATE, validation.VALIDATE_ROUTED):
         response = sqlite_api.client.post(path, json=body, headers=merchant.headers())
         assert response.status_code == 404, path
+
+
+def spy_writes(api: Api, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The topics (class and event) of every write of the store from now on, write by write."""
+    recorder = api.paylink.app.recorder
+    writes: list[list[str]] = []
+    insert = recorder.insert_events
+
+    def spying(stored_events: Any, **kwargs: Any) -> Any:
+        writes.append([event.topic.rpartition(":")[2] for event in stored_events])
+        return insert(stored_events, **kwargs)
+
+    monkeypatch.setattr(recorder, "insert_events", spying)
+    return writes
+
+
+def race_direct(
+    api: Api, merchant: Merchant, bodies: list[tuple[dict[str, Any], bytes]]
+) -> list[Answer | None]:
+    """The direct handler called for each (body, Idempotency-Key) at once on one event loop."""
+    handler = create_link_handler(api.app.state)
+    sent = {
+        b"content-type": b"application/json",
+        b"authorization": f"Bearer {merchant.test_key.secret}".encode(),
+    }
+
+    async def call() -> list[Answer | None]:
+        return await asyncio.gather(
+            *(
+                handler({**sent, b"idempotency-key": key}, orjson.dumps(body), f"req-{n}")
+                for n, (body, key) in enumerate(bodies)
+            )
+        )
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, call()).result(timeout=60)
+
+
+def test_idempotent_creates_write_each_link_with_its_keys_record_in_one_write(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant = known(api)
+    writes = spy_writes(api, monkeypatch)
+    bodies = [
+        ({"amount": 10_000 + n, "description": f"order {n}"}, b"order-%d" % n) for n in range(6)
+    ]
+
+    answers = race_direct(api, merchant, bodies)
+
+    assert [answer and answer[0] for answer in answers] == [201] * 6
+    # One write (the loop's batch) holds every link with its key's record and answer.
+    with_links = [write for write in writes if "PaymentLink.Created" in write]
+    assert len(with_links) == 1
+    write = with_links[0]
+    assert write.count("PaymentLink.Created") == 6
+    assert write.count("IdempotentRequest.Started") == 6
+    assert all("IdempotentRequest.Started" not in w for w in writes if w is not write)
+
+
+def test_one_key_sent_many_times_at_once_on_one_loop_makes_one_link(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant = known(api)
+    body = {"amount": 20_000, "description": "one order"}
+
+    answers = race_direct(api, merchant, [(body, b"order-once")] * 5)
+
+    answered = [answer for answer in answers if answer is not None]
+    # The one that ran answers; the rest found its record, stored nothing, and go to the
+    # route, which replays the kept answer.
+    assert len(answered) == 1
+    assert answered[0][0] == 201
+    assert api.count("PaymentLink.Created") == 1
+    assert api.count("IdempotentRequest.Started") == 1
+    replayed = api.client.post(
+        "/v1/links", json=body, headers=merchant.headers(**{"Idempotency-Key": "order-once"})
+    )
+    assert replayed.content == answered[0][2]
+
+
+def test_a_write_that_fails_stores_neither_the_link_nor_the_keys_record(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant = known(api)
+    recorder = api.paylink.app.recorder
+    insert = recorder.insert_events
+
+    def failing_with_links(stored_events: Any, **kwargs: Any) -> Any:
+        if any(e.topic.endswith("PaymentLink.Created") for e in stored_events):
+            raise RuntimeError("the write failed")
+        return insert(stored_events, **kwargs)  # any other write goes through
+
+    monkeypatch.setattr(recorder, "insert_events", failing_with_links)
+    with pytest.raises(RuntimeError):
+        race_direct(api, merchant, [({"amount": 5_000, "description": "x"}, b"order-x")])
+    assert api.count("PaymentLink.Created") == 0
+    assert api.count("IdempotentRequest.Started") == 0  # no claim left without its link
+
+    monkeypatch.setattr(recorder, "insert_events", insert)
+    [answer] = race_direct(api, merchant, [({"amount": 5_000, "description": "x"}, b"order-x")])
+    assert answer is not None
+    assert answer[0] == 201  # runs at once: nothing to take over

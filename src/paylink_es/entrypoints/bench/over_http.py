@@ -84,6 +84,29 @@ def _caught_up(url: str, timeout: float = 300.0) -> None:
         time.sleep(1.0)
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants
+    that are still running (Linux ``/proc``; 0 elsewhere)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        pid = int(entry.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        total += times.get(pid, 0.0)
+        pending.extend(children.get(pid, []))
+    return total
+
+
 def _load(
     url: str,
     path: str,
@@ -162,6 +185,7 @@ def run_http(
             )
         url = f"http://127.0.0.1:{port}"
         creates: dict[int, dict[str, float]] = {}
+        cpu_s: dict[str, float] = {}
         try:
             wait_started(server, url, log)
             progress(f"{scratch.backend}: warming up...")
@@ -176,7 +200,22 @@ def run_http(
             for concurrency in concurrencies:
                 _caught_up(url)
                 progress(f"POST /v1/links x {count:,}, {concurrency} concurrent...")
+                cpu = _tree_cpu_s(server.pid)
                 creates[concurrency] = _load(url, "/v1/links", key, count, concurrency)
+                if concurrency != headline:
+                    continue
+                _caught_up(url)  # the projections' part of the creates is counted too
+                cpu_s["create"] = _tree_cpu_s(server.pid) - cpu
+                progress(f"the same with an Idempotency-Key each, {concurrency} concurrent...")
+                cpu = _tree_cpu_s(server.pid)
+                idem = _load(url, "/v1/links", key, count, concurrency, idempotent=True)
+                _caught_up(url)
+                cpu_s["idem"] = _tree_cpu_s(server.pid) - cpu
+                # Plain creates again: the keyed phase is held to the plain ones on either
+                # side of it, so a load from elsewhere that moves during the run does not
+                # land on one side of the ratio only.
+                progress(f"POST /v1/links x {count:,} again, {concurrency} concurrent...")
+                again = _load(url, "/v1/links", key, count, concurrency)
             _caught_up(url)
             progress(
                 f"POST /v1/links x {count:,} offered at {HTTP_OFFERED_RATE:,}/s"
@@ -186,7 +225,7 @@ def run_http(
         finally:
             server.terminate()
             server.wait(timeout=30)
-    failed = sum(int(figures["failures"]) for figures in [*creates.values(), offered])
+    failed = sum(int(figures["failures"]) for figures in [*creates.values(), offered, idem, again])
     if failed or baseline["failures"] or routed["failures"]:
         msg = f"requests failed: {failed} creates, {baseline['failures']} baseline"
         raise RuntimeError(msg)
@@ -200,6 +239,16 @@ def run_http(
         "http_create_per_s": round(create["per_s"], 1),
         "http_create_p50_ms": round(create["p50_ms"], 2),
         "http_create_p99_ms": round(create["p99_ms"], 2),
+        # Every request with an Idempotency-Key of its own, as integrations send them.
+        "http_idem_create_per_s": round(idem["per_s"], 1),
+        "http_idem_create_p50_ms": round(idem["p50_ms"], 2),
+        "http_idem_create_p99_ms": round(idem["p99_ms"], 2),
+        "http_create_again_per_s": round(again["per_s"], 1),
+        "http_idem_vs_create": round(idem["per_s"] / ((create["per_s"] + again["per_s"]) / 2), 2),
+        # CPU of the server's processes (workers and projections, through their catch-up)
+        # per request; PostgreSQL's own processes are not counted.
+        "http_create_cpu_us": round(cpu_s["create"] / count * 1e6),
+        "http_idem_create_cpu_us": round(cpu_s["idem"] / count * 1e6),
         "http_baseline_per_s": round(baseline["per_s"], 1),
         "http_baseline_p99_ms": round(baseline["p99_ms"], 2),
         "http_baseline_routed_per_s": round(routed["per_s"], 1),
@@ -211,6 +260,21 @@ def run_http(
     figures["http_open_create_per_s"] = round(offered["per_s"], 1)
     figures["http_open_create_p50_ms"] = round(offered["p50_ms"], 2)
     figures["http_open_create_p99_ms"] = round(offered["p99_ms"], 2)
+    if settings.database_url:
+        # The same creates on SQLite, on this machine, in this run: what PostgreSQL is held to.
+        progress("the headline creates again on a SQLite store, for comparison...")
+        sqlite = run_http(
+            settings.model_copy(update={"database_url": None, "database_schema": None}),
+            quick=quick,
+            commands=commands,
+            concurrencies=(headline,),
+        )
+        figures["http_sqlite_create_per_s"] = sqlite["http_create_per_s"]
+        figures["http_sqlite_create_p99_ms"] = sqlite["http_create_p99_ms"]
+        figures["http_sqlite_idem_create_per_s"] = sqlite["http_idem_create_per_s"]
+        figures["http_create_vs_sqlite"] = round(
+            figures["http_create_per_s"] / sqlite["http_create_per_s"], 2
+        )
     for concurrency, result in creates.items():
         figures[f"http_create_per_s_at_{concurrency}"] = round(result["per_s"], 1)
         figures[f"http_create_p50_ms_at_{concurrency}"] = round(result["p50_ms"], 2)

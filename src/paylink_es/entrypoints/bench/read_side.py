@@ -4,11 +4,14 @@
 - ``rebuild_one_process_events_per_s``: the same in this one process, the baseline;
 - ``audit_replay_events_per_s``, ``verify_events_per_s``: audit replay, hash-chain verify;
 - ``paid_to_balance_p50_ms``, ``paid_to_balance_p99_ms``: a payment's receipt to its
-  verified money in the balances view, the projections running beside the commands.
+  verified money in the balances view, the projections running in a process of their own.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -19,7 +22,7 @@ from projections.audit import verify_chain
 from projections.queries.ledger import balances
 from projections.rebuild import rebuild_models
 from projections.replay import replay
-from projections.runner import ProjectionService, ReadModels
+from projections.runner import ReadModels
 
 
 def bench_projections(app: Paylink, settings: Settings, events: int) -> dict[str, float]:
@@ -54,18 +57,50 @@ def bench_projections(app: Paylink, settings: Settings, events: int) -> dict[str
     }
 
 
+def _projections_process(settings: Settings) -> subprocess.Popen[bytes]:
+    """``paylink projections run`` on ``settings``' store, as a process of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    env["PAYLINK_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        env["PAYLINK_DATABASE_URL"] = settings.database_url
+        env["PAYLINK_DATABASE_SCHEMA"] = settings.database_schema or ""
+    return subprocess.Popen(
+        [sys.executable, "-m", "paylink_es", "projections", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_caught_up(app: Paylink, models: ReadModels, timeout: float = 120.0) -> None:
+    head = app.app.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + timeout
+    while any(
+        (model.view.max_tracking_id(app.app.name) or 0) < head for model in models.models.values()
+    ):
+        if time.monotonic() > deadline:
+            msg = f"the projections process did not catch up within {timeout:.0f} s"
+            raise RuntimeError(msg)
+        time.sleep(0.05)
+
+
 def bench_paid_to_balance(app: Paylink, settings: Settings, count: int) -> list[float]:
-    """Milliseconds from a payment's receipt to its verified money in the balances view."""
+    """Milliseconds from a payment's receipt to its verified money in the balances view.
+
+    Across processes, as ``serve`` runs them: the payment is recorded and verified here,
+    ``paylink projections run`` applies it in a process of its own (woken by the store:
+    the doorbell on SQLite, LISTEN/NOTIFY on PostgreSQL), and this process reads the
+    balances view until the money shows."""
     merchant = app.merchants.register("Bench Latency")
     ready = []
     for i in range(count):
         link = app.links.create(merchant, amount=25_000, description=f"Latency {i}")
         ready.append(app.payments.start(link, "va_bca"))
-    service = ProjectionService(settings, app.app)
-    service.start()
+    models = ReadModels(settings)
+    process = _projections_process(settings)
     latencies = []
     try:
-        service.wait_until(app.app.recorder.max_notification_id() or 0, timeout=120)
+        _wait_caught_up(app, models)
         for i, payment in enumerate(ready):
             expected = 25_000 * (i + 1)
             started = time.perf_counter()
@@ -73,14 +108,16 @@ def bench_paid_to_balance(app: Paylink, settings: Settings, count: int) -> list[
             app.payments.verify(payment)
             deadline = started + 10
             while True:
-                book = balances(service.models, merchant, "test").get("IDR")
+                book = balances(models, merchant, "test").get("IDR")
                 if book is not None and book["pending"] == expected:
                     break
-                if time.perf_counter() > deadline:
+                if time.perf_counter() > deadline or process.poll() is not None:
                     msg = "a verified payment did not reach the balances view within 10 s"
                     raise RuntimeError(msg)
                 time.sleep(0.0005)
             latencies.append((time.perf_counter() - started) * 1000)
     finally:
-        service.stop()
+        process.terminate()
+        process.wait(timeout=30)
+        models.close()
     return latencies

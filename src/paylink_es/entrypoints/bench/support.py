@@ -41,7 +41,7 @@ def scratch_settings(settings: Settings) -> Iterator[Settings]:
     """Settings for a throwaway store on the same backend as ``settings``."""
     with tempfile.TemporaryDirectory(prefix="paylink-bench-") as tmp:
         if settings.database_url is None:
-            yield Settings(data_dir=Path(tmp))
+            yield Settings(data_dir=Path(tmp), database_url=None)
             return
         from psycopg import sql
 
