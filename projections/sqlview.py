@@ -404,9 +404,16 @@ class PostgresRowsView(PostgresTrackingRecorder, RowsView):
 
     @contextmanager
     def _transaction(self, commit: bool) -> Iterator[Cursor[DictRow]]:
-        """A transaction of the view; one that writes checks the leader's term first."""
+        """A transaction of the view; one that writes checks the leader's term first.
+
+        It commits without waiting for its WAL to reach the disk (or a synchronous
+        standby): a view is derived data committed with its tracking position, so a crash
+        can only lose both together, and the view applies those events again on restart
+        (as the SQLite views' ``synchronous=NORMAL``). The event store's own commits stay
+        durable."""
         with self.datastore.transaction(commit=commit) as curs:
             if commit:
+                curs.execute("SET LOCAL synchronous_commit = off")
                 check_fence(curs)
             yield curs
 
