@@ -206,8 +206,10 @@ def test_bench_grow_measures_the_read_side_at_two_sizes_and_their_ratios(
     figures = json.loads(result.stdout)
     assert figures["backend"] == backend
     for size in (300, 900):
-        # Whole lifecycles until the log holds at least the size: a few more events.
-        assert size <= figures[f"grow_{size}_events"] <= size * 1.2, size
+        # Whole lifecycles until the log holds at least the size: a few more events (on
+        # PostgreSQL positions, with the gaps of concurrent saves: up to a third more at
+        # these small sizes).
+        assert size <= figures[f"grow_{size}_events"] <= size * 1.5, size
         for key in ("rebuild_s", "audit_replay_s", "audit_verify_s"):
             assert 0 < figures[f"grow_{size}_{key}"] < 300, key
         for key in ("page_first_ms", "page_deep_ms"):
