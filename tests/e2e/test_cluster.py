@@ -81,6 +81,24 @@ class Node:
     log: Path
 
 
+def node_env(url: str, schema: str, name: str, **more: str) -> dict[str, str]:
+    """The environment of a cluster's ``paylink serve`` nodes: one store, its secrets, the
+    schedulers ticking often, no rate limit (``more``: further settings)."""
+    return outside_env(
+        PAYLINK_DATABASE_URL=url,
+        PAYLINK_DATABASE_SCHEMA=schema,
+        PAYLINK_SECRET_KEY=f"{name}-test-secret-key-" + uuid.uuid4().hex,
+        PAYLINK_SANDBOX_SECRET=f"{name}-test-sandbox-" + uuid.uuid4().hex,
+        PAYLINK_ALLOW_PRIVATE_WEBHOOKS="true",
+        PAYLINK_RATE_LIMIT_PER_S="0",
+        PAYLINK_POSTGRES_POOL_SIZE="3",
+        PAYLINK_SETTLE_EVERY_S="1",
+        PAYLINK_EXPIRE_EVERY_S="0.5",
+        PAYLINK_READ_WAIT_S="20",  # a busy machine must not turn a read stale
+        **more,
+    )
+
+
 @pytest.fixture
 def receiver() -> Iterator[Deliveries]:
     with webhook_receiver() as got:
@@ -132,18 +150,7 @@ class Cluster:
 def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
     base = Settings(database_url=pg_url, data_dir=tmp_path / "test-var", postgres_pool_size=1)
     with another_store(base, tmp_path) as settings:
-        env = outside_env(
-            PAYLINK_DATABASE_URL=pg_url,
-            PAYLINK_DATABASE_SCHEMA=settings.database_schema or "",
-            PAYLINK_SECRET_KEY="cluster-test-secret-key-" + uuid.uuid4().hex,
-            PAYLINK_SANDBOX_SECRET="cluster-test-sandbox-" + uuid.uuid4().hex,
-            PAYLINK_ALLOW_PRIVATE_WEBHOOKS="true",
-            PAYLINK_RATE_LIMIT_PER_S="0",
-            PAYLINK_POSTGRES_POOL_SIZE="3",
-            PAYLINK_SETTLE_EVERY_S="1",
-            PAYLINK_EXPIRE_EVERY_S="0.5",
-            PAYLINK_READ_WAIT_S="20",  # a busy machine must not turn a read stale
-        )
+        env = node_env(pg_url, settings.database_schema or "", "cluster")
         made = Cluster(settings, env, tmp_path)
         try:
             yield made

@@ -52,6 +52,7 @@ from tests.e2e.test_cluster import (
     in_seconds,
     kill_the_leader_while_creating,
     leadership_nodes,
+    node_env,
     nothing_lost_or_doubled,
     one_leader_each,
     outbox_empty,
@@ -61,7 +62,6 @@ from tests.e2e.test_cluster import (
     webhooks_each_once_to_their_own,
 )
 from tests.support.pg_pair import PgPair, pg_pair
-from tests.support.serve import outside_env
 from tests.support.webhooks import Deliveries
 
 pytestmark = pytest.mark.postgres
@@ -89,19 +89,12 @@ def ha_cluster(pair: PgPair, tmp_path: Path) -> Cluster:
         data_dir=tmp_path / "test-var",
         postgres_pool_size=1,
     )
-    env = outside_env(
-        PAYLINK_DATABASE_URL=url,
-        PAYLINK_DATABASE_SCHEMA="paylink",
-        PAYLINK_SECRET_KEY="failover-test-secret-key-" + uuid.uuid4().hex,
-        PAYLINK_SANDBOX_SECRET="failover-test-sandbox-" + uuid.uuid4().hex,
-        PAYLINK_ALLOW_PRIVATE_WEBHOOKS="true",
-        PAYLINK_RATE_LIMIT_PER_S="0",
-        PAYLINK_POSTGRES_POOL_SIZE="3",
+    env = node_env(
+        url,
+        "paylink",
+        "failover",
         PAYLINK_POSTGRES_CONNECT_TIMEOUT_S="2",
         PAYLINK_POSTGRES_POOL_TIMEOUT_S="2",
-        PAYLINK_SETTLE_EVERY_S="1",
-        PAYLINK_EXPIRE_EVERY_S="0.5",
-        PAYLINK_READ_WAIT_S="20",  # a busy machine must not turn a read stale
         PAYLINK_REPLICA_WAIT_S="2",
         PAYLINK_IDEMPOTENCY_LEASE_S="3",  # a claim the gap broke is retaken soon
     )
