@@ -177,11 +177,10 @@ async def create_link(
     ``allow_partial`` is a 422 naming the field. Each method in ``methods`` must take the
     link's currency, amount and fee (422 ``method-unavailable`` naming ``methods[i]``);
     without ``methods`` the link is offered by every method that can take it.
-
-    Most creations never get here: :mod:`api.direct` answers them with :func:`open_link`
-    before FastAPI's layers. This route answers the rest (keys not seen lately, errors,
-    replays, links sent or reminded at once) with the same function where it can.
     """
+    # Most creations never get here: api.direct answers them with open_link before
+    # FastAPI's layers. This route answers the rest (keys not seen lately, errors, replays,
+    # links sent or reminded at once) with the same function where it can.
     # Not PaylinkDep: a plain function dependency runs in the thread pool, a hop per request.
     paylink: Paylink = request.app.state.paylink
     messages = None

@@ -206,3 +206,9 @@ def test_an_app_can_be_started_stopped_and_started_again(tmp_path: Path) -> None
 
         with TestClient(app) as client:
             assert client.get("/readyz").status_code == 200
+
+
+def test_the_document_describes_behaviour_not_the_codes_internals(sqlite_api: Api) -> None:
+    text = sqlite_api.client.get("/openapi.json").text
+    for internal in (":mod:", ":func:", ":class:", "api.direct", "paylink_es.", "projections."):
+        assert internal not in text, internal
