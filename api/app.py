@@ -17,6 +17,7 @@ from api.bulk_jobs import BulkJobs
 from api.consistency import KeyPositions, open_replica
 from api.dashboard import dashboard_router
 from api.dashboard.render import dashboard_templates
+from api.dashboard.session import SESSION_COOKIE
 from api.direct import MakeDirect, create_link_handler
 from api.middleware import RequestContext
 from api.pages import page_templates
@@ -161,6 +162,7 @@ def create_app(
         direct=direct,
         positions=KeyPositions(),
         larger_bodies={**upload_limits(settings), **branding.logo_upload_limits()},
+        session=("/dashboard", SESSION_COOKIE),
     )
     problems.install(app)
     for router in (

@@ -1,6 +1,7 @@
 """ASGI middleware: a request id on every request and response, a body size limit, and the
 read-your-writes headers of ``/v1/`` (``Paylink-Position`` out, the position a query waits
-for in; see :mod:`api.consistency`)."""
+for in; see :mod:`api.consistency`); the dashboard's pages wait for their session's own
+writes the same way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from http.cookies import SimpleCookie
 from typing import Any
 
 import orjson
@@ -44,6 +46,15 @@ def _new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+async def _own_writes_read(scope: Scope, position: int) -> None:
+    """Wait until every read model of the app has processed ``position`` (bounded)."""
+    if position <= 0:
+        return
+    state = scope["app"].state
+    models = state.read_models.models
+    await state.position_watch.reach(models, tuple(models), position, state.settings.read_wait_s)
+
+
 def _replay(messages: list[Message], receive: Receive) -> Receive:
     """A receive that hands out ``messages`` first, then defers to the real one."""
     pending = list(messages)
@@ -63,6 +74,10 @@ class RequestContext:
     ``Paylink-Position`` when it stored events, and ``positions`` keeps that position for
     its key; a query learns the position it should wait for (``request.state``), and says
     ``Paylink-Stale: true`` when its read models did not reach it in time.
+    A dashboard request (``session``: the path prefix and the session cookie's name) runs
+    noting its writes the same way, kept for its session; a page of that session then
+    waits until every read model has processed them (at most ``PAYLINK_READ_WAIT_S``), so
+    the page a form redirects to shows what the form did.
     ``max_body_bytes`` bounds every body but those of the paths in ``larger_bodies``
     (path -> bytes): the uploads of bulk links.
     """
@@ -74,12 +89,14 @@ class RequestContext:
         direct: Mapping[tuple[str, str], Direct] | None = None,
         positions: KeyPositions | None = None,
         larger_bodies: Mapping[str, int] | None = None,
+        session: tuple[str, str] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.direct = dict(direct or {})
         self.positions = positions if positions is not None else KeyPositions()
         self.larger_bodies = dict(larger_bodies or {})
+        self.session = session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,7 +122,33 @@ class RequestContext:
                 consistent = self._consistent(send, key, written, state)
                 await self._handle(scope, receive, consistent, headers, request_id)
             return
+        session = self._session_key(scope, headers)
+        if session is not None:
+            if scope["method"] in ("GET", "HEAD"):
+                await _own_writes_read(scope, self.positions.get(session))
+            written = Written()
+            with noting_writes(written):
+                noted = self._noting(send, session, written)
+                await self._handle(scope, receive, noted, headers, request_id)
+            return
         await self._handle(scope, receive, send, headers, request_id)
+
+    def _session_key(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        """Where a dashboard session's writes are kept (a hash of its cookie), else None."""
+        if self.session is None:
+            return None
+        prefix, cookie_name = self.session
+        if not scope["path"].startswith(prefix) or b"cookie" not in headers:
+            return None
+        cookies: SimpleCookie = SimpleCookie()
+        try:
+            cookies.load(headers[b"cookie"].decode("latin-1"))
+        except Exception:  # a cookie header the parser refuses: the app judges it
+            return None
+        morsel = cookies.get(cookie_name)
+        if morsel is None or not morsel.value:
+            return None
+        return "session:" + hash_secret(morsel.value)
 
     async def _handle(
         self,
@@ -191,6 +234,16 @@ class RequestContext:
             await send(message)
 
         return send_consistent
+
+    def _noting(self, send: Send, key: str, written: Written) -> Send:
+        """``send`` keeping the position written for ``key`` before the answer leaves."""
+
+        async def send_noting(message: Message) -> None:
+            if message["type"] == "http.response.start" and written.position:
+                self.positions.note(key, written.position)
+            await send(message)
+
+        return send_noting
 
     @staticmethod
     def _with_id(send: Send, request_id: str) -> Send:
