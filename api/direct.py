@@ -9,9 +9,9 @@ route registered here it first asks the route's direct handler.
 A direct handler answers only the common case, with the same code the route runs
 (:func:`api.routes.links.open_link`): a key seen within the last second, within its
 rate, a JSON body the model accepts, with or without an ``Idempotency-Key`` (a key used
-before is replayed by the route). For anything else it returns ``None`` before anything
-is stored, and the request goes through FastAPI unchanged, which gives the canonical
-answer (401, 422, 429, an idempotent replay…).
+before for the same request replays its kept answer, byte for byte). For anything else it
+returns ``None`` before anything is stored, and the request goes through FastAPI
+unchanged, which gives the canonical answer (401, 409, 422, 429…).
 
 ``create_app(services, extra_direct=…)`` answers more routes this way (the benchmark's
 no-I/O baseline is one); their handlers admit requests with :func:`admit`.
@@ -39,6 +39,7 @@ from paylink_es.domain.validation import require_text
 from paylink_es.settings import Settings
 
 JSON = b"application/json"
+REPLAYED = ((b"idempotent-replayed", b"true"),)
 # What ``create_app`` is given for each direct route: the app's state -> the route's handler.
 MakeDirect = Callable[[State], Direct]
 
@@ -123,7 +124,15 @@ def create_link_handler(state: State) -> Direct:
             status, problem = error_document(error, request_id)
             return status, PROBLEM.encode(), problem
         if isinstance(opened, Earlier):
-            return None  # a key used before: nothing was run; the route replays its answer
+            # A key used before: nothing was run. Its kept answer is replayed here (the
+            # rate token is spent once, as on the route); a different request (409), or a
+            # claim still running or abandoned, is left to the route.
+            kept = opened.record.kept
+            if kept is None or opened.record.fingerprint != opened.asked:
+                return None
+            status, text = kept
+            content_type = PROBLEM.encode() if status >= 400 else JSON
+            return status, content_type, text.encode(), REPLAYED
         status, content = opened
         return status, PROBLEM.encode() if status >= 400 else JSON, content
 

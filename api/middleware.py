@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -30,8 +30,9 @@ from paylink_es.domain.merchant import hash_secret
 
 log = logging.getLogger("paylink.api")
 # A route answered here when it can be (see api.direct): headers, body, request id ->
-# (status, content type, body), or None to go through the app as usual.
-Answer = tuple[int, bytes, bytes]
+# (status, content type, body, extra headers), or None to go through the app as usual.
+Headers = tuple[tuple[bytes, bytes], ...]
+Answer = tuple[int, bytes, bytes] | tuple[int, bytes, bytes, Headers]
 Direct = Callable[[dict[bytes, bytes], bytes, str], Awaitable[Answer | None]]
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -287,7 +288,7 @@ class RequestContext:
         status: int,
         content_type: bytes,
         body: bytes,
-        extra_headers: list[tuple[bytes, bytes]] | None = None,
+        extra_headers: Sequence[tuple[bytes, bytes]] | None = None,
     ) -> None:
         headers: list[Any] = [
             (b"content-type", content_type),

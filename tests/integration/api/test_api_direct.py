@@ -71,7 +71,7 @@ def both_paths(
         "/v1/links", json=body, headers=unseen.headers(**{"Idempotency-Key": key})
     )
     assert answer is not None
-    status, content_type, content = answer
+    status, content_type, content = answer[:3]
     return status, content_type, orjson.loads(content), routed.status_code, routed.json()
 
 
@@ -131,7 +131,7 @@ def test_what_the_route_must_judge_is_declined_and_nothing_is_stored(
     assert api.head() == before
 
 
-def test_a_key_used_before_stores_nothing_and_is_left_to_the_route_which_replays_it(
+def test_a_key_used_before_replays_its_answer_and_a_different_request_is_left_to_the_route(
     api: Api,
 ) -> None:
     merchant = known(api)
@@ -141,7 +141,8 @@ def test_a_key_used_before_stores_nothing_and_is_left_to_the_route_which_replays
     assert first[0] == 201
     before = api.head()
 
-    assert direct(api, merchant, body, **{"Idempotency-Key": b"order-7"}) is None
+    again = direct(api, merchant, body, **{"Idempotency-Key": b"order-7"})
+    assert again == (201, b"application/json", first[2], ((b"idempotent-replayed", b"true"),))
     assert (
         direct(api, merchant, {**body, "amount": 1_000}, **{"Idempotency-Key": b"order-7"}) is None
     )
@@ -158,6 +159,33 @@ def test_a_key_used_before_stores_nothing_and_is_left_to_the_route_which_replays
     )
     assert reused.status_code == 409
     assert api.count("PaymentLink.Created") == 1
+
+
+def test_a_refusal_kept_for_a_key_is_replayed_as_the_same_problem(api: Api) -> None:
+    merchant = known(api)
+    body = {"amount": 150_000, "description": "Kaos", "expires_at": "2000-01-01T00:00:00Z"}
+    first = direct(api, merchant, body, **{"Idempotency-Key": b"order-past"})
+    assert first is not None
+    assert first[:2] == (422, b"application/problem+json")
+
+    again = direct(api, merchant, body, **{"Idempotency-Key": b"order-past"})
+
+    assert again == (*first[:3], ((b"idempotent-replayed", b"true"),))
+
+
+def test_a_replay_spends_one_rate_token_as_a_first_request_does(api: Api) -> None:
+    merchant = known(api)
+    api.app.state.rate_limiter = RateLimiter(rate=0.001, burst=2)
+    body = {"amount": 1_000, "description": "a"}
+    headers = merchant.headers(**{"Idempotency-Key": "order-9"})
+
+    first = api.client.post("/v1/links", json=body, headers=headers)
+    replayed = api.client.post("/v1/links", json=body, headers=headers)
+    third = api.client.post("/v1/links", json=body, headers=headers)
+
+    assert first.status_code == 201, first.text
+    assert (replayed.status_code, replayed.content) == (201, first.content)
+    assert third.status_code == 429
 
 
 def test_a_key_not_seen_lately_or_no_key_is_left_to_the_route(api: Api) -> None:
@@ -284,10 +312,11 @@ def test_one_key_sent_many_times_at_once_on_one_loop_makes_one_link(
     answers = race_direct(api, merchant, [(body, b"order-once")] * 5)
 
     answered = [answer for answer in answers if answer is not None]
-    # The one that ran answers; the rest found its record, stored nothing, and go to the
-    # route, which replays the kept answer.
-    assert len(answered) == 1
+    # The one that ran answers; the rest found its record with the answer kept in the
+    # same write, stored nothing, and replay that answer.
+    assert [answer[:3] for answer in answered] == [answered[0][:3]] * 5
     assert answered[0][0] == 201
+    assert sorted(len(answer) for answer in answered) == [3, 4, 4, 4, 4]
     assert api.count("PaymentLink.Created") == 1
     assert api.count("IdempotentRequest.Started") == 1
     replayed = api.client.post(

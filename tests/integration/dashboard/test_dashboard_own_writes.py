@@ -46,4 +46,3 @@ def test_a_link_made_with_the_form_is_on_the_list_the_next_page_shows(
         assert listed.status_code == 200
         for earlier in range(number + 1):
             assert f"Kaos lengan {earlier}" in listed.text
-
