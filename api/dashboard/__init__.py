@@ -1,10 +1,10 @@
 """The merchant dashboard under ``/dashboard``: server-rendered pages for merchant staff.
 
 Sign-in with argon2 passwords (``paylink users create``), signed session cookies,
-CSRF tokens on every form, owner and viewer roles, pages for links, payments,
-settlements, webhooks, API keys, branding, message settings and audit, live numbers over
-server-sent events,
-streamed CSV exports and server-rendered SVG charts, in Bahasa Indonesia and English.
+CSRF tokens on every form, owner and viewer roles, pages for links, payments (with
+refunds and review decisions), settlements, webhooks, API keys, branding, message
+settings and audit, live numbers over server-sent events, streamed CSV exports and
+server-rendered SVG charts, in Bahasa Indonesia and English.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from api.dashboard import (
     links,
     money,
     overview,
+    refunds,
     settings,
     sse,
 )
@@ -29,7 +30,9 @@ def dashboard_router() -> APIRouter:
     """Every dashboard route, for ``create_app`` to include."""
     router = APIRouter(include_in_schema=False)
     # bulk before links: /dashboard/links/bulk is no link's id
-    modules = (auth_routes, overview, bulk, links, money, developers, branding, settings, sse)
-    for module in (*modules, exports):
+    for module in (
+        *(auth_routes, overview, bulk, links, money, refunds),
+        *(developers, branding, settings, sse, exports),
+    ):
         router.include_router(module.router)
     return router

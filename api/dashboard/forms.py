@@ -103,7 +103,7 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _whole(text: str, currency: str) -> int | None:
+def whole_number(text: str, currency: str) -> int | None:
     """A whole number as people type it (150000, or 150.000 in rupiah); None if it is not."""
     compact = text.replace(" ", "").replace("_", "")
     if currency == "IDR" and _GROUPED.fullmatch(compact):
@@ -190,7 +190,7 @@ def _partial(parsed: LinkForm, currency: str, words: dict[str, str]) -> None:
         return
     if not values["partial_min"]:
         parsed.errors["partial_min"] = words["required"]
-    elif (least := _whole(values["partial_min"], currency)) is None:
+    elif (least := whole_number(values["partial_min"], currency)) is None:
         parsed.errors["partial_min"] = words["must_be_number"]
     else:
         fields["partial_min"] = least
@@ -207,7 +207,7 @@ def _amounts(parsed: LinkForm, currency: str, words: dict[str, str]) -> None:
             if name == "amount":
                 parsed.errors[name] = words["required"]
             continue
-        number = _whole(text, currency)
+        number = whole_number(text, currency)
         if number is None:
             parsed.errors[name] = words["must_be_number"]
         else:
@@ -232,7 +232,7 @@ def _usage(parsed: LinkForm, words: dict[str, str]) -> None:
     if usage == "unlimited":
         parsed.fields["usage_limit"] = None
     elif usage == "many":
-        number = _whole(parsed.values["usage_limit"], "")
+        number = whole_number(parsed.values["usage_limit"], "")
         if number is None:
             parsed.errors["usage_limit"] = words["must_be_number"]
         else:
@@ -246,8 +246,8 @@ def _items(parsed: LinkForm, currency: str, words: dict[str, str]) -> None:
     for row, item in enumerate(parsed.values["items"]):
         if not any(item.values()):
             continue
-        quantity = _whole(item["quantity"] or "1", "")
-        unit = _whole(item["unit_amount"], currency)
+        quantity = whole_number(item["quantity"] or "1", "")
+        unit = whole_number(item["unit_amount"], currency)
         if quantity is None:
             parsed.errors[f"item_qty_{row}"] = words["must_be_number"]
         if unit is None:

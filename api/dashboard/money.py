@@ -4,7 +4,6 @@ what-if of another fee plan."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypedDict
@@ -14,7 +13,9 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api.dashboard.dates import shown_day, typed_day
+from api.dashboard.forms import whole_number
 from api.dashboard.paging import CursorQuery, StatusQuery, next_page_query
+from api.dashboard.refunds import REFUND_NOTICES
 from api.dashboard.render import fragment, render, said_error, said_notice, words
 from api.dashboard.routing import DashboardRoute
 from api.dashboard.session import OwnerFormDep, PageNotFoundError, Staff, StaffDep
@@ -116,6 +117,7 @@ def payments(
         next_query=next_page_query(kept, data["next_cursor"]),
         export_query=urlencode(kept),
         stream=stream,
+        notice=said_notice(request, REFUND_NOTICES),
     )
 
 
@@ -167,14 +169,12 @@ def request_payout(
     The form's answer is a confirmation page (amount, bank account, fee); only its "yes"
     (``confirmed=yes``) requests the payout, and its cancel pays nothing out."""
     t = words(request)
-    compact = amount.replace(" ", "")
-    if currency == "IDR" and re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", compact):
-        compact = compact.replace(".", "").replace(",", "")
-    if not compact.isdigit() or len(compact) > 20:
+    number = whole_number(amount, currency)
+    if number is None:
         message = f"{t['payout_amount']}: {t['must_be_number']}"
         return _settlement_page(request, staff, status=422, error=message, amount=amount)
     paylink = get_paylink(request)
-    asked = Money(int(compact), currency)
+    asked = Money(number, currency)
     try:
         if confirmed != "yes":
             return _confirm_page(request, staff, asked, description)

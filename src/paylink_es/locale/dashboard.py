@@ -528,6 +528,28 @@ ID: Final[dict[str, str]] = {
     " sendiri; tautan yang sudah ada tetap memakai kebijakannya.",
     "partial_settings_save": "Simpan kebijakan",
     "partial_saved": "Kebijakan pembayaran sebagian disimpan.",
+    # refunds and review decisions
+    "refund_title": "Pengembalian dana",
+    "refund_action": "Kembalikan dana",
+    "refund_lead": "Dana dikembalikan lewat kanal pembayaran yang dipakai pembayar. Jika kanal"
+    " menolak, tidak ada dana yang berpindah.",
+    "refundable": "Dapat dikembalikan",
+    "refund_amount": "Jumlah pengembalian",
+    "refund_reason": "Alasan",
+    "refund_yes": "Kembalikan dana",
+    "refund_ok": "Dana dikembalikan.",
+    "refund_nothing": "Tidak ada lagi yang dapat dikembalikan dari pembayaran ini.",
+    "review_title": "Tinjau pembayaran",
+    "review_lead": "Jumlah yang diterima tidak sama dengan tagihan. Terima pembayaran ini, atau"
+    " tandai untuk dikembalikan.",
+    "review_action": "Tinjau",
+    "review_note": "Catatan",
+    "review_accept": "Terima",
+    "review_refund": "Tandai untuk dikembalikan",
+    "review_decision": "Keputusan",
+    "must_choose": "pilih salah satu",
+    "review_accepted": "Pembayaran diterima.",
+    "review_refund_due": "Pembayaran ditandai untuk dikembalikan.",
     # payouts: the confirmation step
     "payout_confirm_title": "Konfirmasi penarikan",
     "payout_confirm_lead": "Periksa dulu. Belum ada dana yang ditarik sampai Anda menekan"
@@ -1100,6 +1122,28 @@ EN: Final[dict[str, str]] = {
     " theirs.",
     "partial_settings_save": "Save the policy",
     "partial_saved": "The policy for payment in parts was saved.",
+    # refunds and review decisions
+    "refund_title": "Refund",
+    "refund_action": "Refund",
+    "refund_lead": "The money goes back through the channel the payer used. If the channel"
+    " refuses, nothing moves.",
+    "refundable": "Can be refunded",
+    "refund_amount": "Refund amount",
+    "refund_reason": "Reason",
+    "refund_yes": "Refund",
+    "refund_ok": "The payment was refunded.",
+    "refund_nothing": "Nothing more can be refunded from this payment.",
+    "review_title": "Review the payment",
+    "review_lead": "The amount received differs from the amount asked. Accept the payment, or"
+    " mark it to be refunded.",
+    "review_action": "Review",
+    "review_note": "Note",
+    "review_accept": "Accept",
+    "review_refund": "Mark to be refunded",
+    "review_decision": "Decision",
+    "must_choose": "choose one",
+    "review_accepted": "The payment was accepted.",
+    "review_refund_due": "The payment was marked to be refunded.",
     # payouts: the confirmation step
     "payout_confirm_title": "Confirm the payout",
     "payout_confirm_lead": "Check it first. Nothing is paid out until you press Yes, pay out.",
