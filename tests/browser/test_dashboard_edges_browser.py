@@ -2,7 +2,7 @@
 Indonesia and English: the payments list live and naming each link, the link timeline in
 sentences and WIB, days typed as the page shows them, the revoke button in its row, the
 day chart with one bar, a payout confirmed before it is requested, domain errors in the
-user's language.
+user's language, a refund from a payment's row.
 
 One server for the module (SQLite, read models running, real uvicorn on 127.0.0.1); a
 merchant of its own where a test needs the books to itself. Screenshots go to
@@ -423,3 +423,36 @@ def test_the_owner_chooses_what_links_paid_in_part_do_at_their_expiry(
     expect(page.get_by_test_id("notice")).to_have_text("The policy for payment in parts was saved.")
     assert desk.paylink.merchants.partial_expiry(merchant_id) == "expire"
     shoot(page, f"02-partial-policy-en-{viewport}")
+
+
+def test_an_owner_refunds_part_of_a_payment_from_its_row(
+    blank: Page, desk: Shop, viewport: str, shoot: Shoot
+) -> None:
+    merchant_id, owner, headers = _new_merchant(desk, f"Retur{viewport.title()}")
+    link_id = desk.paylink.links.create(merchant_id, amount=120_000, description="Jaket hujan")
+    payment_id = _pay(desk, link_id, headers)
+    page = blank
+    sign_in(page, desk, owner)
+    page.goto(f"{desk.url}/dashboard/payments")
+    row = page.locator(f"tr[data-payment='{payment_id}']")
+    row.get_by_role("link", name="Kembalikan dana").click()
+
+    expect(page.get_by_test_id("refund-refundable")).to_have_text("Rp 120.000")
+    expect(page.get_by_label("Jumlah pengembalian")).to_have_value("120000")
+    page.get_by_label("Jumlah pengembalian").fill("200.000")
+    page.get_by_label("Alasan").fill("Ukuran tidak pas")
+    page.get_by_test_id("refund-yes").click()
+    expect(page.get_by_test_id("refund-error")).to_have_text(
+        "Pengembalian dana melebihi yang diterima."
+    )
+    expect(page.get_by_label("Alasan")).to_have_value("Ukuran tidak pas")
+    shoot(page, f"01-refund-too-much-{viewport}")
+    page.get_by_label("Jumlah pengembalian").fill("20.000")
+    page.get_by_test_id("refund-yes").click()
+
+    expect(page.get_by_test_id("notice")).to_have_text("Dana dikembalikan.")
+    assert desk.paylink.payments.get(payment_id).refunded.amount == 20_000
+    row.get_by_role("link", name="Kembalikan dana").click()
+    expect(page.get_by_test_id("refund-refunded")).to_have_text("Rp 20.000")
+    expect(page.get_by_test_id("refund-refundable")).to_have_text("Rp 100.000")
+    shoot(page, f"02-refund-rest-{viewport}")
