@@ -34,7 +34,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 from uuid import UUID
 
@@ -83,6 +83,11 @@ COLUMNS: Final = (
     "send_email",
     "send_whatsapp",
     "send_sms",
+    "ask_name",
+    "ask_email",
+    "ask_phone",
+    "ask_address",
+    "custom_fields",
 )
 RESULT_COLUMNS: Final = (
     "row",
@@ -105,6 +110,9 @@ SENDS: Final[dict[str, Channel]] = {
 TEXT_COLUMNS: Final = ("reference_id", "description", "currency", "slug", "expires_at")
 NUMBER_COLUMNS: Final = ("amount", "amount_min", "amount_max", "usage_limit")
 UNLIMITED: Final = frozenset({"unlimited", "none", "null"})
+# What the page asks the payer: a column per detail (required or optional), and the
+# merchant's own fields as the JSON array ``POST /v1/links`` takes.
+ASKED: Final = ("name", "email", "phone", "address")
 _WHOLE = re.compile(r"-?[0-9]{1,20}")
 _METHOD_SEPARATORS = re.compile(r"[|\s]+")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -309,8 +317,27 @@ def _csv_row(line: int, header: list[str], cells: list[str]) -> RowRequest:
     }
     if customer:
         body["customer"] = customer
+    asked = {part: values[f"ask_{part}"].lower() for part in ASKED if values.get(f"ask_{part}")}
+    if asked:
+        body["customer_fields"] = asked
+    if values.get("custom_fields"):
+        try:
+            body["custom_fields"] = orjson.loads(values["custom_fields"])
+        except orjson.JSONDecodeError as error:
+            message = f"custom_fields: is not a JSON array of fields ({error})"
+            return RowRequest(line, reference, error=_row_error("custom_fields", message))
     options = {name: values[name] for name in SENDS if values.get(name)}
-    return _checked(line, reference, body, options)
+    read = _checked(line, reference, body, options)
+    if read.error is not None and (read.error.field or "").startswith("customer_fields."):
+        # Named by the CSV's column: customer_fields.phone is the ask_phone cell.
+        column = "ask_" + (read.error.field or "").removeprefix("customer_fields.")
+        message = read.error.message.replace(read.error.field or "", column, 1)
+        return replace(read, error=replace(read.error, field=column, message=message))
+    return read
+
+
+def _row_error(where: str, message: str) -> RowError:
+    return RowError("validation-error", where, message)
 
 
 def _ndjson_rows(text: str) -> list[RowRequest]:
@@ -608,6 +635,8 @@ def template_csv(expires_at: str) -> str:
         "send_email": "true",
         "send_whatsapp": "false",
         "send_sms": "false",
+        "ask_name": "required",
+        "ask_phone": "optional",
     }
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -258,3 +258,41 @@ def test_a_line_that_asks_to_notify_or_remind_is_refused_naming_the_field() -> N
     assert "send_email, send_whatsapp and send_sms columns" in notify.error.message
     assert remind.error is not None
     assert remind.error.field == "reminders"
+
+
+def test_what_the_page_asks_the_payer_has_columns_of_its_own() -> None:
+    fields = '[{"key": "nis", "type": "text", "label": {"id": "NIS", "en": "Student no."}}]'
+    quoted = '"' + fields.replace('"', '""') + '"'
+    header = f"{HEADER},ask_name,ask_phone,ask_email,custom_fields"
+    text = f"{header}\nINV-9,SPP Mei,250000,Required,optional,,{quoted}\n"
+
+    (only,) = rows_of(text)
+
+    assert only.error is None, only.error
+    assert only.fields["customer_fields"] == {"name": "required", "phone": "optional"}
+    [asked] = only.fields["custom_fields"]
+    assert asked["key"] == "nis"
+    assert asked["type"] == "text"
+    assert asked["label"] == {"id": "NIS", "en": "Student no."}
+
+
+@pytest.mark.parametrize(
+    ("cells", "field", "message"),
+    [
+        (",maybe,", "ask_name", "ask_name: Input should be 'required' or 'optional'"),
+        (",,[{", "custom_fields", "custom_fields: is not a JSON array of fields"),
+        (
+            ',,"[{""key"": ""a""}]"',
+            "custom_fields[0].type",
+            "custom_fields[0].type: Field required",
+        ),
+    ],
+)
+def test_a_bad_ask_is_that_rows_error_named_by_its_column(
+    cells: str, field: str, message: str
+) -> None:
+    (only,) = rows_of(f"{HEADER},ask_name,custom_fields\nINV-1,a,1000{cells}\n")
+
+    assert only.error is not None
+    assert only.error.field == field
+    assert only.error.message.startswith(message), only.error.message

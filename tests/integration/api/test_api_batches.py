@@ -147,6 +147,29 @@ BAD_BODIES: list[dict[str, Any]] = [
 ]
 
 
+def test_a_rows_asks_reach_its_link_and_its_page_asks_the_payer(api: Api) -> None:
+    merchant = api.merchant()
+    fields = [{"key": "nis", "type": "text", "label": {"id": "NIS", "en": "Student number"}}]
+    quoted = '"' + json.dumps(fields).replace('"', '""') + '"'
+    text = (
+        "reference_id,description,amount,ask_name,ask_phone,custom_fields\n"
+        f"SPP-1,SPP Mei,250000,required,optional,{quoted}\n"
+        "SPP-2,SPP Juni,250000,perhaps,,\n"
+    )
+
+    made, refused = results(upload(api, merchant, text))
+
+    assert made["status"] == "created", made
+    assert (refused["error_field"], refused["status"]) == ("ask_name", "error")
+    link = api.client.get(f"/v1/links/{made['link_id']}", headers=merchant.headers()).json()
+    assert link["customer_fields"] == {"name": "required", "phone": "optional"}
+    assert [field["key"] for field in link["custom_fields"]] == ["nis"]
+    page = api.client.get(f"/l/{link['code']}")
+    assert page.status_code == 200
+    assert "NIS" in page.text
+    assert api.count("PaymentLink.Created") == 1
+
+
 def test_each_row_is_judged_as_a_single_create_judges_the_same_body(api: Api) -> None:
     merchant = api.merchant()
     bodies = [
