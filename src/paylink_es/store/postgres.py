@@ -32,17 +32,29 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
 import psycopg.errors
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
-from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresFactory
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    ConnectionPool,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType, retry
+from psycopg import Cursor
 from psycopg.abc import PQGen
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
@@ -507,6 +519,111 @@ def open_pools() -> int:
     """How many shared pools this process holds open (for tests and diagnostics)."""
     with _SHARED_LOCK:
         return len(_SHARED)
+
+
+# -- the event recorder -------------------------------------------------------------------
+
+BEGIN = b"BEGIN"
+COMMIT = b"COMMIT"
+
+
+class PaylinkPostgresRecorder(PostgresApplicationRecorder):
+    """The library's event recorder, writing a batch as binary column arrays in one round trip.
+
+    The statements and their order are the library's: in one transaction, its hook
+    (:meth:`_insert_events`: the fence of ``store.leases``), ``SET LOCAL lock_timeout``
+    and ``LOCK TABLE … IN EXCLUSIVE MODE`` (so notification ids commit in the order they
+    are issued, which the log's readers rely on), ``NOTIFY``, the insert ``RETURNING``
+    the ids. Two things differ, both measured on the creates' batches:
+
+    - the library sends the batch as an array of its composite ``stored_event`` type,
+      which psycopg dumps as text with a regular-expression escape of every field (the
+      state's bytes as hex, escaped again): 50-60 µs of Python per event. Here the four
+      columns go as four arrays in binary (``unnest`` of them, in the same order), which
+      psycopg copies.
+    - the library syncs the pipeline after the insert and then sends ``COMMIT``: two
+      round trips, the table lock held across the client's wait between them. Here
+      ``COMMIT`` follows the insert in the same pipeline, one sync for all; an error
+      (a conflict, a lock not had in time) skips the rest of it, and the transaction
+      it left aborted is rolled back before the connection goes back to the pool.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.insert_columns_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
+        self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Store ``stored_events`` in one transaction; their notification ids, in order."""
+        if self.datastore.enable_db_functions:  # the library's server-side function
+            return super().insert_events(stored_events, **kwargs)
+        failure: Exception | None = None
+        ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline:
+                    # As the library: an error is kept until the pipeline is left, which
+                    # psycopg would otherwise report as a second one.
+                    try:
+                        ids = self._write(conn, pipeline, stored_events, **kwargs)
+                    except Exception as error:
+                        failure = error
+            finally:
+                if conn.info.transaction_status in (
+                    TransactionStatus.INTRANS,
+                    TransactionStatus.INERROR,
+                ):
+                    with contextlib.suppress(psycopg.Error):  # a broken one is discarded
+                        conn.rollback()
+            if failure is not None:
+                raise failure
+        return ids
+
+    def _write(
+        self,
+        conn: psycopg.Connection[DictRow],
+        pipeline: psycopg.Pipeline,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        with conn.cursor() as curs, conn.cursor() as inserting:
+            curs.execute(BEGIN)
+            self._insert_events(curs, stored_events, **kwargs)
+            if stored_events:
+                self._insert_stored_events(inserting, stored_events, **kwargs)
+            curs.execute(COMMIT)
+            # The one round trip: a conflict on the insert is raised here.
+            pipeline.sync()
+            if not stored_events:
+                return None
+            return self._fetch_ids_after_insert_events(inserting, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        self._lock_table(curs)
+        curs.execute(self.notify_statement)
+        curs.execute(
+            self.insert_columns_statement,
+            (
+                [event.originator_id for event in stored_events],
+                [event.originator_version for event in stored_events],
+                [event.topic for event in stored_events],
+                [event.state for event in stored_events],
+            ),
+            prepare=True,
+        )
 
 
 # -- the projections' doorbell: one LISTEN connection --------------------------------------
