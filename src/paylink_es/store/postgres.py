@@ -54,7 +54,6 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Cursor
 from psycopg.abc import PQGen
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
@@ -545,7 +544,7 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
       round trips, the table lock held across the client's wait between them. Here
       ``COMMIT`` follows the insert in the same pipeline, one sync for all; an error
       (a conflict, a lock not had in time) skips the rest of it, and the transaction
-      it left aborted is rolled back before the connection goes back to the pool.
+      it left aborted is rolled back before the connection is lent again.
     """
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
@@ -571,22 +570,16 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
         failure: Exception | None = None
         ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
-            try:
-                with conn.pipeline() as pipeline:
-                    # As the library: an error is kept until the pipeline is left, which
-                    # psycopg would otherwise report as a second one.
-                    try:
-                        ids = self._write(conn, pipeline, stored_events, **kwargs)
-                    except Exception as error:
-                        failure = error
-            finally:
-                if conn.info.transaction_status in (
-                    TransactionStatus.INTRANS,
-                    TransactionStatus.INERROR,
-                ):
-                    with contextlib.suppress(psycopg.Error):  # a broken one is discarded
-                        conn.rollback()
+            with conn.pipeline() as pipeline:
+                # As the library: an error is kept until the pipeline is left, which
+                # psycopg would otherwise report as a second one.
+                try:
+                    ids = self._write(conn, pipeline, stored_events, **kwargs)
+                except Exception as error:
+                    failure = error
             if failure is not None:
+                # Raised through the pool's connection context, which rolls back the
+                # transaction the error left open before the connection is lent again.
                 raise failure
         return ids
 
