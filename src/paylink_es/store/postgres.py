@@ -20,6 +20,8 @@ read model, the webhook sender, the LISTEN doorbell of the projections, schema s
   again. Pooled connections are checked before use (a cheap empty query, with a short
   deadline), so a dead one is replaced instead of failing a request, and the pool keeps
   reconnecting in short rounds: no restart is needed after an outage.
+- **the event recorder** (:class:`PaylinkPostgresRecorder`): the library's insert
+  transaction, its batch sent as binary column arrays in one round trip.
 
 This module is a store adapter: the core reaches it only by the topic in
 ``Settings.eventsourcing_env`` and through the composition roots.
