@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.pq import TransactionStatus
 
 from paylink_es.application.services import Paylink
@@ -166,3 +167,40 @@ def test_an_empty_save_stores_nothing(store: Paylink) -> None:
     recorder.insert_events([])
 
     assert recorder.max_notification_id() == before
+
+
+@pytest.mark.postgres
+def test_the_postgres_log_reads_as_the_library_reads_it_for_every_shape_of_query(
+    pg_url: str, tmp_path: Path
+) -> None:
+    schema = "t_" + uuid.uuid4().hex[:12]
+    settings = Settings(database_url=pg_url, database_schema=schema, data_dir=tmp_path / "var")
+    try:
+        with open_paylink(settings) as paylink:
+            recorder = paylink.app.recorder
+            assert isinstance(recorder, PaylinkPostgresRecorder)
+            other = "tests.recorder:Other.Thing"
+            odd = bytes(range(256))
+            recorder.insert_events(events(3))
+            recorder.insert_events([StoredEvent(uuid.uuid4(), 2, other, odd), *events(2)])
+            recorder.insert_events([StoredEvent(uuid.uuid4(), 1, other, b""), *events(1)])
+            shapes = [
+                (start, limit, stop, topics, inclusive)
+                for start in (None, 1, 3)
+                for limit in (2, 100)
+                for stop in (None, 6)
+                for topics in ((), (other,), (TOPIC, other))
+                for inclusive in (True, False)
+            ]
+            library = PostgresApplicationRecorder.select_notifications
+
+            for start, limit, stop, topics, inclusive in shapes:
+                ours = recorder.select_notifications(
+                    start, limit, stop, topics, inclusive_of_start=inclusive
+                )
+                theirs = library(recorder, start, limit, stop, topics, inclusive_of_start=inclusive)
+                assert ours == theirs, (start, limit, stop, topics, inclusive)
+            assert len(recorder.select_notifications(None, 100)) == 8
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -43,6 +43,7 @@ import psycopg
 import psycopg.errors
 from eventsourcing.persistence import (
     InterfaceError,
+    Notification,
     OperationalError,
     PersistenceError,
     StoredEvent,
@@ -56,8 +57,8 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Cursor
 from psycopg.abc import PQGen
-from psycopg.rows import DictRow, dict_row
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import DictRow, dict_row, tuple_row
+from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import PoolTimeout
 
 from paylink_es.settings import Settings, postgres_address
@@ -561,6 +562,7 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
             id_type=Identifier(self.datastore.originator_id_type),
         )
         self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        self._select_statements: dict[tuple[bool, bool, bool, bool], Composed] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -603,6 +605,66 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
             if not stored_events:
                 return None
             return self._fetch_ids_after_insert_events(inserting, stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's query of the log, its rows read in binary: the server sends each
+        state's bytes as they are, not as hex for the client to decode."""
+        shape = (start is not None, inclusive_of_start, stop is not None, bool(topics))
+        statement = self._select_statements.get(shape)
+        if statement is None:
+            statement = self._select_statements[shape] = self._select_statement(*shape)
+        params: list[Any] = [] if start is None else [start]
+        if stop is not None:
+            params.append(stop)
+        if topics:
+            params.append(list(topics))
+        params.append(limit)
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=notification_id,
+                    originator_id=originator_id,
+                    originator_version=version,
+                    topic=topic,
+                    state=state,
+                )
+                for notification_id, originator_id, version, topic, state in curs.fetchall()
+            ]
+
+    def _select_statement(
+        self, start: bool, inclusive_of_start: bool, stop: bool, topics: bool
+    ) -> Composed:
+        conditions = []
+        if start:
+            conditions.append(
+                SQL("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
+            )
+        if stop:
+            conditions.append(SQL("notification_id <= %s"))
+        if topics:
+            conditions.append(SQL("topic = ANY(%s)"))
+        where = SQL(" WHERE ") + SQL(" AND ").join(conditions) if conditions else SQL("")
+        return SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {schema}.{table}{where} ORDER BY notification_id LIMIT %s"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            where=where,
+        )
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
