@@ -21,7 +21,8 @@ read model, the webhook sender, the LISTEN doorbell of the projections, schema s
   deadline), so a dead one is replaced instead of failing a request, and the pool keeps
   reconnecting in short rounds: no restart is needed after an outage.
 - **the event recorder** (:class:`PaylinkPostgresRecorder`): the library's insert
-  transaction, its batch sent as binary column arrays in one round trip.
+  transaction, its batch sent as binary column arrays in one round trip; the log read
+  in binary.
 
 This module is a store adapter: the core reaches it only by the topic in
 ``Settings.eventsourcing_env`` and through the composition roots.
@@ -548,6 +549,8 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
       ``COMMIT`` follows the insert in the same pipeline, one sync for all; an error
       (a conflict, a lock not had in time) skips the rest of it, and the transaction
       it left aborted is rolled back before the connection is lent again.
+
+    The log is read with the library's query, in binary (:meth:`select_notifications`).
     """
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
