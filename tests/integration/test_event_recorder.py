@@ -11,9 +11,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pytest
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.pq import TransactionStatus
 
 from paylink_es.application.services import Paylink
@@ -202,5 +203,46 @@ def test_the_postgres_log_reads_as_the_library_reads_it_for_every_shape_of_query
                 assert ours == theirs, (start, limit, stop, topics, inclusive)
             assert len(recorder.select_notifications(None, 100)) == 8
     finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_with_the_library_s_database_functions_a_batch_goes_through_its_function(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    address = psycopg.conninfo.conninfo_to_dict(pg_url)
+    datastore = PostgresDatastore(
+        dbname=str(address.get("dbname", "postgres")),
+        host=str(address.get("host", "127.0.0.1")),
+        port=str(address.get("port", 5432)),
+        user=str(address.get("user", "postgres")),
+        password=str(address.get("password", "")),
+        schema=schema,
+        enable_db_functions=True,
+        pool_size=1,
+    )
+    try:
+        recorder = PaylinkPostgresRecorder(datastore, events_table_name="events")
+        recorder.create_table()
+        batch = events(3)
+
+        def pipelined(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the pipeline was used")
+
+        monkeypatch.setattr(recorder, "_write", pipelined)
+
+        ids = recorder.insert_events(batch)
+
+        assert ids is not None
+        assert list(ids) == list(range(ids[0], ids[0] + 3))
+        assert [n.originator_id for n in recorder.select_notifications(None, 10)] == [
+            e.originator_id for e in batch
+        ]
+    finally:
+        datastore.close()
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

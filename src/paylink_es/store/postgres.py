@@ -35,7 +35,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -572,8 +572,12 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """Store ``stored_events`` in one transaction; their notification ids, in order."""
-        if self.datastore.enable_db_functions:  # the library's server-side function
-            return super().insert_events(stored_events, **kwargs)
+        if self.datastore.enable_db_functions:
+            # The library's server-side function, without its own retries inside ours.
+            library: Callable[..., Sequence[int] | None] = (
+                PostgresApplicationRecorder.insert_events.__wrapped__
+            )
+            return library(self, stored_events, **kwargs)
         failure: Exception | None = None
         ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
