@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
@@ -51,6 +51,7 @@ from paylink_es.settings import Settings
 from paylink_es.store.postgres import (
     ConnectionSettings,
     GuardedConnection,
+    PaylinkPostgresRecorder,
     connect,
     connection_failed,
     settings_for,
@@ -175,9 +176,10 @@ def check_fence(curs: Cursor[DictRow]) -> None:
         fence.check(curs)
 
 
-class FencedApplicationRecorder(PostgresApplicationRecorder):
-    """The library's event recorder; a save made under a worker's term checks the term in
-    the same transaction as the events (before the table lock, so a takeover waits)."""
+class FencedApplicationRecorder(PaylinkPostgresRecorder):
+    """Our event recorder (:class:`PaylinkPostgresRecorder`); a save made under a worker's
+    term checks the term in the same transaction as the events (before the table lock,
+    so a takeover waits)."""
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
