@@ -154,11 +154,12 @@ def _money(amount: Any, currency: Any) -> Money:
     return made
 
 
-# How a plan decodes one key of a state: a transcoded value with text data (by the
-# decoder of its name), Money as [amount, currency], or any other object or array (the
-# generic walk).
-_TEXT, _MONEY, _OBJECT, _ARRAY = range(4)
-Plan = tuple[tuple[str, int, str], ...]
+# How a plan decodes the objects and arrays of a state: the keys of transcoded values
+# with text data (and the name of their type: its decoder reads the text), the keys of
+# Money as [amount, currency], and the keys of any other object or array (the generic
+# walk; {} and [] read as themselves).
+Plan = tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]
+_CONTAINERS = (dict, list)
 Plans = dict[tuple[type, ...], Plan]
 PLANS_KEPT = 64  # shapes remembered per topic: a few are usual (an optional value set or not)
 
@@ -223,71 +224,91 @@ class FastJSONTranscoder(JSONTranscoder):
         from the first state of that shape. A state of a known shape with no float in it
         is decoded key by key as the plan says, every other value being a string, an
         integer, a boolean or None (nothing to decode). A value a plan did not expect
-        (another transcoded type, a key of another name) goes through the generic walk.
+        (another transcoded type, a plain object) goes through the generic walk; a state
+        whose keys are not the plan's, and any error, through :meth:`decode`, which reads
+        the values in their order and so raises what the library would.
         """
         try:
             parsed = orjson.loads(data)
-            if type(parsed) is not dict:
-                return self.decode(data)
-            shape = tuple(map(type, parsed.values()))
-            plan = plans.get(shape)
-            if plan is None:
-                if float in shape or _is_transcoded(parsed) or len(plans) >= PLANS_KEPT:
-                    return self.decode(data)
-                plan = plans[shape] = self._plan(parsed)
-            text = self._text_decoders or self._text_decoder_table()
-            for key, step, name in plan:
-                value = parsed.get(key)
-                kind = type(value)
-                if kind is dict:
-                    if len(value) == 2:
-                        found = value.get("_data_")
-                        if step == _TEXT:
-                            if type(found) is str and value.get("_type_") == name:
-                                parsed[key] = text[name](found)
-                                continue
-                        elif (
-                            step == _MONEY
-                            and type(found) is list
-                            and len(found) == 2
-                            and value.get("_type_") == name
-                        ):
-                            parsed[key] = _money(found[0], found[1])
-                            continue
-                    elif not value:
-                        continue  # {} reads as itself
-                    parsed[key] = self._object(value, text)
-                elif kind is list:
-                    if value:
-                        self._array(value, text)
-                else:
-                    # Not the shape the plan was learnt from (the keys differ): some
-                    # object or array may be unvisited, so the state is read whole again.
-                    return self.decode(data)
-            if len(parsed) == 2 and _is_transcoded(parsed):
-                return self.decode(data)
-        except (orjson.JSONDecodeError, _LibraryReads):
+        except orjson.JSONDecodeError:
             return super().decode(data)
+        if type(parsed) is not dict:
+            return self.decode(data)
+        shape = tuple(map(type, parsed.values()))
+        plan = plans.get(shape)
+        if plan is None:
+            if float in shape or _is_transcoded(parsed) or len(plans) >= PLANS_KEPT:
+                return self.decode(data)
+            plan = plans[shape] = self._plan(parsed)
+        texts, moneys, others = plan
+        text = self._text_decoders or self._text_decoder_table()
+        try:
+            for key, name in texts:
+                value = parsed[key]
+                if type(value) is dict and len(value) == 2:
+                    found = value["_data_"]
+                    if type(found) is str and value["_type_"] == name:
+                        parsed[key] = text[name](found)
+                        continue
+                if not self._value(parsed, key, value, text):
+                    return self.decode(data)
+            for key in moneys:
+                value = parsed[key]
+                if type(value) is dict and len(value) == 2:
+                    found = value["_data_"]
+                    if type(found) is list and len(found) == 2 and value["_type_"] == "money":
+                        parsed[key] = _money(found[0], found[1])
+                        continue
+                if not self._value(parsed, key, value, text):
+                    return self.decode(data)
+            for key in others:
+                value = parsed[key]
+                if (value or type(value) not in _CONTAINERS) and not self._value(
+                    parsed, key, value, text
+                ):
+                    return self.decode(data)
+        except Exception:
+            return self.decode(data)
+        if len(parsed) == 2 and _is_transcoded(parsed):
+            return self.decode(data)
         return parsed
+
+    def _value(
+        self, state: dict[str, Any], key: str, value: Any, text: dict[str, Callable[[Any], Any]]
+    ) -> bool:
+        """Decode an object or array value the generic way; False if it is neither.
+
+        A plan visits as many keys as its shape has objects and arrays: should one of
+        them hold something else, the state's keys are not the plan's, and some object
+        or array may be unvisited.
+        """
+        kind = type(value)
+        if kind is dict:
+            state[key] = self._object(value, text)
+        elif kind is list:
+            self._array(value, text)
+        else:
+            return False
+        return True
 
     def _plan(self, parsed: dict[str, Any]) -> Plan:
         """How to decode each object or array value of states shaped like ``parsed``."""
         text = self._text_decoders or self._text_decoder_table()
-        money = "money" if type(self.names.get("money")) is MoneyAsList else None
-        steps = []
+        money = type(self.names.get("money")) is MoneyAsList
+        texts, moneys, others = [], [], []
         for key, value in parsed.items():
             if type(value) is dict:
                 name = value.get("_type_") if len(value) == 2 else None
                 data = value.get("_data_")
                 if type(name) is str and type(data) is str and name in text:
-                    steps.append((key, _TEXT, name))
-                elif name is not None and name == money and type(data) is list:
-                    steps.append((key, _MONEY, name))
+                    texts.append((key, name))
+                elif money and name == "money" and type(data) is list:
+                    moneys.append(key)
                 else:
-                    steps.append((key, _OBJECT, ""))
+                    others.append(key)
             elif type(value) is list:
-                steps.append((key, _ARRAY, ""))
-        return tuple(steps)
+                others.append(key)
+        return tuple(texts), tuple(moneys), tuple(others)
 
     def _object(self, obj: dict[str, Any], text: dict[str, Callable[[Any], Any]]) -> Any:
         for key, value in obj.items():
@@ -327,6 +348,12 @@ class FastJSONTranscoder(JSONTranscoder):
 def _is_transcoded(obj: dict[str, Any]) -> bool:
     """Whether the library's decoder would read ``obj`` as a transcoded value."""
     return len(obj) == 2 and "_type_" in obj and "_data_" in obj
+
+
+# What the mapper keeps of a topic: its class, how to convert an originator id (None: as
+# stored), its class version, the plans for its states' shapes, and how to set an event's
+# __dict__.
+_Topic = tuple[type, Callable[[Any], Any] | None, int, Plans, Callable[[Any, dict[str, Any]], None]]
 
 
 class FastMapper(Mapper[UUID]):
@@ -395,9 +422,6 @@ class FastMapper(Mapper[UUID]):
             {},
             set_state,
         )
-
-
-_Topic = tuple[type, Callable[[Any], Any] | None, int, Plans, Callable[[Any, dict[str, Any]], None]]
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
