@@ -19,7 +19,7 @@ from paylink_es.heap import collection_paused
 from projections.events import qualnames
 from projections.ledger import BALANCE_COLUMNS, BUCKETS, NEVER_NEGATIVE, overdraws
 from projections.queries.ledger import posting_of
-from projections.readmodel import iso
+from projections.readmodel import iso, uuid_text
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError
 
@@ -62,7 +62,7 @@ class ReplayResult:
 def _accumulate(books: Books, effects: dict[BalanceKey, int]) -> set[BookKey]:
     touched = set()
     for (merchant, mode, currency, column), delta in effects.items():
-        key = (str(merchant), mode, currency)
+        key = (uuid_text(merchant), mode, currency)  # formatted once per merchant
         books.setdefault(key, dict.fromkeys(BALANCE_COLUMNS, 0))[column] += delta
         touched.add(key)
     return touched
@@ -147,7 +147,7 @@ def replay(
             effects = balance_effects(postings)
             touched = _accumulate(result.replayed, effects)
             moved = {
-                (str(book_merchant), mode, currency): delta
+                (uuid_text(book_merchant), mode, currency): delta
                 for (book_merchant, mode, currency, column), delta in effects.items()
                 if column == "available"
             }
