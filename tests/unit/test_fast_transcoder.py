@@ -223,21 +223,32 @@ def test_an_unknown_type_is_refused_as_the_library_refuses_it() -> None:
         FAST.decode(stored)
 
 
-def test_the_mapper_reads_every_stored_event_as_the_library_does(memory_app: Paylink) -> None:
-    merchant = memory_app.merchants.register("Mapper Check")
-    link = memory_app.links.create(merchant, amount=50_000, description="Paket", methods=["qris"])
-    payment = memory_app.payments.start(link, "qris")
-    memory_app.payments.record(payment, "QR-1", Money(50_000, "IDR"), memory_app.now())
-    memory_app.payments.verify(payment, fee=Money(350, "IDR"))
-    mapper = memory_app.app.mapper
+def test_the_mapper_reads_every_stored_event_as_the_library_does(backend_app: Paylink) -> None:
+    merchant = backend_app.merchants.register("Mapper Check")
+    for amount in (50_000, 50_000, 75_000):  # the same amounts again: Money kept for them
+        link = backend_app.links.create(
+            merchant, amount=amount, description="Paket", methods=["qris"]
+        )
+        payment = backend_app.payments.start(link, "qris")
+        backend_app.payments.record(
+            payment, f"QR-{link.hex[:8]}", Money(amount, "IDR"), backend_app.now()
+        )
+        backend_app.payments.verify(payment, fee=Money(350, "IDR"))
+        backend_app.money.settle_payment(
+            payment, backend_app.app.new_id(), backend_app.now().date()
+        )
+    mapper = backend_app.app.mapper
     assert isinstance(mapper, FastMapper)
     library = Mapper[UUID](transcoder=mapper.transcoder)
-    stored = list(memory_app.app.recorder.select_notifications(start=1, limit=1_000))
-    assert len({n.topic for n in stored}) >= 5
+    stored = list(backend_app.app.recorder.select_notifications(start=1, limit=1_000))
+    assert len({n.topic for n in stored}) >= 8
     for notification in stored * 2:  # the second time from the topics it keeps
         fast, expected = mapper.to_domain_event(notification), library.to_domain_event(notification)
         assert type(fast) is type(expected)
         assert vars(fast) == vars(expected)
+        assert {k: type(v) for k, v in vars(fast).items()} == {
+            k: type(v) for k, v in vars(expected).items()
+        }
 
 
 def test_the_mapper_refuses_what_the_library_refuses(memory_app: Paylink) -> None:
