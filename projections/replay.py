@@ -103,6 +103,7 @@ def stored_events(
     """
     names, prefixes = qualnames(only) if only is not None else (frozenset(), ())
     wanted: dict[str, bool] = {}  # topic -> decode it?
+    to_event = app.mapper.to_domain_event
     last = 0
     while last < stop:
         page = app.recorder.select_notifications(last, PAGE, stop=stop, inclusive_of_start=False)
@@ -118,7 +119,7 @@ def stored_events(
                     wanted[notification.topic] = read
                 if not read:
                     continue
-            yield notification.id, app.mapper.to_domain_event(notification)
+            yield notification.id, to_event(notification)
         last = page[-1].id
         if progress is not None:
             progress(last, stop)
