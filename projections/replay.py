@@ -19,7 +19,7 @@ from paylink_es.heap import collection_paused
 from projections.events import qualnames
 from projections.ledger import BALANCE_COLUMNS, BUCKETS, NEVER_NEGATIVE, overdraws
 from projections.queries.ledger import posting_of
-from projections.readmodel import iso
+from projections.readmodel import iso, uuid_text
 from projections.runner import ReadModels
 from projections.sqlview import InvariantViolationError
 
@@ -62,7 +62,7 @@ class ReplayResult:
 def _accumulate(books: Books, effects: dict[BalanceKey, int]) -> set[BookKey]:
     touched = set()
     for (merchant, mode, currency, column), delta in effects.items():
-        key = (str(merchant), mode, currency)
+        key = (uuid_text(merchant), mode, currency)  # formatted once per merchant
         books.setdefault(key, dict.fromkeys(BALANCE_COLUMNS, 0))[column] += delta
         touched.add(key)
     return touched
@@ -103,6 +103,7 @@ def stored_events(
     """
     names, prefixes = qualnames(only) if only is not None else (frozenset(), ())
     wanted: dict[str, bool] = {}  # topic -> decode it?
+    to_event = app.mapper.to_domain_event
     last = 0
     while last < stop:
         page = app.recorder.select_notifications(last, PAGE, stop=stop, inclusive_of_start=False)
@@ -118,7 +119,7 @@ def stored_events(
                     wanted[notification.topic] = read
                 if not read:
                     continue
-            yield notification.id, app.mapper.to_domain_event(notification)
+            yield notification.id, to_event(notification)
         last = page[-1].id
         if progress is not None:
             progress(last, stop)
@@ -147,7 +148,7 @@ def replay(
             effects = balance_effects(postings)
             touched = _accumulate(result.replayed, effects)
             moved = {
-                (str(book_merchant), mode, currency): delta
+                (uuid_text(book_merchant), mode, currency): delta
                 for (book_merchant, mode, currency, column), delta in effects.items()
                 if column == "available"
             }
