@@ -157,10 +157,13 @@ def rebuild_models(
 def _fill(app: PaylinkApp, models: list[ReadModel], progress: Progress | None) -> int:
     """Feed ``models`` (emptied, their later indexes dropped) the whole log, then build
     those indexes; they are built even when feeding fails, so no view is left without."""
+    for model in models:
+        model.rebuilding(True)
     try:
         return CatchUp(app, models).run_once(progress=progress)
     finally:
         for model in models:
+            model.rebuilding(False)
             model.view.create_later_indexes()
 
 
