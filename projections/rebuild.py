@@ -29,36 +29,35 @@ from projections.runner import CatchUp, ReadModels
 Progress = Callable[[int, int], None]
 # What each read model adds to a rebuild, in microseconds per event of a typical log
 # (the bench's history rebuilt in one process: CPU time on SQLite; on PostgreSQL wall
-# clock, the server's share included, scaled to an unloaded box). Every group also pays
-# for reading and decoding the log, and a further group for starting its process.
+# clock, the server's share included, scaled to an unloaded box). Every group also reads
+# and decodes the log (about 9 more), and a further group starts its process first.
 REBUILD_COST: dict[str, dict[str, float]] = {
     "sqlite": {
-        "links": 12.7,
-        "feed": 8.9,
-        "messages": 5.7,
-        "audit": 4.5,
-        "stats": 4.1,
-        "outbox": 3.9,
-        "ledger": 3.1,
-        "payments": 2.4,
-        "settlements": 0.3,
+        "links": 9.4,
+        "feed": 7.2,
+        "messages": 4.4,
+        "audit": 3.6,
+        "outbox": 3.1,
+        "stats": 3.0,
+        "ledger": 2.2,
+        "payments": 1.7,
+        "settlements": 0.2,
     },
     "postgres": {
-        "links": 21.0,
-        "messages": 14.8,
-        "feed": 9.6,
-        "stats": 6.9,
-        "payments": 6.1,
-        "audit": 5.1,
-        "outbox": 4.2,
-        "ledger": 3.2,
-        "settlements": 0.5,
+        "messages": 16.3,
+        "links": 9.9,
+        "feed": 8.8,
+        "stats": 7.0,
+        "payments": 5.9,
+        "audit": 4.4,
+        "outbox": 3.4,
+        "ledger": 3.1,
+        "settlements": 0.4,
     },
 }
-# A further group: its process's start (a fresh interpreter importing the application,
-# its connections: about a second of one core, spread over a long log's events) and its
-# own reading and decoding of the log.
-PROCESS_COST = 17.0
+# Starting a further process (a fresh interpreter importing the application, and its
+# connections): about a second of one core, here spread over a long log's events.
+PROCESS_COST = 7.0
 # Below this many events, one process was measured faster than two on both backends:
 # the second one's start costs more than it takes off.
 PARALLEL_MIN_EVENTS = 50_000
@@ -72,8 +71,8 @@ def costs_for(backend: str) -> dict[str, float]:
 def groups_for(names: Sequence[str], processes: int, backend: str = "sqlite") -> list[list[str]]:
     """Split ``names`` into at most ``processes`` groups of about equal cost, heaviest first.
 
-    A further group only pays when it takes more off the heaviest group than its
-    process's start and its own reading of the log add.
+    A further group only pays when it takes more off the heaviest group than starting
+    its process costs (every group reads and decodes the log, at the same time).
     """
     cost = costs_for(backend)
     ordered = sorted(names, key=lambda name: -cost.get(name, 1.0))
