@@ -144,7 +144,7 @@ class ReadModel(Projection[RowsView]):
             self.view.apply([], tracking)  # not ours: track past it
             return
         self.view.apply(
-            self.statements(domain_event, tracking.notification_id),
+            [*self.statements(domain_event, tracking.notification_id), *self.batch_rows()],
             tracking,
             self.checks(tracking.notification_id),
         )

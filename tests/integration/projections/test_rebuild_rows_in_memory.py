@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Tracking
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +121,23 @@ def test_a_link_created_and_changed_in_one_batch_is_written_by_one_insert(
         assert written == [ROW_SQL]
         rows = links.view.query("SELECT status, position, updated_at FROM {s}links")
         assert rows == [{"status": "active", "position": reactivated, "updated_at": iso(clock())}]
+
+
+def test_an_event_applied_alone_while_rebuilding_writes_its_link_row_at_once(
+    backend_settings: Settings, clock: FakeClock
+) -> None:
+    with (
+        open_paylink(backend_settings, clock=clock) as app,
+        opened_views(backend_settings) as models,
+    ):
+        app.links.create(app.merchants.register("Toko Dua"), amount=9_000, description="Sikat")
+        links = models["links"]
+        links.rebuilding(True)
+        try:
+            for notification in app.app.recorder.select_notifications(1, head(app)):
+                event = app.app.mapper.to_domain_event(notification)
+                links.process_event(event, Tracking(app.app.name, notification.id))
+        finally:
+            links.rebuilding(False)
+        rows = links.view.query("SELECT description, status FROM {s}links")
+        assert rows == [{"description": "Sikat", "status": "active"}]
