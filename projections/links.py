@@ -401,15 +401,15 @@ class LinkTracking(ReadModel):
         )
         if self._rows is not None:
             if kind is LINK_CREATED:
-                row = self._new_row(link_id, e, at, position)
-                self._rows.append(row)
+                kept = self._new_row(link_id, e, at, position)
+                self._rows.append(kept)
                 # A second Created of one link keeps both rows: their inserts then fail
                 # on the key, as the live path's second insert does.
-                self._created.setdefault(link_id, row)
+                self._created.setdefault(link_id, kept)
                 return [timeline]
-            row = self._created.get(link_id)
-            if row is not None:
-                _change(row, kind, e, at, position)
+            changed = self._created.get(link_id)
+            if changed is not None:
+                _change(changed, kind, e, at, position)
                 return [timeline]
         if kind is LINK_CREATED:
             identity = (link_id, uuid_text(e["merchant_id"]), e["mode"], e["code"])
