@@ -120,11 +120,9 @@ class ReadModel(Projection[RowsView]):
         """The writes one event makes (often none: tracking still advances)."""
 
     def rebuilding(self, on: bool) -> None:
-        """Told when a rebuild from zero starts (``True``) and ends (``False``).
-
-        Meanwhile the view was emptied and only this model writes it, so a model may
-        keep rows of a batch in memory and write each once (:meth:`batch_rows`).
-        """
+        """Told when a rebuild from zero starts (``True``) and when it ends (``False``)."""
+        # Meanwhile the view was emptied and only this model writes it: a model may keep
+        # a batch's rows in memory and write each once (batch_rows).
         del on
 
     def batch_rows(self) -> list[Statement]:

@@ -6,8 +6,11 @@ Python process rebuilds at most one core's worth: the models are split into grou
 about equal cost, the first group is rebuilt in this process and each other group by a
 process of its own (spawned: a fresh interpreter, its own connections), every group
 reading the log for itself. Indexes only queries use (``ReadModel.later_indexes``) are
-dropped before and built from the rows after. The bar shows the slowest group's
-position; an error in any group fails the rebuild with that group's message.
+dropped before and built from the rows after. Meanwhile each model is told it is
+rebuilding (``ReadModel.rebuilding``): the links view then writes a batch's new rows once.
+A log too short to pay for starting a process (``PARALLEL_MIN_EVENTS``) is rebuilt in
+one. The bar shows the slowest group's position; an error in any group fails the
+rebuild with that group's message.
 """
 
 from __future__ import annotations
