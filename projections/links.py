@@ -111,6 +111,37 @@ CREATED_SQL = (
     " amount_paid, status, created_at, updated_at, position)"
     f" VALUES (?, ?, ?, ?, {marks(TERMS_COLUMNS)}, CASE WHEN ? THEN 0 END, 'active', ?, ?, ?)"
 )
+# Every column of a link's row, as a rebuild writes it once (see LinkTracking.rebuilding).
+ROW_COLUMNS = (
+    "link_id",
+    "merchant_id",
+    "mode",
+    "code",
+    *TERMS_COLUMNS,
+    "amount_paid",
+    "status",
+    "sent_count",
+    "opened_count",
+    "payment_count",
+    "flagged_count",
+    "collected",
+    "created_at",
+    "updated_at",
+    "position",
+)
+ROW_SQL = f"INSERT INTO {{s}}links ({', '.join(ROW_COLUMNS)}) VALUES ({marks(ROW_COLUMNS)})"
+COLUMN = {name: index for index, name in enumerate(ROW_COLUMNS)}
+TERMS_AT = COLUMN["reference_id"]
+AMOUNT_PAID, STATUS, COLLECTED = COLUMN["amount_paid"], COLUMN["status"], COLUMN["collected"]
+PAYMENT_COUNT, UPDATED_AT = COLUMN["payment_count"], COLUMN["updated_at"]
+COUNTED: dict[type, int] = {
+    LINK_SENT: COLUMN["sent_count"],
+    LINK_OPENED: COLUMN["opened_count"],
+    LINK_PAYMENT_FLAGGED: COLUMN["flagged_count"],
+}
+# How many payments' links a rebuild remembers (a payment's link never changes); past
+# that it starts again, and a payment it forgot finds its link in link_payments.
+PAYMENT_LINKS_KEPT = 262_144
 EDITED_SQL = (
     "UPDATE {s}links SET "
     + ", ".join(f"{column} = ?" for column in TERMS_COLUMNS)
@@ -188,6 +219,30 @@ def _who(e: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
     if by is not None:
         detail["by"] = by
     return detail
+
+
+def _change(row: list[Any], kind: type, e: dict[str, Any], at: str, position: int) -> None:
+    """What the live path's UPDATE of a link's row makes of it, done to ``row`` in memory."""
+    if kind is LINK_EDITED:
+        terms = _terms_columns(e)
+        row[TERMS_AT : TERMS_AT + len(TERMS_COLUMNS)] = terms[:-1]
+        paid = row[AMOUNT_PAID]
+        row[AMOUNT_PAID] = (paid if paid is not None else 0) if terms[-1] else None
+    elif kind is LINK_PART_REFUNDED:
+        row[STATUS], row[AMOUNT_PAID] = e["status"], e["amount_paid"]
+    elif kind in LINK_STATUS:
+        row[STATUS] = status_after(kind, e)
+    elif kind in COUNTED:
+        row[COUNTED[kind]] += 1
+    elif kind is LINK_PAYMENT_ACCEPTED:
+        part = e.get("part")
+        row[PAYMENT_COUNT] += 1
+        row[COLLECTED] += e["amount"].amount
+        if row[AMOUNT_PAID] is not None:  # NULL (a link paid whole) stays NULL
+            row[AMOUNT_PAID] += part.amount if part is not None else 0
+    else:
+        return  # no change to the row: only the timeline
+    row[UPDATED_AT], row[UPDATED_AT + 1] = at, position
 
 
 MONEY_EVENTS = frozenset(
@@ -313,6 +368,25 @@ class LinkTracking(ReadModel):
         "ALTER TABLE {s}links ADD COLUMN IF NOT EXISTS partial_expiry TEXT",
     )
 
+    # While rebuilding: the rows of links created in the current batch, in order and by
+    # id, which the batch's later events of theirs change in memory (one insert each at
+    # its end instead of an insert and updates); and each payment's link.
+    _rows: list[list[Any]] | None = None
+    _created: dict[str, list[Any]]
+    _payment_links: dict[str, str]
+
+    def rebuilding(self, on: bool) -> None:
+        self._rows = [] if on else None
+        self._created = {}
+        self._payment_links = {}
+
+    def batch_rows(self) -> list[Statement]:
+        rows = self._rows
+        if not rows:
+            return []
+        self._rows, self._created = [], {}
+        return [(ROW_SQL, row) for row in rows]
+
     def statements(self, event: Event, position: int) -> list[Statement]:
         kind = type(event)
         e, at = fields_at(event)
@@ -325,6 +399,18 @@ class LinkTracking(ReadModel):
             TIMELINE_SQL,
             (position, link_id, at, timeline_event(kind), to_json(link_event_detail(kind, e))),
         )
+        if self._rows is not None:
+            if kind is LINK_CREATED:
+                kept = self._new_row(link_id, e, at, position)
+                self._rows.append(kept)
+                # A second Created of one link keeps both rows: their inserts then fail
+                # on the key, as the live path's second insert does.
+                self._created.setdefault(link_id, kept)
+                return [timeline]
+            changed = self._created.get(link_id)
+            if changed is not None:
+                _change(changed, kind, e, at, position)
+                return [timeline]
         if kind is LINK_CREATED:
             identity = (link_id, uuid_text(e["merchant_id"]), e["mode"], e["code"])
             row = (*identity, *_terms_columns(e), at, at, position)
@@ -351,16 +437,36 @@ class LinkTracking(ReadModel):
         update = f"UPDATE {{s}}links SET {change}, updated_at = ?, position = ? WHERE link_id = ?"
         return [(update, (*params, at, position, link_id)), timeline]
 
+    @staticmethod
+    def _new_row(link_id: str, e: dict[str, Any], at: str, position: int) -> list[Any]:
+        """A created link's row, every column of :data:`ROW_COLUMNS` as CREATED_SQL sets it."""
+        terms = _terms_columns(e)
+        identity = [link_id, uuid_text(e["merchant_id"]), e["mode"], e["code"]]
+        counts = [0, 0, 0, 0, 0]  # sent, opened, payments, flagged; collected
+        paid = 0 if terms[-1] else None
+        return [*identity, *terms[:-1], paid, "active", *counts, at, at, position]
+
     def _payment(self, kind: type, e: dict[str, Any], at: str, position: int) -> list[Statement]:
         payment_id = originator(e)
         statements: list[Statement] = []
+        payment_links = self._payment_links if self._rows is not None else None
         if kind is PAYMENT_INITIATED:
+            link_id = uuid_text(e["link_id"])
             statements.append(
                 (
                     "INSERT INTO {s}link_payments (payment_id, link_id) VALUES (?, ?)",
-                    (payment_id, uuid_text(e["link_id"])),
+                    (payment_id, link_id),
                 )
             )
+            if payment_links is not None:
+                if len(payment_links) >= PAYMENT_LINKS_KEPT:
+                    payment_links.clear()
+                payment_links[payment_id] = link_id
+        link = payment_links.get(payment_id) if payment_links is not None else None
+        if link is not None:  # the row PAYMENT_TIMELINE_SQL would make, its link known
+            detail = to_json(payment_event_detail(kind, e))
+            statements.append((TIMELINE_SQL, (position, link, at, timeline_event(kind), detail)))
+            return statements
         statements.append(
             (
                 PAYMENT_TIMELINE_SQL,

@@ -119,6 +119,16 @@ class ReadModel(Projection[RowsView]):
     def statements(self, event: Event, position: int) -> list[Statement]:
         """The writes one event makes (often none: tracking still advances)."""
 
+    def rebuilding(self, on: bool) -> None:
+        """Told when a rebuild from zero starts (``True``) and when it ends (``False``)."""
+        # Meanwhile the view was emptied and only this model writes it: a model may keep
+        # a batch's rows in memory and write each once (batch_rows).
+        del on
+
+    def batch_rows(self) -> list[Statement]:
+        """The writes a batch kept in memory, made at its end (none unless rebuilding)."""
+        return []
+
     def checks(self, first_position: int) -> Sequence[Check]:
         """Queries that must return nothing after a write of events from ``first_position``."""
         del first_position
@@ -132,7 +142,7 @@ class ReadModel(Projection[RowsView]):
             self.view.apply([], tracking)  # not ours: track past it
             return
         self.view.apply(
-            self.statements(domain_event, tracking.notification_id),
+            [*self.statements(domain_event, tracking.notification_id), *self.batch_rows()],
             tracking,
             self.checks(tracking.notification_id),
         )
@@ -161,6 +171,7 @@ class ReadModel(Projection[RowsView]):
                     (deferred if statement[0] in later else ordered).append(statement)
             else:
                 ordered.extend(made)
+        ordered.extend(self.batch_rows())
         deferred.sort(key=lambda statement: statement[0])
         self.view.apply(ordered + deferred, batch[-1][1], self.checks(batch[0][1].notification_id))
 

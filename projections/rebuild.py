@@ -6,8 +6,11 @@ Python process rebuilds at most one core's worth: the models are split into grou
 about equal cost, the first group is rebuilt in this process and each other group by a
 process of its own (spawned: a fresh interpreter, its own connections), every group
 reading the log for itself. Indexes only queries use (``ReadModel.later_indexes``) are
-dropped before and built from the rows after. The bar shows the slowest group's
-position; an error in any group fails the rebuild with that group's message.
+dropped before and built from the rows after. Meanwhile each model is told it is
+rebuilding (``ReadModel.rebuilding``): the links view then writes a batch's new rows once.
+A log too short to pay for starting a process (``PARALLEL_MIN_EVENTS``) is rebuilt in
+one. The bar shows the slowest group's position; an error in any group fails the
+rebuild with that group's message.
 """
 
 from __future__ import annotations
@@ -27,46 +30,69 @@ from projections.readmodel import ReadModel
 from projections.runner import CatchUp, ReadModels
 
 Progress = Callable[[int, int], None]
-# Relative rebuild cost of each read model over a typical log (measured on the bench's
-# history: what each adds to the reading and decoding every group pays).
-REBUILD_COST = {
-    "links": 6.0,
-    "feed": 3.5,
-    "outbox": 3.5,
-    "stats": 2.5,
-    "payments": 2.0,
-    "ledger": 1.0,
-    "audit": 1.0,
-    "settlements": 0.5,
-    "messages": 1.5,
+# What each read model adds to a rebuild, in microseconds per event of a typical log
+# (the bench's history rebuilt in one process: CPU time on SQLite; on PostgreSQL wall
+# clock, the server's share included, scaled to an unloaded box). Every group also reads
+# and decodes the log (about 9 more), and a further group starts its process first.
+REBUILD_COST: dict[str, dict[str, float]] = {
+    "sqlite": {
+        "links": 9.4,
+        "feed": 7.2,
+        "messages": 4.4,
+        "audit": 3.6,
+        "outbox": 3.1,
+        "stats": 3.0,
+        "ledger": 2.2,
+        "payments": 1.7,
+        "settlements": 0.2,
+    },
+    "postgres": {
+        "messages": 16.3,
+        "links": 9.9,
+        "feed": 8.8,
+        "stats": 7.0,
+        "payments": 5.9,
+        "audit": 4.4,
+        "outbox": 3.4,
+        "ledger": 3.1,
+        "settlements": 0.4,
+    },
 }
-SHARED_COST = 2.0  # reading and decoding the log, paid by every group
-PROCESS_COST = 0.5  # starting a further process and its connections
-# Below this many events to read, starting processes costs more than it saves.
-PARALLEL_MIN_EVENTS = 20_000
+# Starting a further process (a fresh interpreter importing the application, and its
+# connections): about a second of one core, here spread over a long log's events.
+PROCESS_COST = 7.0
+# Below this many events, one process was measured faster than two on both backends:
+# the second one's start costs more than it takes off.
+PARALLEL_MIN_EVENTS = 50_000
 
 
-def groups_for(names: Sequence[str], processes: int) -> list[list[str]]:
+def costs_for(backend: str) -> dict[str, float]:
+    """Each read model's rebuild cost on ``backend`` (``sqlite`` or ``postgres``)."""
+    return REBUILD_COST.get(backend, REBUILD_COST["sqlite"])
+
+
+def groups_for(names: Sequence[str], processes: int, backend: str = "sqlite") -> list[list[str]]:
     """Split ``names`` into at most ``processes`` groups of about equal cost, heaviest first.
 
-    A further group only pays when it takes more off the heaviest group than the
-    reading and decoding it adds.
+    A further group only pays when it takes more off the heaviest group than starting
+    its process costs (every group reads and decodes the log, at the same time).
     """
-    ordered = sorted(names, key=lambda name: -REBUILD_COST.get(name, 1.0))
+    cost = costs_for(backend)
+    ordered = sorted(names, key=lambda name: -cost.get(name, 1.0))
     best: list[list[str]] = [list(ordered)]
-    best_cost = _cost(best)
+    best_cost = _cost(best, cost)
     for count in range(2, min(processes, len(ordered)) + 1):
         groups: list[list[str]] = [[] for _ in range(count)]
         for name in ordered:  # longest processing time first
-            min(groups, key=lambda group: sum(REBUILD_COST.get(n, 1.0) for n in group)).append(name)
-        if _cost(groups) < best_cost:
-            best, best_cost = groups, _cost(groups)
+            min(groups, key=lambda group: sum(cost.get(n, 1.0) for n in group)).append(name)
+        if _cost(groups, cost) < best_cost:
+            best, best_cost = groups, _cost(groups, cost)
     return best
 
 
-def _cost(groups: list[list[str]]) -> float:
-    slowest = max(sum(REBUILD_COST.get(n, 1.0) for n in group) for group in groups)
-    return SHARED_COST + slowest + PROCESS_COST * (len(groups) - 1)
+def _cost(groups: list[list[str]], cost: dict[str, float]) -> float:
+    slowest = max(sum(cost.get(n, 1.0) for n in group) for group in groups)
+    return slowest + PROCESS_COST * (len(groups) - 1)
 
 
 @collection_paused()
@@ -89,7 +115,7 @@ def rebuild_models(
     wanted = processes or settings.rebuild_processes or os.cpu_count() or 1
     if processes is None and (app.recorder.max_notification_id() or 0) < PARALLEL_MIN_EVENTS:
         wanted = 1
-    groups = groups_for(list(models.models), wanted)
+    groups = groups_for(list(models.models), wanted, settings.backend)
     if len(groups) == 1:
         return _fill(app, list(models.models.values()), progress)
     context = multiprocessing.get_context("spawn")
@@ -133,10 +159,13 @@ def rebuild_models(
 def _fill(app: PaylinkApp, models: list[ReadModel], progress: Progress | None) -> int:
     """Feed ``models`` (emptied, their later indexes dropped) the whole log, then build
     those indexes; they are built even when feeding fails, so no view is left without."""
+    for model in models:
+        model.rebuilding(True)
     try:
         return CatchUp(app, models).run_once(progress=progress)
     finally:
         for model in models:
+            model.rebuilding(False)
             model.view.create_later_indexes()
 
 

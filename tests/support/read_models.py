@@ -27,6 +27,7 @@ from paylink_es.domain.money import Money
 from paylink_es.domain.payment import Payment
 from paylink_es.domain.terms import link_terms
 from paylink_es.settings import Settings
+from projections.rebuild import rebuild_models
 from projections.runner import READ_MODELS, CatchUp, ReadModels
 from projections.sqlview import Row
 
@@ -112,9 +113,10 @@ def opened_views(settings: Settings, names: Sequence[str] | None = None) -> Iter
 
 
 def rebuilt_elsewhere(app: Paylink, settings: Settings, folder: Path) -> Snapshot:
-    """Views built from zero from ``app``'s store into another database; their rows."""
+    """Views rebuilt from zero (``projections rebuild``, in this process) from ``app``'s
+    store into another database; their rows."""
     with another_store(settings, folder) as elsewhere, opened_views(elsewhere) as models:
-        catch_up(app, models)
+        assert rebuild_models(elsewhere, app.app, models, processes=1) == head(app)
         assert positions(models) == dict.fromkeys(MODEL_NAMES, head(app))
         return snapshot(models)
 

@@ -12,7 +12,13 @@ from paylink_es.bootstrap import open_paylink
 from paylink_es.domain.clock import FakeClock
 from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
-from projections.rebuild import REBUILD_COST, groups_for, rebuild_models
+from projections.rebuild import (
+    PARALLEL_MIN_EVENTS,
+    REBUILD_COST,
+    costs_for,
+    groups_for,
+    rebuild_models,
+)
 from projections.runner import CatchUp, ReadModels
 from projections.sqlview import view_class
 from tests.support.read_models import MODEL_NAMES, head, opened_views, positions, snapshot
@@ -49,15 +55,40 @@ def test_two_processes_rebuild_the_views_one_process_rebuilds(
             assert gc.isenabled()  # paused for the rebuild only
 
 
-def test_groups_cover_every_read_model_once_and_balance_the_cost() -> None:
-    names = list(REBUILD_COST)
-    groups = groups_for(names, 2)
+@pytest.mark.parametrize("backend", sorted(REBUILD_COST))
+def test_groups_cover_every_read_model_once_and_balance_the_cost(backend: str) -> None:
+    cost = costs_for(backend)
+    names = list(cost)
+    groups = groups_for(names, 2, backend)
     assert sorted(n for group in groups for n in group) == sorted(names)
-    costs = [sum(REBUILD_COST[n] for n in group) for group in groups]
+    costs = [sum(cost[n] for n in group) for group in groups]
     assert len(groups) == 2
-    assert max(costs) - min(costs) <= 1.0
-    assert groups_for(names, 1) == [sorted(names, key=lambda n: -REBUILD_COST[n])]
-    assert groups_for(["ledger"], 8) == [["ledger"]]
+    assert max(costs) - min(costs) <= max(costs) / 10
+    assert groups_for(names, 1, backend) == [sorted(names, key=lambda n: -cost[n])]
+    assert groups_for(["ledger"], 8, backend) == [["ledger"]]
+
+
+def test_the_heaviest_models_are_rebuilt_apart_on_either_backend() -> None:
+    for backend in REBUILD_COST:
+        cost = costs_for(backend)
+        first, second = sorted(cost, key=lambda n: -cost[n])[:2]
+        groups = groups_for(list(cost), 2, backend)
+        assert first in groups[0]  # this process takes the heaviest
+        assert second in groups[1]
+
+
+def test_a_log_too_short_to_pay_for_a_second_process_is_rebuilt_in_one(
+    backend_settings: Settings, clock: FakeClock
+) -> None:
+    with open_paylink(backend_settings, clock=clock) as app:
+        app.links.create(app.merchants.register("Toko Kecil"), amount=10_000, description="Tas")
+        assert head(app) < PARALLEL_MIN_EVENTS
+        started: list[object] = []
+        with opened_views(backend_settings) as models, pytest.MonkeyPatch.context() as patch:
+            patch.setattr("multiprocessing.context.SpawnProcess.start", started.append)
+            assert rebuild_models(backend_settings, app.app, models) == head(app)
+            assert len(snapshot(models)["links"]) == 1
+        assert started == []
 
 
 @pytest.mark.parametrize("pair", [["settlements", "audit"], ["ledger", "settlements"]])
