@@ -41,7 +41,7 @@ from paylink_es.entrypoints.bench.export_memory import bench_export
 from paylink_es.entrypoints.bench.grow import run_grow
 from paylink_es.entrypoints.bench.over_http import run_http
 from paylink_es.entrypoints.bench.read_side import bench_paid_to_balance, bench_projections
-from paylink_es.entrypoints.bench.replay import bench_raw_read, bench_replay, seed_lifecycles
+from paylink_es.entrypoints.bench.replay import bench_reads, seed_lifecycles
 from paylink_es.entrypoints.bench.settlement import bench_settlement
 from paylink_es.entrypoints.bench.support import percentile, progress, scratch_settings
 from paylink_es.settings import Settings
@@ -66,11 +66,9 @@ def run(settings: Settings, *, quick: bool, commands: int | None = None) -> dict
             progress(f"seeding {count // 3:,} whole payment lifecycles...")
             seed_lifecycles(app, count // 3)
             progress("replaying the whole log...")
-            # Read once untimed: a log just written is read first at a cost the next
-            # reads do not pay (PostgreSQL sets its rows' hint bits), whichever is first.
-            bench_raw_read(app)
-            events, replay = bench_replay(app)
-            raw_read = bench_raw_read(app)
+            # Read once untimed first: a log just written is read first at a cost the
+            # next reads do not pay (PostgreSQL sets its rows' hint bits).
+            events, replay, raw_read = bench_reads(app)
             progress("rebuilding every projection, audit replay, hash-chain verify...")
             projection_rates = bench_projections(app, scratch, events)
             samples = 200 if quick else 1000
