@@ -129,7 +129,7 @@ class RequestContext:
                 await _own_writes_read(scope, self.positions.get(session))
             written = Written()
             with noting_writes(written):
-                noted = self._noting(send, session, written)
+                noted = self._consistent(send, session, written, None)
                 await self._handle(scope, receive, noted, headers, request_id)
             return
         await self._handle(scope, receive, send, headers, request_id)
@@ -218,9 +218,12 @@ class RequestContext:
                 "something went wrong on our side; quote the request id to support",
             )
 
-    def _consistent(self, send: Send, key: str, written: Written, state: dict[str, Any]) -> Send:
-        """``send`` adding the read-your-writes headers; the key's position is kept before
-        the answer leaves, so the client's next query finds it."""
+    def _consistent(
+        self, send: Send, key: str, written: Written, state: dict[str, Any] | None
+    ) -> Send:
+        """``send`` keeping the key's position before the answer leaves, so the client's
+        next query finds it; with ``state`` (an API request), adding the read-your-writes
+        headers too."""
 
         async def send_consistent(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -228,23 +231,13 @@ class RequestContext:
                 if written.position:
                     self.positions.note(key, written.position)
                     extra.append((POSITION_HEADER.lower().encode(), b"%d" % written.position))
-                if state.get(STALE_STATE):
+                if state is not None and state.get(STALE_STATE):
                     extra.append((STALE_HEADER.lower().encode(), b"true"))
-                if extra:
+                if extra and state is not None:
                     message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         return send_consistent
-
-    def _noting(self, send: Send, key: str, written: Written) -> Send:
-        """``send`` keeping the position written for ``key`` before the answer leaves."""
-
-        async def send_noting(message: Message) -> None:
-            if message["type"] == "http.response.start" and written.position:
-                self.positions.note(key, written.position)
-            await send(message)
-
-        return send_noting
 
     @staticmethod
     def _with_id(send: Send, request_id: str) -> Send:
