@@ -206,10 +206,13 @@ def test_bench_grow_measures_the_read_side_at_two_sizes_and_their_ratios(
     figures = json.loads(result.stdout)
     assert figures["backend"] == backend
     for size in (300, 900):
-        # Whole lifecycles until the log holds at least the size: a few more events (on
-        # PostgreSQL positions, with the gaps of concurrent saves: up to a third more at
-        # these small sizes).
-        assert size <= figures[f"grow_{size}_events"] <= size * 1.5, size
+        # Whole lifecycles until the log holds at least the size: a few more events. On
+        # PostgreSQL these are positions, gaps included: a batch of concurrent saves that
+        # conflicts has taken its ids before it is run again one by one, and how often
+        # that happens moves with the machine's load (at these small sizes, seen up to
+        # 1.65 times the size).
+        most = 1.5 if backend == "sqlite" else 2.5
+        assert size <= figures[f"grow_{size}_events"] <= size * most, size
         for key in ("rebuild_s", "audit_replay_s", "audit_verify_s"):
             assert 0 < figures[f"grow_{size}_{key}"] < 300, key
         for key in ("audit_replay_cpu_s", "audit_verify_cpu_s"):

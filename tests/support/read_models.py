@@ -116,7 +116,9 @@ def rebuilt_elsewhere(app: Paylink, settings: Settings, folder: Path) -> Snapsho
     """Views rebuilt from zero (``projections rebuild``, in this process) from ``app``'s
     store into another database; their rows."""
     with another_store(settings, folder) as elsewhere, opened_views(elsewhere) as models:
-        assert rebuild_models(elsewhere, app.app, models, processes=1) == head(app)
+        # The events read (on PostgreSQL the log's positions may have gaps), then where
+        # every view stands: the log's head.
+        assert 0 < rebuild_models(elsewhere, app.app, models, processes=1) <= head(app)
         assert positions(models) == dict.fromkeys(MODEL_NAMES, head(app))
         return snapshot(models)
 

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from paylink_es.application.services import Paylink
@@ -406,6 +406,7 @@ FIELDS = sorted(LinkTerms.__dataclass_fields__)
     methods=ITERABLE_JUNK,
     with_methods=st.booleans(),
 )
+@example(overrides={"allow_partial": True}, methods=None, with_methods=False)
 def test_any_value_in_any_field_is_either_accepted_or_refused_by_name(
     overrides: dict[str, Any], methods: object, with_methods: bool
 ) -> None:
@@ -425,9 +426,13 @@ def test_any_value_in_any_field_is_either_accepted_or_refused_by_name(
     result = create_or_refuse(app, merchant_id, request)
     if isinstance(result, DomainError):
         assert result.field is not None
-        # A refusal names a field that was sent, or the amount a link needs (amount, or
-        # amount_min beside an amount_max) when the fields sent leave it out.
-        assert re.split(r"[.\[ ]", result.field)[0] in {*overrides, "amount", "amount_min"}
+        # A refusal names a field that was sent, or one the fields sent need and leave
+        # out: the amount a link needs (amount, or amount_min beside an amount_max), the
+        # least first part of a link paid in parts (partial_min beside allow_partial).
+        needed = {"amount", "amount_min"} | (
+            {"partial_min"} if "allow_partial" in overrides else set()
+        )
+        assert re.split(r"[.\[ ]", result.field)[0] in {*overrides, *needed}
         assert app.app.recorder.max_notification_id() == stored
     else:
         assert app.links.get(result).status == "active"
