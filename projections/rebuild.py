@@ -18,8 +18,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from paylink_es.application.app import PaylinkApp
@@ -28,6 +30,7 @@ from paylink_es.heap import collection_paused
 from paylink_es.settings import Settings
 from projections.readmodel import ReadModel
 from projections.runner import CatchUp, ReadModels
+from projections.sqlview import PostgresRowsView, SQLiteRowsView
 
 Progress = Callable[[int, int], None]
 # What each read model adds to a rebuild, in microseconds per event of a typical log
@@ -47,15 +50,15 @@ REBUILD_COST: dict[str, dict[str, float]] = {
         "settlements": 0.2,
     },
     "postgres": {
-        "messages": 16.3,
-        "links": 9.9,
-        "feed": 8.8,
-        "stats": 7.0,
-        "payments": 5.9,
-        "audit": 4.4,
-        "outbox": 3.4,
-        "ledger": 3.1,
-        "settlements": 0.4,
+        "feed": 11.8,
+        "links": 11.5,
+        "messages": 8.4,
+        "outbox": 7.1,
+        "ledger": 6.9,
+        "payments": 6.3,
+        "stats": 5.4,
+        "audit": 3.4,
+        "settlements": 0.5,
     },
 }
 # Starting a further process (a fresh interpreter importing the application, and its
@@ -117,7 +120,7 @@ def rebuild_models(
         wanted = 1
     groups = groups_for(list(models.models), wanted, settings.backend)
     if len(groups) == 1:
-        return _fill(app, list(models.models.values()), progress)
+        return _fill(settings, app, list(models.models.values()), progress)
     context = multiprocessing.get_context("spawn")
     reports: Any = context.Queue()
     children = [
@@ -138,7 +141,7 @@ def rebuild_models(
             tracker.report(0, position, head)
             tracker.drain(reports)
 
-        events = _fill(app, [models[name] for name in groups[0]], own_progress)
+        events = _fill(settings, app, [models[name] for name in groups[0]], own_progress)
         tracker.done(0)
         while not tracker.finished():
             tracker.drain(reports, wait=0.2)
@@ -156,9 +159,24 @@ def rebuild_models(
     return events
 
 
-def _fill(app: PaylinkApp, models: list[ReadModel], progress: Progress | None) -> int:
+def _fill(
+    settings: Settings, app: PaylinkApp, models: list[ReadModel], progress: Progress | None
+) -> int:
     """Feed ``models`` (emptied, their later indexes dropped) the whole log, then build
-    those indexes; they are built even when feeding fails, so no view is left without."""
+    those indexes; they are built even when feeding fails, so no view is left without.
+
+    On PostgreSQL the models are fed in SQLite files of their own first (see
+    :func:`_fill_through_sqlite`)."""
+    try:
+        if settings.backend == "postgres":
+            return _fill_through_sqlite(settings, app, models, progress)
+        return _feed(app, models, progress)
+    finally:
+        for model in models:
+            model.view.create_later_indexes()
+
+
+def _feed(app: PaylinkApp, models: list[ReadModel], progress: Progress | None) -> int:
     for model in models:
         model.rebuilding(True)
     try:
@@ -166,7 +184,36 @@ def _fill(app: PaylinkApp, models: list[ReadModel], progress: Progress | None) -
     finally:
         for model in models:
             model.rebuilding(False)
-            model.view.create_later_indexes()
+
+
+def _fill_through_sqlite(
+    settings: Settings, app: PaylinkApp, models: list[ReadModel], progress: Progress | None
+) -> int:
+    """Rebuild PostgreSQL views by way of SQLite: each model is fed the log in a scratch
+    SQLite view of its own (the same statements its SQLite view runs), then each view's
+    rows go to PostgreSQL by COPY, with its tracking position, in one transaction.
+
+    A statement costs PostgreSQL a round of its executor and psycopg about 10 µs of
+    Python to send; SQLite in the same process runs one in a few. Each view appears whole
+    when its transaction commits; a rebuild that fails leaves the views it had not
+    reached empty, as they were after the reset, and the runner rebuilds them.
+    """
+    with tempfile.TemporaryDirectory(prefix="paylink-rebuild-") as scratch_dir:
+        scratch = settings.model_copy(update={"database_url": None, "data_dir": Path(scratch_dir)})
+        shadows = ReadModels(scratch, [model.name for model in models])
+        try:
+            for shadow in shadows.models.values():
+                shadow.view.drop_later_indexes()
+            events = _feed(app, list(shadows.models.values()), progress)
+            for model in models:
+                view, fed = model.view, shadows[model.name].view
+                if not isinstance(view, PostgresRowsView) or not isinstance(fed, SQLiteRowsView):
+                    msg = f"{model.name}: expected a PostgreSQL view fed in SQLite"
+                    raise TypeError(msg)
+                view.copy_from(fed, app.name)
+        finally:
+            shadows.close()
+    return events
 
 
 class _Tracker:
@@ -220,7 +267,7 @@ def _rebuild_group(settings: Settings, names: list[str], index: int, reports: An
                 last[:] = [position, head]
                 reports.put((index, "at", position, head))
 
-            _fill(app, list(models.models.values()), report)
+            _fill(settings, app, list(models.models.values()), report)
             head = app.recorder.max_notification_id() or 0
             reports.put((index, "done", max(last[0], head), max(last[1], head)))
         finally:
