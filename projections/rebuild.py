@@ -35,8 +35,7 @@ from projections.sqlview import PostgresRowsView, SQLiteRowsView
 Progress = Callable[[int, int], None]
 # What each read model adds to a rebuild, in microseconds per event of a typical log
 # (the bench's history rebuilt in one process: CPU time on SQLite; on PostgreSQL wall
-# clock, the server's share included, scaled to an unloaded box). Every group also reads
-# and decodes the log (about 9 more), and a further group starts its process first.
+# clock, the server's share included, scaled to an unloaded box).
 REBUILD_COST: dict[str, dict[str, float]] = {
     "sqlite": {
         "links": 9.4,
@@ -61,8 +60,12 @@ REBUILD_COST: dict[str, dict[str, float]] = {
         "settlements": 0.5,
     },
 }
+# Every group reads and decodes the whole log for itself.
+READ_COST = 9.0
 # Starting a further process (a fresh interpreter importing the application, and its
-# connections): about a second of one core, here spread over a long log's events.
+# connections) takes about a second of one core before it reads its first event.
+PROCESS_START_S = 1.0
+# That second over the bench's history (146,664 events), when the log's size is not given.
 PROCESS_COST = 7.0
 # Below this many events, one process was measured faster than two on both backends:
 # the second one's start costs more than it takes off.
@@ -74,28 +77,36 @@ def costs_for(backend: str) -> dict[str, float]:
     return REBUILD_COST.get(backend, REBUILD_COST["sqlite"])
 
 
-def groups_for(names: Sequence[str], processes: int, backend: str = "sqlite") -> list[list[str]]:
-    """Split ``names`` into at most ``processes`` groups of about equal cost, heaviest first.
+def start_cost(events: int | None) -> float:
+    """Starting a further process, in microseconds per event of a log of ``events``."""
+    return PROCESS_COST if not events else PROCESS_START_S * 1e6 / events
 
-    A further group only pays when it takes more off the heaviest group than starting
-    its process costs (every group reads and decodes the log, at the same time).
+
+def groups_for(
+    names: Sequence[str], processes: int, backend: str = "sqlite", events: int | None = None
+) -> list[list[str]]:
+    """Split ``names`` into at most ``processes`` groups that finish at about the same
+    time, heaviest first; the first group is this process's.
+
+    Each group reads and decodes the log (:data:`READ_COST`), and a further group starts
+    its process first (:func:`start_cost`): it is given that much less to do. A further
+    group is only made when it ends the rebuild sooner.
     """
     cost = costs_for(backend)
     ordered = sorted(names, key=lambda name: -cost.get(name, 1.0))
+    start = start_cost(events)
     best: list[list[str]] = [list(ordered)]
-    best_cost = _cost(best, cost)
+    best_time = READ_COST + sum(cost.get(n, 1.0) for n in ordered)
     for count in range(2, min(processes, len(ordered)) + 1):
         groups: list[list[str]] = [[] for _ in range(count)]
+        loads = [READ_COST] + [READ_COST + start] * (count - 1)
         for name in ordered:  # longest processing time first
-            min(groups, key=lambda group: sum(cost.get(n, 1.0) for n in group)).append(name)
-        if _cost(groups, cost) < best_cost:
-            best, best_cost = groups, _cost(groups, cost)
+            least = loads.index(min(loads))
+            groups[least].append(name)
+            loads[least] += cost.get(name, 1.0)
+        if all(groups) and max(loads) < best_time:
+            best, best_time = groups, max(loads)
     return best
-
-
-def _cost(groups: list[list[str]], cost: dict[str, float]) -> float:
-    slowest = max(sum(cost.get(n, 1.0) for n in group) for group in groups)
-    return slowest + PROCESS_COST * (len(groups) - 1)
 
 
 @collection_paused()
@@ -116,9 +127,13 @@ def rebuild_models(
         model.view.reset()
         model.view.drop_later_indexes()
     wanted = processes or settings.rebuild_processes or os.cpu_count() or 1
-    if processes is None and (app.recorder.max_notification_id() or 0) < PARALLEL_MIN_EVENTS:
+    head = app.recorder.max_notification_id() or 0
+    if processes is None and head < PARALLEL_MIN_EVENTS:
         wanted = 1
-    groups = groups_for(list(models.models), wanted, settings.backend)
+    # Asked for a number of processes, the split is the one for a typical log.
+    groups = groups_for(
+        list(models.models), wanted, settings.backend, head if processes is None else None
+    )
     if len(groups) == 1:
         return _fill(settings, app, list(models.models.values()), progress)
     context = multiprocessing.get_context("spawn")

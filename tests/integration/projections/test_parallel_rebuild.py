@@ -14,6 +14,7 @@ from paylink_es.domain.money import Money
 from paylink_es.settings import Settings
 from projections.rebuild import (
     PARALLEL_MIN_EVENTS,
+    PROCESS_COST,
     REBUILD_COST,
     costs_for,
     groups_for,
@@ -61,7 +62,11 @@ def test_groups_cover_every_read_model_once_and_balance_the_cost(backend: str) -
     names = list(cost)
     groups = groups_for(names, 2, backend)
     assert sorted(n for group in groups for n in group) == sorted(names)
-    costs = [sum(cost[n] for n in group) for group in groups]
+    # The second group's process starts first: it finishes its share at about the time
+    # this process finishes the first group's.
+    costs = [
+        sum(cost[n] for n in group) + PROCESS_COST * index for index, group in enumerate(groups)
+    ]
     assert len(groups) == 2
     assert max(costs) - min(costs) <= max(costs) / 10
     assert groups_for(names, 1, backend) == [sorted(names, key=lambda n: -cost[n])]
@@ -89,6 +94,23 @@ def test_a_log_too_short_to_pay_for_a_second_process_is_rebuilt_in_one(
             assert rebuild_models(backend_settings, app.app, models) == head(app)
             assert len(snapshot(models)["links"]) == 1
         assert started == []
+
+
+@pytest.mark.parametrize("backend", sorted(REBUILD_COST))
+def test_a_longer_log_spreads_the_start_of_a_process_thinner(backend: str) -> None:
+    names = list(costs_for(backend))
+    short, long = groups_for(names, 2, backend, 60_000), groups_for(names, 2, backend, 1_000_000)
+    assert len(short) == len(long) == 2
+    assert len(short[1]) <= len(long[1])
+    assert sum(costs_for(backend)[n] for n in short[1]) < sum(
+        costs_for(backend)[n] for n in long[1]
+    )
+    assert groups_for(names, 2, backend, 2_000) == [names_by_cost(backend)]  # not worth it
+
+
+def names_by_cost(backend: str) -> list[str]:
+    cost = costs_for(backend)
+    return sorted(cost, key=lambda n: -cost[n])
 
 
 @pytest.mark.parametrize("pair", [["settlements", "audit"], ["ledger", "settlements"]])
