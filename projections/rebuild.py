@@ -34,8 +34,9 @@ from projections.sqlview import PostgresRowsView, SQLiteRowsView
 
 Progress = Callable[[int, int], None]
 # What each read model adds to a rebuild, in microseconds per event of a typical log
-# (the bench's history rebuilt in one process: CPU time on SQLite; on PostgreSQL wall
-# clock, the server's share included, scaled to an unloaded box).
+# (on SQLite: the bench's history rebuilt in one process, CPU time; on PostgreSQL: each
+# read model rebuilt alone by way of SQLite, its copy included, wall clock less that of
+# the lightest, on an unloaded box).
 REBUILD_COST: dict[str, dict[str, float]] = {
     "sqlite": {
         "links": 9.4,
