@@ -34,8 +34,15 @@ LOCKED_TEXT = "Akun dikunci sampai"
 
 @pytest.fixture
 def served_desk(backend_settings: Settings, clock: FakeClock) -> Iterator[Desk]:
-    """Staff accounts on an app served by uvicorn on 127.0.0.1 (SQLite and PostgreSQL)."""
-    with shop(backend_settings, clock, served=True) as built:
+    """Staff accounts on an app served by uvicorn on 127.0.0.1 (SQLite and PostgreSQL).
+
+    Thirty sign-ins at once on one account conflict with each other, and every retry
+    takes a turn on the five pooled connections: on a loaded two-core box a request can
+    wait longer than the default 3 s for one and be answered 503, as an overloaded
+    server should. That is capacity, not the lockout these tests check, so the pool
+    wait here is long enough for every attempt to be decided."""
+    settings = backend_settings.model_copy(update={"postgres_pool_timeout_s": 30.0})
+    with shop(settings, clock, served=True) as built:
         yield build_desk(built)
 
 
