@@ -551,10 +551,17 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
       it left aborted is rolled back before the connection is lent again.
 
     The log is read with the library's query, in binary (:meth:`select_notifications`).
+
+    The writes of one process take their turn before taking a pooled connection: the
+    table lock makes them take turns anyway, and a write waiting for it in the server
+    held a connection meanwhile. Several writes at once (conflicting saves of one
+    aggregate, retried) then held every pooled connection, and reads waiting for one
+    timed out with the database answering.
     """
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
+        self._writing = threading.Lock()
         self.insert_columns_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
@@ -580,7 +587,7 @@ class PaylinkPostgresRecorder(PostgresApplicationRecorder):
             return library(self, stored_events, **kwargs)
         failure: Exception | None = None
         ids: Sequence[int] | None = None
-        with self.datastore.get_connection() as conn:
+        with self._writing, self.datastore.get_connection() as conn:
             with conn.pipeline() as pipeline:
                 # As the library: an error is kept until the pipeline is left, which
                 # psycopg would otherwise report as a second one.
