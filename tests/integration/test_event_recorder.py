@@ -8,7 +8,9 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import psycopg.conninfo
@@ -125,90 +127,82 @@ def test_concurrent_batches_each_get_a_run_of_consecutive_ids_stored_once(
     assert [(row[0], row[1]) for row in rows] == expected
 
 
+@contextmanager
+def recorder_on_a_pool(pg_url: str, folder: Path, **pool: Any) -> Iterator[PaylinkPostgresRecorder]:
+    """The event recorder of a store in a schema of its own, on a pool set by ``pool``."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    settings = Settings(
+        database_url=pg_url, database_schema=schema, data_dir=folder / "var", **pool
+    )
+    try:
+        with open_paylink(settings) as paylink:
+            recorder = paylink.app.recorder
+            assert isinstance(recorder, PaylinkPostgresRecorder)
+            yield recorder
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.mark.postgres
 def test_a_postgres_batch_that_fails_is_rolled_back_before_its_connection_is_returned(
     pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    schema = "t_" + uuid.uuid4().hex[:12]
-    settings = Settings(
-        database_url=pg_url,
-        database_schema=schema,
-        data_dir=tmp_path / "var",
-        postgres_pool_size=1,
-    )
-    try:
-        with open_paylink(settings) as paylink:
-            recorder = paylink.app.recorder
-            assert isinstance(recorder, PaylinkPostgresRecorder)
-            first = events(1)
-            recorder.insert_events(first)
+    with recorder_on_a_pool(pg_url, tmp_path, postgres_pool_size=1) as recorder:
+        first = events(1)
+        recorder.insert_events(first)
 
-            with (
-                caplog.at_level(logging.WARNING, logger="psycopg.pool"),
-                pytest.raises(IntegrityError),
-            ):
-                recorder.insert_events([*events(1), first[0]])
+        with (
+            caplog.at_level(logging.WARNING, logger="psycopg.pool"),
+            pytest.raises(IntegrityError),
+        ):
+            recorder.insert_events([*events(1), first[0]])
 
-            # The pool would roll back a connection returned mid-transaction, and say so.
-            assert [r.message for r in caplog.records if r.name == "psycopg.pool"] == []
-            with recorder.datastore.get_connection() as conn:
-                assert conn.info.transaction_status == TransactionStatus.IDLE
-                row = conn.execute("SELECT 1 AS one").fetchone()
-            assert row == {"one": 1}
-            assert recorder.insert_events(events(1)) is not None
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        # The pool would roll back a connection returned mid-transaction, and say so.
+        assert [r.message for r in caplog.records if r.name == "psycopg.pool"] == []
+        with recorder.datastore.get_connection() as conn:
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+            row = conn.execute("SELECT 1 AS one").fetchone()
+        assert row == {"one": 1}
+        assert recorder.insert_events(events(1)) is not None
 
 
+@pytest.mark.postgres
 def test_postgres_writes_waiting_for_the_table_lock_leave_pooled_connections_to_reads(
     pg_url: str, tmp_path: Path
 ) -> None:
-    schema = "t_" + uuid.uuid4().hex[:12]
-    settings = Settings(
-        database_url=pg_url,
-        database_schema=schema,
-        data_dir=tmp_path / "var",
-        postgres_pool_size=2,
-        postgres_pool_timeout_s=1.0,
-    )
-    try:
-        with open_paylink(settings) as paylink:
-            recorder = paylink.app.recorder
-            assert isinstance(recorder, PaylinkPostgresRecorder)
-            first = events(1)
-            recorder.insert_events(first)
-            table = f'"{schema}"."{recorder.events_table_name}"'
-            writers: list[threading.Thread] = []
-            stored_ids: list[Sequence[int] | None] = []
-            # Another process holds the event table's lock: this one's writes must wait.
-            with psycopg.connect(pg_url) as other:
-                other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-                for _ in range(4):
-                    writer = threading.Thread(
-                        target=lambda: stored_ids.append(recorder.insert_events(events(1)))
-                    )
-                    writer.start()
-                    writers.append(writer)
-                waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass"
-                waiting += " AND NOT granted"
-                for _ in range(100):  # until one of the writes waits in the server
-                    if other.execute(waiting, [table]).fetchone() == (1,):
-                        break
-                    threading.Event().wait(0.02)
-                assert other.execute(waiting, [table]).fetchone() == (1,)
-                # Reads still get a connection while the writes wait (before: all four
-                # writes held both of the pool's connections, and this read timed out).
-                for _ in range(3):
-                    assert len(stored(recorder, 1, 10)) == 1
-                other.rollback()
-            for writer in writers:
-                writer.join(timeout=30)
-            assert len(stored_ids) == 4
-            assert len(stored(recorder, 1, 10)) == 5
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    pool = {"postgres_pool_size": 2, "postgres_pool_timeout_s": 1.0}
+    with recorder_on_a_pool(pg_url, tmp_path, **pool) as recorder:
+        first = events(1)
+        recorder.insert_events(first)
+        table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        writers: list[threading.Thread] = []
+        stored_ids: list[Sequence[int] | None] = []
+        # Another process holds the event table's lock: this one's writes must wait.
+        with psycopg.connect(pg_url) as other:
+            other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+            for _ in range(4):
+                writer = threading.Thread(
+                    target=lambda: stored_ids.append(recorder.insert_events(events(1)))
+                )
+                writer.start()
+                writers.append(writer)
+            waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass"
+            waiting += " AND NOT granted"
+            for _ in range(100):  # until one of the writes waits in the server
+                if other.execute(waiting, [table]).fetchone() == (1,):
+                    break
+                threading.Event().wait(0.02)
+            assert other.execute(waiting, [table]).fetchone() == (1,)
+            # Reads still get a connection while the writes wait (before: all four
+            # writes held both of the pool's connections, and this read timed out).
+            for _ in range(3):
+                assert len(stored(recorder, 1, 10)) == 1
+            other.rollback()
+        for writer in writers:
+            writer.join(timeout=30)
+        assert len(stored_ids) == 4
+        assert len(stored(recorder, 1, 10)) == 5
 
 
 def test_an_empty_save_stores_nothing(store: Paylink) -> None:
